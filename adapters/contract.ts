@@ -1,0 +1,41 @@
+/**
+ * The storage contract behind oidc-provider's adapter interface.
+ *
+ * oidc-provider hands every artifact it persists (codes, tokens, sessions,
+ * grants, interactions, …) to an adapter as a JSON payload. Gatehouse routes
+ * each model to a tier (see `tiers.ts`) and each tier implements this
+ * `PayloadStore`. The rules every implementation keeps:
+ *
+ * - `upsert` replaces the payload but never clears a `consumed` mark: a spent
+ *   code or rotated refresh token stays spent.
+ * - `find`, `findByUid` and `findByUserCode` return `undefined` for a missing
+ *   *or expired* artifact, and report consumption as `payload.consumed`
+ *   (epoch seconds) so oidc-provider can detect reuse (RFC 6749 §4.1.2,
+ *   RFC 9700 §4.14). A consumed artifact stays findable until it expires.
+ * - `consume` is one atomic step and answers whether *this* call consumed it:
+ *   of many concurrent callers exactly one gets `true`.
+ * - `revokeByGrantId` removes every artifact of that model issued under the
+ *   grant; lookups by grant id, uid and user code use an index, never a scan.
+ */
+export interface AdapterPayload {
+  [key: string]: unknown;
+  grantId?: string;
+  userCode?: string;
+  uid?: string;
+  clientId?: string;
+  consumed?: number;
+}
+
+export interface PayloadStore {
+  upsert(model: string, id: string, payload: AdapterPayload, expiresIn?: number): Promise<void>;
+  find(model: string, id: string): Promise<AdapterPayload | undefined>;
+  findByUid(model: string, uid: string): Promise<AdapterPayload | undefined>;
+  findByUserCode(model: string, userCode: string): Promise<AdapterPayload | undefined>;
+  consume(model: string, id: string): Promise<boolean>;
+  destroy(model: string, id: string): Promise<void>;
+  revokeByGrantId(model: string, grantId: string): Promise<void>;
+  /** Live artifacts of `model` issued to a client (for per-client counts). */
+  countByClient?(model: string, clientId: string): Promise<number>;
+  /** Answers when the store is reachable (readiness). */
+  ping(): Promise<void>;
+}

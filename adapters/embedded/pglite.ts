@@ -1,0 +1,133 @@
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { PGlite } from '@electric-sql/pglite';
+import { PGLiteSocketServer } from '@electric-sql/pglite-socket';
+import pg from 'pg';
+import type { QueryResult, SqlDatabase, SqlExecutor } from '../sql/database.js';
+import { poolDatabase } from '../sql/postgres.js';
+
+/** The embedded database folder is owned by another live process. */
+export class EmbeddedDatabaseBusyError extends Error {
+  override name = 'EmbeddedDatabaseBusyError';
+}
+
+export interface EmbeddedDatabase extends SqlDatabase {
+  /**
+   * Lets other local processes (the CLI) reach this database through a unix
+   * socket in the data folder while this process owns it. PGlite is
+   * single-process, so this is how `gatehouse client create` works next to a
+   * running embedded server.
+   */
+  share(): Promise<void>;
+}
+
+// pg derives the socket file name from host (a folder) and port.
+const SOCKET_PORT = 5432;
+// sockaddr_un.sun_path is 108 bytes on Linux.
+const MAX_SOCKET_PATH = 100;
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+async function acquireLock(lockPath: string): Promise<number | undefined> {
+  for (let attempt = 0; attempt < 2; attempt += 1) {
+    try {
+      await writeFile(lockPath, String(process.pid), { flag: 'wx' });
+      return undefined;
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+      const holder = Number.parseInt(await readFile(lockPath, 'utf8').catch(() => ''), 10);
+      if (Number.isInteger(holder) && holder !== process.pid && alive(holder)) return holder;
+      // The owner died without cleaning up: the lock is stale.
+      await rm(lockPath, { force: true });
+    }
+  }
+  throw new EmbeddedDatabaseBusyError(`could not take the lock ${lockPath}`);
+}
+
+function pgliteExecutor(db: Pick<PGlite, 'query' | 'exec'>): SqlExecutor {
+  return {
+    async query<Row>(text: string, params: unknown[] = []): Promise<QueryResult<Row>> {
+      const result = await db.query<Row>(text, params);
+      return { rows: result.rows, rowCount: result.affectedRows ?? result.rows.length };
+    },
+    async exec(sql: string): Promise<void> {
+      await db.exec(sql);
+    },
+  };
+}
+
+async function connectToOwner(dataDir: string, owner: number): Promise<SqlDatabase> {
+  const pool = new pg.Pool({ host: dataDir, port: SOCKET_PORT, user: 'postgres', database: 'postgres', max: 1 });
+  pool.on('error', () => {});
+  try {
+    await pool.query('SELECT 1');
+  } catch {
+    await pool.end().catch(() => {});
+    throw new EmbeddedDatabaseBusyError(
+      `The embedded database in ${dataDir} is in use by process ${owner}, which is not sharing it yet. `
+      + 'Wait until that server has started, or stop it and try again.',
+    );
+  }
+  return poolDatabase(pool, 'embedded-shared');
+}
+
+/**
+ * Opens the embedded PostgreSQL (PGlite) kept in `dataDir`.
+ *
+ * `owner`: this process must own the folder (the server). `guest`: when a live
+ * server owns it, talk to that server's shared socket instead (the CLI).
+ */
+export async function openEmbedded(dataDirInput: string, role: 'owner' | 'guest'): Promise<EmbeddedDatabase | SqlDatabase> {
+  const dataDir = resolve(dataDirInput);
+  await mkdir(dataDir, { recursive: true });
+  const lockPath = join(dataDir, 'gatehouse.lock');
+  const socketPath = join(dataDir, `.s.PGSQL.${SOCKET_PORT}`);
+
+  const owner = await acquireLock(lockPath);
+  if (owner !== undefined) {
+    if (role === 'guest') return connectToOwner(dataDir, owner);
+    throw new EmbeddedDatabaseBusyError(
+      `The embedded database in ${dataDir} is in use by process ${owner}. `
+      + 'Stop that process, choose another GATEHOUSE_DATA_DIR, or set DATABASE_URL to share a PostgreSQL server between processes.',
+    );
+  }
+
+  let db: PGlite;
+  try {
+    db = await PGlite.create(join(dataDir, 'pgdata'));
+  } catch (error) {
+    await rm(lockPath, { force: true });
+    throw error;
+  }
+  let socketServer: PGLiteSocketServer | undefined;
+
+  return {
+    kind: 'embedded',
+    ...pgliteExecutor(db),
+    async transaction<T>(work: (tx: SqlExecutor) => Promise<T>): Promise<T> {
+      return db.transaction((tx) => work(pgliteExecutor(tx)));
+    },
+    async ping(): Promise<void> {
+      await db.query('SELECT 1');
+    },
+    async share(): Promise<void> {
+      if (socketServer || socketPath.length > MAX_SOCKET_PATH) return;
+      await rm(socketPath, { force: true });
+      socketServer = new PGLiteSocketServer({ db, path: socketPath, maxConnections: 4 });
+      await socketServer.start();
+    },
+    async close(): Promise<void> {
+      await socketServer?.stop().catch(() => {});
+      await rm(socketPath, { force: true });
+      await db.close();
+      await rm(lockPath, { force: true });
+    },
+  };
+}

@@ -1,0 +1,138 @@
+import { Redis } from 'ioredis';
+import type { AdapterFactory } from 'oidc-provider';
+import type { PayloadStore } from './contract.js';
+import { type EmbeddedDatabase, openEmbedded } from './embedded/pglite.js';
+import { createAdapterFactory } from './oidc-adapter.js';
+import { RedisPayloadStore } from './redis/payload-store.js';
+import { AccountsStore } from './sql/accounts-store.js';
+import { ClientsStore } from './sql/clients-store.js';
+import type { SqlDatabase } from './sql/database.js';
+import { KeysStore } from './sql/keys-store.js';
+import { migrate } from './sql/migrate.js';
+import { SqlPayloadStore } from './sql/payload-store.js';
+import { openPostgres } from './sql/postgres.js';
+import { ScopesStore } from './sql/scopes-store.js';
+
+export interface StorageOptions {
+  databaseUrl?: string;
+  redisUrl?: string;
+  dataDir: string;
+  /** `owner` for the server; `guest` for tools that may run beside it (the CLI). */
+  role: 'owner' | 'guest';
+  /** Apply pending migrations before returning (default true). */
+  migrate?: boolean;
+}
+
+export interface Storage {
+  readonly description: { durable: string; ephemeral: string };
+  readonly db: SqlDatabase;
+  readonly durable: SqlPayloadStore;
+  readonly ephemeral: PayloadStore;
+  readonly clients: ClientsStore;
+  readonly accounts: AccountsStore;
+  readonly scopes: ScopesStore;
+  readonly keys: KeysStore;
+  readonly adapter: AdapterFactory;
+  /** Lets the CLI reach an embedded database while this process owns it. */
+  share(): Promise<void>;
+  /** Periodically deletes expired rows when the ephemeral tier is SQL. */
+  startSweeper(intervalSeconds: number, onError: (error: unknown) => void): void;
+  /** Probes both tiers; never throws. */
+  readiness(): Promise<{ durable: boolean; ephemeral: boolean }>;
+  close(): Promise<void>;
+}
+
+/** The storage could not be reached; the message names the setting to check. */
+export class StorageUnavailableError extends Error {
+  override name = 'StorageUnavailableError';
+}
+
+/** Hides the password of a connection string before it is shown anywhere. */
+export function redactUrl(url: string): string {
+  try {
+    const parsed = new URL(url);
+    if (parsed.password) parsed.password = '***';
+    return parsed.toString();
+  } catch {
+    return '(unparseable URL)';
+  }
+}
+
+async function connectRedis(url: string): Promise<Redis> {
+  const redis = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 2, connectTimeout: 5000 });
+  // Connection errors surface through failed commands and /readyz; without a
+  // listener ioredis would print every reconnection attempt.
+  redis.on('error', () => {});
+  try {
+    await redis.connect();
+    await redis.ping();
+  } catch (error) {
+    redis.disconnect();
+    throw new StorageUnavailableError(`REDIS_URL: cannot reach ${redactUrl(url)}: ${(error as Error).message}`);
+  }
+  return redis;
+}
+
+async function openDurable(options: StorageOptions): Promise<SqlDatabase> {
+  if (!options.databaseUrl) return openEmbedded(options.dataDir, options.role);
+  const db = openPostgres(options.databaseUrl);
+  try {
+    await db.ping();
+  } catch (error) {
+    await db.close().catch(() => {});
+    throw new StorageUnavailableError(`DATABASE_URL: cannot reach ${redactUrl(options.databaseUrl)}: ${(error as Error).message}`);
+  }
+  return db;
+}
+
+/** Opens both tiers, applies migrations and builds the stores on top. */
+export async function openStorage(options: StorageOptions): Promise<Storage> {
+  const db = await openDurable(options);
+  let redis: Redis | undefined;
+  try {
+    if (options.migrate !== false && db.kind !== 'embedded-shared') await migrate(db);
+    if (options.redisUrl) redis = await connectRedis(options.redisUrl);
+  } catch (error) {
+    await db.close().catch(() => {});
+    throw error;
+  }
+
+  const durable = new SqlPayloadStore(db);
+  const ephemeral: PayloadStore = redis ? new RedisPayloadStore(redis) : durable;
+  const clients = new ClientsStore(db);
+  let sweeper: NodeJS.Timeout | undefined;
+
+  return {
+    description: {
+      durable: db.kind === 'postgres' ? `postgres ${redactUrl(options.databaseUrl ?? '')}` : `embedded ${options.dataDir}`,
+      ephemeral: redis ? `redis ${redactUrl(options.redisUrl ?? '')}` : 'durable tier (SQL with expiry)',
+    },
+    db,
+    durable,
+    ephemeral,
+    clients,
+    accounts: new AccountsStore(db),
+    scopes: new ScopesStore(db),
+    keys: new KeysStore(db),
+    adapter: createAdapterFactory({ durable, ephemeral, clients }),
+    async share() {
+      if (db.kind === 'embedded') await (db as EmbeddedDatabase).share();
+    },
+    startSweeper(intervalSeconds, onError) {
+      // Durable artifacts expire too (refresh tokens, grants), so sweep the
+      // SQL table whichever tier holds the ephemeral ones.
+      sweeper = setInterval(() => { durable.sweep().catch(onError); }, intervalSeconds * 1000);
+      sweeper.unref();
+    },
+    async readiness() {
+      const probe = (store: PayloadStore) => store.ping().then(() => true, () => false);
+      const [durableUp, ephemeralUp] = await Promise.all([probe(durable), probe(ephemeral)]);
+      return { durable: durableUp, ephemeral: ephemeralUp };
+    },
+    async close() {
+      if (sweeper) clearInterval(sweeper);
+      redis?.disconnect();
+      await db.close();
+    },
+  };
+}

@@ -1,0 +1,90 @@
+import { Redis } from 'ioredis';
+import type { AdapterPayload, PayloadStore } from '../contract.js';
+
+// Sets `consumed` only if the artifact exists and is not yet consumed, in one
+// server-side step, so of concurrent redemptions exactly one wins. HSETNX on
+// its own would resurrect an expired key without a TTL.
+const CONSUME = `
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+return redis.call('HSETNX', KEYS[1], 'consumed', ARGV[1])
+`;
+
+/**
+ * Ephemeral oidc-provider artifacts in Redis. Each artifact is a hash
+ * (`payload`, `consumed`) whose TTL is the artifact's lifetime; a consumed
+ * artifact keeps its TTL, so reuse stays detectable until it would have
+ * expired. Secondary keys index artifacts by grant, uid and user code.
+ */
+export class RedisPayloadStore implements PayloadStore {
+  constructor(private readonly redis: Redis, private readonly prefix = 'gatehouse:') {}
+
+  private key(model: string, id: string): string {
+    return `${this.prefix}${model}:${id}`;
+  }
+
+  private grantKey(grantId: string): string {
+    return `${this.prefix}grant:${grantId}`;
+  }
+
+  async upsert(model: string, id: string, payload: AdapterPayload, expiresIn?: number): Promise<void> {
+    const key = this.key(model, id);
+    const multi = this.redis.multi().hset(key, 'payload', JSON.stringify(payload));
+    if (expiresIn) multi.expire(key, expiresIn);
+    if (payload.grantId) {
+      const grantKey = this.grantKey(payload.grantId);
+      multi.sadd(grantKey, key);
+      // The index lives as long as its longest-lived member.
+      if (expiresIn) multi.expire(grantKey, expiresIn, 'NX').expire(grantKey, expiresIn, 'GT');
+    }
+    const indexes = [['uid', payload.uid], ['userCode', payload.userCode]] as const;
+    for (const [index, value] of indexes) {
+      if (!value) continue;
+      const indexKey = `${this.prefix}${model}:${index}:${value}`;
+      if (expiresIn) multi.set(indexKey, id, 'EX', expiresIn);
+      else multi.set(indexKey, id);
+    }
+    await multi.exec();
+  }
+
+  async find(model: string, id: string): Promise<AdapterPayload | undefined> {
+    const hash = await this.redis.hgetall(this.key(model, id));
+    if (!hash.payload) return undefined;
+    const payload = JSON.parse(hash.payload) as AdapterPayload;
+    if (hash.consumed) payload.consumed = Number(hash.consumed);
+    return payload;
+  }
+
+  private async findVia(model: string, index: string, value: string): Promise<AdapterPayload | undefined> {
+    const id = await this.redis.get(`${this.prefix}${model}:${index}:${value}`);
+    return id ? this.find(model, id) : undefined;
+  }
+
+  findByUid(model: string, uid: string): Promise<AdapterPayload | undefined> {
+    return this.findVia(model, 'uid', uid);
+  }
+
+  findByUserCode(model: string, userCode: string): Promise<AdapterPayload | undefined> {
+    return this.findVia(model, 'userCode', userCode);
+  }
+
+  async consume(model: string, id: string): Promise<boolean> {
+    const won = await this.redis.eval(CONSUME, 1, this.key(model, id), Math.floor(Date.now() / 1000));
+    return won === 1;
+  }
+
+  async destroy(model: string, id: string): Promise<void> {
+    await this.redis.del(this.key(model, id));
+  }
+
+  async revokeByGrantId(_model: string, grantId: string): Promise<void> {
+    // One grant index covers every ephemeral model, so the first call for a
+    // grant removes all of its artifacts at once.
+    const grantKey = this.grantKey(grantId);
+    const keys = await this.redis.smembers(grantKey);
+    await this.redis.del(grantKey, ...keys);
+  }
+
+  async ping(): Promise<void> {
+    await this.redis.ping();
+  }
+}

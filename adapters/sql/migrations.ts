@@ -1,0 +1,89 @@
+/**
+ * Schema migrations, applied in order by `migrate` and at start-up. A
+ * migration is never edited once released: add a new one instead.
+ */
+export interface Migration {
+  id: string;
+  sql: string;
+}
+
+export const migrations: Migration[] = [
+  {
+    id: '0001_initial',
+    sql: `
+      -- Every oidc-provider artifact lives here: durable models (Grant,
+      -- RefreshToken, …) always, ephemeral ones (codes, sessions, …) when no
+      -- Redis is configured. expires_at NULL means "does not expire".
+      CREATE TABLE oidc_payloads (
+        model text NOT NULL,
+        id text NOT NULL,
+        payload jsonb NOT NULL,
+        grant_id text,
+        client_id text,
+        uid text,
+        user_code text,
+        expires_at timestamptz,
+        consumed_at timestamptz,
+        PRIMARY KEY (model, id)
+      );
+      CREATE INDEX oidc_payloads_grant_id ON oidc_payloads (grant_id) WHERE grant_id IS NOT NULL;
+      CREATE INDEX oidc_payloads_client_id ON oidc_payloads (model, client_id) WHERE client_id IS NOT NULL;
+      CREATE UNIQUE INDEX oidc_payloads_uid ON oidc_payloads (model, uid) WHERE uid IS NOT NULL;
+      CREATE UNIQUE INDEX oidc_payloads_user_code ON oidc_payloads (model, user_code) WHERE user_code IS NOT NULL;
+      CREATE INDEX oidc_payloads_expires_at ON oidc_payloads (expires_at) WHERE expires_at IS NOT NULL;
+
+      -- Registered clients: metadata is the oidc-provider client metadata
+      -- document (RFC 7591 names) plus Gatehouse's own properties.
+      CREATE TABLE clients (
+        client_id text PRIMARY KEY,
+        metadata jsonb NOT NULL,
+        created_at timestamptz NOT NULL DEFAULT now(),
+        updated_at timestamptz NOT NULL DEFAULT now()
+      );
+      CREATE INDEX clients_name ON clients ((lower(metadata->>'client_name')));
+
+      CREATE TABLE accounts (
+        id text PRIMARY KEY,
+        username text NOT NULL,
+        password_hash text NOT NULL,
+        roles jsonb NOT NULL DEFAULT '[]',
+        email text,
+        email_verified boolean NOT NULL DEFAULT false,
+        name text,
+        created_at timestamptz NOT NULL DEFAULT now(),
+        updated_at timestamptz NOT NULL DEFAULT now()
+      );
+      CREATE UNIQUE INDEX accounts_username ON accounts (lower(username));
+
+      CREATE TABLE scopes (
+        name text PRIMARY KEY,
+        description text NOT NULL,
+        warning boolean NOT NULL DEFAULT false,
+        created_at timestamptz NOT NULL DEFAULT now()
+      );
+      INSERT INTO scopes (name, description, warning) VALUES
+        ('openid', 'Sign you in and tell the application who you are.', false),
+        ('profile', 'Read your name and username.', false),
+        ('email', 'Read your email address.', false),
+        ('offline_access', 'Stay signed in: keep access while you are away (refresh tokens).', false),
+        ('read', 'Read data on your behalf.', false),
+        ('write', 'Change data on your behalf.', false),
+        ('user', 'Act on your own user account.', false),
+        ('admin', 'Full administrative access: manage clients, users, scopes and keys.', true),
+        ('role:admin', 'Use your administrator role, if your account has one.', true),
+        ('role:staff', 'Use your staff role, if your account has one.', false);
+
+      -- Signing keys (use = 'sig', private JWK) and cookie keys (use = 'cookie').
+      -- The newest key of a use is the active one; older ones are kept so
+      -- that what they signed still verifies.
+      CREATE TABLE keys (
+        kid text PRIMARY KEY,
+        use text NOT NULL CHECK (use IN ('sig', 'cookie')),
+        alg text,
+        material jsonb NOT NULL,
+        created_at timestamptz NOT NULL DEFAULT now()
+      );
+      CREATE INDEX keys_use_created ON keys (use, created_at DESC);
+    `,
+  },
+];

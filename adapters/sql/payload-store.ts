@@ -1,0 +1,94 @@
+import type { AdapterPayload, PayloadStore } from '../contract.js';
+import type { SqlExecutor } from './database.js';
+
+interface PayloadRow {
+  payload: AdapterPayload;
+  consumed_at: Date | string | null;
+}
+
+const LIVE = '(expires_at IS NULL OR expires_at > now())';
+
+function toPayload(row: PayloadRow | undefined): AdapterPayload | undefined {
+  if (!row) return undefined;
+  const payload = { ...row.payload };
+  if (row.consumed_at) payload.consumed = Math.floor(new Date(row.consumed_at).getTime() / 1000);
+  return payload;
+}
+
+/** oidc-provider artifacts in the `oidc_payloads` table (PostgreSQL or PGlite). */
+export class SqlPayloadStore implements PayloadStore {
+  constructor(private readonly db: SqlExecutor & { ping(): Promise<void> }) {}
+
+  async upsert(model: string, id: string, payload: AdapterPayload, expiresIn?: number): Promise<void> {
+    const expiresAt = expiresIn ? new Date(Date.now() + expiresIn * 1000).toISOString() : null;
+    await this.db.query(
+      `INSERT INTO oidc_payloads (model, id, payload, grant_id, client_id, uid, user_code, expires_at)
+       VALUES ($1, $2, $3::jsonb, $4, $5, $6, $7, $8::timestamptz)
+       ON CONFLICT (model, id) DO UPDATE SET
+         payload = excluded.payload, grant_id = excluded.grant_id, client_id = excluded.client_id,
+         uid = excluded.uid, user_code = excluded.user_code, expires_at = excluded.expires_at`,
+      [model, id, JSON.stringify(payload), payload.grantId ?? null, payload.clientId ?? null,
+        payload.uid ?? null, payload.userCode ?? null, expiresAt],
+    );
+  }
+
+  private async findBy(model: string, column: 'id' | 'uid' | 'user_code', value: string): Promise<AdapterPayload | undefined> {
+    const { rows } = await this.db.query<PayloadRow>(
+      `SELECT payload, consumed_at FROM oidc_payloads WHERE model = $1 AND ${column} = $2 AND ${LIVE}`,
+      [model, value],
+    );
+    return toPayload(rows[0]);
+  }
+
+  find(model: string, id: string): Promise<AdapterPayload | undefined> {
+    return this.findBy(model, 'id', id);
+  }
+
+  findByUid(model: string, uid: string): Promise<AdapterPayload | undefined> {
+    return this.findBy(model, 'uid', uid);
+  }
+
+  findByUserCode(model: string, userCode: string): Promise<AdapterPayload | undefined> {
+    return this.findBy(model, 'user_code', userCode);
+  }
+
+  async consume(model: string, id: string): Promise<boolean> {
+    const { rowCount } = await this.db.query(
+      `UPDATE oidc_payloads SET consumed_at = now()
+       WHERE model = $1 AND id = $2 AND consumed_at IS NULL AND ${LIVE}`,
+      [model, id],
+    );
+    return rowCount === 1;
+  }
+
+  async destroy(model: string, id: string): Promise<void> {
+    await this.db.query('DELETE FROM oidc_payloads WHERE model = $1 AND id = $2', [model, id]);
+  }
+
+  async revokeByGrantId(model: string, grantId: string): Promise<void> {
+    await this.db.query('DELETE FROM oidc_payloads WHERE grant_id = $1 AND model = $2', [grantId, model]);
+  }
+
+  async countByClient(model: string, clientId: string): Promise<number> {
+    const { rows } = await this.db.query<{ count: number | string }>(
+      `SELECT count(*)::int AS count FROM oidc_payloads
+       WHERE model = $1 AND client_id = $2 AND consumed_at IS NULL AND ${LIVE}`,
+      [model, clientId],
+    );
+    return Number(rows[0]?.count ?? 0);
+  }
+
+  /** Deletes up to `limit` expired artifacts; returns how many went. */
+  async sweep(limit = 1000): Promise<number> {
+    const { rowCount } = await this.db.query(
+      `DELETE FROM oidc_payloads WHERE (model, id) IN (
+         SELECT model, id FROM oidc_payloads WHERE expires_at <= now() LIMIT $1)`,
+      [limit],
+    );
+    return rowCount;
+  }
+
+  ping(): Promise<void> {
+    return this.db.ping();
+  }
+}

@@ -1,0 +1,26 @@
+import type { SqlExecutor } from './database.js';
+
+export interface ScopeRecord {
+  name: string;
+  description: string;
+  warning: boolean;
+}
+
+/** The scope registry: every scope a client may be given. */
+export class ScopesStore {
+  constructor(private readonly db: SqlExecutor) {}
+
+  async list(): Promise<ScopeRecord[]> {
+    const { rows } = await this.db.query<ScopeRecord>('SELECT name, description, warning FROM scopes ORDER BY created_at, name');
+    return rows;
+  }
+
+  /** Adds a scope or changes its description and warning flag. */
+  async save(scope: ScopeRecord): Promise<void> {
+    await this.db.query(
+      `INSERT INTO scopes (name, description, warning) VALUES ($1, $2, $3)
+       ON CONFLICT (name) DO UPDATE SET description = excluded.description, warning = excluded.warning`,
+      [scope.name, scope.description, scope.warning],
+    );
+  }
+}

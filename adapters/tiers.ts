@@ -1,0 +1,24 @@
+/**
+ * Which tier holds which oidc-provider model.
+ *
+ * Ephemeral: short-lived artifacts whose loss only signs people out or makes
+ * them retry (codes, access tokens, sessions, interactions, replay records).
+ * Everything else (grants, refresh tokens, registration tokens) is durable,
+ * as are clients, which have a table of their own.
+ */
+export const EPHEMERAL_MODELS: ReadonlySet<string> = new Set([
+  'Session',
+  'Interaction',
+  'AuthorizationCode',
+  'AccessToken',
+  'ClientCredentials',
+  'DeviceCode',
+  'BackchannelAuthenticationRequest',
+  'PushedAuthorizationRequest',
+  'ReplayDetection',
+  'PreAuthorizedCode',
+]);
+
+export function isEphemeral(model: string): boolean {
+  return EPHEMERAL_MODELS.has(model);
+}

@@ -1,0 +1,103 @@
+/**
+ * Every setting Gatehouse reads, with its default and the environment
+ * variable that overrides it. This table is the single source for the
+ * README's configuration section; keep them in step.
+ */
+export interface Setting {
+  /** Environment variable that overrides the default. */
+  env: string;
+  /** Default value; `undefined` means "not set" (the feature is off or derived). */
+  default: string | number | boolean | undefined;
+  /** One line for operators: what it does and why the default is what it is. */
+  description: string;
+}
+
+export const settings = {
+  port: {
+    env: 'PORT',
+    default: 3000,
+    description: 'TCP port the HTTP server listens on.',
+  },
+  issuer: {
+    env: 'ISSUER',
+    default: undefined,
+    description: 'Issuer identifier (OIDC Core §2). Defaults to http://localhost:$PORT; set it to the public https URL in production.',
+  },
+  databaseUrl: {
+    env: 'DATABASE_URL',
+    default: undefined,
+    description: 'PostgreSQL connection string for the durable tier. Unset: embedded PGlite in GATEHOUSE_DATA_DIR.',
+  },
+  redisUrl: {
+    env: 'REDIS_URL',
+    default: undefined,
+    description: 'Redis connection string for the ephemeral tier. Unset: the durable tier with an expiry column and a sweeper.',
+  },
+  dataDir: {
+    env: 'GATEHOUSE_DATA_DIR',
+    default: 'data',
+    description: 'Folder of the embedded database (used only without DATABASE_URL); relative paths are resolved from the working directory.',
+  },
+  cookieSecrets: {
+    env: 'COOKIE_SECRETS',
+    default: undefined,
+    description: 'Comma-separated cookie signing secrets (newest first, each at least 32 characters). Unset: generated once and kept in the durable store, shared by every process.',
+  },
+  trustProxy: {
+    env: 'TRUST_PROXY',
+    default: false,
+    description: 'Trust X-Forwarded-* headers (set when TLS is terminated by a load balancer).',
+  },
+  logLevel: {
+    env: 'LOG_LEVEL',
+    default: 'info',
+    description: 'pino log level: fatal, error, warn, info, debug, trace or silent.',
+  },
+  accessTokenTtl: {
+    env: 'ACCESS_TOKEN_TTL',
+    default: 3600,
+    description: 'Lifetime of access tokens issued to users, in seconds.',
+  },
+  clientCredentialsTtl: {
+    env: 'CLIENT_CREDENTIALS_TTL',
+    default: 3600,
+    description: 'Lifetime of client_credentials access tokens, in seconds.',
+  },
+  authorizationCodeTtl: {
+    env: 'AUTHORIZATION_CODE_TTL',
+    default: 60,
+    description: 'Lifetime of authorization codes, in seconds (RFC 6749 §4.1.2 recommends at most 10 minutes).',
+  },
+  idTokenTtl: {
+    env: 'ID_TOKEN_TTL',
+    default: 3600,
+    description: 'Lifetime of ID tokens, in seconds.',
+  },
+  refreshTokenTtl: {
+    env: 'REFRESH_TOKEN_TTL',
+    default: 1209600,
+    description: 'Lifetime of refresh tokens, in seconds (14 days). Each rotation issues a fresh one.',
+  },
+  sessionTtl: {
+    env: 'SESSION_TTL',
+    default: 1209600,
+    description: 'Lifetime of end-user sessions at the provider, in seconds (14 days).',
+  },
+  interactionTtl: {
+    env: 'INTERACTION_TTL',
+    default: 3600,
+    description: 'How long a login or consent page stays valid, in seconds.',
+  },
+  grantTtl: {
+    env: 'GRANT_TTL',
+    default: 1209600,
+    description: 'Lifetime of a consent grant, in seconds (14 days).',
+  },
+  sweepInterval: {
+    env: 'SWEEP_INTERVAL',
+    default: 60,
+    description: 'Seconds between deletions of expired rows (only when the ephemeral tier is SQL).',
+  },
+} as const satisfies Record<string, Setting>;
+
+export type SettingName = keyof typeof settings;

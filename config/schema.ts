@@ -1,0 +1,57 @@
+import type { JSONSchemaType } from 'ajv';
+
+/** The validated, typed configuration every module receives. */
+export interface GatehouseConfig {
+  port: number;
+  issuer: string;
+  databaseUrl?: string;
+  redisUrl?: string;
+  dataDir: string;
+  cookieSecrets?: string[];
+  trustProxy: boolean;
+  logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+  accessTokenTtl: number;
+  clientCredentialsTtl: number;
+  authorizationCodeTtl: number;
+  idTokenTtl: number;
+  refreshTokenTtl: number;
+  sessionTtl: number;
+  interactionTtl: number;
+  grantTtl: number;
+  sweepInterval: number;
+}
+
+const ttl = { type: 'integer', minimum: 1, maximum: 31_536_000 } as const;
+
+export const configSchema: JSONSchemaType<GatehouseConfig> = {
+  type: 'object',
+  additionalProperties: false,
+  required: [
+    'port', 'issuer', 'dataDir', 'trustProxy', 'logLevel', 'accessTokenTtl', 'clientCredentialsTtl',
+    'authorizationCodeTtl', 'idTokenTtl', 'refreshTokenTtl', 'sessionTtl', 'interactionTtl', 'grantTtl',
+    'sweepInterval',
+  ],
+  properties: {
+    port: { type: 'integer', minimum: 0, maximum: 65535 },
+    // An issuer is an https URL (OIDC Discovery §3); plain http is accepted for
+    // local development, and neither a query nor a fragment is allowed.
+    issuer: { type: 'string', format: 'uri', pattern: '^https?://[^?#]+$' },
+    databaseUrl: { type: 'string', nullable: true, pattern: '^postgres(ql)?://' },
+    redisUrl: { type: 'string', nullable: true, pattern: '^rediss?://' },
+    dataDir: { type: 'string', minLength: 1 },
+    cookieSecrets: {
+      type: 'array', nullable: true, minItems: 1, items: { type: 'string', minLength: 32 },
+    },
+    trustProxy: { type: 'boolean' },
+    logLevel: { type: 'string', enum: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] },
+    accessTokenTtl: ttl,
+    clientCredentialsTtl: ttl,
+    authorizationCodeTtl: { type: 'integer', minimum: 1, maximum: 600 },
+    idTokenTtl: ttl,
+    refreshTokenTtl: ttl,
+    sessionTtl: ttl,
+    interactionTtl: ttl,
+    grantTtl: ttl,
+    sweepInterval: { type: 'integer', minimum: 1, maximum: 86_400 },
+  },
+};

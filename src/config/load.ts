@@ -1,0 +1,62 @@
+import { Ajv, type ErrorObject } from 'ajv';
+import addFormatsModule from 'ajv-formats';
+import { settings, type SettingName } from '../../config/defaults.js';
+import { configSchema, type GatehouseConfig } from '../../config/schema.js';
+
+// ajv-formats ships CommonJS; under NodeNext its default export is the module object.
+const addFormats = addFormatsModule as unknown as (ajv: Ajv) => Ajv;
+
+/** Raised when a setting is invalid; the message names the environment variable. */
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+const ajv = addFormats(new Ajv({ allErrors: true, coerceTypes: true, useDefaults: false }));
+const validate = ajv.compile(configSchema);
+
+function envValue(env: NodeJS.ProcessEnv, name: SettingName): string | undefined {
+  const raw = env[settings[name].env];
+  return raw === undefined || raw.trim() === '' ? undefined : raw.trim();
+}
+
+function describe(error: ErrorObject, raw: Record<string, unknown>): string {
+  const key = (error.instancePath.split('/')[1] ?? '') as SettingName;
+  const setting = settings[key];
+  const label = setting ? setting.env : key || 'configuration';
+  // Connection strings and secrets may carry passwords: never echo their values.
+  const secret = key === 'cookieSecrets' || key === 'databaseUrl' || key === 'redisUrl';
+  const shown = secret || raw[key] === undefined ? '' : ` (got ${JSON.stringify(raw[key])})`;
+  return `${label} ${error.message ?? 'is invalid'}${shown}`;
+}
+
+/**
+ * Reads the configuration from the environment, applies the documented
+ * defaults and validates the result. Throws a ConfigError naming every bad
+ * setting, so start-up stops before anything listens.
+ */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): GatehouseConfig {
+  const raw: Record<string, unknown> = {};
+  for (const name of Object.keys(settings) as SettingName[]) {
+    const value = envValue(env, name) ?? settings[name].default;
+    if (value !== undefined) raw[name] = value;
+  }
+  if (typeof raw.cookieSecrets === 'string') {
+    raw.cookieSecrets = raw.cookieSecrets.split(',').map((s) => s.trim()).filter(Boolean);
+  }
+  if (typeof raw.trustProxy === 'string') {
+    // ajv coerces only "true"/"false"; accept the other spellings operators use.
+    const flag = raw.trustProxy.toLowerCase();
+    if (['1', 'yes', 'on'].includes(flag)) raw.trustProxy = 'true';
+    if (['0', 'no', 'off'].includes(flag)) raw.trustProxy = 'false';
+  }
+  const shown = { ...raw };
+  if (raw.issuer === undefined) raw.issuer = `http://localhost:${String(raw.port)}`;
+
+  if (!validate(raw)) {
+    const problems = (validate.errors ?? []).map((e) => `  - ${describe(e, shown)}`);
+    throw new ConfigError(`Invalid configuration:\n${problems.join('\n')}`);
+  }
+  const config = raw as unknown as GatehouseConfig;
+  config.issuer = config.issuer.replace(/\/+$/, '');
+  return config;
+}

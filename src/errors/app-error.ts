@@ -1,0 +1,50 @@
+/**
+ * The one error family outside the OAuth protocol (the protocol's own errors
+ * are oidc-provider's `errors.*`). `message` is safe to show to the caller when
+ * `expose` is true; `detail` is for the log only and never sent.
+ */
+export class AppError extends Error {
+  override name = 'AppError';
+  readonly expose: boolean;
+
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+    readonly detail?: string,
+  ) {
+    super(message);
+    this.expose = status < 500;
+  }
+}
+
+export interface FieldProblem {
+  field: string;
+  message: string;
+}
+
+/** The input is well-formed but breaks a rule; `fields` says which and why. */
+export class ValidationError extends AppError {
+  override name = 'ValidationError';
+
+  constructor(readonly fields: FieldProblem[]) {
+    super(422, 'invalid_input', fields.map((f) => `${f.field}: ${f.message}`).join('; '));
+  }
+}
+
+export class NotFoundError extends AppError {
+  override name = 'NotFoundError';
+
+  constructor(message: string) {
+    super(404, 'not_found', message);
+  }
+}
+
+/** The request conflicts with existing state (a taken id or username). */
+export class ConflictError extends AppError {
+  override name = 'ConflictError';
+
+  constructor(readonly field: string, message: string) {
+    super(409, 'conflict', message);
+  }
+}

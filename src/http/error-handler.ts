@@ -1,0 +1,48 @@
+import type { Middleware } from 'koa';
+import { AppError, ValidationError } from '../errors/app-error.js';
+import type { Logger } from '../observability/logger.js';
+
+/**
+ * The last line of defence for Gatehouse's own routes (oidc-provider renders
+ * its own errors). AppErrors become `{error, error_description}` with their
+ * status; anything else is logged with its stack and answered as a bare 500.
+ * Unmatched paths get a JSON 404, since oidc-provider has no catch-all.
+ */
+export function errorHandler(logger: Logger): Middleware {
+  return async (ctx, next) => {
+    try {
+      await next();
+      if (ctx.status === 404 && ctx.body == null) {
+        ctx.status = 404;
+        ctx.body = { error: 'not_found', error_description: `no route for ${ctx.method} ${ctx.path}` };
+      }
+    } catch (error) {
+      const err = error as Partial<AppError> & { status?: number; statusCode?: number; expose?: boolean };
+      const status = err.status ?? err.statusCode ?? 500;
+      if (error instanceof AppError) {
+        ctx.status = error.status;
+        ctx.body = {
+          error: error.code,
+          error_description: error.message,
+          ...(error instanceof ValidationError ? { fields: error.fields } : {}),
+        };
+        if (error.detail) logger.warn({ req_id: ctx.state.requestId, detail: error.detail }, error.message);
+      } else if (status < 500 && err.expose) {
+        // Koa's own http errors (for example a body over the size limit).
+        ctx.status = status;
+        ctx.body = { error: 'invalid_request', error_description: err.message };
+      } else {
+        logger.error({ req_id: ctx.state.requestId, err: error }, 'unhandled error');
+        ctx.status = 500;
+        ctx.body = { error: 'server_error', error_description: 'An internal error occurred.' };
+      }
+    }
+  };
+}
+
+/** Headers on every response: no MIME sniffing, no referrer leaks of codes in URLs. */
+export const securityHeaders: Middleware = async (ctx, next) => {
+  ctx.set('X-Content-Type-Options', 'nosniff');
+  ctx.set('Referrer-Policy', 'no-referrer');
+  await next();
+};

@@ -1,0 +1,152 @@
+import { bodyParser } from '@koa/bodyparser';
+import Router from '@koa/router';
+import type { Context } from 'koa';
+import type Provider from 'oidc-provider';
+import type { AccountService } from '../accounts/service.js';
+import { PAGE_HEADERS, type Views } from '../http/views.js';
+import type { ScopeRegistry } from '../scopes/registry.js';
+import { csrfToken, csrfTokenValid } from './csrf.js';
+
+export interface InteractionDeps {
+  provider: Provider;
+  accounts: AccountService;
+  scopes: ScopeRegistry;
+  views: Views;
+  csrfSecret: string;
+}
+
+type Form = Record<string, unknown>;
+
+function field(form: Form, name: string): string {
+  const value = form[name];
+  // A repeated field arrives as an array: treat it as absent rather than guess.
+  return typeof value === 'string' ? value : '';
+}
+
+function page(ctx: Context, views: Views, name: string, locals: Record<string, unknown>, status = 200): void {
+  ctx.set(PAGE_HEADERS);
+  ctx.status = status;
+  ctx.type = 'html';
+  ctx.body = views(name, locals);
+}
+
+/**
+ * The login and consent pages oidc-provider sends the browser to. They work
+ * without JavaScript: plain forms, posted back here, answered with a 303 to
+ * the provider's resume endpoint.
+ */
+export function interactionsRouter(deps: InteractionDeps): Router {
+  const { provider, accounts, scopes, views, csrfSecret } = deps;
+  const router = new Router({ prefix: '/interaction/:uid' });
+  const form = bodyParser({ enableTypes: ['form'], formLimit: '16kb' });
+
+  async function details(ctx: Context) {
+    try {
+      return await provider.interactionDetails(ctx.req, ctx.res);
+    } catch {
+      page(ctx, views, 'error', {
+        error: 'Sign-in expired',
+        description: 'This sign-in page is no longer valid. Go back to the application and start again.',
+      }, 400);
+      return undefined;
+    }
+  }
+
+  async function finish(ctx: Context, result: Parameters<Provider['interactionResult']>[2], merge: boolean) {
+    const returnTo = await provider.interactionResult(ctx.req, ctx.res, result, { mergeWithLastSubmission: merge });
+    ctx.redirect(returnTo);
+    ctx.status = 303;
+  }
+
+  async function clientName(clientId: unknown): Promise<string> {
+    const client = typeof clientId === 'string' ? await provider.Client.find(clientId) : undefined;
+    return client?.clientName ?? (typeof clientId === 'string' ? clientId : 'the application');
+  }
+
+  function refuseForgery(ctx: Context, uid: string): boolean {
+    if (csrfTokenValid(csrfSecret, uid, (ctx.request.body as Form | undefined)?.csrf)) return false;
+    page(ctx, views, 'error', {
+      error: 'Request refused',
+      description: 'This form was not sent from the sign-in page. Go back to the application and start again.',
+    }, 403);
+    return true;
+  }
+
+  router.get('/', async (ctx) => {
+    const interaction = await details(ctx);
+    if (!interaction) return;
+    const { uid, prompt, params } = interaction;
+    const client = await clientName(params.client_id);
+    const csrf = csrfToken(csrfSecret, uid);
+    if (prompt.name === 'login') {
+      page(ctx, views, 'login', { uid, client, csrf, username: '' });
+      return;
+    }
+    const registry = new Map((await scopes.list()).map((s) => [s.name, s]));
+    const requested = new Set<string>([
+      ...((prompt.details.missingOIDCScope as string[] | undefined) ?? []),
+      ...Object.values((prompt.details.missingResourceScopes as Record<string, string[]> | undefined) ?? {}).flat(),
+    ]);
+    const scopeList = [...requested].map((name) => ({
+      name,
+      description: registry.get(name)?.description ?? name,
+      warning: registry.get(name)?.warning ?? false,
+    }));
+    page(ctx, views, 'consent', { uid, client, csrf, scopes: scopeList });
+  });
+
+  router.post('/login', form, async (ctx) => {
+    const interaction = await details(ctx);
+    if (!interaction || refuseForgery(ctx, interaction.uid)) return;
+    const body = ctx.request.body as Form;
+    const username = field(body, 'username').trim();
+    const account = await accounts.authenticate(username, field(body, 'password'));
+    if (!account) {
+      page(ctx, views, 'login', {
+        uid: interaction.uid,
+        client: await clientName(interaction.params.client_id),
+        csrf: csrfToken(csrfSecret, interaction.uid),
+        username,
+        // Never say which of the two was wrong (no account enumeration).
+        error: 'Wrong username or password.',
+      }, 401);
+      return;
+    }
+    await finish(ctx, { login: { accountId: account.id } }, false);
+  });
+
+  router.post('/confirm', form, async (ctx) => {
+    const interaction = await details(ctx);
+    if (!interaction || refuseForgery(ctx, interaction.uid)) return;
+    const { prompt, params, session } = interaction;
+    if (prompt.name !== 'consent' || !session?.accountId) {
+      page(ctx, views, 'error', { error: 'Nothing to confirm', description: 'Sign in first.' }, 400);
+      return;
+    }
+    const grant = interaction.grantId
+      ? await provider.Grant.find(interaction.grantId)
+      : new provider.Grant({ accountId: session.accountId, clientId: String(params.client_id) });
+    if (!grant) {
+      page(ctx, views, 'error', { error: 'Sign-in expired', description: 'Go back to the application and start again.' }, 400);
+      return;
+    }
+    const missingScope = prompt.details.missingOIDCScope as string[] | undefined;
+    const missingClaims = prompt.details.missingOIDCClaims as string[] | undefined;
+    const missingResourceScopes = prompt.details.missingResourceScopes as Record<string, string[]> | undefined;
+    if (missingScope) grant.addOIDCScope(missingScope.join(' '));
+    if (missingClaims) grant.addOIDCClaims(missingClaims);
+    for (const [resource, scope] of Object.entries(missingResourceScopes ?? {})) {
+      grant.addResourceScope(resource, scope.join(' '));
+    }
+    const grantId = await grant.save();
+    await finish(ctx, { consent: interaction.grantId ? {} : { grantId } }, true);
+  });
+
+  router.post('/abort', form, async (ctx) => {
+    const interaction = await details(ctx);
+    if (!interaction || refuseForgery(ctx, interaction.uid)) return;
+    await finish(ctx, { error: 'access_denied', error_description: 'The user declined the request.' }, false);
+  });
+
+  return router;
+}

@@ -1,0 +1,129 @@
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type Provider from 'oidc-provider';
+import { openStorage, type Storage } from '../adapters/factory.js';
+import type { GatehouseConfig } from '../config/schema.js';
+import { accountFinder } from './accounts/find-account.js';
+import { AccountService } from './accounts/service.js';
+import { ClientService } from './clients/service.js';
+import { assetsRouter } from './http/assets.js';
+import { errorHandler, securityHeaders } from './http/error-handler.js';
+import { healthRouter } from './http/health.js';
+import { requestLog } from './http/request-log.js';
+import { createViews } from './http/views.js';
+import { interactionsRouter } from './interactions/router.js';
+import { KeyService } from './keys/service.js';
+import { createLogger, type Logger } from './observability/logger.js';
+import { buildProvider } from './provider/build.js';
+import { ScopeRegistry } from './scopes/registry.js';
+
+export interface Services {
+  config: GatehouseConfig;
+  storage: Storage;
+  provider: Provider;
+  keys: KeyService;
+  scopes: ScopeRegistry;
+  accounts: AccountService;
+  clients: ClientService;
+  cookieSecrets: string[];
+}
+
+/**
+ * Wires storage, domain services and the protocol engine. Shared by the
+ * server and the CLI so both validate and store exactly the same way.
+ */
+export async function composeServices(config: GatehouseConfig, role: 'owner' | 'guest'): Promise<Services> {
+  const storage = await openStorage({
+    databaseUrl: config.databaseUrl, redisUrl: config.redisUrl, dataDir: config.dataDir, role,
+  });
+  try {
+    const keys = new KeyService(storage.keys);
+    await keys.ensure();
+    const scopes = new ScopeRegistry(storage.scopes);
+    const accounts = new AccountService(storage.accounts);
+    const cookieSecrets = config.cookieSecrets ?? await keys.cookieSecrets();
+    const provider = buildProvider(config, {
+      adapter: storage.adapter,
+      findAccount: accountFinder(accounts),
+      jwks: await keys.privateJwks(),
+      cookieKeys: cookieSecrets,
+      scopes: await scopes.names(),
+      views: createViews(),
+    });
+    const clients = new ClientService(storage.clients, scopes, (metadata) => provider.Client.validate(metadata));
+    return { config, storage, provider, keys, scopes, accounts, clients, cookieSecrets };
+  } catch (error) {
+    await storage.close().catch(() => {});
+    throw error;
+  }
+}
+
+export interface Gatehouse {
+  services: Services;
+  server: Server;
+  /** The base URL the server answers on (not necessarily the issuer). */
+  url: string;
+  close(): Promise<void>;
+}
+
+/** Mounts Gatehouse's own routes in front of the provider's and listens. */
+export function mountRoutes(services: Services, logger: Logger): void {
+  const { provider, storage, accounts, scopes, cookieSecrets } = services;
+  provider.use(requestLog(logger));
+  provider.use(errorHandler(logger));
+  provider.use(securityHeaders);
+  // oidc-provider ends the response on its own paths, so these routers go in
+  // front of it (Provider#use inserts before its router).
+  for (const router of [
+    healthRouter(storage),
+    assetsRouter(),
+    interactionsRouter({ provider, accounts, scopes, views: createViews(), csrfSecret: cookieSecrets[0] ?? '' }),
+  ]) {
+    provider.use(router.routes());
+    provider.use(router.allowedMethods());
+  }
+  provider.on('server_error', (ctx, error) => {
+    logger.error({ req_id: ctx.state?.requestId, err: error }, 'provider server_error');
+  });
+}
+
+/** Starts one Gatehouse server process's worth of everything. */
+export async function startGatehouse(config: GatehouseConfig, logger = createLogger(config.logLevel)): Promise<Gatehouse> {
+  const services = await composeServices(config, 'owner');
+  mountRoutes(services, logger);
+  services.storage.startSweeper(config.sweepInterval, (error) => logger.warn({ err: error }, 'sweep failed'));
+
+  const server = createServer(services.provider.callback());
+  // Slowloris and idle-connection bounds.
+  server.headersTimeout = 20_000;
+  server.requestTimeout = 30_000;
+  try {
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(config.port, () => { server.off('error', reject); resolve(); });
+    });
+  } catch (error) {
+    await services.storage.close().catch(() => {});
+    throw error;
+  }
+  await services.storage.share();
+  const { port } = server.address() as AddressInfo;
+  logger.info({ port, issuer: config.issuer, storage: services.storage.description }, 'gatehouse listening');
+
+  let closing: Promise<void> | undefined;
+  return {
+    services,
+    server,
+    url: `http://127.0.0.1:${port}`,
+    close() {
+      closing ??= (async () => {
+        await new Promise<void>((resolve) => {
+          server.close(() => resolve());
+          server.closeIdleConnections();
+        });
+        await services.storage.close();
+      })();
+      return closing;
+    },
+  };
+}

@@ -1,0 +1,119 @@
+import type { AdapterFactory, Configuration, FindAccount, KoaContextWithOIDC } from 'oidc-provider';
+import Provider, { errors } from 'oidc-provider';
+import type { JWK } from 'jose';
+import type { GatehouseConfig } from '../../config/schema.js';
+import { PAGE_HEADERS, type Views } from '../http/views.js';
+import { resourceIndicatorsFeature } from './resource-servers.js';
+
+export interface ProviderDeps {
+  adapter: AdapterFactory;
+  findAccount: FindAccount;
+  jwks: { keys: JWK[] };
+  cookieKeys: string[];
+  scopes: string[];
+  views: Views;
+}
+
+/** The URL of Gatehouse's own API, the default audience of JWT access tokens. */
+export function apiAudience(issuer: string): string {
+  return `${issuer}/api`;
+}
+
+function renderPage(ctx: KoaContextWithOIDC, views: Views, name: string, locals: Record<string, unknown>): void {
+  ctx.set(PAGE_HEADERS);
+  ctx.type = 'html';
+  ctx.body = views(name, locals);
+}
+
+/**
+ * The protocol engine: oidc-provider configured for Gatehouse. Everything
+ * here is configuration of what oidc-provider already implements.
+ */
+export function buildProvider(config: GatehouseConfig, deps: ProviderDeps): Provider {
+  const { views } = deps;
+  const configuration: Configuration = {
+    adapter: deps.adapter,
+    findAccount: deps.findAccount,
+    jwks: deps.jwks as Configuration['jwks'],
+    cookies: {
+      keys: deps.cookieKeys,
+      long: { signed: true, httpOnly: true, sameSite: 'lax' },
+      short: { signed: true, httpOnly: true, sameSite: 'lax' },
+    },
+    scopes: deps.scopes,
+    claims: {
+      openid: ['sub'],
+      profile: ['name', 'preferred_username', 'updated_at'],
+      email: ['email', 'email_verified'],
+    },
+    // RFC 9700 §2.1.2: no implicit or hybrid flows; the code flow only.
+    responseTypes: ['code'],
+    clientDefaults: {
+      grant_types: ['authorization_code'],
+      response_types: ['code'],
+      token_endpoint_auth_method: 'client_secret_basic',
+      id_token_signed_response_alg: 'RS256',
+    },
+    extraClientMetadata: {
+      properties: ['access_token_format', 'description'],
+      validator(_ctx, key, value) {
+        if (key === 'access_token_format' && value !== undefined && value !== 'opaque' && value !== 'jwt') {
+          throw new errors.InvalidClientMetadata('access_token_format must be opaque or jwt');
+        }
+        if (key === 'description' && value !== undefined && (typeof value !== 'string' || value.length > 2000)) {
+          throw new errors.InvalidClientMetadata('description must be a string of at most 2000 characters');
+        }
+      },
+    },
+    // RFC 9700 §2.1.1: PKCE for every client using the code flow, with S256 only.
+    pkce: { required: () => true },
+    // RFC 9700 §4.14.2: refresh tokens rotate on every use; reuse of a
+    // rotated one revokes the grant (oidc-provider's reuse detection).
+    rotateRefreshToken: true,
+    issueRefreshToken: async (_ctx, client) => client.grantTypeAllowed('refresh_token'),
+    features: {
+      devInteractions: { enabled: false },
+      clientCredentials: { enabled: true },
+      introspection: { enabled: true },
+      revocation: { enabled: true },
+      userinfo: { enabled: true },
+      rpInitiatedLogout: {
+        enabled: true,
+        async logoutSource(ctx, form) {
+          renderPage(ctx, views, 'logout', { form, host: ctx.host });
+        },
+        async postLogoutSuccessSource(ctx) {
+          renderPage(ctx, views, 'logged-out', { client: ctx.oidc.client?.clientName });
+        },
+      },
+      resourceIndicators: resourceIndicatorsFeature({
+        defaultAudience: apiAudience(config.issuer),
+        registeredScopes: () => deps.scopes,
+        accessTokenTtl: config.accessTokenTtl,
+      }),
+    },
+    interactions: {
+      url: (_ctx, interaction) => `/interaction/${interaction.uid}`,
+    },
+    async renderError(ctx, out) {
+      renderPage(ctx, views, 'error', { error: out.error, description: out.error_description });
+    },
+    ttl: {
+      AccessToken: config.accessTokenTtl,
+      AuthorizationCode: config.authorizationCodeTtl,
+      ClientCredentials: config.clientCredentialsTtl,
+      IdToken: config.idTokenTtl,
+      RefreshToken: config.refreshTokenTtl,
+      Session: config.sessionTtl,
+      Interaction: config.interactionTtl,
+      Grant: config.grantTtl,
+      DeviceCode: 600,
+      BackchannelAuthenticationRequest: 600,
+      PreAuthorizedCode: 600,
+    },
+  };
+
+  const provider = new Provider(config.issuer, configuration);
+  provider.proxy = config.trustProxy;
+  return provider;
+}

@@ -1,0 +1,50 @@
+import type { KoaContextWithOIDC, ResourceServer } from 'oidc-provider';
+import { errors } from 'oidc-provider';
+
+/** Scopes that describe the end-user to the provider itself, never an API. */
+const OIDC_SCOPES = new Set(['openid', 'profile', 'email', 'offline_access']);
+
+export interface ResourceServerPolicy {
+  /** The audience of Gatehouse's own API (and the default for JWT clients). */
+  defaultAudience: string;
+  registeredScopes: () => string[];
+  accessTokenTtl: number;
+}
+
+type ClientLike = { metadata(): Record<string, unknown> } | undefined;
+
+export function tokenFormatOf(client: ClientLike): 'jwt' | 'opaque' {
+  return client?.metadata().access_token_format === 'jwt' ? 'jwt' : 'opaque';
+}
+
+/**
+ * Resource Indicators (RFC 8707) decide an access token's audience and
+ * format. Clients configured for JWT access tokens get RFC 9068 tokens for
+ * Gatehouse's API audience; everyone else gets opaque tokens.
+ */
+export function resourceIndicatorsFeature(policy: ResourceServerPolicy) {
+  return {
+    enabled: true,
+    async defaultResource(_ctx: KoaContextWithOIDC, client: ClientLike, oneOf?: readonly string[]) {
+      if (oneOf?.length) return oneOf;
+      return tokenFormatOf(client) === 'jwt' ? policy.defaultAudience : undefined;
+    },
+    async useGrantedResource() {
+      return true;
+    },
+    async getResourceServerInfo(_ctx: KoaContextWithOIDC, resourceIndicator: string, client: ClientLike): Promise<ResourceServer> {
+      if (resourceIndicator !== policy.defaultAudience) {
+        throw new errors.InvalidTarget(`unknown resource ${resourceIndicator}`);
+      }
+      const scope = policy.registeredScopes().filter((s) => !OIDC_SCOPES.has(s)).join(' ');
+      const format = tokenFormatOf(client);
+      return {
+        scope,
+        audience: resourceIndicator,
+        accessTokenTTL: policy.accessTokenTtl,
+        accessTokenFormat: format,
+        ...(format === 'jwt' ? { jwt: { sign: { alg: 'RS256' } } } : {}),
+      };
+    },
+  };
+}
