@@ -4,6 +4,7 @@ import type { JWK } from 'jose';
 import type { GatehouseConfig } from '../../config/schema.js';
 import { PAGE_HEADERS, type Views } from '../http/views.js';
 import { resourceIndicatorsFeature } from './resource-servers.js';
+import { introspectionAllowed, revocationAllowed } from './token-policies.js';
 
 export interface ProviderDeps {
   adapter: AdapterFactory;
@@ -74,8 +75,8 @@ export function buildProvider(config: GatehouseConfig, deps: ProviderDeps): Prov
     features: {
       devInteractions: { enabled: false },
       clientCredentials: { enabled: true },
-      introspection: { enabled: true },
-      revocation: { enabled: true },
+      introspection: { enabled: true, allowedPolicy: introspectionAllowed },
+      revocation: { enabled: true, allowedPolicy: revocationAllowed },
       userinfo: { enabled: true },
       rpInitiatedLogout: {
         enabled: true,

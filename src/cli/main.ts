@@ -1,0 +1,192 @@
+#!/usr/bin/env node
+import { parseArgs } from 'node:util';
+import { EmbeddedDatabaseBusyError } from '../../adapters/embedded/pglite.js';
+import { StorageUnavailableError } from '../../adapters/factory.js';
+import { migrate } from '../../adapters/sql/migrate.js';
+import { ConfigError, loadConfig } from '../config/load.js';
+import { AppError, ValidationError } from '../errors/app-error.js';
+import { composeServices, type Services } from '../main.js';
+
+const USAGE = `Usage: gatehouse <command> [options]   (npm run cli -- <command> …)
+
+Commands:
+  migrate                                   apply pending database migrations
+  client create --name N --grant-types a,b [--redirect-uris u1,u2] [--scope "s1 s2"]
+                [--public] [--token-format opaque|jwt] [--client-id ID] [--description D]
+                [--post-logout-redirect-uris u1,u2]
+  client list [--name N]                    list clients (filter by name)
+  client show ID                            show one client
+  user create --username U --password P [--role admin] [--email E] [--name N]
+  keys rotate                               add a new active signing key
+  keys list                                 list signing keys, newest (active) first
+  scope list                                list the scope registry
+  scope add --name S --description D [--warning]
+
+Every command accepts --json for machine-readable output.
+Configuration comes from the environment (DATABASE_URL, GATEHOUSE_DATA_DIR, …), as for the server.`;
+
+type Values = Record<string, string | boolean | string[] | undefined>;
+
+class UsageError extends Error {}
+
+function list(value: unknown): string[] {
+  if (value === undefined) return [];
+  const items = Array.isArray(value) ? value : [value];
+  return items.flatMap((item) => String(item).split(/[\s,]+/)).filter(Boolean);
+}
+
+function required(values: Values, name: string): string {
+  const value = values[name];
+  if (typeof value !== 'string' || !value) throw new UsageError(`--${name} is required`);
+  return value;
+}
+
+function print(json: boolean, value: unknown): void {
+  if (json) {
+    process.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
+    return;
+  }
+  const rows = Array.isArray(value) ? value : [value];
+  for (const row of rows) {
+    for (const [key, field] of Object.entries(row as Record<string, unknown>)) {
+      process.stdout.write(`${key}: ${Array.isArray(field) ? field.join(' ') : String(field)}\n`);
+    }
+    if (rows.length > 1) process.stdout.write('\n');
+  }
+}
+
+function snakeClient(client: Awaited<ReturnType<Services['clients']['show']>>, secret?: string) {
+  return {
+    client_id: client.clientId,
+    ...(secret ? { client_secret: secret } : {}),
+    client_name: client.name,
+    description: client.description,
+    grant_types: client.grantTypes,
+    redirect_uris: client.redirectUris,
+    scope: client.scope.join(' '),
+    public: client.public,
+    token_format: client.tokenFormat,
+    created_at: client.createdAt,
+    updated_at: client.updatedAt,
+  };
+}
+
+async function run(services: Services, command: string[], values: Values): Promise<unknown> {
+  const [noun, verb, arg] = command;
+  switch (`${noun ?? ''} ${verb ?? ''}`.trim()) {
+    case 'migrate':
+      if (services.storage.db.kind === 'embedded-shared') return { applied: [], note: 'the running server applied migrations at start-up' };
+      return { applied: await migrate(services.storage.db) };
+    case 'client create': {
+      const format = values['token-format'];
+      const { client, clientSecret } = await services.clients.create({
+        name: required(values, 'name'),
+        grantTypes: list(values['grant-types']),
+        redirectUris: list(values['redirect-uris']),
+        postLogoutRedirectUris: list(values['post-logout-redirect-uris']),
+        scope: list(values.scope),
+        public: values.public === true,
+        tokenFormat: format === undefined ? undefined : String(format) as 'opaque' | 'jwt',
+        clientId: typeof values['client-id'] === 'string' ? values['client-id'] : undefined,
+        description: typeof values.description === 'string' ? values.description : undefined,
+      });
+      return snakeClient(client, clientSecret);
+    }
+    case 'client list': {
+      const { clients } = await services.clients.list({ name: typeof values.name === 'string' ? values.name : undefined, perPage: 1000 });
+      return clients.map((client) => snakeClient(client));
+    }
+    case 'client show':
+      if (!arg) throw new UsageError('client show needs a client id');
+      return snakeClient(await services.clients.show(arg));
+    case 'user create': {
+      const account = await services.accounts.create({
+        username: required(values, 'username'),
+        password: required(values, 'password'),
+        roles: list(values.role),
+        email: typeof values.email === 'string' ? values.email : undefined,
+        name: typeof values.name === 'string' ? values.name : undefined,
+      });
+      return { id: account.id, username: account.username, roles: account.roles, email: account.email };
+    }
+    case 'keys rotate': {
+      const key = await services.keys.rotate();
+      return { ...key, note: 'Restart Gatehouse processes to sign with the new key; older keys stay in JWKS.' };
+    }
+    case 'keys list':
+      return services.keys.list();
+    case 'scope list':
+      return services.scopes.list();
+    case 'scope add': {
+      const scope = { name: required(values, 'name'), description: required(values, 'description'), warning: values.warning === true };
+      await services.scopes.save(scope);
+      return scope;
+    }
+    default:
+      throw new UsageError(command.length ? `unknown command: ${command.join(' ')}` : 'no command given');
+  }
+}
+
+async function main(argv: string[]): Promise<number> {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: argv,
+      allowPositionals: true,
+      options: {
+        json: { type: 'boolean' },
+        help: { type: 'boolean', short: 'h' },
+        name: { type: 'string' },
+        'grant-types': { type: 'string', multiple: true },
+        'redirect-uris': { type: 'string', multiple: true },
+        'post-logout-redirect-uris': { type: 'string', multiple: true },
+        scope: { type: 'string', multiple: true },
+        public: { type: 'boolean' },
+        'token-format': { type: 'string' },
+        'client-id': { type: 'string' },
+        description: { type: 'string' },
+        username: { type: 'string' },
+        password: { type: 'string' },
+        role: { type: 'string', multiple: true },
+        email: { type: 'string' },
+        warning: { type: 'boolean' },
+      },
+    });
+  } catch (error) {
+    process.stderr.write(`gatehouse: ${(error as Error).message}\n\n${USAGE}\n`);
+    return 2;
+  }
+  const { values, positionals } = parsed;
+  if (values.help || !positionals.length) {
+    process.stdout.write(`${USAGE}\n`);
+    return values.help ? 0 : 2;
+  }
+
+  let services: Services | undefined;
+  try {
+    services = await composeServices(loadConfig(), 'guest');
+    print(values.json === true, await run(services, positionals, values));
+    return 0;
+  } catch (error) {
+    if (values.json && error instanceof AppError) {
+      process.stderr.write(`${JSON.stringify({ error: error.code, error_description: error.message, ...(error instanceof ValidationError ? { fields: error.fields } : {}) })}\n`);
+      return 1;
+    }
+    if (error instanceof UsageError) {
+      process.stderr.write(`gatehouse: ${error.message}\n\n${USAGE}\n`);
+      return 2;
+    }
+    if ([AppError, ConfigError, StorageUnavailableError, EmbeddedDatabaseBusyError].some((kind) => error instanceof kind)) {
+      process.stderr.write(`gatehouse: ${(error as Error).message}\n`);
+      return 1;
+    }
+    throw error;
+  } finally {
+    await services?.storage.close();
+  }
+}
+
+main(process.argv.slice(2)).then((code) => { process.exitCode = code; }, (error: unknown) => {
+  process.stderr.write(`gatehouse: ${(error as Error)?.stack ?? String(error)}\n`);
+  process.exitCode = 1;
+});

@@ -1,0 +1,79 @@
+import * as oidc from 'openid-client';
+import { expect } from 'chai';
+import { FormBrowser } from './form-browser.js';
+import type { TestServer } from './server.js';
+
+export const REDIRECT_URI = 'https://rp.example.test/callback';
+
+/** openid-client configured through discovery, as a relying party would be. */
+export async function discover(server: TestServer, clientId: string, clientSecret?: string): Promise<oidc.Configuration> {
+  return oidc.discovery(
+    new URL(server.issuer),
+    clientId,
+    undefined,
+    clientSecret ? oidc.ClientSecretBasic(clientSecret) : oidc.None(),
+    // The test issuer is http://localhost; production issuers are https.
+    { execute: [oidc.allowInsecureRequests] },
+  );
+}
+
+export interface CodeFlowResult {
+  callback: URL;
+  verifier: string;
+  state: string;
+  nonce: string;
+  browser: FormBrowser;
+}
+
+/**
+ * Runs the authorization request through the login and consent pages the
+ * way a browser without JavaScript does, stopping at the redirect back to
+ * the client. Returns the callback URL with the code.
+ */
+export async function authorize(
+  config: oidc.Configuration,
+  user: { username: string; password: string },
+  options: { scope?: string; redirectUri?: string; browser?: FormBrowser } = {},
+): Promise<CodeFlowResult> {
+  const redirectUri = options.redirectUri ?? REDIRECT_URI;
+  const verifier = oidc.randomPKCECodeVerifier();
+  const state = oidc.randomState();
+  const nonce = oidc.randomNonce();
+  const url = oidc.buildAuthorizationUrl(config, {
+    redirect_uri: redirectUri,
+    scope: options.scope ?? 'openid profile email',
+    code_challenge: await oidc.calculatePKCECodeChallenge(verifier),
+    code_challenge_method: 'S256',
+    state,
+    nonce,
+  });
+  const browser = options.browser ?? new FormBrowser((next) => next.href.startsWith(redirectUri));
+  let page = await browser.navigate(url.href);
+  if (page.html.includes('/login"')) {
+    page = await browser.submit(page, '/login', { username: user.username, password: user.password });
+  }
+  if (page.html.includes('/confirm"')) {
+    page = await browser.submit(page, '/confirm');
+  }
+  expect(page.url.startsWith(redirectUri), `expected a redirect to ${redirectUri}, got ${page.status} ${page.url}\n${page.html.slice(0, 400)}`).to.equal(true);
+  return { callback: new URL(page.url), verifier, state, nonce, browser };
+}
+
+export async function redeem(config: oidc.Configuration, flow: CodeFlowResult) {
+  return oidc.authorizationCodeGrant(config, flow.callback, {
+    pkceCodeVerifier: flow.verifier,
+    expectedState: flow.state,
+    expectedNonce: flow.nonce,
+  });
+}
+
+/** The OAuth error code a rejected openid-client call carried. */
+export async function oauthError(promise: Promise<unknown>): Promise<{ error: string; status: number }> {
+  try {
+    await promise;
+  } catch (caught) {
+    const error = caught as { error?: string; status?: number; cause?: { error?: string } };
+    return { error: error.error ?? error.cause?.error ?? String(caught), status: error.status ?? 0 };
+  }
+  throw new Error('expected the call to fail');
+}

@@ -1,0 +1,65 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { loadConfig } from '../../src/config/load.js';
+import type { GatehouseConfig } from '../../config/schema.js';
+import { startGatehouse, type Gatehouse } from '../../src/main.js';
+import { createLogger } from '../../src/observability/logger.js';
+
+/** Which storage the suite runs against: real services when the environment names them. */
+export const storageMode = {
+  postgres: Boolean(process.env.DATABASE_URL),
+  redis: Boolean(process.env.REDIS_URL),
+};
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+export async function tempDir(prefix = 'gh-'): Promise<string> {
+  return mkdtemp(join(tmpdir(), prefix));
+}
+
+export interface TestServer extends Gatehouse {
+  issuer: string;
+  config: GatehouseConfig;
+  /** Stops the server and removes its embedded data folder. */
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts a real Gatehouse HTTP server in this process, on a free port, with
+ * the storage the environment selects (DATABASE_URL / REDIS_URL), or a fresh
+ * embedded database. Pass `dataDir` to reuse one across a restart.
+ */
+export async function startTestServer(env: Record<string, string> = {}): Promise<TestServer> {
+  const port = Number(env.PORT ?? await freePort());
+  const dataDir = env.GATEHOUSE_DATA_DIR ?? await tempDir();
+  const config = loadConfig({
+    DATABASE_URL: process.env.DATABASE_URL,
+    REDIS_URL: process.env.REDIS_URL,
+    LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
+    ISSUER: `http://localhost:${port}`,
+    ...env,
+    PORT: String(port),
+    GATEHOUSE_DATA_DIR: dataDir,
+  });
+  const gatehouse = await startGatehouse(config, createLogger(config.logLevel));
+  return {
+    ...gatehouse,
+    issuer: config.issuer,
+    config,
+    async stop() {
+      await gatehouse.close();
+      if (!env.GATEHOUSE_DATA_DIR) await rm(dataDir, { recursive: true, force: true });
+    },
+  };
+}
