@@ -32,6 +32,31 @@ function renderPage(ctx: KoaContextWithOIDC, views: Views, name: string, locals:
  */
 export function buildProvider(config: GatehouseConfig, deps: ProviderDeps): Provider {
   const { views } = deps;
+  // @types/oidc-provider models `features` as a union keyed on experimental
+  // features that trips contextual typing; the shape is checked at runtime by
+  // oidc-provider's own configuration validation.
+  const features = {
+    devInteractions: { enabled: false },
+    clientCredentials: { enabled: true },
+    introspection: { enabled: true, allowedPolicy: introspectionAllowed },
+    revocation: { enabled: true, allowedPolicy: revocationAllowed },
+    userinfo: { enabled: true },
+    rpInitiatedLogout: {
+      enabled: true,
+      async logoutSource(ctx: KoaContextWithOIDC, form: string) {
+        renderPage(ctx, views, 'logout', { form, host: ctx.host });
+      },
+      async postLogoutSuccessSource(ctx: KoaContextWithOIDC) {
+        renderPage(ctx, views, 'logged-out', { client: ctx.oidc.client?.clientName });
+      },
+    },
+    resourceIndicators: resourceIndicatorsFeature({
+      defaultAudience: apiAudience(config.issuer),
+      registeredScopes: () => deps.scopes,
+      accessTokenTtl: config.accessTokenTtl,
+    }),
+  };
+
   const configuration: Configuration = {
     adapter: deps.adapter,
     findAccount: deps.findAccount,
@@ -72,27 +97,7 @@ export function buildProvider(config: GatehouseConfig, deps: ProviderDeps): Prov
     // rotated one revokes the grant (oidc-provider's reuse detection).
     rotateRefreshToken: true,
     issueRefreshToken: async (_ctx, client) => client.grantTypeAllowed('refresh_token'),
-    features: {
-      devInteractions: { enabled: false },
-      clientCredentials: { enabled: true },
-      introspection: { enabled: true, allowedPolicy: introspectionAllowed },
-      revocation: { enabled: true, allowedPolicy: revocationAllowed },
-      userinfo: { enabled: true },
-      rpInitiatedLogout: {
-        enabled: true,
-        async logoutSource(ctx, form) {
-          renderPage(ctx, views, 'logout', { form, host: ctx.host });
-        },
-        async postLogoutSuccessSource(ctx) {
-          renderPage(ctx, views, 'logged-out', { client: ctx.oidc.client?.clientName });
-        },
-      },
-      resourceIndicators: resourceIndicatorsFeature({
-        defaultAudience: apiAudience(config.issuer),
-        registeredScopes: () => deps.scopes,
-        accessTokenTtl: config.accessTokenTtl,
-      }),
-    },
+    features: features as unknown as Configuration['features'],
     interactions: {
       url: (_ctx, interaction) => `/interaction/${interaction.uid}`,
     },

@@ -1,6 +1,6 @@
 import { errors, type KoaContextWithOIDC } from 'oidc-provider';
 
-interface Caller { clientId: string; clientAuthMethod: string }
+interface Caller { clientId: string; clientAuthMethod?: string }
 interface TokenLike { clientId?: string }
 
 /**
