@@ -43,7 +43,7 @@ async function acquireLock(lockPath: string): Promise<number | undefined> {
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
       const holder = Number.parseInt(await readFile(lockPath, 'utf8').catch(() => ''), 10);
-      if (Number.isInteger(holder) && holder !== process.pid && alive(holder)) return holder;
+      if (Number.isInteger(holder) && alive(holder)) return holder;
       // The owner died without cleaning up: the lock is stale.
       await rm(lockPath, { force: true });
     }

@@ -1,0 +1,155 @@
+import { randomUUID } from 'node:crypto';
+import { rm } from 'node:fs/promises';
+import { expect } from 'chai';
+import { Redis } from 'ioredis';
+import type { PayloadStore } from '../../adapters/contract.js';
+import { openEmbedded } from '../../adapters/embedded/pglite.js';
+import { RedisPayloadStore } from '../../adapters/redis/payload-store.js';
+import type { SqlDatabase } from '../../adapters/sql/database.js';
+import { migrate } from '../../adapters/sql/migrate.js';
+import { SqlPayloadStore } from '../../adapters/sql/payload-store.js';
+import { openPostgres } from '../../adapters/sql/postgres.js';
+import { tempDir } from '../support/server.js';
+
+interface Subject {
+  name: string;
+  open(): Promise<{ store: PayloadStore; close(): Promise<void> }>;
+}
+
+async function sqlSubject(db: SqlDatabase, cleanup: () => Promise<void> = async () => {}) {
+  await migrate(db);
+  return { store: new SqlPayloadStore(db), close: async () => { await db.close(); await cleanup(); } };
+}
+
+const subjects: Subject[] = [
+  {
+    name: 'SQL on embedded PGlite',
+    async open() {
+      const dir = await tempDir();
+      return sqlSubject(await openEmbedded(dir, 'owner'), () => rm(dir, { recursive: true, force: true }));
+    },
+  },
+];
+if (process.env.DATABASE_URL) {
+  subjects.push({ name: 'SQL on PostgreSQL', open: async () => sqlSubject(openPostgres(process.env.DATABASE_URL!)) });
+}
+if (process.env.REDIS_URL) {
+  subjects.push({
+    name: 'Redis',
+    async open() {
+      const redis = new Redis(process.env.REDIS_URL!);
+      return { store: new RedisPayloadStore(redis, `gatehouse-test-${randomUUID()}:`), close: async () => { redis.disconnect(); } };
+    },
+  });
+}
+
+for (const subject of subjects) {
+  describe(`payload store contract: ${subject.name}`, () => {
+    let store: PayloadStore;
+    let close: () => Promise<void>;
+
+    before(async () => { ({ store, close } = await subject.open()); });
+    after(() => close());
+
+    it('stores and finds a payload; an unknown id is undefined', async () => {
+      const id = randomUUID();
+      await store.upsert('AccessToken', id, { accountId: 'a1', scope: 'read' }, 60);
+      expect(await store.find('AccessToken', id)).to.deep.equal({ accountId: 'a1', scope: 'read' });
+      expect(await store.find('AccessToken', randomUUID())).to.equal(undefined);
+      expect(await store.find('RefreshToken', id), 'models do not share ids').to.equal(undefined);
+    });
+
+    it('forgets a payload once it expires', async () => {
+      const id = randomUUID();
+      await store.upsert('AuthorizationCode', id, { x: 1 }, 1);
+      expect(await store.find('AuthorizationCode', id)).to.not.equal(undefined);
+      await new Promise((resolve) => setTimeout(resolve, 1100));
+      expect(await store.find('AuthorizationCode', id)).to.equal(undefined);
+    });
+
+    it('lets exactly one of ten concurrent consumers consume an artifact, and reports it consumed', async () => {
+      const id = randomUUID();
+      await store.upsert('AuthorizationCode', id, { grantId: randomUUID() }, 60);
+      const results = await Promise.all(Array.from({ length: 10 }, () => store.consume('AuthorizationCode', id)));
+      expect(results.filter(Boolean)).to.have.length(1);
+      const found = await store.find('AuthorizationCode', id);
+      expect(found?.consumed).to.be.a('number');
+      // Re-saving does not clear the mark.
+      await store.upsert('AuthorizationCode', id, { grantId: 'g' }, 60);
+      expect((await store.find('AuthorizationCode', id))?.consumed).to.be.a('number');
+    });
+
+    it('does not consume what does not exist', async () => {
+      expect(await store.consume('AuthorizationCode', randomUUID())).to.equal(false);
+    });
+
+    it('finds by uid and by user code', async () => {
+      const id = randomUUID();
+      const uid = randomUUID();
+      const userCode = `UC-${randomUUID()}`;
+      await store.upsert('Session', id, { uid }, 60);
+      await store.upsert('DeviceCode', id, { userCode }, 60);
+      expect((await store.findByUid('Session', uid))?.uid).to.equal(uid);
+      expect((await store.findByUserCode('DeviceCode', userCode))?.userCode).to.equal(userCode);
+      expect(await store.findByUid('Session', randomUUID())).to.equal(undefined);
+    });
+
+    it('revokes every artifact of a grant and nothing else', async () => {
+      const grantId = randomUUID();
+      const [a, b, other] = [randomUUID(), randomUUID(), randomUUID()];
+      await store.upsert('AccessToken', a, { grantId }, 60);
+      await store.upsert('AccessToken', b, { grantId }, 60);
+      await store.upsert('AccessToken', other, { grantId: randomUUID() }, 60);
+      await store.revokeByGrantId('AccessToken', grantId);
+      expect(await store.find('AccessToken', a)).to.equal(undefined);
+      expect(await store.find('AccessToken', b)).to.equal(undefined);
+      expect(await store.find('AccessToken', other)).to.not.equal(undefined);
+    });
+
+    it('destroys one artifact', async () => {
+      const id = randomUUID();
+      await store.upsert('Interaction', id, { a: 1 }, 60);
+      await store.destroy('Interaction', id);
+      expect(await store.find('Interaction', id)).to.equal(undefined);
+    });
+  });
+}
+
+describe('migrations', () => {
+  it('are idempotent and safe when several processes run them at once', async function () {
+    if (!process.env.DATABASE_URL) this.skip(); // PGlite is single-process; this is about a shared server
+    const dbs = Array.from({ length: 4 }, () => openPostgres(process.env.DATABASE_URL!, { max: 1 }));
+    try {
+      const results = await Promise.all(dbs.map((db) => migrate(db)));
+      expect(results.flat(), 'already migrated by the suite, or applied exactly once').to.satisfy(
+        (ids: string[]) => new Set(ids).size === ids.length,
+      );
+      expect(await migrate(dbs[0]!)).to.deep.equal([]);
+    } finally {
+      await Promise.all(dbs.map((db) => db.close()));
+    }
+  });
+});
+
+describe('embedded database ownership', () => {
+  it('refuses a second owner with a message that says what to do, and lets a guest in through the socket', async () => {
+    const dir = await tempDir();
+    const owner = await openEmbedded(dir, 'owner');
+    try {
+      await migrate(owner);
+      let message = '';
+      try { await openEmbedded(dir, 'owner'); } catch (error) { message = (error as Error).message; }
+      expect(message).to.match(/in use by process \d+/).and.match(/DATABASE_URL/);
+
+      await (owner as { share(): Promise<void> }).share();
+      const guest = await openEmbedded(dir, 'guest');
+      expect(guest.kind).to.equal('embedded-shared');
+      const { rows } = await guest.query<{ n: number }>('SELECT count(*)::int AS n FROM scopes');
+      expect(rows[0]?.n).to.be.greaterThan(0);
+      await guest.close();
+    } finally {
+      await owner.close();
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});

@@ -1,0 +1,46 @@
+import { expect } from 'chai';
+import { ConfigError, loadConfig } from '../../src/config/load.js';
+
+function failure(env: Record<string, string>): string {
+  try {
+    loadConfig(env);
+  } catch (error) {
+    expect(error).to.be.instanceOf(ConfigError);
+    return (error as Error).message;
+  }
+  throw new Error('expected the configuration to be refused');
+}
+
+describe('configuration', () => {
+  it('uses the documented defaults when nothing is set', () => {
+    const config = loadConfig({});
+    expect(config.port).to.equal(3000);
+    expect(config.issuer).to.equal('http://localhost:3000');
+    expect(config.databaseUrl).to.equal(undefined);
+    expect(config.dataDir).to.equal('data');
+    expect(config.accessTokenTtl).to.equal(3600);
+  });
+
+  it('derives the issuer from PORT and takes overrides from the environment', () => {
+    expect(loadConfig({ PORT: '8080' }).issuer).to.equal('http://localhost:8080');
+    const config = loadConfig({ ISSUER: 'https://id.example.com/', TRUST_PROXY: 'yes', COOKIE_SECRETS: `${'a'.repeat(32)}, ${'b'.repeat(32)}` });
+    expect(config.issuer).to.equal('https://id.example.com');
+    expect(config.trustProxy).to.equal(true);
+    expect(config.cookieSecrets).to.deep.equal(['a'.repeat(32), 'b'.repeat(32)]);
+  });
+
+  it('names the setting when a value is invalid', () => {
+    expect(failure({ PORT: '70000' })).to.match(/PORT must be <= 65535/);
+    expect(failure({ PORT: 'abc' })).to.match(/PORT must be integer/);
+    expect(failure({ ISSUER: 'https://id.example.com/?x=1' })).to.match(/ISSUER/);
+    expect(failure({ ACCESS_TOKEN_TTL: '-5' })).to.match(/ACCESS_TOKEN_TTL/);
+    expect(failure({ LOG_LEVEL: 'chatty' })).to.match(/LOG_LEVEL/);
+  });
+
+  it('never echoes secrets or connection strings in its errors', () => {
+    const message = failure({ DATABASE_URL: 'mysql://root:hunter2@db/x', COOKIE_SECRETS: 'short-secret' });
+    expect(message).to.match(/DATABASE_URL/).and.match(/COOKIE_SECRETS/);
+    expect(message).not.to.include('hunter2');
+    expect(message).not.to.include('short-secret');
+  });
+});
