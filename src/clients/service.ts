@@ -90,8 +90,10 @@ export class ClientService {
     if (input.tokenFormat !== undefined && input.tokenFormat !== 'opaque' && input.tokenFormat !== 'jwt') {
       problems.push({ field: 'token_format', message: 'must be opaque or jwt' });
     }
+    const scope = [...new Set(input.scope ?? [])];
+    // oidc-provider reads a client without `scope` as "any scope": never store one.
+    if (!scope.length) problems.push({ field: 'scope', message: 'at least one registered scope is required' });
     if (problems.length) throw new ValidationError(problems);
-    const scope = [...new Set(input.scope)];
     await this.scopes.assertRegistered(scope);
 
     const clientSecret = input.public ? undefined : randomBytes(32).toString('base64url');
