@@ -93,6 +93,26 @@ export const settings = {
     default: 1209600,
     description: 'Lifetime of a consent grant, in seconds (14 days).',
   },
+  losAccessTokenTtl: {
+    env: 'LOS_ACCESS_TOKEN_TTL',
+    default: 3600,
+    description: 'Lifetime of tokens issued through the LOS dialect (/api/v1.1/oauth/token), in seconds; its document promises 3600.',
+  },
+  leAccessTokenTtl: {
+    env: 'LE_ACCESS_TOKEN_TTL',
+    default: 3600,
+    description: 'Lifetime of LEAccess tokens issued through the LE Enterprise dialect (/liveexpert/oauth/authorize), in seconds.',
+  },
+  dotAccessTokenTtl: {
+    env: 'DOT_ACCESS_TOKEN_TTL',
+    default: 600,
+    description: 'Lifetime of access tokens issued through the django-oauth-toolkit dialect (/auth/oauth2/token/), in seconds (its document: 10 minutes).',
+  },
+  dotRefreshTokenTtl: {
+    env: 'DOT_REFRESH_TOKEN_TTL',
+    default: 86400,
+    description: 'Lifetime of refresh tokens issued through the django-oauth-toolkit dialect, in seconds (its document: 1 day).',
+  },
   sweepInterval: {
     env: 'SWEEP_INTERVAL',
     default: 60,

@@ -18,6 +18,10 @@ export interface GatehouseConfig {
   sessionTtl: number;
   interactionTtl: number;
   grantTtl: number;
+  losAccessTokenTtl: number;
+  leAccessTokenTtl: number;
+  dotAccessTokenTtl: number;
+  dotRefreshTokenTtl: number;
   sweepInterval: number;
 }
 
@@ -29,7 +33,7 @@ export const configSchema: JSONSchemaType<GatehouseConfig> = {
   required: [
     'port', 'issuer', 'dataDir', 'trustProxy', 'logLevel', 'accessTokenTtl', 'clientCredentialsTtl',
     'authorizationCodeTtl', 'idTokenTtl', 'refreshTokenTtl', 'sessionTtl', 'interactionTtl', 'grantTtl',
-    'sweepInterval',
+    'losAccessTokenTtl', 'leAccessTokenTtl', 'dotAccessTokenTtl', 'dotRefreshTokenTtl', 'sweepInterval',
   ],
   properties: {
     port: { type: 'integer', minimum: 0, maximum: 65535 },
@@ -52,6 +56,10 @@ export const configSchema: JSONSchemaType<GatehouseConfig> = {
     sessionTtl: ttl,
     interactionTtl: ttl,
     grantTtl: ttl,
+    losAccessTokenTtl: ttl,
+    leAccessTokenTtl: ttl,
+    dotAccessTokenTtl: ttl,
+    dotRefreshTokenTtl: ttl,
     sweepInterval: { type: 'integer', minimum: 1, maximum: 86_400 },
   },
 };

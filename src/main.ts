@@ -14,7 +14,12 @@ import { createViews } from './http/views.js';
 import { interactionsRouter } from './interactions/router.js';
 import { KeyService } from './keys/service.js';
 import { createLogger, type Logger } from './observability/logger.js';
-import { buildProvider } from './provider/build.js';
+import { apiAudience, buildProvider } from './provider/build.js';
+import { createTokenCheck, providerTokenLookup, type TokenCheck } from './resource/token-check.js';
+import { whoamiRouter } from './resource/whoami-router.js';
+import { dotRouter } from './compat/dot/router.js';
+import { leRouter } from './compat/le/router.js';
+import { losRouter } from './compat/los/router.js';
 import { ScopeRegistry } from './scopes/registry.js';
 
 export interface Services {
@@ -26,6 +31,8 @@ export interface Services {
   accounts: AccountService;
   clients: ClientService;
   cookieSecrets: string[];
+  /** The resource check, shared by /api/whoami and the admin surfaces. */
+  tokenCheck: TokenCheck;
 }
 
 /**
@@ -44,6 +51,7 @@ export async function composeServices(config: GatehouseConfig, role: 'owner' | '
     const cookieSecrets = config.cookieSecrets ?? await keys.cookieSecrets();
     const provider = buildProvider(config, {
       adapter: storage.adapter,
+      authenticate: async (username, password) => (await accounts.authenticate(username, password))?.id,
       findAccount: accountFinder(accounts),
       jwks: await keys.privateJwks(),
       cookieKeys: cookieSecrets,
@@ -51,7 +59,14 @@ export async function composeServices(config: GatehouseConfig, role: 'owner' | '
       views: createViews(),
     });
     const clients = new ClientService(storage.clients, scopes, (metadata) => provider.Client.validate(metadata));
-    return { config, storage, provider, keys, scopes, accounts, clients, cookieSecrets };
+    const tokenCheck = createTokenCheck({
+      issuer: config.issuer,
+      audience: apiAudience(config.issuer),
+      jwks: () => keys.publicJwks(),
+      findOpaque: providerTokenLookup(provider),
+      clientExists: async (clientId) => Boolean(await provider.Client.find(clientId)),
+    });
+    return { config, storage, provider, keys, scopes, accounts, clients, cookieSecrets, tokenCheck };
   } catch (error) {
     await storage.close().catch(() => {});
     throw error;
@@ -68,7 +83,7 @@ export interface Gatehouse {
 
 /** Mounts Gatehouse's own routes in front of the provider's and listens. */
 export function mountRoutes(services: Services, logger: Logger): void {
-  const { provider, storage, accounts, scopes, cookieSecrets } = services;
+  const { provider, storage, accounts, scopes, cookieSecrets, config, tokenCheck } = services;
   provider.use(requestLog(logger));
   provider.use(errorHandler(logger));
   provider.use(securityHeaders);
@@ -78,6 +93,10 @@ export function mountRoutes(services: Services, logger: Logger): void {
     healthRouter(storage),
     assetsRouter(),
     interactionsRouter({ provider, accounts, scopes, views: createViews(), csrfSecret: cookieSecrets[0] ?? '' }),
+    whoamiRouter(tokenCheck),
+    losRouter({ provider, accessTokenTtl: config.losAccessTokenTtl }),
+    leRouter({ provider, accessTokenTtl: config.leAccessTokenTtl }),
+    dotRouter({ provider, accessTokenTtl: config.dotAccessTokenTtl, refreshTokenTtl: config.dotRefreshTokenTtl }),
   ]) {
     provider.use(router.routes());
     provider.use(router.allowedMethods());

@@ -61,6 +61,17 @@ export class KeyService {
     return { keys: keys.map((key) => key.material as JWK) };
   }
 
+  /** Public JWKS (what /jwks publishes), for verifying tokens in-process. */
+  async publicJwks(): Promise<{ keys: JWK[] }> {
+    const keys = await this.store.list('sig');
+    return {
+      keys: keys.map((key) => {
+        const { d: _d, p: _p, q: _q, dp: _dp, dq: _dq, qi: _qi, ...publicJwk } = key.material;
+        return publicJwk as JWK;
+      }),
+    };
+  }
+
   /** The active signing key's public half as PEM (SPKI). */
   async activePublicKeyPem(): Promise<{ kid: string; alg: string; pem: string }> {
     const [key] = await this.store.list('sig');

@@ -5,8 +5,12 @@ import type { GatehouseConfig } from '../../config/schema.js';
 import { PAGE_HEADERS, type Views } from '../http/views.js';
 import { resourceIndicatorsFeature } from './resource-servers.js';
 import { introspectionAllowed, revocationAllowed } from './token-policies.js';
+import * as password from './grants/password.js';
+import { dialectLifetime } from './lifetimes.js';
 
 export interface ProviderDeps {
+  /** Checks a username and password (argon2); the account id, or undefined. */
+  authenticate(username: string, password: string): Promise<string | undefined>;
   adapter: AdapterFactory;
   findAccount: FindAccount;
   jwks: { keys: JWK[] };
@@ -35,6 +39,11 @@ export function buildProvider(config: GatehouseConfig, deps: ProviderDeps): Prov
   // @types/oidc-provider models `features` as a union keyed on experimental
   // features that trips contextual typing; the shape is checked at runtime by
   // oidc-provider's own configuration validation.
+  const resourceIndicators = resourceIndicatorsFeature({
+    defaultAudience: apiAudience(config.issuer),
+    registeredScopes: () => deps.scopes,
+    accessTokenTtl: config.accessTokenTtl,
+  });
   const features = {
     devInteractions: { enabled: false },
     clientCredentials: { enabled: true },
@@ -50,11 +59,7 @@ export function buildProvider(config: GatehouseConfig, deps: ProviderDeps): Prov
         renderPage(ctx, views, 'logged-out', { client: ctx.oidc.client?.clientName });
       },
     },
-    resourceIndicators: resourceIndicatorsFeature({
-      defaultAudience: apiAudience(config.issuer),
-      registeredScopes: () => deps.scopes,
-      accessTokenTtl: config.accessTokenTtl,
-    }),
+    resourceIndicators,
   };
 
   const configuration: Configuration = {
@@ -105,11 +110,11 @@ export function buildProvider(config: GatehouseConfig, deps: ProviderDeps): Prov
       renderPage(ctx, views, 'error', { error: out.error, description: out.error_description });
     },
     ttl: {
-      AccessToken: config.accessTokenTtl,
+      AccessToken: (ctx) => dialectLifetime(ctx, 'accessToken') ?? config.accessTokenTtl,
       AuthorizationCode: config.authorizationCodeTtl,
-      ClientCredentials: config.clientCredentialsTtl,
+      ClientCredentials: (ctx) => dialectLifetime(ctx, 'clientCredentials') ?? config.clientCredentialsTtl,
       IdToken: config.idTokenTtl,
-      RefreshToken: config.refreshTokenTtl,
+      RefreshToken: (ctx) => dialectLifetime(ctx, 'refreshToken') ?? config.refreshTokenTtl,
       Session: config.sessionTtl,
       Interaction: config.interactionTtl,
       Grant: config.grantTtl,
@@ -121,5 +126,14 @@ export function buildProvider(config: GatehouseConfig, deps: ProviderDeps): Prov
 
   const provider = new Provider(config.issuer, configuration);
   provider.proxy = config.trustProxy;
+  provider.registerGrantType(
+    password.grantType,
+    password.passwordGrantHandler(provider, {
+      authenticate: deps.authenticate,
+      jwtAudience: apiAudience(config.issuer),
+      resourceServerInfo: resourceIndicators.getResourceServerInfo,
+    }) as never,
+    password.parameters,
+  );
   return provider;
 }

@@ -1,0 +1,31 @@
+import { randomUUID } from 'node:crypto';
+import type { Context } from 'koa';
+
+/**
+ * The LOS API's one response shape: every answer, good or bad, is wrapped in
+ * `{meta, data}`; `meta.responseCode` repeats the HTTP status.
+ */
+function envelope(ctx: Context, status: number, data: Record<string, unknown>): void {
+  ctx.status = status;
+  ctx.set('Cache-Control', 'no-store');
+  ctx.body = {
+    meta: {
+      // ISO 8601 UTC to the second, as the document's example: 2018-06-17T22:18:45Z
+      date: new Date().toISOString().replace(/\.\d{3}Z$/, 'Z'),
+      function: 'oauth',
+      responseCode: status,
+      responseID: randomUUID(),
+      success: status >= 200 && status < 300,
+    },
+    data,
+  };
+}
+
+export function losSuccess(ctx: Context, data: { token_type: 'Bearer'; expires_in: number; access_token: string }): void {
+  envelope(ctx, 200, data);
+}
+
+export function losError(ctx: Context, status: number, error: string, description: string, challenge?: string): void {
+  if (challenge) ctx.set('WWW-Authenticate', challenge);
+  envelope(ctx, status, { error, error_description: description });
+}

@@ -1,0 +1,56 @@
+import Router from '@koa/router';
+import type { Context } from 'koa';
+import type Provider from 'oidc-provider';
+import { AppError } from '../../errors/app-error.js';
+import { type Fields, readFields, stringField } from '../../http/body.js';
+import { dialectErrors } from '../shared/dialect-errors.js';
+import { callProviderEndpoint } from '../shared/provider-endpoint.js';
+import { losError, losSuccess } from './errors.js';
+
+export interface LosDeps {
+  provider: Provider;
+  accessTokenTtl: number;
+}
+
+function required(fields: Fields, name: string): string {
+  const value = stringField(fields, name);
+  if (!value) throw new AppError(400, 'invalid_request', `${name} is required`);
+  return value;
+}
+
+/**
+ * LOS API: `POST /api/v1.1/oauth/token`, a client_credentials request in a
+ * JSON body, answered in the LOS `{meta, data}` envelope. `scope: "*"` asks
+ * for every scope the client is allowed.
+ */
+export function losRouter({ provider, accessTokenTtl }: LosDeps): Router {
+  const router = new Router();
+  router.use(dialectErrors(losError));
+
+  router.post('/api/v1.1/oauth/token', async (ctx: Context, next) => {
+    const fields = await readFields(ctx);
+    const grantType = required(fields, 'grant_type');
+    if (grantType !== 'client_credentials') {
+      losError(ctx, 400, 'unsupported_grant_type', 'only client_credentials is supported');
+      return;
+    }
+    const credentials = { clientId: required(fields, 'client_id'), clientSecret: required(fields, 'client_secret') };
+    const scope = required(fields, 'scope');
+    const client = await provider.Client.find(credentials.clientId).catch(() => undefined);
+    const form = { grant_type: 'client_credentials', scope: scope === '*' ? client?.scope ?? '' : scope };
+    const answer = await callProviderEndpoint(ctx, next, provider, {
+      route: 'token', form, credentials, lifetimes: { clientCredentials: accessTokenTtl },
+    });
+    if (answer.status === 200) {
+      losSuccess(ctx, {
+        token_type: 'Bearer',
+        expires_in: Number(answer.body.expires_in),
+        access_token: String(answer.body.access_token),
+      });
+      return;
+    }
+    losError(ctx, answer.status, String(answer.body.error ?? 'server_error'), String(answer.body.error_description ?? ''), answer.wwwAuthenticate);
+  });
+
+  return router;
+}

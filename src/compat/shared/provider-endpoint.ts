@@ -1,0 +1,101 @@
+import type { IncomingMessage } from 'node:http';
+import { Readable } from 'node:stream';
+import type { Context, Next } from 'koa';
+import type Provider from 'oidc-provider';
+import { type DialectLifetimes, setDialectLifetimes } from '../../provider/lifetimes.js';
+
+/** What the provider answered, for a dialect to translate into its own shape. */
+export interface ProviderAnswer {
+  status: number;
+  body: Record<string, unknown>;
+  wwwAuthenticate?: string;
+}
+
+export interface ClientCredentials {
+  clientId: string;
+  clientSecret: string;
+}
+
+export interface ProviderCall {
+  route: 'token' | 'revocation' | 'introspection';
+  form: Record<string, string | undefined>;
+  /** Sent as the client's registered method (Basic, or form fields for client_secret_post). */
+  credentials?: ClientCredentials;
+  /** An Authorization header to pass through untouched (the client already sent Basic). */
+  authorization?: string;
+  lifetimes?: DialectLifetimes;
+}
+
+/** RFC 6749 §2.3.1: form-encode id and secret before Basic encoding. */
+function basic({ clientId, clientSecret }: ClientCredentials): string {
+  const encode = (value: string) => encodeURIComponent(value).replace(/%20/g, '+');
+  return `Basic ${Buffer.from(`${encode(clientId)}:${encode(clientSecret)}`).toString('base64')}`;
+}
+
+/**
+ * Hands a dialect's request to one of the provider's own endpoints, in this
+ * same request: the body is replaced by the equivalent form-encoded request,
+ * the path by the endpoint's, and the provider (further down the middleware
+ * chain) does everything else — client authentication, grants, token storage,
+ * events. Afterwards the request is restored and the provider's answer is
+ * returned for translation. This is how every dialect stays a thin
+ * translation with no token logic of its own.
+ */
+export async function callProviderEndpoint(ctx: Context, next: Next, provider: Provider, call: ProviderCall): Promise<ProviderAnswer> {
+  const form = new URLSearchParams();
+  for (const [name, value] of Object.entries(call.form)) if (value !== undefined) form.set(name, value);
+  const headers: IncomingMessage['headers'] = { ...ctx.req.headers };
+  delete headers.authorization;
+  delete headers['transfer-encoding'];
+
+  if (call.authorization) {
+    headers.authorization = call.authorization;
+  } else if (call.credentials) {
+    const client = await provider.Client.find(call.credentials.clientId).catch(() => undefined);
+    if (client?.clientAuthMethod === 'client_secret_post') {
+      form.set('client_id', call.credentials.clientId);
+      form.set('client_secret', call.credentials.clientSecret);
+    } else {
+      headers.authorization = basic(call.credentials);
+    }
+  }
+
+  const payload = Buffer.from(form.toString());
+  headers['content-type'] = 'application/x-www-form-urlencoded';
+  headers['content-length'] = String(payload.length);
+  const original = ctx.req;
+  const originalPath = ctx.path;
+  const replay = Object.assign(Readable.from([payload], { objectMode: false }), {
+    headers,
+    method: 'POST',
+    url: original.url,
+    socket: original.socket,
+    connection: original.socket,
+    httpVersion: original.httpVersion,
+    httpVersionMajor: original.httpVersionMajor,
+    httpVersionMinor: original.httpVersionMinor,
+  }) as unknown as IncomingMessage;
+
+  ctx.req = replay;
+  ctx.request.req = replay;
+  ctx.response.req = replay;
+  ctx.path = provider.pathFor(call.route);
+  if (call.lifetimes) setDialectLifetimes(ctx, call.lifetimes);
+  try {
+    await next();
+  } finally {
+    ctx.req = original;
+    ctx.request.req = original;
+    ctx.response.req = original;
+    ctx.path = originalPath;
+  }
+
+  const body = ctx.body && typeof ctx.body === 'object' && !Buffer.isBuffer(ctx.body) ? ctx.body as Record<string, unknown> : {};
+  const answer: ProviderAnswer = { status: ctx.status, body };
+  const challenge = ctx.response.get('WWW-Authenticate');
+  if (challenge) answer.wwwAuthenticate = challenge;
+  // The dialect writes its own body and challenge.
+  ctx.remove('WWW-Authenticate');
+  ctx.body = null;
+  return answer;
+}

@@ -1,0 +1,165 @@
+import { createLocalJWKSet, createRemoteJWKSet, errors as joseErrors, type JSONWebKeySet, type JWTVerifyGetKey, jwtVerify } from 'jose';
+import type { Context, Middleware } from 'koa';
+import type Provider from 'oidc-provider';
+
+/** What a resource server learns about a valid token. */
+export interface TokenInfo {
+  clientId: string;
+  /** The end-user the token acts for; absent for client_credentials tokens. */
+  sub?: string;
+  scope: string[];
+  /** The scheme it was presented with: `Bearer` or `LEAccess`. */
+  tokenType: 'Bearer' | 'LEAccess';
+  format: 'opaque' | 'jwt';
+  /** Epoch seconds. */
+  expiresAt?: number;
+}
+
+/** An RFC 6750 §3.1 error: 400 invalid_request, 401 invalid_token, 403 insufficient_scope. */
+export class TokenCheckError extends Error {
+  override name = 'TokenCheckError';
+
+  constructor(
+    readonly status: 400 | 401 | 403,
+    readonly error: 'invalid_request' | 'invalid_token' | 'insufficient_scope' | undefined,
+    message: string,
+    readonly scheme: 'Bearer' | 'LEAccess' = 'Bearer',
+    readonly requiredScope?: string[],
+  ) {
+    super(message);
+  }
+
+  /** The WWW-Authenticate challenge for this error. */
+  challenge(realm: string): string {
+    const params = [`realm="${realm}"`];
+    if (this.error) params.push(`error="${this.error}"`, `error_description="${this.message.replace(/["\\]/g, '')}"`);
+    if (this.requiredScope?.length) params.push(`scope="${this.requiredScope.join(' ')}"`);
+    return `${this.scheme} ${params.join(', ')}`;
+  }
+}
+
+export interface TokenCheckOptions {
+  issuer: string;
+  /** The audience JWT access tokens must carry (RFC 9068 §4). */
+  audience: string;
+  /** Where signing keys come from: a JWKS URL (fetched and cached), or a loader (reloaded when a kid is unknown). */
+  jwks: URL | (() => Promise<JSONWebKeySet>);
+  /**
+   * Looks up an opaque token; in-process this is the provider's own token
+   * store. Returns undefined for unknown, expired or revoked tokens.
+   */
+  findOpaque?: (token: string) => Promise<Omit<TokenInfo, 'tokenType' | 'format'> | undefined>;
+  /** Whether a client still exists (tokens of deleted clients are dead). */
+  clientExists?: (clientId: string) => Promise<boolean>;
+  /** Realm in challenges. */
+  realm?: string;
+}
+
+const SCHEMES = new Map([['bearer', 'Bearer'], ['leaccess', 'LEAccess']] as const);
+// RFC 6750 §2.1 b64token
+const TOKEN = /^[A-Za-z0-9\-._~+/]+=*$/;
+
+function refreshingKeySet(load: () => Promise<JSONWebKeySet>): JWTVerifyGetKey {
+  let keySet: Promise<JWTVerifyGetKey> | undefined;
+  let loadedAt = 0;
+  const reload = () => {
+    loadedAt = Date.now();
+    keySet = load().then((jwks) => createLocalJWKSet(jwks));
+    return keySet;
+  };
+  return async (header, token) => {
+    try {
+      return await (await (keySet ?? reload()))(header, token);
+    } catch (error) {
+      // A key rotated in by another process: reload, at most every 30 s.
+      if (!(error instanceof joseErrors.JWKSNoMatchingKey) || Date.now() - loadedAt < 30_000) throw error;
+      return (await reload())(header, token);
+    }
+  };
+}
+
+/**
+ * The check resource servers use on a presented access token: the `Bearer`
+ * or `LEAccess` scheme, opaque tokens against the token store, JWT access
+ * tokens (RFC 9068) against the signing keys, then the required scopes.
+ */
+export function createTokenCheck(options: TokenCheckOptions) {
+  const keys = options.jwks instanceof URL ? createRemoteJWKSet(options.jwks) : refreshingKeySet(options.jwks);
+
+  async function verifyJwt(token: string): Promise<Omit<TokenInfo, 'tokenType' | 'format'> | undefined> {
+    try {
+      const { payload } = await jwtVerify(token, keys, {
+        issuer: options.issuer, audience: options.audience, typ: 'at+jwt', algorithms: ['RS256', 'ES256', 'EdDSA', 'PS256'],
+      });
+      if (typeof payload.client_id !== 'string') return undefined;
+      return {
+        clientId: payload.client_id,
+        sub: payload.sub && payload.sub !== payload.client_id ? payload.sub : undefined,
+        scope: typeof payload.scope === 'string' ? payload.scope.split(' ').filter(Boolean) : [],
+        expiresAt: payload.exp,
+      };
+    } catch {
+      return undefined;
+    }
+  }
+
+  /** Resolves the token's info, or throws a TokenCheckError. */
+  return async function checkToken(authorization: string | undefined, requiredScopes: string[] = []): Promise<TokenInfo> {
+    if (!authorization) throw new TokenCheckError(401, undefined, 'no access token');
+    const space = authorization.indexOf(' ');
+    const scheme = SCHEMES.get(authorization.slice(0, space).toLowerCase() as 'bearer');
+    const token = authorization.slice(space + 1).trim();
+    if (space < 1 || !scheme) throw new TokenCheckError(401, 'invalid_request', 'use the Bearer or LEAccess scheme');
+    if (!TOKEN.test(token) || token.length > 4096) throw new TokenCheckError(400, 'invalid_request', 'malformed access token', scheme);
+
+    const isJwt = token.split('.').length === 3;
+    const info = isJwt ? await verifyJwt(token) : await options.findOpaque?.(token);
+    if (!info) throw new TokenCheckError(401, 'invalid_token', 'the access token is invalid, expired or revoked', scheme);
+    if (options.clientExists && !(await options.clientExists(info.clientId))) {
+      throw new TokenCheckError(401, 'invalid_token', 'the access token is invalid, expired or revoked', scheme);
+    }
+    const missing = requiredScopes.filter((s) => !info.scope.includes(s));
+    if (missing.length) {
+      throw new TokenCheckError(403, 'insufficient_scope', 'the access token lacks a required scope', scheme, requiredScopes);
+    }
+    return { ...info, tokenType: scheme, format: isJwt ? 'jwt' : 'opaque' };
+  };
+}
+
+export type TokenCheck = ReturnType<typeof createTokenCheck>;
+
+/**
+ * Koa middleware: rejects the request with an RFC 6750 error unless it
+ * carries a valid token with every scope in `scopes`; otherwise puts the
+ * token's info on `ctx.state.token`.
+ */
+export function requireToken(check: TokenCheck, scopes: string[] = [], realm = 'gatehouse'): Middleware {
+  return async (ctx: Context, next) => {
+    try {
+      ctx.state.token = await check(ctx.get('Authorization') || undefined, scopes);
+    } catch (error) {
+      if (!(error instanceof TokenCheckError)) throw error;
+      ctx.status = error.status;
+      ctx.set('WWW-Authenticate', error.challenge(realm));
+      ctx.set('Cache-Control', 'no-store');
+      ctx.body = { error: error.error ?? 'invalid_request', error_description: error.message };
+      return;
+    }
+    await next();
+  };
+}
+
+/** The opaque-token lookup backed by the provider's own token store. */
+export function providerTokenLookup(provider: Provider): NonNullable<TokenCheckOptions['findOpaque']> {
+  return async (token) => {
+    const found = (await provider.AccessToken.find(token)) ?? (await provider.ClientCredentials.find(token));
+    if (!found || found.isExpired) return undefined;
+    const accountId = (found as { accountId?: string }).accountId;
+    return {
+      clientId: found.clientId!,
+      sub: accountId,
+      scope: (found.scope ?? '').split(' ').filter(Boolean),
+      expiresAt: found.exp,
+    };
+  };
+}

@@ -1,0 +1,19 @@
+import Router from '@koa/router';
+import type { TokenInfo } from './token-check.js';
+import { requireToken, type TokenCheck } from './token-check.js';
+
+/** `GET /api/whoami`: a demo protected resource that describes the presented token. */
+export function whoamiRouter(check: TokenCheck): Router {
+  const router = new Router();
+  router.get('/api/whoami', requireToken(check), (ctx) => {
+    const token = ctx.state.token as TokenInfo;
+    ctx.set('Cache-Control', 'no-store');
+    ctx.body = {
+      client_id: token.clientId,
+      sub: token.sub ?? null,
+      scope: token.scope.join(' '),
+      token_type: token.tokenType,
+    };
+  });
+  return router;
+}
