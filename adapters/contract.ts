@@ -34,6 +34,8 @@ export interface PayloadStore {
   consume(model: string, id: string): Promise<boolean>;
   destroy(model: string, id: string): Promise<void>;
   revokeByGrantId(model: string, grantId: string): Promise<void>;
+  /** Removes every artifact (of any model in this store) issued to a client. */
+  revokeByClientId(clientId: string): Promise<void>;
   /** Live artifacts of `model` issued to a client (for per-client counts). */
   countByClient?(model: string, clientId: string): Promise<number>;
   /** Answers when the store is reachable (readiness). */

@@ -33,6 +33,8 @@ export interface Storage {
   readonly scopes: ScopesStore;
   readonly keys: KeysStore;
   readonly adapter: AdapterFactory;
+  /** Every token, code and grant of one client, across both tiers. */
+  readonly clientTokens: ClientTokenStore;
   /** Lets the CLI reach an embedded database while this process owns it. */
   share(): Promise<void>;
   /** Periodically deletes expired rows when the ephemeral tier is SQL. */
@@ -40,6 +42,11 @@ export interface Storage {
   /** Probes both tiers; never throws. */
   readiness(): Promise<{ durable: boolean; ephemeral: boolean }>;
   close(): Promise<void>;
+}
+
+export interface ClientTokenStore {
+  revokeAll(clientId: string): Promise<void>;
+  countRefreshTokens(clientId: string): Promise<number>;
 }
 
 /** The storage could not be reached; the message names the setting to check. */
@@ -115,6 +122,13 @@ export async function openStorage(options: StorageOptions): Promise<Storage> {
     scopes: new ScopesStore(db),
     keys: new KeysStore(db),
     adapter: createAdapterFactory({ durable, ephemeral, clients }),
+    clientTokens: {
+      async revokeAll(clientId) {
+        await durable.revokeByClientId(clientId);
+        if (ephemeral !== durable) await ephemeral.revokeByClientId(clientId);
+      },
+      countRefreshTokens: (clientId) => durable.countByClient('RefreshToken', clientId),
+    },
     async share() {
       if (db.kind === 'embedded') await (db as EmbeddedDatabase).share();
     },

@@ -1,7 +1,7 @@
 import type { Adapter, AdapterFactory, AdapterPayload as ProviderPayload } from 'oidc-provider';
 import type { AdapterPayload, PayloadStore } from './contract.js';
 import type { ClientMetadata, ClientsStore } from './sql/clients-store.js';
-import { isEphemeral } from './tiers.js';
+import { isEphemeral, JWT_ACCESS_TOKEN_MODEL } from './tiers.js';
 
 export interface AdapterTiers {
   durable: PayloadStore;
@@ -11,13 +11,19 @@ export interface AdapterTiers {
 
 function payloadAdapter(model: string, store: PayloadStore): Adapter {
   return {
+    // Revoking a grant's access tokens revokes its JWT access tokens too.
+    ...(model === 'AccessToken' ? {
+      revokeByGrantId: async (grantId: string) => {
+        await store.revokeByGrantId(model, grantId);
+        await store.revokeByGrantId(JWT_ACCESS_TOKEN_MODEL, grantId);
+      },
+    } : { revokeByGrantId: (grantId: string) => store.revokeByGrantId(model, grantId) }),
     upsert: (id, payload, expiresIn) => store.upsert(model, id, payload as AdapterPayload, expiresIn),
     find: async (id) => (await store.find(model, id)) as ProviderPayload | undefined,
     findByUid: async (uid) => (await store.findByUid(model, uid)) as ProviderPayload | undefined,
     findByUserCode: async (userCode) => (await store.findByUserCode(model, userCode)) as ProviderPayload | undefined,
     consume: async (id) => { await store.consume(model, id); },
     destroy: (id) => store.destroy(model, id),
-    revokeByGrantId: (grantId) => store.revokeByGrantId(model, grantId),
   };
 }
 

@@ -17,7 +17,12 @@ export const EPHEMERAL_MODELS: ReadonlySet<string> = new Set([
   'PushedAuthorizationRequest',
   'ReplayDetection',
   'PreAuthorizedCode',
+  // Gatehouse's record of each JWT access token (oidc-provider keeps none), so
+  // that revoking one, its grant or its client is seen by every check.
+  'JwtAccessToken',
 ]);
+
+export const JWT_ACCESS_TOKEN_MODEL = 'JwtAccessToken';
 
 export function isEphemeral(model: string): boolean {
   return EPHEMERAL_MODELS.has(model);

@@ -9,12 +9,15 @@ import { ClientService } from './clients/service.js';
 import { assetsRouter } from './http/assets.js';
 import { errorHandler, securityHeaders } from './http/error-handler.js';
 import { healthRouter } from './http/health.js';
+import { jwtTokenEndpoints } from './http/jwt-token-endpoints.js';
 import { requestLog } from './http/request-log.js';
 import { createViews } from './http/views.js';
 import { interactionsRouter } from './interactions/router.js';
 import { KeyService } from './keys/service.js';
 import { createLogger, type Logger } from './observability/logger.js';
 import { apiAudience, buildProvider } from './provider/build.js';
+import { JwtAccessTokenRegistry } from './provider/jwt-access-tokens.js';
+import { primaryRole } from './accounts/roles.js';
 import { createTokenCheck, providerTokenLookup, type TokenCheck } from './resource/token-check.js';
 import { whoamiRouter } from './resource/whoami-router.js';
 import { dotRouter } from './compat/dot/router.js';
@@ -33,6 +36,7 @@ export interface Services {
   cookieSecrets: string[];
   /** The resource check, shared by /api/whoami and the admin surfaces. */
   tokenCheck: TokenCheck;
+  jwtAccessTokens: JwtAccessTokenRegistry;
 }
 
 /**
@@ -49,24 +53,28 @@ export async function composeServices(config: GatehouseConfig, role: 'owner' | '
     const scopes = new ScopeRegistry(storage.scopes);
     const accounts = new AccountService(storage.accounts);
     const cookieSecrets = config.cookieSecrets ?? await keys.cookieSecrets();
+    const jwtAccessTokens = new JwtAccessTokenRegistry(storage.ephemeral);
     const provider = buildProvider(config, {
       adapter: storage.adapter,
       authenticate: async (username, password) => (await accounts.authenticate(username, password))?.id,
+      accountRole: async (accountId) => primaryRole((await accounts.findById(accountId))?.roles ?? []),
+      jwtAccessTokens,
       findAccount: accountFinder(accounts),
       jwks: await keys.privateJwks(),
       cookieKeys: cookieSecrets,
       scopes: await scopes.names(),
       views: createViews(),
     });
-    const clients = new ClientService(storage.clients, scopes, (metadata) => provider.Client.validate(metadata));
+    const clients = new ClientService(storage.clients, scopes, (metadata) => provider.Client.validate(metadata), storage.clientTokens);
     const tokenCheck = createTokenCheck({
       issuer: config.issuer,
       audience: apiAudience(config.issuer),
       jwks: () => keys.publicJwks(),
       findOpaque: providerTokenLookup(provider),
+      jwtIsLive: async (jti) => Boolean(await jwtAccessTokens.find(jti)),
       clientExists: async (clientId) => Boolean(await provider.Client.find(clientId)),
     });
-    return { config, storage, provider, keys, scopes, accounts, clients, cookieSecrets, tokenCheck };
+    return { config, storage, provider, keys, scopes, accounts, clients, cookieSecrets, tokenCheck, jwtAccessTokens };
   } catch (error) {
     await storage.close().catch(() => {});
     throw error;
@@ -101,6 +109,8 @@ export function mountRoutes(services: Services, logger: Logger): void {
     provider.use(router.routes());
     provider.use(router.allowedMethods());
   }
+  // After the dialects, which hand requests on to these endpoints too.
+  provider.use(jwtTokenEndpoints(provider, tokenCheck, services.jwtAccessTokens));
   provider.on('server_error', (ctx, error) => {
     logger.error({ req_id: ctx.state?.requestId, err: error }, 'provider server_error');
   });

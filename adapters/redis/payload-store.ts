@@ -26,15 +26,19 @@ export class RedisPayloadStore implements PayloadStore {
     return `${this.prefix}grant:${grantId}`;
   }
 
+  private clientKey(clientId: string): string {
+    return `${this.prefix}client:${clientId}`;
+  }
+
   async upsert(model: string, id: string, payload: AdapterPayload, expiresIn?: number): Promise<void> {
     const key = this.key(model, id);
     const multi = this.redis.multi().hset(key, 'payload', JSON.stringify(payload));
     if (expiresIn) multi.expire(key, expiresIn);
-    if (payload.grantId) {
-      const grantKey = this.grantKey(payload.grantId);
-      multi.sadd(grantKey, key);
-      // The index lives as long as its longest-lived member.
-      if (expiresIn) multi.expire(grantKey, expiresIn, 'NX').expire(grantKey, expiresIn, 'GT');
+    // Grant and client indexes live as long as their longest-lived member.
+    for (const indexKey of [payload.grantId && this.grantKey(payload.grantId), payload.clientId && this.clientKey(payload.clientId)]) {
+      if (!indexKey) continue;
+      multi.sadd(indexKey, key);
+      if (expiresIn) multi.expire(indexKey, expiresIn, 'NX').expire(indexKey, expiresIn, 'GT');
     }
     const indexes = [['uid', payload.uid], ['userCode', payload.userCode]] as const;
     for (const [index, value] of indexes) {
@@ -82,6 +86,12 @@ export class RedisPayloadStore implements PayloadStore {
     const grantKey = this.grantKey(grantId);
     const keys = await this.redis.smembers(grantKey);
     await this.redis.del(grantKey, ...keys);
+  }
+
+  async revokeByClientId(clientId: string): Promise<void> {
+    const clientKey = this.clientKey(clientId);
+    const keys = await this.redis.smembers(clientKey);
+    await this.redis.del(clientKey, ...keys);
   }
 
   async ping(): Promise<void> {

@@ -69,6 +69,10 @@ export class SqlPayloadStore implements PayloadStore {
     await this.db.query('DELETE FROM oidc_payloads WHERE grant_id = $1 AND model = $2', [grantId, model]);
   }
 
+  async revokeByClientId(clientId: string): Promise<void> {
+    await this.db.query('DELETE FROM oidc_payloads WHERE client_id = $1', [clientId]);
+  }
+
   async countByClient(model: string, clientId: string): Promise<number> {
     const { rows } = await this.db.query<{ count: number | string }>(
       `SELECT count(*)::int AS count FROM oidc_payloads

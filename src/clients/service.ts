@@ -1,6 +1,7 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { type ClientMetadata, type ClientRecord, ClientsStore, DuplicateClientIdError } from '../../adapters/sql/clients-store.js';
 import { ConflictError, type FieldProblem, NotFoundError, ValidationError } from '../errors/app-error.js';
+import type { ClientTokenStore } from '../../adapters/factory.js';
 import type { ScopeRegistry } from '../scopes/registry.js';
 import { redirectUriProblem } from './redirect-uris.js';
 
@@ -17,6 +18,13 @@ export interface NewClient {
   tokenFormat?: TokenFormat;
   clientId?: string;
   description?: string;
+}
+
+export interface ClientPatch {
+  name?: string;
+  description?: string | null;
+  scope?: string[];
+  redirectUris?: string[];
 }
 
 export interface Client {
@@ -59,6 +67,7 @@ export class ClientService {
     private readonly store: ClientsStore,
     private readonly scopes: ScopeRegistry,
     private readonly validateMetadata: MetadataValidator,
+    private readonly tokens: ClientTokenStore,
   ) {}
 
   /** Registers a client. The secret is generated here and returned only this once. */
@@ -133,6 +142,68 @@ export class ClientService {
     const page = Math.max(options.page ?? 1, 1);
     const { total, items } = await this.store.list({ name: options.name, limit: perPage, offset: (page - 1) * perPage });
     return { total, clients: items.map(toClient) };
+  }
+
+  /**
+   * Changes name, description, scopes or redirect URIs. The client_id and
+   * secret never change here: they are not fields of a patch.
+   */
+  async update(clientId: string, patch: ClientPatch): Promise<Client> {
+    const record = await this.store.find(clientId);
+    if (!record) throw new NotFoundError(`no client with client_id "${clientId}"`);
+    const problems: FieldProblem[] = [];
+    const metadata = { ...record.metadata };
+    if (patch.name !== undefined) {
+      if (!patch.name.trim()) problems.push({ field: 'name', message: 'must not be empty' });
+      metadata.client_name = patch.name.trim();
+    }
+    if (patch.description !== undefined) {
+      if (patch.description === null || patch.description === '') delete metadata.description;
+      else metadata.description = patch.description;
+    }
+    if (patch.redirectUris !== undefined) {
+      const uris = [...new Set(patch.redirectUris)];
+      for (const uri of uris) {
+        const problem = redirectUriProblem(uri);
+        if (problem) problems.push({ field: 'redirect_uris', message: `${uri} ${problem}` });
+      }
+      const grants = metadata.grant_types as string[];
+      if (!uris.length && grants.includes('authorization_code')) {
+        problems.push({ field: 'redirect_uris', message: 'authorization_code needs at least one redirect URI' });
+      }
+      metadata.redirect_uris = uris;
+    }
+    if (patch.scope !== undefined) {
+      const scope = [...new Set(patch.scope)];
+      if (!scope.length) problems.push({ field: 'scope', message: 'at least one registered scope is required' });
+      metadata.scope = scope.join(' ');
+    }
+    if (problems.length) throw new ValidationError(problems);
+    if (patch.scope) await this.scopes.assertRegistered(patch.scope);
+    await this.validate(metadata);
+    const updated = await this.store.replace(metadata);
+    if (!updated) throw new NotFoundError(`no client with client_id "${clientId}"`);
+    return toClient(updated);
+  }
+
+  /**
+   * Deletes a client and, with it, every grant, code, refresh token and
+   * access token it holds. The row goes first so nothing new can be minted.
+   */
+  async delete(clientId: string): Promise<void> {
+    if (!(await this.store.delete(clientId))) throw new NotFoundError(`no client with client_id "${clientId}"`);
+    await this.tokens.revokeAll(clientId);
+  }
+
+  /** Live refresh tokens of the client, from the one token store. */
+  refreshTokenCount(clientId: string): Promise<number> {
+    return this.tokens.countRefreshTokens(clientId);
+  }
+
+  /** The client's secret, for the admin surfaces whose documents show it. */
+  async secretOf(clientId: string): Promise<string | undefined> {
+    const record = await this.store.find(clientId);
+    return typeof record?.metadata.client_secret === 'string' ? record.metadata.client_secret : undefined;
   }
 
   private async validate(metadata: ClientMetadata): Promise<void> {

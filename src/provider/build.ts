@@ -7,8 +7,13 @@ import { resourceIndicatorsFeature } from './resource-servers.js';
 import { introspectionAllowed, revocationAllowed } from './token-policies.js';
 import * as password from './grants/password.js';
 import { dialectLifetime } from './lifetimes.js';
+import type { JwtAccessTokenRegistry } from './jwt-access-tokens.js';
 
 export interface ProviderDeps {
+  /** The role a token carries for an account (`admin`, `staff`, `user`). */
+  accountRole(accountId: string): Promise<string | undefined>;
+  /** Where JWT access tokens are recorded so they can be revoked. */
+  jwtAccessTokens: JwtAccessTokenRegistry;
   /** Checks a username and password (argon2); the account id, or undefined. */
   authenticate(username: string, password: string): Promise<string | undefined>;
   adapter: AdapterFactory;
@@ -103,6 +108,22 @@ export function buildProvider(config: GatehouseConfig, deps: ProviderDeps): Prov
     rotateRefreshToken: true,
     issueRefreshToken: async (_ctx, client) => client.grantTypeAllowed('refresh_token'),
     features: features as unknown as Configuration['features'],
+    // RFC 9068 tokens carry the user's role; each is recorded by jti so a
+    // revocation is honoured although its signature stays valid.
+    formats: {
+      customizers: {
+        async jwt(_ctx, token, jwt) {
+          const { accountId, clientId, grantId, jti, exp } = token as unknown as {
+            accountId?: string; clientId: string; grantId?: string; jti: string; exp: number;
+          };
+          if (accountId) {
+            const role = await deps.accountRole(accountId);
+            if (role) jwt.payload.role = role;
+          }
+          await deps.jwtAccessTokens.record(jti, { clientId, grantId, accountId }, exp);
+        },
+      },
+    },
     interactions: {
       url: (_ctx, interaction) => `/interaction/${interaction.uid}`,
     },

@@ -13,6 +13,8 @@ export interface TokenInfo {
   format: 'opaque' | 'jwt';
   /** Epoch seconds. */
   expiresAt?: number;
+  /** The verified claims of a JWT access token. */
+  claims?: Record<string, unknown>;
 }
 
 /** An RFC 6750 §3.1 error: 400 invalid_request, 401 invalid_token, 403 insufficient_scope. */
@@ -49,6 +51,8 @@ export interface TokenCheckOptions {
    * store. Returns undefined for unknown, expired or revoked tokens.
    */
   findOpaque?: (token: string) => Promise<Omit<TokenInfo, 'tokenType' | 'format'> | undefined>;
+  /** Whether a JWT access token (by jti) is still live: not revoked, nor its grant or client. */
+  jwtIsLive?: (jti: string) => Promise<boolean>;
   /** Whether a client still exists (tokens of deleted clients are dead). */
   clientExists?: (clientId: string) => Promise<boolean>;
   /** Realm in challenges. */
@@ -92,11 +96,13 @@ export function createTokenCheck(options: TokenCheckOptions) {
         issuer: options.issuer, audience: options.audience, typ: 'at+jwt', algorithms: ['RS256', 'ES256', 'EdDSA', 'PS256'],
       });
       if (typeof payload.client_id !== 'string') return undefined;
+      if (options.jwtIsLive && (typeof payload.jti !== 'string' || !(await options.jwtIsLive(payload.jti)))) return undefined;
       return {
         clientId: payload.client_id,
         sub: payload.sub && payload.sub !== payload.client_id ? payload.sub : undefined,
         scope: typeof payload.scope === 'string' ? payload.scope.split(' ').filter(Boolean) : [],
         expiresAt: payload.exp,
+        claims: payload,
       };
     } catch {
       return undefined;

@@ -5,7 +5,7 @@ import { AppError } from '../../errors/app-error.js';
 import { type Fields, readFields, stringField } from '../../http/body.js';
 import { bodyCredentials } from '../shared/credentials.js';
 import { dialectErrors } from '../shared/dialect-errors.js';
-import { callProviderEndpoint, type ProviderCall } from '../shared/provider-endpoint.js';
+import { callProviderEndpoint, type ProviderCall } from '../../http/provider-endpoint.js';
 import { dotError } from './errors.js';
 
 export interface DotDeps {

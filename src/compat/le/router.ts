@@ -4,7 +4,7 @@ import { AppError } from '../../errors/app-error.js';
 import { readFields, stringField } from '../../http/body.js';
 import { basicClientId, bodyCredentials } from '../shared/credentials.js';
 import { dialectErrors } from '../shared/dialect-errors.js';
-import { callProviderEndpoint } from '../shared/provider-endpoint.js';
+import { callProviderEndpoint } from '../../http/provider-endpoint.js';
 import { leError } from './errors.js';
 
 export interface LeDeps {

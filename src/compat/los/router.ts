@@ -4,7 +4,7 @@ import type Provider from 'oidc-provider';
 import { AppError } from '../../errors/app-error.js';
 import { type Fields, readFields, stringField } from '../../http/body.js';
 import { dialectErrors } from '../shared/dialect-errors.js';
-import { callProviderEndpoint } from '../shared/provider-endpoint.js';
+import { callProviderEndpoint } from '../../http/provider-endpoint.js';
 import { losError, losSuccess } from './errors.js';
 
 export interface LosDeps {

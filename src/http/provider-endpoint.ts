@@ -2,7 +2,7 @@ import type { IncomingMessage } from 'node:http';
 import { Readable } from 'node:stream';
 import type { Context, Next } from 'koa';
 import type Provider from 'oidc-provider';
-import { type DialectLifetimes, setDialectLifetimes } from '../../provider/lifetimes.js';
+import { type DialectLifetimes, setDialectLifetimes } from '../provider/lifetimes.js';
 
 /** What the provider answered, for a dialect to translate into its own shape. */
 export interface ProviderAnswer {
@@ -33,6 +33,42 @@ function basic({ clientId, clientSecret }: ClientCredentials): string {
 }
 
 /**
+ * Runs the rest of the middleware chain (and so the provider) as if the
+ * request had been `POST path` with this form body and these headers, then
+ * restores the original request. The provider reads the body from the
+ * request stream itself, so the replacement is a fresh stream.
+ */
+export async function replayToProvider(ctx: Context, next: Next, path: string, payload: Buffer, headers: IncomingMessage['headers']): Promise<void> {
+  const replayHeaders = { ...headers, 'content-type': 'application/x-www-form-urlencoded', 'content-length': String(payload.length) };
+  delete replayHeaders['transfer-encoding'];
+  const original = ctx.req;
+  const originalPath = ctx.path;
+  const replay = Object.assign(Readable.from([payload], { objectMode: false }), {
+    headers: replayHeaders,
+    method: 'POST',
+    url: original.url,
+    socket: original.socket,
+    connection: original.socket,
+    httpVersion: original.httpVersion,
+    httpVersionMajor: original.httpVersionMajor,
+    httpVersionMinor: original.httpVersionMinor,
+  }) as unknown as IncomingMessage;
+
+  ctx.req = replay;
+  ctx.request.req = replay;
+  ctx.response.req = replay;
+  ctx.path = path;
+  try {
+    await next();
+  } finally {
+    ctx.req = original;
+    ctx.request.req = original;
+    ctx.response.req = original;
+    ctx.path = originalPath;
+  }
+}
+
+/**
  * Hands a dialect's request to one of the provider's own endpoints, in this
  * same request: the body is replaced by the equivalent form-encoded request,
  * the path by the endpoint's, and the provider (further down the middleware
@@ -60,35 +96,8 @@ export async function callProviderEndpoint(ctx: Context, next: Next, provider: P
     }
   }
 
-  const payload = Buffer.from(form.toString());
-  headers['content-type'] = 'application/x-www-form-urlencoded';
-  headers['content-length'] = String(payload.length);
-  const original = ctx.req;
-  const originalPath = ctx.path;
-  const replay = Object.assign(Readable.from([payload], { objectMode: false }), {
-    headers,
-    method: 'POST',
-    url: original.url,
-    socket: original.socket,
-    connection: original.socket,
-    httpVersion: original.httpVersion,
-    httpVersionMajor: original.httpVersionMajor,
-    httpVersionMinor: original.httpVersionMinor,
-  }) as unknown as IncomingMessage;
-
-  ctx.req = replay;
-  ctx.request.req = replay;
-  ctx.response.req = replay;
-  ctx.path = provider.pathFor(call.route);
   if (call.lifetimes) setDialectLifetimes(ctx, call.lifetimes);
-  try {
-    await next();
-  } finally {
-    ctx.req = original;
-    ctx.request.req = original;
-    ctx.response.req = original;
-    ctx.path = originalPath;
-  }
+  await replayToProvider(ctx, next, provider.pathFor(call.route), Buffer.from(form.toString()), headers);
 
   const body = ctx.body && typeof ctx.body === 'object' && !Buffer.isBuffer(ctx.body) ? ctx.body as Record<string, unknown> : {};
   const answer: ProviderAnswer = { status: ctx.status, body };
