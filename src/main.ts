@@ -20,6 +20,7 @@ import { JwtAccessTokenRegistry } from './provider/jwt-access-tokens.js';
 import { primaryRole } from './accounts/roles.js';
 import { createTokenCheck, providerTokenLookup, type TokenCheck } from './resource/token-check.js';
 import { whoamiRouter } from './resource/whoami-router.js';
+import { northstarRouter } from './admin/northstar/router.js';
 import { dotRouter } from './compat/dot/router.js';
 import { leRouter } from './compat/le/router.js';
 import { losRouter } from './compat/los/router.js';
@@ -102,6 +103,7 @@ export function mountRoutes(services: Services, logger: Logger): void {
     assetsRouter(),
     interactionsRouter({ provider, accounts, scopes, views: createViews(), csrfSecret: cookieSecrets[0] ?? '' }),
     whoamiRouter(tokenCheck),
+    northstarRouter({ issuer: config.issuer, clients: services.clients, scopes, keys: services.keys, accounts, tokenCheck }),
     losRouter({ provider, accessTokenTtl: config.losAccessTokenTtl }),
     leRouter({ provider, accessTokenTtl: config.leAccessTokenTtl }),
     dotRouter({ provider, accessTokenTtl: config.dotAccessTokenTtl, refreshTokenTtl: config.dotRefreshTokenTtl }),

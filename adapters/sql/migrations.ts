@@ -86,4 +86,16 @@ export const migrations: Migration[] = [
       CREATE INDEX keys_use_created ON keys (use, created_at DESC);
     `,
   },
+  {
+    id: '0002_northstar_scope_descriptions',
+    sql: `
+      -- The Northstar document's own wording for the scopes it defines.
+      UPDATE scopes SET description = 'Allows this client to act as an administrator if the user has that role.' WHERE name = 'role:admin';
+      UPDATE scopes SET description = 'Allows this client to act as a staff member if the user has that role.' WHERE name = 'role:staff';
+      UPDATE scopes SET description = 'Grant administrative privileges to this token, whether or not the user has the admin role.' WHERE name = 'admin';
+      UPDATE scopes SET description = 'Allows actions to be made on a user''s behalf.' WHERE name = 'user';
+      -- role:admin grants administrative power only with an admin user; it is
+      -- still flagged so that consent pages and admins see it stand out.
+    `,
+  },
 ];

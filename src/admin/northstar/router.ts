@@ -1,0 +1,193 @@
+import Router from '@koa/router';
+import type { Context, Middleware } from 'koa';
+import type { AccountService } from '../../accounts/service.js';
+import type { Client, ClientService } from '../../clients/service.js';
+import { AppError, ConflictError, type FieldProblem, ValidationError } from '../../errors/app-error.js';
+import { type Fields, readFields } from '../../http/body.js';
+import type { KeyService } from '../../keys/service.js';
+import { authorizeAdmin } from '../../resource/admin-access.js';
+import type { TokenCheck } from '../../resource/token-check.js';
+import type { ScopeRegistry } from '../../scopes/registry.js';
+import { northstarError } from './errors.js';
+
+export interface NorthstarDeps {
+  issuer: string;
+  clients: ClientService;
+  scopes: ScopeRegistry;
+  keys: KeyService;
+  accounts: AccountService;
+  tokenCheck: TokenCheck;
+}
+
+const PER_PAGE = 20;
+const MAX_PER_PAGE = 100;
+// Grants a Northstar client may use; authorization_code only with redirect URIs.
+const NORTHSTAR_GRANTS = ['client_credentials', 'password', 'refresh_token'];
+
+/** Northstar's timestamps: 2016-07-07T15:46:21+0000 */
+function timestamp(iso: string): string {
+  return iso.replace(/\.\d{3}Z$/, '+0000');
+}
+
+function intParam(value: unknown, fallback: number): number {
+  const parsed = typeof value === 'string' && /^\d{1,9}$/.test(value) ? Number(value) : Number.NaN;
+  return Number.isFinite(parsed) ? parsed : fallback;
+}
+
+function optionalString(fields: Fields, name: string, problems: FieldProblem[]): string | undefined {
+  const value = fields[name];
+  if (value === undefined || value === null) return undefined;
+  if (typeof value !== 'string') problems.push({ field: name, message: `The ${name} must be a string.` });
+  return typeof value === 'string' ? value : undefined;
+}
+
+function optionalStringArray(fields: Fields, name: string, problems: FieldProblem[]): string[] | undefined {
+  const value = fields[name];
+  if (value === undefined || value === null) return undefined;
+  if (!Array.isArray(value) || value.some((item) => typeof item !== 'string')) {
+    problems.push({ field: name, message: `The ${name} must be an array of strings.` });
+    return undefined;
+  }
+  return value as string[];
+}
+
+/** Errors of this router in Northstar's shape; a taken client_id is a 422 naming the field. */
+const northstarErrors: Middleware = async (ctx, next) => {
+  try {
+    await next();
+  } catch (error) {
+    if (error instanceof ValidationError) return northstarError(ctx, 422, 'The given data failed to pass validation.', error.fields);
+    if (error instanceof ConflictError) {
+      return northstarError(ctx, 422, 'The given data failed to pass validation.', [{ field: error.field, message: error.message }]);
+    }
+    if (error instanceof AppError && error.expose) return northstarError(ctx, error.status, error.message);
+    throw error;
+  }
+};
+
+/**
+ * Northstar's client admin API (`/v2/clients`, `/v2/scopes`, `/v2/key`) over
+ * the shared client, scope and key services.
+ */
+export function northstarRouter(deps: NorthstarDeps): Router {
+  const { clients, scopes, keys, accounts, tokenCheck } = deps;
+  const router = new Router({ prefix: '/v2' });
+  router.use(northstarErrors);
+
+  const requireAdmin: Middleware = async (ctx, next) => {
+    const decision = await authorizeAdmin(tokenCheck, async (id) => (await accounts.findById(id))?.roles, ctx.get('Authorization') || undefined, 'northstar');
+    if (!decision.allowed) return northstarError(ctx, decision.status, decision.message, undefined, decision.challenge);
+    ctx.state.token = decision.token;
+    return next();
+  };
+
+  async function present(client: Client) {
+    return {
+      title: client.name,
+      description: client.description,
+      client_id: client.clientId,
+      // Northstar's documents show the secret to administrators on every read.
+      client_secret: (await clients.secretOf(client.clientId)) ?? null,
+      scope: client.scope,
+      refresh_tokens: await clients.refreshTokenCount(client.clientId),
+      updated_at: timestamp(client.updatedAt),
+      created_at: timestamp(client.createdAt),
+    };
+  }
+
+  function noStore(ctx: Context) {
+    ctx.set('Cache-Control', 'no-store');
+  }
+
+  router.get('/scopes', async (ctx) => {
+    const registry = await scopes.list();
+    ctx.body = Object.fromEntries(registry.map((scope) => [
+      scope.name, { description: scope.description, ...(scope.warning ? { warning: true } : {}) },
+    ]));
+  });
+
+  router.get('/key', requireAdmin, async (ctx) => {
+    const key = await keys.activePublicKeyPem();
+    noStore(ctx);
+    ctx.body = { algorithm: key.alg, issuer: deps.issuer, public_key: key.pem };
+  });
+
+  router.get('/clients', requireAdmin, async (ctx) => {
+    const perPage = Math.min(Math.max(intParam(ctx.query.limit, PER_PAGE), 1), MAX_PER_PAGE);
+    const page = Math.max(intParam(ctx.query.page, 1), 1);
+    const { total, clients: items } = await clients.list({ page, perPage });
+    const totalPages = Math.max(1, Math.ceil(total / perPage));
+    const link = (to: number) => `${deps.issuer}/v2/clients?page=${to}&limit=${perPage}`;
+    const links = {
+      ...(page > 1 ? { previous: link(Math.min(page - 1, totalPages)) } : {}),
+      ...(page < totalPages ? { next: link(page + 1) } : {}),
+    };
+    noStore(ctx);
+    ctx.body = {
+      data: await Promise.all(items.map(present)),
+      meta: {
+        pagination: {
+          total,
+          count: items.length,
+          per_page: perPage,
+          current_page: page,
+          total_pages: totalPages,
+          links: Object.keys(links).length ? links : [],
+        },
+      },
+    };
+  });
+
+  router.post('/clients', requireAdmin, async (ctx) => {
+    const fields = await readFields(ctx);
+    const problems: FieldProblem[] = [];
+    const title = optionalString(fields, 'title', problems);
+    if (!title?.trim() && !problems.length) problems.push({ field: 'title', message: 'The title field is required.' });
+    const description = optionalString(fields, 'description', problems);
+    const clientId = optionalString(fields, 'client_id', problems);
+    const scope = optionalStringArray(fields, 'scope', problems);
+    if (!scope) problems.push({ field: 'scope', message: 'The scope field is required.' });
+    const redirect = optionalString(fields, 'redirect_uri', problems);
+    const redirectUris = optionalStringArray(fields, 'redirect_uris', problems) ?? (redirect ? [redirect] : []);
+    if (problems.length) throw new ValidationError(problems);
+    const { client } = await clients.create({
+      name: title!,
+      description,
+      clientId: clientId || undefined,
+      scope: scope!,
+      grantTypes: redirectUris.length ? [...NORTHSTAR_GRANTS, 'authorization_code'] : NORTHSTAR_GRANTS,
+      redirectUris,
+      tokenFormat: 'jwt',
+    });
+    noStore(ctx);
+    ctx.body = { data: await present(client) };
+  });
+
+  router.get('/clients/:client_id', requireAdmin, async (ctx) => {
+    noStore(ctx);
+    ctx.body = { data: await present(await clients.show(ctx.params.client_id!)) };
+  });
+
+  router.put('/clients/:client_id', requireAdmin, async (ctx) => {
+    const fields = await readFields(ctx);
+    const problems: FieldProblem[] = [];
+    const title = optionalString(fields, 'title', problems);
+    const description = optionalString(fields, 'description', problems);
+    const scope = optionalStringArray(fields, 'scope', problems);
+    if (fields.client_id !== undefined && fields.client_id !== ctx.params.client_id) {
+      problems.push({ field: 'client_id', message: 'The client_id cannot be changed.' });
+    }
+    if (fields.client_secret !== undefined) problems.push({ field: 'client_secret', message: 'The client_secret cannot be changed.' });
+    if (problems.length) throw new ValidationError(problems);
+    const client = await clients.update(ctx.params.client_id!, { name: title, description, scope });
+    noStore(ctx);
+    ctx.body = { data: await present(client) };
+  });
+
+  router.delete('/clients/:client_id', requireAdmin, async (ctx) => {
+    await clients.delete(ctx.params.client_id!);
+    ctx.body = { success: { code: 200, message: 'Deleted client.' } };
+  });
+
+  return router;
+}
