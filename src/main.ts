@@ -24,6 +24,7 @@ import { northstarRouter } from './admin/northstar/router.js';
 import { dotRouter } from './compat/dot/router.js';
 import { leRouter } from './compat/le/router.js';
 import { losRouter } from './compat/los/router.js';
+import { luxRouter } from './compat/lux/router.js';
 import { ScopeRegistry } from './scopes/registry.js';
 
 export interface Services {
@@ -104,6 +105,7 @@ export function mountRoutes(services: Services, logger: Logger): void {
     interactionsRouter({ provider, accounts, scopes, views: createViews(), csrfSecret: cookieSecrets[0] ?? '' }),
     whoamiRouter(tokenCheck),
     northstarRouter({ issuer: config.issuer, clients: services.clients, scopes, keys: services.keys, accounts, tokenCheck }),
+    luxRouter({ provider, clients: services.clients, accounts, tokenCheck, views: createViews() }),
     losRouter({ provider, accessTokenTtl: config.losAccessTokenTtl }),
     leRouter({ provider, accessTokenTtl: config.leAccessTokenTtl }),
     dotRouter({ provider, accessTokenTtl: config.dotAccessTokenTtl, refreshTokenTtl: config.dotRefreshTokenTtl }),

@@ -7,6 +7,7 @@ import { resourceIndicatorsFeature } from './resource-servers.js';
 import { introspectionAllowed, revocationAllowed } from './token-policies.js';
 import * as password from './grants/password.js';
 import { dialectLifetime } from './lifetimes.js';
+import { pkceRequired } from './pkce-exemption.js';
 import type { JwtAccessTokenRegistry } from './jwt-access-tokens.js';
 
 export interface ProviderDeps {
@@ -101,8 +102,9 @@ export function buildProvider(config: GatehouseConfig, deps: ProviderDeps): Prov
         }
       },
     },
-    // RFC 9700 §2.1.1: PKCE for every client using the code flow, with S256 only.
-    pkce: { required: () => true },
+    // RFC 9700 §2.1.1: PKCE for every client using the code flow, with S256
+    // only; the one exception is the Lux path, for confidential clients.
+    pkce: { required: pkceRequired },
     // RFC 9700 §4.14.2: refresh tokens rotate on every use; reuse of a
     // rotated one revokes the grant (oidc-provider's reuse detection).
     rotateRefreshToken: true,

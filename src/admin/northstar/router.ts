@@ -75,7 +75,7 @@ export function northstarRouter(deps: NorthstarDeps): Router {
   router.use(northstarErrors);
 
   const requireAdmin: Middleware = async (ctx, next) => {
-    const decision = await authorizeAdmin(tokenCheck, async (id) => (await accounts.findById(id))?.roles, ctx.get('Authorization') || undefined, 'northstar');
+    const decision = await authorizeAdmin(tokenCheck, async (id) => (await accounts.findById(id))?.roles, ctx.get('Authorization') || undefined, { realm: 'northstar' });
     if (!decision.allowed) return northstarError(ctx, decision.status, decision.message, undefined, decision.challenge);
     ctx.state.token = decision.token;
     return next();

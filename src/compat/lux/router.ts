@@ -1,0 +1,149 @@
+import Router from '@koa/router';
+import type { Context, Middleware } from 'koa';
+import type Provider from 'oidc-provider';
+import type { AccountService } from '../../accounts/service.js';
+import type { Client, ClientService } from '../../clients/service.js';
+import { AppError, ValidationError } from '../../errors/app-error.js';
+import { type Fields, readFields, stringField } from '../../http/body.js';
+import { callProviderEndpoint } from '../../http/provider-endpoint.js';
+import { PAGE_HEADERS, type Views } from '../../http/views.js';
+import { exemptFromPkce } from '../../provider/pkce-exemption.js';
+import { authorizeAdmin } from '../../resource/admin-access.js';
+import type { TokenCheck } from '../../resource/token-check.js';
+import { dialectErrors } from '../shared/dialect-errors.js';
+import { luxError } from './errors.js';
+
+export interface LuxDeps {
+  provider: Provider;
+  clients: ClientService;
+  accounts: AccountService;
+  tokenCheck: TokenCheck;
+  views: Views;
+}
+
+/** Scopes a client made through adjust/ gets: sign-in and the user API. */
+const LUX_DEFAULT_SCOPE = ['openid', 'profile', 'user'];
+
+/**
+ * Lux (`/Lux/OAuth2/…`): authorize/ and access_token/ are the provider's code
+ * flow (without PKCE for confidential clients, as Lux clients predate it);
+ * adjust/ and query/ manage clients through the shared client service.
+ */
+export function luxRouter(deps: LuxDeps): Router {
+  const { provider, clients, accounts, tokenCheck, views } = deps;
+  const router = new Router({ prefix: '/Lux/OAuth2' });
+  router.use(dialectErrors(luxError));
+
+  const requireAdmin: Middleware = async (ctx, next) => {
+    const decision = await authorizeAdmin(tokenCheck, async (id) => (await accounts.findById(id))?.roles, ctx.get('Authorization') || undefined, { realm: 'lux', roleNeedsScope: false });
+    if (!decision.allowed) return luxError(ctx, decision.status, decision.error, decision.message, decision.challenge);
+    return next();
+  };
+
+  /** The Lux client document: the same record every admin surface sees. */
+  async function doc(client: Client) {
+    return {
+      client_id: client.clientId,
+      client_secret: (await clients.secretOf(client.clientId)) ?? null,
+      client_name: client.name,
+      redirect_uri: client.redirectUris[0] ?? null,
+      redirect_uris: client.redirectUris,
+      description: client.description,
+      scope: client.scope.join(' '),
+      created_at: client.createdAt,
+      updated_at: client.updatedAt,
+    };
+  }
+
+  function errorPage(ctx: Context, title: string, description: string) {
+    ctx.set(PAGE_HEADERS);
+    ctx.status = 400;
+    ctx.type = 'html';
+    ctx.body = views('error', { error: title, description });
+  }
+
+  router.get('/authorize/', async (ctx, next) => {
+    const responseType = ctx.query.response_type;
+    if (responseType !== 'code') {
+      // Never redirect on a bad request here: the redirect_uri is not yet trusted.
+      errorPage(ctx, 'Unsupported response type', 'This sign-in link asks for something other than response_type=code.');
+      return;
+    }
+    const clientId = typeof ctx.query.client_id === 'string' ? ctx.query.client_id : undefined;
+    const client = clientId ? await provider.Client.find(clientId).catch(() => undefined) : undefined;
+    if (ctx.query.scope === undefined && client?.scope) {
+      // Lux requests carry no scope: they get what the client is registered for.
+      ctx.query = { ...ctx.query, scope: client.scope };
+    }
+    exemptFromPkce(ctx);
+    const original = ctx.path;
+    ctx.path = provider.pathFor('authorization');
+    try {
+      await next();
+    } finally {
+      ctx.path = original;
+    }
+  });
+
+  router.post('/access_token/', async (ctx, next) => {
+    const fields = await readFields(ctx);
+    const grantType = stringField(fields, 'grant_type');
+    if (grantType !== 'authorization_code') {
+      throw new AppError(400, grantType ? 'unsupported_grant_type' : 'invalid_request', 'grant_type must be authorization_code');
+    }
+    const clientId = stringField(fields, 'client_id');
+    const clientSecret = stringField(fields, 'client_secret');
+    if (!clientId || !clientSecret) throw new AppError(401, 'invalid_client', 'client_id and client_secret are required');
+    const answer = await callProviderEndpoint(ctx, next, provider, {
+      route: 'token',
+      form: { grant_type: 'authorization_code', code: stringField(fields, 'code'), redirect_uri: stringField(fields, 'redirect_uri') },
+      credentials: { clientId, clientSecret },
+    });
+    if (answer.status !== 200) {
+      luxError(ctx, answer.status, String(answer.body.error), String(answer.body.error_description ?? ''), answer.wwwAuthenticate);
+      return;
+    }
+    ctx.set('Cache-Control', 'no-store');
+    ctx.body = { access_token: answer.body.access_token, token_type: answer.body.token_type, expires_in: answer.body.expires_in };
+  });
+
+  router.post('/adjust/', requireAdmin, async (ctx) => {
+    const fields: Fields = await readFields(ctx);
+    if (fields.client_secret !== undefined) {
+      throw new ValidationError([{ field: 'client_secret', message: 'is generated by the server and can never be changed' }]);
+    }
+    const clientId = stringField(fields, 'client_id');
+    const name = stringField(fields, 'client_name');
+    const redirectUri = stringField(fields, 'redirect_uri');
+    const description = stringField(fields, 'description');
+    const scope = stringField(fields, 'scope')?.split(' ').filter(Boolean);
+    if (clientId) {
+      const updated = await clients.update(clientId, {
+        name, description, scope, redirectUris: redirectUri ? [redirectUri] : undefined,
+      });
+      ctx.body = { doc: await doc(updated) };
+      return;
+    }
+    const problems = [];
+    if (!name) problems.push({ field: 'client_name', message: 'is required' });
+    if (!redirectUri) problems.push({ field: 'redirect_uri', message: 'is required' });
+    if (problems.length) throw new ValidationError(problems);
+    const { client } = await clients.create({
+      name: name!, description, redirectUris: [redirectUri!], scope: scope ?? LUX_DEFAULT_SCOPE, grantTypes: ['authorization_code'],
+    });
+    ctx.set('Cache-Control', 'no-store');
+    ctx.body = { doc: await doc(client) };
+  });
+
+  const query: Middleware = async (ctx) => {
+    const fields = ctx.method === 'POST' ? await readFields(ctx) : ctx.query as Fields;
+    const name = stringField(fields, 'client_name')?.trim();
+    const { clients: found } = await clients.list({ name: name || undefined, perPage: 1000 });
+    ctx.set('Cache-Control', 'no-store');
+    ctx.body = { doc: await Promise.all(found.map(doc)) };
+  };
+  router.get('/query/', requireAdmin, query);
+  router.post('/query/', requireAdmin, query);
+
+  return router;
+}
