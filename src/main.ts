@@ -21,6 +21,10 @@ import { primaryRole } from './accounts/roles.js';
 import { createTokenCheck, providerTokenLookup, type TokenCheck } from './resource/token-check.js';
 import { whoamiRouter } from './resource/whoami-router.js';
 import { northstarRouter } from './admin/northstar/router.js';
+import { DASHBOARD_PATH, dashboardRouter } from './admin/dashboard/router.js';
+import { DashboardOidcClient } from './admin/dashboard/oidc-client.js';
+import { DashboardCookies } from './admin/dashboard/session.js';
+import { DASHBOARD_CLIENT_ID, ensureDashboardClient } from './admin/dashboard/registration.js';
 import { dotRouter } from './compat/dot/router.js';
 import { leRouter } from './compat/le/router.js';
 import { losRouter } from './compat/los/router.js';
@@ -61,6 +65,7 @@ export async function composeServices(config: GatehouseConfig, role: 'owner' | '
       authenticate: async (username, password) => (await accounts.authenticate(username, password))?.id,
       accountRole: async (accountId) => primaryRole((await accounts.findById(accountId))?.roles ?? []),
       jwtAccessTokens,
+      firstPartyClients: new Set([DASHBOARD_CLIENT_ID]),
       findAccount: accountFinder(accounts),
       jwks: await keys.privateJwks(),
       cookieKeys: cookieSecrets,
@@ -92,8 +97,9 @@ export interface Gatehouse {
 }
 
 /** Mounts Gatehouse's own routes in front of the provider's and listens. */
-export function mountRoutes(services: Services, logger: Logger): void {
+export async function mountRoutes(services: Services, logger: Logger, internalOrigin: () => string): Promise<void> {
   const { provider, storage, accounts, scopes, cookieSecrets, config, tokenCheck } = services;
+  const dashboardClient = await ensureDashboardClient(services.clients, config.issuer, `${DASHBOARD_PATH}/callback`);
   provider.use(requestLog(logger));
   provider.use(errorHandler(logger));
   provider.use(securityHeaders);
@@ -104,6 +110,16 @@ export function mountRoutes(services: Services, logger: Logger): void {
     assetsRouter(),
     interactionsRouter({ provider, accounts, scopes, views: createViews(), csrfSecret: cookieSecrets[0] ?? '' }),
     whoamiRouter(tokenCheck),
+    dashboardRouter({
+      issuer: config.issuer,
+      clients: services.clients,
+      scopes,
+      accounts,
+      oidc: new DashboardOidcClient({ ...dashboardClient, issuer: config.issuer, internalOrigin }),
+      cookies: new DashboardCookies(DASHBOARD_PATH, config.issuer.startsWith('https:'), cookieSecrets[0] ?? ''),
+      views: createViews(),
+      logger,
+    }),
     northstarRouter({ issuer: config.issuer, clients: services.clients, scopes, keys: services.keys, accounts, tokenCheck }),
     luxRouter({ provider, clients: services.clients, accounts, tokenCheck, views: createViews() }),
     losRouter({ provider, accessTokenTtl: config.losAccessTokenTtl }),
@@ -123,7 +139,8 @@ export function mountRoutes(services: Services, logger: Logger): void {
 /** Starts one Gatehouse server process's worth of everything. */
 export async function startGatehouse(config: GatehouseConfig, logger = createLogger(config.logLevel)): Promise<Gatehouse> {
   const services = await composeServices(config, 'owner');
-  mountRoutes(services, logger);
+  let origin = '';
+  await mountRoutes(services, logger, () => origin);
   services.storage.startSweeper(config.sweepInterval, (error) => logger.warn({ err: error }, 'sweep failed'));
 
   const server = createServer(services.provider.callback());
@@ -141,6 +158,7 @@ export async function startGatehouse(config: GatehouseConfig, logger = createLog
   }
   await services.storage.share();
   const { port } = server.address() as AddressInfo;
+  origin = `http://127.0.0.1:${port}`;
   logger.info({ port, issuer: config.issuer, storage: services.storage.description }, 'gatehouse listening');
 
   let closing: Promise<void> | undefined;

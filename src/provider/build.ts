@@ -15,6 +15,8 @@ export interface ProviderDeps {
   accountRole(accountId: string): Promise<string | undefined>;
   /** Where JWT access tokens are recorded so they can be revoked. */
   jwtAccessTokens: JwtAccessTokenRegistry;
+  /** Gatehouse's own applications (the dashboard): no consent screen for them. */
+  firstPartyClients: ReadonlySet<string>;
   /** Checks a username and password (argon2); the account id, or undefined. */
   authenticate(username: string, password: string): Promise<string | undefined>;
   adapter: AdapterFactory;
@@ -125,6 +127,18 @@ export function buildProvider(config: GatehouseConfig, deps: ProviderDeps): Prov
           await deps.jwtAccessTokens.record(jti, { clientId, grantId, accountId }, exp);
         },
       },
+    },
+    // First-party clients are part of Gatehouse itself; asking the user to
+    // consent to them would be noise. Every other client gets the consent page.
+    async loadExistingGrant(ctx) {
+      const { client, session } = ctx.oidc;
+      const grantId = ctx.oidc.result?.consent?.grantId ?? (client ? session?.grantIdFor(client.clientId) : undefined);
+      if (grantId) return ctx.oidc.provider.Grant.find(grantId);
+      if (!client || !session?.accountId || !deps.firstPartyClients.has(client.clientId)) return undefined;
+      const grant = new ctx.oidc.provider.Grant({ clientId: client.clientId, accountId: session.accountId });
+      grant.addOIDCScope(client.scope ?? 'openid');
+      await grant.save();
+      return grant;
     },
     interactions: {
       url: (_ctx, interaction) => `/interaction/${interaction.uid}`,

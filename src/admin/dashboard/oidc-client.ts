@@ -1,0 +1,68 @@
+import * as oidc from 'openid-client';
+
+export interface DashboardClientSettings {
+  issuer: string;
+  clientId: string;
+  clientSecret: string;
+  redirectUri: string;
+  /** Where this process itself listens; known only once it does. */
+  internalOrigin: () => string;
+}
+
+/**
+ * The dashboard is a relying party of Gatehouse like any other, through
+ * openid-client (code flow with PKCE). Its requests to the provider go to
+ * this process's own listener rather than out through the public issuer URL,
+ * which a server behind a load balancer may not be able to reach.
+ */
+export class DashboardOidcClient {
+  private config?: Promise<oidc.Configuration>;
+
+  constructor(private readonly settings: DashboardClientSettings) {}
+
+  private configuration(): Promise<oidc.Configuration> {
+    const { issuer, clientId, clientSecret, internalOrigin } = this.settings;
+    const local: oidc.CustomFetch = (url, options) => {
+      const target = url.startsWith(issuer) ? `${internalOrigin()}${url.slice(issuer.length)}` : url;
+      return fetch(target, options as RequestInit);
+    };
+    this.config ??= oidc.discovery(new URL(issuer), clientId, undefined, oidc.ClientSecretBasic(clientSecret), {
+      [oidc.customFetch]: local,
+      ...(issuer.startsWith('http:') ? { execute: [oidc.allowInsecureRequests] } : {}),
+    }).catch((error: unknown) => {
+      this.config = undefined;
+      throw error;
+    });
+    return this.config;
+  }
+
+  /** Starts a sign-in: the URL to send the browser to, and what to remember. */
+  async start(): Promise<{ url: string; verifier: string; state: string; nonce: string }> {
+    const config = await this.configuration();
+    const verifier = oidc.randomPKCECodeVerifier();
+    const state = oidc.randomState();
+    const nonce = oidc.randomNonce();
+    const url = oidc.buildAuthorizationUrl(config, {
+      redirect_uri: this.settings.redirectUri,
+      scope: 'openid profile',
+      code_challenge: await oidc.calculatePKCECodeChallenge(verifier),
+      code_challenge_method: 'S256',
+      state,
+      nonce,
+    });
+    return { url: url.href, verifier, state, nonce };
+  }
+
+  /** Finishes a sign-in from the callback URL; the signed-in user's sub and name. */
+  async finish(callbackUrl: URL, expected: { verifier: string; state: string; nonce: string }): Promise<{ sub: string; name: string }> {
+    const config = await this.configuration();
+    const tokens = await oidc.authorizationCodeGrant(config, callbackUrl, {
+      pkceCodeVerifier: expected.verifier, expectedState: expected.state, expectedNonce: expected.nonce,
+    });
+    const claims = tokens.claims();
+    if (!claims) throw new Error('no ID token in the token response');
+    // Profile claims come from userinfo (the ID token carries only sub and protocol claims).
+    const info = await oidc.fetchUserInfo(config, tokens.access_token, claims.sub);
+    return { sub: claims.sub, name: String(info.preferred_username ?? info.name ?? claims.sub) };
+  }
+}

@@ -1,0 +1,231 @@
+import { bodyParser } from '@koa/bodyparser';
+import Router from '@koa/router';
+import type { Context, Middleware } from 'koa';
+import type { AccountService } from '../../accounts/service.js';
+import { type Client, type ClientService, GRANT_TYPES } from '../../clients/service.js';
+import { AppError, ConflictError, type FieldProblem, ValidationError } from '../../errors/app-error.js';
+import { PAGE_HEADERS, type Views } from '../../http/views.js';
+import type { Logger } from '../../observability/logger.js';
+import type { ScopeRegistry } from '../../scopes/registry.js';
+import type { DashboardOidcClient } from './oidc-client.js';
+import type { DashboardCookies, DashboardSession } from './session.js';
+
+export const DASHBOARD_PATH = '/Lux/OAuth2/dashboard';
+const PER_PAGE = 20;
+const DASHBOARD_GRANTS = GRANT_TYPES.filter((grant) => grant !== 'password');
+
+export interface DashboardDeps {
+  issuer: string;
+  clients: ClientService;
+  scopes: ScopeRegistry;
+  accounts: AccountService;
+  oidc: DashboardOidcClient;
+  cookies: DashboardCookies;
+  views: Views;
+  logger: Logger;
+}
+
+type Form = Record<string, unknown>;
+
+function list(value: unknown): string[] {
+  if (value === undefined) return [];
+  return (Array.isArray(value) ? value : [value]).filter((item): item is string => typeof item === 'string');
+}
+
+function text(form: Form, name: string): string {
+  const value = form[name];
+  return typeof value === 'string' ? value.trim() : '';
+}
+
+function lines(value: string): string[] {
+  return value.split(/\r?\n/).map((line) => line.trim()).filter(Boolean);
+}
+
+/** Field problems keyed by the form field they belong next to. */
+function byField(problems: FieldProblem[]): Record<string, string[]> {
+  const out: Record<string, string[]> = {};
+  for (const { field, message } of problems) {
+    const name = field === 'metadata' || field === 'client_id' ? 'general' : field;
+    (out[name] ??= []).push(message);
+  }
+  return out;
+}
+
+/**
+ * The client dashboard: a server-rendered admin UI over the shared client
+ * service. It signs administrators in through Gatehouse's own login as an
+ * OIDC client; there is no delete here, as Lux's document says.
+ */
+export function dashboardRouter(deps: DashboardDeps): Router {
+  const { clients, scopes, accounts, oidc, cookies, views, logger } = deps;
+  const router = new Router({ prefix: DASHBOARD_PATH });
+  const form = bodyParser({ enableTypes: ['form'], formLimit: '32kb' });
+  // Missing clients and other expected errors as pages, not JSON.
+  router.use(async (ctx, next) => {
+    try {
+      await next();
+    } catch (error) {
+      if (!(error instanceof AppError) || !error.expose) throw error;
+      render(ctx, 'dashboard/message', { title: error.status === 404 ? 'Not found' : 'Something went wrong', message: error.message, action: DASHBOARD_PATH, actionLabel: 'Back to clients' }, error.status);
+    }
+  });
+
+
+  function render(ctx: Context, name: string, locals: Record<string, unknown>, status = 200): void {
+    ctx.set(PAGE_HEADERS);
+    ctx.status = status;
+    ctx.type = 'html';
+    const session = ctx.state.dashboard as DashboardSession | undefined;
+    ctx.body = views(name, {
+      base: DASHBOARD_PATH,
+      user: session?.name,
+      csrf: session ? cookies.csrfToken(session) : undefined,
+      ...locals,
+    });
+  }
+
+  /** Only a signed-in administrator gets past; others sign in or are refused. */
+  const requireAdmin: Middleware = async (ctx, next) => {
+    const session = cookies.session(ctx);
+    if (!session) {
+      const returnTo = ctx.method === 'GET' ? ctx.originalUrl : DASHBOARD_PATH;
+      ctx.redirect(`${DASHBOARD_PATH}/login?returnTo=${encodeURIComponent(returnTo)}`);
+      return;
+    }
+    const account = await accounts.findById(session.sub);
+    if (!account?.roles.includes('admin')) {
+      cookies.endSession(ctx);
+      render(ctx, 'dashboard/refused', { who: session.name }, 403);
+      return;
+    }
+    ctx.state.dashboard = session;
+    if (ctx.method === 'POST' && !cookies.csrfValid(session, (ctx.request.body as Form | undefined)?.csrf)) {
+      render(ctx, 'dashboard/message', { title: 'Request refused', message: 'This form was not sent from the dashboard. Reload the page and try again.' }, 403);
+      return;
+    }
+    await next();
+  };
+
+  router.get('/login', async (ctx) => {
+    const requested = typeof ctx.query.returnTo === 'string' ? ctx.query.returnTo : '';
+    // Only ever return to a dashboard page (no open redirect).
+    const returnTo = requested.startsWith(`${DASHBOARD_PATH}`) && !requested.startsWith('//') ? requested : DASHBOARD_PATH;
+    const { url, verifier, state, nonce } = await oidc.start();
+    cookies.startLogin(ctx, { verifier, state, nonce, returnTo });
+    ctx.redirect(url);
+  });
+
+  router.get('/callback', async (ctx) => {
+    const pending = cookies.pendingLogin(ctx);
+    cookies.endLogin(ctx);
+    if (!pending) {
+      render(ctx, 'dashboard/message', { title: 'Sign-in expired', message: 'Your sign-in took too long or was started elsewhere.', action: `${DASHBOARD_PATH}/login`, actionLabel: 'Sign in again' }, 400);
+      return;
+    }
+    let who: { sub: string; name: string };
+    try {
+      who = await oidc.finish(new URL(`${deps.issuer}${ctx.path}?${ctx.querystring}`), pending);
+    } catch (error) {
+      logger.warn({ req_id: ctx.state.requestId, err: { message: (error as Error).message } }, 'dashboard sign-in failed');
+      render(ctx, 'dashboard/message', { title: 'Sign-in failed', message: 'The sign-in could not be completed.', action: `${DASHBOARD_PATH}/login`, actionLabel: 'Try again' }, 400);
+      return;
+    }
+    const account = await accounts.findById(who.sub);
+    if (!account?.roles.includes('admin')) {
+      render(ctx, 'dashboard/refused', { who: who.name }, 403);
+      return;
+    }
+    cookies.startSession(ctx, who.sub, who.name);
+    ctx.redirect(pending.returnTo);
+  });
+
+  router.post('/logout', form, requireAdmin, (ctx) => {
+    cookies.endSession(ctx);
+    ctx.state.dashboard = undefined;
+    render(ctx, 'dashboard/message', { title: 'Signed out', message: 'You have signed out of the dashboard.', action: DASHBOARD_PATH, actionLabel: 'Sign in again' });
+  });
+
+  router.get('/', requireAdmin, async (ctx) => {
+    const q = typeof ctx.query.q === 'string' ? ctx.query.q.trim().slice(0, 200) : '';
+    const page = Math.max(1, Number.parseInt(String(ctx.query.page ?? '1'), 10) || 1);
+    const { total, clients: items } = await clients.list({ name: q || undefined, page, perPage: PER_PAGE });
+    const pages = Math.max(1, Math.ceil(total / PER_PAGE));
+    render(ctx, 'dashboard/list', { q, page, pages, total, items });
+  });
+
+  async function formLocals(values: Partial<Client> & { redirectText?: string }, problems: FieldProblem[] = []) {
+    return {
+      registry: await scopes.list(),
+      grants: DASHBOARD_GRANTS,
+      values: { ...values, redirectText: values.redirectText ?? (values.redirectUris ?? []).join('\n') },
+      errors: byField(problems),
+    };
+  }
+
+  function readClientForm(body: Form) {
+    return {
+      name: text(body, 'name'),
+      description: text(body, 'description'),
+      redirectText: typeof body.redirect_uris === 'string' ? body.redirect_uris : '',
+      scope: list(body.scope),
+      grantTypes: list(body.grant_types),
+    };
+  }
+
+  async function problemsOf(error: unknown): Promise<FieldProblem[]> {
+    if (error instanceof ValidationError) return error.fields;
+    if (error instanceof ConflictError) return [{ field: error.field, message: error.message }];
+    throw error;
+  }
+
+  router.get('/clients/new', requireAdmin, async (ctx) => {
+    render(ctx, 'dashboard/form', { mode: 'create', ...(await formLocals({ grantTypes: ['authorization_code'], scope: ['openid', 'profile'] })) });
+  });
+
+  router.post('/clients', form, requireAdmin, async (ctx) => {
+    const input = readClientForm(ctx.request.body as Form);
+    try {
+      const { client, clientSecret } = await clients.create({
+        name: input.name,
+        description: input.description || undefined,
+        redirectUris: lines(input.redirectText),
+        scope: input.scope,
+        grantTypes: input.grantTypes,
+      });
+      // The secret is shown on this page only; it is never displayed again.
+      ctx.set('Cache-Control', 'no-store');
+      render(ctx, 'dashboard/created', { client, secret: clientSecret });
+    } catch (error) {
+      render(ctx, 'dashboard/form', { mode: 'create', ...(await formLocals(input, await problemsOf(error))) }, 422);
+    }
+  });
+
+  router.get('/clients/:id', requireAdmin, async (ctx) => {
+    const client = await clients.show(ctx.params.id!);
+    render(ctx, 'dashboard/show', { client, saved: ctx.query.saved === '1' });
+  });
+
+  router.get('/clients/:id/edit', requireAdmin, async (ctx) => {
+    const client = await clients.show(ctx.params.id!);
+    render(ctx, 'dashboard/form', { mode: 'edit', client, ...(await formLocals(client)) });
+  });
+
+  router.post('/clients/:id', form, requireAdmin, async (ctx) => {
+    const current = await clients.show(ctx.params.id!);
+    const input = readClientForm(ctx.request.body as Form);
+    try {
+      await clients.update(current.clientId, {
+        name: input.name,
+        description: input.description || null,
+        redirectUris: lines(input.redirectText),
+        scope: input.scope,
+      });
+      ctx.status = 303;
+      ctx.redirect(`${DASHBOARD_PATH}/clients/${encodeURIComponent(current.clientId)}?saved=1`);
+    } catch (error) {
+      render(ctx, 'dashboard/form', { mode: 'edit', client: current, ...(await formLocals({ ...current, ...input }, await problemsOf(error))) }, 422);
+    }
+  });
+
+  return router;
+}

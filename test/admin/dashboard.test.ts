@@ -1,0 +1,155 @@
+import { mkdir } from 'node:fs/promises';
+import { expect } from 'chai';
+import type { Browser, Page } from 'playwright-core';
+import { chromiumAvailable, launchChromium } from '../support/browser.js';
+import { FormBrowser } from '../support/form-browser.js';
+import { startTestServer, type TestServer } from '../support/server.js';
+
+const ARTIFACTS = 'test-artifacts';
+
+describe('the client dashboard (/Lux/OAuth2/dashboard)', () => {
+  let server: TestServer;
+  let dashboard: string;
+  const stamp = Date.now();
+  const admin = { username: `admin-${stamp}`, password: 'dashboard admin pw' };
+  const plain = { username: `plain-${stamp}`, password: 'dashboard plain pw' };
+
+  before(async () => {
+    server = await startTestServer();
+    dashboard = `${server.issuer}/Lux/OAuth2/dashboard`;
+    await server.services.accounts.create({ ...admin, roles: ['admin'] });
+    await server.services.accounts.create(plain);
+    await mkdir(ARTIFACTS, { recursive: true });
+  });
+
+  after(() => server?.stop());
+
+  /** Signs in through Gatehouse's own login page, as a browser without JavaScript. */
+  async function signIn(user: { username: string; password: string }): Promise<{ browser: FormBrowser; page: Awaited<ReturnType<FormBrowser['navigate']>> }> {
+    const browser = new FormBrowser();
+    const login = await browser.navigate(dashboard);
+    expect(login.html).to.include('Sign in');
+    const page = await browser.submit(login, '/login', user);
+    return { browser, page };
+  }
+
+  describe('over HTTP', () => {
+    it('sends a visitor without a session to Gatehouse’s login, as an OIDC client with PKCE', async () => {
+      const response = await fetch(`${dashboard}/`, { redirect: 'manual' });
+      expect(response.status).to.equal(302);
+      const login = await fetch(new URL(response.headers.get('location')!, dashboard), { redirect: 'manual' });
+      const authorize = new URL(login.headers.get('location')!);
+      expect(authorize.pathname).to.equal('/auth');
+      expect(authorize.searchParams.get('client_id')).to.equal('gatehouse-dashboard');
+      expect(authorize.searchParams.get('code_challenge_method')).to.equal('S256');
+      expect(authorize.searchParams.get('code_challenge')).to.be.a('string');
+    });
+
+    it('refuses a signed-in non-admin with a clear page', async () => {
+      const { page } = await signIn(plain);
+      expect(page.status).to.equal(403);
+      expect(page.html).to.include('Administrators only').and.include(plain.username);
+    });
+
+    it('refuses a form posted without the CSRF token, and saves nothing', async () => {
+      const { browser, page } = await signIn(admin);
+      expect(page.status).to.equal(200);
+      const before = await server.services.clients.list({ name: 'CSRF victim' });
+      const forged = await browser.request(`${dashboard}/clients`, { method: 'POST', body: new URLSearchParams({ name: 'CSRF victim', grant_types: 'client_credentials', scope: 'read' }) });
+      expect(forged.status).to.equal(403);
+      expect((await server.services.clients.list({ name: 'CSRF victim' })).total).to.equal(before.total);
+    });
+
+    it('shows validation errors next to the field and writes nothing', async () => {
+      const { browser } = await signIn(admin);
+      const form = await browser.navigate(`${dashboard}/clients/new`);
+      const result = await browser.submit(form, '/clients', { name: '', redirect_uris: 'http://evil.example.test/cb' });
+      expect(result.status).to.equal(422);
+      expect(result.html).to.match(/id="name-error"[^>]*>name: |id="name-error">is required/);
+      expect(result.html).to.include('id="redirect_uris-error"');
+      expect(result.html).to.include('must use https');
+    });
+
+    it('answers an unknown client with a not-found page', async () => {
+      const { browser } = await signIn(admin);
+      const page = await browser.navigate(`${dashboard}/clients/no-such-client`);
+      expect(page.status).to.equal(404);
+      expect(page.html).to.include('Not found');
+    });
+  });
+
+  describe('in headless Chromium', () => {
+    let chromium: Browser;
+
+    before(async function () {
+      if (!chromiumAvailable()) throw new Error('Debian chromium is required for page tests: apt-get install chromium');
+      chromium = await launchChromium();
+    });
+
+    after(async () => { await chromium?.close(); });
+
+    async function signInWithChromium(page: Page, user: { username: string; password: string }) {
+      await page.goto(dashboard);
+      await page.getByLabel('Username').fill(user.username);
+      await page.getByLabel('Password').fill(user.password);
+      await page.getByRole('button', { name: 'Sign in' }).click();
+    }
+
+    it('signs in an admin who creates a client, sees the secret once, edits it and finds it in the list', async () => {
+      const context = await chromium.newContext({ viewport: { width: 1200, height: 900 } });
+      context.setDefaultTimeout(8000);
+      const page = await context.newPage();
+      await signInWithChromium(page, admin);
+      await page.getByRole('heading', { name: 'Clients' }).waitFor();
+
+      await page.getByRole('link', { name: 'New client' }).click();
+      await page.getByLabel('Name', { exact: true }).fill(`Photo Printer ${stamp}`);
+      await page.getByLabel('Description').fill('Prints albums on paper.');
+      await page.getByLabel('Redirect URIs').fill('https://printer.example.test/callback');
+      await page.getByRole('checkbox', { name: /^read —/ }).check();
+      await page.getByRole('button', { name: 'Create client' }).click();
+      await page.getByRole('heading', { name: 'Client created' }).waitFor();
+      const secret = (await page.locator('#client-secret').textContent())!.trim();
+      expect(secret).to.have.length.of.at.least(43);
+      const clientId = (await page.locator('#client-id').textContent())!.trim();
+      await page.screenshot({ path: `${ARTIFACTS}/dashboard-created.png`, fullPage: true });
+
+      await page.getByRole('link', { name: 'I have copied it' }).click();
+      expect(await page.content()).not.to.include(secret);
+      await page.getByRole('link', { name: 'Edit' }).click();
+      expect(await page.getByLabel('Client ID').inputValue()).to.equal(clientId);
+      expect(await page.getByLabel('Client ID').getAttribute('readonly')).to.not.equal(null);
+      await page.getByLabel('Name', { exact: true }).fill(`Photo Printer Pro ${stamp}`);
+      await page.getByRole('checkbox', { name: /^write —/ }).check();
+      await page.getByRole('button', { name: 'Save changes' }).click();
+      await page.getByText('Changes saved.').waitFor();
+      const stored = await server.services.clients.show(clientId);
+      expect(stored.name).to.equal(`Photo Printer Pro ${stamp}`);
+      expect(stored.scope).to.include.members(['read', 'write']);
+      expect(await server.services.clients.secretOf(clientId)).to.equal(secret);
+
+      await page.getByRole('link', { name: '← All clients' }).click();
+      await page.getByLabel('Search clients by name').fill('printer pro');
+      await page.getByRole('button', { name: 'Search' }).click();
+      await page.getByRole('link', { name: `Photo Printer Pro ${stamp}` }).waitFor();
+      await page.screenshot({ path: `${ARTIFACTS}/dashboard-list.png`, fullPage: true });
+      expect(await page.getByRole('button', { name: /delete/i }).count(), 'no delete in the dashboard').to.equal(0);
+
+      await page.setViewportSize({ width: 375, height: 760 });
+      await page.screenshot({ path: `${ARTIFACTS}/dashboard-phone.png`, fullPage: true });
+      const overflow = await page.evaluate(() => [...document.querySelectorAll('body *')]
+        .filter((el) => el.getBoundingClientRect().right > window.innerWidth + 1)
+        .map((el) => `${el.tagName}.${el.className}`));
+      expect(overflow, 'nothing wider than a phone screen').to.deep.equal([]);
+      await context.close();
+    });
+
+    it('refuses a non-admin', async () => {
+      const context = await chromium.newContext();
+      const page = await context.newPage();
+      await signInWithChromium(page, plain);
+      await page.getByRole('heading', { name: 'Administrators only' }).waitFor();
+      await context.close();
+    });
+  });
+});
