@@ -2,9 +2,11 @@ import { Redis } from 'ioredis';
 import type { AdapterFactory } from 'oidc-provider';
 import type { PayloadStore } from './contract.js';
 import { type EmbeddedDatabase, openEmbedded } from './embedded/pglite.js';
+import { instrumentStore } from './instrumented-store.js';
 import { createAdapterFactory } from './oidc-adapter.js';
 import { RedisPayloadStore } from './redis/payload-store.js';
 import { AccountsStore } from './sql/accounts-store.js';
+import { AuditStore } from './sql/audit-store.js';
 import { ClientsStore } from './sql/clients-store.js';
 import type { SqlDatabase } from './sql/database.js';
 import { KeysStore } from './sql/keys-store.js';
@@ -21,6 +23,8 @@ export interface StorageOptions {
   role: 'owner' | 'guest';
   /** Apply pending migrations before returning (default true). */
   migrate?: boolean;
+  /** Told the latency and outcome of every adapter call, per tier (metrics). */
+  observe?: (tier: 'durable' | 'ephemeral', operation: string, seconds: number, failed: boolean) => void;
 }
 
 export interface Storage {
@@ -32,6 +36,7 @@ export interface Storage {
   readonly accounts: AccountsStore;
   readonly scopes: ScopesStore;
   readonly keys: KeysStore;
+  readonly audit: AuditStore;
   readonly adapter: AdapterFactory;
   /** Every token, code and grant of one client, across both tiers. */
   readonly clientTokens: ClientTokenStore;
@@ -104,8 +109,12 @@ export async function openStorage(options: StorageOptions): Promise<Storage> {
     throw error;
   }
 
-  const durable = new SqlPayloadStore(db);
-  const ephemeral: PayloadStore = redis ? new RedisPayloadStore(redis) : durable;
+  const observe = options.observe;
+  const plainDurable = new SqlPayloadStore(db);
+  const durable = observe ? instrumentStore(plainDurable, (op, s, f) => observe('durable', op, s, f)) : plainDurable;
+  const ephemeral: PayloadStore = redis
+    ? (observe ? instrumentStore(new RedisPayloadStore(redis), (op, s, f) => observe('ephemeral', op, s, f)) : new RedisPayloadStore(redis))
+    : durable;
   const clients = new ClientsStore(db);
   let sweeper: NodeJS.Timeout | undefined;
 
@@ -121,6 +130,7 @@ export async function openStorage(options: StorageOptions): Promise<Storage> {
     accounts: new AccountsStore(db),
     scopes: new ScopesStore(db),
     keys: new KeysStore(db),
+    audit: new AuditStore(db),
     adapter: createAdapterFactory({ durable, ephemeral, clients }),
     clientTokens: {
       async revokeAll(clientId) {

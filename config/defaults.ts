@@ -113,6 +113,16 @@ export const settings = {
     default: 86400,
     description: 'Lifetime of refresh tokens issued through the django-oauth-toolkit dialect, in seconds (its document: 1 day).',
   },
+  metricsPort: {
+    env: 'METRICS_PORT',
+    default: undefined,
+    description: 'Serve /metrics on this port (bound to 127.0.0.1) instead of the main port. Unset: /metrics on the main port.',
+  },
+  webConcurrency: {
+    env: 'WEB_CONCURRENCY',
+    default: undefined,
+    description: 'Worker processes `npm start` runs over the same PostgreSQL and Redis. Unset: the number of cores when NODE_ENV=production, else 1. The embedded database allows only 1.',
+  },
   sweepInterval: {
     env: 'SWEEP_INTERVAL',
     default: 60,

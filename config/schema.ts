@@ -22,6 +22,8 @@ export interface GatehouseConfig {
   leAccessTokenTtl: number;
   dotAccessTokenTtl: number;
   dotRefreshTokenTtl: number;
+  metricsPort?: number;
+  webConcurrency?: number;
   sweepInterval: number;
 }
 
@@ -60,6 +62,8 @@ export const configSchema: JSONSchemaType<GatehouseConfig> = {
     leAccessTokenTtl: ttl,
     dotAccessTokenTtl: ttl,
     dotRefreshTokenTtl: ttl,
+    metricsPort: { type: 'integer', nullable: true, minimum: 1, maximum: 65535 },
+    webConcurrency: { type: 'integer', nullable: true, minimum: 1, maximum: 64 },
     sweepInterval: { type: 'integer', minimum: 1, maximum: 86_400 },
   },
 };

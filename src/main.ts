@@ -30,6 +30,10 @@ import { leRouter } from './compat/le/router.js';
 import { losRouter } from './compat/los/router.js';
 import { luxRouter } from './compat/lux/router.js';
 import { ScopeRegistry } from './scopes/registry.js';
+import { AuditLog } from './audit/log.js';
+import { observeProvider } from './audit/provider-events.js';
+import { Metrics } from './observability/metrics.js';
+import { metricsRouter } from './http/metrics.js';
 
 export interface Services {
   config: GatehouseConfig;
@@ -43,23 +47,40 @@ export interface Services {
   /** The resource check, shared by /api/whoami and the admin surfaces. */
   tokenCheck: TokenCheck;
   jwtAccessTokens: JwtAccessTokenRegistry;
+  audit: AuditLog;
+  metrics: Metrics;
+  /** The kid this process signs with (the newest published key at start-up). */
+  signingKid?: string;
 }
 
 /**
  * Wires storage, domain services and the protocol engine. Shared by the
  * server and the CLI so both validate and store exactly the same way.
  */
-export async function composeServices(config: GatehouseConfig, role: 'owner' | 'guest'): Promise<Services> {
+export async function composeServices(config: GatehouseConfig, role: 'owner' | 'guest', logger?: Logger): Promise<Services> {
+  let keys: KeyService | undefined;
+  const metrics = new Metrics(async () => keys ? keys.counts() : { active: 0, published: 0, retired: 0 });
   const storage = await openStorage({
-    databaseUrl: config.databaseUrl, redisUrl: config.redisUrl, dataDir: config.dataDir, role,
+    databaseUrl: config.databaseUrl,
+    redisUrl: config.redisUrl,
+    dataDir: config.dataDir,
+    role,
+    observe(tier, operation, seconds, failed) {
+      metrics.storageDuration.observe({ tier, operation }, seconds);
+      if (failed) metrics.storageErrors.inc({ tier, operation });
+    },
   });
   try {
-    const keys = new KeyService(storage.keys);
+    keys = new KeyService(storage.keys);
     await keys.ensure();
     const scopes = new ScopeRegistry(storage.scopes);
     const accounts = new AccountService(storage.accounts);
     const cookieSecrets = config.cookieSecrets ?? await keys.cookieSecrets();
     const jwtAccessTokens = new JwtAccessTokenRegistry(storage.ephemeral);
+    const audit = new AuditLog(storage.audit, (error, event) => {
+      logger?.error({ err: error, event: event.event }, 'audit event could not be recorded');
+    });
+    const jwks = await keys.privateJwks();
     const provider = buildProvider(config, {
       adapter: storage.adapter,
       authenticate: async (username, password) => (await accounts.authenticate(username, password))?.id,
@@ -67,21 +88,24 @@ export async function composeServices(config: GatehouseConfig, role: 'owner' | '
       jwtAccessTokens,
       firstPartyClients: new Set([DASHBOARD_CLIENT_ID]),
       findAccount: accountFinder(accounts),
-      jwks: await keys.privateJwks(),
+      jwks,
       cookieKeys: cookieSecrets,
       scopes: await scopes.names(),
       views: createViews(),
     });
-    const clients = new ClientService(storage.clients, scopes, (metadata) => provider.Client.validate(metadata), storage.clientTokens);
+    const clients = new ClientService(storage.clients, scopes, (metadata) => provider.Client.validate(metadata), storage.clientTokens, audit);
+    observeProvider(provider, audit, metrics);
     const tokenCheck = createTokenCheck({
       issuer: config.issuer,
       audience: apiAudience(config.issuer),
-      jwks: () => keys.publicJwks(),
+      jwks: () => keys!.publicJwks(),
       findOpaque: providerTokenLookup(provider),
       jwtIsLive: async (jti) => Boolean(await jwtAccessTokens.find(jti)),
       clientExists: async (clientId) => Boolean(await provider.Client.find(clientId)),
     });
-    return { config, storage, provider, keys, scopes, accounts, clients, cookieSecrets, tokenCheck, jwtAccessTokens };
+    return { config, storage, provider, keys, scopes, accounts, clients, cookieSecrets, tokenCheck, jwtAccessTokens, audit, metrics,
+      signingKid: typeof jwks.keys[0]?.kid === 'string' ? jwks.keys[0].kid : undefined,
+    };
   } catch (error) {
     await storage.close().catch(() => {});
     throw error;
@@ -100,7 +124,7 @@ export interface Gatehouse {
 export async function mountRoutes(services: Services, logger: Logger, internalOrigin: () => string): Promise<void> {
   const { provider, storage, accounts, scopes, cookieSecrets, config, tokenCheck } = services;
   const dashboardClient = await ensureDashboardClient(services.clients, config.issuer, `${DASHBOARD_PATH}/callback`);
-  provider.use(requestLog(logger));
+  provider.use(requestLog(logger, services.metrics));
   provider.use(errorHandler(logger));
   provider.use(securityHeaders);
   // oidc-provider ends the response on its own paths, so these routers go in
@@ -108,7 +132,8 @@ export async function mountRoutes(services: Services, logger: Logger, internalOr
   for (const router of [
     healthRouter(storage),
     assetsRouter(),
-    interactionsRouter({ provider, accounts, scopes, views: createViews(), csrfSecret: cookieSecrets[0] ?? '' }),
+    interactionsRouter({ provider, accounts, scopes, views: createViews(), csrfSecret: cookieSecrets[0] ?? '', audit: services.audit }),
+    ...(config.metricsPort === undefined ? [metricsRouter(services.metrics)] : []),
     whoamiRouter(tokenCheck),
     dashboardRouter({
       issuer: config.issuer,
@@ -120,8 +145,10 @@ export async function mountRoutes(services: Services, logger: Logger, internalOr
       views: createViews(),
       logger,
     }),
-    northstarRouter({ issuer: config.issuer, clients: services.clients, scopes, keys: services.keys, accounts, tokenCheck }),
-    luxRouter({ provider, clients: services.clients, accounts, tokenCheck, views: createViews() }),
+    northstarRouter({
+      issuer: config.issuer, signingKid: services.signingKid, clients: services.clients, scopes, keys: services.keys, accounts, tokenCheck, audit: services.audit,
+    }),
+    luxRouter({ provider, clients: services.clients, accounts, tokenCheck, views: createViews(), audit: services.audit }),
     losRouter({ provider, accessTokenTtl: config.losAccessTokenTtl }),
     leRouter({ provider, accessTokenTtl: config.leAccessTokenTtl }),
     dotRouter({ provider, accessTokenTtl: config.dotAccessTokenTtl, refreshTokenTtl: config.dotRefreshTokenTtl }),
@@ -136,9 +163,16 @@ export async function mountRoutes(services: Services, logger: Logger, internalOr
   });
 }
 
+function listen(server: Server, port: number, host?: string): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => { server.off('error', reject); resolve(); });
+  });
+}
+
 /** Starts one Gatehouse server process's worth of everything. */
 export async function startGatehouse(config: GatehouseConfig, logger = createLogger(config.logLevel)): Promise<Gatehouse> {
-  const services = await composeServices(config, 'owner');
+  const services = await composeServices(config, 'owner', logger);
   let origin = '';
   await mountRoutes(services, logger, () => origin);
   services.storage.startSweeper(config.sweepInterval, (error) => logger.warn({ err: error }, 'sweep failed'));
@@ -147,12 +181,19 @@ export async function startGatehouse(config: GatehouseConfig, logger = createLog
   // Slowloris and idle-connection bounds.
   server.headersTimeout = 20_000;
   server.requestTimeout = 30_000;
+  // Metrics on their own loopback port keep them off the public listener.
+  const metricsServer = config.metricsPort === undefined ? undefined : createServer((req, res) => {
+    if (req.url !== '/metrics') { res.statusCode = 404; res.end(); return; }
+    services.metrics.registry.metrics().then((text) => {
+      res.setHeader('Content-Type', services.metrics.registry.contentType);
+      res.end(text);
+    }, () => { res.statusCode = 500; res.end(); });
+  });
   try {
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(config.port, () => { server.off('error', reject); resolve(); });
-    });
+    await listen(server, config.port);
+    if (metricsServer) await listen(metricsServer, config.metricsPort!, '127.0.0.1');
   } catch (error) {
+    server.close();
     await services.storage.close().catch(() => {});
     throw error;
   }
@@ -168,10 +209,12 @@ export async function startGatehouse(config: GatehouseConfig, logger = createLog
     url: `http://127.0.0.1:${port}`,
     close() {
       closing ??= (async () => {
+        // Stop accepting, let in-flight requests finish, then close the pools.
         await new Promise<void>((resolve) => {
           server.close(() => resolve());
           server.closeIdleConnections();
         });
+        metricsServer?.close();
         await services.storage.close();
       })();
       return closing;

@@ -1,23 +1,34 @@
 #!/usr/bin/env node
+import cluster from 'node:cluster';
+import { availableParallelism } from 'node:os';
 import { EmbeddedDatabaseBusyError } from '../adapters/embedded/pglite.js';
 import { StorageUnavailableError } from '../adapters/factory.js';
+import type { GatehouseConfig } from '../config/schema.js';
 import { ConfigError, loadConfig } from './config/load.js';
 import { startGatehouse } from './main.js';
-import { createLogger } from './observability/logger.js';
+import { createLogger, type Logger } from './observability/logger.js';
 
 const EXPECTED = [ConfigError, StorageUnavailableError, EmbeddedDatabaseBusyError];
+// In-flight requests get this long to finish on SIGTERM.
+const SHUTDOWN_GRACE_MS = 10_000;
 
-async function run(): Promise<void> {
-  const config = loadConfig();
-  const logger = createLogger(config.logLevel);
+function workerCount(config: GatehouseConfig, logger: Logger): number {
+  const wanted = config.webConcurrency ?? (process.env.NODE_ENV === 'production' ? availableParallelism() : 1);
+  if (wanted > 1 && !config.databaseUrl) {
+    logger.warn({ wanted }, 'the embedded database belongs to one process: running 1 worker (set DATABASE_URL to run more)');
+    return 1;
+  }
+  return wanted;
+}
+
+async function runWorker(config: GatehouseConfig, logger: Logger): Promise<void> {
   const gatehouse = await startGatehouse(config, logger);
   let stopping = false;
   const stop = (signal: string) => {
     if (stopping) return;
     stopping = true;
     logger.info({ signal }, 'shutting down');
-    // In-flight requests finish; a stuck one cannot hold the process forever.
-    setTimeout(() => process.exit(1), 10_000).unref();
+    setTimeout(() => process.exit(1), SHUTDOWN_GRACE_MS).unref();
     gatehouse.close().then(() => process.exit(0), (error: unknown) => {
       logger.error({ err: error }, 'shutdown failed');
       process.exit(1);
@@ -25,6 +36,52 @@ async function run(): Promise<void> {
   };
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
+}
+
+/** The primary of a multi-worker run: forks, replaces crashed workers, passes signals on. */
+function runPrimary(workers: number, logger: Logger): void {
+  let stopping = false;
+  const listening = new Set<number>();
+  for (let i = 0; i < workers; i += 1) cluster.fork();
+  cluster.on('listening', (worker) => listening.add(worker.id));
+  cluster.on('exit', (worker, code, signal) => {
+    if (stopping) {
+      if (Object.keys(cluster.workers ?? {}).length === 0) process.exit(process.exitCode ?? 0);
+      return;
+    }
+    if (!listening.has(worker.id)) {
+      // It never started (bad configuration, unreachable database): restarting would loop.
+      logger.error({ pid: worker.process.pid, code }, 'a worker failed to start; stopping');
+      stopping = true;
+      for (const other of Object.values(cluster.workers ?? {})) other?.process.kill('SIGTERM');
+      process.exitCode = 1;
+      return;
+    }
+    logger.error({ pid: worker.process.pid, code, signal }, 'worker died; starting another');
+    cluster.fork();
+  });
+  const stop = (signal: NodeJS.Signals) => {
+    if (stopping) return;
+    stopping = true;
+    logger.info({ signal, workers }, 'shutting down workers');
+    for (const worker of Object.values(cluster.workers ?? {})) worker?.process.kill('SIGTERM');
+    setTimeout(() => process.exit(1), SHUTDOWN_GRACE_MS + 2000).unref();
+  };
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
+}
+
+async function run(): Promise<void> {
+  const config = loadConfig();
+  const logger = createLogger(config.logLevel);
+  if (cluster.isPrimary) {
+    const workers = workerCount(config, logger);
+    if (workers > 1) {
+      runPrimary(workers, logger);
+      return;
+    }
+  }
+  await runWorker(config, logger);
 }
 
 run().catch((error: unknown) => {

@@ -7,6 +7,7 @@ export interface KeyRecord {
   /** A private JWK for `sig`; `{ secret }` for `cookie`. */
   material: Record<string, unknown>;
   createdAt: Date;
+  retiredAt?: Date | null;
 }
 
 interface KeyRow {
@@ -15,6 +16,7 @@ interface KeyRow {
   alg: string | null;
   material: Record<string, unknown>;
   created_at: Date | string;
+  retired_at?: Date | string | null;
 }
 
 const KEYS_LOCK = 4_715_002;
@@ -23,13 +25,25 @@ const KEYS_LOCK = 4_715_002;
 export class KeysStore {
   constructor(private readonly db: SqlDatabase) {}
 
-  async list(use: KeyRecord['use']): Promise<KeyRecord[]> {
+  /** Keys of a use, newest first; retired ones only when asked. */
+  async list(use: KeyRecord['use'], { includeRetired = false } = {}): Promise<KeyRecord[]> {
     const { rows } = await this.db.query<KeyRow>(
-      'SELECT * FROM keys WHERE use = $1 ORDER BY created_at DESC, kid DESC', [use],
+      `SELECT * FROM keys WHERE use = $1 ${includeRetired ? '' : 'AND retired_at IS NULL'} ORDER BY created_at DESC, kid DESC`, [use],
     );
     return rows.map((row) => ({
-      kid: row.kid, use: row.use, alg: row.alg, material: row.material, createdAt: new Date(row.created_at),
+      kid: row.kid,
+      use: row.use,
+      alg: row.alg,
+      material: row.material,
+      createdAt: new Date(row.created_at),
+      retiredAt: row.retired_at ? new Date(row.retired_at) : null,
     }));
+  }
+
+  /** Marks a key retired; false when there is no such unretired key. */
+  async retire(kid: string): Promise<boolean> {
+    const { rowCount } = await this.db.query('UPDATE keys SET retired_at = now() WHERE kid = $1 AND retired_at IS NULL', [kid]);
+    return rowCount === 1;
   }
 
   async insert(key: Omit<KeyRecord, 'createdAt'>): Promise<void> {

@@ -98,4 +98,24 @@ export const migrations: Migration[] = [
       -- still flagged so that consent pages and admins see it stand out.
     `,
   },
+  {
+    id: '0003_audit_and_key_retirement',
+    sql: `
+      -- Append-only: Gatehouse only ever inserts here (and reads).
+      CREATE TABLE audit_events (
+        id bigserial PRIMARY KEY,
+        at timestamptz NOT NULL DEFAULT now(),
+        event text NOT NULL,
+        actor text,
+        client_id text,
+        ip text,
+        detail jsonb NOT NULL DEFAULT '{}'
+      );
+      CREATE INDEX audit_events_at ON audit_events (at);
+      CREATE INDEX audit_events_client ON audit_events (client_id, at) WHERE client_id IS NOT NULL;
+
+      -- A retired signing key is no longer published in JWKS.
+      ALTER TABLE keys ADD COLUMN retired_at timestamptz;
+    `,
+  },
 ];

@@ -2,6 +2,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { type ClientMetadata, type ClientRecord, ClientsStore, DuplicateClientIdError } from '../../adapters/sql/clients-store.js';
 import { ConflictError, type FieldProblem, NotFoundError, ValidationError } from '../errors/app-error.js';
 import type { ClientTokenStore } from '../../adapters/factory.js';
+import type { Actor, AuditLog } from '../audit/log.js';
 import type { ScopeRegistry } from '../scopes/registry.js';
 import { redirectUriProblem } from './redirect-uris.js';
 
@@ -68,10 +69,11 @@ export class ClientService {
     private readonly scopes: ScopeRegistry,
     private readonly validateMetadata: MetadataValidator,
     private readonly tokens: ClientTokenStore,
+    private readonly audit?: AuditLog,
   ) {}
 
   /** Registers a client. The secret is generated here and returned only this once. */
-  async create(input: NewClient): Promise<{ client: Client; clientSecret?: string }> {
+  async create(input: NewClient, by: Actor = {}): Promise<{ client: Client; clientSecret?: string }> {
     const problems: FieldProblem[] = [];
     const name = input.name?.trim();
     if (!name) problems.push({ field: 'name', message: 'is required' });
@@ -122,6 +124,8 @@ export class ClientService {
     await this.validate(metadata);
     try {
       const record = await this.store.insert(metadata);
+      await this.audit?.record({ event: 'client.created', ...by, clientId: record.clientId, detail: { name, grant_types: grantTypes, scope } });
+      if (clientSecret) await this.audit?.record({ event: 'client.secret_issued', ...by, clientId: record.clientId });
       return { client: toClient(record), clientSecret };
     } catch (error) {
       if (error instanceof DuplicateClientIdError) {
@@ -148,7 +152,7 @@ export class ClientService {
    * Changes name, description, scopes or redirect URIs. The client_id and
    * secret never change here: they are not fields of a patch.
    */
-  async update(clientId: string, patch: ClientPatch): Promise<Client> {
+  async update(clientId: string, patch: ClientPatch, by: Actor = {}): Promise<Client> {
     const record = await this.store.find(clientId);
     if (!record) throw new NotFoundError(`no client with client_id "${clientId}"`);
     const problems: FieldProblem[] = [];
@@ -183,6 +187,7 @@ export class ClientService {
     await this.validate(metadata);
     const updated = await this.store.replace(metadata);
     if (!updated) throw new NotFoundError(`no client with client_id "${clientId}"`);
+    await this.audit?.record({ event: 'client.updated', ...by, clientId, detail: { fields: Object.keys(patch).filter((k) => patch[k as keyof ClientPatch] !== undefined) } });
     return toClient(updated);
   }
 
@@ -190,9 +195,10 @@ export class ClientService {
    * Deletes a client and, with it, every grant, code, refresh token and
    * access token it holds. The row goes first so nothing new can be minted.
    */
-  async delete(clientId: string): Promise<void> {
+  async delete(clientId: string, by: Actor = {}): Promise<void> {
     if (!(await this.store.delete(clientId))) throw new NotFoundError(`no client with client_id "${clientId}"`);
     await this.tokens.revokeAll(clientId);
+    await this.audit?.record({ event: 'client.deleted', ...by, clientId });
   }
 
   /** Live refresh tokens of the client, from the one token store. */

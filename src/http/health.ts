@@ -9,7 +9,8 @@ export function healthRouter(storage: ReadinessProbe): Router {
   const router = new Router();
   router.get('/healthz', (ctx) => {
     ctx.set('Cache-Control', 'no-store');
-    ctx.body = { status: 'ok' };
+    // pid: which worker answered (operators and the multi-process test use it).
+    ctx.body = { status: 'ok', pid: process.pid };
   });
   router.get('/readyz', async (ctx) => {
     const { durable, ephemeral } = await storage.readiness();

@@ -24,6 +24,8 @@ export interface ProviderCall {
   /** An Authorization header to pass through untouched (the client already sent Basic). */
   authorization?: string;
   lifetimes?: DialectLifetimes;
+  /** The dialect making the call, for logs and metrics. */
+  dialect?: string;
 }
 
 /** RFC 6749 §2.3.1: form-encode id and secret before Basic encoding. */
@@ -97,6 +99,7 @@ export async function callProviderEndpoint(ctx: Context, next: Next, provider: P
   }
 
   if (call.lifetimes) setDialectLifetimes(ctx, call.lifetimes);
+  if (call.dialect) ctx.state.dialect = call.dialect;
   await replayToProvider(ctx, next, provider.pathFor(call.route), Buffer.from(form.toString()), headers);
 
   const body = ctx.body && typeof ctx.body === 'object' && !Buffer.isBuffer(ctx.body) ? ctx.body as Record<string, unknown> : {};

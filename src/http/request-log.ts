@@ -1,15 +1,26 @@
 import { randomUUID } from 'node:crypto';
-import type { Middleware } from 'koa';
+import type { Context, Middleware } from 'koa';
 import type { Logger } from '../observability/logger.js';
+import type { Metrics } from '../observability/metrics.js';
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
+interface OidcView { route?: string; client?: { clientId?: string }; params?: Record<string, unknown> }
+
+/** A low-cardinality name for the route: the provider's route name or the router's pattern. */
+function routeOf(ctx: Context, oidc: OidcView | undefined): string {
+  if (oidc?.route) return `oidc:${oidc.route}`;
+  const matched = (ctx as unknown as { _matchedRoute?: unknown })._matchedRoute;
+  return typeof matched === 'string' ? matched : 'unmatched';
+}
+
 /**
  * One log line per request, with a request id (an incoming X-Request-Id is
- * kept when it is sane). Only the path is logged: query strings and bodies
- * can carry codes and tokens.
+ * kept when it is sane), route, status, duration, and the client and grant
+ * type where known. Only the path is logged: query strings, bodies and
+ * headers can carry codes, tokens and secrets.
  */
-export function requestLog(logger: Logger): Middleware {
+export function requestLog(logger: Logger, metrics?: Metrics): Middleware {
   return async (ctx, next) => {
     const started = process.hrtime.bigint();
     const incoming = ctx.get('X-Request-Id');
@@ -19,10 +30,22 @@ export function requestLog(logger: Logger): Middleware {
     try {
       await next();
     } finally {
-      const ms = Number(process.hrtime.bigint() - started) / 1e6;
+      const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+      const oidc = (ctx as unknown as { oidc?: OidcView }).oidc;
+      const route = routeOf(ctx, oidc);
+      const grantType = oidc?.params?.grant_type;
       logger.info({
-        req_id: id, method: ctx.method, path: ctx.path, status: ctx.status, ms: Math.round(ms * 10) / 10,
+        req_id: id,
+        method: ctx.method,
+        path: ctx.path,
+        route,
+        status: ctx.status,
+        ms: Math.round(seconds * 10_000) / 10,
+        ...(oidc?.client?.clientId ? { client_id: oidc.client.clientId } : {}),
+        ...(typeof grantType === 'string' ? { grant_type: grantType } : {}),
+        ...(ctx.state.dialect ? { dialect: ctx.state.dialect } : {}),
       }, 'request');
+      metrics?.httpDuration.observe({ route, method: ctx.method, status: `${Math.floor(ctx.status / 100)}xx` }, seconds);
     }
   };
 }

@@ -6,6 +6,7 @@ import type { AccountService } from '../accounts/service.js';
 import { PAGE_HEADERS, type Views } from '../http/views.js';
 import type { ScopeRegistry } from '../scopes/registry.js';
 import { csrfToken, csrfTokenValid } from './csrf.js';
+import type { AuditLog } from '../audit/log.js';
 
 export interface InteractionDeps {
   provider: Provider;
@@ -13,6 +14,7 @@ export interface InteractionDeps {
   scopes: ScopeRegistry;
   views: Views;
   csrfSecret: string;
+  audit: AuditLog;
 }
 
 type Form = Record<string, unknown>;
@@ -101,6 +103,12 @@ export function interactionsRouter(deps: InteractionDeps): Router {
     const body = ctx.request.body as Form;
     const username = field(body, 'username').trim();
     const account = await accounts.authenticate(username, field(body, 'password'));
+    await deps.audit.record({
+      event: account ? 'login.succeeded' : 'login.failed',
+      actor: account ? `user:${account.id}` : `username:${username.slice(0, 64)}`,
+      clientId: typeof interaction.params.client_id === 'string' ? interaction.params.client_id : null,
+      ip: ctx.ip,
+    });
     if (!account) {
       page(ctx, views, 'login', {
         uid: interaction.uid,

@@ -2,6 +2,7 @@ import { generateKeyPair, randomBytes, createPublicKey, type JsonWebKey } from '
 import { promisify } from 'node:util';
 import { calculateJwkThumbprint, type JWK } from 'jose';
 import type { KeyRecord, KeysStore } from '../../adapters/sql/keys-store.js';
+import { NotFoundError, ValidationError } from '../errors/app-error.js';
 
 const generateRsa = promisify(generateKeyPair);
 
@@ -9,6 +10,7 @@ export interface KeySummary {
   kid: string;
   alg: string;
   active: boolean;
+  retired: boolean;
   createdAt: string;
 }
 
@@ -49,10 +51,43 @@ export class KeyService {
   }
 
   async list(): Promise<KeySummary[]> {
-    const keys = await this.store.list('sig');
-    return keys.map((key, index) => ({
-      kid: key.kid, alg: key.alg ?? 'RS256', active: index === 0, createdAt: key.createdAt.toISOString(),
+    const keys = await this.store.list('sig', { includeRetired: true });
+    const active = keys.find((key) => !key.retiredAt)?.kid;
+    return keys.map((key) => ({
+      kid: key.kid, alg: key.alg ?? 'RS256', active: key.kid === active, retired: Boolean(key.retiredAt), createdAt: key.createdAt.toISOString(),
     }));
+  }
+
+  /**
+   * Stops publishing a key. Refused for the active key, and while tokens it
+   * signed may still be valid: the key that replaced it must have been
+   * active for `maxTokenLifetime` seconds (unless `force`).
+   */
+  async retire(kid: string, maxTokenLifetime: number, force = false): Promise<KeySummary> {
+    const keys = await this.store.list('sig');
+    const index = keys.findIndex((key) => key.kid === kid);
+    if (index === -1) throw new NotFoundError(`no published signing key ${kid}`);
+    if (index === 0) throw new ValidationError([{ field: 'kid', message: 'is the active signing key; rotate first' }]);
+    const successor = keys[index - 1]!;
+    const safeAt = successor.createdAt.getTime() + maxTokenLifetime * 1000;
+    if (!force && Date.now() < safeAt) {
+      throw new ValidationError([{
+        field: 'kid',
+        message: `may still have signed valid tokens until ${new Date(safeAt).toISOString()}; retire it after that, or pass --force`,
+      }]);
+    }
+    await this.store.retire(kid);
+    const summary = (await this.list()).find((key) => key.kid === kid)!;
+    return summary;
+  }
+
+  async counts(): Promise<{ active: number; published: number; retired: number }> {
+    const keys = await this.list();
+    return {
+      active: keys.filter((key) => key.active).length,
+      published: keys.filter((key) => !key.retired).length,
+      retired: keys.filter((key) => key.retired).length,
+    };
   }
 
   /** Private JWKS for oidc-provider; the newest key first, so it signs. */
@@ -72,9 +107,13 @@ export class KeyService {
     };
   }
 
-  /** The active signing key's public half as PEM (SPKI). */
-  async activePublicKeyPem(): Promise<{ kid: string; alg: string; pem: string }> {
-    const [key] = await this.store.list('sig');
+  /**
+   * A signing key's public half as PEM (SPKI): the given kid (the one this
+   * process signs with), else the newest published one.
+   */
+  async publicKeyPem(kid?: string): Promise<{ kid: string; alg: string; pem: string }> {
+    const keys = await this.store.list('sig');
+    const key = keys.find((k) => k.kid === kid) ?? keys[0];
     if (!key) throw new Error('no signing key: run migrations and start the server once');
     const { d: _d, p: _p, q: _q, dp: _dp, dq: _dq, qi: _qi, ...publicJwk } = key.material;
     const pem = createPublicKey({ key: publicJwk as JsonWebKey, format: 'jwk' }).export({ type: 'spki', format: 'pem' }).toString();

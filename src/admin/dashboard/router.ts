@@ -191,7 +191,7 @@ export function dashboardRouter(deps: DashboardDeps): Router {
         redirectUris: lines(input.redirectText),
         scope: input.scope,
         grantTypes: input.grantTypes,
-      });
+      }, { actor: `user:${(ctx.state.dashboard as DashboardSession).sub}`, ip: ctx.ip });
       // The secret is shown on this page only; it is never displayed again.
       ctx.set('Cache-Control', 'no-store');
       render(ctx, 'dashboard/created', { client, secret: clientSecret });
@@ -219,7 +219,7 @@ export function dashboardRouter(deps: DashboardDeps): Router {
         description: input.description || null,
         redirectUris: lines(input.redirectText),
         scope: input.scope,
-      });
+      }, { actor: `user:${(ctx.state.dashboard as DashboardSession).sub}`, ip: ctx.ip });
       ctx.status = 303;
       ctx.redirect(`${DASHBOARD_PATH}/clients/${encodeURIComponent(current.clientId)}?saved=1`);
     } catch (error) {

@@ -9,14 +9,19 @@ import { authorizeAdmin } from '../../resource/admin-access.js';
 import type { TokenCheck } from '../../resource/token-check.js';
 import type { ScopeRegistry } from '../../scopes/registry.js';
 import { northstarError } from './errors.js';
+import { adminActor, auditAdminCall } from '../../audit/admin-calls.js';
+import type { AuditLog } from '../../audit/log.js';
 
 export interface NorthstarDeps {
   issuer: string;
+  /** The kid this process signs with (keys rotated since start-up apply after a restart). */
+  signingKid?: string;
   clients: ClientService;
   scopes: ScopeRegistry;
   keys: KeyService;
   accounts: AccountService;
   tokenCheck: TokenCheck;
+  audit: AuditLog;
 }
 
 const PER_PAGE = 20;
@@ -76,9 +81,18 @@ export function northstarRouter(deps: NorthstarDeps): Router {
 
   const requireAdmin: Middleware = async (ctx, next) => {
     const decision = await authorizeAdmin(tokenCheck, async (id) => (await accounts.findById(id))?.roles, ctx.get('Authorization') || undefined, { realm: 'northstar' });
-    if (!decision.allowed) return northstarError(ctx, decision.status, decision.message, undefined, decision.challenge);
+    if (!decision.allowed) {
+      northstarError(ctx, decision.status, decision.message, undefined, decision.challenge);
+      await auditAdminCall(deps.audit, ctx, 'northstar', decision);
+      return;
+    }
     ctx.state.token = decision.token;
-    return next();
+    ctx.state.actor = { actor: adminActor(decision), ip: ctx.ip };
+    try {
+      await next();
+    } finally {
+      await auditAdminCall(deps.audit, ctx, 'northstar', decision);
+    }
   };
 
   async function present(client: Client) {
@@ -107,9 +121,24 @@ export function northstarRouter(deps: NorthstarDeps): Router {
   });
 
   router.get('/key', requireAdmin, async (ctx) => {
-    const key = await keys.activePublicKeyPem();
+    const key = await keys.publicKeyPem(deps.signingKid);
     noStore(ctx);
     ctx.body = { algorithm: key.alg, issuer: deps.issuer, public_key: key.pem };
+  });
+
+  router.get('/audit', requireAdmin, async (ctx) => {
+    const perPage = Math.min(Math.max(intParam(ctx.query.limit, PER_PAGE), 1), MAX_PER_PAGE);
+    const page = Math.max(intParam(ctx.query.page, 1), 1);
+    const since = typeof ctx.query.since === 'string' && !Number.isNaN(Date.parse(ctx.query.since)) ? new Date(ctx.query.since) : undefined;
+    const clientId = typeof ctx.query.client_id === 'string' && ctx.query.client_id ? ctx.query.client_id : undefined;
+    const { total, items } = await deps.audit.list({ since, clientId, page, perPage });
+    noStore(ctx);
+    ctx.body = {
+      data: items.map((item) => ({
+        id: item.id, at: timestamp(item.at.toISOString()), event: item.event, actor: item.actor, client_id: item.clientId, ip: item.ip, detail: item.detail,
+      })),
+      meta: { pagination: { total, count: items.length, per_page: perPage, current_page: page, total_pages: Math.max(1, Math.ceil(total / perPage)) } },
+    };
   });
 
   router.get('/clients', requireAdmin, async (ctx) => {
@@ -158,7 +187,7 @@ export function northstarRouter(deps: NorthstarDeps): Router {
       grantTypes: redirectUris.length ? [...NORTHSTAR_GRANTS, 'authorization_code'] : NORTHSTAR_GRANTS,
       redirectUris,
       tokenFormat: 'jwt',
-    });
+    }, ctx.state.actor);
     noStore(ctx);
     ctx.body = { data: await present(client) };
   });
@@ -179,13 +208,13 @@ export function northstarRouter(deps: NorthstarDeps): Router {
     }
     if (fields.client_secret !== undefined) problems.push({ field: 'client_secret', message: 'The client_secret cannot be changed.' });
     if (problems.length) throw new ValidationError(problems);
-    const client = await clients.update(ctx.params.client_id!, { name: title, description, scope });
+    const client = await clients.update(ctx.params.client_id!, { name: title, description, scope }, ctx.state.actor);
     noStore(ctx);
     ctx.body = { data: await present(client) };
   });
 
   router.delete('/clients/:client_id', requireAdmin, async (ctx) => {
-    await clients.delete(ctx.params.client_id!);
+    await clients.delete(ctx.params.client_id!, ctx.state.actor);
     ctx.body = { success: { code: 200, message: 'Deleted client.' } };
   });
 

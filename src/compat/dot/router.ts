@@ -30,6 +30,7 @@ export function dotRouter({ provider, accessTokenTtl, refreshTokenTtl }: DotDeps
   async function forward(ctx: Context, next: Next, fields: Fields, route: ProviderCall['route'], names: string[]) {
     const credentials = bodyCredentials(ctx, fields);
     return callProviderEndpoint(ctx, next, provider, {
+      dialect: 'dot',
       route,
       form: Object.fromEntries(names.map((name) => [name, stringField(fields, name)])),
       credentials,

@@ -35,6 +35,7 @@ export function leRouter({ provider, accessTokenTtl }: LeDeps): Router {
       scope = clientId ? (await provider.Client.find(clientId).catch(() => undefined))?.scope : undefined;
     }
     const answer = await callProviderEndpoint(ctx, next, provider, {
+      dialect: 'le',
       route: 'token',
       form: { grant_type: 'client_credentials', scope },
       credentials,

@@ -39,6 +39,7 @@ export function losRouter({ provider, accessTokenTtl }: LosDeps): Router {
     const client = await provider.Client.find(credentials.clientId).catch(() => undefined);
     const form = { grant_type: 'client_credentials', scope: scope === '*' ? client?.scope ?? '' : scope };
     const answer = await callProviderEndpoint(ctx, next, provider, {
+      dialect: 'los',
       route: 'token', form, credentials, lifetimes: { clientCredentials: accessTokenTtl },
     });
     if (answer.status === 200) {

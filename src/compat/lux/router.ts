@@ -12,6 +12,8 @@ import { authorizeAdmin } from '../../resource/admin-access.js';
 import type { TokenCheck } from '../../resource/token-check.js';
 import { dialectErrors } from '../shared/dialect-errors.js';
 import { luxError } from './errors.js';
+import { adminActor, auditAdminCall } from '../../audit/admin-calls.js';
+import type { AuditLog } from '../../audit/log.js';
 
 export interface LuxDeps {
   provider: Provider;
@@ -19,6 +21,7 @@ export interface LuxDeps {
   accounts: AccountService;
   tokenCheck: TokenCheck;
   views: Views;
+  audit: AuditLog;
 }
 
 /** Scopes a client made through adjust/ gets: sign-in and the user API. */
@@ -36,8 +39,17 @@ export function luxRouter(deps: LuxDeps): Router {
 
   const requireAdmin: Middleware = async (ctx, next) => {
     const decision = await authorizeAdmin(tokenCheck, async (id) => (await accounts.findById(id))?.roles, ctx.get('Authorization') || undefined, { realm: 'lux', roleNeedsScope: false });
-    if (!decision.allowed) return luxError(ctx, decision.status, decision.error, decision.message, decision.challenge);
-    return next();
+    if (!decision.allowed) {
+      luxError(ctx, decision.status, decision.error, decision.message, decision.challenge);
+      await auditAdminCall(deps.audit, ctx, 'lux', decision);
+      return;
+    }
+    ctx.state.actor = { actor: adminActor(decision), ip: ctx.ip };
+    try {
+      await next();
+    } finally {
+      await auditAdminCall(deps.audit, ctx, 'lux', decision);
+    }
   };
 
   /** The Lux client document: the same record every admin surface sees. */
@@ -76,6 +88,7 @@ export function luxRouter(deps: LuxDeps): Router {
       ctx.query = { ...ctx.query, scope: client.scope };
     }
     exemptFromPkce(ctx);
+    ctx.state.dialect = 'lux';
     const original = ctx.path;
     ctx.path = provider.pathFor('authorization');
     try {
@@ -95,6 +108,7 @@ export function luxRouter(deps: LuxDeps): Router {
     const clientSecret = stringField(fields, 'client_secret');
     if (!clientId || !clientSecret) throw new AppError(401, 'invalid_client', 'client_id and client_secret are required');
     const answer = await callProviderEndpoint(ctx, next, provider, {
+      dialect: 'lux',
       route: 'token',
       form: { grant_type: 'authorization_code', code: stringField(fields, 'code'), redirect_uri: stringField(fields, 'redirect_uri') },
       credentials: { clientId, clientSecret },
@@ -120,7 +134,7 @@ export function luxRouter(deps: LuxDeps): Router {
     if (clientId) {
       const updated = await clients.update(clientId, {
         name, description, scope, redirectUris: redirectUri ? [redirectUri] : undefined,
-      });
+      }, ctx.state.actor);
       ctx.body = { doc: await doc(updated) };
       return;
     }
@@ -130,7 +144,7 @@ export function luxRouter(deps: LuxDeps): Router {
     if (problems.length) throw new ValidationError(problems);
     const { client } = await clients.create({
       name: name!, description, redirectUris: [redirectUri!], scope: scope ?? LUX_DEFAULT_SCOPE, grantTypes: ['authorization_code'],
-    });
+    }, ctx.state.actor);
     ctx.set('Cache-Control', 'no-store');
     ctx.body = { doc: await doc(client) };
   });

@@ -1,0 +1,41 @@
+import type { KoaContextWithOIDC } from 'oidc-provider';
+import type Provider from 'oidc-provider';
+import type { Metrics } from '../observability/metrics.js';
+import type { AuditLog } from './log.js';
+
+type Ctx = KoaContextWithOIDC & { state: Record<string, unknown> };
+
+/**
+ * Feeds oidc-provider's own events to the audit trail and the metrics, so
+ * every surface that goes through the provider (the standard endpoints and
+ * every dialect) is counted and audited the same way.
+ */
+export function observeProvider(provider: Provider, audit: AuditLog, metrics: Metrics): void {
+  provider.on('grant.success', (ctx: Ctx) => {
+    const grantType = String(ctx.oidc.params?.grant_type ?? 'unknown');
+    metrics.tokensIssued.inc({ grant_type: grantType, dialect: String(ctx.state.dialect ?? 'standard') });
+  });
+
+  provider.on('grant.error', (ctx: Ctx, error: { error?: string }) => {
+    metrics.tokenErrors.inc({ error: error.error ?? 'server_error' });
+    const grantType = ctx.oidc?.params?.grant_type;
+    if (grantType === 'password' && error.error === 'invalid_grant') {
+      void audit.record({
+        event: 'password_grant.failed',
+        actor: typeof ctx.oidc.params?.username === 'string' ? `user:${ctx.oidc.params.username}` : null,
+        clientId: ctx.oidc.client?.clientId ?? null,
+        ip: ctx.ip,
+      });
+    }
+  });
+
+  provider.on('grant.revoked', (ctx: Ctx, grantId: string) => {
+    void audit.record({ event: 'grant.revoked', clientId: ctx.oidc?.client?.clientId ?? null, ip: ctx.ip, detail: { grant_id: grantId, route: ctx.oidc?.route } });
+  });
+
+  for (const model of ['access_token', 'refresh_token', 'client_credentials'] as const) {
+    provider.on(`${model}.destroyed` as 'access_token.destroyed', (token: { clientId?: string; grantId?: string }) => {
+      void audit.record({ event: 'token.revoked', clientId: token.clientId ?? null, detail: { type: model, grant_id: token.grantId } });
+    });
+  }
+}

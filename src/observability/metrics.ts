@@ -1,0 +1,63 @@
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+
+/**
+ * Gatehouse's Prometheus metrics. One registry per process (every worker
+ * serves its own; Prometheus scrapes each, or sums through the service).
+ */
+export class Metrics {
+  readonly registry = new Registry();
+
+  readonly httpDuration = new Histogram({
+    name: 'gatehouse_http_request_duration_seconds',
+    help: 'HTTP request latency by route, method and status class.',
+    labelNames: ['route', 'method', 'status'] as const,
+    buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+    registers: [this.registry],
+  });
+
+  readonly tokensIssued = new Counter({
+    name: 'gatehouse_tokens_issued_total',
+    help: 'Successful token endpoint responses by grant type and dialect (standard, los, le, dot, lux).',
+    labelNames: ['grant_type', 'dialect'] as const,
+    registers: [this.registry],
+  });
+
+  readonly tokenErrors = new Counter({
+    name: 'gatehouse_token_errors_total',
+    help: 'Token endpoint errors by OAuth error code.',
+    labelNames: ['error'] as const,
+    registers: [this.registry],
+  });
+
+  readonly storageDuration = new Histogram({
+    name: 'gatehouse_storage_duration_seconds',
+    help: 'Storage call latency by tier (durable, ephemeral) and operation.',
+    labelNames: ['tier', 'operation'] as const,
+    buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5],
+    registers: [this.registry],
+  });
+
+  readonly storageErrors = new Counter({
+    name: 'gatehouse_storage_errors_total',
+    help: 'Failed storage calls by tier and operation.',
+    labelNames: ['tier', 'operation'] as const,
+    registers: [this.registry],
+  });
+
+  readonly signingKeys: Gauge<'state'>;
+
+  constructor(keyCounts: () => Promise<{ active: number; published: number; retired: number }>) {
+    collectDefaultMetrics({ register: this.registry, prefix: 'gatehouse_' });
+    this.signingKeys = new Gauge({
+      name: 'gatehouse_signing_keys',
+      help: 'Signing keys by state: active (signs), published (in JWKS), retired.',
+      labelNames: ['state'] as const,
+      registers: [this.registry],
+      async collect() {
+        const counts = await keyCounts().catch(() => undefined);
+        if (!counts) return;
+        for (const [state, count] of Object.entries(counts)) this.set({ state }, count);
+      },
+    });
+  }
+}
