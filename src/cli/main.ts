@@ -19,6 +19,8 @@ Commands:
   user create --username U --password P [--role admin] [--email E] [--name N]
   keys rotate                               add a new active signing key
   keys list                                 list signing keys, newest (active) first
+  keys retire KID [--force]                 stop publishing an old key (once its tokens have expired)
+  audit [--since ISO-DATE] [--client ID] [--limit N]   read the audit trail, newest first
   scope list                                list the scope registry
   scope add --name S --description D [--warning]
 
@@ -73,7 +75,8 @@ function snakeClient(client: Awaited<ReturnType<Services['clients']['show']>>, s
 
 async function run(services: Services, command: string[], values: Values): Promise<unknown> {
   const [noun, verb, arg] = command;
-  switch (`${noun ?? ''} ${verb ?? ''}`.trim()) {
+  const command2 = noun === 'audit' ? 'audit' : `${noun ?? ''} ${verb ?? ''}`.trim();
+  switch (command2) {
     case 'migrate':
       if (services.storage.db.kind === 'embedded-shared') return { applied: [], note: 'the running server applied migrations at start-up' };
       return { applied: await migrate(services.storage.db) };
@@ -89,7 +92,7 @@ async function run(services: Services, command: string[], values: Values): Promi
         tokenFormat: format === undefined ? undefined : String(format) as 'opaque' | 'jwt',
         clientId: typeof values['client-id'] === 'string' ? values['client-id'] : undefined,
         description: typeof values.description === 'string' ? values.description : undefined,
-      });
+      }, { actor: 'cli' });
       return snakeClient(client, clientSecret);
     }
     case 'client list': {
@@ -111,7 +114,25 @@ async function run(services: Services, command: string[], values: Values): Promi
     }
     case 'keys rotate': {
       const key = await services.keys.rotate();
+      await services.audit.record({ event: 'key.rotated', actor: 'cli', detail: { kid: key.kid } });
       return { ...key, note: 'Restart Gatehouse processes to sign with the new key; older keys stay in JWKS.' };
+    }
+    case 'keys retire': {
+      if (!arg) throw new UsageError('keys retire needs a key id (see keys list)');
+      const { config } = services;
+      // The longest a token signed by the old key can live.
+      const lifetime = Math.max(config.accessTokenTtl, config.clientCredentialsTtl, config.idTokenTtl,
+        config.losAccessTokenTtl, config.leAccessTokenTtl, config.dotAccessTokenTtl);
+      const key = await services.keys.retire(arg, lifetime, values.force === true);
+      await services.audit.record({ event: 'key.retired', actor: 'cli', detail: { kid: arg, forced: values.force === true } });
+      return { ...key, note: 'Restart Gatehouse processes to stop publishing it.' };
+    }
+    case 'audit': {
+      const since = typeof values.since === 'string' ? new Date(values.since) : undefined;
+      if (since && Number.isNaN(since.getTime())) throw new UsageError('--since must be a date, e.g. 2026-11-23 or 2026-11-23T10:00:00Z');
+      const limit = typeof values.limit === 'string' ? Number.parseInt(values.limit, 10) : 50;
+      const { items } = await services.audit.list({ since, clientId: typeof values.client === 'string' ? values.client : undefined, perPage: limit });
+      return items.map((item) => ({ at: item.at.toISOString(), event: item.event, actor: item.actor, client_id: item.clientId, ip: item.ip, detail: JSON.stringify(item.detail) }));
     }
     case 'keys list':
       return services.keys.list();
@@ -150,6 +171,10 @@ async function main(argv: string[]): Promise<number> {
         role: { type: 'string', multiple: true },
         email: { type: 'string' },
         warning: { type: 'boolean' },
+        force: { type: 'boolean' },
+        since: { type: 'string' },
+        client: { type: 'string' },
+        limit: { type: 'string' },
       },
     });
   } catch (error) {

@@ -116,22 +116,23 @@ describe('Lux dialect: /Lux/OAuth2/', () => {
     });
 
     it('creates a client with a server-generated id and secret, then updates its name, redirect URI and description', async () => {
-      const created = await adjust(tokens.adminUser, { client_name: 'Lux Partner', redirect_uri: CALLBACK, description: 'Made by adjust/' });
+      const partner = `Lux Partner ${Date.now()}`;
+      const created = await adjust(tokens.adminUser, { client_name: partner, redirect_uri: CALLBACK, description: 'Made by adjust/' });
       expect(created.status).to.equal(200);
       const doc = created.json.doc as Record<string, unknown>;
-      expect(doc).to.include({ client_name: 'Lux Partner', redirect_uri: CALLBACK, description: 'Made by adjust/' });
+      expect(doc).to.include({ client_name: partner, redirect_uri: CALLBACK, description: 'Made by adjust/' });
       expect(doc.client_id).to.match(/^[0-9a-f-]{36}$/);
       expect(doc.client_secret).to.be.a('string').with.length.of.at.least(32);
 
-      const updated = await adjust(tokens.adminScope, { client_id: doc.client_id, client_name: 'Lux Partner 2', redirect_uri: `${CALLBACK}2`, description: 'Changed' });
-      expect(updated.json.doc).to.include({ client_id: doc.client_id, client_secret: doc.client_secret, client_name: 'Lux Partner 2', redirect_uri: `${CALLBACK}2`, description: 'Changed' });
+      const updated = await adjust(tokens.adminScope, { client_id: doc.client_id, client_name: `${partner} 2`, redirect_uri: `${CALLBACK}2`, description: 'Changed' });
+      expect(updated.json.doc).to.include({ client_id: doc.client_id, client_secret: doc.client_secret, client_name: `${partner} 2`, redirect_uri: `${CALLBACK}2`, description: 'Changed' });
 
       const refused = await adjust(tokens.adminScope, { client_id: doc.client_id, client_secret: 'my own secret', client_name: 'Hijack' });
       expect(refused.status).to.equal(422);
       expect(refused.json.error_description).to.match(/client_secret/);
-      const found = (await query(tokens.adminScope, 'Lux Partner 2')).json.doc as Array<Record<string, unknown>>;
+      const found = (await query(tokens.adminScope, `${partner} 2`)).json.doc as Array<Record<string, unknown>>;
       expect(found).to.have.length(1);
-      expect(found[0]).to.include({ client_name: 'Lux Partner 2', client_secret: doc.client_secret });
+      expect(found[0]).to.include({ client_name: `${partner} 2`, client_secret: doc.client_secret });
       expect((await adjust(tokens.adminScope, { client_id: 'no-such-client', client_name: 'x' })).status).to.equal(404);
     });
 

@@ -40,7 +40,7 @@ export interface TestServer extends Gatehouse {
  * the storage the environment selects (DATABASE_URL / REDIS_URL), or a fresh
  * embedded database. Pass `dataDir` to reuse one across a restart.
  */
-export async function startTestServer(env: Record<string, string> = {}): Promise<TestServer> {
+export async function startTestServer(env: Record<string, string> = {}, options: { logTo?: NodeJS.WritableStream } = {}): Promise<TestServer> {
   const port = Number(env.PORT ?? await freePort());
   const dataDir = env.GATEHOUSE_DATA_DIR ?? await tempDir();
   const config = loadConfig({
@@ -52,7 +52,7 @@ export async function startTestServer(env: Record<string, string> = {}): Promise
     PORT: String(port),
     GATEHOUSE_DATA_DIR: dataDir,
   });
-  const gatehouse = await startGatehouse(config, createLogger(config.logLevel));
+  const gatehouse = await startGatehouse(config, createLogger(options.logTo ? (env.LOG_LEVEL ?? 'trace') : config.logLevel, options.logTo));
   return {
     ...gatehouse,
     issuer: config.issuer,

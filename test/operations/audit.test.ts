@@ -1,0 +1,74 @@
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { expect } from 'chai';
+import { basicAuth, postForm, postJson, send } from '../support/http.js';
+import { FormBrowser } from '../support/form-browser.js';
+import { authorize, discover, REDIRECT_URI } from '../support/oidc.js';
+import { startTestServer, type TestServer } from '../support/server.js';
+
+const run = promisify(execFile);
+
+describe('audit trail', () => {
+  let server: TestServer;
+  let admin: string;
+  let adminClientId: string;
+
+  const audit = (query = '') => send(`${server.url}/v2/audit${query}`, { method: 'GET', headers: { authorization: `Bearer ${admin}` } });
+  const events = async (clientId?: string) => ((await audit(`?limit=100${clientId ? `&client_id=${clientId}` : ''}`)).json.data as unknown as Array<Record<string, unknown>>);
+
+  before(async () => {
+    server = await startTestServer();
+    const created = await server.services.clients.create({ name: 'Auditor', grantTypes: ['client_credentials'], scope: ['admin'] });
+    adminClientId = created.client.clientId;
+    admin = (await postForm(`${server.url}/token`, { grant_type: 'client_credentials', scope: 'admin' }, { authorization: basicAuth(adminClientId, created.clientSecret!) })).json.access_token as string;
+  });
+
+  after(() => server.stop());
+
+  it('records client creation, secret issue, update and deletion with the acting admin and IP', async () => {
+    const made = (await postJson(`${server.url}/v2/clients`, { title: 'Audited', scope: ['user'] }, { authorization: `Bearer ${admin}` })).json.data as Record<string, string>;
+    await send(`${server.url}/v2/clients/${made.client_id!}`, { method: 'PUT', headers: { authorization: `Bearer ${admin}`, 'content-type': 'application/json' }, body: JSON.stringify({ title: 'Audited 2' }) });
+    await send(`${server.url}/v2/clients/${made.client_id!}`, { method: 'DELETE', headers: { authorization: `Bearer ${admin}` } });
+    const trail = await events(made.client_id);
+    const names = trail.map((e) => e.event);
+    expect(names).to.include.members(['client.created', 'client.secret_issued', 'client.updated', 'client.deleted']);
+    const created = trail.find((e) => e.event === 'client.created')!;
+    expect(created.actor).to.equal(`client:${adminClientId}`);
+    expect(created.ip).to.be.a('string');
+    expect(JSON.stringify(trail)).not.to.include(made.client_secret);
+  });
+
+  it('records admin API calls, refusals, logins, failed password grants and revocations', async () => {
+    await send(`${server.url}/v2/clients`, { method: 'GET' });
+    const rp = await server.services.clients.create({ name: 'Audited RP', grantTypes: ['authorization_code', 'password', 'client_credentials'], redirectUris: [REDIRECT_URI], scope: ['openid', 'read'] });
+    const user = { username: `lee-${Date.now()}`, password: 'audited password' };
+    await server.services.accounts.create(user);
+    const config = await discover(server, rp.client.clientId, rp.clientSecret!);
+    const browser = new FormBrowser((next) => next.href.startsWith(REDIRECT_URI));
+    await authorize(config, user, { scope: 'openid', browser });
+    const auth = { authorization: basicAuth(rp.client.clientId, rp.clientSecret!) };
+    await postForm(`${server.url}/token`, { grant_type: 'password', username: user.username, password: 'not the one' }, auth);
+    const token = (await postForm(`${server.url}/token`, { grant_type: 'client_credentials', scope: 'read' }, auth)).json.access_token as string;
+    await postForm(`${server.url}/token/revocation`, { token }, auth);
+
+    const all = await events();
+    const names = all.map((e) => e.event);
+    expect(names).to.include.members(['admin.api', 'admin.denied', 'login.succeeded', 'password_grant.failed', 'token.revoked']);
+    expect(all.find((e) => e.event === 'password_grant.failed')).to.include({ client_id: rp.client.clientId, actor: `user:${user.username}` });
+  });
+
+  it('paginates /v2/audit and refuses it to non-admins', async () => {
+    const page = await audit('?limit=2&page=1');
+    expect(page.json.data).to.have.length(2);
+    expect(page.json.meta!.pagination).to.include({ per_page: 2, current_page: 1 });
+    expect((await send(`${server.url}/v2/audit`, { method: 'GET' })).status).to.equal(401);
+  });
+
+  it('is readable through the CLI, filtered by client', async () => {
+    const env = { ...process.env, GATEHOUSE_DATA_DIR: server.config.dataDir, DATABASE_URL: process.env.DATABASE_URL ?? '', REDIS_URL: process.env.REDIS_URL ?? '' };
+    const { stdout } = await run(process.execPath, ['dist/src/cli/main.js', 'audit', '--client', adminClientId, '--json'], { env });
+    const rows = JSON.parse(stdout) as Array<{ event: string; client_id: string }>;
+    expect(rows.length).to.be.greaterThan(0);
+    expect(rows.every((row) => row.client_id === adminClientId)).to.equal(true);
+  });
+});
