@@ -33,7 +33,7 @@ function clientAdapter(clients: ClientsStore): Adapter {
   const unsupported = async (): Promise<never> => { throw new Error('not applicable to clients'); };
   return {
     upsert: (id, payload) => clients.save({ ...(payload as Record<string, unknown>), client_id: id } as ClientMetadata),
-    find: async (id) => (await clients.find(id))?.metadata as ProviderPayload | undefined,
+    find: async (id) => (await clients.findCached(id)) as ProviderPayload | undefined,
     findByUid: unsupported,
     findByUserCode: unsupported,
     consume: unsupported,

@@ -1,0 +1,6 @@
+/** Koa hello-world: the ceiling a protected resource is measured against. */
+import Koa from 'koa';
+
+const app = new Koa();
+app.use((ctx) => { ctx.body = { hello: 'world' }; });
+app.listen(Number(process.env.PORT ?? 0), () => process.stdout.write('ready\n'));

@@ -1,0 +1,254 @@
+/**
+ * `npm run bench`: Gatehouse against bare oidc-provider (and Koa hello-world)
+ * in the same run, load from a separate autocannon process, rounds
+ * alternated so machine drift cancels out, medians reported as ratios.
+ *
+ * Environment: DATABASE_URL / REDIS_URL (else embedded storage),
+ * BENCH_DURATION (s, default 10), BENCH_ROUNDS (default 3),
+ * BENCH_CONNECTIONS (default 50), BENCH_ONLY (comma-separated scenario names).
+ */
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { createSign, generateKeyPairSync } from 'node:crypto';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { cpus, tmpdir, totalmem } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { hash, verify, Algorithm } from '@node-rs/argon2';
+
+const run = promisify(execFile);
+const DURATION = Number(process.env.BENCH_DURATION ?? 10);
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
+const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 50);
+const ONLY = process.env.BENCH_ONLY?.split(',').filter(Boolean);
+const NODE = process.execPath;
+
+interface Target { name: string; url: string; pid: number }
+interface Request { method: 'GET' | 'POST'; path: string; headers: Record<string, string>; body?: string }
+interface Scenario {
+  name: string;
+  gatehouse: Request;
+  /** The request to the reference server, and which reference it is. */
+  baseline?: { target: 'oidc-provider' | 'koa-hello'; request: Request };
+  note?: string;
+}
+interface Sample { rps: number; p50: number; p99: number; errors: number; non2xx: number; total: number; cpuMsPerReq: number }
+
+const basic = (id: string, secret: string) => `Basic ${Buffer.from(`${encodeURIComponent(id)}:${encodeURIComponent(secret)}`).toString('base64')}`;
+const form = { 'content-type': 'application/x-www-form-urlencoded' };
+const json = { 'content-type': 'application/json' };
+
+function cpuTicks(pid: number): Promise<number> {
+  return readFile(`/proc/${pid}/stat`, 'utf8').then((stat) => {
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return Number(fields[11]) + Number(fields[12]); // utime + stime, in clock ticks (100 Hz)
+  });
+}
+
+function startServer(script: string, env: Record<string, string>, readyPath: string, port: number): Promise<ChildProcess> {
+  const child = spawn(NODE, [script], { env: { ...process.env, ...env, PORT: String(port) }, stdio: ['ignore', 'ignore', 'inherit'] });
+  return new Promise((resolve, reject) => {
+    const started = Date.now();
+    const poll = async () => {
+      if (child.exitCode !== null) return reject(new Error(`${script} exited with ${child.exitCode}`));
+      try {
+        if ((await fetch(`http://127.0.0.1:${port}${readyPath}`)).status < 500) return resolve(child);
+      } catch { /* not yet */ }
+      if (Date.now() - started > 60_000) return reject(new Error(`${script} did not start`));
+      setTimeout(poll, 100);
+    };
+    void poll();
+  });
+}
+
+async function freePort(): Promise<number> {
+  const { createServer } = await import('node:net');
+  return new Promise((resolve) => {
+    const server = createServer().listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+async function load(target: Target, request: Request): Promise<Sample> {
+  const args = ['node_modules/autocannon/autocannon.js', '-j', '-c', String(CONNECTIONS), '-d', String(DURATION), '-m', request.method];
+  for (const [name, value] of Object.entries(request.headers)) args.push('-H', `${name}=${value}`);
+  if (request.body !== undefined) args.push('-b', request.body);
+  args.push(`${target.url}${request.path}`);
+  const before = await cpuTicks(target.pid);
+  const { stdout } = await run(NODE, args, { maxBuffer: 64 * 1024 * 1024 });
+  const after = await cpuTicks(target.pid);
+  const result = JSON.parse(stdout) as {
+    requests: { average: number; total: number }; latency: { p50: number; p99: number }; errors: number; non2xx: number;
+  };
+  return {
+    rps: result.requests.average,
+    p50: result.latency.p50,
+    p99: result.latency.p99,
+    errors: result.errors,
+    non2xx: result.non2xx,
+    total: result.requests.total,
+    cpuMsPerReq: result.requests.total ? ((after - before) * 10) / result.requests.total : 0,
+  };
+}
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+}
+
+function medianSample(samples: Sample[]): Sample {
+  const pick = (key: keyof Sample) => median(samples.map((s) => s[key]));
+  return { rps: pick('rps'), p50: pick('p50'), p99: pick('p99'), errors: samples.reduce((n, s) => n + s.errors, 0), non2xx: samples.reduce((n, s) => n + s.non2xx, 0), total: pick('total'), cpuMsPerReq: pick('cpuMsPerReq') };
+}
+
+async function cli(env: Record<string, string>, ...args: string[]): Promise<Record<string, string>> {
+  const { stdout } = await run(NODE, ['dist/src/cli/main.js', ...args, '--json'], { env: { ...process.env, ...env } });
+  return JSON.parse(stdout) as Record<string, string>;
+}
+
+/** RSA-2048 signatures per second on one core: the ceiling of RS256 JWT issuance. */
+function rsaSignsPerSecond(): number {
+  const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+  const started = process.hrtime.bigint();
+  let n = 0;
+  while (Number(process.hrtime.bigint() - started) < 2e9) {
+    createSign('RSA-SHA256').update(`payload ${n}`).sign(privateKey);
+    n += 1;
+  }
+  return n / 2;
+}
+
+/** argon2id verifications per second on one core with Gatehouse's parameters: the ceiling of password logins. */
+async function argon2VerifiesPerSecond(): Promise<number> {
+  const stored = await hash('benchmark password', { algorithm: Algorithm.Argon2id, memoryCost: 19_456, timeCost: 2, parallelism: 1 });
+  const started = process.hrtime.bigint();
+  let n = 0;
+  while (Number(process.hrtime.bigint() - started) < 2e9) {
+    await verify(stored, 'benchmark password');
+    n += 1;
+  }
+  return n / 2;
+}
+
+async function main(): Promise<void> {
+  const dataDir = await mkdtemp(join(tmpdir(), 'gh-bench-'));
+  const gatehouseEnv: Record<string, string> = {
+    GATEHOUSE_DATA_DIR: dataDir, LOG_LEVEL: process.env.LOG_LEVEL ?? 'info', WEB_CONCURRENCY: process.env.WEB_CONCURRENCY ?? '1',
+    ...(process.env.DATABASE_URL ? { DATABASE_URL: process.env.DATABASE_URL } : {}),
+    ...(process.env.REDIS_URL ? { REDIS_URL: process.env.REDIS_URL } : {}),
+  };
+  const [gPort, bPort, hPort] = [await freePort(), await freePort(), await freePort()];
+  gatehouseEnv.ISSUER = `http://localhost:${gPort}`;
+  const children: ChildProcess[] = [];
+  try {
+    const gatehouse = await startServer('dist/src/server.js', gatehouseEnv, '/readyz', gPort);
+    children.push(gatehouse);
+    const baseline = await startServer('dist/bench/baseline-server.js', {}, '/.well-known/openid-configuration', bPort);
+    children.push(baseline);
+    const hello = await startServer('dist/bench/hello-server.js', {}, '/', hPort);
+    children.push(hello);
+    const targets = {
+      gatehouse: { name: 'gatehouse', url: `http://127.0.0.1:${gPort}`, pid: gatehouse.pid! },
+      'oidc-provider': { name: 'oidc-provider', url: `http://127.0.0.1:${bPort}`, pid: baseline.pid! },
+      'koa-hello': { name: 'koa-hello', url: `http://127.0.0.1:${hPort}`, pid: hello.pid! },
+    };
+
+    // Fixtures, made the way an operator would: with the CLI.
+    const opaque = await cli(gatehouseEnv, 'client', 'create', '--name', 'bench opaque', '--grant-types', 'client_credentials', '--scope', 'read write');
+    const jwt = await cli(gatehouseEnv, 'client', 'create', '--name', 'bench jwt', '--grant-types', 'client_credentials', '--scope', 'read write', '--token-format', 'jwt');
+    const dot = await cli(gatehouseEnv, 'client', 'create', '--name', 'bench dot', '--grant-types', 'password,refresh_token', '--scope', 'read write');
+    await cli(gatehouseEnv, 'user', 'create', '--username', 'bench-user', '--password', 'benchmark password');
+    const mint = async (target: Target, id: string, secret: string) => {
+      const reply = await fetch(`${target.url}/token`, { method: 'POST', headers: { ...form, authorization: basic(id, secret) }, body: 'grant_type=client_credentials&scope=read' });
+      return ((await reply.json()) as { access_token: string }).access_token;
+    };
+    const gOpaqueToken = await mint(targets.gatehouse, opaque.client_id!, opaque.client_secret!);
+    const gJwtToken = await mint(targets.gatehouse, jwt.client_id!, jwt.client_secret!);
+    const bOpaqueToken = await mint(targets['oidc-provider'], 'bench-opaque', 'bench-opaque-secret-0123456789abcdef');
+
+    const cc = (id: string, secret: string): Request => ({ method: 'POST', path: '/token', headers: { ...form, authorization: basic(id, secret) }, body: 'grant_type=client_credentials&scope=read' });
+    const scenarios: Scenario[] = [
+      { name: 'client_credentials opaque', gatehouse: cc(opaque.client_id!, opaque.client_secret!), baseline: { target: 'oidc-provider', request: cc('bench-opaque', 'bench-opaque-secret-0123456789abcdef') } },
+      {
+        name: 'LOS dialect (opaque)',
+        gatehouse: { method: 'POST', path: '/api/v1.1/oauth/token', headers: json, body: JSON.stringify({ grant_type: 'client_credentials', client_id: opaque.client_id, client_secret: opaque.client_secret, scope: '*' }) },
+        baseline: { target: 'oidc-provider', request: cc('bench-opaque', 'bench-opaque-secret-0123456789abcdef') },
+      },
+      {
+        name: 'LE dialect (opaque)',
+        gatehouse: { method: 'POST', path: '/liveexpert/oauth/authorize', headers: form, body: new URLSearchParams({ grant_type: 'client_credentials', client_id: opaque.client_id!, client_secret: opaque.client_secret! }).toString() },
+        baseline: { target: 'oidc-provider', request: cc('bench-opaque', 'bench-opaque-secret-0123456789abcdef') },
+      },
+      { name: 'client_credentials JWT RS256', gatehouse: cc(jwt.client_id!, jwt.client_secret!), baseline: { target: 'oidc-provider', request: cc('bench-jwt', 'bench-jwt-secret-0123456789abcdefghij') } },
+      {
+        name: 'introspection (opaque)',
+        gatehouse: { method: 'POST', path: '/token/introspection', headers: { ...form, authorization: basic(opaque.client_id!, opaque.client_secret!) }, body: `token=${gOpaqueToken}` },
+        baseline: { target: 'oidc-provider', request: { method: 'POST', path: '/token/introspection', headers: { ...form, authorization: basic('bench-opaque', 'bench-opaque-secret-0123456789abcdef') }, body: `token=${bOpaqueToken}` } },
+      },
+      { name: 'resource check, opaque', gatehouse: { method: 'GET', path: '/api/whoami', headers: { authorization: `Bearer ${gOpaqueToken}` } }, baseline: { target: 'koa-hello', request: { method: 'GET', path: '/', headers: {} } } },
+      { name: 'resource check, JWT', gatehouse: { method: 'GET', path: '/api/whoami', headers: { authorization: `Bearer ${gJwtToken}` } }, baseline: { target: 'koa-hello', request: { method: 'GET', path: '/', headers: {} } } },
+      {
+        name: 'DOT password grant',
+        gatehouse: { method: 'POST', path: '/auth/oauth2/token/', headers: { ...json, authorization: basic(dot.client_id!, dot.client_secret!) }, body: JSON.stringify({ grant_type: 'password', username: 'bench-user', password: 'benchmark password' }) },
+        note: 'argon2-bound: compare with the argon2id verifications/s ceiling',
+      },
+    ].filter((s) => !ONLY || ONLY.includes(s.name)) as Scenario[];
+
+    const results: Record<string, { gatehouse: Sample[]; baseline: Sample[] }> = {};
+    for (let round = 1; round <= ROUNDS; round += 1) {
+      for (const scenario of scenarios) {
+        const entry = (results[scenario.name] ??= { gatehouse: [], baseline: [] });
+        const runGatehouse = async () => entry.gatehouse.push(await load(targets.gatehouse, scenario.gatehouse));
+        const runBaseline = async () => { if (scenario.baseline) entry.baseline.push(await load(targets[scenario.baseline.target], scenario.baseline.request)); };
+        // Alternate which goes first, so drift within a round cancels out.
+        if (round % 2) { await runBaseline(); await runGatehouse(); } else { await runGatehouse(); await runBaseline(); }
+        process.stderr.write(`round ${round}/${ROUNDS}: ${scenario.name}\n`);
+      }
+    }
+
+    const rsa = rsaSignsPerSecond();
+    const argon2 = await argon2VerifiesPerSecond();
+    const standard = medianSample(results['client_credentials opaque']?.gatehouse ?? []);
+    const rows = scenarios.map((scenario) => {
+      const g = medianSample(results[scenario.name]!.gatehouse);
+      const b = scenario.baseline ? medianSample(results[scenario.name]!.baseline) : undefined;
+      let ratio: string;
+      if (b) ratio = `${(g.rps / b.rps).toFixed(2)}× ${scenario.baseline!.target}`;
+      else if (scenario.name === 'DOT password grant') ratio = `${(g.rps / argon2).toFixed(2)}× argon2 ceiling`;
+      else ratio = '—';
+      const extra = scenario.name.includes('dialect') && standard.rps ? ` (${(g.rps / standard.rps).toFixed(2)}× standard)` : scenario.name.includes('RS256') ? ` (${(g.rps / rsa).toFixed(2)}× RSA sign ceiling)` : '';
+      return { scenario: scenario.name, gatehouse: g, baseline: b, ratio: ratio + extra, baselineTarget: scenario.baseline?.target };
+    });
+
+    const machine = { cpus: cpus().length, model: cpus()[0]?.model, memoryGiB: Math.round(totalmem() / 2 ** 30), node: process.version };
+    const storage = process.env.DATABASE_URL ? `PostgreSQL${process.env.REDIS_URL ? ' + Redis' : ''}` : 'embedded PGlite';
+    const report = { at: new Date().toISOString(), machine, storage, durationSeconds: DURATION, rounds: ROUNDS, connections: CONNECTIONS, ceilings: { rsaSignsPerSecond: Math.round(rsa), argon2VerifiesPerSecond: Math.round(argon2) }, rows };
+    await mkdir('bench/results', { recursive: true });
+    const file = `bench/results/${report.at.replace(/[:.]/g, '-')}.json`;
+    await writeFile(file, `${JSON.stringify(report, null, 2)}\n`);
+    await writeFile('bench/results/latest.json', `${JSON.stringify(report, null, 2)}\n`);
+
+    const line = (cells: string[]) => `| ${cells.join(' | ')} |`;
+    const out = [
+      `Gatehouse benchmark — ${storage}, ${machine.cpus} cores (${machine.model}), Node ${machine.node}; autocannon -c ${CONNECTIONS} -d ${DURATION}, median of ${ROUNDS} alternated rounds`,
+      `Ceilings measured in this run: RSA-2048 signs ${Math.round(rsa)}/s, argon2id verifies ${Math.round(argon2)}/s (one core)`,
+      '',
+      line(['scenario', 'req/s', 'p50 ms', 'p99 ms', 'errors', 'CPU ms/req', 'reference req/s', 'ratio']),
+      line(['---', '---:', '---:', '---:', '---:', '---:', '---:', '---']),
+      ...rows.map((r) => line([r.scenario, r.gatehouse.rps.toFixed(0), String(r.gatehouse.p50), String(r.gatehouse.p99), String(r.gatehouse.errors + r.gatehouse.non2xx),
+        r.gatehouse.cpuMsPerReq.toFixed(3), r.baseline ? `${r.baseline.rps.toFixed(0)} (${r.baselineTarget})` : '—', r.ratio])),
+    ];
+    process.stdout.write(`${out.join('\n')}\n\nWritten to ${file}\n`);
+  } finally {
+    for (const child of children) child.kill('SIGTERM');
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    await rm(dataDir, { recursive: true, force: true });
+  }
+}
+
+main().catch((error: unknown) => {
+  process.stderr.write(`bench: ${(error as Error).stack ?? String(error)}\n`);
+  process.exit(1);
+});
