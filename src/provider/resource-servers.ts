@@ -14,7 +14,11 @@ export interface ResourceServerPolicy {
 type ClientLike = { metadata(): Record<string, unknown> } | undefined;
 
 export function tokenFormatOf(client: ClientLike): 'jwt' | 'opaque' {
-  return client?.metadata().access_token_format === 'jwt' ? 'jwt' : 'opaque';
+  // oidc-provider keeps extra metadata as properties of the client under their
+  // own names; metadata() would re-map every property on each request
+  // (measurably, in profiles).
+  const format = (client as { access_token_format?: unknown } | undefined)?.access_token_format;
+  return format === 'jwt' ? 'jwt' : 'opaque';
 }
 
 /**

@@ -158,7 +158,9 @@ export function requireToken(check: TokenCheck, scopes: string[] = [], realm = '
 /** The opaque-token lookup backed by the provider's own token store. */
 export function providerTokenLookup(provider: Provider): NonNullable<TokenCheckOptions['findOpaque']> {
   return async (token) => {
-    const found = (await provider.AccessToken.find(token)) ?? (await provider.ClientCredentials.find(token));
+    // An opaque value does not say which kind it is: ask for both at once (one round trip).
+    const [accessToken, clientCredentials] = await Promise.all([provider.AccessToken.find(token), provider.ClientCredentials.find(token)]);
+    const found = accessToken ?? clientCredentials;
     if (!found || found.isExpired) return undefined;
     const accountId = (found as { accountId?: string }).accountId;
     return {
