@@ -5,7 +5,8 @@
  *
  * Environment: DATABASE_URL / REDIS_URL (else embedded storage),
  * BENCH_DURATION (s, default 10), BENCH_ROUNDS (default 3),
- * BENCH_CONNECTIONS (default 50), BENCH_ONLY (comma-separated scenario names).
+ * BENCH_CONNECTIONS (default 50), BENCH_ONLY (comma-separated scenario names),
+ * BENCH_RESULTS_DIR (default bench/results).
  */
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { createSign, generateKeyPairSync } from 'node:crypto';
@@ -20,6 +21,7 @@ const DURATION = Number(process.env.BENCH_DURATION ?? 10);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 50);
 const ONLY = process.env.BENCH_ONLY?.split(',').filter(Boolean);
+const RESULTS = process.env.BENCH_RESULTS_DIR ?? 'bench/results';
 const NODE = process.execPath;
 
 interface Target { name: string; url: string; pid: number }
@@ -225,10 +227,10 @@ async function main(): Promise<void> {
     const machine = { cpus: cpus().length, model: cpus()[0]?.model, memoryGiB: Math.round(totalmem() / 2 ** 30), node: process.version };
     const storage = process.env.DATABASE_URL ? `PostgreSQL${process.env.REDIS_URL ? ' + Redis' : ''}` : 'embedded PGlite';
     const report = { at: new Date().toISOString(), machine, storage, durationSeconds: DURATION, rounds: ROUNDS, connections: CONNECTIONS, ceilings: { rsaSignsPerSecond: Math.round(rsa), argon2VerifiesPerSecond: Math.round(argon2) }, rows };
-    await mkdir('bench/results', { recursive: true });
-    const file = `bench/results/${report.at.replace(/[:.]/g, '-')}.json`;
+    await mkdir(RESULTS, { recursive: true });
+    const file = join(RESULTS, `${report.at.replace(/[:.]/g, '-')}.json`);
     await writeFile(file, `${JSON.stringify(report, null, 2)}\n`);
-    await writeFile('bench/results/latest.json', `${JSON.stringify(report, null, 2)}\n`);
+    await writeFile(join(RESULTS, 'latest.json'), `${JSON.stringify(report, null, 2)}\n`);
 
     const line = (cells: string[]) => `| ${cells.join(' | ')} |`;
     const out = [

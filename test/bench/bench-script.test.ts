@@ -1,0 +1,29 @@
+import { execFile } from 'node:child_process';
+import { mkdtemp, readFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { expect } from 'chai';
+
+const run = promisify(execFile);
+
+/**
+ * Not a timed test: it proves the benchmark script runs end to end (servers,
+ * fixtures through the CLI, a load process, the report) and that Gatehouse
+ * answered every request of the run without an error.
+ */
+describe('the benchmark script', () => {
+  it('runs a one-second scenario and writes a report with zero errors', async function () {
+    this.timeout(120_000);
+    const env = { ...process.env, BENCH_RESULTS_DIR: await mkdtemp(join(tmpdir(), 'gh-bench-results-')), BENCH_DURATION: '1', BENCH_ROUNDS: '1', BENCH_CONNECTIONS: '5', BENCH_ONLY: 'client_credentials opaque,LOS dialect (opaque)', LOG_LEVEL: 'warn' };
+    const { stdout } = await run(process.execPath, ['dist/bench/run.js'], { env, maxBuffer: 16 * 1024 * 1024 });
+    const file = /Written to (\S+)/.exec(stdout)?.[1];
+    expect(file).to.be.a('string');
+    const report = JSON.parse(await readFile(file!, 'utf8')) as { rows: Array<{ scenario: string; gatehouse: { total: number; errors: number; non2xx: number } }> };
+    expect(report.rows.map((r) => r.scenario)).to.deep.equal(['client_credentials opaque', 'LOS dialect (opaque)']);
+    for (const row of report.rows) {
+      expect(row.gatehouse.total).to.be.greaterThan(0);
+      expect(row.gatehouse.errors + row.gatehouse.non2xx).to.equal(0);
+    }
+  });
+});
