@@ -1,4 +1,5 @@
 import type { Adapter, AdapterFactory, AdapterPayload as ProviderPayload } from 'oidc-provider';
+import { errors } from 'oidc-provider';
 import type { AdapterPayload, PayloadStore } from './contract.js';
 import type { ClientMetadata, ClientsStore } from './sql/clients-store.js';
 import { isEphemeral, JWT_ACCESS_TOKEN_MODEL } from './tiers.js';
@@ -9,8 +10,30 @@ export interface AdapterTiers {
   clients: ClientsStore;
 }
 
-function payloadAdapter(model: string, store: PayloadStore): Adapter {
+// Artifacts that may be used once. oidc-provider checks `consumed` on the
+// artifact it loaded and then consumes it; two concurrent redemptions can both
+// pass that check. The store's consume is atomic, so the loser is caught here.
+const SINGLE_USE = new Set(['AuthorizationCode', 'RefreshToken', 'DeviceCode', 'BackchannelAuthenticationRequest']);
+
+/** Removes everything issued under a grant, in both tiers (RFC 9700 §4.14.2 on reuse). */
+async function revokeGrant(tiers: AdapterTiers, grantId: string): Promise<void> {
+  await Promise.all([
+    ...['AccessToken', 'AuthorizationCode', 'DeviceCode', 'BackchannelAuthenticationRequest', JWT_ACCESS_TOKEN_MODEL]
+      .map((m) => tiers.ephemeral.revokeByGrantId(m, grantId)),
+    tiers.durable.revokeByGrantId('RefreshToken', grantId),
+    tiers.durable.destroy('Grant', grantId),
+  ]);
+}
+
+function payloadAdapter(model: string, store: PayloadStore, tiers: AdapterTiers): Adapter {
   return {
+    consume: async (id) => {
+      if (await store.consume(model, id) || !SINGLE_USE.has(model)) return;
+      // Lost the race to a concurrent use: treat it as the reuse it is.
+      const payload = await store.find(model, id);
+      if (payload?.grantId) await revokeGrant(tiers, payload.grantId);
+      throw new errors.InvalidGrant(`${model} already consumed`);
+    },
     // Revoking a grant's access tokens revokes its JWT access tokens too.
     ...(model === 'AccessToken' ? {
       revokeByGrantId: async (grantId: string) => {
@@ -22,7 +45,6 @@ function payloadAdapter(model: string, store: PayloadStore): Adapter {
     find: async (id) => (await store.find(model, id)) as ProviderPayload | undefined,
     findByUid: async (uid) => (await store.findByUid(model, uid)) as ProviderPayload | undefined,
     findByUserCode: async (userCode) => (await store.findByUserCode(model, userCode)) as ProviderPayload | undefined,
-    consume: async (id) => { await store.consume(model, id); },
     destroy: (id) => store.destroy(model, id),
   };
 }
@@ -46,6 +68,6 @@ function clientAdapter(clients: ClientsStore): Adapter {
 export function createAdapterFactory(tiers: AdapterTiers): AdapterFactory {
   return (model: string) => {
     if (model === 'Client') return clientAdapter(tiers.clients);
-    return payloadAdapter(model, isEphemeral(model) ? tiers.ephemeral : tiers.durable);
+    return payloadAdapter(model, isEphemeral(model) ? tiers.ephemeral : tiers.durable, tiers);
   };
 }
