@@ -161,7 +161,9 @@ async function main(): Promise<void> {
     const opaque = await cli(gatehouseEnv, 'client', 'create', '--name', 'bench opaque', '--grant-types', 'client_credentials', '--scope', 'read write');
     const jwt = await cli(gatehouseEnv, 'client', 'create', '--name', 'bench jwt', '--grant-types', 'client_credentials', '--scope', 'read write', '--token-format', 'jwt');
     const dot = await cli(gatehouseEnv, 'client', 'create', '--name', 'bench dot', '--grant-types', 'password,refresh_token', '--scope', 'read write');
-    await cli(gatehouseEnv, 'user', 'create', '--username', 'bench-user', '--password', 'benchmark password');
+    // Unique per run: a shared database may already hold an earlier run's user.
+    const username = `bench-user-${Date.now()}`;
+    await cli(gatehouseEnv, 'user', 'create', '--username', username, '--password', 'benchmark password');
     const mint = async (target: Target, id: string, secret: string) => {
       const reply = await fetch(`${target.url}/token`, { method: 'POST', headers: { ...form, authorization: basic(id, secret) }, body: 'grant_type=client_credentials&scope=read' });
       return ((await reply.json()) as { access_token: string }).access_token;
@@ -193,7 +195,7 @@ async function main(): Promise<void> {
       { name: 'resource check, JWT', gatehouse: { method: 'GET', path: '/api/whoami', headers: { authorization: `Bearer ${gJwtToken}` } }, baseline: { target: 'koa-hello', request: { method: 'GET', path: '/', headers: {} } } },
       {
         name: 'DOT password grant',
-        gatehouse: { method: 'POST', path: '/auth/oauth2/token/', headers: { ...json, authorization: basic(dot.client_id!, dot.client_secret!) }, body: JSON.stringify({ grant_type: 'password', username: 'bench-user', password: 'benchmark password' }) },
+        gatehouse: { method: 'POST', path: '/auth/oauth2/token/', headers: { ...json, authorization: basic(dot.client_id!, dot.client_secret!) }, body: JSON.stringify({ grant_type: 'password', username, password: 'benchmark password' }) },
         note: 'argon2-bound: compare with the argon2id verifications/s ceiling',
       },
     ].filter((s) => !ONLY || ONLY.includes(s.name)) as Scenario[];

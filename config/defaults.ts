@@ -123,6 +123,11 @@ export const settings = {
     default: undefined,
     description: 'Worker processes `npm start` runs over the same PostgreSQL and Redis. Unset: the number of cores when NODE_ENV=production, else 1. The embedded database allows only 1.',
   },
+  allowLoopbackCallbacks: {
+    env: 'ALLOW_LOOPBACK_CALLBACKS',
+    default: false,
+    description: 'Let outgoing calls (back-channel logout) reach loopback addresses, which oidc-provider blocks against SSRF. For development and tests only.',
+  },
   sweepInterval: {
     env: 'SWEEP_INTERVAL',
     default: 60,

@@ -22,6 +22,7 @@ export interface GatehouseConfig {
   leAccessTokenTtl: number;
   dotAccessTokenTtl: number;
   dotRefreshTokenTtl: number;
+  allowLoopbackCallbacks: boolean;
   metricsPort?: number;
   webConcurrency?: number;
   sweepInterval: number;
@@ -35,7 +36,7 @@ export const configSchema: JSONSchemaType<GatehouseConfig> = {
   required: [
     'port', 'issuer', 'dataDir', 'trustProxy', 'logLevel', 'accessTokenTtl', 'clientCredentialsTtl',
     'authorizationCodeTtl', 'idTokenTtl', 'refreshTokenTtl', 'sessionTtl', 'interactionTtl', 'grantTtl',
-    'losAccessTokenTtl', 'leAccessTokenTtl', 'dotAccessTokenTtl', 'dotRefreshTokenTtl', 'sweepInterval',
+    'allowLoopbackCallbacks', 'losAccessTokenTtl', 'leAccessTokenTtl', 'dotAccessTokenTtl', 'dotRefreshTokenTtl', 'sweepInterval',
   ],
   properties: {
     port: { type: 'integer', minimum: 0, maximum: 65535 },
@@ -62,6 +63,7 @@ export const configSchema: JSONSchemaType<GatehouseConfig> = {
     leAccessTokenTtl: ttl,
     dotAccessTokenTtl: ttl,
     dotRefreshTokenTtl: ttl,
+    allowLoopbackCallbacks: { type: 'boolean' },
     metricsPort: { type: 'integer', nullable: true, minimum: 1, maximum: 65535 },
     webConcurrency: { type: 'integer', nullable: true, minimum: 1, maximum: 64 },
     sweepInterval: { type: 'integer', minimum: 1, maximum: 86_400 },

@@ -91,6 +91,7 @@ export async function composeServices(config: GatehouseConfig, role: 'owner' | '
       jwks,
       cookieKeys: cookieSecrets,
       scopes: await scopes.names(),
+      restrictedScopes: (await scopes.list()).filter((scope) => scope.warning).map((scope) => scope.name),
       views: createViews(),
     });
     const clients = new ClientService(storage.clients, scopes, (metadata) => provider.Client.validate(metadata), storage.clientTokens, audit);

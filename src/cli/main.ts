@@ -6,6 +6,7 @@ import { migrate } from '../../adapters/sql/migrate.js';
 import { ConfigError, loadConfig } from '../config/load.js';
 import { AppError, ValidationError } from '../errors/app-error.js';
 import { composeServices, type Services } from '../main.js';
+import { issueInitialAccessToken } from '../provider/registration.js';
 
 const USAGE = `Usage: gatehouse <command> [options]   (npm run cli -- <command> …)
 
@@ -13,7 +14,8 @@ Commands:
   migrate                                   apply pending database migrations
   client create --name N --grant-types a,b [--redirect-uris u1,u2] [--scope "s1 s2"]
                 [--public] [--token-format opaque|jwt] [--client-id ID] [--description D]
-                [--post-logout-redirect-uris u1,u2]
+                [--post-logout-redirect-uris u1,u2] [--require-par] [--backchannel-logout-uri U]
+  registration token [--expires-in SECONDS]   an initial access token for dynamic registration (RFC 7591)
   client list [--name N]                    list clients (filter by name)
   client show ID                            show one client
   user create --username U --password P [--role admin] [--email E] [--name N]
@@ -92,6 +94,8 @@ async function run(services: Services, command: string[], values: Values): Promi
         tokenFormat: format === undefined ? undefined : String(format) as 'opaque' | 'jwt',
         clientId: typeof values['client-id'] === 'string' ? values['client-id'] : undefined,
         description: typeof values.description === 'string' ? values.description : undefined,
+        requirePushedAuthorizationRequests: values['require-par'] === true,
+        backchannelLogoutUri: typeof values['backchannel-logout-uri'] === 'string' ? values['backchannel-logout-uri'] : undefined,
       }, { actor: 'cli' });
       return snakeClient(client, clientSecret);
     }
@@ -134,6 +138,13 @@ async function run(services: Services, command: string[], values: Values): Promi
       const { items } = await services.audit.list({ since, clientId: typeof values.client === 'string' ? values.client : undefined, perPage: limit });
       return items.map((item) => ({ at: item.at.toISOString(), event: item.event, actor: item.actor, client_id: item.clientId, ip: item.ip, detail: JSON.stringify(item.detail) }));
     }
+    case 'registration token': {
+      const expiresIn = typeof values['expires-in'] === 'string' ? Number.parseInt(values['expires-in'], 10) : 86_400;
+      if (!Number.isInteger(expiresIn) || expiresIn < 60 || expiresIn > 31_536_000) throw new UsageError('--expires-in must be 60 to 31536000 seconds');
+      const issued = await issueInitialAccessToken(services.provider, expiresIn);
+      await services.audit.record({ event: 'registration.token_issued', actor: 'cli', detail: { expires_at: issued.expiresAt } });
+      return { initial_access_token: issued.token, expires_at: issued.expiresAt, note: 'POST client metadata to the registration_endpoint in discovery with Authorization: Bearer <token>' };
+    }
     case 'keys list':
       return services.keys.list();
     case 'scope list':
@@ -172,6 +183,9 @@ async function main(argv: string[]): Promise<number> {
         email: { type: 'string' },
         warning: { type: 'boolean' },
         force: { type: 'boolean' },
+        'require-par': { type: 'boolean' },
+        'backchannel-logout-uri': { type: 'string' },
+        'expires-in': { type: 'string' },
         since: { type: 'string' },
         client: { type: 'string' },
         limit: { type: 'string' },

@@ -19,6 +19,10 @@ export interface NewClient {
   tokenFormat?: TokenFormat;
   clientId?: string;
   description?: string;
+  /** RFC 9126: this client must push its authorization requests. */
+  requirePushedAuthorizationRequests?: boolean;
+  /** OpenID Connect Back-Channel Logout: where logout tokens are POSTed. */
+  backchannelLogoutUri?: string;
 }
 
 export interface ClientPatch {
@@ -94,7 +98,7 @@ export class ClientService {
     if (grantTypes.includes('authorization_code') && !redirectUris.length) {
       problems.push({ field: 'redirect_uris', message: 'authorization_code needs at least one redirect URI' });
     }
-    for (const uri of [...redirectUris, ...(input.postLogoutRedirectUris ?? [])]) {
+    for (const uri of [...redirectUris, ...(input.postLogoutRedirectUris ?? []), ...(input.backchannelLogoutUri ? [input.backchannelLogoutUri] : [])]) {
       const problem = redirectUriProblem(uri);
       if (problem) problems.push({ field: 'redirect_uris', message: `${uri} ${problem}` });
     }
@@ -120,6 +124,8 @@ export class ClientService {
       access_token_format: input.tokenFormat ?? 'opaque',
       ...(clientSecret ? { client_secret: clientSecret } : {}),
       ...(input.description ? { description: input.description } : {}),
+      ...(input.requirePushedAuthorizationRequests ? { require_pushed_authorization_requests: true } : {}),
+      ...(input.backchannelLogoutUri ? { backchannel_logout_uri: input.backchannelLogoutUri } : {}),
     };
     await this.validate(metadata);
     try {

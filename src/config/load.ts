@@ -43,11 +43,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): GatehouseConfi
   if (typeof raw.cookieSecrets === 'string') {
     raw.cookieSecrets = raw.cookieSecrets.split(',').map((s) => s.trim()).filter(Boolean);
   }
-  if (typeof raw.trustProxy === 'string') {
+  for (const name of ['trustProxy', 'allowLoopbackCallbacks'] as const) {
+    if (typeof raw[name] !== 'string') continue;
     // ajv coerces only "true"/"false"; accept the other spellings operators use.
-    const flag = raw.trustProxy.toLowerCase();
-    if (['1', 'yes', 'on'].includes(flag)) raw.trustProxy = 'true';
-    if (['0', 'no', 'off'].includes(flag)) raw.trustProxy = 'false';
+    const flag = (raw[name] as string).toLowerCase();
+    if (['1', 'yes', 'on'].includes(flag)) raw[name] = 'true';
+    if (['0', 'no', 'off'].includes(flag)) raw[name] = 'false';
   }
   const shown = { ...raw };
   if (raw.issuer === undefined) raw.issuer = `http://localhost:${String(raw.port)}`;

@@ -8,6 +8,7 @@ import { introspectionAllowed, revocationAllowed } from './token-policies.js';
 import * as password from './grants/password.js';
 import { dialectLifetime } from './lifetimes.js';
 import { pkceRequired } from './pkce-exemption.js';
+import { REGISTRATION_POLICY, registrationPolicy } from './registration.js';
 import type { JwtAccessTokenRegistry } from './jwt-access-tokens.js';
 
 export interface ProviderDeps {
@@ -15,6 +16,8 @@ export interface ProviderDeps {
   accountRole(accountId: string): Promise<string | undefined>;
   /** Where JWT access tokens are recorded so they can be revoked. */
   jwtAccessTokens: JwtAccessTokenRegistry;
+  /** Scopes flagged `warning` in the registry: never self-service. */
+  restrictedScopes: string[];
   /** Gatehouse's own applications (the dashboard): no consent screen for them. */
   firstPartyClients: ReadonlySet<string>;
   /** Checks a username and password (argon2); the account id, or undefined. */
@@ -68,6 +71,17 @@ export function buildProvider(config: GatehouseConfig, deps: ProviderDeps): Prov
       },
     },
     resourceIndicators,
+    // RFC 9126: per client through require_pushed_authorization_requests.
+    pushedAuthorizationRequests: { enabled: true, requirePushedAuthorizationRequests: false },
+    // RFC 7591 / 7592, gated by initial access tokens the CLI issues.
+    registration: {
+      enabled: true,
+      initialAccessToken: true,
+      policies: { [REGISTRATION_POLICY]: registrationPolicy({ names: () => deps.scopes, restricted: () => deps.restrictedScopes }) },
+    },
+    registrationManagement: { enabled: true, rotateRegistrationAccessToken: true },
+    // OpenID Connect Back-Channel Logout 1.0.
+    backchannelLogout: { enabled: true },
   };
 
   const configuration: Configuration = {
@@ -128,6 +142,15 @@ export function buildProvider(config: GatehouseConfig, deps: ProviderDeps): Prov
         },
       },
     },
+    // oidc-provider refuses outgoing calls to special-use addresses (SSRF);
+    // ALLOW_LOOPBACK_CALLBACKS lifts that for loopback only, for development.
+    ...(config.allowLoopbackCallbacks ? {
+      fetch: (input: string | URL | Request, options: RequestInit = {}) => {
+        const { hostname } = new URL(input instanceof Request ? input.url : input);
+        if (hostname === '127.0.0.1' || hostname === 'localhost' || hostname === '[::1]') delete (options as { dispatcher?: unknown }).dispatcher;
+        return fetch(input, options);
+      },
+    } : {}),
     // First-party clients are part of Gatehouse itself; asking the user to
     // consent to them would be noise. Every other client gets the consent page.
     async loadExistingGrant(ctx) {
