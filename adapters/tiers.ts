@@ -20,6 +20,8 @@ export const EPHEMERAL_MODELS: ReadonlySet<string> = new Set([
   // Gatehouse's record of each JWT access token (oidc-provider keeps none), so
   // that revoking one, its grant or its client is seen by every check.
   'JwtAccessToken',
+  // DPoP proof ids seen by the resource check (RFC 9449 §11.1 replay).
+  'DPoPProof',
 ]);
 
 export const JWT_ACCESS_TOKEN_MODEL = 'JwtAccessToken';

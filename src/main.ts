@@ -103,6 +103,11 @@ export async function composeServices(config: GatehouseConfig, role: 'owner' | '
       findOpaque: providerTokenLookup(provider),
       jwtIsLive: async (jti) => Boolean(await jwtAccessTokens.find(jti)),
       clientExists: async (clientId) => Boolean(await provider.Client.find(clientId)),
+      // A proof id is remembered for twice its acceptance window; consume is atomic.
+      dpopReplay: async (jti, seconds) => {
+        await storage.ephemeral.upsert('DPoPProof', jti, {}, seconds);
+        return storage.ephemeral.consume('DPoPProof', jti);
+      },
     });
     return { config, storage, provider, keys, scopes, accounts, clients, cookieSecrets, tokenCheck, jwtAccessTokens, audit, metrics,
       signingKid: typeof jwks.keys[0]?.kid === 'string' ? jwks.keys[0].kid : undefined,

@@ -1,6 +1,7 @@
 import { createLocalJWKSet, createRemoteJWKSet, errors as joseErrors, type JSONWebKeySet, type JWTVerifyGetKey, jwtVerify } from 'jose';
 import type { Context, Middleware } from 'koa';
 import type Provider from 'oidc-provider';
+import { dpopProofProblem, type ProofReplayGuard } from './dpop.js';
 
 /** What a resource server learns about a valid token. */
 export interface TokenInfo {
@@ -8,8 +9,10 @@ export interface TokenInfo {
   /** The end-user the token acts for; absent for client_credentials tokens. */
   sub?: string;
   scope: string[];
-  /** The scheme it was presented with: `Bearer` or `LEAccess`. */
-  tokenType: 'Bearer' | 'LEAccess';
+  /** The scheme it was presented with. */
+  tokenType: 'Bearer' | 'LEAccess' | 'DPoP';
+  /** The key thumbprint a sender-constrained (DPoP) token is bound to. */
+  jkt?: string;
   format: 'opaque' | 'jwt';
   /** Epoch seconds. */
   expiresAt?: number;
@@ -25,7 +28,7 @@ export class TokenCheckError extends Error {
     readonly status: 400 | 401 | 403,
     readonly error: 'invalid_request' | 'invalid_token' | 'insufficient_scope' | undefined,
     message: string,
-    readonly scheme: 'Bearer' | 'LEAccess' = 'Bearer',
+    readonly scheme: 'Bearer' | 'LEAccess' | 'DPoP' = 'Bearer',
     readonly requiredScope?: string[],
   ) {
     super(message);
@@ -57,9 +60,18 @@ export interface TokenCheckOptions {
   clientExists?: (clientId: string) => Promise<boolean>;
   /** Realm in challenges. */
   realm?: string;
+  /** Replay guard for DPoP proofs; without it DPoP-bound tokens are refused. */
+  dpopReplay?: ProofReplayGuard;
 }
 
-const SCHEMES = new Map([['bearer', 'Bearer'], ['leaccess', 'LEAccess']] as const);
+/** The request a token is presented with (needed to check DPoP proofs). */
+export interface PresentedRequest {
+  method: string;
+  url: string;
+  dpop?: string;
+}
+
+const SCHEMES = new Map([['bearer', 'Bearer'], ['leaccess', 'LEAccess'], ['dpop', 'DPoP']] as const);
 // RFC 6750 §2.1 b64token
 const TOKEN = /^[A-Za-z0-9\-._~+/]+=*$/;
 
@@ -103,6 +115,7 @@ export function createTokenCheck(options: TokenCheckOptions) {
         scope: typeof payload.scope === 'string' ? payload.scope.split(' ').filter(Boolean) : [],
         expiresAt: payload.exp,
         claims: payload,
+        jkt: (payload.cnf as { jkt?: string } | undefined)?.jkt,
       };
     } catch {
       return undefined;
@@ -110,12 +123,12 @@ export function createTokenCheck(options: TokenCheckOptions) {
   }
 
   /** Resolves the token's info, or throws a TokenCheckError. */
-  return async function checkToken(authorization: string | undefined, requiredScopes: string[] = []): Promise<TokenInfo> {
+  return async function checkToken(authorization: string | undefined, requiredScopes: string[] = [], request?: PresentedRequest): Promise<TokenInfo> {
     if (!authorization) throw new TokenCheckError(401, undefined, 'no access token');
     const space = authorization.indexOf(' ');
     const scheme = SCHEMES.get(authorization.slice(0, space).toLowerCase() as 'bearer');
     const token = authorization.slice(space + 1).trim();
-    if (space < 1 || !scheme) throw new TokenCheckError(401, 'invalid_request', 'use the Bearer or LEAccess scheme');
+    if (space < 1 || !scheme) throw new TokenCheckError(401, 'invalid_request', 'use the Bearer, LEAccess or DPoP scheme');
     if (!TOKEN.test(token) || token.length > 4096) throw new TokenCheckError(400, 'invalid_request', 'malformed access token', scheme);
 
     const isJwt = token.split('.').length === 3;
@@ -123,6 +136,14 @@ export function createTokenCheck(options: TokenCheckOptions) {
     if (!info) throw new TokenCheckError(401, 'invalid_token', 'the access token is invalid, expired or revoked', scheme);
     if (options.clientExists && !(await options.clientExists(info.clientId))) {
       throw new TokenCheckError(401, 'invalid_token', 'the access token is invalid, expired or revoked', scheme);
+    }
+    // RFC 9449 §7.1: a bound token only with the DPoP scheme and a valid proof;
+    // the DPoP scheme only for a bound token.
+    if (info.jkt || scheme === 'DPoP') {
+      const problem = !info.jkt || scheme !== 'DPoP' || !request || !options.dpopReplay
+        ? 'this token must be presented with the DPoP scheme and a proof'
+        : await dpopProofProblem({ proof: request.dpop, method: request.method, url: request.url, accessToken: token, jkt: info.jkt }, options.dpopReplay);
+      if (problem) throw new TokenCheckError(401, 'invalid_token', problem, 'DPoP');
     }
     const missing = requiredScopes.filter((s) => !info.scope.includes(s));
     if (missing.length) {
@@ -142,7 +163,9 @@ export type TokenCheck = ReturnType<typeof createTokenCheck>;
 export function requireToken(check: TokenCheck, scopes: string[] = [], realm = 'gatehouse'): Middleware {
   return async (ctx: Context, next) => {
     try {
-      ctx.state.token = await check(ctx.get('Authorization') || undefined, scopes);
+      ctx.state.token = await check(ctx.get('Authorization') || undefined, scopes, {
+        method: ctx.method, url: `${ctx.protocol}://${ctx.host}${ctx.path}`, dpop: ctx.get("DPoP") || undefined,
+      });
     } catch (error) {
       if (!(error instanceof TokenCheckError)) throw error;
       ctx.status = error.status;
@@ -163,7 +186,9 @@ export function providerTokenLookup(provider: Provider): NonNullable<TokenCheckO
     const found = accessToken ?? clientCredentials;
     if (!found || found.isExpired) return undefined;
     const accountId = (found as { accountId?: string }).accountId;
+    const jkt = (found as { jkt?: string }).jkt;
     return {
+      ...(jkt ? { jkt } : {}),
       clientId: found.clientId!,
       sub: accountId,
       scope: (found.scope ?? '').split(' ').filter(Boolean),
