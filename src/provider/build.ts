@@ -82,6 +82,9 @@ export function buildProvider(config: GatehouseConfig, deps: ProviderDeps): Prov
     registrationManagement: { enabled: true, rotateRegistrationAccessToken: true },
     // OpenID Connect Back-Channel Logout 1.0.
     backchannelLogout: { enabled: true },
+    // RFC 9101 JWT-secured authorization requests (clients with a jwks, e.g.
+    // registered with private_key_jwt, RFC 7523, which is always accepted).
+    requestObjects: { enabled: true },
   };
 
   const configuration: Configuration = {

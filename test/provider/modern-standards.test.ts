@@ -116,3 +116,47 @@ describe('modern standards, through openid-client', () => {
     expect(response.headers.get('www-authenticate')).to.match(/invalid_token/);
   });
 });
+
+describe('JWT-secured authorization requests and private_key_jwt, through openid-client', () => {
+  let server: TestServer;
+  const user = { username: `oto-${Date.now()}`, password: 'jar password here' };
+
+  before(async () => {
+    server = await startTestServer();
+    await server.services.accounts.create(user);
+  });
+
+  after(() => server.stop());
+
+  it('registers a client with its own keys, signs its authorization request (RFC 9101) and authenticates with private_key_jwt (RFC 7523)', async () => {
+    const { privateKey, publicKey } = await crypto.subtle.generateKey({ name: 'ECDSA', namedCurve: 'P-256' }, true, ['sign', 'verify']);
+    const jwk = { ...(await crypto.subtle.exportKey('jwk', publicKey)), kid: 'rp-key', alg: 'ES256', use: 'sig' };
+    const { token } = await issueInitialAccessToken(server.services.provider, 600);
+    const config = await oidc.dynamicClientRegistration(new URL(server.issuer), {
+      redirect_uris: [REDIRECT_URI],
+      jwks: JSON.parse(JSON.stringify({ keys: [jwk] })) as oidc.JsonValue,
+      token_endpoint_auth_method: 'private_key_jwt',
+      token_endpoint_auth_signing_alg: 'ES256',
+      request_object_signing_alg: 'ES256',
+    }, oidc.PrivateKeyJwt({ key: privateKey, kid: 'rp-key' }), { initialAccessToken: token, execute: [oidc.allowInsecureRequests] });
+    expect(config.serverMetadata().request_parameter_supported).to.equal(true);
+
+    const verifier = oidc.randomPKCECodeVerifier();
+    const url = await oidc.buildAuthorizationUrlWithJAR(config, {
+      redirect_uri: REDIRECT_URI, scope: 'openid', state: 'jar-state', code_challenge: await oidc.calculatePKCECodeChallenge(verifier), code_challenge_method: 'S256',
+    }, { key: privateKey, kid: 'rp-key' });
+    expect(url.searchParams.get('request')).to.be.a('string');
+    const browser = new FormBrowser((next) => next.href.startsWith(REDIRECT_URI));
+    let page = await browser.navigate(url.href);
+    page = await browser.submit(page, '/login', user);
+    if (page.html.includes('/confirm"')) page = await browser.submit(page, '/confirm');
+    const tokens = await oidc.authorizationCodeGrant(config, new URL(page.url), { pkceCodeVerifier: verifier, expectedState: 'jar-state' });
+    expect(tokens.id_token).to.be.a('string');
+
+    // A request object signed by another key is refused.
+    const other = await crypto.subtle.generateKey({ name: 'ECDSA', namedCurve: 'P-256' }, true, ['sign', 'verify']);
+    const forged = await oidc.buildAuthorizationUrlWithJAR(config, { redirect_uri: REDIRECT_URI, scope: 'openid', code_challenge: await oidc.calculatePKCECodeChallenge(verifier), code_challenge_method: 'S256' }, { key: other.privateKey, kid: 'rp-key' });
+    const refused = await fetch(forged, { redirect: 'manual' });
+    expect(refused.status === 400 || new URL(refused.headers.get('location') ?? 'x:/').searchParams.get('error') === 'invalid_request_object').to.equal(true);
+  });
+});
