@@ -81,7 +81,9 @@ export async function composeServices(config: GatehouseConfig, role: 'owner' | '
       logger?.error({ err: error, event: event.event }, 'audit event could not be recorded');
     });
     const jwks = await keys.privateJwks();
+    let tokenCheck: TokenCheck | undefined;
     const provider = buildProvider(config, {
+      tokenCheck: () => tokenCheck!,
       adapter: storage.adapter,
       authenticate: async (username, password) => (await accounts.authenticate(username, password))?.id,
       accountRole: async (accountId) => primaryRole((await accounts.findById(accountId))?.roles ?? []),
@@ -96,7 +98,7 @@ export async function composeServices(config: GatehouseConfig, role: 'owner' | '
     });
     const clients = new ClientService(storage.clients, scopes, (metadata) => provider.Client.validate(metadata), storage.clientTokens, audit);
     observeProvider(provider, audit, metrics);
-    const tokenCheck = createTokenCheck({
+    tokenCheck = createTokenCheck({
       issuer: config.issuer,
       audience: apiAudience(config.issuer),
       jwks: () => keys!.publicJwks(),

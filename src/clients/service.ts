@@ -6,7 +6,9 @@ import type { Actor, AuditLog } from '../audit/log.js';
 import type { ScopeRegistry } from '../scopes/registry.js';
 import { redirectUriProblem } from './redirect-uris.js';
 
-export const GRANT_TYPES = ['authorization_code', 'client_credentials', 'refresh_token', 'password'] as const;
+export const GRANT_TYPES = [
+  'authorization_code', 'client_credentials', 'refresh_token', 'password', 'urn:ietf:params:oauth:grant-type:token-exchange',
+] as const;
 export type TokenFormat = 'opaque' | 'jwt';
 
 export interface NewClient {

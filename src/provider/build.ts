@@ -6,6 +6,8 @@ import { PAGE_HEADERS, type Views } from '../http/views.js';
 import { resourceIndicatorsFeature } from './resource-servers.js';
 import { introspectionAllowed, revocationAllowed } from './token-policies.js';
 import * as password from './grants/password.js';
+import * as tokenExchange from './grants/token-exchange.js';
+import type { TokenCheck } from '../resource/token-check.js';
 import { dialectLifetime } from './lifetimes.js';
 import { pkceRequired } from './pkce-exemption.js';
 import { REGISTRATION_POLICY, registrationPolicy } from './registration.js';
@@ -20,6 +22,8 @@ export interface ProviderDeps {
   restrictedScopes: string[];
   /** Gatehouse's own applications (the dashboard): no consent screen for them. */
   firstPartyClients: ReadonlySet<string>;
+  /** The resource check, for token exchange's subject tokens (set once it exists). */
+  tokenCheck: () => TokenCheck;
   /** Checks a username and password (argon2); the account id, or undefined. */
   authenticate(username: string, password: string): Promise<string | undefined>;
   adapter: AdapterFactory;
@@ -197,6 +201,15 @@ export function buildProvider(config: GatehouseConfig, deps: ProviderDeps): Prov
       resourceServerInfo: resourceIndicators.getResourceServerInfo,
     }) as never,
     password.parameters,
+  );
+  provider.registerGrantType(
+    tokenExchange.grantType,
+    tokenExchange.tokenExchangeHandler(provider, {
+      tokenCheck: deps.tokenCheck,
+      audience: apiAudience(config.issuer),
+      resourceServerInfo: resourceIndicators.getResourceServerInfo,
+    }) as never,
+    tokenExchange.parameters,
   );
   return provider;
 }

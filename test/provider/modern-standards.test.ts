@@ -160,3 +160,55 @@ describe('JWT-secured authorization requests and private_key_jwt, through openid
     expect(refused.status === 400 || new URL(refused.headers.get('location') ?? 'x:/').searchParams.get('error') === 'invalid_request_object').to.equal(true);
   });
 });
+
+describe('token exchange (RFC 8693)', () => {
+  let server: TestServer;
+  const user = { username: `pia-${Date.now()}`, password: 'exchange password' };
+  let subjectToken: string;
+  let exchanger: oidc.Configuration;
+
+  before(async () => {
+    server = await startTestServer();
+    await server.services.accounts.create(user);
+    const app = await server.services.clients.create({ name: 'front app', grantTypes: ['password'], scope: ['read', 'write', 'user'] });
+    const reply = await fetch(`${server.url}/token`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: `Basic ${Buffer.from(`${app.client.clientId}:${app.clientSecret!}`).toString('base64')}` },
+      body: new URLSearchParams({ grant_type: 'password', ...user, scope: 'read write' }),
+    });
+    subjectToken = ((await reply.json()) as { access_token: string }).access_token;
+    const svc = await server.services.clients.create({
+      name: 'downstream service', grantTypes: ['urn:ietf:params:oauth:grant-type:token-exchange'], scope: ['read', 'user'], tokenFormat: 'jwt',
+    });
+    exchanger = await discover(server, svc.client.clientId, svc.clientSecret);
+  });
+
+  after(() => server.stop());
+
+  const exchange = (params: Record<string, string>) => oidc.genericGrantRequest(exchanger, 'urn:ietf:params:oauth:grant-type:token-exchange', {
+    subject_token: subjectToken, subject_token_type: 'urn:ietf:params:oauth:token-type:access_token', ...params,
+  });
+
+  it('exchanges a user’s token for a narrower one for the API audience, acting for the same user', async () => {
+    expect(exchanger.serverMetadata().grant_types_supported).to.include('urn:ietf:params:oauth:grant-type:token-exchange');
+    const result = await exchange({ scope: 'read', audience: `${server.issuer}/api` });
+    expect(result).to.include({ issued_token_type: 'urn:ietf:params:oauth:token-type:access_token', scope: 'read' });
+    const whoami = await fetch(`${server.url}/api/whoami`, { headers: { authorization: `Bearer ${result.access_token}` } });
+    const body = (await whoami.json()) as { client_id: string; sub: string; scope: string };
+    expect(body.client_id).to.equal(exchanger.clientMetadata().client_id);
+    expect(body.scope).to.equal('read');
+    expect(body.sub).to.be.a('string');
+  });
+
+  it('refuses to widen the scope, another audience, and an invalid subject token', async () => {
+    for (const [params, error] of [
+      [{ scope: 'write' }, 'invalid_scope'],
+      [{ scope: 'user' }, 'invalid_scope'],
+      [{ scope: 'read', audience: 'https://elsewhere.example.test' }, 'invalid_target'],
+      [{ scope: 'read', subject_token: 'forged-subject-token' }, 'invalid_grant'],
+    ] as Array<[Record<string, string>, string]>) {
+      const failure = await exchange(params).then(() => 'succeeded', (e: { error?: string }) => e.error);
+      expect(failure, JSON.stringify(params)).to.equal(error);
+    }
+  });
+});
