@@ -40,6 +40,7 @@ describe('audit trail', () => {
 
   it('records admin API calls, refusals, logins, failed password grants and revocations', async () => {
     await send(`${server.url}/v2/clients`, { method: 'GET' });
+    await send(`${server.url}/v2/clients`, { method: 'GET', headers: { authorization: `Bearer ${admin}` } });
     const rp = await server.services.clients.create({ name: 'Audited RP', grantTypes: ['authorization_code', 'password', 'client_credentials'], redirectUris: [REDIRECT_URI], scope: ['openid', 'read'] });
     const user = { username: `lee-${Date.now()}`, password: 'audited password' };
     await server.services.accounts.create(user);

@@ -2,6 +2,7 @@ import type { KoaContextWithOIDC, ResourceServer } from 'oidc-provider';
 import type Provider from 'oidc-provider';
 import { errors } from 'oidc-provider';
 import { tokenFormatOf } from '../resource-servers.js';
+import { stringParam } from './params.js';
 
 export const grantType = 'password';
 export const parameters = new Set(['username', 'password', 'scope']);
@@ -15,10 +16,6 @@ export interface PasswordGrantDeps {
   resourceServerInfo(ctx: KoaContextWithOIDC, resource: string, client: never): Promise<ResourceServer>;
 }
 
-function param(ctx: KoaContextWithOIDC, name: string): string | undefined {
-  const value = ctx.oidc.params?.[name];
-  return typeof value === 'string' && value !== '' ? value : undefined;
-}
 
 /**
  * The resource owner password credentials grant (RFC 6749 §4.3), kept for the
@@ -31,8 +28,8 @@ export function passwordGrantHandler(provider: Provider, deps: PasswordGrantDeps
   return async function passwordGrant(ctx: KoaContextWithOIDC): Promise<void> {
     const { client } = ctx.oidc;
     if (!client) throw new errors.InvalidClient('client authentication failed');
-    const username = param(ctx, 'username');
-    const password = param(ctx, 'password');
+    const username = stringParam(ctx, 'username');
+    const password = stringParam(ctx, 'password');
     if (!username || !password) throw new errors.InvalidRequest('username and password are required');
 
     const accountId = await deps.authenticate(username, password);
@@ -40,7 +37,7 @@ export function passwordGrantHandler(provider: Provider, deps: PasswordGrantDeps
     if (!accountId) throw new errors.InvalidGrant('invalid username or password');
 
     const allowed = (client.scope ?? '').split(' ').filter(Boolean);
-    const requested = param(ctx, 'scope')?.split(' ').filter(Boolean) ?? allowed;
+    const requested = stringParam(ctx, 'scope')?.split(' ').filter(Boolean) ?? allowed;
     const refused = requested.filter((scope) => !allowed.includes(scope));
     if (refused.length) throw new errors.InvalidScope('requested scope is not allowed', refused.join(' '));
     const scope = [...new Set(requested)].join(' ');

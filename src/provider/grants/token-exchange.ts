@@ -3,6 +3,7 @@ import type Provider from 'oidc-provider';
 import { errors } from 'oidc-provider';
 import type { TokenCheck } from '../../resource/token-check.js';
 import { tokenFormatOf } from '../resource-servers.js';
+import { stringParam } from './params.js';
 
 export const grantType = 'urn:ietf:params:oauth:grant-type:token-exchange';
 export const parameters = new Set(['subject_token', 'subject_token_type', 'requested_token_type', 'audience', 'scope']);
@@ -16,10 +17,6 @@ export interface TokenExchangeDeps {
   resourceServerInfo(ctx: KoaContextWithOIDC, resource: string, client: never): Promise<ResourceServer>;
 }
 
-function param(ctx: KoaContextWithOIDC, name: string): string | undefined {
-  const value = ctx.oidc.params?.[name];
-  return typeof value === 'string' && value !== '' ? value : undefined;
-}
 
 /**
  * OAuth 2.0 Token Exchange (RFC 8693), for narrowing: a client whose
@@ -32,13 +29,13 @@ export function tokenExchangeHandler(provider: Provider, deps: TokenExchangeDeps
   return async function tokenExchange(ctx: KoaContextWithOIDC): Promise<void> {
     const { client } = ctx.oidc;
     if (!client) throw new errors.InvalidClient('client authentication failed');
-    const subjectToken = param(ctx, 'subject_token');
-    if (!subjectToken || param(ctx, 'subject_token_type') !== ACCESS_TOKEN_TYPE) {
+    const subjectToken = stringParam(ctx, 'subject_token');
+    if (!subjectToken || stringParam(ctx, 'subject_token_type') !== ACCESS_TOKEN_TYPE) {
       throw new errors.InvalidRequest(`subject_token and subject_token_type=${ACCESS_TOKEN_TYPE} are required`);
     }
-    const requestedType = param(ctx, 'requested_token_type');
+    const requestedType = stringParam(ctx, 'requested_token_type');
     if (requestedType && requestedType !== ACCESS_TOKEN_TYPE) throw new errors.InvalidRequest('only access tokens can be requested');
-    const audience = param(ctx, 'audience') ?? deps.audience;
+    const audience = stringParam(ctx, 'audience') ?? deps.audience;
     if (audience !== deps.audience) throw new errors.InvalidTarget(`tokens can only be exchanged for ${deps.audience}`);
 
     const subject = await deps.tokenCheck()(`Bearer ${subjectToken}`).catch(() => undefined);
@@ -46,7 +43,7 @@ export function tokenExchangeHandler(provider: Provider, deps: TokenExchangeDeps
 
     const allowed = new Set((client.scope ?? '').split(' ').filter(Boolean));
     const held = new Set(subject.scope);
-    const requested = param(ctx, 'scope')?.split(' ').filter(Boolean) ?? subject.scope.filter((s) => allowed.has(s));
+    const requested = stringParam(ctx, 'scope')?.split(' ').filter(Boolean) ?? subject.scope.filter((s) => allowed.has(s));
     const refused = requested.filter((s) => !allowed.has(s) || !held.has(s));
     if (refused.length || !requested.length) throw new errors.InvalidScope('the exchanged token may only narrow the scope', refused.join(' ') || 'scope');
     const scope = [...new Set(requested)].join(' ');
