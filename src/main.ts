@@ -77,6 +77,7 @@ export async function composeServices(config: GatehouseConfig, role: 'owner' | '
     const accounts = new AccountService(storage.accounts);
     const cookieSecrets = config.cookieSecrets ?? await keys.cookieSecrets();
     const jwtAccessTokens = new JwtAccessTokenRegistry(storage.ephemeral);
+    const registry = await scopes.list();
     const audit = new AuditLog(storage.audit, (error, event) => {
       logger?.error({ err: error, event: event.event }, 'audit event could not be recorded');
     });
@@ -92,8 +93,8 @@ export async function composeServices(config: GatehouseConfig, role: 'owner' | '
       findAccount: accountFinder(accounts),
       jwks,
       cookieKeys: cookieSecrets,
-      scopes: await scopes.names(),
-      restrictedScopes: (await scopes.list()).filter((scope) => scope.warning).map((scope) => scope.name),
+      scopes: registry.map((scope) => scope.name),
+      restrictedScopes: registry.filter((scope) => scope.warning).map((scope) => scope.name),
       views: createViews(),
     });
     const clients = new ClientService(storage.clients, scopes, (metadata) => provider.Client.validate(metadata), storage.clientTokens, audit);

@@ -1,5 +1,6 @@
-import type { Context } from 'koa';
-import type { AdminDecision } from '../resource/admin-access.js';
+import type { Context, Middleware } from 'koa';
+import { type AdminDecision, authorizeAdmin, type RolesOf } from '../resource/admin-access.js';
+import type { TokenCheck } from '../resource/token-check.js';
 import type { AuditLog } from './log.js';
 
 /** Who an admin token speaks for: its user, else its client. */
@@ -17,4 +18,40 @@ export async function auditAdminCall(audit: AuditLog, ctx: Context, surface: str
     ip: ctx.ip,
     detail: { surface, method: ctx.method, path: ctx.path, status: ctx.status },
   });
+}
+
+export interface AdminGateOptions {
+  surface: string;
+  tokenCheck: TokenCheck;
+  rolesOf: RolesOf;
+  audit: AuditLog;
+  realm: string;
+  roleNeedsScope?: boolean;
+  /** Writes the refusal in the surface's own error shape. */
+  refuse(ctx: Context, decision: Extract<AdminDecision, { allowed: false }>): void;
+}
+
+/**
+ * Middleware for an admin surface: lets only administrators through (see
+ * authorizeAdmin), puts the token and the acting admin on `ctx.state`, and
+ * audits every call, allowed or refused, once it has been answered.
+ */
+export function adminGate(options: AdminGateOptions): Middleware {
+  return async (ctx, next) => {
+    const decision = await authorizeAdmin(options.tokenCheck, options.rolesOf, ctx.get('Authorization') || undefined, {
+      realm: options.realm, roleNeedsScope: options.roleNeedsScope,
+    });
+    if (!decision.allowed) {
+      options.refuse(ctx, decision);
+      await auditAdminCall(options.audit, ctx, options.surface, decision);
+      return;
+    }
+    ctx.state.token = decision.token;
+    ctx.state.actor = { actor: adminActor(decision), ip: ctx.ip };
+    try {
+      await next();
+    } finally {
+      await auditAdminCall(options.audit, ctx, options.surface, decision);
+    }
+  };
 }

@@ -216,8 +216,9 @@ export class ClientService {
 
   /** The client's secret, for the admin surfaces whose documents show it. */
   async secretOf(clientId: string): Promise<string | undefined> {
-    const record = await this.store.find(clientId);
-    return typeof record?.metadata.client_secret === 'string' ? record.metadata.client_secret : undefined;
+    // Secrets never change, so the cached row (no extra query per listed client) is exact.
+    const metadata = await this.store.findCached(clientId);
+    return typeof metadata?.client_secret === 'string' ? metadata.client_secret : undefined;
   }
 
   private async validate(metadata: ClientMetadata): Promise<void> {

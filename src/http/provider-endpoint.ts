@@ -84,7 +84,6 @@ export async function callProviderEndpoint(ctx: Context, next: Next, provider: P
   for (const [name, value] of Object.entries(call.form)) if (value !== undefined) form.set(name, value);
   const headers: IncomingMessage['headers'] = { ...ctx.req.headers };
   delete headers.authorization;
-  delete headers['transfer-encoding'];
 
   if (call.authorization) {
     headers.authorization = call.authorization;

@@ -22,6 +22,12 @@ async function newSigningKey(): Promise<Omit<KeyRecord, 'createdAt'>> {
   return { kid, use: 'sig', alg: 'RS256', material: { ...jwk, kid, alg: 'RS256', use: 'sig' } };
 }
 
+/** A JWK without its private members (RFC 7518 §6.3.2, §6.2.2). */
+function publicPart(material: Record<string, unknown>): Record<string, unknown> {
+  const { d: _d, p: _p, q: _q, dp: _dp, dq: _dq, qi: _qi, ...publicJwk } = material;
+  return publicJwk;
+}
+
 function newCookieKey(): Omit<KeyRecord, 'createdAt'> {
   const secret = randomBytes(32).toString('base64url');
   return { kid: `cookie-${randomBytes(8).toString('hex')}`, use: 'cookie', alg: null, material: { secret } };
@@ -100,10 +106,7 @@ export class KeyService {
   async publicJwks(): Promise<{ keys: JWK[] }> {
     const keys = await this.store.list('sig');
     return {
-      keys: keys.map((key) => {
-        const { d: _d, p: _p, q: _q, dp: _dp, dq: _dq, qi: _qi, ...publicJwk } = key.material;
-        return publicJwk as JWK;
-      }),
+      keys: keys.map((key) => publicPart(key.material) as JWK),
     };
   }
 
@@ -115,8 +118,7 @@ export class KeyService {
     const keys = await this.store.list('sig');
     const key = keys.find((k) => k.kid === kid) ?? keys[0];
     if (!key) throw new Error('no signing key: run migrations and start the server once');
-    const { d: _d, p: _p, q: _q, dp: _dp, dq: _dq, qi: _qi, ...publicJwk } = key.material;
-    const pem = createPublicKey({ key: publicJwk as JsonWebKey, format: 'jwk' }).export({ type: 'spki', format: 'pem' }).toString();
+    const pem = createPublicKey({ key: publicPart(key.material) as JsonWebKey, format: 'jwk' }).export({ type: 'spki', format: 'pem' }).toString();
     return { kid: key.kid, alg: key.alg ?? 'RS256', pem };
   }
 

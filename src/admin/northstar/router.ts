@@ -5,11 +5,10 @@ import type { Client, ClientService } from '../../clients/service.js';
 import { AppError, ConflictError, type FieldProblem, ValidationError } from '../../errors/app-error.js';
 import { type Fields, readFields } from '../../http/body.js';
 import type { KeyService } from '../../keys/service.js';
-import { authorizeAdmin } from '../../resource/admin-access.js';
 import type { TokenCheck } from '../../resource/token-check.js';
 import type { ScopeRegistry } from '../../scopes/registry.js';
 import { northstarError } from './errors.js';
-import { adminActor, auditAdminCall } from '../../audit/admin-calls.js';
+import { adminGate } from '../../audit/admin-calls.js';
 import type { AuditLog } from '../../audit/log.js';
 
 export interface NorthstarDeps {
@@ -79,21 +78,14 @@ export function northstarRouter(deps: NorthstarDeps): Router {
   const router = new Router({ prefix: '/v2' });
   router.use(northstarErrors);
 
-  const requireAdmin: Middleware = async (ctx, next) => {
-    const decision = await authorizeAdmin(tokenCheck, async (id) => (await accounts.findById(id))?.roles, ctx.get('Authorization') || undefined, { realm: 'northstar' });
-    if (!decision.allowed) {
-      northstarError(ctx, decision.status, decision.message, undefined, decision.challenge);
-      await auditAdminCall(deps.audit, ctx, 'northstar', decision);
-      return;
-    }
-    ctx.state.token = decision.token;
-    ctx.state.actor = { actor: adminActor(decision), ip: ctx.ip };
-    try {
-      await next();
-    } finally {
-      await auditAdminCall(deps.audit, ctx, 'northstar', decision);
-    }
-  };
+  const requireAdmin = adminGate({
+    surface: 'northstar',
+    realm: 'northstar',
+    tokenCheck,
+    audit: deps.audit,
+    rolesOf: async (id) => (await accounts.findById(id))?.roles,
+    refuse: (ctx, decision) => northstarError(ctx, decision.status, decision.message, undefined, decision.challenge),
+  });
 
   async function present(client: Client) {
     return {

@@ -1,10 +1,4 @@
-import type { Context } from 'koa';
+import { rfc6749Error } from '../shared/oauth-error.js';
 
-/** Lux's API errors: `{error, error_description}` with the HTTP status (RFC 6749 shape). */
-export function luxError(ctx: Context, status: number, error: string, description: string, challenge?: string): void {
-  ctx.status = status;
-  ctx.set('Cache-Control', 'no-store');
-  if (challenge) ctx.set('WWW-Authenticate', challenge);
-  else if (status === 401) ctx.set('WWW-Authenticate', `Basic realm="gatehouse", error="${error}"`);
-  ctx.body = { error, error_description: description };
-}
+/** Lux's API errors: the RFC 6749 shape. */
+export const luxError = rfc6749Error;

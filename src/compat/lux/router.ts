@@ -8,11 +8,10 @@ import { type Fields, readFields, stringField } from '../../http/body.js';
 import { callProviderEndpoint } from '../../http/provider-endpoint.js';
 import { PAGE_HEADERS, type Views } from '../../http/views.js';
 import { exemptFromPkce } from '../../provider/pkce-exemption.js';
-import { authorizeAdmin } from '../../resource/admin-access.js';
 import type { TokenCheck } from '../../resource/token-check.js';
 import { dialectErrors } from '../shared/dialect-errors.js';
 import { luxError } from './errors.js';
-import { adminActor, auditAdminCall } from '../../audit/admin-calls.js';
+import { adminGate } from '../../audit/admin-calls.js';
 import type { AuditLog } from '../../audit/log.js';
 
 export interface LuxDeps {
@@ -37,20 +36,16 @@ export function luxRouter(deps: LuxDeps): Router {
   const router = new Router({ prefix: '/Lux/OAuth2' });
   router.use(dialectErrors(luxError));
 
-  const requireAdmin: Middleware = async (ctx, next) => {
-    const decision = await authorizeAdmin(tokenCheck, async (id) => (await accounts.findById(id))?.roles, ctx.get('Authorization') || undefined, { realm: 'lux', roleNeedsScope: false });
-    if (!decision.allowed) {
-      luxError(ctx, decision.status, decision.error, decision.message, decision.challenge);
-      await auditAdminCall(deps.audit, ctx, 'lux', decision);
-      return;
-    }
-    ctx.state.actor = { actor: adminActor(decision), ip: ctx.ip };
-    try {
-      await next();
-    } finally {
-      await auditAdminCall(deps.audit, ctx, 'lux', decision);
-    }
-  };
+  // Lux's rule ("5, oauth"): the admin scope, or any token of an admin user.
+  const requireAdmin = adminGate({
+    surface: 'lux',
+    realm: 'lux',
+    roleNeedsScope: false,
+    tokenCheck,
+    audit: deps.audit,
+    rolesOf: async (id) => (await accounts.findById(id))?.roles,
+    refuse: (ctx, decision) => luxError(ctx, decision.status, decision.error, decision.message, decision.challenge),
+  });
 
   /** The Lux client document: the same record every admin surface sees. */
   async function doc(client: Client) {
