@@ -41,3 +41,22 @@ export interface PayloadStore {
   /** Answers when the store is reachable (readiness). */
   ping(): Promise<void>;
 }
+
+/** One counter's state: how many hits in its window, and the last one (epoch ms). */
+export interface CounterState {
+  count: number;
+  lastAt: number;
+}
+
+/**
+ * Short-lived counters shared by every process: failed authentications for
+ * the rate limiter, device-code polls for `slow_down`. A counter lives for
+ * `windowSeconds` after its latest hit, then starts again from zero.
+ */
+export interface CounterStore {
+  /** Counts one hit atomically and answers the state after it. */
+  hit(key: string, windowSeconds: number): Promise<CounterState>;
+  /** The live counters among `keys`, in order (`undefined` for none), in one round trip. */
+  peek(keys: string[]): Promise<Array<CounterState | undefined>>;
+  clear(key: string): Promise<void>;
+}

@@ -1,13 +1,15 @@
 import { Redis } from 'ioredis';
 import type { AdapterFactory } from 'oidc-provider';
-import type { PayloadStore } from './contract.js';
+import type { CounterStore, PayloadStore } from './contract.js';
 import { type EmbeddedDatabase, openEmbedded } from './embedded/pglite.js';
 import { instrumentStore } from './instrumented-store.js';
 import { createAdapterFactory } from './oidc-adapter.js';
+import { RedisCounterStore } from './redis/counter-store.js';
 import { RedisPayloadStore } from './redis/payload-store.js';
 import { AccountsStore } from './sql/accounts-store.js';
 import { AuditStore } from './sql/audit-store.js';
 import { ClientsStore } from './sql/clients-store.js';
+import { SqlCounterStore } from './sql/counter-store.js';
 import type { SqlDatabase } from './sql/database.js';
 import { KeysStore } from './sql/keys-store.js';
 import { migrate } from './sql/migrate.js';
@@ -32,6 +34,8 @@ export interface Storage {
   readonly db: SqlDatabase;
   readonly durable: SqlPayloadStore;
   readonly ephemeral: PayloadStore;
+  /** Short-lived shared counters (rate limits, device-code polling), in the ephemeral tier. */
+  readonly counters: CounterStore;
   readonly clients: ClientsStore;
   readonly accounts: AccountsStore;
   readonly scopes: ScopesStore;
@@ -116,6 +120,7 @@ export async function openStorage(options: StorageOptions): Promise<Storage> {
     ? (observe ? instrumentStore(new RedisPayloadStore(redis), (op, s, f) => observe('ephemeral', op, s, f)) : new RedisPayloadStore(redis))
     : durable;
   const clients = new ClientsStore(db);
+  const sqlCounters = redis ? undefined : new SqlCounterStore(db);
   let sweeper: NodeJS.Timeout | undefined;
 
   return {
@@ -126,6 +131,7 @@ export async function openStorage(options: StorageOptions): Promise<Storage> {
     db,
     durable,
     ephemeral,
+    counters: redis ? new RedisCounterStore(redis) : sqlCounters!,
     clients,
     accounts: new AccountsStore(db),
     scopes: new ScopesStore(db),
@@ -145,7 +151,10 @@ export async function openStorage(options: StorageOptions): Promise<Storage> {
     startSweeper(intervalSeconds, onError) {
       // Durable artifacts expire too (refresh tokens, grants), so sweep the
       // SQL table whichever tier holds the ephemeral ones.
-      sweeper = setInterval(() => { durable.sweep().catch(onError); }, intervalSeconds * 1000);
+      sweeper = setInterval(() => {
+        durable.sweep().catch(onError);
+        sqlCounters?.sweep().catch(onError);
+      }, intervalSeconds * 1000);
       sweeper.unref();
     },
     async readiness() {

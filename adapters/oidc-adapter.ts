@@ -25,6 +25,11 @@ async function revokeGrant(tiers: AdapterTiers, grantId: string): Promise<void> 
   ]);
 }
 
+// A device polling with an expired device code is owed `expired_token`
+// (RFC 8628 §3.5), not "not found"; oidc-provider decides expiry from the
+// payload, so the store keeps the code a while past it.
+const KEPT_PAST_EXPIRY: Record<string, number> = { DeviceCode: 600 };
+
 function payloadAdapter(model: string, store: PayloadStore, tiers: AdapterTiers): Adapter {
   return {
     consume: async (id) => {
@@ -41,7 +46,7 @@ function payloadAdapter(model: string, store: PayloadStore, tiers: AdapterTiers)
         await store.revokeByGrantId(JWT_ACCESS_TOKEN_MODEL, grantId);
       },
     } : { revokeByGrantId: (grantId: string) => store.revokeByGrantId(model, grantId) }),
-    upsert: (id, payload, expiresIn) => store.upsert(model, id, payload as AdapterPayload, expiresIn),
+    upsert: (id, payload, expiresIn) => store.upsert(model, id, payload as AdapterPayload, expiresIn && expiresIn + (KEPT_PAST_EXPIRY[model] ?? 0)),
     find: async (id) => (await store.find(model, id)) as ProviderPayload | undefined,
     findByUid: async (uid) => (await store.findByUid(model, uid)) as ProviderPayload | undefined,
     findByUserCode: async (userCode) => (await store.findByUserCode(model, userCode)) as ProviderPayload | undefined,

@@ -128,6 +128,41 @@ export const settings = {
     default: false,
     description: 'Let outgoing calls (back-channel logout) reach loopback addresses, which oidc-provider blocks against SSRF. For development and tests only.',
   },
+  deviceCodeTtl: {
+    env: 'DEVICE_CODE_TTL',
+    default: 600,
+    description: 'Lifetime of device and user codes (RFC 8628), in seconds.',
+  },
+  devicePollInterval: {
+    env: 'DEVICE_POLL_INTERVAL',
+    default: 5,
+    description: 'Seconds a device must wait between token polls (RFC 8628 §3.2); faster polls get slow_down.',
+  },
+  clientFailureLimit: {
+    env: 'CLIENT_FAILURE_LIMIT',
+    default: 10,
+    description: 'Failed client authentications per client_id before each further attempt must wait (429 with Retry-After).',
+  },
+  userFailureLimit: {
+    env: 'USER_FAILURE_LIMIT',
+    default: 5,
+    description: 'Failed sign-ins or password grants per username before back-off; a success clears the count.',
+  },
+  ipFailureLimit: {
+    env: 'IP_FAILURE_LIMIT',
+    default: 30,
+    description: 'Failed authentications of any kind per client IP address before back-off.',
+  },
+  failureWindow: {
+    env: 'FAILURE_WINDOW',
+    default: 900,
+    description: 'Seconds without a failure after which a counter starts again from zero.',
+  },
+  maxBackoff: {
+    env: 'MAX_BACKOFF',
+    default: 300,
+    description: 'Longest wait, in seconds, that back-off imposes (it doubles from 1 second past the limit), so nobody is locked out for good.',
+  },
   sweepInterval: {
     env: 'SWEEP_INTERVAL',
     default: 60,

@@ -26,6 +26,13 @@ export interface GatehouseConfig {
   metricsPort?: number;
   webConcurrency?: number;
   sweepInterval: number;
+  deviceCodeTtl: number;
+  devicePollInterval: number;
+  clientFailureLimit: number;
+  userFailureLimit: number;
+  ipFailureLimit: number;
+  failureWindow: number;
+  maxBackoff: number;
 }
 
 const ttl = { type: 'integer', minimum: 1, maximum: 31_536_000 } as const;
@@ -37,6 +44,7 @@ export const configSchema: JSONSchemaType<GatehouseConfig> = {
     'port', 'issuer', 'dataDir', 'trustProxy', 'logLevel', 'accessTokenTtl', 'clientCredentialsTtl',
     'authorizationCodeTtl', 'idTokenTtl', 'refreshTokenTtl', 'sessionTtl', 'interactionTtl', 'grantTtl',
     'allowLoopbackCallbacks', 'losAccessTokenTtl', 'leAccessTokenTtl', 'dotAccessTokenTtl', 'dotRefreshTokenTtl', 'sweepInterval',
+    'deviceCodeTtl', 'devicePollInterval', 'clientFailureLimit', 'userFailureLimit', 'ipFailureLimit', 'failureWindow', 'maxBackoff',
   ],
   properties: {
     port: { type: 'integer', minimum: 0, maximum: 65535 },
@@ -67,5 +75,12 @@ export const configSchema: JSONSchemaType<GatehouseConfig> = {
     metricsPort: { type: 'integer', nullable: true, minimum: 1, maximum: 65535 },
     webConcurrency: { type: 'integer', nullable: true, minimum: 1, maximum: 64 },
     sweepInterval: { type: 'integer', minimum: 1, maximum: 86_400 },
+    deviceCodeTtl: { type: 'integer', minimum: 1, maximum: 3600 },
+    devicePollInterval: { type: 'integer', minimum: 1, maximum: 60 },
+    clientFailureLimit: { type: 'integer', minimum: 1, maximum: 10_000 },
+    userFailureLimit: { type: 'integer', minimum: 1, maximum: 10_000 },
+    ipFailureLimit: { type: 'integer', minimum: 1, maximum: 100_000 },
+    failureWindow: { type: 'integer', minimum: 1, maximum: 86_400 },
+    maxBackoff: { type: 'integer', minimum: 1, maximum: 86_400 },
   },
 };

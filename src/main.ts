@@ -16,6 +16,7 @@ import { interactionsRouter } from './interactions/router.js';
 import { KeyService } from './keys/service.js';
 import { createLogger, type Logger } from './observability/logger.js';
 import { apiAudience, buildProvider } from './provider/build.js';
+import { deviceFormWithoutSession, devicePolling } from './provider/device-flow.js';
 import { JwtAccessTokenRegistry } from './provider/jwt-access-tokens.js';
 import { primaryRole } from './accounts/roles.js';
 import { createTokenCheck, providerTokenLookup, type TokenCheck } from './resource/token-check.js';
@@ -167,6 +168,8 @@ export async function mountRoutes(services: Services, logger: Logger, internalOr
   }
   // After the dialects, which hand requests on to these endpoints too.
   provider.use(jwtTokenEndpoints(provider, tokenCheck, services.jwtAccessTokens));
+  provider.use(devicePolling(storage.counters, config.devicePollInterval));
+  provider.use(deviceFormWithoutSession(createViews(), provider.pathFor('code_verification')));
   provider.on('server_error', (ctx, error) => {
     logger.error({ req_id: ctx.state?.requestId, err: error }, 'provider server_error');
   });

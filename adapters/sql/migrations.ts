@@ -118,4 +118,18 @@ export const migrations: Migration[] = [
       ALTER TABLE keys ADD COLUMN retired_at timestamptz;
     `,
   },
+  {
+    id: '0004_attempt_counters',
+    sql: `
+      -- Short-lived counters (failed sign-ins, device-code polls) when no
+      -- Redis is configured. Rows past expires_at are dead and swept.
+      CREATE TABLE attempt_counters (
+        key text PRIMARY KEY,
+        count integer NOT NULL,
+        last_at timestamptz NOT NULL,
+        expires_at timestamptz NOT NULL
+      );
+      CREATE INDEX attempt_counters_expires_at ON attempt_counters (expires_at);
+    `,
+  },
 ];

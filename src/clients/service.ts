@@ -8,6 +8,7 @@ import { redirectUriProblem } from './redirect-uris.js';
 
 export const GRANT_TYPES = [
   'authorization_code', 'client_credentials', 'refresh_token', 'password', 'urn:ietf:params:oauth:grant-type:token-exchange',
+  'urn:ietf:params:oauth:grant-type:device_code',
 ] as const;
 export type TokenFormat = 'opaque' | 'jwt';
 

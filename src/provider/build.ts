@@ -2,7 +2,9 @@ import type { AdapterFactory, Configuration, FindAccount, KoaContextWithOIDC } f
 import Provider, { errors } from 'oidc-provider';
 import type { JWK } from 'jose';
 import type { GatehouseConfig } from '../../config/schema.js';
-import { PAGE_HEADERS, type Views } from '../http/views.js';
+import type { Views } from '../http/views.js';
+import { renderPage } from './pages.js';
+import { deviceFlowFeature } from './device-flow.js';
 import { resourceIndicatorsFeature } from './resource-servers.js';
 import { introspectionAllowed, revocationAllowed } from './token-policies.js';
 import * as password from './grants/password.js';
@@ -37,12 +39,6 @@ export interface ProviderDeps {
 /** The URL of Gatehouse's own API, the default audience of JWT access tokens. */
 export function apiAudience(issuer: string): string {
   return `${issuer}/api`;
-}
-
-function renderPage(ctx: KoaContextWithOIDC, views: Views, name: string, locals: Record<string, unknown>): void {
-  ctx.set(PAGE_HEADERS);
-  ctx.type = 'html';
-  ctx.body = views(name, locals);
 }
 
 /**
@@ -89,6 +85,8 @@ export function buildProvider(config: GatehouseConfig, deps: ProviderDeps): Prov
     // RFC 9101 JWT-secured authorization requests (clients with a jwks, e.g.
     // registered with private_key_jwt, RFC 7523, which is always accepted).
     requestObjects: { enabled: true },
+    // RFC 8628, for clients whose grant_types list the device_code grant.
+    deviceFlow: deviceFlowFeature(views),
   };
 
   const configuration: Configuration = {
@@ -185,7 +183,7 @@ export function buildProvider(config: GatehouseConfig, deps: ProviderDeps): Prov
       Session: config.sessionTtl,
       Interaction: config.interactionTtl,
       Grant: config.grantTtl,
-      DeviceCode: 600,
+      DeviceCode: config.deviceCodeTtl,
       BackchannelAuthenticationRequest: 600,
       PreAuthorizedCode: 600,
     },

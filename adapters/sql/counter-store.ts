@@ -1,0 +1,53 @@
+import type { CounterState, CounterStore } from '../contract.js';
+import type { SqlExecutor } from './database.js';
+
+interface CounterRow {
+  count: number;
+  last_ms: string;
+}
+
+/** Counters in the `attempt_counters` table, for deployments without Redis. */
+export class SqlCounterStore implements CounterStore {
+  constructor(private readonly db: SqlExecutor) {}
+
+  async hit(key: string, windowSeconds: number): Promise<CounterState> {
+    // One statement, so concurrent hits never lose a count; a dead row
+    // (past its window) starts again from one.
+    const { rows } = await this.db.query<CounterRow>(
+      `INSERT INTO attempt_counters (key, count, last_at, expires_at)
+         VALUES ($1, 1, now(), now() + make_interval(secs => $2))
+       ON CONFLICT (key) DO UPDATE SET
+         count = CASE WHEN attempt_counters.expires_at <= now() THEN 1 ELSE attempt_counters.count + 1 END,
+         last_at = now(),
+         expires_at = now() + make_interval(secs => $2)
+       RETURNING count, (extract(epoch FROM last_at) * 1000)::bigint AS last_ms`,
+      [key, windowSeconds],
+    );
+    const row = rows[0]!;
+    return { count: Number(row.count), lastAt: Number(row.last_ms) };
+  }
+
+  async peek(keys: string[]): Promise<Array<CounterState | undefined>> {
+    if (!keys.length) return [];
+    const { rows } = await this.db.query<CounterRow & { key: string }>(
+      `SELECT key, count, (extract(epoch FROM last_at) * 1000)::bigint AS last_ms
+         FROM attempt_counters WHERE key = ANY($1) AND expires_at > now()`,
+      [keys],
+    );
+    const byKey = new Map(rows.map((row) => [row.key, { count: Number(row.count), lastAt: Number(row.last_ms) }]));
+    return keys.map((key) => byKey.get(key));
+  }
+
+  async clear(key: string): Promise<void> {
+    await this.db.query('DELETE FROM attempt_counters WHERE key = $1', [key]);
+  }
+
+  async sweep(limit = 1000): Promise<number> {
+    const { rowCount } = await this.db.query(
+      `DELETE FROM attempt_counters WHERE key IN (
+         SELECT key FROM attempt_counters WHERE expires_at <= now() LIMIT $1)`,
+      [limit],
+    );
+    return rowCount;
+  }
+}

@@ -1,0 +1,101 @@
+import { createHash } from 'node:crypto';
+import type { KoaContextWithOIDC } from 'oidc-provider';
+import type { Middleware } from 'koa';
+import type { CounterStore } from '../../adapters/contract.js';
+import type { Views } from '../http/views.js';
+import { renderPage } from './pages.js';
+
+export const DEVICE_CODE_GRANT = 'urn:ietf:params:oauth:grant-type:device_code';
+
+// What the user is told when the code they typed can't be used. oidc-provider
+// names its re-render errors; anything else is a generic failure.
+const CODE_PROBLEMS: Record<string, string> = {
+  NoCodeError: 'Enter the code your device shows.',
+  NotFoundError: 'That code is not right. Check it and try again.',
+  ExpiredError: 'That code has expired. Start again on your device to get a new one.',
+  AlreadyUsedError: 'That code has already been used. Start again on your device to get a new one.',
+  AbortedError: 'You cancelled the sign-in. Your device was not connected.',
+};
+
+type ClientLike = { clientName?: string; clientId: string } | undefined;
+
+/**
+ * RFC 8628 pages: entering the user code, confirming the device, and the
+ * final page. oidc-provider hands each source its own form (with its xsrf
+ * field); the pug pages place it and add the buttons.
+ */
+export function deviceFlowFeature(views: Views) {
+  return {
+    enabled: true,
+    // Unambiguous letters only (no vowels, so no words), shown as XXXX-XXXX.
+    charset: 'base-20',
+    mask: '****-****',
+    async userCodeInputSource(ctx: KoaContextWithOIDC, form: string, _out?: unknown, err?: Error) {
+      const error = err ? (CODE_PROBLEMS[err.name] ?? 'Something went wrong. Start again on your device.') : undefined;
+      renderPage(ctx, views, 'device-code', { title: 'Connect a device', form, error });
+    },
+    async userCodeConfirmSource(ctx: KoaContextWithOIDC, form: string, client: ClientLike, _deviceInfo: unknown, userCode: string) {
+      renderPage(ctx, views, 'device-confirm', { title: 'Confirm device', form, userCode, client: client?.clientName ?? client?.clientId });
+    },
+    async successSource(ctx: KoaContextWithOIDC) {
+      renderPage(ctx, views, 'device-done', { title: 'Device connected', client: ctx.oidc.client?.clientName });
+    },
+  };
+}
+
+/**
+ * A code form posted without the session it was issued in (no cookie, or an
+ * expired one) fails oidc-provider's xsrf check, and its error page then
+ * tries to persist a session that was never saved, which throws. The user
+ * is owed the same answer as for any stale form: start again.
+ */
+export function deviceFormWithoutSession(views: Views, path: string): Middleware {
+  return async (ctx, next) => {
+    if (ctx.method !== 'POST' || ctx.path !== path) {
+      await next();
+      return;
+    }
+    try {
+      await next();
+    } catch (error) {
+      if (!(error instanceof TypeError) || !/previously persisted/.test(error.message)) throw error;
+      renderPage(ctx as unknown as KoaContextWithOIDC, views, 'device-code', {
+        title: 'Connect a device',
+        error: 'This page has expired. Open the address your device shows again.',
+        form: '',
+      });
+      ctx.status = 400;
+    }
+  };
+}
+
+/**
+ * What oidc-provider leaves to the deployment: it does not announce a
+ * polling `interval` (RFC 8628 §3.2) and never answers `slow_down` (§3.5).
+ * This announces the configured interval and, for a device code polled again
+ * before it has passed, turns `authorization_pending` into `slow_down`.
+ * Polls are counted in the shared counter store, so every process agrees.
+ */
+export function devicePolling(counters: CounterStore, intervalSeconds: number): Middleware {
+  return async (ctx, next) => {
+    await next();
+    const oidc = (ctx as unknown as Partial<KoaContextWithOIDC>).oidc;
+    if (!oidc || !ctx.body || typeof ctx.body !== 'object') return;
+    const body = ctx.body as Record<string, unknown>;
+    if (oidc.route === 'device_authorization' && ctx.status === 200) {
+      body.interval = intervalSeconds;
+      return;
+    }
+    const params = oidc.params as Record<string, unknown> | undefined;
+    if (oidc.route !== 'token' || params?.grant_type !== DEVICE_CODE_GRANT || body.error !== 'authorization_pending') return;
+    const code = params.device_code;
+    if (typeof code !== 'string') return;
+    // Keyed by a digest: the device code itself is a bearer credential.
+    const key = `device-poll:${createHash('sha256').update(code).digest('base64url')}`;
+    const { count } = await counters.hit(key, intervalSeconds);
+    if (count > 1) {
+      body.error = 'slow_down';
+      body.error_description = `poll no more often than every ${intervalSeconds} seconds; add 5 seconds to the interval`;
+    }
+  };
+}

@@ -1,0 +1,82 @@
+import { randomUUID } from 'node:crypto';
+import { rm } from 'node:fs/promises';
+import { expect } from 'chai';
+import { Redis } from 'ioredis';
+import type { CounterStore } from '../../adapters/contract.js';
+import { openEmbedded } from '../../adapters/embedded/pglite.js';
+import { RedisCounterStore } from '../../adapters/redis/counter-store.js';
+import { SqlCounterStore } from '../../adapters/sql/counter-store.js';
+import type { SqlDatabase } from '../../adapters/sql/database.js';
+import { migrate } from '../../adapters/sql/migrate.js';
+import { openPostgres } from '../../adapters/sql/postgres.js';
+import { tempDir } from '../support/server.js';
+
+interface Subject {
+  name: string;
+  open(): Promise<{ store: CounterStore; close(): Promise<void> }>;
+}
+
+async function sqlSubject(db: SqlDatabase, cleanup: () => Promise<void> = async () => {}) {
+  await migrate(db);
+  return { store: new SqlCounterStore(db), close: async () => { await db.close(); await cleanup(); } };
+}
+
+const subjects: Subject[] = [{
+  name: 'SQL on embedded PGlite',
+  async open() {
+    const dir = await tempDir();
+    return sqlSubject(await openEmbedded(dir, 'owner'), () => rm(dir, { recursive: true, force: true }));
+  },
+}];
+if (process.env.DATABASE_URL) subjects.push({ name: 'SQL on PostgreSQL', open: async () => sqlSubject(openPostgres(process.env.DATABASE_URL!)) });
+if (process.env.REDIS_URL) {
+  subjects.push({
+    name: 'Redis',
+    async open() {
+      const redis = new Redis(process.env.REDIS_URL!);
+      return { store: new RedisCounterStore(redis, `gatehouse-test-${randomUUID()}:`), close: async () => { redis.disconnect(); } };
+    },
+  });
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+for (const subject of subjects) {
+  describe(`counter store contract: ${subject.name}`, () => {
+    let store: CounterStore;
+    let close: () => Promise<void>;
+
+    before(async () => { ({ store, close } = await subject.open()); });
+    after(() => close());
+
+    it('counts hits and reports the last one; peek reads several counters in order without counting', async () => {
+      const [a, b, none] = [randomUUID(), randomUUID(), randomUUID()];
+      const before = Date.now();
+      expect((await store.hit(a, 60)).count).to.equal(1);
+      const second = await store.hit(a, 60);
+      expect(second.count).to.equal(2);
+      expect(second.lastAt).to.be.within(before - 1000, Date.now() + 1000);
+      await store.hit(b, 60);
+      const peeked = await store.peek([b, none, a]);
+      expect(peeked.map((state) => state?.count)).to.deep.equal([1, undefined, 2]);
+      expect((await store.peek([a]))[0]?.count, 'peek does not count').to.equal(2);
+    });
+
+    it('loses no hit among fifty concurrent ones', async () => {
+      const key = randomUUID();
+      const counts = await Promise.all(Array.from({ length: 50 }, () => store.hit(key, 60)));
+      expect(counts.map((c) => c.count).sort((x, y) => x - y)).to.deep.equal(Array.from({ length: 50 }, (_, i) => i + 1));
+    });
+
+    it('forgets a counter after its window and when cleared', async () => {
+      const [expiring, cleared] = [randomUUID(), randomUUID()];
+      await store.hit(expiring, 1);
+      await store.hit(cleared, 60);
+      await store.clear(cleared);
+      expect(await store.peek([cleared])).to.deep.equal([undefined]);
+      await sleep(2100);
+      expect(await store.peek([expiring])).to.deep.equal([undefined]);
+      expect((await store.hit(expiring, 1)).count, 'starts again from one').to.equal(1);
+    });
+  });
+}

@@ -1,0 +1,122 @@
+import { expect } from 'chai';
+import * as oidc from 'openid-client';
+import { FormBrowser, type Page } from '../support/form-browser.js';
+import { discover, oauthError } from '../support/oidc.js';
+import { startTestServer, type TestServer } from '../support/server.js';
+
+const DEVICE_GRANT = 'urn:ietf:params:oauth:grant-type:device_code';
+
+/** One poll of the token endpoint through openid-client, without its waiting loop. */
+function pollOnce(config: oidc.Configuration, deviceCode: string) {
+  return oidc.genericGrantRequest(config, DEVICE_GRANT, { device_code: deviceCode });
+}
+
+describe('device authorization grant (RFC 8628), through openid-client', () => {
+  let server: TestServer;
+  let config: oidc.Configuration;
+  const user = { username: `tv-${Date.now()}`, password: 'living room password' };
+
+  before(async () => {
+    server = await startTestServer({ DEVICE_POLL_INTERVAL: '1' });
+    await server.services.accounts.create(user);
+    const { client } = await server.services.clients.create({
+      name: 'Living-room TV', grantTypes: [DEVICE_GRANT, 'refresh_token'], scope: ['openid', 'profile', 'read', 'offline_access'], public: true,
+    });
+    config = await discover(server, client.clientId);
+  });
+
+  after(() => server.stop());
+
+  /** Types the user code on the verification page and confirms the device. */
+  async function enterCode(browser: FormBrowser, verificationUri: string, userCode: string): Promise<Page> {
+    const input = await browser.navigate(verificationUri);
+    expect(input.status).to.equal(200);
+    expect(input.html).to.include('Enter the code your device shows');
+    expect(input.headers.get('content-security-policy')).to.include("frame-ancestors 'none'");
+    return browser.submit(input, '/device', { user_code: userCode });
+  }
+
+  it('is advertised in discovery, with the polling interval in the authorization response', async () => {
+    const metadata = config.serverMetadata();
+    expect(metadata.device_authorization_endpoint).to.equal(`${server.issuer}/device/auth`);
+    expect(metadata.grant_types_supported).to.include(DEVICE_GRANT);
+    const response = await oidc.initiateDeviceAuthorization(config, { scope: 'openid' });
+    expect(response.interval).to.equal(1);
+    expect(response.user_code).to.match(/^[BCDFGHJKLMNPQRSTVWXZ]{4}-[BCDFGHJKLMNPQRSTVWXZ]{4}$/);
+    expect(response.verification_uri).to.equal(`${server.issuer}/device`);
+    expect(response.expires_in).to.be.within(590, 600);
+  });
+
+  it('answers authorization_pending, then slow_down to a device that polls too fast, then tokens once the user confirms', async () => {
+    const response = await oidc.initiateDeviceAuthorization(config, { scope: 'openid profile read offline_access' });
+    expect((await oauthError(pollOnce(config, response.device_code))).error).to.equal('authorization_pending');
+    expect((await oauthError(pollOnce(config, response.device_code))).error).to.equal('slow_down');
+
+    const browser = new FormBrowser();
+    let page = await enterCode(browser, response.verification_uri, response.user_code);
+    expect(page.html).to.include('Is this your device?');
+    expect(page.html).to.include(response.user_code);
+    expect(page.html).to.include('Living-room TV');
+    page = await browser.submit(page, '/device');
+    page = await browser.submit(page, '/login', user);
+    expect(page.html).to.include('Allow access?');
+    page = await browser.submit(page, '/confirm');
+    expect(page.status).to.equal(200);
+    expect(page.html).to.include('Device connected');
+
+    const tokens = await oidc.pollDeviceAuthorizationGrant(config, response);
+    expect(tokens.access_token).to.be.a('string');
+    expect(tokens.refresh_token).to.be.a('string');
+    expect(tokens.claims()?.sub).to.be.a('string');
+    const userinfo = await oidc.fetchUserInfo(config, tokens.access_token, tokens.claims()!.sub);
+    expect(userinfo.preferred_username).to.equal(user.username);
+
+    // A device code is single-use: the same code again is refused.
+    expect((await oauthError(pollOnce(config, response.device_code))).error).to.equal('invalid_grant');
+  });
+
+  it('tells the device access_denied when the user cancels on the confirmation page', async () => {
+    const response = await oidc.initiateDeviceAuthorization(config, { scope: 'openid' });
+    const browser = new FormBrowser();
+    const confirm = await enterCode(browser, response.verification_uri, response.user_code);
+    const cancelled = await browser.submit(confirm, '/device', { abort: 'yes' });
+    expect(cancelled.html).to.include('You cancelled the sign-in');
+    expect((await oauthError(oidc.pollDeviceAuthorizationGrant(config, response))).error).to.equal('access_denied');
+  });
+
+  it('re-renders the code page with a clear message for a wrong code, and refuses a form without its xsrf field', async () => {
+    const browser = new FormBrowser();
+    const wrong = await enterCode(browser, `${server.issuer}/device`, 'BBBB-BBBB');
+    expect(wrong.html).to.include('That code is not right');
+    expect(FormBrowser.forms(wrong).some((form) => form.action.endsWith('/device'))).to.equal(true);
+
+    const forged = await fetch(`${server.issuer}/device`, {
+      method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded', accept: 'text/html' }, body: 'user_code=BBBB-BBBB',
+    });
+    expect(forged.status).to.equal(400);
+    expect(await forged.text()).to.include('This page has expired');
+  });
+
+  it('refuses a client that is not registered for the device grant', async () => {
+    const { client, clientSecret } = await server.services.clients.create({ name: 'No devices', grantTypes: ['client_credentials'], scope: ['read'] });
+    const other = await discover(server, client.clientId, clientSecret);
+    // oidc-provider's choice of code for a grant type the client lacks.
+    const refused = await oauthError(oidc.initiateDeviceAuthorization(other, { scope: 'read' }));
+    expect(refused).to.deep.equal({ error: 'invalid_request', status: 400 });
+  });
+});
+
+describe('device authorization grant: an expired device code', () => {
+  let server: TestServer;
+
+  before(async () => { server = await startTestServer({ DEVICE_CODE_TTL: '1', DEVICE_POLL_INTERVAL: '1' }); });
+  after(() => server.stop());
+
+  it('answers expired_token, not "not found", after the code has expired', async () => {
+    const { client } = await server.services.clients.create({ name: 'Slow TV', grantTypes: [DEVICE_GRANT], scope: ['openid'], public: true });
+    const config = await discover(server, client.clientId);
+    const response = await oidc.initiateDeviceAuthorization(config, { scope: 'openid' });
+    await new Promise((resolve) => setTimeout(resolve, 2100));
+    expect((await oauthError(pollOnce(config, response.device_code))).error).to.equal('expired_token');
+  });
+});
