@@ -15,6 +15,7 @@ import { KeysStore } from './sql/keys-store.js';
 import { migrate } from './sql/migrate.js';
 import { SqlPayloadStore } from './sql/payload-store.js';
 import { openPostgres } from './sql/postgres.js';
+import { ResourceServersStore } from './sql/resource-servers-store.js';
 import { ScopesStore } from './sql/scopes-store.js';
 
 export interface StorageOptions {
@@ -39,6 +40,7 @@ export interface Storage {
   readonly clients: ClientsStore;
   readonly accounts: AccountsStore;
   readonly scopes: ScopesStore;
+  readonly resourceServers: ResourceServersStore;
   readonly keys: KeysStore;
   readonly audit: AuditStore;
   readonly adapter: AdapterFactory;
@@ -135,6 +137,7 @@ export async function openStorage(options: StorageOptions): Promise<Storage> {
     clients,
     accounts: new AccountsStore(db),
     scopes: new ScopesStore(db),
+    resourceServers: new ResourceServersStore(db),
     keys: new KeysStore(db),
     audit: new AuditStore(db),
     adapter: createAdapterFactory({ durable, ephemeral, clients }),

@@ -31,6 +31,7 @@ import { leRouter } from './compat/le/router.js';
 import { losRouter } from './compat/los/router.js';
 import { luxRouter } from './compat/lux/router.js';
 import { ScopeRegistry } from './scopes/registry.js';
+import { ResourceServerRegistry } from './resources/registry.js';
 import { AuditLog } from './audit/log.js';
 import { observeProvider } from './audit/provider-events.js';
 import { Metrics } from './observability/metrics.js';
@@ -42,6 +43,7 @@ export interface Services {
   provider: Provider;
   keys: KeyService;
   scopes: ScopeRegistry;
+  resourceServers: ResourceServerRegistry;
   accounts: AccountService;
   clients: ClientService;
   cookieSecrets: string[];
@@ -75,6 +77,7 @@ export async function composeServices(config: GatehouseConfig, role: 'owner' | '
     keys = new KeyService(storage.keys);
     await keys.ensure();
     const scopes = new ScopeRegistry(storage.scopes);
+    const resourceServers = new ResourceServerRegistry(storage.resourceServers, scopes, apiAudience(config.issuer));
     const accounts = new AccountService(storage.accounts);
     const cookieSecrets = config.cookieSecrets ?? await keys.cookieSecrets();
     const jwtAccessTokens = new JwtAccessTokenRegistry(storage.ephemeral);
@@ -86,6 +89,7 @@ export async function composeServices(config: GatehouseConfig, role: 'owner' | '
     let tokenCheck: TokenCheck | undefined;
     const provider = buildProvider(config, {
       tokenCheck: () => tokenCheck!,
+      findResourceServer: (uri) => resourceServers.find(uri),
       adapter: storage.adapter,
       authenticate: async (username, password) => (await accounts.authenticate(username, password))?.id,
       accountRole: async (accountId) => primaryRole((await accounts.findById(accountId))?.roles ?? []),
@@ -113,7 +117,7 @@ export async function composeServices(config: GatehouseConfig, role: 'owner' | '
         return storage.ephemeral.consume('DPoPProof', jti);
       },
     });
-    return { config, storage, provider, keys, scopes, accounts, clients, cookieSecrets, tokenCheck, jwtAccessTokens, audit, metrics,
+    return { config, storage, provider, keys, scopes, resourceServers, accounts, clients, cookieSecrets, tokenCheck, jwtAccessTokens, audit, metrics,
       signingKid: typeof jwks.keys[0]?.kid === 'string' ? jwks.keys[0].kid : undefined,
     };
   } catch (error) {

@@ -132,4 +132,18 @@ export const migrations: Migration[] = [
       CREATE INDEX attempt_counters_expires_at ON attempt_counters (expires_at);
     `,
   },
+  {
+    id: '0005_resource_servers',
+    sql: `
+      -- RFC 8707 resource servers besides Gatehouse's own API: the audience
+      -- of their tokens, the scopes they understand and the token format.
+      CREATE TABLE resource_servers (
+        uri text PRIMARY KEY,
+        scope text NOT NULL,
+        token_format text NOT NULL CHECK (token_format IN ('opaque', 'jwt')),
+        access_token_ttl integer,
+        created_at timestamptz NOT NULL DEFAULT now()
+      );
+    `,
+  },
 ];

@@ -25,6 +25,10 @@ Commands:
   audit [--since ISO-DATE] [--client ID] [--limit N]   read the audit trail, newest first
   scope list                                list the scope registry
   scope add --name S --description D [--warning]
+  resource add --uri U --scope "s1 s2" [--token-format jwt|opaque] [--ttl SECONDS]
+                                            register a resource server (RFC 8707 audience)
+  resource list                             list registered resource servers
+  resource remove URI                       stop issuing tokens for a resource server
 
 Every command accepts --json for machine-readable output.
 Configuration comes from the environment (DATABASE_URL, GATEHOUSE_DATA_DIR, …), as for the server.`;
@@ -154,6 +158,24 @@ async function run(services: Services, command: string[], values: Values): Promi
       await services.scopes.save(scope);
       return scope;
     }
+    case 'resource list':
+      return services.resourceServers.list();
+    case 'resource add': {
+      const format = values['token-format'];
+      if (format !== undefined && format !== 'jwt' && format !== 'opaque') throw new UsageError('--token-format must be jwt or opaque');
+      const ttl = typeof values.ttl === 'string' ? Number(values.ttl) : undefined;
+      const record = await services.resourceServers.save({
+        uri: required(values, 'uri'), scope: list(values.scope), tokenFormat: format, accessTokenTtl: ttl,
+      });
+      await services.audit.record({ event: 'resource_server.saved', actor: 'cli', detail: { ...record } });
+      return record;
+    }
+    case 'resource remove': {
+      if (!arg) throw new UsageError('resource remove needs the resource URI');
+      await services.resourceServers.remove(arg);
+      await services.audit.record({ event: 'resource_server.removed', actor: 'cli', detail: { uri: arg } });
+      return { removed: arg };
+    }
     default:
       throw new UsageError(command.length ? `unknown command: ${command.join(' ')}` : 'no command given');
   }
@@ -189,6 +211,8 @@ async function main(argv: string[]): Promise<number> {
         since: { type: 'string' },
         client: { type: 'string' },
         limit: { type: 'string' },
+        uri: { type: 'string' },
+        ttl: { type: 'string' },
       },
     });
   } catch (error) {

@@ -5,7 +5,7 @@ import type { GatehouseConfig } from '../../config/schema.js';
 import type { Views } from '../http/views.js';
 import { renderPage } from './pages.js';
 import { deviceFlowFeature } from './device-flow.js';
-import { resourceIndicatorsFeature } from './resource-servers.js';
+import { resourceIndicatorsFeature, type ResourceServerPolicy } from './resource-servers.js';
 import { introspectionAllowed, revocationAllowed } from './token-policies.js';
 import * as password from './grants/password.js';
 import * as tokenExchange from './grants/token-exchange.js';
@@ -26,6 +26,8 @@ export interface ProviderDeps {
   firstPartyClients: ReadonlySet<string>;
   /** The resource check, for token exchange's subject tokens (set once it exists). */
   tokenCheck: () => TokenCheck;
+  /** Registered resource servers (RFC 8707) other than Gatehouse's API. */
+  findResourceServer: ResourceServerPolicy['findResourceServer'];
   /** Checks a username and password (argon2); the account id, or undefined. */
   authenticate(username: string, password: string): Promise<string | undefined>;
   adapter: AdapterFactory;
@@ -53,7 +55,7 @@ export function buildProvider(config: GatehouseConfig, deps: ProviderDeps): Prov
   const resourceIndicators = resourceIndicatorsFeature({
     defaultAudience: apiAudience(config.issuer),
     registeredScopes: () => deps.scopes,
-    accessTokenTtl: config.accessTokenTtl,
+    findResourceServer: deps.findResourceServer,
   });
   const features = {
     devInteractions: { enabled: false },
@@ -175,9 +177,11 @@ export function buildProvider(config: GatehouseConfig, deps: ProviderDeps): Prov
       renderPage(ctx, views, 'error', { error: out.error, description: out.error_description });
     },
     ttl: {
-      AccessToken: (ctx) => dialectLifetime(ctx, 'accessToken') ?? config.accessTokenTtl,
+      // A dialect's documented lifetime first, then a registered resource
+      // server's own (RFC 8707), then the server-wide setting.
+      AccessToken: (ctx, token) => dialectLifetime(ctx, 'accessToken') ?? token.resourceServer?.accessTokenTTL ?? config.accessTokenTtl,
       AuthorizationCode: config.authorizationCodeTtl,
-      ClientCredentials: (ctx) => dialectLifetime(ctx, 'clientCredentials') ?? config.clientCredentialsTtl,
+      ClientCredentials: (ctx, token) => dialectLifetime(ctx, 'clientCredentials') ?? token.resourceServer?.accessTokenTTL ?? config.clientCredentialsTtl,
       IdToken: config.idTokenTtl,
       RefreshToken: (ctx) => dialectLifetime(ctx, 'refreshToken') ?? config.refreshTokenTtl,
       Session: config.sessionTtl,

@@ -8,7 +8,8 @@ export interface ResourceServerPolicy {
   /** The audience of Gatehouse's own API (and the default for JWT clients). */
   defaultAudience: string;
   registeredScopes: () => string[];
-  accessTokenTtl: number;
+  /** Other registered resource servers (RFC 8707), by resource indicator. */
+  findResourceServer(uri: string): Promise<{ scope: string; tokenFormat: 'opaque' | 'jwt'; accessTokenTtl: number | null } | undefined>;
 }
 
 type ClientLike = { metadata(): Record<string, unknown> } | undefined;
@@ -23,8 +24,10 @@ export function tokenFormatOf(client: ClientLike): 'jwt' | 'opaque' {
 
 /**
  * Resource Indicators (RFC 8707) decide an access token's audience and
- * format. Clients configured for JWT access tokens get RFC 9068 tokens for
- * Gatehouse's API audience; everyone else gets opaque tokens.
+ * format. Without a `resource` parameter, clients configured for JWT access
+ * tokens get RFC 9068 tokens for Gatehouse's API audience and everyone else
+ * opaque tokens. A registered resource server sets its own audience, scopes,
+ * format and lifetime; any other indicator is `invalid_target`.
  */
 export function resourceIndicatorsFeature(policy: ResourceServerPolicy) {
   return {
@@ -38,14 +41,21 @@ export function resourceIndicatorsFeature(policy: ResourceServerPolicy) {
     },
     async getResourceServerInfo(_ctx: KoaContextWithOIDC, resourceIndicator: string, client: ClientLike): Promise<ResourceServer> {
       if (resourceIndicator !== policy.defaultAudience) {
-        throw new errors.InvalidTarget(`unknown resource ${resourceIndicator}`);
+        const registered = await policy.findResourceServer(resourceIndicator);
+        if (!registered) throw new errors.InvalidTarget(`unknown resource ${resourceIndicator}`);
+        return {
+          scope: registered.scope,
+          audience: resourceIndicator,
+          ...(registered.accessTokenTtl ? { accessTokenTTL: registered.accessTokenTtl } : {}),
+          accessTokenFormat: registered.tokenFormat,
+          ...(registered.tokenFormat === 'jwt' ? { jwt: { sign: { alg: 'RS256' } } } : {}),
+        };
       }
       const scope = policy.registeredScopes().filter((s) => !OIDC_SCOPES.has(s)).join(' ');
       const format = tokenFormatOf(client);
       return {
         scope,
         audience: resourceIndicator,
-        accessTokenTTL: policy.accessTokenTtl,
         accessTokenFormat: format,
         ...(format === 'jwt' ? { jwt: { sign: { alg: 'RS256' } } } : {}),
       };

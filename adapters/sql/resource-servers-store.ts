@@ -1,0 +1,51 @@
+import type { SqlExecutor } from './database.js';
+
+export interface ResourceServerRecord {
+  /** The resource indicator (RFC 8707 §2): an absolute URI without a fragment; the tokens' audience. */
+  uri: string;
+  /** Scopes this resource server understands, space-separated. */
+  scope: string;
+  tokenFormat: 'opaque' | 'jwt';
+  /** Access token lifetime for this audience; null: the server default. */
+  accessTokenTtl: number | null;
+}
+
+interface Row {
+  uri: string;
+  scope: string;
+  token_format: 'opaque' | 'jwt';
+  access_token_ttl: number | null;
+}
+
+const toRecord = (row: Row): ResourceServerRecord => ({
+  uri: row.uri, scope: row.scope, tokenFormat: row.token_format, accessTokenTtl: row.access_token_ttl,
+});
+
+/** Registered resource servers (RFC 8707 audiences). */
+export class ResourceServersStore {
+  constructor(private readonly db: SqlExecutor) {}
+
+  async list(): Promise<ResourceServerRecord[]> {
+    const { rows } = await this.db.query<Row>('SELECT uri, scope, token_format, access_token_ttl FROM resource_servers ORDER BY created_at, uri');
+    return rows.map(toRecord);
+  }
+
+  async find(uri: string): Promise<ResourceServerRecord | undefined> {
+    const { rows } = await this.db.query<Row>('SELECT uri, scope, token_format, access_token_ttl FROM resource_servers WHERE uri = $1', [uri]);
+    return rows[0] && toRecord(rows[0]);
+  }
+
+  async save(record: ResourceServerRecord): Promise<void> {
+    await this.db.query(
+      `INSERT INTO resource_servers (uri, scope, token_format, access_token_ttl) VALUES ($1, $2, $3, $4)
+       ON CONFLICT (uri) DO UPDATE SET scope = excluded.scope, token_format = excluded.token_format, access_token_ttl = excluded.access_token_ttl`,
+      [record.uri, record.scope, record.tokenFormat, record.accessTokenTtl],
+    );
+  }
+
+  /** True when a row was deleted. */
+  async remove(uri: string): Promise<boolean> {
+    const { rowCount } = await this.db.query('DELETE FROM resource_servers WHERE uri = $1', [uri]);
+    return rowCount > 0;
+  }
+}

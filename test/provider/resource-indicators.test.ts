@@ -1,0 +1,84 @@
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { expect } from 'chai';
+import { createRemoteJWKSet, decodeJwt, jwtVerify } from 'jose';
+import * as oidc from 'openid-client';
+import { discover, oauthError } from '../support/oidc.js';
+import { startTestServer, type TestServer } from '../support/server.js';
+
+const run = promisify(execFile);
+
+describe('resource indicators (RFC 8707): per-resource audience, scopes, format and lifetime', () => {
+  let server: TestServer;
+  let config: oidc.Configuration;
+  const stamp = Date.now();
+  const reports = `https://reports-${stamp}.example.test/`;
+  const ledger = `https://ledger-${stamp}.example.test/v1`;
+
+  before(async () => {
+    server = await startTestServer();
+    await server.services.resourceServers.save({ uri: reports, scope: ['read'], tokenFormat: 'jwt', accessTokenTtl: 120 });
+    // Registered through the CLI, beside the running server, as an operator would.
+    const env = { ...process.env, GATEHOUSE_DATA_DIR: server.config.dataDir, DATABASE_URL: process.env.DATABASE_URL ?? '', REDIS_URL: process.env.REDIS_URL ?? '' };
+    const cli = await run(process.execPath, ['dist/src/cli/main.js', 'resource', 'add', '--uri', ledger, '--scope', 'write', '--token-format', 'opaque', '--json'], { env });
+    expect(JSON.parse(cli.stdout)).to.deep.include({ uri: ledger, tokenFormat: 'opaque' });
+    const { client, clientSecret } = await server.services.clients.create({ name: 'Multi-API job', grantTypes: ['client_credentials'], scope: ['read', 'write'] });
+    config = await discover(server, client.clientId, clientSecret);
+  });
+
+  after(() => server.stop());
+
+  it('issues a JWT for a JWT resource server: its audience, its scopes only, its lifetime', async () => {
+    const tokens = await oidc.clientCredentialsGrant(config, { scope: 'read', resource: reports });
+    const { payload, protectedHeader } = await jwtVerify(tokens.access_token, createRemoteJWKSet(new URL(`${server.url}/jwks`)), {
+      issuer: server.issuer, audience: reports, typ: 'at+jwt',
+    });
+    expect(protectedHeader.alg).to.equal('RS256');
+    expect(payload.scope).to.equal('read');
+    expect(payload.exp! - payload.iat!).to.equal(120);
+  });
+
+  it('issues an opaque token for an opaque resource server, whose introspection names the audience', async () => {
+    const tokens = await oidc.clientCredentialsGrant(config, { scope: 'write', resource: ledger });
+    expect(tokens.access_token.split('.')).to.have.length(1);
+    const introspection = await oidc.tokenIntrospection(config, tokens.access_token);
+    expect(introspection).to.include({ active: true, scope: 'write', aud: ledger });
+  });
+
+  it('keeps each audience to its own scopes: a scope the resource server does not understand is not in its token', async () => {
+    const outcome = await oidc.clientCredentialsGrant(config, { scope: 'read write', resource: reports }).then(
+      (tokens) => ({ scope: decodeJwt(tokens.access_token).scope }),
+      (error: unknown) => ({ error: (error as { error?: string }).error }),
+    );
+    // oidc-provider either narrows the token or refuses; either way "write" never reaches the reports API.
+    if ('scope' in outcome) expect(outcome.scope).to.equal('read');
+    else expect(outcome.error).to.equal('invalid_scope');
+  });
+
+  it('refuses an unregistered resource with invalid_target', async () => {
+    expect((await oauthError(oidc.clientCredentialsGrant(config, { scope: 'read', resource: 'https://unknown.example.test/' }))).error).to.equal('invalid_target');
+  });
+
+  it('validates registrations: absolute URIs without query or fragment, registered scopes, not Gatehouse\'s own API', async () => {
+    for (const [input, field] of [
+      [{ uri: 'not a uri', scope: ['read'] }, 'uri'],
+      [{ uri: 'https://api.example.test/#frag', scope: ['read'] }, 'uri'],
+      [{ uri: 'https://api.example.test/?tenant=1', scope: ['read'] }, 'uri'],
+      [{ uri: `${server.issuer}/api`, scope: ['read'] }, 'uri'],
+      [{ uri: 'https://api.example.test/', scope: [] }, 'scope'],
+      [{ uri: 'https://api.example.test/', scope: ['no-such-scope'] }, 'scope'],
+    ] as const) {
+      const refused = await server.services.resourceServers.save({ ...input, scope: [...input.scope] }).then(() => undefined, (error: unknown) => error as { fields?: Array<{ field: string }> });
+      expect(refused?.fields?.map((f) => f.field), JSON.stringify(input)).to.include(field);
+    }
+    expect((await server.services.resourceServers.list()).map((r) => r.uri)).not.to.include('https://api.example.test/');
+  });
+
+  it('stops issuing for a removed resource server within a second', async () => {
+    const uri = `https://gone-${stamp}.example.test/`;
+    await server.services.resourceServers.save({ uri, scope: ['read'], tokenFormat: 'opaque' });
+    expect((await oidc.clientCredentialsGrant(config, { scope: 'read', resource: uri })).access_token).to.be.a('string');
+    await server.services.resourceServers.remove(uri);
+    expect((await oauthError(oidc.clientCredentialsGrant(config, { scope: 'read', resource: uri }))).error).to.equal('invalid_target');
+  });
+});
