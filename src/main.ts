@@ -35,6 +35,8 @@ import { ResourceServerRegistry } from './resources/registry.js';
 import { AuditLog } from './audit/log.js';
 import { observeProvider } from './audit/provider-events.js';
 import { Metrics } from './observability/metrics.js';
+import { FailureLimiter } from './security/failure-limiter.js';
+import { clientAuthThrottle } from './http/client-auth-throttle.js';
 import { metricsRouter } from './http/metrics.js';
 
 export interface Services {
@@ -52,6 +54,8 @@ export interface Services {
   jwtAccessTokens: JwtAccessTokenRegistry;
   audit: AuditLog;
   metrics: Metrics;
+  /** Brute-force protection for everything that checks a secret. */
+  limiter: FailureLimiter;
   /** The kid this process signs with (the newest published key at start-up). */
   signingKid?: string;
 }
@@ -85,11 +89,33 @@ export async function composeServices(config: GatehouseConfig, role: 'owner' | '
     const audit = new AuditLog(storage.audit, (error, event) => {
       logger?.error({ err: error, event: event.event }, 'audit event could not be recorded');
     });
+    const limiter = new FailureLimiter(storage.counters, {
+      client: config.clientFailureLimit,
+      user: config.userFailureLimit,
+      ip: config.ipFailureLimit,
+      windowSeconds: config.failureWindow,
+      maxBackoffSeconds: config.maxBackoff,
+    }, {
+      engaged(subject, backoffSeconds) {
+        // Usernames and client ids are what was attacked, so they are recorded; secrets never are.
+        void audit.record({
+          event: 'rate_limit.engaged',
+          actor: subject.kind === 'ip' ? null : `${subject.kind}:${subject.value.slice(0, 128)}`,
+          clientId: subject.kind === 'client' ? subject.value.slice(0, 128) : null,
+          ip: subject.kind === 'ip' ? subject.value : null,
+          detail: { subject: subject.kind, backoff_seconds: backoffSeconds },
+        });
+      },
+      refused(subject) {
+        metrics.throttled.inc({ subject: subject.kind });
+      },
+    });
     const jwks = await keys.privateJwks();
     let tokenCheck: TokenCheck | undefined;
     const provider = buildProvider(config, {
       tokenCheck: () => tokenCheck!,
       findResourceServer: (uri) => resourceServers.find(uri),
+      limiter,
       adapter: storage.adapter,
       authenticate: async (username, password) => (await accounts.authenticate(username, password))?.id,
       accountRole: async (accountId) => primaryRole((await accounts.findById(accountId))?.roles ?? []),
@@ -117,7 +143,7 @@ export async function composeServices(config: GatehouseConfig, role: 'owner' | '
         return storage.ephemeral.consume('DPoPProof', jti);
       },
     });
-    return { config, storage, provider, keys, scopes, resourceServers, accounts, clients, cookieSecrets, tokenCheck, jwtAccessTokens, audit, metrics,
+    return { config, storage, provider, keys, scopes, resourceServers, accounts, clients, cookieSecrets, tokenCheck, jwtAccessTokens, audit, metrics, limiter,
       signingKid: typeof jwks.keys[0]?.kid === 'string' ? jwks.keys[0].kid : undefined,
     };
   } catch (error) {
@@ -146,7 +172,7 @@ export async function mountRoutes(services: Services, logger: Logger, internalOr
   for (const router of [
     healthRouter(storage),
     assetsRouter(),
-    interactionsRouter({ provider, accounts, scopes, views: createViews(), csrfSecret: cookieSecrets[0] ?? '', audit: services.audit }),
+    interactionsRouter({ provider, accounts, scopes, views: createViews(), csrfSecret: cookieSecrets[0] ?? '', audit: services.audit, limiter: services.limiter }),
     ...(config.metricsPort === undefined ? [metricsRouter(services.metrics)] : []),
     whoamiRouter(tokenCheck),
     dashboardRouter({
@@ -171,6 +197,7 @@ export async function mountRoutes(services: Services, logger: Logger, internalOr
     provider.use(router.allowedMethods());
   }
   // After the dialects, which hand requests on to these endpoints too.
+  provider.use(clientAuthThrottle(provider, services.limiter));
   provider.use(jwtTokenEndpoints(provider, tokenCheck, services.jwtAccessTokens));
   provider.use(devicePolling(storage.counters, config.devicePollInterval));
   provider.use(deviceFormWithoutSession(createViews(), provider.pathFor('code_verification')));

@@ -5,20 +5,8 @@ import type Provider from 'oidc-provider';
 import type { JwtAccessTokenRegistry } from '../provider/jwt-access-tokens.js';
 import type { TokenCheck } from '../resource/token-check.js';
 import { replayToProvider } from './provider-endpoint.js';
+import { readRaw } from './raw-body.js';
 
-// oidc-provider's own limit for these endpoints.
-const BODY_LIMIT = 56 * 1024;
-
-async function readRaw(stream: NodeJS.ReadableStream): Promise<Buffer | undefined> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of stream) {
-    size += (chunk as Buffer).length;
-    if (size > BODY_LIMIT) return undefined;
-    chunks.push(chunk as Buffer);
-  }
-  return Buffer.concat(chunks);
-}
 
 const looksLikeJwt = (token: unknown): token is string => typeof token === 'string' && token.split('.').length === 3;
 

@@ -7,6 +7,7 @@ import { PAGE_HEADERS, type Views } from '../http/views.js';
 import type { ScopeRegistry } from '../scopes/registry.js';
 import { csrfToken, csrfTokenValid } from './csrf.js';
 import type { AuditLog } from '../audit/log.js';
+import { type FailureLimiter, TooManyFailures } from '../security/failure-limiter.js';
 
 export interface InteractionDeps {
   provider: Provider;
@@ -15,6 +16,7 @@ export interface InteractionDeps {
   views: Views;
   csrfSecret: string;
   audit: AuditLog;
+  limiter: FailureLimiter;
 }
 
 type Form = Record<string, unknown>;
@@ -102,7 +104,22 @@ export function interactionsRouter(deps: InteractionDeps): Router {
     if (!interaction || refuseForgery(ctx, interaction.uid)) return;
     const body = ctx.request.body as Form;
     const username = field(body, 'username').trim();
-    const account = await accounts.authenticate(username, field(body, 'password'));
+    const loginPage = async (error: string, status: number) => page(ctx, views, 'login', {
+      uid: interaction.uid,
+      client: await clientName(interaction.params.client_id),
+      csrf: csrfToken(csrfSecret, interaction.uid),
+      username,
+      error,
+    }, status);
+    let account;
+    try {
+      account = await deps.limiter.attemptPassword(username, ctx.ip, () => accounts.authenticate(username, field(body, 'password')));
+    } catch (error) {
+      if (!(error instanceof TooManyFailures)) throw error;
+      ctx.set('Retry-After', String(error.retryAfter));
+      await loginPage(`Too many failed attempts. Wait ${error.retryAfter} seconds, then try again.`, 429);
+      return;
+    }
     await deps.audit.record({
       event: account ? 'login.succeeded' : 'login.failed',
       actor: account ? `user:${account.id}` : `username:${username.slice(0, 64)}`,
@@ -110,14 +127,8 @@ export function interactionsRouter(deps: InteractionDeps): Router {
       ip: ctx.ip,
     });
     if (!account) {
-      page(ctx, views, 'login', {
-        uid: interaction.uid,
-        client: await clientName(interaction.params.client_id),
-        csrf: csrfToken(csrfSecret, interaction.uid),
-        username,
-        // Never say which of the two was wrong (no account enumeration).
-        error: 'Wrong username or password.',
-      }, 401);
+      // Never say which of the two was wrong (no account enumeration).
+      await loginPage('Wrong username or password.', 401);
       return;
     }
     await finish(ctx, { login: { accountId: account.id } }, false);

@@ -44,6 +44,13 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  readonly throttled = new Counter({
+    name: 'gatehouse_throttled_total',
+    help: 'Requests refused with 429 because of earlier failed authentications, by what was throttled (client, user, ip).',
+    labelNames: ['subject'] as const,
+    registers: [this.registry],
+  });
+
   readonly signingKeys: Gauge<'state'>;
 
   constructor(keyCounts: () => Promise<{ active: number; published: number; retired: number }>) {

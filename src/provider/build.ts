@@ -14,6 +14,7 @@ import { dialectLifetime } from './lifetimes.js';
 import { pkceRequired } from './pkce-exemption.js';
 import { REGISTRATION_POLICY, registrationPolicy } from './registration.js';
 import type { JwtAccessTokenRegistry } from './jwt-access-tokens.js';
+import type { FailureLimiter } from '../security/failure-limiter.js';
 
 export interface ProviderDeps {
   /** The role a token carries for an account (`admin`, `staff`, `user`). */
@@ -28,6 +29,8 @@ export interface ProviderDeps {
   tokenCheck: () => TokenCheck;
   /** Registered resource servers (RFC 8707) other than Gatehouse's API. */
   findResourceServer: ResourceServerPolicy['findResourceServer'];
+  /** Brute-force protection for the password grant. */
+  limiter: FailureLimiter;
   /** Checks a username and password (argon2); the account id, or undefined. */
   authenticate(username: string, password: string): Promise<string | undefined>;
   adapter: AdapterFactory;
@@ -199,6 +202,7 @@ export function buildProvider(config: GatehouseConfig, deps: ProviderDeps): Prov
     password.grantType,
     password.passwordGrantHandler(provider, {
       authenticate: deps.authenticate,
+      limiter: deps.limiter,
       jwtAudience: apiAudience(config.issuer),
       resourceServerInfo: resourceIndicators.getResourceServerInfo,
     }) as never,

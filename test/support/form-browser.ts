@@ -31,7 +31,11 @@ function attribute(tag: string, name: string): string | undefined {
 export class FormBrowser {
   private readonly cookies = new Map<string, string>();
 
-  constructor(private readonly stopAt: (url: URL) => boolean = () => false) {}
+  constructor(
+    private readonly stopAt: (url: URL) => boolean = () => false,
+    /** Sent with every request (e.g. X-Forwarded-For behind a trusted proxy). */
+    private readonly extraHeaders: Record<string, string> = {},
+  ) {}
 
   private remember(headers: Headers): void {
     for (const cookie of headers.getSetCookie()) {
@@ -55,6 +59,7 @@ export class FormBrowser {
       method: init.method ?? 'GET',
       redirect: 'manual',
       headers: {
+        ...this.extraHeaders,
         cookie: this.cookieHeader(),
         accept: 'text/html',
         ...(init.body ? { 'content-type': 'application/x-www-form-urlencoded' } : {}),

@@ -48,6 +48,10 @@ export async function startTestServer(env: Record<string, string> = {}, options:
     REDIS_URL: process.env.REDIS_URL,
     LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
     ISSUER: `http://localhost:${port}`,
+    // Every test server is reached from 127.0.0.1 and, with Redis, shares its
+    // counters: the per-address limit would couple unrelated tests. The
+    // brute-force tests set their own limits and use distinct addresses.
+    IP_FAILURE_LIMIT: '100000',
     ...env,
     PORT: String(port),
     GATEHOUSE_DATA_DIR: dataDir,

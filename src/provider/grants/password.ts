@@ -3,6 +3,15 @@ import type Provider from 'oidc-provider';
 import { errors } from 'oidc-provider';
 import { tokenFormatOf } from '../resource-servers.js';
 import { stringParam } from './params.js';
+import { type FailureLimiter, TooManyFailures } from '../../security/failure-limiter.js';
+
+/** 429 from inside the provider, in its RFC 6749 error shape. */
+class Throttled extends errors.OIDCProviderError {
+  constructor(description: string) {
+    super(429, 'temporarily_unavailable');
+    this.error_description = description;
+  }
+}
 
 export const grantType = 'password';
 export const parameters = new Set(['username', 'password', 'scope']);
@@ -14,6 +23,8 @@ export interface PasswordGrantDeps {
   jwtAudience: string;
   /** The resource server policy (resourceIndicators.getResourceServerInfo). */
   resourceServerInfo(ctx: KoaContextWithOIDC, resource: string, client: never): Promise<ResourceServer>;
+  /** Brute-force protection per username and per address. */
+  limiter: FailureLimiter;
 }
 
 
@@ -32,7 +43,14 @@ export function passwordGrantHandler(provider: Provider, deps: PasswordGrantDeps
     const password = stringParam(ctx, 'password');
     if (!username || !password) throw new errors.InvalidRequest('username and password are required');
 
-    const accountId = await deps.authenticate(username, password);
+    let accountId;
+    try {
+      accountId = await deps.limiter.attemptPassword(username, ctx.ip, () => deps.authenticate(username, password));
+    } catch (error) {
+      if (!(error instanceof TooManyFailures)) throw error;
+      ctx.set('Retry-After', String(error.retryAfter));
+      throw new Throttled(error.message);
+    }
     // The same message for an unknown user and a wrong password (no enumeration).
     if (!accountId) throw new errors.InvalidGrant('invalid username or password');
 

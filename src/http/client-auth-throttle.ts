@@ -1,0 +1,73 @@
+import { parse } from 'node:querystring';
+import type { Context, Middleware } from 'koa';
+import type Provider from 'oidc-provider';
+import { FailureLimiter, type Subject, TooManyFailures } from '../security/failure-limiter.js';
+import { replayToProvider } from './provider-endpoint.js';
+import { readRaw } from './raw-body.js';
+
+/** The client id of an HTTP Basic header (RFC 6749 §2.3.1 form-encoding), if well-formed. */
+function basicClientId(header: string): string | undefined {
+  if (!/^basic /i.test(header)) return undefined;
+  const decoded = Buffer.from(header.slice(6).trim(), 'base64').toString('utf8');
+  const colon = decoded.indexOf(':');
+  if (colon < 1) return undefined;
+  try {
+    return decodeURIComponent(decoded.slice(0, colon).replace(/\+/g, ' '));
+  } catch {
+    return undefined;
+  }
+}
+
+/** 429 in the RFC 6749 error shape; dialects translate it like any provider answer. */
+export function answerThrottled(ctx: Context, error: TooManyFailures): void {
+  ctx.status = 429;
+  ctx.set('Retry-After', String(error.retryAfter));
+  ctx.set('Cache-Control', 'no-store');
+  ctx.body = { error: 'temporarily_unavailable', error_description: error.message };
+}
+
+/**
+ * Brute-force protection for client authentication at every endpoint that
+ * authenticates clients (token, introspection, revocation, PAR, device
+ * authorization), and so for every dialect, which hands its requests to
+ * those endpoints. A client and an address past their failure limit are
+ * refused before the provider checks anything; each `invalid_client` counts
+ * against both. Requests with HTTP Basic need no body read; for credentials
+ * in the body, the body is read once and handed on unchanged.
+ */
+export function clientAuthThrottle(provider: Provider, limiter: FailureLimiter): Middleware {
+  const paths = new Set(['token', 'introspection', 'revocation', 'pushed_authorization_request', 'device_authorization']
+    .map((route) => provider.pathFor(route as never)));
+  return async (ctx, next) => {
+    if (ctx.method !== 'POST' || !paths.has(ctx.path)) {
+      await next();
+      return;
+    }
+    let clientId = basicClientId(ctx.get('authorization'));
+    let raw: Buffer | undefined;
+    if (clientId === undefined && ctx.is('application/x-www-form-urlencoded')) {
+      raw = await readRaw(ctx.req);
+      if (!raw) {
+        ctx.status = 413;
+        ctx.body = { error: 'invalid_request', error_description: 'request body too large' };
+        return;
+      }
+      const field = parse(raw.toString('utf8')).client_id;
+      if (typeof field === 'string' && field) clientId = field;
+    }
+    const subjects: Subject[] = [{ kind: 'ip', value: ctx.ip }];
+    if (clientId) subjects.push({ kind: 'client', value: clientId });
+    try {
+      await limiter.check(subjects);
+    } catch (error) {
+      if (!(error instanceof TooManyFailures)) throw error;
+      answerThrottled(ctx, error);
+      return;
+    }
+    if (raw) await replayToProvider(ctx, next, ctx.path, raw, ctx.req.headers);
+    else await next();
+    if (ctx.status === 401 && (ctx.body as { error?: unknown } | undefined)?.error === 'invalid_client') {
+      await limiter.failed(subjects);
+    }
+  };
+}

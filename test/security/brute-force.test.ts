@@ -1,0 +1,133 @@
+import { randomInt } from 'node:crypto';
+import { expect } from 'chai';
+import { basicAuth, postForm, postJson, type Reply } from '../support/http.js';
+import { FormBrowser } from '../support/form-browser.js';
+import { discover } from '../support/oidc.js';
+import { startTestServer, type TestServer } from '../support/server.js';
+import * as oidc from 'openid-client';
+
+const LIMITS = {
+  TRUST_PROXY: 'true', CLIENT_FAILURE_LIMIT: '3', USER_FAILURE_LIMIT: '3', IP_FAILURE_LIMIT: '6', MAX_BACKOFF: '2', FAILURE_WINDOW: '60',
+};
+
+/** A documentation address (RFC 3849) of its own for each test, so counters never mix. */
+const freshIp = () => `2001:db8::${randomInt(1, 0xffff).toString(16)}:${randomInt(1, 0xffff).toString(16)}`;
+const sleep = (seconds: number) => new Promise((resolve) => setTimeout(resolve, seconds * 1000));
+
+describe('brute force and abuse: failed authentications are counted and backed off', () => {
+  let server: TestServer;
+
+  before(async () => { server = await startTestServer(LIMITS); });
+  after(() => server.stop());
+
+  async function newClient(grantTypes = ['client_credentials']) {
+    const { client, clientSecret } = await server.services.clients.create({ name: `Target ${Date.now()}`, grantTypes, scope: ['read'] });
+    return { id: client.clientId, secret: clientSecret! };
+  }
+
+  function expectThrottled(reply: Reply, label: string): number {
+    expect(reply.status, `${label}: ${reply.text}`).to.equal(429);
+    const retryAfter = Number(reply.headers.get('retry-after'));
+    expect(retryAfter, `${label}: Retry-After`).to.be.within(1, 2);
+    return retryAfter;
+  }
+
+  it('refuses a client past its limit with 429 and Retry-After, even with the right secret, then lets it back in after the wait', async () => {
+    const client = await newClient();
+    const ip = freshIp();
+    const attempt = (secret: string) => postForm(`${server.url}/token`, { grant_type: 'client_credentials' }, { authorization: basicAuth(client.id, secret), 'x-forwarded-for': ip });
+    for (let i = 0; i < 3; i += 1) expect((await attempt('wrong')).status).to.equal(401);
+    const refused = await attempt(client.secret);
+    const wait = expectThrottled(refused, 'right secret while backing off');
+    expect(refused.json).to.include({ error: 'temporarily_unavailable' });
+    await sleep(wait + 0.1);
+    expect((await attempt(client.secret)).status, 'after the wait').to.equal(200);
+
+    const events = await server.services.audit.list({ clientId: client.id });
+    expect(events.items.map((e) => e.event)).to.include('rate_limit.engaged');
+    const metrics = await (await fetch(`${server.url}/metrics`)).text();
+    expect(metrics).to.match(/gatehouse_throttled_total\{subject="client"\} [1-9]/);
+  });
+
+  it('doubles the wait with each further failure, up to MAX_BACKOFF, and never counts refused attempts', async () => {
+    const client = await newClient();
+    const ip = freshIp();
+    const attempt = (secret: string) => postForm(`${server.url}/token`, { grant_type: 'client_credentials' }, { authorization: basicAuth(client.id, secret), 'x-forwarded-for': ip });
+    for (let i = 0; i < 3; i += 1) await attempt('wrong');
+    expect(Number((await attempt('wrong')).headers.get('retry-after'))).to.equal(1);
+    // Refused attempts are not attempts: hammering during the wait changes nothing.
+    for (let i = 0; i < 5; i += 1) expect((await attempt('wrong')).status).to.equal(429);
+    await sleep(1.1);
+    expect((await attempt('wrong')).status, 'the fourth real failure').to.equal(401);
+    expect(Number((await attempt('wrong')).headers.get('retry-after')), 'now 2 s').to.equal(2);
+    await sleep(2.1);
+    expect((await attempt('wrong')).status).to.equal(401);
+    expect(Number((await attempt('wrong')).headers.get('retry-after')), 'capped at MAX_BACKOFF').to.equal(2);
+  });
+
+  it('protects every endpoint that authenticates clients, in each dialect\'s own error shape', async () => {
+    const cases: Array<{ name: string; send: (id: string, secret: string, ip: string) => Promise<Reply>; shape: (reply: Reply) => void }> = [
+      { name: 'introspection', send: (id, secret, ip) => postForm(`${server.url}/token/introspection`, { token: 'x' }, { authorization: basicAuth(id, secret), 'x-forwarded-for': ip }), shape: (r) => expect(r.json.error).to.equal('temporarily_unavailable') },
+      { name: 'revocation', send: (id, secret, ip) => postForm(`${server.url}/token/revocation`, { token: 'x' }, { authorization: basicAuth(id, secret), 'x-forwarded-for': ip }), shape: (r) => expect(r.json.error).to.equal('temporarily_unavailable') },
+      { name: 'client_secret_post at /token', send: (id, secret, ip) => postForm(`${server.url}/token`, { grant_type: 'client_credentials', client_id: id, client_secret: secret }, { 'x-forwarded-for': ip }), shape: (r) => expect(r.json.error).to.equal('temporarily_unavailable') },
+      { name: 'LOS', send: (id, secret, ip) => postJson(`${server.url}/api/v1.1/oauth/token`, { grant_type: 'client_credentials', client_id: id, client_secret: secret, scope: '*' }, { 'x-forwarded-for': ip }), shape: (r) => expect(r.json.meta).to.include({ responseCode: 429, success: false }) },
+      { name: 'LE', send: (id, secret, ip) => postForm(`${server.url}/liveexpert/oauth/authorize`, { grant_type: 'client_credentials', client_id: id, client_secret: secret }, { 'x-forwarded-for': ip }), shape: (r) => expect(r.json.error).to.equal('temporarily_unavailable') },
+      { name: 'django-oauth-toolkit', send: (id, secret, ip) => postJson(`${server.url}/auth/oauth2/token/`, { grant_type: 'password', username: 'someone', password: 'something' }, { authorization: basicAuth(id, secret), 'x-forwarded-for': ip }), shape: (r) => expect(r.json.error).to.equal('temporarily_unavailable') },
+    ];
+    for (const c of cases) {
+      const client = await newClient();
+      const ip = freshIp();
+      for (let i = 0; i < 3; i += 1) expect((await c.send(client.id, 'wrong', ip)).status, `${c.name} failure ${i + 1}`).to.equal(401);
+      const refused = await c.send(client.id, client.secret, ip);
+      expectThrottled(refused, c.name);
+      c.shape(refused);
+    }
+  });
+
+  it('counts failures per address across clients', async () => {
+    const ip = freshIp();
+    for (let i = 0; i < 6; i += 1) {
+      const client = await newClient();
+      expect((await postForm(`${server.url}/token`, { grant_type: 'client_credentials' }, { authorization: basicAuth(client.id, 'wrong'), 'x-forwarded-for': ip })).status).to.equal(401);
+    }
+    const good = await newClient();
+    expectThrottled(await postForm(`${server.url}/token`, { grant_type: 'client_credentials' }, { authorization: basicAuth(good.id, good.secret), 'x-forwarded-for': ip }), 'a good client from that address');
+    expect((await postForm(`${server.url}/token`, { grant_type: 'client_credentials' }, { authorization: basicAuth(good.id, good.secret), 'x-forwarded-for': freshIp() })).status, 'from elsewhere').to.equal(200);
+  });
+
+  it('counts password-grant failures per username from any address; a success clears the count', async () => {
+    const client = await newClient(['password']);
+    const user = { username: `victim-${Date.now()}`, password: 'correct horse battery' };
+    await server.services.accounts.create(user);
+    const grant = (password: string, ip = freshIp()) => postForm(`${server.url}/token`, { grant_type: 'password', username: user.username, password, scope: 'read' }, { authorization: basicAuth(client.id, client.secret), 'x-forwarded-for': ip });
+    for (let i = 0; i < 3; i += 1) expect((await grant('guess')).json.error).to.equal('invalid_grant');
+    const wait = expectThrottled(await grant(user.password), 'the right password, from another address');
+    await sleep(wait + 0.1);
+    expect((await grant(user.password)).status).to.equal(200);
+    expect((await grant('guess')).status, 'after a success the count starts again').to.equal(400);
+  });
+
+  it('backs off the login page per username, with a 429 page that still lets the user try later', async () => {
+    const user = { username: `page-${Date.now()}`, password: 'a page password' };
+    await server.services.accounts.create(user);
+    const { client, clientSecret } = await server.services.clients.create({ name: 'Page RP', grantTypes: ['authorization_code'], redirectUris: ['https://rp.example.test/callback'], scope: ['openid'] });
+    const config = await discover(server, client.clientId, clientSecret);
+    const url = oidc.buildAuthorizationUrl(config, {
+      redirect_uri: 'https://rp.example.test/callback', scope: 'openid',
+      code_challenge: await oidc.calculatePKCECodeChallenge(oidc.randomPKCECodeVerifier()), code_challenge_method: 'S256',
+    });
+    const browser = new FormBrowser((next) => next.href.startsWith('https://rp.example.test/'), { 'x-forwarded-for': freshIp() });
+    let page = await browser.navigate(url.href);
+    for (let i = 0; i < 3; i += 1) {
+      page = await browser.submit(page, '/login', { username: user.username, password: 'wrong' });
+      expect(page.status).to.equal(401);
+    }
+    page = await browser.submit(page, '/login', user);
+    expect(page.status).to.equal(429);
+    expect(page.headers.get('retry-after')).to.match(/^[12]$/);
+    expect(page.html).to.include('Too many failed attempts');
+    await sleep(Number(page.headers.get('retry-after')) + 0.1);
+    page = await browser.submit(page, '/login', user);
+    expect(page.status, page.html.slice(0, 300)).to.be.oneOf([200, 303]);
+  });
+});
