@@ -1,6 +1,7 @@
 import * as oidc from 'openid-client';
 import { expect } from 'chai';
 import { FormBrowser } from './form-browser.js';
+import { postForm, type Reply } from './http.js';
 import type { TestServer } from './server.js';
 
 export const REDIRECT_URI = 'https://rp.example.test/callback';
@@ -76,4 +77,22 @@ export async function oauthError(promise: Promise<unknown>): Promise<{ error: st
     return { error: error.error ?? error.cause?.error ?? String(caught), status: error.status ?? 0 };
   }
   throw new Error('expected the call to fail');
+}
+
+/** The raw token request a relying party sends to redeem a code (RFC 6749 §4.1.3). */
+export function redeemCode(server: TestServer, flow: CodeFlowResult, auth: Record<string, string>, overrides: Record<string, string> = {}): Promise<Reply> {
+  return postForm(`${server.url}/token`, {
+    grant_type: 'authorization_code',
+    code: flow.callback.searchParams.get('code')!,
+    redirect_uri: REDIRECT_URI,
+    code_verifier: flow.verifier,
+    ...overrides,
+  }, auth);
+}
+
+/** Whether introspection (RFC 7662) calls the token active, asked by `auth`'s client. */
+export async function isActive(server: TestServer, token: string, auth: Record<string, string>): Promise<boolean> {
+  const reply = await postForm(`${server.url}/token/introspection`, { token }, auth);
+  expect(reply.status, reply.text).to.equal(200);
+  return reply.json.active === true;
 }
