@@ -36,7 +36,7 @@ describe('the client dashboard (/Lux/OAuth2/dashboard)', () => {
   describe('over HTTP', () => {
     it('sends a visitor without a session to Gatehouse’s login, as an OIDC client with PKCE', async () => {
       const response = await fetch(`${dashboard}/`, { redirect: 'manual' });
-      expect(response.status).to.equal(302);
+      expect(response.status).to.equal(303);
       const login = await fetch(new URL(response.headers.get('location')!, dashboard), { redirect: 'manual' });
       const authorize = new URL(login.headers.get('location')!);
       expect(authorize.pathname).to.equal('/auth');

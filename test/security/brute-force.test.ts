@@ -116,7 +116,7 @@ describe('brute force and abuse: failed authentications are counted and backed o
       redirect_uri: 'https://rp.example.test/callback', scope: 'openid',
       code_challenge: await oidc.calculatePKCECodeChallenge(oidc.randomPKCECodeVerifier()), code_challenge_method: 'S256',
     });
-    const browser = new FormBrowser((next) => next.href.startsWith('https://rp.example.test/'), { 'x-forwarded-for': freshIp() });
+    const browser = new FormBrowser((next) => next.href.startsWith('https://rp.example.test/'), { headers: { 'x-forwarded-for': freshIp() } });
     let page = await browser.navigate(url.href);
     for (let i = 0; i < 3; i += 1) {
       page = await browser.submit(page, '/login', { username: user.username, password: 'wrong' });

@@ -28,14 +28,28 @@ function attribute(tag: string, name: string): string | undefined {
   return match?.[1] === undefined ? undefined : decodeEntities(match[1]);
 }
 
+/** One response the browser received, for tests about redirects and cookies. */
+export interface Exchange {
+  method: string;
+  url: string;
+  status: number;
+  location: string | null;
+  setCookies: string[];
+}
+
+export interface FormBrowserOptions {
+  /** Headers sent with every request (for example a proxy's X-Forwarded-*). */
+  headers?: Record<string, string>;
+  /** Where a URL is actually fetched (for example https behind a proxy → the plain listener). */
+  route?: (url: URL) => URL;
+}
+
 export class FormBrowser {
   private readonly cookies = new Map<string, string>();
+  /** Every response received, in order. */
+  readonly history: Exchange[] = [];
 
-  constructor(
-    private readonly stopAt: (url: URL) => boolean = () => false,
-    /** Sent with every request (e.g. X-Forwarded-For behind a trusted proxy). */
-    private readonly extraHeaders: Record<string, string> = {},
-  ) {}
+  constructor(private readonly stopAt: (url: URL) => boolean = () => false, private readonly options: FormBrowserOptions = {}) {}
 
   private remember(headers: Headers): void {
     for (const cookie of headers.getSetCookie()) {
@@ -55,17 +69,20 @@ export class FormBrowser {
 
   /** One request, no redirect following. */
   async request(url: string, init: { method?: string; body?: URLSearchParams } = {}): Promise<Page> {
-    const response = await fetch(url, {
-      method: init.method ?? 'GET',
+    const method = init.method ?? 'GET';
+    const target = this.options.route ? this.options.route(new URL(url)).href : url;
+    const response = await fetch(target, {
+      method,
       redirect: 'manual',
       headers: {
-        ...this.extraHeaders,
+        ...this.options.headers,
         cookie: this.cookieHeader(),
         accept: 'text/html',
         ...(init.body ? { 'content-type': 'application/x-www-form-urlencoded' } : {}),
       },
       body: init.body,
     });
+    this.history.push({ method, url, status: response.status, location: response.headers.get('location'), setCookies: response.headers.getSetCookie() });
     this.remember(response.headers);
     return { url, status: response.status, html: await response.text(), headers: response.headers };
   }

@@ -1,6 +1,7 @@
 import * as oidc from 'openid-client';
 import { expect } from 'chai';
 import { FormBrowser } from './form-browser.js';
+import { postForm, type Reply } from './http.js';
 import type { TestServer } from './server.js';
 
 export const REDIRECT_URI = 'https://rp.example.test/callback';
@@ -48,7 +49,17 @@ export async function authorize(
     nonce,
   });
   const browser = options.browser ?? new FormBrowser((next) => next.href.startsWith(redirectUri));
-  let page = await browser.navigate(url.href);
+  const callback = await signInAndConsent(browser, url, user, redirectUri);
+  return { callback, verifier, state, nonce, browser };
+}
+
+/**
+ * Opens an authorization URL (any path that leads to the login and consent
+ * pages), signs in and consents as needed, and returns the redirect back to
+ * `redirectUri`.
+ */
+export async function signInAndConsent(browser: FormBrowser, url: URL | string, user: { username: string; password: string }, redirectUri: string): Promise<URL> {
+  let page = await browser.navigate(String(url));
   if (page.html.includes('/login"')) {
     page = await browser.submit(page, '/login', { username: user.username, password: user.password });
   }
@@ -56,7 +67,7 @@ export async function authorize(
     page = await browser.submit(page, '/confirm');
   }
   expect(page.url.startsWith(redirectUri), `expected a redirect to ${redirectUri}, got ${page.status} ${page.url}\n${page.html.slice(0, 400)}`).to.equal(true);
-  return { callback: new URL(page.url), verifier, state, nonce, browser };
+  return new URL(page.url);
 }
 
 export async function redeem(config: oidc.Configuration, flow: CodeFlowResult) {
@@ -76,4 +87,53 @@ export async function oauthError(promise: Promise<unknown>): Promise<{ error: st
     return { error: error.error ?? error.cause?.error ?? String(caught), status: error.status ?? 0 };
   }
   throw new Error('expected the call to fail');
+}
+
+/**
+ * The raw token request a relying party sends to redeem a code (RFC 6749
+ * §4.1.3). An override of `undefined` leaves that parameter out.
+ */
+export function redeemCode(
+  server: TestServer,
+  flow: { callback: URL; verifier?: string },
+  auth: Record<string, string>,
+  overrides: Record<string, string | undefined> = {},
+): Promise<Reply> {
+  const fields: Record<string, string | undefined> = {
+    grant_type: 'authorization_code',
+    code: flow.callback.searchParams.get('code') ?? undefined,
+    redirect_uri: REDIRECT_URI,
+    code_verifier: flow.verifier,
+    ...overrides,
+  };
+  return postForm(`${server.url}/token`, Object.fromEntries(Object.entries(fields).filter((entry): entry is [string, string] => entry[1] !== undefined)), auth);
+}
+
+/** Whether introspection (RFC 7662) calls the token active, asked by `auth`'s client. */
+export async function isActive(server: TestServer, token: string, auth: Record<string, string>): Promise<boolean> {
+  const reply = await postForm(`${server.url}/token/introspection`, { token }, auth);
+  expect(reply.status, reply.text).to.equal(200);
+  return reply.json.active === true;
+}
+
+export interface FrontChannelReply {
+  status: number;
+  /** Where the browser is sent, if anywhere. */
+  location: URL | null;
+  headers: Headers;
+  html: string;
+}
+
+/** One GET of an authorization-style URL without following redirects, as a browser's first hop. */
+export async function frontChannel(url: string | URL, headers: Record<string, string> = {}): Promise<FrontChannelReply> {
+  const response = await fetch(url, { redirect: 'manual', headers });
+  const location = response.headers.get('location');
+  return { status: response.status, location: location ? new URL(location, url) : null, headers: response.headers, html: await response.text() };
+}
+
+/** An authorization request URL at `path` (default: the standard endpoint) with these exact parameters. */
+export function authorizationUrl(server: TestServer, params: Record<string, string> | Array<[string, string]>, path = '/auth'): URL {
+  const url = new URL(`${server.url}${path}`);
+  url.search = new URLSearchParams(params).toString();
+  return url;
 }

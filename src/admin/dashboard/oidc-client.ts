@@ -29,6 +29,17 @@ export class DashboardOidcClient {
     this.config ??= oidc.discovery(new URL(issuer), clientId, undefined, oidc.ClientSecretBasic(clientSecret), {
       [oidc.customFetch]: local,
       ...(issuer.startsWith('http:') ? { execute: [oidc.allowInsecureRequests] } : {}),
+    }).then((discovered) => {
+      // The provider wrote its endpoints for the origin discovery reached (this
+      // listener); the browser must be sent to the issuer's, behind any proxy.
+      const origin = internalOrigin();
+      const metadata = Object.fromEntries(Object.entries(discovered.serverMetadata()).map(([name, value]) => [
+        name, typeof value === 'string' && value.startsWith(`${origin}/`) ? `${issuer}${value.slice(origin.length)}` : value,
+      ])) as oidc.ServerMetadata;
+      const config = new oidc.Configuration(metadata, clientId, undefined, oidc.ClientSecretBasic(clientSecret));
+      config[oidc.customFetch] = local;
+      if (issuer.startsWith('http:')) oidc.allowInsecureRequests(config);
+      return config;
     }).catch((error: unknown) => {
       this.config = undefined;
       throw error;

@@ -27,6 +27,15 @@ export interface DashboardDeps {
 
 type Form = Record<string, unknown>;
 
+/**
+ * Every dashboard redirect is a 303: a browser follows it with a GET, never
+ * replaying a posted form (RFC 9700 §4.12), whatever method led here.
+ */
+function seeOther(ctx: Context, location: string): void {
+  ctx.redirect(location);
+  ctx.status = 303;
+}
+
 function list(value: unknown): string[] {
   if (value === undefined) return [];
   return (Array.isArray(value) ? value : [value]).filter((item): item is string => typeof item === 'string');
@@ -89,7 +98,7 @@ export function dashboardRouter(deps: DashboardDeps): Router {
     const session = cookies.session(ctx);
     if (!session) {
       const returnTo = ctx.method === 'GET' ? ctx.originalUrl : DASHBOARD_PATH;
-      ctx.redirect(`${DASHBOARD_PATH}/login?returnTo=${encodeURIComponent(returnTo)}`);
+      seeOther(ctx, `${DASHBOARD_PATH}/login?returnTo=${encodeURIComponent(returnTo)}`);
       return;
     }
     const account = await accounts.findById(session.sub);
@@ -112,7 +121,7 @@ export function dashboardRouter(deps: DashboardDeps): Router {
     const returnTo = requested.startsWith(`${DASHBOARD_PATH}`) && !requested.startsWith('//') ? requested : DASHBOARD_PATH;
     const { url, verifier, state, nonce } = await oidc.start();
     cookies.startLogin(ctx, { verifier, state, nonce, returnTo });
-    ctx.redirect(url);
+    seeOther(ctx, url);
   });
 
   router.get('/callback', async (ctx) => {
@@ -136,7 +145,7 @@ export function dashboardRouter(deps: DashboardDeps): Router {
       return;
     }
     cookies.startSession(ctx, who.sub, who.name);
-    ctx.redirect(pending.returnTo);
+    seeOther(ctx, pending.returnTo);
   });
 
   router.post('/logout', form, requireAdmin, (ctx) => {
@@ -220,8 +229,7 @@ export function dashboardRouter(deps: DashboardDeps): Router {
         redirectUris: lines(input.redirectText),
         scope: input.scope,
       }, { actor: `user:${(ctx.state.dashboard as DashboardSession).sub}`, ip: ctx.ip });
-      ctx.status = 303;
-      ctx.redirect(`${DASHBOARD_PATH}/clients/${encodeURIComponent(current.clientId)}?saved=1`);
+      seeOther(ctx, `${DASHBOARD_PATH}/clients/${encodeURIComponent(current.clientId)}?saved=1`);
     } catch (error) {
       render(ctx, 'dashboard/form', { mode: 'edit', client: current, ...(await formLocals({ ...current, ...input }, await problemsOf(error))) }, 422);
     }

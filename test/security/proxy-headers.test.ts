@@ -1,0 +1,89 @@
+import { expect } from 'chai';
+import { FormBrowser } from '../support/form-browser.js';
+import { authorizationUrl, frontChannel, REDIRECT_URI } from '../support/oidc.js';
+import { startTestServer, type TestServer } from '../support/server.js';
+
+const SPOOFED = {
+  'x-forwarded-proto': 'https',
+  'x-forwarded-host': 'evil.example.test',
+  'x-forwarded-for': '203.0.113.7',
+};
+const CHALLENGE = { code_challenge: 'E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM', code_challenge_method: 'S256' };
+
+/** What a proxy's headers could change: discovery, cookies, and the client address the audit trail records. */
+async function observe(server: TestServer, clientId: string, headers: Record<string, string>) {
+  const discovery = await (await fetch(`${server.url}/.well-known/openid-configuration`, { headers })).json() as Record<string, unknown>;
+  const start = await frontChannel(authorizationUrl(server, { client_id: clientId, response_type: 'code', redirect_uri: REDIRECT_URI, scope: 'openid', ...CHALLENGE }), headers);
+  const cookies = start.headers.getSetCookie();
+  // A failed sign-in is audited with the client's address.
+  const browser = new FormBrowser(() => false, { headers, route: (url) => new URL(`${url.pathname}${url.search}`, server.url) });
+  const login = await browser.navigate(authorizationUrl(server, { client_id: clientId, response_type: 'code', redirect_uri: REDIRECT_URI, scope: 'openid', ...CHALLENGE }).href);
+  const failed = await browser.submit(login, '/login', { username: `nobody-${Date.now()}`, password: 'wrong' });
+  expect(failed.status).to.equal(401);
+  const { items } = await server.services.audit.list({ clientId, perPage: 500 });
+  const lastFailure = items.find((event) => event.event === 'login.failed'); // newest first
+  return { discovery, cookies, ip: lastFailure?.ip ?? null };
+}
+
+async function clientOf(server: TestServer): Promise<string> {
+  const { client } = await server.services.clients.create({ name: 'Proxy RP', grantTypes: ['authorization_code'], redirectUris: [REDIRECT_URI], scope: ['openid'] });
+  return client.clientId;
+}
+
+/** Issue 6 item 13: X-Forwarded-* is honoured only when TRUST_PROXY says a proxy sets it. */
+describe('proxy headers', () => {
+  describe('without TRUST_PROXY, spoofed X-Forwarded-Proto, -Host and -For change nothing', () => {
+    let server: TestServer;
+    let clientId: string;
+
+    before(async () => {
+      server = await startTestServer();
+      clientId = await clientOf(server);
+    });
+
+    after(() => server.stop());
+
+    it('discovery is the same document, with the configured issuer and no spoofed host or scheme', async () => {
+      const honest = await observe(server, clientId, {});
+      const spoofed = await observe(server, clientId, SPOOFED);
+      expect(spoofed.discovery).to.deep.equal(honest.discovery);
+      expect(spoofed.discovery.issuer).to.equal(server.issuer);
+      expect(JSON.stringify(spoofed.discovery)).not.to.include('evil.example.test');
+      expect(spoofed.discovery.authorization_endpoint).to.match(/^http:/);
+    });
+
+    it('cookies are not Secure, and the audit trail records the socket’s address', async () => {
+      const spoofed = await observe(server, clientId, SPOOFED);
+      expect(spoofed.cookies.length).to.be.above(0);
+      for (const cookie of spoofed.cookies) expect(cookie.toLowerCase(), cookie).not.to.match(/;\s*secure/);
+      expect(spoofed.ip).to.be.a('string').and.match(/127\.0\.0\.1$|^::1$/);
+    });
+  });
+
+  describe('with TRUST_PROXY=true, they are honoured', () => {
+    let server: TestServer;
+    let clientId: string;
+
+    before(async () => {
+      server = await startTestServer({ TRUST_PROXY: 'true' });
+      clientId = await clientOf(server);
+    });
+
+    after(() => server.stop());
+
+    it('discovery keeps the configured issuer and describes the endpoints as the proxy’s clients reach them', async () => {
+      const { discovery } = await observe(server, clientId, SPOOFED);
+      expect(discovery.issuer).to.equal(server.issuer);
+      expect(discovery.authorization_endpoint).to.equal('https://evil.example.test/auth');
+    });
+
+    it('cookies are Secure, and the audit trail records the forwarded client address', async () => {
+      const forwarded = await observe(server, clientId, SPOOFED);
+      expect(forwarded.cookies.length).to.be.above(0);
+      for (const cookie of forwarded.cookies) expect(cookie.toLowerCase(), cookie).to.match(/;\s*secure/);
+      expect(forwarded.ip).to.equal('203.0.113.7');
+      const direct = await observe(server, clientId, {});
+      expect(direct.ip).to.match(/127\.0\.0\.1$|^::1$/);
+    });
+  });
+});
