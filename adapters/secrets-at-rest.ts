@@ -74,6 +74,21 @@ export class SecretsAtRest {
     return timingSafeEqual(actual, wellFormed ? expected : Buffer.alloc(actual.length)) && wellFormed;
   }
 
+  /**
+   * Throws when a stored value was made under another key (ids from the
+   * second field of stored hashes and sealed values): the start-up check,
+   * which needs no decryption, so one damaged row cannot stop the server.
+   */
+  assertKeyIds(keyIds: Iterable<string | undefined>): void {
+    for (const keyId of keyIds) {
+      if (keyId === this.keyId) continue;
+      throw new SecretsKeyError(
+        `SECRETS_KEY does not match the key the stored secrets were sealed with (stored under key id ${keyId ?? '(none)'}, ` +
+        `SECRETS_KEY has key id ${this.keyId}); start with the key this database was used with`,
+      );
+    }
+  }
+
   /** `plaintext` encrypted for the row named by `context`: `aes-256-gcm.<key id>.<iv>.<ciphertext>.<tag>`. */
   seal(plaintext: string, context: string): string {
     const iv = randomBytes(IV_BYTES);
@@ -89,12 +104,7 @@ export class SecretsAtRest {
     if (prefix !== SEAL_PREFIX || !iv || ciphertext === undefined || !tag) {
       throw new SecretsKeyError(`the stored value for ${context} is not a sealed secret`);
     }
-    if (keyId !== this.keyId) {
-      throw new SecretsKeyError(
-        `SECRETS_KEY does not match the key the stored secrets were sealed with (stored under key id ${keyId}, ` +
-        `SECRETS_KEY has key id ${this.keyId}); start with the key this database was used with`,
-      );
-    }
+    this.assertKeyIds([keyId]);
     try {
       const decipher = createDecipheriv('aes-256-gcm', this.sealingKey, Buffer.from(iv, 'base64url'));
       decipher.setAAD(Buffer.from(context, 'utf8'));

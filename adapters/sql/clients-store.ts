@@ -181,14 +181,15 @@ export class ClientsStore {
   }
 
   /**
-   * Start-up check: a sealed secret opens with the configured key. Throws a
-   * SecretsKeyError naming SECRETS_KEY when another key sealed it.
+   * Start-up check: every stored hash and sealed secret was made with the
+   * configured key. Throws a SecretsKeyError naming SECRETS_KEY otherwise.
    */
   async checkKey(): Promise<void> {
-    const { rows } = await this.db.query<{ client_id: string; secret_sealed: string }>(
-      'SELECT client_id, secret_sealed FROM clients WHERE secret_sealed IS NOT NULL ORDER BY updated_at DESC LIMIT 1',
+    const { rows } = await this.db.query<{ key_id: string }>(
+      `SELECT DISTINCT split_part(secret_hash, '.', 2) AS key_id FROM clients WHERE secret_hash IS NOT NULL
+       UNION SELECT DISTINCT split_part(secret_sealed, '.', 2) FROM clients WHERE secret_sealed IS NOT NULL`,
     );
-    if (rows[0]) this.secrets.open(rows[0].secret_sealed, sealContext(rows[0].client_id));
+    this.secrets.assertKeyIds(rows.map((row) => row.key_id));
   }
 
   /**

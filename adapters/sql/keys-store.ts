@@ -97,14 +97,14 @@ export class KeysStore {
   }
 
   /**
-   * Start-up check: a sealed key opens with the configured key. Throws a
-   * SecretsKeyError naming SECRETS_KEY when another key sealed it.
+   * Start-up check: every sealed key was sealed with the configured key.
+   * Throws a SecretsKeyError naming SECRETS_KEY otherwise.
    */
   async checkKey(): Promise<void> {
-    const { rows } = await this.db.query<{ kid: string; sealed: string }>(
-      'SELECT kid, sealed FROM keys WHERE sealed IS NOT NULL ORDER BY created_at DESC LIMIT 1',
+    const { rows } = await this.db.query<{ key_id: string }>(
+      "SELECT DISTINCT split_part(sealed, '.', 2) AS key_id FROM keys WHERE sealed IS NOT NULL",
     );
-    if (rows[0]) this.secrets.open(rows[0].sealed, sealContext(rows[0].kid));
+    this.secrets.assertKeyIds(rows.map((row) => row.key_id));
   }
 
   /**

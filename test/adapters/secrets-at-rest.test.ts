@@ -37,6 +37,8 @@ describe('SecretsAtRest', () => {
     parts[3] = ciphertext.toString('base64url');
     expect(() => secrets.open(parts.join('.'), 'client:a')).to.throw(SecretsKeyError, /altered/);
     expect(() => other.open(sealed, 'client:a')).to.throw(SecretsKeyError, /^SECRETS_KEY does not match/);
+    expect(() => other.assertKeyIds([sealed.split('.')[1]])).to.throw(SecretsKeyError, /^SECRETS_KEY does not match/);
+    secrets.assertKeyIds([sealed.split('.')[1], secrets.hashClientSecret(secret).split('.')[1]]);
   });
 });
 
@@ -87,6 +89,7 @@ for (const database of databases) {
       expect(await row(clientId)).to.include({ secret_hash: stored.secret_hash, secret_sealed: stored.secret_sealed });
       expect(await clients.revealSecret(clientId)).to.equal(secret);
       expect((await clients.find(clientId))!.metadata).to.include({ client_name: 'renamed again', client_secret: stored.secret_hash });
+      await clients.delete(clientId);
     });
 
     it('refuses a sealed secret copied onto another client’s row', async () => {
@@ -98,6 +101,9 @@ for (const database of databases) {
       let failure: unknown;
       await clients.revealSecret(b).catch((error: unknown) => { failure = error; });
       expect(failure).to.be.instanceOf(SecretsKeyError);
+      // Damage is found where it is read; the start-up check (key ids only) still passes.
+      await clients.checkKey();
+      await db.query('DELETE FROM clients WHERE client_id = ANY($1)', [[a, b]]);
     });
 
     it('keeps only the public JWK of a signing key readable, and opens the private one only when asked', async () => {
