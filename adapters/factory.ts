@@ -6,6 +6,7 @@ import { instrumentStore } from './instrumented-store.js';
 import { createAdapterFactory } from './oidc-adapter.js';
 import { RedisCounterStore } from './redis/counter-store.js';
 import { RedisPayloadStore } from './redis/payload-store.js';
+import type { SecretsAtRest } from './secrets-at-rest.js';
 import { AccountsStore } from './sql/accounts-store.js';
 import { AuditStore } from './sql/audit-store.js';
 import { ClientsStore } from './sql/clients-store.js';
@@ -24,8 +25,10 @@ export interface StorageOptions {
   dataDir: string;
   /** `owner` for the server; `guest` for tools that may run beside it (the CLI). */
   role: 'owner' | 'guest';
-  /** Apply pending migrations before returning (default true). */
+  /** Apply pending migrations (and convert rows stored before secrets were sealed) before returning (default true). */
   migrate?: boolean;
+  /** Hashes and seals client secrets and private keys at rest (from SECRETS_KEY). */
+  secrets: SecretsAtRest;
   /** Told the latency and outcome of every adapter call, per tier (metrics). */
   observe?: (tier: 'durable' | 'ephemeral', operation: string, seconds: number, failed: boolean) => void;
 }
@@ -107,8 +110,18 @@ async function openDurable(options: StorageOptions): Promise<SqlDatabase> {
 export async function openStorage(options: StorageOptions): Promise<Storage> {
   const db = await openDurable(options);
   let redis: Redis | undefined;
+  const clients = new ClientsStore(db, options.secrets);
+  const keys = new KeysStore(db, options.secrets);
   try {
     if (options.migrate !== false && db.kind !== 'embedded-shared') await migrate(db);
+    // Before anything is written: a wrong SECRETS_KEY must stop start-up, not
+    // seal new rows under a second key.
+    await clients.checkKey();
+    await keys.checkKey();
+    if (options.migrate !== false && db.kind !== 'embedded-shared') {
+      await clients.sealLegacyRows();
+      await keys.sealLegacyRows();
+    }
     if (options.redisUrl) redis = await connectRedis(options.redisUrl);
   } catch (error) {
     await db.close().catch(() => {});
@@ -121,7 +134,6 @@ export async function openStorage(options: StorageOptions): Promise<Storage> {
   const ephemeral: PayloadStore = redis
     ? (observe ? instrumentStore(new RedisPayloadStore(redis), (op, s, f) => observe('ephemeral', op, s, f)) : new RedisPayloadStore(redis))
     : durable;
-  const clients = new ClientsStore(db);
   const sqlCounters = redis ? undefined : new SqlCounterStore(db);
   let sweeper: NodeJS.Timeout | undefined;
 
@@ -138,7 +150,7 @@ export async function openStorage(options: StorageOptions): Promise<Storage> {
     accounts: new AccountsStore(db),
     scopes: new ScopesStore(db),
     resourceServers: new ResourceServersStore(db),
-    keys: new KeysStore(db),
+    keys,
     audit: new AuditStore(db),
     adapter: createAdapterFactory({ durable, ephemeral, clients }),
     clientTokens: {

@@ -43,6 +43,11 @@ export const settings = {
     default: undefined,
     description: 'Comma-separated cookie signing secrets (newest first, each at least 32 characters). Unset: generated once and kept in the durable store, shared by every process.',
   },
+  secretsKey: {
+    env: 'SECRETS_KEY',
+    default: undefined,
+    description: 'The key client secrets and private keys are hashed and sealed with at rest (32 random bytes, base64 or hex: `openssl rand -base64 32`). Never stored in the database. Required with DATABASE_URL; unset without it: generated once into GATEHOUSE_DATA_DIR/secrets.key (mode 0600).',
+  },
   trustProxy: {
     env: 'TRUST_PROXY',
     default: false,

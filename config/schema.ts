@@ -8,6 +8,8 @@ export interface GatehouseConfig {
   redisUrl?: string;
   dataDir: string;
   cookieSecrets?: string[];
+  /** 32 bytes, base64 (standard or url-safe) or hex; decoded by src/config/secrets-key.ts. */
+  secretsKey?: string;
   trustProxy: boolean;
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
   accessTokenTtl: number;
@@ -57,6 +59,7 @@ export const configSchema: JSONSchemaType<GatehouseConfig> = {
     cookieSecrets: {
       type: 'array', nullable: true, minItems: 1, items: { type: 'string', minLength: 32 },
     },
+    secretsKey: { type: 'string', nullable: true, pattern: '^(?:[0-9a-fA-F]{64}|[A-Za-z0-9+/_-]{43}=?)$' },
     trustProxy: { type: 'boolean' },
     logLevel: { type: 'string', enum: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] },
     accessTokenTtl: ttl,

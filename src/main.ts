@@ -2,6 +2,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type Provider from 'oidc-provider';
 import { openStorage, type Storage } from '../adapters/factory.js';
+import { SecretsAtRest } from '../adapters/secrets-at-rest.js';
 import type { GatehouseConfig } from '../config/schema.js';
 import { accountFinder } from './accounts/find-account.js';
 import { AccountService } from './accounts/service.js';
@@ -17,6 +18,7 @@ import { KeyService } from './keys/service.js';
 import { createLogger, type Logger } from './observability/logger.js';
 import { apiAudience, buildProvider } from './provider/build.js';
 import { deviceFormWithoutSession, devicePolling } from './provider/device-flow.js';
+import { resolveSecretsKey } from './config/secrets-key.js';
 import { JwtAccessTokenRegistry } from './provider/jwt-access-tokens.js';
 import { primaryRole } from './accounts/roles.js';
 import { createTokenCheck, providerTokenLookup, type TokenCheck } from './resource/token-check.js';
@@ -67,7 +69,11 @@ export interface Services {
 export async function composeServices(config: GatehouseConfig, role: 'owner' | 'guest', logger?: Logger): Promise<Services> {
   let keys: KeyService | undefined;
   const metrics = new Metrics(async () => keys ? keys.counts() : { active: 0, published: 0, retired: 0 });
+  const secrets = new SecretsAtRest(await resolveSecretsKey(config, (path) => {
+    logger?.warn({ path }, 'SECRETS_KEY is not set: generated a key into the data folder; back it up with the data (without it no client secret or signing key can be read)');
+  }));
   const storage = await openStorage({
+    secrets,
     databaseUrl: config.databaseUrl,
     redisUrl: config.redisUrl,
     dataDir: config.dataDir,
@@ -117,6 +123,7 @@ export async function composeServices(config: GatehouseConfig, role: 'owner' | '
       findResourceServer: (uri) => resourceServers.find(uri),
       limiter,
       adapter: storage.adapter,
+      verifyClientSecret: (presented, stored) => secrets.verifyClientSecret(presented, stored),
       authenticate: async (username, password) => (await accounts.authenticate(username, password))?.id,
       accountRole: async (accountId) => primaryRole((await accounts.findById(accountId))?.roles ?? []),
       jwtAccessTokens,

@@ -3,12 +3,13 @@ import cluster from 'node:cluster';
 import { availableParallelism } from 'node:os';
 import { EmbeddedDatabaseBusyError } from '../adapters/embedded/pglite.js';
 import { StorageUnavailableError } from '../adapters/factory.js';
+import { SecretsKeyError } from '../adapters/secrets-at-rest.js';
 import type { GatehouseConfig } from '../config/schema.js';
 import { ConfigError, loadConfig } from './config/load.js';
 import { startGatehouse } from './main.js';
 import { createLogger, type Logger } from './observability/logger.js';
 
-const EXPECTED = [ConfigError, StorageUnavailableError, EmbeddedDatabaseBusyError];
+const EXPECTED = [ConfigError, StorageUnavailableError, EmbeddedDatabaseBusyError, SecretsKeyError];
 // In-flight requests get this long to finish on SIGTERM.
 const SHUTDOWN_GRACE_MS = 10_000;
 

@@ -1,9 +1,16 @@
-import type { SqlExecutor } from './database.js';
+import type { SecretsAtRest } from '../secrets-at-rest.js';
+import type { SqlDatabase } from './database.js';
 
 export type ClientMetadata = Record<string, unknown> & { client_id: string };
 
 export interface ClientRecord {
   clientId: string;
+  /**
+   * The metadata document as oidc-provider reads it. `client_secret`, when
+   * the client has one, is its keyed hash, never the secret: oidc-provider
+   * only compares it (Gatehouse's compareClientSecret), and a metadata write
+   * that hands the hash back keeps the secret unchanged.
+   */
   metadata: ClientMetadata;
   createdAt: Date;
   updatedAt: Date;
@@ -12,18 +19,41 @@ export interface ClientRecord {
 interface ClientRow {
   client_id: string;
   metadata: ClientMetadata;
+  secret_hash: string | null;
+  secret_sealed: string | null;
   created_at: Date | string;
   updated_at: Date | string;
 }
 
+interface CachedClient {
+  record: ClientRecord;
+  sealedSecret: string | null;
+}
+
+/** What is stored for a client's secret, from the `client_secret` a write carries. */
+interface SecretColumns {
+  /** Keep the stored hash and sealed copy (the write carried the hash back, as read). */
+  keep: boolean;
+  hash: string | null;
+  sealed: string | null;
+}
+
 function toRecord(row: ClientRow): ClientRecord {
+  const metadata = { ...row.metadata };
+  if (row.secret_hash) metadata.client_secret = row.secret_hash;
   return {
     clientId: row.client_id,
-    metadata: row.metadata,
+    metadata,
     createdAt: new Date(row.created_at),
     updatedAt: new Date(row.updated_at),
   };
 }
+
+function sealContext(clientId: string): string {
+  return `client:${clientId}`;
+}
+
+const SECRETS_LOCK = 4_715_003;
 
 /** Thrown by `insert` when the client_id is already registered. */
 export class DuplicateClientIdError extends Error {
@@ -36,11 +66,11 @@ export class DuplicateClientIdError extends Error {
 const CACHE_MS = 1000;
 const CACHE_MAX = 10_000;
 
-/** Registered clients, keyed by client_id. */
+/** Registered clients, keyed by client_id. Secrets are stored only as a keyed hash and a sealed copy. */
 export class ClientsStore {
-  private readonly cache = new Map<string, { at: number; metadata: Promise<ClientMetadata | undefined> }>();
+  private readonly cache = new Map<string, { at: number; client: Promise<CachedClient | undefined> }>();
 
-  constructor(private readonly db: SqlExecutor) {}
+  constructor(private readonly db: SqlDatabase, private readonly secrets: SecretsAtRest) {}
 
   /** Runs a write and drops the cached row both before and after it, so no stale read outlives the write. */
   private async invalidating<T>(clientId: string, write: () => Promise<T>): Promise<T> {
@@ -52,30 +82,62 @@ export class ClientsStore {
     }
   }
 
-  /** The client's metadata, at most a second old (for the protocol's hot path). */
-  findCached(clientId: string): Promise<ClientMetadata | undefined> {
+  /** Splits the secret off a metadata document: the document is stored without it. */
+  private atRest(metadata: ClientMetadata): { document: string; secret: SecretColumns } {
+    const { client_secret: secret, ...rest } = metadata;
+    const document = JSON.stringify(rest);
+    if (typeof secret !== 'string' || !secret) return { document, secret: { keep: false, hash: null, sealed: null } };
+    if (this.secrets.isClientSecretHash(secret)) return { document, secret: { keep: true, hash: null, sealed: null } };
+    return {
+      document,
+      secret: { keep: false, hash: this.secrets.hashClientSecret(secret), sealed: this.secrets.seal(secret, sealContext(metadata.client_id)) },
+    };
+  }
+
+  private cached(clientId: string): Promise<CachedClient | undefined> {
     const now = Date.now();
     const hit = this.cache.get(clientId);
-    if (hit && now - hit.at < CACHE_MS) return hit.metadata;
+    if (hit && now - hit.at < CACHE_MS) return hit.client;
     if (this.cache.size >= CACHE_MAX) this.cache.clear();
-    const metadata = this.find(clientId).then((record) => record?.metadata);
-    this.cache.set(clientId, { at: now, metadata });
-    metadata.catch(() => this.cache.delete(clientId));
-    return metadata;
+    const client = this.findRow(clientId).then((row) => row && { record: toRecord(row), sealedSecret: row.secret_sealed });
+    this.cache.set(clientId, { at: now, client });
+    client.catch(() => this.cache.delete(clientId));
+    return client;
+  }
+
+  /** The client's metadata, at most a second old (for the protocol's hot path). */
+  async findCached(clientId: string): Promise<ClientMetadata | undefined> {
+    return (await this.cached(clientId))?.record.metadata;
+  }
+
+  /**
+   * The client's secret in the clear, opened from its sealed copy, for the
+   * admin surfaces whose documents show it again. Secrets never change, so the
+   * cached row (no extra query per listed client) is exact.
+   */
+  async revealSecret(clientId: string): Promise<string | undefined> {
+    const sealed = (await this.cached(clientId))?.sealedSecret;
+    return sealed ? this.secrets.open(sealed, sealContext(clientId)) : undefined;
+  }
+
+  private async findRow(clientId: string): Promise<ClientRow | undefined> {
+    const { rows } = await this.db.query<ClientRow>('SELECT * FROM clients WHERE client_id = $1', [clientId]);
+    return rows[0];
   }
 
   async find(clientId: string): Promise<ClientRecord | undefined> {
-    const { rows } = await this.db.query<ClientRow>('SELECT * FROM clients WHERE client_id = $1', [clientId]);
-    return rows[0] ? toRecord(rows[0]) : undefined;
+    const row = await this.findRow(clientId);
+    return row ? toRecord(row) : undefined;
   }
 
   /** Inserts a new client; never overwrites an existing one. */
   async insert(metadata: ClientMetadata): Promise<ClientRecord> {
+    const { document, secret } = this.atRest(metadata);
     return this.invalidating(metadata.client_id, async () => {
       const { rows } = await this.db.query<ClientRow>(
-        `INSERT INTO clients (client_id, metadata) VALUES ($1, $2::jsonb)
+        `INSERT INTO clients (client_id, metadata, secret_hash, secret_sealed) VALUES ($1, $2::jsonb, $3, $4)
          ON CONFLICT (client_id) DO NOTHING RETURNING *`,
-        [metadata.client_id, JSON.stringify(metadata)],
+        [metadata.client_id, document, secret.hash, secret.sealed],
       );
       if (!rows[0]) throw new DuplicateClientIdError(`client_id ${metadata.client_id} is already registered`);
       return toRecord(rows[0]);
@@ -84,10 +146,14 @@ export class ClientsStore {
 
   /** Replaces a client's metadata; `undefined` when there is no such client. */
   async replace(metadata: ClientMetadata): Promise<ClientRecord | undefined> {
+    const { document, secret } = this.atRest(metadata);
     return this.invalidating(metadata.client_id, async () => {
       const { rows } = await this.db.query<ClientRow>(
-        'UPDATE clients SET metadata = $2::jsonb, updated_at = now() WHERE client_id = $1 RETURNING *',
-        [metadata.client_id, JSON.stringify(metadata)],
+        `UPDATE clients SET metadata = $2::jsonb, updated_at = now(),
+           secret_hash = CASE WHEN $5::boolean THEN secret_hash ELSE $3 END,
+           secret_sealed = CASE WHEN $5::boolean THEN secret_sealed ELSE $4 END
+         WHERE client_id = $1 RETURNING *`,
+        [metadata.client_id, document, secret.hash, secret.sealed, secret.keep],
       );
       return rows[0] ? toRecord(rows[0]) : undefined;
     });
@@ -95,11 +161,14 @@ export class ClientsStore {
 
   /** Inserts or replaces (dynamic registration through oidc-provider). */
   async save(metadata: ClientMetadata): Promise<void> {
+    const { document, secret } = this.atRest(metadata);
     return this.invalidating(metadata.client_id, async () => {
       await this.db.query(
-        `INSERT INTO clients (client_id, metadata) VALUES ($1, $2::jsonb)
-         ON CONFLICT (client_id) DO UPDATE SET metadata = excluded.metadata, updated_at = now()`,
-        [metadata.client_id, JSON.stringify(metadata)],
+        `INSERT INTO clients (client_id, metadata, secret_hash, secret_sealed) VALUES ($1, $2::jsonb, $3, $4)
+         ON CONFLICT (client_id) DO UPDATE SET metadata = excluded.metadata, updated_at = now(),
+           secret_hash = CASE WHEN $5::boolean THEN clients.secret_hash ELSE excluded.secret_hash END,
+           secret_sealed = CASE WHEN $5::boolean THEN clients.secret_sealed ELSE excluded.secret_sealed END`,
+        [metadata.client_id, document, secret.hash, secret.sealed, secret.keep],
       );
     });
   }
@@ -109,6 +178,45 @@ export class ClientsStore {
       const { rowCount } = await this.db.query('DELETE FROM clients WHERE client_id = $1', [clientId]);
       return rowCount === 1;
     });
+  }
+
+  /**
+   * Start-up check: every stored hash and sealed secret was made with the
+   * configured key. Throws a SecretsKeyError naming SECRETS_KEY otherwise.
+   */
+  async checkKey(): Promise<void> {
+    const { rows } = await this.db.query<{ key_id: string }>(
+      `SELECT DISTINCT split_part(secret_hash, '.', 2) AS key_id FROM clients WHERE secret_hash IS NOT NULL
+       UNION SELECT DISTINCT split_part(secret_sealed, '.', 2) FROM clients WHERE secret_sealed IS NOT NULL`,
+    );
+    this.secrets.assertKeyIds(rows.map((row) => row.key_id));
+  }
+
+  /**
+   * Upgrade step: clients stored before secrets were kept at rest have their
+   * secret in the metadata document; hash and seal it and take it out. Safe
+   * with several processes starting together (advisory lock). Returns how
+   * many rows it converted.
+   */
+  async sealLegacyRows(): Promise<number> {
+    const converted = await this.db.transaction(async (tx) => {
+      await tx.query('SELECT pg_advisory_xact_lock($1)', [SECRETS_LOCK]);
+      const { rows } = await tx.query<{ client_id: string; secret: unknown }>(
+        "SELECT client_id, metadata->'client_secret' AS secret FROM clients WHERE metadata ? 'client_secret'",
+      );
+      for (const row of rows) {
+        const plain = typeof row.secret === 'string' && row.secret && !this.secrets.isClientSecretHash(row.secret) ? row.secret : undefined;
+        await tx.query(
+          `UPDATE clients SET metadata = metadata - 'client_secret',
+             secret_hash = COALESCE($2, secret_hash), secret_sealed = COALESCE($3, secret_sealed)
+           WHERE client_id = $1`,
+          [row.client_id, plain ? this.secrets.hashClientSecret(plain) : null, plain ? this.secrets.seal(plain, sealContext(row.client_id)) : null],
+        );
+      }
+      return rows.map((row) => row.client_id);
+    });
+    for (const clientId of converted) this.cache.delete(clientId);
+    return converted.length;
   }
 
   /** A page of clients, oldest first; `name` filters case-insensitively on client_name. */

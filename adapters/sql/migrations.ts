@@ -146,4 +146,18 @@ export const migrations: Migration[] = [
       );
     `,
   },
+  {
+    id: '0006_secrets_at_rest',
+    sql: `
+      -- Client secrets leave the metadata document: a keyed hash for
+      -- authentication, and a sealed (AES-256-GCM) copy for the admin surfaces
+      -- whose documents show the secret again. Neither opens without
+      -- SECRETS_KEY, which is never stored here. Rows written before this
+      -- migration are converted at start-up (it needs that key, so SQL cannot).
+      ALTER TABLE clients ADD COLUMN secret_hash text, ADD COLUMN secret_sealed text;
+      -- Private key material is sealed the same way; only the public JWK of a
+      -- signing key stays readable in material.
+      ALTER TABLE keys ADD COLUMN sealed text;
+    `,
+  },
 ];

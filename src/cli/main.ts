@@ -2,6 +2,7 @@
 import { parseArgs } from 'node:util';
 import { EmbeddedDatabaseBusyError } from '../../adapters/embedded/pglite.js';
 import { StorageUnavailableError } from '../../adapters/factory.js';
+import { SecretsKeyError } from '../../adapters/secrets-at-rest.js';
 import { migrate } from '../../adapters/sql/migrate.js';
 import { ConfigError, loadConfig } from '../config/load.js';
 import { AppError, ValidationError } from '../errors/app-error.js';
@@ -239,7 +240,7 @@ async function main(argv: string[]): Promise<number> {
       process.stderr.write(`gatehouse: ${error.message}\n\n${USAGE}\n`);
       return 2;
     }
-    if ([AppError, ConfigError, StorageUnavailableError, EmbeddedDatabaseBusyError].some((kind) => error instanceof kind)) {
+    if ([AppError, ConfigError, StorageUnavailableError, EmbeddedDatabaseBusyError, SecretsKeyError].some((kind) => error instanceof kind)) {
       process.stderr.write(`gatehouse: ${(error as Error).message}\n`);
       return 1;
     }

@@ -216,10 +216,8 @@ export class ClientService {
   }
 
   /** The client's secret, for the admin surfaces whose documents show it. */
-  async secretOf(clientId: string): Promise<string | undefined> {
-    // Secrets never change, so the cached row (no extra query per listed client) is exact.
-    const metadata = await this.store.findCached(clientId);
-    return typeof metadata?.client_secret === 'string' ? metadata.client_secret : undefined;
+  secretOf(clientId: string): Promise<string | undefined> {
+    return this.store.revealSecret(clientId);
   }
 
   private async validate(metadata: ClientMetadata): Promise<void> {

@@ -24,7 +24,7 @@ function describe(error: ErrorObject, raw: Record<string, unknown>): string {
   const setting = settings[key];
   const label = setting ? setting.env : key || 'configuration';
   // Connection strings and secrets may carry passwords: never echo their values.
-  const secret = key === 'cookieSecrets' || key === 'databaseUrl' || key === 'redisUrl';
+  const secret = key === 'cookieSecrets' || key === 'secretsKey' || key === 'databaseUrl' || key === 'redisUrl';
   const shown = secret || raw[key] === undefined ? '' : ` (got ${JSON.stringify(raw[key])})`;
   return `${label} ${error.message ?? 'is invalid'}${shown}`;
 }
@@ -53,10 +53,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): GatehouseConfi
   const shown = { ...raw };
   if (raw.issuer === undefined) raw.issuer = `http://localhost:${String(raw.port)}`;
 
-  if (!validate(raw)) {
-    const problems = (validate.errors ?? []).map((e) => `  - ${describe(e, shown)}`);
-    throw new ConfigError(`Invalid configuration:\n${problems.join('\n')}`);
+  const problems = validate(raw) ? [] : (validate.errors ?? []).map((e) => `  - ${describe(e, shown)}`);
+  // A key generated into the data folder would differ on every machine that
+  // shares the database: with a server database the operator must give one.
+  if (raw.databaseUrl !== undefined && raw.secretsKey === undefined) {
+    problems.push(`  - ${settings.secretsKey.env} is required with ${settings.databaseUrl.env} (32 random bytes, e.g. \`openssl rand -base64 32\`)`);
   }
+  if (problems.length) throw new ConfigError(`Invalid configuration:\n${problems.join('\n')}`);
   const config = raw as unknown as GatehouseConfig;
   config.issuer = config.issuer.replace(/\/+$/, '');
   return config;

@@ -1,7 +1,7 @@
 import { generateKeyPair, randomBytes, createPublicKey, type JsonWebKey } from 'node:crypto';
 import { promisify } from 'node:util';
 import { calculateJwkThumbprint, type JWK } from 'jose';
-import type { KeyRecord, KeysStore } from '../../adapters/sql/keys-store.js';
+import { type KeyRecord, type KeysStore, publicJwk } from '../../adapters/sql/keys-store.js';
 import { NotFoundError, ValidationError } from '../errors/app-error.js';
 
 const generateRsa = promisify(generateKeyPair);
@@ -20,12 +20,6 @@ async function newSigningKey(): Promise<Omit<KeyRecord, 'createdAt'>> {
   const jwk = privateKey.export({ format: 'jwk' }) as JsonWebKey;
   const kid = await calculateJwkThumbprint({ kty: 'RSA', n: jwk.n, e: jwk.e } as JWK);
   return { kid, use: 'sig', alg: 'RS256', material: { ...jwk, kid, alg: 'RS256', use: 'sig' } };
-}
-
-/** A JWK without its private members (RFC 7518 §6.3.2, §6.2.2). */
-function publicPart(material: Record<string, unknown>): Record<string, unknown> {
-  const { d: _d, p: _p, q: _q, dp: _dp, dq: _dq, qi: _qi, ...publicJwk } = material;
-  return publicJwk;
 }
 
 function newCookieKey(): Omit<KeyRecord, 'createdAt'> {
@@ -98,7 +92,7 @@ export class KeyService {
 
   /** Private JWKS for oidc-provider; the newest key first, so it signs. */
   async privateJwks(): Promise<{ keys: JWK[] }> {
-    const keys = await this.store.list('sig');
+    const keys = await this.store.list('sig', { withSecrets: true });
     return { keys: keys.map((key) => key.material as JWK) };
   }
 
@@ -106,7 +100,7 @@ export class KeyService {
   async publicJwks(): Promise<{ keys: JWK[] }> {
     const keys = await this.store.list('sig');
     return {
-      keys: keys.map((key) => publicPart(key.material) as JWK),
+      keys: keys.map((key) => publicJwk(key.material) as JWK),
     };
   }
 
@@ -118,13 +112,13 @@ export class KeyService {
     const keys = await this.store.list('sig');
     const key = keys.find((k) => k.kid === kid) ?? keys[0];
     if (!key) throw new Error('no signing key: run migrations and start the server once');
-    const pem = createPublicKey({ key: publicPart(key.material) as JsonWebKey, format: 'jwk' }).export({ type: 'spki', format: 'pem' }).toString();
+    const pem = createPublicKey({ key: publicJwk(key.material) as JsonWebKey, format: 'jwk' }).export({ type: 'spki', format: 'pem' }).toString();
     return { kid: key.kid, alg: key.alg ?? 'RS256', pem };
   }
 
   /** Cookie signing secrets, newest first (Koa's keygrip signs with the first). */
   async cookieSecrets(): Promise<string[]> {
-    const keys = await this.store.list('cookie');
+    const keys = await this.store.list('cookie', { withSecrets: true });
     return keys.map((key) => String(key.material.secret));
   }
 }

@@ -31,6 +31,8 @@ export interface ProviderDeps {
   findResourceServer: ResourceServerPolicy['findResourceServer'];
   /** Brute-force protection for the password grant. */
   limiter: FailureLimiter;
+  /** Whether a presented client secret is the one whose keyed hash is stored (constant time). */
+  verifyClientSecret(presented: string, storedHash: string): boolean;
   /** Checks a username and password (argon2); the account id, or undefined. */
   authenticate(username: string, password: string): Promise<string | undefined>;
   adapter: AdapterFactory;
@@ -40,6 +42,8 @@ export interface ProviderDeps {
   scopes: string[];
   views: Views;
 }
+
+const ASYMMETRIC_SIGNING_ALGS = ['RS256', 'PS256', 'ES256', 'Ed25519', 'EdDSA'] as const;
 
 /** The URL of Gatehouse's own API, the default audience of JWT access tokens. */
 export function apiAudience(issuer: string): string {
@@ -95,6 +99,16 @@ export function buildProvider(config: GatehouseConfig, deps: ProviderDeps): Prov
   };
 
   const configuration: Configuration = {
+    // A client's `client_secret` here is its keyed hash (adapters/secrets-at-rest.ts),
+    // so nothing may use it as a key: client_secret_jwt and HS256 request
+    // objects (RFC 7523 §2.2, RFC 9101) would sign with the hash. Clients that
+    // sign use private_key_jwt. ID tokens and userinfo are RS256 only already,
+    // and the encryption feature (A*KW / dir from the secret) stays off.
+    clientAuthMethods: ['client_secret_basic', 'client_secret_post', 'private_key_jwt', 'none'],
+    enabledJWA: {
+      clientAuthSigningAlgValues: [...ASYMMETRIC_SIGNING_ALGS],
+      requestObjectSigningAlgValues: [...ASYMMETRIC_SIGNING_ALGS],
+    },
     adapter: deps.adapter,
     findAccount: deps.findAccount,
     jwks: deps.jwks as Configuration['jwks'],
@@ -198,6 +212,13 @@ export function buildProvider(config: GatehouseConfig, deps: ProviderDeps): Prov
 
   const provider = new Provider(config.issuer, configuration);
   provider.proxy = config.trustProxy;
+  // client_secret_basic and client_secret_post are checked through this one
+  // method (oidc-provider lib/shared/client_auth.js); overriding it on the
+  // Client prototype is the hook oidc-provider's author points to for hashed
+  // secrets (panva/node-oidc-provider#631). RFC 6819 §5.1.4.1.3.
+  provider.Client.prototype.compareClientSecret = function compareClientSecret(this: { clientSecret?: string }, presented: string) {
+    return deps.verifyClientSecret(presented, this.clientSecret ?? '');
+  };
   provider.registerGrantType(
     password.grantType,
     password.passwordGrantHandler(provider, {

@@ -43,4 +43,12 @@ describe('configuration', () => {
     expect(message).not.to.include('hunter2');
     expect(message).not.to.include('short-secret');
   });
+
+  it('requires SECRETS_KEY with DATABASE_URL, and refuses a malformed one without echoing it', () => {
+    expect(failure({ DATABASE_URL: 'postgres://db.example.test/gatehouse' })).to.match(/SECRETS_KEY is required with DATABASE_URL/);
+    expect(failure({ SECRETS_KEY: 'too-short-a-key' })).to.match(/SECRETS_KEY/).and.not.include('too-short-a-key');
+    const hex = 'ab'.repeat(32);
+    expect(loadConfig({ DATABASE_URL: 'postgres://db.example.test/gatehouse', SECRETS_KEY: hex }).secretsKey).to.equal(hex);
+    expect(loadConfig({}).secretsKey, 'the embedded default generates one instead').to.equal(undefined);
+  });
 });

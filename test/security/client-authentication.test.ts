@@ -38,7 +38,9 @@ describe('client authentication', () => {
   };
 
   before(async () => {
-    server = await startTestServer();
+    // Hundreds of deliberate failures on one client: the brute-force limit
+    // (tested on its own in brute-force.test) would answer 429 instead.
+    server = await startTestServer({ CLIENT_FAILURE_LIMIT: '10000' });
     const created = await server.services.clients.create({
       name: 'Known client', grantTypes: ['client_credentials', 'password', 'authorization_code'], redirectUris: [REDIRECT_URI], scope: ['read'],
     });

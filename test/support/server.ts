@@ -46,6 +46,7 @@ export async function startTestServer(env: Record<string, string> = {}, options:
   const config = loadConfig({
     DATABASE_URL: process.env.DATABASE_URL,
     REDIS_URL: process.env.REDIS_URL,
+    SECRETS_KEY: process.env.SECRETS_KEY,
     LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
     ISSUER: `http://localhost:${port}`,
     // Every test server is reached from 127.0.0.1 and, with Redis, shares its

@@ -1,0 +1,53 @@
+import { randomBytes } from 'node:crypto';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import type { GatehouseConfig } from '../../config/schema.js';
+import { ConfigError } from './load.js';
+
+/** Where the embedded default keeps its generated key (beside, never inside, the database). */
+export const SECRETS_KEY_FILE = 'secrets.key';
+
+/** SECRETS_KEY's text (hex, or standard / url-safe base64) as 32 bytes. */
+export function decodeSecretsKey(text: string): Buffer {
+  const trimmed = text.trim();
+  const key = /^[0-9a-fA-F]{64}$/.test(trimmed) ? Buffer.from(trimmed, 'hex') : Buffer.from(trimmed, 'base64');
+  if (key.length !== 32) throw new ConfigError('SECRETS_KEY must be 32 bytes, base64 or hex');
+  return key;
+}
+
+async function readKeyFile(path: string): Promise<Buffer | undefined> {
+  try {
+    return decodeSecretsKey(await readFile(path, 'utf8'));
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    if (error instanceof ConfigError) throw new ConfigError(`${path} does not hold a 32-byte key (base64 or hex); restore it or set SECRETS_KEY`);
+    throw error;
+  }
+}
+
+/**
+ * The key secrets are sealed with at rest. SECRETS_KEY when set (required
+ * with DATABASE_URL, which loadConfig enforces). Otherwise, for the embedded
+ * default only, a key generated once into the data folder with mode 0600, so
+ * a copy of the database alone still opens nothing; `onGenerated` is told
+ * where, so the operator can back it up with the data.
+ */
+export async function resolveSecretsKey(config: GatehouseConfig, onGenerated?: (path: string) => void): Promise<Buffer> {
+  if (config.secretsKey) return decodeSecretsKey(config.secretsKey);
+  if (config.databaseUrl) throw new ConfigError('SECRETS_KEY is required with DATABASE_URL');
+  const dir = resolve(config.dataDir);
+  const path = join(dir, SECRETS_KEY_FILE);
+  const existing = await readKeyFile(path);
+  if (existing) return existing;
+  await mkdir(dir, { recursive: true });
+  try {
+    // `wx`: two processes starting at once cannot both write a key.
+    await writeFile(path, `${randomBytes(32).toString('base64')}\n`, { flag: 'wx', mode: 0o600 });
+    onGenerated?.(path);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+  }
+  const written = await readKeyFile(path);
+  if (!written) throw new Error(`${path} vanished while it was being created`);
+  return written;
+}
