@@ -8,3 +8,9 @@
 export const TEST_SECRETS_KEY = 'Z2F0ZWhvdXNlIHRlc3Qgc2VjcmV0cyBrZXkgKDMyQik=';
 
 if (process.env.DATABASE_URL && !process.env.SECRETS_KEY) process.env.SECRETS_KEY = TEST_SECRETS_KEY;
+
+// Every test server, in this process or spawned, is reached from 127.0.0.1
+// and, with Redis, shares its counters: the per-address failure limit would
+// couple unrelated tests. The brute-force tests set their own limits and use
+// distinct addresses.
+process.env.IP_FAILURE_LIMIT ??= '100000';

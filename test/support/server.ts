@@ -49,10 +49,7 @@ export async function startTestServer(env: Record<string, string> = {}, options:
     SECRETS_KEY: process.env.SECRETS_KEY,
     LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
     ISSUER: `http://localhost:${port}`,
-    // Every test server is reached from 127.0.0.1 and, with Redis, shares its
-    // counters: the per-address limit would couple unrelated tests. The
-    // brute-force tests set their own limits and use distinct addresses.
-    IP_FAILURE_LIMIT: '100000',
+    IP_FAILURE_LIMIT: process.env.IP_FAILURE_LIMIT, // see environment.ts
     ...env,
     PORT: String(port),
     GATEHOUSE_DATA_DIR: dataDir,
