@@ -3,7 +3,7 @@ import { join, resolve } from 'node:path';
 import { PGlite } from '@electric-sql/pglite';
 import { PGLiteSocketServer } from '@electric-sql/pglite-socket';
 import pg from 'pg';
-import type { QueryResult, SqlDatabase, SqlExecutor } from '../sql/database.js';
+import { guardText, type QueryResult, type SqlDatabase, type SqlExecutor } from '../sql/database.js';
 import { poolDatabase } from '../sql/postgres.js';
 
 /** The embedded database folder is owned by another live process. */
@@ -54,8 +54,10 @@ async function acquireLock(lockPath: string): Promise<number | undefined> {
 function pgliteExecutor(db: Pick<PGlite, 'query' | 'exec'>): SqlExecutor {
   return {
     async query<Row>(text: string, params: unknown[] = []): Promise<QueryResult<Row>> {
-      const result = await db.query<Row>(text, params);
-      return { rows: result.rows, rowCount: result.affectedRows ?? result.rows.length };
+      return guardText(text, params, async () => {
+        const result = await db.query<Row>(text, params);
+        return { rows: result.rows, rowCount: result.affectedRows ?? result.rows.length };
+      });
     },
     async exec(sql: string): Promise<void> {
       await db.exec(sql);

@@ -25,3 +25,29 @@ export interface SqlDatabase extends SqlExecutor {
   ping(): Promise<void>;
   close(): Promise<void>;
 }
+
+/** A value PostgreSQL text cannot hold was offered for writing. */
+export class UnstorableTextError extends Error {
+  override name = 'UnstorableTextError';
+  // Koa-style fields: the caller sent it, so it is the caller's 400.
+  readonly status = 400;
+  readonly expose = true;
+
+  constructor() {
+    super('a text value contains a NUL character');
+  }
+}
+
+const holdsNul = (params: unknown[]) => params.some((p) => typeof p === 'string' && p.includes('\u0000'));
+const isRead = (text: string) => /^\s*(SELECT|WITH)\b/i.test(text);
+
+/**
+ * PostgreSQL text can never contain NUL, so no stored value equals one that
+ * does: a read with such a parameter finds nothing (instead of the driver's
+ * encoding error, which would be a 500), and a write is refused.
+ */
+export async function guardText<Row>(text: string, params: unknown[], run: () => Promise<QueryResult<Row>>): Promise<QueryResult<Row>> {
+  if (!holdsNul(params)) return run();
+  if (isRead(text)) return { rows: [], rowCount: 0 };
+  throw new UnstorableTextError();
+}

@@ -1,11 +1,13 @@
 import pg from 'pg';
-import type { QueryResult, SqlDatabase, SqlExecutor } from './database.js';
+import { guardText, type QueryResult, type SqlDatabase, type SqlExecutor } from './database.js';
 
 function executor(client: pg.Pool | pg.PoolClient | pg.Client): SqlExecutor {
   return {
     async query<Row>(text: string, params: unknown[] = []): Promise<QueryResult<Row>> {
-      const result = await client.query(text, params);
-      return { rows: result.rows as Row[], rowCount: result.rowCount ?? 0 };
+      return guardText(text, params, async () => {
+        const result = await client.query(text, params);
+        return { rows: result.rows as Row[], rowCount: result.rowCount ?? 0 };
+      });
     },
     async exec(sql: string): Promise<void> {
       await client.query(sql);

@@ -192,6 +192,8 @@ export class ClientService {
       metadata.scope = scope.join(' ');
     }
     if (problems.length) throw new ValidationError(problems);
+    // Nothing to change: no write, no audit event, no new updated_at.
+    if (JSON.stringify(metadata) === JSON.stringify(record.metadata)) return toClient(record);
     if (patch.scope) await this.scopes.assertRegistered(patch.scope);
     await this.validate(metadata);
     const updated = await this.store.replace(metadata);

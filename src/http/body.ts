@@ -1,6 +1,7 @@
 import { bodyParser } from '@koa/bodyparser';
 import type { Context } from 'koa';
-import { AppError } from '../errors/app-error.js';
+import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
+import { AppError, type FieldProblem, ValidationError } from '../errors/app-error.js';
 
 /** A request body as a flat map of the fields a dialect reads. */
 export type Fields = Record<string, unknown>;
@@ -49,4 +50,89 @@ export function stringField(fields: Fields, name: string): string | undefined {
   if (value === undefined || value === null || value === '') return undefined;
   if (typeof value !== 'string') throw new AppError(400, 'invalid_request', `${name} must be a string`);
   return value;
+}
+
+const ajv = new Ajv({ allErrors: true, allowUnionTypes: true, strict: true });
+
+// Names that would reach an object's prototype if a body were ever merged
+// into one with Object.assign or a deep merge: refused outright.
+const FORBIDDEN_KEYS = ['__proto__', 'constructor', 'prototype'];
+// Legacy requests are flat; a little nesting for the admin APIs' arrays.
+const MAX_DEPTH = 4;
+
+// No NUL: nothing downstream (PostgreSQL text, logs, headers) can hold one.
+const NO_NUL = '^[^\\u0000]*$';
+
+/** A string field of at most `maxLength` characters (null allowed where `nullable`). */
+export const text = (maxLength: number, nullable = false) => ({ type: nullable ? ['string', 'null'] : 'string', maxLength, pattern: NO_NUL });
+/** A list of strings (null allowed where `nullable`). */
+export const textList = (maxItems: number, maxLength: number, nullable = false) => ({
+  type: nullable ? ['array', 'null'] : 'array', maxItems, items: { type: 'string', maxLength, pattern: NO_NUL },
+});
+
+/**
+ * The schema of a request body: the fields an endpoint reads, their types
+ * and bounds. Other fields are allowed and ignored (as OAuth requires of
+ * unknown parameters) but may not be objects nesting deeper than MAX_DEPTH.
+ */
+export function bodySchema(properties: Record<string, object>): ValidateFunction {
+  return ajv.compile({
+    type: 'object',
+    properties,
+    propertyNames: { not: { enum: FORBIDDEN_KEYS } },
+    maxProperties: 64,
+  });
+}
+
+function depthOf(value: unknown): number {
+  let deepest = 0;
+  const stack: Array<[unknown, number]> = [[value, 0]];
+  while (stack.length) {
+    const [item, depth] = stack.pop()!;
+    if (item === null || typeof item !== 'object') continue;
+    deepest = Math.max(deepest, depth + 1);
+    if (deepest > MAX_DEPTH) return deepest;
+    for (const child of Object.values(item)) stack.push([child, depth + 1]);
+  }
+  return deepest;
+}
+
+function fieldOf(error: ErrorObject): string {
+  if (error.keyword === 'propertyNames') return String((error.params as { propertyName?: string }).propertyName ?? 'body');
+  return error.instancePath.split('/')[1] || 'body';
+}
+
+function messageOf(error: ErrorObject): string {
+  if (error.keyword === 'propertyNames') return 'is not an allowed field name';
+  if (error.keyword === 'maxLength') return `must be at most ${String((error.params as { limit: number }).limit)} characters`;
+  if (error.keyword === 'maxItems') return `must have at most ${String((error.params as { limit: number }).limit)} items`;
+  if (error.keyword === 'maxProperties') return 'has too many fields';
+  if (error.keyword === 'pattern') return 'must not contain NUL characters';
+  if (error.keyword === 'type') {
+    const types = ([] as string[]).concat((error.params as { type: string | string[] }).type).filter((t) => t !== 'null');
+    return `must be ${types.map((t) => (t === 'array' ? 'a list of strings' : `a ${t}`)).join(' or ')}`;
+  }
+  return error.message ?? 'is invalid';
+}
+
+/**
+ * Reads a body (see readFields) and validates it against `schema` before
+ * anything else sees it. OAuth endpoints answer a violation with
+ * `invalid_request` (400); admin APIs (`fields`) with their 422 field list.
+ */
+export async function readValidated(ctx: Context, schema: ValidateFunction, errors: 'invalid_request' | 'fields'): Promise<Fields> {
+  return validateFields(await readFields(ctx), schema, errors);
+}
+
+/** Validates already-read fields (a query string, say) the way readValidated does. */
+export function validateFields(fields: Fields, schema: ValidateFunction, errors: 'invalid_request' | 'fields'): Fields {
+  if (depthOf(fields) > MAX_DEPTH) throw new AppError(400, 'invalid_request', 'the request body is nested too deeply');
+  if (schema(fields)) return fields;
+  const problems: FieldProblem[] = [];
+  for (const error of schema.errors ?? []) {
+    const field = fieldOf(error);
+    if (!problems.some((p) => p.field === field)) problems.push({ field, message: messageOf(error) });
+  }
+  if (errors === 'fields') throw new ValidationError(problems);
+  throw new AppError(400, 'invalid_request', problems.map((p) => `${p.field} ${p.message}`).join('; '));
 }

@@ -3,7 +3,7 @@ import type { Context, Middleware } from 'koa';
 import type { AccountService } from '../../accounts/service.js';
 import type { Client, ClientService } from '../../clients/service.js';
 import { AppError, ConflictError, type FieldProblem, ValidationError } from '../../errors/app-error.js';
-import { type Fields, readFields } from '../../http/body.js';
+import { bodySchema, type Fields, readValidated, text, textList } from '../../http/body.js';
 import type { KeyService } from '../../keys/service.js';
 import type { TokenCheck } from '../../resource/token-check.js';
 import type { ScopeRegistry } from '../../scopes/registry.js';
@@ -37,6 +37,11 @@ function intParam(value: unknown, fallback: number): number {
   const parsed = typeof value === 'string' && /^\d{1,9}$/.test(value) ? Number(value) : Number.NaN;
   return Number.isFinite(parsed) ? parsed : fallback;
 }
+
+const CLIENT_DOCUMENT = bodySchema({
+  title: text(200, true), description: text(2000, true), client_id: text(256, true), client_secret: text(512, true),
+  scope: textList(64, 64, true), redirect_uri: text(2048, true), redirect_uris: textList(20, 2048, true),
+});
 
 function optionalString(fields: Fields, name: string, problems: FieldProblem[]): string | undefined {
   const value = fields[name];
@@ -160,7 +165,7 @@ export function northstarRouter(deps: NorthstarDeps): Router {
   });
 
   router.post('/clients', requireAdmin, async (ctx) => {
-    const fields = await readFields(ctx);
+    const fields = await readValidated(ctx, CLIENT_DOCUMENT, 'fields');
     const problems: FieldProblem[] = [];
     const title = optionalString(fields, 'title', problems);
     if (!title?.trim() && !problems.length) problems.push({ field: 'title', message: 'The title field is required.' });
@@ -190,7 +195,7 @@ export function northstarRouter(deps: NorthstarDeps): Router {
   });
 
   router.put('/clients/:client_id', requireAdmin, async (ctx) => {
-    const fields = await readFields(ctx);
+    const fields = await readValidated(ctx, CLIENT_DOCUMENT, 'fields');
     const problems: FieldProblem[] = [];
     const title = optionalString(fields, 'title', problems);
     const description = optionalString(fields, 'description', problems);

@@ -2,7 +2,7 @@ import Router from '@koa/router';
 import type { Context, Next } from 'koa';
 import type Provider from 'oidc-provider';
 import { AppError } from '../../errors/app-error.js';
-import { type Fields, readFields, stringField } from '../../http/body.js';
+import { bodySchema, type Fields, readValidated, stringField, text } from '../../http/body.js';
 import { bodyCredentials } from '../shared/credentials.js';
 import { dialectErrors } from '../shared/dialect-errors.js';
 import { callProviderEndpoint, type ProviderCall } from '../../http/provider-endpoint.js';
@@ -15,6 +15,11 @@ export interface DotDeps {
 }
 
 const GRANTS = new Set(['password', 'refresh_token']);
+const CREDENTIALS = { client_id: text(256), client_secret: text(512) };
+const TOKEN_REQUEST = bodySchema({
+  ...CREDENTIALS, grant_type: text(64), username: text(256), password: text(1024), refresh_token: text(4096), scope: text(1024),
+});
+const REVOKE_REQUEST = bodySchema({ ...CREDENTIALS, token: text(8192), token_type_hint: text(64) });
 
 /**
  * The django-oauth-toolkit service: `POST /auth/oauth2/token/` (password and
@@ -40,7 +45,7 @@ export function dotRouter({ provider, accessTokenTtl, refreshTokenTtl }: DotDeps
   }
 
   router.post('/token/', async (ctx, next) => {
-    const fields = await readFields(ctx);
+    const fields = await readValidated(ctx, TOKEN_REQUEST, 'invalid_request');
     const grantType = stringField(fields, 'grant_type');
     if (!grantType) throw new AppError(400, 'invalid_request', 'grant_type is required');
     if (!GRANTS.has(grantType)) throw new AppError(400, 'unsupported_grant_type', 'use password or refresh_token');
@@ -56,7 +61,7 @@ export function dotRouter({ provider, accessTokenTtl, refreshTokenTtl }: DotDeps
   });
 
   router.post('/revoke_token/', async (ctx, next) => {
-    const fields = await readFields(ctx);
+    const fields = await readValidated(ctx, REVOKE_REQUEST, 'invalid_request');
     if (!stringField(fields, 'token')) throw new AppError(400, 'invalid_request', 'token is required');
     const answer = await forward(ctx, next, fields, 'revocation', ['token', 'token_type_hint']);
     if (answer.status !== 200) {

@@ -1,11 +1,15 @@
 import Router from '@koa/router';
 import type Provider from 'oidc-provider';
 import { AppError } from '../../errors/app-error.js';
-import { readFields, stringField } from '../../http/body.js';
+import { bodySchema, readValidated, stringField, text } from '../../http/body.js';
 import { basicClientId, bodyCredentials } from '../shared/credentials.js';
 import { dialectErrors } from '../shared/dialect-errors.js';
 import { callProviderEndpoint } from '../../http/provider-endpoint.js';
 import { leError } from './errors.js';
+
+const TOKEN_REQUEST = bodySchema({
+  grant_type: text(64), client_id: text(256), client_secret: text(512), scope: text(1024),
+});
 
 export interface LeDeps {
   provider: Provider;
@@ -22,7 +26,7 @@ export function leRouter({ provider, accessTokenTtl }: LeDeps): Router {
   router.use(dialectErrors(leError));
 
   router.post('/liveexpert/oauth/authorize', async (ctx, next) => {
-    const fields = await readFields(ctx);
+    const fields = await readValidated(ctx, TOKEN_REQUEST, 'invalid_request');
     const grantType = stringField(fields, 'grant_type');
     if (!grantType) throw new AppError(400, 'invalid_request', 'grant_type is required');
     if (grantType !== 'client_credentials') throw new AppError(400, 'unsupported_grant_type', 'only client_credentials is supported');

@@ -2,7 +2,7 @@ import Router from '@koa/router';
 import type { Context } from 'koa';
 import type Provider from 'oidc-provider';
 import { AppError } from '../../errors/app-error.js';
-import { type Fields, readFields, stringField } from '../../http/body.js';
+import { bodySchema, type Fields, readValidated, stringField, text } from '../../http/body.js';
 import { dialectErrors } from '../shared/dialect-errors.js';
 import { callProviderEndpoint } from '../../http/provider-endpoint.js';
 import { losError, losSuccess } from './errors.js';
@@ -11,6 +11,10 @@ export interface LosDeps {
   provider: Provider;
   accessTokenTtl: number;
 }
+
+const TOKEN_REQUEST = bodySchema({
+  grant_type: text(64), client_id: text(256), client_secret: text(512), scope: text(1024),
+});
 
 function required(fields: Fields, name: string): string {
   const value = stringField(fields, name);
@@ -28,7 +32,7 @@ export function losRouter({ provider, accessTokenTtl }: LosDeps): Router {
   router.use(dialectErrors(losError));
 
   router.post('/api/v1.1/oauth/token', async (ctx: Context, next) => {
-    const fields = await readFields(ctx);
+    const fields = await readValidated(ctx, TOKEN_REQUEST, 'invalid_request');
     const grantType = required(fields, 'grant_type');
     if (grantType !== 'client_credentials') {
       losError(ctx, 400, 'unsupported_grant_type', 'only client_credentials is supported');
