@@ -59,6 +59,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): GatehouseConfi
   if (raw.databaseUrl !== undefined && raw.secretsKey === undefined) {
     problems.push(`  - ${settings.secretsKey.env} is required with ${settings.databaseUrl.env} (32 random bytes, e.g. \`openssl rand -base64 32\`)`);
   }
+  // Gatehouse speaks plain HTTP: an https issuer means TLS ends at a proxy,
+  // and without trusting its X-Forwarded-Proto every request looks insecure
+  // (secure cookies cannot be set, so sign-in would fail).
+  if (typeof raw.issuer === 'string' && raw.issuer.startsWith('https:') && raw.trustProxy !== 'true' && raw.trustProxy !== true) {
+    problems.push(`  - ${settings.issuer.env} is https, which needs ${settings.trustProxy.env}=true (TLS ends at your proxy or load balancer)`);
+  }
   if (problems.length) throw new ConfigError(`Invalid configuration:\n${problems.join('\n')}`);
   const config = raw as unknown as GatehouseConfig;
   config.issuer = config.issuer.replace(/\/+$/, '');

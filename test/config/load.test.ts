@@ -37,6 +37,11 @@ describe('configuration', () => {
     expect(failure({ LOG_LEVEL: 'chatty' })).to.match(/LOG_LEVEL/);
   });
 
+  it('refuses an https issuer unless TRUST_PROXY says TLS ends at a proxy', () => {
+    expect(failure({ ISSUER: 'https://id.example.com' })).to.match(/ISSUER is https, which needs TRUST_PROXY=true/);
+    expect(loadConfig({ ISSUER: 'https://id.example.com', TRUST_PROXY: 'on' }).trustProxy).to.equal(true);
+  });
+
   it('never echoes secrets or connection strings in its errors', () => {
     const message = failure({ DATABASE_URL: 'mysql://root:hunter2@db/x', COOKIE_SECRETS: 'short-secret' });
     expect(message).to.match(/DATABASE_URL/).and.match(/COOKIE_SECRETS/);
