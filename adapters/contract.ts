@@ -59,4 +59,11 @@ export interface CounterStore {
   /** The live counters among `keys`, in order (`undefined` for none), in one round trip. */
   peek(keys: string[]): Promise<Array<CounterState | undefined>>;
   clear(key: string): Promise<void>;
+  /**
+   * Optional: tells `onHit` the key of every hit any process makes, so a
+   * reader can skip `peek` for keys it knows have none. `live()` is false
+   * while that knowledge may be incomplete (starting, reconnecting).
+   */
+  watch?(onHit: (key: string) => void): { live(): boolean };
+  close?(): Promise<void>;
 }

@@ -80,7 +80,10 @@ export function redactUrl(url: string): string {
 }
 
 async function connectRedis(url: string): Promise<Redis> {
-  const redis = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 2, connectTimeout: 5000 });
+  // Auto-pipelining sends the commands of concurrent requests in one socket
+  // write: under load, a write(2) per command was a twentieth of the token
+  // endpoint's CPU (profiled).
+  const redis = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 2, connectTimeout: 5000, enableAutoPipelining: true });
   // Connection errors surface through failed commands and /readyz; without a
   // listener ioredis would print every reconnection attempt.
   redis.on('error', () => {});
@@ -135,6 +138,7 @@ export async function openStorage(options: StorageOptions): Promise<Storage> {
     ? (observe ? instrumentStore(new RedisPayloadStore(redis), (op, s, f) => observe('ephemeral', op, s, f)) : new RedisPayloadStore(redis))
     : durable;
   const sqlCounters = redis ? undefined : new SqlCounterStore(db);
+  const counters: CounterStore = redis ? new RedisCounterStore(redis) : sqlCounters!;
   let sweeper: NodeJS.Timeout | undefined;
 
   return {
@@ -145,7 +149,7 @@ export async function openStorage(options: StorageOptions): Promise<Storage> {
     db,
     durable,
     ephemeral,
-    counters: redis ? new RedisCounterStore(redis) : sqlCounters!,
+    counters,
     clients,
     accounts: new AccountsStore(db),
     scopes: new ScopesStore(db),
@@ -179,6 +183,7 @@ export async function openStorage(options: StorageOptions): Promise<Storage> {
     },
     async close() {
       if (sweeper) clearInterval(sweeper);
+      await counters.close?.();
       redis?.disconnect();
       await db.close();
     },

@@ -1,5 +1,7 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type { Middleware } from 'koa';
+import compose from 'koa-compose';
 import type Provider from 'oidc-provider';
 import { openStorage, type Storage } from '../adapters/factory.js';
 import { SecretsAtRest } from '../adapters/secrets-at-rest.js';
@@ -167,6 +169,12 @@ export interface Gatehouse {
   close(): Promise<void>;
 }
 
+// The provider's endpoints (none of Gatehouse's routers answers on them).
+const PROVIDER_ROUTES = [
+  'token', 'introspection', 'revocation', 'jwks', 'discovery', 'userinfo', 'authorization', 'pushed_authorization_request',
+  'device_authorization', 'code_verification', 'end_session', 'registration',
+] as const;
+
 /** Mounts Gatehouse's own routes in front of the provider's and listens. */
 export async function mountRoutes(services: Services, logger: Logger, internalOrigin: () => string): Promise<void> {
   const { provider, storage, accounts, scopes, cookieSecrets, config, tokenCheck } = services;
@@ -175,7 +183,10 @@ export async function mountRoutes(services: Services, logger: Logger, internalOr
   provider.use(errorHandler(logger));
   provider.use(securityHeaders);
   // oidc-provider ends the response on its own paths, so these routers go in
-  // front of it (Provider#use inserts before its router).
+  // front of it (Provider#use inserts before its router). They are composed
+  // into one step that requests for the provider's own paths skip: the token
+  // endpoint would otherwise be matched against every router's routes first.
+  const routers: Middleware[] = [];
   for (const router of [
     healthRouter(storage),
     assetsRouter(),
@@ -200,9 +211,11 @@ export async function mountRoutes(services: Services, logger: Logger, internalOr
     leRouter({ provider, accessTokenTtl: config.leAccessTokenTtl }),
     dotRouter({ provider, accessTokenTtl: config.dotAccessTokenTtl, refreshTokenTtl: config.dotRefreshTokenTtl }),
   ]) {
-    provider.use(router.routes());
-    provider.use(router.allowedMethods());
+    routers.push(router.routes() as unknown as Middleware, router.allowedMethods() as unknown as Middleware);
   }
+  const gatehouseRoutes = compose(routers);
+  const providerPaths = new Set(PROVIDER_ROUTES.map((route) => provider.pathFor(route)));
+  provider.use((ctx, next) => (providerPaths.has(ctx.path) ? next() : gatehouseRoutes(ctx, next)));
   // After the dialects, which hand requests on to these endpoints too.
   provider.use(clientAuthThrottle(provider, services.limiter));
   provider.use(jwtTokenEndpoints(provider, tokenCheck, services.jwtAccessTokens));

@@ -1,9 +1,24 @@
 import type { Redis } from 'ioredis';
 import type { CounterState, CounterStore } from '../contract.js';
 
-/** Counters as Redis hashes (`count`, `last`) whose TTL restarts on every hit. */
+/**
+ * Counters as Redis hashes (`count`, `last`) whose TTL restarts on every hit.
+ * Every hit is also published, so readers in every process can tell which
+ * keys have counts without asking Redis on each request.
+ */
 export class RedisCounterStore implements CounterStore {
-  constructor(private readonly redis: Redis, private readonly prefix = 'gatehouse:counter:') {}
+  private subscriber: Redis | undefined;
+
+  constructor(
+    private readonly redis: Redis,
+    private readonly prefix = 'gatehouse:counter:',
+    /** A second connection for the subscription (pub/sub needs its own). */
+    private readonly connectSubscriber: () => Redis = () => redis.duplicate(),
+  ) {}
+
+  private get channel(): string {
+    return `${this.prefix}hits`;
+  }
 
   async hit(key: string, windowSeconds: number): Promise<CounterState> {
     const now = Date.now();
@@ -12,6 +27,7 @@ export class RedisCounterStore implements CounterStore {
       .hincrby(k, 'count', 1)
       .hset(k, 'last', now)
       .expire(k, windowSeconds)
+      .publish(this.channel, key)
       .exec();
     const [error, count] = replies?.[0] ?? [new Error('counter transaction aborted'), 0];
     if (error) throw error;
@@ -32,5 +48,33 @@ export class RedisCounterStore implements CounterStore {
 
   async clear(key: string): Promise<void> {
     await this.redis.del(this.prefix + key);
+  }
+
+  watch(onHit: (key: string) => void): { live(): boolean } {
+    let live = false;
+    const subscriber = this.connectSubscriber();
+    this.subscriber = subscriber;
+    subscriber.on('error', () => {});
+    subscriber.on('message', (channel: string, key: string) => { if (channel === this.channel) onHit(key); });
+    // Hits published while not subscribed are lost: after (re)subscribing,
+    // every existing counter is read once, and only then is the view live.
+    const seed = async () => {
+      let cursor = '0';
+      do {
+        const [next, keys] = await this.redis.scan(cursor, 'MATCH', `${this.prefix}*`, 'COUNT', 1000);
+        for (const key of keys) if (key !== this.channel) onHit(key.slice(this.prefix.length));
+        cursor = next;
+      } while (cursor !== '0');
+      live = subscriber.status === 'ready';
+    };
+    subscriber.on('ready', () => { seed().catch(() => { live = false; }); });
+    subscriber.on('close', () => { live = false; });
+    subscriber.on('reconnecting', () => { live = false; });
+    subscriber.subscribe(this.channel).catch(() => { live = false; });
+    return { live: () => live };
+  }
+
+  async close(): Promise<void> {
+    this.subscriber?.disconnect();
   }
 }

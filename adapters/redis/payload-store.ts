@@ -9,6 +9,26 @@ if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
 return redis.call('HSETNX', KEYS[1], 'consumed', ARGV[1])
 `;
 
+// One round trip and one command for the common write (an access token, a
+// code): the hash with its TTL, and each index set it belongs to, which
+// lives as long as its longest-lived member. KEYS[1] is the artifact,
+// KEYS[2..] its index sets; ARGV[1] the payload, ARGV[2] the TTL (0: none).
+const UPSERT = `
+redis.call('HSET', KEYS[1], 'payload', ARGV[1])
+local ttl = tonumber(ARGV[2])
+if ttl > 0 then redis.call('EXPIRE', KEYS[1], ttl) end
+for i = 2, #KEYS do
+  redis.call('SADD', KEYS[i], KEYS[1])
+  if ttl > 0 then
+    local current = redis.call('TTL', KEYS[i])
+    if current == -1 or current < ttl then redis.call('EXPIRE', KEYS[i], ttl) end
+  end
+end
+return 1
+`;
+
+type UpsertingRedis = Redis & { gatehouseUpsert(numKeys: number, ...args: Array<string | number>): Promise<number> };
+
 /**
  * Ephemeral oidc-provider artifacts in Redis. Each artifact is a hash
  * (`payload`, `consumed`) whose TTL is the artifact's lifetime; a consumed
@@ -16,7 +36,13 @@ return redis.call('HSETNX', KEYS[1], 'consumed', ARGV[1])
  * expired. Secondary keys index artifacts by grant, uid and user code.
  */
 export class RedisPayloadStore implements PayloadStore {
-  constructor(private readonly redis: Redis, private readonly prefix = 'gatehouse:') {}
+  private readonly redis: UpsertingRedis;
+
+  constructor(redis: Redis, private readonly prefix = 'gatehouse:') {
+    // defineCommand sends EVALSHA, loading the script on first use.
+    if (!('gatehouseUpsert' in redis)) redis.defineCommand('gatehouseUpsert', { lua: UPSERT });
+    this.redis = redis as UpsertingRedis;
+  }
 
   private key(model: string, id: string): string {
     return `${this.prefix}${model}:${id}`;
@@ -32,6 +58,13 @@ export class RedisPayloadStore implements PayloadStore {
 
   async upsert(model: string, id: string, payload: AdapterPayload, expiresIn?: number): Promise<void> {
     const key = this.key(model, id);
+    if (!payload.uid && !payload.userCode) {
+      const indexKeys = [payload.grantId && this.grantKey(payload.grantId), payload.clientId && this.clientKey(payload.clientId)]
+        .filter((k): k is string => Boolean(k));
+      await this.redis.gatehouseUpsert(1 + indexKeys.length, key, ...indexKeys, JSON.stringify(payload), expiresIn ?? 0);
+      return;
+    }
+    // Sessions, interactions and device codes also need their lookup keys.
     const multi = this.redis.multi().hset(key, 'payload', JSON.stringify(payload));
     if (expiresIn) multi.expire(key, expiresIn);
     // Grant and client indexes live as long as their longest-lived member.

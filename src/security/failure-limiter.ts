@@ -35,10 +35,13 @@ export class TooManyFailures extends Error {
   }
 }
 
-// Counter keys carry no usernames or client ids in the clear.
+// Usernames are personal data: their keys carry a digest. Client ids and
+// addresses are not secret and are checked on every token request, so they
+// are kept as they are (digested only when long, to bound key size).
 function keyOf(subject: Subject): string {
+  if (subject.kind !== 'user' && subject.value.length <= 128) return `fail:${subject.kind}:${subject.value}`;
   const value = subject.kind === 'user' ? subject.value.trim().toLowerCase() : subject.value;
-  return `fail:${subject.kind}:${createHash('sha256').update(value).digest('base64url')}`;
+  return `fail:${subject.kind}:#${createHash('sha256').update(value).digest('base64url')}`;
 }
 
 /**
@@ -52,6 +55,11 @@ function keyOf(subject: Subject): string {
  * username's counter.
  */
 export class FailureLimiter {
+  /** Keys with failures (any process), until when they may still count. */
+  private readonly recent = new Map<string, number>();
+  private view: { live(): boolean } | undefined;
+  private watching = false;
+
   constructor(
     private readonly counters: CounterStore,
     private readonly limits: FailureLimits,
@@ -64,10 +72,29 @@ export class FailureLimiter {
     return Math.min(2 ** Math.min(over, 30), this.limits.maxBackoffSeconds);
   }
 
-  /** Throws TooManyFailures when any subject must still wait; one round trip. */
+  private noted(key: string): void {
+    const now = Date.now();
+    if (this.recent.size > 50_000) {
+      for (const [k, until] of this.recent) if (until <= now) this.recent.delete(k);
+    }
+    this.recent.set(key, now + this.limits.windowSeconds * 1000);
+  }
+
+  /**
+   * Throws TooManyFailures when any subject must still wait. Where the
+   * store publishes its hits, subjects with no recent failure anywhere are
+   * let through without a round trip (almost every request); otherwise, one.
+   */
   async check(subjects: Subject[]): Promise<void> {
     if (!subjects.length) return;
-    const states = await this.counters.peek(subjects.map(keyOf));
+    if (!this.watching) {
+      this.watching = true;
+      this.view = this.counters.watch?.((key) => this.noted(key));
+    }
+    const keys = subjects.map(keyOf);
+    const now = Date.now();
+    if (this.view?.live() && !keys.some((key) => (this.recent.get(key) ?? 0) > now)) return;
+    const states = await this.counters.peek(keys);
     let worst: { retryAfter: number; subject: Subject } | undefined;
     states.forEach((state, i) => {
       const subject = subjects[i]!;
@@ -84,6 +111,7 @@ export class FailureLimiter {
 
   async failed(subjects: Subject[]): Promise<void> {
     await Promise.all(subjects.map(async (subject) => {
+      this.noted(keyOf(subject));
       const { count } = await this.counters.hit(keyOf(subject), this.limits.windowSeconds);
       if (count === this.limits[subject.kind]) this.events.engaged(subject, this.backoff(subject.kind, count));
     }));

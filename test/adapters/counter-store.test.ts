@@ -41,6 +41,41 @@ if (process.env.REDIS_URL) {
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
+async function until(condition: () => boolean, ms = 3000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error('condition not met in time');
+    await sleep(10);
+  }
+}
+
+describe('counter store: Redis publishes its hits to every watcher', function () {
+  before(function () { if (!process.env.REDIS_URL) this.skip(); });
+
+  it('seeds a watcher with the counters that exist, then reports every hit from any connection', async () => {
+    const prefix = `gatehouse-test-${randomUUID()}:`;
+    const writerConnection = new Redis(process.env.REDIS_URL!);
+    const readerConnection = new Redis(process.env.REDIS_URL!);
+    const writer = new RedisCounterStore(writerConnection, prefix);
+    const reader = new RedisCounterStore(readerConnection, prefix);
+    try {
+      const existing = randomUUID();
+      await writer.hit(existing, 60);
+      const seen: string[] = [];
+      const view = reader.watch((key) => seen.push(key));
+      await until(() => view.live());
+      expect(seen, 'seeded from what exists').to.include(existing);
+      const fresh = randomUUID();
+      await writer.hit(fresh, 60);
+      await until(() => seen.includes(fresh));
+    } finally {
+      await reader.close();
+      writerConnection.disconnect();
+      readerConnection.disconnect();
+    }
+  });
+});
+
 for (const subject of subjects) {
   describe(`counter store contract: ${subject.name}`, () => {
     let store: CounterStore;

@@ -130,4 +130,19 @@ describe('brute force and abuse: failed authentications are counted and backed o
     page = await browser.submit(page, '/login', user);
     expect(page.status, page.html.slice(0, 300)).to.be.oneOf([200, 303]);
   });
+
+  it('holds across processes: failures counted at one server make another refuse', async function () {
+    if (!process.env.DATABASE_URL || !process.env.REDIS_URL) this.skip(); // the embedded database belongs to one process
+    const other = await startTestServer(LIMITS);
+    try {
+      const client = await newClient();
+      const ip = freshIp();
+      const attempt = (at: TestServer, secret: string) => postForm(`${at.url}/token`, { grant_type: 'client_credentials' }, { authorization: basicAuth(client.id, secret), 'x-forwarded-for': ip });
+      expect((await attempt(other, client.secret)).status, 'the other server knows the client').to.equal(200);
+      for (let i = 0; i < 3; i += 1) expect((await attempt(server, 'wrong')).status).to.equal(401);
+      expectThrottled(await attempt(other, client.secret), 'at the other server');
+    } finally {
+      await other.stop();
+    }
+  });
 });
