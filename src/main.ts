@@ -16,7 +16,7 @@ import { jwtTokenEndpoints } from './http/jwt-token-endpoints.js';
 import { requestLog } from './http/request-log.js';
 import { createViews } from './http/views.js';
 import { interactionsRouter } from './interactions/router.js';
-import { KeyService } from './keys/service.js';
+import { DEFAULT_SIGNING_ALG, KeyService } from './keys/service.js';
 import { createLogger, type Logger } from './observability/logger.js';
 import { apiAudience, buildProvider } from './provider/build.js';
 import { deviceFormWithoutSession, devicePolling } from './provider/device-flow.js';
@@ -153,7 +153,8 @@ export async function composeServices(config: GatehouseConfig, role: 'owner' | '
       },
     });
     return { config, storage, provider, keys, scopes, resourceServers, accounts, clients, cookieSecrets, tokenCheck, jwtAccessTokens, audit, metrics, limiter,
-      signingKid: typeof jwks.keys[0]?.kid === 'string' ? jwks.keys[0].kid : undefined,
+      // The key ID tokens (and RS256 access tokens) are signed with: the first RS256 key.
+      signingKid: jwks.keys.find((key) => key.alg === DEFAULT_SIGNING_ALG)?.kid,
     };
   } catch (error) {
     await storage.close().catch(() => {});

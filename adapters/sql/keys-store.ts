@@ -87,10 +87,10 @@ export class KeysStore {
    * Inserts `make()` only when no key of that use exists yet. Processes that
    * start together serialise on an advisory lock, so exactly one key is made.
    */
-  async insertIfNone(use: KeyRecord['use'], make: () => Promise<Omit<KeyRecord, 'createdAt'>>): Promise<void> {
+  async insertIfNone(use: KeyRecord['use'], make: () => Promise<Omit<KeyRecord, 'createdAt'>>, alg?: string): Promise<void> {
     await this.db.transaction(async (tx) => {
       await tx.query('SELECT pg_advisory_xact_lock($1)', [KEYS_LOCK]);
-      const { rows } = await tx.query('SELECT 1 FROM keys WHERE use = $1 LIMIT 1', [use]);
+      const { rows } = await tx.query('SELECT 1 FROM keys WHERE use = $1 AND ($2::text IS NULL OR alg = $2) LIMIT 1', [use, alg ?? null]);
       if (rows.length) return;
       await this.write(tx, await make());
     });

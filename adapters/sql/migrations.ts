@@ -160,4 +160,12 @@ export const migrations: Migration[] = [
       ALTER TABLE keys ADD COLUMN sealed text;
     `,
   },
+  {
+    id: '0007_resource_server_signing_alg',
+    sql: `
+      -- The JWS algorithm of a resource server's JWT access tokens.
+      ALTER TABLE resource_servers ADD COLUMN signing_alg text NOT NULL DEFAULT 'RS256'
+        CHECK (signing_alg IN ('RS256', 'ES256', 'EdDSA'));
+    `,
+  },
 ];

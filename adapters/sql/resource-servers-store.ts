@@ -8,6 +8,8 @@ export interface ResourceServerRecord {
   tokenFormat: 'opaque' | 'jwt';
   /** Access token lifetime for this audience; null: the server default. */
   accessTokenTtl: number | null;
+  /** JWS algorithm of its JWT access tokens. */
+  signingAlg: 'RS256' | 'ES256' | 'EdDSA';
 }
 
 interface Row {
@@ -15,31 +17,35 @@ interface Row {
   scope: string;
   token_format: 'opaque' | 'jwt';
   access_token_ttl: number | null;
+  signing_alg: ResourceServerRecord['signingAlg'];
 }
 
 const toRecord = (row: Row): ResourceServerRecord => ({
-  uri: row.uri, scope: row.scope, tokenFormat: row.token_format, accessTokenTtl: row.access_token_ttl,
+  uri: row.uri, scope: row.scope, tokenFormat: row.token_format, accessTokenTtl: row.access_token_ttl, signingAlg: row.signing_alg,
 });
+
+const COLUMNS = 'uri, scope, token_format, access_token_ttl, signing_alg';
 
 /** Registered resource servers (RFC 8707 audiences). */
 export class ResourceServersStore {
   constructor(private readonly db: SqlExecutor) {}
 
   async list(): Promise<ResourceServerRecord[]> {
-    const { rows } = await this.db.query<Row>('SELECT uri, scope, token_format, access_token_ttl FROM resource_servers ORDER BY created_at, uri');
+    const { rows } = await this.db.query<Row>(`SELECT ${COLUMNS} FROM resource_servers ORDER BY created_at, uri`);
     return rows.map(toRecord);
   }
 
   async find(uri: string): Promise<ResourceServerRecord | undefined> {
-    const { rows } = await this.db.query<Row>('SELECT uri, scope, token_format, access_token_ttl FROM resource_servers WHERE uri = $1', [uri]);
+    const { rows } = await this.db.query<Row>(`SELECT ${COLUMNS} FROM resource_servers WHERE uri = $1`, [uri]);
     return rows[0] && toRecord(rows[0]);
   }
 
   async save(record: ResourceServerRecord): Promise<void> {
     await this.db.query(
-      `INSERT INTO resource_servers (uri, scope, token_format, access_token_ttl) VALUES ($1, $2, $3, $4)
-       ON CONFLICT (uri) DO UPDATE SET scope = excluded.scope, token_format = excluded.token_format, access_token_ttl = excluded.access_token_ttl`,
-      [record.uri, record.scope, record.tokenFormat, record.accessTokenTtl],
+      `INSERT INTO resource_servers (${COLUMNS}) VALUES ($1, $2, $3, $4, $5)
+       ON CONFLICT (uri) DO UPDATE SET scope = excluded.scope, token_format = excluded.token_format,
+         access_token_ttl = excluded.access_token_ttl, signing_alg = excluded.signing_alg`,
+      [record.uri, record.scope, record.tokenFormat, record.accessTokenTtl, record.signingAlg],
     );
   }
 

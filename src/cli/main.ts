@@ -20,13 +20,13 @@ Commands:
   client list [--name N]                    list clients (filter by name)
   client show ID                            show one client
   user create --username U --password P [--role admin] [--email E] [--name N]
-  keys rotate                               add a new active signing key
+  keys rotate [--alg RS256|ES256|EdDSA]     add a new active signing key for that algorithm (default RS256)
   keys list                                 list signing keys, newest (active) first
   keys retire KID [--force]                 stop publishing an old key (once its tokens have expired)
   audit [--since ISO-DATE] [--client ID] [--limit N]   read the audit trail, newest first
   scope list                                list the scope registry
   scope add --name S --description D [--warning]
-  resource add --uri U --scope "s1 s2" [--token-format jwt|opaque] [--ttl SECONDS]
+  resource add --uri U --scope "s1 s2" [--token-format jwt|opaque] [--ttl SECONDS] [--signing-alg RS256|ES256|EdDSA]
                                             register a resource server (RFC 8707 audience)
   resource list                             list registered resource servers
   resource remove URI                       stop issuing tokens for a resource server
@@ -122,7 +122,7 @@ async function run(services: Services, command: string[], values: Values): Promi
       return { id: account.id, username: account.username, roles: account.roles, email: account.email };
     }
     case 'keys rotate': {
-      const key = await services.keys.rotate();
+      const key = await services.keys.rotate(typeof values.alg === 'string' ? values.alg : undefined);
       await services.audit.record({ event: 'key.rotated', actor: 'cli', detail: { kid: key.kid } });
       return { ...key, note: 'Restart Gatehouse processes to sign with the new key; older keys stay in JWKS.' };
     }
@@ -167,6 +167,7 @@ async function run(services: Services, command: string[], values: Values): Promi
       const ttl = typeof values.ttl === 'string' ? Number(values.ttl) : undefined;
       const record = await services.resourceServers.save({
         uri: required(values, 'uri'), scope: list(values.scope), tokenFormat: format, accessTokenTtl: ttl,
+        signingAlg: typeof values['signing-alg'] === 'string' ? values['signing-alg'] : undefined,
       });
       await services.audit.record({ event: 'resource_server.saved', actor: 'cli', detail: { ...record } });
       return record;
@@ -213,6 +214,8 @@ async function main(argv: string[]): Promise<number> {
         client: { type: 'string' },
         limit: { type: 'string' },
         uri: { type: 'string' },
+        alg: { type: 'string' },
+        'signing-alg': { type: 'string' },
         ttl: { type: 'string' },
       },
     });

@@ -4,7 +4,17 @@ import { calculateJwkThumbprint, type JWK } from 'jose';
 import { type KeyRecord, type KeysStore, publicJwk } from '../../adapters/sql/keys-store.js';
 import { NotFoundError, ValidationError } from '../errors/app-error.js';
 
-const generateRsa = promisify(generateKeyPair);
+const generate = promisify(generateKeyPair);
+
+/**
+ * The JWS algorithms Gatehouse signs with, each with its own key: RS256 for
+ * ID tokens and by default (what every verifier supports), ES256 and EdDSA
+ * (Ed25519, RFC 8037) for resource servers that ask for them — a tenth of
+ * RS256's signing cost.
+ */
+export const SIGNING_ALGS = ['RS256', 'ES256', 'EdDSA'] as const;
+export type SigningAlg = typeof SIGNING_ALGS[number];
+export const DEFAULT_SIGNING_ALG: SigningAlg = 'RS256';
 
 export interface KeySummary {
   kid: string;
@@ -14,12 +24,20 @@ export interface KeySummary {
   createdAt: string;
 }
 
-async function newSigningKey(): Promise<Omit<KeyRecord, 'createdAt'>> {
-  // RS256 with 2048-bit keys (RFC 7518 §3.3 minimum, what RS256 verifiers expect).
-  const { privateKey } = await generateRsa('rsa', { modulusLength: 2048 });
+async function newSigningKey(alg: SigningAlg): Promise<Omit<KeyRecord, 'createdAt'>> {
+  // RSA 2048 (RFC 7518 §3.3 minimum), P-256 (§3.4), Ed25519 (RFC 8037).
+  const { privateKey } = alg === 'RS256' ? await generate('rsa', { modulusLength: 2048 })
+    : alg === 'ES256' ? await generate('ec', { namedCurve: 'P-256' })
+      : await generate('ed25519', {});
   const jwk = privateKey.export({ format: 'jwk' }) as JsonWebKey;
-  const kid = await calculateJwkThumbprint({ kty: 'RSA', n: jwk.n, e: jwk.e } as JWK);
-  return { kid, use: 'sig', alg: 'RS256', material: { ...jwk, kid, alg: 'RS256', use: 'sig' } };
+  const kid = await calculateJwkThumbprint(publicJwk(jwk as Record<string, unknown>) as JWK);
+  return { kid, use: 'sig', alg, material: { ...jwk, kid, alg, use: 'sig' } };
+}
+
+function assertAlg(alg: string): asserts alg is SigningAlg {
+  if (!(SIGNING_ALGS as readonly string[]).includes(alg)) {
+    throw new ValidationError([{ field: 'alg', message: `must be one of ${SIGNING_ALGS.join(', ')}` }]);
+  }
 }
 
 function newCookieKey(): Omit<KeyRecord, 'createdAt'> {
@@ -35,26 +53,32 @@ function newCookieKey(): Omit<KeyRecord, 'createdAt'> {
 export class KeyService {
   constructor(private readonly store: KeysStore) {}
 
-  /** Makes the first signing and cookie keys if there are none (first start). */
+  /** Makes the first signing key of each algorithm and the first cookie key, where missing (first start, upgrades). */
   async ensure(): Promise<void> {
-    await this.store.insertIfNone('sig', newSigningKey);
+    for (const alg of SIGNING_ALGS) await this.store.insertIfNone('sig', () => newSigningKey(alg), alg);
     await this.store.insertIfNone('cookie', async () => newCookieKey());
   }
 
-  /** Adds a new active signing key; the previous ones stay published. */
-  async rotate(): Promise<KeySummary> {
-    const key = await newSigningKey();
+  /** Adds a new active signing key for `alg`; the previous ones stay published. */
+  async rotate(alg: string = DEFAULT_SIGNING_ALG): Promise<KeySummary> {
+    assertAlg(alg);
+    const key = await newSigningKey(alg);
     await this.store.insert(key);
-    const [summary] = await this.list();
-    if (!summary || summary.kid !== key.kid) throw new Error('the new key is not the newest; check the database clock');
+    const summary = (await this.list()).find((k) => k.kid === key.kid);
+    if (!summary?.active) throw new Error('the new key is not the newest; check the database clock');
     return summary;
   }
 
+  /** Every signing key, newest first; the newest unretired key of each algorithm is active. */
   async list(): Promise<KeySummary[]> {
     const keys = await this.store.list('sig', { includeRetired: true });
-    const active = keys.find((key) => !key.retiredAt)?.kid;
+    const active = new Set<string>();
+    for (const alg of new Set(keys.map((key) => key.alg ?? DEFAULT_SIGNING_ALG))) {
+      const newest = keys.find((key) => (key.alg ?? DEFAULT_SIGNING_ALG) === alg && !key.retiredAt);
+      if (newest) active.add(newest.kid);
+    }
     return keys.map((key) => ({
-      kid: key.kid, alg: key.alg ?? 'RS256', active: key.kid === active, retired: Boolean(key.retiredAt), createdAt: key.createdAt.toISOString(),
+      kid: key.kid, alg: key.alg ?? DEFAULT_SIGNING_ALG, active: active.has(key.kid), retired: Boolean(key.retiredAt), createdAt: key.createdAt.toISOString(),
     }));
   }
 
@@ -64,10 +88,12 @@ export class KeyService {
    * active for `maxTokenLifetime` seconds (unless `force`).
    */
   async retire(kid: string, maxTokenLifetime: number, force = false): Promise<KeySummary> {
-    const keys = await this.store.list('sig');
+    const target = (await this.store.list('sig')).find((key) => key.kid === kid);
+    if (!target) throw new NotFoundError(`no published signing key ${kid}`);
+    // Keys of one algorithm replace each other; the others are unaffected.
+    const keys = (await this.store.list('sig')).filter((key) => key.alg === target.alg);
     const index = keys.findIndex((key) => key.kid === kid);
-    if (index === -1) throw new NotFoundError(`no published signing key ${kid}`);
-    if (index === 0) throw new ValidationError([{ field: 'kid', message: 'is the active signing key; rotate first' }]);
+    if (index === 0) throw new ValidationError([{ field: 'kid', message: `is the active ${target.alg ?? DEFAULT_SIGNING_ALG} signing key; rotate first` }]);
     const successor = keys[index - 1]!;
     const safeAt = successor.createdAt.getTime() + maxTokenLifetime * 1000;
     if (!force && Date.now() < safeAt) {
@@ -110,10 +136,10 @@ export class KeyService {
    */
   async publicKeyPem(kid?: string): Promise<{ kid: string; alg: string; pem: string }> {
     const keys = await this.store.list('sig');
-    const key = keys.find((k) => k.kid === kid) ?? keys[0];
+    const key = keys.find((k) => k.kid === kid) ?? keys.find((k) => (k.alg ?? DEFAULT_SIGNING_ALG) === DEFAULT_SIGNING_ALG);
     if (!key) throw new Error('no signing key: run migrations and start the server once');
     const pem = createPublicKey({ key: publicJwk(key.material) as JsonWebKey, format: 'jwk' }).export({ type: 'spki', format: 'pem' }).toString();
-    return { kid: key.kid, alg: key.alg ?? 'RS256', pem };
+    return { kid: key.kid, alg: key.alg ?? DEFAULT_SIGNING_ALG, pem };
   }
 
   /** Cookie signing secrets, newest first (Koa's keygrip signs with the first). */

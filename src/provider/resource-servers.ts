@@ -9,7 +9,7 @@ export interface ResourceServerPolicy {
   defaultAudience: string;
   registeredScopes: () => string[];
   /** Other registered resource servers (RFC 8707), by resource indicator. */
-  findResourceServer(uri: string): Promise<{ scope: string; tokenFormat: 'opaque' | 'jwt'; accessTokenTtl: number | null } | undefined>;
+  findResourceServer(uri: string): Promise<{ scope: string; tokenFormat: 'opaque' | 'jwt'; accessTokenTtl: number | null; signingAlg: 'RS256' | 'ES256' | 'EdDSA' } | undefined>;
 }
 
 type ClientLike = { metadata(): Record<string, unknown> } | undefined;
@@ -48,7 +48,7 @@ export function resourceIndicatorsFeature(policy: ResourceServerPolicy) {
           audience: resourceIndicator,
           ...(registered.accessTokenTtl ? { accessTokenTTL: registered.accessTokenTtl } : {}),
           accessTokenFormat: registered.tokenFormat,
-          ...(registered.tokenFormat === 'jwt' ? { jwt: { sign: { alg: 'RS256' } } } : {}),
+          ...(registered.tokenFormat === 'jwt' ? { jwt: { sign: { alg: registered.signingAlg } } } : {}),
         };
       }
       const scope = policy.registeredScopes().filter((s) => !OIDC_SCOPES.has(s)).join(' ');

@@ -1,6 +1,7 @@
 import type { ResourceServerRecord, ResourceServersStore } from '../../adapters/sql/resource-servers-store.js';
 import { type FieldProblem, NotFoundError, ValidationError } from '../errors/app-error.js';
 import type { ScopeRegistry } from '../scopes/registry.js';
+import { DEFAULT_SIGNING_ALG, SIGNING_ALGS } from '../keys/service.js';
 
 export type { ResourceServerRecord };
 
@@ -9,6 +10,7 @@ export interface NewResourceServer {
   scope: string[];
   tokenFormat?: 'opaque' | 'jwt';
   accessTokenTtl?: number;
+  signingAlg?: string;
 }
 
 // Token requests look resource servers up; an admin change is honoured
@@ -55,9 +57,13 @@ export class ResourceServerRegistry {
     if (ttl !== undefined && (!Number.isInteger(ttl) || ttl < 1 || ttl > 86_400)) {
       problems.push({ field: 'access_token_ttl', message: 'must be 1 to 86400 seconds' });
     }
+    const alg = input.signingAlg ?? DEFAULT_SIGNING_ALG;
+    if (!(SIGNING_ALGS as readonly string[]).includes(alg)) problems.push({ field: 'signing_alg', message: `must be one of ${SIGNING_ALGS.join(', ')}` });
     if (problems.length) throw new ValidationError(problems);
     await this.scopes.assertRegistered(scope);
-    const record: ResourceServerRecord = { uri: input.uri, scope: scope.join(' '), tokenFormat: format, accessTokenTtl: ttl ?? null };
+    const record: ResourceServerRecord = {
+      uri: input.uri, scope: scope.join(' '), tokenFormat: format, accessTokenTtl: ttl ?? null, signingAlg: alg as ResourceServerRecord['signingAlg'],
+    };
     await this.store.save(record);
     this.cache.delete(record.uri);
     return record;

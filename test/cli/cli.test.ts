@@ -79,14 +79,21 @@ describe('CLI, beside a running server', () => {
     expect(duplicate.stderr).to.match(/already taken/);
   });
 
-  it('rotates keys: the new key is listed as active and the old one is kept', async () => {
+  it('rotates keys: the new key is listed as active for its algorithm and the old one is kept', async () => {
     const before = JSON.parse((await cli('keys', 'list', '--json')).stdout) as Array<{ kid: string; active: boolean }>;
     const rotated = JSON.parse((await cli('keys', 'rotate', '--json')).stdout) as { kid: string; active: boolean };
     expect(rotated.active).to.equal(true);
-    const after = JSON.parse((await cli('keys', 'list', '--json')).stdout) as Array<{ kid: string; active: boolean }>;
+    const after = JSON.parse((await cli('keys', 'list', '--json')).stdout) as Array<{ kid: string; alg: string; active: boolean }>;
     expect(after[0]).to.include({ kid: rotated.kid, active: true });
     expect(after.map((k) => k.kid)).to.include.members(before.map((k) => k.kid));
-    expect(after.filter((k) => k.active)).to.have.length(1);
+    // One active key per algorithm (RS256, ES256, EdDSA); rotation replaces only RS256's.
+    const active = after.filter((k) => k.active);
+    expect(active.map((k) => k.alg).sort()).to.deep.equal(['ES256', 'EdDSA', 'RS256']);
+    const es256 = JSON.parse((await cli('keys', 'rotate', '--alg', 'ES256', '--json')).stdout) as { kid: string; alg: string; active: boolean };
+    expect(es256).to.include({ alg: 'ES256', active: true });
+    const afterEs = JSON.parse((await cli('keys', 'list', '--json')).stdout) as Array<{ kid: string; active: boolean }>;
+    expect(afterEs.find((k) => k.kid === rotated.kid)?.active, 'the RS256 key stays active').to.equal(true);
+    expect((await cli('keys', 'rotate', '--alg', 'HS256')).code).to.equal(1);
   });
 
   it('prints usage and exits 2 for an unknown command', async () => {

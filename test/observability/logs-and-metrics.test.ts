@@ -74,7 +74,7 @@ describe('logs and metrics', () => {
     expect(text).to.match(/gatehouse_token_errors_total\{error="invalid_scope"\} [1-9]/);
     expect(text).to.match(/gatehouse_http_request_duration_seconds_count\{route="oidc:token",method="POST",status="2xx"\} [1-9]/);
     expect(text).to.match(/gatehouse_storage_duration_seconds_count\{tier="(durable|ephemeral)",operation="upsert"\} [1-9]/);
-    expect(text).to.match(/gatehouse_signing_keys\{state="active"\} 1/);
+    expect(text, 'one active key per algorithm').to.match(/gatehouse_signing_keys\{state="active"\} 3/);
     expect(text).to.include('gatehouse_process_resident_memory_bytes');
   });
 });

@@ -54,7 +54,7 @@ describe('key lifecycle', () => {
       try { await server.services.keys.retire(oldKid, 3600); } catch (error) { refused = error; }
       expect(refused, 'too early to retire: tokens it signed may still be valid').to.be.instanceOf(ValidationError);
       try { await server.services.keys.retire(rotated.kid, 0); } catch (error) { refused = error; }
-      expect((refused as ValidationError).message).to.match(/active signing key/);
+      expect((refused as ValidationError).message).to.match(/active RS256 signing key/);
 
       await server.stop();
       server = await startTestServer(env);

@@ -38,6 +38,23 @@ describe('resource indicators (RFC 8707): per-resource audience, scopes, format 
     expect(payload.exp! - payload.iat!).to.equal(120);
   });
 
+  it('signs each resource server\'s JWTs with its own algorithm (ES256, EdDSA), verifiable with the published JWKS alone', async () => {
+    const jwks = createRemoteJWKSet(new URL(`${server.url}/jwks`));
+    for (const alg of ['ES256', 'EdDSA'] as const) {
+      const uri = `https://${alg.toLowerCase()}-${stamp}.example.test/`;
+      await server.services.resourceServers.save({ uri, scope: ['read'], tokenFormat: 'jwt', signingAlg: alg });
+      const tokens = await oidc.clientCredentialsGrant(config, { scope: 'read', resource: uri });
+      const { protectedHeader, payload } = await jwtVerify(tokens.access_token, jwks, { issuer: server.issuer, audience: uri, typ: 'at+jwt' });
+      expect(protectedHeader.alg).to.equal(alg);
+      expect(payload.scope).to.equal('read');
+    }
+    const listed = await server.services.keys.list();
+    expect(listed.filter((key) => key.active).map((key) => key.alg).sort()).to.deep.equal(['ES256', 'EdDSA', 'RS256']);
+    const refused = await server.services.resourceServers.save({ uri: `https://hs-${stamp}.example.test/`, scope: ['read'], signingAlg: 'HS256' })
+      .then(() => undefined, (error: unknown) => error as { fields?: Array<{ field: string }> });
+    expect(refused?.fields?.map((f) => f.field)).to.include('signing_alg');
+  });
+
   it('issues an opaque token for an opaque resource server, whose introspection names the audience', async () => {
     const tokens = await oidc.clientCredentialsGrant(config, { scope: 'write', resource: ledger });
     expect(tokens.access_token.split('.')).to.have.length(1);
