@@ -10,6 +10,10 @@ const port = Number(process.env.PORT ?? 0);
 const issuer = `http://localhost:${port}`;
 const audience = 'urn:bench:api';
 const rsa = generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey.export({ format: 'jwk' }) as JsonWebKey;
+const ec = generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey.export({ format: 'jwk' }) as JsonWebKey;
+const ed = generateKeyPairSync('ed25519').privateKey.export({ format: 'jwk' }) as JsonWebKey;
+// The resource a token request names decides the JWS algorithm, as in Gatehouse.
+const ALGS: Record<string, 'RS256' | 'ES256' | 'EdDSA'> = { [audience]: 'RS256', 'urn:bench:es256': 'ES256', 'urn:bench:eddsa': 'EdDSA' };
 
 const clients = [
   { client_id: 'bench-opaque', client_secret: 'bench-opaque-secret-0123456789abcdef', grant_types: ['client_credentials'], response_types: [], redirect_uris: [], scope: 'read write' },
@@ -18,7 +22,7 @@ const clients = [
 
 const configuration: Configuration = {
   clients,
-  jwks: { keys: [{ ...rsa, kid: 'rs', alg: 'RS256', use: 'sig' }] as never },
+  jwks: { keys: [{ ...rsa, kid: 'rs', alg: 'RS256', use: 'sig' }, { ...ec, kid: 'es', alg: 'ES256', use: 'sig' }, { ...ed, kid: 'ed', alg: 'EdDSA', use: 'sig' }] as never },
   scopes: ['read', 'write'],
   features: {
     devInteractions: { enabled: false },
@@ -28,7 +32,9 @@ const configuration: Configuration = {
       enabled: true,
       defaultResource: async (_ctx, client) => (client.clientId === 'bench-jwt' ? audience : undefined),
       useGrantedResource: async () => true,
-      getResourceServerInfo: async () => ({ scope: 'read write', audience, accessTokenTTL: 3600, accessTokenFormat: 'jwt', jwt: { sign: { alg: 'RS256' } } }),
+      getResourceServerInfo: async (_ctx, indicator) => ({
+        scope: 'read write', audience: indicator, accessTokenTTL: 3600, accessTokenFormat: 'jwt', jwt: { sign: { alg: ALGS[indicator] ?? 'RS256' } },
+      }),
     },
   } as Configuration['features'],
   ttl: { ClientCredentials: 3600, AccessToken: 3600 } as Configuration['ttl'],

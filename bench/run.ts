@@ -160,6 +160,12 @@ async function main(): Promise<void> {
     // Fixtures, made the way an operator would: with the CLI.
     const opaque = await cli(gatehouseEnv, 'client', 'create', '--name', 'bench opaque', '--grant-types', 'client_credentials', '--scope', 'read write');
     const jwt = await cli(gatehouseEnv, 'client', 'create', '--name', 'bench jwt', '--grant-types', 'client_credentials', '--scope', 'read write', '--token-format', 'jwt');
+    // ES256 and EdDSA access tokens come from resource servers that ask for them.
+    const stamp = Date.now();
+    const es256Resource = `https://es256-${stamp}.bench.test/`;
+    const eddsaResource = `https://eddsa-${stamp}.bench.test/`;
+    await cli(gatehouseEnv, 'resource', 'add', '--uri', es256Resource, '--scope', 'read write', '--signing-alg', 'ES256');
+    await cli(gatehouseEnv, 'resource', 'add', '--uri', eddsaResource, '--scope', 'read write', '--signing-alg', 'EdDSA');
     const dot = await cli(gatehouseEnv, 'client', 'create', '--name', 'bench dot', '--grant-types', 'password,refresh_token', '--scope', 'read write');
     // Unique per run: a shared database may already hold an earlier run's user.
     const username = `bench-user-${Date.now()}`;
@@ -172,7 +178,10 @@ async function main(): Promise<void> {
     const gJwtToken = await mint(targets.gatehouse, jwt.client_id!, jwt.client_secret!);
     const bOpaqueToken = await mint(targets['oidc-provider'], 'bench-opaque', 'bench-opaque-secret-0123456789abcdef');
 
-    const cc = (id: string, secret: string): Request => ({ method: 'POST', path: '/token', headers: { ...form, authorization: basic(id, secret) }, body: 'grant_type=client_credentials&scope=read' });
+    const cc = (id: string, secret: string, resource?: string): Request => ({
+      method: 'POST', path: '/token', headers: { ...form, authorization: basic(id, secret) },
+      body: `grant_type=client_credentials&scope=read${resource ? `&resource=${encodeURIComponent(resource)}` : ''}`,
+    });
     const scenarios: Scenario[] = [
       { name: 'client_credentials opaque', gatehouse: cc(opaque.client_id!, opaque.client_secret!), baseline: { target: 'oidc-provider', request: cc('bench-opaque', 'bench-opaque-secret-0123456789abcdef') } },
       {
@@ -186,6 +195,8 @@ async function main(): Promise<void> {
         baseline: { target: 'oidc-provider', request: cc('bench-opaque', 'bench-opaque-secret-0123456789abcdef') },
       },
       { name: 'client_credentials JWT RS256', gatehouse: cc(jwt.client_id!, jwt.client_secret!), baseline: { target: 'oidc-provider', request: cc('bench-jwt', 'bench-jwt-secret-0123456789abcdefghij') } },
+      { name: 'client_credentials JWT ES256', gatehouse: cc(opaque.client_id!, opaque.client_secret!, es256Resource), baseline: { target: 'oidc-provider', request: cc('bench-opaque', 'bench-opaque-secret-0123456789abcdef', 'urn:bench:es256') } },
+      { name: 'client_credentials JWT EdDSA', gatehouse: cc(opaque.client_id!, opaque.client_secret!, eddsaResource), baseline: { target: 'oidc-provider', request: cc('bench-opaque', 'bench-opaque-secret-0123456789abcdef', 'urn:bench:eddsa') } },
       {
         name: 'introspection (opaque)',
         gatehouse: { method: 'POST', path: '/token/introspection', headers: { ...form, authorization: basic(opaque.client_id!, opaque.client_secret!) }, body: `token=${gOpaqueToken}` },

@@ -1,61 +1,48 @@
-import { randomBytes } from 'node:crypto';
-import { parse } from 'node:querystring';
 import type { Middleware } from 'koa';
 import type Provider from 'oidc-provider';
 import type { JwtAccessTokenRegistry } from '../provider/jwt-access-tokens.js';
 import type { TokenCheck } from '../resource/token-check.js';
-import { replayToProvider } from './provider-endpoint.js';
-import { readRaw } from './raw-body.js';
-
 
 const looksLikeJwt = (token: unknown): token is string => typeof token === 'string' && token.split('.').length === 3;
 
 /**
  * RFC 7662 introspection and RFC 7009 revocation of JWT access tokens, which
- * oidc-provider cannot look up. Requests about other tokens pass through to
- * the provider untouched. For a JWT, the provider still authenticates the
- * caller (its introspection endpoint is asked about a token that cannot
- * exist), then Gatehouse answers from the token's signature and its record.
+ * oidc-provider cannot look up. Every request goes to the provider as it
+ * came (nothing is read or replayed); the provider authenticates the caller
+ * and answers about opaque tokens. When it has turned a JWT away, Gatehouse
+ * answers from the token's signature and its record instead.
  */
 export function jwtTokenEndpoints(provider: Provider, check: TokenCheck, registry: JwtAccessTokenRegistry): Middleware {
   const introspection = provider.pathFor('introspection');
   const revocation = provider.pathFor('revocation');
   return async (ctx, next) => {
-    if (ctx.method !== 'POST' || (ctx.path !== introspection && ctx.path !== revocation) || !ctx.is('application/x-www-form-urlencoded')) {
+    if (ctx.method !== 'POST' || (ctx.path !== introspection && ctx.path !== revocation)) {
       await next();
       return;
     }
-    const raw = await readRaw(ctx.req);
-    if (!raw) {
-      ctx.status = 413;
-      ctx.body = { error: 'invalid_request', error_description: 'request body too large' };
-      return;
-    }
-    const form = parse(raw.toString('utf8'));
-    if (!looksLikeJwt(form.token)) {
-      await replayToProvider(ctx, next, ctx.path, raw, ctx.req.headers);
-      return;
-    }
-
-    const token = form.token;
-    const probe = new URLSearchParams(form as Record<string, string>);
-    probe.set('token', randomBytes(24).toString('base64url'));
     const path = ctx.path;
-    await replayToProvider(ctx, next, introspection, Buffer.from(probe.toString()), ctx.req.headers);
-    if (ctx.status !== 200) return; // the caller failed client authentication: keep the provider's answer
-    const caller = (ctx as unknown as { oidc?: { client?: { clientId: string; clientAuthMethod?: string } } }).oidc?.client;
+    await next();
+    // The provider refuses structured (JWT) tokens with unsupported_token_type,
+    // after authenticating the caller; any other answer (failed client
+    // authentication, a bad request, an opaque token) stands.
+    const oidc = (ctx as unknown as { oidc?: { params?: { token?: unknown }; client?: { clientId: string; clientAuthMethod?: string } } }).oidc;
+    const token = oidc?.params?.token;
+    const caller = oidc?.client;
+    const refusedAsJwt = (ctx.body as { error?: unknown } | undefined)?.error === 'unsupported_token_type';
+    if (!caller || !looksLikeJwt(token) || !(ctx.status === 200 || refusedAsJwt)) return;
 
     const info = await check(`Bearer ${token}`).catch(() => undefined);
     ctx.set('Cache-Control', 'no-store');
     if (path === introspection) {
       // A public client learns only about its own tokens (as for opaque ones).
-      const visible = info && (caller?.clientAuthMethod !== 'none' || caller.clientId === info.clientId);
+      const visible = info && (caller.clientAuthMethod !== 'none' || caller.clientId === info.clientId);
+      ctx.status = 200;
       ctx.body = visible && info.claims
         ? { active: true, token_type: 'Bearer', ...info.claims }
         : { active: false };
       return;
     }
-    if (info && caller && info.clientId !== caller.clientId) {
+    if (info && info.clientId !== caller.clientId) {
       ctx.status = 400;
       ctx.body = { error: 'invalid_request', error_description: 'this token was not issued to the client revoking it' };
       return;

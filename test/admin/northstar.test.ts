@@ -162,7 +162,9 @@ describe('Northstar client admin API (/v2)', () => {
     const created = (await api('POST', '/clients', tokens.admin, { title: 'Revoked JWT app', scope: ['user'] })).json.data!;
     const auth = { authorization: basicAuth(created.client_id as string, created.client_secret as string) };
     const jwt = (await postForm(`${server.url}/token`, { grant_type: 'client_credentials', scope: 'user' }, auth)).json.access_token as string;
-    expect((await postForm(`${server.url}/token/introspection`, { token: jwt }, auth)).json).to.include({ active: true, client_id: created.client_id });
+    const introspected = await postForm(`${server.url}/token/introspection`, { token: jwt }, auth);
+    expect(introspected.status).to.equal(200);
+    expect(introspected.json).to.include({ active: true, client_id: created.client_id });
     expect((await send(`${server.url}/api/whoami`, { method: 'GET', headers: { authorization: `Bearer ${jwt}` } })).status).to.equal(200);
 
     expect((await postForm(`${server.url}/token/revocation`, { token: jwt }, auth)).status).to.equal(200);
