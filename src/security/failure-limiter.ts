@@ -35,11 +35,14 @@ export class TooManyFailures extends Error {
   }
 }
 
+// Short, printable values only: anything else (NUL, spaces, a megabyte) is digested.
+const PLAIN_KEY = /^[\x21-\x7e]{1,128}$/;
+
 // Usernames are personal data: their keys carry a digest. Client ids and
 // addresses are not secret and are checked on every token request, so they
 // are kept as they are (digested only when long, to bound key size).
 function keyOf(subject: Subject): string {
-  if (subject.kind !== 'user' && subject.value.length <= 128) return `fail:${subject.kind}:${subject.value}`;
+  if (subject.kind !== 'user' && PLAIN_KEY.test(subject.value)) return `fail:${subject.kind}:${subject.value}`;
   const value = subject.kind === 'user' ? subject.value.trim().toLowerCase() : subject.value;
   return `fail:${subject.kind}:#${createHash('sha256').update(value).digest('base64url')}`;
 }
