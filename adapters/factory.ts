@@ -5,7 +5,8 @@ import { type EmbeddedDatabase, openEmbedded } from './embedded/pglite.js';
 import { instrumentStore } from './instrumented-store.js';
 import { createAdapterFactory } from './oidc-adapter.js';
 import { RedisCounterStore } from './redis/counter-store.js';
-import { redisPayloadStore } from './redis/payload-store.js';
+import { failingAsUnavailable } from './redis/connection.js';
+import { RedisPayloadStore } from './redis/payload-store.js';
 import type { SecretsAtRest } from './secrets-at-rest.js';
 import { AccountsStore } from './sql/accounts-store.js';
 import { AuditStore } from './sql/audit-store.js';
@@ -146,11 +147,12 @@ export async function openStorage(options: StorageOptions): Promise<Storage> {
   const observe = options.observe;
   const plainDurable = new SqlPayloadStore(db);
   const durable = observe ? instrumentStore(plainDurable, (op, s, f) => observe('durable', op, s, f)) : plainDurable;
-  const ephemeral: PayloadStore = redis
-    ? (observe ? instrumentStore(redisPayloadStore(redis), (op, s, f) => observe('ephemeral', op, s, f)) : redisPayloadStore(redis))
+  const redisPayload = redis && failingAsUnavailable(new RedisPayloadStore(redis), redis);
+  const ephemeral: PayloadStore = redisPayload
+    ? (observe ? instrumentStore(redisPayload, (op, s, f) => observe('ephemeral', op, s, f)) : redisPayload)
     : durable;
   const sqlCounters = redis ? undefined : new SqlCounterStore(db);
-  const counters: CounterStore = redis ? new RedisCounterStore(redis) : sqlCounters!;
+  const counters: CounterStore = redis ? failingAsUnavailable(new RedisCounterStore(redis), redis) : sqlCounters!;
   let sweeper: NodeJS.Timeout | undefined;
 
   return {

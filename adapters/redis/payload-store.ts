@@ -1,7 +1,5 @@
-import { Redis, ReplyError } from 'ioredis';
+import { Redis } from 'ioredis';
 import type { AdapterPayload, PayloadStore } from '../contract.js';
-import { wrapStore } from '../instrumented-store.js';
-import { StorageUnavailableError } from '../unavailable.js';
 
 // Sets `consumed` only if the artifact exists and is not yet consumed, in one
 // server-side step, so of concurrent redemptions exactly one wins. HSETNX on
@@ -136,19 +134,4 @@ export class RedisPayloadStore implements PayloadStore {
   reachable(): boolean {
     return this.redis.status === 'ready';
   }
-}
-
-/**
- * The store, with a lost connection (refused, dropped, retries exhausted, a
- * command timed out) rethrown as StorageUnavailableError. A ReplyError is
- * Redis answering, so it stays what it is.
- */
-export function redisPayloadStore(redis: Redis): RedisPayloadStore {
-  return wrapStore(new RedisPayloadStore(redis), (_operation, call) => call().catch((error: unknown) => {
-    if (error instanceof ReplyError) throw error;
-    const connectionLost = redis.status !== 'ready'
-      || /Connection is closed|Command timed out|MaxRetriesPerRequest|Stream isn't writeable/.test(`${(error as Error).name} ${(error as Error).message}`);
-    if (connectionLost) throw new StorageUnavailableError(`Redis unreachable: ${(error as Error).message}`, error);
-    throw error;
-  }));
 }
