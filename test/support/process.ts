@@ -41,3 +41,11 @@ export async function rssKiB(pid: number): Promise<number> {
   if (!match) throw new Error(`no VmRSS for ${pid}`);
   return Number(match[1]);
 }
+
+/** The V8 heap in use, from the process's own /metrics (prom-client's default metrics). */
+export async function heapUsedBytes(url: string): Promise<number> {
+  const text = await (await fetch(`${url}/metrics`)).text();
+  const match = /^gatehouse_nodejs_heap_size_used_bytes (\S+)$/m.exec(text);
+  if (!match) throw new Error(`no heap metric at ${url}/metrics`);
+  return Number(match[1]);
+}
