@@ -14,6 +14,9 @@
  *   RFC 9700 §4.14). A consumed artifact stays findable until it expires.
  * - `consume` is one atomic step and answers whether *this* call consumed it:
  *   of many concurrent callers exactly one gets `true`.
+ * - A store that cannot be reached throws `StorageUnavailableError`
+ *   (`unavailable.ts`), never a driver's own connection error, so every
+ *   surface can answer 503 `temporarily_unavailable`.
  * - `revokeByGrantId` removes every artifact of that model issued under the
  *   grant; lookups by grant id, uid and user code use an index, never a scan.
  */
@@ -40,6 +43,8 @@ export interface PayloadStore {
   countByClient?(model: string, clientId: string): Promise<number>;
   /** Answers when the store is reachable (readiness). */
   ping(): Promise<void>;
+  /** False when the store already knows it is disconnected (no round trip); absent when it cannot tell. */
+  reachable?(): boolean;
 }
 
 /** One counter's state: how many hits in its window, and the last one (epoch ms). */

@@ -5,6 +5,7 @@ import { type EmbeddedDatabase, openEmbedded } from './embedded/pglite.js';
 import { instrumentStore } from './instrumented-store.js';
 import { createAdapterFactory } from './oidc-adapter.js';
 import { RedisCounterStore } from './redis/counter-store.js';
+import { failingAsUnavailable } from './redis/connection.js';
 import { RedisPayloadStore } from './redis/payload-store.js';
 import type { SecretsAtRest } from './secrets-at-rest.js';
 import { AccountsStore } from './sql/accounts-store.js';
@@ -18,6 +19,7 @@ import { SqlPayloadStore } from './sql/payload-store.js';
 import { openPostgres } from './sql/postgres.js';
 import { ResourceServersStore } from './sql/resource-servers-store.js';
 import { ScopesStore } from './sql/scopes-store.js';
+import { StorageUnavailableError } from './unavailable.js';
 
 export interface StorageOptions {
   databaseUrl?: string;
@@ -63,10 +65,7 @@ export interface ClientTokenStore {
   countRefreshTokens(clientId: string): Promise<number>;
 }
 
-/** The storage could not be reached; the message names the setting to check. */
-export class StorageUnavailableError extends Error {
-  override name = 'StorageUnavailableError';
-}
+export { StorageUnavailableError } from './unavailable.js';
 
 /** Hides the password of a connection string before it is shown anywhere. */
 export function redactUrl(url: string): string {
@@ -80,10 +79,23 @@ export function redactUrl(url: string): string {
 }
 
 async function connectRedis(url: string): Promise<Redis> {
-  // Auto-pipelining sends the commands of concurrent requests in one socket
-  // write: under load, a write(2) per command was a twentieth of the token
-  // endpoint's CPU (profiled).
-  const redis = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 2, connectTimeout: 5000, enableAutoPipelining: true });
+  // Bounded so that a request never waits long on a Redis that is gone: a
+  // command queued while disconnected fails once two reconnection attempts
+  // have failed (maxRetriesPerRequest: 1), attempts come at least every half
+  // second (so about a second in all, and service resumes within half a
+  // second of Redis returning), and neither a connect nor a command may hang
+  // for more than two seconds. The request then gets 503. Auto-pipelining
+  // sends the commands of concurrent requests in one socket write: under
+  // load, a write(2) per command was a twentieth of the token endpoint's CPU
+  // (profiled).
+  const redis = new Redis(url, {
+    lazyConnect: true,
+    maxRetriesPerRequest: 1,
+    retryStrategy: (attempt) => Math.min(attempt * 100, 500),
+    connectTimeout: 2000,
+    commandTimeout: 2000,
+    enableAutoPipelining: true,
+  });
   // Connection errors surface through failed commands and /readyz; without a
   // listener ioredis would print every reconnection attempt.
   redis.on('error', () => {});
@@ -92,7 +104,7 @@ async function connectRedis(url: string): Promise<Redis> {
     await redis.ping();
   } catch (error) {
     redis.disconnect();
-    throw new StorageUnavailableError(`REDIS_URL: cannot reach ${redactUrl(url)}: ${(error as Error).message}`);
+    throw new StorageUnavailableError(`REDIS_URL: cannot reach ${redactUrl(url)}: ${(error as Error).message}`, error);
   }
   return redis;
 }
@@ -104,7 +116,8 @@ async function openDurable(options: StorageOptions): Promise<SqlDatabase> {
     await db.ping();
   } catch (error) {
     await db.close().catch(() => {});
-    throw new StorageUnavailableError(`DATABASE_URL: cannot reach ${redactUrl(options.databaseUrl)}: ${(error as Error).message}`);
+    const reason = error instanceof StorageUnavailableError ? error.cause : error;
+    throw new StorageUnavailableError(`DATABASE_URL: cannot reach ${redactUrl(options.databaseUrl)}: ${(reason as Error).message}`, reason);
   }
   return db;
 }
@@ -134,11 +147,12 @@ export async function openStorage(options: StorageOptions): Promise<Storage> {
   const observe = options.observe;
   const plainDurable = new SqlPayloadStore(db);
   const durable = observe ? instrumentStore(plainDurable, (op, s, f) => observe('durable', op, s, f)) : plainDurable;
-  const ephemeral: PayloadStore = redis
-    ? (observe ? instrumentStore(new RedisPayloadStore(redis), (op, s, f) => observe('ephemeral', op, s, f)) : new RedisPayloadStore(redis))
+  const redisPayload = redis && failingAsUnavailable(new RedisPayloadStore(redis), redis);
+  const ephemeral: PayloadStore = redisPayload
+    ? (observe ? instrumentStore(redisPayload, (op, s, f) => observe('ephemeral', op, s, f)) : redisPayload)
     : durable;
   const sqlCounters = redis ? undefined : new SqlCounterStore(db);
-  const counters: CounterStore = redis ? new RedisCounterStore(redis) : sqlCounters!;
+  const counters: CounterStore = redis ? failingAsUnavailable(new RedisCounterStore(redis), redis) : sqlCounters!;
   let sweeper: NodeJS.Timeout | undefined;
 
   return {

@@ -3,6 +3,7 @@ import { errors } from 'oidc-provider';
 import type { AdapterPayload, PayloadStore } from './contract.js';
 import type { ClientMetadata, ClientsStore } from './sql/clients-store.js';
 import { isEphemeral, JWT_ACCESS_TOKEN_MODEL } from './tiers.js';
+import { StorageUnavailableError } from './unavailable.js';
 
 export interface AdapterTiers {
   durable: PayloadStore;
@@ -30,9 +31,22 @@ async function revokeGrant(tiers: AdapterTiers, grantId: string): Promise<void> 
 // payload, so the store keeps the code a while past it.
 const KEPT_PAST_EXPIRY: Record<string, number> = { DeviceCode: 600 };
 
+/**
+ * Spending a code or refresh token while a tier is known to be down would
+ * lose it: what it is exchanged for (access tokens in the ephemeral tier, a
+ * rotated refresh token in the durable one) could not be stored, and the
+ * client could never retry. Refuse before spending instead.
+ */
+function assertTiersReachable(tiers: AdapterTiers): void {
+  for (const [name, store] of [['durable', tiers.durable], ['ephemeral', tiers.ephemeral]] as const) {
+    if (store.reachable?.() === false) throw new StorageUnavailableError(`${name} tier disconnected; nothing consumed`);
+  }
+}
+
 function payloadAdapter(model: string, store: PayloadStore, tiers: AdapterTiers): Adapter {
   return {
     consume: async (id) => {
+      if (SINGLE_USE.has(model)) assertTiersReachable(tiers);
       if (await store.consume(model, id) || !SINGLE_USE.has(model)) return;
       // Lost the race to a concurrent use: treat it as the reuse it is.
       const payload = await store.find(model, id);

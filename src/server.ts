@@ -87,7 +87,7 @@ async function run(): Promise<void> {
 
 run().catch((error: unknown) => {
   if (EXPECTED.some((kind) => error instanceof kind)) {
-    process.stderr.write(`gatehouse: ${(error as Error).message}\n`);
+    process.stderr.write(`gatehouse: ${error instanceof StorageUnavailableError ? error.detail : (error as Error).message}\n`);
   } else {
     process.stderr.write(`gatehouse: failed to start: ${(error as Error)?.stack ?? String(error)}\n`);
   }

@@ -130,4 +130,8 @@ export class RedisPayloadStore implements PayloadStore {
   async ping(): Promise<void> {
     await this.redis.ping();
   }
+
+  reachable(): boolean {
+    return this.redis.status === 'ready';
+  }
 }

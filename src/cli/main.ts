@@ -244,7 +244,7 @@ async function main(argv: string[]): Promise<number> {
       return 2;
     }
     if ([AppError, ConfigError, StorageUnavailableError, EmbeddedDatabaseBusyError, SecretsKeyError].some((kind) => error instanceof kind)) {
-      process.stderr.write(`gatehouse: ${(error as Error).message}\n`);
+      process.stderr.write(`gatehouse: ${error instanceof StorageUnavailableError ? error.detail : (error as Error).message}\n`);
       return 1;
     }
     throw error;

@@ -1,11 +1,14 @@
 import type { Middleware } from 'koa';
 import { AppError, ValidationError } from '../errors/app-error.js';
+import { shownProviderError } from '../errors/provider-error.js';
 import type { Logger } from '../observability/logger.js';
 
 /**
  * The last line of defence for Gatehouse's own routes (oidc-provider renders
  * its own errors). AppErrors become `{error, error_description}` with their
- * status; anything else is logged with its stack and answered as a bare 500.
+ * status, oidc-provider's shown errors (a storage outage among them) their
+ * RFC 6749 shape; anything else is logged with its stack and answered as a
+ * bare 500.
  * Unmatched paths get a JSON 404, since oidc-provider has no catch-all.
  */
 export function errorHandler(logger: Logger): Middleware {
@@ -19,6 +22,7 @@ export function errorHandler(logger: Logger): Middleware {
     } catch (error) {
       const err = error as Partial<AppError> & { status?: number; statusCode?: number; expose?: boolean };
       const status = err.status ?? err.statusCode ?? 500;
+      const providerError = shownProviderError(error);
       if (error instanceof AppError) {
         ctx.status = error.status;
         ctx.body = {
@@ -27,6 +31,10 @@ export function errorHandler(logger: Logger): Middleware {
           ...(error instanceof ValidationError ? { fields: error.fields } : {}),
         };
         if (error.detail) logger.warn({ req_id: ctx.state.requestId, detail: error.detail }, error.message);
+      } else if (providerError) {
+        // A storage outage (503 temporarily_unavailable) or a protocol error thrown outside the provider.
+        ctx.status = providerError.status;
+        ctx.body = { error: providerError.code, error_description: providerError.description };
       } else if (status < 500 && err.expose) {
         // Koa's own http errors (for example a body over the size limit).
         ctx.status = status;

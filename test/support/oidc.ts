@@ -7,7 +7,7 @@ import type { TestServer } from './server.js';
 export const REDIRECT_URI = 'https://rp.example.test/callback';
 
 /** openid-client configured through discovery, as a relying party would be. */
-export async function discover(server: TestServer, clientId: string, clientSecret?: string): Promise<oidc.Configuration> {
+export async function discover(server: Pick<TestServer, 'issuer'>, clientId: string, clientSecret?: string): Promise<oidc.Configuration> {
   return oidc.discovery(
     new URL(server.issuer),
     clientId,

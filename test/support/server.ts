@@ -65,3 +65,9 @@ export async function startTestServer(env: Record<string, string> = {}, options:
     },
   };
 }
+
+/** Skips the running test with its reason in the title, so the report says why. */
+export function skipBecause(context: Mocha.Context, reason: string): never {
+  if (context.test) context.test.title += ` (skipped: ${reason})`;
+  return context.skip();
+}

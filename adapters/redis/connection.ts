@@ -1,0 +1,34 @@
+import { type Redis, ReplyError } from 'ioredis';
+import { StorageUnavailableError } from '../unavailable.js';
+
+// ioredis's errors for a connection that is gone or silent (it has no error
+// classes for them): retries exhausted, closed, offline queue off, timed out.
+const CONNECTION_LOST = /MaxRetriesPerRequest|Connection is closed|Stream isn't writeable|Command timed out/;
+
+function translate(redis: Redis, error: unknown): unknown {
+  // A ReplyError is Redis answering: the command itself was wrong.
+  if (error instanceof ReplyError) return error;
+  const { name, message } = error as Error;
+  if (redis.status !== 'ready' || CONNECTION_LOST.test(`${name} ${message}`)) {
+    return new StorageUnavailableError(`Redis unreachable: ${message}`, error);
+  }
+  return error;
+}
+
+/**
+ * `store`, with every promise its methods return rejecting with
+ * StorageUnavailableError when the Redis connection is lost, so each Redis
+ * store keeps the storage contract without a try/catch per method.
+ */
+export function failingAsUnavailable<T extends object>(store: T, redis: Redis): T {
+  return new Proxy(store, {
+    get(target, property, receiver) {
+      const value: unknown = Reflect.get(target, property, receiver);
+      if (typeof value !== 'function') return value;
+      return (...args: unknown[]) => {
+        const result: unknown = value.apply(target, args);
+        return result instanceof Promise ? result.catch((error: unknown) => { throw translate(redis, error); }) : result;
+      };
+    },
+  });
+}
