@@ -75,6 +75,22 @@ describe('device authorization grant (RFC 8628), through openid-client', () => {
     expect((await oauthError(pollOnce(config, response.device_code))).error).to.equal('invalid_grant');
   });
 
+  it('gives exactly one of ten parallel polls of an approved device code the tokens; the rest get invalid_grant', async () => {
+    const response = await oidc.initiateDeviceAuthorization(config, { scope: 'openid' });
+    const browser = new FormBrowser();
+    let page = await enterCode(browser, response.verification_uri, response.user_code);
+    page = await browser.submit(page, '/device');
+    page = await browser.submit(page, '/login', user);
+    if (page.html.includes('/confirm"')) page = await browser.submit(page, '/confirm');
+    expect(page.html).to.include('Device connected');
+    const outcomes = await Promise.all(Array.from({ length: 10 }, () => pollOnce(config, response.device_code).then(
+      () => 'tokens',
+      (error: unknown) => (error as { error?: string }).error ?? String(error),
+    )));
+    expect(outcomes.filter((o) => o === 'tokens'), outcomes.join(', ')).to.have.length(1);
+    expect(outcomes.filter((o) => o === 'invalid_grant'), outcomes.join(', ')).to.have.length(9);
+  });
+
   it('tells the device access_denied when the user cancels on the confirmation page', async () => {
     const response = await oidc.initiateDeviceAuthorization(config, { scope: 'openid' });
     const browser = new FormBrowser();
