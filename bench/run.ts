@@ -40,11 +40,18 @@ const basic = (id: string, secret: string) => `Basic ${Buffer.from(`${encodeURIC
 const form = { 'content-type': 'application/x-www-form-urlencoded' };
 const json = { 'content-type': 'application/json' };
 
-function cpuTicks(pid: number): Promise<number> {
-  return readFile(`/proc/${pid}/stat`, 'utf8').then((stat) => {
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return Number(fields[11]) + Number(fields[12]); // utime + stime, in clock ticks (100 Hz)
-  });
+/** utime + stime of one process, in clock ticks (100 Hz). */
+async function ownTicks(pid: number): Promise<number> {
+  const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return Number(fields[11]) + Number(fields[12]);
+}
+
+/** CPU of a server and its workers (WEB_CONCURRENCY > 1 forks them), in clock ticks. */
+async function cpuTicks(pid: number): Promise<number> {
+  const children = (await readFile(`/proc/${pid}/task/${pid}/children`, 'utf8').catch(() => '')).split(' ').filter(Boolean).map(Number);
+  const ticks = await Promise.all([pid, ...children].map((p) => ownTicks(p).catch(() => 0)));
+  return ticks.reduce((sum, t) => sum + t, 0);
 }
 
 function startServer(script: string, env: Record<string, string>, readyPath: string, port: number): Promise<ChildProcess> {
