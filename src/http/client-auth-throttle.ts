@@ -2,21 +2,9 @@ import { parse } from 'node:querystring';
 import type { Context, Middleware } from 'koa';
 import type Provider from 'oidc-provider';
 import { FailureLimiter, type Subject, TooManyFailures } from '../security/failure-limiter.js';
+import { basicClientId } from './basic-auth.js';
 import { replayToProvider } from './provider-endpoint.js';
 import { readRaw } from './raw-body.js';
-
-/** The client id of an HTTP Basic header (RFC 6749 §2.3.1 form-encoding), if well-formed. */
-function basicClientId(header: string): string | undefined {
-  if (!/^basic /i.test(header)) return undefined;
-  const decoded = Buffer.from(header.slice(6).trim(), 'base64').toString('utf8');
-  const colon = decoded.indexOf(':');
-  if (colon < 1) return undefined;
-  try {
-    return decodeURIComponent(decoded.slice(0, colon).replace(/\+/g, ' '));
-  } catch {
-    return undefined;
-  }
-}
 
 /** 429 in the RFC 6749 error shape; dialects translate it like any provider answer. */
 export function answerThrottled(ctx: Context, error: TooManyFailures): void {

@@ -1,3 +1,4 @@
+import type { Context } from 'koa';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pug from 'pug';
@@ -28,3 +29,14 @@ export const PAGE_HEADERS: Record<string, string> = {
   'X-Frame-Options': 'DENY',
   'Cache-Control': 'no-store',
 };
+
+/**
+ * Answers with one of the pug pages and PAGE_HEADERS. Without `status` the
+ * response keeps the one already set (oidc-provider sets it for its pages).
+ */
+export function renderPage(ctx: Context, views: Views, name: string, locals: Record<string, unknown>, status?: number): void {
+  ctx.set(PAGE_HEADERS);
+  if (status !== undefined) ctx.status = status;
+  ctx.type = 'html';
+  ctx.body = views(name, locals);
+}

@@ -3,7 +3,7 @@ import Router from '@koa/router';
 import type { Context } from 'koa';
 import type Provider from 'oidc-provider';
 import type { AccountService } from '../accounts/service.js';
-import { PAGE_HEADERS, type Views } from '../http/views.js';
+import { renderPage, type Views } from '../http/views.js';
 import type { ScopeRegistry } from '../scopes/registry.js';
 import { csrfToken, csrfTokenValid } from './csrf.js';
 import type { AuditLog } from '../audit/log.js';
@@ -27,13 +27,6 @@ function field(form: Form, name: string): string {
   return typeof value === 'string' ? value : '';
 }
 
-function page(ctx: Context, views: Views, name: string, locals: Record<string, unknown>, status = 200): void {
-  ctx.set(PAGE_HEADERS);
-  ctx.status = status;
-  ctx.type = 'html';
-  ctx.body = views(name, locals);
-}
-
 /**
  * The login and consent pages oidc-provider sends the browser to. They work
  * without JavaScript: plain forms, posted back here, answered with a 303 to
@@ -48,7 +41,7 @@ export function interactionsRouter(deps: InteractionDeps): Router {
     try {
       return await provider.interactionDetails(ctx.req, ctx.res);
     } catch {
-      page(ctx, views, 'error', {
+      renderPage(ctx, views, 'error', {
         error: 'Sign-in expired',
         description: 'This sign-in page is no longer valid. Go back to the application and start again.',
       }, 400);
@@ -69,7 +62,7 @@ export function interactionsRouter(deps: InteractionDeps): Router {
 
   function refuseForgery(ctx: Context, uid: string): boolean {
     if (csrfTokenValid(csrfSecret, uid, (ctx.request.body as Form | undefined)?.csrf)) return false;
-    page(ctx, views, 'error', {
+    renderPage(ctx, views, 'error', {
       error: 'Request refused',
       description: 'This form was not sent from the sign-in page. Go back to the application and start again.',
     }, 403);
@@ -83,7 +76,7 @@ export function interactionsRouter(deps: InteractionDeps): Router {
     const client = await clientName(params.client_id);
     const csrf = csrfToken(csrfSecret, uid);
     if (prompt.name === 'login') {
-      page(ctx, views, 'login', { uid, client, csrf, username: '' });
+      renderPage(ctx, views, 'login', { uid, client, csrf, username: '' });
       return;
     }
     const registry = new Map((await scopes.list()).map((s) => [s.name, s]));
@@ -96,7 +89,7 @@ export function interactionsRouter(deps: InteractionDeps): Router {
       description: registry.get(name)?.description ?? name,
       warning: registry.get(name)?.warning ?? false,
     }));
-    page(ctx, views, 'consent', { uid, client, csrf, scopes: scopeList });
+    renderPage(ctx, views, 'consent', { uid, client, csrf, scopes: scopeList });
   });
 
   router.post('/login', form, async (ctx) => {
@@ -104,7 +97,7 @@ export function interactionsRouter(deps: InteractionDeps): Router {
     if (!interaction || refuseForgery(ctx, interaction.uid)) return;
     const body = ctx.request.body as Form;
     const username = field(body, 'username').trim();
-    const loginPage = async (error: string, status: number) => page(ctx, views, 'login', {
+    const loginPage = async (error: string, status: number) => renderPage(ctx, views, 'login', {
       uid: interaction.uid,
       client: await clientName(interaction.params.client_id),
       csrf: csrfToken(csrfSecret, interaction.uid),
@@ -139,14 +132,14 @@ export function interactionsRouter(deps: InteractionDeps): Router {
     if (!interaction || refuseForgery(ctx, interaction.uid)) return;
     const { prompt, params, session } = interaction;
     if (prompt.name !== 'consent' || !session?.accountId) {
-      page(ctx, views, 'error', { error: 'Nothing to confirm', description: 'Sign in first.' }, 400);
+      renderPage(ctx, views, 'error', { error: 'Nothing to confirm', description: 'Sign in first.' }, 400);
       return;
     }
     const grant = interaction.grantId
       ? await provider.Grant.find(interaction.grantId)
       : new provider.Grant({ accountId: session.accountId, clientId: String(params.client_id) });
     if (!grant) {
-      page(ctx, views, 'error', { error: 'Sign-in expired', description: 'Go back to the application and start again.' }, 400);
+      renderPage(ctx, views, 'error', { error: 'Sign-in expired', description: 'Go back to the application and start again.' }, 400);
       return;
     }
     const missingScope = prompt.details.missingOIDCScope as string[] | undefined;

@@ -2,8 +2,7 @@ import type { AdapterFactory, Configuration, FindAccount, KoaContextWithOIDC } f
 import Provider, { errors } from 'oidc-provider';
 import type { JWK } from 'jose';
 import type { GatehouseConfig } from '../../config/schema.js';
-import type { Views } from '../http/views.js';
-import { renderPage } from './pages.js';
+import { renderPage, type Views } from '../http/views.js';
 import { deviceFlowFeature } from './device-flow.js';
 import { resourceIndicatorsFeature, type ResourceServerPolicy } from './resource-servers.js';
 import { introspectionAllowed, revocationAllowed } from './token-policies.js';

@@ -2,8 +2,7 @@ import { createHash } from 'node:crypto';
 import type { KoaContextWithOIDC } from 'oidc-provider';
 import type { Middleware } from 'koa';
 import type { CounterStore } from '../../adapters/contract.js';
-import type { Views } from '../http/views.js';
-import { renderPage } from './pages.js';
+import { renderPage, type Views } from '../http/views.js';
 
 export const DEVICE_CODE_GRANT = 'urn:ietf:params:oauth:grant-type:device_code';
 
@@ -59,12 +58,11 @@ export function deviceFormWithoutSession(views: Views, path: string): Middleware
       await next();
     } catch (error) {
       if (!(error instanceof TypeError) || !/previously persisted/.test(error.message)) throw error;
-      renderPage(ctx as unknown as KoaContextWithOIDC, views, 'device-code', {
+      renderPage(ctx, views, 'device-code', {
         title: 'Connect a device',
         error: 'This page has expired. Open the address your device shows again.',
         form: '',
-      });
-      ctx.status = 400;
+      }, 400);
     }
   };
 }

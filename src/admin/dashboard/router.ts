@@ -4,7 +4,7 @@ import type { Context, Middleware } from 'koa';
 import type { AccountService } from '../../accounts/service.js';
 import { type Client, type ClientService, GRANT_TYPES } from '../../clients/service.js';
 import { AppError, ConflictError, type FieldProblem, ValidationError } from '../../errors/app-error.js';
-import { PAGE_HEADERS, type Views } from '../../http/views.js';
+import { renderPage, type Views } from '../../http/views.js';
 import type { Logger } from '../../observability/logger.js';
 import type { ScopeRegistry } from '../../scopes/registry.js';
 import type { DashboardOidcClient } from './oidc-client.js';
@@ -81,16 +81,13 @@ export function dashboardRouter(deps: DashboardDeps): Router {
 
 
   function render(ctx: Context, name: string, locals: Record<string, unknown>, status = 200): void {
-    ctx.set(PAGE_HEADERS);
-    ctx.status = status;
-    ctx.type = 'html';
     const session = ctx.state.dashboard as DashboardSession | undefined;
-    ctx.body = views(name, {
+    renderPage(ctx, views, name, {
       base: DASHBOARD_PATH,
       user: session?.name,
       csrf: session ? cookies.csrfToken(session) : undefined,
       ...locals,
-    });
+    }, status);
   }
 
   /** Only a signed-in administrator gets past; others sign in or are refused. */

@@ -6,7 +6,7 @@ import type { Client, ClientService } from '../../clients/service.js';
 import { AppError, ValidationError } from '../../errors/app-error.js';
 import { bodySchema, type Fields, readValidated, stringField, text, validateFields } from '../../http/body.js';
 import { callProviderEndpoint } from '../../http/provider-endpoint.js';
-import { PAGE_HEADERS, type Views } from '../../http/views.js';
+import { renderPage, type Views } from '../../http/views.js';
 import { exemptFromPkce } from '../../provider/pkce-exemption.js';
 import type { TokenCheck } from '../../resource/token-check.js';
 import { dialectErrors } from '../shared/dialect-errors.js';
@@ -71,10 +71,7 @@ export function luxRouter(deps: LuxDeps): Router {
   }
 
   function errorPage(ctx: Context, title: string, description: string) {
-    ctx.set(PAGE_HEADERS);
-    ctx.status = 400;
-    ctx.type = 'html';
-    ctx.body = views('error', { error: title, description });
+    renderPage(ctx, views, 'error', { error: title, description }, 400);
   }
 
   router.get('/authorize/', async (ctx, next) => {
