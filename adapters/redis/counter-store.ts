@@ -4,7 +4,9 @@ import type { CounterState, CounterStore } from '../contract.js';
 /**
  * Counters as Redis hashes (`count`, `last`) whose TTL restarts on every hit.
  * Every hit is also published, so readers in every process can tell which
- * keys have counts without asking Redis on each request.
+ * keys have counts without asking Redis on each request. A sorted set
+ * indexes the live counters by expiry, so a reader (re)starting its view
+ * reads only those, not the whole keyspace (which holds every token too).
  */
 export class RedisCounterStore implements CounterStore {
   private subscriber: Redis | undefined;
@@ -20,6 +22,10 @@ export class RedisCounterStore implements CounterStore {
     return `${this.prefix}hits`;
   }
 
+  private get index(): string {
+    return `${this.prefix}index`;
+  }
+
   async hit(key: string, windowSeconds: number): Promise<CounterState> {
     const now = Date.now();
     const k = this.prefix + key;
@@ -27,6 +33,8 @@ export class RedisCounterStore implements CounterStore {
       .hincrby(k, 'count', 1)
       .hset(k, 'last', now)
       .expire(k, windowSeconds)
+      .zadd(this.index, now + windowSeconds * 1000, key)
+      .zremrangebyscore(this.index, '-inf', now)
       .publish(this.channel, key)
       .exec();
     const [error, count] = replies?.[0] ?? [new Error('counter transaction aborted'), 0];
@@ -47,7 +55,7 @@ export class RedisCounterStore implements CounterStore {
   }
 
   async clear(key: string): Promise<void> {
-    await this.redis.del(this.prefix + key);
+    await this.redis.multi().del(this.prefix + key).zrem(this.index, key).exec();
   }
 
   watch(onHit: (key: string) => void): { live(): boolean } {
@@ -57,14 +65,9 @@ export class RedisCounterStore implements CounterStore {
     subscriber.on('error', () => {});
     subscriber.on('message', (channel: string, key: string) => { if (channel === this.channel) onHit(key); });
     // Hits published while not subscribed are lost: after (re)subscribing,
-    // every existing counter is read once, and only then is the view live.
+    // every live counter is read once from the index, and only then is the view live.
     const seed = async () => {
-      let cursor = '0';
-      do {
-        const [next, keys] = await this.redis.scan(cursor, 'MATCH', `${this.prefix}*`, 'COUNT', 1000);
-        for (const key of keys) if (key !== this.channel) onHit(key.slice(this.prefix.length));
-        cursor = next;
-      } while (cursor !== '0');
+      for (const key of await this.redis.zrangebyscore(this.index, Date.now(), '+inf')) onHit(key);
       live = subscriber.status === 'ready';
     };
     subscriber.on('ready', () => { seed().catch(() => { live = false; }); });

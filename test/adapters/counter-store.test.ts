@@ -74,6 +74,30 @@ describe('counter store: Redis publishes its hits to every watcher', function ()
       readerConnection.disconnect();
     }
   });
+
+  it('seeds from its index of live counters: not from expired ones, nor from the rest of the keyspace', async () => {
+    const prefix = `gatehouse-test-${randomUUID()}:`;
+    const connection = new Redis(process.env.REDIS_URL!);
+    const writer = new RedisCounterStore(connection, prefix);
+    const reader = new RedisCounterStore(connection.duplicate(), prefix);
+    try {
+      const [live, expiring, cleared] = [randomUUID(), randomUUID(), randomUUID()];
+      await writer.hit(live, 60);
+      await writer.hit(expiring, 1);
+      await writer.hit(cleared, 60);
+      await writer.clear(cleared);
+      // Under the prefix but not a counter (a token store shares the keyspace).
+      await connection.set(`${prefix}not-a-counter`, 'x', 'EX', 60);
+      await sleep(1100);
+      const seen: string[] = [];
+      const view = reader.watch((key) => seen.push(key));
+      await until(() => view.live());
+      expect(seen).to.deep.equal([live]);
+    } finally {
+      await reader.close();
+      connection.disconnect();
+    }
+  });
 });
 
 for (const subject of subjects) {
