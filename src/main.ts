@@ -1,7 +1,5 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { Middleware } from 'koa';
-import compose from 'koa-compose';
 import type Provider from 'oidc-provider';
 import { openStorage, type Storage } from '../adapters/factory.js';
 import { SecretsAtRest } from '../adapters/secrets-at-rest.js';
@@ -14,6 +12,7 @@ import { errorHandler, securityHeaders } from './http/error-handler.js';
 import { healthRouter } from './http/health.js';
 import { jwtTokenEndpoints } from './http/jwt-token-endpoints.js';
 import { requestLog } from './http/request-log.js';
+import { dispatchByFirstSegment } from './http/route-dispatch.js';
 import { createViews } from './http/views.js';
 import { interactionsRouter } from './interactions/router.js';
 import { DEFAULT_SIGNING_ALG, KeyService } from './keys/service.js';
@@ -184,11 +183,9 @@ export async function mountRoutes(services: Services, logger: Logger, internalOr
   provider.use(errorHandler(logger));
   provider.use(securityHeaders);
   // oidc-provider ends the response on its own paths, so these routers go in
-  // front of it (Provider#use inserts before its router). They are composed
-  // into one step that requests for the provider's own paths skip: the token
-  // endpoint would otherwise be matched against every router's routes first.
-  const routers: Middleware[] = [];
-  for (const router of [
+  // front of it (Provider#use inserts before its router), in one step that
+  // requests for the provider's own paths skip.
+  const gatehouseRoutes = dispatchByFirstSegment([
     healthRouter(storage),
     assetsRouter(),
     interactionsRouter({ provider, accounts, scopes, views: createViews(), csrfSecret: cookieSecrets[0] ?? '', audit: services.audit, limiter: services.limiter }),
@@ -211,10 +208,7 @@ export async function mountRoutes(services: Services, logger: Logger, internalOr
     losRouter({ provider, accessTokenTtl: config.losAccessTokenTtl }),
     leRouter({ provider, accessTokenTtl: config.leAccessTokenTtl }),
     dotRouter({ provider, accessTokenTtl: config.dotAccessTokenTtl, refreshTokenTtl: config.dotRefreshTokenTtl }),
-  ]) {
-    routers.push(router.routes() as unknown as Middleware, router.allowedMethods() as unknown as Middleware);
-  }
-  const gatehouseRoutes = compose(routers);
+  ]);
   const providerPaths = new Set(PROVIDER_ROUTES.map((route) => provider.pathFor(route)));
   provider.use((ctx, next) => (providerPaths.has(ctx.path) ? next() : gatehouseRoutes(ctx, next)));
   // After the dialects, which hand requests on to these endpoints too.

@@ -1,5 +1,4 @@
 import type { IncomingMessage } from 'node:http';
-import { Readable } from 'node:stream';
 import type { Context, Next } from 'koa';
 import type Provider from 'oidc-provider';
 import { type DialectLifetimes, setDialectLifetimes } from '../provider/lifetimes.js';
@@ -35,17 +34,39 @@ function basic({ clientId, clientSecret }: ClientCredentials): string {
 }
 
 /**
+ * A request body already in memory, readable the way oidc-provider (and
+ * readRaw) read bodies: once, by async iteration. A full Readable stream per
+ * replayed request cost more than the dialect's own translation did.
+ */
+class ReplayedBody {
+  readable = true;
+  readonly readableEncoding = null;
+
+  constructor(private readonly payload: Buffer) {}
+
+  async *iterator(): AsyncGenerator<Buffer> {
+    if (!this.readable) return;
+    this.readable = false;
+    yield this.payload;
+  }
+
+  [Symbol.asyncIterator](): AsyncGenerator<Buffer> {
+    return this.iterator();
+  }
+}
+
+/**
  * Runs the rest of the middleware chain (and so the provider) as if the
  * request had been `POST path` with this form body and these headers, then
  * restores the original request. The provider reads the body from the
- * request stream itself, so the replacement is a fresh stream.
+ * request itself, so the replacement carries a fresh body.
  */
 export async function replayToProvider(ctx: Context, next: Next, path: string, payload: Buffer, headers: IncomingMessage['headers']): Promise<void> {
   const replayHeaders = { ...headers, 'content-type': 'application/x-www-form-urlencoded', 'content-length': String(payload.length) };
   delete replayHeaders['transfer-encoding'];
   const original = ctx.req;
   const originalPath = ctx.path;
-  const replay = Object.assign(Readable.from([payload], { objectMode: false }), {
+  const replay = Object.assign(new ReplayedBody(payload), {
     headers: replayHeaders,
     method: 'POST',
     url: original.url,

@@ -40,8 +40,8 @@ export function losRouter({ provider, accessTokenTtl }: LosDeps): Router {
     }
     const credentials = { clientId: required(fields, 'client_id'), clientSecret: required(fields, 'client_secret') };
     const scope = required(fields, 'scope');
-    const client = await provider.Client.find(credentials.clientId).catch(() => undefined);
-    const form = { grant_type: 'client_credentials', scope: scope === '*' ? client?.scope ?? '' : scope };
+    const everyScope = async () => (await provider.Client.find(credentials.clientId).catch(() => undefined))?.scope ?? '';
+    const form = { grant_type: 'client_credentials', scope: scope === '*' ? await everyScope() : scope };
     const answer = await callProviderEndpoint(ctx, next, provider, {
       dialect: 'los',
       route: 'token', form, credentials, lifetimes: { clientCredentials: accessTokenTtl },
