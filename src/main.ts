@@ -21,6 +21,7 @@ import { apiAudience, buildProvider } from './provider/build.js';
 import { deviceFormWithoutSession, devicePolling } from './provider/device-flow.js';
 import { resolveSecretsKey } from './config/secrets-key.js';
 import { JwtAccessTokenRegistry } from './provider/jwt-access-tokens.js';
+import { keepClientsWithTheirMetadata } from './provider/client-lookup.js';
 import { primaryRole } from './accounts/roles.js';
 import { createTokenCheck, providerTokenLookup, type TokenCheck } from './resource/token-check.js';
 import { whoamiRouter } from './resource/whoami-router.js';
@@ -136,6 +137,7 @@ export async function composeServices(config: GatehouseConfig, role: 'owner' | '
       restrictedScopes: registry.filter((scope) => scope.warning).map((scope) => scope.name),
       views: createViews(),
     });
+    keepClientsWithTheirMetadata(provider, (clientId) => storage.clients.findCached(clientId));
     const clients = new ClientService(storage.clients, scopes, (metadata) => provider.Client.validate(metadata), storage.clientTokens, audit);
     observeProvider(provider, audit, metrics);
     tokenCheck = createTokenCheck({
@@ -214,7 +216,7 @@ export async function mountRoutes(services: Services, logger: Logger, internalOr
   // After the dialects, which hand requests on to these endpoints too.
   provider.use(clientAuthThrottle(provider, services.limiter));
   provider.use(jwtTokenEndpoints(provider, tokenCheck, services.jwtAccessTokens));
-  provider.use(devicePolling(storage.counters, config.devicePollInterval));
+  provider.use(devicePolling(storage.counters, config.devicePollInterval, { token: provider.pathFor('token'), deviceAuthorization: provider.pathFor('device_authorization') }));
   provider.use(deviceFormWithoutSession(createViews(), provider.pathFor('code_verification')));
   provider.on('server_error', (ctx, error) => {
     logger.error({ req_id: ctx.state?.requestId, err: error }, 'provider server_error');

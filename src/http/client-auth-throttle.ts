@@ -26,11 +26,7 @@ export function answerThrottled(ctx: Context, error: TooManyFailures): void {
 export function clientAuthThrottle(provider: Provider, limiter: FailureLimiter): Middleware {
   const paths = new Set(['token', 'introspection', 'revocation', 'pushed_authorization_request', 'device_authorization']
     .map((route) => provider.pathFor(route as never)));
-  return async (ctx, next) => {
-    if (ctx.method !== 'POST' || !paths.has(ctx.path)) {
-      await next();
-      return;
-    }
+  const throttled: Middleware = async (ctx, next) => {
     let clientId = basicClientId(ctx.get('authorization'));
     let raw: Buffer | undefined;
     if (clientId === undefined && ctx.is('application/x-www-form-urlencoded')) {
@@ -58,4 +54,5 @@ export function clientAuthThrottle(provider: Provider, limiter: FailureLimiter):
       await limiter.failed(subjects);
     }
   };
+  return (ctx, next) => (ctx.method === 'POST' && paths.has(ctx.path) ? throttled(ctx, next) : next());
 }

@@ -15,11 +15,7 @@ const looksLikeJwt = (token: unknown): token is string => typeof token === 'stri
 export function jwtTokenEndpoints(provider: Provider, check: TokenCheck, registry: JwtAccessTokenRegistry): Middleware {
   const introspection = provider.pathFor('introspection');
   const revocation = provider.pathFor('revocation');
-  return async (ctx, next) => {
-    if (ctx.method !== 'POST' || (ctx.path !== introspection && ctx.path !== revocation)) {
-      await next();
-      return;
-    }
+  const answer: Middleware = async (ctx, next) => {
     const path = ctx.path;
     await next();
     // The provider refuses structured (JWT) tokens with unsupported_token_type,
@@ -51,4 +47,6 @@ export function jwtTokenEndpoints(provider: Provider, check: TokenCheck, registr
     ctx.status = 200;
     ctx.body = '';
   };
+  // Other requests pass straight through, without an async frame of their own.
+  return (ctx, next) => (ctx.method === 'POST' && (ctx.path === introspection || ctx.path === revocation) ? answer(ctx, next) : next());
 }

@@ -49,11 +49,7 @@ export function deviceFlowFeature(views: Views) {
  * is owed the same answer as for any stale form: start again.
  */
 export function deviceFormWithoutSession(views: Views, path: string): Middleware {
-  return async (ctx, next) => {
-    if (ctx.method !== 'POST' || ctx.path !== path) {
-      await next();
-      return;
-    }
+  const guarded: Middleware = async (ctx, next) => {
     try {
       await next();
     } catch (error) {
@@ -65,6 +61,7 @@ export function deviceFormWithoutSession(views: Views, path: string): Middleware
       }, 400);
     }
   };
+  return (ctx, next) => (ctx.method === 'POST' && ctx.path === path ? guarded(ctx, next) : next());
 }
 
 /**
@@ -74,8 +71,8 @@ export function deviceFormWithoutSession(views: Views, path: string): Middleware
  * before it has passed, turns `authorization_pending` into `slow_down`.
  * Polls are counted in the shared counter store, so every process agrees.
  */
-export function devicePolling(counters: CounterStore, intervalSeconds: number): Middleware {
-  return async (ctx, next) => {
+export function devicePolling(counters: CounterStore, intervalSeconds: number, paths: { token: string; deviceAuthorization: string }): Middleware {
+  const polled: Middleware = async (ctx, next) => {
     await next();
     const oidc = (ctx as unknown as Partial<KoaContextWithOIDC>).oidc;
     if (!oidc || !ctx.body || typeof ctx.body !== 'object') return;
@@ -96,4 +93,6 @@ export function devicePolling(counters: CounterStore, intervalSeconds: number): 
       body.error_description = `poll no more often than every ${intervalSeconds} seconds; add 5 seconds to the interval`;
     }
   };
+  // Only the token and device authorization endpoints answer polls and announce the interval.
+  return (ctx, next) => (ctx.method === 'POST' && (ctx.path === paths.token || ctx.path === paths.deviceAuthorization) ? polled(ctx, next) : next());
 }

@@ -25,6 +25,20 @@ describe('SecretsAtRest', () => {
     expect(secrets.verifyClientSecret(secret, 'not a hash'), 'a malformed stored value').to.equal(false);
   });
 
+  it('remembers a secret it has verified only for that hash: not for another client, not after the secret changes', () => {
+    const first = randomBytes(32).toString('base64url');
+    const second = randomBytes(32).toString('base64url');
+    const firstStored = secrets.hashClientSecret(first);
+    const secondStored = secrets.hashClientSecret(second);
+    for (let i = 0; i < 3; i += 1) expect(secrets.verifyClientSecret(first, firstStored)).to.equal(true);
+    expect(secrets.verifyClientSecret(first, secondStored), "one client's secret against another's hash").to.equal(false);
+    expect(secrets.verifyClientSecret(second, firstStored), "another client's secret against this hash").to.equal(false);
+    expect(secrets.verifyClientSecret(`${first.slice(0, -1)}A` === first ? `${first.slice(0, -1)}B` : `${first.slice(0, -1)}A`, firstStored), 'same length, one character off').to.equal(false);
+    const rotated = randomBytes(32).toString('base64url');
+    expect(secrets.verifyClientSecret(first, secrets.hashClientSecret(rotated)), 'the old secret after rotation').to.equal(false);
+    expect(secrets.verifyClientSecret(first, firstStored), 'still right for its own hash').to.equal(true);
+  });
+
   it('opens a sealed value only with the same key, for the same row, unaltered', () => {
     const sealed = secrets.seal(secret, 'client:a');
     expect(sealed).not.to.include(secret);

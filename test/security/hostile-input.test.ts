@@ -99,7 +99,7 @@ describe('hostile input: every endpoint of every surface answers 4xx in its own 
           method: endpoint.method ?? 'POST',
           headers: { ...(payload.contentType ? { 'content-type': payload.contentType } : {}), ...endpoint.headers },
           body: payload.body,
-        });
+        }).catch((error: unknown) => { throw new Error(`${label}: ${(error as Error).message} (${String((error as Error).cause)})`); });
         if (reply.status < 300 && harmless[endpoint.name]?.includes(payload.name)) continue;
         if (reply.status < 400 || reply.status >= 500) {
           failures.push(`${label}: ${reply.status} ${reply.text.slice(0, 160)}`);
