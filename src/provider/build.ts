@@ -1,3 +1,4 @@
+import { bitsOfOpaqueRandomness, skippingForeignRefreshTokens } from './token-values.js';
 import type { AdapterFactory, Configuration, FindAccount, KoaContextWithOIDC } from 'oidc-provider';
 import Provider, { errors } from 'oidc-provider';
 import type { JWK } from 'jose';
@@ -108,7 +109,7 @@ export function buildProvider(config: GatehouseConfig, deps: ProviderDeps): Prov
       clientAuthSigningAlgValues: [...ASYMMETRIC_SIGNING_ALGS],
       requestObjectSigningAlgValues: [...ASYMMETRIC_SIGNING_ALGS],
     },
-    adapter: deps.adapter,
+    adapter: skippingForeignRefreshTokens(deps.adapter),
     findAccount: deps.findAccount,
     jwks: deps.jwks as Configuration['jwks'],
     cookies: {
@@ -152,6 +153,7 @@ export function buildProvider(config: GatehouseConfig, deps: ProviderDeps): Prov
     // RFC 9068 tokens carry the user's role; each is recorded by jti so a
     // revocation is honoured although its signature stays valid.
     formats: {
+      bitsOfOpaqueRandomness,
       customizers: {
         async jwt(_ctx, token, jwt) {
           const { accountId, clientId, grantId, jti, exp } = token as unknown as {

@@ -94,6 +94,30 @@ describe('standard flows, with openid-client as the relying party', () => {
     expect(error).to.equal('invalid_grant');
   });
 
+  it('tells access tokens (44 characters) from refresh tokens (43) by length, so introspecting an access token queries no refresh-token store', async () => {
+    const durableFinds = async () => {
+      const text = await (await fetch(`${server.url}/metrics`)).text();
+      const line = text.split('\n').find((l) => l.startsWith('gatehouse_storage_duration_seconds_count') && l.includes('tier="durable"') && l.includes('operation="find"'));
+      return Number(line?.split(' ').pop() ?? 0);
+    };
+    const tokens = await redeem(config, await authorize(config, user));
+    const machine = await oidc.clientCredentialsGrant(config, { scope: 'read' });
+    expect(tokens.access_token).to.have.length(44);
+    expect(machine.access_token).to.have.length(44);
+    expect(tokens.refresh_token).to.have.length(43);
+
+    // (A user's access token still has its grant looked up, as it should.)
+    const before = await durableFinds();
+    for (let i = 0; i < 3; i += 1) expect((await oidc.tokenIntrospection(config, machine.access_token)).active).to.equal(true);
+    // Without Redis the access-token models share the database: two lookups
+    // per introspection (access token, client-credentials token), and none
+    // for a refresh token; with Redis, none at all.
+    const expected = process.env.REDIS_URL ? 0 : 3 * 2;
+    expect(await durableFinds() - before, 'durable-store lookups while introspecting a client_credentials token').to.equal(expected);
+    expect((await oidc.tokenIntrospection(config, tokens.refresh_token!)).active, 'a refresh token is still found').to.equal(true);
+    expect(await durableFinds()).to.be.above(before);
+  });
+
   it('revokes a refresh token (RFC 7009), after which introspection says it is inactive', async () => {
     const tokens = await redeem(config, await authorize(config, user));
     expect((await oidc.tokenIntrospection(config, tokens.refresh_token!)).active).to.equal(true);
