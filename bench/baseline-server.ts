@@ -2,9 +2,15 @@
  * The baseline: bare oidc-provider (the same version Gatehouse runs) with its
  * in-memory adapter and static clients, nothing of Gatehouse's. What the
  * benchmark measures Gatehouse against.
+ *
+ * For the code and refresh scenarios it also has a code-flow client, and
+ * oidc-provider's devInteractions pages stand in for a login UI (any
+ * username signs in): bench/mint.ts drives them as it drives Gatehouse's.
+ * They serve only to mint fixtures and are not measured.
  */
 import { generateKeyPairSync, type JsonWebKey } from 'node:crypto';
 import Provider, { type Configuration } from 'oidc-provider';
+import MemoryAdapter, { createMemoryAdapter } from 'oidc-provider/lib/adapters/memory_adapter.js';
 
 const port = Number(process.env.PORT ?? 0);
 const issuer = `http://localhost:${port}`;
@@ -15,17 +21,35 @@ const ed = generateKeyPairSync('ed25519').privateKey.export({ format: 'jwk' }) a
 // The resource a token request names decides the JWS algorithm, as in Gatehouse.
 const ALGS: Record<string, 'RS256' | 'ES256' | 'EdDSA'> = { [audience]: 'RS256', 'urn:bench:es256': 'ES256', 'urn:bench:eddsa': 'EdDSA' };
 
-const clients = [
+const clients: Configuration['clients'] = [
   { client_id: 'bench-opaque', client_secret: 'bench-opaque-secret-0123456789abcdef', grant_types: ['client_credentials'], response_types: [], redirect_uris: [], scope: 'read write' },
   { client_id: 'bench-jwt', client_secret: 'bench-jwt-secret-0123456789abcdefghij', grant_types: ['client_credentials'], response_types: [], redirect_uris: [], scope: 'read write' },
+  {
+    client_id: 'bench-code', client_secret: 'bench-code-secret-0123456789abcdefghi', grant_types: ['authorization_code', 'refresh_token'],
+    response_types: ['code'], redirect_uris: ['http://127.0.0.1/cb'], scope: 'openid offline_access',
+  },
 ];
+
+// oidc-provider's default storage, except that authorization codes get a
+// store of their own: its LRU keeps about a thousand entries of all models,
+// and the codes minted before a run, waiting while others are redeemed,
+// would be evicted (and answered invalid_grant). A Map lookup costs what an
+// LRU lookup does; exp is still checked, by the model.
+const memory = createMemoryAdapter();
+const codes = new Map<string, unknown>();
 
 const configuration: Configuration = {
   clients,
+  adapter: (model) => (model === 'AuthorizationCode' ? new MemoryAdapter(model, codes) : memory(model)),
   jwks: { keys: [{ ...rsa, kid: 'rs', alg: 'RS256', use: 'sig' }, { ...ec, kid: 'es', alg: 'ES256', use: 'sig' }, { ...ed, kid: 'ed', alg: 'EdDSA', use: 'sig' }] as never },
-  scopes: ['read', 'write'],
+  scopes: ['openid', 'offline_access', 'read', 'write'],
+  // Gatehouse's refresh policy, so a redeemed code yields the same three
+  // tokens on both sides: a refresh token for every client allowed the
+  // grant (oidc-provider's default also wants offline_access), rotated on use.
+  issueRefreshToken: async (_ctx, client) => client.grantTypeAllowed('refresh_token'),
+  rotateRefreshToken: true,
   features: {
-    devInteractions: { enabled: false },
+    devInteractions: { enabled: true },
     clientCredentials: { enabled: true },
     introspection: { enabled: true, allowedPolicy: async () => true },
     resourceIndicators: {
@@ -37,7 +61,8 @@ const configuration: Configuration = {
       }),
     },
   } as Configuration['features'],
-  ttl: { ClientCredentials: 3600, AccessToken: 3600 } as Configuration['ttl'],
+  // Codes are minted before a run and wait through it; their lifetime costs nothing per request.
+  ttl: { ClientCredentials: 3600, AccessToken: 3600, AuthorizationCode: 600 } as Configuration['ttl'],
 };
 
 const provider = new Provider(issuer, configuration);

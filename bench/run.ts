@@ -3,10 +3,19 @@
  * in the same run, load from a separate autocannon process, rounds
  * alternated so machine drift cancels out, medians reported as ratios.
  *
+ * Two scenarios send a different body with every request, which the
+ * autocannon CLI cannot: authorization_code redemption (codes minted through
+ * the login and consent pages before each run, a fixed number of requests,
+ * one per code) and refresh rotation (each connection chains the refresh
+ * token each response returns). bench/load-unique.ts runs autocannon
+ * programmatically for them, again in a process of its own; bench/mint.ts
+ * makes the codes and first refresh tokens.
+ *
  * Environment: DATABASE_URL / REDIS_URL (else embedded storage),
  * BENCH_DURATION (s, default 10), BENCH_ROUNDS (default 3),
  * BENCH_CONNECTIONS (default 50), BENCH_ONLY (comma-separated scenario names),
- * BENCH_RESULTS_DIR (default bench/results).
+ * BENCH_CODES (codes per code-redemption run, default 300 per second of
+ * BENCH_DURATION), BENCH_RESULTS_DIR (default bench/results).
  */
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { createSign, generateKeyPairSync } from 'node:crypto';
@@ -15,28 +24,32 @@ import { cpus, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { freePort } from './free-port.js';
+import type { UniqueLoad } from './load-unique.js';
+import { basic, mintCodes, mintRefreshTokens, redemptionBody, type CodeClient } from './mint.js';
 import { hash, verify, Algorithm } from '@node-rs/argon2';
 
 const run = promisify(execFile);
 const DURATION = Number(process.env.BENCH_DURATION ?? 10);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 50);
+const CODES = Number(process.env.BENCH_CODES ?? 300 * DURATION);
 const ONLY = process.env.BENCH_ONLY?.split(',').filter(Boolean);
 const RESULTS = process.env.BENCH_RESULTS_DIR ?? 'bench/results';
 const NODE = process.execPath;
 
 interface Target { name: string; url: string; pid: number }
 interface Request { method: 'GET' | 'POST'; path: string; headers: Record<string, string>; body?: string }
+/** One request sent over and over, or requests that must each differ, prepared afresh before each run (not timed). */
+type Load = Request | ((target: Target) => Promise<UniqueLoad>);
 interface Scenario {
   name: string;
-  gatehouse: Request;
+  gatehouse: Load;
   /** The request to the reference server, and which reference it is. */
-  baseline?: { target: 'oidc-provider' | 'koa-hello'; request: Request };
+  baseline?: { target: 'oidc-provider' | 'koa-hello'; request: Load };
   note?: string;
 }
 interface Sample { rps: number; p50: number; p99: number; errors: number; non2xx: number; total: number; cpuMsPerReq: number }
 
-const basic = (id: string, secret: string) => `Basic ${Buffer.from(`${encodeURIComponent(id)}:${encodeURIComponent(secret)}`).toString('base64')}`;
 const form = { 'content-type': 'application/x-www-form-urlencoded' };
 const json = { 'content-type': 'application/json' };
 
@@ -71,11 +84,21 @@ function startServer(script: string, env: Record<string, string>, readyPath: str
 }
 
 
-async function load(target: Target, request: Request): Promise<Sample> {
+async function load(target: Target, request: Load, scratch: string): Promise<Sample> {
+  if (typeof request === 'function') {
+    const spec = join(scratch, 'load.json');
+    await writeFile(spec, JSON.stringify(await request(target)));
+    return measure(target, ['dist/bench/load-unique.js', spec]);
+  }
   const args = ['node_modules/autocannon/autocannon.js', '-j', '-c', String(CONNECTIONS), '-d', String(DURATION), '-m', request.method];
   for (const [name, value] of Object.entries(request.headers)) args.push('-H', `${name}=${value}`);
   if (request.body !== undefined) args.push('-b', request.body);
   args.push(`${target.url}${request.path}`);
+  return measure(target, args);
+}
+
+/** Runs a load process (its arguments to node) against `target` and reads its autocannon JSON, with the server's CPU meanwhile. */
+async function measure(target: Target, args: string[]): Promise<Sample> {
   const before = await cpuTicks(target.pid);
   const { stdout } = await run(NODE, args, { maxBuffer: 64 * 1024 * 1024 });
   const after = await cpuTicks(target.pid);
@@ -137,6 +160,8 @@ async function main(): Promise<void> {
   const dataDir = await mkdtemp(join(tmpdir(), 'gh-bench-'));
   const gatehouseEnv: Record<string, string> = {
     GATEHOUSE_DATA_DIR: dataDir, LOG_LEVEL: process.env.LOG_LEVEL ?? 'info', WEB_CONCURRENCY: process.env.WEB_CONCURRENCY ?? '1',
+    // Codes are minted before a run and wait through it, as in the baseline.
+    AUTHORIZATION_CODE_TTL: process.env.AUTHORIZATION_CODE_TTL ?? '600',
     ...(process.env.DATABASE_URL ? { DATABASE_URL: process.env.DATABASE_URL } : {}),
     ...(process.env.REDIS_URL ? { REDIS_URL: process.env.REDIS_URL } : {}),
   };
@@ -177,6 +202,29 @@ async function main(): Promise<void> {
     const gJwtToken = await mint(targets.gatehouse, jwt.client_id!, jwt.client_secret!);
     const bOpaqueToken = await mint(targets['oidc-provider'], 'bench-opaque', 'bench-opaque-secret-0123456789abcdef');
 
+    // The code flow: one confidential client of the same shape on both sides
+    // (client_secret_basic, PKCE S256, opaque access tokens, openid).
+    const redirectUri = 'http://127.0.0.1/cb';
+    const code = await cli(gatehouseEnv, 'client', 'create', '--name', 'bench code', '--grant-types', 'authorization_code,refresh_token', '--redirect-uris', redirectUri, '--scope', 'openid offline_access');
+    const user = { username, password: 'benchmark password' };
+    const gCodeClient: CodeClient = { origin: targets.gatehouse.url, clientId: code.client_id!, clientSecret: code.client_secret!, redirectUri, user };
+    const bCodeClient: CodeClient = { origin: targets['oidc-provider'].url, clientId: 'bench-code', clientSecret: 'bench-code-secret-0123456789abcdefghi', redirectUri, user };
+    const tokenEndpoint = (client: CodeClient) => ({ url: `${client.origin}/token`, headers: { ...form, authorization: basic(client.clientId, client.clientSecret) }, connections: CONNECTIONS });
+    const minted = (what: string, target: Target, started: number) => process.stderr.write(`minted ${what} at ${target.name} in ${((Date.now() - started) / 1000).toFixed(1)} s\n`);
+    // Codes and refresh tokens are single-use: every run gets its own.
+    const redeemCodes = (client: CodeClient) => async (target: Target): Promise<UniqueLoad> => {
+      const started = Date.now();
+      const codes = await mintCodes(client, CODES);
+      minted(`${codes.length} codes`, target, started);
+      return { kind: 'each', ...tokenEndpoint(client), bodies: codes.map((c) => redemptionBody(client, c)) };
+    };
+    const rotateRefreshTokens = (client: CodeClient) => async (target: Target): Promise<UniqueLoad> => {
+      const started = Date.now();
+      const refreshTokens = await mintRefreshTokens(client, CONNECTIONS);
+      minted(`${refreshTokens.length} refresh tokens`, target, started);
+      return { kind: 'chain', ...tokenEndpoint(client), duration: DURATION, refreshTokens };
+    };
+
     const cc = (id: string, secret: string, resource?: string): Request => ({
       method: 'POST', path: '/token', headers: { ...form, authorization: basic(id, secret) },
       body: `grant_type=client_credentials&scope=read${resource ? `&resource=${encodeURIComponent(resource)}` : ''}`,
@@ -201,6 +249,18 @@ async function main(): Promise<void> {
         gatehouse: { method: 'POST', path: '/token/introspection', headers: { ...form, authorization: basic(opaque.client_id!, opaque.client_secret!) }, body: `token=${gOpaqueToken}` },
         baseline: { target: 'oidc-provider', request: { method: 'POST', path: '/token/introspection', headers: { ...form, authorization: basic('bench-opaque', 'bench-opaque-secret-0123456789abcdef') }, body: `token=${bOpaqueToken}` } },
       },
+      {
+        name: 'authorization_code redemption',
+        gatehouse: redeemCodes(gCodeClient),
+        baseline: { target: 'oidc-provider', request: redeemCodes(bCodeClient) },
+        note: `${CODES} pre-minted codes per run, one request each: a fixed number of requests (autocannon amount), not BENCH_DURATION; each answer is an opaque access token, an RS256 ID token and a refresh token on both sides`,
+      },
+      {
+        name: 'refresh rotation',
+        gatehouse: rotateRefreshTokens(gCodeClient),
+        baseline: { target: 'oidc-provider', request: rotateRefreshTokens(bCodeClient) },
+        note: 'each connection sends the refresh token its previous answer returned (offline_access, one grant per connection); each answer is a new refresh token, an opaque access token and an RS256 ID token on both sides',
+      },
       { name: 'resource check, opaque', gatehouse: { method: 'GET', path: '/api/whoami', headers: { authorization: `Bearer ${gOpaqueToken}` } }, baseline: { target: 'koa-hello', request: { method: 'GET', path: '/', headers: {} } } },
       { name: 'resource check, JWT', gatehouse: { method: 'GET', path: '/api/whoami', headers: { authorization: `Bearer ${gJwtToken}` } }, baseline: { target: 'koa-hello', request: { method: 'GET', path: '/', headers: {} } } },
       {
@@ -214,8 +274,8 @@ async function main(): Promise<void> {
     for (let round = 1; round <= ROUNDS; round += 1) {
       for (const scenario of scenarios) {
         const entry = (results[scenario.name] ??= { gatehouse: [], baseline: [] });
-        const runGatehouse = async () => entry.gatehouse.push(await load(targets.gatehouse, scenario.gatehouse));
-        const runBaseline = async () => { if (scenario.baseline) entry.baseline.push(await load(targets[scenario.baseline.target], scenario.baseline.request)); };
+        const runGatehouse = async () => entry.gatehouse.push(await load(targets.gatehouse, scenario.gatehouse, dataDir));
+        const runBaseline = async () => { if (scenario.baseline) entry.baseline.push(await load(targets[scenario.baseline.target], scenario.baseline.request, dataDir)); };
         // Alternate which goes first, so drift within a round cancels out.
         if (round % 2) { await runBaseline(); await runGatehouse(); } else { await runGatehouse(); await runBaseline(); }
         process.stderr.write(`round ${round}/${ROUNDS}: ${scenario.name}\n`);
@@ -233,7 +293,7 @@ async function main(): Promise<void> {
       else if (scenario.name === 'DOT password grant') ratio = `${(g.rps / argon2).toFixed(2)}× argon2 ceiling`;
       else ratio = '—';
       const extra = scenario.name.includes('dialect') && standard.rps ? ` (${(g.rps / standard.rps).toFixed(2)}× standard)` : scenario.name.includes('RS256') ? ` (${(g.rps / rsa).toFixed(2)}× RSA sign ceiling)` : '';
-      return { scenario: scenario.name, gatehouse: g, baseline: b, ratio: ratio + extra, baselineTarget: scenario.baseline?.target };
+      return { scenario: scenario.name, gatehouse: g, baseline: b, ratio: ratio + extra, baselineTarget: scenario.baseline?.target, note: scenario.note };
     });
 
     const machine = { cpus: cpus().length, model: cpus()[0]?.model, memoryGiB: Math.round(totalmem() / 2 ** 30), node: process.version };
@@ -252,7 +312,8 @@ async function main(): Promise<void> {
       line(['scenario', 'req/s', 'p50 ms', 'p99 ms', 'errors', 'CPU ms/req', 'reference req/s', 'ratio']),
       line(['---', '---:', '---:', '---:', '---:', '---:', '---:', '---']),
       ...rows.map((r) => line([r.scenario, r.gatehouse.rps.toFixed(0), String(r.gatehouse.p50), String(r.gatehouse.p99), String(r.gatehouse.errors + r.gatehouse.non2xx),
-        r.gatehouse.cpuMsPerReq.toFixed(3), r.baseline ? `${r.baseline.rps.toFixed(0)} (${r.baselineTarget})` : '—', r.ratio])),
+        r.gatehouse.cpuMsPerReq.toFixed(3), r.baseline ? `${r.baseline.rps.toFixed(0)} (${r.baselineTarget}${r.baseline.errors + r.baseline.non2xx ? `, ${r.baseline.errors + r.baseline.non2xx} errors` : ''})` : '—', r.ratio])),
+      ...(rows.some((r) => r.note) ? ['', ...rows.filter((r) => r.note).map((r) => `- ${r.scenario}: ${r.note}`)] : []),
     ];
     process.stdout.write(`${out.join('\n')}\n\nWritten to ${file}\n`);
   } finally {

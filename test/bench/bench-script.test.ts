@@ -13,17 +13,23 @@ const run = promisify(execFile);
  * answered every request of the run without an error.
  */
 describe('the benchmark script', () => {
-  it('runs a one-second scenario and writes a report with zero errors', async function () {
+  it('runs one-second scenarios, the code and refresh ones too, and writes a report with zero errors', async function () {
     this.timeout(120_000);
-    const env = { ...process.env, BENCH_RESULTS_DIR: await mkdtemp(join(tmpdir(), 'gh-bench-results-')), BENCH_DURATION: '1', BENCH_ROUNDS: '1', BENCH_CONNECTIONS: '5', BENCH_ONLY: 'client_credentials opaque,LOS dialect (opaque)', LOG_LEVEL: 'warn' };
+    const env = { ...process.env, BENCH_RESULTS_DIR: await mkdtemp(join(tmpdir(), 'gh-bench-results-')), BENCH_DURATION: '1', BENCH_ROUNDS: '1', BENCH_CONNECTIONS: '5', BENCH_ONLY: 'client_credentials opaque,LOS dialect (opaque),authorization_code redemption,refresh rotation', BENCH_CODES: '100', LOG_LEVEL: 'warn' };
     const { stdout } = await run(process.execPath, ['dist/bench/run.js'], { env, maxBuffer: 16 * 1024 * 1024 });
     const file = /Written to (\S+)/.exec(stdout)?.[1];
     expect(file).to.be.a('string');
-    const report = JSON.parse(await readFile(file!, 'utf8')) as { rows: Array<{ scenario: string; gatehouse: { total: number; errors: number; non2xx: number } }> };
-    expect(report.rows.map((r) => r.scenario)).to.deep.equal(['client_credentials opaque', 'LOS dialect (opaque)']);
+    type Sample = { total: number; errors: number; non2xx: number };
+    const report = JSON.parse(await readFile(file!, 'utf8')) as { rows: Array<{ scenario: string; gatehouse: Sample; baseline?: Sample }> };
+    expect(report.rows.map((r) => r.scenario)).to.deep.equal(['client_credentials opaque', 'LOS dialect (opaque)', 'authorization_code redemption', 'refresh rotation']);
     for (const row of report.rows) {
       expect(row.gatehouse.total).to.be.greaterThan(0);
       expect(row.gatehouse.errors + row.gatehouse.non2xx).to.equal(0);
+      // The baseline's own fixtures (its codes, its rotation) must hold up too.
+      expect(row.baseline!.errors + row.baseline!.non2xx, row.scenario).to.equal(0);
     }
+    // One request per pre-minted code, on both sides.
+    expect(report.rows[2]!.gatehouse.total).to.equal(100);
+    expect(report.rows[2]!.baseline!.total).to.equal(100);
   });
 });
