@@ -15,7 +15,8 @@
  * BENCH_DURATION (s, default 10), BENCH_ROUNDS (default 3),
  * BENCH_CONNECTIONS (default 50), BENCH_ONLY (comma-separated scenario names),
  * BENCH_CODES (codes per code-redemption run, default 300 per second of
- * BENCH_DURATION), BENCH_RESULTS_DIR (default bench/results).
+ * BENCH_DURATION), BENCH_RESULTS_DIR (default bench/results), BENCH_PROFILE_DIR
+ * (write CPU profiles of Gatehouse and the baseline there, for `--cpu-prof` reading).
  */
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { createSign, generateKeyPairSync } from 'node:crypto';
@@ -36,6 +37,7 @@ const CODES = Number(process.env.BENCH_CODES ?? 300 * DURATION);
 const ONLY = process.env.BENCH_ONLY?.split(',').filter(Boolean);
 const RESULTS = process.env.BENCH_RESULTS_DIR ?? 'bench/results';
 const NODE = process.execPath;
+const PROFILE = process.env.BENCH_PROFILE_DIR;
 
 interface Target { name: string; url: string; pid: number }
 interface Request { method: 'GET' | 'POST'; path: string; headers: Record<string, string>; body?: string }
@@ -68,7 +70,7 @@ async function cpuTicks(pid: number): Promise<number> {
 }
 
 function startServer(script: string, env: Record<string, string>, readyPath: string, port: number): Promise<ChildProcess> {
-  const child = spawn(NODE, [script], { env: { ...process.env, ...env, PORT: String(port) }, stdio: ['ignore', 'ignore', 'inherit'] });
+  const child = spawn(NODE, [...(PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${PROFILE}`] : []), script], { env: { ...process.env, ...env, PORT: String(port) }, stdio: ['ignore', 'ignore', 'inherit'] });
   return new Promise((resolve, reject) => {
     const started = Date.now();
     const poll = async () => {

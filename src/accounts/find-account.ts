@@ -7,8 +7,20 @@ import type { AccountService } from './service.js';
  * everything it may disclose.
  */
 export function accountFinder(accounts: AccountService): FindAccount {
-  return async (_ctx, sub) => {
-    const account = await accounts.findById(sub);
+  // oidc-provider asks for the same account several times while answering
+  // one request (the grant check, then the ID token's claims): one query per
+  // request is enough.
+  const perRequest = new WeakMap<object, Map<string, ReturnType<AccountService['findById']>>>();
+  const find = (ctx: object | undefined, sub: string) => {
+    if (!ctx) return accounts.findById(sub);
+    let found = perRequest.get(ctx);
+    if (!found) perRequest.set(ctx, (found = new Map()));
+    let account = found.get(sub);
+    if (!account) found.set(sub, (account = accounts.findById(sub)));
+    return account;
+  };
+  return async (ctx, sub) => {
+    const account = await find(ctx, sub);
     if (!account) return undefined;
     return {
       accountId: account.id,
