@@ -5,7 +5,8 @@
  *
  * Environment: DATABASE_URL / REDIS_URL (else embedded storage),
  * BENCH_DURATION (s, default 10), BENCH_ROUNDS (default 3),
- * BENCH_CONNECTIONS (default 50), BENCH_ONLY (comma-separated scenario names),
+ * BENCH_CONNECTIONS (default 50), BENCH_ONLY (comma-separated scenario names; a
+ * comma followed by a space belongs to a name, as in "resource check, JWT"),
  * BENCH_RESULTS_DIR (default bench/results).
  */
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
@@ -21,7 +22,7 @@ const run = promisify(execFile);
 const DURATION = Number(process.env.BENCH_DURATION ?? 10);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 50);
-const ONLY = process.env.BENCH_ONLY?.split(',').filter(Boolean);
+const ONLY = process.env.BENCH_ONLY?.split(/,(?! )/).filter(Boolean);
 const RESULTS = process.env.BENCH_RESULTS_DIR ?? 'bench/results';
 const NODE = process.execPath;
 
