@@ -19,6 +19,8 @@
  *   surface can answer 503 `temporarily_unavailable`.
  * - `revokeByGrantId` removes every artifact of that model issued under the
  *   grant; lookups by grant id, uid and user code use an index, never a scan.
+ * - `expiries` reads through the same indexes; it lists what a revocation is
+ *   about to remove, so the removal can be announced first.
  */
 export interface AdapterPayload {
   [key: string]: unknown;
@@ -39,6 +41,12 @@ export interface PayloadStore {
   revokeByGrantId(model: string, grantId: string): Promise<void>;
   /** Removes every artifact (of any model in this store) issued to a client. */
   revokeByClientId(clientId: string): Promise<void>;
+  /**
+   * When each live artifact of `model` expires (epoch seconds; `undefined`
+   * for one stored without a lifetime), by id: the one with `id`, those
+   * issued under `grantId`, or those issued to `clientId`.
+   */
+  expiries(model: string, owner: { id: string } | { grantId: string } | { clientId: string }): Promise<Map<string, number | undefined>>;
   /** Live artifacts of `model` issued to a client (for per-client counts). */
   countByClient?(model: string, clientId: string): Promise<number>;
   /** Answers when the store is reachable (readiness). */
@@ -70,5 +78,42 @@ export interface CounterStore {
    * while that knowledge may be incomplete (starting, reconnecting).
    */
   watch?(onHit: (key: string) => void): { live(): boolean };
+  close?(): Promise<void>;
+}
+
+/**
+ * A revocation of JWT access tokens. A JWT verifies by its signature alone
+ * until it expires, so every process's resource check must learn of it: one
+ * token by `jti`, or every token a client was issued up to `issuedUntil`
+ * (epoch seconds, compared with `iat`; a client re-registered under the same
+ * id later gets tokens that are not affected). `until` (epoch seconds) is
+ * when the last token it affects expires; after that it can be forgotten.
+ */
+export type TokenRevocation =
+  | { kind: 'token'; jti: string; until: number }
+  | { kind: 'client'; clientId: string; issuedUntil: number; until: number };
+
+/** A process's subscription to the revocation feed. */
+export interface RevocationWatch {
+  /**
+   * The `iat` (epoch seconds) from which the revocations delivered are
+   * complete: every revocation of a token issued at or after it has been
+   * delivered. `undefined` while that may not hold (starting, reconnecting,
+   * or after the store lost its data): ask the token's record instead.
+   */
+  completeFrom(): number | undefined;
+}
+
+/**
+ * Revocations shared by every process that serves the same storage: each is
+ * kept until it lapses (`until`) and delivered to every watcher, so the
+ * resource check can keep an in-process denylist instead of a lookup per
+ * request.
+ */
+export interface RevocationFeed {
+  /** Records revocations and delivers them to every watcher; to this process's before it resolves. */
+  publish(revocations: TokenRevocation[]): Promise<void>;
+  /** Delivers every recorded revocation that has not lapsed, then each new one. */
+  watch(onRevoked: (revocation: TokenRevocation) => void): RevocationWatch;
   close?(): Promise<void>;
 }

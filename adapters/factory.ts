@@ -1,12 +1,15 @@
 import { Redis } from 'ioredis';
 import type { AdapterFactory } from 'oidc-provider';
-import type { CounterStore, PayloadStore } from './contract.js';
+import type { CounterStore, PayloadStore, RevocationFeed } from './contract.js';
 import { type EmbeddedDatabase, openEmbedded } from './embedded/pglite.js';
 import { instrumentStore } from './instrumented-store.js';
+import { LocalRevocationFeed } from './local-revocation-feed.js';
 import { createAdapterFactory } from './oidc-adapter.js';
 import { RedisCounterStore } from './redis/counter-store.js';
 import { failingAsUnavailable } from './redis/connection.js';
 import { RedisPayloadStore } from './redis/payload-store.js';
+import { RedisRevocationFeed } from './redis/revocation-feed.js';
+import { announcingRevocations } from './revocation-announcing-store.js';
 import type { SecretsAtRest } from './secrets-at-rest.js';
 import { AccountsStore } from './sql/accounts-store.js';
 import { AuditStore } from './sql/audit-store.js';
@@ -42,6 +45,12 @@ export interface Storage {
   readonly ephemeral: PayloadStore;
   /** Short-lived shared counters (rate limits, device-code polling), in the ephemeral tier. */
   readonly counters: CounterStore;
+  /**
+   * Revocations of JWT access tokens, delivered to every process: with
+   * Redis, and with the embedded database (one process). Absent with
+   * PostgreSQL alone, where each check asks the token's record.
+   */
+  readonly revocations?: RevocationFeed;
   readonly clients: ClientsStore;
   readonly accounts: AccountsStore;
   readonly scopes: ScopesStore;
@@ -148,9 +157,13 @@ export async function openStorage(options: StorageOptions): Promise<Storage> {
   const plainDurable = new SqlPayloadStore(db);
   const durable = observe ? instrumentStore(plainDurable, (op, s, f) => observe('durable', op, s, f)) : plainDurable;
   const redisPayload = redis && failingAsUnavailable(new RedisPayloadStore(redis), redis);
-  const ephemeral: PayloadStore = redisPayload
+  const ephemeralTier: PayloadStore = redisPayload
     ? (observe ? instrumentStore(redisPayload, (op, s, f) => observe('ephemeral', op, s, f)) : redisPayload)
     : durable;
+  let revocations: RevocationFeed | undefined;
+  if (redis) revocations = failingAsUnavailable(new RedisRevocationFeed(redis), redis);
+  else if (db.kind === 'embedded') revocations = new LocalRevocationFeed();
+  const ephemeral = revocations ? announcingRevocations(ephemeralTier, revocations) : ephemeralTier;
   const sqlCounters = redis ? undefined : new SqlCounterStore(db);
   const counters: CounterStore = redis ? failingAsUnavailable(new RedisCounterStore(redis), redis) : sqlCounters!;
   let sweeper: NodeJS.Timeout | undefined;
@@ -164,6 +177,7 @@ export async function openStorage(options: StorageOptions): Promise<Storage> {
     durable,
     ephemeral,
     counters,
+    revocations,
     clients,
     accounts: new AccountsStore(db),
     scopes: new ScopesStore(db),
@@ -173,8 +187,10 @@ export async function openStorage(options: StorageOptions): Promise<Storage> {
     adapter: createAdapterFactory({ durable, ephemeral, clients }),
     clientTokens: {
       async revokeAll(clientId) {
-        await durable.revokeByClientId(clientId);
-        if (ephemeral !== durable) await ephemeral.revokeByClientId(clientId);
+        // Through `ephemeral`, which announces the JWTs this kills; without
+        // Redis it is the durable table itself.
+        if (ephemeralTier !== durable) await durable.revokeByClientId(clientId);
+        await ephemeral.revokeByClientId(clientId);
       },
       countRefreshTokens: (clientId) => durable.countByClient('RefreshToken', clientId),
     },
@@ -198,6 +214,7 @@ export async function openStorage(options: StorageOptions): Promise<Storage> {
     async close() {
       if (sweeper) clearInterval(sweeper);
       await counters.close?.();
+      await revocations?.close?.();
       redis?.disconnect();
       await db.close();
     },

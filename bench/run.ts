@@ -13,7 +13,8 @@
  *
  * Environment: DATABASE_URL / REDIS_URL (else embedded storage),
  * BENCH_DURATION (s, default 10), BENCH_ROUNDS (default 3),
- * BENCH_CONNECTIONS (default 50), BENCH_ONLY (comma-separated scenario names),
+ * BENCH_CONNECTIONS (default 50), BENCH_ONLY (comma-separated scenario names; a
+ * comma followed by a space belongs to a name, as in "resource check, JWT"),
  * BENCH_CODES (codes per code-redemption run, default 300 per second of
  * BENCH_DURATION), BENCH_RESULTS_DIR (default bench/results), BENCH_PROFILE_DIR
  * (write CPU profiles of Gatehouse and the baseline there, for `--cpu-prof` reading).
@@ -34,7 +35,7 @@ const DURATION = Number(process.env.BENCH_DURATION ?? 10);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 50);
 const CODES = Number(process.env.BENCH_CODES ?? 300 * DURATION);
-const ONLY = process.env.BENCH_ONLY?.split(',').filter(Boolean);
+const ONLY = process.env.BENCH_ONLY?.split(/,(?! )/).filter(Boolean);
 const RESULTS = process.env.BENCH_RESULTS_DIR ?? 'bench/results';
 const NODE = process.execPath;
 const PROFILE = process.env.BENCH_PROFILE_DIR;

@@ -113,6 +113,27 @@ export class RedisPayloadStore implements PayloadStore {
     await this.redis.del(this.key(model, id));
   }
 
+  async expiries(model: string, owner: { id: string } | { grantId: string } | { clientId: string }): Promise<Map<string, number | undefined>> {
+    const modelPrefix = this.key(model, '');
+    const keys = 'id' in owner
+      ? [this.key(model, owner.id)]
+      : (await this.redis.smembers('grantId' in owner ? this.grantKey(owner.grantId) : this.clientKey(owner.clientId)))
+        .filter((key) => key.startsWith(modelPrefix));
+    if (!keys.length) return new Map();
+    const pipeline = this.redis.pipeline();
+    for (const key of keys) pipeline.pttl(key);
+    const replies = (await pipeline.exec()) ?? [];
+    const now = Date.now();
+    const expiries = new Map<string, number | undefined>();
+    replies.forEach(([error, ttl], i) => {
+      if (error) throw error;
+      // PTTL: -2 for a key that is gone (expired or removed), -1 for one without a TTL.
+      if (ttl === -2) return;
+      expiries.set(keys[i]!.slice(modelPrefix.length), ttl === -1 ? undefined : Math.ceil((now + Number(ttl)) / 1000));
+    });
+    return expiries;
+  }
+
   async revokeByGrantId(_model: string, grantId: string): Promise<void> {
     // One grant index covers every ephemeral model, so the first call for a
     // grant removes all of its artifacts at once.

@@ -73,6 +73,15 @@ export class SqlPayloadStore implements PayloadStore {
     await this.db.query('DELETE FROM oidc_payloads WHERE client_id = $1', [clientId]);
   }
 
+  async expiries(model: string, owner: { id: string } | { grantId: string } | { clientId: string }): Promise<Map<string, number | undefined>> {
+    const [column, value] = 'id' in owner ? ['id', owner.id] : 'grantId' in owner ? ['grant_id', owner.grantId] : ['client_id', owner.clientId];
+    const { rows } = await this.db.query<{ id: string; expires_at: Date | string | null }>(
+      `SELECT id, expires_at FROM oidc_payloads WHERE model = $1 AND ${column} = $2 AND ${LIVE}`,
+      [model, value],
+    );
+    return new Map(rows.map((row) => [row.id, row.expires_at === null ? undefined : Math.ceil(new Date(row.expires_at).getTime() / 1000)]));
+  }
+
   async countByClient(model: string, clientId: string): Promise<number> {
     const { rows } = await this.db.query<{ count: number | string }>(
       `SELECT count(*)::int AS count FROM oidc_payloads

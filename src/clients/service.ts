@@ -212,6 +212,15 @@ export class ClientService {
     await this.audit?.record({ event: 'client.deleted', ...by, clientId });
   }
 
+  /**
+   * Whether the client exists, as the protocol's hot path sees it: at most a
+   * second old (a deletion here is seen at once, one in another process
+   * within that second), so asking on every request costs no round trip.
+   */
+  async exists(clientId: string): Promise<boolean> {
+    return Boolean(await this.store.findCached(clientId));
+  }
+
   /** Live refresh tokens of the client, from the one token store. */
   refreshTokenCount(clientId: string): Promise<number> {
     return this.tokens.countRefreshTokens(clientId);

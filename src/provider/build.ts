@@ -156,13 +156,14 @@ export function buildProvider(config: GatehouseConfig, deps: ProviderDeps): Prov
       bitsOfOpaqueRandomness,
       customizers: {
         async jwt(_ctx, token, jwt) {
-          const { accountId, clientId, grantId, jti, exp } = token as unknown as {
-            accountId?: string; clientId: string; grantId?: string; jti: string; exp: number;
-          };
+          const { accountId, clientId, grantId } = token as unknown as { accountId?: string; clientId: string; grantId?: string };
           if (accountId) {
             const role = await deps.accountRole(accountId);
             if (role) jwt.payload.role = role;
           }
+          // `jti` and `exp` from the claims being signed: the token model has
+          // no `exp` of its own yet (oidc-provider computes it for the payload).
+          const { jti, exp } = jwt.payload as { jti: string; exp: number };
           await deps.jwtAccessTokens.record(jti, { clientId, grantId, accountId }, exp);
         },
       },

@@ -1,4 +1,4 @@
-import { createLocalJWKSet, createRemoteJWKSet, errors as joseErrors, type JSONWebKeySet, type JWTVerifyGetKey, jwtVerify } from 'jose';
+import { createLocalJWKSet, createRemoteJWKSet, errors as joseErrors, type JSONWebKeySet, type JWTPayload, type JWTVerifyGetKey, jwtVerify } from 'jose';
 import type { Context, Middleware } from 'koa';
 import type Provider from 'oidc-provider';
 import { dpopProofProblem, type ProofReplayGuard } from './dpop.js';
@@ -54,10 +54,14 @@ export interface TokenCheckOptions {
    * store. Returns undefined for unknown, expired or revoked tokens.
    */
   findOpaque?: (token: string) => Promise<Omit<TokenInfo, 'tokenType' | 'format'> | undefined>;
-  /** Whether a JWT access token (by jti) is still live: not revoked, nor its grant or client. */
-  jwtIsLive?: (jti: string) => Promise<boolean>;
-  /** Whether a client still exists (tokens of deleted clients are dead). */
-  clientExists?: (clientId: string) => Promise<boolean>;
+  /**
+   * Whether a verified JWT access token was revoked, itself or through its
+   * grant or client. Asked on every request, so it should answer from memory
+   * (in-process, a revocation view) rather than ask a store each time.
+   */
+  jwtRevoked?: (claims: JWTPayload) => boolean | Promise<boolean>;
+  /** Whether a client still exists (tokens of deleted clients are dead); asked on every request too. */
+  clientExists?: (clientId: string) => boolean | Promise<boolean>;
   /** Realm in challenges. */
   realm?: string;
   /** Replay guard for DPoP proofs; without it DPoP-bound tokens are refused. */
@@ -108,7 +112,7 @@ export function createTokenCheck(options: TokenCheckOptions) {
         issuer: options.issuer, audience: options.audience, typ: 'at+jwt', algorithms: ['RS256', 'ES256', 'EdDSA', 'PS256'],
       });
       if (typeof payload.client_id !== 'string') return undefined;
-      if (options.jwtIsLive && (typeof payload.jti !== 'string' || !(await options.jwtIsLive(payload.jti)))) return undefined;
+      if (options.jwtRevoked && await options.jwtRevoked(payload)) return undefined;
       return {
         clientId: payload.client_id,
         sub: payload.sub && payload.sub !== payload.client_id ? payload.sub : undefined,

@@ -1,47 +1,14 @@
 import { randomUUID } from 'node:crypto';
 import { rm } from 'node:fs/promises';
 import { expect } from 'chai';
-import { Redis } from 'ioredis';
 import type { PayloadStore } from '../../adapters/contract.js';
 import { openEmbedded } from '../../adapters/embedded/pglite.js';
-import { RedisPayloadStore } from '../../adapters/redis/payload-store.js';
-import type { SqlDatabase } from '../../adapters/sql/database.js';
 import { migrate } from '../../adapters/sql/migrate.js';
-import { SqlPayloadStore } from '../../adapters/sql/payload-store.js';
 import { openPostgres } from '../../adapters/sql/postgres.js';
+import { payloadStoreSubjects } from '../support/payload-stores.js';
 import { tempDir } from '../support/server.js';
 
-interface Subject {
-  name: string;
-  open(): Promise<{ store: PayloadStore; close(): Promise<void> }>;
-}
-
-async function sqlSubject(db: SqlDatabase, cleanup: () => Promise<void> = async () => {}) {
-  await migrate(db);
-  return { store: new SqlPayloadStore(db), close: async () => { await db.close(); await cleanup(); } };
-}
-
-const subjects: Subject[] = [
-  {
-    name: 'SQL on embedded PGlite',
-    async open() {
-      const dir = await tempDir();
-      return sqlSubject(await openEmbedded(dir, 'owner'), () => rm(dir, { recursive: true, force: true }));
-    },
-  },
-];
-if (process.env.DATABASE_URL) {
-  subjects.push({ name: 'SQL on PostgreSQL', open: async () => sqlSubject(openPostgres(process.env.DATABASE_URL!)) });
-}
-if (process.env.REDIS_URL) {
-  subjects.push({
-    name: 'Redis',
-    async open() {
-      const redis = new Redis(process.env.REDIS_URL!);
-      return { store: new RedisPayloadStore(redis, `gatehouse-test-${randomUUID()}:`), close: async () => { redis.disconnect(); } };
-    },
-  });
-}
+const subjects = payloadStoreSubjects();
 
 for (const subject of subjects) {
   describe(`payload store contract: ${subject.name}`, () => {
@@ -111,6 +78,27 @@ for (const subject of subjects) {
       await store.upsert('Interaction', id, { a: 1 }, 60);
       await store.destroy('Interaction', id);
       expect(await store.find('Interaction', id)).to.equal(undefined);
+    });
+
+    it('lists when the live artifacts of one model expire, by id, grant or client', async () => {
+      const [grantId, clientId] = [randomUUID(), randomUUID()];
+      const [short, long, otherModel, unbounded] = [randomUUID(), randomUUID(), randomUUID(), randomUUID()];
+      const now = Math.floor(Date.now() / 1000);
+      await store.upsert('JwtAccessToken', short, { grantId, clientId }, 60);
+      await store.upsert('JwtAccessToken', long, { clientId }, 600);
+      await store.upsert('AccessToken', otherModel, { grantId, clientId }, 60);
+      await store.upsert('JwtAccessToken', unbounded, { clientId });
+      const byGrant = await store.expiries('JwtAccessToken', { grantId });
+      expect([...byGrant.keys()]).to.deep.equal([short]);
+      expect(byGrant.get(short)).to.be.within(now + 60, now + 62);
+      const byClient = await store.expiries('JwtAccessToken', { clientId });
+      expect([...byClient.keys()].sort()).to.deep.equal([short, long, unbounded].sort());
+      expect(byClient.get(long)).to.be.within(now + 600, now + 602);
+      expect(byClient.get(unbounded), 'stored without a lifetime').to.equal(undefined);
+      expect([...(await store.expiries('JwtAccessToken', { id: long })).keys()]).to.deep.equal([long]);
+      await store.destroy('JwtAccessToken', long);
+      expect((await store.expiries('JwtAccessToken', { id: long })).size, 'gone').to.equal(0);
+      expect((await store.expiries('JwtAccessToken', { grantId: randomUUID() })).size).to.equal(0);
     });
   });
 }

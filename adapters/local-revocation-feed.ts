@@ -1,0 +1,30 @@
+import type { RevocationFeed, RevocationWatch, TokenRevocation } from './contract.js';
+
+/**
+ * The revocation feed of storage that one process owns (the embedded
+ * database): every revocation is made in this process, so delivering it here
+ * is delivering it everywhere. Nothing is kept across a restart; tokens
+ * issued before this process started are judged by their records instead.
+ */
+export class LocalRevocationFeed implements RevocationFeed {
+  private readonly startedAt = Math.ceil(Date.now() / 1000);
+  private onRevoked: ((revocation: TokenRevocation) => void) | undefined;
+  /** Revocations made before anyone watched (the view starts with the first check), until they lapse. */
+  private early: TokenRevocation[] = [];
+
+  async publish(revocations: TokenRevocation[]): Promise<void> {
+    if (this.onRevoked) {
+      for (const revocation of revocations) this.onRevoked(revocation);
+      return;
+    }
+    const now = Math.floor(Date.now() / 1000);
+    this.early = [...this.early.filter((revocation) => revocation.until >= now), ...revocations];
+  }
+
+  watch(onRevoked: (revocation: TokenRevocation) => void): RevocationWatch {
+    this.onRevoked = onRevoked;
+    for (const revocation of this.early) onRevoked(revocation);
+    this.early = [];
+    return { completeFrom: () => this.startedAt };
+  }
+}

@@ -1,0 +1,115 @@
+import type { Redis } from 'ioredis';
+import type { RevocationFeed, RevocationWatch, TokenRevocation } from '../contract.js';
+
+// The sorted set's members are the revocations, scored by when they lapse
+// (`until`), so lapsed ones go with one range removal. One member, scored
+// +inf so that it never lapses, records since when the set has existed
+// (`since:<epoch seconds>`): if Redis loses its data, it goes with the
+// revocations, and the next watcher to seed writes a new one. Tokens issued
+// before it are then judged by their records, which were lost too, so they
+// are refused, as they were before there was a feed.
+const SEED = `
+local marker = redis.call('ZRANGEBYSCORE', KEYS[1], '+inf', '+inf', 'LIMIT', 0, 1)[1]
+if not marker then
+  marker = 'since:' .. ARGV[2]
+  redis.call('ZADD', KEYS[1], '+inf', marker)
+end
+return { marker, redis.call('ZRANGEBYSCORE', KEYS[1], ARGV[1], '(+inf', 'WITHSCORES') }
+`;
+
+function member(revocation: TokenRevocation): string {
+  return revocation.kind === 'token' ? `token:${revocation.jti}` : `client:${revocation.issuedUntil}:${revocation.clientId}`;
+}
+
+function fromMember(value: string, until: number): TokenRevocation | undefined {
+  if (value.startsWith('token:')) return { kind: 'token', jti: value.slice('token:'.length), until };
+  const client = /^client:(\d+):(.*)$/s.exec(value);
+  return client ? { kind: 'client', clientId: client[2]!, issuedUntil: Number(client[1]), until } : undefined;
+}
+
+const nowSeconds = () => Math.floor(Date.now() / 1000);
+
+/**
+ * Revocations of JWT access tokens in a Redis sorted set (for seeding a
+ * process that starts or reconnects) and published on a channel (for the
+ * processes already watching).
+ */
+export class RedisRevocationFeed implements RevocationFeed {
+  private subscriber: Redis | undefined;
+  private onRevoked: ((revocation: TokenRevocation) => void) | undefined;
+
+  constructor(
+    private readonly redis: Redis,
+    private readonly key = 'gatehouse:revocations',
+    /** A second connection for the subscription (pub/sub needs its own). */
+    private readonly connectSubscriber: () => Redis = () => redis.duplicate(),
+  ) {}
+
+  async publish(revocations: TokenRevocation[]): Promise<void> {
+    if (!revocations.length) return;
+    const multi = this.redis.multi();
+    for (const revocation of revocations) multi.zadd(this.key, revocation.until, member(revocation));
+    // Lapsed revocations are dropped whenever one is added, which bounds the set.
+    multi.zremrangebyscore(this.key, '-inf', `(${nowSeconds()}`);
+    multi.publish(this.key, JSON.stringify(revocations));
+    const replies = await multi.exec();
+    if (!replies) throw new Error('revocation transaction aborted');
+    for (const [error] of replies) if (error) throw error;
+    // The subscriber echoes this back later; this process must not wait for it.
+    for (const revocation of revocations) this.onRevoked?.(revocation);
+  }
+
+  watch(onRevoked: (revocation: TokenRevocation) => void): RevocationWatch {
+    this.onRevoked = onRevoked;
+    let completeFrom: number | undefined;
+    // Moves on whenever the subscription drops or a seed starts: a seed that
+    // finishes after its subscription dropped must not make the view complete.
+    let epoch = 0;
+    const subscriber = this.connectSubscriber();
+    this.subscriber = subscriber;
+    subscriber.on('error', () => {});
+    subscriber.on('message', (channel: string, message: string) => {
+      if (channel !== this.key) return;
+      let revocations: TokenRevocation[];
+      try {
+        revocations = JSON.parse(message) as TokenRevocation[];
+      } catch {
+        // A revocation this process cannot read may be one it misses: start over from the set.
+        reseed();
+        return;
+      }
+      for (const revocation of revocations) onRevoked(revocation);
+    });
+    // Revocations published while not subscribed are lost: after
+    // (re)subscribing, the recorded ones are read, and only then is the view
+    // complete. 'ready' comes before ioredis re-subscribes, so the channel is
+    // subscribed here again (a no-op for Redis) and the seed waits for it.
+    const seed = async (current: number) => {
+      await subscriber.subscribe(this.key);
+      const [marker, entries] = await this.redis.eval(SEED, 1, this.key, nowSeconds(), Math.ceil(Date.now() / 1000)) as [string, string[]];
+      for (let i = 0; i < entries.length; i += 2) {
+        const revocation = fromMember(entries[i]!, Number(entries[i + 1]));
+        if (revocation) onRevoked(revocation);
+      }
+      if (current === epoch && subscriber.status === 'ready') completeFrom = Number(marker.slice('since:'.length));
+    };
+    const reseed = () => {
+      const current = ++epoch;
+      completeFrom = undefined;
+      seed(current).catch(() => {
+        // The command connection may still be down: try again while this subscription lasts.
+        setTimeout(() => { if (current === epoch && subscriber.status === 'ready') reseed(); }, 500).unref();
+      });
+    };
+    const lost = () => { epoch += 1; completeFrom = undefined; };
+    subscriber.on('ready', reseed);
+    subscriber.on('close', lost);
+    subscriber.on('reconnecting', lost);
+    subscriber.connect().catch(() => {});
+    return { completeFrom: () => completeFrom };
+  }
+
+  async close(): Promise<void> {
+    this.subscriber?.disconnect();
+  }
+}

@@ -1,0 +1,159 @@
+import { randomUUID } from 'node:crypto';
+import { expect } from 'chai';
+import { Redis } from 'ioredis';
+import type { TokenRevocation } from '../../adapters/contract.js';
+import { LocalRevocationFeed } from '../../adapters/local-revocation-feed.js';
+import { RedisRevocationFeed } from '../../adapters/redis/revocation-feed.js';
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+const nowSeconds = () => Math.floor(Date.now() / 1000);
+
+async function until(condition: () => boolean, ms = 3000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error('condition not met in time');
+    await sleep(10);
+  }
+}
+
+const jtis = (revocations: TokenRevocation[]) => revocations.map((revocation) => (revocation.kind === 'token' ? revocation.jti : undefined));
+
+type TokenEntry = Extract<TokenRevocation, { kind: 'token' }>;
+const token = (jti = randomUUID(), lifetime = 60): TokenEntry => ({ kind: 'token', jti, until: nowSeconds() + lifetime });
+
+describe('revocation feed: Redis', function () {
+  let connections: Redis[];
+  let feeds: RedisRevocationFeed[];
+  let keys: string[];
+
+  before(function () { if (!process.env.REDIS_URL) this.skip(); });
+
+  beforeEach(() => { connections = []; feeds = []; keys = []; });
+
+  afterEach(async () => {
+    await Promise.all(feeds.map((feed) => feed.close()));
+    for (const connection of connections) connection.disconnect();
+    // The set never expires as a whole (it records since when it exists).
+    if (!keys.length) return;
+    const cleaner = new Redis(process.env.REDIS_URL!);
+    await cleaner.del(...keys);
+    cleaner.disconnect();
+  });
+
+  /** A set of this test's own. */
+  function newKey(): string {
+    const key = `gatehouse-test-${randomUUID()}:revocations`;
+    keys.push(key);
+    return key;
+  }
+
+  function openFeed(key: string): RedisRevocationFeed {
+    const connection = new Redis(process.env.REDIS_URL!);
+    connections.push(connection);
+    const feed = new RedisRevocationFeed(connection, key);
+    feeds.push(feed);
+    return feed;
+  }
+
+  it('seeds a watcher with the revocations recorded before it, then delivers each new one from any process', async () => {
+    const key = newKey();
+    const writer = openFeed(key);
+    const earlier = token();
+    const client: TokenRevocation = { kind: 'client', clientId: 'a:client id with spaces', issuedUntil: nowSeconds(), until: nowSeconds() + 60 };
+    await writer.publish([earlier, client]);
+
+    const seen: TokenRevocation[] = [];
+    const watch = openFeed(key).watch((revocation) => seen.push(revocation));
+    expect(watch.completeFrom(), 'not complete before it has read what is recorded').to.equal(undefined);
+    await until(() => watch.completeFrom() !== undefined);
+    expect(seen).to.deep.include(earlier);
+    expect(seen).to.deep.include(client);
+
+    const later = token();
+    await writer.publish([later]);
+    await until(() => jtis(seen).includes(later.jti));
+  });
+
+  it('delivers to its own watcher before publish resolves, without waiting for the echo', async () => {
+    const feed = openFeed(newKey());
+    const seen: TokenRevocation[] = [];
+    feed.watch((revocation) => seen.push(revocation));
+    const revocation = token();
+    await feed.publish([revocation]);
+    expect(seen).to.deep.include(revocation);
+  });
+
+  it('drops lapsed revocations from the set as new ones are recorded', async () => {
+    const key = newKey();
+    const writer = openFeed(key);
+    const lapsed = { ...token(), until: nowSeconds() - 5 };
+    await writer.publish([lapsed]);
+    await writer.publish([token()]);
+    const seen: TokenRevocation[] = [];
+    const watch = openFeed(key).watch((revocation) => seen.push(revocation));
+    await until(() => watch.completeFrom() !== undefined);
+    expect(jtis(seen)).to.not.include(lapsed.jti);
+    expect(seen).to.have.length(1);
+  });
+
+  it('is complete from when the set began, and starts again from the present when Redis has lost it', async () => {
+    const key = newKey();
+    const first = openFeed(key).watch(() => {});
+    await until(() => first.completeFrom() !== undefined);
+    const began = first.completeFrom()!;
+    expect(began).to.be.within(nowSeconds(), nowSeconds() + 1);
+
+    await sleep(1100);
+    const second = openFeed(key).watch(() => {});
+    await until(() => second.completeFrom() !== undefined);
+    expect(second.completeFrom(), 'the same set: the same beginning').to.equal(began);
+
+    // Redis restarted without persistence: revocations before now are unknown,
+    // so tokens issued before now must be judged by their records.
+    await connections[0]!.del(key);
+    const third = openFeed(key).watch(() => {});
+    await until(() => third.completeFrom() !== undefined);
+    expect(third.completeFrom()).to.be.greaterThan(began);
+  });
+
+  it('is not complete while its subscription is down, and catches up on what it missed once it is back', async () => {
+    const key = newKey();
+    const subscriberConnection = new Redis(process.env.REDIS_URL!, { lazyConnect: true });
+    connections.push(subscriberConnection);
+    const command = new Redis(process.env.REDIS_URL!);
+    connections.push(command);
+    const feed = new RedisRevocationFeed(command, key, () => subscriberConnection);
+    feeds.push(feed);
+    const seen: TokenRevocation[] = [];
+    const watch = feed.watch((revocation) => seen.push(revocation));
+    await until(() => watch.completeFrom() !== undefined);
+
+    // The subscription drops (and ioredis reconnects it): a revocation
+    // published meanwhile is never delivered as a message.
+    const closed = new Promise((resolve) => subscriberConnection.once('close', resolve));
+    subscriberConnection.disconnect(true);
+    await closed;
+    expect(watch.completeFrom()).to.equal(undefined);
+    const missed = token();
+    await openFeed(key).publish([missed]);
+    await until(() => watch.completeFrom() !== undefined);
+    expect(seen).to.deep.include(missed);
+  });
+});
+
+describe('revocation feed: local (embedded, one process)', () => {
+  it('delivers revocations published before anyone watched, then each new one at once', async () => {
+    const feed = new LocalRevocationFeed();
+    const early = token();
+    const lapsed = { ...token(), until: nowSeconds() - 5 };
+    await feed.publish([lapsed]);
+    await feed.publish([early]);
+    const seen: TokenRevocation[] = [];
+    const watch = feed.watch((revocation) => seen.push(revocation));
+    expect(seen).to.deep.equal([early]);
+    const later = token();
+    await feed.publish([later]);
+    expect(seen).to.deep.equal([early, later]);
+    expect(watch.completeFrom(), 'complete for tokens issued since the process started').to.be.within(nowSeconds() - 1, nowSeconds() + 1);
+  });
+});

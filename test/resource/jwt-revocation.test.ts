@@ -1,0 +1,216 @@
+import { rm } from 'node:fs/promises';
+import { expect } from 'chai';
+import { decodeJwt } from 'jose';
+import { basicAuth, postForm, send } from '../support/http.js';
+import { spawnGatehouse, type GatehouseProcess } from '../support/process.js';
+import { freePort, startTestServer, storageMode, tempDir, type TestServer } from '../support/server.js';
+
+/**
+ * A JWT access token verifies by its signature until it expires, so its
+ * revocation has to reach every resource check: by its own revocation
+ * (RFC 7009), its grant's (refresh-token reuse, RFC 9700 §4.14.2), or its
+ * client's deletion. Each process keeps a denylist fed by the other
+ * processes; these tests hold it to the answers the token records gave.
+ */
+
+interface Client { id: string; secret: string; auth: Record<string, string> }
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** The status /api/whoami answers a token with. */
+async function whoami(baseUrl: string, token: string): Promise<number> {
+  return (await send(`${baseUrl}/api/whoami`, { method: 'GET', headers: { authorization: `Bearer ${token}` } })).status;
+}
+
+/** Polls until the status is `expected`, for at most `ms`; answers how long it took. */
+async function answersWithin(baseUrl: string, token: string, expected: number, ms: number): Promise<number> {
+  const started = Date.now();
+  for (;;) {
+    const status = await whoami(baseUrl, token);
+    if (status === expected) return Date.now() - started;
+    if (Date.now() - started > ms) throw new Error(`still ${status} after ${ms} ms`);
+    await sleep(20);
+  }
+}
+
+async function createClient(server: TestServer, name: string): Promise<Client> {
+  const created = await server.services.clients.create({
+    name, grantTypes: ['client_credentials', 'password', 'refresh_token'], scope: ['read', 'write'], tokenFormat: 'jwt',
+  });
+  const id = created.client.clientId;
+  return { id, secret: created.clientSecret!, auth: { authorization: basicAuth(id, created.clientSecret!) } };
+}
+
+async function clientCredentials(baseUrl: string, client: Client): Promise<string> {
+  const reply = await postForm(`${baseUrl}/token`, { grant_type: 'client_credentials', scope: 'read' }, client.auth);
+  expect(reply.status, reply.text).to.equal(200);
+  return reply.json.access_token as string;
+}
+
+async function revoke(baseUrl: string, client: Client, token: string): Promise<void> {
+  expect((await postForm(`${baseUrl}/token/revocation`, { token }, client.auth)).status).to.equal(200);
+}
+
+/** Two JWTs of one grant, whose grant is then revoked by presenting a rotated refresh token again. */
+async function grantRevokedByReuse(baseUrl: string, client: Client, user: { username: string; password: string }): Promise<string[]> {
+  const first = await postForm(`${baseUrl}/token`, { grant_type: 'password', ...user, scope: 'read' }, client.auth);
+  expect(first.status, first.text).to.equal(200);
+  const second = await postForm(`${baseUrl}/token`, { grant_type: 'refresh_token', refresh_token: first.json.refresh_token as string }, client.auth);
+  expect(second.status, second.text).to.equal(200);
+  const tokens = [first.json.access_token as string, second.json.access_token as string];
+  for (const token of tokens) expect(await whoami(baseUrl, token)).to.equal(200);
+  const reuse = await postForm(`${baseUrl}/token`, { grant_type: 'refresh_token', refresh_token: first.json.refresh_token as string }, client.auth);
+  expect([reuse.status, reuse.json.error]).to.deep.equal([400, 'invalid_grant']);
+  return tokens;
+}
+
+/** Storage reads (any tier) the server has made so far. */
+async function storageFinds(server: TestServer): Promise<number> {
+  const { values } = await server.services.metrics.storageDuration.get();
+  return values
+    .filter((value) => value.metricName === 'gatehouse_storage_duration_seconds_count' && String(value.labels.operation).startsWith('find'))
+    .reduce((sum, value) => sum + value.value, 0);
+}
+
+describe('revoked JWT access tokens at the resource check', () => {
+  let server: TestServer;
+  let client: Client;
+  const user = { username: `jwt-revocation-${Date.now()}`, password: 'jwt revocation password' };
+
+  before(async () => {
+    server = await startTestServer();
+    client = await createClient(server, 'JWT revocation');
+    await server.services.accounts.create(user);
+    // The view starts with the first check and covers tokens issued from the
+    // next whole second after its feed began (this process's start, or a
+    // fresh Redis's first watcher): from then on it, not the records, answers.
+    expect(await whoami(server.url, await clientCredentials(server.url, client))).to.equal(200);
+    await sleep(1100);
+  });
+
+  after(() => server.stop());
+
+  it('refuses a JWT revoked at the revocation endpoint (RFC 7009), at once', async () => {
+    const token = await clientCredentials(server.url, client);
+    expect(await whoami(server.url, token)).to.equal(200);
+    await revoke(server.url, client, token);
+    expect(await whoami(server.url, token)).to.equal(401);
+  });
+
+  it('refuses every JWT of a grant revoked by refresh-token reuse, at once', async () => {
+    for (const token of await grantRevokedByReuse(server.url, client, user)) expect(await whoami(server.url, token)).to.equal(401);
+  });
+
+  it('refuses the JWTs of a deleted client, at once, and not those of another client', async () => {
+    const doomed = await createClient(server, 'JWT revocation, deleted');
+    const token = await clientCredentials(server.url, doomed);
+    const bystander = await clientCredentials(server.url, client);
+    expect(await whoami(server.url, token)).to.equal(200);
+    await server.services.clients.delete(doomed.id);
+    expect(await whoami(server.url, token)).to.equal(401);
+    expect(await whoami(server.url, bystander)).to.equal(200);
+  });
+
+  it('answers a JWT from memory: no storage read per request', async () => {
+    const token = await clientCredentials(server.url, client);
+    expect(await whoami(server.url, token)).to.equal(200);
+    const before = await storageFinds(server);
+    for (let i = 0; i < 20; i += 1) expect(await whoami(server.url, token)).to.equal(200);
+    expect(await storageFinds(server) - before).to.equal(0);
+  });
+});
+
+describe('revoked JWT access tokens across a restart', () => {
+  it('refuses, from the first request after a restart, what was revoked before it, and accepts the rest', async () => {
+    const dataDir = await tempDir();
+    const port = String(await freePort());
+    const env = { GATEHOUSE_DATA_DIR: dataDir, PORT: port, ISSUER: `http://localhost:${port}` };
+    let server = await startTestServer(env);
+    try {
+      const client = await createClient(server, 'JWT revocation, restart');
+      const [revoked, kept] = [await clientCredentials(server.url, client), await clientCredentials(server.url, client)];
+      await revoke(server.url, client, revoked);
+      await server.stop();
+
+      server = await startTestServer(env);
+      // The first check starts the view, which is not complete yet: the records answer.
+      expect(await whoami(server.url, revoked)).to.equal(401);
+      expect(await whoami(server.url, kept)).to.equal(200);
+      await sleep(200);
+      expect(await whoami(server.url, revoked)).to.equal(401);
+      expect(await whoami(server.url, kept)).to.equal(200);
+    } finally {
+      await server.stop();
+      await rm(dataDir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('revoked JWT access tokens across two processes sharing PostgreSQL and Redis', function () {
+  this.timeout(60_000);
+  let first: TestServer;
+  let second: GatehouseProcess | undefined;
+  let client: Client;
+  const user = { username: `jwt-revocation-shared-${Date.now()}`, password: 'jwt revocation password' };
+  // Revoked before the second process starts.
+  const revokedEarlier: Record<string, string> = {};
+  let live: string;
+
+  before(async function () {
+    if (!storageMode.postgres || !storageMode.redis) this.skip(); // the embedded database belongs to one process
+    first = await startTestServer();
+    client = await createClient(first, 'JWT revocation, shared');
+    await first.services.accounts.create(user);
+    revokedEarlier.token = await clientCredentials(first.url, client);
+    await revoke(first.url, client, revokedEarlier.token);
+    revokedEarlier.grant = (await grantRevokedByReuse(first.url, client, user))[0]!;
+    const deleted = await createClient(first, 'JWT revocation, shared, deleted');
+    revokedEarlier.client = await clientCredentials(first.url, deleted);
+    await first.services.clients.delete(deleted.id);
+    live = await clientCredentials(first.url, client);
+    second = await spawnGatehouse({ ISSUER: first.issuer });
+  });
+
+  after(async () => {
+    second?.child.kill('SIGTERM');
+    await second?.exited;
+    await first?.stop();
+  });
+
+  it('refuses, from its first request, what was revoked before the process started', async () => {
+    // The first check starts the view; until it is complete the records answer.
+    for (const [kind, token] of Object.entries(revokedEarlier)) expect(await whoami(second!.url, token), kind).to.equal(401);
+    expect(await whoami(second!.url, live)).to.equal(200);
+    await sleep(300);
+    for (const [kind, token] of Object.entries(revokedEarlier)) expect(await whoami(second!.url, token), kind).to.equal(401);
+    expect(await whoami(second!.url, live)).to.equal(200);
+  });
+
+  it('refuses within a second a JWT revoked at the other process (RFC 7009), both ways', async () => {
+    const atFirst = await clientCredentials(first.url, client);
+    const atSecond = await clientCredentials(second!.url, client);
+    for (const token of [atFirst, atSecond]) {
+      expect(await whoami(first.url, token)).to.equal(200);
+      expect(await whoami(second!.url, token)).to.equal(200);
+    }
+    await revoke(first.url, client, atFirst);
+    await revoke(second!.url, client, atSecond);
+    expect(await answersWithin(second!.url, atFirst, 401, 1000)).to.be.below(1000);
+    expect(await answersWithin(first.url, atSecond, 401, 1000)).to.be.below(1000);
+  });
+
+  it('refuses within a second every JWT of a grant revoked at the other process', async () => {
+    const tokens = await grantRevokedByReuse(first.url, client, user);
+    for (const token of tokens) expect(await answersWithin(second!.url, token, 401, 1000)).to.be.below(1000);
+  });
+
+  it('refuses within a second the JWTs of a client deleted at the other process', async () => {
+    const doomed = await createClient(first, 'JWT revocation, shared, deleted later');
+    const token = await clientCredentials(second!.url, doomed);
+    expect(await whoami(second!.url, token)).to.equal(200);
+    expect(decodeJwt(token).client_id).to.equal(doomed.id);
+    await first.services.clients.delete(doomed.id);
+    expect(await answersWithin(second!.url, token, 401, 1000)).to.be.below(1000);
+    expect(await whoami(second!.url, live), 'another client’s token').to.equal(200);
+  });
+});

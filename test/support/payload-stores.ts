@@ -1,0 +1,46 @@
+import { randomUUID } from 'node:crypto';
+import { rm } from 'node:fs/promises';
+import { Redis } from 'ioredis';
+import type { PayloadStore } from '../../adapters/contract.js';
+import { openEmbedded } from '../../adapters/embedded/pglite.js';
+import { RedisPayloadStore } from '../../adapters/redis/payload-store.js';
+import type { SqlDatabase } from '../../adapters/sql/database.js';
+import { migrate } from '../../adapters/sql/migrate.js';
+import { SqlPayloadStore } from '../../adapters/sql/payload-store.js';
+import { openPostgres } from '../../adapters/sql/postgres.js';
+import { tempDir } from './server.js';
+
+/** One payload store implementation to run a contract against, opened fresh. */
+export interface PayloadStoreSubject {
+  name: string;
+  open(): Promise<{ store: PayloadStore; close(): Promise<void> }>;
+}
+
+async function sqlSubject(db: SqlDatabase, cleanup: () => Promise<void> = async () => {}) {
+  await migrate(db);
+  return { store: new SqlPayloadStore(db), close: async () => { await db.close(); await cleanup(); } };
+}
+
+/** Every payload store the environment offers: embedded SQL always, PostgreSQL and Redis when configured. */
+export function payloadStoreSubjects(): PayloadStoreSubject[] {
+  const subjects: PayloadStoreSubject[] = [{
+    name: 'SQL on embedded PGlite',
+    async open() {
+      const dir = await tempDir();
+      return sqlSubject(await openEmbedded(dir, 'owner'), () => rm(dir, { recursive: true, force: true }));
+    },
+  }];
+  if (process.env.DATABASE_URL) {
+    subjects.push({ name: 'SQL on PostgreSQL', open: async () => sqlSubject(openPostgres(process.env.DATABASE_URL!)) });
+  }
+  if (process.env.REDIS_URL) {
+    subjects.push({
+      name: 'Redis',
+      async open() {
+        const redis = new Redis(process.env.REDIS_URL!);
+        return { store: new RedisPayloadStore(redis, `gatehouse-test-${randomUUID()}:`), close: async () => { redis.disconnect(); } };
+      },
+    });
+  }
+  return subjects;
+}
