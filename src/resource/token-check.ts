@@ -75,6 +75,8 @@ export interface PresentedRequest {
   dpop?: string;
 }
 
+// Verified JWTs kept per process; past this, start again.
+const VERIFIED_TOKENS_KEPT = 10_000;
 const SCHEMES = new Map([['bearer', 'Bearer'], ['leaccess', 'LEAccess'], ['dpop', 'DPoP']] as const);
 // RFC 6750 §2.1 b64token
 const TOKEN = /^[A-Za-z0-9\-._~+/]+=*$/;
@@ -106,11 +108,29 @@ function refreshingKeySet(load: () => Promise<JSONWebKeySet>): JWTVerifyGetKey {
 export function createTokenCheck(options: TokenCheckOptions) {
   const keys = options.jwks instanceof URL ? createRemoteJWKSet(options.jwks) : refreshingKeySet(options.jwks);
 
+  // A client presents the same token on every call until it expires: its
+  // signature, issuer, audience and type are checked the first time, and the
+  // verified claims kept (by the token's exact value) until its `exp`.
+  // Revocation, the client's existence, DPoP binding and scopes are still
+  // checked on every request.
+  const verified = new Map<string, JWTPayload & { exp: number }>();
+  async function verifiedClaims(token: string): Promise<JWTPayload> {
+    const now = Math.floor(Date.now() / 1000);
+    const known = verified.get(token);
+    if (known && known.exp > now) return known;
+    const { payload } = await jwtVerify(token, keys, {
+      issuer: options.issuer, audience: options.audience, typ: 'at+jwt', algorithms: ['RS256', 'ES256', 'EdDSA', 'PS256'],
+    });
+    if (typeof payload.exp === 'number') {
+      if (verified.size >= VERIFIED_TOKENS_KEPT) verified.clear();
+      verified.set(token, payload as JWTPayload & { exp: number });
+    }
+    return payload;
+  }
+
   async function verifyJwt(token: string): Promise<Omit<TokenInfo, 'tokenType' | 'format'> | undefined> {
     try {
-      const { payload } = await jwtVerify(token, keys, {
-        issuer: options.issuer, audience: options.audience, typ: 'at+jwt', algorithms: ['RS256', 'ES256', 'EdDSA', 'PS256'],
-      });
+      const payload = await verifiedClaims(token);
       if (typeof payload.client_id !== 'string') return undefined;
       if (options.jwtRevoked && await options.jwtRevoked(payload)) return undefined;
       return {
