@@ -85,15 +85,13 @@ export function bodySchema(properties: Record<string, object>): ValidateFunction
   });
 }
 
-function depthOf(value: unknown): number {
-  let deepest = 0;
-  const stack: Array<[unknown, number]> = [[value, 0]];
-  while (stack.length) {
-    const [item, depth] = stack.pop()!;
-    if (item === null || typeof item !== 'object') continue;
-    deepest = Math.max(deepest, depth + 1);
-    if (deepest > MAX_DEPTH) return deepest;
-    for (const child of Object.values(item)) stack.push([child, depth + 1]);
+/** How deeply objects nest in `value` (a flat body is 1), counted no further than past MAX_DEPTH. */
+function depthOf(value: unknown, depth = 0): number {
+  if (value === null || typeof value !== 'object') return depth;
+  let deepest = depth + 1;
+  for (const child of Object.values(value)) {
+    if (deepest > MAX_DEPTH) break;
+    if (child !== null && typeof child === 'object') deepest = Math.max(deepest, depthOf(child, depth + 1));
   }
   return deepest;
 }

@@ -1,3 +1,4 @@
+import { stringify } from 'node:querystring';
 import type { IncomingMessage } from 'node:http';
 import type { Context, Next } from 'koa';
 import type Provider from 'oidc-provider';
@@ -101,8 +102,8 @@ export async function replayToProvider(ctx: Context, next: Next, path: string, p
  * translation with no token logic of its own.
  */
 export async function callProviderEndpoint(ctx: Context, next: Next, provider: Provider, call: ProviderCall): Promise<ProviderAnswer> {
-  const form = new URLSearchParams();
-  for (const [name, value] of Object.entries(call.form)) if (value !== undefined) form.set(name, value);
+  const form: Record<string, string> = {};
+  for (const name in call.form) if (call.form[name] !== undefined) form[name] = call.form[name];
   const headers: IncomingMessage['headers'] = { ...ctx.req.headers };
   delete headers.authorization;
 
@@ -111,8 +112,8 @@ export async function callProviderEndpoint(ctx: Context, next: Next, provider: P
   } else if (call.credentials) {
     const client = await provider.Client.find(call.credentials.clientId).catch(() => undefined);
     if (client?.clientAuthMethod === 'client_secret_post') {
-      form.set('client_id', call.credentials.clientId);
-      form.set('client_secret', call.credentials.clientSecret);
+      form.client_id = call.credentials.clientId;
+      form.client_secret = call.credentials.clientSecret;
     } else {
       headers.authorization = basic(call.credentials);
     }
@@ -120,7 +121,7 @@ export async function callProviderEndpoint(ctx: Context, next: Next, provider: P
 
   if (call.lifetimes) setDialectLifetimes(ctx, call.lifetimes);
   if (call.dialect) ctx.state.dialect = call.dialect;
-  await replayToProvider(ctx, next, provider.pathFor(call.route), Buffer.from(form.toString()), headers);
+  await replayToProvider(ctx, next, provider.pathFor(call.route), Buffer.from(stringify(form)), headers);
 
   const body = ctx.body && typeof ctx.body === 'object' && !Buffer.isBuffer(ctx.body) ? ctx.body as Record<string, unknown> : {};
   const answer: ProviderAnswer = { status: ctx.status, body };
