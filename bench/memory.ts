@@ -12,6 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { freePort } from './free-port.js';
+import { basic } from './mint.js';
 
 const run = promisify(execFile);
 const NODE = process.execPath;
@@ -39,7 +40,7 @@ async function main(): Promise<void> {
     }
     const { stdout } = await run(NODE, ['dist/src/cli/main.js', 'client', 'create', '--name', `memory ${Date.now()}`, '--grant-types', 'client_credentials', '--scope', 'read', '--json'], { env });
     const client = JSON.parse(stdout) as { client_id: string; client_secret: string };
-    const auth = `Basic ${Buffer.from(`${encodeURIComponent(client.client_id)}:${encodeURIComponent(client.client_secret)}`).toString('base64')}`;
+    const auth = basic(client.client_id, client.client_secret);
 
     const samples: Array<{ seconds: number; rssMiB: number }> = [];
     const started = Date.now();

@@ -4,7 +4,7 @@ import type Provider from 'oidc-provider';
 import { openStorage, type Storage } from '../adapters/factory.js';
 import { SecretsAtRest } from '../adapters/secrets-at-rest.js';
 import type { GatehouseConfig } from '../config/schema.js';
-import { accountFinder } from './accounts/find-account.js';
+import { accountFinder, perRequestAccounts } from './accounts/find-account.js';
 import { AccountService } from './accounts/service.js';
 import { ClientService } from './clients/service.js';
 import { assetsRouter } from './http/assets.js';
@@ -121,6 +121,7 @@ export async function composeServices(config: GatehouseConfig, role: 'owner' | '
     });
     const jwks = await keys.privateJwks();
     let tokenCheck: TokenCheck | undefined;
+    const accountsOfRequest = perRequestAccounts(accounts);
     const provider = buildProvider(config, {
       tokenCheck: () => tokenCheck!,
       findResourceServer: (uri) => resourceServers.find(uri),
@@ -128,10 +129,10 @@ export async function composeServices(config: GatehouseConfig, role: 'owner' | '
       adapter: storage.adapter,
       verifyClientSecret: (presented, stored) => secrets.verifyClientSecret(presented, stored),
       authenticate: async (username, password) => (await accounts.authenticate(username, password))?.id,
-      accountRole: async (accountId) => primaryRole((await accounts.findById(accountId))?.roles ?? []),
+      accountRole: async (ctx, accountId) => primaryRole((await accountsOfRequest(ctx, accountId))?.roles ?? []),
       jwtAccessTokens,
       firstPartyClients: new Set([DASHBOARD_CLIENT_ID]),
-      findAccount: accountFinder(accounts),
+      findAccount: accountFinder(accountsOfRequest),
       jwks,
       cookieKeys: cookieSecrets,
       scopes: registry.map((scope) => scope.name),

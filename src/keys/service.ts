@@ -16,6 +16,9 @@ export const SIGNING_ALGS = ['RS256', 'ES256', 'EdDSA'] as const;
 export type SigningAlg = typeof SIGNING_ALGS[number];
 export const DEFAULT_SIGNING_ALG: SigningAlg = 'RS256';
 
+/** A key's algorithm; keys stored before there were several are RS256. */
+const algOf = (key: { alg?: string | null }): string => key.alg ?? DEFAULT_SIGNING_ALG;
+
 export interface KeySummary {
   kid: string;
   alg: string;
@@ -73,12 +76,12 @@ export class KeyService {
   async list(): Promise<KeySummary[]> {
     const keys = await this.store.list('sig', { includeRetired: true });
     const active = new Set<string>();
-    for (const alg of new Set(keys.map((key) => key.alg ?? DEFAULT_SIGNING_ALG))) {
-      const newest = keys.find((key) => (key.alg ?? DEFAULT_SIGNING_ALG) === alg && !key.retiredAt);
+    for (const alg of new Set(keys.map(algOf))) {
+      const newest = keys.find((key) => algOf(key) === alg && !key.retiredAt);
       if (newest) active.add(newest.kid);
     }
     return keys.map((key) => ({
-      kid: key.kid, alg: key.alg ?? DEFAULT_SIGNING_ALG, active: active.has(key.kid), retired: Boolean(key.retiredAt), createdAt: key.createdAt.toISOString(),
+      kid: key.kid, alg: algOf(key), active: active.has(key.kid), retired: Boolean(key.retiredAt), createdAt: key.createdAt.toISOString(),
     }));
   }
 
@@ -88,12 +91,13 @@ export class KeyService {
    * active for `maxTokenLifetime` seconds (unless `force`).
    */
   async retire(kid: string, maxTokenLifetime: number, force = false): Promise<KeySummary> {
-    const target = (await this.store.list('sig')).find((key) => key.kid === kid);
+    const published = await this.store.list('sig');
+    const target = published.find((key) => key.kid === kid);
     if (!target) throw new NotFoundError(`no published signing key ${kid}`);
     // Keys of one algorithm replace each other; the others are unaffected.
-    const keys = (await this.store.list('sig')).filter((key) => key.alg === target.alg);
+    const keys = published.filter((key) => algOf(key) === algOf(target));
     const index = keys.findIndex((key) => key.kid === kid);
-    if (index === 0) throw new ValidationError([{ field: 'kid', message: `is the active ${target.alg ?? DEFAULT_SIGNING_ALG} signing key; rotate first` }]);
+    if (index === 0) throw new ValidationError([{ field: 'kid', message: `is the active ${algOf(target)} signing key; rotate first` }]);
     const successor = keys[index - 1]!;
     const safeAt = successor.createdAt.getTime() + maxTokenLifetime * 1000;
     if (!force && Date.now() < safeAt) {
@@ -136,10 +140,10 @@ export class KeyService {
    */
   async publicKeyPem(kid?: string): Promise<{ kid: string; alg: string; pem: string }> {
     const keys = await this.store.list('sig');
-    const key = keys.find((k) => k.kid === kid) ?? keys.find((k) => (k.alg ?? DEFAULT_SIGNING_ALG) === DEFAULT_SIGNING_ALG);
+    const key = keys.find((k) => k.kid === kid) ?? keys.find((k) => algOf(k) === DEFAULT_SIGNING_ALG);
     if (!key) throw new Error('no signing key: run migrations and start the server once');
     const pem = createPublicKey({ key: publicJwk(key.material) as JsonWebKey, format: 'jwk' }).export({ type: 'spki', format: 'pem' }).toString();
-    return { kid: key.kid, alg: key.alg ?? DEFAULT_SIGNING_ALG, pem };
+    return { kid: key.kid, alg: algOf(key), pem };
   }
 
   /** Cookie signing secrets, newest first (Koa's keygrip signs with the first). */

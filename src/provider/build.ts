@@ -1,4 +1,3 @@
-import { bitsOfOpaqueRandomness, skippingForeignRefreshTokens } from './token-values.js';
 import type { AdapterFactory, Configuration, FindAccount, KoaContextWithOIDC } from 'oidc-provider';
 import Provider, { errors } from 'oidc-provider';
 import type { JWK } from 'jose';
@@ -12,13 +11,14 @@ import * as tokenExchange from './grants/token-exchange.js';
 import type { TokenCheck } from '../resource/token-check.js';
 import { dialectLifetime } from './lifetimes.js';
 import { pkceRequired } from './pkce-exemption.js';
+import { bitsOfOpaqueRandomness, skippingForeignRefreshTokens } from './token-values.js';
 import { REGISTRATION_POLICY, registrationPolicy } from './registration.js';
 import type { JwtAccessTokenRegistry } from './jwt-access-tokens.js';
 import type { FailureLimiter } from '../security/failure-limiter.js';
 
 export interface ProviderDeps {
   /** The role a token carries for an account (`admin`, `staff`, `user`). */
-  accountRole(accountId: string): Promise<string | undefined>;
+  accountRole(ctx: KoaContextWithOIDC | undefined, accountId: string): Promise<string | undefined>;
   /** Where JWT access tokens are recorded so they can be revoked. */
   jwtAccessTokens: JwtAccessTokenRegistry;
   /** Scopes flagged `warning` in the registry: never self-service. */
@@ -155,10 +155,10 @@ export function buildProvider(config: GatehouseConfig, deps: ProviderDeps): Prov
     formats: {
       bitsOfOpaqueRandomness,
       customizers: {
-        async jwt(_ctx, token, jwt) {
+        async jwt(ctx, token, jwt) {
           const { accountId, clientId, grantId } = token as unknown as { accountId?: string; clientId: string; grantId?: string };
           if (accountId) {
-            const role = await deps.accountRole(accountId);
+            const role = await deps.accountRole(ctx, accountId);
             if (role) jwt.payload.role = role;
           }
           // `jti` and `exp` from the claims being signed: the token model has

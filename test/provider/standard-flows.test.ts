@@ -65,6 +65,20 @@ describe('standard flows, with openid-client as the relying party', () => {
     expect(payload.scope).to.equal('read');
   });
 
+  it("puts the user's highest role in an RFC 9068 access token issued through the code flow", async () => {
+    const staff = { username: `sam-${Date.now()}`, password: 'staff member password' };
+    await server.services.accounts.create({ ...staff, roles: ['user', 'staff'] });
+    const { client, clientSecret } = await server.services.clients.create({
+      name: 'JWT relying party', grantTypes: ['authorization_code'], redirectUris: [REDIRECT_URI], scope: ['openid', 'read'], tokenFormat: 'jwt',
+    });
+    const jwtConfig = await discover(server, client.clientId, clientSecret);
+    const tokens = await redeem(jwtConfig, await authorize(jwtConfig, staff, { scope: 'openid read' }));
+    const jwks = createRemoteJWKSet(new URL(jwtConfig.serverMetadata().jwks_uri!));
+    const { payload } = await jwtVerify(tokens.access_token, jwks, { issuer: server.issuer, audience: `${server.issuer}/api`, typ: 'at+jwt' });
+    expect(payload.role).to.equal('staff');
+    expect(payload.client_id).to.equal(client.clientId);
+  });
+
   it('runs the code flow with PKCE through the login and consent forms, with an id_token verified against JWKS', async () => {
     const flow = await authorize(config, user);
     expect(flow.callback.searchParams.get('state')).to.equal(flow.state);
