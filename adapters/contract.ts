@@ -102,7 +102,16 @@ export interface RevocationWatch {
    * or after the store lost its data): ask the token's record instead.
    */
   completeFrom(): number | undefined;
+  /** Resolves once the view is complete (at once if it is), so a lookup can wait out a seed. */
+  whenComplete(): Promise<void>;
 }
+
+/**
+ * How long-lived a JWT access token may be and still go unrecorded, judged
+ * by a persistent feed alone: a client's revocation is kept at least this
+ * long, so it outlives every such token. Longer-lived tokens are recorded.
+ */
+export const UNRECORDED_JWT_MAX_LIFETIME = 24 * 60 * 60;
 
 /**
  * Revocations shared by every process that serves the same storage: each is
@@ -111,6 +120,13 @@ export interface RevocationWatch {
  * request.
  */
 export interface RevocationFeed {
+  /**
+   * Whether revocations outlive the processes that made them: a watcher that
+   * starts later (another process, or this one restarted) still receives each
+   * one until it lapses. Only then can the feed alone judge a token that has
+   * no record.
+   */
+  readonly persistent: boolean;
   /** Records revocations and delivers them to every watcher; to this process's before it resolves. */
   publish(revocations: TokenRevocation[]): Promise<void>;
   /** Delivers every recorded revocation that has not lapsed, then each new one. */

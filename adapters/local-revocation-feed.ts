@@ -7,6 +7,7 @@ import type { RevocationFeed, RevocationWatch, TokenRevocation } from './contrac
  * issued before this process started are judged by their records instead.
  */
 export class LocalRevocationFeed implements RevocationFeed {
+  readonly persistent = false;
   private readonly startedAt = Math.ceil(Date.now() / 1000);
   private onRevoked: ((revocation: TokenRevocation) => void) | undefined;
   /** Revocations made before anyone watched (the view starts with the first check), until they lapse. */
@@ -25,6 +26,6 @@ export class LocalRevocationFeed implements RevocationFeed {
     this.onRevoked = onRevoked;
     for (const revocation of this.early) onRevoked(revocation);
     this.early = [];
-    return { completeFrom: () => this.startedAt };
+    return { completeFrom: () => this.startedAt, whenComplete: () => Promise.resolve() };
   }
 }

@@ -1,4 +1,4 @@
-import type { PayloadStore, RevocationFeed, TokenRevocation } from './contract.js';
+import { type PayloadStore, type RevocationFeed, type TokenRevocation, UNRECORDED_JWT_MAX_LIFETIME } from './contract.js';
 import { JWT_ACCESS_TOKEN_MODEL } from './tiers.js';
 
 // A record stored without a lifetime would be a token that never expires:
@@ -16,7 +16,8 @@ const NEVER = Number.MAX_SAFE_INTEGER;
  * JWTs do not carry their grant id, so a grant's revocation is expanded to
  * its tokens' jtis, which the store indexes by grant. They do carry
  * `client_id`, so a client's revocation is one entry, lasting until the last
- * of its tokens expires.
+ * of its tokens expires (or, with a persistent feed, for as long as a token
+ * without a record may live).
  *
  * Announcing first, removing second: if the announcement fails the records
  * stay, the revocation fails, and the caller can retry.
@@ -42,11 +43,12 @@ export function announcingRevocations(store: PayloadStore, feed: RevocationFeed)
     },
     async revokeByClientId(clientId: string): Promise<void> {
       const expiries = await store.expiries(JWT_ACCESS_TOKEN_MODEL, { clientId });
-      if (expiries.size) {
-        let until = 0;
-        for (const expiresAt of expiries.values()) until = Math.max(until, expiresAt ?? NEVER);
-        await feed.publish([{ kind: 'client', clientId, issuedUntil: Math.floor(Date.now() / 1000), until }]);
-      }
+      const now = Math.floor(Date.now() / 1000);
+      // With a persistent feed the client may also hold tokens that were never
+      // recorded (JwtAccessTokenRegistry.record), none outliving this bound.
+      let until = feed.persistent ? now + UNRECORDED_JWT_MAX_LIFETIME : 0;
+      for (const expiresAt of expiries.values()) until = Math.max(until, expiresAt ?? NEVER);
+      if (until > 0) await feed.publish([{ kind: 'client', clientId, issuedUntil: now, until }]);
       await store.revokeByClientId(clientId);
     },
   });

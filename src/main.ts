@@ -22,7 +22,6 @@ import { deviceFormWithoutSession, devicePolling } from './provider/device-flow.
 import { resolveSecretsKey } from './config/secrets-key.js';
 import { JwtAccessTokenRegistry } from './provider/jwt-access-tokens.js';
 import { keepClientsWithTheirMetadata } from './provider/client-lookup.js';
-import { JwtRevocationView } from './provider/jwt-revocation-view.js';
 import { primaryRole } from './accounts/roles.js';
 import { createTokenCheck, providerTokenLookup, type TokenCheck } from './resource/token-check.js';
 import { whoamiRouter } from './resource/whoami-router.js';
@@ -93,7 +92,7 @@ export async function composeServices(config: GatehouseConfig, role: 'owner' | '
     const resourceServers = new ResourceServerRegistry(storage.resourceServers, scopes, apiAudience(config.issuer));
     const accounts = new AccountService(storage.accounts);
     const cookieSecrets = config.cookieSecrets ?? await keys.cookieSecrets();
-    const jwtAccessTokens = new JwtAccessTokenRegistry(storage.ephemeral, storage.revocations && new JwtRevocationView(storage.revocations));
+    const jwtAccessTokens = new JwtAccessTokenRegistry(storage.ephemeral, storage.revocations);
     const registry = await scopes.list();
     const audit = new AuditLog(storage.audit, (error, event) => {
       logger?.error({ err: error, event: event.event }, 'audit event could not be recorded');

@@ -35,6 +35,7 @@ const nowSeconds = () => Math.floor(Date.now() / 1000);
  * processes already watching).
  */
 export class RedisRevocationFeed implements RevocationFeed {
+  readonly persistent = true;
   private subscriber: Redis | undefined;
   private onRevoked: ((revocation: TokenRevocation) => void) | undefined;
 
@@ -62,6 +63,8 @@ export class RedisRevocationFeed implements RevocationFeed {
   watch(onRevoked: (revocation: TokenRevocation) => void): RevocationWatch {
     this.onRevoked = onRevoked;
     let completeFrom: number | undefined;
+    // One promise for everyone waiting for the view to be complete, however many.
+    let completion: { promise: Promise<void>; resolve: () => void } | undefined;
     // Moves on whenever the subscription drops or a seed starts: a seed that
     // finishes after its subscription dropped must not make the view complete.
     let epoch = 0;
@@ -91,7 +94,11 @@ export class RedisRevocationFeed implements RevocationFeed {
         const revocation = fromMember(entries[i]!, Number(entries[i + 1]));
         if (revocation) onRevoked(revocation);
       }
-      if (current === epoch && subscriber.status === 'ready') completeFrom = Number(marker.slice('since:'.length));
+      if (current === epoch && subscriber.status === 'ready') {
+        completeFrom = Number(marker.slice('since:'.length));
+        completion?.resolve();
+        completion = undefined;
+      }
     };
     const reseed = () => {
       const current = ++epoch;
@@ -106,7 +113,18 @@ export class RedisRevocationFeed implements RevocationFeed {
     subscriber.on('close', lost);
     subscriber.on('reconnecting', lost);
     subscriber.connect().catch(() => {});
-    return { completeFrom: () => completeFrom };
+    return {
+      completeFrom: () => completeFrom,
+      whenComplete: () => {
+        if (completeFrom !== undefined) return Promise.resolve();
+        if (!completion) {
+          let resolve!: () => void;
+          const promise = new Promise<void>((done) => { resolve = done; });
+          completion = { promise, resolve };
+        }
+        return completion.promise;
+      },
+    };
   }
 
   async close(): Promise<void> {

@@ -43,7 +43,7 @@ export function jwtTokenEndpoints(provider: Provider, check: TokenCheck, registr
       ctx.body = { error: 'invalid_request', error_description: 'this token was not issued to the client revoking it' };
       return;
     }
-    if (info?.claims && typeof info.claims.jti === 'string') await registry.revoke(info.claims.jti);
+    if (info?.claims && typeof info.claims.jti === 'string') await registry.revoke(info.claims.jti, info.expiresAt ?? Number.MAX_SAFE_INTEGER);
     ctx.status = 200;
     ctx.body = '';
   };

@@ -161,10 +161,10 @@ export function buildProvider(config: GatehouseConfig, deps: ProviderDeps): Prov
             const role = await deps.accountRole(ctx, accountId);
             if (role) jwt.payload.role = role;
           }
-          // `jti` and `exp` from the claims being signed: the token model has
-          // no `exp` of its own yet (oidc-provider computes it for the payload).
-          const { jti, exp } = jwt.payload as { jti: string; exp: number };
-          await deps.jwtAccessTokens.record(jti, { clientId, grantId, accountId }, exp);
+          // `jti`, `iat` and `exp` from the claims being signed: the token model
+          // has no `exp` of its own yet (oidc-provider computes it for the payload).
+          const { jti, iat, exp } = jwt.payload as { jti: string; iat: number; exp: number };
+          await deps.jwtAccessTokens.record(jti, { clientId, grantId, accountId }, iat, exp);
         },
       },
     },

@@ -29,6 +29,13 @@ export class JwtRevocationView {
 
   constructor(private readonly feed: RevocationFeed) {}
 
+  // Watching starts with the first check or issuance, as the failure
+  // limiter's does, so tools that never touch a token hold no subscription.
+  private watching(): RevocationWatch {
+    this.watch ??= this.feed.watch((revocation) => this.add(revocation));
+    return this.watch;
+  }
+
   private add(revocation: TokenRevocation): void {
     if (revocation.kind === 'token') {
       this.tokens.set(revocation.jti, Math.max(revocation.until, this.tokens.get(revocation.jti) ?? 0));
@@ -56,15 +63,39 @@ export class JwtRevocationView {
    * An entry that has lapsed needs no check: the token it names has expired.
    */
   revoked(claims: RevocableClaims): boolean | undefined {
-    // Watching starts with the first check, as the failure limiter's does,
-    // so tools that never check a token hold no subscription.
-    this.watch ??= this.feed.watch((revocation) => this.add(revocation));
-    const completeFrom = this.watch.completeFrom();
+    const completeFrom = this.watching().completeFrom();
     const { jti, client_id: clientId, iat } = claims;
     if (completeFrom === undefined || typeof iat !== 'number' || iat < completeFrom) return undefined;
     if (typeof jti !== 'string' || typeof clientId !== 'string') return undefined;
     if (this.tokens.has(jti)) return true;
     const client = this.clients.get(clientId);
     return client !== undefined && iat <= client.issuedUntil;
+  }
+
+  /**
+   * Whether this view, in this process and in every process after it, can
+   * judge a token issued at `iat` on its own, so that the token needs no
+   * record: only when the feed outlives processes and already covers `iat`.
+   */
+  vouchesFor(iat: number): boolean {
+    if (!this.feed.persistent) return false;
+    const completeFrom = this.watching().completeFrom();
+    return completeFrom !== undefined && iat >= completeFrom;
+  }
+
+  /**
+   * `revoked`, after waiting (at most `timeoutMs`) for the view to be
+   * complete: for a token that may have no record to fall back on.
+   */
+  async revokedOnceComplete(claims: RevocableClaims, timeoutMs: number): Promise<boolean | undefined> {
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<void>((resolve) => { timer = setTimeout(resolve, timeoutMs); });
+    await Promise.race([this.watching().whenComplete(), timeout]);
+    clearTimeout(timer);
+    return this.revoked(claims);
+  }
+
+  get persistent(): boolean {
+    return this.feed.persistent;
   }
 }

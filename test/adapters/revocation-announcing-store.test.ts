@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { expect } from 'chai';
-import type { PayloadStore, RevocationFeed, TokenRevocation } from '../../adapters/contract.js';
+import { type PayloadStore, type RevocationFeed, type RevocationWatch, type TokenRevocation, UNRECORDED_JWT_MAX_LIFETIME } from '../../adapters/contract.js';
 import { announcingRevocations } from '../../adapters/revocation-announcing-store.js';
 import { JWT_ACCESS_TOKEN_MODEL } from '../../adapters/tiers.js';
 import { payloadStoreSubjects } from '../support/payload-stores.js';
@@ -12,13 +12,15 @@ class RecordingFeed implements RevocationFeed {
   published: TokenRevocation[] = [];
   failing = false;
 
+  constructor(readonly persistent = false) {}
+
   async publish(revocations: TokenRevocation[]): Promise<void> {
     if (this.failing) throw new Error('feed unreachable');
     this.published.push(...revocations);
   }
 
-  watch(): { completeFrom(): number | undefined } {
-    return { completeFrom: () => undefined };
+  watch(): RevocationWatch {
+    return { completeFrom: () => undefined, whenComplete: () => new Promise(() => {}) };
   }
 }
 
@@ -74,6 +76,15 @@ for (const subject of subjects) {
       expect(revocation).to.include({ kind: 'client', clientId });
       expect(revocation!.issuedUntil).to.be.within(nowSeconds() - 1, nowSeconds());
       expect(revocation!.until).to.be.within(nowSeconds() + 899, nowSeconds() + 902);
+    });
+
+    it('with a persistent feed, announces a client’s revocation even without records, lasting as long as an unrecorded token may', async () => {
+      store = announcingRevocations(plain, feed = new RecordingFeed(true));
+      const clientId = randomUUID();
+      await store.revokeByClientId(clientId);
+      expect(feed.published).to.have.length(1);
+      expect(feed.published[0]).to.include({ kind: 'client', clientId });
+      expect(feed.published[0]!.until).to.be.within(nowSeconds() + UNRECORDED_JWT_MAX_LIFETIME - 1, nowSeconds() + UNRECORDED_JWT_MAX_LIFETIME + 1);
     });
 
     it('announces nothing when there is nothing to remove, and nothing for other models', async () => {

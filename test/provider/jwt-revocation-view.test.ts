@@ -1,5 +1,6 @@
 import { expect } from 'chai';
-import type { AdapterPayload, PayloadStore, RevocationFeed, TokenRevocation } from '../../adapters/contract.js';
+import type { AdapterPayload, PayloadStore, RevocationFeed, RevocationWatch, TokenRevocation } from '../../adapters/contract.js';
+import { UNRECORDED_JWT_MAX_LIFETIME } from '../../adapters/contract.js';
 import { JwtAccessTokenRegistry } from '../../src/provider/jwt-access-tokens.js';
 import { JwtRevocationView } from '../../src/provider/jwt-revocation-view.js';
 
@@ -10,25 +11,40 @@ class ScriptedFeed implements RevocationFeed {
   deliver: (revocation: TokenRevocation) => void = () => {};
   complete: number | undefined = 0;
   watches = 0;
+  private completed: Array<() => void> = [];
+
+  constructor(readonly persistent = false) {}
 
   async publish(revocations: TokenRevocation[]): Promise<void> {
     for (const revocation of revocations) this.deliver(revocation);
   }
 
-  watch(onRevoked: (revocation: TokenRevocation) => void): { completeFrom(): number | undefined } {
+  /** Makes the feed complete from `from`, as a finished seed does. */
+  completeFrom(from: number): void {
+    this.complete = from;
+    for (const resolve of this.completed.splice(0)) resolve();
+  }
+
+  watch(onRevoked: (revocation: TokenRevocation) => void): RevocationWatch {
     this.watches += 1;
     this.deliver = onRevoked;
-    return { completeFrom: () => this.complete };
+    return {
+      completeFrom: () => this.complete,
+      whenComplete: () => (this.complete === undefined ? new Promise((resolve) => { this.completed.push(resolve); }) : Promise.resolve()),
+    };
   }
 }
 
-/** Only what the registry's lookup uses: `find`, counted. */
-function recordStore(records: Map<string, AdapterPayload>): PayloadStore & { finds: number } {
+/** Only what the registry uses of its store: `find`, `upsert` and `destroy`, counted. */
+function recordStore(records: Map<string, AdapterPayload>): PayloadStore & { finds: number; upserts: string[] } {
   const store = {
     finds: 0,
+    upserts: [] as string[],
     async find(_model: string, id: string) { store.finds += 1; return records.get(id); },
+    async upsert(_model: string, id: string, payload: AdapterPayload) { store.upserts.push(id); records.set(id, payload); },
+    async destroy(_model: string, id: string) { records.delete(id); },
   };
-  return store as unknown as PayloadStore & { finds: number };
+  return store as unknown as PayloadStore & { finds: number; upserts: string[] };
 }
 
 describe('the JWT revocation view', () => {
@@ -81,7 +97,7 @@ describe('the JWT access-token registry’s revocation check', () => {
   it('asks no store while the view can tell', async () => {
     const feed = new ScriptedFeed();
     const store = recordStore(new Map());
-    const registry = new JwtAccessTokenRegistry(store, new JwtRevocationView(feed));
+    const registry = new JwtAccessTokenRegistry(store, feed);
     expect(await registry.isRevoked({ jti: 'j1', client_id: 'c', iat })).to.equal(false);
     await feed.publish([{ kind: 'token', jti: 'j1', until: iat + 60 }]);
     expect(await registry.isRevoked({ jti: 'j1', client_id: 'c', iat })).to.equal(true);
@@ -93,7 +109,7 @@ describe('the JWT access-token registry’s revocation check', () => {
     feed.complete = undefined;
     const records = new Map<string, AdapterPayload>([['kept', { clientId: 'c' }]]);
     const store = recordStore(records);
-    const registry = new JwtAccessTokenRegistry(store, new JwtRevocationView(feed));
+    const registry = new JwtAccessTokenRegistry(store, feed);
     expect(await registry.isRevoked({ jti: 'kept', client_id: 'c', iat })).to.equal(false);
     // Revoked while this process was not listening: no entry, but no record either.
     expect(await registry.isRevoked({ jti: 'removed', client_id: 'c', iat })).to.equal(true);
@@ -106,5 +122,49 @@ describe('the JWT access-token registry’s revocation check', () => {
     expect(await registry.isRevoked({ jti: 'kept', client_id: 'c', iat })).to.equal(false);
     expect(await registry.isRevoked({ jti: 'gone', client_id: 'c', iat })).to.equal(true);
     expect(await registry.isRevoked({ client_id: 'c', iat }), 'no jti').to.equal(true);
+  });
+
+  it('records no client_credentials token once a persistent feed covers it, and records every other', async () => {
+    const feed = new ScriptedFeed(true);
+    feed.complete = undefined;
+    const store = recordStore(new Map());
+    const registry = new JwtAccessTokenRegistry(store, feed);
+    const exp = iat + 3600;
+    await registry.record('early', { clientId: 'c' }, iat, exp);
+    feed.completeFrom(iat);
+    await registry.record('unrecorded', { clientId: 'c' }, iat, exp);
+    await registry.record('of a grant', { clientId: 'c', grantId: 'g' }, iat, exp);
+    await registry.record('long-lived', { clientId: 'c' }, iat, iat + UNRECORDED_JWT_MAX_LIFETIME + 1);
+    await registry.record('older than the feed', { clientId: 'c' }, iat - 1, exp);
+    expect(store.upserts).to.deep.equal(['early', 'of a grant', 'long-lived', 'older than the feed']);
+
+    // The embedded database's feed is this process's alone: a restart forgets it.
+    const local = recordStore(new Map());
+    await new JwtAccessTokenRegistry(local, new ScriptedFeed(false)).record('kept', { clientId: 'c' }, iat, exp);
+    expect(local.upserts).to.deep.equal(['kept']);
+  });
+
+  it('revokes an unrecorded token through the feed (RFC 7009)', async () => {
+    const feed = new ScriptedFeed(true);
+    const registry = new JwtAccessTokenRegistry(recordStore(new Map()), feed);
+    const claims = { jti: 'unrecorded', client_id: 'c', iat };
+    await registry.record('unrecorded', { clientId: 'c' }, iat, iat + 60);
+    expect(await registry.isRevoked(claims)).to.equal(false);
+    await registry.revoke('unrecorded', iat + 60);
+    expect(await registry.isRevoked(claims)).to.equal(true);
+  });
+
+  it('waits for a starting persistent view before it refuses a token without a record', async () => {
+    const feed = new ScriptedFeed(true);
+    feed.complete = undefined;
+    const registry = new JwtAccessTokenRegistry(recordStore(new Map()), feed);
+    const live = registry.isRevoked({ jti: 'live', client_id: 'c', iat });
+    const revoked = registry.isRevoked({ jti: 'revoked', client_id: 'c', iat });
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    await feed.publish([{ kind: 'token', jti: 'revoked', until: iat + 60 }]);
+    feed.completeFrom(iat - 60);
+    expect(await live).to.equal(false);
+    expect(await revoked).to.equal(true);
+    expect(await registry.isRevoked({ jti: 'issued before the feed began', client_id: 'c', iat: iat - 61 })).to.equal(true);
   });
 });
