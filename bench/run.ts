@@ -51,7 +51,7 @@ interface Scenario {
   baseline?: { target: 'oidc-provider' | 'koa-hello'; request: Load };
   note?: string;
 }
-interface Sample { rps: number; p50: number; p99: number; errors: number; non2xx: number; total: number; cpuMsPerReq: number }
+interface Sample { rps: number; p50: number; p99: number; errors: number; non2xx: number; total: number; cpuMsPerReq: number; stealShare: number }
 
 const form = { 'content-type': 'application/x-www-form-urlencoded' };
 const json = { 'content-type': 'application/json' };
@@ -61,6 +61,19 @@ async function ownTicks(pid: number): Promise<number> {
   const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   return Number(fields[11]) + Number(fields[12]);
+}
+
+/**
+ * The machine's CPU time so far, in clock ticks: in all, and what the
+ * hypervisor gave to other guests (steal). On a shared virtual machine the
+ * steal share swings with the neighbours' load and takes throughput with it,
+ * so each sample reports it alongside the figures it distorts.
+ */
+async function machineTicks(): Promise<{ all: number; steal: number }> {
+  const [line] = (await readFile('/proc/stat', 'utf8')).split('\n', 1);
+  const ticks = line!.trim().split(/\s+/).slice(1).map(Number);
+  // user nice system idle iowait irq softirq steal guest guest_nice; guest time is already in user.
+  return { all: ticks.slice(0, 8).reduce((sum, t) => sum + t, 0), steal: ticks[7] ?? 0 };
 }
 
 /** CPU of a server and its workers (WEB_CONCURRENCY > 1 forks them), in clock ticks. */
@@ -102,9 +115,9 @@ async function load(target: Target, request: Load, scratch: string): Promise<Sam
 
 /** Runs a load process (its arguments to node) against `target` and reads its autocannon JSON, with the server's CPU meanwhile. */
 async function measure(target: Target, args: string[]): Promise<Sample> {
-  const before = await cpuTicks(target.pid);
+  const [before, machineBefore] = [await cpuTicks(target.pid), await machineTicks()];
   const { stdout } = await run(NODE, args, { maxBuffer: 64 * 1024 * 1024 });
-  const after = await cpuTicks(target.pid);
+  const [after, machineAfter] = [await cpuTicks(target.pid), await machineTicks()];
   const result = JSON.parse(stdout) as {
     requests: { average: number; total: number }; latency: { p50: number; p99: number }; errors: number; non2xx: number;
   };
@@ -116,6 +129,7 @@ async function measure(target: Target, args: string[]): Promise<Sample> {
     non2xx: result.non2xx,
     total: result.requests.total,
     cpuMsPerReq: result.requests.total ? ((after - before) * 10) / result.requests.total : 0,
+    stealShare: (machineAfter.steal - machineBefore.steal) / Math.max(1, machineAfter.all - machineBefore.all),
   };
 }
 
@@ -127,7 +141,7 @@ function median(values: number[]): number {
 
 function medianSample(samples: Sample[]): Sample {
   const pick = (key: keyof Sample) => median(samples.map((s) => s[key]));
-  return { rps: pick('rps'), p50: pick('p50'), p99: pick('p99'), errors: samples.reduce((n, s) => n + s.errors, 0), non2xx: samples.reduce((n, s) => n + s.non2xx, 0), total: pick('total'), cpuMsPerReq: pick('cpuMsPerReq') };
+  return { rps: pick('rps'), p50: pick('p50'), p99: pick('p99'), errors: samples.reduce((n, s) => n + s.errors, 0), non2xx: samples.reduce((n, s) => n + s.non2xx, 0), total: pick('total'), cpuMsPerReq: pick('cpuMsPerReq'), stealShare: pick('stealShare') };
 }
 
 async function cli(env: Record<string, string>, ...args: string[]): Promise<Record<string, string>> {
@@ -312,10 +326,13 @@ async function main(): Promise<void> {
       `Gatehouse benchmark — ${storage}, ${machine.cpus} cores (${machine.model}), Node ${machine.node}; autocannon -c ${CONNECTIONS} -d ${DURATION}, median of ${ROUNDS} alternated rounds`,
       `Ceilings measured in this run: RSA-2048 signs ${Math.round(rsa)}/s, argon2id verifies ${Math.round(argon2)}/s (one core)`,
       '',
-      line(['scenario', 'req/s', 'p50 ms', 'p99 ms', 'errors', 'CPU ms/req', 'reference req/s', 'ratio']),
-      line(['---', '---:', '---:', '---:', '---:', '---:', '---:', '---']),
+      line(['scenario', 'req/s', 'p50 ms', 'p99 ms', 'errors', 'CPU ms/req', 'reference req/s', 'reference CPU ms/req', 'ratio', 'steal']),
+      line(['---', '---:', '---:', '---:', '---:', '---:', '---:', '---:', '---', '---:']),
       ...rows.map((r) => line([r.scenario, r.gatehouse.rps.toFixed(0), String(r.gatehouse.p50), String(r.gatehouse.p99), String(r.gatehouse.errors + r.gatehouse.non2xx),
-        r.gatehouse.cpuMsPerReq.toFixed(3), r.baseline ? `${r.baseline.rps.toFixed(0)} (${r.baselineTarget}${r.baseline.errors + r.baseline.non2xx ? `, ${r.baseline.errors + r.baseline.non2xx} errors` : ''})` : '—', r.ratio])),
+        r.gatehouse.cpuMsPerReq.toFixed(3), r.baseline ? `${r.baseline.rps.toFixed(0)} (${r.baselineTarget}${r.baseline.errors + r.baseline.non2xx ? `, ${r.baseline.errors + r.baseline.non2xx} errors` : ''})` : '—',
+        r.baseline ? r.baseline.cpuMsPerReq.toFixed(3) : '—', r.ratio, `${Math.round(100 * Math.max(r.gatehouse.stealShare, r.baseline?.stealShare ?? 0))} %`])),
+      '',
+      'steal: the share of the machine\'s CPU time the hypervisor gave to other guests during the run (median of rounds, the larger of the two sides); above a few per cent, throughput and ratios are unreliable.',
       ...(rows.some((r) => r.note) ? ['', ...rows.filter((r) => r.note).map((r) => `- ${r.scenario}: ${r.note}`)] : []),
     ];
     process.stdout.write(`${out.join('\n')}\n\nWritten to ${file}\n`);
