@@ -9,20 +9,29 @@ if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
 return redis.call('HSETNX', KEYS[1], 'consumed', ARGV[1])
 `;
 
-// One round trip and one command for the common write (an access token, a
-// code): the hash with its TTL, and each index set it belongs to, which
-// lives as long as its longest-lived member. KEYS[1] is the artifact,
-// KEYS[2..] its index sets; ARGV[1] the payload, ARGV[2] the TTL (0: none).
+// One round trip and one command per write: the hash with its TTL, each
+// index it belongs to, and the lookup keys (uid, user code) that name it.
+// An index is a sorted set of artifact keys scored by when each expires
+// (epoch ms), so every write first drops the members that have expired: a
+// client issuing tokens around the clock keeps an index as large as its live
+// tokens, not one that grows for ever. The index itself lives as long as its
+// longest-lived member.
+// KEYS: the artifact, then ARGV[5] indexes, then lookup keys.
+// ARGV: payload, TTL in seconds (0: none), now (epoch ms), expiry (epoch ms
+// or +inf), number of indexes, the artifact's id.
 const UPSERT = `
-redis.call('HSET', KEYS[1], 'payload', ARGV[1])
 local ttl = tonumber(ARGV[2])
+redis.call('HSET', KEYS[1], 'payload', ARGV[1])
 if ttl > 0 then redis.call('EXPIRE', KEYS[1], ttl) end
-for i = 2, #KEYS do
-  redis.call('SADD', KEYS[i], KEYS[1])
-  if ttl > 0 then
-    local current = redis.call('TTL', KEYS[i])
-    if current == -1 or current < ttl then redis.call('EXPIRE', KEYS[i], ttl) end
-  end
+local indexes = tonumber(ARGV[5])
+for i = 2, 1 + indexes do
+  redis.call('ZREMRANGEBYSCORE', KEYS[i], '-inf', '(' .. ARGV[3])
+  redis.call('ZADD', KEYS[i], ARGV[4], KEYS[1])
+  local last = redis.call('ZRANGE', KEYS[i], -1, -1, 'WITHSCORES')[2]
+  if last == 'inf' then redis.call('PERSIST', KEYS[i]) else redis.call('PEXPIREAT', KEYS[i], last) end
+end
+for i = 2 + indexes, #KEYS do
+  if ttl > 0 then redis.call('SET', KEYS[i], ARGV[6], 'EX', ttl) else redis.call('SET', KEYS[i], ARGV[6]) end
 end
 return 1
 `;
@@ -48,39 +57,44 @@ export class RedisPayloadStore implements PayloadStore {
     return `${this.prefix}${model}:${id}`;
   }
 
-  private grantKey(grantId: string): string {
-    return `${this.prefix}grant:${grantId}`;
+  /** The index of a grant's or a client's artifacts (a sorted set, see UPSERT). */
+  private indexKey(owner: 'grant' | 'client', id: string): string {
+    return `${this.prefix}${owner}-index:${id}`;
   }
 
-  private clientKey(clientId: string): string {
-    return `${this.prefix}client:${clientId}`;
+  /**
+   * Earlier versions kept each index as a plain set under this name; it goes
+   * once its members have expired, and until then revocation reads it too.
+   */
+  private legacyIndexKey(owner: 'grant' | 'client', id: string): string {
+    return `${this.prefix}${owner}:${id}`;
+  }
+
+  /** Every artifact key indexed under a grant or a client, and the index keys themselves. */
+  private async indexed(owner: 'grant' | 'client', id: string): Promise<{ members: string[]; indexKeys: string[] }> {
+    const indexKeys = [this.indexKey(owner, id), this.legacyIndexKey(owner, id)];
+    const replies = (await this.redis.pipeline().zrange(indexKeys[0]!, '0', '-1').smembers(indexKeys[1]!).exec()) ?? [];
+    const members = new Set<string>();
+    for (const [error, keys] of replies) {
+      if (error) throw error;
+      for (const key of keys as string[]) members.add(key);
+    }
+    return { members: [...members], indexKeys };
   }
 
   async upsert(model: string, id: string, payload: AdapterPayload, expiresIn?: number): Promise<void> {
-    const key = this.key(model, id);
-    if (!payload.uid && !payload.userCode) {
-      const indexKeys = [payload.grantId && this.grantKey(payload.grantId), payload.clientId && this.clientKey(payload.clientId)]
-        .filter((k): k is string => Boolean(k));
-      await this.redis.gatehouseUpsert(1 + indexKeys.length, key, ...indexKeys, JSON.stringify(payload), expiresIn ?? 0);
-      return;
-    }
-    // Sessions, interactions and device codes also need their lookup keys.
-    const multi = this.redis.multi().hset(key, 'payload', JSON.stringify(payload));
-    if (expiresIn) multi.expire(key, expiresIn);
-    // Grant and client indexes live as long as their longest-lived member.
-    for (const indexKey of [payload.grantId && this.grantKey(payload.grantId), payload.clientId && this.clientKey(payload.clientId)]) {
-      if (!indexKey) continue;
-      multi.sadd(indexKey, key);
-      if (expiresIn) multi.expire(indexKey, expiresIn, 'NX').expire(indexKey, expiresIn, 'GT');
-    }
-    const indexes = [['uid', payload.uid], ['userCode', payload.userCode]] as const;
-    for (const [index, value] of indexes) {
-      if (!value) continue;
-      const indexKey = `${this.prefix}${model}:${index}:${value}`;
-      if (expiresIn) multi.set(indexKey, id, 'EX', expiresIn);
-      else multi.set(indexKey, id);
-    }
-    await multi.exec();
+    const now = Date.now();
+    const indexKeys = [payload.grantId && this.indexKey('grant', payload.grantId), payload.clientId && this.indexKey('client', payload.clientId)]
+      .filter((k): k is string => Boolean(k));
+    // Sessions, interactions and device codes are also looked up by uid or user code.
+    const lookupKeys = ([['uid', payload.uid], ['userCode', payload.userCode]] as const)
+      .filter(([, value]) => value)
+      .map(([index, value]) => `${this.prefix}${model}:${index}:${value}`);
+    const ttl = expiresIn ?? 0;
+    await this.redis.gatehouseUpsert(
+      1 + indexKeys.length + lookupKeys.length, this.key(model, id), ...indexKeys, ...lookupKeys,
+      JSON.stringify(payload), ttl, now, ttl > 0 ? now + ttl * 1000 : '+inf', indexKeys.length, id,
+    );
   }
 
   async find(model: string, id: string): Promise<AdapterPayload | undefined> {
@@ -117,7 +131,7 @@ export class RedisPayloadStore implements PayloadStore {
     const modelPrefix = this.key(model, '');
     const keys = 'id' in owner
       ? [this.key(model, owner.id)]
-      : (await this.redis.smembers('grantId' in owner ? this.grantKey(owner.grantId) : this.clientKey(owner.clientId)))
+      : (await this.indexed('grantId' in owner ? 'grant' : 'client', 'grantId' in owner ? owner.grantId : owner.clientId)).members
         .filter((key) => key.startsWith(modelPrefix));
     if (!keys.length) return new Map();
     const pipeline = this.redis.pipeline();
@@ -137,15 +151,13 @@ export class RedisPayloadStore implements PayloadStore {
   async revokeByGrantId(_model: string, grantId: string): Promise<void> {
     // One grant index covers every ephemeral model, so the first call for a
     // grant removes all of its artifacts at once.
-    const grantKey = this.grantKey(grantId);
-    const keys = await this.redis.smembers(grantKey);
-    await this.redis.del(grantKey, ...keys);
+    const { members, indexKeys } = await this.indexed('grant', grantId);
+    await this.redis.del(...indexKeys, ...members);
   }
 
   async revokeByClientId(clientId: string): Promise<void> {
-    const clientKey = this.clientKey(clientId);
-    const keys = await this.redis.smembers(clientKey);
-    await this.redis.del(clientKey, ...keys);
+    const { members, indexKeys } = await this.indexed('client', clientId);
+    await this.redis.del(...indexKeys, ...members);
   }
 
   async ping(): Promise<void> {

@@ -2,7 +2,9 @@ import { randomUUID } from 'node:crypto';
 import { rm } from 'node:fs/promises';
 import { expect } from 'chai';
 import type { PayloadStore } from '../../adapters/contract.js';
+import { Redis } from 'ioredis';
 import { openEmbedded } from '../../adapters/embedded/pglite.js';
+import { RedisPayloadStore } from '../../adapters/redis/payload-store.js';
 import { migrate } from '../../adapters/sql/migrate.js';
 import { openPostgres } from '../../adapters/sql/postgres.js';
 import { payloadStoreSubjects } from '../support/payload-stores.js';
@@ -102,6 +104,44 @@ for (const subject of subjects) {
     });
   });
 }
+
+describe('payload store: Redis indexes', function () {
+  let redis: Redis;
+  let store: RedisPayloadStore;
+  const prefix = `gatehouse-test-${randomUUID()}:`;
+
+  before(function () {
+    if (!process.env.REDIS_URL) this.skip();
+    redis = new Redis(process.env.REDIS_URL);
+    store = new RedisPayloadStore(redis, prefix);
+  });
+  after(() => redis?.disconnect());
+
+  it('keeps a client’s index as large as its live artifacts, however many it was issued, and no longer-lived than the last', async () => {
+    const clientId = randomUUID();
+    for (let i = 0; i < 50; i += 1) await store.upsert('AccessToken', randomUUID(), { clientId }, 1);
+    await new Promise((resolve) => setTimeout(resolve, 1100));
+    const live = randomUUID();
+    await store.upsert('AccessToken', live, { clientId }, 60);
+    const index = `${prefix}client-index:${clientId}`;
+    expect(await redis.zrange(index, '0', '-1'), 'the 50 expired ones are gone').to.deep.equal([`${prefix}AccessToken:${live}`]);
+    expect(await redis.pttl(index)).to.be.within(58_000, 60_000);
+    await store.upsert('Session', randomUUID(), { clientId, uid: randomUUID() });
+    expect(await redis.pttl(index), 'a member without a lifetime: the index stays').to.equal(-1);
+  });
+
+  it('revokes what an earlier version indexed in a plain set, as well as the current index', async () => {
+    const clientId = randomUUID();
+    const [old, current] = [randomUUID(), randomUUID()];
+    await redis.multi().hset(`${prefix}AccessToken:${old}`, 'payload', JSON.stringify({ clientId })).sadd(`${prefix}client:${clientId}`, `${prefix}AccessToken:${old}`).exec();
+    await store.upsert('AccessToken', current, { clientId }, 60);
+    expect([...(await store.expiries('AccessToken', { clientId })).keys()].sort()).to.deep.equal([old, current].sort());
+    await store.revokeByClientId(clientId);
+    expect(await store.find('AccessToken', old)).to.equal(undefined);
+    expect(await store.find('AccessToken', current)).to.equal(undefined);
+    expect(await redis.exists(`${prefix}client:${clientId}`, `${prefix}client-index:${clientId}`)).to.equal(0);
+  });
+});
 
 describe('migrations', () => {
   it('are idempotent and safe when several processes run them at once', async function () {
