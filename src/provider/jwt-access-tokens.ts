@@ -67,7 +67,7 @@ export class JwtAccessTokenRegistry {
     if (typeof claims.jti !== 'string') return true;
     return this.find(claims.jti).then(async (record) => {
       if (record) return false;
-      if (!view?.persistent) return true;
+      if (!view || !this.feed?.persistent) return true;
       return (await view.revokedOnceComplete(claims, VIEW_WAIT_MS)) ?? true;
     });
   }

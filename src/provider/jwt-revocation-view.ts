@@ -94,8 +94,4 @@ export class JwtRevocationView {
     clearTimeout(timer);
     return this.revoked(claims);
   }
-
-  get persistent(): boolean {
-    return this.feed.persistent;
-  }
 }
