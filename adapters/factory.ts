@@ -167,6 +167,15 @@ export async function openStorage(options: StorageOptions): Promise<Storage> {
   const sqlCounters = redis ? undefined : new SqlCounterStore(db);
   const counters: CounterStore = redis ? failingAsUnavailable(new RedisCounterStore(redis), redis) : sqlCounters!;
   let sweeper: NodeJS.Timeout | undefined;
+  const clientTokens: ClientTokenStore = {
+    async revokeAll(clientId) {
+      // Through `ephemeral`, which announces the JWTs this kills; without
+      // Redis it is the durable table itself.
+      if (ephemeralTier !== durable) await durable.revokeByClientId(clientId);
+      await ephemeral.revokeByClientId(clientId);
+    },
+    countRefreshTokens: (clientId) => durable.countByClient('RefreshToken', clientId),
+  };
 
   return {
     description: {
@@ -184,16 +193,8 @@ export async function openStorage(options: StorageOptions): Promise<Storage> {
     resourceServers: new ResourceServersStore(db),
     keys,
     audit: new AuditStore(db),
-    adapter: createAdapterFactory({ durable, ephemeral, clients }),
-    clientTokens: {
-      async revokeAll(clientId) {
-        // Through `ephemeral`, which announces the JWTs this kills; without
-        // Redis it is the durable table itself.
-        if (ephemeralTier !== durable) await durable.revokeByClientId(clientId);
-        await ephemeral.revokeByClientId(clientId);
-      },
-      countRefreshTokens: (clientId) => durable.countByClient('RefreshToken', clientId),
-    },
+    adapter: createAdapterFactory({ durable, ephemeral, clients, revokeClientTokens: clientTokens.revokeAll }),
+    clientTokens,
     async share() {
       if (db.kind === 'embedded') await (db as EmbeddedDatabase).share();
     },

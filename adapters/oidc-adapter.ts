@@ -9,6 +9,8 @@ export interface AdapterTiers {
   durable: PayloadStore;
   ephemeral: PayloadStore;
   clients: ClientsStore;
+  /** Removes every token a client holds, in both tiers, announcing its JWTs' revocation. */
+  revokeClientTokens(clientId: string): Promise<void>;
 }
 
 // Artifacts that may be used once. oidc-provider checks `consumed` on the
@@ -70,7 +72,7 @@ function payloadAdapter(model: string, store: PayloadStore, tiers: AdapterTiers)
 
 // Clients are rows of their own table, shared with every admin surface; this
 // adapter is how oidc-provider (and dynamic registration) reads and writes them.
-function clientAdapter(clients: ClientsStore): Adapter {
+function clientAdapter(clients: ClientsStore, revokeClientTokens: (clientId: string) => Promise<void>): Adapter {
   const unsupported = async (): Promise<never> => { throw new Error('not applicable to clients'); };
   return {
     upsert: (id, payload) => clients.save({ ...(payload as Record<string, unknown>), client_id: id } as ClientMetadata),
@@ -78,7 +80,12 @@ function clientAdapter(clients: ClientsStore): Adapter {
     findByUid: unsupported,
     findByUserCode: unsupported,
     consume: unsupported,
-    destroy: async (id) => { await clients.delete(id); },
+    // RFC 7592 deletion: like an administrator's, the row first (nothing new
+    // can be minted), then every grant, code and token the client holds.
+    destroy: async (id) => {
+      await clients.delete(id);
+      await revokeClientTokens(id);
+    },
     revokeByGrantId: unsupported,
   };
 }
@@ -86,7 +93,7 @@ function clientAdapter(clients: ClientsStore): Adapter {
 /** The `adapter` option of oidc-provider: one adapter per model, on its tier. */
 export function createAdapterFactory(tiers: AdapterTiers): AdapterFactory {
   return (model: string) => {
-    if (model === 'Client') return clientAdapter(tiers.clients);
+    if (model === 'Client') return clientAdapter(tiers.clients, tiers.revokeClientTokens);
     return payloadAdapter(model, isEphemeral(model) ? tiers.ephemeral : tiers.durable, tiers);
   };
 }

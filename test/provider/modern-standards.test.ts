@@ -70,6 +70,13 @@ describe('modern standards, through openid-client', () => {
       expect(response.status, JSON.stringify(bad)).to.equal(400);
       expect(((await response.json()) as { error: string }).error).to.be.oneOf(['invalid_redirect_uri', 'invalid_client_metadata']);
     }
+
+    // RFC 7592 §2.3: the client deletes itself, and with it the tokens it holds.
+    expect(await server.services.storage.ephemeral.find('AccessToken', tokens.access_token), 'stored while the client lives').to.not.equal(undefined);
+    const deleted = await fetch(String(metadata.registration_client_uri), { method: 'DELETE', headers: { authorization: `Bearer ${String(metadata.registration_access_token)}` } });
+    expect(deleted.status).to.equal(204);
+    expect(await server.services.storage.ephemeral.find('AccessToken', tokens.access_token), 'gone with its client').to.equal(undefined);
+    expect(await server.services.clients.show(metadata.client_id).then(() => 'found', (error: Error) => error.name)).to.equal('NotFoundError');
   });
 
   describe('back-channel logout', () => {
