@@ -3,7 +3,7 @@ import { expect } from 'chai';
 import { basicAuth, postForm, type Reply } from '../support/http.js';
 import { authorize, discover, REDIRECT_URI } from '../support/oidc.js';
 import { spawnGatehouse, type GatehouseProcess } from '../support/process.js';
-import { freePort, startTestServer, tempDir } from '../support/server.js';
+import { restartableEnv, startTestServer } from '../support/server.js';
 
 const LOAD_WORKERS = 6;
 
@@ -11,9 +11,7 @@ describe('faults: a process killed with SIGKILL under load', function () {
   this.timeout(120_000);
 
   it('loses no consumed-code or rotated-refresh-token state: after a restart on the same storage both are still refused', async () => {
-    const dataDir = await tempDir();
-    const port = await freePort();
-    const env = { GATEHOUSE_DATA_DIR: dataDir, PORT: String(port), ISSUER: `http://localhost:${port}` };
+    const { env, dataDir } = await restartableEnv();
     const user = { username: `killed-${Date.now()}`, password: 'sigkill password' };
     let gatehouse: GatehouseProcess | undefined;
     try {

@@ -7,7 +7,7 @@ import { expect } from 'chai';
 import { createRemoteJWKSet, decodeProtectedHeader, jwtVerify } from 'jose';
 import { ValidationError } from '../../src/errors/app-error.js';
 import { basicAuth, postForm, send } from '../support/http.js';
-import { freePort, startTestServer, storageMode, tempDir, type TestServer } from '../support/server.js';
+import { freePort, restartableEnv, startTestServer, storageMode, tempDir, type TestServer } from '../support/server.js';
 
 async function ready(url: string, child: ChildProcess): Promise<void> {
   for (let i = 0; i < 150; i += 1) {
@@ -38,9 +38,7 @@ function exited(child: ChildProcess): Promise<number | null> {
 
 describe('key lifecycle', () => {
   it('keeps tokens signed before a rotation valid, serves the active key at /v2/key, and drops a retired key', async () => {
-    const dataDir = await tempDir();
-    const port = String(await freePort());
-    const env = { GATEHOUSE_DATA_DIR: dataDir, PORT: port, ISSUER: `http://localhost:${port}` };
+    const { env, dataDir } = await restartableEnv();
     let server: TestServer = await startTestServer(env);
     try {
       const jwtClient = await server.services.clients.create({ name: 'key test', grantTypes: ['client_credentials'], scope: ['read', 'admin'], tokenFormat: 'jwt' });

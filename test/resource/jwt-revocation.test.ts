@@ -4,7 +4,7 @@ import { decodeJwt } from 'jose';
 import { JWT_ACCESS_TOKEN_MODEL } from '../../adapters/tiers.js';
 import { basicAuth, postForm, send } from '../support/http.js';
 import { spawnGatehouse, type GatehouseProcess } from '../support/process.js';
-import { freePort, startTestServer, storageMode, tempDir, type TestServer } from '../support/server.js';
+import { restartableEnv, startTestServer, storageMode, type TestServer } from '../support/server.js';
 
 /**
  * A JWT access token verifies by its signature until it expires, so its
@@ -133,9 +133,7 @@ describe('revoked JWT access tokens at the resource check', () => {
 
 describe('revoked JWT access tokens across a restart', () => {
   it('refuses, from the first request after a restart, what was revoked before it, and accepts the rest', async () => {
-    const dataDir = await tempDir();
-    const port = String(await freePort());
-    const env = { GATEHOUSE_DATA_DIR: dataDir, PORT: port, ISSUER: `http://localhost:${port}` };
+    const { env, dataDir } = await restartableEnv();
     let server = await startTestServer(env);
     try {
       const client = await createClient(server, 'JWT revocation, restart');

@@ -3,7 +3,7 @@ import { rm } from 'node:fs/promises';
 import { expect } from 'chai';
 import * as oidc from 'openid-client';
 import { authorize, discover, REDIRECT_URI } from '../support/oidc.js';
-import { freePort, startTestServer, storageMode, tempDir, type TestServer } from '../support/server.js';
+import { freePort, restartableEnv, startTestServer, storageMode, type TestServer } from '../support/server.js';
 
 const user = { username: `carol-${Date.now()}`, password: 'kept across restarts' };
 
@@ -30,9 +30,7 @@ async function waitForHealth(url: string, child: ChildProcess): Promise<void> {
 
 describe('durable state', () => {
   it('keeps clients, users, keys and refresh tokens across a restart', async () => {
-    const dataDir = await tempDir();
-    const port = String(await freePort());
-    const env = { GATEHOUSE_DATA_DIR: dataDir, PORT: port, ISSUER: `http://localhost:${port}` };
+    const { env, dataDir } = await restartableEnv();
     let server = await startTestServer(env);
     try {
       const { clientId, clientSecret } = await registerRp(server);

@@ -66,6 +66,17 @@ export async function startTestServer(env: Record<string, string> = {}, options:
   };
 }
 
+/**
+ * The environment for a server started, stopped and started again on the
+ * same embedded data and at the same address (so with the same issuer):
+ * pass `env` to every start, and remove `dataDir` at the end.
+ */
+export async function restartableEnv(): Promise<{ env: Record<string, string>; dataDir: string }> {
+  const dataDir = await tempDir();
+  const port = String(await freePort());
+  return { dataDir, env: { GATEHOUSE_DATA_DIR: dataDir, PORT: port, ISSUER: `http://localhost:${port}` } };
+}
+
 /** Skips the running test with its reason in the title, so the report says why. */
 export function skipBecause(context: Mocha.Context, reason: string): never {
   if (context.test) context.test.title += ` (skipped: ${reason})`;
