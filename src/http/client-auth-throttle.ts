@@ -5,6 +5,7 @@ import { FailureLimiter, type Subject, TooManyFailures } from '../security/failu
 import { basicClientId } from './basic-auth.js';
 import { replayToProvider } from './provider-endpoint.js';
 import { readRaw } from './raw-body.js';
+import { onPostsTo } from './route-dispatch.js';
 
 /** 429 in the RFC 6749 error shape; dialects translate it like any provider answer. */
 export function answerThrottled(ctx: Context, error: TooManyFailures): void {
@@ -24,8 +25,8 @@ export function answerThrottled(ctx: Context, error: TooManyFailures): void {
  * in the body, the body is read once and handed on unchanged.
  */
 export function clientAuthThrottle(provider: Provider, limiter: FailureLimiter): Middleware {
-  const paths = new Set(['token', 'introspection', 'revocation', 'pushed_authorization_request', 'device_authorization']
-    .map((route) => provider.pathFor(route as never)));
+  const paths = ['token', 'introspection', 'revocation', 'pushed_authorization_request', 'device_authorization']
+    .map((route) => provider.pathFor(route as never));
   const throttled: Middleware = async (ctx, next) => {
     let clientId = basicClientId(ctx.get('authorization'));
     let raw: Buffer | undefined;
@@ -54,5 +55,5 @@ export function clientAuthThrottle(provider: Provider, limiter: FailureLimiter):
       await limiter.failed(subjects);
     }
   };
-  return (ctx, next) => (ctx.method === 'POST' && paths.has(ctx.path) ? throttled(ctx, next) : next());
+  return onPostsTo(paths, throttled);
 }

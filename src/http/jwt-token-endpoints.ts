@@ -2,6 +2,7 @@ import type { Middleware } from 'koa';
 import type Provider from 'oidc-provider';
 import type { JwtAccessTokenRegistry } from '../provider/jwt-access-tokens.js';
 import type { TokenCheck } from '../resource/token-check.js';
+import { onPostsTo } from './route-dispatch.js';
 
 const looksLikeJwt = (token: unknown): token is string => typeof token === 'string' && token.split('.').length === 3;
 
@@ -47,6 +48,5 @@ export function jwtTokenEndpoints(provider: Provider, check: TokenCheck, registr
     ctx.status = 200;
     ctx.body = '';
   };
-  // Other requests pass straight through, without an async frame of their own.
-  return (ctx, next) => (ctx.method === 'POST' && (ctx.path === introspection || ctx.path === revocation) ? answer(ctx, next) : next());
+  return onPostsTo([introspection, revocation], answer);
 }

@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import type { KoaContextWithOIDC } from 'oidc-provider';
 import type { Middleware } from 'koa';
 import type { CounterStore } from '../../adapters/contract.js';
+import { onPostsTo } from '../http/route-dispatch.js';
 import { renderPage, type Views } from '../http/views.js';
 
 export const DEVICE_CODE_GRANT = 'urn:ietf:params:oauth:grant-type:device_code';
@@ -61,7 +62,7 @@ export function deviceFormWithoutSession(views: Views, path: string): Middleware
       }, 400);
     }
   };
-  return (ctx, next) => (ctx.method === 'POST' && ctx.path === path ? guarded(ctx, next) : next());
+  return onPostsTo([path], guarded);
 }
 
 /**
@@ -94,5 +95,5 @@ export function devicePolling(counters: CounterStore, intervalSeconds: number, p
     }
   };
   // Only the token and device authorization endpoints answer polls and announce the interval.
-  return (ctx, next) => (ctx.method === 'POST' && (ctx.path === paths.token || ctx.path === paths.deviceAuthorization) ? polled(ctx, next) : next());
+  return onPostsTo([paths.token, paths.deviceAuthorization], polled);
 }
