@@ -10,6 +10,7 @@ import type { SqlDatabase } from '../../adapters/sql/database.js';
 import { migrate } from '../../adapters/sql/migrate.js';
 import { openPostgres } from '../../adapters/sql/postgres.js';
 import { tempDir } from '../support/server.js';
+import { sleep, until } from '../support/waiting.js';
 
 interface Subject {
   name: string;
@@ -37,16 +38,6 @@ if (process.env.REDIS_URL) {
       return { store: new RedisCounterStore(redis, `gatehouse-test-${randomUUID()}:`), close: async () => { redis.disconnect(); } };
     },
   });
-}
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-async function until(condition: () => boolean, ms = 3000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await sleep(10);
-  }
 }
 
 describe('counter store: Redis publishes its hits to every watcher', function () {

@@ -4,17 +4,9 @@ import { Redis } from 'ioredis';
 import type { TokenRevocation } from '../../adapters/contract.js';
 import { LocalRevocationFeed } from '../../adapters/local-revocation-feed.js';
 import { RedisRevocationFeed } from '../../adapters/redis/revocation-feed.js';
+import { sleep, until } from '../support/waiting.js';
 
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const nowSeconds = () => Math.floor(Date.now() / 1000);
-
-async function until(condition: () => boolean, ms = 3000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await sleep(10);
-  }
-}
 
 const jtis = (revocations: TokenRevocation[]) => revocations.map((revocation) => (revocation.kind === 'token' ? revocation.jti : undefined));
 

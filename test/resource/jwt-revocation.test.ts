@@ -5,6 +5,7 @@ import { JWT_ACCESS_TOKEN_MODEL } from '../../adapters/tiers.js';
 import { basicAuth, postForm, send } from '../support/http.js';
 import { spawnGatehouse, type GatehouseProcess } from '../support/process.js';
 import { restartableEnv, startTestServer, storageMode, type TestServer } from '../support/server.js';
+import { sleep } from '../support/waiting.js';
 
 /**
  * A JWT access token verifies by its signature until it expires, so its
@@ -15,8 +16,6 @@ import { restartableEnv, startTestServer, storageMode, type TestServer } from '.
  */
 
 interface Client { id: string; secret: string; auth: Record<string, string> }
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** The status /api/whoami answers a token with. */
 async function whoami(baseUrl: string, token: string): Promise<number> {
