@@ -10,7 +10,9 @@ import { ClientService } from './clients/service.js';
 import { assetsRouter } from './http/assets.js';
 import { errorHandler, securityHeaders } from './http/error-handler.js';
 import { healthRouter } from './http/health.js';
-import { jwtTokenEndpoints } from './http/jwt-token-endpoints.js';
+import { answerAsIssuer } from './http/issuer-origin.js';
+import { jwtIntrospection, jwtRevocation } from './http/jwt-token-endpoints.js';
+import { extendProviderRoutes, providerRouteResolver } from './http/provider-routes.js';
 import { requestLog } from './http/request-log.js';
 import { dispatchByFirstSegment } from './http/route-dispatch.js';
 import { createViews } from './http/views.js';
@@ -18,7 +20,7 @@ import { interactionsRouter } from './interactions/router.js';
 import { DEFAULT_SIGNING_ALG, KeyService } from './keys/service.js';
 import { createLogger, type Logger } from './observability/logger.js';
 import { apiAudience, buildProvider } from './provider/build.js';
-import { deviceFormWithoutSession, devicePolling } from './provider/device-flow.js';
+import { deviceFormWithoutSession, deviceInterval, devicePollingPace } from './provider/device-flow.js';
 import { resolveSecretsKey } from './config/secrets-key.js';
 import { JwtAccessTokenRegistry } from './provider/jwt-access-tokens.js';
 import { keepClientsWithTheirMetadata } from './provider/client-lookup.js';
@@ -123,6 +125,8 @@ export async function composeServices(config: GatehouseConfig, role: 'owner' | '
     const accountsOfRequest = perRequestAccounts(accounts);
     const provider = buildProvider(config, {
       tokenCheck: () => tokenCheck!,
+      grantOf: async (token) => token.grantId
+        ?? (typeof token.claims?.jti === 'string' ? (await jwtAccessTokens.find(token.claims.jti))?.grantId : undefined),
       findResourceServer: (uri) => resourceServers.find(uri),
       limiter,
       adapter: storage.adapter,
@@ -143,7 +147,9 @@ export async function composeServices(config: GatehouseConfig, role: 'owner' | '
     observeProvider(provider, audit, metrics);
     tokenCheck = createTokenCheck({
       issuer: config.issuer,
+      // Gatehouse's own API: its audience, and the issuer's audience-less opaque tokens.
       audience: apiAudience(config.issuer),
+      audiencelessAccepted: true,
       jwks: () => keys!.publicJwks(),
       findOpaque: providerTokenLookup(provider),
       jwtRevoked: (claims) => jwtAccessTokens.isRevoked(claims),
@@ -172,16 +178,11 @@ export interface Gatehouse {
   close(): Promise<void>;
 }
 
-// The provider's endpoints (none of Gatehouse's routers answers on them).
-const PROVIDER_ROUTES = [
-  'token', 'introspection', 'revocation', 'jwks', 'discovery', 'userinfo', 'authorization', 'pushed_authorization_request',
-  'device_authorization', 'code_verification', 'end_session', 'registration',
-] as const;
-
 /** Mounts Gatehouse's own routes in front of the provider's and listens. */
 export async function mountRoutes(services: Services, logger: Logger, internalOrigin: () => string): Promise<void> {
   const { provider, storage, accounts, scopes, cookieSecrets, config, tokenCheck } = services;
   const dashboardClient = await ensureDashboardClient(services.clients, config.issuer, `${DASHBOARD_PATH}/callback`);
+  answerAsIssuer(provider, config.issuer);
   provider.use(requestLog(logger, services.metrics));
   provider.use(errorHandler(logger));
   provider.use(securityHeaders);
@@ -193,7 +194,7 @@ export async function mountRoutes(services: Services, logger: Logger, internalOr
     assetsRouter(),
     interactionsRouter({ provider, accounts, scopes, views: createViews(), csrfSecret: cookieSecrets[0] ?? '', audit: services.audit, limiter: services.limiter }),
     ...(config.metricsPort === undefined ? [metricsRouter(services.metrics)] : []),
-    whoamiRouter(tokenCheck),
+    whoamiRouter(tokenCheck, config.issuer),
     dashboardRouter({
       issuer: config.issuer,
       clients: services.clients,
@@ -212,13 +213,20 @@ export async function mountRoutes(services: Services, logger: Logger, internalOr
     leRouter({ provider, accessTokenTtl: config.leAccessTokenTtl }),
     dotRouter({ provider, accessTokenTtl: config.dotAccessTokenTtl, refreshTokenTtl: config.dotRefreshTokenTtl }),
   ]);
-  const providerPaths = new Set(PROVIDER_ROUTES.map((route) => provider.pathFor(route)));
-  provider.use((ctx, next) => (providerPaths.has(ctx.path) ? next() : gatehouseRoutes(ctx, next)));
-  // After the dialects, which hand requests on to these endpoints too.
-  provider.use(clientAuthThrottle(provider, services.limiter));
-  provider.use(jwtTokenEndpoints(provider, tokenCheck, services.jwtAccessTokens));
-  provider.use(devicePolling(storage.counters, config.devicePollInterval, { token: provider.pathFor('token'), deviceAuthorization: provider.pathFor('device_authorization') }));
-  provider.use(deviceFormWithoutSession(createViews(), provider.pathFor('code_verification')));
+  // Requests the provider routes (in any spelling it accepts) never reach Gatehouse's routers.
+  const providerRoute = providerRouteResolver(provider);
+  provider.use((ctx, next) => (providerRoute(ctx.method, ctx.path) === undefined ? gatehouseRoutes(ctx, next) : next()));
+  // Gatehouse's extensions of the provider's endpoints, per route and in
+  // order; dialects hand their requests on to these routes too.
+  const throttle = clientAuthThrottle(services.limiter);
+  provider.use(extendProviderRoutes(providerRoute, {
+    token: [throttle, devicePollingPace(storage.counters, config.devicePollInterval)],
+    introspection: [throttle, jwtIntrospection(tokenCheck)],
+    revocation: [throttle, jwtRevocation(tokenCheck, services.jwtAccessTokens)],
+    pushed_authorization_request: [throttle],
+    device_authorization: [throttle, deviceInterval(config.devicePollInterval)],
+    code_verification: [deviceFormWithoutSession(createViews())],
+  }));
   provider.on('server_error', (ctx, error) => {
     logger.error({ req_id: ctx.state?.requestId, err: error }, 'provider server_error');
   });

@@ -1,11 +1,9 @@
 import { parse } from 'node:querystring';
 import type { Context, Middleware } from 'koa';
-import type Provider from 'oidc-provider';
 import { FailureLimiter, type Subject, TooManyFailures } from '../security/failure-limiter.js';
 import { basicClientId } from './basic-auth.js';
 import { replayToProvider } from './provider-endpoint.js';
 import { readRaw } from './raw-body.js';
-import { onPostsTo } from './route-dispatch.js';
 
 /** 429 in the RFC 6749 error shape; dialects translate it like any provider answer. */
 export function answerThrottled(ctx: Context, error: TooManyFailures): void {
@@ -16,18 +14,16 @@ export function answerThrottled(ctx: Context, error: TooManyFailures): void {
 }
 
 /**
- * Brute-force protection for client authentication at every endpoint that
- * authenticates clients (token, introspection, revocation, PAR, device
- * authorization), and so for every dialect, which hands its requests to
- * those endpoints. A client and an address past their failure limit are
+ * Brute-force protection for client authentication, placed (in main.ts's
+ * table of provider extensions) on every endpoint that authenticates clients
+ * (token, introspection, revocation, PAR, device authorization), and so for
+ * every dialect, which hands its requests to those endpoints. A client and an address past their failure limit are
  * refused before the provider checks anything; each `invalid_client` counts
  * against both. Requests with HTTP Basic need no body read; for credentials
  * in the body, the body is read once and handed on unchanged.
  */
-export function clientAuthThrottle(provider: Provider, limiter: FailureLimiter): Middleware {
-  const paths = ['token', 'introspection', 'revocation', 'pushed_authorization_request', 'device_authorization']
-    .map((route) => provider.pathFor(route as never));
-  const throttled: Middleware = async (ctx, next) => {
+export function clientAuthThrottle(limiter: FailureLimiter): Middleware {
+  return async (ctx, next) => {
     let clientId = basicClientId(ctx.get('authorization'));
     let raw: Buffer | undefined;
     if (clientId === undefined && ctx.is('application/x-www-form-urlencoded')) {
@@ -55,5 +51,4 @@ export function clientAuthThrottle(provider: Provider, limiter: FailureLimiter):
       await limiter.failed(subjects);
     }
   };
-  return onPostsTo(paths, throttled);
 }

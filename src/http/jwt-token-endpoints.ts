@@ -1,45 +1,55 @@
-import type { Middleware } from 'koa';
-import type Provider from 'oidc-provider';
+import type { Context, Middleware } from 'koa';
 import type { JwtAccessTokenRegistry } from '../provider/jwt-access-tokens.js';
 import type { TokenCheck } from '../resource/token-check.js';
-import { onPostsTo } from './route-dispatch.js';
 
 const looksLikeJwt = (token: unknown): token is string => typeof token === 'string' && token.split('.').length === 3;
 
-/**
- * RFC 7662 introspection and RFC 7009 revocation of JWT access tokens, which
- * oidc-provider cannot look up. Every request goes to the provider as it
- * came (nothing is read or replayed); the provider authenticates the caller
- * and answers about opaque tokens. When it has turned a JWT away, Gatehouse
- * answers from the token's signature and its record instead.
- */
-export function jwtTokenEndpoints(provider: Provider, check: TokenCheck, registry: JwtAccessTokenRegistry): Middleware {
-  const introspection = provider.pathFor('introspection');
-  const revocation = provider.pathFor('revocation');
-  const answer: Middleware = async (ctx, next) => {
-    const path = ctx.path;
-    await next();
-    // The provider refuses structured (JWT) tokens with unsupported_token_type,
-    // after authenticating the caller; any other answer (failed client
-    // authentication, a bad request, an opaque token) stands.
-    const oidc = (ctx as unknown as { oidc?: { params?: { token?: unknown }; client?: { clientId: string; clientAuthMethod?: string } } }).oidc;
-    const token = oidc?.params?.token;
-    const caller = oidc?.client;
-    const refusedAsJwt = (ctx.body as { error?: unknown } | undefined)?.error === 'unsupported_token_type';
-    if (!caller || !looksLikeJwt(token) || !(ctx.status === 200 || refusedAsJwt)) return;
+interface Caller { clientId: string; clientAuthMethod?: string }
 
-    const info = await check(`Bearer ${token}`).catch(() => undefined);
+/**
+ * The JWT the provider turned away after authenticating its caller, if that
+ * is what happened. oidc-provider cannot look JWT access tokens up, and
+ * refuses them with `unsupported_token_type` (or, for revocation, answers 200
+ * having found nothing); any other answer (failed client authentication, a
+ * bad request, an opaque token) stands.
+ */
+function refusedJwt(ctx: Context): { token: string; caller: Caller } | undefined {
+  const oidc = (ctx as unknown as { oidc?: { params?: { token?: unknown }; client?: Caller } }).oidc;
+  const token = oidc?.params?.token;
+  const caller = oidc?.client;
+  const refusedAsJwt = (ctx.body as { error?: unknown } | undefined)?.error === 'unsupported_token_type';
+  if (!caller || !looksLikeJwt(token) || !(ctx.status === 200 || refusedAsJwt)) return undefined;
+  return { token, caller };
+}
+
+/**
+ * RFC 7662 introspection of JWT access tokens: answered from the token's
+ * signature and record, for whatever audience Gatehouse issued it (Gatehouse's
+ * API or a registered resource server); `aud` says which.
+ */
+export function jwtIntrospection(check: TokenCheck): Middleware {
+  return async (ctx, next) => {
+    await next();
+    const refused = refusedJwt(ctx);
+    if (!refused) return;
+    const info = await check.inspect(refused.token).catch(() => undefined);
+    // A public client learns only about its own tokens (as for opaque ones).
+    const visible = info && (refused.caller.clientAuthMethod !== 'none' || refused.caller.clientId === info.clientId);
     ctx.set('Cache-Control', 'no-store');
-    if (path === introspection) {
-      // A public client learns only about its own tokens (as for opaque ones).
-      const visible = info && (caller.clientAuthMethod !== 'none' || caller.clientId === info.clientId);
-      ctx.status = 200;
-      ctx.body = visible && info.claims
-        ? { active: true, token_type: 'Bearer', ...info.claims }
-        : { active: false };
-      return;
-    }
-    if (info && info.clientId !== caller.clientId) {
+    ctx.status = 200;
+    ctx.body = visible && info.claims ? { active: true, token_type: 'Bearer', ...info.claims } : { active: false };
+  };
+}
+
+/** RFC 7009 revocation of JWT access tokens, whatever their audience: by jti, until they would have expired. */
+export function jwtRevocation(check: TokenCheck, registry: JwtAccessTokenRegistry): Middleware {
+  return async (ctx, next) => {
+    await next();
+    const refused = refusedJwt(ctx);
+    if (!refused) return;
+    const info = await check.inspect(refused.token).catch(() => undefined);
+    ctx.set('Cache-Control', 'no-store');
+    if (info && info.clientId !== refused.caller.clientId) {
       ctx.status = 400;
       ctx.body = { error: 'invalid_request', error_description: 'this token was not issued to the client revoking it' };
       return;
@@ -48,5 +58,4 @@ export function jwtTokenEndpoints(provider: Provider, check: TokenCheck, registr
     ctx.status = 200;
     ctx.body = '';
   };
-  return onPostsTo([introspection, revocation], answer);
 }

@@ -37,13 +37,3 @@ export function dispatchByFirstSegment(routers: Router[]): Middleware {
     return routes ? routes(ctx, next) : next();
   };
 }
-
-/**
- * `middleware` for POST requests to `paths` only. Every other request goes
- * straight on, without an async frame of its own: the middlewares in front
- * of the provider see every request, and most concern only an endpoint or two.
- */
-export function onPostsTo(paths: Iterable<string>, middleware: Middleware): Middleware {
-  const served = new Set(paths);
-  return (ctx, next) => (ctx.method === 'POST' && served.has(ctx.path) ? middleware(ctx, next) : next());
-}

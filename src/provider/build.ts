@@ -8,6 +8,7 @@ import { resourceIndicatorsFeature, type ResourceServerPolicy } from './resource
 import { introspectionAllowed, revocationAllowed } from './token-policies.js';
 import * as password from './grants/password.js';
 import * as tokenExchange from './grants/token-exchange.js';
+import type { TokenExchangeDeps } from './grants/token-exchange.js';
 import type { TokenCheck } from '../resource/token-check.js';
 import { dialectLifetime } from './lifetimes.js';
 import { pkceRequired } from './pkce-exemption.js';
@@ -27,6 +28,8 @@ export interface ProviderDeps {
   firstPartyClients: ReadonlySet<string>;
   /** The resource check, for token exchange's subject tokens (set once it exists). */
   tokenCheck: () => TokenCheck;
+  /** The grant a token belongs to, for token exchange. */
+  grantOf: TokenExchangeDeps['grantOf'];
   /** Registered resource servers (RFC 8707) other than Gatehouse's API. */
   findResourceServer: ResourceServerPolicy['findResourceServer'];
   /** Brute-force protection for the password grant. */
@@ -235,6 +238,7 @@ export function buildProvider(config: GatehouseConfig, deps: ProviderDeps): Prov
     tokenExchange.grantType,
     tokenExchange.tokenExchangeHandler(provider, {
       tokenCheck: deps.tokenCheck,
+      grantOf: deps.grantOf,
       audience: apiAudience(config.issuer),
       resourceServerInfo: resourceIndicators.getResourceServerInfo,
     }) as never,

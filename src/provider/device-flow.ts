@@ -2,7 +2,6 @@ import { createHash } from 'node:crypto';
 import type { KoaContextWithOIDC } from 'oidc-provider';
 import type { Middleware } from 'koa';
 import type { CounterStore } from '../../adapters/contract.js';
-import { onPostsTo } from '../http/route-dispatch.js';
 import { renderPage, type Views } from '../http/views.js';
 
 export const DEVICE_CODE_GRANT = 'urn:ietf:params:oauth:grant-type:device_code';
@@ -49,8 +48,8 @@ export function deviceFlowFeature(views: Views) {
  * tries to persist a session that was never saved, which throws. The user
  * is owed the same answer as for any stale form: start again.
  */
-export function deviceFormWithoutSession(views: Views, path: string): Middleware {
-  const guarded: Middleware = async (ctx, next) => {
+export function deviceFormWithoutSession(views: Views): Middleware {
+  return async (ctx, next) => {
     try {
       await next();
     } catch (error) {
@@ -62,28 +61,31 @@ export function deviceFormWithoutSession(views: Views, path: string): Middleware
       }, 400);
     }
   };
-  return onPostsTo([path], guarded);
 }
 
 /**
  * What oidc-provider leaves to the deployment: it does not announce a
- * polling `interval` (RFC 8628 §3.2) and never answers `slow_down` (§3.5).
- * This announces the configured interval and, for a device code polled again
- * before it has passed, turns `authorization_pending` into `slow_down`.
- * Polls are counted in the shared counter store, so every process agrees.
+ * polling `interval` (RFC 8628 §3.2). Placed on the device authorization endpoint.
  */
-export function devicePolling(counters: CounterStore, intervalSeconds: number, paths: { token: string; deviceAuthorization: string }): Middleware {
-  const polled: Middleware = async (ctx, next) => {
+export function deviceInterval(intervalSeconds: number): Middleware {
+  return async (ctx, next) => {
     await next();
-    const oidc = (ctx as unknown as Partial<KoaContextWithOIDC>).oidc;
-    if (!oidc || !ctx.body || typeof ctx.body !== 'object') return;
-    const body = ctx.body as Record<string, unknown>;
-    if (oidc.route === 'device_authorization' && ctx.status === 200) {
-      body.interval = intervalSeconds;
-      return;
-    }
-    const params = oidc.params as Record<string, unknown> | undefined;
-    if (oidc.route !== 'token' || params?.grant_type !== DEVICE_CODE_GRANT || body.error !== 'authorization_pending') return;
+    if (ctx.status === 200 && ctx.body && typeof ctx.body === 'object') (ctx.body as Record<string, unknown>).interval = intervalSeconds;
+  };
+}
+
+/**
+ * oidc-provider never answers `slow_down` (RFC 8628 §3.5). Placed on the
+ * token endpoint, this turns `authorization_pending` into `slow_down` for a
+ * device code polled again before the interval has passed. Polls are counted
+ * in the shared counter store, so every process agrees.
+ */
+export function devicePollingPace(counters: CounterStore, intervalSeconds: number): Middleware {
+  return async (ctx, next) => {
+    await next();
+    const params = (ctx as unknown as Partial<KoaContextWithOIDC>).oidc?.params as Record<string, unknown> | undefined;
+    const body = ctx.body as Record<string, unknown> | undefined;
+    if (params?.grant_type !== DEVICE_CODE_GRANT || !body || typeof body !== 'object' || body.error !== 'authorization_pending') return;
     const code = params.device_code;
     if (typeof code !== 'string') return;
     // Keyed by a digest: the device code itself is a bearer credential.
@@ -94,6 +96,4 @@ export function devicePolling(counters: CounterStore, intervalSeconds: number, p
       body.error_description = `poll no more often than every ${intervalSeconds} seconds; add 5 seconds to the interval`;
     }
   };
-  // Only the token and device authorization endpoints answer polls and announce the interval.
-  return onPostsTo([paths.token, paths.deviceAuthorization], polled);
 }

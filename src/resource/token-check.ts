@@ -1,6 +1,7 @@
 import { createLocalJWKSet, createRemoteJWKSet, errors as joseErrors, type JSONWebKeySet, type JWTPayload, type JWTVerifyGetKey, jwtVerify } from 'jose';
 import type { Context, Middleware } from 'koa';
 import type Provider from 'oidc-provider';
+import { type AudienceRule, audienceAccepted, audienceList } from './audience.js';
 import { dpopProofProblem, type ProofReplayGuard } from './dpop.js';
 
 /** What a resource server learns about a valid token. */
@@ -18,7 +19,14 @@ export interface TokenInfo {
   expiresAt?: number;
   /** The verified claims of a JWT access token. */
   claims?: Record<string, unknown>;
+  /** Who the token is for (`aud`); empty for an opaque token issued without a resource indicator. */
+  audience: string[];
+  /** The grant an opaque token belongs to (JWTs keep theirs in their record). */
+  grantId?: string;
 }
+
+/** What is known of a genuine, live token before any resource's rules are applied. */
+export type IssuedToken = Omit<TokenInfo, 'tokenType' | 'format'>;
 
 /** An RFC 6750 §3.1 error: 400 invalid_request, 401 invalid_token, 403 insufficient_scope. */
 export class TokenCheckError extends Error {
@@ -45,15 +53,20 @@ export class TokenCheckError extends Error {
 
 export interface TokenCheckOptions {
   issuer: string;
-  /** The audience JWT access tokens must carry (RFC 9068 §4). */
+  /**
+   * The audience a token must carry to be accepted here (RFC 8707, RFC 9068
+   * §4), and whether tokens without one are (see resource/audience.ts).
+   * Defaults to refusing audience-less tokens.
+   */
   audience: string;
+  audiencelessAccepted?: boolean;
   /** Where signing keys come from: a JWKS URL (fetched and cached), or a loader (reloaded when a kid is unknown). */
   jwks: URL | (() => Promise<JSONWebKeySet>);
   /**
    * Looks up an opaque token; in-process this is the provider's own token
    * store. Returns undefined for unknown, expired or revoked tokens.
    */
-  findOpaque?: (token: string) => Promise<Omit<TokenInfo, 'tokenType' | 'format'> | undefined>;
+  findOpaque?: (token: string) => Promise<IssuedToken | undefined>;
   /**
    * Whether a verified JWT access token was revoked, itself or through its
    * grant or client. Asked on every request, so it should answer from memory
@@ -118,8 +131,10 @@ export function createTokenCheck(options: TokenCheckOptions) {
     const now = Math.floor(Date.now() / 1000);
     const known = verified.get(token);
     if (known && known.exp > now) return known;
+    // The audience is judged afterwards, by the same rule as for opaque
+    // tokens; introspection and token exchange look at tokens of any audience.
     const { payload } = await jwtVerify(token, keys, {
-      issuer: options.issuer, audience: options.audience, typ: 'at+jwt', algorithms: ['RS256', 'ES256', 'EdDSA', 'PS256'],
+      issuer: options.issuer, typ: 'at+jwt', algorithms: ['RS256', 'ES256', 'EdDSA', 'PS256'],
     });
     if (typeof payload.exp === 'number') {
       if (verified.size >= VERIFIED_TOKENS_KEPT) verified.clear();
@@ -128,7 +143,7 @@ export function createTokenCheck(options: TokenCheckOptions) {
     return payload;
   }
 
-  async function verifyJwt(token: string): Promise<Omit<TokenInfo, 'tokenType' | 'format'> | undefined> {
+  async function verifyJwt(token: string): Promise<IssuedToken | undefined> {
     try {
       const payload = await verifiedClaims(token);
       if (typeof payload.client_id !== 'string') return undefined;
@@ -140,14 +155,30 @@ export function createTokenCheck(options: TokenCheckOptions) {
         expiresAt: payload.exp,
         claims: payload,
         jkt: (payload.cnf as { jkt?: string } | undefined)?.jkt,
+        audience: audienceList(payload.aud),
       };
     } catch {
       return undefined;
     }
   }
 
+  /**
+   * Whether `token` is a genuine, live token of this issuer, whatever its
+   * audience: a verified JWT (not revoked) or a stored opaque token, of a
+   * client that still exists. Introspection (RFC 7662) and token exchange
+   * (RFC 8693) judge tokens for any resource; resources use `checkToken`.
+   */
+  async function inspect(token: string): Promise<IssuedToken | undefined> {
+    const info = isJwt(token) ? await verifyJwt(token) : await options.findOpaque?.(token);
+    if (!info) return undefined;
+    if (options.clientExists && !(await options.clientExists(info.clientId))) return undefined;
+    return info;
+  }
+
+  const audienceRule: AudienceRule = { audience: options.audience, audiencelessAccepted: options.audiencelessAccepted ?? false };
+
   /** Resolves the token's info, or throws a TokenCheckError. */
-  return async function checkToken(authorization: string | undefined, requiredScopes: string[] = [], request?: PresentedRequest): Promise<TokenInfo> {
+  async function checkToken(authorization: string | undefined, requiredScopes: string[] = [], request?: PresentedRequest): Promise<TokenInfo> {
     if (!authorization) throw new TokenCheckError(401, undefined, 'no access token');
     const space = authorization.indexOf(' ');
     const scheme = SCHEMES.get(authorization.slice(0, space).toLowerCase() as 'bearer');
@@ -155,11 +186,10 @@ export function createTokenCheck(options: TokenCheckOptions) {
     if (space < 1 || !scheme) throw new TokenCheckError(401, 'invalid_request', 'use the Bearer, LEAccess or DPoP scheme');
     if (!TOKEN.test(token) || token.length > 4096) throw new TokenCheckError(400, 'invalid_request', 'malformed access token', scheme);
 
-    const isJwt = token.split('.').length === 3;
-    const info = isJwt ? await verifyJwt(token) : await options.findOpaque?.(token);
+    const info = await inspect(token);
     if (!info) throw new TokenCheckError(401, 'invalid_token', 'the access token is invalid, expired or revoked', scheme);
-    if (options.clientExists && !(await options.clientExists(info.clientId))) {
-      throw new TokenCheckError(401, 'invalid_token', 'the access token is invalid, expired or revoked', scheme);
+    if (!audienceAccepted(info.audience, audienceRule)) {
+      throw new TokenCheckError(401, 'invalid_token', 'the access token was issued for another resource', scheme);
     }
     // RFC 9449 §7.1: a bound token only with the DPoP scheme and a valid proof;
     // the DPoP scheme only for a bound token.
@@ -173,22 +203,29 @@ export function createTokenCheck(options: TokenCheckOptions) {
     if (missing.length) {
       throw new TokenCheckError(403, 'insufficient_scope', 'the access token lacks a required scope', scheme, requiredScopes);
     }
-    return { ...info, tokenType: scheme, format: isJwt ? 'jwt' : 'opaque' };
-  };
+    return { ...info, tokenType: scheme, format: isJwt(token) ? 'jwt' : 'opaque' };
+  }
+
+  return Object.assign(checkToken, { inspect });
 }
+
+const isJwt = (token: string): boolean => token.split('.').length === 3;
 
 export type TokenCheck = ReturnType<typeof createTokenCheck>;
 
 /**
  * Koa middleware: rejects the request with an RFC 6750 error unless it
  * carries a valid token with every scope in `scopes`; otherwise puts the
- * token's info on `ctx.state.token`.
+ * token's info on `ctx.state.token`. `origin` is the resource's public
+ * origin: a DPoP proof's `htu` is compared with it, never with the request's
+ * Host header, which the sender controls (RFC 9449 §4.3 step 9).
  */
-export function requireToken(check: TokenCheck, scopes: string[] = [], realm = 'gatehouse'): Middleware {
+export function requireToken(check: TokenCheck, { origin, scopes = [], realm = 'gatehouse' }: { origin: string; scopes?: string[]; realm?: string }): Middleware {
+  const base = new URL(origin).origin;
   return async (ctx: Context, next) => {
     try {
       ctx.state.token = await check(ctx.get('Authorization') || undefined, scopes, {
-        method: ctx.method, url: `${ctx.protocol}://${ctx.host}${ctx.path}`, dpop: ctx.get("DPoP") || undefined,
+        method: ctx.method, url: `${base}${ctx.path}`, dpop: ctx.get('DPoP') || undefined,
       });
     } catch (error) {
       if (!(error instanceof TokenCheckError)) throw error;
@@ -209,14 +246,15 @@ export function providerTokenLookup(provider: Provider): NonNullable<TokenCheckO
     const [accessToken, clientCredentials] = await Promise.all([provider.AccessToken.find(token), provider.ClientCredentials.find(token)]);
     const found = accessToken ?? clientCredentials;
     if (!found || found.isExpired) return undefined;
-    const accountId = (found as { accountId?: string }).accountId;
-    const jkt = (found as { jkt?: string }).jkt;
+    const { accountId, jkt, grantId, aud } = found as { accountId?: string; jkt?: string; grantId?: string; aud?: unknown };
     return {
       ...(jkt ? { jkt } : {}),
+      ...(grantId ? { grantId } : {}),
       clientId: found.clientId!,
       sub: accountId,
       scope: (found.scope ?? '').split(' ').filter(Boolean),
       expiresAt: found.exp,
+      audience: audienceList(aud),
     };
   };
 }

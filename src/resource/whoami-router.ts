@@ -3,9 +3,9 @@ import type { TokenInfo } from './token-check.js';
 import { requireToken, type TokenCheck } from './token-check.js';
 
 /** `GET /api/whoami`: a demo protected resource that describes the presented token. */
-export function whoamiRouter(check: TokenCheck): Router {
+export function whoamiRouter(check: TokenCheck, issuer: string): Router {
   const router = new Router();
-  router.get('/api/whoami', requireToken(check), (ctx) => {
+  router.get('/api/whoami', requireToken(check, { origin: issuer }), (ctx) => {
     const token = ctx.state.token as TokenInfo;
     ctx.set('Cache-Control', 'no-store');
     ctx.body = {

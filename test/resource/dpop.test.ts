@@ -25,7 +25,8 @@ describe('DPoP (RFC 9449): sender-constrained tokens at the resource check', () 
       const DPoP = oidc.getDPoPHandle(config, await oidc.randomDPoPKeyPair());
       const tokens = await oidc.clientCredentialsGrant(config, { scope: 'read' }, { DPoP });
       expect(tokens.token_type.toLowerCase()).to.equal('dpop');
-      const whoami = new URL(`${server.url}/api/whoami`);
+      // htu names the issuer's URL, whatever address the request reached (RFC 9449 §4.3).
+      const whoami = new URL(`${server.issuer}/api/whoami`);
 
       const ok = await oidc.fetchProtectedResource(config, tokens.access_token, whoami, 'GET', undefined, undefined, { DPoP });
       expect(ok.status).to.equal(200);

@@ -1,5 +1,6 @@
 import { expect } from 'chai';
 import { FormBrowser } from '../support/form-browser.js';
+import { request } from 'node:http';
 import { authorizationUrl, frontChannel, REDIRECT_URI } from '../support/oidc.js';
 import { startTestServer, type TestServer } from '../support/server.js';
 
@@ -9,6 +10,16 @@ const SPOOFED = {
   'x-forwarded-for': '203.0.113.7',
 };
 const CHALLENGE = { code_challenge: 'E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM', code_challenge_method: 'S256' };
+
+/** A GET with a Host header of the caller's choosing (fetch will not send one). */
+function getWithHost(url: string, host: string): Promise<{ status: number; text: string }> {
+  return new Promise((resolve, reject) => {
+    request(url, { headers: { host } }, (response) => {
+      let text = '';
+      response.setEncoding('utf8').on('data', (chunk: string) => { text += chunk; }).on('end', () => resolve({ status: response.statusCode ?? 0, text }));
+    }).on('error', reject).end();
+  });
+}
 
 /** What a proxy's headers could change: discovery, cookies, and the client address the audit trail records. */
 async function observe(server: TestServer, clientId: string, headers: Record<string, string>) {
@@ -60,30 +71,55 @@ describe('proxy headers', () => {
     });
   });
 
-  describe('with TRUST_PROXY=true, they are honoured', () => {
+  describe('with TRUST_PROXY=true, only the client address is taken from the proxy', () => {
     let server: TestServer;
     let clientId: string;
+    let issuer: string;
 
     before(async () => {
-      server = await startTestServer({ TRUST_PROXY: 'true' });
+      // An https issuer: Gatehouse is reached through a TLS-terminating proxy.
+      issuer = `https://gatehouse-${Date.now()}.example.test`;
+      server = await startTestServer({ TRUST_PROXY: 'true', ISSUER: issuer });
       clientId = await clientOf(server);
     });
 
     after(() => server.stop());
 
-    it('discovery keeps the configured issuer and describes the endpoints as the proxy’s clients reach them', async () => {
-      const { discovery } = await observe(server, clientId, SPOOFED);
-      expect(discovery.issuer).to.equal(server.issuer);
-      expect(discovery.authorization_endpoint).to.equal('https://evil.example.test/auth');
+    it('discovery names the configured issuer’s endpoints, whatever host or scheme the proxy forwards', async () => {
+      for (const headers of [SPOOFED, {}, { 'x-forwarded-proto': 'http' }] as Array<Record<string, string>>) {
+        const { discovery } = await observe(server, clientId, headers);
+        expect(discovery.issuer).to.equal(issuer);
+        expect(discovery.authorization_endpoint).to.equal(`${issuer}/auth`);
+        expect(discovery.token_endpoint).to.equal(`${issuer}/token`);
+      }
     });
 
-    it('cookies are Secure, and the audit trail records the forwarded client address', async () => {
+    it('cookies are Secure because the issuer is https, and the audit trail records the forwarded client address', async () => {
       const forwarded = await observe(server, clientId, SPOOFED);
       expect(forwarded.cookies.length).to.be.above(0);
       for (const cookie of forwarded.cookies) expect(cookie.toLowerCase(), cookie).to.match(/;\s*secure/);
       expect(forwarded.ip).to.equal('203.0.113.7');
       const direct = await observe(server, clientId, {});
       expect(direct.ip).to.match(/127\.0\.0\.1$|^::1$/);
+    });
+  });
+
+  describe('the Host header', () => {
+    let server: TestServer;
+
+    before(async () => { server = await startTestServer(); });
+    after(() => server.stop());
+
+    it('changes no URL discovery publishes (issue 15: Host: evil.example gave token_endpoint http://evil.example/token)', async () => {
+      const honest = await (await fetch(`${server.url}/.well-known/openid-configuration`)).json() as Record<string, unknown>;
+      for (const path of ['/.well-known/openid-configuration', '/.well-known/oauth-authorization-server']) {
+        const reply = await getWithHost(`${server.url}${path}`, 'evil.example.test');
+        expect(reply.status).to.equal(200);
+        expect(reply.text).not.to.include('evil.example.test');
+        const document = JSON.parse(reply.text) as Record<string, unknown>;
+        if (path.includes('openid')) expect(document).to.deep.equal(honest);
+        expect(document.token_endpoint).to.equal(`${server.issuer}/token`);
+      }
     });
   });
 });

@@ -1,7 +1,7 @@
 import type { KoaContextWithOIDC, ResourceServer } from 'oidc-provider';
 import type Provider from 'oidc-provider';
 import { errors } from 'oidc-provider';
-import type { TokenCheck } from '../../resource/token-check.js';
+import type { IssuedToken, TokenCheck } from '../../resource/token-check.js';
 import { tokenFormatOf } from '../resource-servers.js';
 import { stringParam } from './params.js';
 
@@ -10,8 +10,10 @@ export const parameters = new Set(['subject_token', 'subject_token_type', 'reque
 const ACCESS_TOKEN_TYPE = 'urn:ietf:params:oauth:token-type:access_token';
 
 export interface TokenExchangeDeps {
-  /** Validates the subject token as any resource server would. */
+  /** Judges the subject token: genuine, live, not revoked, whatever its audience. */
   tokenCheck: () => TokenCheck;
+  /** The grant a subject token belongs to (opaque tokens carry it; a JWT's record does). */
+  grantOf(subject: IssuedToken): Promise<string | undefined>;
   /** The one audience tokens may be exchanged for (Gatehouse's API). */
   audience: string;
   resourceServerInfo(ctx: KoaContextWithOIDC, resource: string, client: never): Promise<ResourceServer>;
@@ -24,6 +26,16 @@ export interface TokenExchangeDeps {
  * a subset of both the subject token's scopes and its own, for Gatehouse's API
  * audience. The new token acts for the same user (or, for a machine token, for
  * the exchanging client) and is the provider's own token.
+ *
+ * RFC 8693 §2.1 leaves the acceptable subject tokens to the server; the
+ * policy here keeps an exchange from being a way around revocation or
+ * audience (§5):
+ * - the subject token was issued to the exchanging client, or names it in its
+ *   audience: a client cannot take over tokens issued to unrelated clients;
+ * - the new token never outlives the subject token;
+ * - the new token belongs to the subject token's grant, so revoking the
+ *   subject token, its refresh token or its grant (RFC 7009 revokes the whole
+ *   grant) revokes it too, and a chain of exchanges shares that one fate.
  */
 export function tokenExchangeHandler(provider: Provider, deps: TokenExchangeDeps) {
   return async function tokenExchange(ctx: KoaContextWithOIDC): Promise<void> {
@@ -38,8 +50,14 @@ export function tokenExchangeHandler(provider: Provider, deps: TokenExchangeDeps
     const audience = stringParam(ctx, 'audience') ?? deps.audience;
     if (audience !== deps.audience) throw new errors.InvalidTarget(`tokens can only be exchanged for ${deps.audience}`);
 
-    const subject = await deps.tokenCheck()(`Bearer ${subjectToken}`).catch(() => undefined);
+    const subject = await deps.tokenCheck().inspect(subjectToken).catch(() => undefined);
     if (!subject) throw new errors.InvalidGrant('subject_token is invalid, expired or revoked');
+    if (subject.clientId !== client.clientId && !subject.audience.includes(client.clientId)) {
+      // The same answer as for an unknown token: whose tokens exist is not the caller's business.
+      throw new errors.InvalidGrant('subject_token is invalid, expired or revoked');
+    }
+    const remaining = (subject.expiresAt ?? 0) - Math.floor(Date.now() / 1000);
+    if (remaining < 1) throw new errors.InvalidGrant('subject_token is invalid, expired or revoked');
 
     const allowed = new Set((client.scope ?? '').split(' ').filter(Boolean));
     const held = new Set(subject.scope);
@@ -51,14 +69,16 @@ export function tokenExchangeHandler(provider: Provider, deps: TokenExchangeDeps
     const info = await deps.resourceServerInfo(ctx, audience, client as never);
     let token;
     if (subject.sub) {
-      const grant = new provider.Grant({ accountId: subject.sub, clientId: client.clientId });
-      grant.addResourceScope(audience, scope);
-      const grantId = await grant.save();
+      const grantId = await deps.grantOf(subject);
+      if (!grantId) throw new errors.InvalidGrant('subject_token is invalid, expired or revoked');
       token = new provider.AccessToken({ accountId: subject.sub, client, grantId, gty: 'token_exchange', scope, expiresWithSession: false });
     } else {
+      // A machine token has no grant: it dies with its client, and by its expiry.
       token = new provider.ClientCredentials({ client, scope });
     }
     token.resourceServer = new provider.ResourceServer(audience, { ...info, accessTokenFormat: tokenFormatOf(client) });
+    // oidc-provider reads a token's lifetime from `expiresIn` once it is set (lib/models/base_token.js).
+    (token as unknown as { expiresIn: number }).expiresIn = Math.min(token.expiration, remaining);
     ctx.oidc.entity(subject.sub ? 'AccessToken' : 'ClientCredentials', token);
     const value = await token.save();
     ctx.body = {

@@ -1,0 +1,106 @@
+import { expect } from 'chai';
+import * as oidc from 'openid-client';
+import { discover } from '../support/oidc.js';
+import { basicAuth, postForm, send } from '../support/http.js';
+import { startTestServer, type TestServer } from '../support/server.js';
+
+const EXCHANGE = 'urn:ietf:params:oauth:grant-type:token-exchange';
+const ACCESS_TOKEN = 'urn:ietf:params:oauth:token-type:access_token';
+
+/**
+ * RFC 8693 with the policy of issue 15 M3: only a subject token issued to
+ * the exchanging client (or naming it in its audience), never outliving it,
+ * and dying with its grant.
+ */
+describe('token exchange (RFC 8693)', () => {
+  let server: TestServer;
+  const user = { username: `pia-${Date.now()}`, password: 'exchange password' };
+  const apps: Record<'front' | 'service' | 'stranger', { id: string; secret: string }> = {} as never;
+  let exchanger: oidc.Configuration;
+
+  before(async () => {
+    // Short user tokens, so that "never outlives" is visible against the 3600 s default for exchanged ones.
+    server = await startTestServer({ ACCESS_TOKEN_TTL: '600' });
+    await server.services.accounts.create(user);
+    for (const [name, format] of [['front', 'opaque'], ['service', 'jwt'], ['stranger', 'opaque']] as const) {
+      const made = await server.services.clients.create({
+        name, grantTypes: ['password', 'refresh_token', EXCHANGE], scope: ['read', 'write', 'user'], tokenFormat: format,
+      });
+      apps[name] = { id: made.client.clientId, secret: made.clientSecret! };
+    }
+    exchanger = await discover(server, apps.service.id, apps.service.secret);
+  });
+
+  after(() => server.stop());
+
+  async function signIn(app: keyof typeof apps) {
+    const reply = await postForm(`${server.url}/token`, { grant_type: 'password', ...user, scope: 'read write' }, { authorization: basicAuth(apps[app].id, apps[app].secret) });
+    expect(reply.status, reply.text).to.equal(200);
+    return reply.json as { access_token: string; refresh_token: string; expires_in: number };
+  }
+
+  const exchange = (app: keyof typeof apps, subjectToken: string, params: Record<string, string> = {}) => postForm(`${server.url}/token`, {
+    grant_type: EXCHANGE, subject_token: subjectToken, subject_token_type: ACCESS_TOKEN, scope: 'read', ...params,
+  }, { authorization: basicAuth(apps[app].id, apps[app].secret) });
+
+  const whoami = (token: string) => send(`${server.url}/api/whoami`, { method: 'GET', headers: { authorization: `Bearer ${token}` } });
+
+  it('exchanges a token the client holds for a narrower one for the API audience, acting for the same user', async () => {
+    expect(exchanger.serverMetadata().grant_types_supported).to.include(EXCHANGE);
+    const own = await signIn('service');
+    const result = await oidc.genericGrantRequest(exchanger, EXCHANGE, { subject_token: own.access_token, subject_token_type: ACCESS_TOKEN, scope: 'read', audience: `${server.issuer}/api` });
+    expect(result).to.include({ issued_token_type: ACCESS_TOKEN, scope: 'read' });
+    const body = (await whoami(result.access_token)).json;
+    expect(body).to.include({ client_id: apps.service.id, scope: 'read' });
+    expect(body.sub).to.be.a('string');
+  });
+
+  it('refuses a subject token issued to an unrelated client, as if it did not exist', async () => {
+    for (const subject of [(await signIn('front')).access_token, (await signIn('service')).access_token]) {
+      const reply = await exchange('stranger', subject);
+      expect(reply.status).to.equal(400);
+      expect(reply.json).to.deep.equal({ error: 'invalid_grant', error_description: 'grant request is invalid' });
+    }
+  });
+
+  it('never issues a token that outlives its subject token', async () => {
+    for (const app of ['front', 'service'] as const) {
+      const own = await signIn(app);
+      const reply = await exchange(app, own.access_token);
+      expect(reply.status, reply.text).to.equal(200);
+      expect(reply.json.expires_in as number).to.be.at.most(own.expires_in).and.above(0);
+      // And an exchanged token exchanged again: still no further than the original.
+      const again = await exchange(app, reply.json.access_token as string);
+      expect(again.status, again.text).to.equal(200);
+      expect(again.json.expires_in as number).to.be.at.most(own.expires_in);
+    }
+  });
+
+  it('revokes the exchanged token with its subject’s grant: revoking the subject or its refresh token ends the chain', async () => {
+    for (const [app, revoke] of [['front', 'access_token'], ['front', 'refresh_token'], ['service', 'refresh_token']] as const) {
+      const own = await signIn(app);
+      const first = (await exchange(app, own.access_token)).json.access_token as string;
+      const second = (await exchange(app, first)).json.access_token as string;
+      for (const token of [first, second]) expect((await whoami(token)).status).to.equal(200);
+
+      const revoked = await postForm(`${server.url}/token/revocation`, { token: own[revoke] }, { authorization: basicAuth(apps[app].id, apps[app].secret) });
+      expect(revoked.status).to.equal(200);
+      for (const token of [own.access_token, first, second]) {
+        expect((await whoami(token)).status, `${app} ${revoke}`).to.equal(401);
+        expect((await exchange(app, token)).json.error).to.equal('invalid_grant');
+      }
+    }
+  });
+
+  it('refuses to widen the scope, another audience, and an invalid subject token', async () => {
+    const subject = (await signIn('service')).access_token;
+    for (const [params, error] of [
+      [{ scope: 'user' }, 'invalid_scope'],
+      [{ scope: 'read', audience: 'https://elsewhere.example.test' }, 'invalid_target'],
+      [{ scope: 'read', subject_token: 'forged-subject-token' }, 'invalid_grant'],
+    ] as Array<[Record<string, string>, string]>) {
+      const failure = await exchange('service', subject, params);
+      expect(failure.json.error, JSON.stringify(params)).to.equal(error);
+    }
+  });
+});
