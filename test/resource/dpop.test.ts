@@ -1,4 +1,7 @@
+import { createHash, randomUUID } from 'node:crypto';
+import { request } from 'node:http';
 import { expect } from 'chai';
+import { exportJWK, generateKeyPair, SignJWT } from 'jose';
 import * as oidc from 'openid-client';
 import { discover } from '../support/oidc.js';
 import { send } from '../support/http.js';
@@ -55,4 +58,38 @@ describe('DPoP (RFC 9449): sender-constrained tokens at the resource check', () 
       expect(replay.json.error_description).to.match(/already used/);
     });
   }
+});
+
+describe('DPoP htu is judged against the issuer’s URL, never the Host header (issue 15 L2)', () => {
+  let server: TestServer;
+  let config: oidc.Configuration;
+
+  before(async () => {
+    server = await startTestServer();
+    const { client, clientSecret } = await server.services.clients.create({ name: 'dpop host', grantTypes: ['client_credentials'], scope: ['read'] });
+    config = await discover(server, client.clientId, clientSecret);
+  });
+
+  after(() => server.stop());
+
+  /** A proof for `htu`, sent to this server's listener with `host` as the Host header. */
+  async function present(keys: CryptoKeyPair, token: string, htu: string, host: string) {
+    const jwk = await exportJWK(keys.publicKey);
+    const proof = await new SignJWT({ htm: 'GET', htu, jti: randomUUID(), ath: createHash('sha256').update(token).digest('base64url') })
+      .setProtectedHeader({ typ: 'dpop+jwt', alg: 'ES256', jwk }).setIssuedAt().sign(keys.privateKey);
+    return new Promise<number>((resolve, reject) => {
+      request(`${server.url}/api/whoami`, { headers: { host, authorization: `DPoP ${token}`, dpop: proof } }, (response) => {
+        response.resume().on('end', () => resolve(response.statusCode ?? 0));
+      }).on('error', reject).end();
+    });
+  }
+
+  it('accepts a proof for the issuer’s URL whatever Host was sent, and refuses one for the Host the sender chose', async () => {
+    const keys = await generateKeyPair('ES256');
+    const DPoP = oidc.getDPoPHandle(config, keys);
+    const { access_token: token } = await oidc.clientCredentialsGrant(config, { scope: 'read' }, { DPoP });
+    expect(await present(keys, token, `${server.issuer}/api/whoami`, 'evil.example.test')).to.equal(200);
+    expect(await present(keys, token, 'http://evil.example.test/api/whoami', 'evil.example.test')).to.equal(401);
+    expect(await present(keys, token, `${server.url}/api/whoami`, new URL(server.url).host)).to.equal(401);
+  });
 });

@@ -34,7 +34,7 @@ export interface CodeFlowResult {
 export async function authorize(
   config: oidc.Configuration,
   user: { username: string; password: string },
-  options: { scope?: string; redirectUri?: string; browser?: FormBrowser } = {},
+  options: { scope?: string; redirectUri?: string; browser?: FormBrowser; parameters?: Record<string, string> } = {},
 ): Promise<CodeFlowResult> {
   const redirectUri = options.redirectUri ?? REDIRECT_URI;
   const verifier = oidc.randomPKCECodeVerifier();
@@ -47,6 +47,7 @@ export async function authorize(
     code_challenge_method: 'S256',
     state,
     nonce,
+    ...options.parameters,
   });
   const browser = options.browser ?? new FormBrowser((next) => next.href.startsWith(redirectUri));
   const callback = await signInAndConsent(browser, url, user, redirectUri);
@@ -70,12 +71,12 @@ export async function signInAndConsent(browser: FormBrowser, url: URL | string, 
   return new URL(page.url);
 }
 
-export async function redeem(config: oidc.Configuration, flow: CodeFlowResult) {
+export async function redeem(config: oidc.Configuration, flow: CodeFlowResult, parameters?: Record<string, string>) {
   return oidc.authorizationCodeGrant(config, flow.callback, {
     pkceCodeVerifier: flow.verifier,
     expectedState: flow.state,
     expectedNonce: flow.nonce,
-  });
+  }, parameters);
 }
 
 /** The OAuth error code a rejected openid-client call carried. */
