@@ -4,8 +4,11 @@ import { guardText, type QueryResult, type SqlDatabase, type SqlExecutor } from 
 
 // SQLSTATE classes that mean "the server is not there for you right now":
 // 08 connection exception, 57P01-03 shutdown / cannot connect now, 53300 too
-// many connections. Anything else the server says is about the statement.
-const UNAVAILABLE_SQLSTATE = /^(08|57P0[123]$|53300$)/;
+// many connections, 3D000 the database is gone (dropped or renamed under a
+// running server), 28 the role can no longer sign in. Each is an outage to
+// the caller (503), not a fault of its request. Anything else the server
+// says is about the statement.
+const UNAVAILABLE_SQLSTATE = /^(08|28|57P0[123]$|53300$|3D000$)/;
 
 /** True when `error` says the server could not be reached, not that the query was wrong. */
 function isConnectionFailure(error: unknown): boolean {
