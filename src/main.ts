@@ -13,6 +13,7 @@ import { healthRouter } from './http/health.js';
 import { answerAsIssuer } from './http/issuer-origin.js';
 import { jwtIntrospection, jwtRevocation } from './http/jwt-token-endpoints.js';
 import { extendProviderRoutes, providerRouteResolver } from './http/provider-routes.js';
+import { corsOnlyForAuthenticatedClients } from './http/cors-after-client-auth.js';
 import { requestLog } from './http/request-log.js';
 import { dispatchByFirstSegment } from './http/route-dispatch.js';
 import { createViews } from './http/views.js';
@@ -219,12 +220,13 @@ export async function mountRoutes(services: Services, logger: Logger, internalOr
   // Gatehouse's extensions of the provider's endpoints, per route and in
   // order; dialects hand their requests on to these routes too.
   const throttle = clientAuthThrottle(services.limiter);
+  const cors = corsOnlyForAuthenticatedClients;
   provider.use(extendProviderRoutes(providerRoute, {
-    token: [throttle, devicePollingPace(storage.counters, config.devicePollInterval)],
-    introspection: [throttle, jwtIntrospection(tokenCheck)],
-    revocation: [throttle, jwtRevocation(tokenCheck, services.jwtAccessTokens)],
-    pushed_authorization_request: [throttle],
-    device_authorization: [throttle, deviceInterval(config.devicePollInterval)],
+    token: [cors, throttle, devicePollingPace(storage.counters, config.devicePollInterval)],
+    introspection: [cors, throttle, jwtIntrospection(tokenCheck)],
+    revocation: [cors, throttle, jwtRevocation(tokenCheck, services.jwtAccessTokens)],
+    pushed_authorization_request: [cors, throttle],
+    device_authorization: [cors, throttle, deviceInterval(config.devicePollInterval)],
     code_verification: [deviceFormWithoutSession(createViews())],
   }));
   provider.on('server_error', (ctx, error) => {

@@ -12,6 +12,7 @@ import type { TokenExchangeDeps } from './grants/token-exchange.js';
 import type { TokenCheck } from '../resource/token-check.js';
 import { dialectLifetime } from './lifetimes.js';
 import { pkceRequired } from './pkce-exemption.js';
+import { browserClientOrigin } from './cors-policy.js';
 import { bitsOfOpaqueRandomness, skippingForeignRefreshTokens } from './token-values.js';
 import { REGISTRATION_POLICY, registrationPolicy } from './registration.js';
 import type { JwtAccessTokenRegistry } from './jwt-access-tokens.js';
@@ -113,6 +114,7 @@ export function buildProvider(config: GatehouseConfig, deps: ProviderDeps): Prov
       requestObjectSigningAlgValues: [...ASYMMETRIC_SIGNING_ALGS],
     },
     adapter: skippingForeignRefreshTokens(deps.adapter),
+    clientBasedCORS: browserClientOrigin,
     findAccount: deps.findAccount,
     jwks: deps.jwks as Configuration['jwks'],
     cookies: {
