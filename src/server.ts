@@ -7,7 +7,7 @@ import { SecretsKeyError } from '../adapters/secrets-at-rest.js';
 import type { GatehouseConfig } from '../config/schema.js';
 import { ConfigError, loadConfig } from './config/load.js';
 import { startGatehouse } from './main.js';
-import { createLogger, type Logger } from './observability/logger.js';
+import { abandonLogs, createLogger, type Logger, settleLogs } from './observability/logger.js';
 
 const EXPECTED = [ConfigError, StorageUnavailableError, EmbeddedDatabaseBusyError, SecretsKeyError];
 // In-flight requests get this long to finish on SIGTERM.
@@ -22,6 +22,20 @@ function workerCount(config: GatehouseConfig, logger: Logger): number {
   return wanted;
 }
 
+/** Exits once the logs are out (or could not be written), never blocking on stdout. */
+async function exit(logger: Logger, code: number): Promise<never> {
+  await settleLogs(logger);
+  process.exit(code);
+}
+
+/** The last resort of a shutdown: exit after `ms` whatever is still running or writing. */
+function forceExitAfter(logger: Logger, ms: number): void {
+  setTimeout(() => {
+    abandonLogs(logger);
+    process.exit(1);
+  }, ms).unref();
+}
+
 async function runWorker(config: GatehouseConfig, logger: Logger): Promise<void> {
   const gatehouse = await startGatehouse(config, logger);
   let stopping = false;
@@ -29,10 +43,10 @@ async function runWorker(config: GatehouseConfig, logger: Logger): Promise<void>
     if (stopping) return;
     stopping = true;
     logger.info({ signal }, 'shutting down');
-    setTimeout(() => process.exit(1), SHUTDOWN_GRACE_MS).unref();
-    gatehouse.close().then(() => process.exit(0), (error: unknown) => {
+    forceExitAfter(logger, SHUTDOWN_GRACE_MS);
+    gatehouse.close().then(() => exit(logger, 0), (error: unknown) => {
       logger.error({ err: error }, 'shutdown failed');
-      process.exit(1);
+      return exit(logger, 1);
     });
   };
   process.on('SIGTERM', () => stop('SIGTERM'));
@@ -47,7 +61,7 @@ function runPrimary(workers: number, logger: Logger): void {
   cluster.on('listening', (worker) => listening.add(worker.id));
   cluster.on('exit', (worker, code, signal) => {
     if (stopping) {
-      if (Object.keys(cluster.workers ?? {}).length === 0) process.exit(process.exitCode ?? 0);
+      if (Object.keys(cluster.workers ?? {}).length === 0) void exit(logger, Number(process.exitCode ?? 0));
       return;
     }
     if (!listening.has(worker.id)) {
@@ -66,7 +80,7 @@ function runPrimary(workers: number, logger: Logger): void {
     stopping = true;
     logger.info({ signal, workers }, 'shutting down workers');
     for (const worker of Object.values(cluster.workers ?? {})) worker?.process.kill('SIGTERM');
-    setTimeout(() => process.exit(1), SHUTDOWN_GRACE_MS + 2000).unref();
+    forceExitAfter(logger, SHUTDOWN_GRACE_MS + 2000);
   };
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));

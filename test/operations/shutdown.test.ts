@@ -1,0 +1,107 @@
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { rm } from 'node:fs/promises';
+import { expect } from 'chai';
+import { freePort, skipBecause, tempDir } from '../support/server.js';
+import { sleep } from '../support/waiting.js';
+
+// The grace period in src/server.ts (10 s for in-flight requests, 2 s more for a primary), and a margin.
+const EXIT_WITHIN_MS = 15_000;
+
+/** Whether a process is alive (signal 0 tests for existence). */
+function alive(pid: number): boolean {
+  try { process.kill(pid, 0); return true; } catch { return false; }
+}
+
+/** The PIDs of `pid`'s children (Linux /proc, through pgrep). */
+function childrenOf(pid: number): number[] {
+  try {
+    return execFileSync('pgrep', ['-P', String(pid)], { encoding: 'utf8' }).split('\n').filter(Boolean).map(Number);
+  } catch {
+    return [];
+  }
+}
+
+async function ready(url: string, child: ChildProcess): Promise<void> {
+  for (let i = 0; i < 300; i += 1) {
+    if (child.exitCode !== null) throw new Error(`exited with ${child.exitCode} before it was ready`);
+    try { if ((await fetch(`${url}/readyz`)).ok) return; } catch { /* not listening yet */ }
+    await sleep(100);
+  }
+  throw new Error('not ready');
+}
+
+async function gone(pids: number[], withinMs: number): Promise<number> {
+  const started = Date.now();
+  while (pids.some(alive)) {
+    if (Date.now() - started > withinMs) {
+      for (const pid of pids.filter(alive)) process.kill(pid, 'SIGKILL');
+      throw new Error(`still running ${withinMs} ms after the signal: ${pids.join(', ')}`);
+    }
+    await sleep(50);
+  }
+  return Date.now() - started;
+}
+
+/**
+ * Issue 17: a supervisor's SIGTERM stops Gatehouse within its grace period
+ * in every case: sent to `npm start`, to the server, to the process group,
+ * with the reader of its stdout gone.
+ */
+describe('shutdown: every stop signal ends every process within the grace period', function () {
+  this.timeout(60_000);
+  let dataDir: string;
+  const started: ChildProcess[] = [];
+
+  beforeEach(async () => { dataDir = await tempDir(); });
+  afterEach(async () => {
+    for (const child of started.splice(0)) if (child.pid && alive(child.pid)) process.kill(child.pid, 'SIGKILL');
+    await rm(dataDir, { recursive: true, force: true });
+  });
+
+  function environment(port: number, extra: Record<string, string> = {}) {
+    return { ...process.env, PORT: String(port), ISSUER: `http://localhost:${port}`, GATEHOUSE_DATA_DIR: dataDir, LOG_LEVEL: 'info', ...extra };
+  }
+
+  it('SIGTERM to `npm start` stops the server it started (no orphan)', async () => {
+    const port = await freePort();
+    // --ignore-scripts skips only the prestart build (the suite has built already); the start script runs as a user's does.
+    const npm = spawn('npm', ['start', '--ignore-scripts', '--silent'], { env: environment(port), stdio: ['ignore', 'ignore', 'inherit'] });
+    started.push(npm);
+    await ready(`http://127.0.0.1:${port}`, npm);
+    const tree = [npm.pid!, ...childrenOf(npm.pid!)];
+    const server = childrenOf(npm.pid!).flatMap((pid) => [pid, ...childrenOf(pid)]);
+    expect(server.length, 'the server runs under npm').to.be.above(0);
+    npm.kill('SIGTERM');
+    const ms = await gone([...tree, ...server], EXIT_WITHIN_MS);
+    expect(ms).to.be.below(EXIT_WITHIN_MS);
+  });
+
+  for (const workers of process.env.DATABASE_URL ? ['1', '2'] : ['1']) {
+    it(`SIGTERM to the process group of ${workers} worker(s) whose stdout reader has gone: every process exits`, async () => {
+      const port = await freePort();
+      const server = spawn(process.execPath, ['dist/src/server.js'], {
+        env: environment(port, { WEB_CONCURRENCY: workers }), stdio: ['ignore', 'pipe', 'inherit'], detached: true,
+      });
+      started.push(server);
+      await ready(`http://127.0.0.1:${port}`, server);
+      const processes = [server.pid!, ...childrenOf(server.pid!)];
+      // The reader goes away: every later write to stdout fails with EPIPE.
+      server.stdout!.destroy();
+      await fetch(`http://127.0.0.1:${port}/healthz`);
+      process.kill(-server.pid!, 'SIGTERM');
+      await gone(processes, EXIT_WITHIN_MS);
+    });
+  }
+
+  it('SIGTERM to a primary alone stops its workers too', async function () {
+    if (!process.env.DATABASE_URL) skipBecause(this, 'DATABASE_URL is unset: the embedded database runs one worker');
+    const port = await freePort();
+    const server = spawn(process.execPath, ['dist/src/server.js'], { env: environment(port, { WEB_CONCURRENCY: '2' }), stdio: ['ignore', 'ignore', 'inherit'] });
+    started.push(server);
+    await ready(`http://127.0.0.1:${port}`, server);
+    const processes = [server.pid!, ...childrenOf(server.pid!)];
+    expect(processes).to.have.length(3);
+    server.kill('SIGTERM');
+    await gone(processes, EXIT_WITHIN_MS);
+  });
+});
