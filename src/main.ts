@@ -255,7 +255,7 @@ export async function startGatehouse(config: GatehouseConfig, logger = createLog
   // Metrics on their own loopback port keep them off the public listener.
   const metricsServer = config.metricsPort === undefined ? undefined : createServer((req, res) => {
     if (req.url !== '/metrics') { res.statusCode = 404; res.end(); return; }
-    services.metrics.registry.metrics().then((text) => {
+    services.metrics.text().then((text) => {
       res.setHeader('Content-Type', services.metrics.registry.contentType);
       res.end(text);
     }, () => { res.statusCode = 500; res.end(); });

@@ -7,6 +7,7 @@ import { SecretsKeyError } from '../adapters/secrets-at-rest.js';
 import type { GatehouseConfig } from '../config/schema.js';
 import { ConfigError, loadConfig } from './config/load.js';
 import { startGatehouse } from './main.js';
+import { aggregateWorkerMetrics } from './observability/cluster-metrics.js';
 import { abandonLogs, createLogger, type Logger, settleLogs } from './observability/logger.js';
 
 const EXPECTED = [ConfigError, StorageUnavailableError, EmbeddedDatabaseBusyError, SecretsKeyError];
@@ -55,6 +56,7 @@ async function runWorker(config: GatehouseConfig, logger: Logger): Promise<void>
 
 /** The primary of a multi-worker run: forks, replaces crashed workers, passes signals on. */
 function runPrimary(workers: number, logger: Logger): void {
+  aggregateWorkerMetrics();
   let stopping = false;
   const listening = new Set<number>();
   for (let i = 0; i < workers; i += 1) cluster.fork();

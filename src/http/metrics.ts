@@ -7,7 +7,7 @@ export function metricsRouter(metrics: Metrics): Router {
   router.get('/metrics', async (ctx) => {
     ctx.set('Cache-Control', 'no-store');
     ctx.type = metrics.registry.contentType;
-    ctx.body = await metrics.registry.metrics();
+    ctx.body = await metrics.text();
   });
   return router;
 }

@@ -1,11 +1,15 @@
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { metricsText } from './cluster-metrics.js';
 
 /**
- * Gatehouse's Prometheus metrics. One registry per process (every worker
- * serves its own; Prometheus scrapes each, or sums through the service).
+ * Gatehouse's Prometheus metrics. One registry per process; with several
+ * workers, `text()` answers for the whole server (summed in the primary).
  */
 export class Metrics {
   readonly registry = new Registry();
+
+  /** The Prometheus text a scrape gets. */
+  readonly text = metricsText(this.registry);
 
   readonly httpDuration = new Histogram({
     name: 'gatehouse_http_request_duration_seconds',
@@ -60,6 +64,8 @@ export class Metrics {
       help: 'Signing keys by state: active (signs), published (in JWKS), retired.',
       labelNames: ['state'] as const,
       registers: [this.registry],
+      // Every worker counts the same shared keys: across workers, one reading, not a sum.
+      aggregator: 'first',
       async collect() {
         const counts = await keyCounts().catch(() => undefined);
         if (!counts) return;

@@ -127,6 +127,13 @@ describe('processes', () => {
         tokens.push(reply.json.access_token as string);
       }
       expect(pids.size, 'requests were served by two workers').to.equal(2);
+      // Issue 17: one scrape covers the whole server, whichever worker answers it.
+      for (let i = 0; i < 6; i += 1) {
+        const text = await freshConnectionGet(`${url}/metrics`);
+        const issued = /^gatehouse_tokens_issued_total\{grant_type="client_credentials",dialect="standard"\} (\d+)$/m.exec(text);
+        expect(Number(issued?.[1]), `scrape ${i}`).to.equal(30);
+        expect(text, 'shared signing keys are counted once, not once per worker').to.match(/^gatehouse_signing_keys\{state="active"\} 3$/m);
+      }
       for (const token of tokens) {
         const info = await postForm(`${url}/token/introspection`, { token }, auth);
         expect(info.json.active).to.equal(true);
