@@ -1,9 +1,10 @@
 import { expect } from 'chai';
 import { MAX_PAGE } from '../../src/paging/parameters.js';
+import { adminApiHeaders } from '../support/admin.js';
 import { runCli } from '../support/cli.js';
 import { DASHBOARD, dashboardSignIn } from '../support/dashboard.js';
 import type { FormBrowser } from '../support/form-browser.js';
-import { basicAuth, postForm, send } from '../support/http.js';
+import { send } from '../support/http.js';
 import { startTestServer, type TestServer } from '../support/server.js';
 
 /**
@@ -37,9 +38,7 @@ describe('paging parameters: one rule on every paginated surface, never a 500', 
 
   before(async () => {
     server = await startTestServer();
-    const m2m = await server.services.clients.create({ name: 'Paging admin job', grantTypes: ['client_credentials'], scope: ['admin'] });
-    const token = await postForm(`${server.url}/token`, { grant_type: 'client_credentials', scope: 'admin' }, { authorization: basicAuth(m2m.client.clientId, m2m.clientSecret!) });
-    admin = { authorization: `Bearer ${token.json.access_token as string}` };
+    admin = await adminApiHeaders(server, 'Paging admin job');
     await server.services.accounts.create({ ...dashboardAdmin, roles: ['admin'] });
     dashboard = await dashboardSignIn(server, dashboardAdmin);
   });

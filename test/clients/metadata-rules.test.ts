@@ -1,9 +1,10 @@
 import { expect } from 'chai';
 import { issueInitialAccessToken } from '../../src/provider/registration.js';
+import { adminApiHeaders } from '../support/admin.js';
 import { runCli } from '../support/cli.js';
 import { DASHBOARD, dashboardSignIn, postDashboardForm } from '../support/dashboard.js';
 import type { FormBrowser } from '../support/form-browser.js';
-import { basicAuth, postForm, postJson, send } from '../support/http.js';
+import { postForm, postJson, send } from '../support/http.js';
 import { REDIRECT_URI } from '../support/oidc.js';
 import { startTestServer, type TestServer } from '../support/server.js';
 
@@ -86,9 +87,7 @@ describe('client metadata rules: one rule set on every surface that makes or cha
 
   before(async () => {
     server = await startTestServer();
-    const m2m = await server.services.clients.create({ name: 'Rules admin job', grantTypes: ['client_credentials'], scope: ['admin'] });
-    const token = await postForm(`${server.url}/token`, { grant_type: 'client_credentials', scope: 'admin' }, { authorization: basicAuth(m2m.client.clientId, m2m.clientSecret!) });
-    admin = { authorization: `Bearer ${token.json.access_token as string}` };
+    admin = await adminApiHeaders(server, 'Rules admin job');
     await server.services.accounts.create({ ...dashboardAdmin, roles: ['admin'] });
     dashboard = await dashboardSignIn(server, dashboardAdmin);
     for (const name of ['northstar', 'lux', 'dashboard']) {
