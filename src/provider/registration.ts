@@ -43,6 +43,9 @@ export function enforceClientRules(ctx: KoaContextWithOIDC | undefined, metadata
     : { origin: 'stored' };
   const problems = clientMetadataProblems(metadata, context);
   if (!problems.length) return;
+  // A stored client that breaks a rule is not usable: answered like a client
+  // whose authentication failed (as an unknown one is), the reason logged only.
+  if (context.origin === 'stored') throw new errors.InvalidClientAuth(problems.map((problem) => problem.message).join('; '));
   // oidc-provider answers invalid_redirect_uri when the description starts
   // with "redirect_uris", so a redirect URI problem goes first.
   const ordered = [...problems.filter((p) => p.field === 'redirect_uris'), ...problems.filter((p) => p.field !== 'redirect_uris')];

@@ -246,7 +246,8 @@ describe('client metadata rules: one rule set on every surface that makes or cha
       token_endpoint_auth_method: 'none', scope: 'read',
     });
     const reply = await postForm(`${server.url}/token`, { grant_type: 'client_credentials', client_id: clientId, scope: 'read' });
-    expect(reply.status, reply.text).to.be.within(400, 401);
+    expect(reply.status, reply.text).to.equal(401);
+    expect(reply.json.error).to.equal('invalid_client');
     expect(reply.json).not.to.have.property('access_token');
   });
 });
