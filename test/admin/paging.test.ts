@@ -99,7 +99,8 @@ describe('paging parameters: one rule on every paginated surface, never a 500', 
     }
   });
 
-  it('the CLI’s audit --limit: refused (exit 1, invalid_request) when malformed, clamped to 1…500 otherwise', async () => {
+  it('the CLI’s audit --limit: refused (exit 1, invalid_request) when malformed, clamped to 1…500 otherwise', async function () {
+    this.timeout(180_000); // one CLI process per value, each opening the storage
     // A CLI flag given twice is parsed by node:util as its last value, so lists do not apply here.
     for (const { raw, clampsTo } of VALUES.filter((value) => typeof value.raw === 'string' && value.raw.length < 100)) {
       const result = await runCli(server, 'audit', `--limit=${raw as string}`, '--json');

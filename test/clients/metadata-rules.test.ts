@@ -208,7 +208,8 @@ describe('client metadata rules: one rule set on every surface that makes or cha
     describe(surface.name, () => {
       const rows = BAD.filter((row) => !row.selfServiceOnly || surface.selfService);
 
-      it('refuses every row of the table it can express, in its own error shape, and writes nothing', async () => {
+      it('refuses every row of the table it can express, in its own error shape, and writes nothing', async function () {
+        this.timeout(180_000); // the CLI surface is one process per row
         let tried = 0;
         for (const row of rows) {
           const before = await surface.state();
