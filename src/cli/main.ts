@@ -7,7 +7,11 @@ import { migrate } from '../../adapters/sql/migrate.js';
 import { ConfigError, loadConfig } from '../config/load.js';
 import { AppError, ValidationError } from '../errors/app-error.js';
 import { composeServices, type Services } from '../main.js';
+import { pagingParameter } from '../paging/parameters.js';
 import { issueInitialAccessToken } from '../provider/registration.js';
+
+// The audit log's own bound on one page (src/audit/log.ts).
+const AUDIT_MAX_LIMIT = 500;
 
 const USAGE = `Usage: gatehouse <command> [options]   (npm run cli -- <command> …)
 
@@ -139,7 +143,8 @@ async function run(services: Services, command: string[], values: Values): Promi
     case 'audit': {
       const since = typeof values.since === 'string' ? new Date(values.since) : undefined;
       if (since && Number.isNaN(since.getTime())) throw new UsageError('--since must be a date, e.g. 2026-11-23 or 2026-11-23T10:00:00Z');
-      const limit = typeof values.limit === 'string' ? Number.parseInt(values.limit, 10) : 50;
+      // The one paging rule: --limit abc or 2.5 is refused, 0 or 10^20 clamps to 1…500.
+      const limit = pagingParameter('--limit', values.limit, 50, AUDIT_MAX_LIMIT);
       const { items } = await services.audit.list({ since, clientId: typeof values.client === 'string' ? values.client : undefined, perPage: limit });
       return items.map((item) => ({ at: item.at.toISOString(), event: item.event, actor: item.actor, client_id: item.clientId, ip: item.ip, detail: JSON.stringify(item.detail) }));
     }

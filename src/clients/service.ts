@@ -4,12 +4,10 @@ import { ConflictError, type FieldProblem, NotFoundError, ValidationError } from
 import type { ClientTokenStore } from '../../adapters/factory.js';
 import type { Actor, AuditLog } from '../audit/log.js';
 import type { ScopeRegistry } from '../scopes/registry.js';
-import { redirectUriProblem } from './redirect-uris.js';
+import { clientMetadataProblems } from './metadata-rules.js';
+import { clampedPaging } from '../paging/parameters.js';
 
-export const GRANT_TYPES = [
-  'authorization_code', 'client_credentials', 'refresh_token', 'password', 'urn:ietf:params:oauth:grant-type:token-exchange',
-  'urn:ietf:params:oauth:grant-type:device_code',
-] as const;
+export { GRANT_TYPES } from './metadata-rules.js';
 export type TokenFormat = 'opaque' | 'jwt';
 
 export interface NewClient {
@@ -88,32 +86,11 @@ export class ClientService {
       problems.push({ field: 'client_id', message: 'must be 1-128 characters of letters, digits and . _ ~ -' });
     }
     const grantTypes = [...new Set(input.grantTypes)];
-    if (!grantTypes.length) problems.push({ field: 'grant_types', message: 'at least one is required' });
-    for (const grant of grantTypes) {
-      if (!(GRANT_TYPES as readonly string[]).includes(grant)) {
-        problems.push({ field: 'grant_types', message: `"${grant}" is not one of ${GRANT_TYPES.join(', ')}` });
-      }
-    }
-    if (input.public && grantTypes.some((g) => g === 'client_credentials' || g === 'password')) {
-      problems.push({ field: 'grant_types', message: 'a public client cannot use client_credentials or password' });
-    }
-    const redirectUris = [...new Set(input.redirectUris ?? [])];
-    if (grantTypes.includes('authorization_code') && !redirectUris.length) {
-      problems.push({ field: 'redirect_uris', message: 'authorization_code needs at least one redirect URI' });
-    }
-    for (const uri of [...redirectUris, ...(input.postLogoutRedirectUris ?? []), ...(input.backchannelLogoutUri ? [input.backchannelLogoutUri] : [])]) {
-      const problem = redirectUriProblem(uri);
-      if (problem) problems.push({ field: 'redirect_uris', message: `${uri} ${problem}` });
-    }
     if (input.tokenFormat !== undefined && input.tokenFormat !== 'opaque' && input.tokenFormat !== 'jwt') {
       problems.push({ field: 'token_format', message: 'must be opaque or jwt' });
     }
+    const redirectUris = [...new Set(input.redirectUris ?? [])];
     const scope = [...new Set(input.scope ?? [])];
-    // oidc-provider reads a client without `scope` as "any scope": never store one.
-    if (!scope.length) problems.push({ field: 'scope', message: 'at least one registered scope is required' });
-    if (problems.length) throw new ValidationError(problems);
-    await this.scopes.assertRegistered(scope);
-
     const clientSecret = input.public ? undefined : randomBytes(32).toString('base64url');
     const metadata: ClientMetadata = {
       client_id: input.clientId ?? randomUUID(),
@@ -130,7 +107,7 @@ export class ClientService {
       ...(input.requirePushedAuthorizationRequests ? { require_pushed_authorization_requests: true } : {}),
       ...(input.backchannelLogoutUri ? { backchannel_logout_uri: input.backchannelLogoutUri } : {}),
     };
-    await this.validate(metadata);
+    await this.assertAcceptable(metadata, problems);
     try {
       const record = await this.store.insert(metadata);
       await this.audit?.record({ event: 'client.created', ...by, clientId: record.clientId, detail: { name, grant_types: grantTypes, scope } });
@@ -151,8 +128,7 @@ export class ClientService {
   }
 
   async list(options: { name?: string; page?: number; perPage?: number } = {}): Promise<{ total: number; clients: Client[] }> {
-    const perPage = Math.min(Math.max(options.perPage ?? 100, 1), 1000);
-    const page = Math.max(options.page ?? 1, 1);
+    const { page, perPage } = clampedPaging(options, { defaultPerPage: 100, maxPerPage: 1000 });
     const { total, items } = await this.store.list({ name: options.name, limit: perPage, offset: (page - 1) * perPage });
     return { total, clients: items.map(toClient) };
   }
@@ -174,28 +150,14 @@ export class ClientService {
       if (patch.description === null || patch.description === '') delete metadata.description;
       else metadata.description = patch.description;
     }
-    if (patch.redirectUris !== undefined) {
-      const uris = [...new Set(patch.redirectUris)];
-      for (const uri of uris) {
-        const problem = redirectUriProblem(uri);
-        if (problem) problems.push({ field: 'redirect_uris', message: `${uri} ${problem}` });
-      }
-      const grants = metadata.grant_types as string[];
-      if (!uris.length && grants.includes('authorization_code')) {
-        problems.push({ field: 'redirect_uris', message: 'authorization_code needs at least one redirect URI' });
-      }
-      metadata.redirect_uris = uris;
-    }
-    if (patch.scope !== undefined) {
-      const scope = [...new Set(patch.scope)];
-      if (!scope.length) problems.push({ field: 'scope', message: 'at least one registered scope is required' });
-      metadata.scope = scope.join(' ');
-    }
+    if (patch.redirectUris !== undefined) metadata.redirect_uris = [...new Set(patch.redirectUris)];
+    if (patch.scope !== undefined) metadata.scope = [...new Set(patch.scope)].join(' ');
     if (problems.length) throw new ValidationError(problems);
     // Nothing to change: no write, no audit event, no new updated_at.
     if (JSON.stringify(metadata) === JSON.stringify(record.metadata)) return toClient(record);
-    if (patch.scope) await this.scopes.assertRegistered(patch.scope);
-    await this.validate(metadata);
+    // The whole client after the change goes through the rules, not just the
+    // changed fields: a change may break a rule that involves other fields.
+    await this.assertAcceptable(metadata, []);
     const updated = await this.store.replace(metadata);
     if (!updated) throw new NotFoundError(`no client with client_id "${clientId}"`);
     await this.audit?.record({ event: 'client.updated', ...by, clientId, detail: { fields: Object.keys(patch).filter((k) => patch[k as keyof ClientPatch] !== undefined) } });
@@ -231,7 +193,15 @@ export class ClientService {
     return this.store.revealSecret(clientId);
   }
 
-  private async validate(metadata: ClientMetadata): Promise<void> {
+  /**
+   * The client's metadata against the one rule set (metadata-rules.ts), with
+   * the scope registry as it is now, then against the protocol engine's own
+   * schema. `problems` are those the caller already found in its input.
+   */
+  private async assertAcceptable(metadata: ClientMetadata, problems: FieldProblem[]): Promise<void> {
+    const registeredScopes = new Set(await this.scopes.names());
+    problems.push(...clientMetadataProblems(metadata, { origin: 'administrator', registeredScopes }));
+    if (problems.length) throw new ValidationError(problems);
     try {
       await this.validateMetadata(metadata);
     } catch (error) {

@@ -14,7 +14,7 @@ import { dialectLifetime } from './lifetimes.js';
 import { pkceRequired } from './pkce-exemption.js';
 import { browserClientOrigin } from './cors-policy.js';
 import { bitsOfOpaqueRandomness, skippingForeignRefreshTokens } from './token-values.js';
-import { REGISTRATION_POLICY, registrationPolicy } from './registration.js';
+import { enforceClientRules, REGISTRATION_POLICY, registrationPolicy } from './registration.js';
 import type { JwtAccessTokenRegistry } from './jwt-access-tokens.js';
 import type { FailureLimiter } from '../security/failure-limiter.js';
 
@@ -90,7 +90,7 @@ export function buildProvider(config: GatehouseConfig, deps: ProviderDeps): Prov
     registration: {
       enabled: true,
       initialAccessToken: true,
-      policies: { [REGISTRATION_POLICY]: registrationPolicy({ names: () => deps.scopes, restricted: () => deps.restrictedScopes }) },
+      policies: { [REGISTRATION_POLICY]: registrationPolicy() },
     },
     registrationManagement: { enabled: true, rotateRegistrationAccessToken: true },
     // OpenID Connect Back-Channel Logout 1.0.
@@ -138,7 +138,12 @@ export function buildProvider(config: GatehouseConfig, deps: ProviderDeps): Prov
     },
     extraClientMetadata: {
       properties: ['access_token_format', 'description'],
-      validator(_ctx, key, value) {
+      validator(ctx, key, value, metadata) {
+        // Called once per property with the whole metadata: the client rules
+        // run once, with the first property.
+        if (key === 'access_token_format') {
+          enforceClientRules(ctx, metadata as Record<string, unknown>, { names: () => deps.scopes, restricted: () => deps.restrictedScopes });
+        }
         if (key === 'access_token_format' && value !== undefined && value !== 'opaque' && value !== 'jwt') {
           throw new errors.InvalidClientMetadata('access_token_format must be opaque or jwt');
         }

@@ -133,7 +133,8 @@ describe('Northstar client admin API (/v2)', () => {
     expect(beyond.status).to.equal(200);
     expect(beyond.json.data).to.deep.equal([]);
     expect((await api('GET', '/clients?limit=1000000', tokens.admin)).json.meta!.pagination).to.include({ per_page: 100 });
-    expect((await api('GET', '/clients?limit=-5&page=abc', tokens.admin)).json.meta!.pagination).to.include({ per_page: 20, current_page: 1 });
+    expect((await api('GET', '/clients?limit=-5', tokens.admin)).json.meta!.pagination).to.include({ per_page: 1, current_page: 1 });
+    expect((await api('GET', '/clients?page=abc', tokens.admin)).status, 'a malformed page is refused (see test/admin/paging.test.ts)').to.equal(400);
     expect((await api('GET', '/clients?limit=0', tokens.admin)).json.meta!.pagination).to.include({ per_page: 1 });
   });
 

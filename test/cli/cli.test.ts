@@ -1,32 +1,13 @@
-import { execFile } from 'node:child_process';
-import { promisify } from 'node:util';
 import { expect } from 'chai';
 import * as oidc from 'openid-client';
+import { type CliResult, runCli } from '../support/cli.js';
 import { discover } from '../support/oidc.js';
 import { startTestServer, type TestServer } from '../support/server.js';
-
-const run = promisify(execFile);
-
-interface CliResult { code: number; stdout: string; stderr: string }
 
 describe('CLI, beside a running server', () => {
   let server: TestServer;
 
-  async function cli(...args: string[]): Promise<CliResult> {
-    const env = {
-      ...process.env,
-      GATEHOUSE_DATA_DIR: server.config.dataDir,
-      DATABASE_URL: process.env.DATABASE_URL ?? '',
-      REDIS_URL: process.env.REDIS_URL ?? '',
-    };
-    try {
-      const { stdout, stderr } = await run(process.execPath, ['dist/src/cli/main.js', ...args], { env });
-      return { code: 0, stdout, stderr };
-    } catch (error) {
-      const failed = error as { code: number; stdout: string; stderr: string };
-      return { code: failed.code, stdout: failed.stdout, stderr: failed.stderr };
-    }
-  }
+  const cli = (...args: string[]): Promise<CliResult> => runCli(server, ...args);
 
   before(async () => { server = await startTestServer(); });
   after(() => server.stop());

@@ -1,3 +1,4 @@
+import { createHash, randomBytes } from 'node:crypto';
 import { expect } from 'chai';
 import { FormBrowser } from '../support/form-browser.js';
 import { basicAuth, postForm, postJson, send } from '../support/http.js';
@@ -95,6 +96,49 @@ describe('Lux dialect: /Lux/OAuth2/', () => {
     const spa = await server.services.clients.create({ name: 'SPA', grantTypes: ['authorization_code'], redirectUris: [CALLBACK], scope: ['openid'], public: true });
     const response = await fetch(`${server.url}/Lux/OAuth2/authorize/?${new URLSearchParams({ client_id: spa.client.clientId, redirect_uri: CALLBACK, response_type: 'code', state: 's' }).toString()}`, { redirect: 'manual' });
     expect(new URL(response.headers.get('location')!).searchParams.get('error')).to.equal('invalid_request');
+  });
+
+  describe('a Lux client that uses PKCE (RFC 7636)', () => {
+    const pkce = () => {
+      const verifier = randomBytes(32).toString('base64url');
+      return { verifier, challenge: createHash('sha256').update(verifier).digest('base64url') };
+    };
+    const codeFor = async (clientId: string, challenge: string) => {
+      const page = await authorize({ client_id: clientId, redirect_uri: CALLBACK, response_type: 'code', state: 's', code_challenge: challenge, code_challenge_method: 'S256' });
+      const code = new URL(page.url).searchParams.get('code');
+      expect(code, page.html.slice(0, 300)).to.be.a('string');
+      return code!;
+    };
+
+    it('redeems its code at access_token/ with its code_verifier, and only with the right one', async () => {
+      const { verifier, challenge } = pkce();
+      const wrong = await redeem({ client_id: client.id, client_secret: client.secret, redirect_uri: CALLBACK, code: await codeFor(client.id, challenge), grant_type: 'authorization_code', code_verifier: pkce().verifier });
+      expect(wrong.status, wrong.text).to.equal(400);
+      expect(wrong.json.error).to.equal('invalid_grant');
+      const missing = await redeem({ client_id: client.id, client_secret: client.secret, redirect_uri: CALLBACK, code: await codeFor(client.id, challenge), grant_type: 'authorization_code' });
+      expect(missing.status, 'a code bound to a challenge needs its verifier').to.equal(400);
+      const right = await redeem({ client_id: client.id, client_secret: client.secret, redirect_uri: CALLBACK, code: await codeFor(client.id, challenge), grant_type: 'authorization_code', code_verifier: verifier });
+      expect(right.status, right.text).to.equal(200);
+      expect(right.json.access_token).to.be.a('string');
+    });
+
+    it('lets a public client redeem with its code_verifier and no secret, and never without the verifier', async () => {
+      const spa = await server.services.clients.create({ name: 'Lux SPA', grantTypes: ['authorization_code'], redirectUris: [CALLBACK], scope: ['openid', 'user'], public: true });
+      const { verifier, challenge } = pkce();
+      const wrong = await redeem({ client_id: spa.client.clientId, redirect_uri: CALLBACK, code: await codeFor(spa.client.clientId, challenge), grant_type: 'authorization_code', code_verifier: pkce().verifier });
+      expect(wrong.json.error, wrong.text).to.equal('invalid_grant');
+      const missing = await redeem({ client_id: spa.client.clientId, redirect_uri: CALLBACK, code: await codeFor(spa.client.clientId, challenge), grant_type: 'authorization_code' });
+      expect(missing.status, missing.text).to.equal(400);
+      const right = await redeem({ client_id: spa.client.clientId, redirect_uri: CALLBACK, code: await codeFor(spa.client.clientId, challenge), grant_type: 'authorization_code', code_verifier: verifier });
+      expect(right.status, right.text).to.equal(200);
+    });
+
+    it('still refuses a confidential client that leaves out its secret', async () => {
+      const { verifier, challenge } = pkce();
+      const reply = await redeem({ client_id: client.id, redirect_uri: CALLBACK, code: await codeFor(client.id, challenge), grant_type: 'authorization_code', code_verifier: verifier });
+      expect(reply.status, reply.text).to.equal(401);
+      expect(reply.json.error).to.equal('invalid_client');
+    });
   });
 
   it('does not exempt confidential clients from PKCE at the standard endpoint', async () => {

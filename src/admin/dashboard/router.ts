@@ -6,6 +6,7 @@ import { type Client, type ClientService, GRANT_TYPES } from '../../clients/serv
 import { AppError, ConflictError, type FieldProblem, ValidationError } from '../../errors/app-error.js';
 import { renderPage, type Views } from '../../http/views.js';
 import type { Logger } from '../../observability/logger.js';
+import { readPaging } from '../../paging/parameters.js';
 import type { ScopeRegistry } from '../../scopes/registry.js';
 import type { DashboardOidcClient } from './oidc-client.js';
 import type { DashboardCookies, DashboardSession } from './session.js';
@@ -153,7 +154,8 @@ export function dashboardRouter(deps: DashboardDeps): Router {
 
   router.get('/', requireAdmin, async (ctx) => {
     const q = typeof ctx.query.q === 'string' ? ctx.query.q.trim().slice(0, 200) : '';
-    const page = Math.max(1, Number.parseInt(String(ctx.query.page ?? '1'), 10) || 1);
+    // The one paging rule: a malformed page is a 400 page, an out-of-range one clamps.
+    const { page } = readPaging({ page: ctx.query.page }, { defaultPerPage: PER_PAGE, maxPerPage: PER_PAGE });
     const { total, clients: items } = await clients.list({ name: q || undefined, page, perPage: PER_PAGE });
     const pages = Math.max(1, Math.ceil(total / PER_PAGE));
     render(ctx, 'dashboard/list', { q, page, pages, total, items });

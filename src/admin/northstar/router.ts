@@ -9,6 +9,7 @@ import type { TokenCheck } from '../../resource/token-check.js';
 import type { ScopeRegistry } from '../../scopes/registry.js';
 import { northstarError } from './errors.js';
 import { adminGate } from '../../audit/admin-calls.js';
+import { type Paging, PagingError, readPaging } from '../../paging/parameters.js';
 import type { AuditLog } from '../../audit/log.js';
 
 export interface NorthstarDeps {
@@ -33,9 +34,15 @@ function timestamp(iso: string): string {
   return iso.replace(/\.\d{3}Z$/, '+0000');
 }
 
-function intParam(value: unknown, fallback: number): number {
-  const parsed = typeof value === 'string' && /^\d{1,9}$/.test(value) ? Number(value) : Number.NaN;
-  return Number.isFinite(parsed) ? parsed : fallback;
+/**
+ * Northstar's paging parameters: `page`, and `limit` or its alias `per_page`
+ * (the name of the field in Northstar's pagination meta), read by the one
+ * paging rule (a malformed value is a 400, an out-of-range number clamps).
+ */
+function northstarPaging(query: Context['query']): Paging {
+  if (query.limit !== undefined && query.per_page !== undefined) throw new PagingError('limit', 'give limit or per_page, not both');
+  const perPage = query.per_page !== undefined ? 'per_page' : 'limit';
+  return readPaging({ page: query.page, perPage: query[perPage] }, { defaultPerPage: PER_PAGE, maxPerPage: MAX_PER_PAGE }, { page: 'page', perPage });
 }
 
 const CLIENT_DOCUMENT = bodySchema({
@@ -124,8 +131,7 @@ export function northstarRouter(deps: NorthstarDeps): Router {
   });
 
   router.get('/audit', requireAdmin, async (ctx) => {
-    const perPage = Math.min(Math.max(intParam(ctx.query.limit, PER_PAGE), 1), MAX_PER_PAGE);
-    const page = Math.max(intParam(ctx.query.page, 1), 1);
+    const { page, perPage } = northstarPaging(ctx.query);
     const since = typeof ctx.query.since === 'string' && !Number.isNaN(Date.parse(ctx.query.since)) ? new Date(ctx.query.since) : undefined;
     const clientId = typeof ctx.query.client_id === 'string' && ctx.query.client_id ? ctx.query.client_id : undefined;
     const { total, items } = await deps.audit.list({ since, clientId, page, perPage });
@@ -139,8 +145,7 @@ export function northstarRouter(deps: NorthstarDeps): Router {
   });
 
   router.get('/clients', requireAdmin, async (ctx) => {
-    const perPage = Math.min(Math.max(intParam(ctx.query.limit, PER_PAGE), 1), MAX_PER_PAGE);
-    const page = Math.max(intParam(ctx.query.page, 1), 1);
+    const { page, perPage } = northstarPaging(ctx.query);
     const { total, clients: items } = await clients.list({ page, perPage });
     const totalPages = Math.max(1, Math.ceil(total / perPage));
     const link = (to: number) => `${deps.issuer}/v2/clients?page=${to}&limit=${perPage}`;
@@ -200,12 +205,15 @@ export function northstarRouter(deps: NorthstarDeps): Router {
     const title = optionalString(fields, 'title', problems);
     const description = optionalString(fields, 'description', problems);
     const scope = optionalStringArray(fields, 'scope', problems);
+    // Gatehouse's extension, as on POST: redirect URIs for the code flow.
+    const redirect = optionalString(fields, 'redirect_uri', problems);
+    const redirectUris = optionalStringArray(fields, 'redirect_uris', problems) ?? (redirect ? [redirect] : undefined);
     if (fields.client_id !== undefined && fields.client_id !== ctx.params.client_id) {
       problems.push({ field: 'client_id', message: 'The client_id cannot be changed.' });
     }
     if (fields.client_secret !== undefined) problems.push({ field: 'client_secret', message: 'The client_secret cannot be changed.' });
     if (problems.length) throw new ValidationError(problems);
-    const client = await clients.update(ctx.params.client_id!, { name: title, description, scope }, ctx.state.actor);
+    const client = await clients.update(ctx.params.client_id!, { name: title, description, scope, redirectUris }, ctx.state.actor);
     noStore(ctx);
     ctx.body = { data: await present(client) };
   });

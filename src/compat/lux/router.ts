@@ -25,6 +25,8 @@ export interface LuxDeps {
 
 const TOKEN_REQUEST = bodySchema({
   grant_type: text(64), client_id: text(256), client_secret: text(512), code: text(512), redirect_uri: text(2048),
+  // RFC 7636 §4.5: 43-128 characters; longer is refused here, shorter by the provider.
+  code_verifier: text(128),
 });
 const ADJUST_REQUEST = bodySchema({
   client_id: text(256), client_name: text(200), redirect_uri: text(2048), description: text(2000), scope: text(1024),
@@ -36,7 +38,7 @@ const LUX_DEFAULT_SCOPE = ['openid', 'profile', 'user'];
 
 /**
  * Lux (`/Lux/OAuth2/…`): authorize/ and access_token/ are the provider's code
- * flow (without PKCE for confidential clients, as Lux clients predate it);
+ * flow (PKCE optional for confidential clients, as Lux clients predate it);
  * adjust/ and query/ manage clients through the shared client service.
  */
 export function luxRouter(deps: LuxDeps): Router {
@@ -106,12 +108,23 @@ export function luxRouter(deps: LuxDeps): Router {
     }
     const clientId = stringField(fields, 'client_id');
     const clientSecret = stringField(fields, 'client_secret');
-    if (!clientId || !clientSecret) throw new AppError(401, 'invalid_client', 'client_id and client_secret are required');
+    if (!clientId) throw new AppError(401, 'invalid_client', 'client_id is required');
     const answer = await callProviderEndpoint(ctx, next, provider, {
       dialect: 'lux',
       route: 'token',
-      form: { grant_type: 'authorization_code', code: stringField(fields, 'code'), redirect_uri: stringField(fields, 'redirect_uri') },
-      credentials: { clientId, clientSecret },
+      form: {
+        grant_type: 'authorization_code',
+        code: stringField(fields, 'code'),
+        redirect_uri: stringField(fields, 'redirect_uri'),
+        // A Lux client that used PKCE at authorize/ proves it here (RFC 7636 §4.5);
+        // the provider checks it against the code's challenge.
+        code_verifier: stringField(fields, 'code_verifier'),
+        // A public client (RFC 6749 §2.1) has no secret: it names itself, and
+        // the provider holds it to PKCE; a confidential one without its secret
+        // is refused by the provider's client authentication.
+        ...(clientSecret ? {} : { client_id: clientId }),
+      },
+      ...(clientSecret ? { credentials: { clientId, clientSecret } } : {}),
     });
     if (answer.status !== 200) {
       luxError(ctx, answer.status, String(answer.body.error), String(answer.body.error_description ?? ''), answer.wwwAuthenticate);

@@ -1,0 +1,125 @@
+import type { FieldProblem } from '../errors/app-error.js';
+import { redirectUriProblem } from './redirect-uris.js';
+
+const TOKEN_EXCHANGE = 'urn:ietf:params:oauth:grant-type:token-exchange';
+const DEVICE_CODE = 'urn:ietf:params:oauth:grant-type:device_code';
+
+/** Every grant type a Gatehouse client may be registered for. */
+export const GRANT_TYPES = [
+  'authorization_code', 'client_credentials', 'refresh_token', 'password', TOKEN_EXCHANGE, DEVICE_CODE,
+] as const;
+
+/**
+ * Grants whose only proof of who is asking is the client's own
+ * authentication: client_credentials (RFC 6749 §4.4 "MUST only be used by
+ * confidential clients"), password (§4.3.2, the client authenticates when it
+ * can) and token exchange (RFC 8693 §2.1, the client is who the subject token
+ * is handed to). A public client (token_endpoint_auth_method "none") has no
+ * authentication, so with any of them whoever knows its client_id would get
+ * its tokens.
+ */
+const AUTHENTICATED_CLIENT_GRANTS = ['client_credentials', 'password', TOKEN_EXCHANGE];
+
+/** The grants after which Gatehouse issues a refresh token (client_credentials and token exchange never do). */
+const REFRESH_TOKEN_ISSUING_GRANTS = ['authorization_code', 'password', DEVICE_CODE];
+
+/** What a client may register for itself (RFC 7591): no password grant, token exchange or device flow without an administrator. */
+const SELF_SERVICE_GRANTS = new Set(['authorization_code', 'refresh_token', 'client_credentials']);
+
+/**
+ * Who is making or changing the client, and what the scope registry holds.
+ * - `administrator`: the CLI, Northstar, Lux adjust/, the dashboard.
+ * - `self-service`: RFC 7591 registration and RFC 7592 updates, gated only by
+ *   an initial access token: never administrative scopes or grants.
+ * - `stored`: a client read back from storage as the provider builds it. Only
+ *   the rules whose breach hands out tokens apply, so that a record written
+ *   before a rule existed stops working rather than stays exploitable, while
+ *   merely untidy records (say refresh_token beside client_credentials) keep
+ *   working until someone changes them.
+ */
+export interface RuleContext {
+  origin: 'administrator' | 'self-service' | 'stored';
+  /** Scopes of the registry; scope rules are skipped when absent. */
+  registeredScopes?: ReadonlySet<string>;
+  /** Scopes flagged `warning` in the registry: only an administrator may grant them. */
+  restrictedScopes?: ReadonlySet<string>;
+}
+
+function strings(value: unknown): string[] {
+  return Array.isArray(value) ? value.filter((item): item is string => typeof item === 'string') : [];
+}
+
+/** Public clients: nothing that relies on client authentication. */
+function publicClientProblems(metadata: Record<string, unknown>, grants: string[]): FieldProblem[] {
+  if (metadata.token_endpoint_auth_method !== 'none') return [];
+  const forbidden = grants.filter((grant) => AUTHENTICATED_CLIENT_GRANTS.includes(grant));
+  return forbidden.length
+    ? [{ field: 'grant_types', message: `a public client (token_endpoint_auth_method none) cannot use ${forbidden.join(', ')}: these grants rely on client authentication` }]
+    : [];
+}
+
+function grantProblems(grants: string[], context: RuleContext): FieldProblem[] {
+  const problems: FieldProblem[] = [];
+  if (!grants.length) problems.push({ field: 'grant_types', message: 'at least one is required' });
+  for (const grant of grants) {
+    if (!(GRANT_TYPES as readonly string[]).includes(grant)) {
+      problems.push({ field: 'grant_types', message: `"${grant}" is not one of ${GRANT_TYPES.join(', ')}` });
+    } else if (context.origin === 'self-service' && !SELF_SERVICE_GRANTS.has(grant)) {
+      problems.push({ field: 'grant_types', message: `grant type ${grant} cannot be registered dynamically` });
+    }
+  }
+  // A refresh_token grant with nothing that issues one is a mistake that
+  // would otherwise go unnoticed until the first refresh (RFC 6749 §1.5).
+  if (grants.includes('refresh_token') && !grants.some((grant) => REFRESH_TOKEN_ISSUING_GRANTS.includes(grant))) {
+    problems.push({ field: 'grant_types', message: `refresh_token needs a grant that issues refresh tokens (${REFRESH_TOKEN_ISSUING_GRANTS.join(', ')})` });
+  }
+  return problems;
+}
+
+function redirectProblems(metadata: Record<string, unknown>, grants: string[]): FieldProblem[] {
+  const problems: FieldProblem[] = [];
+  const redirectUris = strings(metadata.redirect_uris);
+  if (grants.includes('authorization_code') && !redirectUris.length) {
+    problems.push({ field: 'redirect_uris', message: 'authorization_code needs at least one redirect URI' });
+  }
+  const backchannel = typeof metadata.backchannel_logout_uri === 'string' ? [metadata.backchannel_logout_uri] : [];
+  for (const [field, uris] of [['redirect_uris', redirectUris], ['post_logout_redirect_uris', strings(metadata.post_logout_redirect_uris)], ['backchannel_logout_uri', backchannel]] as const) {
+    for (const uri of uris) {
+      const problem = redirectUriProblem(uri);
+      if (problem) problems.push({ field, message: `${uri} ${problem}` });
+    }
+  }
+  return problems;
+}
+
+function scopeProblems(metadata: Record<string, unknown>, context: RuleContext): FieldProblem[] {
+  const scope = typeof metadata.scope === 'string' ? metadata.scope.split(' ').filter(Boolean) : [];
+  // oidc-provider reads a client without `scope` as "any scope": never store one.
+  if (!scope.length) return [{ field: 'scope', message: 'at least one registered scope is required' }];
+  const problems: FieldProblem[] = [];
+  const unknown = context.registeredScopes ? scope.filter((name) => !context.registeredScopes!.has(name)) : [];
+  if (unknown.length) problems.push({ field: 'scope', message: `unknown scope${unknown.length > 1 ? 's' : ''}: ${unknown.join(', ')}` });
+  if (context.origin === 'self-service') {
+    const restricted = scope.filter((name) => context.restrictedScopes?.has(name));
+    if (restricted.length) problems.push({ field: 'scope', message: `scope ${restricted.join(', ')} needs an administrator` });
+  }
+  return problems;
+}
+
+/**
+ * The one rule set for client metadata (RFC 7591 §2 names), whichever
+ * surface makes or changes the client: the client service applies it for the
+ * CLI, Northstar, Lux and the dashboard; the provider applies it to RFC 7591
+ * registrations and RFC 7592 updates (provider/registration.ts) and, for the
+ * `stored` rules, to every client it builds. An empty list means acceptable.
+ */
+export function clientMetadataProblems(metadata: Record<string, unknown>, context: RuleContext): FieldProblem[] {
+  const grants = [...new Set(strings(metadata.grant_types))];
+  if (context.origin === 'stored') return publicClientProblems(metadata, grants);
+  return [
+    ...grantProblems(grants, context),
+    ...publicClientProblems(metadata, grants),
+    ...redirectProblems(metadata, grants),
+    ...scopeProblems(metadata, context),
+  ];
+}
