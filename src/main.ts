@@ -1,4 +1,4 @@
-import { createServer, type Server } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type Provider from 'oidc-provider';
 import { openStorage, type Storage } from '../adapters/factory.js';
@@ -241,17 +241,43 @@ function listen(server: Server, port: number, host?: string): Promise<void> {
   });
 }
 
+/** Raised when a port Gatehouse should listen on is taken; the message says which setting to change. */
+export class PortInUseError extends Error {
+  override name = 'PortInUseError';
+}
+
+async function listenOrExplain(server: Server, port: number, setting: string, host?: string): Promise<void> {
+  try {
+    await listen(server, port, host);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'EADDRINUSE') throw error;
+    throw new PortInUseError(`${setting}=${port}: the port is already in use (another Gatehouse, or another program); stop it or choose a free port`);
+  }
+}
+
+/** What a request gets while the process is still opening its storage. */
+function starting(_req: IncomingMessage, res: ServerResponse): void {
+  res.writeHead(503, { 'Content-Type': 'application/json', 'Retry-After': '1', 'Cache-Control': 'no-store' });
+  res.end(JSON.stringify({ error: 'temporarily_unavailable', error_description: 'Gatehouse is starting' }));
+}
+
 /** Starts one Gatehouse server process's worth of everything. */
 export async function startGatehouse(config: GatehouseConfig, logger = createLogger(config.logLevel)): Promise<Gatehouse> {
-  const services = await composeServices(config, 'owner', logger);
-  let origin = '';
-  await mountRoutes(services, logger, () => origin);
-  services.storage.startSweeper(config.sweepInterval, (error) => logger.warn({ err: error }, 'sweep failed'));
-
-  const server = createServer(services.provider.callback());
+  // The port first: a taken port is reported before any storage is created or migrated.
+  const server = createServer(starting);
   // Slowloris and idle-connection bounds.
   server.headersTimeout = 20_000;
   server.requestTimeout = 30_000;
+  await listenOrExplain(server, config.port, 'PORT');
+  let services: Services;
+  try {
+    services = await composeServices(config, 'owner', logger);
+  } catch (error) {
+    server.close();
+    throw error;
+  }
+  const { port } = server.address() as AddressInfo;
+  const origin = `http://127.0.0.1:${port}`;
   // Metrics on their own loopback port keep them off the public listener.
   const metricsServer = config.metricsPort === undefined ? undefined : createServer((req, res) => {
     if (req.url !== '/metrics') { res.statusCode = 404; res.end(); return; }
@@ -261,16 +287,17 @@ export async function startGatehouse(config: GatehouseConfig, logger = createLog
     }, () => { res.statusCode = 500; res.end(); });
   });
   try {
-    await listen(server, config.port);
-    if (metricsServer) await listen(metricsServer, config.metricsPort!, '127.0.0.1');
+    await mountRoutes(services, logger, () => origin);
+    if (metricsServer) await listenOrExplain(metricsServer, config.metricsPort!, 'METRICS_PORT', '127.0.0.1');
   } catch (error) {
     server.close();
     await services.storage.close().catch(() => {});
     throw error;
   }
+  services.storage.startSweeper(config.sweepInterval, (error) => logger.warn({ err: error }, 'sweep failed'));
+  server.off('request', starting);
+  server.on('request', services.provider.callback());
   await services.storage.share();
-  const { port } = server.address() as AddressInfo;
-  origin = `http://127.0.0.1:${port}`;
   logger.info({ port, issuer: config.issuer, storage: services.storage.description }, 'gatehouse listening');
 
   let closing: Promise<void> | undefined;

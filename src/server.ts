@@ -6,11 +6,11 @@ import { StorageUnavailableError } from '../adapters/factory.js';
 import { SecretsKeyError } from '../adapters/secrets-at-rest.js';
 import type { GatehouseConfig } from '../config/schema.js';
 import { ConfigError, loadConfig } from './config/load.js';
-import { startGatehouse } from './main.js';
+import { PortInUseError, startGatehouse } from './main.js';
 import { aggregateWorkerMetrics } from './observability/cluster-metrics.js';
 import { abandonLogs, createLogger, type Logger, settleLogs } from './observability/logger.js';
 
-const EXPECTED = [ConfigError, StorageUnavailableError, EmbeddedDatabaseBusyError, SecretsKeyError];
+const EXPECTED = [ConfigError, StorageUnavailableError, EmbeddedDatabaseBusyError, SecretsKeyError, PortInUseError];
 // In-flight requests get this long to finish on SIGTERM.
 const SHUTDOWN_GRACE_MS = 10_000;
 
@@ -38,20 +38,24 @@ function forceExitAfter(logger: Logger, ms: number): void {
 }
 
 async function runWorker(config: GatehouseConfig, logger: Logger): Promise<void> {
-  const gatehouse = await startGatehouse(config, logger);
+  // Signals are handled from the first moment: one that arrives while the
+  // storage is still opening stops the server as soon as it has started
+  // (closing what it opened, the embedded database's lock included).
+  const started = startGatehouse(config, logger);
   let stopping = false;
   const stop = (signal: string) => {
     if (stopping) return;
     stopping = true;
     logger.info({ signal }, 'shutting down');
     forceExitAfter(logger, SHUTDOWN_GRACE_MS);
-    gatehouse.close().then(() => exit(logger, 0), (error: unknown) => {
+    started.then((gatehouse) => gatehouse.close()).then(() => exit(logger, 0), (error: unknown) => {
       logger.error({ err: error }, 'shutdown failed');
       return exit(logger, 1);
     });
   };
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
+  await started;
 }
 
 /** The primary of a multi-worker run: forks, replaces crashed workers, passes signals on. */

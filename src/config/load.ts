@@ -19,6 +19,29 @@ function envValue(env: NodeJS.ProcessEnv, name: SettingName): string | undefined
   return raw === undefined || raw.trim() === '' ? undefined : raw.trim();
 }
 
+// What a setting's pattern means, for people: the regular expression itself helps no one.
+const FORMS: Partial<Record<SettingName, string>> = {
+  issuer: 'must be an http:// or https:// URL with no query or fragment, e.g. https://id.example.com',
+  databaseUrl: 'must be a postgres:// or postgresql:// URL',
+  redisUrl: 'must be a redis:// or rediss:// URL',
+  secretsKey: 'must be 32 bytes, written as base64 (43 or 44 characters) or hex (64 characters); make one with `openssl rand -base64 32`',
+};
+
+/** ajv's complaint in an operator's words. */
+function complaint(key: SettingName, error: ErrorObject): string {
+  switch (error.keyword) {
+    case 'pattern':
+    case 'format':
+      return FORMS[key] ?? 'is not in the expected form';
+    case 'enum':
+      return `must be one of: ${(error.params.allowedValues as unknown[]).join(', ')}`;
+    case 'type':
+      return error.params.type === 'integer' ? 'must be a whole number' : `must be a ${String(error.params.type)}`;
+    default:
+      return error.message ?? 'is invalid';
+  }
+}
+
 function describe(error: ErrorObject, raw: Record<string, unknown>): string {
   const key = (error.instancePath.split('/')[1] ?? '') as SettingName;
   const setting = settings[key];
@@ -26,7 +49,7 @@ function describe(error: ErrorObject, raw: Record<string, unknown>): string {
   // Connection strings and secrets may carry passwords: never echo their values.
   const secret = key === 'cookieSecrets' || key === 'secretsKey' || key === 'databaseUrl' || key === 'redisUrl';
   const shown = secret || raw[key] === undefined ? '' : ` (got ${JSON.stringify(raw[key])})`;
-  return `${label} ${error.message ?? 'is invalid'}${shown}`;
+  return `${label} ${complaint(key, error)}${shown}`;
 }
 
 /**
@@ -53,7 +76,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): GatehouseConfi
   const shown = { ...raw };
   if (raw.issuer === undefined) raw.issuer = `http://localhost:${String(raw.port)}`;
 
-  const problems = validate(raw) ? [] : (validate.errors ?? []).map((e) => `  - ${describe(e, shown)}`);
+  // One line per setting (ajv may report a pattern and a format for the same value).
+  const problems = validate(raw) ? [] : [...new Set((validate.errors ?? []).map((e) => `  - ${describe(e, shown)}`))];
   // A key generated into the data folder would differ on every machine that
   // shares the database: with a server database the operator must give one.
   if (raw.databaseUrl !== undefined && raw.secretsKey === undefined) {

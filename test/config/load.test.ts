@@ -31,10 +31,22 @@ describe('configuration', () => {
 
   it('names the setting when a value is invalid', () => {
     expect(failure({ PORT: '70000' })).to.match(/PORT must be <= 65535/);
-    expect(failure({ PORT: 'abc' })).to.match(/PORT must be integer/);
+    expect(failure({ PORT: 'abc' })).to.match(/PORT must be a whole number \(got "abc"\)/);
     expect(failure({ ISSUER: 'https://id.example.com/?x=1' })).to.match(/ISSUER/);
     expect(failure({ ACCESS_TOKEN_TTL: '-5' })).to.match(/ACCESS_TOKEN_TTL/);
     expect(failure({ LOG_LEVEL: 'chatty' })).to.match(/LOG_LEVEL/);
+  });
+
+  it('says in words what a value must look like: no regular expressions, the allowed values listed, one line per setting (issue 17)', () => {
+    const issuer = failure({ ISSUER: 'ftp://id.example.com' });
+    expect(issuer).to.include('ISSUER must be an http:// or https:// URL with no query or fragment');
+    expect(issuer.split('\n').filter((line) => line.includes('ISSUER'))).to.have.length(1);
+    expect(failure({ LOG_LEVEL: 'chatty' })).to.include('LOG_LEVEL must be one of: fatal, error, warn, info, debug, trace, silent (got "chatty")');
+    expect(failure({ REDIS_URL: 'http://cache:6379' })).to.include('REDIS_URL must be a redis:// or rediss:// URL');
+    expect(failure({ SECRETS_KEY: 'short' })).to.include('SECRETS_KEY must be 32 bytes');
+    for (const message of [issuer, failure({ DATABASE_URL: 'mysql://x', SECRETS_KEY: 'short' })]) {
+      expect(message).not.to.match(/\^|\$"|\[\^/);
+    }
   });
 
   it('refuses an https issuer unless TRUST_PROXY says TLS ends at a proxy', () => {

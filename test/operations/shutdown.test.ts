@@ -1,5 +1,9 @@
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
 import { expect } from 'chai';
 import { freePort, skipBecause, tempDir } from '../support/server.js';
 import { sleep } from '../support/waiting.js';
@@ -103,5 +107,33 @@ describe('shutdown: every stop signal ends every process within the grace period
     expect(processes).to.have.length(3);
     server.kill('SIGTERM');
     await gone(processes, EXIT_WITHIN_MS);
+  });
+});
+
+describe('start-up: a taken port', function () {
+  this.timeout(30_000);
+
+  it('is reported by name before any storage is created, without a stack trace', async () => {
+    const dataDir = await tempDir();
+    const blocker = createServer();
+    await new Promise<void>((resolve) => blocker.listen(0, resolve));
+    const { port } = blocker.address() as AddressInfo;
+    try {
+      const server = spawn(process.execPath, ['dist/src/server.js'], {
+        env: { ...process.env, DATABASE_URL: '', REDIS_URL: '', PORT: String(port), GATEHOUSE_DATA_DIR: join(dataDir, 'fresh'), LOG_LEVEL: 'info' },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      let stderr = '';
+      server.stderr!.setEncoding('utf8').on('data', (chunk: string) => { stderr += chunk; });
+      server.stdout!.resume();
+      const code = await new Promise<number | null>((resolve) => server.once('exit', resolve));
+      expect(code).to.equal(1);
+      expect(stderr).to.include(`PORT=${port}: the port is already in use`);
+      expect(stderr).not.to.match(/\n\s+at /);
+      expect(existsSync(join(dataDir, 'fresh')), 'no data folder was created').to.equal(false);
+    } finally {
+      blocker.close();
+      await rm(dataDir, { recursive: true, force: true });
+    }
   });
 });
