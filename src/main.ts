@@ -181,7 +181,9 @@ const PROVIDER_ROUTES = [
 /** Mounts Gatehouse's own routes in front of the provider's and listens. */
 export async function mountRoutes(services: Services, logger: Logger, internalOrigin: () => string): Promise<void> {
   const { provider, storage, accounts, scopes, cookieSecrets, config, tokenCheck } = services;
-  const dashboardClient = await ensureDashboardClient(services.clients, config.issuer, `${DASHBOARD_PATH}/callback`);
+  const dashboardClient = await ensureDashboardClient({
+    store: storage.clients, validate: (metadata) => provider.Client.validate(metadata), audit: services.audit,
+  }, config.issuer, DASHBOARD_PATH);
   provider.use(requestLog(logger, services.metrics));
   provider.use(errorHandler(logger));
   provider.use(securityHeaders);
@@ -200,7 +202,7 @@ export async function mountRoutes(services: Services, logger: Logger, internalOr
       scopes,
       accounts,
       oidc: new DashboardOidcClient({ ...dashboardClient, issuer: config.issuer, internalOrigin }),
-      cookies: new DashboardCookies(DASHBOARD_PATH, config.issuer.startsWith('https:'), cookieSecrets[0] ?? ''),
+      cookies: new DashboardCookies(DASHBOARD_PATH, config.issuer.startsWith('https:'), cookieSecrets[0] ?? '', storage.ephemeral),
       views: createViews(),
       logger,
     }),
