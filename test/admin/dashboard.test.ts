@@ -226,11 +226,71 @@ describe('the client dashboard (/Lux/OAuth2/dashboard)', () => {
       await context.close();
     });
 
-    it('refuses a non-admin', async () => {
+    it('refuses a non-admin, who signs out there and signs in with another account', async () => {
       const context = await chromium.newContext();
+      context.setDefaultTimeout(8000);
       const page = await context.newPage();
       await signInWithChromium(page, plain);
       await page.getByRole('heading', { name: 'Administrators only' }).waitFor();
+      expect(page.url()).not.to.include('code=');
+      await page.getByRole('button', { name: 'Sign out and use another account' }).click();
+      await page.getByRole('button', { name: 'Yes, sign me out' }).click();
+      await page.getByRole('heading', { name: 'Signed out' }).waitFor();
+      await page.getByRole('link', { name: 'Sign in again' }).click();
+      await page.getByLabel('Username').fill(admin.username);
+      await page.getByLabel('Password').fill(admin.password);
+      await page.getByRole('button', { name: 'Sign in' }).click();
+      await page.getByRole('heading', { name: 'Clients' }).waitFor();
+      await context.close();
+    });
+
+    it('signs out of the dashboard and of Gatehouse: the copied cookie and “Sign in again” both meet the password form', async () => {
+      const context = await chromium.newContext();
+      context.setDefaultTimeout(8000);
+      const page = await context.newPage();
+      await signInWithChromium(page, admin);
+      await page.getByRole('heading', { name: 'Clients' }).waitFor();
+      const copied = (await context.cookies()).filter((cookie) => cookie.name.startsWith('gh_dashboard'));
+      expect(copied.map((cookie) => cookie.name)).to.include.members(['gh_dashboard', 'gh_dashboard.sig']);
+
+      await page.getByRole('button', { name: 'Sign out' }).click();
+      await page.getByRole('button', { name: 'Yes, sign me out' }).click();
+      await page.getByRole('heading', { name: 'Signed out' }).waitFor();
+      expect(page.url()).to.equal(`${dashboard}/signed-out`);
+      await page.getByRole('link', { name: 'Sign in again' }).click();
+      await page.getByLabel('Password').waitFor();
+
+      const replay = await chromium.newContext();
+      await replay.addCookies(copied);
+      const replayed = await replay.newPage();
+      await replayed.goto(dashboard);
+      expect(await replayed.getByLabel('Password').count(), 'the sign-in page').to.equal(1);
+      expect(await replayed.getByRole('heading', { name: 'Clients' }).count(), 'not the dashboard').to.equal(0);
+      await replay.close();
+      await context.close();
+    });
+
+    it('shows its own client read-only in the list and refuses a direct POST that edits it', async () => {
+      const context = await chromium.newContext();
+      context.setDefaultTimeout(8000);
+      const page = await context.newPage();
+      await signInWithChromium(page, admin);
+      await page.getByLabel('Search clients by name').fill('Gatehouse dashboard');
+      await page.getByRole('button', { name: 'Search' }).click();
+      const row = page.getByRole('row', { name: /gatehouse-dashboard/ });
+      expect(await row.textContent()).to.include('read-only');
+      await row.getByRole('link', { name: 'Gatehouse dashboard' }).click();
+      await page.getByText('Gatehouse manages this client itself').waitFor();
+      expect(await page.getByRole('link', { name: 'Edit' }).count()).to.equal(0);
+
+      const before = await server.services.storage.clients.find('gatehouse-dashboard');
+      const csrf = await page.locator('input[name="csrf"]').first().inputValue();
+      const posted = await context.request.post(`${dashboard}/clients/gatehouse-dashboard`, {
+        form: { csrf, name: 'Gatehouse dashboard', redirect_uris: 'https://elsewhere.example.test/cb', scope: 'profile' },
+        maxRedirects: 0,
+      });
+      expect(posted.status()).to.equal(403);
+      expect((await server.services.storage.clients.find('gatehouse-dashboard'))!.metadata).to.deep.equal(before!.metadata);
       await context.close();
     });
   });
