@@ -1,5 +1,6 @@
 import { rm } from 'node:fs/promises';
 import { expect } from 'chai';
+import type { ClientMetadata } from '../../adapters/sql/clients-store.js';
 import { FormBrowser } from '../support/form-browser.js';
 import { restartableEnv, startTestServer, type TestServer } from '../support/server.js';
 
@@ -14,6 +15,8 @@ describe('the dashboard’s own client (gatehouse-dashboard)', () => {
   let dataDir: string;
   let env: Record<string, string>;
   let server: TestServer | undefined;
+  /** The client as a fresh start registers it. */
+  let wanted: ClientMetadata;
   const admin = { username: `keeper-${Date.now()}`, password: 'dashboard keeper pw' };
 
   before(async () => {
@@ -36,7 +39,7 @@ describe('the dashboard’s own client (gatehouse-dashboard)', () => {
     server = await startTestServer(env);
     await server.services.accounts.create({ ...admin, roles: ['admin'] });
     const store = server.services.storage.clients;
-    const { metadata: wanted } = (await store.find(DASHBOARD_CLIENT_ID))!;
+    ({ metadata: wanted } = (await store.find(DASHBOARD_CLIENT_ID))!);
     const secret = await server.services.clients.secretOf(DASHBOARD_CLIENT_ID);
 
     // What the dashboard, the admin API or SQL could once do: untick openid.
@@ -67,11 +70,13 @@ describe('the dashboard’s own client (gatehouse-dashboard)', () => {
     expect(signedIn.html).to.include('New client');
   });
 
-  it('is registered again at start when it was deleted', async () => {
+  it('is registered again, complete, at start when it was deleted', async () => {
     await server!.services.storage.clients.delete(DASHBOARD_CLIENT_ID);
     await server!.stop();
     server = await startTestServer(env);
-    expect(await server.services.storage.clients.find(DASHBOARD_CLIENT_ID)).to.not.equal(undefined);
+    const registered = (await server.services.storage.clients.find(DASHBOARD_CLIENT_ID))!.metadata;
+    expect({ ...registered, client_secret: undefined }).to.deep.equal({ ...wanted, client_secret: undefined });
+    expect(registered.post_logout_redirect_uris).to.deep.equal([`${server.issuer}/Lux/OAuth2/dashboard/signed-out`]);
     expect((await signIn(server)).html).to.include('New client');
   });
 });

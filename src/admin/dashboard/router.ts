@@ -183,9 +183,10 @@ export function dashboardRouter(deps: DashboardDeps): Router {
     seeOther(ctx, await oidc.endSessionUrl(session.idToken));
   });
 
-  router.get('/signed-out', async (ctx) => {
-    // Also reached when the user chose to stay signed in to Gatehouse: the dashboard session is gone either way.
-    await cookies.endSession(ctx);
+  // The provider's post-logout redirect. Also reached when the user chose to
+  // stay signed in to Gatehouse: the dashboard's session is gone either way.
+  // A GET ends nothing here (no cross-site logout through a link).
+  router.get('/signed-out', (ctx) => {
     render(ctx, 'dashboard/message', { title: 'Signed out', message: 'You have signed out of the dashboard.', action: DASHBOARD_PATH, actionLabel: 'Sign in again' });
   });
 
