@@ -73,6 +73,7 @@ export async function keepReservedClient(
     try {
       await store.insert(created);
       await audit?.record({ event: 'client.created', actor: 'system', clientId, detail: { reserved: true } });
+      await audit?.record({ event: 'client.secret_issued', actor: 'system', clientId });
     } catch (error) {
       if (!(error instanceof DuplicateClientIdError)) throw error; // another process registered it first
     }

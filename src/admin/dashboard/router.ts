@@ -169,7 +169,8 @@ export function dashboardRouter(deps: DashboardDeps): Router {
     render(ctx, 'dashboard/sign-in-failed', {
       title: 'Sign-in failed',
       reason: reason ?? 'The sign-in could not be completed.',
-      signOut: await oidc.endSessionUrl(),
+      // Without the provider's metadata (the cause of some failures) the page still renders, without this link.
+      signOut: await oidc.endSessionUrl().catch(() => undefined),
     }, reason ? 400 : 200);
   });
 
