@@ -203,6 +203,10 @@ export async function mountRoutes(services: Services, logger: Logger, internalOr
       accounts,
       oidc: new DashboardOidcClient({ ...dashboardClient, issuer: config.issuer, internalOrigin }),
       cookies: new DashboardCookies(DASHBOARD_PATH, config.issuer.startsWith('https:'), cookieSecrets[0] ?? '', storage.ephemeral),
+      grants: {
+        grantOf: async (accessToken) => (await provider.AccessToken.find(accessToken))?.grantId,
+        alive: async (grantId) => Boolean(await provider.Grant.find(grantId)),
+      },
       views: createViews(),
       logger,
     }),

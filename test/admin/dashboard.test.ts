@@ -113,6 +113,16 @@ describe('the client dashboard (/Lux/OAuth2/dashboard)', () => {
       expect(back.html).to.include('New client');
     });
 
+    it('ends the dashboard session when the user signs out of Gatehouse elsewhere (its end_session endpoint)', async () => {
+      const { browser, page } = await signIn(admin);
+      expect(page.html).to.include('New client');
+      const confirm = await browser.navigate(`${server.issuer}/session/end`);
+      expect(confirm.html).to.include('Sign out?');
+      await browser.submit(confirm, '/session/end/confirm', { logout: 'yes' });
+      const after = await browser.navigate(`${dashboard}/`);
+      expect(after.html, 'the sign-in page, not the dashboard').to.include('name="password"').and.not.include('New client');
+    });
+
     it('lets a non-admin sign out, and leaves no code in the address bar', async () => {
       const { browser, page } = await signIn(plain);
       expect(page.status).to.equal(403);

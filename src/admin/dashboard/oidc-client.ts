@@ -65,8 +65,8 @@ export class DashboardOidcClient {
     return { url: url.href, verifier, state, nonce };
   }
 
-  /** Finishes a sign-in from the callback URL; the signed-in user's sub and name, and the ID token. */
-  async finish(callbackUrl: URL, expected: { verifier: string; state: string; nonce: string }): Promise<{ sub: string; name: string; idToken?: string }> {
+  /** Finishes a sign-in from the callback URL: who signed in, the ID token and the access token. */
+  async finish(callbackUrl: URL, expected: { verifier: string; state: string; nonce: string }): Promise<{ sub: string; name: string; idToken?: string; accessToken: string }> {
     const config = await this.configuration();
     const tokens = await oidc.authorizationCodeGrant(config, callbackUrl, {
       pkceCodeVerifier: expected.verifier, expectedState: expected.state, expectedNonce: expected.nonce,
@@ -75,7 +75,7 @@ export class DashboardOidcClient {
     if (!claims) throw new Error('no ID token in the token response');
     // Profile claims come from userinfo (the ID token carries only sub and protocol claims).
     const info = await oidc.fetchUserInfo(config, tokens.access_token, claims.sub);
-    return { sub: claims.sub, name: String(info.preferred_username ?? info.name ?? claims.sub), idToken: tokens.id_token };
+    return { sub: claims.sub, name: String(info.preferred_username ?? info.name ?? claims.sub), idToken: tokens.id_token, accessToken: tokens.access_token };
   }
 
   /**

@@ -9,7 +9,7 @@ import type { Logger } from '../../observability/logger.js';
 import type { ScopeRegistry } from '../../scopes/registry.js';
 import { assertClientChangeable, isReservedClient } from '../../clients/reserved-clients.js';
 import { type DashboardOidcClient, signInFailureReason } from './oidc-client.js';
-import type { DashboardCookies, DashboardSession } from './session.js';
+import type { DashboardCookies, DashboardSession, SignInGrants } from './session.js';
 
 export const DASHBOARD_PATH = '/Lux/OAuth2/dashboard';
 const PER_PAGE = 20;
@@ -22,6 +22,7 @@ export interface DashboardDeps {
   accounts: AccountService;
   oidc: DashboardOidcClient;
   cookies: DashboardCookies;
+  grants: SignInGrants;
   views: Views;
   logger: Logger;
 }
@@ -67,7 +68,7 @@ function byField(problems: FieldProblem[]): Record<string, string[]> {
  * OIDC client; there is no delete here, as Lux's document says.
  */
 export function dashboardRouter(deps: DashboardDeps): Router {
-  const { clients, scopes, accounts, oidc, cookies, views, logger } = deps;
+  const { clients, scopes, accounts, oidc, cookies, grants, views, logger } = deps;
   const router = new Router({ prefix: DASHBOARD_PATH });
   const form = bodyParser({ enableTypes: ['form'], formLimit: '32kb' });
   // Missing clients and other expected errors as pages, not JSON.
@@ -93,9 +94,17 @@ export function dashboardRouter(deps: DashboardDeps): Router {
     }, status);
   }
 
-  /** Only a live dashboard session gets past (its forms with their CSRF token); others sign in. */
+  /**
+   * Only a live dashboard session gets past (its forms with their CSRF
+   * token); others sign in. A session whose provider grant was revoked
+   * (signed out of Gatehouse elsewhere) ends here.
+   */
   const requireSession: Middleware = async (ctx, next) => {
-    const session = await cookies.session(ctx);
+    let session = await cookies.session(ctx);
+    if (session?.grantId && !(await grants.alive(session.grantId))) {
+      await cookies.endSession(ctx);
+      session = undefined;
+    }
     if (!session) {
       const returnTo = ctx.method === 'GET' ? ctx.originalUrl : DASHBOARD_PATH;
       seeOther(ctx, `${DASHBOARD_PATH}/login?returnTo=${encodeURIComponent(returnTo)}`);
@@ -149,7 +158,7 @@ export function dashboardRouter(deps: DashboardDeps): Router {
       signInFailed(ctx, 'This sign-in took longer than ten minutes or was started in another window.');
       return;
     }
-    let who: { sub: string; name: string; idToken?: string };
+    let who: { sub: string; name: string; idToken?: string; accessToken: string };
     try {
       who = await oidc.finish(new URL(`${deps.issuer}${ctx.path}?${ctx.querystring}`), pending);
     } catch (error) {
@@ -160,7 +169,10 @@ export function dashboardRouter(deps: DashboardDeps): Router {
     }
     // Admin or not, the session starts: requireAdmin refuses a non-admin on
     // every page, and the session lets them sign out (RP-initiated logout).
-    await cookies.startSession(ctx, who);
+    const { accessToken, ...signedIn } = who;
+    const grantId = await grants.grantOf(accessToken);
+    if (!grantId) logger.warn({ req_id: ctx.state.requestId }, 'dashboard sign-in without a provider grant: the session will not end with Gatehouse’s');
+    await cookies.startSession(ctx, { ...signedIn, grantId });
     seeOther(ctx, pending.returnTo);
   });
 

@@ -17,6 +17,20 @@ export interface DashboardSession {
   exp: number;
   /** The ID token of the sign-in, the `id_token_hint` of RP-initiated logout. */
   idToken?: string;
+  /** The provider's grant behind the sign-in (see SignInGrants). */
+  grantId?: string;
+}
+
+/**
+ * The provider's grant behind a dashboard sign-in. Signing out of Gatehouse
+ * anywhere (its end_session endpoint, from any application) revokes the
+ * grants made in that sign-in session, so a dashboard session that checks
+ * its grant on every request ends with it.
+ */
+export interface SignInGrants {
+  /** The grant an access token issued to the dashboard belongs to. */
+  grantOf(accessToken: string): Promise<string | undefined>;
+  alive(grantId: string): Promise<boolean>;
 }
 
 /** Where session records live: the storage contract's payload store (adapters/contract.ts). */
@@ -85,11 +99,12 @@ export class DashboardCookies {
       sid: cookie.sid,
       exp: record.exp,
       ...(typeof record.idToken === 'string' ? { idToken: record.idToken } : {}),
+      ...(typeof record.grantId === 'string' ? { grantId: record.grantId } : {}),
     };
   }
 
   /** Starts a session, ending any this browser had (no session fixation across sign-ins). */
-  async startSession(ctx: Context, who: { sub: string; name: string; idToken?: string }): Promise<DashboardSession> {
+  async startSession(ctx: Context, who: { sub: string; name: string; idToken?: string; grantId?: string }): Promise<DashboardSession> {
     await this.endSession(ctx);
     const session: DashboardSession = { ...who, sid: randomBytes(32).toString('base64url'), exp: Math.floor(Date.now() / 1000) + SESSION_SECONDS };
     const { sid, ...record } = session;
