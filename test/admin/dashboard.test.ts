@@ -147,6 +147,32 @@ describe('the client dashboard (/Lux/OAuth2/dashboard)', () => {
       expect(reload.html, 'the reason is shown once').not.to.include('access_denied');
     });
 
+    const failures: Array<{ cause: string; reason: RegExp; reach(browser: FormBrowser): Promise<FormPage> }> = [
+      {
+        cause: 'a callback with no sign-in in progress',
+        reason: /took longer than ten minutes or was started in another window/,
+        reach: (browser) => browser.navigate(`${dashboard}/callback?code=stolen&state=guessed`),
+      },
+      {
+        cause: 'a callback whose state is not the one sent',
+        reason: /unexpected &quot;state&quot; response parameter value/,
+        async reach(browser) {
+          const start = await browser.request(`${dashboard}/login`);
+          const authorize = new URL(start.headers.get('location')!);
+          return browser.navigate(`${dashboard}/callback?code=forged&state=not-${authorize.searchParams.get('state')!}&iss=${encodeURIComponent(server.issuer)}`);
+        },
+      },
+    ];
+    for (const { cause, reason, reach } of failures) {
+      it(`says why a sign-in failed after ${cause}`, async () => {
+        const browser = new FormBrowser();
+        const failed = await reach(browser);
+        expect(failed.url).to.equal(`${dashboard}/sign-in-failed`);
+        expect(failed.html).to.include('Sign-in failed').and.match(reason);
+        expect(failed.html).not.to.include('The sign-in could not be completed.');
+      });
+    }
+
     it('shows Gatehouse’s own client read-only and refuses every way to edit it', async () => {
       const { browser } = await signIn(admin);
       const before = await server.services.storage.clients.find('gatehouse-dashboard');
