@@ -182,7 +182,9 @@ export interface Gatehouse {
 /** Mounts Gatehouse's own routes in front of the provider's and listens. */
 export async function mountRoutes(services: Services, logger: Logger, internalOrigin: () => string): Promise<void> {
   const { provider, storage, accounts, scopes, cookieSecrets, config, tokenCheck } = services;
-  const dashboardClient = await ensureDashboardClient(services.clients, config.issuer, `${DASHBOARD_PATH}/callback`);
+  const dashboardClient = await ensureDashboardClient({
+    store: storage.clients, validate: (metadata) => provider.Client.validate(metadata), audit: services.audit,
+  }, config.issuer, DASHBOARD_PATH);
   answerAsIssuer(provider, config.issuer);
   provider.use(requestLog(logger, services.metrics));
   provider.use(errorHandler(logger));
@@ -202,7 +204,11 @@ export async function mountRoutes(services: Services, logger: Logger, internalOr
       scopes,
       accounts,
       oidc: new DashboardOidcClient({ ...dashboardClient, issuer: config.issuer, internalOrigin }),
-      cookies: new DashboardCookies(DASHBOARD_PATH, config.issuer.startsWith('https:'), cookieSecrets[0] ?? ''),
+      cookies: new DashboardCookies(DASHBOARD_PATH, config.issuer.startsWith('https:'), cookieSecrets[0] ?? '', storage.ephemeral),
+      grants: {
+        grantOf: async (accessToken) => (await provider.AccessToken.find(accessToken))?.grantId,
+        alive: async (grantId) => Boolean(await provider.Grant.find(grantId)),
+      },
       views: createViews(),
       logger,
     }),

@@ -5,6 +5,7 @@ import type { ClientTokenStore } from '../../adapters/factory.js';
 import type { Actor, AuditLog } from '../audit/log.js';
 import type { ScopeRegistry } from '../scopes/registry.js';
 import { clientMetadataProblems } from './metadata-rules.js';
+import { assertClientChangeable, isReservedClient } from './reserved-clients.js';
 import { clampedPaging } from '../paging/parameters.js';
 
 export { GRANT_TYPES } from './metadata-rules.js';
@@ -79,6 +80,7 @@ export class ClientService {
 
   /** Registers a client. The secret is generated here and returned only this once. */
   async create(input: NewClient, by: Actor = {}): Promise<{ client: Client; clientSecret?: string }> {
+    if (input.clientId !== undefined) assertClientChangeable(input.clientId);
     const problems: FieldProblem[] = [];
     const name = input.name?.trim();
     if (!name) problems.push({ field: 'name', message: 'is required' });
@@ -138,6 +140,7 @@ export class ClientService {
    * secret never change here: they are not fields of a patch.
    */
   async update(clientId: string, patch: ClientPatch, by: Actor = {}): Promise<Client> {
+    assertClientChangeable(clientId);
     const record = await this.store.find(clientId);
     if (!record) throw new NotFoundError(`no client with client_id "${clientId}"`);
     const problems: FieldProblem[] = [];
@@ -169,6 +172,7 @@ export class ClientService {
    * access token it holds. The row goes first so nothing new can be minted.
    */
   async delete(clientId: string, by: Actor = {}): Promise<void> {
+    assertClientChangeable(clientId);
     if (!(await this.store.delete(clientId))) throw new NotFoundError(`no client with client_id "${clientId}"`);
     await this.tokens.revokeAll(clientId);
     await this.audit?.record({ event: 'client.deleted', ...by, clientId });
@@ -188,8 +192,12 @@ export class ClientService {
     return this.tokens.countRefreshTokens(clientId);
   }
 
-  /** The client's secret, for the admin surfaces whose documents show it. */
-  secretOf(clientId: string): Promise<string | undefined> {
+  /**
+   * The client's secret, for the admin surfaces whose documents show it;
+   * never a reserved client's (the dashboard's secret is Gatehouse's own).
+   */
+  async secretOf(clientId: string): Promise<string | undefined> {
+    if (isReservedClient(clientId)) return undefined;
     return this.store.revealSecret(clientId);
   }
 

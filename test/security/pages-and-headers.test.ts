@@ -251,7 +251,7 @@ describe('pages and headers', () => {
         await behindProxy.stop();
         // With a shared database the dashboard's one client record follows the
         // issuer of the last process started; give it back to this file's server.
-        await ensureDashboardClient(server.services.clients, server.issuer, `${DASHBOARD}/callback`);
+        await ensureDashboardClient({ store: server.services.storage.clients, validate: (metadata) => server.services.provider.Client.validate(metadata) }, server.issuer, DASHBOARD);
       }
     });
   });

@@ -5,6 +5,7 @@ export interface DashboardClientSettings {
   clientId: string;
   clientSecret: string;
   redirectUri: string;
+  postLogoutRedirectUri: string;
   /** Where this process itself listens; known only once it does. */
   internalOrigin: () => string;
 }
@@ -64,8 +65,8 @@ export class DashboardOidcClient {
     return { url: url.href, verifier, state, nonce };
   }
 
-  /** Finishes a sign-in from the callback URL; the signed-in user's sub and name. */
-  async finish(callbackUrl: URL, expected: { verifier: string; state: string; nonce: string }): Promise<{ sub: string; name: string }> {
+  /** Finishes a sign-in from the callback URL: who signed in, the ID token and the access token. */
+  async finish(callbackUrl: URL, expected: { verifier: string; state: string; nonce: string }): Promise<{ sub: string; name: string; idToken?: string; accessToken: string }> {
     const config = await this.configuration();
     const tokens = await oidc.authorizationCodeGrant(config, callbackUrl, {
       pkceCodeVerifier: expected.verifier, expectedState: expected.state, expectedNonce: expected.nonce,
@@ -74,6 +75,38 @@ export class DashboardOidcClient {
     if (!claims) throw new Error('no ID token in the token response');
     // Profile claims come from userinfo (the ID token carries only sub and protocol claims).
     const info = await oidc.fetchUserInfo(config, tokens.access_token, claims.sub);
-    return { sub: claims.sub, name: String(info.preferred_username ?? info.name ?? claims.sub) };
+    return { sub: claims.sub, name: String(info.preferred_username ?? info.name ?? claims.sub), idToken: tokens.id_token, accessToken: tokens.access_token };
   }
+
+  /**
+   * Where to send the browser to end the provider's sign-in session too
+   * (OpenID Connect RP-Initiated Logout 1.0 §2): the provider asks the user to
+   * confirm with a plain form, ends the session and every grant made in it,
+   * and returns to the dashboard's registered post-logout URI. Without an ID
+   * token (a failed sign-in) the client_id names the registration.
+   */
+  async endSessionUrl(idToken?: string): Promise<string> {
+    const config = await this.configuration();
+    return oidc.buildEndSessionUrl(config, {
+      ...(idToken ? { id_token_hint: idToken } : { client_id: this.settings.clientId }),
+      post_logout_redirect_uri: this.settings.postLogoutRedirectUri,
+    }).href;
+  }
+}
+
+/**
+ * What the user may be told about a failed sign-in: the provider's own
+ * error and description (RFC 6749 §4.1.2.1, §5.2), or openid-client's check
+ * that failed (state, nonce, ID token). Anything else (a network or storage
+ * failure) stays in the log, under the request id the page shows.
+ */
+export function signInFailureReason(error: unknown): string | undefined {
+  if (error instanceof oidc.AuthorizationResponseError || error instanceof oidc.ResponseBodyError) {
+    return error.error_description ? `${error.error_description} (${error.error})` : error.error;
+  }
+  if (error instanceof oidc.ClientError || error instanceof oidc.WWWAuthenticateChallengeError) {
+    const cause = error.cause instanceof Error ? `: ${error.cause.message}` : '';
+    return `${error.message}${cause}`;
+  }
+  return undefined;
 }

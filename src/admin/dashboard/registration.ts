@@ -1,36 +1,41 @@
-import type { ClientService } from '../../clients/service.js';
-import { ConflictError, NotFoundError } from '../../errors/app-error.js';
+import type { AuditLog } from '../../audit/log.js';
+import { DASHBOARD_CLIENT_ID, keepReservedClient, type ReservedClientStore } from '../../clients/reserved-clients.js';
+import type { MetadataValidator } from '../../clients/service.js';
 
-export const DASHBOARD_CLIENT_ID = 'gatehouse-dashboard';
+export { DASHBOARD_CLIENT_ID };
+
+export interface DashboardClient {
+  clientId: string;
+  clientSecret: string;
+  redirectUri: string;
+  /** Where the provider sends the browser after RP-initiated logout. */
+  postLogoutRedirectUri: string;
+}
 
 /**
- * Registers the dashboard as a confidential client of the provider (once;
- * every process finds the same record) and keeps its redirect URI in step
- * with the issuer.
+ * Registers the dashboard as a confidential client of the provider and, at
+ * every start, puts every field of it back as the dashboard needs it (scopes,
+ * redirect URIs, grant types, authentication method), so nothing done to it
+ * elsewhere can keep administrators from signing in.
  */
-export async function ensureDashboardClient(clients: ClientService, issuer: string, callbackPath: string) {
-  const redirectUri = `${issuer}${callbackPath}`;
-  try {
-    const existing = await clients.show(DASHBOARD_CLIENT_ID);
-    if (existing.redirectUris.join() !== redirectUri) {
-      await clients.update(DASHBOARD_CLIENT_ID, { redirectUris: [redirectUri] });
-    }
-  } catch (error) {
-    if (!(error instanceof NotFoundError)) throw error;
-    try {
-      await clients.create({
-        clientId: DASHBOARD_CLIENT_ID,
-        name: 'Gatehouse dashboard',
-        description: 'The administration dashboard (first-party).',
-        grantTypes: ['authorization_code'],
-        redirectUris: [redirectUri],
-        scope: ['openid', 'profile'],
-      });
-    } catch (raced) {
-      if (!(raced instanceof ConflictError)) throw raced; // another process registered it first
-    }
-  }
-  const clientSecret = await clients.secretOf(DASHBOARD_CLIENT_ID);
-  if (!clientSecret) throw new Error(`client ${DASHBOARD_CLIENT_ID} has no secret`);
-  return { clientId: DASHBOARD_CLIENT_ID, clientSecret, redirectUri };
+export async function ensureDashboardClient(
+  deps: { store: ReservedClientStore; validate: MetadataValidator; audit?: AuditLog },
+  issuer: string,
+  dashboardPath: string,
+): Promise<DashboardClient> {
+  const redirectUri = `${issuer}${dashboardPath}/callback`;
+  const postLogoutRedirectUri = `${issuer}${dashboardPath}/signed-out`;
+  const clientSecret = await keepReservedClient(deps, {
+    client_id: DASHBOARD_CLIENT_ID,
+    client_name: 'Gatehouse dashboard',
+    description: 'The administration dashboard (first-party; managed by Gatehouse).',
+    grant_types: ['authorization_code'],
+    response_types: ['code'],
+    redirect_uris: [redirectUri],
+    post_logout_redirect_uris: [postLogoutRedirectUri],
+    scope: 'openid profile',
+    token_endpoint_auth_method: 'client_secret_basic',
+    access_token_format: 'opaque',
+  });
+  return { clientId: DASHBOARD_CLIENT_ID, clientSecret, redirectUri, postLogoutRedirectUri };
 }

@@ -8,8 +8,9 @@ import { renderPage, type Views } from '../../http/views.js';
 import type { Logger } from '../../observability/logger.js';
 import { readPaging } from '../../paging/parameters.js';
 import type { ScopeRegistry } from '../../scopes/registry.js';
-import type { DashboardOidcClient } from './oidc-client.js';
-import type { DashboardCookies, DashboardSession } from './session.js';
+import { assertClientChangeable, isReservedClient } from '../../clients/reserved-clients.js';
+import { type DashboardOidcClient, signInFailureReason } from './oidc-client.js';
+import type { DashboardCookies, DashboardSession, SignInGrants } from './session.js';
 
 export const DASHBOARD_PATH = '/Lux/OAuth2/dashboard';
 const PER_PAGE = 20;
@@ -22,6 +23,7 @@ export interface DashboardDeps {
   accounts: AccountService;
   oidc: DashboardOidcClient;
   cookies: DashboardCookies;
+  grants: SignInGrants;
   views: Views;
   logger: Logger;
 }
@@ -67,7 +69,7 @@ function byField(problems: FieldProblem[]): Record<string, string[]> {
  * OIDC client; there is no delete here, as Lux's document says.
  */
 export function dashboardRouter(deps: DashboardDeps): Router {
-  const { clients, scopes, accounts, oidc, cookies, views, logger } = deps;
+  const { clients, scopes, accounts, oidc, cookies, grants, views, logger } = deps;
   const router = new Router({ prefix: DASHBOARD_PATH });
   const form = bodyParser({ enableTypes: ['form'], formLimit: '32kb' });
   // Missing clients and other expected errors as pages, not JSON.
@@ -76,7 +78,7 @@ export function dashboardRouter(deps: DashboardDeps): Router {
       await next();
     } catch (error) {
       if (!(error instanceof AppError) || !error.expose) throw error;
-      render(ctx, 'dashboard/message', { title: error.status === 404 ? 'Not found' : 'Something went wrong', message: error.message, action: DASHBOARD_PATH, actionLabel: 'Back to clients' }, error.status);
+      render(ctx, 'dashboard/message', { title: ({ 403: 'Not allowed', 404: 'Not found' } as Record<number, string>)[error.status] ?? 'Something went wrong', message: error.message, action: DASHBOARD_PATH, actionLabel: 'Back to clients' }, error.status);
     }
   });
 
@@ -87,22 +89,26 @@ export function dashboardRouter(deps: DashboardDeps): Router {
       base: DASHBOARD_PATH,
       user: session?.name,
       csrf: session ? cookies.csrfToken(session) : undefined,
+      // Gatehouse's own clients are shown read-only (no Edit link).
+      isReserved: isReservedClient,
       ...locals,
     }, status);
   }
 
-  /** Only a signed-in administrator gets past; others sign in or are refused. */
-  const requireAdmin: Middleware = async (ctx, next) => {
-    const session = cookies.session(ctx);
+  /**
+   * Only a live dashboard session gets past (its forms with their CSRF
+   * token); others sign in. A session whose provider grant was revoked
+   * (signed out of Gatehouse elsewhere) ends here.
+   */
+  const requireSession: Middleware = async (ctx, next) => {
+    let session = await cookies.session(ctx);
+    if (session?.grantId && !(await grants.alive(session.grantId))) {
+      await cookies.endSession(ctx);
+      session = undefined;
+    }
     if (!session) {
       const returnTo = ctx.method === 'GET' ? ctx.originalUrl : DASHBOARD_PATH;
       seeOther(ctx, `${DASHBOARD_PATH}/login?returnTo=${encodeURIComponent(returnTo)}`);
-      return;
-    }
-    const account = await accounts.findById(session.sub);
-    if (!account?.roles.includes('admin')) {
-      cookies.endSession(ctx);
-      render(ctx, 'dashboard/refused', { who: session.name }, 403);
       return;
     }
     ctx.state.dashboard = session;
@@ -112,6 +118,30 @@ export function dashboardRouter(deps: DashboardDeps): Router {
     }
     await next();
   };
+
+  /**
+   * Only a signed-in administrator gets past. Anyone else is refused but keeps
+   * the session, so the page can offer to sign out and use another account.
+   */
+  const requireAdmin: Middleware = (ctx, next) => requireSession(ctx, async () => {
+    const session = ctx.state.dashboard as DashboardSession;
+    const account = await accounts.findById(session.sub);
+    if (!account?.roles.includes('admin')) {
+      render(ctx, 'dashboard/refused', { who: session.name }, 403);
+      return;
+    }
+    await next();
+  });
+
+  /**
+   * A failed sign-in: its reason goes to a page of its own (through a
+   * short-lived cookie, not the URL, which anyone could write), so the
+   * address bar never keeps the callback's code.
+   */
+  function signInFailed(ctx: Context, reason: string): void {
+    cookies.rememberFailure(ctx, reason.slice(0, 300));
+    seeOther(ctx, `${DASHBOARD_PATH}/sign-in-failed`);
+  }
 
   router.get('/login', async (ctx) => {
     const requested = typeof ctx.query.returnTo === 'string' ? ctx.query.returnTo : '';
@@ -126,29 +156,51 @@ export function dashboardRouter(deps: DashboardDeps): Router {
     const pending = cookies.pendingLogin(ctx);
     cookies.endLogin(ctx);
     if (!pending) {
-      render(ctx, 'dashboard/message', { title: 'Sign-in expired', message: 'Your sign-in took too long or was started elsewhere.', action: `${DASHBOARD_PATH}/login`, actionLabel: 'Sign in again' }, 400);
+      signInFailed(ctx, 'This sign-in took longer than ten minutes or was started in another window.');
       return;
     }
-    let who: { sub: string; name: string };
+    let who: { sub: string; name: string; idToken?: string; accessToken: string };
     try {
       who = await oidc.finish(new URL(`${deps.issuer}${ctx.path}?${ctx.querystring}`), pending);
     } catch (error) {
       logger.warn({ req_id: ctx.state.requestId, err: { message: (error as Error).message } }, 'dashboard sign-in failed');
-      render(ctx, 'dashboard/message', { title: 'Sign-in failed', message: 'The sign-in could not be completed.', action: `${DASHBOARD_PATH}/login`, actionLabel: 'Try again' }, 400);
+      const reference = ctx.state.requestId ? ` (reference ${String(ctx.state.requestId)} in the server log)` : '';
+      signInFailed(ctx, signInFailureReason(error) ?? `Gatehouse could not complete the sign-in${reference}.`);
       return;
     }
-    const account = await accounts.findById(who.sub);
-    if (!account?.roles.includes('admin')) {
-      render(ctx, 'dashboard/refused', { who: who.name }, 403);
-      return;
-    }
-    cookies.startSession(ctx, who.sub, who.name);
+    // Admin or not, the session starts: requireAdmin refuses a non-admin on
+    // every page, and the session lets them sign out (RP-initiated logout).
+    const { accessToken, ...signedIn } = who;
+    const grantId = await grants.grantOf(accessToken);
+    if (!grantId) logger.warn({ req_id: ctx.state.requestId }, 'dashboard sign-in without a provider grant: the session will not end with Gatehouse’s');
+    await cookies.startSession(ctx, { ...signedIn, grantId });
     seeOther(ctx, pending.returnTo);
   });
 
-  router.post('/logout', form, requireAdmin, (ctx) => {
-    cookies.endSession(ctx);
+  router.get('/sign-in-failed', async (ctx) => {
+    const reason = cookies.takeFailure(ctx);
+    render(ctx, 'dashboard/sign-in-failed', {
+      title: 'Sign-in failed',
+      reason: reason ?? 'The sign-in could not be completed.',
+      // Without the provider's metadata (the cause of some failures) the page still renders, without this link.
+      signOut: await oidc.endSessionUrl().catch(() => undefined),
+    }, reason ? 400 : 200);
+  });
+
+  // Ends the dashboard's session here and now, then the provider's sign-in
+  // session through RP-initiated logout, so "Sign in again" asks for the
+  // password (issue 15 L6). A plain form: no JavaScript needed.
+  router.post('/logout', form, requireSession, async (ctx) => {
+    const session = ctx.state.dashboard as DashboardSession;
+    await cookies.endSession(ctx);
     ctx.state.dashboard = undefined;
+    seeOther(ctx, await oidc.endSessionUrl(session.idToken));
+  });
+
+  // The provider's post-logout redirect. Also reached when the user chose to
+  // stay signed in to Gatehouse: the dashboard's session is gone either way.
+  // A GET ends nothing here (no cross-site logout through a link).
+  router.get('/signed-out', (ctx) => {
     render(ctx, 'dashboard/message', { title: 'Signed out', message: 'You have signed out of the dashboard.', action: DASHBOARD_PATH, actionLabel: 'Sign in again' });
   });
 
@@ -214,11 +266,13 @@ export function dashboardRouter(deps: DashboardDeps): Router {
   });
 
   router.get('/clients/:id/edit', requireAdmin, async (ctx) => {
+    assertClientChangeable(ctx.params.id!);
     const client = await clients.show(ctx.params.id!);
     render(ctx, 'dashboard/form', { mode: 'edit', client, ...(await formLocals(client)) });
   });
 
   router.post('/clients/:id', form, requireAdmin, async (ctx) => {
+    assertClientChangeable(ctx.params.id!);
     const current = await clients.show(ctx.params.id!);
     const input = readClientForm(ctx.request.body as Form);
     try {
