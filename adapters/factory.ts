@@ -34,6 +34,8 @@ export interface StorageOptions {
   migrate?: boolean;
   /** Hashes and seals client secrets and private keys at rest (from SECRETS_KEY). */
   secrets: SecretsAtRest;
+  /** Audit events older than this many days are deleted by the sweeper; 0 or unset: kept for ever. */
+  auditRetentionDays?: number;
   /** Told the latency and outcome of every adapter call, per tier (metrics). */
   observe?: (tier: 'durable' | 'ephemeral', operation: string, seconds: number, failed: boolean) => void;
 }
@@ -62,7 +64,7 @@ export interface Storage {
   readonly clientTokens: ClientTokenStore;
   /** Lets the CLI reach an embedded database while this process owns it. */
   share(): Promise<void>;
-  /** Periodically deletes expired rows when the ephemeral tier is SQL. */
+  /** Periodically deletes expired rows, and audit events past their retention. */
   startSweeper(intervalSeconds: number, onError: (error: unknown) => void): void;
   /** Probes both tiers; never throws. */
   readiness(): Promise<{ durable: boolean; ephemeral: boolean }>;
@@ -167,6 +169,19 @@ export async function openStorage(options: StorageOptions): Promise<Storage> {
   const sqlCounters = redis ? undefined : new SqlCounterStore(db);
   const counters: CounterStore = redis ? failingAsUnavailable(new RedisCounterStore(redis), redis) : sqlCounters!;
   let sweeper: NodeJS.Timeout | undefined;
+  const audit = new AuditStore(db);
+  const retentionDays = options.auditRetentionDays ?? 0;
+  // One prune at a time: a first one over a large backlog may outlast the interval.
+  let pruning = false;
+  const pruneAudit = async () => {
+    if (retentionDays <= 0 || pruning) return;
+    pruning = true;
+    try {
+      await audit.prune(new Date(Date.now() - retentionDays * 86_400_000));
+    } finally {
+      pruning = false;
+    }
+  };
   const clientTokens: ClientTokenStore = {
     async revokeAll(clientId) {
       // Through `ephemeral`, which announces the JWTs this kills; without
@@ -192,7 +207,7 @@ export async function openStorage(options: StorageOptions): Promise<Storage> {
     scopes: new ScopesStore(db),
     resourceServers: new ResourceServersStore(db),
     keys,
-    audit: new AuditStore(db),
+    audit,
     adapter: createAdapterFactory({ durable, ephemeral, clients, revokeClientTokens: clientTokens.revokeAll }),
     clientTokens,
     async share() {
@@ -204,6 +219,7 @@ export async function openStorage(options: StorageOptions): Promise<Storage> {
       sweeper = setInterval(() => {
         durable.sweep().catch(onError);
         sqlCounters?.sweep().catch(onError);
+        pruneAudit().catch(onError);
       }, intervalSeconds * 1000);
       sweeper.unref();
     },

@@ -173,6 +173,11 @@ export const settings = {
     default: 60,
     description: 'Seconds between deletions of expired rows (only when the ephemeral tier is SQL).',
   },
+  auditRetentionDays: {
+    env: 'AUDIT_RETENTION_DAYS',
+    default: 90,
+    description: 'Days audit events are kept; the sweeper deletes older ones every SWEEP_INTERVAL (and `gatehouse audit prune` on demand). 0 keeps them for ever.',
+  },
 } as const satisfies Record<string, Setting>;
 
 export type SettingName = keyof typeof settings;

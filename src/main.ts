@@ -79,6 +79,7 @@ export async function composeServices(config: GatehouseConfig, role: 'owner' | '
     databaseUrl: config.databaseUrl,
     redisUrl: config.redisUrl,
     dataDir: config.dataDir,
+    auditRetentionDays: config.auditRetentionDays,
     role,
     observe(tier, operation, seconds, failed) {
       metrics.storageDuration.observe({ tier, operation }, seconds);
