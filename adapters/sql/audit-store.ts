@@ -62,7 +62,9 @@ export class AuditStore {
   /**
    * Adds `count` events to the tally row of `key` in the current window,
    * creating it if needed, so that however many such events come, a window
-   * holds at most `maxPerWindow` + 1 rows per event name. A transaction-scoped
+   * holds at most `maxPerWindow` + 1 rows per event name. A tally row's `at`
+   * is its latest event (so the newest-first trail shows an ongoing flood at
+   * the top, and retention keeps it while it lasts); `detail.first_at` its first. A transaction-scoped
    * advisory lock per event name serialises tallies across processes, so two
    * processes never open two rows for one key. The window is the database's
    * clock, the same for every process.
@@ -82,7 +84,7 @@ export class AuditStore {
       const row = full ? { event: event.event, detail: { overflow: true } } : event;
       await tx.query(
         `INSERT INTO audit_events (event, actor, client_id, ip, detail)
-         VALUES ($1, $2, $3, $4, $5::jsonb || jsonb_build_object('tally', $6::text, 'count', $7::int, 'last_at', now()))`,
+         VALUES ($1, $2, $3, $4, $5::jsonb || jsonb_build_object('tally', $6::text, 'count', $7::int, 'first_at', now()))`,
         [row.event, row.actor ?? null, row.clientId ?? null, row.ip ?? null, JSON.stringify(row.detail ?? {}), full ? OVERFLOW_TALLY : tally.key, count],
       );
     });
@@ -90,7 +92,7 @@ export class AuditStore {
 
   private async addToTally(tx: SqlExecutor, event: string, key: string, count: number, windowSeconds: number): Promise<boolean> {
     const updated = await tx.query(
-      `UPDATE audit_events SET detail = detail || jsonb_build_object('count', (detail->>'count')::bigint + $4, 'last_at', now())
+      `UPDATE audit_events SET at = now(), detail = detail || jsonb_build_object('count', (detail->>'count')::bigint + $4)
        WHERE at >= ${WINDOW_START} AND event = $1 AND detail->>'tally' = $3`,
       [event, windowSeconds, key, count],
     );

@@ -18,7 +18,7 @@ export const AUDIT_BOUNDS = {
   detailBytes: 4096,
 } as const;
 
-// Room left in `detail` for what a tally adds (its key, count and last time).
+// Room left in `detail` for what a tally adds (its key, count and first time).
 const TALLY_ROOM = 128;
 
 const TRUNCATED = '…';

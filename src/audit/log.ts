@@ -15,8 +15,8 @@ export interface Actor {
  * failed sign-in or password grant, a lockout they provoke). Stored one by
  * one, a flood of them would grow the trail without limit, so each is
  * tallied: one row per source (address, actor, client, surface, reason) and
- * window, with a count, the first event's details and the last time. An
- * event that only an authenticated actor can cause is stored on its own.
+ * window, with a count, the first event's details and time, and the latest
+ * time. An event that only an authenticated actor can cause is stored on its own.
  */
 export const TALLIED_EVENTS: ReadonlySet<string> = new Set(['admin.denied', 'login.failed', 'password_grant.failed', 'rate_limit.engaged']);
 

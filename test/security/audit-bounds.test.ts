@@ -59,7 +59,7 @@ describe('audit trail bounds', () => {
       "SELECT detail FROM audit_events WHERE event = 'admin.denied' AND ip = $1", [address],
     );
     expect(new Set(rows.map((row) => row.detail.surface))).to.deep.equal(new Set(['northstar', 'lux']));
-    for (const row of rows) expect(row.detail).to.include.keys('reason', 'count', 'last_at', 'path');
+    for (const row of rows) expect(row.detail).to.include.keys('reason', 'count', 'first_at', 'path');
   });
 
   it('bounds every source of unauthenticated events: past the per-hour bound, further addresses share one overflow row', async () => {
