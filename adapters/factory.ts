@@ -7,6 +7,7 @@ import { LocalRevocationFeed } from './local-revocation-feed.js';
 import { createAdapterFactory } from './oidc-adapter.js';
 import { RedisCounterStore } from './redis/counter-store.js';
 import { failingAsUnavailable } from './redis/connection.js';
+import { DEFAULT_REDIS_PREFIX, redisNamespace } from './redis/namespace.js';
 import { RedisPayloadStore } from './redis/payload-store.js';
 import { RedisRevocationFeed } from './redis/revocation-feed.js';
 import { announcingRevocations } from './revocation-announcing-store.js';
@@ -34,6 +35,8 @@ export interface StorageOptions {
   migrate?: boolean;
   /** Hashes and seals client secrets and private keys at rest (from SECRETS_KEY). */
   secrets: SecretsAtRest;
+  /** Prefix of every Redis key and channel of this deployment (REDIS_PREFIX; default `gatehouse:`). */
+  redisPrefix?: string;
   /** Audit events older than this many days are deleted by the sweeper; 0 or unset: kept for ever. */
   auditRetentionDays?: number;
   /** Told the latency and outcome of every adapter call, per tier (metrics). */
@@ -158,16 +161,19 @@ export async function openStorage(options: StorageOptions): Promise<Storage> {
   const observe = options.observe;
   const plainDurable = new SqlPayloadStore(db);
   const durable = observe ? instrumentStore(plainDurable, (op, s, f) => observe('durable', op, s, f)) : plainDurable;
-  const redisPayload = redis && failingAsUnavailable(new RedisPayloadStore(redis), redis);
+  const names = redis && redisNamespace(options.redisPrefix ?? DEFAULT_REDIS_PREFIX, redis.options.db ?? 0);
+  const redisPayload = redis && names && failingAsUnavailable(new RedisPayloadStore(redis, names.key('')), redis);
   const ephemeralTier: PayloadStore = redisPayload
     ? (observe ? instrumentStore(redisPayload, (op, s, f) => observe('ephemeral', op, s, f)) : redisPayload)
     : durable;
   let revocations: RevocationFeed | undefined;
-  if (redis) revocations = failingAsUnavailable(new RedisRevocationFeed(redis), redis);
+  if (redis && names) revocations = failingAsUnavailable(new RedisRevocationFeed(redis, names.key('revocations'), undefined, names.channel('revocations')), redis);
   else if (db.kind === 'embedded') revocations = new LocalRevocationFeed();
   const ephemeral = revocations ? announcingRevocations(ephemeralTier, revocations) : ephemeralTier;
   const sqlCounters = redis ? undefined : new SqlCounterStore(db);
-  const counters: CounterStore = redis ? failingAsUnavailable(new RedisCounterStore(redis), redis) : sqlCounters!;
+  const counters: CounterStore = redis && names
+    ? failingAsUnavailable(new RedisCounterStore(redis, names.key('counter:'), undefined, names.channel('counter:hits')), redis)
+    : sqlCounters!;
   let sweeper: NodeJS.Timeout | undefined;
   const audit = new AuditStore(db);
   const retentionDays = options.auditRetentionDays ?? 0;

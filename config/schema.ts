@@ -36,6 +36,7 @@ export interface GatehouseConfig {
   failureWindow: number;
   maxBackoff: number;
   auditRetentionDays: number;
+  redisPrefix: string;
 }
 
 const ttl = { type: 'integer', minimum: 1, maximum: 31_536_000 } as const;
@@ -48,7 +49,7 @@ export const configSchema: JSONSchemaType<GatehouseConfig> = {
     'authorizationCodeTtl', 'idTokenTtl', 'refreshTokenTtl', 'sessionTtl', 'interactionTtl', 'grantTtl',
     'allowLoopbackCallbacks', 'losAccessTokenTtl', 'leAccessTokenTtl', 'dotAccessTokenTtl', 'dotRefreshTokenTtl', 'sweepInterval',
     'deviceCodeTtl', 'devicePollInterval', 'clientFailureLimit', 'userFailureLimit', 'ipFailureLimit', 'failureWindow', 'maxBackoff',
-    'auditRetentionDays',
+    'auditRetentionDays', 'redisPrefix',
   ],
   properties: {
     port: { type: 'integer', minimum: 0, maximum: 65535 },
@@ -89,5 +90,7 @@ export const configSchema: JSONSchemaType<GatehouseConfig> = {
     maxBackoff: { type: 'integer', minimum: 1, maximum: 86_400 },
     // 0 keeps the audit trail for ever; at most 100 years otherwise.
     auditRetentionDays: { type: 'integer', minimum: 0, maximum: 36_500 },
+    // Printable, no spaces: it starts every key and channel name.
+    redisPrefix: { type: 'string', pattern: '^[A-Za-z0-9_.:{}-]{1,64}$' },
   },
 };

@@ -80,6 +80,7 @@ export async function composeServices(config: GatehouseConfig, role: 'owner' | '
     redisUrl: config.redisUrl,
     dataDir: config.dataDir,
     auditRetentionDays: config.auditRetentionDays,
+    redisPrefix: config.redisPrefix,
     role,
     observe(tier, operation, seconds, failed) {
       metrics.storageDuration.observe({ tier, operation }, seconds);
