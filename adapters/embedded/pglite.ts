@@ -39,7 +39,7 @@ function alive(pid: number): boolean {
 async function acquireLock(lockPath: string): Promise<number | undefined> {
   for (let attempt = 0; attempt < 2; attempt += 1) {
     try {
-      await writeFile(lockPath, String(process.pid), { flag: 'wx' });
+      await writeFile(lockPath, String(process.pid), { flag: 'wx', mode: 0o600 });
       return undefined;
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
