@@ -64,10 +64,10 @@ export class AuditStore {
    * creating it if needed, so that however many such events come, a window
    * holds at most `maxPerWindow` + 1 rows per event name. A tally row's `at`
    * is its latest event (so the newest-first trail shows an ongoing flood at
-   * the top, and retention keeps it while it lasts); `detail.first_at` its first. A transaction-scoped
-   * advisory lock per event name serialises tallies across processes, so two
-   * processes never open two rows for one key. The window is the database's
-   * clock, the same for every process.
+   * the top, and retention keeps it while it lasts); `detail.first_at` is its
+   * first. A transaction-scoped advisory lock per event name serialises
+   * tallies across processes, so two processes never open two rows for one
+   * key. The window follows the database's clock, the same for every process.
    */
   async tally(tally: AuditTally): Promise<void> {
     const { event, count, windowSeconds } = tally;
