@@ -4,6 +4,7 @@ import { AUDIT_BOUNDS } from '../../src/audit/bounds.js';
 import { AuditLog, TALLIED_EVENTS } from '../../src/audit/log.js';
 import { basicAuth, postForm, send } from '../support/http.js';
 import { startTestServer, type TestServer } from '../support/server.js';
+import { sleep } from '../support/waiting.js';
 
 interface Totals { rows: number; events: number }
 
@@ -22,8 +23,9 @@ describe('audit trail bounds', () => {
   }
 
   before(async () => {
-    // Trusting X-Forwarded-For lets a test speak from addresses of its own.
-    server = await startTestServer({ TRUST_PROXY: 'true' });
+    // Trusting X-Forwarded-For lets a test speak from addresses of its own;
+    // no lockout, so that every failed attempt reaches the audit trail.
+    server = await startTestServer({ TRUST_PROXY: 'true', USER_FAILURE_LIMIT: '10000' });
     const created = await server.services.clients.create({ name: 'Bounds admin', grantTypes: ['client_credentials'], scope: ['admin'] });
     admin = (await postForm(`${server.url}/token`, { grant_type: 'client_credentials', scope: 'admin' }, { authorization: basicAuth(created.client.clientId, created.clientSecret!) })).json.access_token as string;
   });
@@ -60,6 +62,24 @@ describe('audit trail bounds', () => {
     );
     expect(new Set(rows.map((row) => row.detail.surface))).to.deep.equal(new Set(['northstar', 'lux']));
     for (const row of rows) expect(row.detail).to.include.keys('reason', 'count', 'first_at', 'path');
+  });
+
+  it('tallies failed password grants per address and username, and still counts each one', async () => {
+    const { client, clientSecret } = await server.services.clients.create({ name: 'Bounds RP', grantTypes: ['password'], scope: ['read'] });
+    const address = `2001:db8::${randomBytes(4).toString('hex')}`;
+    const before = await totals('password_grant.failed', address);
+    const usernames = ['alice', 'bob', 'carol'];
+    const replies = await Promise.all(Array.from({ length: 60 }, (_, n) => postForm(`${server.url}/token`,
+      { grant_type: 'password', username: usernames[n % 3]!, password: `guess ${n}`, scope: 'read' },
+      { authorization: basicAuth(client.clientId, clientSecret!), 'x-forwarded-for': address })));
+    for (const reply of replies) expect(reply.status).to.equal(400);
+    // The provider reports a failed grant as an event it does not wait for.
+    let after = await totals('password_grant.failed', address);
+    for (const deadline = Date.now() + 3000; after.events - before.events < 60 && Date.now() < deadline; await sleep(20)) {
+      after = await totals('password_grant.failed', address);
+    }
+    expect(after.events - before.events, 'every failure is counted').to.equal(60);
+    expect(after.rows - before.rows, 'one row per username, twice if the hour turned').to.be.at.most(2 * usernames.length);
   });
 
   it('bounds every source of unauthenticated events: past the per-hour bound, further addresses share one overflow row', async () => {
