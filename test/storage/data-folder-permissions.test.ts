@@ -32,17 +32,17 @@ async function issueToken(server: TestServer): Promise<void> {
 }
 
 describe('embedded data folder permissions', () => {
-  let umaskBefore: number;
+  let umaskBefore: number | undefined;
 
-  beforeEach(function () {
-    if (storageMode.postgres) skipBecause(this, 'the embedded database is used only without DATABASE_URL');
-    // What most machines run with: new files 0644 (0666 for PGlite's own).
-    umaskBefore = process.umask(0o022);
+  afterEach(() => {
+    if (umaskBefore !== undefined) process.umask(umaskBefore);
+    umaskBefore = undefined;
   });
 
-  afterEach(() => { if (umaskBefore !== undefined) process.umask(umaskBefore); });
-
-  it('keeps every folder 0700 and every file 0600 under umask 022, while running and after a restart repairs wider modes', async () => {
+  it('keeps every folder 0700 and every file 0600 under umask 022, while running and after a restart repairs wider modes', async function () {
+    if (storageMode.postgres) skipBecause(this, 'the embedded database is used only without DATABASE_URL');
+    // What most machines run with: new files 0644 (PGlite sets 0666 on its own).
+    umaskBefore = process.umask(0o022);
     const { env, dataDir } = await restartableEnv();
     try {
       // The folder a test harness (or an operator) made, with a wide mode.
