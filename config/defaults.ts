@@ -173,6 +173,16 @@ export const settings = {
     default: 60,
     description: 'Seconds between deletions of expired rows (only when the ephemeral tier is SQL).',
   },
+  auditRetentionDays: {
+    env: 'AUDIT_RETENTION_DAYS',
+    default: 90,
+    description: 'Days audit events are kept; the sweeper deletes older ones every SWEEP_INTERVAL (and `gatehouse audit prune` on demand). 0 keeps them for ever.',
+  },
+  redisPrefix: {
+    env: 'REDIS_PREFIX',
+    default: 'gatehouse:',
+    description: 'Prefix of every Redis key and pub/sub channel, so that deployments can share one Redis database. Channels also carry the database number (`gatehouse:db<N>:…`), since pub/sub ignores it. The default keeps the key names earlier versions used.',
+  },
 } as const satisfies Record<string, Setting>;
 
 export type SettingName = keyof typeof settings;

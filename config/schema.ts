@@ -35,6 +35,8 @@ export interface GatehouseConfig {
   ipFailureLimit: number;
   failureWindow: number;
   maxBackoff: number;
+  auditRetentionDays: number;
+  redisPrefix: string;
 }
 
 const ttl = { type: 'integer', minimum: 1, maximum: 31_536_000 } as const;
@@ -47,6 +49,7 @@ export const configSchema: JSONSchemaType<GatehouseConfig> = {
     'authorizationCodeTtl', 'idTokenTtl', 'refreshTokenTtl', 'sessionTtl', 'interactionTtl', 'grantTtl',
     'allowLoopbackCallbacks', 'losAccessTokenTtl', 'leAccessTokenTtl', 'dotAccessTokenTtl', 'dotRefreshTokenTtl', 'sweepInterval',
     'deviceCodeTtl', 'devicePollInterval', 'clientFailureLimit', 'userFailureLimit', 'ipFailureLimit', 'failureWindow', 'maxBackoff',
+    'auditRetentionDays', 'redisPrefix',
   ],
   properties: {
     port: { type: 'integer', minimum: 0, maximum: 65535 },
@@ -85,5 +88,9 @@ export const configSchema: JSONSchemaType<GatehouseConfig> = {
     ipFailureLimit: { type: 'integer', minimum: 1, maximum: 100_000 },
     failureWindow: { type: 'integer', minimum: 1, maximum: 86_400 },
     maxBackoff: { type: 'integer', minimum: 1, maximum: 86_400 },
+    // 0 keeps the audit trail for ever; at most 100 years otherwise.
+    auditRetentionDays: { type: 'integer', minimum: 0, maximum: 36_500 },
+    // Printable, no spaces: it starts every key and channel name.
+    redisPrefix: { type: 'string', pattern: '^[A-Za-z0-9_.:{}-]{1,64}$' },
   },
 };

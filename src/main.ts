@@ -82,6 +82,8 @@ export async function composeServices(config: GatehouseConfig, role: 'owner' | '
     databaseUrl: config.databaseUrl,
     redisUrl: config.redisUrl,
     dataDir: config.dataDir,
+    auditRetentionDays: config.auditRetentionDays,
+    redisPrefix: config.redisPrefix,
     role,
     observe(tier, operation, seconds, failed) {
       metrics.storageDuration.observe({ tier, operation }, seconds);

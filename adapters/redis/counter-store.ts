@@ -16,11 +16,9 @@ export class RedisCounterStore implements CounterStore {
     private readonly prefix = 'gatehouse:counter:',
     /** A second connection for the subscription (pub/sub needs its own). */
     private readonly connectSubscriber: () => Redis = () => redis.duplicate(),
+    /** Where hits are published: unique to the deployment (see namespace.ts). */
+    private readonly channel = `${prefix}hits`,
   ) {}
-
-  private get channel(): string {
-    return `${this.prefix}hits`;
-  }
 
   private get index(): string {
     return `${this.prefix}index`;
