@@ -51,12 +51,17 @@ export const settings = {
   trustProxy: {
     env: 'TRUST_PROXY',
     default: false,
-    description: 'Trust X-Forwarded-* headers (set when TLS is terminated by a load balancer).',
+    description: 'Take the client address from X-Forwarded-For (set when a load balancer sits in front); URLs always come from ISSUER.',
   },
   logLevel: {
     env: 'LOG_LEVEL',
     default: 'info',
     description: 'pino log level: fatal, error, warn, info, debug, trace or silent.',
+  },
+  logFormat: {
+    env: 'LOG_FORMAT',
+    default: undefined,
+    description: 'json (one JSON line per event, ISO times) or pretty (readable lines). Unset: pretty on a terminal, json otherwise.',
   },
   accessTokenTtl: {
     env: 'ACCESS_TOKEN_TTL',

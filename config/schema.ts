@@ -12,6 +12,7 @@ export interface GatehouseConfig {
   secretsKey?: string;
   trustProxy: boolean;
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+  logFormat?: 'json' | 'pretty';
   accessTokenTtl: number;
   clientCredentialsTtl: number;
   authorizationCodeTtl: number;
@@ -65,6 +66,7 @@ export const configSchema: JSONSchemaType<GatehouseConfig> = {
     secretsKey: { type: 'string', nullable: true, pattern: '^(?:[0-9a-fA-F]{64}|[A-Za-z0-9+/_-]{43}=?)$' },
     trustProxy: { type: 'boolean' },
     logLevel: { type: 'string', enum: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] },
+    logFormat: { type: 'string', nullable: true, enum: ['json', 'pretty'] },
     accessTokenTtl: ttl,
     clientCredentialsTtl: ttl,
     authorizationCodeTtl: { type: 'integer', minimum: 1, maximum: 600 },

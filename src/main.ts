@@ -306,7 +306,10 @@ export async function startGatehouse(config: GatehouseConfig, logger = createLog
   server.off('request', starting);
   server.on('request', services.provider.callback());
   await services.storage.share();
-  logger.info({ port, issuer: config.issuer, storage: services.storage.description }, 'gatehouse listening');
+  logger.info({
+    port, issuer: config.issuer, storage: services.storage.description,
+    next: `create an administrator (npm run -s cli -- user create --username admin --password '…' --role admin), then open ${config.issuer}${DASHBOARD_PATH}; discovery: ${config.issuer}/.well-known/openid-configuration`,
+  }, `gatehouse listening on port ${port} as ${config.issuer}`);
 
   let closing: Promise<void> | undefined;
   return {

@@ -8,7 +8,7 @@ import type { GatehouseConfig } from '../config/schema.js';
 import { ConfigError, loadConfig } from './config/load.js';
 import { PortInUseError, startGatehouse } from './main.js';
 import { aggregateWorkerMetrics } from './observability/cluster-metrics.js';
-import { abandonLogs, createLogger, type Logger, settleLogs } from './observability/logger.js';
+import { abandonLogs, createLogger, type Logger, logFormat, settleLogs } from './observability/logger.js';
 
 const EXPECTED = [ConfigError, StorageUnavailableError, EmbeddedDatabaseBusyError, SecretsKeyError, PortInUseError];
 // In-flight requests get this long to finish on SIGTERM.
@@ -94,7 +94,7 @@ function runPrimary(workers: number, logger: Logger): void {
 
 async function run(): Promise<void> {
   const config = loadConfig();
-  const logger = createLogger(config.logLevel);
+  const logger = createLogger(config.logLevel, undefined, logFormat(config.logFormat));
   if (cluster.isPrimary) {
     const workers = workerCount(config, logger);
     if (workers > 1) {
