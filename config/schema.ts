@@ -33,6 +33,7 @@ export interface GatehouseConfig {
   clientFailureLimit: number;
   userFailureLimit: number;
   ipFailureLimit: number;
+  distributedFailureLimit: number;
   failureWindow: number;
   maxBackoff: number;
 }
@@ -46,7 +47,8 @@ export const configSchema: JSONSchemaType<GatehouseConfig> = {
     'port', 'issuer', 'dataDir', 'trustProxy', 'logLevel', 'accessTokenTtl', 'clientCredentialsTtl',
     'authorizationCodeTtl', 'idTokenTtl', 'refreshTokenTtl', 'sessionTtl', 'interactionTtl', 'grantTtl',
     'allowLoopbackCallbacks', 'losAccessTokenTtl', 'leAccessTokenTtl', 'dotAccessTokenTtl', 'dotRefreshTokenTtl', 'sweepInterval',
-    'deviceCodeTtl', 'devicePollInterval', 'clientFailureLimit', 'userFailureLimit', 'ipFailureLimit', 'failureWindow', 'maxBackoff',
+    'deviceCodeTtl', 'devicePollInterval', 'clientFailureLimit', 'userFailureLimit', 'ipFailureLimit', 'distributedFailureLimit', 'failureWindow',
+    'maxBackoff',
   ],
   properties: {
     port: { type: 'integer', minimum: 0, maximum: 65535 },
@@ -83,6 +85,8 @@ export const configSchema: JSONSchemaType<GatehouseConfig> = {
     clientFailureLimit: { type: 'integer', minimum: 1, maximum: 10_000 },
     userFailureLimit: { type: 'integer', minimum: 1, maximum: 10_000 },
     ipFailureLimit: { type: 'integer', minimum: 1, maximum: 100_000 },
+    // At least two addresses, or one source could hold a subject's limit.
+    distributedFailureLimit: { type: 'integer', minimum: 2, maximum: 100_000 },
     failureWindow: { type: 'integer', minimum: 1, maximum: 86_400 },
     maxBackoff: { type: 'integer', minimum: 1, maximum: 86_400 },
   },
