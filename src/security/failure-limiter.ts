@@ -59,7 +59,7 @@ export class TooManyFailures extends Error {
   }
 }
 
-// Short, printable values only: anything else (NUL, spaces, a megabyte) is digested.
+// Short, printable values only, without spaces: anything else (NUL, spaces, a megabyte) is digested.
 const PLAIN_KEY = /^[\x21-\x7e]{1,128}$/;
 
 const digest = (value: string) => `#${createHash('sha256').update(value).digest('base64url')}`;
@@ -147,10 +147,12 @@ export class FailureLimiter {
     }
     for (const subject of others) {
       const kind = subject.kind as Exclude<SubjectKind, 'ip'>;
-      counted.push({ key: `fail:${kind}@ip:${valueKey(subject)}@${at}`, allowed: this.limits[kind], limit: { scope: 'address+subject', subject, address: network } });
+      // A space never occurs in either part (valueKey), so no two pairs share a key.
+      counted.push({ key: `fail:${kind}@ip:${valueKey(subject)} ${at}`, allowed: this.limits[kind], limit: { scope: 'address+subject', subject, address: network } });
       // Hit only once the subject's distinct addresses reach the limit, so its
       // first hit already means a distributed attack: wait from the first.
-      counted.push({ key: `fail:${kind}:${valueKey(subject)}`, allowed: 1, limit: { scope: 'subject', subject, address: undefined } });
+      // (Not `fail:<kind>:…`, which earlier versions counted from one address.)
+      counted.push({ key: `fail:${kind}@all:${valueKey(subject)}`, allowed: 1, limit: { scope: 'subject', subject, address: undefined } });
     }
     return counted;
   }
