@@ -53,6 +53,11 @@ export const settings = {
     default: false,
     description: 'Trust X-Forwarded-* headers (set when TLS is terminated by a load balancer).',
   },
+  proxyHops: {
+    env: 'PROXY_HOPS',
+    default: 1,
+    description: 'With TRUST_PROXY: how many proxies in front of Gatehouse add to X-Forwarded-For. The client address is that many entries from the right; entries further left are whatever the client sent, so they are ignored (else one client could pass for many at the brute-force limits).',
+  },
   logLevel: {
     env: 'LOG_LEVEL',
     default: 'info',

@@ -11,6 +11,7 @@ export interface GatehouseConfig {
   /** 32 bytes, base64 (standard or url-safe) or hex; decoded by src/config/secrets-key.ts. */
   secretsKey?: string;
   trustProxy: boolean;
+  proxyHops: number;
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
   accessTokenTtl: number;
   clientCredentialsTtl: number;
@@ -44,7 +45,7 @@ export const configSchema: JSONSchemaType<GatehouseConfig> = {
   type: 'object',
   additionalProperties: false,
   required: [
-    'port', 'issuer', 'dataDir', 'trustProxy', 'logLevel', 'accessTokenTtl', 'clientCredentialsTtl',
+    'port', 'issuer', 'dataDir', 'trustProxy', 'proxyHops', 'logLevel', 'accessTokenTtl', 'clientCredentialsTtl',
     'authorizationCodeTtl', 'idTokenTtl', 'refreshTokenTtl', 'sessionTtl', 'interactionTtl', 'grantTtl',
     'allowLoopbackCallbacks', 'losAccessTokenTtl', 'leAccessTokenTtl', 'dotAccessTokenTtl', 'dotRefreshTokenTtl', 'sweepInterval',
     'deviceCodeTtl', 'devicePollInterval', 'clientFailureLimit', 'userFailureLimit', 'ipFailureLimit', 'distributedFailureLimit', 'failureWindow',
@@ -63,6 +64,7 @@ export const configSchema: JSONSchemaType<GatehouseConfig> = {
     },
     secretsKey: { type: 'string', nullable: true, pattern: '^(?:[0-9a-fA-F]{64}|[A-Za-z0-9+/_-]{43}=?)$' },
     trustProxy: { type: 'boolean' },
+    proxyHops: { type: 'integer', minimum: 1, maximum: 16 },
     logLevel: { type: 'string', enum: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] },
     accessTokenTtl: ttl,
     clientCredentialsTtl: ttl,

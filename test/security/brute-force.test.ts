@@ -106,6 +106,16 @@ describe('brute force and abuse: failed authentications are counted and backed o
     expect((await postForm(`${server.url}/token`, { grant_type: 'client_credentials' }, { authorization: basicAuth(good.id, good.secret), 'x-forwarded-for': freshIp() })).status, 'from elsewhere').to.equal(200);
   });
 
+  it('counts a client by the address its proxy saw: addresses it names itself in X-Forwarded-For do not make it many sources', async () => {
+    const client = await newClient();
+    const real = freshIp();
+    const attempt = (secret: string, forwardedFor: string) => postForm(`${server.url}/token`, { grant_type: 'client_credentials' }, { authorization: basicAuth(client.id, secret), 'x-forwarded-for': forwardedFor });
+    // The proxy (PROXY_HOPS=1) appends the address it saw to whatever the client sent.
+    for (let i = 0; i < 3; i += 1) expect((await attempt('wrong', `${freshIp()}, ${real}`)).status).to.equal(401);
+    expectThrottled(await attempt(client.secret, `${freshIp()}, ${real}`), 'the same client under yet another name');
+    expect((await attempt(client.secret, `${real}, ${freshIp()}`)).status, 'someone else, who named the attacker\'s address').to.equal(200);
+  });
+
   it('backs off password grants for a username at the address that failed; a success there clears the count', async () => {
     const client = await newClient(['password']);
     const user = { username: `victim-${Date.now()}`, password: 'correct horse battery' };
