@@ -116,6 +116,23 @@ describe('brute force and abuse: failed authentications are counted and backed o
     expect((await attempt(client.secret, `${real}, ${freshIp()}`)).status, 'someone else, who named the attacker\'s address').to.equal(200);
   });
 
+  it('counts one source however its address is written', async () => {
+    const octet = () => randomInt(1, 255);
+    const v4 = `10.${octet()}.${octet()}.${octet()}`;
+    const v6 = [hex(), hex()];
+    const spellings: Array<[string, string[]]> = [
+      ['IPv4 and IPv4-mapped IPv6', [v4, `::ffff:${v4}`, `::FFFF:${v4}`]],
+      ['one IPv6 /64, compressed and in full', [`2001:db8:${v6[0]}:${v6[1]}::1`, `2001:0DB8:${v6[0]!.padStart(4, '0')}:${v6[1]!.padStart(4, '0')}:0:0:0:2`, `2001:db8:${v6[0]}:${v6[1]}:ffff:1:2:3`]],
+    ];
+    for (const [name, forms] of spellings) {
+      const client = await newClient();
+      const attempt = (secret: string, ip: string) => postForm(`${server.url}/token`, { grant_type: 'client_credentials' }, { authorization: basicAuth(client.id, secret), 'x-forwarded-for': ip });
+      for (const form of forms) expect((await attempt('wrong', form)).status, `${name}: ${form}`).to.equal(401);
+      expectThrottled(await attempt(client.secret, forms[0]!), `${name}: one source, three failures`);
+      expect((await attempt(client.secret, freshIp())).status, `${name}: from elsewhere`).to.equal(200);
+    }
+  });
+
   it('backs off password grants for a username at the address that failed; a success there clears the count', async () => {
     const client = await newClient(['password']);
     const user = { username: `victim-${Date.now()}`, password: 'correct horse battery' };
