@@ -116,6 +116,24 @@ describe('brute force and abuse: failed authentications are counted and backed o
     expect((await attempt(client.secret, `${real}, ${freshIp()}`)).status, 'someone else, who named the attacker\'s address').to.equal(200);
   });
 
+  it('audits each limit on a client once, as it engages, with its scope and the address', async () => {
+    const client = await newClient();
+    const attacker = freshIp();
+    const attempt = (ip: string) => postForm(`${server.url}/token`, { grant_type: 'client_credentials' }, { authorization: basicAuth(client.id, 'wrong'), 'x-forwarded-for': ip });
+    for (let i = 0; i < 3; i += 1) await attempt(attacker);
+    for (let i = 0; i < 3; i += 1) await attempt(freshIp());
+    const engaged = async () => (await server.services.audit.list({ clientId: client.id })).items
+      .filter((e) => e.event === 'rate_limit.engaged')
+      .map((e) => ({ scope: e.detail.scope, ip: e.ip }))
+      .sort((a, b) => String(a.scope).localeCompare(String(b.scope)));
+    const deadline = Date.now() + 3000;
+    while ((await engaged()).length < 2 && Date.now() < deadline) await sleep(20); // audit records are written after the answer
+    expect(await engaged()).to.deep.equal([
+      { scope: 'address+subject', ip: `${attacker.replace(/::1$/, '')}::/64` },
+      { scope: 'subject', ip: null },
+    ]);
+  });
+
   it('counts one source however its address is written', async () => {
     const octet = () => randomInt(1, 255);
     const v4 = `10.${octet()}.${octet()}.${octet()}`;
