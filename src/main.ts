@@ -106,20 +106,21 @@ export async function composeServices(config: GatehouseConfig, role: 'owner' | '
       client: config.clientFailureLimit,
       user: config.userFailureLimit,
       ip: config.ipFailureLimit,
+      distributed: config.distributedFailureLimit,
       windowSeconds: config.failureWindow,
       maxBackoffSeconds: config.maxBackoff,
     }, {
-      engaged(subject, backoffSeconds) {
+      engaged({ scope, subject, address }, backoffSeconds) {
         // Usernames and client ids are what was attacked, so they are recorded; secrets never are.
         void audit.record({
           event: 'rate_limit.engaged',
           actor: subject.kind === 'ip' ? null : `${subject.kind}:${subject.value.slice(0, 128)}`,
           clientId: subject.kind === 'client' ? subject.value.slice(0, 128) : null,
-          ip: subject.kind === 'ip' ? subject.value : null,
-          detail: { subject: subject.kind, backoff_seconds: backoffSeconds },
+          ip: address ?? null,
+          detail: { subject: subject.kind, scope, backoff_seconds: backoffSeconds },
         });
       },
-      refused(subject) {
+      refused({ subject }) {
         metrics.throttled.inc({ subject: subject.kind });
       },
     });

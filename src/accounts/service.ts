@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { type AccountRecord, AccountsStore, DuplicateUsernameError } from '../../adapters/sql/accounts-store.js';
 import { ConflictError, type FieldProblem, ValidationError } from '../errors/app-error.js';
 import { burnVerification, hashPassword, verifyPassword } from './passwords.js';
+import { USERNAME_CHARACTERS, usernameKey } from './usernames.js';
 
 export interface NewAccount {
   username: string;
@@ -11,9 +12,8 @@ export interface NewAccount {
   name?: string;
 }
 
-export type Account = Omit<AccountRecord, 'passwordHash'>;
+export type Account = Omit<AccountRecord, 'passwordHash' | 'usernameKey'>;
 
-const USERNAME = /^[A-Za-z0-9._@+-]{1,64}$/;
 const ROLE = /^[a-z][a-z0-9_-]{0,31}$/;
 const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
 // Long enough to resist guessing; bounded so hashing cannot be used to burn CPU.
@@ -21,7 +21,7 @@ const PASSWORD_MIN = 8;
 const PASSWORD_MAX = 1024;
 
 function publicView(record: AccountRecord): Account {
-  const { passwordHash: _hidden, ...account } = record;
+  const { passwordHash: _hidden, usernameKey: _internal, ...account } = record;
   return account;
 }
 
@@ -31,7 +31,7 @@ export class AccountService {
 
   async create(input: NewAccount): Promise<Account> {
     const problems: FieldProblem[] = [];
-    if (!USERNAME.test(input.username ?? '')) {
+    if (!USERNAME_CHARACTERS.test(input.username ?? '')) {
       problems.push({ field: 'username', message: 'must be 1-64 characters of letters, digits and . _ @ + -' });
     }
     if (typeof input.password !== 'string' || input.password.length < PASSWORD_MIN || input.password.length > PASSWORD_MAX) {
@@ -49,6 +49,7 @@ export class AccountService {
       const record = await this.store.insert({
         id: randomUUID(),
         username: input.username,
+        usernameKey: usernameKey(input.username),
         passwordHash: await hashPassword(input.password),
         roles: [...new Set(input.roles ?? [])],
         email: input.email ?? null,
@@ -57,6 +58,7 @@ export class AccountService {
       });
       return publicView(record);
     } catch (error) {
+      // Also when only the spelling differs (`Alice` for `alice`): see usernameKey.
       if (error instanceof DuplicateUsernameError) throw new ConflictError('username', `username "${input.username}" is already taken`);
       throw error;
     }
@@ -68,7 +70,7 @@ export class AccountService {
       await burnVerification('x');
       return undefined;
     }
-    const record = await this.store.findByUsername(username);
+    const record = await this.store.findByUsernameKey(usernameKey(username));
     if (!record) {
       await burnVerification(password);
       return undefined;
