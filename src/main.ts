@@ -107,20 +107,21 @@ export async function composeServices(config: GatehouseConfig, role: 'owner' | '
       client: config.clientFailureLimit,
       user: config.userFailureLimit,
       ip: config.ipFailureLimit,
+      distributed: config.distributedFailureLimit,
       windowSeconds: config.failureWindow,
       maxBackoffSeconds: config.maxBackoff,
     }, {
-      engaged(subject, backoffSeconds) {
+      engaged({ scope, subject, address }, backoffSeconds) {
         // Usernames and client ids are what was attacked, so they are recorded; secrets never are.
         void audit.record({
           event: 'rate_limit.engaged',
           actor: subject.kind === 'ip' ? null : `${subject.kind}:${subject.value.slice(0, 128)}`,
           clientId: subject.kind === 'client' ? subject.value.slice(0, 128) : null,
-          ip: subject.kind === 'ip' ? subject.value : null,
-          detail: { subject: subject.kind, backoff_seconds: backoffSeconds },
+          ip: address ?? null,
+          detail: { subject: subject.kind, scope, backoff_seconds: backoffSeconds },
         });
       },
-      refused(subject) {
+      refused({ subject }) {
         metrics.throttled.inc({ subject: subject.kind });
       },
     });
@@ -307,7 +308,10 @@ export async function startGatehouse(config: GatehouseConfig, logger = createLog
   server.off('request', starting);
   server.on('request', services.provider.callback());
   await services.storage.share();
-  logger.info({ port, issuer: config.issuer, storage: services.storage.description }, 'gatehouse listening');
+  logger.info({
+    port, issuer: config.issuer, storage: services.storage.description,
+    next: `create an administrator (npm run -s cli -- user create --username admin --password '…' --role admin), then open ${config.issuer}${DASHBOARD_PATH}; discovery: ${config.issuer}/.well-known/openid-configuration`,
+  }, `gatehouse listening on port ${port} as ${config.issuer}`);
 
   let closing: Promise<void> | undefined;
   return {

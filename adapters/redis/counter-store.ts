@@ -52,6 +52,22 @@ export class RedisCounterStore implements CounterStore {
     });
   }
 
+  async addMember(key: string, member: string, windowSeconds: number): Promise<number> {
+    // A sorted set scored by each member's expiry: past ones are dropped
+    // before counting, and the set itself lives as long as its newest member.
+    const now = Date.now();
+    const k = `${this.prefix}members:${key}`;
+    const replies = await this.redis.multi()
+      .zadd(k, now + windowSeconds * 1000, member)
+      .zremrangebyscore(k, '-inf', now)
+      .zcard(k)
+      .pexpire(k, windowSeconds * 1000)
+      .exec();
+    const [error, count] = replies?.[2] ?? [new Error('member transaction aborted'), 0];
+    if (error) throw error;
+    return Number(count);
+  }
+
   async clear(key: string): Promise<void> {
     await this.redis.multi().del(this.prefix + key).zrem(this.index, key).exec();
   }

@@ -2,7 +2,10 @@ import { containsPattern, type SqlExecutor } from './database.js';
 
 export interface AccountRecord {
   id: string;
+  /** As it was typed at creation; shown in claims. */
   username: string;
+  /** What identifies the account at sign-in (unique); the caller derives it. */
+  usernameKey: string;
   passwordHash: string;
   roles: string[];
   email: string | null;
@@ -18,7 +21,6 @@ export interface AccountRecord {
 
 /** The fields an administrator or an import may change. */
 export interface AccountChanges {
-  username?: string;
   email?: string | null;
   emailVerified?: boolean;
   name?: string | null;
@@ -29,7 +31,6 @@ export interface AccountChanges {
 }
 
 const COLUMNS: Record<keyof AccountChanges, string> = {
-  username: 'username',
   email: 'email',
   emailVerified: 'email_verified',
   name: 'name',
@@ -42,6 +43,7 @@ const COLUMNS: Record<keyof AccountChanges, string> = {
 interface AccountRow {
   id: string;
   username: string;
+  username_key: string;
   password_hash: string;
   roles: string[];
   email: string | null;
@@ -57,6 +59,7 @@ function toRecord(row: AccountRow): AccountRecord {
   return {
     id: row.id,
     username: row.username,
+    usernameKey: row.username_key,
     passwordHash: row.password_hash,
     roles: row.roles,
     email: row.email,
@@ -73,7 +76,11 @@ export class DuplicateUsernameError extends Error {
   override name = 'DuplicateUsernameError';
 }
 
-/** End-user accounts. Usernames are unique regardless of case. */
+/**
+ * End-user accounts. Usernames are unique by `usernameKey`, which the domain
+ * derives (src/accounts/usernames.ts); SQL only compares it for equality, so
+ * no database collation or `lower()` takes part in the rule.
+ */
 export class AccountsStore {
   constructor(private readonly db: SqlExecutor) {}
 
@@ -82,17 +89,17 @@ export class AccountsStore {
     return rows[0] ? toRecord(rows[0]) : undefined;
   }
 
-  async findByUsername(username: string): Promise<AccountRecord | undefined> {
-    const { rows } = await this.db.query<AccountRow>('SELECT * FROM accounts WHERE lower(username) = lower($1)', [username]);
+  async findByUsernameKey(usernameKey: string): Promise<AccountRecord | undefined> {
+    const { rows } = await this.db.query<AccountRow>('SELECT * FROM accounts WHERE username_key = $1', [usernameKey]);
     return rows[0] ? toRecord(rows[0]) : undefined;
   }
 
   async insert(account: Omit<AccountRecord, 'createdAt' | 'updatedAt' | 'active' | 'importedPasswordHash'> & Partial<Pick<AccountRecord, 'active' | 'importedPasswordHash'>>): Promise<AccountRecord> {
     const { rows } = await this.db.query<AccountRow>(
-      `INSERT INTO accounts (id, username, password_hash, roles, email, email_verified, name, active, imported_password_hash)
-       VALUES ($1, $2, $3, $4::jsonb, $5, $6, $7, $8, $9)
+      `INSERT INTO accounts (id, username, username_key, password_hash, roles, email, email_verified, name, active, imported_password_hash)
+       VALUES ($1, $2, $3, $4, $5::jsonb, $6, $7, $8, $9, $10)
        ON CONFLICT DO NOTHING RETURNING *`,
-      [account.id, account.username, account.passwordHash, JSON.stringify(account.roles),
+      [account.id, account.username, account.usernameKey, account.passwordHash, JSON.stringify(account.roles),
         account.email, account.emailVerified, account.name, account.active ?? true, account.importedPasswordHash ?? null],
     );
     if (!rows[0]) throw new DuplicateUsernameError(`username ${account.username} is taken`);
@@ -105,15 +112,10 @@ export class AccountsStore {
     if (!entries.length) return this.findById(id);
     const sets = entries.map((key, i) => `${COLUMNS[key]} = $${i + 2}${key === 'roles' ? '::jsonb' : ''}`);
     const values = entries.map((key) => (key === 'roles' ? JSON.stringify(changes.roles) : changes[key]));
-    try {
-      const { rows } = await this.db.query<AccountRow>(
-        `UPDATE accounts SET ${sets.join(', ')}, updated_at = now() WHERE id = $1 RETURNING *`, [id, ...values],
-      );
-      return rows[0] ? toRecord(rows[0]) : undefined;
-    } catch (error) {
-      if ((error as { code?: string }).code === '23505') throw new DuplicateUsernameError(`username ${changes.username} is taken`);
-      throw error;
-    }
+    const { rows } = await this.db.query<AccountRow>(
+      `UPDATE accounts SET ${sets.join(', ')}, updated_at = now() WHERE id = $1 RETURNING *`, [id, ...values],
+    );
+    return rows[0] ? toRecord(rows[0]) : undefined;
   }
 
   /**

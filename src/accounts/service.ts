@@ -6,6 +6,7 @@ import type { Actor, AuditLog } from '../audit/log.js';
 import { clampedPaging } from '../paging/parameters.js';
 import { hashFormat, isVerifiableHash } from './password-hashes.js';
 import { burnVerification, hashPassword, isCurrentHash, verifyPassword } from './passwords.js';
+import { USERNAME_CHARACTERS, usernameKey } from './usernames.js';
 
 export interface NewAccount {
   username: string;
@@ -15,7 +16,7 @@ export interface NewAccount {
   name?: string;
 }
 
-export type Account = Omit<AccountRecord, 'passwordHash' | 'importedPasswordHash'>;
+export type Account = Omit<AccountRecord, 'passwordHash' | 'importedPasswordHash' | 'usernameKey'>;
 
 /** An account as another system (Django, Laravel, …) had it, password hash included. */
 export interface ImportedAccount {
@@ -59,7 +60,6 @@ export class UnverifiableHashError extends AppError {
   }
 }
 
-const USERNAME = /^[A-Za-z0-9._@+-]{1,64}$/;
 const ROLE = /^[a-z][a-z0-9_-]{0,31}$/;
 const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
 // Long enough to resist guessing; bounded so hashing cannot be used to burn CPU.
@@ -67,7 +67,7 @@ const PASSWORD_MIN = 8;
 const PASSWORD_MAX = 1024;
 
 function publicView(record: AccountRecord): Account {
-  const { passwordHash: _hidden, ...account } = record;
+  const { passwordHash: _hidden, usernameKey: _internal, importedPasswordHash: _imported, ...account } = record;
   return account;
 }
 
@@ -90,7 +90,7 @@ export class AccountService {
 
   /** The one lookup by username, normalized as sign-in normalizes it. */
   private findRecordByUsername(username: string): Promise<AccountRecord | undefined> {
-    return this.store.findByUsername(username);
+    return this.store.findByUsernameKey(usernameKey(username));
   }
 
   private fieldProblems(input: { roles?: string[]; email?: string | null }): FieldProblem[] {
@@ -106,7 +106,7 @@ export class AccountService {
 
   async create(input: NewAccount, by: Actor = {}): Promise<Account> {
     const problems: FieldProblem[] = [];
-    if (!USERNAME.test(input.username ?? '')) {
+    if (!USERNAME_CHARACTERS.test(input.username ?? '')) {
       problems.push({ field: 'username', message: 'must be 1-64 characters of letters, digits and . _ @ + -' });
     }
     if (typeof input.password !== 'string' || input.password.length < PASSWORD_MIN || input.password.length > PASSWORD_MAX) {
@@ -119,6 +119,7 @@ export class AccountService {
       const record = await this.store.insert({
         id: randomUUID(),
         username: input.username,
+        usernameKey: usernameKey(input.username),
         passwordHash: await hashPassword(input.password),
         roles: [...new Set(input.roles ?? [])],
         email: input.email ?? null,
@@ -128,6 +129,7 @@ export class AccountService {
       await this.audit?.record({ event: 'account.created', ...by, detail: { account_id: record.id, username: record.username, roles: record.roles } });
       return publicView(record);
     } catch (error) {
+      // Also when only the spelling differs (`Alice` for `alice`): see usernameKey.
       if (error instanceof DuplicateUsernameError) throw new ConflictError('username', `username "${input.username}" is already taken`);
       throw error;
     }
@@ -178,7 +180,7 @@ export class AccountService {
     }
     const email = input.email || null;
     const problems: FieldProblem[] = [];
-    if (!USERNAME.test(input.username ?? '')) {
+    if (!USERNAME_CHARACTERS.test(input.username ?? '')) {
       problems.push({ field: 'username', message: 'must be 1-64 characters of letters, digits and . _ @ + -' });
     }
     if (typeof input.active !== 'boolean') problems.push({ field: 'active', message: 'must be true or false' });
@@ -192,7 +194,7 @@ export class AccountService {
       if (options.dryRun) return { account: { id: '(new)', username: input.username, emailVerified: false, createdAt: new Date(), updatedAt: new Date(), ...wanted }, outcome: 'created' };
       try {
         const record = await this.store.insert({
-          id: randomUUID(), username: input.username, passwordHash: input.passwordHash, importedPasswordHash: input.passwordHash,
+          id: randomUUID(), username: input.username, usernameKey: usernameKey(input.username), passwordHash: input.passwordHash, importedPasswordHash: input.passwordHash,
           emailVerified: false, ...wanted,
         });
         await this.audit?.record({ event: 'account.imported', ...by, detail: { account_id: record.id, username: record.username, outcome: 'created', hash_format: hashFormat(input.passwordHash) } });

@@ -234,6 +234,9 @@ export function buildProvider(config: GatehouseConfig, deps: ProviderDeps): Prov
 
   const provider = new Provider(config.issuer, configuration);
   provider.proxy = config.trustProxy;
+  // X-Forwarded-For is "what the client sent, …, what each proxy saw": only
+  // the entries the proxies added are trustworthy (Koa's maxIpsCount).
+  provider.maxIpsCount = config.proxyHops;
   // client_secret_basic and client_secret_post are checked through this one
   // method (oidc-provider lib/shared/client_auth.js); overriding it on the
   // Client prototype is the hook oidc-provider's author points to for hashed
