@@ -37,20 +37,27 @@ function forceExitAfter(logger: Logger, ms: number): void {
 }
 
 async function runWorker(config: GatehouseConfig, logger: Logger): Promise<void> {
-  const gatehouse = await startGatehouse(config, logger);
+  let gatehouse: Awaited<ReturnType<typeof startGatehouse>> | undefined;
   let stopping = false;
   const stop = (signal: string) => {
     if (stopping) return;
     stopping = true;
-    logger.info({ signal }, 'shutting down');
+    logger.info({ signal }, gatehouse ? 'shutting down' : 'stopped during start-up');
     forceExitAfter(logger, SHUTDOWN_GRACE_MS);
+    // Before it listens there is no request to finish: migrations run in one
+    // transaction, and the embedded database recovers as after a SIGKILL.
+    if (!gatehouse) return void exit(logger, 0);
     gatehouse.close().then(() => exit(logger, 0), (error: unknown) => {
       logger.error({ err: error }, 'shutdown failed');
       return exit(logger, 1);
     });
   };
+  // Installed before start-up, which can take seconds (opening the database,
+  // migrations): as PID 1 of a container, a signal without a handler is
+  // ignored, so `docker stop` would wait for its SIGKILL.
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
+  gatehouse = await startGatehouse(config, logger);
 }
 
 /** The primary of a multi-worker run: forks, replaces crashed workers, passes signals on. */
