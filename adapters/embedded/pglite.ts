@@ -1,4 +1,5 @@
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
 import { PGlite } from '@electric-sql/pglite';
 import { PGLiteSocketServer } from '@electric-sql/pglite-socket';
@@ -35,15 +36,37 @@ function alive(pid: number): boolean {
   }
 }
 
+// The lock files this process holds (a second owner in the same process is refused too).
+const heldLocks = new Set<string>();
+
+/**
+ * A lock that names this process's PID and host, which this process does not
+ * hold, was written by an earlier process with the same PID on the same host,
+ * which is gone: in a container the server is PID 1 on every start, so after
+ * a kill its restart would otherwise find "PID 1" alive (itself) and refuse
+ * for ever. The same PID under another host name is another container on a
+ * shared volume, which may well be alive: that one is still refused.
+ */
+function writtenByAnEarlierSelf(lockPath: string, holder: number, holderHost: string | undefined): boolean {
+  return holder === process.pid && holderHost === hostname() && !heldLocks.has(lockPath);
+}
+
+async function releaseLock(lockPath: string): Promise<void> {
+  await rm(lockPath, { force: true });
+  heldLocks.delete(lockPath);
+}
+
 async function acquireLock(lockPath: string): Promise<number | undefined> {
   for (let attempt = 0; attempt < 2; attempt += 1) {
     try {
-      await writeFile(lockPath, String(process.pid), { flag: 'wx' });
+      await writeFile(lockPath, `${process.pid} ${hostname()}`, { flag: 'wx' });
+      heldLocks.add(lockPath);
       return undefined;
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
-      const holder = Number.parseInt(await readFile(lockPath, 'utf8').catch(() => ''), 10);
-      if (Number.isInteger(holder) && alive(holder)) return holder;
+      const [pid, holderHost] = (await readFile(lockPath, 'utf8').catch(() => '')).trim().split(/\s+/);
+      const holder = Number.parseInt(pid ?? '', 10);
+      if (Number.isInteger(holder) && alive(holder) && !writtenByAnEarlierSelf(lockPath, holder, holderHost)) return holder;
       // The owner died without cleaning up: the lock is stale.
       await rm(lockPath, { force: true });
     }
@@ -105,7 +128,7 @@ export async function openEmbedded(dataDirInput: string, role: 'owner' | 'guest'
   try {
     db = await PGlite.create(join(dataDir, 'pgdata'));
   } catch (error) {
-    await rm(lockPath, { force: true });
+    await releaseLock(lockPath);
     throw error;
   }
   let socketServer: PGLiteSocketServer | undefined;
@@ -129,7 +152,7 @@ export async function openEmbedded(dataDirInput: string, role: 'owner' | 'guest'
       await socketServer?.stop().catch(() => {});
       await rm(socketPath, { force: true });
       await db.close();
-      await rm(lockPath, { force: true });
+      await releaseLock(lockPath);
     },
   };
 }

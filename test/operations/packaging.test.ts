@@ -201,6 +201,8 @@ describe('packaging: the Dockerfile', () => {
     }
     // The templates and stylesheet, found relative to the compiled code (src/http/views.ts).
     expect(providerOf(relative('.', VIEWS_DIR))?.[1]).to.equal('views');
+    // package.json beside dist/: its "type": "module" is what makes Node load dist/ as ES modules.
+    expect(providerOf('package.json')?.[1]).to.equal('package.json');
   });
 });
 
@@ -267,24 +269,46 @@ describe('packaging: the image command and its health check against a real serve
       return Promise.race([promise, sleep(ms).then(() => { throw new Error(`still running ${ms} ms after SIGTERM`); })]);
     }
 
+    /** The environment of an embedded server whatever the suite's mode (the data folder is the point). */
+    function embeddedEnv(port: number): NodeJS.ProcessEnv {
+      const { DATABASE_URL: _database, REDIS_URL: _redis, SECRETS_KEY: _key, ...env } = process.env;
+      return { ...env, PORT: String(port), ISSUER: `http://localhost:${port}`, GATEHOUSE_DATA_DIR: dataDir, LOG_LEVEL: 'warn' };
+    }
+
+    async function readyAsPid1(port: number, exited: Promise<number | string>): Promise<void> {
+      for (let ready = false; !ready; await sleep(100)) {
+        expect(await Promise.race([exited, sleep(0).then(() => 'running')]), 'still running').to.equal('running');
+        ready = await fetch(`http://127.0.0.1:${port}/readyz`).then((r) => r.ok, () => false);
+      }
+    }
+
     for (const workers of process.env.DATABASE_URL ? ['1', '2'] : ['1']) {
       it(`SIGTERM stops a running server of ${workers} worker(s) with exit code 0`, async () => {
         const port = await freePort();
         const { pid, exited } = await startAsPid1({ ...process.env, PORT: String(port), ISSUER: `http://localhost:${port}`, GATEHOUSE_DATA_DIR: dataDir, LOG_LEVEL: 'warn', WEB_CONCURRENCY: workers });
-        for (let ready = false; !ready; await sleep(100)) {
-          expect(await Promise.race([exited, sleep(0).then(() => 'running')])).to.equal('running');
-          ready = await fetch(`http://127.0.0.1:${port}/readyz`).then((r) => r.ok, () => false);
-        }
+        await readyAsPid1(port, exited);
         process.kill(pid, 'SIGTERM');
         expect(await within(exited, EXIT_WITHIN_MS)).to.equal(0);
       });
     }
 
+    it('a server killed as PID 1 starts again on the same embedded data (its own stale lock names PID 1 too)', async () => {
+      const port = await freePort();
+      const first = await startAsPid1(embeddedEnv(port));
+      await readyAsPid1(port, first.exited);
+      process.kill(first.pid, 'SIGKILL');
+      await first.exited;
+      expect(existsSync(join(dataDir, 'gatehouse.lock')), 'the killed server left its lock').to.equal(true);
+      const second = await startAsPid1(embeddedEnv(port));
+      await readyAsPid1(port, second.exited);
+      process.kill(second.pid, 'SIGTERM');
+      expect(await within(second.exited, EXIT_WITHIN_MS)).to.equal(0);
+    });
+
     it('SIGTERM during start-up (before it listens) stops it too, instead of being ignored', async () => {
       // The embedded database whatever the suite's mode: opening a new one takes seconds, a wide start-up window.
-      const { DATABASE_URL: _database, REDIS_URL: _redis, SECRETS_KEY: _key, ...env } = process.env;
       const port = await freePort();
-      const { pid, exited } = await startAsPid1({ ...env, PORT: String(port), GATEHOUSE_DATA_DIR: dataDir, LOG_LEVEL: 'warn' });
+      const { pid, exited } = await startAsPid1(embeddedEnv(port));
       // Start-up has begun once it writes the embedded database's key, before it opens the database.
       // (Earlier, while Node loads the modules, a PID 1 ignores the signal whatever the code does:
       // Node's own bootstrap handler swallows it. That lasts a fraction of a second.)
