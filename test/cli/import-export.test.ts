@@ -5,7 +5,9 @@ import { promisify } from 'node:util';
 import { hashSync } from '@node-rs/bcrypt';
 import { expect } from 'chai';
 import pg from 'pg';
+import * as oidc from 'openid-client';
 import { hashPassword } from '../../src/accounts/passwords.js';
+import { FormBrowser } from '../support/form-browser.js';
 import { basicAuth, postForm, postJson } from '../support/http.js';
 import { startTestServer, storageMode, tempDir, type TestServer } from '../support/server.js';
 
@@ -119,6 +121,24 @@ describe('gatehouse import and export', function () {
     const reply = await postJson(`${server.url}/auth/oauth2/token/`, { grant_type: 'password', ...user }, { authorization: basicAuth(`dot-${stamp}`, 'dot-secret-0123456789-0123456789-abcdef') });
     expect(reply.status).to.equal(200);
     expect(reply.json.expires_in).to.equal(3600);
+  });
+
+  it('a client imported with skip_consent signs users in without the consent page; one without asks', async () => {
+    const user = { username: `consenter-${stamp}`, password: 'consenting password' };
+    await server.services.accounts.create(user);
+    const path = await file('consent.jsonl', [true, false].map((skip) => JSON.stringify({
+      client_id: `consent-${skip}-${stamp}`, name: 'Consent', public: true, grant_types: 'authorization_code', redirect_uris: 'https://spa.example.test/cb', scope: 'openid', skip_consent: skip,
+    })).join('\n'));
+    await json(cli(server, 'import', 'clients', '--file', path, '--json'));
+    for (const skip of [true, false]) {
+      const url = new URL(`${server.url}/auth`);
+      const verifier = oidc.randomPKCECodeVerifier();
+      for (const [key, value] of Object.entries({ client_id: `consent-${skip}-${stamp}`, redirect_uri: 'https://spa.example.test/cb', response_type: 'code', scope: 'openid', code_challenge: await oidc.calculatePKCECodeChallenge(verifier), code_challenge_method: 'S256' })) url.searchParams.set(key, value);
+      const browser = new FormBrowser((next) => next.href.startsWith('https://spa.example.test/cb'));
+      const page = await browser.submit(await browser.navigate(url.href), '/login', user);
+      expect(page.url.startsWith('https://spa.example.test/cb?code='), `skip_consent ${skip}`).to.equal(skip);
+      if (!skip) expect(page.html, 'the consent page').to.include('/confirm"');
+    }
   });
 
   it('import users: hashes kept and verified at sign-in, re-runs idempotent, unverifiable hashes stop the import unless skipped', async () => {
