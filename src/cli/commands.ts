@@ -378,6 +378,10 @@ export function commandFlags(): Record<string, { type: 'string' | 'boolean'; mul
 
 /** The usage lines of the table's commands. */
 export function commandUsage(): string {
-  return COMMANDS.map((command) => `  ${`${command.name} ${command.usage}`.padEnd(41)} ${command.summary}`).join('\n');
+  // As the hand-written lines above them: the summary beside a short usage, under a long one.
+  return COMMANDS.map((command) => {
+    const usage = `${command.name} ${command.usage}`;
+    return usage.length <= 41 ? `  ${usage.padEnd(41)} ${command.summary}` : `  ${usage}\n${' '.repeat(44)}${command.summary}`;
+  }).join('\n');
 }
 

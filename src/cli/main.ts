@@ -40,7 +40,7 @@ Commands:
                                             register a resource server (RFC 8707 audience)
   resource list                             list registered resource servers
   resource remove URI                       stop issuing tokens for a resource server
-\${commandUsage()}
+${commandUsage()}
 
 Every command accepts --json for machine-readable output.
 Configuration comes from the environment (DATABASE_URL, GATEHOUSE_DATA_DIR, …), as for the server.`;
