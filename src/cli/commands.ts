@@ -199,6 +199,8 @@ async function exportAll(services: Services, values: Values): Promise<Record<str
       scope: m.scope,
       token_format: m.access_token_format,
       skip_consent: m[SKIP_CONSENT] === true,
+      require_par: m.require_pushed_authorization_requests === true,
+      backchannel_logout_uri: m.backchannel_logout_uri,
       access_token_lifetime: lifetimes.accessToken,
       refresh_token_lifetime: lifetimes.refreshToken,
       client_credentials_lifetime: lifetimes.clientCredentials,

@@ -191,6 +191,7 @@ describe('gatehouse import and export', function () {
   it('export → import into a fresh server: every client and user comes across and works; the default export holds no secret in the clear', async () => {
     const secretOf = 'export-secret-0123456789-0123456789-abc';
     await json(cli(server, 'client', 'create', '--name', 'Exported', '--client-id', `exported-${stamp}`, '--grant-types', 'password,refresh_token', '--scope', 'read', '--client-secret', secretOf, '--json'));
+    await json(cli(server, 'client', 'create', '--name', 'Exported PAR', '--client-id', `exported-par-${stamp}`, '--grant-types', 'authorization_code', '--redirect-uris', 'https://par.example.test/cb', '--scope', 'openid', '--require-par', '--backchannel-logout-uri', 'https://par.example.test/logout', '--json'));
     await server.services.accounts.create({ username: `exported-${stamp}`, password: 'exported password', roles: ['staff'] });
     await json(cli(server, 'resource', 'add', '--uri', `https://api-${stamp}.example.test`, '--scope', 'read', '--json'));
 
