@@ -142,12 +142,12 @@ async function readImportFile(values: Values, parse: (text: string, file: string
   try {
     text = await readFile(file, 'utf8');
   } catch (error) {
-    throw new UsageError(`cannot read ${file}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
+    throw new UsageError(`cannot read ${file}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`, false);
   }
   try {
     return parse(text, file);
   } catch (error) {
-    if (error instanceof ImportFileError) throw new UsageError(`nothing was imported: ${error.message}`);
+    if (error instanceof ImportFileError) throw new UsageError(`nothing was imported: ${error.message}`, false);
     throw error;
   }
 }
@@ -190,7 +190,8 @@ async function exportAll(services: Services, values: Values): Promise<Record<str
     lines.push(JSON.stringify({
       kind: 'client',
       client_id: record.clientId,
-      name: m.client_name,
+      // A client registered dynamically may have no name; its id stands in, as import needs one.
+      name: m.client_name || record.clientId,
       description: m.description,
       public: m.token_endpoint_auth_method === 'none',
       grant_types: m.grant_types,

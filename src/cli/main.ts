@@ -238,7 +238,7 @@ async function main(argv: string[]): Promise<number> {
       return 1;
     }
     if (error instanceof UsageError) {
-      process.stderr.write(`gatehouse: ${error.message}\n\n${USAGE}\n`);
+      process.stderr.write(error.showUsage ? `gatehouse: ${error.message}\n\n${USAGE}\n` : `gatehouse: ${error.message}\n`);
       return 2;
     }
     if ([AppError, ConfigError, StorageUnavailableError, EmbeddedDatabaseBusyError, SecretsKeyError].some((kind) => error instanceof kind)) {

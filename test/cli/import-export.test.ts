@@ -190,44 +190,53 @@ describe('gatehouse import and export', function () {
 
   it('export → import into a fresh server: every client and user comes across and works; the default export holds no secret in the clear', async () => {
     const secretOf = 'export-secret-0123456789-0123456789-abc';
-    await json(cli(server, 'client', 'create', '--name', 'Exported', '--client-id', `exported-${stamp}`, '--grant-types', 'password,refresh_token', '--scope', 'read', '--client-secret', secretOf, '--json'));
-    await json(cli(server, 'client', 'create', '--name', 'Exported PAR', '--client-id', `exported-par-${stamp}`, '--grant-types', 'authorization_code', '--redirect-uris', 'https://par.example.test/cb', '--scope', 'openid', '--require-par', '--backchannel-logout-uri', 'https://par.example.test/logout', '--json'));
-    await server.services.accounts.create({ username: `exported-${stamp}`, password: 'exported password', roles: ['staff'] });
-    await json(cli(server, 'resource', 'add', '--uri', `https://api-${stamp}.example.test`, '--scope', 'read', '--json'));
-
-    const sealedPath = join(dir, 'export.jsonl');
-    const exported = await json(cli(server, 'export', '--file', sealedPath, '--json'));
-    expect(exported.users).to.be.greaterThan(0);
-    expect(((await stat(sealedPath)).mode & 0o777).toString(8), 'owner-only: it holds password hashes').to.equal('600');
-    const sealedText = await readFile(sealedPath, 'utf8');
-    expect(sealedText).not.to.include(secretOf);
-    expect(sealedText).to.match(/"client_secret_sealed":"aes-256-gcm\./);
-
-    const clearPath = join(dir, 'export-clear.jsonl');
-    await json(cli(server, 'export', '--file', clearPath, '--include-secrets', '--json'));
-    expect(await readFile(clearPath, 'utf8')).to.include(`"client_secret":"${secretOf}"`);
-
-    const fresh = await freshServer();
+    // Its own storage, so the export holds exactly what this test put there.
+    const source = await freshServer();
+    const server = source.server;
     try {
-      const first = await json(cli(fresh.server, 'import', 'gatehouse', '--file', clearPath, '--json'));
-      expect(counts(first, 'clients').created).to.equal(exported.clients);
-      expect(counts(first, 'users').created).to.equal(exported.users);
-      expect(counts(first, 'resource_servers').created).to.equal(exported.resource_servers);
-      const again = await json(cli(fresh.server, 'import', 'gatehouse', '--file', clearPath, '--json'));
-      for (const kind of ['scopes', 'resource_servers', 'clients', 'users']) expect(counts(again, kind), kind).to.include({ created: 0, updated: 0 });
+      await json(cli(server, 'client', 'create', '--name', 'Exported', '--client-id', `exported-${stamp}`, '--grant-types', 'password,refresh_token', '--scope', 'read', '--client-secret', secretOf, '--json'));
+      await json(cli(server, 'client', 'create', '--name', 'Exported PAR', '--client-id', `exported-par-${stamp}`, '--grant-types', 'authorization_code', '--redirect-uris', 'https://par.example.test/cb', '--scope', 'openid', '--require-par', '--backchannel-logout-uri', 'https://par.example.test/logout', '--json'));
+      await server.services.accounts.create({ username: `exported-${stamp}`, password: 'exported password', roles: ['staff'] });
+      await json(cli(server, 'resource', 'add', '--uri', `https://api-${stamp}.example.test`, '--scope', 'read', '--json'));
 
-      const grant = await postForm(`${fresh.server.url}/token`, { grant_type: 'password', username: `exported-${stamp}`, password: 'exported password', scope: 'read' }, { authorization: basicAuth(`exported-${stamp}`, secretOf) });
-      expect(grant.status, JSON.stringify(grant.json)).to.equal(200);
-      // The fresh server's export is the same document.
-      const roundTrip = join(dir, 'export-round-trip.jsonl');
-      await json(cli(fresh.server, 'export', '--file', roundTrip, '--include-secrets', '--json'));
-      const sorted = async (path: string) => (await readFile(path, 'utf8')).trim().split('\n').sort();
-      expect(await sorted(roundTrip)).to.deep.equal(await sorted(clearPath));
+      const sealedPath = join(dir, 'export.jsonl');
+      const exported = await json(cli(server, 'export', '--file', sealedPath, '--json'));
+      expect(exported.users).to.be.greaterThan(0);
+      expect(((await stat(sealedPath)).mode & 0o777).toString(8), 'owner-only: it holds password hashes').to.equal('600');
+      const sealedText = await readFile(sealedPath, 'utf8');
+      expect(sealedText).not.to.include(secretOf);
+      expect(sealedText).to.match(/"client_secret_sealed":"aes-256-gcm\./);
+
+      const clearPath = join(dir, 'export-clear.jsonl');
+      await json(cli(server, 'export', '--file', clearPath, '--include-secrets', '--json'));
+      expect(await readFile(clearPath, 'utf8')).to.include(`"client_secret":"${secretOf}"`);
+
+      const fresh = await freshServer();
+      try {
+        const first = await json(cli(fresh.server, 'import', 'gatehouse', '--file', clearPath, '--json'));
+        expect(counts(first, 'clients').created).to.equal(exported.clients);
+        expect(counts(first, 'users').created).to.equal(exported.users);
+        expect(counts(first, 'resource_servers').created).to.equal(exported.resource_servers);
+        const again = await json(cli(fresh.server, 'import', 'gatehouse', '--file', clearPath, '--json'));
+        for (const kind of ['scopes', 'resource_servers', 'clients', 'users']) expect(counts(again, kind), kind).to.include({ created: 0, updated: 0 });
+
+        const grant = await postForm(`${fresh.server.url}/token`, { grant_type: 'password', username: `exported-${stamp}`, password: 'exported password', scope: 'read' }, { authorization: basicAuth(`exported-${stamp}`, secretOf) });
+        expect(grant.status, JSON.stringify(grant.json)).to.equal(200);
+        // The fresh server's export is the same document.
+        const roundTrip = join(dir, 'export-round-trip.jsonl');
+        await json(cli(fresh.server, 'export', '--file', roundTrip, '--include-secrets', '--json'));
+        const sorted = async (path: string) => (await readFile(path, 'utf8')).trim().split('\n').sort();
+        expect(await sorted(roundTrip)).to.deep.equal(await sorted(clearPath));
+      } finally {
+        await fresh.stop();
+      }
     } finally {
-      await fresh.stop();
+      await source.stop();
     }
   });
 });
+
+let freshServers = 0;
 
 /**
  * A second server with empty storage: its own embedded folder, or with
@@ -238,7 +247,8 @@ async function freshServer(): Promise<{ server: TestServer; stop(): Promise<void
     const server = await startTestServer();
     return { server, stop: () => server.stop() };
   }
-  const name = `gh_imp_fresh_${process.pid}_${Date.now()}`;
+  freshServers += 1;
+  const name = `gh_imp_fresh_${process.pid}_${Date.now()}_${freshServers}`;
   const admin = new pg.Client({ connectionString: process.env.DATABASE_URL });
   await admin.connect();
   await admin.query(`CREATE DATABASE ${name}`);
