@@ -36,10 +36,10 @@ async function exit(logger: Logger, code: number): Promise<never> {
 }
 
 /** The last resort of a shutdown: exit after `ms` whatever is still running or writing. */
-function forceExitAfter(logger: Logger, ms: number): void {
+function forceExitAfter(logger: Logger, ms: number, code: () => number = () => 1): void {
   setTimeout(() => {
     abandonLogs(logger);
-    process.exit(1);
+    process.exit(code());
   }, ms).unref();
 }
 
@@ -56,7 +56,10 @@ async function runWorker(config: GatehouseConfig, logger: Logger): Promise<void>
     if (stopping) return;
     stopping = true;
     logger.info({ signal }, running ? 'shutting down' : 'stopped during start-up');
-    forceExitAfter(logger, SHUTDOWN_GRACE_MS);
+    // Cut short while still starting, nothing was served and nothing is lost
+    // (migrations are transactions; the embedded database recovers as after
+    // a SIGKILL): a stop, not a failure. Cut short while serving: a failure.
+    forceExitAfter(logger, SHUTDOWN_GRACE_MS, () => (running ? 1 : 0));
     started.then((gatehouse) => gatehouse.close()).then(() => exit(logger, 0), (error: unknown) => {
       logger.error({ err: error }, 'shutdown failed');
       return exit(logger, 1);
