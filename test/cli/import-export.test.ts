@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { readFile, stat, writeFile } from 'node:fs/promises';
+import { readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { hashSync } from '@node-rs/bcrypt';
@@ -54,7 +54,10 @@ describe('gatehouse import and export', function () {
     server = await startTestServer();
     dir = await tempDir('gh-import-');
   });
-  after(() => server.stop());
+  after(async () => {
+    await server.stop();
+    await rm(dir, { recursive: true, force: true });
+  });
 
   const file = async (name: string, text: string) => {
     const path = join(dir, name);
