@@ -4,7 +4,7 @@ import type { CounterStore, PayloadStore, RevocationFeed } from './contract.js';
 import { type EmbeddedDatabase, openEmbedded } from './embedded/pglite.js';
 import { instrumentStore } from './instrumented-store.js';
 import { LocalRevocationFeed } from './local-revocation-feed.js';
-import { createAdapterFactory } from './oidc-adapter.js';
+import { createAdapterFactory, revokeGrant } from './oidc-adapter.js';
 import { RedisCounterStore } from './redis/counter-store.js';
 import { failingAsUnavailable } from './redis/connection.js';
 import { DEFAULT_REDIS_PREFIX, redisNamespace } from './redis/namespace.js';
@@ -65,6 +65,7 @@ export interface Storage {
   readonly adapter: AdapterFactory;
   /** Every token, code and grant of one client, across both tiers. */
   readonly clientTokens: ClientTokenStore;
+  readonly accountTokens: AccountTokenStore;
   /** Lets the CLI reach an embedded database while this process owns it. */
   share(): Promise<void>;
   /** Periodically deletes expired rows, and audit events past their retention. */
@@ -72,6 +73,12 @@ export interface Storage {
   /** Probes both tiers; never throws. */
   readiness(): Promise<{ durable: boolean; ephemeral: boolean }>;
   close(): Promise<void>;
+}
+
+/** Every grant of one account, with what was issued under it, across both tiers. */
+export interface AccountTokenStore {
+  /** Revokes them; answers how many grants there were. */
+  revokeAll(accountId: string): Promise<number>;
 }
 
 export interface ClientTokenStore {
@@ -197,6 +204,15 @@ export async function openStorage(options: StorageOptions): Promise<Storage> {
     },
     countRefreshTokens: (clientId) => durable.countByClient('RefreshToken', clientId),
   };
+  const accountTokens: AccountTokenStore = {
+    async revokeAll(accountId) {
+      // Grants are durable, so the SQL table knows them all; each revocation
+      // goes through `ephemeral`, which announces the JWTs it kills.
+      const grantIds = await plainDurable.grantIdsOfAccount(accountId);
+      for (const grantId of grantIds) await revokeGrant({ durable, ephemeral }, grantId);
+      return grantIds.length;
+    },
+  };
 
   return {
     description: {
@@ -216,6 +232,7 @@ export async function openStorage(options: StorageOptions): Promise<Storage> {
     audit,
     adapter: createAdapterFactory({ durable, ephemeral, clients, revokeClientTokens: clientTokens.revokeAll }),
     clientTokens,
+    accountTokens,
     async share() {
       if (db.kind === 'embedded') await (db as EmbeddedDatabase).share();
     },

@@ -7,6 +7,7 @@ import type { GatehouseConfig } from '../config/schema.js';
 import { accountFinder, perRequestAccounts } from './accounts/find-account.js';
 import { AccountService } from './accounts/service.js';
 import { ClientService } from './clients/service.js';
+import { clientSecretVerifier } from './clients/secret-verification.js';
 import { assetsRouter } from './http/assets.js';
 import { errorHandler, securityHeaders } from './http/error-handler.js';
 import { healthRouter } from './http/health.js';
@@ -95,13 +96,13 @@ export async function composeServices(config: GatehouseConfig, role: 'owner' | '
     await keys.ensure();
     const scopes = new ScopeRegistry(storage.scopes);
     const resourceServers = new ResourceServerRegistry(storage.resourceServers, scopes, apiAudience(config.issuer));
-    const accounts = new AccountService(storage.accounts);
     const cookieSecrets = config.cookieSecrets ?? await keys.cookieSecrets();
     const jwtAccessTokens = new JwtAccessTokenRegistry(storage.ephemeral, storage.revocations);
     const registry = await scopes.list();
     const audit = new AuditLog(storage.audit, (error, event) => {
       logger?.error({ err: error, event: event.event }, 'audit event could not be recorded');
     });
+    const accounts = new AccountService(storage.accounts, storage.accountTokens, audit);
     const limiter = new FailureLimiter(storage.counters, {
       client: config.clientFailureLimit,
       user: config.userFailureLimit,
@@ -134,7 +135,7 @@ export async function composeServices(config: GatehouseConfig, role: 'owner' | '
       findResourceServer: (uri) => resourceServers.find(uri),
       limiter,
       adapter: storage.adapter,
-      verifyClientSecret: (presented, stored) => secrets.verifyClientSecret(presented, stored),
+      verifyClientSecret: clientSecretVerifier(secrets, (clientId) => storage.clients.previousSecret(clientId)),
       authenticate: async (username, password) => (await accounts.authenticate(username, password))?.id,
       accountRole: async (ctx, accountId) => primaryRole((await accountsOfRequest(ctx, accountId))?.roles ?? []),
       jwtAccessTokens,

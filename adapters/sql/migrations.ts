@@ -198,6 +198,22 @@ export const migrations: Migration[] = [
         PRIMARY KEY (key, member)
       );
       CREATE INDEX attempt_members_expires_at ON attempt_members (expires_at);
+      `,
+    },
+    {
+    id: '0010_account_status_imports_and_secret_rotation',
+    sql: `
+      -- Accounts brought across from another system can be inactive (Django's
+      -- is_active); an inactive account cannot sign in. imported_password_hash
+      -- is the hash the source system last gave, so a re-run of the import can
+      -- tell "unchanged at the source" (keep the argon2id that replaced it at
+      -- the first sign-in) from "changed at the source" (take the new one).
+      ALTER TABLE accounts ADD COLUMN active boolean NOT NULL DEFAULT true,
+        ADD COLUMN imported_password_hash text;
+      -- client rotate-secret --grace: the secret being replaced keeps working
+      -- until previous_secret_until, so a client can switch without downtime.
+      ALTER TABLE clients ADD COLUMN previous_secret_hash text,
+        ADD COLUMN previous_secret_until timestamptz;
     `,
   },
 ];

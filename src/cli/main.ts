@@ -9,6 +9,10 @@ import { AppError, ValidationError } from '../errors/app-error.js';
 import { composeServices, type Services } from '../main.js';
 import { pagingParameter } from '../paging/parameters.js';
 import { issueInitialAccessToken } from '../provider/registration.js';
+import { list, required, UsageError, type Values } from './arguments.js';
+import { snakeClient } from './views.js';
+import { commandFlags, commandUsage, findCommand } from './commands.js';
+import { CLIENT_SECRET_MIN_LENGTH } from '../clients/service.js';
 
 // The audit log's own bound on one page (src/audit/log.ts).
 const AUDIT_MAX_LIMIT = 500;
@@ -20,6 +24,7 @@ Commands:
   client create --name N --grant-types a,b [--redirect-uris u1,u2] [--scope "s1 s2"]
                 [--public] [--token-format opaque|jwt] [--client-id ID] [--description D]
                 [--post-logout-redirect-uris u1,u2] [--require-par] [--backchannel-logout-uri U]
+                [--client-secret S]   a secret that exists elsewhere (at least ${CLIENT_SECRET_MIN_LENGTH} characters)
   registration token [--expires-in SECONDS]   an initial access token for dynamic registration (RFC 7591)
   client list [--name N]                    list clients (filter by name)
   client show ID                            show one client
@@ -35,25 +40,11 @@ Commands:
                                             register a resource server (RFC 8707 audience)
   resource list                             list registered resource servers
   resource remove URI                       stop issuing tokens for a resource server
+${commandUsage()}
 
 Every command accepts --json for machine-readable output.
 Configuration comes from the environment (DATABASE_URL, GATEHOUSE_DATA_DIR, …), as for the server.`;
 
-type Values = Record<string, string | boolean | string[] | undefined>;
-
-class UsageError extends Error {}
-
-function list(value: unknown): string[] {
-  if (value === undefined) return [];
-  const items = Array.isArray(value) ? value : [value];
-  return items.flatMap((item) => String(item).split(/[\s,]+/)).filter(Boolean);
-}
-
-function required(values: Values, name: string): string {
-  const value = values[name];
-  if (typeof value !== 'string' || !value) throw new UsageError(`--${name} is required`);
-  return value;
-}
 
 function print(json: boolean, value: unknown): void {
   if (json) {
@@ -69,23 +60,9 @@ function print(json: boolean, value: unknown): void {
   }
 }
 
-function snakeClient(client: Awaited<ReturnType<Services['clients']['show']>>, secret?: string) {
-  return {
-    client_id: client.clientId,
-    ...(secret ? { client_secret: secret } : {}),
-    client_name: client.name,
-    description: client.description,
-    grant_types: client.grantTypes,
-    redirect_uris: client.redirectUris,
-    scope: client.scope.join(' '),
-    public: client.public,
-    token_format: client.tokenFormat,
-    created_at: client.createdAt,
-    updated_at: client.updatedAt,
-  };
-}
-
 async function run(services: Services, command: string[], values: Values): Promise<unknown> {
+  const found = findCommand(command);
+  if (found) return found.command.run(services, found.args, values);
   const [noun, verb, arg] = command;
   const command2 = noun === 'audit' && verb !== 'prune' ? 'audit' : `${noun ?? ''} ${verb ?? ''}`.trim();
   switch (command2) {
@@ -106,6 +83,7 @@ async function run(services: Services, command: string[], values: Values): Promi
         description: typeof values.description === 'string' ? values.description : undefined,
         requirePushedAuthorizationRequests: values['require-par'] === true,
         backchannelLogoutUri: typeof values['backchannel-logout-uri'] === 'string' ? values['backchannel-logout-uri'] : undefined,
+        clientSecret: typeof values['client-secret'] === 'string' ? values['client-secret'] : undefined,
       }, { actor: 'cli' });
       return snakeClient(client, clientSecret);
     }
@@ -123,7 +101,7 @@ async function run(services: Services, command: string[], values: Values): Promi
         roles: list(values.role),
         email: typeof values.email === 'string' ? values.email : undefined,
         name: typeof values.name === 'string' ? values.name : undefined,
-      });
+      }, { actor: 'cli' });
       return { id: account.id, username: account.username, roles: account.roles, email: account.email };
     }
     case 'keys rotate': {
@@ -208,6 +186,7 @@ async function main(argv: string[]): Promise<number> {
       args: argv,
       allowPositionals: true,
       options: {
+        ...commandFlags(),
         json: { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
         name: { type: 'string' },
@@ -259,7 +238,7 @@ async function main(argv: string[]): Promise<number> {
       return 1;
     }
     if (error instanceof UsageError) {
-      process.stderr.write(`gatehouse: ${error.message}\n\n${USAGE}\n`);
+      process.stderr.write(error.showUsage ? `gatehouse: ${error.message}\n\n${USAGE}\n` : `gatehouse: ${error.message}\n`);
       return 2;
     }
     if ([AppError, ConfigError, StorageUnavailableError, EmbeddedDatabaseBusyError, SecretsKeyError].some((kind) => error instanceof kind)) {
