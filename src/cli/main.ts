@@ -9,6 +9,12 @@ import { AppError, ValidationError } from '../errors/app-error.js';
 import { composeServices, type Services } from '../main.js';
 import { pagingParameter } from '../paging/parameters.js';
 import { issueInitialAccessToken } from '../provider/registration.js';
+import { importDjangoOAuthToolkit } from '../import/dot/run.js';
+import { DotSourceError } from '../import/dot/source.js';
+import { UnverifiableHashesError } from '../import/dot/importer.js';
+import { terminalProgress } from '../import/progress.js';
+import type { ImportSummary } from '../import/summary.js';
+import { interimHashFormat, serviceTargets } from '../import/service-targets.js';
 
 // The audit log's own bound on one page (src/audit/log.ts).
 const AUDIT_MAX_LIMIT = 500;
@@ -34,6 +40,9 @@ Commands:
                                             register a resource server (RFC 8707 audience)
   resource list                             list registered resource servers
   resource remove URI                       stop issuing tokens for a resource server
+  import django-oauth-toolkit --database-url URL [--dry-run] [--skip-unverifiable] [--scope "read write"]
+                                            bring a DOT service's applications, users and live tokens across
+                                            (--scope: DOT's OAUTH2_PROVIDER SCOPES, default "read write")
 
 Every command accepts --json for machine-readable output.
 Configuration comes from the environment (DATABASE_URL, GATEHOUSE_DATA_DIR, …), as for the server.`;
@@ -81,6 +90,17 @@ function snakeClient(client: Awaited<ReturnType<Services['clients']['show']>>, s
     token_format: client.tokenFormat,
     created_at: client.createdAt,
     updated_at: client.updatedAt,
+  };
+}
+
+/** An import's summary for a reader: a line per table, then the skipped and vanished rows. */
+function summaryLines(summary: ImportSummary) {
+  return {
+    ...(summary.dryRun ? { note: 'dry run: nothing was written' } : {}),
+    ...Object.fromEntries(Object.entries(summary.tables).map(([table, t]) => [table,
+      `${t.created} created, ${t.updated} updated, ${t.unchanged} unchanged, ${t.skipped} skipped, ${t.vanished} gone from the source`])),
+    skipped: summary.skips.map((s) => `${s.table} ${s.key}: ${s.reason}`),
+    vanished: summary.vanished.map((v) => `${v.table} ${v.key}`),
   };
 }
 
@@ -183,6 +203,16 @@ async function run(services: Services, command: string[], values: Values): Promi
       await services.audit.record({ event: 'resource_server.removed', actor: 'cli', detail: { uri: arg } });
       return { removed: arg };
     }
+    case 'import django-oauth-toolkit': {
+      const summary = await importDjangoOAuthToolkit(services, serviceTargets(services), interimHashFormat, {
+        databaseUrl: required(values, 'database-url'),
+        dryRun: values['dry-run'] === true,
+        skipUnverifiable: values['skip-unverifiable'] === true,
+        scope: values.scope === undefined ? ['read', 'write'] : list(values.scope),
+        progress: terminalProgress(process.stderr),
+      });
+      return values.json ? summary.toJSON() : summaryLines(summary);
+    }
     default:
       throw new UsageError(command.length ? `unknown command: ${command.join(' ')}` : 'no command given');
   }
@@ -222,6 +252,9 @@ async function main(argv: string[]): Promise<number> {
         alg: { type: 'string' },
         'signing-alg': { type: 'string' },
         ttl: { type: 'string' },
+        'database-url': { type: 'string' },
+        'dry-run': { type: 'boolean' },
+        'skip-unverifiable': { type: 'boolean' },
       },
     });
   } catch (error) {
@@ -240,6 +273,12 @@ async function main(argv: string[]): Promise<number> {
     print(values.json === true, await run(services, positionals, values));
     return 0;
   } catch (error) {
+    if (error instanceof UnverifiableHashesError || error instanceof DotSourceError) {
+      process.stderr.write(values.json
+        ? `${JSON.stringify({ error: error.name, error_description: error.message, ...(error instanceof UnverifiableHashesError ? { users: error.users, more: error.more } : {}) })}\n`
+        : `gatehouse: ${error.message}\n`);
+      return 1;
+    }
     if (values.json && error instanceof AppError) {
       process.stderr.write(`${JSON.stringify({ error: error.code, error_description: error.message, ...(error instanceof ValidationError ? { fields: error.fields } : {}) })}\n`);
       return 1;

@@ -1,0 +1,217 @@
+import type { TokenImportService, TokenImportOutcome } from '../../tokens/import.js';
+import type { ImportManifest } from '../manifest.js';
+import { NO_PROGRESS, type Progress } from '../progress.js';
+import { ImportSummary } from '../summary.js';
+import type { ForeignClient, ImportTargets, RowOutcome } from '../targets.js';
+import type { DotApplication, DotSource, DotTable, DotUser } from './source.js';
+
+/** Users whose password hashes Gatehouse cannot verify; the import stops unless told to skip them. */
+export class UnverifiableHashesError extends Error {
+  override name = 'UnverifiableHashesError';
+
+  constructor(readonly users: Array<{ username: string; format: string }>, readonly more: number) {
+    super(`${users.length + more} user(s) have password hashes Gatehouse cannot verify; nothing was imported `
+      + `(re-run with --skip-unverifiable to import everyone else): ${users.map((u) => `${u.username} (${u.format})`).join(', ')}${more ? ` and ${more} more` : ''}`);
+  }
+}
+
+export interface DotImportOptions {
+  dryRun: boolean;
+  skipUnverifiable: boolean;
+  /** The scopes of DOT's `OAUTH2_PROVIDER['SCOPES']` setting (DOT keeps them in settings, not the database). */
+  scope: string[];
+  /** The DOT dialect's refresh-token lifetime: imported refresh tokens live this long from the import. */
+  refreshTokenTtl: number;
+  progress?: Progress;
+}
+
+export interface DotImportDeps {
+  targets: ImportTargets;
+  tokens: TokenImportService;
+  manifest: ImportManifest;
+  /** The format's name of a hash (for the list of unverifiable ones). */
+  hashFormat(hash: string): string;
+}
+
+// DOT's grant types (AbstractApplication.GRANT_TYPES) and what each becomes.
+// DOT issues refresh tokens with the password and code grants.
+const GRANT_TYPES: Record<string, string[] | undefined> = {
+  password: ['password', 'refresh_token'],
+  'authorization-code': ['authorization_code', 'refresh_token'],
+  'client-credentials': ['client_credentials'],
+};
+const GTY: Record<string, string> = { password: 'password', 'authorization-code': 'authorization_code', 'client-credentials': 'client_credentials' };
+// Django marks a password that can never match with a leading "!" (set_unusable_password).
+const UNUSABLE_PASSWORD = '!';
+const LISTED_UNVERIFIABLE = 50;
+const DRY_RUN_ACCOUNT = '(account to be created)';
+const IN_FLIGHT = 16;
+
+const epoch = (date: Date) => Math.floor(date.getTime() / 1000);
+// Django stores hashed client secrets as "<algorithm>$…" (DOT 2.x); DOT 1.x's are plain text.
+const looksLikeDjangoHash = (secret: string) => /^[a-z0-9_]+\$.+\$/.test(secret);
+
+/** Runs `work` on every item of a page, at most IN_FLIGHT at a time. */
+async function eachOf<T>(items: T[], work: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  const lanes = Array.from({ length: Math.min(IN_FLIGHT, items.length) }, async () => {
+    while (next < items.length) await work(items[next++]!);
+  });
+  await Promise.all(lanes);
+}
+
+function clientOf(app: DotApplication, scope: string[]): ForeignClient | string {
+  const grantTypes = GRANT_TYPES[app.grantType];
+  if (!grantTypes) return `grant type "${app.grantType}" is not offered by Gatehouse (RFC 9700 §2.1.2: no implicit or hybrid flows)`;
+  const isPublic = app.clientType === 'public';
+  return {
+    clientId: app.clientId,
+    name: app.name || app.clientId,
+    ...(isPublic ? {} : { secret: looksLikeDjangoHash(app.clientSecret) ? { hash: app.clientSecret } : { plain: app.clientSecret } }),
+    public: isPublic,
+    grantTypes,
+    redirectUris: app.redirectUris.split(/\s+/).filter(Boolean),
+    scope,
+    dialect: 'dot',
+    skipConsent: app.skipAuthorization,
+  };
+}
+
+/**
+ * Brings a django-oauth-toolkit service across: applications → clients,
+ * users → accounts (hashes as they are), live refresh and access tokens →
+ * the provider's token stores under their own values. Safe to re-run.
+ */
+export class DotImporter {
+  private readonly progress: Progress;
+  private readonly summary: ImportSummary;
+  private readonly accountIds = new Map<string, string | undefined>();
+
+  constructor(private readonly source: DotSource, private readonly deps: DotImportDeps, private readonly options: DotImportOptions) {
+    this.progress = options.progress ?? NO_PROGRESS;
+    this.summary = new ImportSummary(options.dryRun);
+  }
+
+  async run(): Promise<ImportSummary> {
+    const unverifiable = await this.unverifiableUsers();
+    if (unverifiable.length && !this.options.skipUnverifiable) {
+      throw new UnverifiableHashesError(unverifiable.slice(0, LISTED_UNVERIFIABLE), Math.max(0, unverifiable.length - LISTED_UNVERIFIABLE));
+    }
+    await this.reportVanished('applications', (keys) => this.source.existing('applications', keys));
+    await this.reportVanished('users', (keys) => this.source.existing('users', keys));
+    await this.applications();
+    await this.users();
+    await this.refreshTokens();
+    await this.accessTokens();
+    return this.summary;
+  }
+
+  /** Every user whose hash cannot be verified, found before anything is written. */
+  private async unverifiableUsers(): Promise<Array<{ username: string; format: string }>> {
+    const found: Array<{ username: string; format: string }> = [];
+    for await (const page of this.source.users()) {
+      for (const user of page) {
+        if (!this.verifiable(user)) found.push({ username: user.username, format: this.deps.hashFormat(user.password) });
+      }
+    }
+    return found;
+  }
+
+  private verifiable(user: DotUser): boolean {
+    return user.password.startsWith(UNUSABLE_PASSWORD) || this.deps.targets.passwordHashVerifiable(user.password);
+  }
+
+  private async reportVanished(table: 'applications' | 'users', existing: (keys: string[]) => Promise<Set<string>>): Promise<void> {
+    for await (const keys of this.deps.manifest.previous(table)) {
+      const present = await existing(keys);
+      for (const key of keys) if (!present.has(key)) this.summary.gone(table, key);
+    }
+  }
+
+  private async table<T>(table: DotTable, pages: AsyncGenerator<T[]>, work: (row: T) => Promise<void>, manifestKey?: (row: T) => string | undefined) {
+    this.progress.start(table, await this.source.count(table));
+    const manifest = manifestKey && !this.options.dryRun ? this.deps.manifest.writer(table) : undefined;
+    for await (const page of pages) {
+      await eachOf(page, work);
+      if (manifest) for (const row of page) { const key = manifestKey!(row); if (key) await manifest.add(key); }
+      this.progress.advance(page.length);
+    }
+    await manifest?.close();
+    this.progress.finish();
+  }
+
+  private async applications(): Promise<void> {
+    await this.table('applications', this.source.applications(), async (app) => {
+      const client = clientOf(app, this.options.scope);
+      if (typeof client === 'string') return this.summary.skip('applications', app.clientId, client);
+      const { outcome } = await this.deps.targets.importClient(client, { dryRun: this.options.dryRun });
+      this.summary.count('applications', outcome);
+    }, (app) => (GRANT_TYPES[app.grantType] ? app.clientId : undefined));
+  }
+
+  private async users(): Promise<void> {
+    await this.table('users', this.source.users(), async (user) => {
+      if (!this.verifiable(user)) {
+        return this.summary.skip('users', user.username, `password hash format "${this.deps.hashFormat(user.password)}" cannot be verified by Gatehouse`);
+      }
+      const { outcome, accountId } = await this.deps.targets.importAccount({
+        username: user.username,
+        passwordHash: user.password,
+        ...(user.email ? { email: user.email } : {}),
+        ...(user.firstName ? { firstName: user.firstName } : {}),
+        ...(user.lastName ? { lastName: user.lastName } : {}),
+        active: user.isActive,
+        roles: user.isSuperuser ? ['admin'] : [],
+      }, { dryRun: this.options.dryRun });
+      this.summary.count('users', outcome);
+      if (accountId) this.remember(user.username, accountId);
+    }, (user) => (this.verifiable(user) ? user.username : undefined));
+  }
+
+  private async refreshTokens(): Promise<void> {
+    const expiresAt = Math.floor(Date.now() / 1000) + this.options.refreshTokenTtl;
+    await this.table('refreshTokens', this.source.refreshTokens(), async (token) => {
+      if (token.revoked) return this.summary.skip('refreshTokens', token.id, 'revoked');
+      const accountId = await this.accountIdOf(token.username);
+      if (!accountId) return this.summary.skip('refreshTokens', token.id, 'its user was not imported');
+      this.record('refreshTokens', token.id, await this.deps.tokens.importRefreshToken({
+        value: token.token, clientId: token.clientId, accountId, scope: token.scope ?? '', issuedAt: epoch(token.created),
+        expiresAt, grantKey: `dot-refresh:${token.token}`, grantType: GTY[token.grantType] ?? token.grantType,
+      }, { dryRun: this.options.dryRun }));
+    });
+  }
+
+  private async accessTokens(): Promise<void> {
+    await this.table('accessTokens', this.source.accessTokens(), async (token) => {
+      const accountId = token.username === null ? undefined : await this.accountIdOf(token.username);
+      if (token.username !== null && !accountId) return this.summary.skip('accessTokens', token.id, 'its user was not imported');
+      this.record('accessTokens', token.id, await this.deps.tokens.importAccessToken({
+        value: token.token, clientId: token.clientId, ...(accountId ? { accountId } : {}), scope: token.scope,
+        issuedAt: epoch(token.created), expiresAt: epoch(token.expires),
+        // An access token shares its grant with the refresh token issued beside it.
+        grantKey: token.refreshToken ? `dot-refresh:${token.refreshToken}` : `dot-access:${token.token}`,
+        grantType: GTY[token.grantType] ?? token.grantType,
+      }, { dryRun: this.options.dryRun }));
+    });
+  }
+
+  private record(table: string, key: string, result: TokenImportOutcome): void {
+    if (result.outcome === 'skipped') this.summary.skip(table, key, result.reason);
+    else this.summary.count(table, result.outcome satisfies RowOutcome);
+  }
+
+  // The account ids of recently seen usernames: tokens come in user order
+  // often enough; bounded, so memory stays flat.
+  private remember(username: string, accountId: string | undefined): void {
+    if (this.accountIds.size >= 10_000) this.accountIds.clear();
+    this.accountIds.set(username, accountId);
+  }
+
+  private async accountIdOf(username: string): Promise<string | undefined> {
+    if (this.accountIds.has(username)) return this.accountIds.get(username);
+    // A dry run creates no accounts: a user it would create holds its tokens as well.
+    const accountId = await this.deps.targets.accountIdOf(username) ?? (this.options.dryRun ? DRY_RUN_ACCOUNT : undefined);
+    this.remember(username, accountId);
+    return accountId;
+  }
+}
