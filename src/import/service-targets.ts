@@ -10,7 +10,7 @@ import type { ImportTargets } from './targets.js';
 export function serviceTargets(services: Services): ImportTargets {
   const { accounts, clients } = services.storage;
   return {
-    passwordHashVerifiable: (hash) => hash.startsWith('$argon2'),
+    passwordHashVerifiable: (hash) => !hash.startsWith('md5'),
     async importAccount(account, { dryRun }) {
       const existing = await accounts.findByUsername(account.username);
       if (existing) return { outcome: 'unchanged', accountId: existing.id };

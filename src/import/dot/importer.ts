@@ -1,3 +1,4 @@
+import { AppError } from '../../errors/app-error.js';
 import type { TokenImportService, TokenImportOutcome } from '../../tokens/import.js';
 import type { ImportManifest } from '../manifest.js';
 import { NO_PROGRESS, type Progress } from '../progress.js';
@@ -45,7 +46,7 @@ const GTY: Record<string, string> = { password: 'password', 'authorization-code'
 const UNUSABLE_PASSWORD = '!';
 const LISTED_UNVERIFIABLE = 50;
 const DRY_RUN_ACCOUNT = '(account to be created)';
-const IN_FLIGHT = 16;
+const IN_FLIGHT = Number(process.env.DOT_IN_FLIGHT ?? 16);
 
 const epoch = (date: Date) => Math.floor(date.getTime() / 1000);
 // Django stores hashed client secrets as "<algorithm>$…" (DOT 2.x); DOT 1.x's are plain text.
@@ -86,6 +87,8 @@ export class DotImporter {
   private readonly progress: Progress;
   private readonly summary: ImportSummary;
   private readonly accountIds = new Map<string, string | undefined>();
+  // Applications are few: the ones refused are remembered, so their tokens are skipped with the reason.
+  private readonly refusedClients = new Set<string>();
 
   constructor(private readonly source: DotSource, private readonly deps: DotImportDeps, private readonly options: DotImportOptions) {
     this.progress = options.progress ?? NO_PROGRESS;
@@ -129,6 +132,7 @@ export class DotImporter {
   }
 
   private async table<T>(table: DotTable, pages: AsyncGenerator<T[]>, work: (row: T) => Promise<void>, manifestKey?: (row: T) => string | undefined) {
+    const t0 = Date.now();
     this.progress.start(table, await this.source.count(table));
     const manifest = manifestKey && !this.options.dryRun ? this.deps.manifest.writer(table) : undefined;
     for await (const page of pages) {
@@ -138,15 +142,21 @@ export class DotImporter {
     }
     await manifest?.close();
     this.progress.finish();
+    if (process.env.DOT_TIMING) process.stderr.write(`${table} ${Date.now() - t0} ms\n`);
   }
 
   private async applications(): Promise<void> {
     await this.table('applications', this.source.applications(), async (app) => {
       const client = clientOf(app, this.options.scope);
-      if (typeof client === 'string') return this.summary.skip('applications', app.clientId, client);
-      const { outcome } = await this.deps.targets.importClient(client, { dryRun: this.options.dryRun });
-      this.summary.count('applications', outcome);
-    }, (app) => (GRANT_TYPES[app.grantType] ? app.clientId : undefined));
+      const refusal = typeof client === 'string' ? client : await this.refusal(async () => {
+        const { outcome } = await this.deps.targets.importClient(client, { dryRun: this.options.dryRun });
+        this.summary.count('applications', outcome);
+      });
+      if (refusal) {
+        this.refusedClients.add(app.clientId);
+        this.summary.skip('applications', app.clientId, refusal);
+      }
+    }, (app) => (this.refusedClients.has(app.clientId) ? undefined : app.clientId));
   }
 
   private async users(): Promise<void> {
@@ -154,7 +164,24 @@ export class DotImporter {
       if (!this.verifiable(user)) {
         return this.summary.skip('users', user.username, `password hash format "${this.deps.hashFormat(user.password)}" cannot be verified by Gatehouse`);
       }
-      const { outcome, accountId } = await this.deps.targets.importAccount({
+      const refusal = await this.refusal(() => this.importUser(user));
+      if (refusal) this.summary.skip('users', user.username, refusal);
+    }, (user) => (this.verifiable(user) ? user.username : undefined));
+  }
+
+  /** A row the domain refuses (its rules, a conflict) is skipped with the domain's reason; anything else stops the import. */
+  private async refusal(work: () => Promise<void>): Promise<string | undefined> {
+    try {
+      await work();
+      return undefined;
+    } catch (error) {
+      if (!(error instanceof AppError)) throw error;
+      return error.message;
+    }
+  }
+
+  private async importUser(user: DotUser): Promise<void> {
+    const { outcome, accountId } = await this.deps.targets.importAccount({
         username: user.username,
         passwordHash: user.password,
         ...(user.email ? { email: user.email } : {}),
@@ -163,15 +190,15 @@ export class DotImporter {
         active: user.isActive,
         roles: user.isSuperuser ? ['admin'] : [],
       }, { dryRun: this.options.dryRun });
-      this.summary.count('users', outcome);
-      if (accountId) this.remember(user.username, accountId);
-    }, (user) => (this.verifiable(user) ? user.username : undefined));
+    this.summary.count('users', outcome);
+    if (accountId) this.remember(user.username, accountId);
   }
 
   private async refreshTokens(): Promise<void> {
     const expiresAt = Math.floor(Date.now() / 1000) + this.options.refreshTokenTtl;
     await this.table('refreshTokens', this.source.refreshTokens(), async (token) => {
       if (token.revoked) return this.summary.skip('refreshTokens', token.id, 'revoked');
+      if (this.refusedClients.has(token.clientId)) return this.summary.skip('refreshTokens', token.id, 'its client was not imported');
       const accountId = await this.accountIdOf(token.username);
       if (!accountId) return this.summary.skip('refreshTokens', token.id, 'its user was not imported');
       this.record('refreshTokens', token.id, await this.deps.tokens.importRefreshToken({
@@ -183,6 +210,7 @@ export class DotImporter {
 
   private async accessTokens(): Promise<void> {
     await this.table('accessTokens', this.source.accessTokens(), async (token) => {
+      if (this.refusedClients.has(token.clientId)) return this.summary.skip('accessTokens', token.id, 'its client was not imported');
       const accountId = token.username === null ? undefined : await this.accountIdOf(token.username);
       if (token.username !== null && !accountId) return this.summary.skip('accessTokens', token.id, 'its user was not imported');
       this.record('accessTokens', token.id, await this.deps.tokens.importAccessToken({

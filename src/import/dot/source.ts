@@ -68,11 +68,11 @@ const PAGE = 2000;
 type SourceRow = Record<string, any>;
 
 const QUERIES = {
-  applications: `SELECT id::text, client_id, client_secret, client_type, authorization_grant_type, redirect_uris, name, skip_authorization
+  applications: `SELECT id, client_id, client_secret, client_type, authorization_grant_type, redirect_uris, name, skip_authorization
     FROM oauth2_provider_application WHERE id > $1 ORDER BY id LIMIT $2`,
-  users: `SELECT id::text, username, password, email, first_name, last_name, is_active, is_superuser
+  users: `SELECT id, username, password, email, first_name, last_name, is_active, is_superuser
     FROM auth_user WHERE id > $1 ORDER BY id LIMIT $2`,
-  accessTokens: `SELECT a.id::text, a.token, u.username, app.client_id, app.authorization_grant_type, a.scope, a.created, a.expires, r.token AS refresh_token
+  accessTokens: `SELECT a.id, a.token, u.username, app.client_id, app.authorization_grant_type, a.scope, a.created, a.expires, r.token AS refresh_token
     FROM oauth2_provider_accesstoken a
     JOIN oauth2_provider_application app ON app.id = a.application_id
     LEFT JOIN auth_user u ON u.id = a.user_id
@@ -81,7 +81,7 @@ const QUERIES = {
   // DOT reads a refresh token's scope from its access token, or, once that
   // is gone, from the access token it was refreshed into
   // (oauth2_validators.get_original_scopes).
-  refreshTokens: `SELECT r.id::text, r.token, u.username, app.client_id, app.authorization_grant_type, COALESCE(a.scope, s.scope) AS scope, r.created, r.revoked
+  refreshTokens: `SELECT r.id, r.token, u.username, app.client_id, app.authorization_grant_type, COALESCE(a.scope, s.scope) AS scope, r.created, r.revoked
     FROM oauth2_provider_refreshtoken r
     JOIN oauth2_provider_application app ON app.id = r.application_id
     JOIN auth_user u ON u.id = r.user_id
@@ -182,7 +182,7 @@ export class DotSource {
     }));
   }
 
-  // Ids are bigints; compared as numbers in SQL, carried as text here.
+  // Ids are bigints, which pg hands over as strings; compared as numbers in SQL.
   private async *pages<T extends { id: string }>(table: DotTable, map: (row: SourceRow) => T): AsyncGenerator<T[]> {
     let after = '0';
     for (;;) {
