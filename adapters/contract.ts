@@ -73,6 +73,14 @@ export interface CounterStore {
   peek(keys: string[]): Promise<Array<CounterState | undefined>>;
   clear(key: string): Promise<void>;
   /**
+   * Adds `member` to the set at `key` (or renews it) and answers how many
+   * members the set now holds. Each member lives for `windowSeconds` after
+   * its latest add, on its own. Sets are a namespace apart from counters (the
+   * same key names a counter and a set independently) and are not watched.
+   * Of concurrent adds, each may miss another's member; the next add sees it.
+   */
+  addMember(key: string, member: string, windowSeconds: number): Promise<number>;
+  /**
    * Optional: tells `onHit` the key of every hit any process makes, so a
    * reader can skip `peek` for keys it knows have none. `live()` is false
    * while that knowledge may be incomplete (starting, reconnecting).

@@ -4,9 +4,10 @@ import type { CounterStore, PayloadStore, RevocationFeed } from './contract.js';
 import { type EmbeddedDatabase, openEmbedded } from './embedded/pglite.js';
 import { instrumentStore } from './instrumented-store.js';
 import { LocalRevocationFeed } from './local-revocation-feed.js';
-import { createAdapterFactory } from './oidc-adapter.js';
+import { createAdapterFactory, revokeGrant } from './oidc-adapter.js';
 import { RedisCounterStore } from './redis/counter-store.js';
 import { failingAsUnavailable } from './redis/connection.js';
+import { DEFAULT_REDIS_PREFIX, redisNamespace } from './redis/namespace.js';
 import { RedisPayloadStore } from './redis/payload-store.js';
 import { RedisRevocationFeed } from './redis/revocation-feed.js';
 import { announcingRevocations } from './revocation-announcing-store.js';
@@ -34,6 +35,10 @@ export interface StorageOptions {
   migrate?: boolean;
   /** Hashes and seals client secrets and private keys at rest (from SECRETS_KEY). */
   secrets: SecretsAtRest;
+  /** Prefix of every Redis key and channel of this deployment (REDIS_PREFIX; default `gatehouse:`). */
+  redisPrefix?: string;
+  /** Audit events older than this many days are deleted by the sweeper; 0 or unset: kept for ever. */
+  auditRetentionDays?: number;
   /** Told the latency and outcome of every adapter call, per tier (metrics). */
   observe?: (tier: 'durable' | 'ephemeral', operation: string, seconds: number, failed: boolean) => void;
 }
@@ -60,13 +65,20 @@ export interface Storage {
   readonly adapter: AdapterFactory;
   /** Every token, code and grant of one client, across both tiers. */
   readonly clientTokens: ClientTokenStore;
+  readonly accountTokens: AccountTokenStore;
   /** Lets the CLI reach an embedded database while this process owns it. */
   share(): Promise<void>;
-  /** Periodically deletes expired rows when the ephemeral tier is SQL. */
+  /** Periodically deletes expired rows, and audit events past their retention. */
   startSweeper(intervalSeconds: number, onError: (error: unknown) => void): void;
   /** Probes both tiers; never throws. */
   readiness(): Promise<{ durable: boolean; ephemeral: boolean }>;
   close(): Promise<void>;
+}
+
+/** Every grant of one account, with what was issued under it, across both tiers. */
+export interface AccountTokenStore {
+  /** Revokes them; answers how many grants there were. */
+  revokeAll(accountId: string): Promise<number>;
 }
 
 export interface ClientTokenStore {
@@ -156,17 +168,33 @@ export async function openStorage(options: StorageOptions): Promise<Storage> {
   const observe = options.observe;
   const plainDurable = new SqlPayloadStore(db);
   const durable = observe ? instrumentStore(plainDurable, (op, s, f) => observe('durable', op, s, f)) : plainDurable;
-  const redisPayload = redis && failingAsUnavailable(new RedisPayloadStore(redis), redis);
+  const names = redis && redisNamespace(options.redisPrefix ?? DEFAULT_REDIS_PREFIX, redis.options.db ?? 0);
+  const redisPayload = redis && names && failingAsUnavailable(new RedisPayloadStore(redis, names.key('')), redis);
   const ephemeralTier: PayloadStore = redisPayload
     ? (observe ? instrumentStore(redisPayload, (op, s, f) => observe('ephemeral', op, s, f)) : redisPayload)
     : durable;
   let revocations: RevocationFeed | undefined;
-  if (redis) revocations = failingAsUnavailable(new RedisRevocationFeed(redis), redis);
+  if (redis && names) revocations = failingAsUnavailable(new RedisRevocationFeed(redis, names.key('revocations'), undefined, names.channel('revocations')), redis);
   else if (db.kind === 'embedded') revocations = new LocalRevocationFeed();
   const ephemeral = revocations ? announcingRevocations(ephemeralTier, revocations) : ephemeralTier;
   const sqlCounters = redis ? undefined : new SqlCounterStore(db);
-  const counters: CounterStore = redis ? failingAsUnavailable(new RedisCounterStore(redis), redis) : sqlCounters!;
+  const counters: CounterStore = redis && names
+    ? failingAsUnavailable(new RedisCounterStore(redis, names.key('counter:'), undefined, names.channel('counter:hits')), redis)
+    : sqlCounters!;
   let sweeper: NodeJS.Timeout | undefined;
+  const audit = new AuditStore(db);
+  const retentionDays = options.auditRetentionDays ?? 0;
+  // One prune at a time: a first one over a large backlog may outlast the interval.
+  let pruning = false;
+  const pruneAudit = async () => {
+    if (retentionDays <= 0 || pruning) return;
+    pruning = true;
+    try {
+      await audit.prune(new Date(Date.now() - retentionDays * 86_400_000));
+    } finally {
+      pruning = false;
+    }
+  };
   const clientTokens: ClientTokenStore = {
     async revokeAll(clientId) {
       // Through `ephemeral`, which announces the JWTs this kills; without
@@ -175,6 +203,15 @@ export async function openStorage(options: StorageOptions): Promise<Storage> {
       await ephemeral.revokeByClientId(clientId);
     },
     countRefreshTokens: (clientId) => durable.countByClient('RefreshToken', clientId),
+  };
+  const accountTokens: AccountTokenStore = {
+    async revokeAll(accountId) {
+      // Grants are durable, so the SQL table knows them all; each revocation
+      // goes through `ephemeral`, which announces the JWTs it kills.
+      const grantIds = await plainDurable.grantIdsOfAccount(accountId);
+      for (const grantId of grantIds) await revokeGrant({ durable, ephemeral }, grantId);
+      return grantIds.length;
+    },
   };
 
   return {
@@ -192,9 +229,10 @@ export async function openStorage(options: StorageOptions): Promise<Storage> {
     scopes: new ScopesStore(db),
     resourceServers: new ResourceServersStore(db),
     keys,
-    audit: new AuditStore(db),
+    audit,
     adapter: createAdapterFactory({ durable, ephemeral, clients, revokeClientTokens: clientTokens.revokeAll }),
     clientTokens,
+    accountTokens,
     async share() {
       if (db.kind === 'embedded') await (db as EmbeddedDatabase).share();
     },
@@ -204,6 +242,7 @@ export async function openStorage(options: StorageOptions): Promise<Storage> {
       sweeper = setInterval(() => {
         durable.sweep().catch(onError);
         sqlCounters?.sweep().catch(onError);
+        pruneAudit().catch(onError);
       }, intervalSeconds * 1000);
       sweeper.unref();
     },

@@ -18,8 +18,8 @@ export interface AdapterTiers {
 // pass that check. The store's consume is atomic, so the loser is caught here.
 const SINGLE_USE = new Set(['AuthorizationCode', 'RefreshToken', 'DeviceCode', 'BackchannelAuthenticationRequest']);
 
-/** Removes everything issued under a grant, in both tiers (RFC 9700 §4.14.2 on reuse). */
-async function revokeGrant(tiers: AdapterTiers, grantId: string): Promise<void> {
+/** Removes everything issued under a grant, in both tiers (RFC 9700 §4.14.2 on reuse; an account's removal). */
+export async function revokeGrant(tiers: Pick<AdapterTiers, 'durable' | 'ephemeral'>, grantId: string): Promise<void> {
   await Promise.all([
     ...['AccessToken', 'AuthorizationCode', 'DeviceCode', 'BackchannelAuthenticationRequest', JWT_ACCESS_TOKEN_MODEL]
       .map((m) => tiers.ephemeral.revokeByGrantId(m, grantId)),

@@ -51,12 +51,22 @@ export const settings = {
   trustProxy: {
     env: 'TRUST_PROXY',
     default: false,
-    description: 'Trust X-Forwarded-* headers (set when TLS is terminated by a load balancer).',
+    description: 'Take the client address from X-Forwarded-For (set when a load balancer sits in front); URLs always come from ISSUER.',
+  },
+  proxyHops: {
+    env: 'PROXY_HOPS',
+    default: 1,
+    description: 'With TRUST_PROXY: how many proxies in front of Gatehouse add to X-Forwarded-For. The client address is that many entries from the right; entries further left are whatever the client sent, so they are ignored (else one client could pass for many at the brute-force limits).',
   },
   logLevel: {
     env: 'LOG_LEVEL',
     default: 'info',
     description: 'pino log level: fatal, error, warn, info, debug, trace or silent.',
+  },
+  logFormat: {
+    env: 'LOG_FORMAT',
+    default: undefined,
+    description: 'json (one JSON line per event, ISO times) or pretty (readable lines). Unset: pretty on a terminal, json otherwise.',
   },
   accessTokenTtl: {
     env: 'ACCESS_TOKEN_TTL',
@@ -146,17 +156,22 @@ export const settings = {
   clientFailureLimit: {
     env: 'CLIENT_FAILURE_LIMIT',
     default: 10,
-    description: 'Failed client authentications per client_id before each further attempt must wait (429 with Retry-After).',
+    description: 'Failed client authentications for one client_id from one address (IPv6: one /64) before that address must wait to try it again (429 with Retry-After); other addresses are not affected.',
   },
   userFailureLimit: {
     env: 'USER_FAILURE_LIMIT',
     default: 5,
-    description: 'Failed sign-ins or password grants per username before back-off; a success clears the count.',
+    description: 'Failed sign-ins or password grants for one username from one address before that address must wait to try it again; a success from there clears the count.',
   },
   ipFailureLimit: {
     env: 'IP_FAILURE_LIMIT',
     default: 30,
-    description: 'Failed authentications of any kind per client IP address before back-off.',
+    description: 'Failed authentications of any kind from one client address (IPv6: one /64) before it must wait to try anything.',
+  },
+  distributedFailureLimit: {
+    env: 'DISTRIBUTED_FAILURE_LIMIT',
+    default: 10,
+    description: 'Distinct addresses with failures for one client_id or username within FAILURE_WINDOW before every attempt on it, from anywhere, must wait: stops distributed guessing, and one address alone never reaches it (at least 2).',
   },
   failureWindow: {
     env: 'FAILURE_WINDOW',
@@ -166,12 +181,22 @@ export const settings = {
   maxBackoff: {
     env: 'MAX_BACKOFF',
     default: 300,
-    description: 'Longest wait, in seconds, that back-off imposes (it doubles from 1 second past the limit), so nobody is locked out for good.',
+    description: 'Longest wait, in seconds, that back-off imposes (it doubles from 1 second past a limit), so nobody is locked out for good.',
   },
   sweepInterval: {
     env: 'SWEEP_INTERVAL',
     default: 60,
     description: 'Seconds between deletions of expired rows (only when the ephemeral tier is SQL).',
+  },
+  auditRetentionDays: {
+    env: 'AUDIT_RETENTION_DAYS',
+    default: 90,
+    description: 'Days audit events are kept; the sweeper deletes older ones every SWEEP_INTERVAL (and `gatehouse audit prune` on demand). 0 keeps them for ever.',
+  },
+  redisPrefix: {
+    env: 'REDIS_PREFIX',
+    default: 'gatehouse:',
+    description: 'Prefix of every Redis key and pub/sub channel, so that deployments can share one Redis database. Channels also carry the database number (`gatehouse:db<N>:…`), since pub/sub ignores it. The default keeps the key names earlier versions used.',
   },
 } as const satisfies Record<string, Setting>;
 

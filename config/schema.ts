@@ -11,7 +11,9 @@ export interface GatehouseConfig {
   /** 32 bytes, base64 (standard or url-safe) or hex; decoded by src/config/secrets-key.ts. */
   secretsKey?: string;
   trustProxy: boolean;
+  proxyHops: number;
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+  logFormat?: 'json' | 'pretty';
   accessTokenTtl: number;
   clientCredentialsTtl: number;
   authorizationCodeTtl: number;
@@ -33,8 +35,11 @@ export interface GatehouseConfig {
   clientFailureLimit: number;
   userFailureLimit: number;
   ipFailureLimit: number;
+  distributedFailureLimit: number;
   failureWindow: number;
   maxBackoff: number;
+  auditRetentionDays: number;
+  redisPrefix: string;
 }
 
 const ttl = { type: 'integer', minimum: 1, maximum: 31_536_000 } as const;
@@ -43,10 +48,11 @@ export const configSchema: JSONSchemaType<GatehouseConfig> = {
   type: 'object',
   additionalProperties: false,
   required: [
-    'port', 'issuer', 'dataDir', 'trustProxy', 'logLevel', 'accessTokenTtl', 'clientCredentialsTtl',
+    'port', 'issuer', 'dataDir', 'trustProxy', 'proxyHops', 'logLevel', 'accessTokenTtl', 'clientCredentialsTtl',
     'authorizationCodeTtl', 'idTokenTtl', 'refreshTokenTtl', 'sessionTtl', 'interactionTtl', 'grantTtl',
     'allowLoopbackCallbacks', 'losAccessTokenTtl', 'leAccessTokenTtl', 'dotAccessTokenTtl', 'dotRefreshTokenTtl', 'sweepInterval',
-    'deviceCodeTtl', 'devicePollInterval', 'clientFailureLimit', 'userFailureLimit', 'ipFailureLimit', 'failureWindow', 'maxBackoff',
+    'deviceCodeTtl', 'devicePollInterval', 'clientFailureLimit', 'userFailureLimit', 'ipFailureLimit', 'distributedFailureLimit', 'failureWindow',
+    'maxBackoff', 'auditRetentionDays', 'redisPrefix',
   ],
   properties: {
     port: { type: 'integer', minimum: 0, maximum: 65535 },
@@ -61,7 +67,9 @@ export const configSchema: JSONSchemaType<GatehouseConfig> = {
     },
     secretsKey: { type: 'string', nullable: true, pattern: '^(?:[0-9a-fA-F]{64}|[A-Za-z0-9+/_-]{43}=?)$' },
     trustProxy: { type: 'boolean' },
+    proxyHops: { type: 'integer', minimum: 1, maximum: 16 },
     logLevel: { type: 'string', enum: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] },
+    logFormat: { type: 'string', nullable: true, enum: ['json', 'pretty'] },
     accessTokenTtl: ttl,
     clientCredentialsTtl: ttl,
     authorizationCodeTtl: { type: 'integer', minimum: 1, maximum: 600 },
@@ -83,7 +91,13 @@ export const configSchema: JSONSchemaType<GatehouseConfig> = {
     clientFailureLimit: { type: 'integer', minimum: 1, maximum: 10_000 },
     userFailureLimit: { type: 'integer', minimum: 1, maximum: 10_000 },
     ipFailureLimit: { type: 'integer', minimum: 1, maximum: 100_000 },
+    // At least two addresses, or one source could hold a subject's limit.
+    distributedFailureLimit: { type: 'integer', minimum: 2, maximum: 100_000 },
     failureWindow: { type: 'integer', minimum: 1, maximum: 86_400 },
     maxBackoff: { type: 'integer', minimum: 1, maximum: 86_400 },
+    // 0 keeps the audit trail for ever; at most 100 years otherwise.
+    auditRetentionDays: { type: 'integer', minimum: 0, maximum: 36_500 },
+    // Printable, no spaces: it starts every key and channel name.
+    redisPrefix: { type: 'string', pattern: '^[A-Za-z0-9_.:{}-]{1,64}$' },
   },
 };

@@ -7,6 +7,7 @@ import type { GatehouseConfig } from '../config/schema.js';
 import { accountFinder, perRequestAccounts } from './accounts/find-account.js';
 import { AccountService } from './accounts/service.js';
 import { ClientService } from './clients/service.js';
+import { clientSecretVerifier } from './clients/secret-verification.js';
 import { assetsRouter } from './http/assets.js';
 import { errorHandler, securityHeaders } from './http/error-handler.js';
 import { healthRouter } from './http/health.js';
@@ -82,6 +83,8 @@ export async function composeServices(config: GatehouseConfig, role: 'owner' | '
     databaseUrl: config.databaseUrl,
     redisUrl: config.redisUrl,
     dataDir: config.dataDir,
+    auditRetentionDays: config.auditRetentionDays,
+    redisPrefix: config.redisPrefix,
     role,
     observe(tier, operation, seconds, failed) {
       metrics.storageDuration.observe({ tier, operation }, seconds);
@@ -93,31 +96,32 @@ export async function composeServices(config: GatehouseConfig, role: 'owner' | '
     await keys.ensure();
     const scopes = new ScopeRegistry(storage.scopes);
     const resourceServers = new ResourceServerRegistry(storage.resourceServers, scopes, apiAudience(config.issuer));
-    const accounts = new AccountService(storage.accounts);
     const cookieSecrets = config.cookieSecrets ?? await keys.cookieSecrets();
     const jwtAccessTokens = new JwtAccessTokenRegistry(storage.ephemeral, storage.revocations);
     const registry = await scopes.list();
     const audit = new AuditLog(storage.audit, (error, event) => {
       logger?.error({ err: error, event: event.event }, 'audit event could not be recorded');
     });
+    const accounts = new AccountService(storage.accounts, storage.accountTokens, audit);
     const limiter = new FailureLimiter(storage.counters, {
       client: config.clientFailureLimit,
       user: config.userFailureLimit,
       ip: config.ipFailureLimit,
+      distributed: config.distributedFailureLimit,
       windowSeconds: config.failureWindow,
       maxBackoffSeconds: config.maxBackoff,
     }, {
-      engaged(subject, backoffSeconds) {
+      engaged({ scope, subject, address }, backoffSeconds) {
         // Usernames and client ids are what was attacked, so they are recorded; secrets never are.
         void audit.record({
           event: 'rate_limit.engaged',
           actor: subject.kind === 'ip' ? null : `${subject.kind}:${subject.value.slice(0, 128)}`,
           clientId: subject.kind === 'client' ? subject.value.slice(0, 128) : null,
-          ip: subject.kind === 'ip' ? subject.value : null,
-          detail: { subject: subject.kind, backoff_seconds: backoffSeconds },
+          ip: address ?? null,
+          detail: { subject: subject.kind, scope, backoff_seconds: backoffSeconds },
         });
       },
-      refused(subject) {
+      refused({ subject }) {
         metrics.throttled.inc({ subject: subject.kind });
       },
     });
@@ -131,7 +135,7 @@ export async function composeServices(config: GatehouseConfig, role: 'owner' | '
       findResourceServer: (uri) => resourceServers.find(uri),
       limiter,
       adapter: storage.adapter,
-      verifyClientSecret: (presented, stored) => secrets.verifyClientSecret(presented, stored),
+      verifyClientSecret: clientSecretVerifier(secrets, (clientId) => storage.clients.previousSecret(clientId)),
       authenticate: async (username, password) => (await accounts.authenticate(username, password))?.id,
       accountRole: async (ctx, accountId) => primaryRole((await accountsOfRequest(ctx, accountId))?.roles ?? []),
       jwtAccessTokens,
@@ -304,7 +308,10 @@ export async function startGatehouse(config: GatehouseConfig, logger = createLog
   server.off('request', starting);
   server.on('request', services.provider.callback());
   await services.storage.share();
-  logger.info({ port, issuer: config.issuer, storage: services.storage.description }, 'gatehouse listening');
+  logger.info({
+    port, issuer: config.issuer, storage: services.storage.description,
+    next: `create an administrator (npm run -s cli -- user create --username admin --password '…' --role admin), then open ${config.issuer}${DASHBOARD_PATH}; discovery: ${config.issuer}/.well-known/openid-configuration`,
+  }, `gatehouse listening on port ${port} as ${config.issuer}`);
 
   let closing: Promise<void> | undefined;
   return {

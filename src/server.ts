@@ -8,11 +8,17 @@ import type { GatehouseConfig } from '../config/schema.js';
 import { ConfigError, loadConfig } from './config/load.js';
 import { PortInUseError, startGatehouse } from './main.js';
 import { aggregateWorkerMetrics } from './observability/cluster-metrics.js';
-import { abandonLogs, createLogger, type Logger, settleLogs } from './observability/logger.js';
+import { abandonLogs, createLogger, type Logger, logFormat, settleLogs } from './observability/logger.js';
 
 const EXPECTED = [ConfigError, StorageUnavailableError, EmbeddedDatabaseBusyError, SecretsKeyError, PortInUseError];
 // In-flight requests get this long to finish on SIGTERM.
 const SHUTDOWN_GRACE_MS = 10_000;
+// What a worker tells the primary about its start (node:cluster IPC).
+const START_FAILED = 'gatehouse:start-failed';
+// A worker binds its port before it opens storage, so "listening" does not
+// mean "started": a worker says so itself once it serves requests.
+const STARTED = 'gatehouse:started';
+interface StartFailure { type: typeof START_FAILED; message: string }
 
 function workerCount(config: GatehouseConfig, logger: Logger): number {
   const wanted = config.webConcurrency ?? (process.env.NODE_ENV === 'production' ? availableParallelism() : 1);
@@ -56,21 +62,28 @@ async function runWorker(config: GatehouseConfig, logger: Logger): Promise<void>
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
   await started;
+  if (cluster.isWorker) process.send?.({ type: STARTED });
 }
 
 /** The primary of a multi-worker run: forks, replaces crashed workers, passes signals on. */
 function runPrimary(workers: number, logger: Logger): void {
   aggregateWorkerMetrics();
   let stopping = false;
-  const listening = new Set<number>();
+  let failureReported = false;
+  cluster.on('message', (worker, message: Partial<StartFailure> | { type?: typeof STARTED }) => {
+    if (message?.type === STARTED) started.add(worker.id);
+    if (message?.type !== START_FAILED || failureReported || typeof message.message !== 'string') return;
+    failureReported = true;
+    process.stderr.write(message.message);
+  });
+  const started = new Set<number>();
   for (let i = 0; i < workers; i += 1) cluster.fork();
-  cluster.on('listening', (worker) => listening.add(worker.id));
   cluster.on('exit', (worker, code, signal) => {
     if (stopping) {
       if (Object.keys(cluster.workers ?? {}).length === 0) void exit(logger, Number(process.exitCode ?? 0));
       return;
     }
-    if (!listening.has(worker.id)) {
+    if (!started.has(worker.id)) {
       // It never started (bad configuration, unreachable database): restarting would loop.
       logger.error({ pid: worker.process.pid, code }, 'a worker failed to start; stopping');
       stopping = true;
@@ -94,7 +107,7 @@ function runPrimary(workers: number, logger: Logger): void {
 
 async function run(): Promise<void> {
   const config = loadConfig();
-  const logger = createLogger(config.logLevel);
+  const logger = createLogger(config.logLevel, undefined, logFormat(config.logFormat));
   if (cluster.isPrimary) {
     const workers = workerCount(config, logger);
     if (workers > 1) {
@@ -106,10 +119,14 @@ async function run(): Promise<void> {
 }
 
 run().catch((error: unknown) => {
-  if (EXPECTED.some((kind) => error instanceof kind)) {
-    process.stderr.write(`gatehouse: ${error instanceof StorageUnavailableError ? error.detail : (error as Error).message}\n`);
-  } else {
-    process.stderr.write(`gatehouse: failed to start: ${(error as Error)?.stack ?? String(error)}\n`);
+  const message = EXPECTED.some((kind) => error instanceof kind)
+    ? `gatehouse: ${error instanceof StorageUnavailableError ? error.detail : (error as Error).message}\n`
+    : `gatehouse: failed to start: ${(error as Error)?.stack ?? String(error)}\n`;
+  if (cluster.isWorker && process.send) {
+    // Every worker fails for the same reason: the primary says it once.
+    process.send({ type: START_FAILED, message } satisfies StartFailure, () => process.exit(1));
+    return;
   }
+  process.stderr.write(message);
   process.exit(1);
 });

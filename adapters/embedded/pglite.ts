@@ -1,10 +1,11 @@
-import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { readFile, rm, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { PGlite } from '@electric-sql/pglite';
 import { PGLiteSocketServer } from '@electric-sql/pglite-socket';
 import pg from 'pg';
 import { guardText, type QueryResult, type SqlDatabase, type SqlExecutor } from '../sql/database.js';
 import { poolDatabase } from '../sql/postgres.js';
+import { secureDataFolder } from './data-folder.js';
 
 /** The embedded database folder is owned by another live process. */
 export class EmbeddedDatabaseBusyError extends Error {
@@ -38,7 +39,7 @@ function alive(pid: number): boolean {
 async function acquireLock(lockPath: string): Promise<number | undefined> {
   for (let attempt = 0; attempt < 2; attempt += 1) {
     try {
-      await writeFile(lockPath, String(process.pid), { flag: 'wx' });
+      await writeFile(lockPath, String(process.pid), { flag: 'wx', mode: 0o600 });
       return undefined;
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
@@ -88,10 +89,12 @@ async function connectToOwner(dataDir: string, owner: number): Promise<SqlDataba
  */
 export async function openEmbedded(dataDirInput: string, role: 'owner' | 'guest'): Promise<EmbeddedDatabase | SqlDatabase> {
   const dataDir = resolve(dataDirInput);
-  await mkdir(dataDir, { recursive: true });
   const lockPath = join(dataDir, 'gatehouse.lock');
   const socketPath = join(dataDir, `.s.PGSQL.${SOCKET_PORT}`);
 
+  // Before anything is created or opened, and again once PGlite has written
+  // its own modes: see data-folder.ts.
+  await secureDataFolder(dataDir);
   const owner = await acquireLock(lockPath);
   if (owner !== undefined) {
     if (role === 'guest') return connectToOwner(dataDir, owner);
@@ -101,34 +104,38 @@ export async function openEmbedded(dataDirInput: string, role: 'owner' | 'guest'
     );
   }
 
-  let db: PGlite;
+  let db: PGlite | undefined;
   try {
     db = await PGlite.create(join(dataDir, 'pgdata'));
+    await secureDataFolder(dataDir);
   } catch (error) {
+    await db?.close().catch(() => {});
     await rm(lockPath, { force: true });
     throw error;
   }
+  const pglite = db;
   let socketServer: PGLiteSocketServer | undefined;
 
   return {
     kind: 'embedded',
-    ...pgliteExecutor(db),
+    ...pgliteExecutor(pglite),
     async transaction<T>(work: (tx: SqlExecutor) => Promise<T>): Promise<T> {
-      return db.transaction((tx) => work(pgliteExecutor(tx)));
+      return pglite.transaction((tx) => work(pgliteExecutor(tx)));
     },
     async ping(): Promise<void> {
-      await db.query('SELECT 1');
+      await pglite.query('SELECT 1');
     },
     async share(): Promise<void> {
       if (socketServer || socketPath.length > MAX_SOCKET_PATH) return;
       await rm(socketPath, { force: true });
-      socketServer = new PGLiteSocketServer({ db, path: socketPath, maxConnections: 4 });
+      socketServer = new PGLiteSocketServer({ db: pglite, path: socketPath, maxConnections: 4 });
       await socketServer.start();
     },
     async close(): Promise<void> {
       await socketServer?.stop().catch(() => {});
       await rm(socketPath, { force: true });
-      await db.close();
+      await pglite.close();
+      await secureDataFolder(dataDir);
       await rm(lockPath, { force: true });
     },
   };

@@ -16,11 +16,9 @@ export class RedisCounterStore implements CounterStore {
     private readonly prefix = 'gatehouse:counter:',
     /** A second connection for the subscription (pub/sub needs its own). */
     private readonly connectSubscriber: () => Redis = () => redis.duplicate(),
+    /** Where hits are published: unique to the deployment (see namespace.ts). */
+    private readonly channel = `${prefix}hits`,
   ) {}
-
-  private get channel(): string {
-    return `${this.prefix}hits`;
-  }
 
   private get index(): string {
     return `${this.prefix}index`;
@@ -52,6 +50,22 @@ export class RedisCounterStore implements CounterStore {
       const [count, last] = value as [string | null, string | null];
       return count === null ? undefined : { count: Number(count), lastAt: Number(last) };
     });
+  }
+
+  async addMember(key: string, member: string, windowSeconds: number): Promise<number> {
+    // A sorted set scored by each member's expiry: past ones are dropped
+    // before counting, and the set itself lives as long as its newest member.
+    const now = Date.now();
+    const k = `${this.prefix}members:${key}`;
+    const replies = await this.redis.multi()
+      .zadd(k, now + windowSeconds * 1000, member)
+      .zremrangebyscore(k, '-inf', now)
+      .zcard(k)
+      .pexpire(k, windowSeconds * 1000)
+      .exec();
+    const [error, count] = replies?.[2] ?? [new Error('member transaction aborted'), 0];
+    if (error) throw error;
+    return Number(count);
   }
 
   async clear(key: string): Promise<void> {

@@ -44,6 +44,8 @@ export class RedisRevocationFeed implements RevocationFeed {
     private readonly key = 'gatehouse:revocations',
     /** A second connection for the subscription (pub/sub needs its own). */
     private readonly connectSubscriber: () => Redis = () => redis.duplicate(),
+    /** Where revocations are published: unique to the deployment (see namespace.ts). */
+    private readonly channel = key,
   ) {}
 
   async publish(revocations: TokenRevocation[]): Promise<void> {
@@ -52,7 +54,7 @@ export class RedisRevocationFeed implements RevocationFeed {
     for (const revocation of revocations) multi.zadd(this.key, revocation.until, member(revocation));
     // Lapsed revocations are dropped whenever one is added, which bounds the set.
     multi.zremrangebyscore(this.key, '-inf', `(${nowSeconds()}`);
-    multi.publish(this.key, JSON.stringify(revocations));
+    multi.publish(this.channel, JSON.stringify(revocations));
     const replies = await multi.exec();
     if (!replies) throw new Error('revocation transaction aborted');
     for (const [error] of replies) if (error) throw error;
@@ -72,7 +74,7 @@ export class RedisRevocationFeed implements RevocationFeed {
     this.subscriber = subscriber;
     subscriber.on('error', () => {});
     subscriber.on('message', (channel: string, message: string) => {
-      if (channel !== this.key) return;
+      if (channel !== this.channel) return;
       let revocations: TokenRevocation[];
       try {
         revocations = JSON.parse(message) as TokenRevocation[];
@@ -88,7 +90,7 @@ export class RedisRevocationFeed implements RevocationFeed {
     // complete. 'ready' comes before ioredis re-subscribes, so the channel is
     // subscribed here again (a no-op for Redis) and the seed waits for it.
     const seed = async (current: number) => {
-      await subscriber.subscribe(this.key);
+      await subscriber.subscribe(this.channel);
       const [marker, entries] = await this.redis.eval(SEED, 1, this.key, nowSeconds(), Math.ceil(Date.now() / 1000)) as [string, string[]];
       for (let i = 0; i < entries.length; i += 2) {
         const revocation = fromMember(entries[i]!, Number(entries[i + 1]));

@@ -1,25 +1,56 @@
-import type { SqlExecutor } from './database.js';
+import { containsPattern, type SqlExecutor } from './database.js';
 
 export interface AccountRecord {
   id: string;
+  /** As it was typed at creation; shown in claims. */
   username: string;
+  /** What identifies the account at sign-in (unique); the caller derives it. */
+  usernameKey: string;
   passwordHash: string;
   roles: string[];
   email: string | null;
   emailVerified: boolean;
   name: string | null;
+  /** An inactive account cannot sign in. */
+  active: boolean;
+  /** The hash another system gave at the last import (see migration 0010), if any. */
+  importedPasswordHash: string | null;
   createdAt: Date;
   updatedAt: Date;
 }
 
+/** The fields an administrator or an import may change. */
+export interface AccountChanges {
+  email?: string | null;
+  emailVerified?: boolean;
+  name?: string | null;
+  roles?: string[];
+  active?: boolean;
+  passwordHash?: string;
+  importedPasswordHash?: string | null;
+}
+
+const COLUMNS: Record<keyof AccountChanges, string> = {
+  email: 'email',
+  emailVerified: 'email_verified',
+  name: 'name',
+  roles: 'roles',
+  active: 'active',
+  passwordHash: 'password_hash',
+  importedPasswordHash: 'imported_password_hash',
+};
+
 interface AccountRow {
   id: string;
   username: string;
+  username_key: string;
   password_hash: string;
   roles: string[];
   email: string | null;
   email_verified: boolean;
   name: string | null;
+  active: boolean;
+  imported_password_hash: string | null;
   created_at: Date | string;
   updated_at: Date | string;
 }
@@ -28,11 +59,14 @@ function toRecord(row: AccountRow): AccountRecord {
   return {
     id: row.id,
     username: row.username,
+    usernameKey: row.username_key,
     passwordHash: row.password_hash,
     roles: row.roles,
     email: row.email,
     emailVerified: row.email_verified,
     name: row.name,
+    active: row.active,
+    importedPasswordHash: row.imported_password_hash,
     createdAt: new Date(row.created_at),
     updatedAt: new Date(row.updated_at),
   };
@@ -42,7 +76,11 @@ export class DuplicateUsernameError extends Error {
   override name = 'DuplicateUsernameError';
 }
 
-/** End-user accounts. Usernames are unique regardless of case. */
+/**
+ * End-user accounts. Usernames are unique by `usernameKey`, which the domain
+ * derives (src/accounts/usernames.ts); SQL only compares it for equality, so
+ * no database collation or `lower()` takes part in the rule.
+ */
 export class AccountsStore {
   constructor(private readonly db: SqlExecutor) {}
 
@@ -51,20 +89,61 @@ export class AccountsStore {
     return rows[0] ? toRecord(rows[0]) : undefined;
   }
 
-  async findByUsername(username: string): Promise<AccountRecord | undefined> {
-    const { rows } = await this.db.query<AccountRow>('SELECT * FROM accounts WHERE lower(username) = lower($1)', [username]);
+  async findByUsernameKey(usernameKey: string): Promise<AccountRecord | undefined> {
+    const { rows } = await this.db.query<AccountRow>('SELECT * FROM accounts WHERE username_key = $1', [usernameKey]);
     return rows[0] ? toRecord(rows[0]) : undefined;
   }
 
-  async insert(account: Omit<AccountRecord, 'createdAt' | 'updatedAt'>): Promise<AccountRecord> {
+  async insert(account: Omit<AccountRecord, 'createdAt' | 'updatedAt' | 'active' | 'importedPasswordHash'> & Partial<Pick<AccountRecord, 'active' | 'importedPasswordHash'>>): Promise<AccountRecord> {
     const { rows } = await this.db.query<AccountRow>(
-      `INSERT INTO accounts (id, username, password_hash, roles, email, email_verified, name)
-       VALUES ($1, $2, $3, $4::jsonb, $5, $6, $7)
+      `INSERT INTO accounts (id, username, username_key, password_hash, roles, email, email_verified, name, active, imported_password_hash)
+       VALUES ($1, $2, $3, $4, $5::jsonb, $6, $7, $8, $9, $10)
        ON CONFLICT DO NOTHING RETURNING *`,
-      [account.id, account.username, account.passwordHash, JSON.stringify(account.roles),
-        account.email, account.emailVerified, account.name],
+      [account.id, account.username, account.usernameKey, account.passwordHash, JSON.stringify(account.roles),
+        account.email, account.emailVerified, account.name, account.active ?? true, account.importedPasswordHash ?? null],
     );
     if (!rows[0]) throw new DuplicateUsernameError(`username ${account.username} is taken`);
     return toRecord(rows[0]);
+  }
+
+  /** Changes the given fields; `undefined` when there is no such account. */
+  async update(id: string, changes: AccountChanges): Promise<AccountRecord | undefined> {
+    const entries = (Object.keys(changes) as Array<keyof AccountChanges>).filter((key) => changes[key] !== undefined);
+    if (!entries.length) return this.findById(id);
+    const sets = entries.map((key, i) => `${COLUMNS[key]} = $${i + 2}${key === 'roles' ? '::jsonb' : ''}`);
+    const values = entries.map((key) => (key === 'roles' ? JSON.stringify(changes.roles) : changes[key]));
+    const { rows } = await this.db.query<AccountRow>(
+      `UPDATE accounts SET ${sets.join(', ')}, updated_at = now() WHERE id = $1 RETURNING *`, [id, ...values],
+    );
+    return rows[0] ? toRecord(rows[0]) : undefined;
+  }
+
+  /**
+   * Replaces the password hash only if it is still `expected`: a rehash at
+   * sign-in never overwrites a password an administrator set meanwhile.
+   */
+  async replacePasswordHash(id: string, expected: string, passwordHash: string): Promise<boolean> {
+    const { rowCount } = await this.db.query(
+      'UPDATE accounts SET password_hash = $3, updated_at = now() WHERE id = $1 AND password_hash = $2', [id, expected, passwordHash],
+    );
+    return rowCount === 1;
+  }
+
+  async delete(id: string): Promise<boolean> {
+    const { rowCount } = await this.db.query('DELETE FROM accounts WHERE id = $1', [id]);
+    return rowCount === 1;
+  }
+
+  /** A page of accounts by username; `search` matches username, email or name, case-insensitively. */
+  async list(options: { search?: string; limit: number; offset: number }): Promise<{ total: number; items: AccountRecord[] }> {
+    const filter = options.search ? "WHERE lower(username) LIKE $1 OR lower(coalesce(email, '')) LIKE $1 OR lower(coalesce(name, '')) LIKE $1" : '';
+    const pattern = options.search ? [containsPattern(options.search)] : [];
+    const count = await this.db.query<{ total: number }>(`SELECT count(*)::int AS total FROM accounts ${filter}`, pattern);
+    const n = pattern.length;
+    const { rows } = await this.db.query<AccountRow>(
+      `SELECT * FROM accounts ${filter} ORDER BY username, id LIMIT $${n + 1} OFFSET $${n + 2}`,
+      [...pattern, options.limit, options.offset],
+    );
+    return { total: Number(count.rows[0]?.total ?? 0), items: rows.map(toRecord) };
   }
 }

@@ -1,4 +1,4 @@
-import type { SqlExecutor } from './database.js';
+import type { SqlDatabase, SqlExecutor } from './database.js';
 
 export interface AuditEvent {
   event: string;
@@ -24,15 +24,95 @@ interface AuditRow {
   detail: Record<string, unknown>;
 }
 
-/** The audit trail: insert and read, never update or delete. */
+/** One tally of events that unauthenticated callers can cause (see AuditStore.tally). */
+export interface AuditTally {
+  /** The event as first seen in the window (its fields already bounded). */
+  event: AuditEvent;
+  /** What makes events the same: a short stable id of who and where. */
+  key: string;
+  /** How many such events to add. */
+  count: number;
+  /** Length of a tally's window in seconds (windows start at multiples of it since the epoch). */
+  windowSeconds: number;
+  /** Tallies of one event name a window may hold before further sources share one `overflow` tally. */
+  maxPerWindow: number;
+}
+
+// Any constant works; it only has to be the same in every Gatehouse process
+// (and differ from the migration lock's).
+const TALLY_LOCK = 4_715_002;
+/** The key of the tally every source shares once a window holds `maxPerWindow` tallies. */
+export const OVERFLOW_TALLY = 'overflow';
+const WINDOW_START = 'to_timestamp(floor(extract(epoch FROM now()) / $2::int) * $2::int)';
+
+/**
+ * The audit trail. Rows are inserted and read; a tally row's count grows
+ * while its window lasts; rows are deleted only by retention (`prune`).
+ */
 export class AuditStore {
-  constructor(private readonly db: SqlExecutor) {}
+  constructor(private readonly db: SqlDatabase) {}
 
   async append(event: AuditEvent): Promise<void> {
     await this.db.query(
       'INSERT INTO audit_events (event, actor, client_id, ip, detail) VALUES ($1, $2, $3, $4, $5::jsonb)',
       [event.event, event.actor ?? null, event.clientId ?? null, event.ip ?? null, JSON.stringify(event.detail ?? {})],
     );
+  }
+
+  /**
+   * Adds `count` events to the tally row of `key` in the current window,
+   * creating it if needed, so that however many such events come, a window
+   * holds at most `maxPerWindow` + 1 rows per event name. A tally row's `at`
+   * is its latest event (so the newest-first trail shows an ongoing flood at
+   * the top, and retention keeps it while it lasts); `detail.first_at` is its
+   * first. A transaction-scoped advisory lock per event name serialises
+   * tallies across processes, so two processes never open two rows for one
+   * key. The window follows the database's clock, the same for every process.
+   */
+  async tally(tally: AuditTally): Promise<void> {
+    const { event, count, windowSeconds } = tally;
+    await this.db.transaction(async (tx) => {
+      await tx.query('SELECT pg_advisory_xact_lock($1, hashtext($2))', [TALLY_LOCK, event.event]);
+      if (await this.addToTally(tx, event.event, tally.key, count, windowSeconds)) return;
+      const open = await tx.query<{ n: number }>(
+        `SELECT count(*)::int AS n FROM audit_events WHERE at >= ${WINDOW_START} AND event = $1 AND detail ? 'tally'`,
+        [event.event, windowSeconds],
+      );
+      const full = Number(open.rows[0]?.n ?? 0) >= tally.maxPerWindow;
+      // Past the bound, every further source shares one row that only counts.
+      if (full && await this.addToTally(tx, event.event, OVERFLOW_TALLY, count, windowSeconds)) return;
+      const row = full ? { event: event.event, detail: { overflow: true } } : event;
+      await tx.query(
+        `INSERT INTO audit_events (event, actor, client_id, ip, detail)
+         VALUES ($1, $2, $3, $4, $5::jsonb || jsonb_build_object('tally', $6::text, 'count', $7::int, 'first_at', now()))`,
+        [row.event, row.actor ?? null, row.clientId ?? null, row.ip ?? null, JSON.stringify(row.detail ?? {}), full ? OVERFLOW_TALLY : tally.key, count],
+      );
+    });
+  }
+
+  private async addToTally(tx: SqlExecutor, event: string, key: string, count: number, windowSeconds: number): Promise<boolean> {
+    const updated = await tx.query(
+      `UPDATE audit_events SET at = now(), detail = detail || jsonb_build_object('count', (detail->>'count')::bigint + $4)
+       WHERE at >= ${WINDOW_START} AND event = $1 AND detail->>'tally' = $3`,
+      [event, windowSeconds, key, count],
+    );
+    return updated.rowCount > 0;
+  }
+
+  /**
+   * Deletes the events recorded before `before` (retention), a batch at a
+   * time so that no statement holds the table long; returns how many.
+   */
+  async prune(before: Date, batch = 1000): Promise<number> {
+    let deleted = 0;
+    for (;;) {
+      const { rowCount } = await this.db.query(
+        'DELETE FROM audit_events WHERE id IN (SELECT id FROM audit_events WHERE at < $1::timestamptz ORDER BY at LIMIT $2)',
+        [before.toISOString(), batch],
+      );
+      deleted += rowCount;
+      if (rowCount < batch) return deleted;
+    }
   }
 
   /** Newest first. */

@@ -1,5 +1,5 @@
 import type { SecretsAtRest } from '../secrets-at-rest.js';
-import type { SqlDatabase } from './database.js';
+import { containsPattern, type SqlDatabase } from './database.js';
 
 export type ClientMetadata = Record<string, unknown> & { client_id: string };
 
@@ -21,6 +21,8 @@ interface ClientRow {
   metadata: ClientMetadata;
   secret_hash: string | null;
   secret_sealed: string | null;
+  previous_secret_hash: string | null;
+  previous_secret_until: Date | string | null;
   created_at: Date | string;
   updated_at: Date | string;
 }
@@ -28,6 +30,25 @@ interface ClientRow {
 interface CachedClient {
   record: ClientRecord;
   sealedSecret: string | null;
+  previousSecret?: PreviousSecret;
+}
+
+/** A replaced secret that keeps working until `until` (client rotate-secret --grace). */
+export interface PreviousSecret {
+  hash: string;
+  until: Date;
+}
+
+/** A client's secret as `export` writes it: the stored hash and, when kept, the sealed copy. */
+export interface StoredSecret {
+  hash: string | null;
+  sealed: string | null;
+}
+
+function previousOf(row: ClientRow): PreviousSecret | undefined {
+  return row.previous_secret_hash && row.previous_secret_until
+    ? { hash: row.previous_secret_hash, until: new Date(row.previous_secret_until) }
+    : undefined;
 }
 
 /** What is stored for a client's secret, from the `client_secret` a write carries. */
@@ -99,7 +120,7 @@ export class ClientsStore {
     const hit = this.cache.get(clientId);
     if (hit && now - hit.at < CACHE_MS) return hit.client;
     if (this.cache.size >= CACHE_MAX) this.cache.clear();
-    const client = this.findRow(clientId).then((row) => row && { record: toRecord(row), sealedSecret: row.secret_sealed });
+    const client = this.findRow(clientId).then((row) => row && { record: toRecord(row), sealedSecret: row.secret_sealed, previousSecret: previousOf(row) });
     this.cache.set(clientId, { at: now, client });
     client.catch(() => this.cache.delete(clientId));
     return client;
@@ -148,12 +169,14 @@ export class ClientsStore {
   async replace(metadata: ClientMetadata): Promise<ClientRecord | undefined> {
     const { document, secret } = this.atRest(metadata);
     return this.invalidating(metadata.client_id, async () => {
+      // $6: the document carried back the stored hash as read (also an
+      // imported hash of another format, which isClientSecretHash does not know).
       const { rows } = await this.db.query<ClientRow>(
         `UPDATE clients SET metadata = $2::jsonb, updated_at = now(),
-           secret_hash = CASE WHEN $5::boolean THEN secret_hash ELSE $3 END,
-           secret_sealed = CASE WHEN $5::boolean THEN secret_sealed ELSE $4 END
+           secret_hash = CASE WHEN $5::boolean OR secret_hash = $6 THEN secret_hash ELSE $3 END,
+           secret_sealed = CASE WHEN $5::boolean OR secret_hash = $6 THEN secret_sealed ELSE $4 END
          WHERE client_id = $1 RETURNING *`,
-        [metadata.client_id, document, secret.hash, secret.sealed, secret.keep],
+        [metadata.client_id, document, secret.hash, secret.sealed, secret.keep, metadata.client_secret ?? null],
       );
       return rows[0] ? toRecord(rows[0]) : undefined;
     });
@@ -166,11 +189,80 @@ export class ClientsStore {
       await this.db.query(
         `INSERT INTO clients (client_id, metadata, secret_hash, secret_sealed) VALUES ($1, $2::jsonb, $3, $4)
          ON CONFLICT (client_id) DO UPDATE SET metadata = excluded.metadata, updated_at = now(),
-           secret_hash = CASE WHEN $5::boolean THEN clients.secret_hash ELSE excluded.secret_hash END,
-           secret_sealed = CASE WHEN $5::boolean THEN clients.secret_sealed ELSE excluded.secret_sealed END`,
-        [metadata.client_id, document, secret.hash, secret.sealed, secret.keep],
+           secret_hash = CASE WHEN $5::boolean OR clients.secret_hash = $6 THEN clients.secret_hash ELSE excluded.secret_hash END,
+           secret_sealed = CASE WHEN $5::boolean OR clients.secret_hash = $6 THEN clients.secret_sealed ELSE excluded.secret_sealed END`,
+        [metadata.client_id, document, secret.hash, secret.sealed, secret.keep, metadata.client_secret ?? null],
       );
     });
+  }
+
+  /**
+   * A client brought across from another system, inserted or replaced with
+   * its secret as given: in the clear (hashed and sealed as any other), or as
+   * a hash only (`secretHash`: another system's, verified by that format, or
+   * this deployment's own from an export). `null` for a public client.
+   */
+  async putImported(metadata: ClientMetadata, secret: { plain: string } | { hash: string } | null): Promise<ClientRecord> {
+    const { client_secret: _ignored, ...rest } = metadata;
+    const columns = secret === null ? { hash: null, sealed: null }
+      : 'plain' in secret ? { hash: this.secrets.hashClientSecret(secret.plain), sealed: this.secrets.seal(secret.plain, sealContext(metadata.client_id)) }
+        : { hash: secret.hash, sealed: null };
+    return this.invalidating(metadata.client_id, async () => {
+      const { rows } = await this.db.query<ClientRow>(
+        `INSERT INTO clients (client_id, metadata, secret_hash, secret_sealed) VALUES ($1, $2::jsonb, $3, $4)
+         ON CONFLICT (client_id) DO UPDATE SET metadata = excluded.metadata, updated_at = now(),
+           secret_hash = excluded.secret_hash, secret_sealed = excluded.secret_sealed
+         RETURNING *`,
+        [metadata.client_id, JSON.stringify(rest), columns.hash, columns.sealed],
+      );
+      return toRecord(rows[0]!);
+    });
+  }
+
+  /** Whether a hash is this deployment's own (same SECRETS_KEY), so it can be stored as it is. */
+  isOwnSecretHash(hash: string): boolean {
+    return this.secrets.isClientSecretHash(hash) && hash.split('.')[1] === this.secrets.keyId;
+  }
+
+  /** Whether `plain` is the client's current secret (an import's "unchanged" test). */
+  async hasSecret(clientId: string, plain: string): Promise<boolean> {
+    const row = await this.findRow(clientId);
+    return Boolean(row?.secret_hash && this.secrets.isClientSecretHash(row.secret_hash) && this.secrets.verifyClientSecret(plain, row.secret_hash));
+  }
+
+  /** The stored secret as `export` writes it. */
+  async storedSecret(clientId: string): Promise<StoredSecret> {
+    const row = await this.findRow(clientId);
+    return { hash: row?.secret_hash ?? null, sealed: row?.secret_sealed ?? null };
+  }
+
+  /** Opens a sealed secret made for this client (an import of an export made with the same SECRETS_KEY). */
+  openSealed(clientId: string, sealed: string): string {
+    return this.secrets.open(sealed, sealContext(clientId));
+  }
+
+  /**
+   * Gives the client a new secret. With `graceSeconds` > 0 the one replaced
+   * keeps working until then; otherwise it stops at once (and any earlier
+   * previous secret with it).
+   */
+  async rotateSecret(clientId: string, secret: string, graceSeconds: number): Promise<ClientRecord | undefined> {
+    return this.invalidating(clientId, async () => {
+      const { rows } = await this.db.query<ClientRow>(
+        `UPDATE clients SET updated_at = now(),
+           previous_secret_hash = CASE WHEN $4::int > 0 THEN secret_hash END,
+           previous_secret_until = CASE WHEN $4::int > 0 THEN now() + make_interval(secs => $4::int) END,
+           secret_hash = $2, secret_sealed = $3
+         WHERE client_id = $1 RETURNING *`,
+        [clientId, this.secrets.hashClientSecret(secret), this.secrets.seal(secret, sealContext(clientId)), graceSeconds],
+      );
+      return rows[0] ? toRecord(rows[0]) : undefined;
+    });
+  }
+
+  /** The replaced secret still in its grace period, if any (at most a second old, like findCached). */
+  async previousSecret(clientId: string): Promise<PreviousSecret | undefined> {
+    return (await this.cached(clientId))?.previousSecret;
   }
 
   async delete(clientId: string): Promise<boolean> {
@@ -186,7 +278,8 @@ export class ClientsStore {
    */
   async checkKey(): Promise<void> {
     const { rows } = await this.db.query<{ key_id: string }>(
-      `SELECT DISTINCT split_part(secret_hash, '.', 2) AS key_id FROM clients WHERE secret_hash IS NOT NULL
+      `SELECT DISTINCT split_part(secret_hash, '.', 2) AS key_id FROM clients WHERE secret_hash LIKE 'hmac-sha256.%'
+       UNION SELECT DISTINCT split_part(previous_secret_hash, '.', 2) FROM clients WHERE previous_secret_hash LIKE 'hmac-sha256.%'
        UNION SELECT DISTINCT split_part(secret_sealed, '.', 2) FROM clients WHERE secret_sealed IS NOT NULL`,
     );
     this.secrets.assertKeyIds(rows.map((row) => row.key_id));
@@ -222,7 +315,7 @@ export class ClientsStore {
   /** A page of clients, oldest first; `name` filters case-insensitively on client_name. */
   async list(options: { name?: string; limit: number; offset: number }): Promise<{ total: number; items: ClientRecord[] }> {
     const filter = options.name ? "WHERE lower(metadata->>'client_name') LIKE $1" : '';
-    const pattern = options.name ? [`%${options.name.toLowerCase().replace(/[\\%_]/g, (c) => `\\${c}`)}%`] : [];
+    const pattern = options.name ? [containsPattern(options.name)] : [];
     const count = await this.db.query<{ total: number }>(`SELECT count(*)::int AS total FROM clients ${filter}`, pattern);
     const n = pattern.length;
     const { rows } = await this.db.query<ClientRow>(

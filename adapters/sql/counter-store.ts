@@ -6,7 +6,7 @@ interface CounterRow {
   last_ms: string;
 }
 
-/** Counters in the `attempt_counters` table, for deployments without Redis. */
+/** Counters in the `attempt_counters` table and sets in `attempt_members`, for deployments without Redis. */
 export class SqlCounterStore implements CounterStore {
   constructor(private readonly db: SqlExecutor) {}
 
@@ -38,16 +38,37 @@ export class SqlCounterStore implements CounterStore {
     return keys.map((key) => byKey.get(key));
   }
 
+  async addMember(key: string, member: string, windowSeconds: number): Promise<number> {
+    // The insert and the count share one snapshot, which does not show the
+    // insert's own row: count the others, then this one.
+    const { rows } = await this.db.query<{ count: number }>(
+      `WITH added AS (
+         INSERT INTO attempt_members (key, member, expires_at)
+           VALUES ($1, $2, now() + make_interval(secs => $3))
+         ON CONFLICT (key, member) DO UPDATE SET expires_at = EXCLUDED.expires_at
+         RETURNING member)
+       SELECT (1 + count(*))::integer AS count FROM attempt_members
+        WHERE key = $1 AND member <> $2 AND expires_at > now()`,
+      [key, member, windowSeconds],
+    );
+    return Number(rows[0]!.count);
+  }
+
   async clear(key: string): Promise<void> {
     await this.db.query('DELETE FROM attempt_counters WHERE key = $1', [key]);
   }
 
   async sweep(limit = 1000): Promise<number> {
-    const { rowCount } = await this.db.query(
+    const counters = await this.db.query(
       `DELETE FROM attempt_counters WHERE key IN (
          SELECT key FROM attempt_counters WHERE expires_at <= now() LIMIT $1)`,
       [limit],
     );
-    return rowCount;
+    const members = await this.db.query(
+      `DELETE FROM attempt_members WHERE (key, member) IN (
+         SELECT key, member FROM attempt_members WHERE expires_at <= now() LIMIT $1)`,
+      [limit],
+    );
+    return counters.rowCount + members.rowCount;
   }
 }

@@ -26,6 +26,11 @@ export interface SqlDatabase extends SqlExecutor {
   close(): Promise<void>;
 }
 
+/** A LIKE pattern that matches `text` anywhere, its wildcards taken literally (lower-cased, for lower(column) LIKE). */
+export function containsPattern(text: string): string {
+  return `%${text.toLowerCase().replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+}
+
 /** A value PostgreSQL text cannot hold was offered for writing. */
 export class UnstorableTextError extends Error {
   override name = 'UnstorableTextError';

@@ -168,4 +168,52 @@ export const migrations: Migration[] = [
         CHECK (signing_alg IN ('RS256', 'ES256', 'EdDSA'));
     `,
   },
+  {
+    id: '0008_username_key',
+    sql: `
+      -- Sign-in compares the key the application derives from a username
+      -- (src/accounts/usernames.ts: NFKC, lower case), never SQL lower(),
+      -- whose mapping depends on the locale and differs from the one the
+      -- brute-force counters used (U+0130 İ). Usernames were always created
+      -- from ASCII letters, digits and . _ @ + -, for which that key is the
+      -- ASCII lower case: COLLATE "C" makes lower() do exactly that.
+      ALTER TABLE accounts ADD COLUMN username_key text;
+      UPDATE accounts SET username_key = lower(username COLLATE "C");
+      ALTER TABLE accounts ALTER COLUMN username_key SET NOT NULL;
+      DROP INDEX accounts_username;
+      CREATE UNIQUE INDEX accounts_username_key ON accounts (username_key);
+    `,
+  },
+  {
+    id: '0009_attempt_members',
+    sql: `
+      -- Short-lived sets when no Redis is configured: which client networks
+      -- failed to authenticate as one client or username, so a distributed
+      -- guessing attack is told apart from one source. Rows past expires_at
+      -- are dead and swept.
+      CREATE TABLE attempt_members (
+        key text NOT NULL,
+        member text NOT NULL,
+        expires_at timestamptz NOT NULL,
+        PRIMARY KEY (key, member)
+      );
+      CREATE INDEX attempt_members_expires_at ON attempt_members (expires_at);
+      `,
+    },
+    {
+    id: '0010_account_status_imports_and_secret_rotation',
+    sql: `
+      -- Accounts brought across from another system can be inactive (Django's
+      -- is_active); an inactive account cannot sign in. imported_password_hash
+      -- is the hash the source system last gave, so a re-run of the import can
+      -- tell "unchanged at the source" (keep the argon2id that replaced it at
+      -- the first sign-in) from "changed at the source" (take the new one).
+      ALTER TABLE accounts ADD COLUMN active boolean NOT NULL DEFAULT true,
+        ADD COLUMN imported_password_hash text;
+      -- client rotate-secret --grace: the secret being replaced keeps working
+      -- until previous_secret_until, so a client can switch without downtime.
+      ALTER TABLE clients ADD COLUMN previous_secret_hash text,
+        ADD COLUMN previous_secret_until timestamptz;
+    `,
+  },
 ];

@@ -69,6 +69,17 @@ export class SqlPayloadStore implements PayloadStore {
     await this.db.query('DELETE FROM oidc_payloads WHERE grant_id = $1 AND model = $2', [grantId, model]);
   }
 
+  /**
+   * The grants an account holds (an administrator's removal of the account;
+   * rare enough that reading the payloads, not an index, is the right cost).
+   */
+  async grantIdsOfAccount(accountId: string): Promise<string[]> {
+    const { rows } = await this.db.query<{ id: string }>(
+      "SELECT id FROM oidc_payloads WHERE model = 'Grant' AND payload->>'accountId' = $1", [accountId],
+    );
+    return rows.map((row) => row.id);
+  }
+
   async revokeByClientId(clientId: string): Promise<void> {
     await this.db.query('DELETE FROM oidc_payloads WHERE client_id = $1', [clientId]);
   }

@@ -29,7 +29,8 @@ export function perRequestAccounts(accounts: AccountService): AccountLookup {
 export function accountFinder(find: AccountLookup): FindAccount {
   return async (ctx, sub) => {
     const account = await find(ctx, sub);
-    if (!account) return undefined;
+    // An inactive account is no account to the protocol: no refresh, no session, no claims.
+    if (!account?.active) return undefined;
     return {
       accountId: account.id,
       async claims() {

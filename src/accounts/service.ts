@@ -1,7 +1,12 @@
 import { randomUUID } from 'node:crypto';
-import { type AccountRecord, AccountsStore, DuplicateUsernameError } from '../../adapters/sql/accounts-store.js';
-import { ConflictError, type FieldProblem, ValidationError } from '../errors/app-error.js';
-import { burnVerification, hashPassword, verifyPassword } from './passwords.js';
+import { type AccountChanges, type AccountRecord, AccountsStore, DuplicateUsernameError } from '../../adapters/sql/accounts-store.js';
+import type { AccountTokenStore } from '../../adapters/factory.js';
+import { AppError, ConflictError, type FieldProblem, NotFoundError, ValidationError } from '../errors/app-error.js';
+import type { Actor, AuditLog } from '../audit/log.js';
+import { clampedPaging } from '../paging/parameters.js';
+import { hashFormat, isVerifiableHash } from './password-hashes.js';
+import { burnVerification, hashPassword, isCurrentHash, verifyPassword } from './passwords.js';
+import { USERNAME_CHARACTERS, usernameKey } from './usernames.js';
 
 export interface NewAccount {
   username: string;
@@ -11,9 +16,50 @@ export interface NewAccount {
   name?: string;
 }
 
-export type Account = Omit<AccountRecord, 'passwordHash'>;
+export type Account = Omit<AccountRecord, 'passwordHash' | 'importedPasswordHash' | 'usernameKey'>;
 
-const USERNAME = /^[A-Za-z0-9._@+-]{1,64}$/;
+/** An account as another system (Django, Laravel, …) had it, password hash included. */
+export interface ImportedAccount {
+  username: string;
+  email?: string | null;
+  firstName?: string | null;
+  lastName?: string | null;
+  /** The display name; when absent, first and last name joined. */
+  name?: string | null;
+  active: boolean;
+  roles: string[];
+  /** As the source stored it, in a format password-hashes.ts verifies. */
+  passwordHash: string;
+}
+
+export interface ImportOptions {
+  /** An unverifiable hash: `true` answers outcome `skipped`; otherwise UnverifiableHashError. */
+  skipUnverifiable?: boolean;
+  /** Work out the outcome, write nothing. */
+  dryRun?: boolean;
+}
+
+export type ImportOutcome<T> =
+  | { account: T; outcome: 'created' | 'updated' | 'unchanged' }
+  | { account?: undefined; outcome: 'skipped'; reason: string };
+
+/** What an administrator may change about an account. */
+export interface AccountPatch {
+  email?: string | null;
+  name?: string | null;
+  roles?: string[];
+  active?: boolean;
+}
+
+/** A password hash Gatehouse cannot verify was offered for import (see password-hashes.ts). */
+export class UnverifiableHashError extends AppError {
+  override name = 'UnverifiableHashError';
+
+  constructor(readonly username: string, readonly format: string) {
+    super(422, 'unverifiable_hash', `user "${username}": password hash format ${format} cannot be verified by Gatehouse`);
+  }
+}
+
 const ROLE = /^[a-z][a-z0-9_-]{0,31}$/;
 const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
 // Long enough to resist guessing; bounded so hashing cannot be used to burn CPU.
@@ -21,42 +67,69 @@ const PASSWORD_MIN = 8;
 const PASSWORD_MAX = 1024;
 
 function publicView(record: AccountRecord): Account {
-  const { passwordHash: _hidden, ...account } = record;
+  const { passwordHash: _hidden, usernameKey: _internal, importedPasswordHash: _imported, ...account } = record;
   return account;
 }
 
-/** End-user accounts: creation with argon2id hashes, and sign-in checks. */
-export class AccountService {
-  constructor(private readonly store: AccountsStore) {}
+function displayName(input: ImportedAccount): string | null {
+  if (input.name) return input.name;
+  return [input.firstName, input.lastName].filter(Boolean).join(' ') || null;
+}
 
-  async create(input: NewAccount): Promise<Account> {
+function sameRoles(a: string[], b: string[]): boolean {
+  return JSON.stringify([...a].sort()) === JSON.stringify([...b].sort());
+}
+
+/** End-user accounts: creation with argon2id hashes, imports of other systems' hashes, and sign-in checks. */
+export class AccountService {
+  constructor(
+    private readonly store: AccountsStore,
+    private readonly tokens?: AccountTokenStore,
+    private readonly audit?: AuditLog,
+  ) {}
+
+  /** The one lookup by username, normalized as sign-in normalizes it. */
+  private findRecordByUsername(username: string): Promise<AccountRecord | undefined> {
+    return this.store.findByUsernameKey(usernameKey(username));
+  }
+
+  private fieldProblems(input: { roles?: string[]; email?: string | null }): FieldProblem[] {
     const problems: FieldProblem[] = [];
-    if (!USERNAME.test(input.username ?? '')) {
+    for (const role of input.roles ?? []) {
+      if (!ROLE.test(role)) problems.push({ field: 'role', message: `"${role}" is not a valid role name` });
+    }
+    if (input.email !== undefined && input.email !== null && !EMAIL.test(input.email)) {
+      problems.push({ field: 'email', message: 'is not an email address' });
+    }
+    return problems;
+  }
+
+  async create(input: NewAccount, by: Actor = {}): Promise<Account> {
+    const problems: FieldProblem[] = [];
+    if (!USERNAME_CHARACTERS.test(input.username ?? '')) {
       problems.push({ field: 'username', message: 'must be 1-64 characters of letters, digits and . _ @ + -' });
     }
     if (typeof input.password !== 'string' || input.password.length < PASSWORD_MIN || input.password.length > PASSWORD_MAX) {
       problems.push({ field: 'password', message: `must be ${PASSWORD_MIN} to ${PASSWORD_MAX} characters` });
     }
-    for (const role of input.roles ?? []) {
-      if (!ROLE.test(role)) problems.push({ field: 'role', message: `"${role}" is not a valid role name` });
-    }
-    if (input.email !== undefined && !EMAIL.test(input.email)) {
-      problems.push({ field: 'email', message: 'is not an email address' });
-    }
+    problems.push(...this.fieldProblems(input));
     if (problems.length) throw new ValidationError(problems);
 
     try {
       const record = await this.store.insert({
         id: randomUUID(),
         username: input.username,
+        usernameKey: usernameKey(input.username),
         passwordHash: await hashPassword(input.password),
         roles: [...new Set(input.roles ?? [])],
         email: input.email ?? null,
         emailVerified: false,
         name: input.name ?? null,
       });
+      await this.audit?.record({ event: 'account.created', ...by, detail: { account_id: record.id, username: record.username, roles: record.roles } });
       return publicView(record);
     } catch (error) {
+      // Also when only the spelling differs (`Alice` for `alice`): see usernameKey.
       if (error instanceof DuplicateUsernameError) throw new ConflictError('username', `username "${input.username}" is already taken`);
       throw error;
     }
@@ -68,12 +141,151 @@ export class AccountService {
       await burnVerification('x');
       return undefined;
     }
-    const record = await this.store.findByUsername(username);
+    const record = await this.findRecordByUsername(username);
     if (!record) {
       await burnVerification(password);
       return undefined;
     }
-    return (await verifyPassword(record.passwordHash, password)) ? publicView(record) : undefined;
+    // Verified before the status is read, so an inactive account takes the same time as any other.
+    if (!(await verifyPassword(record.passwordHash, password)) || !record.active) return undefined;
+    if (!isCurrentHash(record.passwordHash)) await this.upgradeHash(record, password);
+    return publicView(record);
+  }
+
+  /**
+   * The lazy migration Django itself does when its hasher changes: at the
+   * first successful sign-in with a hash from another system (or older
+   * parameters), the password is at hand, so it is hashed again with
+   * Gatehouse's argon2id. Only if the hash is still the one just verified.
+   */
+  private async upgradeHash(record: AccountRecord, password: string): Promise<void> {
+    const upgraded = await this.store.replacePasswordHash(record.id, record.passwordHash, await hashPassword(password));
+    if (upgraded) {
+      await this.audit?.record({ event: 'account.password_rehashed', actor: `account:${record.id}`, detail: { from: hashFormat(record.passwordHash), to: 'argon2id' } });
+    }
+  }
+
+  /**
+   * Brings an account across from another system, by username (the same
+   * normalization as sign-in): created, updated to match, or unchanged. The
+   * password hash is kept as given (verified at sign-in, then replaced). A
+   * re-run with the hash the source had last time keeps the account's
+   * current hash, which may be the argon2id that replaced it since.
+   */
+  async importAccount(input: ImportedAccount, options: ImportOptions = {}, by: Actor = { actor: 'import' }): Promise<ImportOutcome<Account>> {
+    if (!isVerifiableHash(input.passwordHash)) {
+      const format = typeof input.passwordHash === 'string' ? hashFormat(input.passwordHash) : 'missing';
+      if (options.skipUnverifiable) return { outcome: 'skipped', reason: `password hash format ${format} cannot be verified` };
+      throw new UnverifiableHashError(String(input.username), format);
+    }
+    const email = input.email || null;
+    const problems: FieldProblem[] = [];
+    if (!USERNAME_CHARACTERS.test(input.username ?? '')) {
+      problems.push({ field: 'username', message: 'must be 1-64 characters of letters, digits and . _ @ + -' });
+    }
+    if (typeof input.active !== 'boolean') problems.push({ field: 'active', message: 'must be true or false' });
+    problems.push(...this.fieldProblems({ roles: input.roles, email }));
+    if (problems.length) throw new ValidationError(problems.map((p) => ({ ...p, message: `${p.message} (user "${input.username}")` })));
+    const roles = [...new Set(input.roles)];
+    const wanted = { email, name: displayName(input), roles, active: input.active };
+
+    const existing = await this.findRecordByUsername(input.username);
+    if (!existing) {
+      if (options.dryRun) return { account: { id: '(new)', username: input.username, emailVerified: false, createdAt: new Date(), updatedAt: new Date(), ...wanted }, outcome: 'created' };
+      try {
+        const record = await this.store.insert({
+          id: randomUUID(), username: input.username, usernameKey: usernameKey(input.username), passwordHash: input.passwordHash, importedPasswordHash: input.passwordHash,
+          emailVerified: false, ...wanted,
+        });
+        await this.audit?.record({ event: 'account.imported', ...by, detail: { account_id: record.id, username: record.username, outcome: 'created', hash_format: hashFormat(input.passwordHash) } });
+        return { account: publicView(record), outcome: 'created' };
+      } catch (error) {
+        if (error instanceof DuplicateUsernameError) throw new ConflictError('username', `username "${input.username}" is already taken`);
+        throw error;
+      }
+    }
+    const changes: AccountChanges = {};
+    if (existing.email !== wanted.email) changes.email = wanted.email;
+    if (existing.name !== wanted.name) changes.name = wanted.name;
+    if (!sameRoles(existing.roles, roles)) changes.roles = roles;
+    if (existing.active !== wanted.active) changes.active = wanted.active;
+    // A new hash at the source is a new password there; the same one is not news.
+    if (input.passwordHash !== existing.importedPasswordHash && input.passwordHash !== existing.passwordHash) {
+      changes.passwordHash = input.passwordHash;
+      changes.importedPasswordHash = input.passwordHash;
+    }
+    const fields = Object.keys(changes).filter((key) => key !== 'importedPasswordHash');
+    if (!fields.length) return { account: publicView(existing), outcome: 'unchanged' };
+    if (options.dryRun) return { account: publicView({ ...existing, ...changes } as AccountRecord), outcome: 'updated' };
+    const updated = await this.store.update(existing.id, changes);
+    if (!updated) throw new NotFoundError(`account "${input.username}" was deleted during the import`);
+    // Deactivated at the source: signed out here too.
+    if (changes.active === false) await this.tokens?.revokeAll(existing.id);
+    await this.audit?.record({ event: 'account.imported', ...by, detail: { account_id: existing.id, username: existing.username, outcome: 'updated', fields } });
+    return { account: publicView(updated), outcome: 'updated' };
+  }
+
+  /** By id, or else by username. */
+  async show(idOrUsername: string): Promise<Account> {
+    const record = (await this.store.findById(idOrUsername)) ?? (await this.findRecordByUsername(idOrUsername));
+    if (!record) throw new NotFoundError(`no user with id or username "${idOrUsername}"`);
+    return publicView(record);
+  }
+
+  async list(options: { search?: string; page?: number; perPage?: number } = {}): Promise<{ total: number; accounts: Account[] }> {
+    const { page, perPage } = clampedPaging(options, { defaultPerPage: 100, maxPerPage: 1000 });
+    const { total, items } = await this.store.list({ search: options.search, limit: perPage, offset: (page - 1) * perPage });
+    return { total, accounts: items.map(publicView) };
+  }
+
+  /** Every account with its password hash, for `export` (a logical backup). */
+  async *exportAll(): AsyncGenerator<AccountRecord> {
+    for (let offset = 0; ; offset += 500) {
+      const { items } = await this.store.list({ limit: 500, offset });
+      yield* items;
+      if (items.length < 500) return;
+    }
+  }
+
+  /**
+   * Changes email, name, roles or active. Deactivating signs the account out
+   * everywhere: its grants, and every token issued under them, are revoked.
+   */
+  async update(idOrUsername: string, patch: AccountPatch, by: Actor = {}): Promise<Account> {
+    const account = await this.show(idOrUsername);
+    const problems = this.fieldProblems({ roles: patch.roles, email: patch.email });
+    if (patch.active !== undefined && typeof patch.active !== 'boolean') problems.push({ field: 'active', message: 'must be true or false' });
+    if (problems.length) throw new ValidationError(problems);
+    const changes: AccountChanges = {};
+    if (patch.email !== undefined && patch.email !== account.email) changes.email = patch.email || null;
+    if (patch.name !== undefined && patch.name !== account.name) changes.name = patch.name || null;
+    if (patch.roles !== undefined && !sameRoles(patch.roles, account.roles)) changes.roles = [...new Set(patch.roles)];
+    if (patch.active !== undefined && patch.active !== account.active) changes.active = patch.active;
+    if (!Object.keys(changes).length) return account;
+    const updated = await this.store.update(account.id, changes);
+    if (!updated) throw new NotFoundError(`no user with id "${account.id}"`);
+    if (changes.active === false) await this.tokens?.revokeAll(account.id);
+    await this.audit?.record({ event: 'account.updated', ...by, detail: { account_id: account.id, username: account.username, fields: Object.keys(changes) } });
+    return publicView(updated);
+  }
+
+  async setPassword(idOrUsername: string, password: string, by: Actor = {}): Promise<Account> {
+    const account = await this.show(idOrUsername);
+    if (typeof password !== 'string' || password.length < PASSWORD_MIN || password.length > PASSWORD_MAX) {
+      throw new ValidationError([{ field: 'password', message: `must be ${PASSWORD_MIN} to ${PASSWORD_MAX} characters` }]);
+    }
+    await this.store.update(account.id, { passwordHash: await hashPassword(password) });
+    await this.audit?.record({ event: 'account.password_set', ...by, detail: { account_id: account.id, username: account.username } });
+    return account;
+  }
+
+  /** Deletes the account, then revokes its grants and every token issued under them. */
+  async delete(idOrUsername: string, by: Actor = {}): Promise<{ account: Account; revokedGrants: number }> {
+    const account = await this.show(idOrUsername);
+    if (!(await this.store.delete(account.id))) throw new NotFoundError(`no user with id "${account.id}"`);
+    const revokedGrants = (await this.tokens?.revokeAll(account.id)) ?? 0;
+    await this.audit?.record({ event: 'account.deleted', ...by, detail: { account_id: account.id, username: account.username, revoked_grants: revokedGrants } });
+    return { account, revokedGrants };
   }
 
   async findById(id: string): Promise<Account | undefined> {

@@ -16,7 +16,9 @@ export async function auditAdminCall(audit: AuditLog, ctx: Context, surface: str
     actor: adminActor(decision),
     clientId: decision.allowed ? decision.token.clientId : null,
     ip: ctx.ip,
-    detail: { surface, method: ctx.method, path: ctx.path, status: ctx.status },
+    // `reason` (with the surface and the address) tells refusals apart in the
+    // tally that bounds them (src/audit/log.ts); the path is bounded there too.
+    detail: { surface, ...(decision.allowed ? {} : { reason: decision.error }), method: ctx.method, path: ctx.path, status: ctx.status },
   });
 }
 

@@ -1,4 +1,6 @@
 import type { AuditEvent, AuditRecord, AuditStore } from '../../adapters/sql/audit-store.js';
+import { boundEvent } from './bounds.js';
+import { EventTally, type TallyPolicy } from './tally.js';
 
 export type { AuditEvent, AuditRecord };
 
@@ -9,16 +11,44 @@ export interface Actor {
 }
 
 /**
- * The security audit trail. `record` never throws: losing the ability to
- * audit is logged loudly, but it must not turn a successful revocation or
- * login into an error for the user.
+ * The events anyone can cause without credentials (a refused admin call, a
+ * failed sign-in or password grant, a lockout they provoke). Stored one by
+ * one, a flood of them would grow the trail without limit, so each is
+ * tallied: one row per source (address, actor, client, surface, reason) and
+ * window, with a count, the first event's details and time, and the latest
+ * time. An event that only an authenticated actor can cause is stored on its own.
+ */
+export const TALLIED_EVENTS: ReadonlySet<string> = new Set(['admin.denied', 'login.failed', 'password_grant.failed', 'rate_limit.engaged']);
+
+/**
+ * The tally's window and its bound: with four tallied event names, callers
+ * without credentials add at most 4 × (50 + 1) rows an hour, however many
+ * requests or addresses they use.
+ */
+export const DEFAULT_TALLY_POLICY: TallyPolicy = { windowSeconds: 3600, maxPerWindow: 50 };
+
+/**
+ * The security audit trail. Every event is bounded (src/audit/bounds.ts)
+ * before it is stored, whoever wrote it, and those in TALLIED_EVENTS are
+ * tallied. `record` never throws: losing the ability to audit is logged
+ * loudly, but it must not turn a successful revocation or login into an
+ * error for the user.
  */
 export class AuditLog {
-  constructor(private readonly store: AuditStore, private readonly onError: (error: unknown, event: AuditEvent) => void) {}
+  private readonly tally: EventTally;
+
+  constructor(
+    private readonly store: AuditStore,
+    private readonly onError: (error: unknown, event: AuditEvent) => void,
+    tallyPolicy: TallyPolicy = DEFAULT_TALLY_POLICY,
+  ) {
+    this.tally = new EventTally(store, tallyPolicy);
+  }
 
   async record(event: AuditEvent): Promise<void> {
     try {
-      await this.store.append(event);
+      const bounded = boundEvent(event);
+      await (TALLIED_EVENTS.has(bounded.event) ? this.tally.add(bounded) : this.store.append(bounded));
     } catch (error) {
       this.onError(error, event);
     }
@@ -28,5 +58,10 @@ export class AuditLog {
     const perPage = Math.min(Math.max(filter.perPage ?? 50, 1), 500);
     const page = Math.max(filter.page ?? 1, 1);
     return this.store.list({ since: filter.since, clientId: filter.clientId, limit: perPage, offset: (page - 1) * perPage });
+  }
+
+  /** Deletes the events older than `days` days (retention); returns how many. */
+  prune(days: number): Promise<number> {
+    return this.store.prune(new Date(Date.now() - days * 86_400_000));
   }
 }

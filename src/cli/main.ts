@@ -34,6 +34,7 @@ Commands:
   keys list                                 list signing keys, newest (active) first
   keys retire KID [--force]                 stop publishing an old key (once its tokens have expired)
   audit [--since ISO-DATE] [--client ID] [--limit N]   read the audit trail, newest first
+  audit prune [--older-than DAYS]           delete audit events older than DAYS (default AUDIT_RETENTION_DAYS)
   scope list                                list the scope registry
   scope add --name S --description D [--warning]
   resource add --uri U --scope "s1 s2" [--token-format jwt|opaque] [--ttl SECONDS] [--signing-alg RS256|ES256|EdDSA]
@@ -106,7 +107,7 @@ function summaryLines(summary: ImportSummary) {
 
 async function run(services: Services, command: string[], values: Values): Promise<unknown> {
   const [noun, verb, arg] = command;
-  const command2 = noun === 'audit' ? 'audit' : `${noun ?? ''} ${verb ?? ''}`.trim();
+  const command2 = noun === 'audit' && verb !== 'prune' ? 'audit' : `${noun ?? ''} ${verb ?? ''}`.trim();
   switch (command2) {
     case 'migrate':
       if (services.storage.db.kind === 'embedded-shared') return { applied: [], note: 'the running server applied migrations at start-up' };
@@ -167,6 +168,18 @@ async function run(services: Services, command: string[], values: Values): Promi
       const limit = pagingParameter('--limit', values.limit, 50, AUDIT_MAX_LIMIT);
       const { items } = await services.audit.list({ since, clientId: typeof values.client === 'string' ? values.client : undefined, perPage: limit });
       return items.map((item) => ({ at: item.at.toISOString(), event: item.event, actor: item.actor, client_id: item.clientId, ip: item.ip, detail: JSON.stringify(item.detail) }));
+    }
+    case 'audit prune': {
+      const days = typeof values['older-than'] === 'string' ? Number(values['older-than']) : services.config.auditRetentionDays;
+      if (!Number.isInteger(days) || days < 1 || days > 36_500) {
+        throw new UsageError(values['older-than'] === undefined
+          ? 'AUDIT_RETENTION_DAYS is 0 (keep for ever): give --older-than DAYS'
+          : '--older-than must be a whole number of days, 1 to 36500');
+      }
+      const deleted = await services.audit.prune(days);
+      // Deleting audit events is itself audited (after the deletion, so it stays).
+      await services.audit.record({ event: 'audit.pruned', actor: 'cli', detail: { older_than_days: days, deleted } });
+      return { deleted, older_than_days: days };
     }
     case 'registration token': {
       const expiresIn = typeof values['expires-in'] === 'string' ? Number.parseInt(values['expires-in'], 10) : 86_400;
@@ -248,6 +261,7 @@ async function main(argv: string[]): Promise<number> {
         since: { type: 'string' },
         client: { type: 'string' },
         limit: { type: 'string' },
+        'older-than': { type: 'string' },
         uri: { type: 'string' },
         alg: { type: 'string' },
         'signing-alg': { type: 'string' },

@@ -106,6 +106,18 @@ function scopeProblems(metadata: Record<string, unknown>, context: RuleContext):
   return problems;
 }
 
+/** Client metadata: an administrator waived the consent page for this client (an imported one whose old server never asked). */
+export const SKIP_CONSENT = 'skip_consent';
+
+/** Properties only an administrator may set: they waive the consent page or change token lifetimes (provider/lifetimes.ts). */
+const ADMINISTRATOR_ONLY_PROPERTIES = [SKIP_CONSENT, 'dialect_lifetimes'];
+
+function selfServiceProblems(metadata: Record<string, unknown>, context: RuleContext): FieldProblem[] {
+  if (context.origin !== 'self-service') return [];
+  return ADMINISTRATOR_ONLY_PROPERTIES.filter((name) => metadata[name] !== undefined)
+    .map((name) => ({ field: name, message: 'can only be set by an administrator' }));
+}
+
 /**
  * The one rule set for client metadata (RFC 7591 §2 names), whichever
  * surface makes or changes the client: the client service applies it for the
@@ -121,5 +133,6 @@ export function clientMetadataProblems(metadata: Record<string, unknown>, contex
     ...publicClientProblems(metadata, grants),
     ...redirectProblems(metadata, grants),
     ...scopeProblems(metadata, context),
+    ...selfServiceProblems(metadata, context),
   ];
 }

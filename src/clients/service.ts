@@ -4,9 +4,11 @@ import { ConflictError, type FieldProblem, NotFoundError, ValidationError } from
 import type { ClientTokenStore } from '../../adapters/factory.js';
 import type { Actor, AuditLog } from '../audit/log.js';
 import type { ScopeRegistry } from '../scopes/registry.js';
-import { clientMetadataProblems } from './metadata-rules.js';
+import { clientMetadataProblems, SKIP_CONSENT } from './metadata-rules.js';
 import { assertClientChangeable, isReservedClient } from './reserved-clients.js';
 import { clampedPaging } from '../paging/parameters.js';
+import { hashFormat, isVerifiableHash } from '../accounts/password-hashes.js';
+import { CLIENT_DIALECT_LIFETIMES, type DialectLifetimes } from '../provider/lifetimes.js';
 
 export { GRANT_TYPES } from './metadata-rules.js';
 export type TokenFormat = 'opaque' | 'jwt';
@@ -25,13 +27,58 @@ export interface NewClient {
   requirePushedAuthorizationRequests?: boolean;
   /** OpenID Connect Back-Channel Logout: where logout tokens are POSTed. */
   backchannelLogoutUri?: string;
+  /**
+   * A secret that already exists elsewhere, instead of a generated one; at
+   * least CLIENT_SECRET_MIN_LENGTH characters (a guessable secret is no
+   * authentication, RFC 6749 §10.10).
+   */
+  clientSecret?: string;
 }
+
+/** The shortest secret an administrator may give a client (`client create --client-secret`): 32 characters, as Gatehouse's own 256-bit secrets are 43. */
+export const CLIENT_SECRET_MIN_LENGTH = 32;
+const CLIENT_SECRET_MAX_LENGTH = 512;
+
+/** A client as another system had it (Northstar, Lux, LOS, LE Enterprise, django-oauth-toolkit), secret included. */
+export interface ImportedClient {
+  clientId: string;
+  name: string;
+  /** In the clear, kept as given (hashed and sealed at rest like any other). */
+  clientSecret?: string;
+  /**
+   * Only a hash of the secret: another system's in a format
+   * password-hashes.ts verifies (`pbkdf2_sha256$…`), or this deployment's own
+   * (`hmac-sha256.…`, from `export`, same SECRETS_KEY).
+   */
+  clientSecretHash?: string;
+  /** The sealed copy `export` writes (same SECRETS_KEY): opened and kept as a secret in the clear. */
+  clientSecretSealed?: string;
+  public: boolean;
+  grantTypes: string[];
+  redirectUris: string[];
+  postLogoutRedirectUris?: string[];
+  scope: string[];
+  tokenFormat?: TokenFormat;
+  description?: string;
+  /** The old server never asked users to consent to this client (DOT's skip_authorization). */
+  skipConsent?: boolean;
+  /** Token lifetimes this client had at its old server, used when it calls through a legacy dialect. */
+  dialectLifetimes?: DialectLifetimes;
+}
+
+export type ClientImportOutcome =
+  | { client: Client; outcome: 'created' | 'updated' | 'unchanged' }
+  | { client?: undefined; outcome: 'skipped'; reason: string };
+
 
 export interface ClientPatch {
   name?: string;
   description?: string | null;
   scope?: string[];
   redirectUris?: string[];
+  grantTypes?: string[];
+  tokenFormat?: TokenFormat;
+  postLogoutRedirectUris?: string[];
 }
 
 export interface Client {
@@ -68,6 +115,39 @@ export function toClient(record: ClientRecord): Client {
   };
 }
 
+function givenSecretProblems(secret: string, isPublic: boolean): FieldProblem[] {
+  if (isPublic) return [{ field: 'client_secret', message: 'a public client has no secret' }];
+  if (typeof secret !== 'string' || secret.length < CLIENT_SECRET_MIN_LENGTH || secret.length > CLIENT_SECRET_MAX_LENGTH || /[\s\p{Cc}]/u.test(secret)) {
+    return [{ field: 'client_secret', message: `must be ${CLIENT_SECRET_MIN_LENGTH} to ${CLIENT_SECRET_MAX_LENGTH} characters, without spaces or control characters` }];
+  }
+  return [];
+}
+
+/** The metadata document of an imported client: the fields the old system had, in RFC 7591 names. */
+function importedMetadata(input: ImportedClient): ClientMetadata {
+  const grantTypes = [...new Set(input.grantTypes ?? [])];
+  return {
+    client_id: input.clientId,
+    client_name: String(input.name ?? '').trim(),
+    grant_types: grantTypes,
+    response_types: grantTypes.includes('authorization_code') ? ['code'] : [],
+    redirect_uris: [...new Set(input.redirectUris ?? [])],
+    post_logout_redirect_uris: [...new Set(input.postLogoutRedirectUris ?? [])],
+    scope: [...new Set(input.scope ?? [])].join(' '),
+    token_endpoint_auth_method: input.public ? 'none' : 'client_secret_basic',
+    access_token_format: input.tokenFormat ?? 'opaque',
+    ...(input.description ? { description: input.description } : {}),
+    ...(input.skipConsent ? { [SKIP_CONSENT]: true } : {}),
+    ...(input.dialectLifetimes && Object.keys(input.dialectLifetimes).length ? { [CLIENT_DIALECT_LIFETIMES]: input.dialectLifetimes } : {}),
+  };
+}
+
+/** The metadata as compared for "unchanged": without the secret and with keys in one order. */
+function comparable(metadata: ClientMetadata): string {
+  const { client_secret: _secret, ...rest } = metadata;
+  return JSON.stringify(Object.fromEntries(Object.entries(rest).sort(([a], [b]) => a.localeCompare(b))));
+}
+
 /** Client registration shared by every admin surface (CLI, admin API, legacy dialects). */
 export class ClientService {
   constructor(
@@ -93,7 +173,8 @@ export class ClientService {
     }
     const redirectUris = [...new Set(input.redirectUris ?? [])];
     const scope = [...new Set(input.scope ?? [])];
-    const clientSecret = input.public ? undefined : randomBytes(32).toString('base64url');
+    if (input.clientSecret !== undefined) problems.push(...givenSecretProblems(input.clientSecret, input.public === true));
+    const clientSecret = input.public ? undefined : input.clientSecret ?? randomBytes(32).toString('base64url');
     const metadata: ClientMetadata = {
       client_id: input.clientId ?? randomUUID(),
       client_name: name,
@@ -154,7 +235,16 @@ export class ClientService {
       else metadata.description = patch.description;
     }
     if (patch.redirectUris !== undefined) metadata.redirect_uris = [...new Set(patch.redirectUris)];
+    if (patch.postLogoutRedirectUris !== undefined) metadata.post_logout_redirect_uris = [...new Set(patch.postLogoutRedirectUris)];
     if (patch.scope !== undefined) metadata.scope = [...new Set(patch.scope)].join(' ');
+    if (patch.grantTypes !== undefined) {
+      metadata.grant_types = [...new Set(patch.grantTypes)];
+      metadata.response_types = patch.grantTypes.includes('authorization_code') ? ['code'] : [];
+    }
+    if (patch.tokenFormat !== undefined) {
+      if (patch.tokenFormat !== 'opaque' && patch.tokenFormat !== 'jwt') problems.push({ field: 'token_format', message: 'must be opaque or jwt' });
+      metadata.access_token_format = patch.tokenFormat;
+    }
     if (problems.length) throw new ValidationError(problems);
     // Nothing to change: no write, no audit event, no new updated_at.
     if (JSON.stringify(metadata) === JSON.stringify(record.metadata)) return toClient(record);
@@ -165,6 +255,100 @@ export class ClientService {
     if (!updated) throw new NotFoundError(`no client with client_id "${clientId}"`);
     await this.audit?.record({ event: 'client.updated', ...by, clientId, detail: { fields: Object.keys(patch).filter((k) => patch[k as keyof ClientPatch] !== undefined) } });
     return toClient(updated);
+  }
+
+  /**
+   * Brings a client across from another system with its client_id and secret
+   * as they were, so the client keeps working without a change: created,
+   * replaced to match, or left unchanged. The same rules as every other
+   * surface (metadata-rules.ts, the reserved-client guard).
+   */
+  async importClient(input: ImportedClient, options: { dryRun?: boolean } = {}, by: Actor = { actor: 'import' }): Promise<ClientImportOutcome> {
+    assertClientChangeable(String(input.clientId));
+    const problems: FieldProblem[] = [];
+    if (typeof input.clientId !== 'string' || !CLIENT_ID.test(input.clientId)) {
+      problems.push({ field: 'client_id', message: 'must be 1-128 characters of letters, digits and . _ ~ -' });
+    }
+    const metadata = importedMetadata(input);
+    if (!metadata.client_name) problems.push({ field: 'name', message: 'is required' });
+    if (input.tokenFormat !== undefined && input.tokenFormat !== 'opaque' && input.tokenFormat !== 'jwt') {
+      problems.push({ field: 'token_format', message: 'must be opaque or jwt' });
+    }
+    const given = [input.clientSecret, input.clientSecretHash, input.clientSecretSealed].filter((value) => value !== undefined && value !== '');
+    if (input.public && given.length) problems.push({ field: 'client_secret', message: 'a public client has no secret' });
+    if (!input.public && given.length !== 1) problems.push({ field: 'client_secret', message: 'a confidential client needs exactly one of client_secret, client_secret_hash, client_secret_sealed' });
+    let secret: { plain: string } | { hash: string } | null = null;
+    if (!input.public && given.length === 1) {
+      if (input.clientSecretSealed) {
+        secret = { plain: this.store.openSealed(input.clientId, input.clientSecretSealed) };
+      } else if (input.clientSecretHash) {
+        if (!this.store.isOwnSecretHash(input.clientSecretHash) && !isVerifiableHash(input.clientSecretHash)) {
+          problems.push({ field: 'client_secret_hash', message: `format ${hashFormat(input.clientSecretHash)} cannot be verified (a hash made with another SECRETS_KEY cannot be either)` });
+        }
+        secret = { hash: input.clientSecretHash };
+      } else {
+        const plain = String(input.clientSecret);
+        // Kept as given: the old system issued it, its client has it. Only what cannot be a secret is refused.
+        if (plain.length > CLIENT_SECRET_MAX_LENGTH || /[\s\p{Cc}]/u.test(plain)) {
+          problems.push({ field: 'client_secret', message: `must be at most ${CLIENT_SECRET_MAX_LENGTH} characters, without spaces or control characters` });
+        }
+        secret = { plain };
+      }
+    }
+    if (problems.length) throw new ValidationError(problems.map((p) => ({ ...p, message: `${p.message} (client "${input.clientId}")` })));
+    await this.assertAcceptable(metadata, []);
+
+    const existing = await this.store.find(input.clientId);
+    let outcome: 'created' | 'updated' | 'unchanged' = 'created';
+    if (existing) {
+      const sameSecret = secret === null ? !existing.metadata.client_secret
+        : 'plain' in secret ? await this.store.hasSecret(input.clientId, secret.plain)
+          : existing.metadata.client_secret === secret.hash;
+      outcome = sameSecret && comparable(existing.metadata) === comparable(metadata) ? 'unchanged' : 'updated';
+    }
+    if (outcome === 'unchanged') return { client: toClient(existing!), outcome };
+    if (options.dryRun) return { client: toClient({ clientId: input.clientId, metadata, createdAt: existing?.createdAt ?? new Date(), updatedAt: new Date() }), outcome };
+    const record = await this.store.putImported(metadata, secret);
+    await this.audit?.record({ event: 'client.imported', ...by, clientId: record.clientId, detail: { outcome, secret: secret === null ? 'none' : 'plain' in secret ? 'given' : hashFormat(secret.hash) } });
+    return { client: toClient(record), outcome };
+  }
+
+  /**
+   * A new secret for the client, returned only this once. With
+   * `graceSeconds` the old one keeps working that long, so a legacy client
+   * can be switched over without downtime; without, it stops at once.
+   */
+  async rotateSecret(clientId: string, graceSeconds = 0, by: Actor = {}, given?: string): Promise<{ client: Client; clientSecret: string; previousValidUntil?: string }> {
+    assertClientChangeable(clientId);
+    if (!Number.isInteger(graceSeconds) || graceSeconds < 0 || graceSeconds > 30 * 86_400) {
+      throw new ValidationError([{ field: 'grace', message: 'must be 0 to 2592000 seconds (30 days)' }]);
+    }
+    const record = await this.store.find(clientId);
+    if (!record) throw new NotFoundError(`no client with client_id "${clientId}"`);
+    if (record.metadata.token_endpoint_auth_method === 'none') throw new ValidationError([{ field: 'client_secret', message: 'a public client has no secret' }]);
+    if (given !== undefined) {
+      const problems = givenSecretProblems(given, false);
+      if (problems.length) throw new ValidationError(problems);
+    }
+    const clientSecret = given ?? randomBytes(32).toString('base64url');
+    const rotated = await this.store.rotateSecret(clientId, clientSecret, graceSeconds);
+    if (!rotated) throw new NotFoundError(`no client with client_id "${clientId}"`);
+    const previousValidUntil = graceSeconds > 0 ? (await this.store.previousSecret(clientId))?.until.toISOString() : undefined;
+    await this.audit?.record({ event: 'client.secret_rotated', ...by, clientId, detail: { grace_seconds: graceSeconds, ...(previousValidUntil ? { previous_valid_until: previousValidUntil } : {}) } });
+    return { client: toClient(rotated), clientSecret, ...(previousValidUntil ? { previousValidUntil } : {}) };
+  }
+
+  /** Every client as stored, with its secret as stored (hash, sealed copy), for `export`. */
+  async *exportAll(): AsyncGenerator<{ record: ClientRecord; secret: { hash: string | null; sealed: string | null; plain?: string } }> {
+    for (let offset = 0; ; offset += 500) {
+      const { items } = await this.store.list({ limit: 500, offset });
+      for (const record of items) {
+        if (isReservedClient(record.clientId)) continue;
+        const stored = await this.store.storedSecret(record.clientId);
+        yield { record, secret: stored };
+      }
+      if (items.length < 500) return;
+    }
   }
 
   /**

@@ -39,7 +39,8 @@ export async function resolveSecretsKey(config: GatehouseConfig, onGenerated?: (
   const path = join(dir, SECRETS_KEY_FILE);
   const existing = await readKeyFile(path);
   if (existing) return existing;
-  await mkdir(dir, { recursive: true });
+  // Private from the start (the embedded database repairs it at every start too).
+  await mkdir(dir, { recursive: true, mode: 0o700 });
   try {
     // `wx`: two processes starting at once cannot both write a key.
     await writeFile(path, `${randomBytes(32).toString('base64')}\n`, { flag: 'wx', mode: 0o600 });

@@ -1,6 +1,12 @@
-import { pino, type Logger } from 'pino';
+import { pino, type Logger, type LoggerOptions } from 'pino';
+import { PinoPretty } from 'pino-pretty';
 
 export type { Logger };
+
+/** LOG_FORMAT, or when it is unset: readable lines for a person at a terminal, JSON for everything else. */
+export function logFormat(configured: 'json' | 'pretty' | undefined): 'json' | 'pretty' {
+  return configured ?? (process.stdout.isTTY ? 'pretty' : 'json');
+}
 
 type Sink = ReturnType<typeof pino.destination>;
 
@@ -14,8 +20,14 @@ const sinks = new WeakMap<Logger, Sink>();
  * by searching a full flow's trace-level log for every secret it used; a
  * redaction pass on every line would cost more than it protects.
  */
-export function createLogger(level: string, destination?: NodeJS.WritableStream): Logger {
-  if (destination) return pino({ level, base: { service: 'gatehouse' } }, destination as pino.DestinationStream);
+export function createLogger(level: string, destination?: NodeJS.WritableStream, format: 'json' | 'pretty' = 'json'): Logger {
+  // ISO times in JSON lines: readable by people and parsed by every log pipeline.
+  const options: LoggerOptions = { level, base: { service: 'gatehouse' }, timestamp: pino.stdTimeFunctions.isoTime };
+  if (destination) return pino(options, destination as pino.DestinationStream);
+  if (format === 'pretty') {
+    // For a person at a terminal: one readable line per event, written at once.
+    return pino(options, PinoPretty({ colorize: Boolean(process.stdout.isTTY), translateTime: 'SYS:HH:MM:ss', ignore: 'pid,hostname,service', destination: 1, sync: true }));
+  }
   // stdout through a 4 KiB buffer: one write per dozen lines instead of a
   // write(2) per request (a tenth of the token endpoint's CPU, profiled),
   // flushed at least every second.
@@ -23,7 +35,7 @@ export function createLogger(level: string, destination?: NodeJS.WritableStream)
   setInterval(() => {
     try { sink.flush(); } catch { /* destroyed or not ready: nothing to flush */ }
   }, FLUSH_EVERY_MS).unref();
-  const logger = pino({ level, base: { service: 'gatehouse' } }, sink);
+  const logger = pino(options, sink);
   sinks.set(logger, sink);
   return logger;
 }

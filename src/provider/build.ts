@@ -10,10 +10,11 @@ import * as password from './grants/password.js';
 import * as tokenExchange from './grants/token-exchange.js';
 import type { TokenExchangeDeps } from './grants/token-exchange.js';
 import type { TokenCheck } from '../resource/token-check.js';
-import { dialectLifetime } from './lifetimes.js';
+import { CLIENT_DIALECT_LIFETIMES, dialectLifetime, isDialectLifetimes } from './lifetimes.js';
 import { pkceRequired } from './pkce-exemption.js';
 import { browserClientOrigin } from './cors-policy.js';
 import { bitsOfOpaqueRandomness, skippingForeignRefreshTokens } from './token-values.js';
+import { SKIP_CONSENT } from '../clients/metadata-rules.js';
 import { enforceClientRules, REGISTRATION_POLICY, registrationPolicy } from './registration.js';
 import type { JwtAccessTokenRegistry } from './jwt-access-tokens.js';
 import type { FailureLimiter } from '../security/failure-limiter.js';
@@ -36,7 +37,7 @@ export interface ProviderDeps {
   /** Brute-force protection for the password grant. */
   limiter: FailureLimiter;
   /** Whether a presented client secret is the one whose keyed hash is stored (constant time). */
-  verifyClientSecret(presented: string, storedHash: string): boolean;
+  verifyClientSecret(presented: string, storedHash: string, clientId: string): boolean | Promise<boolean>;
   /** Checks a username and password (argon2); the account id, or undefined. */
   authenticate(username: string, password: string): Promise<string | undefined>;
   adapter: AdapterFactory;
@@ -137,7 +138,7 @@ export function buildProvider(config: GatehouseConfig, deps: ProviderDeps): Prov
       id_token_signed_response_alg: 'RS256',
     },
     extraClientMetadata: {
-      properties: ['access_token_format', 'description'],
+      properties: ['access_token_format', 'description', SKIP_CONSENT, CLIENT_DIALECT_LIFETIMES],
       validator(ctx, key, value, metadata) {
         // Called once per property with the whole metadata: the client rules
         // run once, with the first property.
@@ -146,6 +147,12 @@ export function buildProvider(config: GatehouseConfig, deps: ProviderDeps): Prov
         }
         if (key === 'access_token_format' && value !== undefined && value !== 'opaque' && value !== 'jwt') {
           throw new errors.InvalidClientMetadata('access_token_format must be opaque or jwt');
+        }
+        if (key === SKIP_CONSENT && value !== undefined && typeof value !== 'boolean') {
+          throw new errors.InvalidClientMetadata(`${SKIP_CONSENT} must be true or false`);
+        }
+        if (key === CLIENT_DIALECT_LIFETIMES && value !== undefined && !isDialectLifetimes(value)) {
+          throw new errors.InvalidClientMetadata(`${CLIENT_DIALECT_LIFETIMES} must map accessToken, clientCredentials or refreshToken to seconds`);
         }
         if (key === 'description' && value !== undefined && (typeof value !== 'string' || value.length > 2000)) {
           throw new errors.InvalidClientMetadata('description must be a string of at most 2000 characters');
@@ -193,7 +200,10 @@ export function buildProvider(config: GatehouseConfig, deps: ProviderDeps): Prov
       const { client, session } = ctx.oidc;
       const grantId = ctx.oidc.result?.consent?.grantId ?? (client ? session?.grantIdFor(client.clientId) : undefined);
       if (grantId) return ctx.oidc.provider.Grant.find(grantId);
-      if (!client || !session?.accountId || !deps.firstPartyClients.has(client.clientId)) return undefined;
+      // An imported client whose old server never asked (django-oauth-toolkit's
+      // skip_authorization) keeps that: an administrator decided it, not the client.
+      const trusted = client && (deps.firstPartyClients.has(client.clientId) || client.metadata()[SKIP_CONSENT] === true);
+      if (!client || !session?.accountId || !trusted) return undefined;
       const grant = new ctx.oidc.provider.Grant({ clientId: client.clientId, accountId: session.accountId });
       grant.addOIDCScope(client.scope ?? 'openid');
       await grant.save();
@@ -208,11 +218,11 @@ export function buildProvider(config: GatehouseConfig, deps: ProviderDeps): Prov
     ttl: {
       // A dialect's documented lifetime first, then a registered resource
       // server's own (RFC 8707), then the server-wide setting.
-      AccessToken: (ctx, token) => dialectLifetime(ctx, 'accessToken') ?? token.resourceServer?.accessTokenTTL ?? config.accessTokenTtl,
+      AccessToken: (ctx, token, client) => dialectLifetime(ctx, 'accessToken', client) ?? token.resourceServer?.accessTokenTTL ?? config.accessTokenTtl,
       AuthorizationCode: config.authorizationCodeTtl,
-      ClientCredentials: (ctx, token) => dialectLifetime(ctx, 'clientCredentials') ?? token.resourceServer?.accessTokenTTL ?? config.clientCredentialsTtl,
+      ClientCredentials: (ctx, token, client) => dialectLifetime(ctx, 'clientCredentials', client) ?? token.resourceServer?.accessTokenTTL ?? config.clientCredentialsTtl,
       IdToken: config.idTokenTtl,
-      RefreshToken: (ctx) => dialectLifetime(ctx, 'refreshToken') ?? config.refreshTokenTtl,
+      RefreshToken: (ctx, _token, client) => dialectLifetime(ctx, 'refreshToken', client) ?? config.refreshTokenTtl,
       Session: config.sessionTtl,
       Interaction: config.interactionTtl,
       Grant: config.grantTtl,
@@ -224,12 +234,15 @@ export function buildProvider(config: GatehouseConfig, deps: ProviderDeps): Prov
 
   const provider = new Provider(config.issuer, configuration);
   provider.proxy = config.trustProxy;
+  // X-Forwarded-For is "what the client sent, …, what each proxy saw": only
+  // the entries the proxies added are trustworthy (Koa's maxIpsCount).
+  provider.maxIpsCount = config.proxyHops;
   // client_secret_basic and client_secret_post are checked through this one
   // method (oidc-provider lib/shared/client_auth.js); overriding it on the
   // Client prototype is the hook oidc-provider's author points to for hashed
   // secrets (panva/node-oidc-provider#631). RFC 6819 §5.1.4.1.3.
-  provider.Client.prototype.compareClientSecret = function compareClientSecret(this: { clientSecret?: string }, presented: string) {
-    return deps.verifyClientSecret(presented, this.clientSecret ?? '');
+  provider.Client.prototype.compareClientSecret = function compareClientSecret(this: { clientSecret?: string; clientId: string }, presented: string) {
+    return deps.verifyClientSecret(presented, this.clientSecret ?? '', this.clientId);
   };
   provider.registerGrantType(
     password.grantType,

@@ -18,6 +18,28 @@ export function setDialectLifetimes(ctx: Pick<Context, 'state'>, lifetimes: Dial
   ctx.state[KEY] = lifetimes;
 }
 
-export function dialectLifetime(ctx: { state?: Record<string, unknown> } | undefined, kind: keyof DialectLifetimes): number | undefined {
-  return (ctx?.state?.[KEY] as DialectLifetimes | undefined)?.[kind];
+/** The client metadata property with a client's own dialect lifetimes (set by an import). */
+export const CLIENT_DIALECT_LIFETIMES = 'dialect_lifetimes';
+
+/** Whether a value is a DialectLifetimes object (whole seconds, 1 s to 10 years). */
+export function isDialectLifetimes(value: unknown): value is DialectLifetimes {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return false;
+  return Object.entries(value).every(([key, seconds]) => ['accessToken', 'clientCredentials', 'refreshToken'].includes(key)
+    && Number.isInteger(seconds) && (seconds as number) > 0 && (seconds as number) <= 315_360_000);
+}
+
+/**
+ * The lifetime a dialect promises, when the request came through one: the
+ * client's own (an imported client keeps what its old server gave it), else
+ * the dialect's.
+ */
+export function dialectLifetime(
+  ctx: { state?: Record<string, unknown> } | undefined,
+  kind: keyof DialectLifetimes,
+  client?: { metadata(): Record<string, unknown> },
+): number | undefined {
+  const dialect = ctx?.state?.[KEY] as DialectLifetimes | undefined;
+  if (!dialect) return undefined;
+  const own = client?.metadata()[CLIENT_DIALECT_LIFETIMES];
+  return (isDialectLifetimes(own) ? own[kind] : undefined) ?? dialect[kind];
 }

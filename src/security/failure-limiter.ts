@@ -1,7 +1,9 @@
 import { createHash } from 'node:crypto';
 import type { CounterStore } from '../../adapters/contract.js';
+import { usernameKey } from '../accounts/usernames.js';
+import { addressNetwork } from './address-network.js';
 
-/** What failed attempts are counted against. */
+/** What failed attempts are counted against: a client address, and what it tried to authenticate as. */
 export type SubjectKind = 'client' | 'user' | 'ip';
 
 export interface Subject {
@@ -10,20 +12,42 @@ export interface Subject {
 }
 
 export interface FailureLimits {
+  /** Failures for one client_id from one address before that address backs off on it. */
   client: number;
+  /** Failures for one username from one address before that address backs off on it. */
   user: number;
+  /** Failures of any kind from one address before it backs off on everything. */
   ip: number;
+  /**
+   * Distinct addresses with failures for one client_id or username before
+   * that subject backs off for every address. At least 2, so no single
+   * source can reach it.
+   */
+  distributed: number;
   /** Seconds without a failure after which a counter starts again. */
   windowSeconds: number;
   /** The longest back-off, so nobody is locked out for good. */
   maxBackoffSeconds: number;
 }
 
+/**
+ * Which limit is meant: an address on everything it tries, an address on one
+ * subject, or a subject from everywhere (a distributed attack).
+ */
+export type LimitScope = 'address' | 'address+subject' | 'subject';
+
+/** One limit on one subject; `address` is the client address for the first two scopes. */
+export interface Limit {
+  scope: LimitScope;
+  subject: Subject;
+  address: string | undefined;
+}
+
 export interface LimiterEvents {
-  /** A subject has just reached its limit and is now backing off. */
-  engaged(subject: Subject, backoffSeconds: number): void;
+  /** A limit has just been reached and is now backing off. */
+  engaged(limit: Limit, backoffSeconds: number): void;
   /** A request was refused; it was not attempted, so it is not counted. */
-  refused(subject: Subject, retryAfter: number): void;
+  refused(limit: Limit, retryAfter: number): void;
 }
 
 /** A refused attempt: the caller should come back after `retryAfter` seconds. */
@@ -35,27 +59,51 @@ export class TooManyFailures extends Error {
   }
 }
 
-// Short, printable values only: anything else (NUL, spaces, a megabyte) is digested.
+// Short, printable values only, without spaces: anything else (NUL, spaces, a megabyte) is digested.
 const PLAIN_KEY = /^[\x21-\x7e]{1,128}$/;
 
-// Usernames are personal data: their keys carry a digest. Client ids and
-// addresses are not secret and are checked on every token request, so they
-// are kept as they are (digested only when long, to bound key size).
-function keyOf(subject: Subject): string {
-  if (subject.kind !== 'user' && PLAIN_KEY.test(subject.value)) return `fail:${subject.kind}:${subject.value}`;
-  const value = subject.kind === 'user' ? subject.value.trim().toLowerCase() : subject.value;
-  return `fail:${subject.kind}:#${createHash('sha256').update(value).digest('base64url')}`;
+const digest = (value: string) => `#${createHash('sha256').update(value).digest('base64url')}`;
+
+// Usernames are personal data: their keys carry a digest, of the same key
+// the account lookup compares (usernameKey), so every spelling that signs in
+// as an account counts against it. Client ids and addresses are not secret
+// and are checked on every token request, so they are kept as they are
+// (digested only when long, to bound key size).
+function valueKey(subject: Subject): string {
+  if (subject.kind === 'user') return digest(usernameKey(subject.value));
+  return PLAIN_KEY.test(subject.value) ? subject.value : digest(subject.value);
+}
+
+/** A counter `check` reads, with the failures it allows before back-off. */
+interface Counted {
+  key: string;
+  allowed: number;
+  limit: Limit;
 }
 
 /**
  * Brute-force protection for everything that checks a secret: client
- * authentication, the password grant and the login page. Failures are
- * counted per client, per username and per IP address in the shared counter
- * store; past a subject's limit every further attempt must wait, 1 s after
- * the limit, then 2 s, 4 s, … up to `maxBackoffSeconds`. Refused attempts are
- * not counted (so an attacker cannot stretch a lockout), the wait is capped
- * and counters expire, so nobody is locked out for good; a success clears the
- * username's counter.
+ * authentication, the password grant and the login page. Callers name the
+ * client address and what it authenticates as (a client_id or a username);
+ * three limits follow, each backing off past its threshold (1 s, then 2 s,
+ * 4 s, … up to `maxBackoffSeconds`), so that failures slow their own source
+ * and cannot lock anyone else out (OWASP Authentication Cheat Sheet, "account
+ * lockout"; unlike a per-account lock such as Keycloak's):
+ *
+ * - address + subject (`client` / `user` failures): guessing one secret from
+ *   one place is slowed hard; nobody elsewhere notices.
+ * - address (`ip` failures on anything): one place guessing many subjects.
+ * - subject, from everywhere: only once `distributed` distinct addresses
+ *   have failed on it within the window, so a single source never reaches
+ *   it, however long it keeps failing. Then each further failure doubles a
+ *   wait that applies to every address, the right secret included: a
+ *   botnet's fresh addresses must not each get a free guess (the same reason
+ *   a correct credential from a clean address does not pass, SECURITY.md).
+ *
+ * Addresses are counted by network (addressNetwork: IPv6 by /64). Refused
+ * attempts are not counted (so an attacker cannot stretch a wait), waits are
+ * capped and counters expire `windowSeconds` after their last failure; a
+ * success clears that address's count for that subject.
  */
 export class FailureLimiter {
   /** Keys with failures (any process), until when they may still count. */
@@ -69,8 +117,8 @@ export class FailureLimiter {
     private readonly events: LimiterEvents,
   ) {}
 
-  private backoff(kind: SubjectKind, count: number): number {
-    const over = count - this.limits[kind];
+  private backoff(allowed: number, count: number): number {
+    const over = count - allowed;
     if (over < 0) return 0;
     return Math.min(2 ** Math.min(over, 30), this.limits.maxBackoffSeconds);
   }
@@ -83,10 +131,36 @@ export class FailureLimiter {
     this.recent.set(key, now + this.limits.windowSeconds * 1000);
   }
 
+  /** The client address among `subjects`, by network, and the rest. */
+  private split(subjects: Subject[]): { network: string | undefined; others: Subject[] } {
+    const ip = subjects.find((subject) => subject.kind === 'ip');
+    return { network: ip && addressNetwork(ip.value), others: subjects.filter((subject) => subject.kind !== 'ip') };
+  }
+
+  /** Every counter that can refuse an attempt by `subjects`. */
+  private counted(subjects: Subject[]): Counted[] {
+    const { network, others } = this.split(subjects);
+    const counted: Counted[] = [];
+    const at = network === undefined ? 'none' : valueKey({ kind: 'ip', value: network });
+    if (network !== undefined) {
+      counted.push({ key: `fail:ip:${at}`, allowed: this.limits.ip, limit: { scope: 'address', subject: { kind: 'ip', value: network }, address: network } });
+    }
+    for (const subject of others) {
+      const kind = subject.kind as Exclude<SubjectKind, 'ip'>;
+      // A space never occurs in either part (valueKey), so no two pairs share a key.
+      counted.push({ key: `fail:${kind}@ip:${valueKey(subject)} ${at}`, allowed: this.limits[kind], limit: { scope: 'address+subject', subject, address: network } });
+      // Hit only once the subject's distinct addresses reach the limit, so its
+      // first hit already means a distributed attack: wait from the first.
+      // (Not `fail:<kind>:…`, which earlier versions counted from one address.)
+      counted.push({ key: `fail:${kind}@all:${valueKey(subject)}`, allowed: 1, limit: { scope: 'subject', subject, address: undefined } });
+    }
+    return counted;
+  }
+
   /**
-   * Throws TooManyFailures when any subject must still wait. Where the
-   * store publishes its hits, subjects with no recent failure anywhere are
-   * let through without a round trip (almost every request); otherwise, one.
+   * Throws TooManyFailures when any limit must still wait. Where the store
+   * publishes its hits, counters with no recent failure anywhere are let
+   * through without a round trip (almost every request); otherwise, one.
    */
   async check(subjects: Subject[]): Promise<void> {
     if (!subjects.length) return;
@@ -94,35 +168,43 @@ export class FailureLimiter {
       this.watching = true;
       this.view = this.counters.watch?.((key) => this.noted(key));
     }
-    const keys = subjects.map(keyOf);
+    const counted = this.counted(subjects);
     const now = Date.now();
-    if (this.view?.live() && !keys.some((key) => (this.recent.get(key) ?? 0) > now)) return;
-    const states = await this.counters.peek(keys);
-    let worst: { retryAfter: number; subject: Subject } | undefined;
+    if (this.view?.live() && !counted.some(({ key }) => (this.recent.get(key) ?? 0) > now)) return;
+    const states = await this.counters.peek(counted.map(({ key }) => key));
+    let worst: { retryAfter: number; limit: Limit } | undefined;
     states.forEach((state, i) => {
-      const subject = subjects[i]!;
       if (!state) return;
-      const waitMs = state.lastAt + this.backoff(subject.kind, state.count) * 1000 - Date.now();
+      const { allowed, limit } = counted[i]!;
+      const waitMs = state.lastAt + this.backoff(allowed, state.count) * 1000 - Date.now();
       const retryAfter = Math.ceil(waitMs / 1000);
-      if (retryAfter > 0 && (!worst || retryAfter > worst.retryAfter)) worst = { retryAfter, subject };
+      if (retryAfter > 0 && (!worst || retryAfter > worst.retryAfter)) worst = { retryAfter, limit };
     });
     if (worst) {
-      this.events.refused(worst.subject, worst.retryAfter);
-      throw new TooManyFailures(worst.retryAfter, worst.subject.kind);
+      this.events.refused(worst.limit, worst.retryAfter);
+      throw new TooManyFailures(worst.retryAfter, worst.limit.subject.kind);
     }
   }
 
+  /** Counts one failed attempt by `subjects` (the address, and what it tried to be). */
   async failed(subjects: Subject[]): Promise<void> {
-    await Promise.all(subjects.map(async (subject) => {
-      this.noted(keyOf(subject));
-      const { count } = await this.counters.hit(keyOf(subject), this.limits.windowSeconds);
-      if (count === this.limits[subject.kind]) this.events.engaged(subject, this.backoff(subject.kind, count));
+    const { network } = this.split(subjects);
+    const window = this.limits.windowSeconds;
+    const count = async ({ key, allowed, limit }: Counted) => {
+      this.noted(key);
+      const { count } = await this.counters.hit(key, window);
+      if (count === allowed) this.events.engaged(limit, this.backoff(allowed, count));
+    };
+    await Promise.all(this.counted(subjects).map(async (counter) => {
+      if (counter.limit.scope !== 'subject') return count(counter);
+      const addresses = await this.counters.addMember(`addresses:${counter.key}`, network ?? 'none', window);
+      if (addresses >= this.limits.distributed) await count(counter);
     }));
   }
 
   /**
    * One password attempt for `username` from `ip`: refused (TooManyFailures)
-   * while either is backing off, otherwise `verify` runs and its outcome is
+   * while a limit is backing off, otherwise `verify` runs and its outcome is
    * counted. Answers what `verify` answered.
    */
   async attemptPassword<T>(username: string, ip: string, verify: () => Promise<T | undefined>): Promise<T | undefined> {
@@ -130,11 +212,18 @@ export class FailureLimiter {
     await this.check(subjects);
     const result = await verify();
     if (result === undefined) await this.failed(subjects);
-    else await this.succeeded(username);
+    else await this.succeeded(subjects);
     return result;
   }
 
-  async succeeded(user: string): Promise<void> {
-    await this.counters.clear(keyOf({ kind: 'user', value: user }));
+  /**
+   * A success clears the address's count on that subject, and only that: the
+   * address's own count stays (others may share it), and so does a
+   * distributed attack's, which one success does not end.
+   */
+  async succeeded(subjects: Subject[]): Promise<void> {
+    await Promise.all(this.counted(subjects)
+      .filter(({ limit }) => limit.scope === 'address+subject')
+      .map(({ key }) => this.counters.clear(key)));
   }
 }

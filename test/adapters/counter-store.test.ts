@@ -128,5 +128,32 @@ for (const subject of subjects) {
       expect(await store.peek([expiring])).to.deep.equal([undefined]);
       expect((await store.hit(expiring, 1)).count, 'starts again from one').to.equal(1);
     });
+
+    it('counts distinct members of a set: a member added again counts once, and sets and counters of one key are apart', async () => {
+      const key = randomUUID();
+      expect(await store.addMember(key, '192.0.2.1', 60)).to.equal(1);
+      expect(await store.addMember(key, '192.0.2.1', 60), 'the same member again').to.equal(1);
+      expect(await store.addMember(key, '192.0.2.2', 60)).to.equal(2);
+      expect(await store.addMember(randomUUID(), '192.0.2.1', 60), 'another set').to.equal(1);
+      await store.hit(key, 60);
+      expect((await store.hit(key, 60)).count, 'the counter of the same key').to.equal(2);
+      expect(await store.addMember(key, '192.0.2.3', 60), 'the set of the same key').to.equal(3);
+    });
+
+    it('forgets each member of a set after its own window', async () => {
+      const key = randomUUID();
+      await store.addMember(key, 'short', 1);
+      expect(await store.addMember(key, 'long', 60)).to.equal(2);
+      await sleep(2100);
+      expect(await store.addMember(key, 'long', 60), 'the short-lived member is gone').to.equal(1);
+      expect(await store.addMember(key, 'short', 1), 'and counts again when added again').to.equal(2);
+    });
+
+    it('keeps every member of thirty concurrent adds', async () => {
+      const key = randomUUID();
+      const counts = await Promise.all(Array.from({ length: 30 }, (_, i) => store.addMember(key, `m${i}`, 60)));
+      expect(Math.max(...counts)).to.be.at.most(30);
+      expect(await store.addMember(key, 'm0', 60), 'all thirty, read after').to.equal(30);
+    });
   });
 }

@@ -137,3 +137,23 @@ describe('start-up: a taken port', function () {
     }
   });
 });
+
+describe('start-up: one failure, one message', function () {
+  this.timeout(60_000);
+
+  it('a wrong SECRETS_KEY with two workers is reported once, not once per worker', async function () {
+    if (!process.env.DATABASE_URL) skipBecause(this, 'DATABASE_URL is unset: the embedded database runs one worker');
+    const port = await freePort();
+    const server = spawn(process.execPath, ['dist/src/server.js'], {
+      // A well-formed key that is not the one the suite's database was sealed with.
+      env: { ...process.env, PORT: String(port), WEB_CONCURRENCY: '2', SECRETS_KEY: Buffer.alloc(32, 7).toString('base64'), LOG_LEVEL: 'silent' },
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
+    let stderr = '';
+    server.stderr!.setEncoding('utf8').on('data', (chunk: string) => { stderr += chunk; });
+    const code = await new Promise<number | null>((resolve) => server.once('exit', resolve));
+    expect(code).to.equal(1);
+    expect(stderr.match(/^gatehouse: /gm), stderr).to.have.length(1);
+    expect(stderr).to.match(/SECRETS_KEY/);
+  });
+});

@@ -4,15 +4,26 @@ import { basicAuth, postForm, postJson, type Reply } from '../support/http.js';
 import { FormBrowser } from '../support/form-browser.js';
 import { discover } from '../support/oidc.js';
 import { startTestServer, type TestServer } from '../support/server.js';
+import { sleep } from '../support/waiting.js';
 import * as oidc from 'openid-client';
 
 const LIMITS = {
-  TRUST_PROXY: 'true', CLIENT_FAILURE_LIMIT: '3', USER_FAILURE_LIMIT: '3', IP_FAILURE_LIMIT: '6', MAX_BACKOFF: '2', FAILURE_WINDOW: '60',
+  TRUST_PROXY: 'true', CLIENT_FAILURE_LIMIT: '3', USER_FAILURE_LIMIT: '3', IP_FAILURE_LIMIT: '6', DISTRIBUTED_FAILURE_LIMIT: '4',
+  MAX_BACKOFF: '2', FAILURE_WINDOW: '60',
 };
 
-/** A documentation address (RFC 3849) of its own for each test, so counters never mix. */
-const freshIp = () => `2001:db8::${randomInt(1, 0xffff).toString(16)}:${randomInt(1, 0xffff).toString(16)}`;
-const sleep = (seconds: number) => new Promise((resolve) => setTimeout(resolve, seconds * 1000));
+const hex = () => randomInt(1, 0xffff).toString(16);
+/**
+ * A documentation network (RFC 3849) of its own, as a /64 (what the limits
+ * count as one source): `at(n)` is its n-th address. Fresh for each use, so
+ * counters never mix, even with a previous run's in Redis.
+ */
+const freshNetwork = () => {
+  const prefix = `2001:db8:${hex()}:${hex()}`;
+  return { at: (n: number) => `${prefix}::${(n + 1).toString(16)}` };
+};
+const freshIp = () => freshNetwork().at(0);
+const waitFor = (seconds: number) => sleep(seconds * 1000 + 100);
 
 describe('brute force and abuse: failed authentications are counted and backed off', () => {
   let server: TestServer;
@@ -32,7 +43,7 @@ describe('brute force and abuse: failed authentications are counted and backed o
     return retryAfter;
   }
 
-  it('refuses a client past its limit with 429 and Retry-After, even with the right secret, then lets it back in after the wait', async () => {
+  it('refuses an address past its limit on a client with 429 and Retry-After, even with the right secret, then lets it back in after the wait', async () => {
     const client = await newClient();
     const ip = freshIp();
     const attempt = (secret: string) => postForm(`${server.url}/token`, { grant_type: 'client_credentials' }, { authorization: basicAuth(client.id, secret), 'x-forwarded-for': ip });
@@ -40,7 +51,7 @@ describe('brute force and abuse: failed authentications are counted and backed o
     const refused = await attempt(client.secret);
     const wait = expectThrottled(refused, 'right secret while backing off');
     expect(refused.json).to.include({ error: 'temporarily_unavailable' });
-    await sleep(wait + 0.1);
+    await waitFor(wait);
     expect((await attempt(client.secret)).status, 'after the wait').to.equal(200);
 
     const events = await server.services.audit.list({ clientId: client.id });
@@ -57,10 +68,10 @@ describe('brute force and abuse: failed authentications are counted and backed o
     expect(Number((await attempt('wrong')).headers.get('retry-after'))).to.equal(1);
     // Refused attempts are not attempts: hammering during the wait changes nothing.
     for (let i = 0; i < 5; i += 1) expect((await attempt('wrong')).status).to.equal(429);
-    await sleep(1.1);
+    await waitFor(1);
     expect((await attempt('wrong')).status, 'the fourth real failure').to.equal(401);
     expect(Number((await attempt('wrong')).headers.get('retry-after')), 'now 2 s').to.equal(2);
-    await sleep(2.1);
+    await waitFor(2);
     expect((await attempt('wrong')).status).to.equal(401);
     expect(Number((await attempt('wrong')).headers.get('retry-after')), 'capped at MAX_BACKOFF').to.equal(2);
   });
@@ -95,19 +106,65 @@ describe('brute force and abuse: failed authentications are counted and backed o
     expect((await postForm(`${server.url}/token`, { grant_type: 'client_credentials' }, { authorization: basicAuth(good.id, good.secret), 'x-forwarded-for': freshIp() })).status, 'from elsewhere').to.equal(200);
   });
 
-  it('counts password-grant failures per username from any address; a success clears the count', async () => {
+  it('counts a client by the address its proxy saw: addresses it names itself in X-Forwarded-For do not make it many sources', async () => {
+    const client = await newClient();
+    const real = freshIp();
+    const attempt = (secret: string, forwardedFor: string) => postForm(`${server.url}/token`, { grant_type: 'client_credentials' }, { authorization: basicAuth(client.id, secret), 'x-forwarded-for': forwardedFor });
+    // The proxy (PROXY_HOPS=1) appends the address it saw to whatever the client sent.
+    for (let i = 0; i < 3; i += 1) expect((await attempt('wrong', `${freshIp()}, ${real}`)).status).to.equal(401);
+    expectThrottled(await attempt(client.secret, `${freshIp()}, ${real}`), 'the same client under yet another name');
+    expect((await attempt(client.secret, `${real}, ${freshIp()}`)).status, 'someone else, who named the attacker\'s address').to.equal(200);
+  });
+
+  it('audits each limit on a client once, as it engages, with its scope and the address', async () => {
+    const client = await newClient();
+    const attacker = freshIp();
+    const attempt = (ip: string) => postForm(`${server.url}/token`, { grant_type: 'client_credentials' }, { authorization: basicAuth(client.id, 'wrong'), 'x-forwarded-for': ip });
+    for (let i = 0; i < 3; i += 1) await attempt(attacker);
+    for (let i = 0; i < 3; i += 1) await attempt(freshIp());
+    const engaged = async () => (await server.services.audit.list({ clientId: client.id })).items
+      .filter((e) => e.event === 'rate_limit.engaged')
+      .map((e) => ({ scope: e.detail.scope, ip: e.ip }))
+      .sort((a, b) => String(a.scope).localeCompare(String(b.scope)));
+    const deadline = Date.now() + 3000;
+    while ((await engaged()).length < 2 && Date.now() < deadline) await sleep(20); // audit records are written after the answer
+    expect(await engaged()).to.deep.equal([
+      { scope: 'address+subject', ip: `${attacker.replace(/::1$/, '')}::/64` },
+      { scope: 'subject', ip: null },
+    ]);
+  });
+
+  it('counts one source however its address is written', async () => {
+    const octet = () => randomInt(1, 255);
+    const v4 = `10.${octet()}.${octet()}.${octet()}`;
+    const v6 = [hex(), hex()];
+    const spellings: Array<[string, string[]]> = [
+      ['IPv4 and IPv4-mapped IPv6', [v4, `::ffff:${v4}`, `::FFFF:${v4}`]],
+      ['one IPv6 /64, compressed and in full', [`2001:db8:${v6[0]}:${v6[1]}::1`, `2001:0DB8:${v6[0]!.padStart(4, '0')}:${v6[1]!.padStart(4, '0')}:0:0:0:2`, `2001:db8:${v6[0]}:${v6[1]}:ffff:1:2:3`]],
+    ];
+    for (const [name, forms] of spellings) {
+      const client = await newClient();
+      const attempt = (secret: string, ip: string) => postForm(`${server.url}/token`, { grant_type: 'client_credentials' }, { authorization: basicAuth(client.id, secret), 'x-forwarded-for': ip });
+      for (const form of forms) expect((await attempt('wrong', form)).status, `${name}: ${form}`).to.equal(401);
+      expectThrottled(await attempt(client.secret, forms[0]!), `${name}: one source, three failures`);
+      expect((await attempt(client.secret, freshIp())).status, `${name}: from elsewhere`).to.equal(200);
+    }
+  });
+
+  it('backs off password grants for a username at the address that failed; a success there clears the count', async () => {
     const client = await newClient(['password']);
     const user = { username: `victim-${Date.now()}`, password: 'correct horse battery' };
     await server.services.accounts.create(user);
-    const grant = (password: string, ip = freshIp()) => postForm(`${server.url}/token`, { grant_type: 'password', username: user.username, password, scope: 'read' }, { authorization: basicAuth(client.id, client.secret), 'x-forwarded-for': ip });
+    const ip = freshIp();
+    const grant = (password: string) => postForm(`${server.url}/token`, { grant_type: 'password', username: user.username, password, scope: 'read' }, { authorization: basicAuth(client.id, client.secret), 'x-forwarded-for': ip });
     for (let i = 0; i < 3; i += 1) expect((await grant('guess')).json.error).to.equal('invalid_grant');
-    const wait = expectThrottled(await grant(user.password), 'the right password, from another address');
-    await sleep(wait + 0.1);
+    const wait = expectThrottled(await grant(user.password), 'the right password, from that address');
+    await waitFor(wait);
     expect((await grant(user.password)).status).to.equal(200);
-    expect((await grant('guess')).status, 'after a success the count starts again').to.equal(400);
+    for (let i = 0; i < 3; i += 1) expect((await grant('guess')).status, 'after a success the count starts again').to.equal(400);
   });
 
-  it('backs off the login page per username, with a 429 page that still lets the user try later', async () => {
+  it('backs off the login page per address and username, with a 429 page that still lets the user try later', async () => {
     const user = { username: `page-${Date.now()}`, password: 'a page password' };
     await server.services.accounts.create(user);
     const { client, clientSecret } = await server.services.clients.create({ name: 'Page RP', grantTypes: ['authorization_code'], redirectUris: ['https://rp.example.test/callback'], scope: ['openid'] });
@@ -126,7 +183,7 @@ describe('brute force and abuse: failed authentications are counted and backed o
     expect(page.status).to.equal(429);
     expect(page.headers.get('retry-after')).to.match(/^[12]$/);
     expect(page.html).to.include('Too many failed attempts');
-    await sleep(Number(page.headers.get('retry-after')) + 0.1);
+    await waitFor(Number(page.headers.get('retry-after')));
     page = await browser.submit(page, '/login', user);
     expect(page.status, page.html.slice(0, 300)).to.be.oneOf([200, 303]);
   });
@@ -145,4 +202,96 @@ describe('brute force and abuse: failed authentications are counted and backed o
       await other.stop();
     }
   });
+
+  /** What became of one attempt at a secret. */
+  type Outcome = { outcome: 'accepted' | 'refused' | 'throttled'; retryAfter: number };
+  type Attempt = (ip: string, secret: 'right' | 'wrong') => Promise<Outcome>;
+
+  function outcomeOf(status: number, accepted: number[], refused: number, headers: Headers, label: string): Outcome {
+    const retryAfter = Number(headers.get('retry-after') ?? 0);
+    if (status === 429) return { outcome: 'throttled', retryAfter };
+    if (accepted.includes(status)) return { outcome: 'accepted', retryAfter };
+    if (status === refused) return { outcome: 'refused', retryAfter };
+    throw new Error(`${label}: unexpected ${status}`);
+  }
+
+  /** Every way a secret is checked, each with a fresh subject (a client or a user) to attack. */
+  const surfaces: Array<{ name: string; target(): Promise<Attempt> }> = [
+    {
+      name: 'client secret at the token endpoint',
+      async target() {
+        const client = await newClient();
+        return async (ip, secret) => {
+          const reply = await postForm(`${server.url}/token`, { grant_type: 'client_credentials' }, { authorization: basicAuth(client.id, secret === 'right' ? client.secret : 'wrong'), 'x-forwarded-for': ip });
+          return outcomeOf(reply.status, [200], 401, reply.headers, reply.text);
+        };
+      },
+    },
+    {
+      name: 'password grant',
+      async target() {
+        const client = await newClient(['password']);
+        const user = { username: `grant-${randomInt(1e9)}`, password: 'correct horse battery' };
+        await server.services.accounts.create(user);
+        return async (ip, secret) => {
+          const reply = await postForm(`${server.url}/token`, { grant_type: 'password', username: user.username, password: secret === 'right' ? user.password : 'guess', scope: 'read' }, { authorization: basicAuth(client.id, client.secret), 'x-forwarded-for': ip });
+          return outcomeOf(reply.status, [200], 400, reply.headers, reply.text);
+        };
+      },
+    },
+    {
+      name: 'login page',
+      async target() {
+        const user = { username: `page-${randomInt(1e9)}`, password: 'a page password' };
+        await server.services.accounts.create(user);
+        const { client, clientSecret } = await server.services.clients.create({ name: 'Page RP', grantTypes: ['authorization_code'], redirectUris: ['https://rp.example.test/callback'], scope: ['openid'] });
+        const config = await discover(server, client.clientId, clientSecret);
+        return async (ip, secret) => {
+          const url = oidc.buildAuthorizationUrl(config, {
+            redirect_uri: 'https://rp.example.test/callback', scope: 'openid',
+            code_challenge: await oidc.calculatePKCECodeChallenge(oidc.randomPKCECodeVerifier()), code_challenge_method: 'S256',
+          });
+          const browser = new FormBrowser((next) => next.href.startsWith('https://rp.example.test/'), { headers: { 'x-forwarded-for': ip } });
+          const page = await browser.submit(await browser.navigate(url.href), '/login', { username: user.username, password: secret === 'right' ? user.password : 'wrong' });
+          return outcomeOf(page.status, [200, 303], 401, page.headers, page.html.slice(0, 300));
+        };
+      },
+    },
+  ];
+
+  for (const surface of surfaces) {
+    it(`${surface.name}: an address's failures, even one each time its wait lapses, from any address of its /64, never refuse the right secret from elsewhere`, async () => {
+      const attempt = await surface.target();
+      const attacker = freshNetwork();
+      let n = 0;
+      const victim = () => attempt(freshIp(), 'right');
+      for (let i = 0; i < 3; i += 1) expect((await attempt(attacker.at(n++), 'wrong')).outcome, `failure ${i + 1}`).to.equal('refused');
+      expect((await victim()).outcome, 'the right secret from elsewhere').to.equal('accepted');
+      let held = await attempt(attacker.at(n++), 'right');
+      expect(held.outcome, 'the attacker\'s network waits, whatever it sends').to.equal('throttled');
+      // The pattern that held a subject locked for ever: one failure each time the wait lapses.
+      for (let round = 0; round < 3; round += 1) {
+        await waitFor(held.retryAfter);
+        expect((await attempt(attacker.at(n++), 'wrong')).outcome, `lapse ${round + 1}: one more failure`).to.equal('refused');
+        held = await attempt(attacker.at(n++), 'wrong');
+        expect(held.outcome, `lapse ${round + 1}: the attacker waits again`).to.equal('throttled');
+        expect((await victim()).outcome, `lapse ${round + 1}: the right secret from elsewhere`).to.equal('accepted');
+      }
+    });
+
+    it(`${surface.name}: a distributed attack is still limited: from DISTRIBUTED_FAILURE_LIMIT failing addresses on, every address waits, the right secret too, longer with each failure`, async () => {
+      const attempt = await surface.target();
+      for (let i = 0; i < 3; i += 1) expect((await attempt(freshIp(), 'wrong')).outcome).to.equal('refused');
+      expect((await attempt(freshIp(), 'right')).outcome, 'three failing addresses: below the limit').to.equal('accepted');
+      expect((await attempt(freshIp(), 'wrong')).outcome, 'the fourth failing address').to.equal('refused');
+      let held = await attempt(freshIp(), 'right');
+      expect(held, 'a fresh address with the right secret').to.deep.equal({ outcome: 'throttled', retryAfter: 1 });
+      await waitFor(held.retryAfter);
+      expect((await attempt(freshIp(), 'wrong')).outcome, 'one guess once the wait lapses').to.equal('refused');
+      held = await attempt(freshIp(), 'right');
+      expect(held, 'the wait doubles').to.deep.equal({ outcome: 'throttled', retryAfter: 2 });
+      await waitFor(held.retryAfter);
+      expect((await attempt(freshIp(), 'right')).outcome, 'nobody is locked out for good').to.equal('accepted');
+    });
+  }
 });

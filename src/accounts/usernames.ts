@@ -1,0 +1,23 @@
+/**
+ * When two spellings name the same account. Creation, sign-in lookup and the
+ * brute-force counters all compare this key and nothing else, so a spelling
+ * that signs in as an account is always counted against that account.
+ *
+ * The rule follows RFC 8265 §3.4 (PRECIS UsernameCaseMapped): width mapping,
+ * then lower case with Unicode toLowerCase, then normalization. NFKC does the
+ * width mapping and also folds other compatibility forms (fullwidth
+ * `ａｌｉｃｅ`, the Kelvin sign, mathematical letters) into the letters they
+ * stand for; NFKC again after lower-casing, as lower-casing can un-normalize.
+ * Case-insensitive SQL `lower()` is not used: its mapping depends on the
+ * database's locale, and differs from JavaScript's (`İ`, U+0130).
+ *
+ * Usernames are created only from `USERNAME_CHARACTERS` (ASCII), so every
+ * stored key is plain lower-case ASCII. A spelling whose key is not (`alİce`
+ * becomes `ali̇ce`, with a combining dot) matches no account and is refused.
+ */
+export function usernameKey(username: string): string {
+  return username.normalize('NFKC').toLowerCase().normalize('NFKC');
+}
+
+/** What a new username may be made of, as typed. */
+export const USERNAME_CHARACTERS = /^[A-Za-z0-9._@+-]{1,64}$/;

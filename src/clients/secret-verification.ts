@@ -1,0 +1,46 @@
+import { timingSafeEqual } from 'node:crypto';
+import type { SecretsAtRest } from '../../adapters/secrets-at-rest.js';
+import type { PreviousSecret } from '../../adapters/sql/clients-store.js';
+import { isVerifiableHash, verifyHash } from '../accounts/password-hashes.js';
+
+// Enough for every active client of a large deployment; past it, start again.
+const VERIFIED_KEPT = 10_000;
+
+/**
+ * How a presented client secret is checked against what is stored, for
+ * oidc-provider's client authentication (client_secret_basic and
+ * client_secret_post, through compareClientSecret in provider/build.ts):
+ *
+ * - Gatehouse's own keyed hash (adapters/secrets-at-rest.ts);
+ * - a hash imported from another system, in a format password-hashes.ts
+ *   verifies (django-oauth-toolkit ≥ 2 stores `pbkdf2_sha256$…`), so the
+ *   secret itself never has to be known. These are slow by design, so a
+ *   secret once proved right is remembered and later requests are compared
+ *   with it in constant time, as SecretsAtRest does for its own;
+ * - while a rotation's grace period lasts (`client rotate-secret --grace`),
+ *   the replaced secret too.
+ */
+export function clientSecretVerifier(
+  secrets: SecretsAtRest,
+  previousSecret: (clientId: string) => Promise<PreviousSecret | undefined>,
+): (presented: string, stored: string, clientId: string) => Promise<boolean> {
+  const verified = new Map<string, Buffer>();
+
+  async function matches(presented: string, stored: string): Promise<boolean> {
+    if (!stored) return false;
+    if (secrets.isClientSecretHash(stored) || !isVerifiableHash(stored)) return secrets.verifyClientSecret(presented, stored);
+    const presentedBytes = Buffer.from(presented, 'utf8');
+    const known = verified.get(stored);
+    if (known && known.length === presentedBytes.length && timingSafeEqual(known, presentedBytes)) return true;
+    if (!(await verifyHash(stored, presented))) return false;
+    if (verified.size >= VERIFIED_KEPT) verified.clear();
+    verified.set(stored, presentedBytes);
+    return true;
+  }
+
+  return async (presented, stored, clientId) => {
+    if (await matches(presented, stored)) return true;
+    const previous = await previousSecret(clientId);
+    return Boolean(previous && previous.until.getTime() > Date.now() && await matches(presented, previous.hash));
+  };
+}

@@ -1,0 +1,50 @@
+import { spawn } from 'node:child_process';
+import { rm } from 'node:fs/promises';
+import { expect } from 'chai';
+import { freePort, tempDir } from '../support/server.js';
+import { sleep } from '../support/waiting.js';
+
+/** Starts a server whose stdout the test reads; resolves with the output once `until` matches it. */
+async function firstOutput(env: Record<string, string>, until: RegExp, withinMs = 20_000): Promise<{ text: string; ms: number }> {
+  const dataDir = await tempDir();
+  const port = await freePort();
+  const child = spawn(process.execPath, ['dist/src/server.js'], {
+    env: { ...process.env, DATABASE_URL: '', REDIS_URL: '', PORT: String(port), GATEHOUSE_DATA_DIR: dataDir, LOG_LEVEL: 'info', ...env },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  let text = '';
+  child.stdout!.setEncoding('utf8').on('data', (chunk: string) => { text += chunk; });
+  const started = Date.now();
+  try {
+    while (!until.test(text)) {
+      if (Date.now() - started > withinMs) throw new Error(`no match for ${until} within ${withinMs} ms; got:\n${text}`);
+      if (child.exitCode !== null) throw new Error(`exited with ${child.exitCode}:\n${text}`);
+      await sleep(50);
+    }
+    return { text, ms: Date.now() - started };
+  } finally {
+    child.kill('SIGTERM');
+    await new Promise((resolve) => child.once('exit', resolve));
+    await rm(dataDir, { recursive: true, force: true });
+  }
+}
+
+/** Issue 17: a first start shows its log at once, in the form the reader needs. */
+describe('log output', function () {
+  this.timeout(60_000);
+
+  it('JSON (stdout not a terminal): the start line appears without waiting for a full buffer, with an ISO time, the URL and the next step', async () => {
+    const { text } = await firstOutput({}, /gatehouse listening/);
+    const line = JSON.parse(text.split('\n').find((l) => l.includes('gatehouse listening'))!) as Record<string, unknown>;
+    expect(line.time).to.be.a('string').and.match(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
+    expect(String(line.msg)).to.match(/^gatehouse listening on port \d+ as http:\/\/localhost:\d+$/);
+    expect(String(line.next)).to.include('user create').and.include('/Lux/OAuth2/dashboard');
+  });
+
+  it('LOG_FORMAT=pretty: readable lines, not JSON', async () => {
+    const { text } = await firstOutput({ LOG_FORMAT: 'pretty' }, /gatehouse listening on port/);
+    const line = text.split('\n').find((l) => l.includes('gatehouse listening on port'))!;
+    expect(line).to.match(/^\[\d\d:\d\d:\d\d\] INFO: gatehouse listening on port \d+ as http:\/\/localhost:\d+/);
+    expect(() => JSON.parse(line)).to.throw();
+  });
+});
