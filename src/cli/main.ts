@@ -14,7 +14,7 @@ import { DotSourceError } from '../import/dot/source.js';
 import { UnverifiableHashesError } from '../import/dot/importer.js';
 import { terminalProgress } from '../import/progress.js';
 import type { ImportSummary } from '../import/summary.js';
-import { interimHashFormat, serviceTargets } from '../import/service-targets.js';
+import { serviceTargets } from '../import/service-targets.js';
 
 // The audit log's own bound on one page (src/audit/log.ts).
 const AUDIT_MAX_LIMIT = 500;
@@ -217,7 +217,7 @@ async function run(services: Services, command: string[], values: Values): Promi
       return { removed: arg };
     }
     case 'import django-oauth-toolkit': {
-      const summary = await importDjangoOAuthToolkit(services, serviceTargets(services), interimHashFormat, {
+      const summary = await importDjangoOAuthToolkit(services, serviceTargets(services, 'django-oauth-toolkit'), {
         databaseUrl: required(values, 'database-url'),
         dryRun: values['dry-run'] === true,
         skipUnverifiable: values['skip-unverifiable'] === true,

@@ -3,7 +3,9 @@ import type { TokenImportService, TokenImportOutcome } from '../../tokens/import
 import type { ImportManifest } from '../manifest.js';
 import { NO_PROGRESS, type Progress } from '../progress.js';
 import { ImportSummary } from '../summary.js';
-import type { ForeignClient, ImportTargets, RowOutcome } from '../targets.js';
+import type { ImportedClient } from '../../clients/service.js';
+import type { DialectLifetimes } from '../../provider/lifetimes.js';
+import type { ImportTargets, RowOutcome, TargetOutcome } from '../targets.js';
 import type { DotApplication, DotSource, DotTable, DotUser } from './source.js';
 
 /** Users whose password hashes Gatehouse cannot verify; the import stops unless told to skip them. */
@@ -21,8 +23,8 @@ export interface DotImportOptions {
   skipUnverifiable: boolean;
   /** The scopes of DOT's `OAUTH2_PROVIDER['SCOPES']` setting (DOT keeps them in settings, not the database). */
   scope: string[];
-  /** The DOT dialect's refresh-token lifetime: imported refresh tokens live this long from the import. */
-  refreshTokenTtl: number;
+  /** The DOT dialect's lifetimes, which imported clients keep; imported refresh tokens live refreshToken seconds from the import. */
+  lifetimes: Required<Pick<DialectLifetimes, 'accessToken' | 'refreshToken'>>;
   progress?: Progress;
 }
 
@@ -30,8 +32,6 @@ export interface DotImportDeps {
   targets: ImportTargets;
   tokens: TokenImportService;
   manifest: ImportManifest;
-  /** The format's name of a hash (for the list of unverifiable ones). */
-  hashFormat(hash: string): string;
 }
 
 // DOT's grant types (AbstractApplication.GRANT_TYPES) and what each becomes.
@@ -42,8 +42,6 @@ const GRANT_TYPES: Record<string, string[] | undefined> = {
   'client-credentials': ['client_credentials'],
 };
 const GTY: Record<string, string> = { password: 'password', 'authorization-code': 'authorization_code', 'client-credentials': 'client_credentials' };
-// Django marks a password that can never match with a leading "!" (set_unusable_password).
-const UNUSABLE_PASSWORD = '!';
 const LISTED_UNVERIFIABLE = 50;
 const DRY_RUN_ACCOUNT = '(account to be created)';
 const IN_FLIGHT = Number(process.env.DOT_IN_FLIGHT ?? 16);
@@ -61,20 +59,20 @@ async function eachOf<T>(items: T[], work: (item: T) => Promise<void>): Promise<
   await Promise.all(lanes);
 }
 
-function clientOf(app: DotApplication, scope: string[]): ForeignClient | string {
+function clientOf(app: DotApplication, scope: string[], lifetimes: DialectLifetimes): ImportedClient | string {
   const grantTypes = GRANT_TYPES[app.grantType];
   if (!grantTypes) return `grant type "${app.grantType}" is not offered by Gatehouse (RFC 9700 §2.1.2: no implicit or hybrid flows)`;
   const isPublic = app.clientType === 'public';
   return {
     clientId: app.clientId,
     name: app.name || app.clientId,
-    ...(isPublic ? {} : { secret: looksLikeDjangoHash(app.clientSecret) ? { hash: app.clientSecret } : { plain: app.clientSecret } }),
+    ...(isPublic ? {} : looksLikeDjangoHash(app.clientSecret) ? { clientSecretHash: app.clientSecret } : { clientSecret: app.clientSecret }),
     public: isPublic,
     grantTypes,
     redirectUris: app.redirectUris.split(/\s+/).filter(Boolean),
     scope,
-    dialect: 'dot',
     skipConsent: app.skipAuthorization,
+    dialectLifetimes: lifetimes,
   };
 }
 
@@ -114,14 +112,14 @@ export class DotImporter {
     const found: Array<{ username: string; format: string }> = [];
     for await (const page of this.source.users()) {
       for (const user of page) {
-        if (!this.verifiable(user)) found.push({ username: user.username, format: this.deps.hashFormat(user.password) });
+        if (!this.verifiable(user)) found.push({ username: user.username, format: this.deps.targets.hashFormat(user.password) });
       }
     }
     return found;
   }
 
   private verifiable(user: DotUser): boolean {
-    return user.password.startsWith(UNUSABLE_PASSWORD) || this.deps.targets.passwordHashVerifiable(user.password);
+    return this.deps.targets.passwordHashVerifiable(user.password);
   }
 
   private async reportVanished(table: 'applications' | 'users', existing: (keys: string[]) => Promise<Set<string>>): Promise<void> {
@@ -132,7 +130,6 @@ export class DotImporter {
   }
 
   private async table<T>(table: DotTable, pages: AsyncGenerator<T[]>, work: (row: T) => Promise<void>, manifestKey?: (row: T) => string | undefined) {
-    const t0 = Date.now();
     this.progress.start(table, await this.source.count(table));
     const manifest = manifestKey && !this.options.dryRun ? this.deps.manifest.writer(table) : undefined;
     for await (const page of pages) {
@@ -142,15 +139,13 @@ export class DotImporter {
     }
     await manifest?.close();
     this.progress.finish();
-    if (process.env.DOT_TIMING) process.stderr.write(`${table} ${Date.now() - t0} ms\n`);
   }
 
   private async applications(): Promise<void> {
     await this.table('applications', this.source.applications(), async (app) => {
-      const client = clientOf(app, this.options.scope);
+      const client = clientOf(app, this.options.scope, this.options.lifetimes);
       const refusal = typeof client === 'string' ? client : await this.refusal(async () => {
-        const { outcome } = await this.deps.targets.importClient(client, { dryRun: this.options.dryRun });
-        this.summary.count('applications', outcome);
+        return this.counted('applications', await this.deps.targets.importClient(client, { dryRun: this.options.dryRun }));
       });
       if (refusal) {
         this.refusedClients.add(app.clientId);
@@ -162,7 +157,7 @@ export class DotImporter {
   private async users(): Promise<void> {
     await this.table('users', this.source.users(), async (user) => {
       if (!this.verifiable(user)) {
-        return this.summary.skip('users', user.username, `password hash format "${this.deps.hashFormat(user.password)}" cannot be verified by Gatehouse`);
+        return this.summary.skip('users', user.username, `password hash format "${this.deps.targets.hashFormat(user.password)}" cannot be verified by Gatehouse`);
       }
       const refusal = await this.refusal(() => this.importUser(user));
       if (refusal) this.summary.skip('users', user.username, refusal);
@@ -170,18 +165,24 @@ export class DotImporter {
   }
 
   /** A row the domain refuses (its rules, a conflict) is skipped with the domain's reason; anything else stops the import. */
-  private async refusal(work: () => Promise<void>): Promise<string | undefined> {
+  private async refusal(work: () => Promise<string | undefined>): Promise<string | undefined> {
     try {
-      await work();
-      return undefined;
+      return await work();
     } catch (error) {
       if (!(error instanceof AppError)) throw error;
       return error.message;
     }
   }
 
-  private async importUser(user: DotUser): Promise<void> {
-    const { outcome, accountId } = await this.deps.targets.importAccount({
+  /** Counts an outcome; a skip's reason is returned. */
+  private counted(table: string, result: TargetOutcome): string | undefined {
+    if (result.outcome === 'skipped') return result.reason;
+    this.summary.count(table, result.outcome);
+    return undefined;
+  }
+
+  private async importUser(user: DotUser): Promise<string | undefined> {
+    const result = await this.deps.targets.importAccount({
         username: user.username,
         passwordHash: user.password,
         ...(user.email ? { email: user.email } : {}),
@@ -190,12 +191,12 @@ export class DotImporter {
         active: user.isActive,
         roles: user.isSuperuser ? ['admin'] : [],
       }, { dryRun: this.options.dryRun });
-    this.summary.count('users', outcome);
-    if (accountId) this.remember(user.username, accountId);
+    if (result.accountId) this.remember(user.username, result.accountId);
+    return this.counted('users', result);
   }
 
   private async refreshTokens(): Promise<void> {
-    const expiresAt = Math.floor(Date.now() / 1000) + this.options.refreshTokenTtl;
+    const expiresAt = Math.floor(Date.now() / 1000) + this.options.lifetimes.refreshToken;
     await this.table('refreshTokens', this.source.refreshTokens(), async (token) => {
       if (token.revoked) return this.summary.skip('refreshTokens', token.id, 'revoked');
       if (this.refusedClients.has(token.clientId)) return this.summary.skip('refreshTokens', token.id, 'its client was not imported');

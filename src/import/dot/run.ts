@@ -16,19 +16,18 @@ export interface DotImportRequest {
 }
 
 /** `gatehouse import django-oauth-toolkit`: opens the source, imports, closes it. */
-export async function importDjangoOAuthToolkit(services: Services, targets: ImportTargets, hashFormat: (hash: string) => string, request: DotImportRequest): Promise<ImportSummary> {
+export async function importDjangoOAuthToolkit(services: Services, targets: ImportTargets, request: DotImportRequest): Promise<ImportSummary> {
   const source = await DotSource.open(request.databaseUrl);
   try {
     const importer = new DotImporter(source, {
       targets,
-      hashFormat,
       tokens: new TokenImportService(services.provider, services.storage.adapter),
       manifest: new ImportManifest(services.storage.adapter, 'django-oauth-toolkit'),
     }, {
       dryRun: request.dryRun,
       skipUnverifiable: request.skipUnverifiable,
       scope: request.scope,
-      refreshTokenTtl: services.config.dotRefreshTokenTtl,
+      lifetimes: { accessToken: services.config.dotAccessTokenTtl, refreshToken: services.config.dotRefreshTokenTtl },
       progress: request.progress,
     });
     return await importer.run();
