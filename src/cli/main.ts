@@ -9,12 +9,10 @@ import { AppError, ValidationError } from '../errors/app-error.js';
 import { composeServices, type Services } from '../main.js';
 import { pagingParameter } from '../paging/parameters.js';
 import { issueInitialAccessToken } from '../provider/registration.js';
-import { importDjangoOAuthToolkit } from '../import/dot/run.js';
-import { DotSourceError } from '../import/dot/source.js';
-import { UnverifiableHashesError } from '../import/dot/importer.js';
-import { terminalProgress } from '../import/progress.js';
-import type { ImportSummary } from '../import/summary.js';
-import { serviceTargets } from '../import/service-targets.js';
+import { list, required, UsageError, type Values } from './arguments.js';
+import { snakeClient } from './views.js';
+import { commandFlags, commandUsage, findCommand } from './commands.js';
+import { CLIENT_SECRET_MIN_LENGTH } from '../clients/service.js';
 
 // The audit log's own bound on one page (src/audit/log.ts).
 const AUDIT_MAX_LIMIT = 500;
@@ -26,6 +24,7 @@ Commands:
   client create --name N --grant-types a,b [--redirect-uris u1,u2] [--scope "s1 s2"]
                 [--public] [--token-format opaque|jwt] [--client-id ID] [--description D]
                 [--post-logout-redirect-uris u1,u2] [--require-par] [--backchannel-logout-uri U]
+                [--client-secret S]   a secret that exists elsewhere (at least ${CLIENT_SECRET_MIN_LENGTH} characters)
   registration token [--expires-in SECONDS]   an initial access token for dynamic registration (RFC 7591)
   client list [--name N]                    list clients (filter by name)
   client show ID                            show one client
@@ -41,28 +40,11 @@ Commands:
                                             register a resource server (RFC 8707 audience)
   resource list                             list registered resource servers
   resource remove URI                       stop issuing tokens for a resource server
-  import django-oauth-toolkit --database-url URL [--dry-run] [--skip-unverifiable] [--scope "read write"]
-                                            bring a DOT service's applications, users and live tokens across
-                                            (--scope: DOT's OAUTH2_PROVIDER SCOPES, default "read write")
+\${commandUsage()}
 
 Every command accepts --json for machine-readable output.
 Configuration comes from the environment (DATABASE_URL, GATEHOUSE_DATA_DIR, …), as for the server.`;
 
-type Values = Record<string, string | boolean | string[] | undefined>;
-
-class UsageError extends Error {}
-
-function list(value: unknown): string[] {
-  if (value === undefined) return [];
-  const items = Array.isArray(value) ? value : [value];
-  return items.flatMap((item) => String(item).split(/[\s,]+/)).filter(Boolean);
-}
-
-function required(values: Values, name: string): string {
-  const value = values[name];
-  if (typeof value !== 'string' || !value) throw new UsageError(`--${name} is required`);
-  return value;
-}
 
 function print(json: boolean, value: unknown): void {
   if (json) {
@@ -78,34 +60,9 @@ function print(json: boolean, value: unknown): void {
   }
 }
 
-function snakeClient(client: Awaited<ReturnType<Services['clients']['show']>>, secret?: string) {
-  return {
-    client_id: client.clientId,
-    ...(secret ? { client_secret: secret } : {}),
-    client_name: client.name,
-    description: client.description,
-    grant_types: client.grantTypes,
-    redirect_uris: client.redirectUris,
-    scope: client.scope.join(' '),
-    public: client.public,
-    token_format: client.tokenFormat,
-    created_at: client.createdAt,
-    updated_at: client.updatedAt,
-  };
-}
-
-/** An import's summary for a reader: a line per table, then the skipped and vanished rows. */
-function summaryLines(summary: ImportSummary) {
-  return {
-    ...(summary.dryRun ? { note: 'dry run: nothing was written' } : {}),
-    ...Object.fromEntries(Object.entries(summary.tables).map(([table, t]) => [table,
-      `${t.created} created, ${t.updated} updated, ${t.unchanged} unchanged, ${t.skipped} skipped, ${t.vanished} gone from the source`])),
-    skipped: summary.skips.map((s) => `${s.table} ${s.key}: ${s.reason}`),
-    vanished: summary.vanished.map((v) => `${v.table} ${v.key}`),
-  };
-}
-
 async function run(services: Services, command: string[], values: Values): Promise<unknown> {
+  const found = findCommand(command);
+  if (found) return found.command.run(services, found.args, values);
   const [noun, verb, arg] = command;
   const command2 = noun === 'audit' && verb !== 'prune' ? 'audit' : `${noun ?? ''} ${verb ?? ''}`.trim();
   switch (command2) {
@@ -126,6 +83,7 @@ async function run(services: Services, command: string[], values: Values): Promi
         description: typeof values.description === 'string' ? values.description : undefined,
         requirePushedAuthorizationRequests: values['require-par'] === true,
         backchannelLogoutUri: typeof values['backchannel-logout-uri'] === 'string' ? values['backchannel-logout-uri'] : undefined,
+        clientSecret: typeof values['client-secret'] === 'string' ? values['client-secret'] : undefined,
       }, { actor: 'cli' });
       return snakeClient(client, clientSecret);
     }
@@ -143,7 +101,7 @@ async function run(services: Services, command: string[], values: Values): Promi
         roles: list(values.role),
         email: typeof values.email === 'string' ? values.email : undefined,
         name: typeof values.name === 'string' ? values.name : undefined,
-      });
+      }, { actor: 'cli' });
       return { id: account.id, username: account.username, roles: account.roles, email: account.email };
     }
     case 'keys rotate': {
@@ -216,16 +174,6 @@ async function run(services: Services, command: string[], values: Values): Promi
       await services.audit.record({ event: 'resource_server.removed', actor: 'cli', detail: { uri: arg } });
       return { removed: arg };
     }
-    case 'import django-oauth-toolkit': {
-      const summary = await importDjangoOAuthToolkit(services, serviceTargets(services, 'django-oauth-toolkit'), {
-        databaseUrl: required(values, 'database-url'),
-        dryRun: values['dry-run'] === true,
-        skipUnverifiable: values['skip-unverifiable'] === true,
-        scope: values.scope === undefined ? ['read', 'write'] : list(values.scope),
-        progress: terminalProgress(process.stderr),
-      });
-      return values.json ? summary.toJSON() : summaryLines(summary);
-    }
     default:
       throw new UsageError(command.length ? `unknown command: ${command.join(' ')}` : 'no command given');
   }
@@ -238,6 +186,7 @@ async function main(argv: string[]): Promise<number> {
       args: argv,
       allowPositionals: true,
       options: {
+        ...commandFlags(),
         json: { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
         name: { type: 'string' },
@@ -266,9 +215,6 @@ async function main(argv: string[]): Promise<number> {
         alg: { type: 'string' },
         'signing-alg': { type: 'string' },
         ttl: { type: 'string' },
-        'database-url': { type: 'string' },
-        'dry-run': { type: 'boolean' },
-        'skip-unverifiable': { type: 'boolean' },
       },
     });
   } catch (error) {
@@ -287,12 +233,6 @@ async function main(argv: string[]): Promise<number> {
     print(values.json === true, await run(services, positionals, values));
     return 0;
   } catch (error) {
-    if (error instanceof UnverifiableHashesError || error instanceof DotSourceError) {
-      process.stderr.write(values.json
-        ? `${JSON.stringify({ error: error.name, error_description: error.message, ...(error instanceof UnverifiableHashesError ? { users: error.users, more: error.more } : {}) })}\n`
-        : `gatehouse: ${error.message}\n`);
-      return 1;
-    }
     if (values.json && error instanceof AppError) {
       process.stderr.write(`${JSON.stringify({ error: error.code, error_description: error.message, ...(error instanceof ValidationError ? { fields: error.fields } : {}) })}\n`);
       return 1;

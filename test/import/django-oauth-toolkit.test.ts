@@ -101,7 +101,7 @@ describe('gatehouse import django-oauth-toolkit: a real DOT service brought acro
       const result = await runCli(server!, 'import', 'django-oauth-toolkit', '--database-url', empty.url, '--json');
       expect(result.code).to.equal(1);
       const error = JSON.parse(result.stderr.trim().split('\n').pop()!) as { error: string; error_description: string };
-      expect(error.error).to.equal('DotSourceError');
+      expect(error.error).to.equal('invalid_source');
       expect(error.error_description).to.match(/not a django-oauth-toolkit database.*oauth2_provider_application\.client_id/);
     } finally {
       await empty.drop();
@@ -112,9 +112,11 @@ describe('gatehouse import django-oauth-toolkit: a real DOT service brought acro
   it('lists, by user, the password hashes it cannot verify and writes nothing unless told to skip them', async () => {
     const result = await runCli(server!, ...importArgs('--json'));
     expect(result.code).to.equal(1);
-    const error = JSON.parse(result.stderr.trim().split('\n').pop()!) as { error: string; users: Array<{ username: string; format: string }> };
-    expect(error.error).to.equal('UnverifiableHashesError');
-    expect(error.users).to.deep.equal([{ username: 'legacy-md5', format: 'django md5' }]);
+    const error = JSON.parse(result.stderr.trim().split('\n').pop()!) as { error: string; fields: Array<{ field: string; message: string }> };
+    expect(error.error).to.equal('invalid_input');
+    expect(error.fields.filter((f) => f.field.startsWith('user '))).to.deep.equal([
+      { field: 'user legacy-md5', message: 'password hash format django md5 cannot be verified by Gatehouse' },
+    ]);
     expect(await server!.services.clients.exists('community-app')).to.equal(false);
     expect((await whoami(tokens.holder!.access_token)).status).to.equal(401);
   });

@@ -1,4 +1,4 @@
-import { AppError } from '../../errors/app-error.js';
+import { AppError, ValidationError } from '../../errors/app-error.js';
 import type { TokenImportService, TokenImportOutcome } from '../../tokens/import.js';
 import type { ImportManifest } from '../manifest.js';
 import { NO_PROGRESS, type Progress } from '../progress.js';
@@ -8,13 +8,19 @@ import type { DialectLifetimes } from '../../provider/lifetimes.js';
 import type { ImportTargets, RowOutcome, TargetOutcome } from '../targets.js';
 import type { DotApplication, DotSource, DotTable, DotUser } from './source.js';
 
-/** Users whose password hashes Gatehouse cannot verify; the import stops unless told to skip them. */
-export class UnverifiableHashesError extends Error {
+/**
+ * Users whose password hashes Gatehouse cannot verify, one field problem per
+ * user; the import stops before writing anything unless told to skip them.
+ */
+export class UnverifiableHashesError extends ValidationError {
   override name = 'UnverifiableHashesError';
 
-  constructor(readonly users: Array<{ username: string; format: string }>, readonly more: number) {
-    super(`${users.length + more} user(s) have password hashes Gatehouse cannot verify; nothing was imported `
-      + `(re-run with --skip-unverifiable to import everyone else): ${users.map((u) => `${u.username} (${u.format})`).join(', ')}${more ? ` and ${more} more` : ''}`);
+  constructor(users: Array<{ username: string; format: string }>, more: number) {
+    super([
+      ...users.map((user) => ({ field: `user ${user.username}`, message: `password hash format ${user.format} cannot be verified by Gatehouse` })),
+      ...(more ? [{ field: 'users', message: `and ${more} more` }] : []),
+      { field: 'import', message: 'nothing was imported; re-run with --skip-unverifiable to import everyone else' },
+    ]);
   }
 }
 

@@ -1,8 +1,13 @@
 import pg from 'pg';
+import { AppError } from '../../errors/app-error.js';
 
 /** A source that cannot be read: unreachable, or not a django-oauth-toolkit database. */
-export class DotSourceError extends Error {
+export class DotSourceError extends AppError {
   override name = 'DotSourceError';
+
+  constructor(message: string) {
+    super(422, 'invalid_source', message);
+  }
 }
 
 export interface DotApplication {

@@ -1,0 +1,34 @@
+/** What parseArgs gives a command: flag values by name. */
+export type Values = Record<string, string | boolean | string[] | undefined>;
+
+/** Wrong use of the command line (exit code 2, with the usage text). */
+export class UsageError extends Error {}
+
+/** A list flag: repeated, or one value separated by spaces or commas. */
+export function list(value: unknown): string[] {
+  if (value === undefined) return [];
+  const items = Array.isArray(value) ? value : [value];
+  return items.flatMap((item) => String(item).split(/[\s,]+/)).filter(Boolean);
+}
+
+export function required(values: Values, name: string): string {
+  const value = values[name];
+  if (typeof value !== 'string' || !value) throw new UsageError(`--${name} is required`);
+  return value;
+}
+
+export function optional(values: Values, name: string): string | undefined {
+  const value = values[name];
+  return typeof value === 'string' ? value : undefined;
+}
+
+/** A list flag that changes something only when given (`--scope ""` clears). */
+export function optionalList(values: Values, name: string): string[] | undefined {
+  return values[name] === undefined ? undefined : list(values[name]);
+}
+
+export function positional(args: string[], what: string, usage: string): string {
+  const value = args[0];
+  if (!value) throw new UsageError(`${usage} needs ${what}`);
+  return value;
+}
