@@ -1,14 +1,12 @@
 import { createHash } from 'node:crypto';
-import type { AdapterFactory } from 'oidc-provider';
 import type Provider from 'oidc-provider';
+import type { AdapterPayload, PayloadStore } from '../../adapters/contract.js';
+import { isEphemeral } from '../../adapters/tiers.js';
 import { ACCESS_TOKEN_LENGTH } from '../provider/token-values.js';
 
-/** A live access token of the system Gatehouse replaces, kept under its own value. */
-export interface ForeignAccessToken {
+interface ForeignToken {
   value: string;
   clientId: string;
-  /** Absent for a client_credentials token. */
-  accountId?: string;
   scope: string;
   /** Epoch seconds. */
   issuedAt: number;
@@ -19,22 +17,26 @@ export interface ForeignAccessToken {
   grantType: string;
 }
 
-/** A live refresh token of the system Gatehouse replaces. */
-export interface ForeignRefreshToken {
-  value: string;
-  clientId: string;
+/** A live access token of the system Gatehouse replaces, kept under its own value. */
+export interface ForeignAccessToken extends ForeignToken {
+  /** Absent for a client_credentials token. */
+  accountId?: string;
+}
+
+/** A live refresh token of the system Gatehouse replaces; `expiresAt` is its source's, or one the import gives it. */
+export interface ForeignRefreshToken extends ForeignToken {
   accountId: string;
-  scope: string;
-  issuedAt: number;
-  /** Epoch seconds: the source's own expiry, or one the import gives it. */
-  expiresAt: number;
-  grantKey: string;
-  grantType: string;
 }
 
 export type TokenImportOutcome =
   | { outcome: 'created' | 'updated' | 'unchanged' }
   | { outcome: 'skipped'; reason: string };
+
+/** The provider's token stores, by tier (adapters/tiers.ts), with their bulk operations. */
+export interface TokenStores {
+  durable: PayloadStore;
+  ephemeral: PayloadStore;
+}
 
 // The record of each imported token, kept (durable tier) until the token
 // would have expired: a token revoked or rotated in Gatehouse since is gone
@@ -43,100 +45,149 @@ const IMPORTED_MODEL = 'ImportedToken';
 
 const now = () => Math.floor(Date.now() / 1000);
 const digest = (text: string) => createHash('sha256').update(text).digest('base64url');
+const grantIdOf = (grantKey: string) => `imported-${digest(grantKey)}`;
 
-// AccessToken and ClientCredentials, as far as the import uses them.
-interface TokenModel {
-  find(value: string): Promise<unknown>;
-  new (payload: Record<string, unknown>): { format: string; save(): Promise<string> };
+interface Stored extends AdapterPayload { accountId?: string; scope?: string; exp?: number; openid?: { scope?: string } }
+interface Entry { id: string; payload: AdapterPayload; expiresIn?: number }
+interface BuiltModel { getValueAndPayload(): Promise<{ payload?: AdapterPayload }> }
+
+/** findMany where the store has it; one find per id otherwise. */
+async function findMany(store: PayloadStore, model: string, ids: string[]): Promise<Map<string, AdapterPayload>> {
+  if (store.findMany) return store.findMany(model, ids);
+  const found = new Map<string, AdapterPayload>();
+  await Promise.all(ids.map(async (id) => { const payload = await store.find(model, id); if (payload) found.set(id, payload); }));
+  return found;
 }
 
-interface Stored { clientId?: string; accountId?: string; scope?: string; exp?: number; consumed?: unknown }
+async function upsertMany(store: PayloadStore, model: string, entries: Entry[]): Promise<void> {
+  if (store.upsertMany) return store.upsertMany(model, entries);
+  await Promise.all(entries.map((entry) => store.upsert(model, entry.id, entry.payload, entry.expiresIn)));
+}
 
 /**
  * Brings live tokens of a replaced system into the provider's own token
- * stores under their original values, through oidc-provider's models (so they
- * are stored, found, introspected, rotated and revoked exactly like tokens
- * Gatehouse minted). A user's tokens get a Grant, as oidc-provider requires;
- * an access token and the refresh token it came with share one.
+ * stores under their original values, a batch at a time. Each payload is made
+ * by oidc-provider's own models (AccessToken, ClientCredentials, RefreshToken,
+ * Grant), so the tokens are found, introspected, rotated and revoked exactly
+ * like tokens Gatehouse minted; the stores' bulk operations only save round
+ * trips. A user's tokens get a Grant, as oidc-provider requires; an access
+ * token and the refresh token it came with share one.
  */
 export class TokenImportService {
-  private readonly imported;
+  constructor(private readonly provider: Provider, private readonly stores: TokenStores) {}
 
-  constructor(private readonly provider: Provider, adapter: AdapterFactory) {
-    this.imported = adapter(IMPORTED_MODEL);
+  private store(model: string): PayloadStore {
+    return isEphemeral(model) ? this.stores.ephemeral : this.stores.durable;
   }
 
-  async importAccessToken(token: ForeignAccessToken, { dryRun = false } = {}): Promise<TokenImportOutcome> {
-    if (token.expiresAt <= now()) return { outcome: 'skipped', reason: 'expired' };
-    const Model = (token.accountId ? this.provider.AccessToken : this.provider.ClientCredentials) as unknown as TokenModel;
-    const existing = await Model.find(token.value) as Stored | undefined;
-    const change = await this.judge(token.value, existing, token, true);
-    if (change.outcome === 'skipped' || change.outcome === 'unchanged' || dryRun) return change;
+  /** Access tokens (client_credentials ones too, without an account); one outcome per token, in order. */
+  async importAccessTokens(tokens: ForeignAccessToken[], { dryRun = false } = {}): Promise<TokenImportOutcome[]> {
+    const userTokens = tokens.filter((t) => t.accountId);
+    const [users, machines] = await Promise.all([
+      findMany(this.store('AccessToken'), 'AccessToken', userTokens.map((t) => t.value)),
+      findMany(this.store('ClientCredentials'), 'ClientCredentials', tokens.filter((t) => !t.accountId).map((t) => t.value)),
+    ]);
+    return this.importBatch(tokens, (t) => (t.accountId ? users : machines).get(t.value) as Stored | undefined, true, dryRun,
+      (t, grantId) => {
+        const Model = t.accountId ? this.provider.AccessToken : this.provider.ClientCredentials;
+        const model = new (Model as unknown as new (payload: Record<string, unknown>) => BuiltModel & { format: string })({
+          jti: t.value, clientId: t.clientId, scope: t.scope, iat: t.issuedAt, exp: t.expiresAt, gty: t.grantType,
+          ...(t.accountId ? { accountId: t.accountId, grantId, expiresWithSession: false } : {}),
+        });
+        // The value is given, not generated, so oidc-provider has not resolved its format.
+        model.format = 'opaque';
+        return { model, name: t.accountId ? 'AccessToken' : 'ClientCredentials' };
+      });
+  }
 
-    const grantId = token.accountId ? await this.saveGrant(token, token.accountId) : undefined;
-    const model = new Model({
-      jti: token.value, clientId: token.clientId, scope: token.scope, iat: token.issuedAt, exp: token.expiresAt,
-      gty: token.grantType, ...(token.accountId ? { accountId: token.accountId, grantId, expiresWithSession: false } : {}),
+  /** Refresh tokens; one outcome per token, in order. */
+  async importRefreshTokens(tokens: ForeignRefreshToken[], { dryRun = false } = {}): Promise<TokenImportOutcome[]> {
+    const existing = await findMany(this.store('RefreshToken'), 'RefreshToken', tokens.map((t) => t.value));
+    return this.importBatch(tokens, (t) => existing.get(t.value) as Stored | undefined, false, dryRun,
+      (t, grantId) => ({
+        name: 'RefreshToken',
+        model: new this.provider.RefreshToken({
+          jti: t.value, clientId: t.clientId, accountId: t.accountId, grantId, scope: t.scope, iat: t.issuedAt, iiat: t.issuedAt,
+          exp: t.expiresAt, gty: t.grantType, rotations: 0, expiresWithSession: false,
+        } as never) as unknown as BuiltModel,
+      }));
+  }
+
+  private async importBatch<T extends ForeignToken & { accountId?: string }>(
+    tokens: T[],
+    existingOf: (token: T) => Stored | undefined,
+    compareExpiry: boolean,
+    dryRun: boolean,
+    build: (token: T, grantId: string | undefined) => { model: BuiltModel; name: string },
+  ): Promise<TokenImportOutcome[]> {
+    const imported = await findMany(this.stores.durable, IMPORTED_MODEL, tokens.map((t) => digest(t.value)));
+    const outcomes = tokens.map((token): TokenImportOutcome => {
+      // See provider/token-values.ts: refresh-token lookups of this length are answered "not found" unasked.
+      if (!compareExpiry && token.value.length === ACCESS_TOKEN_LENGTH) {
+        return { outcome: 'skipped', reason: `a refresh token of ${ACCESS_TOKEN_LENGTH} characters cannot be told from a Gatehouse access token` };
+      }
+      if (token.expiresAt <= now()) return { outcome: 'skipped', reason: 'expired' };
+      const existing = existingOf(token);
+      if (!existing) {
+        return imported.has(digest(token.value))
+          ? { outcome: 'skipped', reason: 'revoked or rotated in Gatehouse since it was imported' }
+          : { outcome: 'created' };
+      }
+      if (existing.consumed) return { outcome: 'skipped', reason: 'already rotated in Gatehouse' };
+      const same = existing.clientId === token.clientId && (existing.accountId ?? undefined) === token.accountId
+        && (existing.scope ?? '') === token.scope && (!compareExpiry || existing.exp === token.expiresAt);
+      return { outcome: same ? 'unchanged' : 'updated' };
     });
-    // The value is given, not generated, so the format is not resolved by oidc-provider.
-    model.format = 'opaque';
-    await model.save();
-    await this.remember(token.value, token.expiresAt);
-    return change;
-  }
+    if (dryRun) return outcomes;
 
-  async importRefreshToken(token: ForeignRefreshToken, { dryRun = false } = {}): Promise<TokenImportOutcome> {
-    // See provider/token-values.ts: lookups of this length are answered "not found" unasked.
-    if (token.value.length === ACCESS_TOKEN_LENGTH) {
-      return { outcome: 'skipped', reason: `a refresh token of ${ACCESS_TOKEN_LENGTH} characters cannot be told from a Gatehouse access token` };
+    const writing = tokens.filter((_, i) => outcomes[i]!.outcome === 'created' || outcomes[i]!.outcome === 'updated');
+    const grantIds = await this.saveGrants(writing.filter((t) => t.accountId) as Array<T & { accountId: string }>);
+    const byModel = new Map<string, Entry[]>();
+    for (const token of writing) {
+      const { model, name } = build(token, grantIds.get(token.grantKey));
+      const { payload } = await model.getValueAndPayload();
+      const entries = byModel.get(name) ?? [];
+      entries.push({ id: token.value, payload: payload!, expiresIn: token.expiresAt - now() });
+      byModel.set(name, entries);
     }
-    if (token.expiresAt <= now()) return { outcome: 'skipped', reason: 'expired' };
-    const existing = await this.provider.RefreshToken.find(token.value, { ignoreExpiration: true }) as Stored | undefined;
-    if (existing?.consumed) return { outcome: 'skipped', reason: 'already rotated in Gatehouse' };
-    // A refresh token's expiry is the import's own choice: unchanged if the rest is.
-    const change = await this.judge(token.value, existing, token, false);
-    if (change.outcome === 'skipped' || change.outcome === 'unchanged' || dryRun) return change;
-
-    const grantId = await this.saveGrant(token, token.accountId);
-    const model = new this.provider.RefreshToken({
-      jti: token.value, clientId: token.clientId, accountId: token.accountId, grantId, scope: token.scope,
-      iat: token.issuedAt, iiat: token.issuedAt, exp: token.expiresAt, gty: token.grantType, rotations: 0, expiresWithSession: false,
-    } as never);
-    await model.save();
-    await this.remember(token.value, token.expiresAt);
-    return change;
+    await Promise.all([...byModel].map(([name, entries]) => upsertMany(this.store(name), name, entries)));
+    await upsertMany(this.stores.durable, IMPORTED_MODEL, writing.map((t) => ({
+      id: digest(t.value), payload: { exp: t.expiresAt }, expiresIn: Math.max(1, t.expiresAt - now()),
+    })));
+    return outcomes;
   }
 
-  private async judge(value: string, existing: Stored | undefined, token: ForeignAccessToken | ForeignRefreshToken, compareExpiry: boolean): Promise<TokenImportOutcome> {
-    if (!existing) {
-      return await this.imported.find(digest(value))
-        ? { outcome: 'skipped', reason: 'revoked or rotated in Gatehouse since it was imported' }
-        : { outcome: 'created' };
+  /**
+   * The grant of each token's grant key, kept at least as long as its tokens
+   * and with all their scopes; saved only where it is missing or falls short.
+   */
+  private async saveGrants(tokens: Array<ForeignToken & { accountId: string }>): Promise<Map<string, string>> {
+    const ids = new Map<string, string>();
+    const wanted = new Map<string, { clientId: string; accountId: string; scopes: Set<string>; exp: number }>();
+    for (const token of tokens) {
+      ids.set(token.grantKey, grantIdOf(token.grantKey));
+      const entry = wanted.get(token.grantKey) ?? { clientId: token.clientId, accountId: token.accountId, scopes: new Set<string>(), exp: 0 };
+      for (const scope of token.scope.split(' ')) if (scope) entry.scopes.add(scope);
+      entry.exp = Math.max(entry.exp, token.expiresAt);
+      wanted.set(token.grantKey, entry);
     }
-    const same = existing.clientId === token.clientId && (existing.accountId ?? undefined) === token.accountId
-      && (existing.scope ?? '') === token.scope && (!compareExpiry || existing.exp === token.expiresAt);
-    return { outcome: same ? 'unchanged' : 'updated' };
-  }
-
-  /** The grant a token belongs to, kept at least as long as the token. */
-  private async saveGrant(token: ForeignAccessToken | ForeignRefreshToken, accountId: string): Promise<string> {
-    const jti = `imported-${digest(token.grantKey)}`;
-    const existing = await this.provider.Grant.find(jti, { ignoreExpiration: true }) as (Stored & { accountId?: string; clientId?: string }) | undefined;
-    const scopes = new Set(token.scope.split(' ').filter(Boolean));
-    const current = existing as unknown as { getOIDCScope?(): string } | undefined;
-    for (const scope of current?.getOIDCScope?.().split(' ') ?? []) if (scope) scopes.add(scope);
-    const exp = Math.max(existing?.exp ?? 0, token.expiresAt);
-    const unchanged = existing && existing.clientId === token.clientId && existing.accountId === accountId
-      && existing.exp === exp && current?.getOIDCScope?.().split(' ').length === scopes.size;
-    if (unchanged) return jti;
-    const grant = new this.provider.Grant({ jti, accountId, clientId: token.clientId, exp } as never);
-    grant.addOIDCScope([...scopes].join(' '));
-    await grant.save();
-    return jti;
-  }
-
-  private async remember(value: string, expiresAt: number): Promise<void> {
-    const key = digest(value);
-    await this.imported.upsert(key, { jti: key, kind: IMPORTED_MODEL, exp: expiresAt } as never, Math.max(1, expiresAt - now()));
+    const existing = await findMany(this.store('Grant'), 'Grant', [...wanted.keys()].map(grantIdOf));
+    const entries: Entry[] = [];
+    for (const [key, want] of wanted) {
+      const id = grantIdOf(key);
+      const stored = existing.get(id) as Stored | undefined;
+      const storedScopes = new Set((stored?.openid?.scope ?? '').split(' ').filter(Boolean));
+      for (const scope of storedScopes) want.scopes.add(scope);
+      const enough = stored && stored.clientId === want.clientId && stored.accountId === want.accountId
+        && (stored.exp ?? 0) >= want.exp && storedScopes.size === want.scopes.size;
+      if (enough) continue;
+      const exp = Math.max(want.exp, stored?.exp ?? 0);
+      const grant = new this.provider.Grant({ jti: id, accountId: want.accountId, clientId: want.clientId, exp } as never);
+      grant.addOIDCScope([...want.scopes].join(' '));
+      const { payload } = await (grant as unknown as BuiltModel).getValueAndPayload();
+      entries.push({ id, payload: payload!, expiresIn: exp - now() });
+    }
+    await upsertMany(this.store('Grant'), 'Grant', entries);
+    return ids;
   }
 }

@@ -1,5 +1,5 @@
 import { AppError, ValidationError } from '../../errors/app-error.js';
-import type { TokenImportService, TokenImportOutcome } from '../../tokens/import.js';
+import type { ForeignAccessToken, ForeignRefreshToken, TokenImportService, TokenImportOutcome } from '../../tokens/import.js';
 import type { ImportManifest } from '../manifest.js';
 import { NO_PROGRESS, type Progress } from '../progress.js';
 import { ImportSummary } from '../summary.js';
@@ -201,33 +201,57 @@ export class DotImporter {
     return this.counted('users', result);
   }
 
+  /**
+   * A token table, a page at a time: each row is checked (revoked, refused
+   * client, unknown user), then the page's tokens are imported in one batch.
+   */
+  private async tokenTable<R extends { id: string }, T>(table: 'refreshTokens' | 'accessTokens', pages: AsyncGenerator<R[]>,
+    prepare: (row: R) => Promise<T | string>, importBatch: (tokens: T[]) => Promise<TokenImportOutcome[]>): Promise<void> {
+    this.progress.start(table, await this.source.count(table));
+    for await (const page of pages) {
+      const prepared: Array<T | string> = new Array(page.length);
+      await eachOf(page.map((row, i) => ({ row, i })), async ({ row, i }) => { prepared[i] = await prepare(row); });
+      const batch: T[] = [];
+      const keys: string[] = [];
+      page.forEach((row, i) => {
+        const token = prepared[i]!;
+        if (typeof token === 'string') this.summary.skip(table, row.id, token);
+        else { batch.push(token); keys.push(row.id); }
+      });
+      const outcomes = await importBatch(batch);
+      outcomes.forEach((outcome, i) => this.record(table, keys[i]!, outcome));
+      this.progress.advance(page.length);
+    }
+    this.progress.finish();
+  }
+
   private async refreshTokens(): Promise<void> {
     const expiresAt = Math.floor(Date.now() / 1000) + this.options.lifetimes.refreshToken;
-    await this.table('refreshTokens', this.source.refreshTokens(), async (token) => {
-      if (token.revoked) return this.summary.skip('refreshTokens', token.id, 'revoked');
-      if (this.refusedClients.has(token.clientId)) return this.summary.skip('refreshTokens', token.id, 'its client was not imported');
+    await this.tokenTable('refreshTokens', this.source.refreshTokens(), async (token): Promise<ForeignRefreshToken | string> => {
+      if (token.revoked) return 'revoked';
+      if (this.refusedClients.has(token.clientId)) return 'its client was not imported';
       const accountId = await this.accountIdOf(token.username);
-      if (!accountId) return this.summary.skip('refreshTokens', token.id, 'its user was not imported');
-      this.record('refreshTokens', token.id, await this.deps.tokens.importRefreshToken({
+      if (!accountId) return 'its user was not imported';
+      return {
         value: token.token, clientId: token.clientId, accountId, scope: token.scope ?? '', issuedAt: epoch(token.created),
         expiresAt, grantKey: `dot-refresh:${token.token}`, grantType: GTY[token.grantType] ?? token.grantType,
-      }, { dryRun: this.options.dryRun }));
-    });
+      };
+    }, (batch) => this.deps.tokens.importRefreshTokens(batch, { dryRun: this.options.dryRun }));
   }
 
   private async accessTokens(): Promise<void> {
-    await this.table('accessTokens', this.source.accessTokens(), async (token) => {
-      if (this.refusedClients.has(token.clientId)) return this.summary.skip('accessTokens', token.id, 'its client was not imported');
+    await this.tokenTable('accessTokens', this.source.accessTokens(), async (token): Promise<ForeignAccessToken | string> => {
+      if (this.refusedClients.has(token.clientId)) return 'its client was not imported';
       const accountId = token.username === null ? undefined : await this.accountIdOf(token.username);
-      if (token.username !== null && !accountId) return this.summary.skip('accessTokens', token.id, 'its user was not imported');
-      this.record('accessTokens', token.id, await this.deps.tokens.importAccessToken({
+      if (token.username !== null && !accountId) return 'its user was not imported';
+      return {
         value: token.token, clientId: token.clientId, ...(accountId ? { accountId } : {}), scope: token.scope,
         issuedAt: epoch(token.created), expiresAt: epoch(token.expires),
         // An access token shares its grant with the refresh token issued beside it.
         grantKey: token.refreshToken ? `dot-refresh:${token.refreshToken}` : `dot-access:${token.token}`,
         grantType: GTY[token.grantType] ?? token.grantType,
-      }, { dryRun: this.options.dryRun }));
-    });
+      };
+    }, (batch) => this.deps.tokens.importAccessTokens(batch, { dryRun: this.options.dryRun }));
   }
 
   private record(table: string, key: string, result: TokenImportOutcome): void {

@@ -21,7 +21,7 @@ export async function importDjangoOAuthToolkit(services: Services, targets: Impo
   try {
     const importer = new DotImporter(source, {
       targets,
-      tokens: new TokenImportService(services.provider, services.storage.adapter),
+      tokens: new TokenImportService(services.provider, { durable: services.storage.durable, ephemeral: services.storage.ephemeral }),
       manifest: new ImportManifest(services.storage.adapter, 'django-oauth-toolkit'),
     }, {
       dryRun: request.dryRun,
