@@ -1,5 +1,4 @@
 import { hashFormat, isVerifiableHash } from '../accounts/password-hashes.js';
-import { NotFoundError } from '../errors/app-error.js';
 import type { Services } from '../main.js';
 import type { ImportTargets } from './targets.js';
 
@@ -13,14 +12,6 @@ export function serviceTargets(services: Services, source: string): ImportTarget
       const result = await services.accounts.importAccount(account, { dryRun, skipUnverifiable: true }, by);
       // A dry run's new account has no id yet.
       return result.outcome === 'skipped' ? result : { outcome: result.outcome, accountId: result.outcome === 'created' && dryRun ? undefined : result.account.id };
-    },
-    async accountIdOf(username) {
-      try {
-        return (await services.accounts.show(username)).id;
-      } catch (error) {
-        if (error instanceof NotFoundError) return undefined;
-        throw error;
-      }
     },
     async importClient(client, { dryRun }) {
       const result = await services.clients.importClient(client, { dryRun }, by);

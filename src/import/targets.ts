@@ -16,7 +16,5 @@ export interface ImportTargets {
   /** The name of a hash's format, for messages. */
   hashFormat(hash: string): string;
   importAccount(account: ImportedAccount, options: { dryRun: boolean }): Promise<TargetOutcome & { accountId?: string }>;
-  /** The id of the account with this username (after its import). */
-  accountIdOf(username: string): Promise<string | undefined>;
   importClient(client: ImportedClient, options: { dryRun: boolean }): Promise<TargetOutcome>;
 }

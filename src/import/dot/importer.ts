@@ -90,7 +90,6 @@ function clientOf(app: DotApplication, scope: string[], lifetimes: DialectLifeti
 export class DotImporter {
   private readonly progress: Progress;
   private readonly summary: ImportSummary;
-  private readonly accountIds = new Map<string, string | undefined>();
   // Applications are few: the ones refused are remembered, so their tokens are skipped with the reason.
   private readonly refusedClients = new Set<string>();
 
@@ -107,9 +106,7 @@ export class DotImporter {
     await this.reportVanished('applications', (keys) => this.source.existing('applications', keys));
     await this.reportVanished('users', (keys) => this.source.existing('users', keys));
     await this.applications();
-    await this.users();
-    await this.refreshTokens();
-    await this.accessTokens();
+    await this.usersWithTheirTokens();
     return this.summary;
   }
 
@@ -160,14 +157,41 @@ export class DotImporter {
     }, (app) => (this.refusedClients.has(app.clientId) ? undefined : app.clientId));
   }
 
-  private async users(): Promise<void> {
-    await this.table('users', this.source.users(), async (user) => {
-      if (!this.verifiable(user)) {
-        return this.summary.skip('users', user.username, `password hash format "${this.deps.targets.hashFormat(user.password)}" cannot be verified by Gatehouse`);
-      }
-      const refusal = await this.refusal(() => this.importUser(user));
-      if (refusal) this.summary.skip('users', user.username, refusal);
-    }, (user) => (this.verifiable(user) ? user.username : undefined));
+  /**
+   * Users a page at a time, each page's tokens right after it: the account
+   * ids are at hand, so no token needs a lookup, and memory holds one page.
+   */
+  private async usersWithTheirTokens(): Promise<void> {
+    const [users, refreshTokens, accessTokens] = await Promise.all(
+      (['users', 'refreshTokens', 'accessTokens'] as const).map((table) => this.source.count(table)));
+    this.progress.start('users and tokens', users! + refreshTokens! + accessTokens!);
+    const manifest = this.options.dryRun ? undefined : this.deps.manifest.writer('users');
+    for await (const page of this.source.users()) {
+      const accountIds = new Map<string, string>();
+      await eachOf(page, async (user) => {
+        if (!this.verifiable(user)) {
+          return this.summary.skip('users', user.username, `password hash format "${this.deps.targets.hashFormat(user.password)}" cannot be verified by Gatehouse`);
+        }
+        let accountId: string | undefined;
+        const refusal = await this.refusal(async () => {
+          const result = await this.importUser(user);
+          accountId = result.accountId;
+          return result.reason;
+        });
+        if (refusal) return this.summary.skip('users', user.username, refusal);
+        if (accountId) accountIds.set(user.id, accountId);
+      });
+      for (const user of page) if (accountIds.has(user.id)) await manifest?.add(user.username);
+      this.progress.advance(page.length);
+      const userIds = page.map((user) => user.id);
+      await this.refreshTokens(userIds, accountIds);
+      await this.accessTokens(userIds, accountIds);
+    }
+    await manifest?.close();
+    this.progress.finish();
+    this.progress.start('client tokens', 0);
+    await this.accessTokens(null, new Map());
+    this.progress.finish();
   }
 
   /** A row the domain refuses (its rules, a conflict) is skipped with the domain's reason; anything else stops the import. */
@@ -187,90 +211,72 @@ export class DotImporter {
     return undefined;
   }
 
-  private async importUser(user: DotUser): Promise<string | undefined> {
+  private async importUser(user: DotUser): Promise<{ accountId?: string; reason?: string }> {
     const result = await this.deps.targets.importAccount({
-        username: user.username,
-        passwordHash: user.password,
-        ...(user.email ? { email: user.email } : {}),
-        ...(user.firstName ? { firstName: user.firstName } : {}),
-        ...(user.lastName ? { lastName: user.lastName } : {}),
-        active: user.isActive,
-        roles: user.isSuperuser ? ['admin'] : [],
-      }, { dryRun: this.options.dryRun });
-    if (result.accountId) this.remember(user.username, result.accountId);
-    return this.counted('users', result);
+      username: user.username,
+      passwordHash: user.password,
+      ...(user.email ? { email: user.email } : {}),
+      ...(user.firstName ? { firstName: user.firstName } : {}),
+      ...(user.lastName ? { lastName: user.lastName } : {}),
+      active: user.isActive,
+      roles: user.isSuperuser ? ['admin'] : [],
+    }, { dryRun: this.options.dryRun });
+    const reason = this.counted('users', result);
+    // A dry run creates no accounts: a user it would create holds its tokens as well.
+    return { reason, accountId: result.accountId ?? (this.options.dryRun && !reason ? DRY_RUN_ACCOUNT : undefined) };
   }
 
-  /**
-   * A token table, a page at a time: each row is checked (revoked, refused
-   * client, unknown user), then the page's tokens are imported in one batch.
-   */
-  private async tokenTable<R extends { id: string }, T>(table: 'refreshTokens' | 'accessTokens', pages: AsyncGenerator<R[]>,
-    prepare: (row: R) => Promise<T | string>, importBatch: (tokens: T[]) => Promise<TokenImportOutcome[]>): Promise<void> {
-    this.progress.start(table, await this.source.count(table));
-    for await (const page of pages) {
-      const prepared: Array<T | string> = new Array(page.length);
-      await eachOf(page.map((row, i) => ({ row, i })), async ({ row, i }) => { prepared[i] = await prepare(row); });
-      const batch: T[] = [];
-      const keys: string[] = [];
-      page.forEach((row, i) => {
-        const token = prepared[i]!;
-        if (typeof token === 'string') this.summary.skip(table, row.id, token);
-        else { batch.push(token); keys.push(row.id); }
-      });
-      const outcomes = await importBatch(batch);
-      outcomes.forEach((outcome, i) => this.record(table, keys[i]!, outcome));
-      this.progress.advance(page.length);
+  /** A page of tokens: each row checked (revoked, refused client, user not imported), then the rest imported in one batch. */
+  private async tokenBatch<R extends { id: string }, T>(table: 'refreshTokens' | 'accessTokens', page: R[],
+    prepare: (row: R) => T | string, importBatch: (tokens: T[]) => Promise<TokenImportOutcome[]>): Promise<void> {
+    const batch: T[] = [];
+    const keys: string[] = [];
+    for (const row of page) {
+      const token = prepare(row);
+      if (typeof token === 'string') this.summary.skip(table, row.id, token);
+      else { batch.push(token); keys.push(row.id); }
     }
-    this.progress.finish();
+    const outcomes = await importBatch(batch);
+    outcomes.forEach((outcome, i) => this.record(table, keys[i]!, outcome));
+    this.progress.advance(page.length);
   }
 
-  private async refreshTokens(): Promise<void> {
+  private async refreshTokens(userIds: string[], accountIds: Map<string, string>): Promise<void> {
     const expiresAt = Math.floor(Date.now() / 1000) + this.options.lifetimes.refreshToken;
-    await this.tokenTable('refreshTokens', this.source.refreshTokens(), async (token): Promise<ForeignRefreshToken | string> => {
-      if (token.revoked) return 'revoked';
-      if (this.refusedClients.has(token.clientId)) return 'its client was not imported';
-      const accountId = await this.accountIdOf(token.username);
-      if (!accountId) return 'its user was not imported';
-      return {
-        value: token.token, clientId: token.clientId, accountId, scope: token.scope ?? '', issuedAt: epoch(token.created),
-        expiresAt, grantKey: `dot-refresh:${token.token}`, grantType: GTY[token.grantType] ?? token.grantType,
-      };
-    }, (batch) => this.deps.tokens.importRefreshTokens(batch, { dryRun: this.options.dryRun }));
+    for await (const page of this.source.refreshTokens(userIds)) {
+      await this.tokenBatch('refreshTokens', page, (token): ForeignRefreshToken | string => {
+        if (token.revoked) return 'revoked';
+        if (this.refusedClients.has(token.clientId)) return 'its client was not imported';
+        const accountId = accountIds.get(token.userId);
+        if (!accountId) return 'its user was not imported';
+        return {
+          value: token.token, clientId: token.clientId, accountId, scope: token.scope ?? '', issuedAt: epoch(token.created),
+          expiresAt, grantKey: `dot-refresh:${token.token}`, grantType: GTY[token.grantType] ?? token.grantType,
+        };
+      }, (batch) => this.deps.tokens.importRefreshTokens(batch, { dryRun: this.options.dryRun }));
+    }
   }
 
-  private async accessTokens(): Promise<void> {
-    await this.tokenTable('accessTokens', this.source.accessTokens(), async (token): Promise<ForeignAccessToken | string> => {
-      if (this.refusedClients.has(token.clientId)) return 'its client was not imported';
-      const accountId = token.username === null ? undefined : await this.accountIdOf(token.username);
-      if (token.username !== null && !accountId) return 'its user was not imported';
-      return {
-        value: token.token, clientId: token.clientId, ...(accountId ? { accountId } : {}), scope: token.scope,
-        issuedAt: epoch(token.created), expiresAt: epoch(token.expires),
-        // An access token shares its grant with the refresh token issued beside it.
-        grantKey: token.refreshToken ? `dot-refresh:${token.refreshToken}` : `dot-access:${token.token}`,
-        grantType: GTY[token.grantType] ?? token.grantType,
-      };
-    }, (batch) => this.deps.tokens.importAccessTokens(batch, { dryRun: this.options.dryRun }));
+  /** The access tokens of these users, or with `null` the client_credentials tokens (no user). */
+  private async accessTokens(userIds: string[] | null, accountIds: Map<string, string>): Promise<void> {
+    for await (const page of this.source.accessTokens(userIds)) {
+      await this.tokenBatch('accessTokens', page, (token): ForeignAccessToken | string => {
+        if (this.refusedClients.has(token.clientId)) return 'its client was not imported';
+        const accountId = token.userId === null ? undefined : accountIds.get(token.userId);
+        if (token.userId !== null && !accountId) return 'its user was not imported';
+        return {
+          value: token.token, clientId: token.clientId, ...(accountId ? { accountId } : {}), scope: token.scope,
+          issuedAt: epoch(token.created), expiresAt: epoch(token.expires),
+          // An access token shares its grant with the refresh token issued beside it.
+          grantKey: token.refreshToken ? `dot-refresh:${token.refreshToken}` : `dot-access:${token.token}`,
+          grantType: GTY[token.grantType] ?? token.grantType,
+        };
+      }, (batch) => this.deps.tokens.importAccessTokens(batch, { dryRun: this.options.dryRun }));
+    }
   }
 
   private record(table: string, key: string, result: TokenImportOutcome): void {
     if (result.outcome === 'skipped') this.summary.skip(table, key, result.reason);
     else this.summary.count(table, result.outcome satisfies RowOutcome);
-  }
-
-  // The account ids of recently seen usernames: tokens come in user order
-  // often enough; bounded, so memory stays flat.
-  private remember(username: string, accountId: string | undefined): void {
-    if (this.accountIds.size >= 10_000) this.accountIds.clear();
-    this.accountIds.set(username, accountId);
-  }
-
-  private async accountIdOf(username: string): Promise<string | undefined> {
-    if (this.accountIds.has(username)) return this.accountIds.get(username);
-    // A dry run creates no accounts: a user it would create holds its tokens as well.
-    const accountId = await this.deps.targets.accountIdOf(username) ?? (this.options.dryRun ? DRY_RUN_ACCOUNT : undefined);
-    this.remember(username, accountId);
-    return accountId;
   }
 }

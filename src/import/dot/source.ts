@@ -35,7 +35,8 @@ export interface DotUser {
 export interface DotAccessToken {
   id: string;
   token: string;
-  username: string | null;
+  /** Null for a client_credentials token. */
+  userId: string | null;
   clientId: string;
   grantType: string;
   scope: string;
@@ -48,7 +49,7 @@ export interface DotAccessToken {
 export interface DotRefreshToken {
   id: string;
   token: string;
-  username: string;
+  userId: string;
   clientId: string;
   grantType: string;
   /** Its access token's scope (DOT keeps none on the refresh token). */
@@ -77,22 +78,22 @@ const QUERIES = {
     FROM oauth2_provider_application WHERE id > $1 ORDER BY id LIMIT $2`,
   users: `SELECT id, username, password, email, first_name, last_name, is_active, is_superuser
     FROM auth_user WHERE id > $1 ORDER BY id LIMIT $2`,
-  accessTokens: `SELECT a.id, a.token, u.username, app.client_id, app.authorization_grant_type, a.scope, a.created, a.expires, r.token AS refresh_token
+  // Tokens are read by their users (the users of one page, $3) or, for
+  // client_credentials tokens, those without one ($3 NULL).
+  accessTokens: `SELECT a.id, a.token, a.user_id, app.client_id, app.authorization_grant_type, a.scope, a.created, a.expires, r.token AS refresh_token
     FROM oauth2_provider_accesstoken a
     JOIN oauth2_provider_application app ON app.id = a.application_id
-    LEFT JOIN auth_user u ON u.id = a.user_id
     LEFT JOIN oauth2_provider_refreshtoken r ON r.access_token_id = a.id
-    WHERE a.id > $1 ORDER BY a.id LIMIT $2`,
+    WHERE a.id > $1 AND (a.user_id = ANY($3::bigint[]) OR ($3::bigint[] IS NULL AND a.user_id IS NULL)) ORDER BY a.id LIMIT $2`,
   // DOT reads a refresh token's scope from its access token, or, once that
   // is gone, from the access token it was refreshed into
   // (oauth2_validators.get_original_scopes).
-  refreshTokens: `SELECT r.id, r.token, u.username, app.client_id, app.authorization_grant_type, COALESCE(a.scope, s.scope) AS scope, r.created, r.revoked
+  refreshTokens: `SELECT r.id, r.token, r.user_id, app.client_id, app.authorization_grant_type, COALESCE(a.scope, s.scope) AS scope, r.created, r.revoked
     FROM oauth2_provider_refreshtoken r
     JOIN oauth2_provider_application app ON app.id = r.application_id
-    JOIN auth_user u ON u.id = r.user_id
     LEFT JOIN oauth2_provider_accesstoken a ON a.id = r.access_token_id
     LEFT JOIN oauth2_provider_accesstoken s ON s.source_refresh_token_id = r.id
-    WHERE r.id > $1 ORDER BY r.id LIMIT $2`,
+    WHERE r.id > $1 AND r.user_id = ANY($3::bigint[]) ORDER BY r.id LIMIT $2`,
 } as const;
 
 export type DotTable = keyof typeof QUERIES;
@@ -160,38 +161,40 @@ export class DotSource {
   }
 
   applications(): AsyncGenerator<DotApplication[]> {
-    return this.pages('applications', (r) => ({
+    return this.pages('applications', [], (r) => ({
       id: r.id, clientId: r.client_id, clientSecret: r.client_secret, clientType: r.client_type, grantType: r.authorization_grant_type,
       redirectUris: r.redirect_uris, name: r.name, skipAuthorization: r.skip_authorization,
     }));
   }
 
   users(): AsyncGenerator<DotUser[]> {
-    return this.pages('users', (r) => ({
+    return this.pages('users', [], (r) => ({
       id: r.id, username: r.username, password: r.password, email: r.email, firstName: r.first_name, lastName: r.last_name,
       isActive: r.is_active, isSuperuser: r.is_superuser,
     }));
   }
 
-  accessTokens(): AsyncGenerator<DotAccessToken[]> {
-    return this.pages('accessTokens', (r) => ({
-      id: r.id, token: r.token, username: r.username, clientId: r.client_id, grantType: r.authorization_grant_type, scope: r.scope,
+  /** The access tokens of these users (DOT user ids), or with `null` those of no user (client_credentials). */
+  accessTokens(userIds: string[] | null): AsyncGenerator<DotAccessToken[]> {
+    return this.pages('accessTokens', [userIds], (r) => ({
+      id: r.id, token: r.token, userId: r.user_id, clientId: r.client_id, grantType: r.authorization_grant_type, scope: r.scope,
       created: r.created, expires: r.expires, refreshToken: r.refresh_token,
     }));
   }
 
-  refreshTokens(): AsyncGenerator<DotRefreshToken[]> {
-    return this.pages('refreshTokens', (r) => ({
-      id: r.id, token: r.token, username: r.username, clientId: r.client_id, grantType: r.authorization_grant_type, scope: r.scope,
+  /** The refresh tokens of these users (DOT user ids). */
+  refreshTokens(userIds: string[]): AsyncGenerator<DotRefreshToken[]> {
+    return this.pages('refreshTokens', [userIds], (r) => ({
+      id: r.id, token: r.token, userId: r.user_id, clientId: r.client_id, grantType: r.authorization_grant_type, scope: r.scope,
       created: r.created, revoked: r.revoked,
     }));
   }
 
   // Ids are bigints, which pg hands over as strings; compared as numbers in SQL.
-  private async *pages<T extends { id: string }>(table: DotTable, map: (row: SourceRow) => T): AsyncGenerator<T[]> {
+  private async *pages<T extends { id: string }>(table: DotTable, params: unknown[], map: (row: SourceRow) => T): AsyncGenerator<T[]> {
     let after = '0';
     for (;;) {
-      const { rows } = await this.client.query(QUERIES[table], [after, PAGE]);
+      const { rows } = await this.client.query(QUERIES[table], [after, PAGE, ...params]);
       if (!rows.length) return;
       const page = rows.map((row) => map(row as SourceRow));
       after = page[page.length - 1]!.id;
