@@ -162,9 +162,10 @@ export class DotImporter {
    * ids are at hand, so no token needs a lookup, and memory holds one page.
    */
   private async usersWithTheirTokens(): Promise<void> {
-    const [users, refreshTokens, accessTokens] = await Promise.all(
-      (['users', 'refreshTokens', 'accessTokens'] as const).map((table) => this.source.count(table)));
-    this.progress.start('users and tokens', users! + refreshTokens! + accessTokens!);
+    // One connection to the source: one query at a time.
+    let total = 0;
+    for (const table of ['users', 'refreshTokens', 'accessTokens'] as const) total += await this.source.count(table);
+    this.progress.start('users and tokens', total);
     const manifest = this.options.dryRun ? undefined : this.deps.manifest.writer('users');
     for await (const page of this.source.users()) {
       const accountIds = new Map<string, string>();

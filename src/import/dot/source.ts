@@ -78,13 +78,18 @@ const QUERIES = {
     FROM oauth2_provider_application WHERE id > $1 ORDER BY id LIMIT $2`,
   users: `SELECT id, username, password, email, first_name, last_name, is_active, is_superuser
     FROM auth_user WHERE id > $1 ORDER BY id LIMIT $2`,
-  // Tokens are read by their users (the users of one page, $3) or, for
-  // client_credentials tokens, those without one ($3 NULL).
+  // Tokens are read by their users (the users of one page, $3), through
+  // the user_id indexes Django makes for foreign keys; client_credentials
+  // tokens (no user) by a query of their own.
   accessTokens: `SELECT a.id, a.token, a.user_id, app.client_id, app.authorization_grant_type, a.scope, a.created, a.expires, r.token AS refresh_token
     FROM oauth2_provider_accesstoken a
     JOIN oauth2_provider_application app ON app.id = a.application_id
     LEFT JOIN oauth2_provider_refreshtoken r ON r.access_token_id = a.id
-    WHERE a.id > $1 AND (a.user_id = ANY($3::bigint[]) OR ($3::bigint[] IS NULL AND a.user_id IS NULL)) ORDER BY a.id LIMIT $2`,
+    WHERE a.id > $1 AND a.user_id = ANY($3::bigint[]) ORDER BY a.id LIMIT $2`,
+  clientTokens: `SELECT a.id, a.token, a.user_id, app.client_id, app.authorization_grant_type, a.scope, a.created, a.expires, NULL AS refresh_token
+    FROM oauth2_provider_accesstoken a
+    JOIN oauth2_provider_application app ON app.id = a.application_id
+    WHERE a.id > $1 AND a.user_id IS NULL ORDER BY a.id LIMIT $2`,
   // DOT reads a refresh token's scope from its access token, or, once that
   // is gone, from the access token it was refreshed into
   // (oauth2_validators.get_original_scopes).
@@ -96,7 +101,7 @@ const QUERIES = {
     WHERE r.id > $1 AND r.user_id = ANY($3::bigint[]) ORDER BY r.id LIMIT $2`,
 } as const;
 
-export type DotTable = keyof typeof QUERIES;
+export type DotTable = Exclude<keyof typeof QUERIES, 'clientTokens'>;
 export const DOT_TABLES: Record<DotTable, string> = {
   applications: 'oauth2_provider_application',
   users: 'auth_user',
@@ -176,7 +181,7 @@ export class DotSource {
 
   /** The access tokens of these users (DOT user ids), or with `null` those of no user (client_credentials). */
   accessTokens(userIds: string[] | null): AsyncGenerator<DotAccessToken[]> {
-    return this.pages('accessTokens', [userIds], (r) => ({
+    return this.pages(userIds ? 'accessTokens' : 'clientTokens', userIds ? [userIds] : [], (r) => ({
       id: r.id, token: r.token, userId: r.user_id, clientId: r.client_id, grantType: r.authorization_grant_type, scope: r.scope,
       created: r.created, expires: r.expires, refreshToken: r.refresh_token,
     }));
@@ -191,7 +196,7 @@ export class DotSource {
   }
 
   // Ids are bigints, which pg hands over as strings; compared as numbers in SQL.
-  private async *pages<T extends { id: string }>(table: DotTable, params: unknown[], map: (row: SourceRow) => T): AsyncGenerator<T[]> {
+  private async *pages<T extends { id: string }>(table: keyof typeof QUERIES, params: unknown[], map: (row: SourceRow) => T): AsyncGenerator<T[]> {
     let after = '0';
     for (;;) {
       const { rows } = await this.client.query(QUERIES[table], [after, PAGE, ...params]);
