@@ -100,8 +100,8 @@ export class DotImporter {
 
   async run(): Promise<ImportSummary> {
     const unverifiable = await this.unverifiableUsers();
-    if (unverifiable.length && !this.options.skipUnverifiable) {
-      throw new UnverifiableHashesError(unverifiable.slice(0, LISTED_UNVERIFIABLE), Math.max(0, unverifiable.length - LISTED_UNVERIFIABLE));
+    if (unverifiable.count && !this.options.skipUnverifiable) {
+      throw new UnverifiableHashesError(unverifiable.listed, unverifiable.count - unverifiable.listed.length);
     }
     await this.reportVanished('applications', (keys) => this.source.existing('applications', keys));
     await this.reportVanished('users', (keys) => this.source.existing('users', keys));
@@ -110,15 +110,18 @@ export class DotImporter {
     return this.summary;
   }
 
-  /** Every user whose hash cannot be verified, found before anything is written. */
-  private async unverifiableUsers(): Promise<Array<{ username: string; format: string }>> {
-    const found: Array<{ username: string; format: string }> = [];
+  /** The users whose hashes cannot be verified (the first ones listed, all counted), found before anything is written. */
+  private async unverifiableUsers(): Promise<{ listed: Array<{ username: string; format: string }>; count: number }> {
+    const listed: Array<{ username: string; format: string }> = [];
+    let count = 0;
     for await (const page of this.source.users()) {
       for (const user of page) {
-        if (!this.verifiable(user)) found.push({ username: user.username, format: this.deps.targets.hashFormat(user.password) });
+        if (this.verifiable(user)) continue;
+        count += 1;
+        if (listed.length < LISTED_UNVERIFIABLE) listed.push({ username: user.username, format: this.deps.targets.hashFormat(user.password) });
       }
     }
-    return found;
+    return { listed, count };
   }
 
   private verifiable(user: DotUser): boolean {
