@@ -36,29 +36,38 @@ async function exit(logger: Logger, code: number): Promise<never> {
 }
 
 /** The last resort of a shutdown: exit after `ms` whatever is still running or writing. */
-function forceExitAfter(logger: Logger, ms: number): void {
+function forceExitAfter(logger: Logger, ms: number, code: () => number = () => 1): void {
   setTimeout(() => {
     abandonLogs(logger);
-    process.exit(1);
+    process.exit(code());
   }, ms).unref();
 }
 
 async function runWorker(config: GatehouseConfig, logger: Logger): Promise<void> {
   // Signals are handled from the first moment: one that arrives while the
   // storage is still opening stops the server as soon as it has started
-  // (closing what it opened, the embedded database's lock included).
+  // (closing what it opened, the embedded database's lock included), within
+  // the same grace period.
   const started = startGatehouse(config, logger);
+  let running = false;
+  void started.then(() => { running = true; }, () => {});
   let stopping = false;
   const stop = (signal: string) => {
     if (stopping) return;
     stopping = true;
-    logger.info({ signal }, 'shutting down');
-    forceExitAfter(logger, SHUTDOWN_GRACE_MS);
+    logger.info({ signal }, running ? 'shutting down' : 'stopped during start-up');
+    // Cut short while still starting, nothing was served and nothing is lost
+    // (migrations are transactions; the embedded database recovers as after
+    // a SIGKILL): a stop, not a failure. Cut short while serving: a failure.
+    forceExitAfter(logger, SHUTDOWN_GRACE_MS, () => (running ? 1 : 0));
     started.then((gatehouse) => gatehouse.close()).then(() => exit(logger, 0), (error: unknown) => {
       logger.error({ err: error }, 'shutdown failed');
       return exit(logger, 1);
     });
   };
+  // Installed before start-up, which can take seconds (opening the database,
+  // migrations): as PID 1 of a container, a signal without a handler is
+  // ignored, so `docker stop` would wait for its SIGKILL.
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
   await started;

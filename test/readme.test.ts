@@ -1,13 +1,15 @@
-import { readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { expect } from 'chai';
 import { settings } from '../config/defaults.js';
 
-describe('README', () => {
-  const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
+describe('README and docs', () => {
+  const read = (path: string) => readFileSync(new URL(`../../${path}`, import.meta.url), 'utf8');
+  const readme = read('README.md');
 
-  it('documents every setting in its configuration table, with the real default', () => {
+  it('documents every setting in docs/configuration.md, with the real default', () => {
+    const table = read('docs/configuration.md');
     for (const setting of Object.values(settings)) {
-      const row = readme.split('\n').find((line) => line.startsWith(`| \`${setting.env}\``));
+      const row = table.split('\n').find((line) => line.startsWith(`| \`${setting.env}\``));
       expect(row, setting.env).to.be.a('string');
       if (setting.default !== undefined) expect(row, setting.env).to.include(`\`${String(setting.default)}\``);
     }
@@ -16,5 +18,17 @@ describe('README', () => {
   it('gives a newcomer the two commands', () => {
     expect(readme).to.include('npm ci && npm start');
     expect(readme).to.include('npm ci && npm test');
+  });
+
+  it('links only to files that exist, from the README and every page of docs/', () => {
+    const pages = ['README.md', 'SECURITY.md', ...readdirSync(new URL('../../docs', import.meta.url), { recursive: true, encoding: 'utf8' })
+      .filter((name) => name.endsWith('.md')).map((name) => `docs/${name}`)];
+    for (const page of pages) {
+      for (const [, target] of read(page).matchAll(/\]\(([^)#\s]+)(?:#[^)]*)?\)/g)) {
+        if (/^[a-z]+:/.test(target!)) continue;
+        const resolved = new URL(target!, new URL(`../../${page}`, import.meta.url));
+        expect(existsSync(resolved), `${page} links to ${target}`).to.equal(true);
+      }
+    }
   });
 });

@@ -1,4 +1,5 @@
 import { readFile, rm, writeFile } from 'node:fs/promises';
+import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
 import { PGlite } from '@electric-sql/pglite';
 import { PGLiteSocketServer } from '@electric-sql/pglite-socket';
@@ -36,15 +37,37 @@ function alive(pid: number): boolean {
   }
 }
 
+// The lock files this process holds (a second owner in the same process is refused too).
+const heldLocks = new Set<string>();
+
+/**
+ * A lock that names this process's PID and host, which this process does not
+ * hold, was written by an earlier process with the same PID on the same host,
+ * which is gone: in a container the server is PID 1 on every start, so after
+ * a kill its restart would otherwise find "PID 1" alive (itself) and refuse
+ * for ever. The same PID under another host name is another container on a
+ * shared volume, which may well be alive: that one is still refused.
+ */
+function writtenByAnEarlierSelf(lockPath: string, holder: number, holderHost: string | undefined): boolean {
+  return holder === process.pid && holderHost === hostname() && !heldLocks.has(lockPath);
+}
+
+async function releaseLock(lockPath: string): Promise<void> {
+  await rm(lockPath, { force: true });
+  heldLocks.delete(lockPath);
+}
+
 async function acquireLock(lockPath: string): Promise<number | undefined> {
   for (let attempt = 0; attempt < 2; attempt += 1) {
     try {
-      await writeFile(lockPath, String(process.pid), { flag: 'wx', mode: 0o600 });
+      await writeFile(lockPath, `${process.pid} ${hostname()}`, { flag: 'wx', mode: 0o600 });
+      heldLocks.add(lockPath);
       return undefined;
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
-      const holder = Number.parseInt(await readFile(lockPath, 'utf8').catch(() => ''), 10);
-      if (Number.isInteger(holder) && alive(holder)) return holder;
+      const [pid, holderHost] = (await readFile(lockPath, 'utf8').catch(() => '')).trim().split(/\s+/);
+      const holder = Number.parseInt(pid ?? '', 10);
+      if (Number.isInteger(holder) && alive(holder) && !writtenByAnEarlierSelf(lockPath, holder, holderHost)) return holder;
       // The owner died without cleaning up: the lock is stale.
       await rm(lockPath, { force: true });
     }
@@ -110,7 +133,7 @@ export async function openEmbedded(dataDirInput: string, role: 'owner' | 'guest'
     await secureDataFolder(dataDir);
   } catch (error) {
     await db?.close().catch(() => {});
-    await rm(lockPath, { force: true });
+    await releaseLock(lockPath);
     throw error;
   }
   const pglite = db;
@@ -136,7 +159,7 @@ export async function openEmbedded(dataDirInput: string, role: 'owner' | 'guest'
       await rm(socketPath, { force: true });
       await pglite.close();
       await secureDataFolder(dataDir);
-      await rm(lockPath, { force: true });
+      await releaseLock(lockPath);
     },
   };
 }

@@ -13,7 +13,7 @@ type Ctx = KoaContextWithOIDC & { state: Record<string, unknown> };
 export function observeProvider(provider: Provider, audit: AuditLog, metrics: Metrics): void {
   provider.on('grant.success', (ctx: Ctx) => {
     const grantType = String(ctx.oidc.params?.grant_type ?? 'unknown');
-    metrics.tokensIssued.inc({ grant_type: grantType, dialect: String(ctx.state.dialect ?? 'standard') });
+    metrics.tokensIssued.inc({ grant_type: grantType, dialect: ctx.state.dialect ?? 'standard' });
   });
 
   provider.on('grant.error', (ctx: Ctx, error: { error?: string }) => {

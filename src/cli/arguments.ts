@@ -1,8 +1,12 @@
 /** What parseArgs gives a command: flag values by name. */
 export type Values = Record<string, string | boolean | string[] | undefined>;
 
-/** Wrong use of the command line (exit code 2, with the usage text). */
-export class UsageError extends Error {}
+/** Wrong use of the command line (exit code 2, with the usage text unless it is about a file's content). */
+export class UsageError extends Error {
+  constructor(message: string, readonly showUsage = true) {
+    super(message);
+  }
+}
 
 /** A list flag: repeated, or one value separated by spaces or commas. */
 export function list(value: unknown): string[] {

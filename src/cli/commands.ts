@@ -143,12 +143,12 @@ async function readImportFile(values: Values, parse: (text: string, file: string
   try {
     text = await readFile(file, 'utf8');
   } catch (error) {
-    throw new UsageError(`cannot read ${file}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
+    throw new UsageError(`cannot read ${file}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`, false);
   }
   try {
     return parse(text, file);
   } catch (error) {
-    if (error instanceof ImportFileError) throw new UsageError(`nothing was imported: ${error.message}`);
+    if (error instanceof ImportFileError) throw new UsageError(`nothing was imported: ${error.message}`, false);
     throw error;
   }
 }
@@ -191,7 +191,8 @@ async function exportAll(services: Services, values: Values): Promise<Record<str
     lines.push(JSON.stringify({
       kind: 'client',
       client_id: record.clientId,
-      name: m.client_name,
+      // A client registered dynamically may have no name; its id stands in, as import needs one.
+      name: m.client_name || record.clientId,
       description: m.description,
       public: m.token_endpoint_auth_method === 'none',
       grant_types: m.grant_types,
@@ -200,6 +201,8 @@ async function exportAll(services: Services, values: Values): Promise<Record<str
       scope: m.scope,
       token_format: m.access_token_format,
       skip_consent: m[SKIP_CONSENT] === true,
+      require_par: m.require_pushed_authorization_requests === true,
+      backchannel_logout_uri: m.backchannel_logout_uri,
       access_token_lifetime: lifetimes.accessToken,
       refresh_token_lifetime: lifetimes.refreshToken,
       client_credentials_lifetime: lifetimes.clientCredentials,
@@ -380,6 +383,10 @@ export function commandFlags(): Record<string, { type: 'string' | 'boolean'; mul
 
 /** The usage lines of the table's commands. */
 export function commandUsage(): string {
-  return COMMANDS.map((command) => `  ${`${command.name} ${command.usage}`.padEnd(41)} ${command.summary}`).join('\n');
+  // As the hand-written lines above them: the summary beside a short usage, under a long one.
+  return COMMANDS.map((command) => {
+    const usage = `${command.name} ${command.usage}`;
+    return usage.length <= 41 ? `  ${usage.padEnd(41)} ${command.summary}` : `  ${usage}\n${' '.repeat(44)}${command.summary}`;
+  }).join('\n');
 }
 

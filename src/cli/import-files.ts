@@ -98,6 +98,8 @@ export function clientFromRow(row: Row, where: string): ImportedClient {
     tokenFormat: format as TokenFormat | undefined,
     description: textField(row, 'description', where),
     skipConsent: booleanField(row, 'skip_consent', where, false),
+    requirePushedAuthorizationRequests: booleanField(row, 'require_par', where, false),
+    backchannelLogoutUri: textField(row, 'backchannel_logout_uri', where),
     ...(Object.keys(lifetimes).length ? { dialectLifetimes: lifetimes } : {}),
   };
 }

@@ -40,7 +40,7 @@ Commands:
                                             register a resource server (RFC 8707 audience)
   resource list                             list registered resource servers
   resource remove URI                       stop issuing tokens for a resource server
-\${commandUsage()}
+${commandUsage()}
 
 Every command accepts --json for machine-readable output.
 Configuration comes from the environment (DATABASE_URL, GATEHOUSE_DATA_DIR, …), as for the server.`;
@@ -238,7 +238,7 @@ async function main(argv: string[]): Promise<number> {
       return 1;
     }
     if (error instanceof UsageError) {
-      process.stderr.write(`gatehouse: ${error.message}\n\n${USAGE}\n`);
+      process.stderr.write(error.showUsage ? `gatehouse: ${error.message}\n\n${USAGE}\n` : `gatehouse: ${error.message}\n`);
       return 2;
     }
     if ([AppError, ConfigError, StorageUnavailableError, EmbeddedDatabaseBusyError, SecretsKeyError].some((kind) => error instanceof kind)) {

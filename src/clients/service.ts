@@ -65,6 +65,10 @@ export interface ImportedClient {
   skipConsent?: boolean;
   /** Token lifetimes this client had at its old server, used when it calls through a legacy dialect. */
   dialectLifetimes?: DialectLifetimes;
+  /** RFC 9126, as `client create --require-par` (so an export of such a client comes back the same). */
+  requirePushedAuthorizationRequests?: boolean;
+  /** OpenID Connect Back-Channel Logout, as `client create --backchannel-logout-uri`. */
+  backchannelLogoutUri?: string;
 }
 
 export type ClientImportOutcome =
@@ -138,6 +142,8 @@ function importedMetadata(input: ImportedClient): ClientMetadata {
     token_endpoint_auth_method: input.public ? 'none' : 'client_secret_basic',
     access_token_format: input.tokenFormat ?? 'opaque',
     ...(input.description ? { description: input.description } : {}),
+    ...(input.requirePushedAuthorizationRequests ? { require_pushed_authorization_requests: true } : {}),
+    ...(input.backchannelLogoutUri ? { backchannel_logout_uri: input.backchannelLogoutUri } : {}),
     ...(input.skipConsent ? { [SKIP_CONSENT]: true } : {}),
     ...(input.dialectLifetimes && Object.keys(input.dialectLifetimes).length ? { [CLIENT_DIALECT_LIFETIMES]: input.dialectLifetimes } : {}),
   };

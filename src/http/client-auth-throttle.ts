@@ -17,10 +17,12 @@ export function answerThrottled(ctx: Context, error: TooManyFailures): void {
  * Brute-force protection for client authentication, placed (in main.ts's
  * table of provider extensions) on every endpoint that authenticates clients
  * (token, introspection, revocation, PAR, device authorization), and so for
- * every dialect, which hands its requests to those endpoints. A client and an address past their failure limit are
- * refused before the provider checks anything; each `invalid_client` counts
- * against both. Requests with HTTP Basic need no body read; for credentials
- * in the body, the body is read once and handed on unchanged.
+ * every dialect, which hands its requests to those endpoints. A request past
+ * any of the limiter's limits (this address with this client, this address,
+ * this client from many addresses: src/security/failure-limiter.ts) is refused
+ * before the provider checks anything; each `invalid_client` counts against
+ * them. Requests with HTTP Basic need no body read; for credentials in the
+ * body, the body is read once and handed on unchanged.
  */
 export function clientAuthThrottle(limiter: FailureLimiter): Middleware {
   return async (ctx, next) => {

@@ -2,7 +2,8 @@ import { stringify } from 'node:querystring';
 import type { IncomingMessage } from 'node:http';
 import type { Context, Next } from 'koa';
 import type Provider from 'oidc-provider';
-import { type DialectLifetimes, setDialectLifetimes } from '../provider/lifetimes.js';
+import { setDialectLifetimes } from '../provider/lifetimes.js';
+import type { Dialect, DialectLifetimes } from '../request-state.js';
 
 /** What the provider answered, for a dialect to translate into its own shape. */
 export interface ProviderAnswer {
@@ -25,7 +26,7 @@ export interface ProviderCall {
   authorization?: string;
   lifetimes?: DialectLifetimes;
   /** The dialect making the call, for logs and metrics. */
-  dialect?: string;
+  dialect?: Dialect;
 }
 
 /** RFC 6749 §2.3.1: form-encode id and secret before Basic encoding. */

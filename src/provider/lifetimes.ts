@@ -1,21 +1,10 @@
 import type { Context } from 'koa';
+import type { DialectLifetimes } from '../request-state.js';
 
-/**
- * Token lifetimes a legacy dialect promises its clients (django-oauth-toolkit:
- * 10 minutes / 1 day; LOS: 3600 s). A dialect sets them on the request before
- * handing it to the provider; the provider's `ttl` functions read them, so
- * the tokens are the provider's own, only shorter- or longer-lived.
- */
-export interface DialectLifetimes {
-  accessToken?: number;
-  clientCredentials?: number;
-  refreshToken?: number;
-}
-
-const KEY = 'gatehouseLifetimes';
+export type { DialectLifetimes };
 
 export function setDialectLifetimes(ctx: Pick<Context, 'state'>, lifetimes: DialectLifetimes): void {
-  ctx.state[KEY] = lifetimes;
+  ctx.state.lifetimes = lifetimes;
 }
 
 /** The client metadata property with a client's own dialect lifetimes (set by an import). */
@@ -34,11 +23,11 @@ export function isDialectLifetimes(value: unknown): value is DialectLifetimes {
  * the dialect's.
  */
 export function dialectLifetime(
-  ctx: { state?: Record<string, unknown> } | undefined,
+  ctx: Pick<Context, 'state'> | undefined,
   kind: keyof DialectLifetimes,
   client?: { metadata(): Record<string, unknown> },
 ): number | undefined {
-  const dialect = ctx?.state?.[KEY] as DialectLifetimes | undefined;
+  const dialect = ctx?.state?.lifetimes;
   if (!dialect) return undefined;
   const own = client?.metadata()[CLIENT_DIALECT_LIFETIMES];
   return (isDialectLifetimes(own) ? own[kind] : undefined) ?? dialect[kind];

@@ -1,7 +1,5 @@
 import type { Context } from 'koa';
 
-const KEY = 'gatehouseLegacyWithoutPkce';
-
 /**
  * Lux clients were written before PKCE and send none. Their authorize path
  * marks its request so that a *confidential* client may go without PKCE
@@ -10,10 +8,10 @@ const KEY = 'gatehouseLegacyWithoutPkce';
  * the token endpoint and their codes are single-use and bound to redirect_uri).
  */
 export function exemptFromPkce(ctx: Pick<Context, 'state'>): void {
-  ctx.state[KEY] = true;
+  ctx.state.pkceExempt = true;
 }
 
-export function pkceRequired(ctx: { state?: Record<string, unknown> }, client: { clientAuthMethod?: string }): boolean {
+export function pkceRequired(ctx: Partial<Pick<Context, 'state'>>, client: { clientAuthMethod?: string }): boolean {
   if (client.clientAuthMethod === 'none') return true;
-  return ctx.state?.[KEY] !== true;
+  return ctx.state?.pkceExempt !== true;
 }

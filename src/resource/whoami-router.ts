@@ -1,12 +1,11 @@
 import Router from '@koa/router';
-import type { TokenInfo } from './token-check.js';
 import { requireToken, type TokenCheck } from './token-check.js';
 
 /** `GET /api/whoami`: a demo protected resource that describes the presented token. */
 export function whoamiRouter(check: TokenCheck, issuer: string): Router {
   const router = new Router();
   router.get('/api/whoami', requireToken(check, { origin: issuer }), (ctx) => {
-    const token = ctx.state.token as TokenInfo;
+    const token = ctx.state.token!;
     ctx.set('Cache-Control', 'no-store');
     ctx.body = {
       client_id: token.clientId,

@@ -16,6 +16,9 @@ interface Metadata {
   token_endpoint_auth_method?: 'none';
   redirect_uris?: string[];
   scope: string;
+  /** Administrator-only properties (imports): waiving consent, the client's own dialect lifetimes. */
+  skip_consent?: true;
+  dialect_lifetimes?: Record<string, number>;
 }
 
 interface Row {
@@ -39,6 +42,8 @@ const BAD: Row[] = [
   { what: 'authorization_code without a redirect URI', metadata: { grant_types: ['authorization_code'], redirect_uris: [], scope: 'openid' } },
   { what: 'an unregistered scope', metadata: { grant_types: ['authorization_code'], redirect_uris: [REDIRECT_URI], scope: 'openid superpowers' } },
   { what: 'a restricted (administrative) scope', metadata: { grant_types: ['client_credentials'], scope: 'read admin' }, selfServiceOnly: true },
+  { what: 'a client that waives the consent page (skip_consent)', metadata: { grant_types: ['authorization_code'], redirect_uris: [REDIRECT_URI], scope: 'openid', skip_consent: true }, selfServiceOnly: true },
+  { what: 'a client with its own token lifetimes (dialect_lifetimes)', metadata: { grant_types: ['client_credentials'], scope: 'read', dialect_lifetimes: { accessToken: 31_536_000 } }, selfServiceOnly: true },
 ];
 
 /** What the rows above are measured against: acceptable on every surface that can say it. */

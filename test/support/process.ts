@@ -2,6 +2,9 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import { freePort } from './server.js';
 
+/** The production command's entry point (package.json `start`, the Dockerfile's CMD, the systemd unit). */
+export const SERVER_ENTRY = 'dist/src/server.js';
+
 /** A Gatehouse started as its own process (`node dist/src/server.js`), as operators run it. */
 export interface GatehouseProcess {
   child: ChildProcess;
@@ -19,7 +22,7 @@ export interface GatehouseProcess {
  */
 export async function spawnGatehouse(env: Record<string, string> = {}): Promise<GatehouseProcess> {
   const port = Number(env.PORT ?? await freePort());
-  const child = spawn(process.execPath, ['dist/src/server.js'], {
+  const child = spawn(process.execPath, [SERVER_ENTRY], {
     env: { ...process.env, LOG_LEVEL: 'warn', ISSUER: `http://localhost:${port}`, ...env, PORT: String(port) },
     stdio: ['ignore', 'ignore', 'inherit'],
   });

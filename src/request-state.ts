@@ -1,0 +1,40 @@
+import type { Actor } from './audit/log.js';
+import type { TokenInfo } from './resource/token-check.js';
+
+/** The legacy surface a request came through; `standard` when none. */
+export type Dialect = 'lux' | 'los' | 'le' | 'dot';
+
+/**
+ * Token lifetimes a legacy dialect promises its clients (django-oauth-toolkit:
+ * 10 minutes / 1 day; LOS: 3600 s). A dialect sets them on the request before
+ * handing it to the provider; the provider's `ttl` functions read them, so
+ * the tokens are the provider's own, only shorter- or longer-lived.
+ */
+export interface DialectLifetimes {
+  accessToken?: number;
+  clientCredentials?: number;
+  refreshToken?: number;
+}
+
+/**
+ * Everything Gatehouse keeps about one request, in one declared shape: Koa's
+ * `ctx.state`, typed for every middleware and router (and the provider's
+ * configuration functions, which see the same context). Who sets each field
+ * is named beside it.
+ */
+declare module 'koa' {
+  interface DefaultState {
+    /** http/request-log.ts: the request id (an incoming X-Request-Id is kept). */
+    requestId?: string;
+    /** The dialect that hands this request to the provider (compat/*), for logs and metrics. */
+    dialect?: Dialect;
+    /** The dialect's documented token lifetimes (provider/lifetimes.ts reads them). */
+    lifetimes?: DialectLifetimes;
+    /** Lux's authorize path: a confidential client may go without PKCE here (provider/pkce-exemption.ts). */
+    pkceExempt?: boolean;
+    /** The presented access token, once the resource check or an admin gate accepted it. */
+    token?: TokenInfo;
+    /** The administrator acting, for the audit trail (audit/admin-calls.ts). */
+    actor?: Actor;
+  }
+}
