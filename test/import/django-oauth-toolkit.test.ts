@@ -1,3 +1,5 @@
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
 import { expect } from 'chai';
 import { basicAuth, postForm, send } from '../support/http.js';
 import { runCli } from '../support/cli.js';
@@ -250,6 +252,23 @@ describe('gatehouse import django-oauth-toolkit: a real DOT service brought acro
     expect(result.code).to.equal(0);
     expect(result.stderr).not.to.match(/rows\/s/);
     expect(result.stdout).to.match(/dry run: nothing was written/);
+  });
+
+  it('draws a progress bar per table, with counts and rate, when stderr is a terminal', async function () {
+    // util-linux `script` runs the CLI on a pseudo-terminal, as an operator's shell would.
+    const command = [process.execPath, 'dist/src/cli/main.js', ...importArgs('--skip-unverifiable', '--dry-run')]
+      .map((word) => `'${word.replace(/'/g, `'\\''`)}'`).join(' ');
+    let output: string;
+    try {
+      ({ stdout: output } = await promisify(execFile)('script', ['-qec', command, '/dev/null'], {
+        env: { ...process.env, GATEHOUSE_DATA_DIR: server!.config.dataDir, DATABASE_URL: process.env.DATABASE_URL ?? '', REDIS_URL: process.env.REDIS_URL ?? '' },
+      }));
+    } catch (error) {
+      if ((error as { code?: string }).code === 'ENOENT') this.skip();
+      throw error;
+    }
+    expect(output).to.match(/applications\s+\[#+\] (\d+)\/\1\s+[\d,]+ rows\/s/);
+    expect(output).to.match(/users and tokens\s+\[[#-]+\] [\d,]+\/[\d,]+\s+[\d,]+ rows\/s/);
   });
 
   async function account(username: string) {
