@@ -47,6 +47,13 @@ export interface PayloadStore {
    * issued under `grantId`, or those issued to `clientId`.
    */
   expiries(model: string, owner: { id: string } | { grantId: string } | { clientId: string }): Promise<Map<string, number | undefined>>;
+  /**
+   * Bulk import (optional): many artifacts of one model, each stored exactly
+   * as `upsert` stores it, in one round trip. No id may appear twice.
+   */
+  upsertMany?(model: string, entries: Array<{ id: string; payload: AdapterPayload; expiresIn?: number }>): Promise<void>;
+  /** Bulk import (optional): the stored payloads of these ids, as `find` answers them, in one round trip. */
+  findMany?(model: string, ids: string[]): Promise<Map<string, AdapterPayload>>;
   /** Live artifacts of `model` issued to a client (for per-client counts). */
   countByClient?(model: string, clientId: string): Promise<number>;
   /** Answers when the store is reachable (readiness). */

@@ -83,7 +83,33 @@ export class RedisPayloadStore implements PayloadStore {
   }
 
   async upsert(model: string, id: string, payload: AdapterPayload, expiresIn?: number): Promise<void> {
+    await this.redis.gatehouseUpsert(...this.upsertArguments(model, id, payload, expiresIn, Date.now()));
+  }
+
+  /** The same script as upsert, once per entry, in one pipeline (one round trip). */
+  async upsertMany(model: string, entries: Array<{ id: string; payload: AdapterPayload; expiresIn?: number }>): Promise<void> {
+    if (!entries.length) return;
     const now = Date.now();
+    const pipeline = this.redis.pipeline() as unknown as { gatehouseUpsert(...args: Array<string | number>): void; exec(): Promise<Array<[Error | null, unknown]> | null> };
+    for (const entry of entries) pipeline.gatehouseUpsert(...this.upsertArguments(model, entry.id, entry.payload, entry.expiresIn, now));
+    for (const [error] of (await pipeline.exec()) ?? []) if (error) throw error;
+  }
+
+  async findMany(model: string, ids: string[]): Promise<Map<string, AdapterPayload>> {
+    const found = new Map<string, AdapterPayload>();
+    if (!ids.length) return found;
+    const pipeline = this.redis.pipeline();
+    for (const id of ids) pipeline.hgetall(this.key(model, id));
+    const replies = (await pipeline.exec()) ?? [];
+    replies.forEach(([error, hash], i) => {
+      if (error) throw error;
+      const payload = this.parse(hash as Record<string, string>);
+      if (payload) found.set(ids[i]!, payload);
+    });
+    return found;
+  }
+
+  private upsertArguments(model: string, id: string, payload: AdapterPayload, expiresIn: number | undefined, now: number): [number, ...Array<string | number>] {
     const indexKeys = [payload.grantId && this.indexKey('grant', payload.grantId), payload.clientId && this.indexKey('client', payload.clientId)]
       .filter((k): k is string => Boolean(k));
     // Sessions, interactions and device codes are also looked up by uid or user code.
@@ -91,14 +117,18 @@ export class RedisPayloadStore implements PayloadStore {
       .filter(([, value]) => value)
       .map(([index, value]) => `${this.prefix}${model}:${index}:${value}`);
     const ttl = expiresIn ?? 0;
-    await this.redis.gatehouseUpsert(
+    return [
       1 + indexKeys.length + lookupKeys.length, this.key(model, id), ...indexKeys, ...lookupKeys,
       JSON.stringify(payload), ttl, now, ttl > 0 ? now + ttl * 1000 : '+inf', indexKeys.length, id,
-    );
+    ];
   }
 
   async find(model: string, id: string): Promise<AdapterPayload | undefined> {
-    const hash = await this.redis.hgetall(this.key(model, id));
+    return this.parse(await this.redis.hgetall(this.key(model, id)));
+  }
+
+
+  private parse(hash: Record<string, string>): AdapterPayload | undefined {
     if (!hash.payload) return undefined;
     const payload = JSON.parse(hash.payload) as AdapterPayload;
     if (hash.consumed) payload.consumed = Number(hash.consumed);

@@ -32,6 +32,36 @@ export class SqlPayloadStore implements PayloadStore {
     );
   }
 
+  /** One INSERT for the whole batch (unnest of parallel arrays); `consumed_at` untouched, as in upsert. */
+  async upsertMany(model: string, entries: Array<{ id: string; payload: AdapterPayload; expiresIn?: number }>): Promise<void> {
+    if (!entries.length) return;
+    const now = Date.now();
+    const column = (pick: (entry: (typeof entries)[number]) => unknown) => entries.map((entry) => (pick(entry) ?? null) as string | null);
+    await this.db.query(
+      `INSERT INTO oidc_payloads (model, id, payload, grant_id, client_id, uid, user_code, expires_at)
+       SELECT $1, e.id, e.payload::jsonb, e.grant_id, e.client_id, e.uid, e.user_code, e.expires_at::timestamptz
+         FROM unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[])
+           AS e(id, payload, grant_id, client_id, uid, user_code, expires_at)
+       ON CONFLICT (model, id) DO UPDATE SET
+         payload = excluded.payload, grant_id = excluded.grant_id, client_id = excluded.client_id,
+         uid = excluded.uid, user_code = excluded.user_code, expires_at = excluded.expires_at`,
+      [model, column((e) => e.id), column((e) => JSON.stringify(e.payload)), column((e) => e.payload.grantId),
+        column((e) => e.payload.clientId), column((e) => e.payload.uid), column((e) => e.payload.userCode),
+        column((e) => (e.expiresIn ? new Date(now + e.expiresIn * 1000).toISOString() : null))],
+    );
+  }
+
+  async findMany(model: string, ids: string[]): Promise<Map<string, AdapterPayload>> {
+    const found = new Map<string, AdapterPayload>();
+    if (!ids.length) return found;
+    const { rows } = await this.db.query<PayloadRow & { id: string }>(
+      `SELECT id, payload, consumed_at FROM oidc_payloads WHERE model = $1 AND id = ANY($2::text[]) AND ${LIVE}`,
+      [model, ids],
+    );
+    for (const row of rows) found.set(row.id, toPayload(row)!);
+    return found;
+  }
+
   private async findBy(model: string, column: 'id' | 'uid' | 'user_code', value: string): Promise<AdapterPayload | undefined> {
     const { rows } = await this.db.query<PayloadRow>(
       `SELECT payload, consumed_at FROM oidc_payloads WHERE model = $1 AND ${column} = $2 AND ${LIVE}`,

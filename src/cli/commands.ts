@@ -7,6 +7,7 @@ import { SKIP_CONSENT } from '../clients/metadata-rules.js';
 import { optional, optionalList, positional, required, UsageError, type Values } from './arguments.js';
 import { type ImportBatch, ImportFileError, parseClientsFile, parseExportFile, parseNorthstarFile, parseUsersFile } from './import-files.js';
 import { snakeClient, snakeUser } from './views.js';
+import { importDjangoOAuthToolkitCommand } from './import-dot-command.js';
 
 /**
  * The commands added for moving to Gatehouse (issue 16), one entry each:
@@ -345,6 +346,7 @@ export const COMMANDS: CliCommand[] = [
     'clients with their secrets (columns: docs/moving-to-gatehouse/README.md)', parseClientsFile),
   importCommand('import users', '--file F.jsonl [--dry-run] [--skip-unverifiable]',
     'users with their password hashes (Django, bcrypt, PHC argon2/scrypt)', parseUsersFile, true),
+  importDjangoOAuthToolkitCommand,
   importCommand('import gatehouse', '--file F.jsonl [--dry-run] [--skip-unverifiable]',
     'everything an `export` file holds (scopes, resource servers, clients, users)', parseExportFile, true),
   {

@@ -5,8 +5,17 @@ const length = (bits: number) => Math.ceil(bits / 6);
 // Access tokens get 8 bits more than every other value oidc-provider mints.
 const ACCESS_TOKEN_BITS = 264;
 const OTHER_BITS = 256;
-const REFRESH_TOKEN_LENGTH = length(OTHER_BITS);
 const ACCESS_TOKENS = new Set(['AccessToken', 'ClientCredentials']);
+
+/**
+ * The one length no refresh token has: Gatehouse's own access tokens'. Every
+ * other length may be a refresh token, Gatehouse's (43) or one imported from
+ * the system Gatehouse replaced (django-oauth-toolkit's are 30 characters by
+ * default, any length with a custom generator), so only this one is skipped.
+ * The import refuses refresh tokens of this length (src/tokens/import.ts), so
+ * the skip never turns a stored one away.
+ */
+export const ACCESS_TOKEN_LENGTH = length(ACCESS_TOKEN_BITS);
 
 /**
  * Opaque access tokens are 264 random bits (44 characters) and every other
@@ -23,8 +32,7 @@ export function bitsOfOpaqueRandomness(_ctx: unknown, token: { kind: string }): 
 
 /**
  * The adapter factory, with refresh-token lookups of values that cannot be
- * refresh tokens answered at once. Refresh tokens issued before access tokens
- * grew are 43 characters like today's, so they are still found.
+ * refresh tokens (Gatehouse's access tokens, by their length) answered at once.
  */
 export function skippingForeignRefreshTokens(factory: AdapterFactory): AdapterFactory {
   return (model: string) => {
@@ -32,7 +40,7 @@ export function skippingForeignRefreshTokens(factory: AdapterFactory): AdapterFa
     if (model !== 'RefreshToken') return adapter;
     const find = adapter.find.bind(adapter);
     return Object.assign(Object.create(adapter) as Adapter, {
-      find: async (id: string) => (id.length === REFRESH_TOKEN_LENGTH ? find(id) : undefined),
+      find: async (id: string) => (id.length === ACCESS_TOKEN_LENGTH ? undefined : find(id)),
     });
   };
 }

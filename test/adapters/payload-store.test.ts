@@ -48,6 +48,22 @@ for (const subject of subjects) {
       expect((await store.find('AuthorizationCode', id))?.consumed).to.be.a('number');
     });
 
+    it('bulk import: upsertMany stores each entry as upsert would, findMany answers as find, keeping a consumed mark', async () => {
+      const grantId = randomUUID();
+      const ids = Array.from({ length: 3 }, () => randomUUID());
+      await store.upsertMany!('RefreshToken', ids.map((id, i) => ({ id, payload: { grantId, clientId: 'c1', n: i }, expiresIn: 60 })));
+      for (const [i, id] of ids.entries()) expect(await store.find('RefreshToken', id)).to.deep.equal({ grantId, clientId: 'c1', n: i });
+      expect(await store.consume('RefreshToken', ids[0]!)).to.equal(true);
+      await store.upsertMany!('RefreshToken', [{ id: ids[0]!, payload: { grantId, clientId: 'c1', n: 9 }, expiresIn: 60 }]);
+      const found = await store.findMany!('RefreshToken', [...ids, randomUUID()]);
+      expect([...found.keys()].sort()).to.deep.equal([...ids].sort());
+      expect(found.get(ids[0]!)).to.include({ n: 9 }).and.to.have.property('consumed').that.is.a('number');
+      expect(found.get(ids[1]!)).to.deep.equal({ grantId, clientId: 'c1', n: 1 });
+      // Indexed like upsert's entries: revoking the grant removes them all.
+      await store.revokeByGrantId('RefreshToken', grantId);
+      expect((await store.findMany!('RefreshToken', ids)).size).to.equal(0);
+    });
+
     it('does not consume what does not exist', async () => {
       expect(await store.consume('AuthorizationCode', randomUUID())).to.equal(false);
     });

@@ -1,0 +1,40 @@
+import { importDjangoOAuthToolkit } from '../import/dot/run.js';
+import { terminalProgress } from '../import/progress.js';
+import { serviceTargets } from '../import/service-targets.js';
+import type { ImportSummary } from '../import/summary.js';
+import { list, required } from './arguments.js';
+import type { CliCommand } from './commands.js';
+
+/** An import's summary for a reader: a line per table, then the skipped and vanished rows. */
+function summaryLines(summary: ImportSummary) {
+  return {
+    ...(summary.dryRun ? { note: 'dry run: nothing was written' } : {}),
+    ...Object.fromEntries(Object.entries(summary.tables).map(([table, t]) => [table,
+      `${t.created} created, ${t.updated} updated, ${t.unchanged} unchanged, ${t.skipped} skipped, ${t.vanished} gone from the source`])),
+    skipped: summary.skips.map((s) => `\n  ${s.table} ${s.key}: ${s.reason}`),
+    vanished: summary.vanished.map((v) => `\n  ${v.table} ${v.key}`),
+  };
+}
+
+/** `gatehouse import django-oauth-toolkit`: a DOT service's database, read directly. */
+export const importDjangoOAuthToolkitCommand: CliCommand = {
+  name: 'import django-oauth-toolkit',
+  usage: '--database-url URL [--dry-run] [--skip-unverifiable] [--scope "read write"]',
+  summary: 'applications, users and live tokens from a django-oauth-toolkit PostgreSQL database (docs/moving-to-gatehouse/django-oauth-toolkit.md)',
+  flags: {
+    'database-url': { type: 'string', description: 'the DOT service\'s PostgreSQL database (read only)' },
+    'dry-run': { type: 'boolean', description: 'report what would change, write nothing' },
+    'skip-unverifiable': { type: 'boolean', description: 'import the others when some password hashes cannot be verified (each is listed)' },
+    scope: { type: 'string', multiple: true, description: 'the scopes of DOT\'s OAUTH2_PROVIDER SCOPES setting, given to every client (default "read write")' },
+  },
+  async run(services, _args, values) {
+    const summary = await importDjangoOAuthToolkit(services, serviceTargets(services, 'django-oauth-toolkit'), {
+      databaseUrl: required(values, 'database-url'),
+      dryRun: values['dry-run'] === true,
+      skipUnverifiable: values['skip-unverifiable'] === true,
+      scope: values.scope === undefined ? ['read', 'write'] : list(values.scope),
+      progress: terminalProgress(process.stderr),
+    });
+    return values.json ? summary.toJSON() : summaryLines(summary);
+  },
+};

@@ -1,0 +1,21 @@
+import { hashFormat, isVerifiableHash } from '../accounts/password-hashes.js';
+import type { Services } from '../main.js';
+import type { ImportTargets } from './targets.js';
+
+/** The domain services as import targets; `source` names the import in the audit trail. */
+export function serviceTargets(services: Services, source: string): ImportTargets {
+  const by = { actor: `import:${source}` };
+  return {
+    passwordHashVerifiable: isVerifiableHash,
+    hashFormat,
+    async importAccount(account, { dryRun }) {
+      const result = await services.accounts.importAccount(account, { dryRun, skipUnverifiable: true }, by);
+      // A dry run's new account has no id yet.
+      return result.outcome === 'skipped' ? result : { outcome: result.outcome, accountId: result.outcome === 'created' && dryRun ? undefined : result.account.id };
+    },
+    async importClient(client, { dryRun }) {
+      const result = await services.clients.importClient(client, { dryRun }, by);
+      return result.outcome === 'skipped' ? result : { outcome: result.outcome };
+    },
+  };
+}
