@@ -1,4 +1,4 @@
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
 import type { AdapterFactory } from 'oidc-provider';
 import type { CounterStore, PayloadStore, RevocationFeed } from './contract.js';
 import { type EmbeddedDatabase, openEmbedded } from './embedded/pglite.js';
@@ -6,7 +6,9 @@ import { instrumentStore } from './instrumented-store.js';
 import { LocalRevocationFeed } from './local-revocation-feed.js';
 import { createAdapterFactory } from './oidc-adapter.js';
 import { RedisCounterStore } from './redis/counter-store.js';
+import { connectRedis, describeRedisTarget, redactUrl, type RedisTarget } from './redis/connect.js';
 import { failingAsUnavailable } from './redis/connection.js';
+import { acknowledgedByReplica } from './redis/replicated.js';
 import { DEFAULT_REDIS_PREFIX, redisNamespace } from './redis/namespace.js';
 import { RedisPayloadStore } from './redis/payload-store.js';
 import { RedisRevocationFeed } from './redis/revocation-feed.js';
@@ -27,7 +29,8 @@ import { StorageUnavailableError } from './unavailable.js';
 
 export interface StorageOptions {
   databaseUrl?: string;
-  redisUrl?: string;
+  /** The ephemeral tier's Redis (REDIS_URL or REDIS_SENTINELS); unset: the durable tier. */
+  redis?: RedisTarget;
   dataDir: string;
   /** `owner` for the server; `guest` for tools that may run beside it (the CLI). */
   role: 'owner' | 'guest';
@@ -80,48 +83,7 @@ export interface ClientTokenStore {
 }
 
 export { StorageUnavailableError } from './unavailable.js';
-
-/** Hides the password of a connection string before it is shown anywhere. */
-export function redactUrl(url: string): string {
-  try {
-    const parsed = new URL(url);
-    if (parsed.password) parsed.password = '***';
-    return parsed.toString();
-  } catch {
-    return '(unparseable URL)';
-  }
-}
-
-async function connectRedis(url: string): Promise<Redis> {
-  // Bounded so that a request never waits long on a Redis that is gone: a
-  // command queued while disconnected fails once two reconnection attempts
-  // have failed (maxRetriesPerRequest: 1), attempts come at least every half
-  // second (so about a second in all, and service resumes within half a
-  // second of Redis returning), and neither a connect nor a command may hang
-  // for more than two seconds. The request then gets 503. Auto-pipelining
-  // sends the commands of concurrent requests in one socket write: under
-  // load, a write(2) per command was a twentieth of the token endpoint's CPU
-  // (profiled).
-  const redis = new Redis(url, {
-    lazyConnect: true,
-    maxRetriesPerRequest: 1,
-    retryStrategy: (attempt) => Math.min(attempt * 100, 500),
-    connectTimeout: 2000,
-    commandTimeout: 2000,
-    enableAutoPipelining: true,
-  });
-  // Connection errors surface through failed commands and /readyz; without a
-  // listener ioredis would print every reconnection attempt.
-  redis.on('error', () => {});
-  try {
-    await redis.connect();
-    await redis.ping();
-  } catch (error) {
-    redis.disconnect();
-    throw new StorageUnavailableError(`REDIS_URL: cannot reach ${redactUrl(url)}: ${(error as Error).message}`, error);
-  }
-  return redis;
-}
+export { redactUrl } from './redis/connect.js';
 
 async function openDurable(options: StorageOptions): Promise<SqlDatabase> {
   if (!options.databaseUrl) return openEmbedded(options.dataDir, options.role);
@@ -152,7 +114,7 @@ export async function openStorage(options: StorageOptions): Promise<Storage> {
       await clients.sealLegacyRows();
       await keys.sealLegacyRows();
     }
-    if (options.redisUrl) redis = await connectRedis(options.redisUrl);
+    if (options.redis) redis = await connectRedis(options.redis);
   } catch (error) {
     await db.close().catch(() => {});
     throw error;
@@ -162,12 +124,22 @@ export async function openStorage(options: StorageOptions): Promise<Storage> {
   const plainDurable = new SqlPayloadStore(db);
   const durable = observe ? instrumentStore(plainDurable, (op, s, f) => observe('durable', op, s, f)) : plainDurable;
   const names = redis && redisNamespace(options.redisPrefix ?? DEFAULT_REDIS_PREFIX, redis.options.db ?? 0);
-  const redisPayload = redis && names && failingAsUnavailable(new RedisPayloadStore(redis, names.key('')), redis);
+  // Behind Sentinel a failover may lose the last writes: the ones that must
+  // not be lost wait for a replica (see replicated.ts).
+  const replicated = options.redis?.kind === 'sentinel';
+  const redisPayload = redis && names && failingAsUnavailable(
+    replicated ? acknowledgedByReplica(new RedisPayloadStore(redis, names.key('')), redis, ['consume', 'destroy', 'revokeByGrantId', 'revokeByClientId'])
+      : new RedisPayloadStore(redis, names.key('')),
+    redis,
+  );
   const ephemeralTier: PayloadStore = redisPayload
     ? (observe ? instrumentStore(redisPayload, (op, s, f) => observe('ephemeral', op, s, f)) : redisPayload)
     : durable;
   let revocations: RevocationFeed | undefined;
-  if (redis && names) revocations = failingAsUnavailable(new RedisRevocationFeed(redis, names.key('revocations'), undefined, names.channel('revocations')), redis);
+  if (redis && names) {
+    const feed = new RedisRevocationFeed(redis, names.key('revocations'), undefined, names.channel('revocations'));
+    revocations = failingAsUnavailable(replicated ? acknowledgedByReplica(feed, redis, ['publish']) : feed, redis);
+  }
   else if (db.kind === 'embedded') revocations = new LocalRevocationFeed();
   const ephemeral = revocations ? announcingRevocations(ephemeralTier, revocations) : ephemeralTier;
   const sqlCounters = redis ? undefined : new SqlCounterStore(db);
@@ -201,7 +173,7 @@ export async function openStorage(options: StorageOptions): Promise<Storage> {
   return {
     description: {
       durable: db.kind === 'postgres' ? `postgres ${redactUrl(options.databaseUrl ?? '')}` : `embedded ${options.dataDir}`,
-      ephemeral: redis ? `redis ${redactUrl(options.redisUrl ?? '')}` : 'durable tier (SQL with expiry)',
+      ephemeral: redis && options.redis ? `redis ${describeRedisTarget(options.redis)}` : 'durable tier (SQL with expiry)',
     },
     db,
     durable,

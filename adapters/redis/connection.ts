@@ -1,13 +1,18 @@
 import { type Redis, ReplyError } from 'ioredis';
 import { StorageUnavailableError } from '../unavailable.js';
+import { TRANSIENT_REPLY } from './connect.js';
 
 // ioredis's errors for a connection that is gone or silent (it has no error
 // classes for them): retries exhausted, closed, offline queue off, timed out.
 const CONNECTION_LOST = /MaxRetriesPerRequest|Connection is closed|Stream isn't writeable|Command timed out/;
 
 function translate(redis: Redis, error: unknown): unknown {
-  // A ReplyError is Redis answering: the command itself was wrong.
-  if (error instanceof ReplyError) return error;
+  // A ReplyError is Redis answering: the command itself was wrong, unless
+  // the node says it cannot take commands now (failover, see connect.ts).
+  if (error instanceof ReplyError) {
+    const { message } = error as Error;
+    return TRANSIENT_REPLY.test(message) ? new StorageUnavailableError(`Redis unavailable: ${message}`, error) : error;
+  }
   const { name, message } = error as Error;
   if (redis.status !== 'ready' || CONNECTION_LOST.test(`${name} ${message}`)) {
     return new StorageUnavailableError(`Redis unreachable: ${message}`, error);

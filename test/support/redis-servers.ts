@@ -1,0 +1,95 @@
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { Redis } from 'ioredis';
+import { freePort, tempDir } from './server.js';
+
+/** Whether `redis-server` (and `redis-cli`) are installed (Debian package redis-server). */
+export function redisBinariesPresent(): boolean {
+  return ['redis-server', 'redis-cli'].every((binary) => spawnSync(binary, ['--version']).status === 0);
+}
+
+/** One redis-server process this test started, on its own port and folder. */
+export interface RedisProcess {
+  pid: number;
+  port: number;
+  dir: string;
+  /** SIGKILL by PID, as a crashed machine: no chance to hand anything over. */
+  kill(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+async function answers(port: number, child: ChildProcess, log: () => string): Promise<void> {
+  const probe = new Redis({ port, host: '127.0.0.1', lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
+  probe.on('error', () => {});
+  try {
+    for (let i = 0; i < 100; i += 1) {
+      if (child.exitCode !== null) throw new Error(`redis-server on ${port} exited with ${child.exitCode}\n${log()}`);
+      try {
+        if (probe.status !== 'ready') await probe.connect();
+        await probe.ping();
+        return;
+      } catch { /* not yet */ }
+      probe.disconnect();
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    throw new Error(`redis-server on ${port} did not answer\n${log()}`);
+  } finally {
+    probe.disconnect();
+  }
+}
+
+/**
+ * Starts `redis-server` with a generated configuration file (sentinels
+ * rewrite theirs) in a temporary folder, without persistence, listening on
+ * 127.0.0.1 only.
+ */
+export async function startRedis(lines: string[], options: { sentinel?: boolean; port?: number } = {}): Promise<RedisProcess> {
+  const dir = await tempDir('gh-redis-');
+  const port = options.port ?? await freePort();
+  const conf = join(dir, 'redis.conf');
+  await writeFile(conf, [`port ${port}`, 'bind 127.0.0.1', `dir ${dir}`, 'save ""', 'appendonly no', ...lines, ''].join('\n'));
+  const child = spawn('redis-server', [conf, ...(options.sentinel ? ['--sentinel'] : [])], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let log = '';
+  const keep = (chunk: Buffer) => { log = (log + String(chunk)).slice(-4000); };
+  child.stdout!.on('data', keep);
+  child.stderr!.on('data', keep);
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  try {
+    await answers(port, child, () => log);
+  } catch (error) {
+    child.kill('SIGKILL');
+    throw error;
+  }
+  const end = async (signal: NodeJS.Signals) => {
+    if (child.exitCode === null && child.signalCode === null) process.kill(child.pid!, signal);
+    await exited;
+  };
+  return {
+    pid: child.pid!,
+    port,
+    dir,
+    kill: () => end('SIGKILL'),
+    async stop() {
+      await end('SIGKILL');
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Polls `probe` every 50 ms until it resolves true; fails with `what` after `ms`. */
+export async function eventually(what: string, probe: () => Promise<boolean>, ms = 20_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    try { if (await probe()) return; } catch { /* not yet */ }
+    if (Date.now() > deadline) throw new Error(`${what}: not within ${ms} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+/** A plain client for the test's own questions to one node. */
+export function nodeClient(port: number): Redis {
+  const client = new Redis({ port, host: '127.0.0.1', maxRetriesPerRequest: 0, retryStrategy: () => null });
+  client.on('error', () => {});
+  return client;
+}
