@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import { Redis } from 'ioredis';
 import type { AdapterFactory } from 'oidc-provider';
 import type { CounterStore, PayloadStore, RevocationFeed } from './contract.js';
 import { type EmbeddedDatabase, openEmbedded } from './embedded/pglite.js';
@@ -6,7 +6,7 @@ import { instrumentStore } from './instrumented-store.js';
 import { LocalRevocationFeed } from './local-revocation-feed.js';
 import { createAdapterFactory } from './oidc-adapter.js';
 import { RedisCounterStore } from './redis/counter-store.js';
-import { connectRedis, describeRedisTarget, redactUrl, type RedisTarget } from './redis/connect.js';
+import { connectRedis, describeRedisTarget, redactUrl, type RedisClient, type RedisTarget } from './redis/connect.js';
 import { failingAsUnavailable } from './redis/connection.js';
 import { acknowledgedByReplica } from './redis/replicated.js';
 import { DEFAULT_REDIS_PREFIX, redisNamespace } from './redis/namespace.js';
@@ -101,7 +101,7 @@ async function openDurable(options: StorageOptions): Promise<SqlDatabase> {
 /** Opens both tiers, applies migrations and builds the stores on top. */
 export async function openStorage(options: StorageOptions): Promise<Storage> {
   const db = await openDurable(options);
-  let redis: Redis | undefined;
+  let redis: RedisClient | undefined;
   const clients = new ClientsStore(db, options.secrets);
   const keys = new KeysStore(db, options.secrets);
   try {
@@ -123,12 +123,13 @@ export async function openStorage(options: StorageOptions): Promise<Storage> {
   const observe = options.observe;
   const plainDurable = new SqlPayloadStore(db);
   const durable = observe ? instrumentStore(plainDurable, (op, s, f) => observe('durable', op, s, f)) : plainDurable;
-  const names = redis && redisNamespace(options.redisPrefix ?? DEFAULT_REDIS_PREFIX, redis.options.db ?? 0);
+  // A cluster has only database 0.
+  const names = redis && redisNamespace(options.redisPrefix ?? DEFAULT_REDIS_PREFIX, redis instanceof Redis ? redis.options.db ?? 0 : 0);
   // Behind Sentinel a failover may lose the last writes: the ones that must
   // not be lost wait for a replica (see replicated.ts).
-  const replicated = options.redis?.kind === 'sentinel';
+  const replicated = options.redis?.kind === 'sentinel' && redis instanceof Redis ? redis : undefined;
   const redisPayload = redis && names && failingAsUnavailable(
-    replicated ? acknowledgedByReplica(new RedisPayloadStore(redis, names.key('')), redis, ['consume', 'destroy', 'revokeByGrantId', 'revokeByClientId'])
+    replicated ? acknowledgedByReplica(new RedisPayloadStore(redis, names.key('')), replicated, ['consume', 'destroy', 'revokeByGrantId', 'revokeByClientId'])
       : new RedisPayloadStore(redis, names.key('')),
     redis,
   );
@@ -138,7 +139,7 @@ export async function openStorage(options: StorageOptions): Promise<Storage> {
   let revocations: RevocationFeed | undefined;
   if (redis && names) {
     const feed = new RedisRevocationFeed(redis, names.key('revocations'), undefined, names.channel('revocations'));
-    revocations = failingAsUnavailable(replicated ? acknowledgedByReplica(feed, redis, ['publish']) : feed, redis);
+    revocations = failingAsUnavailable(replicated ? acknowledgedByReplica(feed, replicated, ['publish']) : feed, redis);
   }
   else if (db.kind === 'embedded') revocations = new LocalRevocationFeed();
   const ephemeral = revocations ? announcingRevocations(ephemeralTier, revocations) : ephemeralTier;

@@ -43,6 +43,11 @@ export const settings = {
     default: undefined,
     description: 'Name of the master the sentinels monitor (required with REDIS_SENTINELS).',
   },
+  redisClusterNodes: {
+    env: 'REDIS_CLUSTER_NODES',
+    default: undefined,
+    description: 'Seed nodes of a Redis Cluster, `host:port,host:port,…`, instead of REDIS_URL. Key and channel names are the same as with REDIS_URL; multi-key steps are split into single-key ones. See docs/operations/scaling-out.md.',
+  },
   dataDir: {
     env: 'GATEHOUSE_DATA_DIR',
     default: 'data',

@@ -10,6 +10,8 @@ export interface GatehouseConfig {
   redisSentinels?: string;
   /** The master's name the sentinels monitor. */
   redisSentinelMaster?: string;
+  /** Seed nodes of a Redis Cluster, `host:port,host:port,…` (instead of redisUrl). */
+  redisClusterNodes?: string;
   dataDir: string;
   cookieSecrets?: string[];
   /** 32 bytes, base64 (standard or url-safe) or hex; decoded by src/config/secrets-key.ts. */
@@ -67,6 +69,7 @@ export const configSchema: JSONSchemaType<GatehouseConfig> = {
     redisUrl: { type: 'string', nullable: true, pattern: '^rediss?://' },
     redisSentinels: { type: 'string', nullable: true, pattern: HOST_PORT_LIST },
     redisSentinelMaster: { type: 'string', nullable: true, pattern: '^[A-Za-z0-9_.-]{1,64}$' },
+    redisClusterNodes: { type: 'string', nullable: true, pattern: HOST_PORT_LIST },
     dataDir: { type: 'string', minLength: 1 },
     cookieSecrets: {
       type: 'array', nullable: true, minItems: 1, items: { type: 'string', minLength: 32 },

@@ -1,4 +1,4 @@
-import { Redis, type RedisOptions } from 'ioredis';
+import { Cluster, Redis, type RedisOptions } from 'ioredis';
 import { StorageUnavailableError } from '../unavailable.js';
 
 export interface HostPort {
@@ -6,10 +6,14 @@ export interface HostPort {
   port: number;
 }
 
-/** How to reach Redis: one server by URL, or the master a Sentinel set names. */
+/** How to reach Redis: one server by URL, the master a Sentinel set names, or a Cluster by its seed nodes. */
 export type RedisTarget =
   | { kind: 'single'; url: string }
-  | { kind: 'sentinel'; sentinels: HostPort[]; master: string };
+  | { kind: 'sentinel'; sentinels: HostPort[]; master: string }
+  | { kind: 'cluster'; nodes: HostPort[] };
+
+/** A connection to a single Redis (directly or through Sentinel) or to a Cluster; the stores accept either. */
+export type RedisClient = Redis | Cluster;
 
 /** `host:port,host:port` (validated by the configuration schema) as addresses. */
 export function parseHostPorts(list: string): HostPort[] {
@@ -20,8 +24,9 @@ export function parseHostPorts(list: string): HostPort[] {
 }
 
 /** The Redis the configuration names, if any (load.ts allows one way at most). */
-export function redisTarget(config: { redisUrl?: string; redisSentinels?: string; redisSentinelMaster?: string }): RedisTarget | undefined {
+export function redisTarget(config: { redisUrl?: string; redisSentinels?: string; redisSentinelMaster?: string; redisClusterNodes?: string }): RedisTarget | undefined {
   if (config.redisUrl) return { kind: 'single', url: config.redisUrl };
+  if (config.redisClusterNodes) return { kind: 'cluster', nodes: parseHostPorts(config.redisClusterNodes) };
   if (config.redisSentinels && config.redisSentinelMaster) {
     return { kind: 'sentinel', sentinels: parseHostPorts(config.redisSentinels), master: config.redisSentinelMaster };
   }
@@ -42,15 +47,17 @@ export function redactUrl(url: string): string {
 /** The target in words, without secrets (start-up log, errors). */
 export function describeRedisTarget(target: RedisTarget): string {
   const list = (nodes: HostPort[]) => nodes.map((n) => `${n.host}:${n.port}`).join(',');
-  return target.kind === 'single' ? redactUrl(target.url) : `master "${target.master}" of sentinels ${list(target.sentinels)}`;
+  if (target.kind === 'single') return redactUrl(target.url);
+  return target.kind === 'sentinel' ? `master "${target.master}" of sentinels ${list(target.sentinels)}` : `cluster ${list(target.nodes)}`;
 }
 
 // Replies that mean "this node cannot take the command now", not "the
 // command is wrong": a demoted master (READONLY) or one refusing writes
 // without replicas (NOREPLICAS), a node loading its data (LOADING), a
-// replica without its master (MASTERDOWN). During a failover they are an
+// replica without its master (MASTERDOWN), a cluster without a quorum or
+// moving a slot (CLUSTERDOWN, TRYAGAIN). During a failover they are an
 // outage (503), and after one, a reconnection finds the new master.
-export const TRANSIENT_REPLY = /^(READONLY|NOREPLICAS|LOADING|MASTERDOWN)\b/;
+export const TRANSIENT_REPLY = /^(READONLY|NOREPLICAS|LOADING|MASTERDOWN|CLUSTERDOWN|TRYAGAIN)\b/;
 
 // Bounded so that a request never waits long on a Redis that is gone: a
 // command queued while disconnected fails once two reconnection attempts
@@ -74,8 +81,23 @@ const BOUNDED: RedisOptions = {
   reconnectOnError: (error) => TRANSIENT_REPLY.test(error.message),
 };
 
-function client(target: RedisTarget): Redis {
+function client(target: RedisTarget): RedisClient {
   if (target.kind === 'single') return new Redis(target.url, BOUNDED);
+  if (target.kind === 'cluster') {
+    const { lazyConnect, enableAutoPipelining, retryStrategy, ...perNode } = BOUNDED;
+    return new Cluster(target.nodes, {
+      lazyConnect,
+      enableAutoPipelining,
+      // The same bounds as a single Redis, per node and for the cluster as a whole.
+      clusterRetryStrategy: retryStrategy,
+      redisOptions: perNode,
+      // During a failover a node answers CLUSTERDOWN or TRYAGAIN; retry
+      // within the command's own bound rather than fail at once.
+      retryDelayOnClusterDown: 100,
+      retryDelayOnTryAgain: 100,
+      retryDelayOnFailover: 100,
+    });
+  }
   return new Redis({
     ...BOUNDED,
     sentinels: target.sentinels,
@@ -89,7 +111,7 @@ function client(target: RedisTarget): Redis {
 }
 
 /** Connects and pings; a Redis that cannot be reached is a StorageUnavailableError naming the setting. */
-export async function connectRedis(target: RedisTarget): Promise<Redis> {
+export async function connectRedis(target: RedisTarget): Promise<RedisClient> {
   const redis = client(target);
   // Connection errors surface through failed commands and /readyz; without a
   // listener ioredis would print every reconnection attempt.
@@ -99,8 +121,13 @@ export async function connectRedis(target: RedisTarget): Promise<Redis> {
     await redis.ping();
   } catch (error) {
     redis.disconnect();
-    const setting = target.kind === 'single' ? 'REDIS_URL' : 'REDIS_SENTINELS';
+    const setting = { single: 'REDIS_URL', sentinel: 'REDIS_SENTINELS', cluster: 'REDIS_CLUSTER_NODES' }[target.kind];
     throw new StorageUnavailableError(`${setting}: cannot reach ${describeRedisTarget(target)}: ${(error as Error).message}`, error);
   }
   return redis;
+}
+
+/** A second connection like `redis` (pub/sub needs its own), lazily connected. */
+export function duplicateOf(redis: RedisClient): RedisClient {
+  return redis instanceof Cluster ? redis.duplicate() : redis.duplicate();
 }

@@ -1,4 +1,5 @@
-import { type Redis, ReplyError } from 'ioredis';
+import { ReplyError } from 'ioredis';
+import type { RedisClient } from './connect.js';
 import { StorageUnavailableError } from '../unavailable.js';
 import { TRANSIENT_REPLY } from './connect.js';
 
@@ -6,7 +7,7 @@ import { TRANSIENT_REPLY } from './connect.js';
 // classes for them): retries exhausted, closed, offline queue off, timed out.
 const CONNECTION_LOST = /MaxRetriesPerRequest|Connection is closed|Stream isn't writeable|Command timed out/;
 
-function translate(redis: Redis, error: unknown): unknown {
+function translate(redis: RedisClient, error: unknown): unknown {
   // A ReplyError is Redis answering: the command itself was wrong, unless
   // the node says it cannot take commands now (failover, see connect.ts).
   if (error instanceof ReplyError) {
@@ -25,7 +26,7 @@ function translate(redis: Redis, error: unknown): unknown {
  * StorageUnavailableError when the Redis connection is lost, so each Redis
  * store keeps the storage contract without a try/catch per method.
  */
-export function failingAsUnavailable<T extends object>(store: T, redis: Redis): T {
+export function failingAsUnavailable<T extends object>(store: T, redis: RedisClient): T {
   return new Proxy(store, {
     get(target, property, receiver) {
       const value: unknown = Reflect.get(target, property, receiver);

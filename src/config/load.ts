@@ -26,6 +26,7 @@ const FORMS: Partial<Record<SettingName, string>> = {
   redisUrl: 'must be a redis:// or rediss:// URL',
   redisSentinels: 'must be host:port pairs separated by commas, e.g. 10.0.0.1:26379,10.0.0.2:26379',
   redisSentinelMaster: 'must be the master\'s name as the sentinels know it (letters, digits, _ . -)',
+  redisClusterNodes: 'must be host:port pairs separated by commas, e.g. 10.0.0.1:6379,10.0.0.2:6379',
   secretsKey: 'must be 32 bytes, written as base64 (43 or 44 characters) or hex (64 characters); make one with `openssl rand -base64 32`',
 };
 
@@ -56,10 +57,10 @@ function describe(error: ErrorObject, raw: Record<string, unknown>): string {
 
 /** One way to reach Redis at most, and a sentinel set always with its master's name. */
 function redisProblems(raw: Record<string, unknown>): string[] {
-  const ways = (['redisUrl', 'redisSentinels'] as const).filter((name) => raw[name] !== undefined);
+  const ways = (['redisUrl', 'redisSentinels', 'redisClusterNodes'] as const).filter((name) => raw[name] !== undefined);
   const problems: string[] = [];
   if (ways.length > 1) {
-    problems.push(`  - ${ways.map((name) => settings[name].env).join(' and ')} are set: set only one of them (a single Redis or a Sentinel set)`);
+    problems.push(`  - ${ways.map((name) => settings[name].env).join(' and ')} are set: set only one of them (a single Redis, a Sentinel set or a Cluster)`);
   }
   if (raw.redisSentinels !== undefined && raw.redisSentinelMaster === undefined) {
     problems.push(`  - ${settings.redisSentinelMaster.env} is required with ${settings.redisSentinels.env} (the master's name in the sentinels' configuration)`);
@@ -91,7 +92,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): GatehouseConfi
     if (['1', 'yes', 'on'].includes(flag)) raw[name] = 'true';
     if (['0', 'no', 'off'].includes(flag)) raw[name] = 'false';
   }
-  for (const name of ['redisSentinels'] as const) {
+  for (const name of ['redisSentinels', 'redisClusterNodes'] as const) {
     if (typeof raw[name] === 'string') raw[name] = (raw[name] as string).split(',').map((s) => s.trim()).join(',');
   }
   const shown = { ...raw };

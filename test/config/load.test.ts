@@ -64,6 +64,14 @@ describe('configuration', () => {
     expect(failure({ REDIS_SENTINELS: '10.0.0.1', REDIS_SENTINEL_MASTER: 'gatehouse' })).to.include('REDIS_SENTINELS must be host:port pairs separated by commas');
   });
 
+  it('takes Redis Cluster seed nodes instead of REDIS_URL or a Sentinel set, never together (issue 19)', () => {
+    const config = loadConfig({ REDIS_CLUSTER_NODES: '10.0.0.1:6379,10.0.0.2:6379' });
+    expect(redisTarget(config)).to.deep.equal({ kind: 'cluster', nodes: [{ host: '10.0.0.1', port: 6379 }, { host: '10.0.0.2', port: 6379 }] });
+    expect(failure({ REDIS_URL: 'redis://cache:6379', REDIS_CLUSTER_NODES: '10.0.0.1:6379' })).to.include('REDIS_URL and REDIS_CLUSTER_NODES are set: set only one of them');
+    expect(failure({ REDIS_SENTINELS: '10.0.0.1:26379', REDIS_SENTINEL_MASTER: 'gatehouse', REDIS_CLUSTER_NODES: '10.0.0.1:6379' })).to.include('REDIS_SENTINELS and REDIS_CLUSTER_NODES are set');
+    expect(failure({ REDIS_CLUSTER_NODES: 'redis://10.0.0.1:6379' })).to.include('REDIS_CLUSTER_NODES must be host:port pairs separated by commas');
+  });
+
   it('refuses an https issuer unless TRUST_PROXY says TLS ends at a proxy', () => {
     expect(failure({ ISSUER: 'https://id.example.com' })).to.match(/ISSUER is https, which needs TRUST_PROXY=true/);
     expect(loadConfig({ ISSUER: 'https://id.example.com', TRUST_PROXY: 'on' }).trustProxy).to.equal(true);

@@ -93,3 +93,67 @@ export function nodeClient(port: number): Redis {
   client.on('error', () => {});
   return client;
 }
+
+export interface RedisClusterProcesses {
+  /** Every node's address, masters and replicas (the seed list for REDIS_CLUSTER_NODES). */
+  nodes: Array<{ host: string; port: number }>;
+  processes: RedisProcess[];
+  stop(): Promise<void>;
+}
+
+/**
+ * A Redis Cluster of three masters with a replica each: six
+ * `redis-server --cluster-enabled yes` on free ports, joined by
+ * `redis-cli --cluster create`, ready once every node reports
+ * cluster_state:ok.
+ */
+export async function startRedisCluster(): Promise<RedisClusterProcesses> {
+  const processes: RedisProcess[] = [];
+  try {
+    for (let i = 0; i < 6; i += 1) {
+      processes.push(await startRedis(['cluster-enabled yes', 'cluster-config-file nodes.conf', 'cluster-node-timeout 2000']));
+    }
+    const nodes = processes.map((p) => ({ host: '127.0.0.1', port: p.port }));
+    const created = spawnSync('redis-cli', ['--cluster', 'create', ...nodes.map((n) => `${n.host}:${n.port}`), '--cluster-replicas', '1', '--cluster-yes'], { encoding: 'utf8' });
+    if (created.status !== 0) throw new Error(`redis-cli --cluster create failed:\n${created.stdout}\n${created.stderr}`);
+    for (const node of nodes) {
+      const asked = nodeClient(node.port);
+      try {
+        await eventually(`node ${node.port} sees the cluster`, async () => /cluster_state:ok/.test(await asked.call('CLUSTER', 'INFO') as string), 30_000);
+      } finally {
+        asked.disconnect();
+      }
+    }
+    return { nodes, processes, stop: async () => { for (const p of processes) await p.stop(); } };
+  } catch (error) {
+    for (const p of processes) await p.stop();
+    throw error;
+  }
+}
+
+let shared: Promise<RedisClusterProcesses> | undefined;
+
+/**
+ * One cluster for every test file of a run that asks for it (started on first
+ * use; stopped by the root hook in environment.ts, or at exit by PID).
+ */
+export function sharedRedisCluster(): Promise<RedisClusterProcesses> {
+  if (!shared) {
+    shared = startRedisCluster();
+    shared.then((cluster) => {
+      process.once('exit', () => { for (const p of cluster.processes) { try { process.kill(p.pid, 'SIGKILL'); } catch { /* gone */ } } });
+    }, () => {});
+  }
+  return shared;
+}
+
+/** Stops the shared cluster if this run started one. */
+export async function stopSharedRedisCluster(): Promise<void> {
+  if (!shared) return;
+  const started = shared;
+  shared = undefined;
+  await (await started.catch(() => undefined))?.stop();
+}
+
+/** Whether the store contract tests also run on a Redis Cluster (TEST_REDIS_CLUSTER=1, and redis-server installed). */
+export const clusterContractWanted = process.env.TEST_REDIS_CLUSTER === '1';
