@@ -55,9 +55,10 @@ export function describeRedisTarget(target: RedisTarget): string {
 // command is wrong": a demoted master (READONLY) or one refusing writes
 // without replicas (NOREPLICAS), a node loading its data (LOADING), a
 // replica without its master (MASTERDOWN), a cluster without a quorum or
-// moving a slot (CLUSTERDOWN, TRYAGAIN). During a failover they are an
+// moving a slot (CLUSTERDOWN, TRYAGAIN, and MOVED or ASK should ioredis
+// ever pass one on instead of following it). During a failover they are an
 // outage (503), and after one, a reconnection finds the new master.
-export const TRANSIENT_REPLY = /^(READONLY|NOREPLICAS|LOADING|MASTERDOWN|CLUSTERDOWN|TRYAGAIN)\b/;
+export const TRANSIENT_REPLY = /^(READONLY|NOREPLICAS|LOADING|MASTERDOWN|CLUSTERDOWN|TRYAGAIN|MOVED|ASK)\b/;
 
 // Bounded so that a request never waits long on a Redis that is gone: a
 // command queued while disconnected fails once two reconnection attempts
@@ -78,16 +79,22 @@ const BOUNDED: RedisOptions = {
   // A master demoted under this connection answers READONLY: reconnect (and
   // so, with Sentinel, ask for the new master) rather than keep writing to it.
   // The failed command itself still fails (503); it is not resent.
-  reconnectOnError: (error) => TRANSIENT_REPLY.test(error.message),
+  reconnectOnError: (error) => /^READONLY\b/.test(error.message),
 };
 
 function client(target: RedisTarget): RedisClient {
   if (target.kind === 'single') return new Redis(target.url, BOUNDED);
   if (target.kind === 'cluster') {
-    const { lazyConnect, enableAutoPipelining, retryStrategy, ...perNode } = BOUNDED;
+    // Not reconnectOnError: ioredis follows a cluster's MOVED and failovers
+    // itself, and a node connection it closes is never reopened (its nodes
+    // have no retry strategy), so closing them on errors emptied the pool.
+    const { lazyConnect, retryStrategy, enableAutoPipelining: _, reconnectOnError: __, ...perNode } = BOUNDED;
     return new Cluster(target.nodes, {
       lazyConnect,
-      enableAutoPipelining,
+      // Off in a cluster: when a slot moves (a replica promoted), ioredis
+      // hands an auto-pipelined batch's MOVED replies to the callers instead
+      // of following them (seen as 500s with a master killed under load).
+      enableAutoPipelining: false,
       // The same bounds as a single Redis, per node and for the cluster as a whole.
       clusterRetryStrategy: retryStrategy,
       redisOptions: perNode,

@@ -1,11 +1,15 @@
 import { ReplyError } from 'ioredis';
-import type { RedisClient } from './connect.js';
 import { StorageUnavailableError } from '../unavailable.js';
-import { TRANSIENT_REPLY } from './connect.js';
+import { type RedisClient, TRANSIENT_REPLY } from './connect.js';
 
 // ioredis's errors for a connection that is gone or silent (it has no error
-// classes for them): retries exhausted, closed, offline queue off, timed out.
-const CONNECTION_LOST = /MaxRetriesPerRequest|Connection is closed|Stream isn't writeable|Command timed out/;
+// classes for them): retries exhausted, closed, offline queue off, timed out;
+// and a cluster's: redirections that never settled while a replica was being
+// promoted, no node reachable, the slot map unobtainable.
+const CONNECTION_LOST = new RegExp([
+  'MaxRetriesPerRequest', 'Connection is closed', "Stream isn't writeable", 'Command timed out',
+  'Too many Cluster redirections', 'ClusterAllFailedError', 'None of startup nodes is available', 'Failed to refresh slots cache', "Cluster isn't ready",
+].map((text) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')).join('|'));
 
 function translate(redis: RedisClient, error: unknown): unknown {
   // A ReplyError is Redis answering: the command itself was wrong, unless

@@ -124,3 +124,4 @@ describe('Redis Cluster: Gatehouse on REDIS_CLUSTER_NODES', function () {
     expect(replies.map((r) => r.status)).to.deep.equal(replies.map(() => 200));
   });
 });
+

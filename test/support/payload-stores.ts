@@ -58,7 +58,8 @@ export function payloadStoreSubjects(): PayloadStoreSubject[] {
 /** A client of the run's shared three-master cluster (started on first use). */
 export async function openSharedCluster(): Promise<Cluster> {
   const { nodes } = await sharedRedisCluster();
-  const cluster = new Cluster(nodes, { enableAutoPipelining: true });
+  // As Gatehouse connects (adapters/redis/connect.ts): no auto-pipelining in a cluster.
+  const cluster = new Cluster(nodes);
   await new Promise<void>((resolve, reject) => { cluster.once('ready', resolve); cluster.once('error', reject); });
   return cluster;
 }
