@@ -119,7 +119,14 @@ export async function startRedisCluster(): Promise<RedisClusterProcesses> {
     for (const node of nodes) {
       const asked = nodeClient(node.port);
       try {
-        await eventually(`node ${node.port} sees the cluster`, async () => /cluster_state:ok/.test(await asked.call('CLUSTER', 'INFO') as string), 30_000);
+        // Every node sees the slots covered, three masters with slots and three replicas attached.
+        await eventually(`node ${node.port} sees the whole cluster`, async () => {
+          if (!/cluster_state:ok/.test(await asked.call('CLUSTER', 'INFO') as string)) return false;
+          const lines = (await asked.call('CLUSTER', 'NODES') as string).split('\n').filter(Boolean);
+          const masters = lines.filter((line) => /\bmaster\b/.test(line) && line.split(' ').length > 8);
+          const replicas = lines.filter((line) => /\bslave\b/.test(line) && / connected/.test(line));
+          return masters.length === 3 && replicas.length === 3;
+        }, 30_000);
       } finally {
         asked.disconnect();
       }
