@@ -6,7 +6,9 @@ import { instrumentStore } from './instrumented-store.js';
 import { LocalRevocationFeed } from './local-revocation-feed.js';
 import { createAdapterFactory, revokeGrant } from './oidc-adapter.js';
 import { RedisCounterStore } from './redis/counter-store.js';
+import { connectRedis, describeRedisTarget, redactUrl, type RedisClient, type RedisTarget } from './redis/connect.js';
 import { failingAsUnavailable } from './redis/connection.js';
+import { acknowledgedByReplica } from './redis/replicated.js';
 import { DEFAULT_REDIS_PREFIX, redisNamespace } from './redis/namespace.js';
 import { RedisPayloadStore } from './redis/payload-store.js';
 import { RedisRevocationFeed } from './redis/revocation-feed.js';
@@ -27,7 +29,8 @@ import { StorageUnavailableError } from './unavailable.js';
 
 export interface StorageOptions {
   databaseUrl?: string;
-  redisUrl?: string;
+  /** The ephemeral tier's Redis (REDIS_URL or REDIS_SENTINELS); unset: the durable tier. */
+  redis?: RedisTarget;
   dataDir: string;
   /** `owner` for the server; `guest` for tools that may run beside it (the CLI). */
   role: 'owner' | 'guest';
@@ -87,48 +90,7 @@ export interface ClientTokenStore {
 }
 
 export { StorageUnavailableError } from './unavailable.js';
-
-/** Hides the password of a connection string before it is shown anywhere. */
-export function redactUrl(url: string): string {
-  try {
-    const parsed = new URL(url);
-    if (parsed.password) parsed.password = '***';
-    return parsed.toString();
-  } catch {
-    return '(unparseable URL)';
-  }
-}
-
-async function connectRedis(url: string): Promise<Redis> {
-  // Bounded so that a request never waits long on a Redis that is gone: a
-  // command queued while disconnected fails once two reconnection attempts
-  // have failed (maxRetriesPerRequest: 1), attempts come at least every half
-  // second (so about a second in all, and service resumes within half a
-  // second of Redis returning), and neither a connect nor a command may hang
-  // for more than two seconds. The request then gets 503. Auto-pipelining
-  // sends the commands of concurrent requests in one socket write: under
-  // load, a write(2) per command was a twentieth of the token endpoint's CPU
-  // (profiled).
-  const redis = new Redis(url, {
-    lazyConnect: true,
-    maxRetriesPerRequest: 1,
-    retryStrategy: (attempt) => Math.min(attempt * 100, 500),
-    connectTimeout: 2000,
-    commandTimeout: 2000,
-    enableAutoPipelining: true,
-  });
-  // Connection errors surface through failed commands and /readyz; without a
-  // listener ioredis would print every reconnection attempt.
-  redis.on('error', () => {});
-  try {
-    await redis.connect();
-    await redis.ping();
-  } catch (error) {
-    redis.disconnect();
-    throw new StorageUnavailableError(`REDIS_URL: cannot reach ${redactUrl(url)}: ${(error as Error).message}`, error);
-  }
-  return redis;
-}
+export { redactUrl } from './redis/connect.js';
 
 async function openDurable(options: StorageOptions): Promise<SqlDatabase> {
   if (!options.databaseUrl) return openEmbedded(options.dataDir, options.role);
@@ -146,7 +108,7 @@ async function openDurable(options: StorageOptions): Promise<SqlDatabase> {
 /** Opens both tiers, applies migrations and builds the stores on top. */
 export async function openStorage(options: StorageOptions): Promise<Storage> {
   const db = await openDurable(options);
-  let redis: Redis | undefined;
+  let redis: RedisClient | undefined;
   const clients = new ClientsStore(db, options.secrets);
   const keys = new KeysStore(db, options.secrets);
   try {
@@ -159,7 +121,7 @@ export async function openStorage(options: StorageOptions): Promise<Storage> {
       await clients.sealLegacyRows();
       await keys.sealLegacyRows();
     }
-    if (options.redisUrl) redis = await connectRedis(options.redisUrl);
+    if (options.redis) redis = await connectRedis(options.redis);
   } catch (error) {
     await db.close().catch(() => {});
     throw error;
@@ -168,13 +130,24 @@ export async function openStorage(options: StorageOptions): Promise<Storage> {
   const observe = options.observe;
   const plainDurable = new SqlPayloadStore(db);
   const durable = observe ? instrumentStore(plainDurable, (op, s, f) => observe('durable', op, s, f)) : plainDurable;
-  const names = redis && redisNamespace(options.redisPrefix ?? DEFAULT_REDIS_PREFIX, redis.options.db ?? 0);
-  const redisPayload = redis && names && failingAsUnavailable(new RedisPayloadStore(redis, names.key('')), redis);
+  // A cluster has only database 0.
+  const names = redis && redisNamespace(options.redisPrefix ?? DEFAULT_REDIS_PREFIX, redis instanceof Redis ? redis.options.db ?? 0 : 0);
+  // Behind Sentinel a failover may lose the last writes: the ones that must
+  // not be lost wait for a replica (see replicated.ts).
+  const replicated = options.redis?.kind === 'sentinel' && redis instanceof Redis ? redis : undefined;
+  const redisPayload = redis && names && failingAsUnavailable(
+    replicated ? acknowledgedByReplica(new RedisPayloadStore(redis, names.key('')), replicated, ['consume', 'destroy', 'revokeByGrantId', 'revokeByClientId'])
+      : new RedisPayloadStore(redis, names.key('')),
+    redis,
+  );
   const ephemeralTier: PayloadStore = redisPayload
     ? (observe ? instrumentStore(redisPayload, (op, s, f) => observe('ephemeral', op, s, f)) : redisPayload)
     : durable;
   let revocations: RevocationFeed | undefined;
-  if (redis && names) revocations = failingAsUnavailable(new RedisRevocationFeed(redis, names.key('revocations'), undefined, names.channel('revocations')), redis);
+  if (redis && names) {
+    const feed = new RedisRevocationFeed(redis, names.key('revocations'), undefined, names.channel('revocations'));
+    revocations = failingAsUnavailable(replicated ? acknowledgedByReplica(feed, replicated, ['publish']) : feed, redis);
+  }
   else if (db.kind === 'embedded') revocations = new LocalRevocationFeed();
   const ephemeral = revocations ? announcingRevocations(ephemeralTier, revocations) : ephemeralTier;
   const sqlCounters = redis ? undefined : new SqlCounterStore(db);
@@ -217,7 +190,7 @@ export async function openStorage(options: StorageOptions): Promise<Storage> {
   return {
     description: {
       durable: db.kind === 'postgres' ? `postgres ${redactUrl(options.databaseUrl ?? '')}` : `embedded ${options.dataDir}`,
-      ephemeral: redis ? `redis ${redactUrl(options.redisUrl ?? '')}` : 'durable tier (SQL with expiry)',
+      ephemeral: redis && options.redis ? `redis ${describeRedisTarget(options.redis)}` : 'durable tier (SQL with expiry)',
     },
     db,
     durable,

@@ -33,6 +33,21 @@ export const settings = {
     default: undefined,
     description: 'Redis connection string for the ephemeral tier. Unset: the durable tier with an expiry column and a sweeper.',
   },
+  redisSentinels: {
+    env: 'REDIS_SENTINELS',
+    default: undefined,
+    description: 'Redis Sentinel addresses, `host:port,host:port,…`, instead of REDIS_URL (with REDIS_SENTINEL_MASTER): Gatehouse asks them for the master and follows a failover. See docs/operations/scaling-out.md.',
+  },
+  redisSentinelMaster: {
+    env: 'REDIS_SENTINEL_MASTER',
+    default: undefined,
+    description: 'Name of the master the sentinels monitor (required with REDIS_SENTINELS).',
+  },
+  redisClusterNodes: {
+    env: 'REDIS_CLUSTER_NODES',
+    default: undefined,
+    description: 'Seed nodes of a Redis Cluster, `host:port,host:port,…`, instead of REDIS_URL. Key and channel names are the same as with REDIS_URL; multi-key steps are split into single-key ones. See docs/operations/scaling-out.md.',
+  },
   dataDir: {
     env: 'GATEHOUSE_DATA_DIR',
     default: 'data',

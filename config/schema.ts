@@ -6,6 +6,12 @@ export interface GatehouseConfig {
   issuer: string;
   databaseUrl?: string;
   redisUrl?: string;
+  /** Sentinel addresses, `host:port,host:port,…` (instead of redisUrl, with redisSentinelMaster). */
+  redisSentinels?: string;
+  /** The master's name the sentinels monitor. */
+  redisSentinelMaster?: string;
+  /** Seed nodes of a Redis Cluster, `host:port,host:port,…` (instead of redisUrl). */
+  redisClusterNodes?: string;
   dataDir: string;
   cookieSecrets?: string[];
   /** 32 bytes, base64 (standard or url-safe) or hex; decoded by src/config/secrets-key.ts. */
@@ -42,6 +48,9 @@ export interface GatehouseConfig {
   redisPrefix: string;
 }
 
+// `host:port` pairs separated by commas (load.ts removes spaces around them).
+const HOST_PORT_LIST = '^[^\\s,:]+:[0-9]{1,5}(,[^\\s,:]+:[0-9]{1,5})*$';
+
 const ttl = { type: 'integer', minimum: 1, maximum: 31_536_000 } as const;
 
 export const configSchema: JSONSchemaType<GatehouseConfig> = {
@@ -61,6 +70,9 @@ export const configSchema: JSONSchemaType<GatehouseConfig> = {
     issuer: { type: 'string', format: 'uri', pattern: '^https?://[^?#]+$' },
     databaseUrl: { type: 'string', nullable: true, pattern: '^postgres(ql)?://' },
     redisUrl: { type: 'string', nullable: true, pattern: '^rediss?://' },
+    redisSentinels: { type: 'string', nullable: true, pattern: HOST_PORT_LIST },
+    redisSentinelMaster: { type: 'string', nullable: true, pattern: '^[A-Za-z0-9_.-]{1,64}$' },
+    redisClusterNodes: { type: 'string', nullable: true, pattern: HOST_PORT_LIST },
     dataDir: { type: 'string', minLength: 1 },
     cookieSecrets: {
       type: 'array', nullable: true, minItems: 1, items: { type: 'string', minLength: 32 },

@@ -2,6 +2,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import type Provider from 'oidc-provider';
 import { openStorage, type Storage } from '../adapters/factory.js';
+import { redisTarget } from '../adapters/redis/connect.js';
 import { SecretsAtRest } from '../adapters/secrets-at-rest.js';
 import type { GatehouseConfig } from '../config/schema.js';
 import { accountFinder, perRequestAccounts } from './accounts/find-account.js';
@@ -81,7 +82,7 @@ export async function composeServices(config: GatehouseConfig, role: 'owner' | '
   const storage = await openStorage({
     secrets,
     databaseUrl: config.databaseUrl,
-    redisUrl: config.redisUrl,
+    redis: redisTarget(config),
     dataDir: config.dataDir,
     auditRetentionDays: config.auditRetentionDays,
     redisPrefix: config.redisPrefix,

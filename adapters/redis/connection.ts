@@ -1,13 +1,23 @@
-import { type Redis, ReplyError } from 'ioredis';
+import { ReplyError } from 'ioredis';
 import { StorageUnavailableError } from '../unavailable.js';
+import { type RedisClient, TRANSIENT_REPLY } from './connect.js';
 
 // ioredis's errors for a connection that is gone or silent (it has no error
-// classes for them): retries exhausted, closed, offline queue off, timed out.
-const CONNECTION_LOST = /MaxRetriesPerRequest|Connection is closed|Stream isn't writeable|Command timed out/;
+// classes for them): retries exhausted, closed, offline queue off, timed out;
+// and a cluster's: redirections that never settled while a replica was being
+// promoted, no node reachable, the slot map unobtainable.
+const CONNECTION_LOST = new RegExp([
+  'MaxRetriesPerRequest', 'Connection is closed', "Stream isn't writeable", 'Command timed out',
+  'Too many Cluster redirections', 'ClusterAllFailedError', 'None of startup nodes is available', 'Failed to refresh slots cache', "Cluster isn't ready",
+].map((text) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')).join('|'));
 
-function translate(redis: Redis, error: unknown): unknown {
-  // A ReplyError is Redis answering: the command itself was wrong.
-  if (error instanceof ReplyError) return error;
+function translate(redis: RedisClient, error: unknown): unknown {
+  // A ReplyError is Redis answering: the command itself was wrong, unless
+  // the node says it cannot take commands now (failover, see connect.ts).
+  if (error instanceof ReplyError) {
+    const { message } = error as Error;
+    return TRANSIENT_REPLY.test(message) ? new StorageUnavailableError(`Redis unavailable: ${message}`, error) : error;
+  }
   const { name, message } = error as Error;
   if (redis.status !== 'ready' || CONNECTION_LOST.test(`${name} ${message}`)) {
     return new StorageUnavailableError(`Redis unreachable: ${message}`, error);
@@ -20,7 +30,7 @@ function translate(redis: Redis, error: unknown): unknown {
  * StorageUnavailableError when the Redis connection is lost, so each Redis
  * store keeps the storage contract without a try/catch per method.
  */
-export function failingAsUnavailable<T extends object>(store: T, redis: Redis): T {
+export function failingAsUnavailable<T extends object>(store: T, redis: RedisClient): T {
   return new Proxy(store, {
     get(target, property, receiver) {
       const value: unknown = Reflect.get(target, property, receiver);

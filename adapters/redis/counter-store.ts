@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import { duplicateOf, type RedisClient } from './connect.js';
 import type { CounterState, CounterStore } from '../contract.js';
 
 /**
@@ -9,13 +9,13 @@ import type { CounterState, CounterStore } from '../contract.js';
  * reads only those, not the whole keyspace (which holds every token too).
  */
 export class RedisCounterStore implements CounterStore {
-  private subscriber: Redis | undefined;
+  private subscriber: RedisClient | undefined;
 
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly prefix = 'gatehouse:counter:',
     /** A second connection for the subscription (pub/sub needs its own). */
-    private readonly connectSubscriber: () => Redis = () => redis.duplicate(),
+    private readonly connectSubscriber: () => RedisClient = () => duplicateOf(redis),
     /** Where hits are published: unique to the deployment (see namespace.ts). */
     private readonly channel = `${prefix}hits`,
   ) {}
@@ -27,6 +27,7 @@ export class RedisCounterStore implements CounterStore {
   async hit(key: string, windowSeconds: number): Promise<CounterState> {
     const now = Date.now();
     const k = this.prefix + key;
+    if (this.redis.isCluster) return this.hitInCluster(k, key, windowSeconds, now);
     const replies = await this.redis.multi()
       .hincrby(k, 'count', 1)
       .hset(k, 'last', now)
@@ -40,14 +41,26 @@ export class RedisCounterStore implements CounterStore {
     return { count: Number(count), lastAt: now };
   }
 
+  /**
+   * hit() in a cluster, where the counter and the index are in different
+   * slots: the counter in one transaction, then the index, then the news.
+   * The index only tells a (re)starting reader where to look, so a reader
+   * that starts between the two misses nothing the next hit would not bring.
+   */
+  private async hitInCluster(k: string, key: string, windowSeconds: number, now: number): Promise<CounterState> {
+    const replies = await this.redis.multi().hincrby(k, 'count', 1).hset(k, 'last', now).expire(k, windowSeconds).exec();
+    const [error, count] = replies?.[0] ?? [new Error('counter transaction aborted'), 0];
+    if (error) throw error;
+    await this.redis.multi().zadd(this.index, now + windowSeconds * 1000, key).zremrangebyscore(this.index, '-inf', now).exec();
+    await this.redis.publish(this.channel, key);
+    return { count: Number(count), lastAt: now };
+  }
+
   async peek(keys: string[]): Promise<Array<CounterState | undefined>> {
     if (!keys.length) return [];
-    const pipeline = this.redis.pipeline();
-    for (const key of keys) pipeline.hmget(this.prefix + key, 'count', 'last');
-    const replies = (await pipeline.exec()) ?? [];
-    return replies.map(([error, value]) => {
-      if (error) throw error;
-      const [count, last] = value as [string | null, string | null];
+    // Sent together by auto-pipelining; in a cluster each goes to its key's node.
+    const replies = await Promise.all(keys.map((key) => this.redis.hmget(this.prefix + key, 'count', 'last')));
+    return replies.map(([count, last]) => {
       return count === null ? undefined : { count: Number(count), lastAt: Number(last) };
     });
   }
@@ -69,7 +82,8 @@ export class RedisCounterStore implements CounterStore {
   }
 
   async clear(key: string): Promise<void> {
-    await this.redis.multi().del(this.prefix + key).zrem(this.index, key).exec();
+    if (this.redis.isCluster) await Promise.all([this.redis.del(this.prefix + key), this.redis.zrem(this.index, key)]);
+    else await this.redis.multi().del(this.prefix + key).zrem(this.index, key).exec();
   }
 
   watch(onHit: (key: string) => void): { live(): boolean } {

@@ -1,4 +1,4 @@
-import { Redis } from 'ioredis';
+import type { RedisClient } from './connect.js';
 import type { AdapterPayload, PayloadStore } from '../contract.js';
 
 // Sets `consumed` only if the artifact exists and is not yet consumed, in one
@@ -36,7 +36,34 @@ end
 return 1
 `;
 
-type UpsertingRedis = Redis & { gatehouseUpsert(numKeys: number, ...args: Array<string | number>): Promise<number> };
+// Redis Cluster: one script call may touch only one slot, and an artifact
+// (found by its id alone), its grant's and client's indexes, and its uid
+// and user-code lookups belong to different ones. So in a cluster the write
+// is one single-key step per key, and the first step is the artifact (see
+// upsertInCluster). These scripts are UPSERT's parts.
+const WRITE_ARTIFACT = `
+redis.call('HSET', KEYS[1], 'payload', ARGV[1])
+if tonumber(ARGV[2]) > 0 then redis.call('EXPIRE', KEYS[1], ARGV[2]) end
+return 1
+`;
+const ADD_TO_INDEX = `
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', '(' .. ARGV[1])
+redis.call('ZADD', KEYS[1], ARGV[2], ARGV[3])
+local last = redis.call('ZRANGE', KEYS[1], -1, -1, 'WITHSCORES')[2]
+if last == 'inf' then redis.call('PERSIST', KEYS[1]) else redis.call('PEXPIREAT', KEYS[1], last) end
+return 1
+`;
+
+// How long a revoked grant's mark stays (cluster only): far longer than any
+// write that was under way when the grant was revoked can take (commands
+// time out after 2 s).
+const REVOKED_GRANT_MARK_SECONDS = 600;
+
+type ScriptedRedis = RedisClient & {
+  gatehouseUpsert(numKeys: number, ...args: Array<string | number>): Promise<number>;
+  gatehouseWriteArtifact(key: string, ...args: Array<string | number>): Promise<number>;
+  gatehouseAddToIndex(key: string, ...args: Array<string | number>): Promise<number>;
+};
 
 /**
  * Ephemeral oidc-provider artifacts in Redis. Each artifact is a hash
@@ -45,12 +72,35 @@ type UpsertingRedis = Redis & { gatehouseUpsert(numKeys: number, ...args: Array<
  * expired. Secondary keys index artifacts by grant, uid and user code.
  */
 export class RedisPayloadStore implements PayloadStore {
-  private readonly redis: UpsertingRedis;
+  private readonly redis: ScriptedRedis;
 
-  constructor(redis: Redis, private readonly prefix = 'gatehouse:') {
+  constructor(redis: RedisClient, private readonly prefix = 'gatehouse:') {
     // defineCommand sends EVALSHA, loading the script on first use.
-    if (!('gatehouseUpsert' in redis)) redis.defineCommand('gatehouseUpsert', { lua: UPSERT });
-    this.redis = redis as UpsertingRedis;
+    if (!('gatehouseUpsert' in redis)) {
+      redis.defineCommand('gatehouseUpsert', { lua: UPSERT });
+      redis.defineCommand('gatehouseWriteArtifact', { lua: WRITE_ARTIFACT, numberOfKeys: 1 });
+      redis.defineCommand('gatehouseAddToIndex', { lua: ADD_TO_INDEX, numberOfKeys: 1 });
+    }
+    this.redis = redis as ScriptedRedis;
+  }
+
+  private get inCluster(): boolean {
+    return this.redis.isCluster;
+  }
+
+  /** Cluster only: set when a grant is revoked, so that a write racing the revocation undoes itself. */
+  private revokedGrantKey(grantId: string): string {
+    return `${this.prefix}revoked-grant:${grantId}`;
+  }
+
+  /**
+   * Deletes keys: in one command on a single Redis (atomic), one command per
+   * key in a cluster, where they live in different slots.
+   */
+  private async deleteKeys(keys: string[]): Promise<void> {
+    if (!keys.length) return;
+    if (this.inCluster) await Promise.all(keys.map((key) => this.redis.del(key)));
+    else await this.redis.del(...keys);
   }
 
   private key(model: string, id: string): string {
@@ -73,22 +123,27 @@ export class RedisPayloadStore implements PayloadStore {
   /** Every artifact key indexed under a grant or a client, and the index keys themselves. */
   private async indexed(owner: 'grant' | 'client', id: string): Promise<{ members: string[]; indexKeys: string[] }> {
     const indexKeys = [this.indexKey(owner, id), this.legacyIndexKey(owner, id)];
-    const replies = (await this.redis.pipeline().zrange(indexKeys[0]!, '0', '-1').smembers(indexKeys[1]!).exec()) ?? [];
-    const members = new Set<string>();
-    for (const [error, keys] of replies) {
-      if (error) throw error;
-      for (const key of keys as string[]) members.add(key);
-    }
-    return { members: [...members], indexKeys };
+    // Two commands sent together (auto-pipelining), each on its own key, so a cluster may hold them apart.
+    const [current, legacy] = await Promise.all([this.redis.zrange(indexKeys[0]!, '0', '-1'), this.redis.smembers(indexKeys[1]!)]);
+    return { members: [...new Set([...current, ...legacy])], indexKeys };
   }
 
   async upsert(model: string, id: string, payload: AdapterPayload, expiresIn?: number): Promise<void> {
+    if (this.inCluster) {
+      const { key, indexKeys, lookupKeys } = this.keysOf(model, id, payload);
+      await this.upsertInCluster(key, indexKeys, lookupKeys, JSON.stringify(payload), expiresIn ?? 0, Date.now(), id, payload.grantId);
+      return;
+    }
     await this.redis.gatehouseUpsert(...this.upsertArguments(model, id, payload, expiresIn, Date.now()));
   }
 
-  /** The same script as upsert, once per entry, in one pipeline (one round trip). */
+  /** The same script as upsert, once per entry, in one pipeline (one round trip); in a cluster, entry by entry. */
   async upsertMany(model: string, entries: Array<{ id: string; payload: AdapterPayload; expiresIn?: number }>): Promise<void> {
     if (!entries.length) return;
+    if (this.inCluster) {
+      await Promise.all(entries.map((entry) => this.upsert(model, entry.id, entry.payload, entry.expiresIn)));
+      return;
+    }
     const now = Date.now();
     const pipeline = this.redis.pipeline() as unknown as { gatehouseUpsert(...args: Array<string | number>): void; exec(): Promise<Array<[Error | null, unknown]> | null> };
     for (const entry of entries) pipeline.gatehouseUpsert(...this.upsertArguments(model, entry.id, entry.payload, entry.expiresIn, now));
@@ -98,6 +153,12 @@ export class RedisPayloadStore implements PayloadStore {
   async findMany(model: string, ids: string[]): Promise<Map<string, AdapterPayload>> {
     const found = new Map<string, AdapterPayload>();
     if (!ids.length) return found;
+    if (this.inCluster) {
+      // Keys in different slots: one command each (ioredis sends them together).
+      const payloads = await Promise.all(ids.map((id) => this.find(model, id)));
+      payloads.forEach((payload, i) => { if (payload) found.set(ids[i]!, payload); });
+      return found;
+    }
     const pipeline = this.redis.pipeline();
     for (const id of ids) pipeline.hgetall(this.key(model, id));
     const replies = (await pipeline.exec()) ?? [];
@@ -109,18 +170,44 @@ export class RedisPayloadStore implements PayloadStore {
     return found;
   }
 
-  private upsertArguments(model: string, id: string, payload: AdapterPayload, expiresIn: number | undefined, now: number): [number, ...Array<string | number>] {
+  /** The keys an artifact is written under: itself, its grant's and client's indexes, its uid or user-code lookups. */
+  private keysOf(model: string, id: string, payload: AdapterPayload): { key: string; indexKeys: string[]; lookupKeys: string[] } {
     const indexKeys = [payload.grantId && this.indexKey('grant', payload.grantId), payload.clientId && this.indexKey('client', payload.clientId)]
       .filter((k): k is string => Boolean(k));
     // Sessions, interactions and device codes are also looked up by uid or user code.
     const lookupKeys = ([['uid', payload.uid], ['userCode', payload.userCode]] as const)
       .filter(([, value]) => value)
       .map(([index, value]) => `${this.prefix}${model}:${index}:${value}`);
+    return { key: this.key(model, id), indexKeys, lookupKeys };
+  }
+
+  private upsertArguments(model: string, id: string, payload: AdapterPayload, expiresIn: number | undefined, now: number): [number, ...Array<string | number>] {
+    const { key, indexKeys, lookupKeys } = this.keysOf(model, id, payload);
     const ttl = expiresIn ?? 0;
     return [
-      1 + indexKeys.length + lookupKeys.length, this.key(model, id), ...indexKeys, ...lookupKeys,
+      1 + indexKeys.length + lookupKeys.length, key, ...indexKeys, ...lookupKeys,
       JSON.stringify(payload), ttl, now, ttl > 0 ? now + ttl * 1000 : '+inf', indexKeys.length, id,
     ];
+  }
+
+  /**
+   * UPSERT, one key at a time: the artifact, its indexes, its lookups. A
+   * grant revoked meanwhile could miss an artifact indexed after it read the
+   * index; so revocation marks the grant first (revokeByGrantId), and a
+   * write that sees the mark afterwards deletes what it wrote. Either the
+   * write's check follows the mark (and it undoes itself), or its index
+   * entry preceded the revocation's read of the index (and the revocation
+   * deletes it): the artifact never outlives the revocation.
+   */
+  private async upsertInCluster(
+    key: string, indexKeys: string[], lookupKeys: string[], payload: string, ttl: number, now: number, id: string, grantId?: string,
+  ): Promise<void> {
+    await this.redis.gatehouseWriteArtifact(key, payload, ttl);
+    await Promise.all([
+      ...indexKeys.map((index) => this.redis.gatehouseAddToIndex(index, now, ttl > 0 ? now + ttl * 1000 : '+inf', key)),
+      ...lookupKeys.map((lookup) => (ttl > 0 ? this.redis.set(lookup, id, 'EX', ttl) : this.redis.set(lookup, id))),
+    ]);
+    if (grantId && await this.redis.exists(this.revokedGrantKey(grantId))) await this.deleteKeys([key, ...lookupKeys]);
   }
 
   async find(model: string, id: string): Promise<AdapterPayload | undefined> {
@@ -164,13 +251,11 @@ export class RedisPayloadStore implements PayloadStore {
       : (await this.indexed('grantId' in owner ? 'grant' : 'client', 'grantId' in owner ? owner.grantId : owner.clientId)).members
         .filter((key) => key.startsWith(modelPrefix));
     if (!keys.length) return new Map();
-    const pipeline = this.redis.pipeline();
-    for (const key of keys) pipeline.pttl(key);
-    const replies = (await pipeline.exec()) ?? [];
+    // Sent together by auto-pipelining; in a cluster each goes to its key's node.
+    const ttls = await Promise.all(keys.map((key) => this.redis.pttl(key)));
     const now = Date.now();
     const expiries = new Map<string, number | undefined>();
-    replies.forEach(([error, ttl], i) => {
-      if (error) throw error;
+    ttls.forEach((ttl, i) => {
       // PTTL: -2 for a key that is gone (expired or removed), -1 for one without a TTL.
       if (ttl === -2) return;
       expiries.set(keys[i]!.slice(modelPrefix.length), ttl === -1 ? undefined : Math.ceil((now + Number(ttl)) / 1000));
@@ -181,13 +266,16 @@ export class RedisPayloadStore implements PayloadStore {
   async revokeByGrantId(_model: string, grantId: string): Promise<void> {
     // One grant index covers every ephemeral model, so the first call for a
     // grant removes all of its artifacts at once.
+    if (this.inCluster) await this.redis.set(this.revokedGrantKey(grantId), '1', 'EX', REVOKED_GRANT_MARK_SECONDS);
     const { members, indexKeys } = await this.indexed('grant', grantId);
-    await this.redis.del(...indexKeys, ...members);
+    await this.deleteKeys([...indexKeys, ...members]);
   }
 
   async revokeByClientId(clientId: string): Promise<void> {
+    // No mark here: the client lives on and gets new tokens (a write racing
+    // this call, in a cluster, may survive it; see scaling-out.md).
     const { members, indexKeys } = await this.indexed('client', clientId);
-    await this.redis.del(...indexKeys, ...members);
+    await this.deleteKeys([...indexKeys, ...members]);
   }
 
   async ping(): Promise<void> {

@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import { duplicateOf, type RedisClient } from './connect.js';
 import type { RevocationFeed, RevocationWatch, TokenRevocation } from '../contract.js';
 
 // The sorted set's members are the revocations, scored by when they lapse
@@ -36,14 +36,14 @@ const nowSeconds = () => Math.floor(Date.now() / 1000);
  */
 export class RedisRevocationFeed implements RevocationFeed {
   readonly persistent = true;
-  private subscriber: Redis | undefined;
+  private subscriber: RedisClient | undefined;
   private onRevoked: ((revocation: TokenRevocation) => void) | undefined;
 
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly key = 'gatehouse:revocations',
     /** A second connection for the subscription (pub/sub needs its own). */
-    private readonly connectSubscriber: () => Redis = () => redis.duplicate(),
+    private readonly connectSubscriber: () => RedisClient = () => duplicateOf(redis),
     /** Where revocations are published: unique to the deployment (see namespace.ts). */
     private readonly channel = key,
   ) {}

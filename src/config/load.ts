@@ -24,6 +24,9 @@ const FORMS: Partial<Record<SettingName, string>> = {
   issuer: 'must be an http:// or https:// URL with no query or fragment, e.g. https://id.example.com',
   databaseUrl: 'must be a postgres:// or postgresql:// URL',
   redisUrl: 'must be a redis:// or rediss:// URL',
+  redisSentinels: 'must be host:port pairs separated by commas, e.g. 10.0.0.1:26379,10.0.0.2:26379',
+  redisSentinelMaster: 'must be the master\'s name as the sentinels know it (letters, digits, _ . -)',
+  redisClusterNodes: 'must be host:port pairs separated by commas, e.g. 10.0.0.1:6379,10.0.0.2:6379',
   secretsKey: 'must be 32 bytes, written as base64 (43 or 44 characters) or hex (64 characters); make one with `openssl rand -base64 32`',
 };
 
@@ -52,6 +55,22 @@ function describe(error: ErrorObject, raw: Record<string, unknown>): string {
   return `${label} ${complaint(key, error)}${shown}`;
 }
 
+/** One way to reach Redis at most, and a sentinel set always with its master's name. */
+function redisProblems(raw: Record<string, unknown>): string[] {
+  const ways = (['redisUrl', 'redisSentinels', 'redisClusterNodes'] as const).filter((name) => raw[name] !== undefined);
+  const problems: string[] = [];
+  if (ways.length > 1) {
+    problems.push(`  - ${ways.map((name) => settings[name].env).join(' and ')} are set: set only one of them (a single Redis, a Sentinel set or a Cluster)`);
+  }
+  if (raw.redisSentinels !== undefined && raw.redisSentinelMaster === undefined) {
+    problems.push(`  - ${settings.redisSentinelMaster.env} is required with ${settings.redisSentinels.env} (the master's name in the sentinels' configuration)`);
+  }
+  if (raw.redisSentinelMaster !== undefined && raw.redisSentinels === undefined) {
+    problems.push(`  - ${settings.redisSentinelMaster.env} is set without ${settings.redisSentinels.env}`);
+  }
+  return problems;
+}
+
 /**
  * Reads the configuration from the environment, applies the documented
  * defaults and validates the result. Throws a ConfigError naming every bad
@@ -73,6 +92,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): GatehouseConfi
     if (['1', 'yes', 'on'].includes(flag)) raw[name] = 'true';
     if (['0', 'no', 'off'].includes(flag)) raw[name] = 'false';
   }
+  for (const name of ['redisSentinels', 'redisClusterNodes'] as const) {
+    if (typeof raw[name] === 'string') raw[name] = (raw[name] as string).split(',').map((s) => s.trim()).join(',');
+  }
   const shown = { ...raw };
   if (raw.issuer === undefined) raw.issuer = `http://localhost:${String(raw.port)}`;
 
@@ -83,6 +105,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): GatehouseConfi
   if (raw.databaseUrl !== undefined && raw.secretsKey === undefined) {
     problems.push(`  - ${settings.secretsKey.env} is required with ${settings.databaseUrl.env} (32 random bytes, e.g. \`openssl rand -base64 32\`)`);
   }
+  problems.push(...redisProblems(raw));
   // Gatehouse speaks plain HTTP: an https issuer means TLS ends at a proxy,
   // and without trusting its X-Forwarded-Proto every request looks insecure
   // (secure cookies cannot be set, so sign-in would fail).

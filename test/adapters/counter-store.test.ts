@@ -4,11 +4,14 @@ import { expect } from 'chai';
 import { Redis } from 'ioredis';
 import type { CounterStore } from '../../adapters/contract.js';
 import { openEmbedded } from '../../adapters/embedded/pglite.js';
+import type { RedisClient } from '../../adapters/redis/connect.js';
 import { RedisCounterStore } from '../../adapters/redis/counter-store.js';
 import { SqlCounterStore } from '../../adapters/sql/counter-store.js';
 import type { SqlDatabase } from '../../adapters/sql/database.js';
 import { migrate } from '../../adapters/sql/migrate.js';
 import { openPostgres } from '../../adapters/sql/postgres.js';
+import { openSharedCluster } from '../support/payload-stores.js';
+import { clusterContractWanted } from '../support/redis-servers.js';
 import { tempDir } from '../support/server.js';
 import { sleep, until } from '../support/waiting.js';
 
@@ -40,13 +43,28 @@ if (process.env.REDIS_URL) {
   });
 }
 
-describe('counter store: Redis publishes its hits to every watcher', function () {
-  before(function () { if (!process.env.REDIS_URL) this.skip(); });
+if (clusterContractWanted) {
+  subjects.push({
+    name: 'Redis Cluster',
+    async open() {
+      const redis = await openSharedCluster();
+      return { store: new RedisCounterStore(redis, `gatehouse-test-${randomUUID()}:`), close: async () => { redis.disconnect(); } };
+    },
+  });
+}
+
+/** Each kind of Redis the environment offers: a single server (REDIS_URL), a cluster (TEST_REDIS_CLUSTER=1). */
+const redisKinds: Array<{ name: string; connect(): Promise<RedisClient> }> = [
+  ...(process.env.REDIS_URL ? [{ name: 'Redis', connect: async () => new Redis(process.env.REDIS_URL!) }] : []),
+  ...(clusterContractWanted ? [{ name: 'Redis Cluster', connect: openSharedCluster }] : []),
+];
+
+for (const kind of redisKinds) describe(`counter store: ${kind.name} publishes its hits to every watcher`, function () {
 
   it('seeds a watcher with the counters that exist, then reports every hit from any connection', async () => {
     const prefix = `gatehouse-test-${randomUUID()}:`;
-    const writerConnection = new Redis(process.env.REDIS_URL!);
-    const readerConnection = new Redis(process.env.REDIS_URL!);
+    const writerConnection = await kind.connect();
+    const readerConnection = await kind.connect();
     const writer = new RedisCounterStore(writerConnection, prefix);
     const reader = new RedisCounterStore(readerConnection, prefix);
     try {
@@ -68,9 +86,10 @@ describe('counter store: Redis publishes its hits to every watcher', function ()
 
   it('seeds from its index of live counters: not from expired ones, nor from the rest of the keyspace', async () => {
     const prefix = `gatehouse-test-${randomUUID()}:`;
-    const connection = new Redis(process.env.REDIS_URL!);
+    const connection = await kind.connect();
+    const readerConnection = await kind.connect();
     const writer = new RedisCounterStore(connection, prefix);
-    const reader = new RedisCounterStore(connection.duplicate(), prefix);
+    const reader = new RedisCounterStore(readerConnection, prefix);
     try {
       const [live, expiring, cleared] = [randomUUID(), randomUUID(), randomUUID()];
       await writer.hit(live, 60);
@@ -87,6 +106,7 @@ describe('counter store: Redis publishes its hits to every watcher', function ()
     } finally {
       await reader.close();
       connection.disconnect();
+      readerConnection.disconnect();
     }
   });
 });

@@ -3,7 +3,11 @@ import { expect } from 'chai';
 import { Redis } from 'ioredis';
 import type { TokenRevocation } from '../../adapters/contract.js';
 import { LocalRevocationFeed } from '../../adapters/local-revocation-feed.js';
+import type { RedisClient } from '../../adapters/redis/connect.js';
 import { RedisRevocationFeed } from '../../adapters/redis/revocation-feed.js';
+import { openSharedCluster } from '../support/payload-stores.js';
+import { clusterContractWanted } from '../support/redis-servers.js';
+import { skipBecause } from '../support/server.js';
 import { sleep, until } from '../support/waiting.js';
 
 const nowSeconds = () => Math.floor(Date.now() / 1000);
@@ -13,12 +17,16 @@ const jtis = (revocations: TokenRevocation[]) => revocations.map((revocation) =>
 type TokenEntry = Extract<TokenRevocation, { kind: 'token' }>;
 const token = (jti = randomUUID(), lifetime = 60): TokenEntry => ({ kind: 'token', jti, until: nowSeconds() + lifetime });
 
-describe('revocation feed: Redis', function () {
-  let connections: Redis[];
+/** Each kind of Redis the environment offers: a single server (REDIS_URL), a cluster (TEST_REDIS_CLUSTER=1). */
+const redisKinds: Array<{ name: string; connect(): Promise<RedisClient> }> = [
+  ...(process.env.REDIS_URL ? [{ name: 'Redis', connect: async () => new Redis(process.env.REDIS_URL!) }] : []),
+  ...(clusterContractWanted ? [{ name: 'Redis Cluster', connect: openSharedCluster }] : []),
+];
+
+for (const kind of redisKinds) describe(`revocation feed: ${kind.name}`, function () {
+  let connections: RedisClient[];
   let feeds: RedisRevocationFeed[];
   let keys: string[];
-
-  before(function () { if (!process.env.REDIS_URL) this.skip(); });
 
   beforeEach(() => { connections = []; feeds = []; keys = []; });
 
@@ -27,8 +35,8 @@ describe('revocation feed: Redis', function () {
     for (const connection of connections) connection.disconnect();
     // The set never expires as a whole (it records since when it exists).
     if (!keys.length) return;
-    const cleaner = new Redis(process.env.REDIS_URL!);
-    await cleaner.del(...keys);
+    const cleaner = await kind.connect();
+    await Promise.all(keys.map((key) => cleaner.del(key)));
     cleaner.disconnect();
   });
 
@@ -39,8 +47,8 @@ describe('revocation feed: Redis', function () {
     return key;
   }
 
-  function openFeed(key: string): RedisRevocationFeed {
-    const connection = new Redis(process.env.REDIS_URL!);
+  async function openFeed(key: string): Promise<RedisRevocationFeed> {
+    const connection = await kind.connect();
     connections.push(connection);
     const feed = new RedisRevocationFeed(connection, key);
     feeds.push(feed);
@@ -49,13 +57,13 @@ describe('revocation feed: Redis', function () {
 
   it('seeds a watcher with the revocations recorded before it, then delivers each new one from any process', async () => {
     const key = newKey();
-    const writer = openFeed(key);
+    const writer = await openFeed(key);
     const earlier = token();
     const client: TokenRevocation = { kind: 'client', clientId: 'a:client id with spaces', issuedUntil: nowSeconds(), until: nowSeconds() + 60 };
     await writer.publish([earlier, client]);
 
     const seen: TokenRevocation[] = [];
-    const watch = openFeed(key).watch((revocation) => seen.push(revocation));
+    const watch = (await openFeed(key)).watch((revocation) => seen.push(revocation));
     expect(watch.completeFrom(), 'not complete before it has read what is recorded').to.equal(undefined);
     await until(() => watch.completeFrom() !== undefined);
     expect(seen).to.deep.include(earlier);
@@ -67,7 +75,7 @@ describe('revocation feed: Redis', function () {
   });
 
   it('delivers to its own watcher before publish resolves, without waiting for the echo', async () => {
-    const feed = openFeed(newKey());
+    const feed = await openFeed(newKey());
     const seen: TokenRevocation[] = [];
     feed.watch((revocation) => seen.push(revocation));
     const revocation = token();
@@ -77,12 +85,12 @@ describe('revocation feed: Redis', function () {
 
   it('drops lapsed revocations from the set as new ones are recorded', async () => {
     const key = newKey();
-    const writer = openFeed(key);
+    const writer = await openFeed(key);
     const lapsed = { ...token(), until: nowSeconds() - 5 };
     await writer.publish([lapsed]);
     await writer.publish([token()]);
     const seen: TokenRevocation[] = [];
-    const watch = openFeed(key).watch((revocation) => seen.push(revocation));
+    const watch = (await openFeed(key)).watch((revocation) => seen.push(revocation));
     await until(() => watch.completeFrom() !== undefined);
     expect(jtis(seen)).to.not.include(lapsed.jti);
     expect(seen).to.have.length(1);
@@ -90,25 +98,27 @@ describe('revocation feed: Redis', function () {
 
   it('is complete from when the set began, and starts again from the present when Redis has lost it', async () => {
     const key = newKey();
-    const first = openFeed(key).watch(() => {});
+    const first = (await openFeed(key)).watch(() => {});
     await until(() => first.completeFrom() !== undefined);
     const began = first.completeFrom()!;
     expect(began).to.be.within(nowSeconds(), nowSeconds() + 1);
 
     await sleep(1100);
-    const second = openFeed(key).watch(() => {});
+    const second = (await openFeed(key)).watch(() => {});
     await until(() => second.completeFrom() !== undefined);
     expect(second.completeFrom(), 'the same set: the same beginning').to.equal(began);
 
     // Redis restarted without persistence: revocations before now are unknown,
     // so tokens issued before now must be judged by their records.
     await connections[0]!.del(key);
-    const third = openFeed(key).watch(() => {});
+    const third = (await openFeed(key)).watch(() => {});
     await until(() => third.completeFrom() !== undefined);
     expect(third.completeFrom()).to.be.greaterThan(began);
   });
 
-  it('is not complete while its subscription is down, and catches up on what it missed once it is back', async () => {
+  it('is not complete while its subscription is down, and catches up on what it missed once it is back', async function () {
+    // Drops a single server's subscriber connection; a cluster's subscriber is ioredis's own.
+    if (kind.name !== 'Redis') skipBecause(this, 'it drops a single server\'s subscriber connection');
     const key = newKey();
     const subscriberConnection = new Redis(process.env.REDIS_URL!, { lazyConnect: true });
     connections.push(subscriberConnection);
@@ -127,7 +137,7 @@ describe('revocation feed: Redis', function () {
     await closed;
     expect(watch.completeFrom()).to.equal(undefined);
     const missed = token();
-    await openFeed(key).publish([missed]);
+    await (await openFeed(key)).publish([missed]);
     // Whoever waits for the view (a check of a token without a record) is let go once it is complete again.
     const waiters = [watch.whenComplete(), watch.whenComplete()];
     await Promise.all(waiters);

@@ -1,4 +1,5 @@
 import { expect } from 'chai';
+import { redisTarget } from '../../adapters/redis/connect.js';
 import { ConfigError, loadConfig } from '../../src/config/load.js';
 
 function failure(env: Record<string, string>): string {
@@ -47,6 +48,28 @@ describe('configuration', () => {
     for (const message of [issuer, failure({ DATABASE_URL: 'mysql://x', SECRETS_KEY: 'short' })]) {
       expect(message).not.to.match(/\^|\$"|\[\^/);
     }
+  });
+
+  it('takes a Sentinel set instead of REDIS_URL, never both, and always with the master\'s name (issue 19)', () => {
+    const config = loadConfig({ REDIS_SENTINELS: '10.0.0.1:26379, 10.0.0.2:26379,sentinel-3.internal:26380', REDIS_SENTINEL_MASTER: 'gatehouse' });
+    expect(config.redisSentinels).to.equal('10.0.0.1:26379,10.0.0.2:26379,sentinel-3.internal:26380');
+    expect(redisTarget(config)).to.deep.equal({
+      kind: 'sentinel', master: 'gatehouse',
+      sentinels: [{ host: '10.0.0.1', port: 26379 }, { host: '10.0.0.2', port: 26379 }, { host: 'sentinel-3.internal', port: 26380 }],
+    });
+    expect(failure({ REDIS_URL: 'redis://cache:6379', REDIS_SENTINELS: '10.0.0.1:26379', REDIS_SENTINEL_MASTER: 'gatehouse' }))
+      .to.include('REDIS_URL and REDIS_SENTINELS are set: set only one of them');
+    expect(failure({ REDIS_SENTINELS: '10.0.0.1:26379' })).to.include('REDIS_SENTINEL_MASTER is required with REDIS_SENTINELS');
+    expect(failure({ REDIS_SENTINEL_MASTER: 'gatehouse' })).to.include('REDIS_SENTINEL_MASTER is set without REDIS_SENTINELS');
+    expect(failure({ REDIS_SENTINELS: '10.0.0.1', REDIS_SENTINEL_MASTER: 'gatehouse' })).to.include('REDIS_SENTINELS must be host:port pairs separated by commas');
+  });
+
+  it('takes Redis Cluster seed nodes instead of REDIS_URL or a Sentinel set, never together (issue 19)', () => {
+    const config = loadConfig({ REDIS_CLUSTER_NODES: '10.0.0.1:6379,10.0.0.2:6379' });
+    expect(redisTarget(config)).to.deep.equal({ kind: 'cluster', nodes: [{ host: '10.0.0.1', port: 6379 }, { host: '10.0.0.2', port: 6379 }] });
+    expect(failure({ REDIS_URL: 'redis://cache:6379', REDIS_CLUSTER_NODES: '10.0.0.1:6379' })).to.include('REDIS_URL and REDIS_CLUSTER_NODES are set: set only one of them');
+    expect(failure({ REDIS_SENTINELS: '10.0.0.1:26379', REDIS_SENTINEL_MASTER: 'gatehouse', REDIS_CLUSTER_NODES: '10.0.0.1:6379' })).to.include('REDIS_SENTINELS and REDIS_CLUSTER_NODES are set');
+    expect(failure({ REDIS_CLUSTER_NODES: 'redis://10.0.0.1:6379' })).to.include('REDIS_CLUSTER_NODES must be host:port pairs separated by commas');
   });
 
   it('refuses an https issuer unless TRUST_PROXY says TLS ends at a proxy', () => {

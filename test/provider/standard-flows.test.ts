@@ -2,7 +2,7 @@ import { expect } from 'chai';
 import { createRemoteJWKSet, decodeProtectedHeader, jwtVerify } from 'jose';
 import * as oidc from 'openid-client';
 import { authorize, discover, oauthError, REDIRECT_URI, redeem } from '../support/oidc.js';
-import { startTestServer, type TestServer } from '../support/server.js';
+import { startTestServer, storageMode, type TestServer } from '../support/server.js';
 
 describe('standard flows, with openid-client as the relying party', () => {
   let server: TestServer;
@@ -126,7 +126,7 @@ describe('standard flows, with openid-client as the relying party', () => {
     // Without Redis the access-token models share the database: two lookups
     // per introspection (access token, client-credentials token), and none
     // for a refresh token; with Redis, none at all.
-    const expected = process.env.REDIS_URL ? 0 : 3 * 2;
+    const expected = storageMode.redis ? 0 : 3 * 2;
     expect(await durableFinds() - before, 'durable-store lookups while introspecting a client_credentials token').to.equal(expected);
     expect((await oidc.tokenIntrospection(config, tokens.refresh_token!)).active, 'a refresh token is still found').to.equal(true);
     expect(await durableFinds()).to.be.above(before);

@@ -14,3 +14,12 @@ if (process.env.DATABASE_URL && !process.env.SECRETS_KEY) process.env.SECRETS_KE
 // couple unrelated tests. The brute-force tests set their own limits and use
 // distinct addresses.
 process.env.IP_FAILURE_LIMIT ??= '100000';
+
+// Mocha root hooks (this file is the `require` of .mocharc.json): a Redis
+// Cluster some test files share (TEST_REDIS_CLUSTER=1) is stopped once, at the end.
+export const mochaHooks = {
+  async afterAll(): Promise<void> {
+    const { stopSharedRedisCluster } = await import('./redis-servers.js');
+    await stopSharedRedisCluster();
+  },
+};

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { rm } from 'node:fs/promises';
-import { Redis } from 'ioredis';
+import { Cluster, Redis } from 'ioredis';
 import type { PayloadStore } from '../../adapters/contract.js';
 import { openEmbedded } from '../../adapters/embedded/pglite.js';
 import { RedisPayloadStore } from '../../adapters/redis/payload-store.js';
@@ -8,6 +8,7 @@ import type { SqlDatabase } from '../../adapters/sql/database.js';
 import { migrate } from '../../adapters/sql/migrate.js';
 import { SqlPayloadStore } from '../../adapters/sql/payload-store.js';
 import { openPostgres } from '../../adapters/sql/postgres.js';
+import { clusterContractWanted, sharedRedisCluster } from './redis-servers.js';
 import { tempDir } from './server.js';
 
 /** One payload store implementation to run a contract against, opened fresh. */
@@ -42,5 +43,23 @@ export function payloadStoreSubjects(): PayloadStoreSubject[] {
       },
     });
   }
+  if (clusterContractWanted) {
+    subjects.push({
+      name: 'Redis Cluster',
+      async open() {
+        const redis = await openSharedCluster();
+        return { store: new RedisPayloadStore(redis, `gatehouse-test-${randomUUID()}:`), close: async () => { redis.disconnect(); } };
+      },
+    });
+  }
   return subjects;
+}
+
+/** A client of the run's shared three-master cluster (started on first use). */
+export async function openSharedCluster(): Promise<Cluster> {
+  const { nodes } = await sharedRedisCluster();
+  // As Gatehouse connects (adapters/redis/connect.ts): no auto-pipelining in a cluster.
+  const cluster = new Cluster(nodes);
+  await new Promise<void>((resolve, reject) => { cluster.once('ready', resolve); cluster.once('error', reject); });
+  return cluster;
 }

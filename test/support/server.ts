@@ -10,7 +10,7 @@ import { createLogger } from '../../src/observability/logger.js';
 /** Which storage the suite runs against: real services when the environment names them. */
 export const storageMode = {
   postgres: Boolean(process.env.DATABASE_URL),
-  redis: Boolean(process.env.REDIS_URL),
+  redis: Boolean(process.env.REDIS_URL || process.env.REDIS_CLUSTER_NODES || process.env.REDIS_SENTINELS),
 };
 
 export async function freePort(): Promise<number> {
@@ -46,6 +46,10 @@ export async function startTestServer(env: Record<string, string> = {}, options:
   const config = loadConfig({
     DATABASE_URL: process.env.DATABASE_URL,
     REDIS_URL: process.env.REDIS_URL,
+    // Or a Redis Cluster / Sentinel set instead (issue 19): the suite runs on either.
+    REDIS_CLUSTER_NODES: process.env.REDIS_CLUSTER_NODES,
+    REDIS_SENTINELS: process.env.REDIS_SENTINELS,
+    REDIS_SENTINEL_MASTER: process.env.REDIS_SENTINEL_MASTER,
     SECRETS_KEY: process.env.SECRETS_KEY,
     LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
     ISSUER: `http://localhost:${port}`,

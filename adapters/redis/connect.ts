@@ -1,0 +1,140 @@
+import { Cluster, Redis, type RedisOptions } from 'ioredis';
+import { StorageUnavailableError } from '../unavailable.js';
+
+export interface HostPort {
+  host: string;
+  port: number;
+}
+
+/** How to reach Redis: one server by URL, the master a Sentinel set names, or a Cluster by its seed nodes. */
+export type RedisTarget =
+  | { kind: 'single'; url: string }
+  | { kind: 'sentinel'; sentinels: HostPort[]; master: string }
+  | { kind: 'cluster'; nodes: HostPort[] };
+
+/** A connection to a single Redis (directly or through Sentinel) or to a Cluster; the stores accept either. */
+export type RedisClient = Redis | Cluster;
+
+/** `host:port,host:port` (validated by the configuration schema) as addresses. */
+export function parseHostPorts(list: string): HostPort[] {
+  return list.split(',').map((entry) => {
+    const colon = entry.lastIndexOf(':');
+    return { host: entry.slice(0, colon), port: Number(entry.slice(colon + 1)) };
+  });
+}
+
+/** The Redis the configuration names, if any (load.ts allows one way at most). */
+export function redisTarget(config: { redisUrl?: string; redisSentinels?: string; redisSentinelMaster?: string; redisClusterNodes?: string }): RedisTarget | undefined {
+  if (config.redisUrl) return { kind: 'single', url: config.redisUrl };
+  if (config.redisClusterNodes) return { kind: 'cluster', nodes: parseHostPorts(config.redisClusterNodes) };
+  if (config.redisSentinels && config.redisSentinelMaster) {
+    return { kind: 'sentinel', sentinels: parseHostPorts(config.redisSentinels), master: config.redisSentinelMaster };
+  }
+  return undefined;
+}
+
+/** Hides the password of a connection string before it is shown anywhere. */
+export function redactUrl(url: string): string {
+  try {
+    const parsed = new URL(url);
+    if (parsed.password) parsed.password = '***';
+    return parsed.toString();
+  } catch {
+    return '(unparseable URL)';
+  }
+}
+
+/** The target in words, without secrets (start-up log, errors). */
+export function describeRedisTarget(target: RedisTarget): string {
+  const list = (nodes: HostPort[]) => nodes.map((n) => `${n.host}:${n.port}`).join(',');
+  if (target.kind === 'single') return redactUrl(target.url);
+  return target.kind === 'sentinel' ? `master "${target.master}" of sentinels ${list(target.sentinels)}` : `cluster ${list(target.nodes)}`;
+}
+
+// Replies that mean "this node cannot take the command now", not "the
+// command is wrong": a demoted master (READONLY) or one refusing writes
+// without replicas (NOREPLICAS), a node loading its data (LOADING), a
+// replica without its master (MASTERDOWN), a cluster without a quorum or
+// moving a slot (CLUSTERDOWN, TRYAGAIN, and MOVED or ASK should ioredis
+// ever pass one on instead of following it). During a failover they are an
+// outage (503), and after one, a reconnection finds the new master.
+export const TRANSIENT_REPLY = /^(READONLY|NOREPLICAS|LOADING|MASTERDOWN|CLUSTERDOWN|TRYAGAIN|MOVED|ASK)\b/;
+
+// Bounded so that a request never waits long on a Redis that is gone: a
+// command queued while disconnected fails once two reconnection attempts
+// have failed (maxRetriesPerRequest: 1), attempts come at least every half
+// second (so about a second in all, and service resumes within half a
+// second of Redis returning), and neither a connect nor a command may hang
+// for more than two seconds. The request then gets 503. Auto-pipelining
+// sends the commands of concurrent requests in one socket write: under
+// load, a write(2) per command was a twentieth of the token endpoint's CPU
+// (profiled).
+const BOUNDED: RedisOptions = {
+  lazyConnect: true,
+  maxRetriesPerRequest: 1,
+  retryStrategy: (attempt) => Math.min(attempt * 100, 500),
+  connectTimeout: 2000,
+  commandTimeout: 2000,
+  enableAutoPipelining: true,
+  // A master demoted under this connection answers READONLY: reconnect (and
+  // so, with Sentinel, ask for the new master) rather than keep writing to it.
+  // The failed command itself still fails (503); it is not resent.
+  reconnectOnError: (error) => /^READONLY\b/.test(error.message),
+};
+
+function client(target: RedisTarget): RedisClient {
+  if (target.kind === 'single') return new Redis(target.url, BOUNDED);
+  if (target.kind === 'cluster') {
+    // Not reconnectOnError: ioredis follows a cluster's MOVED and failovers
+    // itself, and a node connection it closes is never reopened (its nodes
+    // have no retry strategy), so closing them on errors emptied the pool.
+    const { lazyConnect, retryStrategy, enableAutoPipelining: _, reconnectOnError: __, ...perNode } = BOUNDED;
+    return new Cluster(target.nodes, {
+      lazyConnect,
+      // Off in a cluster: when a slot moves (a replica promoted), ioredis
+      // hands an auto-pipelined batch's MOVED replies to the callers instead
+      // of following them (seen as 500s with a master killed under load).
+      enableAutoPipelining: false,
+      // The same bounds as a single Redis, per node and for the cluster as a whole.
+      clusterRetryStrategy: retryStrategy,
+      redisOptions: perNode,
+      // During a failover a node answers CLUSTERDOWN or TRYAGAIN; retry
+      // within the command's own bound rather than fail at once.
+      retryDelayOnClusterDown: 100,
+      retryDelayOnTryAgain: 100,
+      retryDelayOnFailover: 100,
+    });
+  }
+  return new Redis({
+    ...BOUNDED,
+    sentinels: target.sentinels,
+    name: target.master,
+    // Sentinels are asked again at the same pace as a lost master is retried.
+    sentinelRetryStrategy: (attempt) => Math.min(attempt * 100, 500),
+    // Listens for the sentinels' +switch-master, so the connection moves to
+    // the promoted replica as soon as the failover is decided.
+    failoverDetector: true,
+  });
+}
+
+/** Connects and pings; a Redis that cannot be reached is a StorageUnavailableError naming the setting. */
+export async function connectRedis(target: RedisTarget): Promise<RedisClient> {
+  const redis = client(target);
+  // Connection errors surface through failed commands and /readyz; without a
+  // listener ioredis would print every reconnection attempt.
+  redis.on('error', () => {});
+  try {
+    await redis.connect();
+    await redis.ping();
+  } catch (error) {
+    redis.disconnect();
+    const setting = { single: 'REDIS_URL', sentinel: 'REDIS_SENTINELS', cluster: 'REDIS_CLUSTER_NODES' }[target.kind];
+    throw new StorageUnavailableError(`${setting}: cannot reach ${describeRedisTarget(target)}: ${(error as Error).message}`, error);
+  }
+  return redis;
+}
+
+/** A second connection like `redis` (pub/sub needs its own), lazily connected. */
+export function duplicateOf(redis: RedisClient): RedisClient {
+  return redis instanceof Cluster ? redis.duplicate() : redis.duplicate();
+}
