@@ -7,6 +7,7 @@ import { clampedPaging } from '../paging/parameters.js';
 import { hashFormat, isVerifiableHash } from './password-hashes.js';
 import { burnVerification, hashPassword, isCurrentHash, verifyPassword } from './passwords.js';
 import { USERNAME_CHARACTERS, usernameKey } from './usernames.js';
+import { ROLES } from './roles.js';
 
 export interface NewAccount {
   username: string;
@@ -60,7 +61,6 @@ export class UnverifiableHashError extends AppError {
   }
 }
 
-const ROLE = /^[a-z][a-z0-9_-]{0,31}$/;
 const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
 // Long enough to resist guessing; bounded so hashing cannot be used to burn CPU.
 const PASSWORD_MIN = 8;
@@ -96,7 +96,7 @@ export class AccountService {
   private fieldProblems(input: { roles?: string[]; email?: string | null }): FieldProblem[] {
     const problems: FieldProblem[] = [];
     for (const role of input.roles ?? []) {
-      if (!ROLE.test(role)) problems.push({ field: 'role', message: `"${role}" is not a valid role name` });
+      if (!ROLES.includes(role)) problems.push({ field: 'role', message: `"${role}" is not a role: use ${ROLES.join(', ')}` });
     }
     if (input.email !== undefined && input.email !== null && !EMAIL.test(input.email)) {
       problems.push({ field: 'email', message: 'is not an email address' });

@@ -8,12 +8,13 @@ import { optional, optionalList, positional, required, UsageError, type Values }
 import { type ImportBatch, ImportFileError, parseClientsFile, parseExportFile, parseNorthstarFile, parseUsersFile } from './import-files.js';
 import { snakeClient, snakeUser } from './views.js';
 import { importDjangoOAuthToolkitCommand } from './import-dot-command.js';
+import { CORE_COMMANDS } from './core-commands.js';
 
 /**
- * The commands added for moving to Gatehouse (issue 16), one entry each:
- * name, usage line, flags with what they mean, and what it does. main.ts
- * builds its option list and usage text from this table, so a command's
- * help (issue 17) can be printed from the same entry.
+ * The CLI's commands, one entry each: name, usage line, flags with what they
+ * mean, and what it does. main.ts builds its option list, its usage text and
+ * each command's `--help` from this table. The commands for moving to
+ * Gatehouse (issue 16) are below; the others are in core-commands.ts.
  */
 export interface CliFlag {
   type: 'string' | 'boolean';
@@ -224,7 +225,7 @@ async function exportAll(services: Services, values: Values): Promise<Record<str
   return { file, include_secrets: includeSecrets, ...counts };
 }
 
-export const COMMANDS: CliCommand[] = [
+const CUT_OVER_COMMANDS: CliCommand[] = [
   {
     name: 'client update',
     usage: 'ID [--name N] [--description D] [--scope "s1 s2"] [--redirect-uris u1,u2] [--grant-types a,b] [--token-format opaque|jwt] [--post-logout-redirect-uris u1,u2]',
@@ -364,6 +365,9 @@ export const COMMANDS: CliCommand[] = [
 ];
 
 /** The table entry for the words typed, and the positional words after its name. */
+/** Every command of the CLI, in the order `--help` lists them (a longer name before its prefix: `audit prune` before `audit`). */
+export const COMMANDS: CliCommand[] = [...CORE_COMMANDS, ...CUT_OVER_COMMANDS];
+
 export function findCommand(words: string[]): { command: CliCommand; args: string[] } | undefined {
   for (const command of COMMANDS) {
     const name = command.name.split(' ');
@@ -379,6 +383,22 @@ export function commandFlags(): Record<string, { type: 'string' | 'boolean'; mul
     for (const [name, flag] of Object.entries(command.flags)) flags[name] = { type: flag.type, ...(flag.multiple ? { multiple: true } : {}) };
   }
   return flags;
+}
+
+/** One command's help: its usage, what it does, and every flag explained. */
+export function commandHelp(command: CliCommand): string {
+  const width = Math.max(6, ...Object.keys(command.flags).map((name) => name.length + 2));
+  const flags = Object.entries(command.flags).map(([name, flag]) => `  --${name.padEnd(width)}  ${flag.description}`);
+  return [
+    `Usage: gatehouse ${command.name}${command.usage ? ` ${command.usage}` : ''}`,
+    '',
+    command.summary.charAt(0).toUpperCase() + command.summary.slice(1) + '.',
+    '',
+    'Options:',
+    ...flags,
+    `  --${'json'.padEnd(width)}  print JSON (errors too, on stderr)`,
+    `  --${'help'.padEnd(width)}  this help`,
+  ].join('\n');
 }
 
 /** The usage lines of the table's commands. */

@@ -1,0 +1,66 @@
+import { execFile } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { promisify } from 'node:util';
+import { expect } from 'chai';
+import { runCli } from '../support/cli.js';
+import { startTestServer, type TestServer } from '../support/server.js';
+import { COMMANDS } from '../../src/cli/commands.js';
+
+const run = promisify(execFile);
+
+/** Commands that need no storage: the CLI answers them before opening any. */
+async function offline(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  try {
+    const { stdout, stderr } = await run(process.execPath, ['dist/src/cli/main.js', ...args], { env: { ...process.env, GATEHOUSE_DATA_DIR: '/nonexistent/gatehouse' } });
+    return { code: 0, stdout, stderr };
+  } catch (error) {
+    return error as { code: number; stdout: string; stderr: string };
+  }
+}
+
+/** Issue 17: a CLI an operator can find their way in. */
+describe('CLI usability', function () {
+  this.timeout(60_000);
+  let server: TestServer;
+
+  before(async () => { server = await startTestServer(); });
+  after(() => server.stop());
+
+  it('--version prints the package version', async () => {
+    const { version } = JSON.parse(readFileSync('package.json', 'utf8')) as { version: string };
+    expect((await offline('--version')).stdout.trim()).to.equal(version);
+  });
+
+  it('every command has its own --help, naming every flag it takes with what it means', async () => {
+    for (const command of COMMANDS) {
+      const help = await offline(...command.name.split(' '), '--help');
+      expect(help.code, command.name).to.equal(0);
+      expect(help.stdout, command.name).to.include(`Usage: gatehouse ${command.name}`);
+      for (const [flag, { description }] of Object.entries(command.flags)) {
+        expect(description, `${command.name} --${flag}`).to.have.length.above(5);
+        expect(help.stdout, `${command.name} --${flag}`).to.include(`--${flag}`).and.include(description);
+      }
+    }
+  });
+
+  it('suggests the command or flag meant, and refuses a flag that belongs to another command', async () => {
+    expect((await offline('client', 'creat')).stderr).to.include('did you mean "client create"?');
+    expect((await offline('client', 'create', '--nmae', 'x')).stderr).to.include('did you mean --name?');
+    const stray = await runCli(server, 'client', 'list', '--limit', '3');
+    expect(stray.code).to.equal(2);
+    expect(stray.stderr).to.include('client list takes no --limit');
+  });
+
+  it('refuses a role that does not exist, and a scope that would be overwritten without --replace', async () => {
+    const role = await runCli(server, 'user', 'create', '--username', `role-${Date.now()}`, '--password', 'a long enough password', '--role', 'superuser', '--json');
+    expect(role.code).to.equal(1);
+    expect(role.stderr).to.match(/superuser.{0,4} is not a role: use admin, staff, user/);
+    const name = `report-${Date.now()}`;
+    expect((await runCli(server, 'scope', 'add', '--name', name, '--description', 'Read reports')).code).to.equal(0);
+    const again = await runCli(server, 'scope', 'add', '--name', name, '--description', 'Something else');
+    expect(again.code).to.equal(2);
+    expect(again.stderr).to.include('exists already');
+    expect((await server.services.scopes.list()).find((scope) => scope.name === name)?.description).to.equal('Read reports');
+    expect((await runCli(server, 'scope', 'add', '--name', name, '--description', 'Something else', '--replace')).code).to.equal(0);
+  });
+});
