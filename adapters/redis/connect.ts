@@ -121,17 +121,35 @@ function client(target: RedisTarget): RedisClient {
 export async function connectRedis(target: RedisTarget): Promise<RedisClient> {
   const redis = client(target);
   // Connection errors surface through failed commands and /readyz; without a
-  // listener ioredis would print every reconnection attempt.
-  redis.on('error', () => {});
+  // listener ioredis would print every reconnection attempt. The first one
+  // says why a start-up connection failed (ioredis's own rejection then says
+  // only "Connection is closed.").
+  let cause: Error | undefined;
+  redis.on('error', (error: Error) => { cause ??= error; });
   try {
     await redis.connect();
     await redis.ping();
   } catch (error) {
     redis.disconnect();
     const setting = { single: 'REDIS_URL', sentinel: 'REDIS_SENTINELS', cluster: 'REDIS_CLUSTER_NODES' }[target.kind];
-    throw new StorageUnavailableError(`${setting}: cannot reach ${describeRedisTarget(target)}: ${(error as Error).message}`, error);
+    throw new StorageUnavailableError(`${setting}: cannot reach ${describeRedisTarget(target)}: ${whyUnreachable(cause ?? error as Error)}`, error);
   }
   return redis;
+}
+
+/** A connection failure in an operator's words. */
+function whyUnreachable(error: Error): string {
+  const code = (error as NodeJS.ErrnoException).code;
+  const reasons: Record<string, string> = {
+    ECONNREFUSED: 'connection refused (is Redis running and listening there?)',
+    ENOTFOUND: 'no such host',
+    EAI_AGAIN: 'the host name could not be resolved',
+    ETIMEDOUT: 'timed out',
+    EHOSTUNREACH: 'host unreachable',
+  };
+  if (code && reasons[code]) return reasons[code];
+  if (/NOAUTH|WRONGPASS|invalid password|invalid username-password/i.test(error.message)) return 'authentication failed (check the password in the URL)';
+  return error.message;
 }
 
 /** A second connection like `redis` (pub/sub needs its own), lazily connected. */

@@ -141,6 +141,23 @@ describe('start-up: a taken port', function () {
 describe('start-up: one failure, one message', function () {
   this.timeout(60_000);
 
+  it('a Redis that refuses connections is named with the reason, not "Connection is closed."', async () => {
+    const dataDir = await tempDir();
+    const closed = await freePort();
+    try {
+      const server = spawn(process.execPath, ['dist/src/server.js'], {
+        env: { ...process.env, DATABASE_URL: '', REDIS_URL: `redis://127.0.0.1:${closed}`, PORT: String(await freePort()), GATEHOUSE_DATA_DIR: dataDir, LOG_LEVEL: 'silent' },
+        stdio: ['ignore', 'ignore', 'pipe'],
+      });
+      let stderr = '';
+      server.stderr!.setEncoding('utf8').on('data', (chunk: string) => { stderr += chunk; });
+      expect(await new Promise((resolve) => server.once('exit', resolve))).to.equal(1);
+      expect(stderr.trim()).to.equal(`gatehouse: REDIS_URL: cannot reach redis://127.0.0.1:${closed}: connection refused (is Redis running and listening there?)`);
+    } finally {
+      await rm(dataDir, { recursive: true, force: true });
+    }
+  });
+
   it('a wrong SECRETS_KEY with two workers is reported once, not once per worker', async function () {
     if (!process.env.DATABASE_URL) skipBecause(this, 'DATABASE_URL is unset: the embedded database runs one worker');
     const port = await freePort();
