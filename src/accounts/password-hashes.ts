@@ -1,7 +1,7 @@
 import { createHash, pbkdf2, scrypt, timingSafeEqual } from 'node:crypto';
 import { promisify } from 'node:util';
 import { verify as verifyArgon2 } from '@node-rs/argon2';
-import { verify as verifyBcrypt } from '@node-rs/bcrypt';
+import bcrypt from 'bcryptjs';
 
 /**
  * Password hashes made by the systems Gatehouse replaces, and which of them it
@@ -62,7 +62,7 @@ function bcryptVerifier(hash: string, preHash?: (password: string) => string): V
   if (!match || Number(match[1]) < 4 || Number(match[1]) > MAX_BCRYPT_COST) return undefined;
   return async (password) => {
     try {
-      return await verifyBcrypt(preHash ? preHash(password) : password, hash);
+      return await bcrypt.compare(preHash ? preHash(password) : password, hash);
     } catch {
       return false;
     }

@@ -2,7 +2,7 @@ import { execFile } from 'node:child_process';
 import { readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { hashSync } from '@node-rs/bcrypt';
+import bcrypt from 'bcryptjs';
 import { expect } from 'chai';
 import pg from 'pg';
 import * as oidc from 'openid-client';
@@ -146,7 +146,7 @@ describe('gatehouse import and export', function () {
 
   it('import users: hashes kept and verified at sign-in, re-runs idempotent, unverifiable hashes stop the import unless skipped', async () => {
     const users = [
-      { username: `laravel-${stamp}`, email: 'laravel@example.test', name: 'Laravel User', role: 'user', active: true, password_hash: hashSync('northstar password', { cost: 6 }).replace('$2b$', '$2y$') },
+      { username: `laravel-${stamp}`, email: 'laravel@example.test', name: 'Laravel User', role: 'user', active: true, password_hash: bcrypt.hashSync('northstar password', 6).replace('$2b$', '$2y$') },
       { username: `admin-${stamp}`, first_name: 'Ada', last_name: 'Admin', roles: ['admin'], active: true, password_hash: await hashPassword('gatehouse password') },
       { username: `gone-${stamp}`, active: false, password_hash: await hashPassword('inactive password') },
     ];
