@@ -6,7 +6,7 @@ import { issueInitialAccessToken } from '../provider/registration.js';
 import { ROLES } from '../accounts/roles.js';
 import { list, optional, positional, required, UsageError } from './arguments.js';
 import type { CliCommand, CliFlag } from './commands.js';
-import { snakeClient } from './views.js';
+import { snakeClient, snakeRecord } from './views.js';
 
 // The audit log's own bound on one page (src/audit/log.ts).
 const AUDIT_MAX_LIMIT = 500;
@@ -115,7 +115,7 @@ export const CORE_COMMANDS: CliCommand[] = [
     async run(services, _args, values) {
       const key = await services.keys.rotate(optional(values, 'alg'));
       await services.audit.record({ event: 'key.rotated', actor: 'cli', detail: { kid: key.kid } });
-      return { ...key, note: 'Restart Gatehouse processes to sign with the new key; older keys stay in JWKS.' };
+      return { ...snakeRecord(key), note: 'Restart Gatehouse processes to sign with the new key; older keys stay in JWKS.' };
     },
   },
   {
@@ -124,7 +124,7 @@ export const CORE_COMMANDS: CliCommand[] = [
     summary: 'list signing keys, newest (active) first',
     flags: {},
     async run(services) {
-      return services.keys.list();
+      return (await services.keys.list()).map(snakeRecord);
     },
   },
   {
@@ -140,7 +140,7 @@ export const CORE_COMMANDS: CliCommand[] = [
         config.losAccessTokenTtl, config.leAccessTokenTtl, config.dotAccessTokenTtl);
       const key = await services.keys.retire(kid, lifetime, values.force === true);
       await services.audit.record({ event: 'key.retired', actor: 'cli', detail: { kid, forced: values.force === true } });
-      return { ...key, note: 'Restart Gatehouse processes to stop publishing it.' };
+      return { ...snakeRecord(key), note: 'Restart Gatehouse processes to stop publishing it.' };
     },
   },
   {
@@ -229,7 +229,7 @@ export const CORE_COMMANDS: CliCommand[] = [
     summary: 'list registered resource servers',
     flags: {},
     async run(services) {
-      return services.resourceServers.list();
+      return (await services.resourceServers.list()).map(snakeRecord);
     },
   },
   {
@@ -252,7 +252,7 @@ export const CORE_COMMANDS: CliCommand[] = [
         signingAlg: optional(values, 'signing-alg'),
       });
       await services.audit.record({ event: 'resource_server.saved', actor: 'cli', detail: { ...record } });
-      return record;
+      return snakeRecord(record);
     },
   },
   {

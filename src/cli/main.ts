@@ -2,6 +2,7 @@
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { EmbeddedDatabaseBusyError } from '../../adapters/embedded/pglite.js';
+import { storagePresence } from '../../adapters/presence.js';
 import { StorageUnavailableError } from '../../adapters/factory.js';
 import { SecretsKeyError } from '../../adapters/secrets-at-rest.js';
 import { ConfigError, loadConfig } from '../config/load.js';
@@ -17,10 +18,12 @@ Commands:
 ${commandUsage()}
 
 Every command accepts --json for machine-readable output and --help for its options.
+Only migrate, or a command given --init, creates storage that does not exist yet.
 Configuration comes from the environment (DATABASE_URL, GATEHOUSE_DATA_DIR, …), as for the server.`;
 
 const GLOBAL_FLAGS = {
   json: { type: 'boolean' },
+  init: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
   version: { type: 'boolean', short: 'v' },
 } as const;
@@ -93,7 +96,15 @@ async function main(argv: string[]): Promise<number> {
     const own = new Set([...Object.keys(command.flags), ...Object.keys(GLOBAL_FLAGS)]);
     const stray = Object.keys(values).filter((name) => !own.has(name) && values[name] !== undefined);
     if (stray.length) throw new UsageError(`${command.name} takes no --${stray[0]} (gatehouse ${command.name} --help lists its options)`, false);
-    services = await composeServices(loadConfig(), 'guest');
+    const config = loadConfig();
+    // Only `migrate` or --init may create storage: anything else on a store
+    // that does not exist is a mistyped GATEHOUSE_DATA_DIR or a forgotten
+    // DATABASE_URL, and what it wrote would be where the server never looks.
+    if (command.name !== 'migrate' && values.init !== true) {
+      const { exists, where } = await storagePresence(config);
+      if (!exists) throw new UsageError(`no Gatehouse storage in ${where}. Check the setting (the server's own value), or pass --init to create it there.`, false);
+    }
+    services = await composeServices(config, 'guest');
     print(values.json === true, await command.run(services, args, values));
     return 0;
   } catch (error) {

@@ -31,3 +31,8 @@ export function snakeUser(account: Account) {
     updated_at: account.updatedAt.toISOString(),
   };
 }
+
+/** Any other record as the CLI shows it: the same snake_case field names as clients and users (`created_at`). */
+export function snakeRecord(record: object): Record<string, unknown> {
+  return Object.fromEntries(Object.entries(record).map(([name, value]) => [name.replace(/[A-Z]/g, (letter) => `_${letter.toLowerCase()}`), value]));
+}

@@ -1,9 +1,11 @@
 import { execFile } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+import { rm } from 'node:fs/promises';
+import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { expect } from 'chai';
 import { runCli } from '../support/cli.js';
-import { startTestServer, type TestServer } from '../support/server.js';
+import { startTestServer, tempDir, type TestServer } from '../support/server.js';
 import { COMMANDS } from '../../src/cli/commands.js';
 
 const run = promisify(execFile);
@@ -49,6 +51,23 @@ describe('CLI usability', function () {
     const stray = await runCli(server, 'client', 'list', '--limit', '3');
     expect(stray.code).to.equal(2);
     expect(stray.stderr).to.include('client list takes no --limit');
+  });
+
+  it('creates no storage where none exists unless told to (--init or migrate), naming where it looked', async () => {
+    const folder = await tempDir();
+    const env = { ...process.env, DATABASE_URL: '', REDIS_URL: '', GATEHOUSE_DATA_DIR: join(folder, 'typo') };
+    const cli = (...args: string[]) => run(process.execPath, ['dist/src/cli/main.js', ...args], { env }).then(() => 0, (error: { code: number; stderr: string }) => error);
+    try {
+      const refused = await cli('client', 'list') as { code: number; stderr: string };
+      expect(refused.code).to.equal(2);
+      expect(refused.stderr).to.include(`no Gatehouse storage in the embedded database folder ${join(folder, 'typo')}`).and.include('--init');
+      expect(existsSync(join(folder, 'typo', 'pgdata')), 'nothing was created').to.equal(false);
+      expect(await cli('client', 'list', '--init')).to.equal(0);
+      expect(existsSync(join(folder, 'typo', 'pgdata'))).to.equal(true);
+      expect(await cli('client', 'list'), 'once it exists, no --init is needed').to.equal(0);
+    } finally {
+      await rm(folder, { recursive: true, force: true });
+    }
   });
 
   it('refuses a role that does not exist, and a scope that would be overwritten without --replace', async () => {

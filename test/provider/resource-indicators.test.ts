@@ -21,7 +21,7 @@ describe('resource indicators (RFC 8707): per-resource audience, scopes, format 
     // Registered through the CLI, beside the running server, as an operator would.
     const env = { ...process.env, GATEHOUSE_DATA_DIR: server.config.dataDir, DATABASE_URL: process.env.DATABASE_URL ?? '', REDIS_URL: process.env.REDIS_URL ?? '' };
     const cli = await run(process.execPath, ['dist/src/cli/main.js', 'resource', 'add', '--uri', ledger, '--scope', 'write', '--token-format', 'opaque', '--json'], { env });
-    expect(JSON.parse(cli.stdout)).to.deep.include({ uri: ledger, tokenFormat: 'opaque' });
+    expect(JSON.parse(cli.stdout)).to.deep.include({ uri: ledger, token_format: 'opaque' });
     const { client, clientSecret } = await server.services.clients.create({ name: 'Multi-API job', grantTypes: ['client_credentials'], scope: ['read', 'write'] });
     config = await discover(server, client.clientId, clientSecret);
   });
