@@ -36,3 +36,10 @@ export function positional(args: string[], what: string, usage: string): string 
   if (!value) throw new UsageError(`${usage} needs ${what}`);
   return value;
 }
+
+/** A flag that, when given, must be one of `allowed` (named in that order in the error). */
+export function oneOf<T extends string>(values: Values, name: string, allowed: readonly T[]): T | undefined {
+  const value = optional(values, name);
+  if (value !== undefined && !allowed.includes(value as T)) throw new UsageError(`--${name} must be ${allowed.join(' or ')}`);
+  return value as T | undefined;
+}

@@ -4,7 +4,7 @@ import { CLIENT_SECRET_MIN_LENGTH } from '../clients/service.js';
 import { AppError } from '../errors/app-error.js';
 import { CLIENT_DIALECT_LIFETIMES, type DialectLifetimes } from '../provider/lifetimes.js';
 import { SKIP_CONSENT } from '../clients/metadata-rules.js';
-import { optional, optionalList, positional, required, UsageError, type Values } from './arguments.js';
+import { oneOf, optional, optionalList, positional, required, type Values, UsageError } from './arguments.js';
 import { type ImportBatch, ImportFileError, parseClientsFile, parseExportFile, parseNorthstarFile, parseUsersFile } from './import-files.js';
 import { snakeClient, snakeUser } from './views.js';
 import { importDjangoOAuthToolkitCommand } from './import-dot-command.js';
@@ -241,8 +241,7 @@ const CUT_OVER_COMMANDS: CliCommand[] = [
     },
     async run(services, args, values) {
       const id = positional(args, 'a client id', 'client update');
-      const format = optional(values, 'token-format');
-      if (format !== undefined && format !== 'opaque' && format !== 'jwt') throw new UsageError('--token-format must be opaque or jwt');
+      const format = oneOf(values, 'token-format', ['opaque', 'jwt'] as const);
       const client = await services.clients.update(id, {
         name: optional(values, 'name'),
         description: optional(values, 'description'),

@@ -4,7 +4,7 @@ import { CLIENT_SECRET_MIN_LENGTH } from '../clients/service.js';
 import { pagingParameter } from '../paging/parameters.js';
 import { issueInitialAccessToken } from '../provider/registration.js';
 import { ROLES } from '../accounts/roles.js';
-import { list, optional, positional, required, UsageError } from './arguments.js';
+import { list, oneOf, optional, positional, required, UsageError } from './arguments.js';
 import type { CliCommand, CliFlag } from './commands.js';
 import { snakeClient, snakeRecord } from './views.js';
 
@@ -47,8 +47,7 @@ export const CORE_COMMANDS: CliCommand[] = [
       'backchannel-logout-uri': { type: 'string', description: 'OpenID back-channel logout URI' },
     },
     async run(services, _args, values) {
-      const format = optional(values, 'token-format');
-      if (format !== undefined && format !== 'opaque' && format !== 'jwt') throw new UsageError('--token-format must be opaque or jwt');
+      const format = oneOf(values, 'token-format', ['opaque', 'jwt'] as const);
       const { client, clientSecret } = await services.clients.create({
         name: required(values, 'name'),
         grantTypes: list(values['grant-types']),
@@ -244,8 +243,7 @@ export const CORE_COMMANDS: CliCommand[] = [
       'signing-alg': { type: 'string', description: 'JWS algorithm of its JWTs: RS256 (default), ES256 or EdDSA' },
     },
     async run(services, _args, values) {
-      const format = optional(values, 'token-format');
-      if (format !== undefined && format !== 'jwt' && format !== 'opaque') throw new UsageError('--token-format must be jwt or opaque');
+      const format = oneOf(values, 'token-format', ['jwt', 'opaque'] as const);
       const ttlText = optional(values, 'ttl');
       const record = await services.resourceServers.save({
         uri: required(values, 'uri'), scope: list(values.scope), tokenFormat: format, accessTokenTtl: ttlText === undefined ? undefined : Number(ttlText),
