@@ -72,6 +72,10 @@ function toRecord(row: AccountRow): AccountRecord {
   };
 }
 
+/** What an insert supplies; the database stamps the times. */
+export type NewAccountRecord = Omit<AccountRecord, 'createdAt' | 'updatedAt' | 'active' | 'importedPasswordHash'>
+  & Partial<Pick<AccountRecord, 'active' | 'importedPasswordHash'>>;
+
 export class DuplicateUsernameError extends Error {
   override name = 'DuplicateUsernameError';
 }
@@ -94,7 +98,37 @@ export class AccountsStore {
     return rows[0] ? toRecord(rows[0]) : undefined;
   }
 
-  async insert(account: Omit<AccountRecord, 'createdAt' | 'updatedAt' | 'active' | 'importedPasswordHash'> & Partial<Pick<AccountRecord, 'active' | 'importedPasswordHash'>>): Promise<AccountRecord> {
+  /** The accounts of these username keys (any order; missing keys have none). */
+  async findByUsernameKeys(usernameKeys: string[]): Promise<AccountRecord[]> {
+    if (!usernameKeys.length) return [];
+    const { rows } = await this.db.query<AccountRow>('SELECT * FROM accounts WHERE username_key = ANY($1::text[])', [usernameKeys]);
+    return rows.map(toRecord);
+  }
+
+  /**
+   * Inserts many accounts in one statement (imports). An account whose
+   * username key is taken meanwhile is not inserted and not returned; the
+   * caller compares what came back with what it sent.
+   */
+  async insertMany(accounts: NewAccountRecord[]): Promise<AccountRecord[]> {
+    if (!accounts.length) return [];
+    const rows = accounts.map((account) => ({
+      id: account.id, username: account.username, username_key: account.usernameKey, password_hash: account.passwordHash,
+      roles: account.roles, email: account.email, email_verified: account.emailVerified, name: account.name,
+      active: account.active ?? true, imported_password_hash: account.importedPasswordHash ?? null,
+    }));
+    const { rows: inserted } = await this.db.query<AccountRow>(
+      `INSERT INTO accounts (id, username, username_key, password_hash, roles, email, email_verified, name, active, imported_password_hash)
+       SELECT id, username, username_key, password_hash, roles, email, email_verified, name, active, imported_password_hash
+       FROM jsonb_to_recordset($1::jsonb) AS r(id text, username text, username_key text, password_hash text, roles jsonb,
+         email text, email_verified boolean, name text, active boolean, imported_password_hash text)
+       ON CONFLICT DO NOTHING RETURNING *`,
+      [JSON.stringify(rows)],
+    );
+    return inserted.map(toRecord);
+  }
+
+  async insert(account: NewAccountRecord): Promise<AccountRecord> {
     const { rows } = await this.db.query<AccountRow>(
       `INSERT INTO accounts (id, username, username_key, password_hash, roles, email, email_verified, name, active, imported_password_hash)
        VALUES ($1, $2, $3, $4, $5::jsonb, $6, $7, $8, $9, $10)

@@ -59,6 +59,20 @@ export class AuditStore {
     );
   }
 
+  /** Many events in one statement (an import's rows). */
+  async appendMany(events: AuditEvent[]): Promise<void> {
+    if (!events.length) return;
+    const rows = events.map((event) => ({
+      event: event.event, actor: event.actor ?? null, client_id: event.clientId ?? null, ip: event.ip ?? null, detail: event.detail ?? {},
+    }));
+    await this.db.query(
+      `INSERT INTO audit_events (event, actor, client_id, ip, detail)
+       SELECT event, actor, client_id, ip, detail
+       FROM jsonb_to_recordset($1::jsonb) AS r(event text, actor text, client_id text, ip text, detail jsonb)`,
+      [JSON.stringify(rows)],
+    );
+  }
+
   /**
    * Adds `count` events to the tally row of `key` in the current window,
    * creating it if needed, so that however many such events come, a window

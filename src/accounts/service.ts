@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto';
-import { type AccountChanges, type AccountRecord, AccountsStore, DuplicateUsernameError } from '../../adapters/sql/accounts-store.js';
+import { type AccountChanges, type AccountRecord, AccountsStore, DuplicateUsernameError, type NewAccountRecord } from '../../adapters/sql/accounts-store.js';
 import type { AccountTokenStore } from '../../adapters/factory.js';
 import { AppError, ConflictError, type FieldProblem, NotFoundError, ValidationError } from '../errors/app-error.js';
-import type { Actor, AuditLog } from '../audit/log.js';
+import type { Actor, AuditEvent, AuditLog } from '../audit/log.js';
 import { clampedPaging } from '../paging/parameters.js';
 import { hashFormat, isVerifiableHash } from './password-hashes.js';
 import { burnVerification, hashPassword, isCurrentHash, verifyPassword } from './passwords.js';
@@ -44,6 +44,9 @@ export type ImportOutcome<T> =
   | { account: T; outcome: 'created' | 'updated' | 'unchanged' }
   | { account?: undefined; outcome: 'skipped'; reason: string };
 
+/** One row of importAccounts: an outcome, or the error that refused it. */
+export type AccountImportResult = ImportOutcome<Account> | { account?: undefined; outcome: 'refused'; error: AppError };
+
 /** What an administrator may change about an account. */
 export interface AccountPatch {
   email?: string | null;
@@ -78,6 +81,24 @@ function displayName(input: ImportedAccount): string | null {
 
 function sameRoles(a: string[], b: string[]): boolean {
   return JSON.stringify([...a].sort()) === JSON.stringify([...b].sort());
+}
+
+/** What an imported row sets besides its username and hash. */
+type ImportedFields = Pick<AccountRecord, 'email' | 'name' | 'roles' | 'active'>;
+
+/** How an existing account must change to match an imported row. */
+function importChanges(current: AccountRecord, wanted: ImportedFields, passwordHash: string): AccountChanges {
+  const changes: AccountChanges = {};
+  if (current.email !== wanted.email) changes.email = wanted.email;
+  if (current.name !== wanted.name) changes.name = wanted.name;
+  if (!sameRoles(current.roles, wanted.roles)) changes.roles = wanted.roles;
+  if (current.active !== wanted.active) changes.active = wanted.active;
+  // A new hash at the source is a new password there; the same one is not news.
+  if (passwordHash !== current.importedPasswordHash && passwordHash !== current.passwordHash) {
+    changes.passwordHash = passwordHash;
+    changes.importedPasswordHash = passwordHash;
+  }
+  return changes;
 }
 
 /** End-user accounts: creation with argon2id hashes, imports of other systems' hashes, and sign-in checks. */
@@ -171,12 +192,87 @@ export class AccountService {
    * password hash is kept as given (verified at sign-in, then replaced). A
    * re-run with the hash the source had last time keeps the account's
    * current hash, which may be the argon2id that replaced it since.
+   * A row the rules refuse throws (see importAccounts for the batch form).
    */
   async importAccount(input: ImportedAccount, options: ImportOptions = {}, by: Actor = { actor: 'import' }): Promise<ImportOutcome<Account>> {
+    const [result] = await this.importAccounts([input], options, by);
+    if (result!.outcome === 'refused') throw result!.error;
+    return result!;
+  }
+
+  /**
+   * importAccount for a page of rows, answered row by row in order, with the
+   * round trips of one: one lookup, one insert of all new accounts, one
+   * audit write; only changed accounts are updated one by one. A row the
+   * rules refuse is answered `refused` with the error importAccount would
+   * throw; the others still go ahead.
+   */
+  async importAccounts(inputs: ImportedAccount[], options: ImportOptions = {}, by: Actor = { actor: 'import' }): Promise<AccountImportResult[]> {
+    const results: AccountImportResult[] = new Array(inputs.length);
+    const planned: Array<{ index: number; input: ImportedAccount; key: string; wanted: ImportedFields }> = [];
+    const claimed = new Map<string, string>();
+    inputs.forEach((input, index) => {
+      const checked = this.checkImported(input);
+      if ('outcome' in checked) {
+        if (checked.outcome === 'refused' && checked.error instanceof UnverifiableHashError && options.skipUnverifiable) {
+          results[index] = { outcome: 'skipped', reason: `password hash format ${checked.error.format} cannot be verified` };
+        } else results[index] = checked;
+        return;
+      }
+      const key = usernameKey(input.username);
+      // Two source users that differ only in case or Unicode form would be one account here.
+      const first = claimed.get(key);
+      if (first !== undefined) {
+        results[index] = { outcome: 'refused', error: new ConflictError('username', `username "${input.username}" is the same as "${first}" once normalized`) };
+        return;
+      }
+      claimed.set(key, input.username);
+      planned.push({ index, input, key, wanted: checked });
+    });
+
+    const existing = new Map((await this.store.findByUsernameKeys(planned.map((row) => row.key))).map((record) => [record.usernameKey, record]));
+    const creations: Array<{ index: number; record: NewAccountRecord }> = [];
+    const events: AuditEvent[] = [];
+    for (const { index, input, key, wanted } of planned) {
+      const current = existing.get(key);
+      if (!current) {
+        const record = { id: randomUUID(), username: input.username, usernameKey: key, passwordHash: input.passwordHash, importedPasswordHash: input.passwordHash, emailVerified: false, ...wanted };
+        if (options.dryRun) results[index] = { account: publicView({ ...record, id: '(new)', createdAt: new Date(), updatedAt: new Date() }), outcome: 'created' };
+        else creations.push({ index, record });
+        continue;
+      }
+      const changes = importChanges(current, wanted, input.passwordHash);
+      const fields = Object.keys(changes).filter((field) => field !== 'importedPasswordHash');
+      if (!fields.length) { results[index] = { account: publicView(current), outcome: 'unchanged' }; continue; }
+      if (options.dryRun) { results[index] = { account: publicView({ ...current, ...changes }), outcome: 'updated' }; continue; }
+      const updated = await this.store.update(current.id, changes);
+      if (!updated) { results[index] = { outcome: 'refused', error: new NotFoundError(`account "${input.username}" was deleted during the import`) }; continue; }
+      // Deactivated at the source: signed out here too.
+      if (changes.active === false) await this.tokens?.revokeAll(current.id);
+      events.push({ event: 'account.imported', ...by, detail: { account_id: current.id, username: current.username, outcome: 'updated', fields } });
+      results[index] = { account: publicView(updated), outcome: 'updated' };
+    }
+
+    const inserted = new Map((await this.store.insertMany(creations.map((row) => row.record))).map((record) => [record.id, record]));
+    for (const { index, record } of creations) {
+      const stored = inserted.get(record.id);
+      if (!stored) {
+        // Taken between the lookup and the insert, by another process.
+        results[index] = { outcome: 'refused', error: new ConflictError('username', `username "${record.username}" is already taken`) };
+        continue;
+      }
+      events.push({ event: 'account.imported', ...by, detail: { account_id: stored.id, username: stored.username, outcome: 'created', hash_format: hashFormat(stored.passwordHash) } });
+      results[index] = { account: publicView(stored), outcome: 'created' };
+    }
+    await this.audit?.recordMany(events);
+    return results;
+  }
+
+  /** The fields an imported row asks for, or why it is refused. */
+  private checkImported(input: ImportedAccount): ImportedFields | { outcome: 'refused'; error: AppError } {
     if (!isVerifiableHash(input.passwordHash)) {
       const format = typeof input.passwordHash === 'string' ? hashFormat(input.passwordHash) : 'missing';
-      if (options.skipUnverifiable) return { outcome: 'skipped', reason: `password hash format ${format} cannot be verified` };
-      throw new UnverifiableHashError(String(input.username), format);
+      return { outcome: 'refused', error: new UnverifiableHashError(String(input.username), format) };
     }
     const email = input.email || null;
     const problems: FieldProblem[] = [];
@@ -185,44 +281,10 @@ export class AccountService {
     }
     if (typeof input.active !== 'boolean') problems.push({ field: 'active', message: 'must be true or false' });
     problems.push(...this.fieldProblems({ roles: input.roles, email }));
-    if (problems.length) throw new ValidationError(problems.map((p) => ({ ...p, message: `${p.message} (user "${input.username}")` })));
-    const roles = [...new Set(input.roles)];
-    const wanted = { email, name: displayName(input), roles, active: input.active };
-
-    const existing = await this.findRecordByUsername(input.username);
-    if (!existing) {
-      if (options.dryRun) return { account: { id: '(new)', username: input.username, emailVerified: false, createdAt: new Date(), updatedAt: new Date(), ...wanted }, outcome: 'created' };
-      try {
-        const record = await this.store.insert({
-          id: randomUUID(), username: input.username, usernameKey: usernameKey(input.username), passwordHash: input.passwordHash, importedPasswordHash: input.passwordHash,
-          emailVerified: false, ...wanted,
-        });
-        await this.audit?.record({ event: 'account.imported', ...by, detail: { account_id: record.id, username: record.username, outcome: 'created', hash_format: hashFormat(input.passwordHash) } });
-        return { account: publicView(record), outcome: 'created' };
-      } catch (error) {
-        if (error instanceof DuplicateUsernameError) throw new ConflictError('username', `username "${input.username}" is already taken`);
-        throw error;
-      }
+    if (problems.length) {
+      return { outcome: 'refused', error: new ValidationError(problems.map((p) => ({ ...p, message: `${p.message} (user "${input.username}")` }))) };
     }
-    const changes: AccountChanges = {};
-    if (existing.email !== wanted.email) changes.email = wanted.email;
-    if (existing.name !== wanted.name) changes.name = wanted.name;
-    if (!sameRoles(existing.roles, roles)) changes.roles = roles;
-    if (existing.active !== wanted.active) changes.active = wanted.active;
-    // A new hash at the source is a new password there; the same one is not news.
-    if (input.passwordHash !== existing.importedPasswordHash && input.passwordHash !== existing.passwordHash) {
-      changes.passwordHash = input.passwordHash;
-      changes.importedPasswordHash = input.passwordHash;
-    }
-    const fields = Object.keys(changes).filter((key) => key !== 'importedPasswordHash');
-    if (!fields.length) return { account: publicView(existing), outcome: 'unchanged' };
-    if (options.dryRun) return { account: publicView({ ...existing, ...changes } as AccountRecord), outcome: 'updated' };
-    const updated = await this.store.update(existing.id, changes);
-    if (!updated) throw new NotFoundError(`account "${input.username}" was deleted during the import`);
-    // Deactivated at the source: signed out here too.
-    if (changes.active === false) await this.tokens?.revokeAll(existing.id);
-    await this.audit?.record({ event: 'account.imported', ...by, detail: { account_id: existing.id, username: existing.username, outcome: 'updated', fields } });
-    return { account: publicView(updated), outcome: 'updated' };
+    return { email, name: displayName(input), roles: [...new Set(input.roles)], active: input.active };
   }
 
   /** By id, or else by username. */

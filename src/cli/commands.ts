@@ -117,13 +117,13 @@ async function importBatch(services: Services, batch: ImportBatch, values: Value
       problems.push(`${where(file, line)}: ${error.message}`);
     }
   }
-  for (const { line, user } of batch.users) {
-    try {
-      await services.accounts.importAccount(user, { dryRun: true, skipUnverifiable });
-    } catch (error) {
-      if (!(error instanceof AppError)) throw error;
-      problems.push(`${where(file, line)}: ${error.message}${error.code === 'unverifiable_hash' ? ' (--skip-unverifiable imports the others)' : ''}`);
-    }
+  for (const rows of pagesOf(batch.users)) {
+    const results = await services.accounts.importAccounts(rows.map((row) => row.user), { dryRun: true, skipUnverifiable });
+    results.forEach((result, i) => {
+      if (result.outcome !== 'refused') return;
+      const { error } = result;
+      problems.push(`${where(file, rows[i]!.line)}: ${error.message}${error.code === 'unverifiable_hash' ? ' (--skip-unverifiable imports the others)' : ''}`);
+    });
   }
   if (problems.length) throw new ImportRowError(problems);
 
@@ -131,11 +131,20 @@ async function importBatch(services: Services, batch: ImportBatch, values: Value
     const result = await services.clients.importClient(client, { dryRun }, { actor: 'cli' });
     count('clients', result.outcome, client.clientId, result.outcome === 'skipped' ? result.reason : undefined);
   }
-  for (const { user } of batch.users) {
-    const result = await services.accounts.importAccount(user, { dryRun, skipUnverifiable }, { actor: 'cli' });
-    count('users', result.outcome, user.username, result.outcome === 'skipped' ? result.reason : undefined);
+  for (const rows of pagesOf(batch.users)) {
+    const results = await services.accounts.importAccounts(rows.map((row) => row.user), { dryRun, skipUnverifiable }, { actor: 'cli' });
+    results.forEach((result, i) => {
+      // Checked above; refused now only if another writer took a username meanwhile.
+      if (result.outcome === 'refused') count('users', 'skipped', rows[i]!.user.username, result.error.message);
+      else count('users', result.outcome, rows[i]!.user.username, result.outcome === 'skipped' ? result.reason : undefined);
+    });
   }
   return { dry_run: dryRun, ...summary };
+}
+
+/** Rows in pages, so that accounts are imported a page per round trip. */
+function* pagesOf<T>(rows: T[], size = 1000): Generator<T[]> {
+  for (let start = 0; start < rows.length; start += size) yield rows.slice(start, start + size);
 }
 
 async function readImportFile(values: Values, parse: (text: string, file: string) => ImportBatch): Promise<ImportBatch> {

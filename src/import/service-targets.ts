@@ -8,10 +8,14 @@ export function serviceTargets(services: Services, source: string): ImportTarget
   return {
     passwordHashVerifiable: isVerifiableHash,
     hashFormat,
-    async importAccount(account, { dryRun }) {
-      const result = await services.accounts.importAccount(account, { dryRun, skipUnverifiable: true }, by);
-      // A dry run's new account has no id yet.
-      return result.outcome === 'skipped' ? result : { outcome: result.outcome, accountId: result.outcome === 'created' && dryRun ? undefined : result.account.id };
+    async importAccounts(accounts, { dryRun }) {
+      const results = await services.accounts.importAccounts(accounts, { dryRun, skipUnverifiable: true }, by);
+      return results.map((result) => {
+        if (result.outcome === 'skipped') return result;
+        if (result.outcome === 'refused') return { outcome: 'skipped' as const, reason: result.error.message };
+        // A dry run's new account has no id yet.
+        return { outcome: result.outcome, accountId: result.outcome === 'created' && dryRun ? undefined : result.account.id };
+      });
     },
     async importClient(client, { dryRun }) {
       const result = await services.clients.importClient(client, { dryRun }, by);

@@ -15,6 +15,7 @@ export interface ImportTargets {
   passwordHashVerifiable(hash: string): boolean;
   /** The name of a hash's format, for messages. */
   hashFormat(hash: string): string;
-  importAccount(account: ImportedAccount, options: { dryRun: boolean }): Promise<TargetOutcome & { accountId?: string }>;
+  /** A page of accounts, answered row by row in order (a refused row is `skipped` with the domain's reason). */
+  importAccounts(accounts: ImportedAccount[], options: { dryRun: boolean }): Promise<Array<TargetOutcome & { accountId?: string }>>;
   importClient(client: ImportedClient, options: { dryRun: boolean }): Promise<TargetOutcome>;
 }

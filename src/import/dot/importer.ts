@@ -171,20 +171,7 @@ export class DotImporter {
     this.progress.start('users and tokens', total);
     const manifest = this.options.dryRun ? undefined : this.deps.manifest.writer('users');
     for await (const page of this.source.users()) {
-      const accountIds = new Map<string, string>();
-      await eachOf(page, async (user) => {
-        if (!this.verifiable(user)) {
-          return this.summary.skip('users', user.username, `password hash format "${this.deps.targets.hashFormat(user.password)}" cannot be verified by Gatehouse`);
-        }
-        let accountId: string | undefined;
-        const refusal = await this.refusal(async () => {
-          const result = await this.importUser(user);
-          accountId = result.accountId;
-          return result.reason;
-        });
-        if (refusal) return this.summary.skip('users', user.username, refusal);
-        if (accountId) accountIds.set(user.id, accountId);
-      });
+      const accountIds = await this.importUsers(page);
       for (const user of page) if (accountIds.has(user.id)) await manifest?.add(user.username);
       this.progress.advance(page.length);
       const userIds = page.map((user) => user.id);
@@ -215,8 +202,15 @@ export class DotImporter {
     return undefined;
   }
 
-  private async importUser(user: DotUser): Promise<{ accountId?: string; reason?: string }> {
-    const result = await this.deps.targets.importAccount({
+  /** A page of users in one batch; answers the account id of each user that came across. */
+  private async importUsers(page: DotUser[]): Promise<Map<string, string>> {
+    const accountIds = new Map<string, string>();
+    const verifiable = page.filter((user) => {
+      if (this.verifiable(user)) return true;
+      this.summary.skip('users', user.username, `password hash format "${this.deps.targets.hashFormat(user.password)}" cannot be verified by Gatehouse`);
+      return false;
+    });
+    const results = await this.deps.targets.importAccounts(verifiable.map((user) => ({
       username: user.username,
       passwordHash: user.password,
       ...(user.email ? { email: user.email } : {}),
@@ -224,10 +218,16 @@ export class DotImporter {
       ...(user.lastName ? { lastName: user.lastName } : {}),
       active: user.isActive,
       roles: user.isSuperuser ? ['admin'] : [],
-    }, { dryRun: this.options.dryRun });
-    const reason = this.counted('users', result);
-    // A dry run creates no accounts: a user it would create holds its tokens as well.
-    return { reason, accountId: result.accountId ?? (this.options.dryRun && !reason ? DRY_RUN_ACCOUNT : undefined) };
+    })), { dryRun: this.options.dryRun });
+    verifiable.forEach((user, i) => {
+      const result = results[i]!;
+      const reason = this.counted('users', result);
+      if (reason) return this.summary.skip('users', user.username, reason);
+      // A dry run creates no accounts: a user it would create holds its tokens as well.
+      const accountId = result.accountId ?? (this.options.dryRun ? DRY_RUN_ACCOUNT : undefined);
+      if (accountId) accountIds.set(user.id, accountId);
+    });
+    return accountIds;
   }
 
   /** A page of tokens: each row checked (revoked, refused client, user not imported), then the rest imported in one batch. */

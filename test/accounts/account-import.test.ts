@@ -1,0 +1,54 @@
+import { expect } from 'chai';
+import type { ImportedAccount } from '../../src/accounts/service.js';
+import { startTestServer, type TestServer } from '../support/server.js';
+
+// A Django pbkdf2_sha256 hash (of "pw"): verifiable, so rows are judged on their other fields.
+const HASH = 'pbkdf2_sha256$1000$salt$etvIYzahDDsZRQu6hVil8BK95/nox/x8ynfLmRB1hno=';
+
+describe('Importing accounts a page at a time', () => {
+  let server: TestServer;
+  before(async () => { server = await startTestServer(); });
+  after(async () => { await server?.close(); });
+
+  const row = (username: string, extra: Partial<ImportedAccount> = {}): ImportedAccount => ({ username, active: true, roles: [], passwordHash: HASH, ...extra });
+
+  async function importedEvents(usernames: string[]): Promise<string[]> {
+    const { items } = await server.services.audit.list({ perPage: 500 });
+    return items.filter((e) => e.event === 'account.imported' && usernames.includes(String(e.detail.username))).map((e) => String(e.detail.username));
+  }
+
+  it('answers every row in order; a refused row (bad email, a username equal to an earlier one once normalized, an unknown role) changes nothing and the others go ahead', async () => {
+    const stamp = Date.now();
+    const rows = [row(`ada-${stamp}`), row(`ADA-${stamp}`), row(`bob-${stamp}`, { email: 'not-an-address' }), row(`cy-${stamp}`, { roles: ['owner'] }), row(`dee-${stamp}`, { roles: ['admin'] })];
+    const results = await server.services.accounts.importAccounts(rows);
+    expect(results.map((r) => r.outcome)).to.deep.equal(['created', 'refused', 'refused', 'refused', 'created']);
+    expect(results.map((r) => (r.outcome === 'refused' ? r.error.code : undefined))).to.deep.equal([undefined, 'conflict', 'invalid_input', 'invalid_input', undefined]);
+    expect(results[1]!.outcome === 'refused' && results[1]!.error.message).to.include(`ada-${stamp}`);
+    for (const username of [`bob-${stamp}`, `cy-${stamp}`]) {
+      expect((await server.services.accounts.list({ search: username })).total, username).to.equal(0);
+    }
+    expect((await server.services.accounts.show(`ada-${stamp}`)).username, 'the first spelling keeps the account').to.equal(`ada-${stamp}`);
+    expect((await server.services.accounts.show(`dee-${stamp}`)).roles).to.deep.equal(['admin']);
+    expect((await importedEvents(rows.map((r) => r.username))).sort(), 'one audit row per account written').to.deep.equal([`ada-${stamp}`, `dee-${stamp}`]);
+  });
+
+  it('a re-run of the same page is unchanged throughout and writes no audit row; a changed row is updated', async () => {
+    const stamp = Date.now();
+    const rows = Array.from({ length: 25 }, (_, i) => row(`page-${stamp}-${i}`, { email: `p${i}@example.org` }));
+    expect(new Set((await server.services.accounts.importAccounts(rows)).map((r) => r.outcome))).to.deep.equal(new Set(['created']));
+    rows[7] = { ...rows[7]!, name: 'Renamed At Source' };
+    const again = await server.services.accounts.importAccounts(rows);
+    expect(again.filter((r) => r.outcome === 'unchanged')).to.have.length(24);
+    expect(again[7]!.outcome).to.equal('updated');
+    expect((await server.services.accounts.show(`page-${stamp}-7`)).name).to.equal('Renamed At Source');
+    expect(await importedEvents(rows.map((r) => r.username))).to.have.length(26);
+  });
+
+  it('a dry run answers what would happen and writes nothing', async () => {
+    const stamp = Date.now();
+    const results = await server.services.accounts.importAccounts([row(`dry-${stamp}`), row(`dry-${stamp}-bad`, { active: 'yes' as unknown as boolean })], { dryRun: true });
+    expect(results.map((r) => r.outcome)).to.deep.equal(['created', 'refused']);
+    expect((await server.services.accounts.list({ search: `dry-${stamp}` })).total).to.equal(0);
+    expect(await importedEvents([`dry-${stamp}`])).to.deep.equal([]);
+  });
+});
