@@ -40,7 +40,7 @@ async function main(): Promise<void> {
 
     const env = { ...process.env, DATABASE_URL: target.url, LOG_LEVEL: 'warn', SECRETS_KEY: process.env.SECRETS_KEY ?? randomBytes(32).toString('base64') };
     const started = Date.now();
-    const child = spawn(process.execPath, ['dist/src/cli/main.js', 'import', 'django-oauth-toolkit', '--database-url', source.database.url, '--json'],
+    const child = spawn(process.execPath, ['dist/src/cli/main.js', 'import', 'django-oauth-toolkit', '--database-url', source.database.url, '--json', '--init'],
       { env, stdio: ['ignore', 'pipe', 'inherit'] });
     const samples: Array<{ at: number; rssMiB: number }> = [];
     const sampler = setInterval(() => {

@@ -6,7 +6,7 @@ import { ImportSummary } from '../summary.js';
 import type { ImportedClient } from '../../clients/service.js';
 import type { DialectLifetimes } from '../../provider/lifetimes.js';
 import type { ImportTargets, RowOutcome, TargetOutcome } from '../targets.js';
-import type { DotApplication, DotSource, DotTable, DotUser } from './source.js';
+import type { DotApplication, DotSource, DotTable, DotUser, UserPage } from './source.js';
 
 /**
  * Users whose password hashes Gatehouse cannot verify, one field problem per
@@ -170,19 +170,35 @@ export class DotImporter {
     for (const table of ['users', 'refreshTokens', 'accessTokens'] as const) total += await this.source.count(table);
     this.progress.start('users and tokens', total);
     const manifest = this.options.dryRun ? undefined : this.deps.manifest.writer('users');
-    for await (const page of this.source.users()) {
-      const accountIds = await this.importUsers(page);
-      for (const user of page) if (accountIds.has(user.id)) await manifest?.add(user.username);
-      this.progress.advance(page.length);
-      const userIds = page.map((user) => user.id);
-      await this.refreshTokens(userIds, accountIds);
-      await this.accessTokens(userIds, accountIds);
+    // Two pages in flight: a page's users are written while the previous
+    // page's tokens are, so the target database works on both at once.
+    // Tokens depend only on their own page's users; memory holds two pages.
+    let tokensInFlight: Promise<void> = Promise.resolve();
+    try {
+      for await (const page of this.source.users()) {
+        const accountIds = await this.importUsers(page);
+        for (const user of page) if (accountIds.has(user.id)) await manifest?.add(user.username);
+        this.progress.advance(page.length);
+        await tokensInFlight;
+        tokensInFlight = this.tokensOf(page, accountIds);
+        // Observed here so that a failure waits for the await above or below, not an unhandled rejection.
+        tokensInFlight.catch(() => undefined);
+      }
+    } finally {
+      await tokensInFlight.catch(() => undefined);
     }
+    await tokensInFlight;
     await manifest?.close();
     this.progress.finish();
     this.progress.start('client tokens', 0);
     await this.accessTokens(null, new Map());
     this.progress.finish();
+  }
+
+  /** A page of users' tokens: refresh tokens first, whose grants their access tokens share. */
+  private async tokensOf(users: UserPage, accountIds: Map<string, string>): Promise<void> {
+    await this.refreshTokens(users, accountIds);
+    await this.accessTokens(users, accountIds);
   }
 
   /** A row the domain refuses (its rules, a conflict) is skipped with the domain's reason; anything else stops the import. */
@@ -245,9 +261,9 @@ export class DotImporter {
     this.progress.advance(page.length);
   }
 
-  private async refreshTokens(userIds: string[], accountIds: Map<string, string>): Promise<void> {
+  private async refreshTokens(users: UserPage, accountIds: Map<string, string>): Promise<void> {
     const expiresAt = Math.floor(Date.now() / 1000) + this.options.lifetimes.refreshToken;
-    for await (const page of this.source.refreshTokens(userIds)) {
+    for await (const page of this.source.refreshTokens(users)) {
       await this.tokenBatch('refreshTokens', page, (token): ForeignRefreshToken | string => {
         if (token.revoked) return 'revoked';
         if (this.refusedClients.has(token.clientId)) return 'its client was not imported';
@@ -261,9 +277,9 @@ export class DotImporter {
     }
   }
 
-  /** The access tokens of these users, or with `null` the client_credentials tokens (no user). */
-  private async accessTokens(userIds: string[] | null, accountIds: Map<string, string>): Promise<void> {
-    for await (const page of this.source.accessTokens(userIds)) {
+  /** The access tokens of a page of users, or with `null` the client_credentials tokens (no user). */
+  private async accessTokens(users: UserPage | null, accountIds: Map<string, string>): Promise<void> {
+    for await (const page of this.source.accessTokens(users)) {
       await this.tokenBatch('accessTokens', page, (token): ForeignAccessToken | string => {
         if (this.refusedClients.has(token.clientId)) return 'its client was not imported';
         const accountId = token.userId === null ? undefined : accountIds.get(token.userId);
