@@ -235,6 +235,11 @@ export class AccountService {
     const events: AuditEvent[] = [];
     for (const { index, input, key, wanted } of planned) {
       const current = existing.get(key);
+      // Not the same user spelled differently: two identities are never merged silently.
+      if (current && current.username !== input.username) {
+        results[index] = { outcome: 'refused', error: new ConflictError('username', `username "${input.username}" is the same as the existing account "${current.username}" once normalized`) };
+        continue;
+      }
       if (!current) {
         const record = { id: randomUUID(), username: input.username, usernameKey: key, passwordHash: input.passwordHash, importedPasswordHash: input.passwordHash, emailVerified: false, ...wanted };
         if (options.dryRun) results[index] = { account: publicView({ ...record, id: '(new)', createdAt: new Date(), updatedAt: new Date() }), outcome: 'created' };

@@ -32,6 +32,15 @@ describe('Importing accounts a page at a time', () => {
     expect((await importedEvents(rows.map((r) => r.username))).sort(), 'one audit row per account written').to.deep.equal([`ada-${stamp}`, `dee-${stamp}`]);
   });
 
+  it('a username equal to an existing account\'s once normalized, but spelled differently, is refused in a later page too, and the account keeps its own data', async () => {
+    const stamp = Date.now();
+    await server.services.accounts.importAccounts([row(`Zed-${stamp}`, { email: 'zed@example.org' })]);
+    const [later] = await server.services.accounts.importAccounts([row(`zed-${stamp}`, { email: 'other@example.org' })]);
+    expect(later!.outcome).to.equal('refused');
+    expect(later!.outcome === 'refused' && later!.error.message).to.include(`Zed-${stamp}`);
+    expect((await server.services.accounts.show(`Zed-${stamp}`)).email).to.equal('zed@example.org');
+  });
+
   it('a re-run of the same page is unchanged throughout and writes no audit row; a changed row is updated', async () => {
     const stamp = Date.now();
     const rows = Array.from({ length: 25 }, (_, i) => row(`page-${stamp}-${i}`, { email: `p${i}@example.org` }));
