@@ -216,4 +216,13 @@ export const migrations: Migration[] = [
         ADD COLUMN previous_secret_until timestamptz;
     `,
   },
+  {
+    id: '0011_grants_by_account',
+    sql: `
+      -- An account's grants are listed on its admin page and its own account
+      -- page (issue 18), so they are found through an index rather than a
+      -- scan of every grant; only Grant rows carry accountId at the top level.
+      CREATE INDEX oidc_payloads_grant_account ON oidc_payloads ((payload->>'accountId')) WHERE model = 'Grant';
+    `,
+  },
 ];

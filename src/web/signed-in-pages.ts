@@ -1,7 +1,7 @@
 import { bodyParser } from '@koa/bodyparser';
 import type Router from '@koa/router';
 import type { Context, Middleware } from 'koa';
-import { AppError } from '../errors/app-error.js';
+import { AppError, ConflictError, ValidationError } from '../errors/app-error.js';
 import { renderPage, type Views } from '../http/views.js';
 import type { Logger } from '../observability/logger.js';
 import { type DashboardOidcClient, signInFailureReason } from './oidc-client.js';
@@ -44,6 +44,28 @@ export function seeOther(ctx: Context, location: string): void {
 export function formText(form: Form, name: string): string {
   const value = form[name];
   return typeof value === 'string' ? value.trim() : '';
+}
+
+/** A field a form may repeat (checkboxes): every string value it was sent with. */
+export function formList(value: unknown): string[] {
+  if (value === undefined) return [];
+  return (Array.isArray(value) ? value : [value]).filter((item): item is string => typeof item === 'string');
+}
+
+/**
+ * A service's refusal of a form (ValidationError, ConflictError) as messages
+ * keyed by the form field each belongs next to; `rename` maps a service's
+ * field name to the form's ('general' for the top of the form). Any other
+ * error is not the user's input: it is thrown on.
+ */
+export function fieldErrors(error: unknown, rename: Record<string, string> = {}): Record<string, string[]> {
+  const problems = error instanceof ValidationError ? error.fields
+    : error instanceof ConflictError ? [{ field: error.field, message: error.message }]
+      : undefined;
+  if (!problems) throw error;
+  const out: Record<string, string[]> = {};
+  for (const { field, message } of problems) (out[rename[field] ?? field] ??= []).push(message);
+  return out;
 }
 
 /** The session a page was reached with (set by requireSession). */

@@ -1,8 +1,7 @@
 import { expect } from 'chai';
-import type { Browser, BrowserContext, Page } from 'playwright-core';
-import { chromiumAvailable, launchChromium } from '../support/browser.js';
+import type { Page } from 'playwright-core';
 import { FormBrowser } from '../support/form-browser.js';
-import { checkPage } from '../support/page-checks.js';
+import { checkPage, freshPagePerTest, signInWithChromium as chromiumSignIn } from '../support/page-checks.js';
 import { startTestServer, type TestServer } from '../support/server.js';
 
 describe('the admin console (/admin)', () => {
@@ -80,31 +79,10 @@ describe('the admin console (/admin)', () => {
   });
 
   describe('in headless Chromium', () => {
-    let chromium: Browser;
-    let context: BrowserContext;
     let page: Page;
+    freshPagePerTest((opened) => { page = opened; });
 
-    before(async function () {
-      if (!chromiumAvailable()) throw new Error('Debian chromium is required for page tests: apt-get install chromium');
-      chromium = await launchChromium();
-    });
-
-    beforeEach(async () => {
-      // bypassCSP lets the test inject axe-core; the pages themselves allow no script.
-      context = await chromium.newContext({ viewport: { width: 1280, height: 900 }, bypassCSP: true });
-      context.setDefaultTimeout(8000);
-      page = await context.newPage();
-    });
-
-    afterEach(() => context?.close());
-    after(() => chromium?.close());
-
-    async function signInWithChromium(user: { username: string; password: string }, path = '/admin') {
-      await page.goto(`${server.issuer}${path}`);
-      await page.getByLabel('Username').fill(user.username);
-      await page.getByLabel('Password').fill(user.password);
-      await page.getByRole('button', { name: 'Sign in' }).click();
-    }
+    const signInWithChromium = (user: { username: string; password: string }) => chromiumSignIn(page, `${server.issuer}/admin`, user);
 
     it('signs an administrator in to the overview and moves between sections with the keyboard alone', async () => {
       await signInWithChromium(admin);

@@ -1,7 +1,8 @@
 import { mkdir } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { expect } from 'chai';
-import type { Page } from 'playwright-core';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
+import { chromiumAvailable, launchChromium } from './browser.js';
 
 /** Where page screenshots go (gitignored): kept as test artifacts, to be looked at. */
 export const ARTIFACTS = 'test-artifacts';
@@ -40,4 +41,48 @@ export async function checkPage(page: Page, name: string): Promise<void> {
     expect(overflow, `nothing on ${name} wider than ${width} px`).to.deep.equal([]);
   }
   if (original) await page.setViewportSize(original);
+}
+
+/**
+ * A fresh browser context at desktop width with one page. bypassCSP lets a
+ * test inject axe-core; the pages themselves allow no script.
+ */
+export async function newCheckedPage(chromium: Browser): Promise<{ context: BrowserContext; page: Page }> {
+  const context = await chromium.newContext({ viewport: { width: 1280, height: 900 }, bypassCSP: true });
+  context.setDefaultTimeout(8000);
+  return { context, page: await context.newPage() };
+}
+
+/** Opens `url` and signs in on Gatehouse's login page, as a person would. */
+export async function signInWithChromium(page: Page, url: string, user: { username: string; password: string }): Promise<void> {
+  await page.goto(url);
+  await page.getByLabel('Username').fill(user.username);
+  await page.getByLabel('Password').fill(user.password);
+  await page.getByRole('button', { name: 'Sign in' }).click();
+}
+
+/** Debian's Chromium, which page tests require (they fail, not skip, without it). */
+export async function requireChromium(): Promise<Browser> {
+  if (!chromiumAvailable()) throw new Error('Debian chromium is required for page tests: apt-get install chromium');
+  return launchChromium();
+}
+
+/**
+ * Registers the hooks of a describe block whose tests each get a fresh
+ * context and page of one Chromium launched for the block; `use` receives
+ * each test's page before the test runs.
+ */
+export function freshPagePerTest(use: (page: Page) => void): void {
+  let chromium: Browser;
+  let context: BrowserContext | undefined;
+  before(async () => {
+    chromium = await requireChromium();
+  });
+  beforeEach(async () => {
+    const opened = await newCheckedPage(chromium);
+    context = opened.context;
+    use(opened.page);
+  });
+  afterEach(() => context?.close());
+  after(() => chromium?.close());
 }

@@ -5,6 +5,7 @@ import type { ScopeRegistry } from '../../scopes/registry.js';
 import { ADMIN_PATH } from '../../web/paths.js';
 import type { SignedInPages } from '../../web/signed-in-pages.js';
 import { mountConsoleClientPages } from '../dashboard/router.js';
+import { mountUserPages } from './users.js';
 
 export interface ConsoleDeps {
   clients: ClientService;
@@ -35,5 +36,6 @@ export function consoleRouter(deps: ConsoleDeps): Router {
   });
 
   mountConsoleClientPages(router, deps);
+  mountUserPages(router, deps);
   return router;
 }

@@ -1,11 +1,10 @@
 import Router from '@koa/router';
 import type { Context } from 'koa';
 import { type Client, type ClientService, GRANT_TYPES } from '../../clients/service.js';
-import { ConflictError, type FieldProblem, ValidationError } from '../../errors/app-error.js';
 import { readPaging } from '../../paging/parameters.js';
 import type { ScopeRegistry } from '../../scopes/registry.js';
 import { assertClientChangeable, isReservedClient } from '../../clients/reserved-clients.js';
-import { actorOf, type Form, formText, readForm, seeOther, type SignedInPages } from '../../web/signed-in-pages.js';
+import { actorOf, fieldErrors, type Form, formList, formText, readForm, seeOther, type SignedInPages } from '../../web/signed-in-pages.js';
 import { ADMIN_PATH } from '../../web/paths.js';
 
 export const DASHBOARD_PATH = '/Lux/OAuth2/dashboard';
@@ -18,23 +17,8 @@ export interface ClientPagesDeps {
   pages: SignedInPages;
 }
 
-function list(value: unknown): string[] {
-  if (value === undefined) return [];
-  return (Array.isArray(value) ? value : [value]).filter((item): item is string => typeof item === 'string');
-}
-
 function lines(value: string): string[] {
   return value.split(/\r?\n/).map((line) => line.trim()).filter(Boolean);
-}
-
-/** Field problems keyed by the form field they belong next to. */
-function byField(problems: FieldProblem[]): Record<string, string[]> {
-  const out: Record<string, string[]> = {};
-  for (const { field, message } of problems) {
-    const name = field === 'metadata' || field === 'client_id' ? 'general' : field;
-    (out[name] ??= []).push(message);
-  }
-  return out;
 }
 
 /**
@@ -56,6 +40,7 @@ function mountClientPages(router: Router, deps: ClientPagesDeps, paths: ClientPa
   const { clients, scopes, pages } = deps;
   const { base, list: listPath } = paths;
   const requireAdmin = pages.requireAdmin(base);
+  const problemsOf = (error: unknown) => fieldErrors(error, { metadata: 'general', client_id: 'general' });
   const render = (ctx: Context, name: string, locals: Record<string, unknown>, status = 200) => pages.render(ctx, base, name, {
     section: 'clients',
     clientsHome: listPath,
@@ -73,12 +58,12 @@ function mountClientPages(router: Router, deps: ClientPagesDeps, paths: ClientPa
     render(ctx, 'console/clients/list', { title: 'Clients', q, page, pages: pageCount, total, items });
   });
 
-  async function formLocals(values: Partial<Client> & { redirectText?: string }, problems: FieldProblem[] = []) {
+  async function formLocals(values: Partial<Client> & { redirectText?: string }, errors: Record<string, string[]> = {}) {
     return {
       registry: await scopes.list(),
       grants: DASHBOARD_GRANTS,
       values: { ...values, redirectText: values.redirectText ?? (values.redirectUris ?? []).join('\n') },
-      errors: byField(problems),
+      errors,
     };
   }
 
@@ -87,15 +72,9 @@ function mountClientPages(router: Router, deps: ClientPagesDeps, paths: ClientPa
       name: formText(body, 'name'),
       description: formText(body, 'description'),
       redirectText: typeof body.redirect_uris === 'string' ? body.redirect_uris : '',
-      scope: list(body.scope),
-      grantTypes: list(body.grant_types),
+      scope: formList(body.scope),
+      grantTypes: formList(body.grant_types),
     };
-  }
-
-  async function problemsOf(error: unknown): Promise<FieldProblem[]> {
-    if (error instanceof ValidationError) return error.fields;
-    if (error instanceof ConflictError) return [{ field: error.field, message: error.message }];
-    throw error;
   }
 
   router.get(`${base}/clients/new`, requireAdmin, async (ctx) => {
@@ -116,7 +95,7 @@ function mountClientPages(router: Router, deps: ClientPagesDeps, paths: ClientPa
       ctx.set('Cache-Control', 'no-store');
       render(ctx, 'console/clients/created', { title: 'Client created', client, secret: clientSecret });
     } catch (error) {
-      render(ctx, 'console/clients/form', { title: 'New client', mode: 'create', ...(await formLocals(input, await problemsOf(error))) }, 422);
+      render(ctx, 'console/clients/form', { title: 'New client', mode: 'create', ...(await formLocals(input, problemsOf(error))) }, 422);
     }
   });
 
@@ -144,7 +123,7 @@ function mountClientPages(router: Router, deps: ClientPagesDeps, paths: ClientPa
       }, actorOf(ctx));
       seeOther(ctx, `${base}/clients/${encodeURIComponent(current.clientId)}?saved=1`);
     } catch (error) {
-      render(ctx, 'console/clients/form', { title: `Edit ${current.name}`, mode: 'edit', client: current, ...(await formLocals({ ...current, ...input }, await problemsOf(error))) }, 422);
+      render(ctx, 'console/clients/form', { title: `Edit ${current.name}`, mode: 'edit', client: current, ...(await formLocals({ ...current, ...input }, problemsOf(error))) }, 422);
     }
   });
 }
