@@ -33,6 +33,7 @@ import { whoamiRouter } from './resource/whoami-router.js';
 import { northstarRouter } from './admin/northstar/router.js';
 import { DASHBOARD_PATH, dashboardRouter } from './admin/dashboard/router.js';
 import { consoleRouter } from './admin/console/router.js';
+import { accountRouter } from './account/router.js';
 import { DashboardOidcClient } from './web/oidc-client.js';
 import { DashboardCookies } from './web/session.js';
 import { SignedInPages } from './web/signed-in-pages.js';
@@ -221,6 +222,7 @@ export async function mountRoutes(services: Services, logger: Logger, internalOr
     whoamiRouter(tokenCheck, config.issuer),
     dashboardRouter({ clients: services.clients, scopes, pages: signedInPages }),
     consoleRouter({ clients: services.clients, accounts, scopes, pages: signedInPages }),
+    accountRouter({ clients: services.clients, accounts, limiter: services.limiter, pages: signedInPages }),
     northstarRouter({
       issuer: config.issuer, signingKid: services.signingKid, clients: services.clients, scopes, keys: services.keys, accounts, tokenCheck, audit: services.audit,
     }),
