@@ -28,7 +28,18 @@ function lines(value: string): string[] {
 interface ClientPagePaths {
   base: string;
   list: string;
+  /** Delete and secret rotation: in the console, not on the Lux dashboard, which Lux's document gives no delete. */
+  manage?: boolean;
 }
+
+/** The grace periods the rotation form offers, in seconds (the service accepts 0 to 30 days). */
+const GRACE_CHOICES = [
+  { seconds: 0, label: 'None: the old secret stops working at once' },
+  { seconds: 3600, label: '1 hour' },
+  { seconds: 86_400, label: '1 day' },
+  { seconds: 7 * 86_400, label: '7 days' },
+  { seconds: 30 * 86_400, label: '30 days' },
+];
 
 /**
  * The client pages: a server-rendered admin UI over the shared client
@@ -38,7 +49,7 @@ interface ClientPagePaths {
  */
 function mountClientPages(router: Router, deps: ClientPagesDeps, paths: ClientPagePaths): void {
   const { clients, scopes, pages } = deps;
-  const { base, list: listPath } = paths;
+  const { base, list: listPath, manage = false } = paths;
   const requireAdmin = pages.requireAdmin(base);
   const problemsOf = (error: unknown) => fieldErrors(error, { metadata: 'general', client_id: 'general' });
   const render = (ctx: Context, name: string, locals: Record<string, unknown>, status = 200) => pages.render(ctx, base, name, {
@@ -46,6 +57,7 @@ function mountClientPages(router: Router, deps: ClientPagesDeps, paths: ClientPa
     clientsHome: listPath,
     // Gatehouse's own clients are shown read-only (no Edit link).
     isReserved: isReservedClient,
+    manage,
     ...locals,
   }, status);
 
@@ -55,7 +67,8 @@ function mountClientPages(router: Router, deps: ClientPagesDeps, paths: ClientPa
     const { page } = readPaging({ page: ctx.query.page }, { defaultPerPage: PER_PAGE, maxPerPage: PER_PAGE });
     const { total, clients: items } = await clients.list({ name: q || undefined, page, perPage: PER_PAGE });
     const pageCount = Math.max(1, Math.ceil(total / PER_PAGE));
-    render(ctx, 'console/clients/list', { title: 'Clients', q, page, pages: pageCount, total, items });
+    const deleted = manage && typeof ctx.query.deleted === 'string' ? ctx.query.deleted.slice(0, 200) : undefined;
+    render(ctx, 'console/clients/list', { title: 'Clients', q, page, pages: pageCount, total, items, deleted });
   });
 
   async function formLocals(values: Partial<Client> & { redirectText?: string }, errors: Record<string, string[]> = {}) {
@@ -101,8 +114,11 @@ function mountClientPages(router: Router, deps: ClientPagesDeps, paths: ClientPa
 
   router.get(`${base}/clients/:id`, requireAdmin, async (ctx) => {
     const client = await clients.show(ctx.params.id!);
-    render(ctx, 'console/clients/show', { title: client.name, client, saved: ctx.query.saved === '1' });
+    const refreshTokens = manage ? await clients.refreshTokenCount(client.clientId) : undefined;
+    render(ctx, 'console/clients/show', { title: client.name, client, refreshTokens, saved: ctx.query.saved === '1' });
   });
+
+  if (manage) mountClientManagement(router, deps, render, base, listPath);
 
   router.get(`${base}/clients/:id/edit`, requireAdmin, async (ctx) => {
     assertClientChangeable(ctx.params.id!);
@@ -128,6 +144,69 @@ function mountClientPages(router: Router, deps: ClientPagesDeps, paths: ClientPa
   });
 }
 
+type Render = (ctx: Context, name: string, locals: Record<string, unknown>, status?: number) => void;
+
+/**
+ * The console's destructive client actions, each behind a page of its own:
+ * secret rotation (the new secret shown once, with an optional grace period
+ * for the old one, as `client rotate-secret --grace`) and deletion (after a
+ * confirmation naming what goes with the client, as `client delete`).
+ */
+function mountClientManagement(router: Router, deps: ClientPagesDeps, render: Render, base: string, listPath: string): void {
+  const { clients, pages } = deps;
+  const requireAdmin = pages.requireAdmin(base);
+  const rotateLocals = (client: Client) => ({ title: `New secret for ${client.name}`, client, choices: GRACE_CHOICES, isPublic: client.public });
+
+  router.get(`${base}/clients/:id/rotate`, requireAdmin, async (ctx) => {
+    assertClientChangeable(ctx.params.id!);
+    const client = await clients.show(ctx.params.id!);
+    render(ctx, 'console/clients/rotate', { ...rotateLocals(client), values: { grace: '0' } });
+  });
+
+  router.post(`${base}/clients/:id/rotate`, readForm, requireAdmin, async (ctx) => {
+    assertClientChangeable(ctx.params.id!);
+    const client = await clients.show(ctx.params.id!);
+    const grace = formText(ctx.request.body as Form, 'grace');
+    try {
+      // Not a whole number: the service's own message, for the same field.
+      const seconds = /^\d{1,8}$/.test(grace) ? Number(grace) : Number.NaN;
+      const rotated = await clients.rotateSecret(client.clientId, seconds, actorOf(ctx));
+      // The secret is shown on this page only; it is never displayed again.
+      render(ctx, 'console/clients/created', {
+        title: 'New client secret', rotated: true, client: rotated.client, secret: rotated.clientSecret, previousValidUntil: rotated.previousValidUntil,
+      });
+    } catch (error) {
+      render(ctx, 'console/clients/rotate', { ...rotateLocals(client), values: { grace }, errors: problemsOfRotation(error) }, 422);
+    }
+  });
+
+  router.get(`${base}/clients/:id/delete`, requireAdmin, async (ctx) => {
+    assertClientChangeable(ctx.params.id!);
+    const client = await clients.show(ctx.params.id!);
+    render(ctx, 'console/clients/delete', { title: `Delete ${client.name}`, client, refreshTokens: await clients.refreshTokenCount(client.clientId), errors: {} });
+  });
+
+  router.post(`${base}/clients/:id/delete`, readForm, requireAdmin, async (ctx) => {
+    assertClientChangeable(ctx.params.id!);
+    const client = await clients.show(ctx.params.id!);
+    // The typed client ID is the confirmation: a stray click or a resent form deletes nothing.
+    if (formText(ctx.request.body as Form, 'confirm') !== client.clientId) {
+      render(ctx, 'console/clients/delete', {
+        title: `Delete ${client.name}`, client, refreshTokens: await clients.refreshTokenCount(client.clientId),
+        errors: { confirm: [`type the client ID, ${client.clientId}, to confirm`] },
+      }, 422);
+      return;
+    }
+    await clients.delete(client.clientId, actorOf(ctx));
+    seeOther(ctx, `${listPath}?deleted=${encodeURIComponent(client.name)}`);
+  });
+}
+
+/** A refused rotation: the grace period's problem next to its field, any other at the top. */
+function problemsOfRotation(error: unknown): Record<string, string[]> {
+  return fieldErrors(error, { client_secret: 'general' });
+}
+
 /** The Lux dashboard: its own sign-in routes, and the console's client pages under its path. */
 export function dashboardRouter(deps: ClientPagesDeps): Router {
   const router = new Router();
@@ -139,5 +218,5 @@ export function dashboardRouter(deps: ClientPagesDeps): Router {
 
 /** The admin console's Clients section. */
 export function mountConsoleClientPages(router: Router, deps: ClientPagesDeps): void {
-  mountClientPages(router, deps, { base: ADMIN_PATH, list: `${ADMIN_PATH}/clients` });
+  mountClientPages(router, deps, { base: ADMIN_PATH, list: `${ADMIN_PATH}/clients`, manage: true });
 }
