@@ -221,7 +221,7 @@ export async function mountRoutes(services: Services, logger: Logger, internalOr
     ...(config.metricsPort === undefined ? [metricsRouter(services.metrics)] : []),
     whoamiRouter(tokenCheck, config.issuer),
     dashboardRouter({ clients: services.clients, scopes, pages: signedInPages }),
-    consoleRouter({ clients: services.clients, accounts, scopes, pages: signedInPages }),
+    consoleRouter({ clients: services.clients, accounts, scopes, audit: services.audit, pages: signedInPages }),
     accountRouter({ clients: services.clients, accounts, limiter: services.limiter, pages: signedInPages }),
     northstarRouter({
       issuer: config.issuer, signingKid: services.signingKid, clients: services.clients, scopes, keys: services.keys, accounts, tokenCheck, audit: services.audit,

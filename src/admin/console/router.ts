@@ -1,16 +1,19 @@
 import Router from '@koa/router';
 import type { AccountService } from '../../accounts/service.js';
+import type { AuditLog } from '../../audit/log.js';
 import type { ClientService } from '../../clients/service.js';
 import type { ScopeRegistry } from '../../scopes/registry.js';
 import { ADMIN_PATH } from '../../web/paths.js';
 import type { SignedInPages } from '../../web/signed-in-pages.js';
 import { mountConsoleClientPages } from '../dashboard/router.js';
+import { mountAuditPages } from './audit.js';
 import { mountUserPages } from './users.js';
 
 export interface ConsoleDeps {
   clients: ClientService;
   accounts: AccountService;
   scopes: ScopeRegistry;
+  audit: AuditLog;
   pages: SignedInPages;
 }
 
@@ -37,5 +40,6 @@ export function consoleRouter(deps: ConsoleDeps): Router {
 
   mountConsoleClientPages(router, deps);
   mountUserPages(router, deps);
+  mountAuditPages(router, deps);
   return router;
 }
