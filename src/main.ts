@@ -33,6 +33,7 @@ import { whoamiRouter } from './resource/whoami-router.js';
 import { northstarRouter } from './admin/northstar/router.js';
 import { DASHBOARD_PATH, dashboardRouter } from './admin/dashboard/router.js';
 import { consoleRouter } from './admin/console/router.js';
+import { endSessionsOfGoneAccounts } from './provider/session-accounts.js';
 import { accountRouter } from './account/router.js';
 import { DashboardOidcClient } from './web/oidc-client.js';
 import { DashboardCookies } from './web/session.js';
@@ -245,6 +246,7 @@ export async function mountRoutes(services: Services, logger: Logger, internalOr
     pushed_authorization_request: [cors, throttle],
     device_authorization: [cors, throttle, deviceInterval(config.devicePollInterval)],
     code_verification: [deviceFormWithoutSession(createViews())],
+    authorization: [endSessionsOfGoneAccounts(provider, async (accountId) => Boolean((await accounts.findById(accountId))?.active))],
   }));
   provider.on('server_error', (ctx, error) => {
     logger.error({ req_id: ctx.state?.requestId, err: error }, 'provider server_error');

@@ -115,6 +115,11 @@ describe('the admin console’s Users section (/admin/users)', () => {
       expect((await server.services.accounts.grants(account.id)).grants, 'their grants are revoked').to.deep.equal([]);
       expect(await server.services.accounts.authenticate(user.username, user.password)).to.equal(undefined);
       expect((await theirs.request(`${server.issuer}/admin`)).status, 'their console session ended').to.equal(303);
+      const again = await theirs.navigate(`${server.issuer}/admin`);
+      expect(again.status, 'their Gatehouse sign-in ended too: the login page, not an error').to.equal(200);
+      expect(again.html).to.include('name="password"');
+      const refused = await theirs.submit(again, '/login', user);
+      expect(refused.html).to.include('Wrong username or password.');
       const enabled = await browser.submit(disabled, `/admin/users/${account.id}/status`);
       expect(enabled.html).to.include('User enabled');
       expect(await server.services.accounts.authenticate(user.username, user.password)).to.not.equal(undefined);
