@@ -93,7 +93,9 @@ describe('the admin console’s Audit section (/admin/audit)', () => {
     });
   });
 
-  describe('in headless Chromium, at 1280 and 375 px', () => {
+  describe('in headless Chromium, at 1280 and 375 px', function () {
+    // Each page is screenshot and checked by axe-core at two widths: slower than a click.
+    this.timeout(60_000);
     let page: Page;
     freshPagePerTest((opened) => { page = opened; });
 

@@ -126,7 +126,9 @@ describe('the admin console’s client management (/admin/clients: rotate the se
     });
   });
 
-  describe('in headless Chromium, at 1280 and 375 px', () => {
+  describe('in headless Chromium, at 1280 and 375 px', function () {
+    // Each page is screenshot and checked by axe-core at two widths: slower than a click.
+    this.timeout(60_000);
     let page: Page;
     freshPagePerTest((opened) => { page = opened; });
 

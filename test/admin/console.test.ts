@@ -78,7 +78,9 @@ describe('the admin console (/admin)', () => {
     });
   });
 
-  describe('in headless Chromium', () => {
+  describe('in headless Chromium', function () {
+    // Each page is screenshot and checked by axe-core at two widths: slower than a click.
+    this.timeout(60_000);
     let page: Page;
     freshPagePerTest((opened) => { page = opened; });
 
