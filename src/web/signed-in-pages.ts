@@ -5,11 +5,8 @@ import { AppError, ConflictError, ValidationError } from '../errors/app-error.js
 import { renderPage, type Views } from '../http/views.js';
 import type { Logger } from '../observability/logger.js';
 import { type DashboardOidcClient, signInFailureReason } from './oidc-client.js';
-import type { DashboardCookies, DashboardSession, SignInGrants } from './session.js';
-
 import { ACCOUNT_PATH, ADMIN_PATH } from './paths.js';
-
-export { ACCOUNT_PATH, ADMIN_PATH };
+import type { DashboardCookies, DashboardSession, SignInGrants } from './session.js';
 
 /** Who may see a page, re-read from the account on every request (a role removed takes effect at once). */
 export interface SignedInAccounts {
