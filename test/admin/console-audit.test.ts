@@ -14,10 +14,13 @@ describe('the admin console’s Audit section (/admin/audit)', () => {
   const robot = `robot:${stamp}`;
   const audit = (query = '') => `${server.issuer}/admin/audit${query}`;
 
-  before(async () => {
+  before(async function () {
+    // A server, fifty-five events and a sign-in.
+    this.timeout(60_000);
     server = await startTestServer();
     adminId = (await server.services.accounts.create({ ...admin, roles: ['admin'] })).id;
     for (let i = 0; i < 55; i += 1) {
+      // One at a time, so that each is newer than the one before.
       await server.services.audit.record({ event: i % 2 ? 'robot.odd' : 'robot.even', actor: robot, clientId: i === 3 ? `robot-client-${stamp}` : null, detail: { n: i } });
     }
     browser = new FormBrowser();
