@@ -3,7 +3,7 @@
  * (dependency-cruiser). HTTP layers → domain services → storage; nothing
  * points back up.
  */
-const HTTP_LAYERS = '^src/(http|compat|admin|interactions)/';
+const HTTP_LAYERS = '^src/(http|compat|admin|interactions|web|account)/';
 const DOMAIN = '^src/(accounts|clients|scopes|keys|resources|audit|security|paging|tokens)/';
 
 module.exports = {
@@ -27,7 +27,7 @@ module.exports = {
       name: 'surfaces-never-touch-storage',
       severity: 'error',
       comment: 'Dialects, admin surfaces, pages and the resource check go through domain services: never SQL or Redis directly.',
-      from: { path: '^src/(compat|admin|interactions|resource)/' },
+      from: { path: '^src/(compat|admin|interactions|resource|web|account)/' },
       to: { path: '^adapters/(sql|redis|embedded)/' },
     },
     {

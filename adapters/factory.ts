@@ -1,6 +1,6 @@
 import { Redis } from 'ioredis';
 import type { AdapterFactory } from 'oidc-provider';
-import type { CounterStore, PayloadStore, RevocationFeed } from './contract.js';
+import type { AdapterPayload, CounterStore, PayloadStore, RevocationFeed } from './contract.js';
 import { type EmbeddedDatabase, openEmbedded } from './embedded/pglite.js';
 import { instrumentStore } from './instrumented-store.js';
 import { LocalRevocationFeed } from './local-revocation-feed.js';
@@ -78,10 +78,28 @@ export interface Storage {
   close(): Promise<void>;
 }
 
+/** One grant an account gave a client: what it allowed and when. */
+export interface AccountGrant {
+  grantId: string;
+  clientId: string;
+  /** The OpenID scopes granted, then those granted per resource server (RFC 8707). */
+  scope: string[];
+  issuedAt?: Date;
+  expiresAt?: Date;
+}
+
 /** Every grant of one account, with what was issued under it, across both tiers. */
 export interface AccountTokenStore {
   /** Revokes them; answers how many grants there were. */
   revokeAll(accountId: string): Promise<number>;
+  /** The account's live grants, newest first. */
+  grantsOf(accountId: string): Promise<AccountGrant[]>;
+  /**
+   * Revokes one grant and every token issued under it, if it is the
+   * account's (so no one withdraws another account's grant by its id);
+   * answers whether it was.
+   */
+  revokeGrant(accountId: string, grantId: string): Promise<boolean>;
 }
 
 export interface ClientTokenStore {
@@ -91,6 +109,15 @@ export interface ClientTokenStore {
 
 export { StorageUnavailableError } from './unavailable.js';
 export { redactUrl } from './redis/connect.js';
+
+/** A stored Grant payload (oidc-provider's shape) as an AccountGrant. */
+function grantView(grantId: string, payload: AdapterPayload): AccountGrant {
+  const openid = payload.openid as { scope?: string } | undefined;
+  const resources = (payload.resources ?? {}) as Record<string, string>;
+  const scope = [...new Set([openid?.scope ?? '', ...Object.values(resources)].flatMap((value) => value.split(' ')).filter(Boolean))];
+  const seconds = (value: unknown) => (typeof value === 'number' ? new Date(value * 1000) : undefined);
+  return { grantId, clientId: String(payload.clientId ?? ''), scope, issuedAt: seconds(payload.iat), expiresAt: seconds(payload.exp) };
+}
 
 async function openDurable(options: StorageOptions): Promise<SqlDatabase> {
   if (!options.databaseUrl) return openEmbedded(options.dataDir, options.role);
@@ -184,6 +211,15 @@ export async function openStorage(options: StorageOptions): Promise<Storage> {
       const grantIds = await plainDurable.grantIdsOfAccount(accountId);
       for (const grantId of grantIds) await revokeGrant({ durable, ephemeral }, grantId);
       return grantIds.length;
+    },
+    async grantsOf(accountId) {
+      return (await plainDurable.grantsOfAccount(accountId)).map(({ id, payload }) => grantView(id, payload));
+    },
+    async revokeGrant(accountId, grantId) {
+      const grant = await plainDurable.find('Grant', grantId);
+      if (!grant || grant.accountId !== accountId) return false;
+      await revokeGrant({ durable, ephemeral }, grantId);
+      return true;
     },
   };
 

@@ -32,8 +32,12 @@ import { createTokenCheck, providerTokenLookup, type TokenCheck } from './resour
 import { whoamiRouter } from './resource/whoami-router.js';
 import { northstarRouter } from './admin/northstar/router.js';
 import { DASHBOARD_PATH, dashboardRouter } from './admin/dashboard/router.js';
-import { DashboardOidcClient } from './admin/dashboard/oidc-client.js';
-import { DashboardCookies } from './admin/dashboard/session.js';
+import { consoleRouter } from './admin/console/router.js';
+import { endSessionsOfGoneAccounts } from './provider/session-accounts.js';
+import { accountRouter } from './account/router.js';
+import { DashboardOidcClient } from './web/oidc-client.js';
+import { DashboardCookies } from './web/session.js';
+import { SignedInPages } from './web/signed-in-pages.js';
 import { DASHBOARD_CLIENT_ID, ensureDashboardClient } from './admin/dashboard/registration.js';
 import { dotRouter } from './compat/dot/router.js';
 import { leRouter } from './compat/le/router.js';
@@ -191,6 +195,20 @@ export async function mountRoutes(services: Services, logger: Logger, internalOr
     store: storage.clients, validate: (metadata) => provider.Client.validate(metadata), audit: services.audit,
   }, config.issuer, DASHBOARD_PATH);
   answerAsIssuer(provider, config.issuer);
+  // One session for every signed-in page (the Lux dashboard, /admin, /account):
+  // its cookie is scoped to the whole origin so that each surface sees it.
+  const signedInPages = new SignedInPages({
+    issuer: config.issuer,
+    oidc: new DashboardOidcClient({ ...dashboardClient, issuer: config.issuer, internalOrigin }),
+    cookies: new DashboardCookies('/', config.issuer.startsWith('https:'), cookieSecrets[0] ?? '', storage.ephemeral),
+    grants: {
+      grantOf: async (accessToken) => (await provider.AccessToken.find(accessToken))?.grantId,
+      alive: async (grantId) => Boolean(await provider.Grant.find(grantId)),
+    },
+    accounts,
+    views: createViews(),
+    logger,
+  });
   provider.use(requestLog(logger, services.metrics));
   provider.use(errorHandler(logger));
   provider.use(securityHeaders);
@@ -203,20 +221,9 @@ export async function mountRoutes(services: Services, logger: Logger, internalOr
     interactionsRouter({ provider, accounts, scopes, views: createViews(), csrfSecret: cookieSecrets[0] ?? '', audit: services.audit, limiter: services.limiter }),
     ...(config.metricsPort === undefined ? [metricsRouter(services.metrics)] : []),
     whoamiRouter(tokenCheck, config.issuer),
-    dashboardRouter({
-      issuer: config.issuer,
-      clients: services.clients,
-      scopes,
-      accounts,
-      oidc: new DashboardOidcClient({ ...dashboardClient, issuer: config.issuer, internalOrigin }),
-      cookies: new DashboardCookies(DASHBOARD_PATH, config.issuer.startsWith('https:'), cookieSecrets[0] ?? '', storage.ephemeral),
-      grants: {
-        grantOf: async (accessToken) => (await provider.AccessToken.find(accessToken))?.grantId,
-        alive: async (grantId) => Boolean(await provider.Grant.find(grantId)),
-      },
-      views: createViews(),
-      logger,
-    }),
+    dashboardRouter({ clients: services.clients, scopes, pages: signedInPages }),
+    consoleRouter({ clients: services.clients, accounts, scopes, audit: services.audit, pages: signedInPages }),
+    accountRouter({ clients: services.clients, accounts, limiter: services.limiter, pages: signedInPages }),
     northstarRouter({
       issuer: config.issuer, signingKid: services.signingKid, clients: services.clients, scopes, keys: services.keys, accounts, tokenCheck, audit: services.audit,
     }),
@@ -239,6 +246,7 @@ export async function mountRoutes(services: Services, logger: Logger, internalOr
     pushed_authorization_request: [cors, throttle],
     device_authorization: [cors, throttle, deviceInterval(config.devicePollInterval)],
     code_verification: [deviceFormWithoutSession(createViews())],
+    authorization: [endSessionsOfGoneAccounts(provider, async (accountId) => Boolean((await accounts.findById(accountId))?.active))],
   }));
   provider.on('server_error', (ctx, error) => {
     logger.error({ req_id: ctx.state?.requestId, err: error }, 'provider server_error');

@@ -24,6 +24,19 @@ interface AuditRow {
   detail: Record<string, unknown>;
 }
 
+/** What the audit trail can be searched by. */
+export interface AuditFilter {
+  actor?: string;
+  clientId?: string;
+  event?: string;
+  since?: Date;
+  until?: Date;
+}
+
+function toAuditRecord(row: AuditRow): AuditRecord {
+  return { id: String(row.id), at: new Date(row.at), event: row.event, actor: row.actor, clientId: row.client_id, ip: row.ip, detail: row.detail };
+}
+
 /** One tally of events that unauthenticated callers can cause (see AuditStore.tally). */
 export interface AuditTally {
   /** The event as first seen in the window (its fields already bounded). */
@@ -129,6 +142,35 @@ export class AuditStore {
     }
   }
 
+  /**
+   * Newest first, by any of actor, client, event (each exact, each indexed)
+   * and a time range (`since` inclusive, `until` exclusive).
+   */
+  async search(filter: AuditFilter & { limit: number; offset: number }): Promise<{ total: number; items: AuditRecord[] }> {
+    const where: string[] = [];
+    const params: unknown[] = [];
+    const add = (sql: (n: number) => string, value: unknown) => { params.push(value); where.push(sql(params.length)); };
+    if (filter.actor) add((n) => `actor = $${n}`, filter.actor);
+    if (filter.clientId) add((n) => `client_id = $${n}`, filter.clientId);
+    if (filter.event) add((n) => `event = $${n}`, filter.event);
+    if (filter.since) add((n) => `at >= $${n}::timestamptz`, filter.since.toISOString());
+    if (filter.until) add((n) => `at < $${n}::timestamptz`, filter.until.toISOString());
+    const clause = where.length ? `WHERE ${where.join(' AND ')}` : '';
+    const count = await this.db.query<{ total: number }>(`SELECT count(*)::int AS total FROM audit_events ${clause}`, params);
+    const { rows } = await this.db.query<AuditRow>(
+      `SELECT * FROM audit_events ${clause} ORDER BY at DESC, id DESC LIMIT $${params.length + 1} OFFSET $${params.length + 2}`,
+      [...params, filter.limit, filter.offset],
+    );
+    return { total: Number(count.rows[0]?.total ?? 0), items: rows.map(toAuditRecord) };
+  }
+
+  /** One event by its id. */
+  async find(id: string): Promise<AuditRecord | undefined> {
+    if (!/^\d{1,18}$/.test(id)) return undefined;
+    const { rows } = await this.db.query<AuditRow>('SELECT * FROM audit_events WHERE id = $1', [id]);
+    return rows[0] ? toAuditRecord(rows[0]) : undefined;
+  }
+
   /** Newest first. */
   async list(filter: { since?: Date; clientId?: string; limit: number; offset: number }): Promise<{ total: number; items: AuditRecord[] }> {
     const where: string[] = [];
@@ -143,9 +185,7 @@ export class AuditStore {
     );
     return {
       total: Number(count.rows[0]?.total ?? 0),
-      items: rows.map((row) => ({
-        id: String(row.id), at: new Date(row.at), event: row.event, actor: row.actor, clientId: row.client_id, ip: row.ip, detail: row.detail,
-      })),
+      items: rows.map(toAuditRecord),
     };
   }
 }

@@ -216,4 +216,19 @@ export const migrations: Migration[] = [
         ADD COLUMN previous_secret_until timestamptz;
     `,
   },
+  {
+    id: '0011_console_lookups',
+    sql: `
+      -- An account's grants are listed on its admin page and its own account
+      -- page (issue 18), so they are found through an index rather than a
+      -- scan of every grant; only Grant rows carry accountId at the top level.
+      CREATE INDEX oidc_payloads_grant_account ON oidc_payloads ((payload->>'accountId')) WHERE model = 'Grant';
+      -- The console's user list is in username order, twenty at a time: with
+      -- this index a page reads its twenty rows instead of sorting them all.
+      CREATE INDEX accounts_username_order ON accounts (username, id);
+      -- The console's audit page filters by actor and by action, newest first.
+      CREATE INDEX audit_events_actor ON audit_events (actor, at) WHERE actor IS NOT NULL;
+      CREATE INDEX audit_events_event ON audit_events (event, at);
+    `,
+  },
 ];

@@ -110,6 +110,18 @@ export class SqlPayloadStore implements PayloadStore {
     return rows.map((row) => row.id);
   }
 
+  /**
+   * The live grants an account holds, newest first, through the index of
+   * migration 0011 (an account's pages list them).
+   */
+  async grantsOfAccount(accountId: string): Promise<Array<{ id: string; payload: AdapterPayload }>> {
+    const { rows } = await this.db.query<{ id: string; payload: AdapterPayload }>(
+      `SELECT id, payload FROM oidc_payloads WHERE model = 'Grant' AND payload->>'accountId' = $1 AND ${LIVE}
+       ORDER BY (payload->>'iat')::bigint DESC NULLS LAST, id`, [accountId],
+    );
+    return rows;
+  }
+
   async revokeByClientId(clientId: string): Promise<void> {
     await this.db.query('DELETE FROM oidc_payloads WHERE client_id = $1', [clientId]);
   }

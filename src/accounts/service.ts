@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { type AccountChanges, type AccountRecord, AccountsStore, DuplicateUsernameError, type NewAccountRecord } from '../../adapters/sql/accounts-store.js';
-import type { AccountTokenStore } from '../../adapters/factory.js';
+import type { AccountGrant, AccountTokenStore } from '../../adapters/factory.js';
 import { AppError, ConflictError, type FieldProblem, NotFoundError, ValidationError } from '../errors/app-error.js';
 import type { Actor, AuditEvent, AuditLog } from '../audit/log.js';
 import { clampedPaging } from '../paging/parameters.js';
@@ -16,6 +16,8 @@ export interface NewAccount {
   email?: string;
   name?: string;
 }
+
+export type { AccountGrant };
 
 export type Account = Omit<AccountRecord, 'passwordHash' | 'importedPasswordHash' | 'usernameKey'>;
 
@@ -338,12 +340,62 @@ export class AccountService {
 
   async setPassword(idOrUsername: string, password: string, by: Actor = {}): Promise<Account> {
     const account = await this.show(idOrUsername);
-    if (typeof password !== 'string' || password.length < PASSWORD_MIN || password.length > PASSWORD_MAX) {
-      throw new ValidationError([{ field: 'password', message: `must be ${PASSWORD_MIN} to ${PASSWORD_MAX} characters` }]);
-    }
+    this.checkNewPassword(password, 'password');
     await this.store.update(account.id, { passwordHash: await hashPassword(password) });
     await this.audit?.record({ event: 'account.password_set', ...by, detail: { account_id: account.id, username: account.username } });
     return account;
+  }
+
+  /** The one rule for a new password, whichever form or command sets it. */
+  private checkNewPassword(password: unknown, field: string): asserts password is string {
+    if (typeof password !== 'string' || password.length < PASSWORD_MIN || password.length > PASSWORD_MAX) {
+      throw new ValidationError([{ field, message: `must be ${PASSWORD_MIN} to ${PASSWORD_MAX} characters` }]);
+    }
+  }
+
+  /**
+   * The account holder's own change: the current password is required (so a
+   * session left open is not enough to take the account over), then the new
+   * one is set as setPassword sets it. Nothing changes when either is wrong.
+   */
+  async changePassword(id: string, current: string, next: string, by: Actor = {}): Promise<Account> {
+    const record = await this.store.findById(id);
+    if (!record) throw new NotFoundError(`no user with id "${id}"`);
+    const problems: FieldProblem[] = [];
+    const currentMatches = typeof current === 'string' && current.length > 0 && current.length <= PASSWORD_MAX
+      && await verifyPassword(record.passwordHash, current);
+    if (!currentMatches) problems.push({ field: 'current_password', message: 'is not your current password' });
+    try {
+      this.checkNewPassword(next, 'new_password');
+    } catch (error) {
+      if (!(error instanceof ValidationError)) throw error;
+      problems.push(...error.fields);
+    }
+    if (problems.length) throw new ValidationError(problems);
+    await this.store.update(record.id, { passwordHash: await hashPassword(next) });
+    await this.audit?.record({ event: 'account.password_changed', ...by, detail: { account_id: record.id, username: record.username } });
+    return publicView(record);
+  }
+
+  /** The account's live grants (one per client it signed in to, or more), newest first. */
+  async grants(idOrUsername: string): Promise<{ account: Account; grants: AccountGrant[] }> {
+    const account = await this.show(idOrUsername);
+    return { account, grants: (await this.tokens?.grantsOf(account.id)) ?? [] };
+  }
+
+  /**
+   * Withdraws one of the account's grants: the grant and every token issued
+   * under it are revoked at once (RFC 7009 §2.1: revoking a grant's tokens).
+   * A grant of another account is not found, whatever its id.
+   */
+  async revokeGrant(idOrUsername: string, grantId: string, by: Actor = {}): Promise<{ account: Account; grant: AccountGrant }> {
+    const { account, grants } = await this.grants(idOrUsername);
+    const grant = grants.find((candidate) => candidate.grantId === grantId);
+    if (!grant || !(await this.tokens?.revokeGrant(account.id, grantId))) {
+      throw new NotFoundError(`no grant "${grantId}" of user "${account.username}"`);
+    }
+    await this.audit?.record({ event: 'account.grant_revoked', ...by, clientId: grant.clientId, detail: { account_id: account.id, username: account.username, grant_id: grantId } });
+    return { account, grant };
   }
 
   /** Deletes the account, then revokes its grants and every token issued under them. */

@@ -1,8 +1,9 @@
-import type { AuditEvent, AuditRecord, AuditStore } from '../../adapters/sql/audit-store.js';
+import type { AuditEvent, AuditFilter, AuditRecord, AuditStore } from '../../adapters/sql/audit-store.js';
+import { clampedPaging } from '../paging/parameters.js';
 import { boundEvent } from './bounds.js';
 import { EventTally, type TallyPolicy } from './tally.js';
 
-export type { AuditEvent, AuditRecord };
+export type { AuditEvent, AuditFilter, AuditRecord };
 
 /** Who did something: an account, a client, the CLI or the system itself. */
 export interface Actor {
@@ -71,6 +72,25 @@ export class AuditLog {
     const perPage = Math.min(Math.max(filter.perPage ?? 50, 1), 500);
     const page = Math.max(filter.page ?? 1, 1);
     return this.store.list({ since: filter.since, clientId: filter.clientId, limit: perPage, offset: (page - 1) * perPage });
+  }
+
+  /** Searches the trail (see AuditStore.search), paged by the one paging rule. */
+  search(filter: AuditFilter & { page?: number; perPage?: number }) {
+    const { page, perPage } = clampedPaging(filter, { defaultPerPage: 50, maxPerPage: 500 });
+    return this.store.search({ ...filter, limit: perPage, offset: (page - 1) * perPage });
+  }
+
+  /** Every event a search finds, newest first, a page at a time (an export). */
+  async *searchAll(filter: AuditFilter): AsyncGenerator<AuditRecord> {
+    for (let offset = 0; ; offset += 500) {
+      const { items } = await this.store.search({ ...filter, limit: 500, offset });
+      yield* items;
+      if (items.length < 500) return;
+    }
+  }
+
+  find(id: string): Promise<AuditRecord | undefined> {
+    return this.store.find(id);
   }
 
   /** Deletes the events older than `days` days (retention); returns how many. */

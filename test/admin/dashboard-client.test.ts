@@ -76,7 +76,8 @@ describe('the dashboard’s own client (gatehouse-dashboard)', () => {
     server = await startTestServer(env);
     const registered = (await server.services.storage.clients.find(DASHBOARD_CLIENT_ID))!.metadata;
     expect({ ...registered, client_secret: undefined }).to.deep.equal({ ...wanted, client_secret: undefined });
-    expect(registered.post_logout_redirect_uris).to.deep.equal([`${server.issuer}/Lux/OAuth2/dashboard/signed-out`]);
+    // Each signed-in surface (the Lux dashboard, the admin console, the account page) has its own.
+    expect(registered.post_logout_redirect_uris).to.deep.equal(['/Lux/OAuth2/dashboard', '/admin', '/account'].map((path) => `${server!.issuer}${path}/signed-out`));
     expect((await signIn(server)).html).to.include('New client');
   });
 });

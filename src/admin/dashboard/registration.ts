@@ -1,6 +1,7 @@
 import type { AuditLog } from '../../audit/log.js';
 import { DASHBOARD_CLIENT_ID, keepReservedClient, type ReservedClientStore } from '../../clients/reserved-clients.js';
 import type { MetadataValidator } from '../../clients/service.js';
+import { ACCOUNT_PATH, ADMIN_PATH } from '../../web/paths.js';
 
 export { DASHBOARD_CLIENT_ID };
 
@@ -11,6 +12,13 @@ export interface DashboardClient {
   /** Where the provider sends the browser after RP-initiated logout. */
   postLogoutRedirectUri: string;
 }
+
+/**
+ * The surfaces that sign people in through the dashboard's client, each with
+ * its own callback and post-logout page: the Lux dashboard path (given), the
+ * admin console and the account page.
+ */
+const OTHER_SIGNED_IN_SURFACES = [ADMIN_PATH, ACCOUNT_PATH];
 
 /**
  * Registers the dashboard as a confidential client of the provider and, at
@@ -25,14 +33,15 @@ export async function ensureDashboardClient(
 ): Promise<DashboardClient> {
   const redirectUri = `${issuer}${dashboardPath}/callback`;
   const postLogoutRedirectUri = `${issuer}${dashboardPath}/signed-out`;
+  const surfaces = [dashboardPath, ...OTHER_SIGNED_IN_SURFACES];
   const clientSecret = await keepReservedClient(deps, {
     client_id: DASHBOARD_CLIENT_ID,
     client_name: 'Gatehouse dashboard',
     description: 'The administration dashboard (first-party; managed by Gatehouse).',
     grant_types: ['authorization_code'],
     response_types: ['code'],
-    redirect_uris: [redirectUri],
-    post_logout_redirect_uris: [postLogoutRedirectUri],
+    redirect_uris: surfaces.map((path) => `${issuer}${path}/callback`),
+    post_logout_redirect_uris: surfaces.map((path) => `${issuer}${path}/signed-out`),
     scope: 'openid profile',
     token_endpoint_auth_method: 'client_secret_basic',
     access_token_format: 'opaque',

@@ -48,14 +48,19 @@ export class DashboardOidcClient {
     return this.config;
   }
 
-  /** Starts a sign-in: the URL to send the browser to, and what to remember. */
-  async start(): Promise<{ url: string; verifier: string; state: string; nonce: string }> {
+  /**
+   * Starts a sign-in: the URL to send the browser to, and what to remember.
+   * Each signed-in surface has its own registered redirect URI; the code is
+   * redeemed at the one it was sent to (openid-client takes it from the
+   * callback URL, as RFC 6749 §4.1.3 requires them to match).
+   */
+  async start(redirectUri = this.settings.redirectUri): Promise<{ url: string; verifier: string; state: string; nonce: string }> {
     const config = await this.configuration();
     const verifier = oidc.randomPKCECodeVerifier();
     const state = oidc.randomState();
     const nonce = oidc.randomNonce();
     const url = oidc.buildAuthorizationUrl(config, {
-      redirect_uri: this.settings.redirectUri,
+      redirect_uri: redirectUri,
       scope: 'openid profile',
       code_challenge: await oidc.calculatePKCECodeChallenge(verifier),
       code_challenge_method: 'S256',
@@ -85,11 +90,11 @@ export class DashboardOidcClient {
    * and returns to the dashboard's registered post-logout URI. Without an ID
    * token (a failed sign-in) the client_id names the registration.
    */
-  async endSessionUrl(idToken?: string): Promise<string> {
+  async endSessionUrl(idToken?: string, postLogoutRedirectUri = this.settings.postLogoutRedirectUri): Promise<string> {
     const config = await this.configuration();
     return oidc.buildEndSessionUrl(config, {
       ...(idToken ? { id_token_hint: idToken } : { client_id: this.settings.clientId }),
-      post_logout_redirect_uri: this.settings.postLogoutRedirectUri,
+      post_logout_redirect_uri: postLogoutRedirectUri,
     }).href;
   }
 }

@@ -1,0 +1,181 @@
+import type Router from '@koa/router';
+import type { Context } from 'koa';
+import { ROLES } from '../../accounts/roles.js';
+import type { Account, AccountService } from '../../accounts/service.js';
+import type { ClientService } from '../../clients/service.js';
+import { ValidationError } from '../../errors/app-error.js';
+import { readPaging } from '../../paging/parameters.js';
+import { nameGrants } from '../../web/grants.js';
+import { ADMIN_PATH } from '../../web/paths.js';
+import { actorOf, fieldErrors, type Form, formList, formText, readForm, seeOther, sessionOf, type SignedInPages } from '../../web/signed-in-pages.js';
+
+const USERS = `${ADMIN_PATH}/users`;
+const PER_PAGE = 20;
+
+export interface UserPagesDeps {
+  accounts: AccountService;
+  clients: ClientService;
+  pages: SignedInPages;
+}
+
+/** The service's field names as the forms name them. */
+const FORM_FIELDS = { role: 'roles' };
+
+function userPath(account: Pick<Account, 'id'>, rest = ''): string {
+  return `${USERS}/${encodeURIComponent(account.id)}${rest}`;
+}
+
+/**
+ * The console's Users section: search and page, create, edit, disable and
+ * enable, set a password, delete, and a user's grants. Every change goes
+ * through AccountService, as the CLI's `user` commands do, with the acting
+ * administrator as the audit event's actor.
+ */
+export function mountUserPages(router: Router, deps: UserPagesDeps): void {
+  const { accounts, clients, pages } = deps;
+  const requireAdmin = pages.requireAdmin(ADMIN_PATH);
+  const render = (ctx: Context, name: string, locals: Record<string, unknown>, status = 200) => pages.render(ctx, ADMIN_PATH, name, {
+    section: 'users', usersHome: USERS, userPath, roles: ROLES, errors: {}, ...locals,
+  }, status);
+
+  /**
+   * The console refuses to lock its own administrator out (no one else may
+   * be left to undo it); the CLI, run by an operator, still can.
+   */
+  function selfLockout(ctx: Context, account: Account, change: { roles?: string[]; active?: boolean; deleted?: boolean }): string | undefined {
+    if (account.id !== sessionOf(ctx).sub) return undefined;
+    if (change.deleted) return 'You cannot delete your own account here: ask another administrator, or use the CLI.';
+    if (change.active === false) return 'You cannot disable your own account here: ask another administrator, or use the CLI.';
+    if (change.roles && !change.roles.includes('admin')) return 'You cannot remove your own admin role here: ask another administrator, or use the CLI.';
+    return undefined;
+  }
+
+  async function showPage(ctx: Context, account: Account, locals: Record<string, unknown> = {}, status = 200): Promise<void> {
+    const { grants } = await accounts.grants(account.id);
+    render(ctx, 'console/users/show', {
+      title: account.username, account, grants: await nameGrants(clients, grants), isSelf: account.id === sessionOf(ctx).sub,
+      notice: typeof ctx.query.done === 'string' ? NOTICES[ctx.query.done] : undefined, ...locals,
+    }, status);
+  }
+
+  router.get(USERS, requireAdmin, async (ctx) => {
+    const q = typeof ctx.query.q === 'string' ? ctx.query.q.trim().slice(0, 200) : '';
+    // The one paging rule: a malformed page is a 400 page, an out-of-range one clamps.
+    const { page } = readPaging({ page: ctx.query.page }, { defaultPerPage: PER_PAGE, maxPerPage: PER_PAGE });
+    const { total, accounts: items } = await accounts.list({ search: q || undefined, page, perPage: PER_PAGE });
+    const deleted = typeof ctx.query.deleted === 'string' ? ctx.query.deleted.slice(0, 64) : undefined;
+    render(ctx, 'console/users/list', { title: 'Users', q, page, pages: Math.max(1, Math.ceil(total / PER_PAGE)), total, items, deleted });
+  });
+
+  router.get(`${USERS}/new`, requireAdmin, (ctx) => {
+    render(ctx, 'console/users/form', { title: 'New user', mode: 'create', values: { roles: [] } });
+  });
+
+  router.post(USERS, readForm, requireAdmin, async (ctx) => {
+    const body = ctx.request.body as Form;
+    const values = { username: formText(body, 'username'), email: formText(body, 'email'), name: formText(body, 'name'), roles: formList(body.roles) };
+    // Passwords are taken as typed: spaces may be part of them.
+    const password = typeof body.password === 'string' ? body.password : '';
+    try {
+      const account = await accounts.create({ ...values, password, email: values.email || undefined, name: values.name || undefined }, actorOf(ctx));
+      seeOther(ctx, userPath(account, '?done=created'));
+    } catch (error) {
+      render(ctx, 'console/users/form', { title: 'New user', mode: 'create', values, errors: fieldErrors(error, FORM_FIELDS) }, 422);
+    }
+  });
+
+  router.get(`${USERS}/:id`, requireAdmin, async (ctx) => {
+    await showPage(ctx, await accounts.show(ctx.params.id!));
+  });
+
+  router.get(`${USERS}/:id/edit`, requireAdmin, async (ctx) => {
+    const account = await accounts.show(ctx.params.id!);
+    render(ctx, 'console/users/form', { title: `Edit ${account.username}`, mode: 'edit', account, values: { ...account, email: account.email ?? '', name: account.name ?? '' } });
+  });
+
+  router.post(`${USERS}/:id`, readForm, requireAdmin, async (ctx) => {
+    const account = await accounts.show(ctx.params.id!);
+    const body = ctx.request.body as Form;
+    const values = { email: formText(body, 'email'), name: formText(body, 'name'), roles: formList(body.roles) };
+    const refused = selfLockout(ctx, account, { roles: values.roles });
+    try {
+      if (refused) throw new ValidationError([{ field: 'role', message: refused }]);
+      await accounts.update(account.id, { email: values.email || null, name: values.name || null, roles: values.roles }, actorOf(ctx));
+      seeOther(ctx, userPath(account, '?done=saved'));
+    } catch (error) {
+      render(ctx, 'console/users/form', { title: `Edit ${account.username}`, mode: 'edit', account, values, errors: fieldErrors(error, FORM_FIELDS) }, 422);
+    }
+  });
+
+  router.post(`${USERS}/:id/status`, readForm, requireAdmin, async (ctx) => {
+    const account = await accounts.show(ctx.params.id!);
+    const active = formText(ctx.request.body as Form, 'active') === 'true';
+    const refused = selfLockout(ctx, account, { active });
+    if (refused) {
+      await showPage(ctx, account, { errors: { status: [refused] } }, 422);
+      return;
+    }
+    // Disabling signs the user out everywhere: the service revokes their grants and tokens.
+    await accounts.update(account.id, { active }, actorOf(ctx));
+    seeOther(ctx, userPath(account, active ? '?done=enabled' : '?done=disabled'));
+  });
+
+  router.get(`${USERS}/:id/password`, requireAdmin, async (ctx) => {
+    const account = await accounts.show(ctx.params.id!);
+    render(ctx, 'console/users/password', { title: `New password for ${account.username}`, account });
+  });
+
+  router.post(`${USERS}/:id/password`, readForm, requireAdmin, async (ctx) => {
+    const account = await accounts.show(ctx.params.id!);
+    const password = (ctx.request.body as Form).password;
+    try {
+      await accounts.setPassword(account.id, typeof password === 'string' ? password : '', actorOf(ctx));
+      seeOther(ctx, userPath(account, '?done=password'));
+    } catch (error) {
+      render(ctx, 'console/users/password', { title: `New password for ${account.username}`, account, errors: fieldErrors(error) }, 422);
+    }
+  });
+
+  router.get(`${USERS}/:id/delete`, requireAdmin, async (ctx) => {
+    const account = await accounts.show(ctx.params.id!);
+    const { grants } = await accounts.grants(account.id);
+    render(ctx, 'console/users/delete', {
+      title: `Delete ${account.username}`, account, grants: await nameGrants(clients, grants), refused: selfLockout(ctx, account, { deleted: true }),
+    });
+  });
+
+  router.post(`${USERS}/:id/delete`, readForm, requireAdmin, async (ctx) => {
+    const account = await accounts.show(ctx.params.id!);
+    const refused = selfLockout(ctx, account, { deleted: true });
+    if (refused) {
+      render(ctx, 'console/users/delete', { title: `Delete ${account.username}`, account, grants: [], refused }, 422);
+      return;
+    }
+    // The typed username is the confirmation: a stray click or a resent form deletes nothing.
+    if (formText(ctx.request.body as Form, 'confirm') !== account.username) {
+      const { grants } = await accounts.grants(account.id);
+      render(ctx, 'console/users/delete', {
+        title: `Delete ${account.username}`, account, grants: await nameGrants(clients, grants),
+        errors: { confirm: [`type the username, ${account.username}, to confirm`] },
+      }, 422);
+      return;
+    }
+    await accounts.delete(account.id, actorOf(ctx));
+    seeOther(ctx, `${USERS}?deleted=${encodeURIComponent(account.username)}`);
+  });
+
+  router.post(`${USERS}/:id/grants/:grantId/revoke`, readForm, requireAdmin, async (ctx) => {
+    const { account } = await accounts.revokeGrant(ctx.params.id!, ctx.params.grantId!, actorOf(ctx));
+    seeOther(ctx, userPath(account, '?done=revoked'));
+  });
+}
+
+/** What the user page says after a change (by a fixed key, so the URL cannot put words on the page). */
+const NOTICES: Record<string, string> = {
+  created: 'User created.',
+  saved: 'Changes saved.',
+  enabled: 'User enabled: they can sign in again.',
+  disabled: 'User disabled: they are signed out everywhere and cannot sign in.',
+  password: 'New password set.',
+  revoked: 'Access revoked: the grant and every token issued under it no longer work.',
+};
