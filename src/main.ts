@@ -45,6 +45,7 @@ import { AuditLog } from './audit/log.js';
 import { observeProvider } from './audit/provider-events.js';
 import { Metrics } from './observability/metrics.js';
 import { FailureLimiter } from './security/failure-limiter.js';
+import { rfc6749Body } from './errors/rfc6749.js';
 import { clientAuthThrottle } from './http/client-auth-throttle.js';
 import { metricsRouter } from './http/metrics.js';
 
@@ -269,7 +270,7 @@ async function listenOrExplain(server: Server, port: number, setting: string, ho
 /** What a request gets while the process is still opening its storage. */
 function starting(_req: IncomingMessage, res: ServerResponse): void {
   res.writeHead(503, { 'Content-Type': 'application/json', 'Retry-After': '1', 'Cache-Control': 'no-store' });
-  res.end(JSON.stringify({ error: 'temporarily_unavailable', error_description: 'Gatehouse is starting' }));
+  res.end(JSON.stringify(rfc6749Body('temporarily_unavailable', 'Gatehouse is starting')));
 }
 
 /** Starts one Gatehouse server process's worth of everything. */

@@ -1,17 +1,10 @@
 import { parse } from 'node:querystring';
-import type { Context, Middleware } from 'koa';
+import type { Middleware } from 'koa';
+import { writeAppErrorAsRfc6749, writeRfc6749Error } from '../errors/rfc6749.js';
 import { FailureLimiter, type Subject, TooManyFailures } from '../security/failure-limiter.js';
 import { basicClientId } from './basic-auth.js';
 import { replayToProvider } from './provider-endpoint.js';
 import { readRaw } from './raw-body.js';
-
-/** 429 in the RFC 6749 error shape; dialects translate it like any provider answer. */
-export function answerThrottled(ctx: Context, error: TooManyFailures): void {
-  ctx.status = 429;
-  ctx.set('Retry-After', String(error.retryAfter));
-  ctx.set('Cache-Control', 'no-store');
-  ctx.body = { error: 'temporarily_unavailable', error_description: error.message };
-}
 
 /**
  * Brute-force protection for client authentication, placed (in main.ts's
@@ -31,8 +24,7 @@ export function clientAuthThrottle(limiter: FailureLimiter): Middleware {
     if (clientId === undefined && ctx.is('application/x-www-form-urlencoded')) {
       raw = await readRaw(ctx.req);
       if (!raw) {
-        ctx.status = 413;
-        ctx.body = { error: 'invalid_request', error_description: 'request body too large' };
+        writeRfc6749Error(ctx, 413, 'invalid_request', 'request body too large');
         return;
       }
       const field = parse(raw.toString('utf8')).client_id;
@@ -44,7 +36,9 @@ export function clientAuthThrottle(limiter: FailureLimiter): Middleware {
       await limiter.check(subjects);
     } catch (error) {
       if (!(error instanceof TooManyFailures)) throw error;
-      answerThrottled(ctx, error);
+      // Answered, not thrown: it stands in for the provider's answer, which
+      // dialects translate like any other (429 in the RFC 6749 shape here).
+      writeAppErrorAsRfc6749(ctx, error, { 'Cache-Control': 'no-store' });
       return;
     }
     if (raw) await replayToProvider(ctx, next, ctx.path, raw, ctx.req.headers);
