@@ -1,8 +1,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type Provider from 'oidc-provider';
-import { openStorage, type Storage } from '../adapters/factory.js';
-import { redisTarget } from '../adapters/redis/connect.js';
+import { openStorage, redisTarget, type Storage } from '../adapters/factory.js';
 import { SecretsAtRest } from '../adapters/secrets-at-rest.js';
 import type { GatehouseConfig } from '../config/schema.js';
 import { accountFinder, perRequestAccounts } from './accounts/find-account.js';

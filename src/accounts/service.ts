@@ -1,6 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { type AccountChanges, type AccountRecord, AccountsStore, DuplicateUsernameError } from '../../adapters/sql/accounts-store.js';
-import type { AccountTokenStore } from '../../adapters/factory.js';
+import { type AccountChanges, type AccountRecord, type AccountsStore, type AccountTokenStore, DuplicateUsernameError } from '../../adapters/contract.js';
 import { AppError, ConflictError, type FieldProblem, NotFoundError, ValidationError } from '../errors/app-error.js';
 import type { Actor, AuditLog } from '../audit/log.js';
 import { clampedPaging } from '../paging/parameters.js';

@@ -1,4 +1,4 @@
-import type { AuditEvent, AuditRecord, AuditStore } from '../../adapters/sql/audit-store.js';
+import type { AuditEvent, AuditRecord, AuditStore } from '../../adapters/contract.js';
 import { boundEvent } from './bounds.js';
 import { EventTally, type TallyPolicy } from './tally.js';
 

@@ -1,9 +1,8 @@
 #!/usr/bin/env node
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { EmbeddedDatabaseBusyError } from '../../adapters/embedded/pglite.js';
 import { storagePresence } from '../../adapters/presence.js';
-import { StorageUnavailableError } from '../../adapters/factory.js';
+import { EmbeddedDatabaseBusyError, StorageUnavailableError } from '../../adapters/factory.js';
 import { SecretsKeyError } from '../../adapters/secrets-at-rest.js';
 import { ConfigError, loadConfig } from '../config/load.js';
 import { AppError } from '../errors/app-error.js';
