@@ -14,14 +14,19 @@ import { readRaw } from './raw-body.js';
  * any of the limiter's limits (this address with this client, this address,
  * this client from many addresses: src/security/failure-limiter.ts) is refused
  * before the provider checks anything; each `invalid_client` counts against
- * them. Requests with HTTP Basic need no body read; for credentials in the
- * body, the body is read once and handed on unchanged.
+ * them. Requests with HTTP Basic need no body read, nor do a dialect's, whose
+ * form is already parsed (ctx.state.providerForm); for credentials in the
+ * body of a direct request, the body is read once and handed on unchanged.
  */
 export function clientAuthThrottle(limiter: FailureLimiter): Middleware {
   return async (ctx, next) => {
     let clientId = basicClientId(ctx.get('authorization'));
     let raw: Buffer | undefined;
-    if (clientId === undefined && ctx.is('application/x-www-form-urlencoded')) {
+    const handedForm = ctx.state.providerForm;
+    if (clientId === undefined && handedForm) {
+      // A dialect's hand-off: the form is already parsed; its body is left for the provider.
+      if (handedForm.client_id) clientId = handedForm.client_id;
+    } else if (clientId === undefined && ctx.is('application/x-www-form-urlencoded')) {
       raw = await readRaw(ctx.req);
       if (!raw) {
         writeRfc6749Error(ctx, 413, 'invalid_request', 'request body too large');
