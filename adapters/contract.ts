@@ -148,3 +148,339 @@ export interface RevocationFeed {
   watch(onRevoked: (revocation: TokenRevocation) => void): RevocationWatch;
   close?(): Promise<void>;
 }
+
+// ---------------------------------------------------------------------------
+// Domain stores. Domain services (src/clients, src/accounts, src/keys,
+// src/scopes, src/resources, src/audit) depend on these interfaces only;
+// adapters/sql/ implements them (SqlClientsStore, …) for PostgreSQL and the
+// embedded database alike, and adapters/factory.ts picks the implementation.
+// Rules every implementation keeps:
+// - A store that cannot be reached throws StorageUnavailableError, as above.
+// - Lookups answer `undefined` for what does not exist; writes that need an
+//   existing record answer `undefined` or `false` instead of throwing.
+// - No record is half-written: each method is one atomic change.
+// ---------------------------------------------------------------------------
+
+/** A client's metadata document, as oidc-provider reads it. */
+export type ClientMetadata = Record<string, unknown> & { client_id: string };
+
+export interface ClientRecord {
+  clientId: string;
+  /**
+   * The metadata document as oidc-provider reads it. `client_secret`, when
+   * the client has one, is its keyed hash, never the secret: oidc-provider
+   * only compares it (Gatehouse's compareClientSecret), and a metadata write
+   * that hands the hash back keeps the secret unchanged.
+   */
+  metadata: ClientMetadata;
+  createdAt: Date;
+  updatedAt: Date;
+}
+
+/** A replaced secret that keeps working until `until` (client rotate-secret --grace). */
+export interface PreviousSecret {
+  hash: string;
+  until: Date;
+}
+
+/** A client's secret as `export` writes it: the stored hash and, when kept, the sealed copy. */
+export interface StoredSecret {
+  hash: string | null;
+  sealed: string | null;
+}
+
+/** Thrown by `ClientsStore.insert` when the client_id is already registered. */
+export class DuplicateClientIdError extends Error {
+  override name = 'DuplicateClientIdError';
+}
+
+/**
+ * Registered clients, keyed by client_id.
+ *
+ * - Secrets at rest (RFC 6819 §5.1.4.1.3): a plain `client_secret` in a
+ *   written document is kept only as a keyed hash and a sealed copy; reads
+ *   answer the hash in its place, and a write that carries the stored hash
+ *   back (as read) leaves the secret unchanged.
+ * - `findCached`, `revealSecret` and `previousSecret` answer from a cache at
+ *   most a second old: a change made through this store is seen at once, one
+ *   made by another process within that second. Every other read is exact.
+ * - `insert` never overwrites: a taken client_id is a DuplicateClientIdError.
+ */
+export interface ClientsStore {
+  /** The client's metadata, at most a second old (for the protocol's hot path). */
+  findCached(clientId: string): Promise<ClientMetadata | undefined>;
+  /** The secret in the clear, opened from its sealed copy (for admin documents that show it again); cached like findCached. */
+  revealSecret(clientId: string): Promise<string | undefined>;
+  find(clientId: string): Promise<ClientRecord | undefined>;
+  /** Inserts a new client; never overwrites an existing one (DuplicateClientIdError). */
+  insert(metadata: ClientMetadata): Promise<ClientRecord>;
+  /** Replaces a client's metadata; `undefined` when there is no such client. */
+  replace(metadata: ClientMetadata): Promise<ClientRecord | undefined>;
+  /** Inserts or replaces (dynamic registration through oidc-provider). */
+  save(metadata: ClientMetadata): Promise<void>;
+  /**
+   * A client brought across from another system, inserted or replaced with
+   * its secret as given: in the clear (hashed and sealed as any other), or as
+   * a hash only (another system's, verified by that format, or this
+   * deployment's own from an export). `null` for a public client.
+   */
+  putImported(metadata: ClientMetadata, secret: { plain: string } | { hash: string } | null): Promise<ClientRecord>;
+  /** Whether a hash is this deployment's own (same SECRETS_KEY), so it can be stored as it is. */
+  isOwnSecretHash(hash: string): boolean;
+  /** Whether `plain` is the client's current secret (an import's "unchanged" test). */
+  hasSecret(clientId: string, plain: string): Promise<boolean>;
+  /** The stored secret as `export` writes it. */
+  storedSecret(clientId: string): Promise<StoredSecret>;
+  /** Opens a sealed secret made for this client (an import of an export made with the same SECRETS_KEY). */
+  openSealed(clientId: string, sealed: string): string;
+  /**
+   * Gives the client a new secret. With `graceSeconds` > 0 the one replaced
+   * keeps working until then; otherwise it stops at once (and any earlier
+   * previous secret with it). `undefined` when there is no such client.
+   */
+  rotateSecret(clientId: string, secret: string, graceSeconds: number): Promise<ClientRecord | undefined>;
+  /** The replaced secret still in its grace period, if any (cached like findCached). */
+  previousSecret(clientId: string): Promise<PreviousSecret | undefined>;
+  /** True when a client was deleted. Its tokens are the caller's to revoke (ClientTokenStore). */
+  delete(clientId: string): Promise<boolean>;
+  /** A page of clients, oldest first; `name` filters case-insensitively on client_name. */
+  list(options: { name?: string; limit: number; offset: number }): Promise<{ total: number; items: ClientRecord[] }>;
+}
+
+/** One grant an account gave a client: what it allowed and when. */
+export interface AccountGrant {
+  grantId: string;
+  clientId: string;
+  /** The OpenID scopes granted, then those granted per resource server (RFC 8707). */
+  scope: string[];
+  issuedAt?: Date;
+  expiresAt?: Date;
+}
+
+/** Every grant of one account, with what was issued under it, across both tiers. */
+export interface AccountTokenStore {
+  /** Revokes them; answers how many grants there were. */
+  revokeAll(accountId: string): Promise<number>;
+  /** The account's live grants, newest first. */
+  grantsOf(accountId: string): Promise<AccountGrant[]>;
+  /**
+   * Revokes one grant and every token issued under it, if it is the
+   * account's (so no one withdraws another account's grant by its id);
+   * answers whether it was.
+   */
+  revokeGrant(accountId: string, grantId: string): Promise<boolean>;
+}
+
+/** Every token, code and grant of one client, across both tiers. */
+export interface ClientTokenStore {
+  /** Revokes them all; a JWT among them is announced on the revocation feed first. */
+  revokeAll(clientId: string): Promise<void>;
+  countRefreshTokens(clientId: string): Promise<number>;
+}
+
+export interface AccountRecord {
+  id: string;
+  /** As it was typed at creation; shown in claims. */
+  username: string;
+  /** What identifies the account at sign-in (unique); the caller derives it. */
+  usernameKey: string;
+  passwordHash: string;
+  roles: string[];
+  email: string | null;
+  emailVerified: boolean;
+  name: string | null;
+  /** An inactive account cannot sign in. */
+  active: boolean;
+  /** The hash another system gave at the last import (see migration 0010), if any. */
+  importedPasswordHash: string | null;
+  createdAt: Date;
+  updatedAt: Date;
+}
+
+/** The fields an administrator or an import may change. */
+export interface AccountChanges {
+  email?: string | null;
+  emailVerified?: boolean;
+  name?: string | null;
+  roles?: string[];
+  active?: boolean;
+  passwordHash?: string;
+  importedPasswordHash?: string | null;
+}
+
+/** What `AccountsStore.insert` needs: a new account's fields, `active` defaulting to true. */
+export type NewAccount = Omit<AccountRecord, 'createdAt' | 'updatedAt' | 'active' | 'importedPasswordHash'>
+  & Partial<Pick<AccountRecord, 'active' | 'importedPasswordHash'>>;
+
+/** Thrown by `AccountsStore.insert` when the id or the username key is taken. */
+export class DuplicateUsernameError extends Error {
+  override name = 'DuplicateUsernameError';
+}
+
+/**
+ * End-user accounts. Usernames are unique by `usernameKey`, which the domain
+ * derives (src/accounts/usernames.ts); a store only compares it for equality,
+ * so no database collation or `lower()` takes part in the rule.
+ */
+export interface AccountsStore {
+  findById(id: string): Promise<AccountRecord | undefined>;
+  findByUsernameKey(usernameKey: string): Promise<AccountRecord | undefined>;
+  /** The accounts of these username keys, in any order (an import's page: one round trip). */
+  findByUsernameKeys(usernameKeys: string[]): Promise<AccountRecord[]>;
+  /** Never overwrites: a taken id or username key is a DuplicateUsernameError. */
+  insert(account: NewAccount): Promise<AccountRecord>;
+  /**
+   * Inserts many at once (an import's page). Never overwrites: an account
+   * whose id or username key is taken is left out of the answer, not thrown,
+   * so the caller compares what came back with what it sent.
+   */
+  insertMany(accounts: NewAccount[]): Promise<AccountRecord[]>;
+  /** Changes the given fields (undefined ones are left alone); `undefined` when there is no such account. */
+  update(id: string, changes: AccountChanges): Promise<AccountRecord | undefined>;
+  /**
+   * Replaces the password hash only if it is still `expected` (compare and
+   * set): a rehash at sign-in never overwrites a password an administrator
+   * set meanwhile. True when it replaced it.
+   */
+  replacePasswordHash(id: string, expected: string, passwordHash: string): Promise<boolean>;
+  /** True when an account was deleted. Its grants are the caller's to revoke (AccountTokenStore). */
+  delete(id: string): Promise<boolean>;
+  /** A page of accounts by username; `search` matches username, email or name, case-insensitively. */
+  list(options: { search?: string; limit: number; offset: number }): Promise<{ total: number; items: AccountRecord[] }>;
+}
+
+export interface KeyRecord {
+  kid: string;
+  use: 'sig' | 'cookie';
+  alg: string | null;
+  /**
+   * With `withSecrets`: a private JWK for `sig`, `{ secret }` for `cookie`,
+   * opened from the sealed copy. Without: the public JWK, or `{}`.
+   */
+  material: Record<string, unknown>;
+  createdAt: Date;
+  retiredAt?: Date | null;
+}
+
+/**
+ * Signing and cookie keys. Private material is kept sealed at rest and
+ * opened only when a caller asks `withSecrets`; without it, only the public
+ * part is ever read.
+ */
+export interface KeysStore {
+  /** Keys of a use, newest first; retired ones, and private material, only when asked. */
+  list(use: KeyRecord['use'], options?: { includeRetired?: boolean; withSecrets?: boolean }): Promise<KeyRecord[]>;
+  /** Marks a key retired; false when there is no such unretired key. */
+  retire(kid: string): Promise<boolean>;
+  insert(key: Omit<KeyRecord, 'createdAt'>): Promise<void>;
+  /**
+   * Inserts `make()` only when no key of that use (and of `alg`, when given)
+   * exists yet. Processes that start together serialise, so exactly one key
+   * is made.
+   */
+  insertIfNone(use: KeyRecord['use'], make: () => Promise<Omit<KeyRecord, 'createdAt'>>, alg?: string): Promise<void>;
+}
+
+export interface ScopeRecord {
+  name: string;
+  description: string;
+  warning: boolean;
+}
+
+/** The scope registry: every scope a client may be given, in the order they were added. */
+export interface ScopesStore {
+  list(): Promise<ScopeRecord[]>;
+  /** Adds a scope or changes its description and warning flag. */
+  save(scope: ScopeRecord): Promise<void>;
+}
+
+export interface ResourceServerRecord {
+  /** The resource indicator (RFC 8707 §2): an absolute URI without a fragment; the tokens' audience. */
+  uri: string;
+  /** Scopes this resource server understands, space-separated. */
+  scope: string;
+  tokenFormat: 'opaque' | 'jwt';
+  /** Access token lifetime for this audience; null: the server default. */
+  accessTokenTtl: number | null;
+  /** JWS algorithm of its JWT access tokens. */
+  signingAlg: 'RS256' | 'ES256' | 'EdDSA';
+}
+
+/** Registered resource servers (RFC 8707 audiences), keyed by URI, in the order they were added. */
+export interface ResourceServersStore {
+  list(): Promise<ResourceServerRecord[]>;
+  find(uri: string): Promise<ResourceServerRecord | undefined>;
+  /** Adds a resource server or replaces its settings. */
+  save(record: ResourceServerRecord): Promise<void>;
+  /** True when one was removed. */
+  remove(uri: string): Promise<boolean>;
+}
+
+export interface AuditEvent {
+  event: string;
+  actor?: string | null;
+  clientId?: string | null;
+  ip?: string | null;
+  detail?: Record<string, unknown>;
+}
+
+export interface AuditRecord extends Required<Omit<AuditEvent, 'detail'>> {
+  id: string;
+  at: Date;
+  detail: Record<string, unknown>;
+}
+
+/** One tally of events that unauthenticated callers can cause (see AuditStore.tally). */
+export interface AuditTally {
+  /** The event as first seen in the window (its fields already bounded). */
+  event: AuditEvent;
+  /** What makes events the same: a short stable id of who and where. */
+  key: string;
+  /** How many such events to add. */
+  count: number;
+  /** Length of a tally's window in seconds (windows start at multiples of it since the epoch). */
+  windowSeconds: number;
+  /** Tallies of one event name a window may hold before further sources share one `overflow` tally. */
+  maxPerWindow: number;
+}
+
+/** The key of the tally every source shares once a window holds `maxPerWindow` tallies. */
+export const OVERFLOW_TALLY = 'overflow';
+
+/**
+ * The audit trail. Events are appended and read, never changed, except that
+ * a tally's count grows while its window lasts; they are deleted only by
+ * retention (`prune`).
+ */
+/** What the audit trail can be searched by (all optional; together they narrow). */
+export interface AuditFilter {
+  actor?: string;
+  clientId?: string;
+  event?: string;
+  since?: Date;
+  until?: Date;
+}
+
+export interface AuditStore {
+  append(event: AuditEvent): Promise<void>;
+  /** Many events at once (an import's page), as append would store each. */
+  appendMany(events: AuditEvent[]): Promise<void>;
+  /**
+   * Adds `count` events to the tally of `key` in the current window,
+   * creating it if needed, so that however many such events come, a window
+   * holds at most `maxPerWindow` + 1 tallies per event name (the last one
+   * keyed OVERFLOW_TALLY). A tally's `at` is its latest event and
+   * `detail.first_at` its first. Tallies of one event name are serialised
+   * across processes, so two processes never open two tallies for one key;
+   * windows follow one clock shared by every process (the database's).
+   */
+  tally(tally: AuditTally): Promise<void>;
+  /** Deletes the events recorded before `before` (retention), a batch at a time; returns how many. */
+  prune(before: Date, batch?: number): Promise<number>;
+  /** Newest first. */
+  list(filter: { since?: Date; clientId?: string; limit: number; offset: number }): Promise<{ total: number; items: AuditRecord[] }>;
+  /** Newest first, narrowed by every field the filter sets. */
+  search(filter: AuditFilter & { limit: number; offset: number }): Promise<{ total: number; items: AuditRecord[] }>;
+  /** One event by its id; undefined when there is none (or the id is not one). */
+  find(id: string): Promise<AuditRecord | undefined>;
+}

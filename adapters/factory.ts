@@ -1,6 +1,8 @@
 import { Redis } from 'ioredis';
 import type { AdapterFactory } from 'oidc-provider';
-import type { AdapterPayload, CounterStore, PayloadStore, RevocationFeed } from './contract.js';
+import type {
+  AccountGrant, AccountsStore, AccountTokenStore, AdapterPayload, AuditStore, ClientsStore, ClientTokenStore, CounterStore, KeysStore, PayloadStore, ResourceServersStore, RevocationFeed, ScopesStore,
+} from './contract.js';
 import { type EmbeddedDatabase, openEmbedded } from './embedded/pglite.js';
 import { instrumentStore } from './instrumented-store.js';
 import { LocalRevocationFeed } from './local-revocation-feed.js';
@@ -14,17 +16,17 @@ import { RedisPayloadStore } from './redis/payload-store.js';
 import { RedisRevocationFeed } from './redis/revocation-feed.js';
 import { announcingRevocations } from './revocation-announcing-store.js';
 import type { SecretsAtRest } from './secrets-at-rest.js';
-import { AccountsStore } from './sql/accounts-store.js';
-import { AuditStore } from './sql/audit-store.js';
-import { ClientsStore } from './sql/clients-store.js';
+import { SqlAccountsStore } from './sql/accounts-store.js';
+import { SqlAuditStore } from './sql/audit-store.js';
+import { SqlClientsStore } from './sql/clients-store.js';
 import { SqlCounterStore } from './sql/counter-store.js';
 import type { SqlDatabase } from './sql/database.js';
-import { KeysStore } from './sql/keys-store.js';
+import { SqlKeysStore } from './sql/keys-store.js';
 import { migrate } from './sql/migrate.js';
 import { SqlPayloadStore } from './sql/payload-store.js';
 import { openPostgres } from './sql/postgres.js';
-import { ResourceServersStore } from './sql/resource-servers-store.js';
-import { ScopesStore } from './sql/scopes-store.js';
+import { SqlResourceServersStore } from './sql/resource-servers-store.js';
+import { SqlScopesStore } from './sql/scopes-store.js';
 import { StorageUnavailableError } from './unavailable.js';
 
 export interface StorageOptions {
@@ -46,10 +48,15 @@ export interface StorageOptions {
   observe?: (tier: 'durable' | 'ephemeral', operation: string, seconds: number, failed: boolean) => void;
 }
 
+/**
+ * Everything Gatehouse stores, as the interfaces of contract.ts: the domain
+ * services and the provider's adapter see these, never SQL, Redis or the
+ * embedded database behind them.
+ */
 export interface Storage {
   readonly description: { durable: string; ephemeral: string };
-  readonly db: SqlDatabase;
-  readonly durable: SqlPayloadStore;
+  /** The durable tier's artifacts (grants, refresh tokens, imported-token records). */
+  readonly durable: PayloadStore;
   readonly ephemeral: PayloadStore;
   /** Short-lived shared counters (rate limits, device-code polling), in the ephemeral tier. */
   readonly counters: CounterStore;
@@ -69,6 +76,12 @@ export interface Storage {
   /** Every token, code and grant of one client, across both tiers. */
   readonly clientTokens: ClientTokenStore;
   readonly accountTokens: AccountTokenStore;
+  /**
+   * Applies pending migrations and answers the ids applied; `undefined` when
+   * another process (the running server) owns the embedded database and so
+   * applied them at its start-up.
+   */
+  migrate(): Promise<string[] | undefined>;
   /** Lets the CLI reach an embedded database while this process owns it. */
   share(): Promise<void>;
   /** Periodically deletes expired rows, and audit events past their retention. */
@@ -78,37 +91,9 @@ export interface Storage {
   close(): Promise<void>;
 }
 
-/** One grant an account gave a client: what it allowed and when. */
-export interface AccountGrant {
-  grantId: string;
-  clientId: string;
-  /** The OpenID scopes granted, then those granted per resource server (RFC 8707). */
-  scope: string[];
-  issuedAt?: Date;
-  expiresAt?: Date;
-}
-
-/** Every grant of one account, with what was issued under it, across both tiers. */
-export interface AccountTokenStore {
-  /** Revokes them; answers how many grants there were. */
-  revokeAll(accountId: string): Promise<number>;
-  /** The account's live grants, newest first. */
-  grantsOf(accountId: string): Promise<AccountGrant[]>;
-  /**
-   * Revokes one grant and every token issued under it, if it is the
-   * account's (so no one withdraws another account's grant by its id);
-   * answers whether it was.
-   */
-  revokeGrant(accountId: string, grantId: string): Promise<boolean>;
-}
-
-export interface ClientTokenStore {
-  revokeAll(clientId: string): Promise<void>;
-  countRefreshTokens(clientId: string): Promise<number>;
-}
-
 export { StorageUnavailableError } from './unavailable.js';
-export { redactUrl } from './redis/connect.js';
+export { redactUrl, redisTarget } from './redis/connect.js';
+export { EmbeddedDatabaseBusyError } from './embedded/pglite.js';
 
 /** A stored Grant payload (oidc-provider's shape) as an AccountGrant. */
 function grantView(grantId: string, payload: AdapterPayload): AccountGrant {
@@ -136,8 +121,8 @@ async function openDurable(options: StorageOptions): Promise<SqlDatabase> {
 export async function openStorage(options: StorageOptions): Promise<Storage> {
   const db = await openDurable(options);
   let redis: RedisClient | undefined;
-  const clients = new ClientsStore(db, options.secrets);
-  const keys = new KeysStore(db, options.secrets);
+  const clients = new SqlClientsStore(db, options.secrets);
+  const keys = new SqlKeysStore(db, options.secrets);
   try {
     if (options.migrate !== false && db.kind !== 'embedded-shared') await migrate(db);
     // Before anything is written: a wrong SECRETS_KEY must stop start-up, not
@@ -182,7 +167,7 @@ export async function openStorage(options: StorageOptions): Promise<Storage> {
     ? failingAsUnavailable(new RedisCounterStore(redis, names.key('counter:'), undefined, names.channel('counter:hits')), redis)
     : sqlCounters!;
   let sweeper: NodeJS.Timeout | undefined;
-  const audit = new AuditStore(db);
+  const audit = new SqlAuditStore(db);
   const retentionDays = options.auditRetentionDays ?? 0;
   // One prune at a time: a first one over a large backlog may outlast the interval.
   let pruning = false;
@@ -223,25 +208,27 @@ export async function openStorage(options: StorageOptions): Promise<Storage> {
     },
   };
 
-  return {
+  const storage: Storage = {
     description: {
       durable: db.kind === 'postgres' ? `postgres ${redactUrl(options.databaseUrl ?? '')}` : `embedded ${options.dataDir}`,
       ephemeral: redis && options.redis ? `redis ${describeRedisTarget(options.redis)}` : 'durable tier (SQL with expiry)',
     },
-    db,
     durable,
     ephemeral,
     counters,
     revocations,
     clients,
-    accounts: new AccountsStore(db),
-    scopes: new ScopesStore(db),
-    resourceServers: new ResourceServersStore(db),
+    accounts: new SqlAccountsStore(db),
+    scopes: new SqlScopesStore(db),
+    resourceServers: new SqlResourceServersStore(db),
     keys,
     audit,
     adapter: createAdapterFactory({ durable, ephemeral, clients, revokeClientTokens: clientTokens.revokeAll }),
     clientTokens,
     accountTokens,
+    async migrate() {
+      return db.kind === 'embedded-shared' ? undefined : migrate(db);
+    },
     async share() {
       if (db.kind === 'embedded') await (db as EmbeddedDatabase).share();
     },
@@ -268,4 +255,19 @@ export async function openStorage(options: StorageOptions): Promise<Storage> {
       await db.close();
     },
   };
+  databases.set(storage, db);
+  return storage;
+}
+
+const databases = new WeakMap<Storage, SqlDatabase>();
+
+/**
+ * The SQL database behind a Storage, for tests that look at rows directly.
+ * Deliberately not on the Storage interface: nothing in src/ reaches SQL,
+ * only the interfaces of contract.ts.
+ */
+export function sqlDatabaseOf(storage: Storage): SqlDatabase {
+  const db = databases.get(storage);
+  if (!db) throw new Error('not a storage opened by openStorage');
+  return db;
 }

@@ -1,7 +1,7 @@
 import type { Adapter, AdapterFactory, AdapterPayload as ProviderPayload } from 'oidc-provider';
 import { errors } from 'oidc-provider';
 import type { AdapterPayload, PayloadStore } from './contract.js';
-import type { ClientMetadata, ClientsStore } from './sql/clients-store.js';
+import type { ClientMetadata, ClientsStore } from './contract.js';
 import { isEphemeral, JWT_ACCESS_TOKEN_MODEL } from './tiers.js';
 import { StorageUnavailableError } from './unavailable.js';
 

@@ -1,8 +1,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type Provider from 'oidc-provider';
-import { openStorage, type Storage } from '../adapters/factory.js';
-import { redisTarget } from '../adapters/redis/connect.js';
+import { openStorage, redisTarget, type Storage } from '../adapters/factory.js';
 import { SecretsAtRest } from '../adapters/secrets-at-rest.js';
 import type { GatehouseConfig } from '../config/schema.js';
 import { accountFinder, perRequestAccounts } from './accounts/find-account.js';
@@ -49,6 +48,7 @@ import { AuditLog } from './audit/log.js';
 import { observeProvider } from './audit/provider-events.js';
 import { Metrics } from './observability/metrics.js';
 import { FailureLimiter } from './security/failure-limiter.js';
+import { rfc6749Body } from './errors/rfc6749.js';
 import { clientAuthThrottle } from './http/client-auth-throttle.js';
 import { metricsRouter } from './http/metrics.js';
 
@@ -277,7 +277,7 @@ async function listenOrExplain(server: Server, port: number, setting: string, ho
 /** What a request gets while the process is still opening its storage. */
 function starting(_req: IncomingMessage, res: ServerResponse): void {
   res.writeHead(503, { 'Content-Type': 'application/json', 'Retry-After': '1', 'Cache-Control': 'no-store' });
-  res.end(JSON.stringify({ error: 'temporarily_unavailable', error_description: 'Gatehouse is starting' }));
+  res.end(JSON.stringify(rfc6749Body('temporarily_unavailable', 'Gatehouse is starting')));
 }
 
 /** Starts one Gatehouse server process's worth of everything. */

@@ -28,6 +28,13 @@ declare module 'koa' {
     requestId?: string;
     /** The dialect that hands this request to the provider (compat/*), for logs and metrics. */
     dialect?: Dialect;
+    /**
+     * http/provider-endpoint.ts: the form a dialect hands the provider, as
+     * already parsed, while the provider runs. Steps before the provider
+     * (the client-auth throttle) read it here instead of reading the body
+     * the provider is about to read.
+     */
+    providerForm?: Readonly<Record<string, string>>;
     /** The dialect's documented token lifetimes (provider/lifetimes.ts reads them). */
     lifetimes?: DialectLifetimes;
     /** Lux's authorize path: a confidential client may go without PKCE here (provider/pkce-exemption.ts). */

@@ -1,8 +1,7 @@
 #!/usr/bin/env node
 import cluster from 'node:cluster';
 import { availableParallelism } from 'node:os';
-import { EmbeddedDatabaseBusyError } from '../adapters/embedded/pglite.js';
-import { StorageUnavailableError } from '../adapters/factory.js';
+import { EmbeddedDatabaseBusyError, StorageUnavailableError } from '../adapters/factory.js';
 import { SecretsKeyError } from '../adapters/secrets-at-rest.js';
 import type { GatehouseConfig } from '../config/schema.js';
 import { ConfigError, loadConfig } from './config/load.js';

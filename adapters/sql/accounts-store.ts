@@ -1,34 +1,5 @@
+import { type AccountChanges, type AccountRecord, type AccountsStore, DuplicateUsernameError, type NewAccount } from '../contract.js';
 import { containsPattern, type SqlExecutor } from './database.js';
-
-export interface AccountRecord {
-  id: string;
-  /** As it was typed at creation; shown in claims. */
-  username: string;
-  /** What identifies the account at sign-in (unique); the caller derives it. */
-  usernameKey: string;
-  passwordHash: string;
-  roles: string[];
-  email: string | null;
-  emailVerified: boolean;
-  name: string | null;
-  /** An inactive account cannot sign in. */
-  active: boolean;
-  /** The hash another system gave at the last import (see migration 0010), if any. */
-  importedPasswordHash: string | null;
-  createdAt: Date;
-  updatedAt: Date;
-}
-
-/** The fields an administrator or an import may change. */
-export interface AccountChanges {
-  email?: string | null;
-  emailVerified?: boolean;
-  name?: string | null;
-  roles?: string[];
-  active?: boolean;
-  passwordHash?: string;
-  importedPasswordHash?: string | null;
-}
 
 const COLUMNS: Record<keyof AccountChanges, string> = {
   email: 'email',
@@ -72,20 +43,12 @@ function toRecord(row: AccountRow): AccountRecord {
   };
 }
 
-/** What an insert supplies; the database stamps the times. */
-export type NewAccountRecord = Omit<AccountRecord, 'createdAt' | 'updatedAt' | 'active' | 'importedPasswordHash'>
-  & Partial<Pick<AccountRecord, 'active' | 'importedPasswordHash'>>;
-
-export class DuplicateUsernameError extends Error {
-  override name = 'DuplicateUsernameError';
-}
-
 /**
  * End-user accounts. Usernames are unique by `usernameKey`, which the domain
  * derives (src/accounts/usernames.ts); SQL only compares it for equality, so
  * no database collation or `lower()` takes part in the rule.
  */
-export class AccountsStore {
+export class SqlAccountsStore implements AccountsStore {
   constructor(private readonly db: SqlExecutor) {}
 
   async findById(id: string): Promise<AccountRecord | undefined> {
@@ -110,7 +73,7 @@ export class AccountsStore {
    * username key is taken meanwhile is not inserted and not returned; the
    * caller compares what came back with what it sent.
    */
-  async insertMany(accounts: NewAccountRecord[]): Promise<AccountRecord[]> {
+  async insertMany(accounts: NewAccount[]): Promise<AccountRecord[]> {
     if (!accounts.length) return [];
     const rows = accounts.map((account) => ({
       id: account.id, username: account.username, username_key: account.usernameKey, password_hash: account.passwordHash,
@@ -128,7 +91,7 @@ export class AccountsStore {
     return inserted.map(toRecord);
   }
 
-  async insert(account: NewAccountRecord): Promise<AccountRecord> {
+  async insert(account: NewAccount): Promise<AccountRecord> {
     const { rows } = await this.db.query<AccountRow>(
       `INSERT INTO accounts (id, username, username_key, password_hash, roles, email, email_verified, name, active, imported_password_hash)
        VALUES ($1, $2, $3, $4, $5::jsonb, $6, $7, $8, $9, $10)

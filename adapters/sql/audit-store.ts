@@ -1,18 +1,5 @@
+import { type AuditEvent, type AuditFilter, type AuditRecord, type AuditStore, type AuditTally, OVERFLOW_TALLY } from '../contract.js';
 import type { SqlDatabase, SqlExecutor } from './database.js';
-
-export interface AuditEvent {
-  event: string;
-  actor?: string | null;
-  clientId?: string | null;
-  ip?: string | null;
-  detail?: Record<string, unknown>;
-}
-
-export interface AuditRecord extends Required<Omit<AuditEvent, 'detail'>> {
-  id: string;
-  at: Date;
-  detail: Record<string, unknown>;
-}
 
 interface AuditRow {
   id: string | number;
@@ -24,45 +11,20 @@ interface AuditRow {
   detail: Record<string, unknown>;
 }
 
-/** What the audit trail can be searched by. */
-export interface AuditFilter {
-  actor?: string;
-  clientId?: string;
-  event?: string;
-  since?: Date;
-  until?: Date;
-}
-
 function toAuditRecord(row: AuditRow): AuditRecord {
   return { id: String(row.id), at: new Date(row.at), event: row.event, actor: row.actor, clientId: row.client_id, ip: row.ip, detail: row.detail };
-}
-
-/** One tally of events that unauthenticated callers can cause (see AuditStore.tally). */
-export interface AuditTally {
-  /** The event as first seen in the window (its fields already bounded). */
-  event: AuditEvent;
-  /** What makes events the same: a short stable id of who and where. */
-  key: string;
-  /** How many such events to add. */
-  count: number;
-  /** Length of a tally's window in seconds (windows start at multiples of it since the epoch). */
-  windowSeconds: number;
-  /** Tallies of one event name a window may hold before further sources share one `overflow` tally. */
-  maxPerWindow: number;
 }
 
 // Any constant works; it only has to be the same in every Gatehouse process
 // (and differ from the migration lock's).
 const TALLY_LOCK = 4_715_002;
-/** The key of the tally every source shares once a window holds `maxPerWindow` tallies. */
-export const OVERFLOW_TALLY = 'overflow';
 const WINDOW_START = 'to_timestamp(floor(extract(epoch FROM now()) / $2::int) * $2::int)';
 
 /**
  * The audit trail. Rows are inserted and read; a tally row's count grows
  * while its window lasts; rows are deleted only by retention (`prune`).
  */
-export class AuditStore {
+export class SqlAuditStore implements AuditStore {
   constructor(private readonly db: SqlDatabase) {}
 
   async append(event: AuditEvent): Promise<void> {

@@ -1,20 +1,6 @@
+import { type ClientMetadata, type ClientRecord, type ClientsStore, DuplicateClientIdError, type PreviousSecret, type StoredSecret } from '../contract.js';
 import type { SecretsAtRest } from '../secrets-at-rest.js';
 import { containsPattern, type SqlDatabase } from './database.js';
-
-export type ClientMetadata = Record<string, unknown> & { client_id: string };
-
-export interface ClientRecord {
-  clientId: string;
-  /**
-   * The metadata document as oidc-provider reads it. `client_secret`, when
-   * the client has one, is its keyed hash, never the secret: oidc-provider
-   * only compares it (Gatehouse's compareClientSecret), and a metadata write
-   * that hands the hash back keeps the secret unchanged.
-   */
-  metadata: ClientMetadata;
-  createdAt: Date;
-  updatedAt: Date;
-}
 
 interface ClientRow {
   client_id: string;
@@ -31,18 +17,6 @@ interface CachedClient {
   record: ClientRecord;
   sealedSecret: string | null;
   previousSecret?: PreviousSecret;
-}
-
-/** A replaced secret that keeps working until `until` (client rotate-secret --grace). */
-export interface PreviousSecret {
-  hash: string;
-  until: Date;
-}
-
-/** A client's secret as `export` writes it: the stored hash and, when kept, the sealed copy. */
-export interface StoredSecret {
-  hash: string | null;
-  sealed: string | null;
 }
 
 function previousOf(row: ClientRow): PreviousSecret | undefined {
@@ -76,19 +50,14 @@ function sealContext(clientId: string): string {
 
 const SECRETS_LOCK = 4_715_003;
 
-/** Thrown by `insert` when the client_id is already registered. */
-export class DuplicateClientIdError extends Error {
-  override name = 'DuplicateClientIdError';
-}
-
 // oidc-provider looks the client up on every request. Caching the row for at
 // most this long removes that database round trip from the hot path; a change
 // made in this process is seen at once, one made in another within this time.
 const CACHE_MS = 1000;
 const CACHE_MAX = 10_000;
 
-/** Registered clients, keyed by client_id. Secrets are stored only as a keyed hash and a sealed copy. */
-export class ClientsStore {
+/** Registered clients in SQL (the rules: ClientsStore in contract.ts). Secrets are stored only as a keyed hash and a sealed copy. */
+export class SqlClientsStore implements ClientsStore {
   private readonly cache = new Map<string, { at: number; client: Promise<CachedClient | undefined> }>();
 
   constructor(private readonly db: SqlDatabase, private readonly secrets: SecretsAtRest) {}

@@ -1,18 +1,7 @@
+import type { KeyRecord, KeysStore } from '../contract.js';
+import { publicJwk } from '../public-jwk.js';
 import type { SecretsAtRest } from '../secrets-at-rest.js';
 import type { SqlDatabase, SqlExecutor } from './database.js';
-
-export interface KeyRecord {
-  kid: string;
-  use: 'sig' | 'cookie';
-  alg: string | null;
-  /**
-   * With `withSecrets`: a private JWK for `sig`, `{ secret }` for `cookie`,
-   * opened from the sealed copy. Without: the public JWK, or `{}`.
-   */
-  material: Record<string, unknown>;
-  createdAt: Date;
-  retiredAt?: Date | null;
-}
 
 interface KeyRow {
   kid: string;
@@ -25,12 +14,6 @@ interface KeyRow {
   retired_at?: Date | string | null;
 }
 
-/** A JWK without its private members (RFC 7518 §6.3.2, §6.2.2). */
-export function publicJwk(material: Record<string, unknown>): Record<string, unknown> {
-  const { d: _d, p: _p, q: _q, dp: _dp, dq: _dq, qi: _qi, oth: _oth, k: _k, ...publicPart } = material;
-  return publicPart;
-}
-
 function sealContext(kid: string): string {
   return `key:${kid}`;
 }
@@ -38,7 +21,7 @@ function sealContext(kid: string): string {
 const KEYS_LOCK = 4_715_002;
 
 /** Signing and cookie keys, newest first. Private material is stored sealed (AES-256-GCM). */
-export class KeysStore {
+export class SqlKeysStore implements KeysStore {
   constructor(private readonly db: SqlDatabase, private readonly secrets: SecretsAtRest) {}
 
   private toRecord(row: KeyRow, withSecrets: boolean): KeyRecord {

@@ -1,16 +1,5 @@
+import type { ResourceServerRecord, ResourceServersStore } from '../contract.js';
 import type { SqlExecutor } from './database.js';
-
-export interface ResourceServerRecord {
-  /** The resource indicator (RFC 8707 §2): an absolute URI without a fragment; the tokens' audience. */
-  uri: string;
-  /** Scopes this resource server understands, space-separated. */
-  scope: string;
-  tokenFormat: 'opaque' | 'jwt';
-  /** Access token lifetime for this audience; null: the server default. */
-  accessTokenTtl: number | null;
-  /** JWS algorithm of its JWT access tokens. */
-  signingAlg: 'RS256' | 'ES256' | 'EdDSA';
-}
 
 interface Row {
   uri: string;
@@ -27,7 +16,7 @@ const toRecord = (row: Row): ResourceServerRecord => ({
 const COLUMNS = 'uri, scope, token_format, access_token_ttl, signing_alg';
 
 /** Registered resource servers (RFC 8707 audiences). */
-export class ResourceServersStore {
+export class SqlResourceServersStore implements ResourceServersStore {
   constructor(private readonly db: SqlExecutor) {}
 
   async list(): Promise<ResourceServerRecord[]> {

@@ -1,13 +1,8 @@
+import type { ScopeRecord, ScopesStore } from '../contract.js';
 import type { SqlExecutor } from './database.js';
 
-export interface ScopeRecord {
-  name: string;
-  description: string;
-  warning: boolean;
-}
-
 /** The scope registry: every scope a client may be given. */
-export class ScopesStore {
+export class SqlScopesStore implements ScopesStore {
   constructor(private readonly db: SqlExecutor) {}
 
   async list(): Promise<ScopeRecord[]> {

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
-import { type AccountChanges, type AccountRecord, AccountsStore, DuplicateUsernameError, type NewAccountRecord } from '../../adapters/sql/accounts-store.js';
-import type { AccountGrant, AccountTokenStore } from '../../adapters/factory.js';
+import {
+  type AccountChanges, type AccountGrant, type AccountRecord, type AccountsStore, type AccountTokenStore, DuplicateUsernameError, type NewAccount as NewAccountRecord,
+} from '../../adapters/contract.js';
 import { AppError, ConflictError, type FieldProblem, NotFoundError, ValidationError } from '../errors/app-error.js';
 import type { Actor, AuditEvent, AuditLog } from '../audit/log.js';
 import { clampedPaging } from '../paging/parameters.js';

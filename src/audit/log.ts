@@ -1,4 +1,4 @@
-import type { AuditEvent, AuditFilter, AuditRecord, AuditStore } from '../../adapters/sql/audit-store.js';
+import type { AuditEvent, AuditFilter, AuditRecord, AuditStore } from '../../adapters/contract.js';
 import { clampedPaging } from '../paging/parameters.js';
 import { boundEvent } from './bounds.js';
 import { EventTally, type TallyPolicy } from './tally.js';

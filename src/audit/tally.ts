@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { type AuditEvent, type AuditStore, type AuditTally, OVERFLOW_TALLY } from '../../adapters/sql/audit-store.js';
+import { type AuditEvent, type AuditStore, type AuditTally, OVERFLOW_TALLY } from '../../adapters/contract.js';
 
 /** How events that unauthenticated callers can cause are tallied instead of stored one by one. */
 export interface TallyPolicy {

@@ -1,4 +1,3 @@
-import { migrate } from '../../adapters/sql/migrate.js';
 import type { Services } from '../main.js';
 import { CLIENT_SECRET_MIN_LENGTH } from '../clients/service.js';
 import { pagingParameter } from '../paging/parameters.js';
@@ -24,8 +23,8 @@ export const CORE_COMMANDS: CliCommand[] = [
     summary: 'apply pending database migrations (the server also does at start-up)',
     flags: {},
     async run(services) {
-      if (services.storage.db.kind === 'embedded-shared') return { applied: [], note: 'the running server applied migrations at start-up' };
-      return { applied: await migrate(services.storage.db) };
+      const applied = await services.storage.migrate();
+      return applied ? { applied } : { applied: [], note: 'the running server applied migrations at start-up' };
     },
   },
   {

@@ -1,12 +1,12 @@
 #!/usr/bin/env node
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { EmbeddedDatabaseBusyError } from '../../adapters/embedded/pglite.js';
 import { storagePresence } from '../../adapters/presence.js';
-import { StorageUnavailableError } from '../../adapters/factory.js';
+import { EmbeddedDatabaseBusyError, StorageUnavailableError } from '../../adapters/factory.js';
 import { SecretsKeyError } from '../../adapters/secrets-at-rest.js';
 import { ConfigError, loadConfig } from '../config/load.js';
-import { AppError, ValidationError } from '../errors/app-error.js';
+import { AppError } from '../errors/app-error.js';
+import { appErrorBody } from '../errors/rfc6749.js';
 import { composeServices, type Services } from '../main.js';
 import { UsageError, type Values } from './arguments.js';
 import { commandFlags, commandHelp, COMMANDS, commandUsage, findCommand } from './commands.js';
@@ -109,7 +109,7 @@ async function main(argv: string[]): Promise<number> {
     return 0;
   } catch (error) {
     if (values.json && error instanceof AppError) {
-      process.stderr.write(`${JSON.stringify({ error: error.code, error_description: error.message, ...(error instanceof ValidationError ? { fields: error.fields } : {}) })}\n`);
+      process.stderr.write(`${JSON.stringify(appErrorBody(error))}\n`);
       return 1;
     }
     if (error instanceof UsageError) {

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { type ClientMetadata, type ClientRecord, DuplicateClientIdError } from '../../adapters/sql/clients-store.js';
+import { type ClientMetadata, type ClientRecord, DuplicateClientIdError } from '../../adapters/contract.js';
 import type { AuditLog } from '../audit/log.js';
 import { AppError } from '../errors/app-error.js';
 import type { MetadataValidator } from './service.js';

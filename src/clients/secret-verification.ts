@@ -1,6 +1,6 @@
 import { timingSafeEqual } from 'node:crypto';
 import type { SecretsAtRest } from '../../adapters/secrets-at-rest.js';
-import type { PreviousSecret } from '../../adapters/sql/clients-store.js';
+import type { PreviousSecret } from '../../adapters/contract.js';
 import { isVerifiableHash, verifyHash } from '../accounts/password-hashes.js';
 
 // Enough for every active client of a large deployment; past it, start again.

@@ -1,7 +1,6 @@
 import { randomBytes, randomUUID } from 'node:crypto';
-import { type ClientMetadata, type ClientRecord, ClientsStore, DuplicateClientIdError } from '../../adapters/sql/clients-store.js';
+import { type ClientMetadata, type ClientRecord, type ClientsStore, type ClientTokenStore, DuplicateClientIdError } from '../../adapters/contract.js';
 import { ConflictError, type FieldProblem, NotFoundError, ValidationError } from '../errors/app-error.js';
-import type { ClientTokenStore } from '../../adapters/factory.js';
 import { SecretsKeyError } from '../../adapters/secrets-at-rest.js';
 import type { Actor, AuditLog } from '../audit/log.js';
 import type { ScopeRegistry } from '../scopes/registry.js';

@@ -1,4 +1,6 @@
+import type { Context } from 'koa';
 import { errors } from 'oidc-provider';
+import type { AppError } from './app-error.js';
 
 export interface ShownProviderError {
   status: number;
@@ -14,4 +16,24 @@ export interface ShownProviderError {
 export function shownProviderError(error: unknown): ShownProviderError | undefined {
   if (!(error instanceof errors.OIDCProviderError) || !error.expose) return undefined;
   return { status: error.status, code: error.error, description: error.error_description ?? '' };
+}
+
+/** An AppError as oidc-provider's own error, with the same status, code and message. */
+class AppErrorForProvider extends errors.OIDCProviderError {
+  constructor(error: AppError) {
+    super(error.status, error.code);
+    this.error_description = error.message;
+    this.expose = error.expose;
+  }
+}
+
+/**
+ * oidc-provider renders only its own error classes; anything else thrown in
+ * its chain (a registered grant's AppError) would become a 500
+ * server_error. This carries an AppError across, its headers set on `ctx`
+ * first, since the provider's renderer keeps headers already set.
+ */
+export function throwInProvider(ctx: Context, error: AppError): never {
+  for (const [name, value] of Object.entries(error.headers)) ctx.set(name, value);
+  throw new AppErrorForProvider(error);
 }

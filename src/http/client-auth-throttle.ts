@@ -1,17 +1,10 @@
 import { parse } from 'node:querystring';
-import type { Context, Middleware } from 'koa';
+import type { Middleware } from 'koa';
+import { writeAppErrorAsRfc6749, writeRfc6749Error } from '../errors/rfc6749.js';
 import { FailureLimiter, type Subject, TooManyFailures } from '../security/failure-limiter.js';
 import { basicClientId } from './basic-auth.js';
 import { replayToProvider } from './provider-endpoint.js';
 import { readRaw } from './raw-body.js';
-
-/** 429 in the RFC 6749 error shape; dialects translate it like any provider answer. */
-export function answerThrottled(ctx: Context, error: TooManyFailures): void {
-  ctx.status = 429;
-  ctx.set('Retry-After', String(error.retryAfter));
-  ctx.set('Cache-Control', 'no-store');
-  ctx.body = { error: 'temporarily_unavailable', error_description: error.message };
-}
 
 /**
  * Brute-force protection for client authentication, placed (in main.ts's
@@ -21,18 +14,22 @@ export function answerThrottled(ctx: Context, error: TooManyFailures): void {
  * any of the limiter's limits (this address with this client, this address,
  * this client from many addresses: src/security/failure-limiter.ts) is refused
  * before the provider checks anything; each `invalid_client` counts against
- * them. Requests with HTTP Basic need no body read; for credentials in the
- * body, the body is read once and handed on unchanged.
+ * them. Requests with HTTP Basic need no body read, nor do a dialect's, whose
+ * form is already parsed (ctx.state.providerForm); for credentials in the
+ * body of a direct request, the body is read once and handed on unchanged.
  */
 export function clientAuthThrottle(limiter: FailureLimiter): Middleware {
   return async (ctx, next) => {
     let clientId = basicClientId(ctx.get('authorization'));
     let raw: Buffer | undefined;
-    if (clientId === undefined && ctx.is('application/x-www-form-urlencoded')) {
+    const handedForm = ctx.state.providerForm;
+    if (clientId === undefined && handedForm) {
+      // A dialect's hand-off: the form is already parsed; its body is left for the provider.
+      if (handedForm.client_id) clientId = handedForm.client_id;
+    } else if (clientId === undefined && ctx.is('application/x-www-form-urlencoded')) {
       raw = await readRaw(ctx.req);
       if (!raw) {
-        ctx.status = 413;
-        ctx.body = { error: 'invalid_request', error_description: 'request body too large' };
+        writeRfc6749Error(ctx, 413, 'invalid_request', 'request body too large');
         return;
       }
       const field = parse(raw.toString('utf8')).client_id;
@@ -44,7 +41,9 @@ export function clientAuthThrottle(limiter: FailureLimiter): Middleware {
       await limiter.check(subjects);
     } catch (error) {
       if (!(error instanceof TooManyFailures)) throw error;
-      answerThrottled(ctx, error);
+      // Answered, not thrown: it stands in for the provider's answer, which
+      // dialects translate like any other (429 in the RFC 6749 shape here).
+      writeAppErrorAsRfc6749(ctx, error, { 'Cache-Control': 'no-store' });
       return;
     }
     if (raw) await replayToProvider(ctx, next, ctx.path, raw, ctx.req.headers);

@@ -1,5 +1,6 @@
 import type { Middleware } from 'koa';
-import { AppError, ValidationError } from '../errors/app-error.js';
+import { AppError } from '../errors/app-error.js';
+import { writeAppErrorAsRfc6749, writeRfc6749Error } from '../errors/rfc6749.js';
 import { shownProviderError } from '../errors/provider-error.js';
 import type { Logger } from '../observability/logger.js';
 
@@ -15,34 +16,23 @@ export function errorHandler(logger: Logger): Middleware {
   return async (ctx, next) => {
     try {
       await next();
-      if (ctx.status === 404 && ctx.body == null) {
-        ctx.status = 404;
-        ctx.body = { error: 'not_found', error_description: `no route for ${ctx.method} ${ctx.path}` };
-      }
+      if (ctx.status === 404 && ctx.body == null) writeRfc6749Error(ctx, 404, 'not_found', `no route for ${ctx.method} ${ctx.path}`);
     } catch (error) {
-      const err = error as Partial<AppError> & { status?: number; statusCode?: number; expose?: boolean };
+      const err = error as { status?: number; statusCode?: number; expose?: boolean; message?: string };
       const status = err.status ?? err.statusCode ?? 500;
       const providerError = shownProviderError(error);
       if (error instanceof AppError) {
-        ctx.status = error.status;
-        ctx.body = {
-          error: error.code,
-          error_description: error.message,
-          ...(error instanceof ValidationError ? { fields: error.fields } : {}),
-        };
+        writeAppErrorAsRfc6749(ctx, error);
         if (error.detail) logger.warn({ req_id: ctx.state.requestId, detail: error.detail }, error.message);
       } else if (providerError) {
         // A storage outage (503 temporarily_unavailable) or a protocol error thrown outside the provider.
-        ctx.status = providerError.status;
-        ctx.body = { error: providerError.code, error_description: providerError.description };
+        writeRfc6749Error(ctx, providerError.status, providerError.code, providerError.description);
       } else if (status < 500 && err.expose) {
         // Koa's own http errors (for example a body over the size limit).
-        ctx.status = status;
-        ctx.body = { error: 'invalid_request', error_description: err.message };
+        writeRfc6749Error(ctx, status, 'invalid_request', String(err.message));
       } else {
         logger.error({ req_id: ctx.state.requestId, err: error }, 'unhandled error');
-        ctx.status = 500;
-        ctx.body = { error: 'server_error', error_description: 'An internal error occurred.' };
+        writeRfc6749Error(ctx, 500, 'server_error', 'An internal error occurred.');
       }
     }
   };

@@ -1,4 +1,5 @@
 import type { Context, Middleware } from 'koa';
+import { writeRfc6749Error } from '../errors/rfc6749.js';
 import type { JwtAccessTokenRegistry } from '../provider/jwt-access-tokens.js';
 import type { TokenCheck } from '../resource/token-check.js';
 
@@ -50,8 +51,7 @@ export function jwtRevocation(check: TokenCheck, registry: JwtAccessTokenRegistr
     const info = await check.inspect(refused.token).catch(() => undefined);
     ctx.set('Cache-Control', 'no-store');
     if (info && info.clientId !== refused.caller.clientId) {
-      ctx.status = 400;
-      ctx.body = { error: 'invalid_request', error_description: 'this token was not issued to the client revoking it' };
+      writeRfc6749Error(ctx, 400, 'invalid_request', 'this token was not issued to the client revoking it');
       return;
     }
     if (info?.claims && typeof info.claims.jti === 'string') await registry.revoke(info.claims.jti, info.expiresAt ?? Number.MAX_SAFE_INTEGER);

@@ -101,6 +101,19 @@ export async function replayToProvider(ctx: Context, next: Next, path: string, p
  * events. Afterwards the request is restored and the provider's answer is
  * returned for translation. This is how every dialect stays a thin
  * translation with no token logic of its own.
+ *
+ * Why a substituted request, not a seam of oidc-provider's: the provider
+ * resolves its route from the path, authenticates the client from the
+ * Authorization header or the body, and reads parameters with its own body
+ * parser, all from the request; it has no call that takes parameters. Its one
+ * way in for an already-parsed body (`ctx.request.body`, honoured when the
+ * request stream has been read; lib/shared/selective_body.js) still needs the
+ * form content type and the endpoint's path on the request, re-encodes the
+ * object before parsing it again, and logs a warning that an upstream body
+ * parser "is not recommended" in every process. So the dialect's body is read
+ * from the network once (by the dialect), the form is encoded once and parsed
+ * once (by the provider), and the steps in front of the provider read the
+ * parsed form from `ctx.state.providerForm` rather than the body.
  */
 export async function callProviderEndpoint(ctx: Context, next: Next, provider: Provider, call: ProviderCall): Promise<ProviderAnswer> {
   const form: Record<string, string> = {};
@@ -122,7 +135,12 @@ export async function callProviderEndpoint(ctx: Context, next: Next, provider: P
 
   if (call.lifetimes) setDialectLifetimes(ctx, call.lifetimes);
   if (call.dialect) ctx.state.dialect = call.dialect;
-  await replayToProvider(ctx, next, provider.pathFor(call.route), Buffer.from(stringify(form)), headers);
+  ctx.state.providerForm = form;
+  try {
+    await replayToProvider(ctx, next, provider.pathFor(call.route), Buffer.from(stringify(form)), headers);
+  } finally {
+    delete ctx.state.providerForm;
+  }
 
   const body = ctx.body && typeof ctx.body === 'object' && !Buffer.isBuffer(ctx.body) ? ctx.body as Record<string, unknown> : {};
   const answer: ProviderAnswer = { status: ctx.status, body };

@@ -1,7 +1,8 @@
 import { generateKeyPair, randomBytes, createPublicKey, type JsonWebKey } from 'node:crypto';
 import { promisify } from 'node:util';
 import { calculateJwkThumbprint, type JWK } from 'jose';
-import { type KeyRecord, type KeysStore, publicJwk } from '../../adapters/sql/keys-store.js';
+import type { KeyRecord, KeysStore } from '../../adapters/contract.js';
+import { publicJwk } from '../../adapters/public-jwk.js';
 import { NotFoundError, ValidationError } from '../errors/app-error.js';
 
 const generate = promisify(generateKeyPair);

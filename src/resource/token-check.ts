@@ -1,6 +1,8 @@
 import { createLocalJWKSet, createRemoteJWKSet, errors as joseErrors, type JSONWebKeySet, type JWTPayload, type JWTVerifyGetKey, jwtVerify } from 'jose';
 import type { Context, Middleware } from 'koa';
 import type Provider from 'oidc-provider';
+import { AppError } from '../errors/app-error.js';
+import { writeAppErrorAsRfc6749 } from '../errors/rfc6749.js';
 import { type AudienceRule, audienceAccepted, audienceList } from './audience.js';
 import { dpopProofProblem, type ProofReplayGuard } from './dpop.js';
 
@@ -28,18 +30,23 @@ export interface TokenInfo {
 /** What is known of a genuine, live token before any resource's rules are applied. */
 export type IssuedToken = Omit<TokenInfo, 'tokenType' | 'format'>;
 
-/** An RFC 6750 §3.1 error: 400 invalid_request, 401 invalid_token, 403 insufficient_scope. */
-export class TokenCheckError extends Error {
+/**
+ * An RFC 6750 §3.1 error: 400 invalid_request, 401 invalid_token, 403
+ * insufficient_scope. `error` is undefined when no token was presented at
+ * all (§3.1: then the challenge carries no error code); the body still
+ * needs one, so the AppError code is invalid_request.
+ */
+export class TokenCheckError extends AppError {
   override name = 'TokenCheckError';
 
   constructor(
-    readonly status: 400 | 401 | 403,
+    override readonly status: 400 | 401 | 403,
     readonly error: 'invalid_request' | 'invalid_token' | 'insufficient_scope' | undefined,
     message: string,
     readonly scheme: 'Bearer' | 'LEAccess' | 'DPoP' = 'Bearer',
     readonly requiredScope?: string[],
   ) {
-    super(message);
+    super(status, error ?? 'invalid_request', message);
   }
 
   /** The WWW-Authenticate challenge for this error. */
@@ -229,10 +236,7 @@ export function requireToken(check: TokenCheck, { origin, scopes = [], realm = '
       });
     } catch (error) {
       if (!(error instanceof TokenCheckError)) throw error;
-      ctx.status = error.status;
-      ctx.set('WWW-Authenticate', error.challenge(realm));
-      ctx.set('Cache-Control', 'no-store');
-      ctx.body = { error: error.error ?? 'invalid_request', error_description: error.message };
+      writeAppErrorAsRfc6749(ctx, error, { 'WWW-Authenticate': error.challenge(realm), 'Cache-Control': 'no-store' });
       return;
     }
     await next();

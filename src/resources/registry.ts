@@ -1,4 +1,4 @@
-import type { ResourceServerRecord, ResourceServersStore } from '../../adapters/sql/resource-servers-store.js';
+import type { ResourceServerRecord, ResourceServersStore } from '../../adapters/contract.js';
 import { type FieldProblem, NotFoundError, ValidationError } from '../errors/app-error.js';
 import type { ScopeRegistry } from '../scopes/registry.js';
 import { DEFAULT_SIGNING_ALG, SIGNING_ALGS } from '../keys/service.js';

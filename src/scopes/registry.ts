@@ -1,4 +1,4 @@
-import type { ScopeRecord, ScopesStore } from '../../adapters/sql/scopes-store.js';
+import type { ScopeRecord, ScopesStore } from '../../adapters/contract.js';
 import { ValidationError } from '../errors/app-error.js';
 
 const SCOPE_NAME = /^[\x21\x23-\x5B\x5D-\x7E]{1,64}$/; // RFC 6749 §3.3 scope-token

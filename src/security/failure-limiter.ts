@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { CounterStore } from '../../adapters/contract.js';
+import { AppError } from '../errors/app-error.js';
 import { usernameKey } from '../accounts/usernames.js';
 import { addressNetwork } from './address-network.js';
 
@@ -50,12 +51,18 @@ export interface LimiterEvents {
   refused(limit: Limit, retryAfter: number): void;
 }
 
-/** A refused attempt: the caller should come back after `retryAfter` seconds. */
-export class TooManyFailures extends Error {
+/**
+ * A refused attempt: the caller should come back after `retryAfter` seconds
+ * (429 with Retry-After, RFC 6585 §4; `temporarily_unavailable` is the
+ * nearest RFC 6749 code).
+ */
+export class TooManyFailures extends AppError {
   override name = 'TooManyFailures';
 
   constructor(readonly retryAfter: number, readonly subject: SubjectKind) {
-    super(`too many failed attempts; retry after ${retryAfter} seconds`);
+    super(429, 'temporarily_unavailable', `too many failed attempts; retry after ${retryAfter} seconds`, undefined, {
+      'Retry-After': String(retryAfter),
+    });
   }
 }
 

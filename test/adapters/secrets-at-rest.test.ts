@@ -3,9 +3,9 @@ import { rm } from 'node:fs/promises';
 import { expect } from 'chai';
 import { openEmbedded } from '../../adapters/embedded/pglite.js';
 import { SecretsAtRest, SecretsKeyError } from '../../adapters/secrets-at-rest.js';
-import { ClientsStore } from '../../adapters/sql/clients-store.js';
+import { SqlClientsStore } from '../../adapters/sql/clients-store.js';
 import type { SqlDatabase } from '../../adapters/sql/database.js';
-import { KeysStore } from '../../adapters/sql/keys-store.js';
+import { SqlKeysStore } from '../../adapters/sql/keys-store.js';
 import { migrate } from '../../adapters/sql/migrate.js';
 import { openPostgres } from '../../adapters/sql/postgres.js';
 import { decodeSecretsKey } from '../../src/config/secrets-key.js';
@@ -74,12 +74,12 @@ for (const database of databases) {
     const secrets = new SecretsAtRest(process.env.SECRETS_KEY ? decodeSecretsKey(process.env.SECRETS_KEY) : randomBytes(32));
     let db: SqlDatabase;
     let close: () => Promise<void>;
-    let clients: ClientsStore;
+    let clients: SqlClientsStore;
 
     before(async () => {
       ({ db, close } = await database.open());
       await migrate(db);
-      clients = new ClientsStore(db, secrets);
+      clients = new SqlClientsStore(db, secrets);
     });
     after(() => close());
 
@@ -121,7 +121,7 @@ for (const database of databases) {
     });
 
     it('keeps only the public JWK of a signing key readable, and opens the private one only when asked', async () => {
-      const keys = new KeysStore(db, secrets);
+      const keys = new SqlKeysStore(db, secrets);
       const jwk = generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey.export({ format: 'jwk' }) as Record<string, string>;
       const kid = `at-rest-${randomUUID()}`;
       await keys.insert({ kid, use: 'sig', alg: 'RS256', material: { ...jwk, kid } });

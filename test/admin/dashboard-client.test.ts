@@ -1,6 +1,6 @@
 import { rm } from 'node:fs/promises';
 import { expect } from 'chai';
-import type { ClientMetadata } from '../../adapters/sql/clients-store.js';
+import type { ClientMetadata } from '../../adapters/contract.js';
 import { FormBrowser } from '../support/form-browser.js';
 import { restartableEnv, startTestServer, type TestServer } from '../support/server.js';
 

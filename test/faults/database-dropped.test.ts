@@ -6,7 +6,8 @@ import { skipBecause, startTestServer, type TestServer } from '../support/server
 /**
  * Issue 15 L3: a database dropped (or renamed, or its role removed) under a
  * running server is an outage like a stopped server: 503
- * temporarily_unavailable in each surface's shape, never a 500.
+ * temporarily_unavailable in each surface's shape (Northstar's
+ * `{error: {code: 503, message}}`), never a 500.
  */
 describe('faults: the PostgreSQL database dropped under a running server', function () {
   this.timeout(60_000);
@@ -50,12 +51,15 @@ describe('faults: the PostgreSQL database dropped under a running server', funct
     record('DOT password', await postJson(`${server.url}/auth/oauth2/token/`, { grant_type: 'password', username: 'nobody', password: 'x' }, { authorization: basicAuth(dot.client.clientId, dot.clientSecret!) }));
     const los = await postJson(`${server.url}/api/v1.1/oauth/token`, { grant_type: 'client_credentials', client_id: m2m.client.clientId, client_secret: m2m.clientSecret, scope: '*' });
     record('LOS', los, los.json.data);
-    record('Northstar list', await send(`${server.url}/v2/clients`, { method: 'GET', headers: { authorization: `Bearer ${adminToken}` } }));
+    const northstar = await send(`${server.url}/v2/clients`, { method: 'GET', headers: { authorization: `Bearer ${adminToken}` } });
     record('Lux query', await send(`${server.url}/Lux/OAuth2/query/`, { method: 'GET', headers: { authorization: `Bearer ${adminToken}` } }));
     for (const [what, { reply, body }] of Object.entries(replies)) {
       expect(reply.status, `${what}: ${reply.text}`).to.equal(503);
       expect(JSON.stringify(body), what).to.include('temporarily_unavailable');
       expect(reply.text, what).not.to.match(/does not exist|\n\s+at /);
     }
+    // Northstar answers every error in its own shape, an outage included.
+    expect(northstar.status, northstar.text).to.equal(503);
+    expect(northstar.json).to.deep.equal({ error: { code: 503, message: 'the service is temporarily unavailable; retry shortly' } });
   });
 });

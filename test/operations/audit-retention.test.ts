@@ -4,6 +4,7 @@ import { promisify } from 'node:util';
 import { expect } from 'chai';
 import { startTestServer, type TestServer } from '../support/server.js';
 import { sleep } from '../support/waiting.js';
+import { sqlDatabaseOf } from '../../adapters/factory.js';
 
 const run = promisify(execFile);
 
@@ -18,14 +19,14 @@ describe('audit retention', () => {
 
   /** Writes one event `daysAgo` days in the past, marked so that the test finds only its own. */
   async function eventFrom(daysAgo: number, marker: string): Promise<void> {
-    await server.services.storage.db.query(
+    await sqlDatabaseOf(server.services.storage).query(
       "INSERT INTO audit_events (at, event, detail) VALUES (now() - make_interval(days => $1), 'retention.probe', jsonb_build_object('marker', $2::text))",
       [daysAgo, marker],
     );
   }
 
   async function ages(marker: string): Promise<number[]> {
-    const { rows } = await server.services.storage.db.query<{ days: number }>(
+    const { rows } = await sqlDatabaseOf(server.services.storage).query<{ days: number }>(
       "SELECT round(extract(epoch FROM now() - at) / 86400)::int AS days FROM audit_events WHERE event = 'retention.probe' AND detail->>'marker' = $1 ORDER BY at",
       [marker],
     );
@@ -58,7 +59,7 @@ describe('audit retention', () => {
     expect(result.older_than_days).to.equal(30);
     expect(result.deleted).to.be.at.least(1);
     expect(await ages(marker)).to.deep.equal([20]);
-    const { rows } = await server.services.storage.db.query<{ detail: Record<string, unknown> }>(
+    const { rows } = await sqlDatabaseOf(server.services.storage).query<{ detail: Record<string, unknown> }>(
       "SELECT detail FROM audit_events WHERE event = 'audit.pruned' AND actor = 'cli' ORDER BY id DESC LIMIT 1",
     );
     expect(rows[0]?.detail).to.deep.equal({ older_than_days: 30, deleted: result.deleted });

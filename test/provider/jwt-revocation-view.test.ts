@@ -48,7 +48,10 @@ function recordStore(records: Map<string, AdapterPayload>): PayloadStore & { fin
 }
 
 describe('the JWT revocation view', () => {
-  const iat = nowSeconds();
+  // Taken as each test starts, not as the file loads: in a long suite run the
+  // file loads many minutes before its tests, and "live" entries would lapse.
+  let iat = nowSeconds();
+  beforeEach(() => { iat = nowSeconds(); });
   const claims = (jti: string, clientId = 'client-a', issuedAt = iat) => ({ jti, client_id: clientId, iat: issuedAt });
 
   it('answers from memory: revoked jtis, and a client’s tokens issued up to its revocation', async () => {

@@ -5,6 +5,7 @@ import { AuditLog, TALLIED_EVENTS } from '../../src/audit/log.js';
 import { basicAuth, postForm, send } from '../support/http.js';
 import { startTestServer, type TestServer } from '../support/server.js';
 import { sleep } from '../support/waiting.js';
+import { sqlDatabaseOf } from '../../adapters/factory.js';
 
 interface Totals { rows: number; events: number }
 
@@ -14,7 +15,7 @@ describe('audit trail bounds', () => {
 
   /** Rows of `event` (optionally from one address), and the events they count (a tally counts many). */
   async function totals(event: string, ip?: string): Promise<Totals> {
-    const { rows } = await server.services.storage.db.query<Totals>(
+    const { rows } = await sqlDatabaseOf(server.services.storage).query<Totals>(
       `SELECT count(*)::int AS rows, coalesce(sum(coalesce((detail->>'count')::int, 1)), 0)::int AS events
        FROM audit_events WHERE event = $1 AND ($2::text IS NULL OR ip = $2)`,
       [event, ip ?? null],
@@ -57,7 +58,7 @@ describe('audit trail bounds', () => {
     // One row per surface (northstar, lux) and reason (no token, bad token),
     // twice if the hour turned during the test.
     expect(after.rows - before.rows, 'rows added').to.be.at.most(2 * 2 * 2);
-    const { rows } = await server.services.storage.db.query<{ detail: Record<string, unknown> }>(
+    const { rows } = await sqlDatabaseOf(server.services.storage).query<{ detail: Record<string, unknown> }>(
       "SELECT detail FROM audit_events WHERE event = 'admin.denied' AND ip = $1", [address],
     );
     expect(new Set(rows.map((row) => row.detail.surface))).to.deep.equal(new Set(['northstar', 'lux']));
@@ -107,7 +108,7 @@ describe('audit trail bounds', () => {
       event: 'bounds.probe', actor: 'a'.repeat(5000), ip: address,
       detail: { list: Array.from({ length: 1000 }, (_, n) => `item ${n} ${'y'.repeat(100)}`), deep: { a: { b: { c: { d: { e: 'deep' } } } } }, nul: 'a\u0000b' },
     });
-    const { rows } = await server.services.storage.db.query<{ event: string; actor: string | null; detail: Record<string, unknown> }>(
+    const { rows } = await sqlDatabaseOf(server.services.storage).query<{ event: string; actor: string | null; detail: Record<string, unknown> }>(
       'SELECT event, actor, detail FROM audit_events WHERE ip = $1', [address],
     );
     expect(rows.map((row) => row.event).sort()).to.deep.equal(['admin.api', 'admin.denied', 'bounds.probe']);

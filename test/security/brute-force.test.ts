@@ -95,6 +95,19 @@ describe('brute force and abuse: failed authentications are counted and backed o
     }
   });
 
+  it('counts a dialect\'s client_secret_post client by the client_id in the form it hands the provider, without reading the body again', async () => {
+    const client = await newClient();
+    const stored = (await server.services.storage.clients.find(client.id))!;
+    await server.services.storage.clients.replace({ ...stored.metadata, token_endpoint_auth_method: 'client_secret_post' });
+    const ip = freshIp();
+    const attempt = (secret: string) => postJson(`${server.url}/api/v1.1/oauth/token`, { grant_type: 'client_credentials', client_id: client.id, client_secret: secret, scope: '*' }, { 'x-forwarded-for': ip });
+    expect((await attempt(client.secret)).status, 'the right secret, sent in the form').to.equal(200);
+    for (let i = 0; i < 3; i += 1) expect((await attempt('wrong')).status, `failure ${i + 1}`).to.equal(401);
+    const refused = await attempt(client.secret);
+    expectThrottled(refused, 'LOS client_secret_post');
+    expect(refused.json.meta).to.include({ responseCode: 429, success: false });
+  });
+
   it('counts failures per address across clients', async () => {
     const ip = freshIp();
     for (let i = 0; i < 6; i += 1) {

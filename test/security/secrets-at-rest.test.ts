@@ -9,6 +9,7 @@ import { SECRETS_KEY_FILE } from '../../src/config/secrets-key.js';
 import { issueInitialAccessToken } from '../../src/provider/registration.js';
 import { basicAuth, postForm, postJson, send } from '../support/http.js';
 import { startTestServer, storageMode, tempDir, type TestServer } from '../support/server.js';
+import { sqlDatabaseOf } from '../../adapters/factory.js';
 
 const PRIVATE_JWK_MEMBERS = ['d', 'p', 'q', 'dp', 'dq', 'qi'] as const;
 const CALLBACK = 'https://secrets-at-rest.example.test/cb';
@@ -82,7 +83,7 @@ describe('secrets at rest', () => {
     clients.registered = { id: registered.json.client_id as string, secret: registered.json.client_secret as string, auth: 'post' };
 
     rotatedKid = (await server.services.keys.rotate()).kid;
-    firstDump = await dumpDatabase(server.services.storage.db);
+    firstDump = await dumpDatabase(sqlDatabaseOf(server.services.storage));
     // Every process signs with the newest key from its next start.
     await restart();
   });
@@ -93,7 +94,7 @@ describe('secrets at rest', () => {
 
   for (const when of ['as written', 'after a restart'] as const) {
     it(`a database dump alone yields no client secret, private key parameter, cookie key or the SECRETS_KEY (${when})`, async () => {
-      await checkDump(when === 'as written' ? firstDump : await dumpDatabase(server.services.storage.db));
+      await checkDump(when === 'as written' ? firstDump : await dumpDatabase(sqlDatabaseOf(server.services.storage)));
     });
   }
 
@@ -132,7 +133,7 @@ describe('secrets at rest', () => {
     const lux = await postForm(`${server.url}/token`, { grant_type: 'authorization_code', code: 'made-up', redirect_uri: CALLBACK }, { authorization: basicAuth(clients.lux.id, clients.lux.secret) });
     expect(lux.json.error, lux.text).to.equal('invalid_grant');
 
-    const { rows } = await server.services.storage.db.query<{ client_id: string; secret_hash: string }>(
+    const { rows } = await sqlDatabaseOf(server.services.storage).query<{ client_id: string; secret_hash: string }>(
       'SELECT client_id, secret_hash FROM clients WHERE client_id = ANY($1)', [[clients.standard.id, clients.registered.id]],
     );
     expect(rows).to.have.length(2);
@@ -177,7 +178,7 @@ describe('secrets at rest', () => {
   });
 
   it('an existing deployment upgrades: plaintext rows from before 0006 are sealed at start-up, and their client and key keep working', async () => {
-    const db = server.services.storage.db;
+    const db = sqlDatabaseOf(server.services.storage);
     const legacySecret = randomBytes(32).toString('base64url');
     const legacyId = `legacy-${randomUUID()}`;
     await db.query('INSERT INTO clients (client_id, metadata) VALUES ($1, $2::jsonb)', [legacyId, JSON.stringify({
@@ -193,7 +194,7 @@ describe('secrets at rest', () => {
     expect(await dumpDatabase(db)).to.include(legacySecret).and.include(jwk.d!);
 
     await restart();
-    const dump = await dumpDatabase(server.services.storage.db);
+    const dump = await dumpDatabase(sqlDatabaseOf(server.services.storage));
     expect(dump).to.include(legacyId).and.include(kid);
     expect(dump.includes(legacySecret), 'the legacy secret after the upgrade').to.equal(false);
     for (const member of PRIVATE_JWK_MEMBERS) expect(dump.includes(jwk[member]!), `legacy key ${member} after the upgrade`).to.equal(false);

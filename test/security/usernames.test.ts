@@ -3,7 +3,7 @@ import { rm } from 'node:fs/promises';
 import { expect } from 'chai';
 import * as oidc from 'openid-client';
 import { openEmbedded } from '../../adapters/embedded/pglite.js';
-import { AccountsStore } from '../../adapters/sql/accounts-store.js';
+import { SqlAccountsStore } from '../../adapters/sql/accounts-store.js';
 import { migrate } from '../../adapters/sql/migrate.js';
 import { migrations } from '../../adapters/sql/migrations.js';
 import { hashPassword } from '../../src/accounts/passwords.js';
@@ -168,7 +168,7 @@ describe('usernames: accounts created before the one rule', () => {
       await db.query('INSERT INTO accounts (id, username, password_hash) VALUES ($1, $2, $3)', ['old-1', 'Carol.Smith', await hashPassword('an old password')]);
 
       await migrate(db);
-      const accounts = new AccountService(new AccountsStore(db));
+      const accounts = new AccountService(new SqlAccountsStore(db));
       expect((await accounts.authenticate('CAROL.SMITH', 'an old password'))?.id).to.equal('old-1');
       expect((await accounts.authenticate(fullwidth('carol.smith'), 'an old password'))?.id).to.equal('old-1');
       let conflict: unknown;

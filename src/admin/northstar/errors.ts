@@ -1,14 +1,18 @@
-import type { Context } from 'koa';
-import type { FieldProblem } from '../../errors/app-error.js';
+import type { Context, Middleware } from 'koa';
+import { AppError, ConflictError, type FieldProblem, ValidationError } from '../../errors/app-error.js';
+import { shownProviderError } from '../../errors/provider-error.js';
+import type { AdminDecision } from '../../resource/admin-access.js';
 
 // Northstar names a client's name `title`.
 const FIELD_NAMES: Record<string, string> = { name: 'title' };
+
+const VALIDATION_FAILED = 'The given data failed to pass validation.';
 
 /**
  * Northstar's error shape: `{error: {code, message, fields?}}`, where
  * `fields` maps each offending field to its messages (HTTP 422).
  */
-export function northstarError(ctx: Context, status: number, message: string, fields?: FieldProblem[], challenge?: string): void {
+function northstarError(ctx: Context, status: number, message: string, fields?: FieldProblem[], challenge?: string): void {
   ctx.status = status;
   if (challenge) ctx.set('WWW-Authenticate', challenge);
   const byField: Record<string, string[]> = {};
@@ -17,4 +21,29 @@ export function northstarError(ctx: Context, status: number, message: string, fi
     (byField[name] ??= []).push(problem.message);
   }
   ctx.body = { error: { code: status, message, ...(fields?.length ? { fields: byField } : {}) } };
+}
+
+/**
+ * Everything the /v2 router can throw, in Northstar's shape: invalid input
+ * and a taken client_id are 422s naming the field; other exposed AppErrors
+ * keep their status; oidc-provider's shown errors, above all a storage
+ * outage (503), too, with their description as the message. Anything
+ * unexpected goes on to the global handler (a bare 500).
+ */
+export const northstarErrors: Middleware = async (ctx, next) => {
+  try {
+    await next();
+  } catch (error) {
+    if (error instanceof ValidationError) return northstarError(ctx, 422, VALIDATION_FAILED, error.fields);
+    if (error instanceof ConflictError) return northstarError(ctx, 422, VALIDATION_FAILED, [{ field: error.field, message: error.message }]);
+    if (error instanceof AppError && error.expose) return northstarError(ctx, error.status, error.message);
+    const shown = shownProviderError(error);
+    if (shown) return northstarError(ctx, shown.status, shown.description);
+    throw error;
+  }
+};
+
+/** The admin gate's refusal (401 without a valid token, 403 without admin rights), with its challenge. */
+export function northstarDenied(ctx: Context, decision: Extract<AdminDecision, { allowed: false }>): void {
+  northstarError(ctx, decision.status, decision.message, undefined, decision.challenge);
 }

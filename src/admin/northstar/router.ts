@@ -1,13 +1,13 @@
 import Router from '@koa/router';
-import type { Context, Middleware } from 'koa';
+import type { Context } from 'koa';
 import type { AccountService } from '../../accounts/service.js';
 import type { Client, ClientService } from '../../clients/service.js';
-import { AppError, ConflictError, type FieldProblem, ValidationError } from '../../errors/app-error.js';
+import { type FieldProblem, ValidationError } from '../../errors/app-error.js';
 import { bodySchema, type Fields, readValidated, text, textList } from '../../http/body.js';
 import type { KeyService } from '../../keys/service.js';
 import type { TokenCheck } from '../../resource/token-check.js';
 import type { ScopeRegistry } from '../../scopes/registry.js';
-import { northstarError } from './errors.js';
+import { northstarDenied, northstarErrors } from './errors.js';
 import { adminGate } from '../../audit/admin-calls.js';
 import { type Paging, PagingError, readPaging } from '../../paging/parameters.js';
 import type { AuditLog } from '../../audit/log.js';
@@ -68,20 +68,6 @@ function optionalStringArray(fields: Fields, name: string, problems: FieldProble
   return value as string[];
 }
 
-/** Errors of this router in Northstar's shape; a taken client_id is a 422 naming the field. */
-const northstarErrors: Middleware = async (ctx, next) => {
-  try {
-    await next();
-  } catch (error) {
-    if (error instanceof ValidationError) return northstarError(ctx, 422, 'The given data failed to pass validation.', error.fields);
-    if (error instanceof ConflictError) {
-      return northstarError(ctx, 422, 'The given data failed to pass validation.', [{ field: error.field, message: error.message }]);
-    }
-    if (error instanceof AppError && error.expose) return northstarError(ctx, error.status, error.message);
-    throw error;
-  }
-};
-
 /**
  * Northstar's client admin API (`/v2/clients`, `/v2/scopes`, `/v2/key`) over
  * the shared client, scope and key services.
@@ -97,7 +83,7 @@ export function northstarRouter(deps: NorthstarDeps): Router {
     tokenCheck,
     audit: deps.audit,
     rolesOf: async (id) => (await accounts.findById(id))?.roles,
-    refuse: (ctx, decision) => northstarError(ctx, decision.status, decision.message, undefined, decision.challenge),
+    refuse: northstarDenied,
   });
 
   async function present(client: Client) {

@@ -4,9 +4,8 @@ import type Provider from 'oidc-provider';
 import { AppError } from '../../errors/app-error.js';
 import { bodySchema, type Fields, readValidated, stringField, text } from '../../http/body.js';
 import { bodyCredentials } from '../shared/credentials.js';
-import { dialectErrors } from '../shared/dialect-errors.js';
 import { callProviderEndpoint, type ProviderCall } from '../../http/provider-endpoint.js';
-import { dotError } from './errors.js';
+import { dotErrors } from './errors.js';
 
 export interface DotDeps {
   provider: Provider;
@@ -29,7 +28,7 @@ const REVOKE_REQUEST = bodySchema({ ...CREDENTIALS, token: text(8192), token_typ
  */
 export function dotRouter({ provider, accessTokenTtl, refreshTokenTtl }: DotDeps): Router {
   const router = new Router({ prefix: '/auth/oauth2' });
-  router.use(dialectErrors(dotError));
+  router.use(dotErrors.thrown);
 
   /** Forwards the named body fields to a provider endpoint, with the client's credentials as it sent them. */
   async function forward(ctx: Context, next: Next, fields: Fields, route: ProviderCall['route'], names: string[]) {
@@ -51,7 +50,7 @@ export function dotRouter({ provider, accessTokenTtl, refreshTokenTtl }: DotDeps
     if (!GRANTS.has(grantType)) throw new AppError(400, 'unsupported_grant_type', 'use password or refresh_token');
     const answer = await forward(ctx, next, fields, 'token', ['grant_type', 'username', 'password', 'refresh_token', 'scope']);
     if (answer.status !== 200) {
-      dotError(ctx, answer.status, String(answer.body.error), String(answer.body.error_description ?? ''), answer.wwwAuthenticate);
+      dotErrors.refused(ctx, answer);
       return;
     }
     const { access_token, refresh_token, expires_in, scope } = answer.body;
@@ -65,7 +64,7 @@ export function dotRouter({ provider, accessTokenTtl, refreshTokenTtl }: DotDeps
     if (!stringField(fields, 'token')) throw new AppError(400, 'invalid_request', 'token is required');
     const answer = await forward(ctx, next, fields, 'revocation', ['token', 'token_type_hint']);
     if (answer.status !== 200) {
-      dotError(ctx, answer.status, String(answer.body.error), String(answer.body.error_description ?? ''), answer.wwwAuthenticate);
+      dotErrors.refused(ctx, answer);
       return;
     }
     // RFC 7009 §2.2: 200 whether or not the token was known.

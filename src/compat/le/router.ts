@@ -4,9 +4,8 @@ import { AppError } from '../../errors/app-error.js';
 import { bodySchema, readValidated, stringField, text } from '../../http/body.js';
 import { basicClientId } from '../../http/basic-auth.js';
 import { bodyCredentials } from '../shared/credentials.js';
-import { dialectErrors } from '../shared/dialect-errors.js';
 import { callProviderEndpoint } from '../../http/provider-endpoint.js';
-import { leError } from './errors.js';
+import { leErrors } from './errors.js';
 
 const TOKEN_REQUEST = bodySchema({
   grant_type: text(64), client_id: text(256), client_secret: text(512), scope: text(1024),
@@ -24,7 +23,7 @@ export interface LeDeps {
  */
 export function leRouter({ provider, accessTokenTtl }: LeDeps): Router {
   const router = new Router();
-  router.use(dialectErrors(leError));
+  router.use(leErrors.thrown);
 
   router.post('/liveexpert/oauth/authorize', async (ctx, next) => {
     const fields = await readValidated(ctx, TOKEN_REQUEST, 'invalid_request');
@@ -48,7 +47,7 @@ export function leRouter({ provider, accessTokenTtl }: LeDeps): Router {
       lifetimes: { clientCredentials: accessTokenTtl },
     });
     if (answer.status !== 200) {
-      leError(ctx, answer.status, String(answer.body.error), String(answer.body.error_description ?? ''), answer.wwwAuthenticate);
+      leErrors.refused(ctx, answer);
       return;
     }
     ctx.status = 200;

@@ -1,5 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Context } from 'koa';
+import { rfc6749Body } from '../../errors/rfc6749.js';
+import { dialectErrorMapping } from '../shared/dialect-errors.js';
 
 /**
  * The LOS API's one response shape: every answer, good or bad, is wrapped in
@@ -25,7 +27,10 @@ export function losSuccess(ctx: Context, data: { token_type: 'Bearer'; expires_i
   envelope(ctx, 200, data);
 }
 
-export function losError(ctx: Context, status: number, error: string, description: string, challenge?: string): void {
+/** LOS errors: the RFC 6749 body inside the envelope, with the provider's challenge when it gave one. */
+function losError(ctx: Context, status: number, error: string, description: string, challenge?: string): void {
   if (challenge) ctx.set('WWW-Authenticate', challenge);
-  envelope(ctx, status, { error, error_description: description });
+  envelope(ctx, status, rfc6749Body(error, description));
 }
+
+export const losErrors = dialectErrorMapping(losError);

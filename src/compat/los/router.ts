@@ -3,9 +3,8 @@ import type { Context } from 'koa';
 import type Provider from 'oidc-provider';
 import { AppError } from '../../errors/app-error.js';
 import { bodySchema, type Fields, readValidated, stringField, text } from '../../http/body.js';
-import { dialectErrors } from '../shared/dialect-errors.js';
 import { callProviderEndpoint } from '../../http/provider-endpoint.js';
-import { losError, losSuccess } from './errors.js';
+import { losErrors, losSuccess } from './errors.js';
 
 export interface LosDeps {
   provider: Provider;
@@ -29,14 +28,13 @@ function required(fields: Fields, name: string): string {
  */
 export function losRouter({ provider, accessTokenTtl }: LosDeps): Router {
   const router = new Router();
-  router.use(dialectErrors(losError));
+  router.use(losErrors.thrown);
 
   router.post('/api/v1.1/oauth/token', async (ctx: Context, next) => {
     const fields = await readValidated(ctx, TOKEN_REQUEST, 'invalid_request');
     const grantType = required(fields, 'grant_type');
     if (grantType !== 'client_credentials') {
-      losError(ctx, 400, 'unsupported_grant_type', 'only client_credentials is supported');
-      return;
+      throw new AppError(400, 'unsupported_grant_type', 'only client_credentials is supported');
     }
     const credentials = { clientId: required(fields, 'client_id'), clientSecret: required(fields, 'client_secret') };
     const scope = required(fields, 'scope');
@@ -54,7 +52,7 @@ export function losRouter({ provider, accessTokenTtl }: LosDeps): Router {
       });
       return;
     }
-    losError(ctx, answer.status, String(answer.body.error ?? 'server_error'), String(answer.body.error_description ?? ''), answer.wwwAuthenticate);
+    losErrors.refused(ctx, answer);
   });
 
   return router;

@@ -1,4 +1,5 @@
+import { dialectErrorMapping } from '../shared/dialect-errors.js';
 import { rfc6749Error } from '../shared/oauth-error.js';
 
-/** Lux's API errors: the RFC 6749 shape. */
-export const luxError = rfc6749Error;
+/** Lux's API errors: the RFC 6749 shape, for everything that can go wrong. */
+export const luxErrors = dialectErrorMapping(rfc6749Error);

@@ -9,8 +9,7 @@ import { callProviderEndpoint } from '../../http/provider-endpoint.js';
 import { renderPage, type Views } from '../../http/views.js';
 import { exemptFromPkce } from '../../provider/pkce-exemption.js';
 import type { TokenCheck } from '../../resource/token-check.js';
-import { dialectErrors } from '../shared/dialect-errors.js';
-import { luxError } from './errors.js';
+import { luxErrors } from './errors.js';
 import { adminGate } from '../../audit/admin-calls.js';
 import type { AuditLog } from '../../audit/log.js';
 
@@ -44,7 +43,7 @@ const LUX_DEFAULT_SCOPE = ['openid', 'profile', 'user'];
 export function luxRouter(deps: LuxDeps): Router {
   const { provider, clients, accounts, tokenCheck, views } = deps;
   const router = new Router({ prefix: '/Lux/OAuth2' });
-  router.use(dialectErrors(luxError));
+  router.use(luxErrors.thrown);
 
   // Lux's rule ("5, oauth"): the admin scope, or any token of an admin user.
   const requireAdmin = adminGate({
@@ -54,7 +53,7 @@ export function luxRouter(deps: LuxDeps): Router {
     tokenCheck,
     audit: deps.audit,
     rolesOf: async (id) => (await accounts.findById(id))?.roles,
-    refuse: (ctx, decision) => luxError(ctx, decision.status, decision.error, decision.message, decision.challenge),
+    refuse: luxErrors.denied,
   });
 
   /** The Lux client document: the same record every admin surface sees. */
@@ -127,7 +126,7 @@ export function luxRouter(deps: LuxDeps): Router {
       ...(clientSecret ? { credentials: { clientId, clientSecret } } : {}),
     });
     if (answer.status !== 200) {
-      luxError(ctx, answer.status, String(answer.body.error), String(answer.body.error_description ?? ''), answer.wwwAuthenticate);
+      luxErrors.refused(ctx, answer);
       return;
     }
     ctx.set('Cache-Control', 'no-store');

@@ -1,4 +1,5 @@
 import type { Context } from 'koa';
+import { writeRfc6749Error } from '../../errors/rfc6749.js';
 
 /**
  * The RFC 6749 §5.2 error shape that the LE Enterprise, django-oauth-toolkit
@@ -6,9 +7,8 @@ import type { Context } from 'koa';
  * cached, and a challenge on 401 (the provider's, or Basic when it gave none).
  */
 export function rfc6749Error(ctx: Context, status: number, error: string, description: string, challenge?: string): void {
-  ctx.status = status;
-  ctx.set('Cache-Control', 'no-store');
-  if (challenge) ctx.set('WWW-Authenticate', challenge);
-  else if (status === 401) ctx.set('WWW-Authenticate', `Basic realm="gatehouse", error="${error}"`);
-  ctx.body = { error, error_description: description };
+  writeRfc6749Error(ctx, status, error, description, {
+    'Cache-Control': 'no-store',
+    'WWW-Authenticate': challenge ?? (status === 401 ? `Basic realm="gatehouse", error="${error}"` : undefined),
+  });
 }

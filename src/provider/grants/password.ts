@@ -4,14 +4,7 @@ import { errors } from 'oidc-provider';
 import { tokenFormatOf } from '../resource-servers.js';
 import { stringParam } from './params.js';
 import { type FailureLimiter, TooManyFailures } from '../../security/failure-limiter.js';
-
-/** 429 from inside the provider, in its RFC 6749 error shape. */
-class Throttled extends errors.OIDCProviderError {
-  constructor(description: string) {
-    super(429, 'temporarily_unavailable');
-    this.error_description = description;
-  }
-}
+import { throwInProvider } from '../../errors/provider-error.js';
 
 export const grantType = 'password';
 export const parameters = new Set(['username', 'password', 'scope']);
@@ -48,8 +41,7 @@ export function passwordGrantHandler(provider: Provider, deps: PasswordGrantDeps
       accountId = await deps.limiter.attemptPassword(username, ctx.ip, () => deps.authenticate(username, password));
     } catch (error) {
       if (!(error instanceof TooManyFailures)) throw error;
-      ctx.set('Retry-After', String(error.retryAfter));
-      throw new Throttled(error.message);
+      throwInProvider(ctx, error);
     }
     // The same message for an unknown user and a wrong password (no enumeration).
     if (!accountId) throw new errors.InvalidGrant('invalid username or password');
