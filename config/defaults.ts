@@ -208,6 +208,11 @@ export const settings = {
     default: 90,
     description: 'Days audit events are kept; the sweeper deletes older ones every SWEEP_INTERVAL (and `gatehouse audit prune` on demand). 0 keeps them for ever.',
   },
+  signingKeyActivationDelay: {
+    env: 'SIGNING_KEY_ACTIVATION_DELAY',
+    default: 600,
+    description: 'Seconds between a signing key\'s creation (`gatehouse keys rotate`) and the first token signed with it. Every running process publishes the new key in JWKS within seconds; the delay lets relying parties\' JWKS caches see it first. 0 signs with it at once.',
+  },
   redisPrefix: {
     env: 'REDIS_PREFIX',
     default: 'gatehouse:',

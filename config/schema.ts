@@ -46,6 +46,7 @@ export interface GatehouseConfig {
   maxBackoff: number;
   auditRetentionDays: number;
   redisPrefix: string;
+  signingKeyActivationDelay: number;
 }
 
 // `host:port` pairs separated by commas (load.ts removes spaces around them).
@@ -61,7 +62,7 @@ export const configSchema: JSONSchemaType<GatehouseConfig> = {
     'authorizationCodeTtl', 'idTokenTtl', 'refreshTokenTtl', 'sessionTtl', 'interactionTtl', 'grantTtl',
     'allowLoopbackCallbacks', 'losAccessTokenTtl', 'leAccessTokenTtl', 'dotAccessTokenTtl', 'dotRefreshTokenTtl', 'sweepInterval',
     'deviceCodeTtl', 'devicePollInterval', 'clientFailureLimit', 'userFailureLimit', 'ipFailureLimit', 'distributedFailureLimit', 'failureWindow',
-    'maxBackoff', 'auditRetentionDays', 'redisPrefix',
+    'maxBackoff', 'auditRetentionDays', 'redisPrefix', 'signingKeyActivationDelay',
   ],
   properties: {
     port: { type: 'integer', minimum: 0, maximum: 65535 },
@@ -111,5 +112,6 @@ export const configSchema: JSONSchemaType<GatehouseConfig> = {
     auditRetentionDays: { type: 'integer', minimum: 0, maximum: 36_500 },
     // Printable, no spaces: it starts every key and channel name.
     redisPrefix: { type: 'string', pattern: '^[A-Za-z0-9_.:{}-]{1,64}$' },
+    signingKeyActivationDelay: { type: 'integer', minimum: 0, maximum: 604_800 },
   },
 };
