@@ -54,6 +54,7 @@ describe('three Gatehouse processes over one PostgreSQL and one Redis serve one 
       expect(revoked.status, revoked.text).to.equal(200);
       const took = await untilEveryNode([a, c], 1000, 'the revocation', async (node) => !(await active(node, token, client)));
       expect(took).to.be.below(1000);
+      console.log(`      refused by the other nodes after ${took} ms`);
     });
   }
 
@@ -66,11 +67,12 @@ describe('three Gatehouse processes over one PostgreSQL and one Redis serve one 
 
     await cliJson(env, 'client', 'update', client.client_id, '--scope', 'read');
     // The cache lifetime, plus the CLI's own exit and a poll.
-    await untilEveryNode(nodes, 1500, 'the narrowed scope', async (node) => (await grant(node, 'write')).json.error === 'invalid_scope');
+    const narrowed = await untilEveryNode(nodes, 1500, 'the narrowed scope', async (node) => (await grant(node, 'write')).json.error === 'invalid_scope');
     for (const node of nodes) expect((await grant(node, 'read')).status, node.url).to.equal(200);
 
     await cliJson(env, 'client', 'delete', client.client_id);
-    await untilEveryNode(nodes, 1500, 'the deletion', async (node) => (await grant(node, 'read')).status === 401);
+    const deleted = await untilEveryNode(nodes, 1500, 'the deletion', async (node) => (await grant(node, 'read')).status === 401);
+    console.log(`      narrowed scope seen everywhere after ${narrowed} ms, deletion after ${deleted} ms`);
   });
 
   it('publishes a key rotated with the CLI on every node within seconds and signs with it on every node after the activation delay', async function () {
@@ -79,7 +81,8 @@ describe('three Gatehouse processes over one PostgreSQL and one Redis serve one 
       '--scope', 'read', '--token-format', 'jwt');
     const before = await mintJwt(nodes[0]!, client);
     const rotated = await cliJson<{ kid: string; signs_from: string }>(env, 'keys', 'rotate');
-    await untilEveryNode(nodes, 3000, 'the new key in JWKS', async (node) => (await publishedKids(node)).includes(rotated.kid));
+    const published = await untilEveryNode(nodes, 3000, 'the new key in JWKS', async (node) => (await publishedKids(node)).includes(rotated.kid));
+    console.log(`      published by every node ${published} ms after the CLI returned`);
     for (const node of nodes) expect((await mintJwt(node, client)).kid, node.url).to.equal(before.kid);
 
     await sleep(Math.max(0, Date.parse(rotated.signs_from) + 2500 - Date.now()));
