@@ -153,6 +153,8 @@ export async function composeServices(config: GatehouseConfig, role: 'owner' | '
       views: createViews(),
     });
     const replaceProviderKeys = liveSigningKeys(provider);
+    // The provider made its /jwks from the keystore, in signing order; publish in the store's order from the start.
+    replaceProviderKeys(initialKeys);
     const signingKeys = new SigningKeyRefresh(keys, initialKeys, (next, previous) => {
       replaceProviderKeys(next);
       const published = next.published.keys.map((key) => key.kid).filter((kid) => !previous.published.keys.some((key) => key.kid === kid));

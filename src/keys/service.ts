@@ -34,7 +34,7 @@ export interface KeySummary {
 export interface SigningKeySet {
   /** Private JWKs; for each algorithm the key it signs with comes first (oidc-provider signs with the first match). */
   keys: JWK[];
-  /** Their public halves, in the same order: what `/jwks` publishes. */
+  /** Their public halves, newest first as the store lists them (not in signing order, which changes with time): what `/jwks` publishes. */
   published: { keys: JWK[] };
   /** The kid each algorithm signs with. */
   signing: Record<string, string>;
@@ -165,7 +165,7 @@ export class KeyService {
     const ordered = [...keys.filter((key) => first.has(key.kid)), ...keys.filter((key) => !first.has(key.kid))];
     return {
       keys: ordered.map((key) => key.material as JWK),
-      published: { keys: ordered.map((key) => publicJwk(key.material) as JWK) },
+      published: { keys: keys.map((key) => publicJwk(key.material) as JWK) },
       signing: Object.fromEntries([...signers].map(([alg, key]) => [alg, key.kid])),
     };
   }

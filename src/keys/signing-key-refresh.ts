@@ -3,7 +3,7 @@ import type { KeyService, SigningKeySet } from './service.js';
 /** How often a process reads the key store for keys rotated elsewhere, in ms. */
 export const KEY_REFRESH_INTERVAL_MS = 2000;
 
-/** The order of the kids is all that matters: it says what is published and what signs. */
+/** The signing order of the kids says both what is published and what signs. */
 function fingerprint(set: SigningKeySet): string {
   return set.keys.map((key) => key.kid).join(',');
 }
