@@ -19,31 +19,24 @@
  * BENCH_DURATION), BENCH_RESULTS_DIR (default bench/results), BENCH_PROFILE_DIR
  * (write CPU profiles of Gatehouse and the baseline there, for `--cpu-prof` reading).
  */
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { type ChildProcess } from 'node:child_process';
 import { createSign, generateKeyPairSync } from 'node:crypto';
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { cpus, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { freePort } from './free-port.js';
 import type { UniqueLoad } from './load-unique.js';
+import { cli, load as loadOnce, startServer, type Load, type Request, type Sample, type Target } from './harness.js';
 import { basic, mintCodes, mintRefreshTokens, redemptionBody, type CodeClient } from './mint.js';
 import { hash, verify, Algorithm } from '@node-rs/argon2';
 
-const run = promisify(execFile);
 const DURATION = Number(process.env.BENCH_DURATION ?? 10);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 50);
 const CODES = Number(process.env.BENCH_CODES ?? 300 * DURATION);
 const ONLY = process.env.BENCH_ONLY?.split(/,(?! )/).filter(Boolean);
 const RESULTS = process.env.BENCH_RESULTS_DIR ?? 'bench/results';
-const NODE = process.execPath;
-const PROFILE = process.env.BENCH_PROFILE_DIR;
 
-interface Target { name: string; url: string; pid: number }
-interface Request { method: 'GET' | 'POST'; path: string; headers: Record<string, string>; body?: string }
-/** One request sent over and over, or requests that must each differ, prepared afresh before each run (not timed). */
-type Load = Request | ((target: Target) => Promise<UniqueLoad>);
 interface Scenario {
   name: string;
   gatehouse: Load;
@@ -51,87 +44,9 @@ interface Scenario {
   baseline?: { target: 'oidc-provider' | 'koa-hello'; request: Load };
   note?: string;
 }
-interface Sample { rps: number; p50: number; p99: number; errors: number; non2xx: number; total: number; cpuMsPerReq: number; stealShare: number }
 
 const form = { 'content-type': 'application/x-www-form-urlencoded' };
 const json = { 'content-type': 'application/json' };
-
-/** utime + stime of one process, in clock ticks (100 Hz). */
-async function ownTicks(pid: number): Promise<number> {
-  const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return Number(fields[11]) + Number(fields[12]);
-}
-
-/**
- * The machine's CPU time so far, in clock ticks: in all, and what the
- * hypervisor gave to other guests (steal). On a shared virtual machine the
- * steal share swings with the neighbours' load and takes throughput with it,
- * so each sample reports it alongside the figures it distorts.
- */
-async function machineTicks(): Promise<{ all: number; steal: number }> {
-  const [line] = (await readFile('/proc/stat', 'utf8')).split('\n', 1);
-  const ticks = line!.trim().split(/\s+/).slice(1).map(Number);
-  // user nice system idle iowait irq softirq steal guest guest_nice; guest time is already in user.
-  return { all: ticks.slice(0, 8).reduce((sum, t) => sum + t, 0), steal: ticks[7] ?? 0 };
-}
-
-/** CPU of a server and its workers (WEB_CONCURRENCY > 1 forks them), in clock ticks. */
-async function cpuTicks(pid: number): Promise<number> {
-  const children = (await readFile(`/proc/${pid}/task/${pid}/children`, 'utf8').catch(() => '')).split(' ').filter(Boolean).map(Number);
-  const ticks = await Promise.all([pid, ...children].map((p) => ownTicks(p).catch(() => 0)));
-  return ticks.reduce((sum, t) => sum + t, 0);
-}
-
-function startServer(script: string, env: Record<string, string>, readyPath: string, port: number): Promise<ChildProcess> {
-  const child = spawn(NODE, [...(PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${PROFILE}`] : []), script], { env: { ...process.env, ...env, PORT: String(port) }, stdio: ['ignore', 'ignore', 'inherit'] });
-  return new Promise((resolve, reject) => {
-    const started = Date.now();
-    const poll = async () => {
-      if (child.exitCode !== null) return reject(new Error(`${script} exited with ${child.exitCode}`));
-      try {
-        if ((await fetch(`http://127.0.0.1:${port}${readyPath}`)).status < 500) return resolve(child);
-      } catch { /* not yet */ }
-      if (Date.now() - started > 60_000) return reject(new Error(`${script} did not start`));
-      setTimeout(poll, 100);
-    };
-    void poll();
-  });
-}
-
-
-async function load(target: Target, request: Load, scratch: string): Promise<Sample> {
-  if (typeof request === 'function') {
-    const spec = join(scratch, 'load.json');
-    await writeFile(spec, JSON.stringify(await request(target)));
-    return measure(target, ['dist/bench/load-unique.js', spec]);
-  }
-  const args = ['node_modules/autocannon/autocannon.js', '-j', '-c', String(CONNECTIONS), '-d', String(DURATION), '-m', request.method];
-  for (const [name, value] of Object.entries(request.headers)) args.push('-H', `${name}=${value}`);
-  if (request.body !== undefined) args.push('-b', request.body);
-  args.push(`${target.url}${request.path}`);
-  return measure(target, args);
-}
-
-/** Runs a load process (its arguments to node) against `target` and reads its autocannon JSON, with the server's CPU meanwhile. */
-async function measure(target: Target, args: string[]): Promise<Sample> {
-  const [before, machineBefore] = [await cpuTicks(target.pid), await machineTicks()];
-  const { stdout } = await run(NODE, args, { maxBuffer: 64 * 1024 * 1024 });
-  const [after, machineAfter] = [await cpuTicks(target.pid), await machineTicks()];
-  const result = JSON.parse(stdout) as {
-    requests: { average: number; total: number }; latency: { p50: number; p99: number }; errors: number; non2xx: number;
-  };
-  return {
-    rps: result.requests.average,
-    p50: result.latency.p50,
-    p99: result.latency.p99,
-    errors: result.errors,
-    non2xx: result.non2xx,
-    total: result.requests.total,
-    cpuMsPerReq: result.requests.total ? ((after - before) * 10) / result.requests.total : 0,
-    stealShare: (machineAfter.steal - machineBefore.steal) / Math.max(1, machineAfter.all - machineBefore.all),
-  };
-}
 
 function median(values: number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
@@ -142,11 +57,6 @@ function median(values: number[]): number {
 function medianSample(samples: Sample[]): Sample {
   const pick = (key: keyof Sample) => median(samples.map((s) => s[key]));
   return { rps: pick('rps'), p50: pick('p50'), p99: pick('p99'), errors: samples.reduce((n, s) => n + s.errors, 0), non2xx: samples.reduce((n, s) => n + s.non2xx, 0), total: pick('total'), cpuMsPerReq: pick('cpuMsPerReq'), stealShare: pick('stealShare') };
-}
-
-async function cli(env: Record<string, string>, ...args: string[]): Promise<Record<string, string>> {
-  const { stdout } = await run(NODE, ['dist/src/cli/main.js', ...args, '--json'], { env: { ...process.env, ...env } });
-  return JSON.parse(stdout) as Record<string, string>;
 }
 
 /** RSA-2048 signatures per second on one core: the ceiling of RS256 JWT issuance. */
@@ -287,6 +197,7 @@ async function main(): Promise<void> {
       },
     ].filter((s) => !ONLY || ONLY.includes(s.name)) as Scenario[];
 
+    const load = (target: Target, request: Load, scratch: string) => loadOnce(target, request, scratch, { connections: CONNECTIONS, duration: DURATION });
     const results: Record<string, { gatehouse: Sample[]; baseline: Sample[] }> = {};
     for (let round = 1; round <= ROUNDS; round += 1) {
       for (const scenario of scenarios) {

@@ -43,6 +43,26 @@ export const settings = {
     default: undefined,
     description: 'Name of the master the sentinels monitor (required with REDIS_SENTINELS).',
   },
+  redisUsername: {
+    env: 'REDIS_USERNAME',
+    default: undefined,
+    description: 'Redis ACL user for the servers that REDIS_SENTINELS or REDIS_CLUSTER_NODES lead to (with REDIS_URL, put it in the URL).',
+  },
+  redisPassword: {
+    env: 'REDIS_PASSWORD',
+    default: undefined,
+    description: 'Password of the Redis servers that REDIS_SENTINELS or REDIS_CLUSTER_NODES lead to (with REDIS_URL, put it in the URL).',
+  },
+  redisSentinelPassword: {
+    env: 'REDIS_SENTINEL_PASSWORD',
+    default: undefined,
+    description: 'Password of the sentinels themselves (their `requirepass`), when they have one.',
+  },
+  redisTls: {
+    env: 'REDIS_TLS',
+    default: false,
+    description: 'Connect to the Redis servers (and sentinels) of REDIS_SENTINELS or REDIS_CLUSTER_NODES over TLS, verified against Node\'s CAs (add a private CA with NODE_EXTRA_CA_CERTS). With REDIS_URL, use a rediss:// URL.',
+  },
   redisClusterNodes: {
     env: 'REDIS_CLUSTER_NODES',
     default: undefined,
@@ -207,6 +227,11 @@ export const settings = {
     env: 'AUDIT_RETENTION_DAYS',
     default: 90,
     description: 'Days audit events are kept; the sweeper deletes older ones every SWEEP_INTERVAL (and `gatehouse audit prune` on demand). 0 keeps them for ever.',
+  },
+  signingKeyActivationDelay: {
+    env: 'SIGNING_KEY_ACTIVATION_DELAY',
+    default: 600,
+    description: 'Seconds between a signing key\'s creation (`gatehouse keys rotate`) and the first token signed with it. Every running process publishes the new key in JWKS within seconds; the delay lets relying parties\' JWKS caches see it first. 0 signs with it at once.',
   },
   redisPrefix: {
     env: 'REDIS_PREFIX',

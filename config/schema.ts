@@ -12,6 +12,10 @@ export interface GatehouseConfig {
   redisSentinelMaster?: string;
   /** Seed nodes of a Redis Cluster, `host:port,host:port,…` (instead of redisUrl). */
   redisClusterNodes?: string;
+  redisUsername?: string;
+  redisPassword?: string;
+  redisSentinelPassword?: string;
+  redisTls: boolean;
   dataDir: string;
   cookieSecrets?: string[];
   /** 32 bytes, base64 (standard or url-safe) or hex; decoded by src/config/secrets-key.ts. */
@@ -46,6 +50,7 @@ export interface GatehouseConfig {
   maxBackoff: number;
   auditRetentionDays: number;
   redisPrefix: string;
+  signingKeyActivationDelay: number;
 }
 
 // `host:port` pairs separated by commas (load.ts removes spaces around them).
@@ -61,7 +66,7 @@ export const configSchema: JSONSchemaType<GatehouseConfig> = {
     'authorizationCodeTtl', 'idTokenTtl', 'refreshTokenTtl', 'sessionTtl', 'interactionTtl', 'grantTtl',
     'allowLoopbackCallbacks', 'losAccessTokenTtl', 'leAccessTokenTtl', 'dotAccessTokenTtl', 'dotRefreshTokenTtl', 'sweepInterval',
     'deviceCodeTtl', 'devicePollInterval', 'clientFailureLimit', 'userFailureLimit', 'ipFailureLimit', 'distributedFailureLimit', 'failureWindow',
-    'maxBackoff', 'auditRetentionDays', 'redisPrefix',
+    'maxBackoff', 'auditRetentionDays', 'redisPrefix', 'signingKeyActivationDelay', 'redisTls',
   ],
   properties: {
     port: { type: 'integer', minimum: 0, maximum: 65535 },
@@ -73,6 +78,10 @@ export const configSchema: JSONSchemaType<GatehouseConfig> = {
     redisSentinels: { type: 'string', nullable: true, pattern: HOST_PORT_LIST },
     redisSentinelMaster: { type: 'string', nullable: true, pattern: '^[A-Za-z0-9_.-]{1,64}$' },
     redisClusterNodes: { type: 'string', nullable: true, pattern: HOST_PORT_LIST },
+    redisUsername: { type: 'string', nullable: true, minLength: 1 },
+    redisPassword: { type: 'string', nullable: true, minLength: 1 },
+    redisSentinelPassword: { type: 'string', nullable: true, minLength: 1 },
+    redisTls: { type: 'boolean' },
     dataDir: { type: 'string', minLength: 1 },
     cookieSecrets: {
       type: 'array', nullable: true, minItems: 1, items: { type: 'string', minLength: 32 },
@@ -111,5 +120,6 @@ export const configSchema: JSONSchemaType<GatehouseConfig> = {
     auditRetentionDays: { type: 'integer', minimum: 0, maximum: 36_500 },
     // Printable, no spaces: it starts every key and channel name.
     redisPrefix: { type: 'string', pattern: '^[A-Za-z0-9_.:{}-]{1,64}$' },
+    signingKeyActivationDelay: { type: 'integer', minimum: 0, maximum: 604_800 },
   },
 };

@@ -20,8 +20,10 @@ import { dispatchByFirstSegment } from './http/route-dispatch.js';
 import { createViews } from './http/views.js';
 import { interactionsRouter } from './interactions/router.js';
 import { DEFAULT_SIGNING_ALG, KeyService } from './keys/service.js';
+import { SigningKeyRefresh } from './keys/signing-key-refresh.js';
 import { createLogger, type Logger } from './observability/logger.js';
 import { apiAudience, buildProvider } from './provider/build.js';
+import { liveSigningKeys } from './provider/live-signing-keys.js';
 import { deviceFormWithoutSession, deviceInterval, devicePollingPace } from './provider/device-flow.js';
 import { resolveSecretsKey } from './config/secrets-key.js';
 import { JwtAccessTokenRegistry } from './provider/jwt-access-tokens.js';
@@ -69,8 +71,10 @@ export interface Services {
   metrics: Metrics;
   /** Brute-force protection for everything that checks a secret. */
   limiter: FailureLimiter;
-  /** The kid this process signs with (the newest published key at start-up). */
-  signingKid?: string;
+  /** The published keys, kept in step with the key store once the server starts it. */
+  signingKeys: SigningKeyRefresh;
+  /** The kid this process signs RS256 tokens (ID tokens by default) with now. */
+  signingKid: () => string | undefined;
 }
 
 /**
@@ -97,7 +101,7 @@ export async function composeServices(config: GatehouseConfig, role: 'owner' | '
     },
   });
   try {
-    keys = new KeyService(storage.keys);
+    keys = new KeyService(storage.keys, config.signingKeyActivationDelay);
     await keys.ensure();
     const scopes = new ScopeRegistry(storage.scopes);
     const resourceServers = new ResourceServerRegistry(storage.resourceServers, scopes, apiAudience(config.issuer));
@@ -130,7 +134,7 @@ export async function composeServices(config: GatehouseConfig, role: 'owner' | '
         metrics.throttled.inc({ subject: subject.kind });
       },
     });
-    const jwks = await keys.privateJwks();
+    const initialKeys = await keys.signingKeySet();
     let tokenCheck: TokenCheck | undefined;
     const accountsOfRequest = perRequestAccounts(accounts);
     const provider = buildProvider(config, {
@@ -146,12 +150,20 @@ export async function composeServices(config: GatehouseConfig, role: 'owner' | '
       jwtAccessTokens,
       firstPartyClients: new Set([DASHBOARD_CLIENT_ID]),
       findAccount: accountFinder(accountsOfRequest),
-      jwks,
+      jwks: { keys: initialKeys.keys },
       cookieKeys: cookieSecrets,
       scopes: registry.map((scope) => scope.name),
       restrictedScopes: registry.filter((scope) => scope.warning).map((scope) => scope.name),
       views: createViews(),
     });
+    const replaceProviderKeys = liveSigningKeys(provider);
+    // The provider made its /jwks from the keystore, in signing order; publish in the store's order from the start.
+    replaceProviderKeys(initialKeys);
+    const signingKeys = new SigningKeyRefresh(keys, initialKeys, (next, previous) => {
+      replaceProviderKeys(next);
+      const published = next.published.keys.map((key) => key.kid).filter((kid) => !previous.published.keys.some((key) => key.kid === kid));
+      logger?.info({ published, signing: next.signing }, 'signing keys changed in the key store: applied without a restart');
+    }, (error) => logger?.warn({ err: error }, 'signing keys could not be read; keeping the current ones'));
     keepClientsWithTheirMetadata(provider, (clientId) => storage.clients.findCached(clientId));
     const clients = new ClientService(storage.clients, scopes, (metadata) => provider.Client.validate(metadata), storage.clientTokens, audit);
     observeProvider(provider, audit, metrics);
@@ -160,7 +172,8 @@ export async function composeServices(config: GatehouseConfig, role: 'owner' | '
       // Gatehouse's own API: its audience, and the issuer's audience-less opaque tokens.
       audience: apiAudience(config.issuer),
       audiencelessAccepted: true,
-      jwks: () => keys!.publicJwks(),
+      // In memory, and a new object only when the keys change (signing-key-refresh.ts).
+      jwks: async () => signingKeys.current.published,
       findOpaque: providerTokenLookup(provider),
       jwtRevoked: (claims) => jwtAccessTokens.isRevoked(claims),
       clientExists: (clientId) => clients.exists(clientId),
@@ -171,8 +184,9 @@ export async function composeServices(config: GatehouseConfig, role: 'owner' | '
       },
     });
     return { config, storage, provider, keys, scopes, resourceServers, accounts, clients, cookieSecrets, tokenCheck, jwtAccessTokens, audit, metrics, limiter,
-      // The key ID tokens (and RS256 access tokens) are signed with: the first RS256 key.
-      signingKid: jwks.keys.find((key) => key.alg === DEFAULT_SIGNING_ALG)?.kid,
+      signingKeys,
+      // The key ID tokens (and RS256 access tokens) are signed with.
+      signingKid: () => signingKeys.current.signing[DEFAULT_SIGNING_ALG],
     };
   } catch (error) {
     await storage.close().catch(() => {});
@@ -313,6 +327,7 @@ export async function startGatehouse(config: GatehouseConfig, logger = createLog
     await services.storage.close().catch(() => {});
     throw error;
   }
+  services.signingKeys.start();
   services.storage.startSweeper(config.sweepInterval, (error) => logger.warn({ err: error }, 'sweep failed'));
   server.off('request', starting);
   server.on('request', services.provider.callback());
@@ -335,6 +350,7 @@ export async function startGatehouse(config: GatehouseConfig, logger = createLog
           server.closeIdleConnections();
         });
         metricsServer?.close();
+        await services.signingKeys.stop();
         await services.storage.close();
       })();
       return closing;

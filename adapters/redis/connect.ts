@@ -9,8 +9,17 @@ export interface HostPort {
 /** How to reach Redis: one server by URL, the master a Sentinel set names, or a Cluster by its seed nodes. */
 export type RedisTarget =
   | { kind: 'single'; url: string }
-  | { kind: 'sentinel'; sentinels: HostPort[]; master: string }
-  | { kind: 'cluster'; nodes: HostPort[] };
+  | { kind: 'sentinel'; sentinels: HostPort[]; master: string; access?: RedisAccess }
+  | { kind: 'cluster'; nodes: HostPort[]; access?: RedisAccess };
+
+/** Credentials and transport for servers reached by address rather than by URL. */
+export interface RedisAccess {
+  username?: string;
+  password?: string;
+  /** The sentinels' own password (their requirepass), not the data servers'. */
+  sentinelPassword?: string;
+  tls?: boolean;
+}
 
 /** A connection to a single Redis (directly or through Sentinel) or to a Cluster; the stores accept either. */
 export type RedisClient = Redis | Cluster;
@@ -24,11 +33,18 @@ export function parseHostPorts(list: string): HostPort[] {
 }
 
 /** The Redis the configuration names, if any (load.ts allows one way at most). */
-export function redisTarget(config: { redisUrl?: string; redisSentinels?: string; redisSentinelMaster?: string; redisClusterNodes?: string }): RedisTarget | undefined {
+export function redisTarget(config: {
+  redisUrl?: string; redisSentinels?: string; redisSentinelMaster?: string; redisClusterNodes?: string;
+  redisUsername?: string; redisPassword?: string; redisSentinelPassword?: string; redisTls?: boolean;
+}): RedisTarget | undefined {
   if (config.redisUrl) return { kind: 'single', url: config.redisUrl };
-  if (config.redisClusterNodes) return { kind: 'cluster', nodes: parseHostPorts(config.redisClusterNodes) };
+  const given: RedisAccess = Object.fromEntries(Object.entries({
+    username: config.redisUsername, password: config.redisPassword, sentinelPassword: config.redisSentinelPassword, tls: config.redisTls,
+  }).filter(([, value]) => value !== undefined && value !== false));
+  const access = Object.keys(given).length ? { access: given } : {};
+  if (config.redisClusterNodes) return { kind: 'cluster', nodes: parseHostPorts(config.redisClusterNodes), ...access };
   if (config.redisSentinels && config.redisSentinelMaster) {
-    return { kind: 'sentinel', sentinels: parseHostPorts(config.redisSentinels), master: config.redisSentinelMaster };
+    return { kind: 'sentinel', sentinels: parseHostPorts(config.redisSentinels), master: config.redisSentinelMaster, ...access };
   }
   return undefined;
 }
@@ -89,6 +105,7 @@ function client(target: RedisTarget): RedisClient {
     // itself, and a node connection it closes is never reopened (its nodes
     // have no retry strategy), so closing them on errors emptied the pool.
     const { lazyConnect, retryStrategy, enableAutoPipelining: _, reconnectOnError: __, ...perNode } = BOUNDED;
+    const { username, password, tls } = target.access ?? {};
     return new Cluster(target.nodes, {
       lazyConnect,
       // Off in a cluster: when a slot moves (a replica promoted), ioredis
@@ -97,18 +114,29 @@ function client(target: RedisTarget): RedisClient {
       enableAutoPipelining: false,
       // The same bounds as a single Redis, per node and for the cluster as a whole.
       clusterRetryStrategy: retryStrategy,
-      redisOptions: perNode,
+      redisOptions: { ...perNode, username, password, ...(tls ? { tls: {} } : {}) },
       // During a failover a node answers CLUSTERDOWN or TRYAGAIN; retry
       // within the command's own bound rather than fail at once.
       retryDelayOnClusterDown: 100,
       retryDelayOnTryAgain: 100,
       retryDelayOnFailover: 100,
+      // ioredis asks for the slot map only after certain errors, and a
+      // master killed outright left it routing that master's slots to the
+      // dead address for many seconds after the cluster had promoted the
+      // replica. Asking every second bounds that to a second.
+      slotsRefreshInterval: 1000,
     });
   }
+  const { username, password, sentinelPassword, tls } = target.access ?? {};
   return new Redis({
     ...BOUNDED,
     sentinels: target.sentinels,
     name: target.master,
+    username,
+    password,
+    sentinelPassword,
+    // TLS to the sentinels and to the master they name alike.
+    ...(tls ? { tls: {}, sentinelTLS: {}, enableTLSForSentinelMode: true } : {}),
     // Sentinels are asked again at the same pace as a lost master is retried.
     sentinelRetryStrategy: (attempt) => Math.min(attempt * 100, 500),
     // Listens for the sentinels' +switch-master, so the connection moves to
@@ -132,13 +160,15 @@ export async function connectRedis(target: RedisTarget): Promise<RedisClient> {
   } catch (error) {
     redis.disconnect();
     const setting = { single: 'REDIS_URL', sentinel: 'REDIS_SENTINELS', cluster: 'REDIS_CLUSTER_NODES' }[target.kind];
-    throw new StorageUnavailableError(`${setting}: cannot reach ${describeRedisTarget(target)}: ${whyUnreachable(cause ?? error as Error)}`, error);
+    throw new StorageUnavailableError(`${setting}: cannot reach ${describeRedisTarget(target)}: ${whyUnreachable(cause ?? error as Error, target)}`, error);
   }
   return redis;
 }
 
 /** A connection failure in an operator's words. */
-function whyUnreachable(error: Error): string {
+function whyUnreachable(reported: Error, target: RedisTarget): string {
+  // A cluster reports "None of startup nodes is available"; the reason is the last node's error.
+  const error = (reported as Error & { lastNodeError?: Error }).lastNodeError ?? reported;
   const code = (error as NodeJS.ErrnoException).code;
   const reasons: Record<string, string> = {
     ECONNREFUSED: 'connection refused (is Redis running and listening there?)',
@@ -148,7 +178,11 @@ function whyUnreachable(error: Error): string {
     EHOSTUNREACH: 'host unreachable',
   };
   if (code && reasons[code]) return reasons[code];
-  if (/NOAUTH|WRONGPASS|invalid password|invalid username-password/i.test(error.message)) return 'authentication failed (check the password in the URL)';
+  if (/NOAUTH|WRONGPASS|invalid password|invalid username-password/i.test(error.message)) {
+    const where = target.kind === 'single' ? 'the password in the URL'
+      : target.kind === 'sentinel' ? 'REDIS_PASSWORD, REDIS_USERNAME and REDIS_SENTINEL_PASSWORD' : 'REDIS_PASSWORD and REDIS_USERNAME';
+    return `authentication failed (check ${where})`;
+  }
   return error.message;
 }
 

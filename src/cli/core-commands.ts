@@ -113,7 +113,7 @@ export const CORE_COMMANDS: CliCommand[] = [
     async run(services, _args, values) {
       const key = await services.keys.rotate(optional(values, 'alg'));
       await services.audit.record({ event: 'key.rotated', actor: 'cli', detail: { kid: key.kid } });
-      return { ...snakeRecord(key), note: 'Restart Gatehouse processes to sign with the new key; older keys stay in JWKS.' };
+      return { ...snakeRecord(key), note: `Running Gatehouse processes publish it in JWKS within seconds and sign with it from ${key.signsFrom} (SIGNING_KEY_ACTIVATION_DELAY); older keys stay in JWKS.` };
     },
   },
   {

@@ -68,6 +68,16 @@ function redisProblems(raw: Record<string, unknown>): string[] {
   if (raw.redisSentinelMaster !== undefined && raw.redisSentinels === undefined) {
     problems.push(`  - ${settings.redisSentinelMaster.env} is set without ${settings.redisSentinels.env}`);
   }
+  // A URL carries its own credentials and scheme; two places for one password would disagree.
+  const tls = raw.redisTls === true || raw.redisTls === 'true';
+  const credentials: string[] = (['redisUsername', 'redisPassword'] as const).filter((name) => raw[name] !== undefined).map((name) => settings[name].env);
+  if (tls) credentials.push(settings.redisTls.env);
+  if (credentials.length && raw.redisSentinels === undefined && raw.redisClusterNodes === undefined) {
+    problems.push(`  - ${credentials.join(' and ')} apply to ${settings.redisSentinels.env} or ${settings.redisClusterNodes.env} only; with ${settings.redisUrl.env}, put them in the URL (rediss://user:password@host:port)`);
+  }
+  if (raw.redisSentinelPassword !== undefined && raw.redisSentinels === undefined) {
+    problems.push(`  - ${settings.redisSentinelPassword.env} is set without ${settings.redisSentinels.env}`);
+  }
   return problems;
 }
 
@@ -85,7 +95,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): GatehouseConfi
   if (typeof raw.cookieSecrets === 'string') {
     raw.cookieSecrets = raw.cookieSecrets.split(',').map((s) => s.trim()).filter(Boolean);
   }
-  for (const name of ['trustProxy', 'allowLoopbackCallbacks'] as const) {
+  for (const name of ['trustProxy', 'allowLoopbackCallbacks', 'redisTls'] as const) {
     if (typeof raw[name] !== 'string') continue;
     // ajv coerces only "true"/"false"; accept the other spellings operators use.
     const flag = (raw[name] as string).toLowerCase();

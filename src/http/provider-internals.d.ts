@@ -1,12 +1,25 @@
 /**
  * oidc-provider keeps its router in a per-instance store that only its own
  * modules read (lib/helpers/weak_cache.js). Gatehouse reads the router from
- * there so that its middlewares resolve routes exactly as the provider does;
- * src/http/provider-routes.ts checks at start-up that the shape is still there.
+ * there so that its middlewares resolve routes exactly as the provider does,
+ * and replaces the keystore's keys when a signing key is rotated;
+ * src/http/provider-routes.ts and src/provider/live-signing-keys.ts check at
+ * start-up that the shapes are still there.
  */
 declare module 'oidc-provider/lib/helpers/weak_cache.js' {
   interface ProviderRouter {
     match(method: string, path: string): { route: { name: string } } | undefined;
   }
-  export default function instance(provider: object): { router?: ProviderRouter } | undefined;
+  interface ProviderKeystore {
+    add(key: object): void;
+    clear(): void;
+    [Symbol.iterator](): Iterator<{ kid?: string }>;
+  }
+  export default function instance(provider: object): {
+    router?: ProviderRouter;
+    /** The private keys it signs with (the first match of an algorithm signs). */
+    keystore?: ProviderKeystore;
+    /** What its `jwks` endpoint serves. */
+    jwks?: { keys: object[] };
+  } | undefined;
 }

@@ -23,9 +23,38 @@ const algOf = (key: { alg?: string | null }): string => key.alg ?? DEFAULT_SIGNI
 export interface KeySummary {
   kid: string;
   alg: string;
+  /** The newest unretired key of its algorithm: the one that signs, or will once `signsFrom` has passed. */
   active: boolean;
   retired: boolean;
   createdAt: string;
+  /** When its activation delay ends (SIGNING_KEY_ACTIVATION_DELAY after its creation). */
+  signsFrom: string;
+}
+
+/** The published signing keys, in the order oidc-provider's keystore should hold them. */
+export interface SigningKeySet {
+  /** Private JWKs; for each algorithm the key it signs with comes first (oidc-provider signs with the first match). */
+  keys: JWK[];
+  /** Their public halves, newest first as the store lists them (not in signing order, which changes with time): what `/jwks` publishes. */
+  published: { keys: JWK[] };
+  /** The kid each algorithm signs with. */
+  signing: Record<string, string>;
+}
+
+/**
+ * Which published key of each algorithm signs at `now`: the newest one whose
+ * activation delay is over, so relying parties that cache the JWKS have had
+ * the time to see it. When none is (a first start, or two rotations within
+ * the delay), the oldest one, which has been published the longest.
+ * `keys` are newest first, as the store lists them.
+ */
+export function signersAt<K extends { kid: string; alg?: string | null; createdAt: Date }>(keys: readonly K[], delaySeconds: number, now: number): Map<string, K> {
+  const signers = new Map<string, K>();
+  for (const alg of new Set(keys.map(algOf))) {
+    const ofAlg = keys.filter((key) => algOf(key) === alg);
+    signers.set(alg, ofAlg.find((key) => key.createdAt.getTime() + delaySeconds * 1000 <= now) ?? ofAlg[ofAlg.length - 1]!);
+  }
+  return signers;
 }
 
 async function newSigningKey(alg: SigningAlg): Promise<Omit<KeyRecord, 'createdAt'>> {
@@ -55,7 +84,8 @@ function newCookieKey(): Omit<KeyRecord, 'createdAt'> {
  * a rotated-out key still verify (its public half stays in JWKS).
  */
 export class KeyService {
-  constructor(private readonly store: KeysStore) {}
+  /** `activationDelay`: seconds from a signing key's creation to its first signature (SIGNING_KEY_ACTIVATION_DELAY). */
+  constructor(private readonly store: KeysStore, private readonly activationDelay = 0) {}
 
   /** Makes the first signing key of each algorithm and the first cookie key, where missing (first start, upgrades). */
   async ensure(): Promise<void> {
@@ -83,13 +113,15 @@ export class KeyService {
     }
     return keys.map((key) => ({
       kid: key.kid, alg: algOf(key), active: active.has(key.kid), retired: Boolean(key.retiredAt), createdAt: key.createdAt.toISOString(),
+      signsFrom: new Date(key.createdAt.getTime() + this.activationDelay * 1000).toISOString(),
     }));
   }
 
   /**
    * Stops publishing a key. Refused for the active key, and while tokens it
    * signed may still be valid: the key that replaced it must have been
-   * active for `maxTokenLifetime` seconds (unless `force`).
+   * signing (past its activation delay) for `maxTokenLifetime` seconds
+   * (unless `force`).
    */
   async retire(kid: string, maxTokenLifetime: number, force = false): Promise<KeySummary> {
     const published = await this.store.list('sig');
@@ -100,7 +132,7 @@ export class KeyService {
     const index = keys.findIndex((key) => key.kid === kid);
     if (index === 0) throw new ValidationError([{ field: 'kid', message: `is the active ${algOf(target)} signing key; rotate first` }]);
     const successor = keys[index - 1]!;
-    const safeAt = successor.createdAt.getTime() + maxTokenLifetime * 1000;
+    const safeAt = successor.createdAt.getTime() + (this.activationDelay + maxTokenLifetime) * 1000;
     if (!force && Date.now() < safeAt) {
       throw new ValidationError([{
         field: 'kid',
@@ -121,10 +153,22 @@ export class KeyService {
     };
   }
 
-  /** Private JWKS for oidc-provider; the newest key first, so it signs. */
+  /** Private JWKS for oidc-provider, the signing key of each algorithm first (see signersAt). */
   async privateJwks(): Promise<{ keys: JWK[] }> {
+    return { keys: (await this.signingKeySet()).keys };
+  }
+
+  /** Every published signing key, ordered for signing at `now`. */
+  async signingKeySet(now = Date.now()): Promise<SigningKeySet> {
     const keys = await this.store.list('sig', { withSecrets: true });
-    return { keys: keys.map((key) => key.material as JWK) };
+    const signers = signersAt(keys, this.activationDelay, now);
+    const first = new Set([...signers.values()].map((key) => key.kid));
+    const ordered = [...keys.filter((key) => first.has(key.kid)), ...keys.filter((key) => !first.has(key.kid))];
+    return {
+      keys: ordered.map((key) => key.material as JWK),
+      published: { keys: keys.map((key) => publicJwk(key.material) as JWK) },
+      signing: Object.fromEntries([...signers].map(([alg, key]) => [alg, key.kid])),
+    };
   }
 
   /** Public JWKS (what /jwks publishes), for verifying tokens in-process. */

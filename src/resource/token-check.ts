@@ -1,4 +1,4 @@
-import { createLocalJWKSet, createRemoteJWKSet, errors as joseErrors, type JSONWebKeySet, type JWTPayload, type JWTVerifyGetKey, jwtVerify } from 'jose';
+import { createLocalJWKSet, createRemoteJWKSet, type JSONWebKeySet, type JWTPayload, type JWTVerifyGetKey, jwtVerify } from 'jose';
 import type { Context, Middleware } from 'koa';
 import type Provider from 'oidc-provider';
 import { AppError } from '../errors/app-error.js';
@@ -67,7 +67,7 @@ export interface TokenCheckOptions {
    */
   audience: string;
   audiencelessAccepted?: boolean;
-  /** Where signing keys come from: a JWKS URL (fetched and cached), or a loader (reloaded when a kid is unknown). */
+  /** Where signing keys come from: a JWKS URL (fetched and cached), or a loader of the current set, asked on every verification (answer from memory; a new object when the keys change). */
   jwks: URL | (() => Promise<JSONWebKeySet>);
   /**
    * Looks up an opaque token; in-process this is the provider's own token
@@ -101,22 +101,21 @@ const SCHEMES = new Map([['bearer', 'Bearer'], ['leaccess', 'LEAccess'], ['dpop'
 // RFC 6750 §2.1 b64token
 const TOKEN = /^[A-Za-z0-9\-._~+/]+=*$/;
 
-function refreshingKeySet(load: () => Promise<JSONWebKeySet>): JWTVerifyGetKey {
-  let keySet: Promise<JWTVerifyGetKey> | undefined;
-  let loadedAt = 0;
-  const reload = () => {
-    loadedAt = Date.now();
-    keySet = load().then((jwks) => createLocalJWKSet(jwks));
-    return keySet;
-  };
+/**
+ * A loader's key set, rebuilt when the loader answers with another object
+ * (keys rotated in or retired). The loader is asked on every verification,
+ * so it must answer from memory.
+ */
+function currentKeySet(load: () => Promise<JSONWebKeySet>): JWTVerifyGetKey {
+  let source: JSONWebKeySet | undefined;
+  let keySet: JWTVerifyGetKey | undefined;
   return async (header, token) => {
-    try {
-      return await (await (keySet ?? reload()))(header, token);
-    } catch (error) {
-      // A key rotated in by another process: reload, at most every 30 s.
-      if (!(error instanceof joseErrors.JWKSNoMatchingKey) || Date.now() - loadedAt < 30_000) throw error;
-      return (await reload())(header, token);
+    const jwks = await load();
+    if (jwks !== source || !keySet) {
+      source = jwks;
+      keySet = createLocalJWKSet(jwks);
     }
+    return keySet(header, token);
   };
 }
 
@@ -126,7 +125,7 @@ function refreshingKeySet(load: () => Promise<JSONWebKeySet>): JWTVerifyGetKey {
  * tokens (RFC 9068) against the signing keys, then the required scopes.
  */
 export function createTokenCheck(options: TokenCheckOptions) {
-  const keys = options.jwks instanceof URL ? createRemoteJWKSet(options.jwks) : refreshingKeySet(options.jwks);
+  const keys = options.jwks instanceof URL ? createRemoteJWKSet(options.jwks) : currentKeySet(options.jwks);
 
   // A client presents the same token on every call until it expires: its
   // signature, issuer, audience and type are checked the first time, and the

@@ -72,6 +72,21 @@ describe('configuration', () => {
     expect(failure({ REDIS_CLUSTER_NODES: 'redis://10.0.0.1:6379' })).to.include('REDIS_CLUSTER_NODES must be host:port pairs separated by commas');
   });
 
+  it('takes a user, passwords and TLS for servers reached through sentinels or cluster nodes, and refuses them beside REDIS_URL', () => {
+    const sentinel = loadConfig({
+      REDIS_SENTINELS: '10.0.0.1:26379', REDIS_SENTINEL_MASTER: 'gatehouse',
+      REDIS_USERNAME: 'gatehouse', REDIS_PASSWORD: 'data secret', REDIS_SENTINEL_PASSWORD: 'sentinel secret', REDIS_TLS: 'yes',
+    });
+    expect(redisTarget(sentinel)).to.deep.include({
+      access: { username: 'gatehouse', password: 'data secret', sentinelPassword: 'sentinel secret', tls: true },
+    });
+    expect(redisTarget(loadConfig({ REDIS_CLUSTER_NODES: '10.0.0.1:6379', REDIS_PASSWORD: 'data secret' })))
+      .to.deep.equal({ kind: 'cluster', nodes: [{ host: '10.0.0.1', port: 6379 }], access: { password: 'data secret' } });
+    expect(failure({ REDIS_URL: 'redis://cache:6379', REDIS_PASSWORD: 'secret', REDIS_TLS: 'true' }))
+      .to.include('REDIS_PASSWORD and REDIS_TLS apply to REDIS_SENTINELS or REDIS_CLUSTER_NODES only; with REDIS_URL, put them in the URL');
+    expect(failure({ REDIS_CLUSTER_NODES: '10.0.0.1:6379', REDIS_SENTINEL_PASSWORD: 'secret' })).to.include('REDIS_SENTINEL_PASSWORD is set without REDIS_SENTINELS');
+  });
+
   it('refuses an https issuer unless TRUST_PROXY says TLS ends at a proxy', () => {
     expect(failure({ ISSUER: 'https://id.example.com' })).to.match(/ISSUER is https, which needs TRUST_PROXY=true/);
     expect(loadConfig({ ISSUER: 'https://id.example.com', TRUST_PROXY: 'on' }).trustProxy).to.equal(true);

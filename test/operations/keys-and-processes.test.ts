@@ -38,7 +38,9 @@ function exited(child: ChildProcess): Promise<number | null> {
 
 describe('key lifecycle', () => {
   it('keeps tokens signed before a rotation valid, serves the active key at /v2/key, and drops a retired key', async () => {
-    const { env, dataDir } = await restartableEnv();
+    const { env: restartable, dataDir } = await restartableEnv();
+    // A rotated key signs at once here; the activation delay has its own test (key-rotation-live.test.ts).
+    const env = { ...restartable, SIGNING_KEY_ACTIVATION_DELAY: '0' };
     let server: TestServer = await startTestServer(env);
     try {
       const jwtClient = await server.services.clients.create({ name: 'key test', grantTypes: ['client_credentials'], scope: ['read', 'admin'], tokenFormat: 'jwt' });

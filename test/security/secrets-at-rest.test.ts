@@ -45,15 +45,17 @@ describe('secrets at rest', () => {
   let rotatedKid: string;
   // Taken as soon as the clients and keys were written, before a restart could convert anything.
   let firstDump: string;
+  // The rotated (and the legacy) key sign as soon as they exist: these tests are about storage, not the activation delay.
+  const keysSignAtOnce = { SIGNING_KEY_ACTIVATION_DELAY: '0' };
 
   const restart = async (env: Record<string, string> = {}) => {
     await server.stop();
-    server = await startTestServer({ GATEHOUSE_DATA_DIR: dataDir, ...env });
+    server = await startTestServer({ GATEHOUSE_DATA_DIR: dataDir, ...keysSignAtOnce, ...env });
   };
 
   before(async () => {
     dataDir = await tempDir('gh-secrets-');
-    server = await startTestServer({ GATEHOUSE_DATA_DIR: dataDir });
+    server = await startTestServer({ GATEHOUSE_DATA_DIR: dataDir, ...keysSignAtOnce });
     const service = server.services.clients;
     const standard = await service.create({ name: `at-rest standard ${Date.now()}`, grantTypes: ['client_credentials'], scope: ['read'], tokenFormat: 'jwt' });
     clients.standard = { id: standard.client.clientId, secret: standard.clientSecret!, auth: 'basic' };
@@ -211,7 +213,7 @@ describe('secrets at rest', () => {
     await server.stop();
     let failure: unknown;
     try {
-      server = await startTestServer({ GATEHOUSE_DATA_DIR: dataDir, SECRETS_KEY: wrongKey });
+      server = await startTestServer({ GATEHOUSE_DATA_DIR: dataDir, ...keysSignAtOnce, SECRETS_KEY: wrongKey });
     } catch (error) {
       failure = error;
     }
@@ -220,7 +222,7 @@ describe('secrets at rest', () => {
     expect((failure as Error).message).not.to.include(wrongKey);
 
     // Nothing was sealed under the wrong key: the right one still opens everything.
-    server = await startTestServer({ GATEHOUSE_DATA_DIR: dataDir });
+    server = await startTestServer({ GATEHOUSE_DATA_DIR: dataDir, ...keysSignAtOnce });
     expect((await clientCredentials(server, clients.standard, 'read')).status).to.equal(200);
   });
 

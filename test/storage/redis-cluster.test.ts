@@ -4,7 +4,8 @@ import { RedisPayloadStore } from '../../adapters/redis/payload-store.js';
 import { basicAuth, postForm, send } from '../support/http.js';
 import { authorize, discover, isActive, redeemCode, REDIRECT_URI } from '../support/oidc.js';
 import { openSharedCluster } from '../support/payload-stores.js';
-import { redisBinariesPresent, sharedRedisCluster } from '../support/redis-servers.js';
+import { eventually, nodeClient, redisBinariesPresent, sharedRedisCluster, startRedisCluster, type RedisClusterProcesses } from '../support/redis-servers.js';
+import { sleep } from '../support/waiting.js';
 import { freePort, skipBecause, startTestServer, storageMode, type TestServer } from '../support/server.js';
 
 /**
@@ -125,3 +126,111 @@ describe('Redis Cluster: Gatehouse on REDIS_CLUSTER_NODES', function () {
   });
 });
 
+
+// What Gatehouse adds to the cluster's own failover (cluster-node-timeout
+// and the replica's election, which Redis retries after twice the node
+// timeout when an election fails): ioredis's slot-map refresh (1 s) and one
+// request's redirection budget (16 × 100 ms), with room for a loaded 2-core
+// machine.
+const RECOVERY_AFTER_PROMOTION_BOUND_MS = 4000;
+// How long the load runs after the kill: several failed elections' worth.
+const WATCHED_MS = 16_000;
+
+describe('Redis Cluster: a master killed under load', function () {
+  this.timeout(120_000);
+  const present = redisBinariesPresent();
+  let cluster: RedisClusterProcesses | undefined;
+  let server: TestServer | undefined;
+
+  after(async () => {
+    await server?.stop();
+    await cluster?.stop();
+  });
+
+  it('answers only 200 or 503 while the replica takes over, and every request succeeds again within the bound', async function () {
+    if (!present) skipBecause(this, 'redis-server / redis-cli are not installed (Debian package redis-server)');
+    // Its own cluster: the shared one must keep all its masters.
+    cluster = await startRedisCluster();
+    server = await startTestServer({ REDIS_URL: '', REDIS_CLUSTER_NODES: cluster.nodes.map((n) => `${n.host}:${n.port}`).join(',') });
+    // Opaque tokens: each is written under its own key, so the load touches every master's slots.
+    const created = await server.services.clients.create({ name: 'Cluster failover', grantTypes: ['client_credentials'], scope: ['read'], tokenFormat: 'opaque' });
+    const auth = { authorization: basicAuth(created.client.clientId, created.clientSecret!) };
+    const answers: Array<{ status: number; error?: string; endedAt: number }> = [];
+    let running = true;
+    const loop = async () => {
+      while (running) {
+        const reply = await postForm(`${server!.url}/token`, { grant_type: 'client_credentials', scope: 'read' }, auth);
+        answers.push({ status: reply.status, error: reply.json?.error as string | undefined, endedAt: Date.now() });
+      }
+    };
+    const loops = [loop(), loop(), loop()];
+    let killedAt: number;
+    let promoted: { at: number; takeover: boolean };
+    try {
+      await sleep(1000);
+      const { victim, replicaPort } = await masterWithReplica(cluster);
+      killedAt = Date.now();
+      await victim.kill();
+      promoted = await promotion(replicaPort);
+      await sleep(Math.max(0, killedAt + WATCHED_MS - Date.now()));
+    } finally {
+      running = false;
+      await Promise.all(loops);
+    }
+    const promotedAt = promoted.at;
+
+    const after = answers.filter((a) => a.endedAt > killedAt);
+    const failures = after.filter((a) => a.status !== 200);
+    expect(answers.filter((a) => a.status !== 200 && a.status !== 503), 'never anything but 200 or 503').to.deep.equal([]);
+    expect(failures.every((a) => a.error === 'temporarily_unavailable')).to.equal(true);
+    const recovered = failures.length ? Math.max(...failures.map((a) => a.endedAt)) - killedAt : 0;
+    if (process.env.TEST_TIMELINE) {
+      const buckets = new Map<number, string>();
+      for (const a of after) { const b = Math.floor((a.endedAt - killedAt) / 500); buckets.set(b, (buckets.get(b) ?? '') + (a.status === 200 ? '.' : 'x')); }
+      console.log([...buckets].map(([b, marks]) => `${b * 500}: ${marks}`).join('\n'));
+    }
+    const afterPromotion = failures.length ? Math.max(...failures.map((a) => a.endedAt)) - promotedAt : 0;
+    console.log(`      replica promoted ${promotedAt - killedAt} ms after the kill${promoted.takeover ? ' (by CLUSTER FAILOVER TAKEOVER: the election had not succeeded)' : ''}; ${after.length} answers after the kill, ${failures.length} of them 503; the last 503 ${recovered} ms after the kill, ${afterPromotion} ms after the promotion`);
+    expect(afterPromotion, 'the last 503 after the promotion').to.be.below(RECOVERY_AFTER_PROMOTION_BOUND_MS);
+    expect(after.slice(-20).map((a) => a.status)).to.deep.equal(Array.from({ length: 20 }, () => 200));
+  });
+});
+
+/** The redis-server process of a master that serves slots, and the port of its replica. */
+async function masterWithReplica(cluster: RedisClusterProcesses): Promise<{ victim: RedisClusterProcesses['processes'][number]; replicaPort: number }> {
+  const asked = nodeClient(cluster.nodes[0]!.port);
+  try {
+    const lines = (await asked.call('CLUSTER', 'NODES') as string).split('\n').filter(Boolean).map((line) => line.split(' '));
+    // id, address, flags, master id, …, slots from the ninth field on.
+    const master = lines.find((fields) => fields[2]!.includes('master') && fields.length > 8)!;
+    const replica = lines.find((fields) => fields[3] === master[0])!;
+    const port = (fields: string[]) => Number(/:(\d+)@/.exec(fields[1]!)![1]);
+    return { victim: cluster.processes.find((p) => p.port === port(master))!, replicaPort: port(replica) };
+  } finally {
+    asked.disconnect();
+  }
+}
+
+// On a loaded machine the replicas' election can fail and be retried (every
+// twice cluster-node-timeout) for longer than the test should wait; that is
+// Redis's part, so past this an operator's takeover promotes the replica, and
+// what is measured is Gatehouse's recovery after the promotion.
+const ELECTION_WAIT_MS = 8000;
+
+/** When the replica on `port` calls itself a master (its promotion), polled every 50 ms. */
+async function promotion(port: number): Promise<{ at: number; takeover: boolean }> {
+  const asked = nodeClient(port);
+  const promoted = async () => /role:master/.test(await asked.info('replication'));
+  try {
+    try {
+      await eventually(`the replica on ${port} is promoted`, promoted, ELECTION_WAIT_MS);
+      return { at: Date.now(), takeover: false };
+    } catch {
+      await asked.call('CLUSTER', 'FAILOVER', 'TAKEOVER');
+      await eventually(`the replica on ${port} takes over`, promoted, 5000);
+      return { at: Date.now(), takeover: true };
+    }
+  } finally {
+    asked.disconnect();
+  }
+}

@@ -1,5 +1,6 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { rm, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { freePort, tempDir } from './server.js';
@@ -7,6 +8,32 @@ import { freePort, tempDir } from './server.js';
 /** Whether `redis-server` (and `redis-cli`) are installed (Debian package redis-server). */
 export function redisBinariesPresent(): boolean {
   return ['redis-server', 'redis-cli'].every((binary) => spawnSync(binary, ['--version']).status === 0);
+}
+
+// On a machine shared with other runs, TEST_REDIS_PORTS=low-high keeps every
+// port the redis-servers started here listen on (a cluster node's bus port
+// included) in that range; otherwise any free port.
+const PORT_RANGE = /^(\d+)-(\d+)$/.exec(process.env.TEST_REDIS_PORTS ?? '');
+let rangeCursor = 0;
+
+function portFree(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const probe = createServer();
+    probe.once('error', () => resolve(false));
+    probe.listen(port, '127.0.0.1', () => probe.close(() => resolve(true)));
+  });
+}
+
+/** A port for a redis-server to listen on (see TEST_REDIS_PORTS). */
+export async function redisPort(): Promise<number> {
+  if (!PORT_RANGE) return freePort();
+  const low = Number(PORT_RANGE[1]);
+  const size = Number(PORT_RANGE[2]) - low + 1;
+  for (let tried = 0; tried < size; tried += 1) {
+    const port = low + (rangeCursor++ % size);
+    if (await portFree(port)) return port;
+  }
+  throw new Error(`TEST_REDIS_PORTS=${process.env.TEST_REDIS_PORTS}: no free port left in the range`);
 }
 
 /** One redis-server process this test started, on its own port and folder. */
@@ -19,8 +46,8 @@ export interface RedisProcess {
   stop(): Promise<void>;
 }
 
-async function answers(port: number, child: ChildProcess, log: () => string): Promise<void> {
-  const probe = new Redis({ port, host: '127.0.0.1', lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
+async function answers(port: number, child: ChildProcess, log: () => string, password?: string): Promise<void> {
+  const probe = new Redis({ port, host: '127.0.0.1', password, lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
   probe.on('error', () => {});
   try {
     for (let i = 0; i < 100; i += 1) {
@@ -44,9 +71,9 @@ async function answers(port: number, child: ChildProcess, log: () => string): Pr
  * rewrite theirs) in a temporary folder, without persistence, listening on
  * 127.0.0.1 only.
  */
-export async function startRedis(lines: string[], options: { sentinel?: boolean; port?: number } = {}): Promise<RedisProcess> {
+export async function startRedis(lines: string[], options: { sentinel?: boolean; port?: number; password?: string } = {}): Promise<RedisProcess> {
   const dir = await tempDir('gh-redis-');
-  const port = options.port ?? await freePort();
+  const port = options.port ?? await redisPort();
   const conf = join(dir, 'redis.conf');
   await writeFile(conf, [`port ${port}`, 'bind 127.0.0.1', `dir ${dir}`, 'save ""', 'appendonly no', ...lines, ''].join('\n'));
   const child = spawn('redis-server', [conf, ...(options.sentinel ? ['--sentinel'] : [])], { stdio: ['ignore', 'pipe', 'pipe'] });
@@ -56,7 +83,7 @@ export async function startRedis(lines: string[], options: { sentinel?: boolean;
   child.stderr!.on('data', keep);
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   try {
-    await answers(port, child, () => log);
+    await answers(port, child, () => log, options.password);
   } catch (error) {
     child.kill('SIGKILL');
     throw error;
@@ -88,8 +115,8 @@ export async function eventually(what: string, probe: () => Promise<boolean>, ms
 }
 
 /** A plain client for the test's own questions to one node. */
-export function nodeClient(port: number): Redis {
-  const client = new Redis({ port, host: '127.0.0.1', maxRetriesPerRequest: 0, retryStrategy: () => null });
+export function nodeClient(port: number, password?: string): Redis {
+  const client = new Redis({ port, host: '127.0.0.1', password, maxRetriesPerRequest: 0, retryStrategy: () => null });
   client.on('error', () => {});
   return client;
 }
@@ -107,17 +134,21 @@ export interface RedisClusterProcesses {
  * `redis-cli --cluster create`, ready once every node reports
  * cluster_state:ok.
  */
-export async function startRedisCluster(): Promise<RedisClusterProcesses> {
+export async function startRedisCluster(options: { password?: string } = {}): Promise<RedisClusterProcesses> {
+  const { password } = options;
+  // A replica authenticates to its master with the same password.
+  const auth = password ? [`requirepass ${password}`, `masterauth ${password}`] : [];
   const processes: RedisProcess[] = [];
   try {
     for (let i = 0; i < 6; i += 1) {
-      processes.push(await startRedis(['cluster-enabled yes', 'cluster-config-file nodes.conf', 'cluster-node-timeout 2000']));
+      // The bus port given, not Redis's default of port + 10000 (past 65535 for a free port above 55535).
+      processes.push(await startRedis(['cluster-enabled yes', 'cluster-config-file nodes.conf', 'cluster-node-timeout 2000', `cluster-port ${await redisPort()}`, ...auth], { password }));
     }
     const nodes = processes.map((p) => ({ host: '127.0.0.1', port: p.port }));
-    const created = spawnSync('redis-cli', ['--cluster', 'create', ...nodes.map((n) => `${n.host}:${n.port}`), '--cluster-replicas', '1', '--cluster-yes'], { encoding: 'utf8' });
+    const created = spawnSync('redis-cli', [...(password ? ['--no-auth-warning', '-a', password] : []), '--cluster', 'create', ...nodes.map((n) => `${n.host}:${n.port}`), '--cluster-replicas', '1', '--cluster-yes'], { encoding: 'utf8' });
     if (created.status !== 0) throw new Error(`redis-cli --cluster create failed:\n${created.stdout}\n${created.stderr}`);
     for (const node of nodes) {
-      const asked = nodeClient(node.port);
+      const asked = nodeClient(node.port, password);
       try {
         // Every node sees the slots covered, three masters with slots and three replicas attached.
         await eventually(`node ${node.port} sees the whole cluster`, async () => {

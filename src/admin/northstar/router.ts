@@ -14,8 +14,8 @@ import type { AuditLog } from '../../audit/log.js';
 
 export interface NorthstarDeps {
   issuer: string;
-  /** The kid this process signs with (keys rotated since start-up apply after a restart). */
-  signingKid?: string;
+  /** The kid this process signs with now (rotated keys apply once their activation delay is over). */
+  signingKid: () => string | undefined;
   clients: ClientService;
   scopes: ScopeRegistry;
   keys: KeyService;
@@ -112,7 +112,7 @@ export function northstarRouter(deps: NorthstarDeps): Router {
   });
 
   router.get('/key', requireAdmin, async (ctx) => {
-    const key = await keys.publicKeyPem(deps.signingKid);
+    const key = await keys.publicKeyPem(deps.signingKid());
     noStore(ctx);
     ctx.body = { algorithm: key.alg, issuer: deps.issuer, public_key: key.pem };
   });

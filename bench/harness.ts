@@ -1,0 +1,104 @@
+/**
+ * What the benchmark scripts share: starting a server process, running a
+ * load process against it (autocannon, or bench/load-unique.ts for requests
+ * that must each differ) and reading its result with the server's CPU time
+ * meanwhile, and the CLI for fixtures.
+ */
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import type { UniqueLoad } from './load-unique.js';
+
+const run = promisify(execFile);
+const NODE = process.execPath;
+const PROFILE = process.env.BENCH_PROFILE_DIR;
+
+export interface Target { name: string; url: string; pid: number }
+export interface Request { method: 'GET' | 'POST'; path: string; headers: Record<string, string>; body?: string }
+/** One request sent over and over, or requests that must each differ, prepared afresh before each run (not timed). */
+export type Load = Request | ((target: Target) => Promise<UniqueLoad>);
+export interface Sample { rps: number; p50: number; p99: number; errors: number; non2xx: number; total: number; cpuMsPerReq: number; stealShare: number }
+
+/** utime + stime of one process, in clock ticks (100 Hz). */
+async function ownTicks(pid: number): Promise<number> {
+  const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return Number(fields[11]) + Number(fields[12]);
+}
+
+/**
+ * The machine's CPU time so far, in clock ticks: in all, and what the
+ * hypervisor gave to other guests (steal). On a shared virtual machine the
+ * steal share swings with the neighbours' load and takes throughput with it,
+ * so each sample reports it alongside the figures it distorts.
+ */
+async function machineTicks(): Promise<{ all: number; steal: number }> {
+  const [line] = (await readFile('/proc/stat', 'utf8')).split('\n', 1);
+  const ticks = line!.trim().split(/\s+/).slice(1).map(Number);
+  // user nice system idle iowait irq softirq steal guest guest_nice; guest time is already in user.
+  return { all: ticks.slice(0, 8).reduce((sum, t) => sum + t, 0), steal: ticks[7] ?? 0 };
+}
+
+/** CPU of a server and its workers (WEB_CONCURRENCY > 1 forks them), in clock ticks. */
+export async function cpuTicks(pid: number): Promise<number> {
+  const children = (await readFile(`/proc/${pid}/task/${pid}/children`, 'utf8').catch(() => '')).split(' ').filter(Boolean).map(Number);
+  const ticks = await Promise.all([pid, ...children].map((p) => ownTicks(p).catch(() => 0)));
+  return ticks.reduce((sum, t) => sum + t, 0);
+}
+
+export function startServer(script: string, env: Record<string, string>, readyPath: string, port: number): Promise<ChildProcess> {
+  const child = spawn(NODE, [...(PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${PROFILE}`] : []), script], { env: { ...process.env, ...env, PORT: String(port) }, stdio: ['ignore', 'ignore', 'inherit'] });
+  return new Promise((resolve, reject) => {
+    const started = Date.now();
+    const poll = async () => {
+      if (child.exitCode !== null) return reject(new Error(`${script} exited with ${child.exitCode}`));
+      try {
+        if ((await fetch(`http://127.0.0.1:${port}${readyPath}`)).status < 500) return resolve(child);
+      } catch { /* not yet */ }
+      if (Date.now() - started > 60_000) return reject(new Error(`${script} did not start`));
+      setTimeout(poll, 100);
+    };
+    void poll();
+  });
+}
+
+
+export async function load(target: Target, request: Load, scratch: string, { connections, duration }: { connections: number; duration: number }): Promise<Sample> {
+  if (typeof request === 'function') {
+    const spec = join(scratch, 'load.json');
+    await writeFile(spec, JSON.stringify(await request(target)));
+    return measure(target, ['dist/bench/load-unique.js', spec]);
+  }
+  const args = ['node_modules/autocannon/autocannon.js', '-j', '-c', String(connections), '-d', String(duration), '-m', request.method];
+  for (const [name, value] of Object.entries(request.headers)) args.push('-H', `${name}=${value}`);
+  if (request.body !== undefined) args.push('-b', request.body);
+  args.push(`${target.url}${request.path}`);
+  return measure(target, args);
+}
+
+/** Runs a load process (its arguments to node) against `target` and reads its autocannon JSON, with the server's CPU meanwhile. */
+export async function measure(target: Target, args: string[]): Promise<Sample> {
+  const [before, machineBefore] = [await cpuTicks(target.pid), await machineTicks()];
+  const { stdout } = await run(NODE, args, { maxBuffer: 64 * 1024 * 1024 });
+  const [after, machineAfter] = [await cpuTicks(target.pid), await machineTicks()];
+  const result = JSON.parse(stdout) as {
+    requests: { average: number; total: number }; latency: { p50: number; p99: number }; errors: number; non2xx: number;
+  };
+  return {
+    rps: result.requests.average,
+    p50: result.latency.p50,
+    p99: result.latency.p99,
+    errors: result.errors,
+    non2xx: result.non2xx,
+    total: result.requests.total,
+    cpuMsPerReq: result.requests.total ? ((after - before) * 10) / result.requests.total : 0,
+    stealShare: (machineAfter.steal - machineBefore.steal) / Math.max(1, machineAfter.all - machineBefore.all),
+  };
+}
+
+export async function cli(env: Record<string, string>, ...args: string[]): Promise<Record<string, string>> {
+  const { stdout } = await run(NODE, ['dist/src/cli/main.js', ...args, '--json'], { env: { ...process.env, ...env } });
+  return JSON.parse(stdout) as Record<string, string>;
+}
+
