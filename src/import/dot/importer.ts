@@ -181,11 +181,13 @@ export class DotImporter {
         this.progress.advance(page.length);
         await tokensInFlight;
         tokensInFlight = this.tokensOf(page, accountIds);
-        // Observed here so that a failure waits for the await above or below, not an unhandled rejection.
+        // Observed here so that a failure waits for its await, not an unhandled rejection.
         tokensInFlight.catch(() => undefined);
       }
-    } finally {
+    } catch (error) {
+      // No write left running behind the error that stops the import.
       await tokensInFlight.catch(() => undefined);
+      throw error;
     }
     await tokensInFlight;
     await manifest?.close();
