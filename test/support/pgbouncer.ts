@@ -79,15 +79,23 @@ async function listening(port: number, child: ChildProcess): Promise<void> {
  * so nothing may rely on session state between transactions. The pool is
  * deliberately small (fewer server connections than clients).
  */
-export async function startPgBouncer(binary: string, database: ScratchDatabase, options: { poolSize?: number } = {}): Promise<PgBouncer> {
+export async function startPgBouncer(
+  binary: string,
+  database: Pick<ScratchDatabase, 'url'>,
+  options: { poolSize?: number; allDatabases?: boolean } = {},
+): Promise<PgBouncer> {
   const dir = await tempDir('gh-pgbouncer-');
   const port = await freePort();
   const target = new URL(database.url);
   const user = decodeURIComponent(target.username || 'postgres');
+  const name = decodeURIComponent(target.pathname.slice(1));
+  const server = `host=${target.hostname} port=${target.port || 5432} user=${user}${target.password ? ` password=${decodeURIComponent(target.password)}` : ''}`;
   await writeFile(join(dir, 'users.txt'), `"${user}" ""\n`);
   await writeFile(join(dir, 'pgbouncer.ini'), [
     '[databases]',
-    `gatehouse = host=${target.hostname} port=${target.port || 5432} dbname=${database.name} user=${user}${target.password ? ` password=${decodeURIComponent(target.password)}` : ''}`,
+    // allDatabases: every database of the server under its own name (the
+    // whole suite creates and drops databases of its own through the pooler).
+    options.allDatabases ? `* = ${server}` : `gatehouse = ${server} dbname=${name}`,
     '[pgbouncer]',
     'listen_addr = 127.0.0.1',
     `listen_port = ${port}`,
@@ -96,7 +104,11 @@ export async function startPgBouncer(binary: string, database: ScratchDatabase, 
     `auth_file = ${join(dir, 'users.txt')}`,
     'pool_mode = transaction',
     `default_pool_size = ${options.poolSize ?? 4}`,
-    'max_client_conn = 500',
+    'max_client_conn = 2000',
+    // Well under PostgreSQL's default max_connections (100), whatever the
+    // number of databases in use: the pooler, not the server, makes clients wait.
+    'max_user_connections = 40',
+    'server_idle_timeout = 10',
     'log_connections = 0',
     'log_disconnections = 0',
     '',
@@ -120,7 +132,7 @@ export async function startPgBouncer(binary: string, database: ScratchDatabase, 
   }
   return {
     pid: child.pid!,
-    url: `postgres://${encodeURIComponent(user)}@127.0.0.1:${port}/gatehouse`,
+    url: `postgres://${encodeURIComponent(user)}@127.0.0.1:${port}/${options.allDatabases ? encodeURIComponent(name) : 'gatehouse'}`,
     async stop() {
       if (child.exitCode === null) process.kill(child.pid!, 'SIGTERM');
       await exited;
