@@ -56,6 +56,13 @@ export interface PayloadStore {
   findMany?(model: string, ids: string[]): Promise<Map<string, AdapterPayload>>;
   /** Live artifacts of `model` issued to a client (for per-client counts). */
   countByClient?(model: string, clientId: string): Promise<number>;
+  /**
+   * Optional: consumes `consumed` exactly as `consume` does and, only if that
+   * succeeded, stores the artifact as `upsert` does, in one round trip and
+   * one transaction. Answers whether the consumption succeeded (false: the
+   * artifact was already consumed or gone, and nothing was stored).
+   */
+  consumeAndUpsert?(consumed: { model: string; id: string }, model: string, id: string, payload: AdapterPayload, expiresIn?: number): Promise<boolean>;
   /** Answers when the store is reachable (readiness). */
   ping(): Promise<void>;
   /** False when the store already knows it is disconnected (no round trip); absent when it cannot tell. */

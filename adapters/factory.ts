@@ -6,7 +6,8 @@ import type {
 import { type EmbeddedDatabase, openEmbedded } from './embedded/pglite.js';
 import { instrumentStore } from './instrumented-store.js';
 import { LocalRevocationFeed } from './local-revocation-feed.js';
-import { createAdapterFactory, revokeGrant } from './oidc-adapter.js';
+import { createAdapterFactory, revokeGrant, settleRequestScope } from './oidc-adapter.js';
+import { inRequestScope } from './request-scope.js';
 import { RedisCounterStore } from './redis/counter-store.js';
 import { connectRedis, describeRedisTarget, redactUrl, type RedisClient, type RedisTarget } from './redis/connect.js';
 import { failingAsUnavailable } from './redis/connection.js';
@@ -86,6 +87,13 @@ export interface Storage {
   share(): Promise<void>;
   /** Periodically deletes expired rows, and audit events past their retention. */
   startSweeper(intervalSeconds: number, onError: (error: unknown) => void): void;
+  /**
+   * Runs one request's work in a scope of its own (request-scope.ts): the
+   * durable tier reads what the request will need together and writes a
+   * refresh token's consumption with its replacement. Everything is written
+   * before this resolves.
+   */
+  requestScope<T>(work: () => Promise<T>): Promise<T>;
   /** Probes both tiers; never throws. */
   readiness(): Promise<{ durable: boolean; ephemeral: boolean }>;
   close(): Promise<void>;
@@ -208,6 +216,8 @@ export async function openStorage(options: StorageOptions): Promise<Storage> {
     },
   };
 
+  const adapterTiers = { durable, ephemeral, clients, revokeClientTokens: clientTokens.revokeAll };
+  const settle = settleRequestScope(adapterTiers);
   const storage: Storage = {
     description: {
       durable: db.kind === 'postgres' ? `postgres ${redactUrl(options.databaseUrl ?? '')}` : `embedded ${options.dataDir}`,
@@ -223,7 +233,8 @@ export async function openStorage(options: StorageOptions): Promise<Storage> {
     resourceServers: new SqlResourceServersStore(db),
     keys,
     audit,
-    adapter: createAdapterFactory({ durable, ephemeral, clients, revokeClientTokens: clientTokens.revokeAll }),
+    adapter: createAdapterFactory(adapterTiers),
+    requestScope: (work) => inRequestScope(work, settle),
     clientTokens,
     accountTokens,
     async migrate() {

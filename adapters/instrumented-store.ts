@@ -3,7 +3,7 @@ import type { PayloadStore } from './contract.js';
 /** Receives the duration (seconds) and outcome of each storage call. */
 export type StorageObserver = (operation: string, seconds: number, failed: boolean) => void;
 
-const OPERATIONS = ['upsert', 'find', 'findByUid', 'findByUserCode', 'consume', 'destroy', 'revokeByGrantId', 'revokeByClientId', 'expiries', 'countByClient', 'ping'] as const;
+const OPERATIONS = ['upsert', 'find', 'findByUid', 'findByUserCode', 'consume', 'destroy', 'revokeByGrantId', 'revokeByClientId', 'expiries', 'countByClient', 'consumeAndUpsert', 'ping'] as const;
 
 /** Wraps a PayloadStore so every call reports its latency and failures. */
 export function instrumentStore<T extends PayloadStore>(store: T, observe: StorageObserver): T {

@@ -2,6 +2,7 @@ import type { Adapter, AdapterFactory, AdapterPayload as ProviderPayload } from 
 import { errors } from 'oidc-provider';
 import type { AdapterPayload, PayloadStore } from './contract.js';
 import type { ClientMetadata, ClientsStore } from './contract.js';
+import { currentScope, type RequestScope } from './request-scope.js';
 import { isEphemeral, JWT_ACCESS_TOKEN_MODEL } from './tiers.js';
 import { StorageUnavailableError } from './unavailable.js';
 
@@ -45,15 +46,46 @@ function assertTiersReachable(tiers: AdapterTiers): void {
   }
 }
 
+/** Lost the race to a concurrent use of a single-use artifact: treat it as the reuse it is. */
+async function lostTheRace(tiers: AdapterTiers, store: PayloadStore, model: string, id: string): Promise<never> {
+  const payload = await store.find(model, id);
+  if (payload?.grantId) await revokeGrant(tiers, payload.grantId);
+  throw new errors.InvalidGrant(`${model} already consumed`);
+}
+
+/**
+ * Writes a consumption still held when the request's work is done (nothing
+ * replaced the artifact); a lost race then fails the request as it would
+ * have at the consume itself.
+ */
+async function writeHeldConsumption(scope: RequestScope, tiers: AdapterTiers): Promise<void> {
+  const held = scope.heldConsumption;
+  if (!held) return;
+  scope.heldConsumption = undefined;
+  const store = held.store as PayloadStore;
+  if (!await store.consume(held.model, held.id)) await lostTheRace(tiers, store, held.model, held.id);
+}
+
+/** What a request scope (Storage.requestScope) settles when its work is done. */
+export function settleRequestScope(tiers: AdapterTiers): (scope: RequestScope) => Promise<void> {
+  return (scope) => writeHeldConsumption(scope, tiers);
+}
+
 function payloadAdapter(model: string, store: PayloadStore, tiers: AdapterTiers): Adapter {
   return {
     consume: async (id) => {
-      if (SINGLE_USE.has(model)) assertTiersReachable(tiers);
-      if (await store.consume(model, id) || !SINGLE_USE.has(model)) return;
-      // Lost the race to a concurrent use: treat it as the reuse it is.
-      const payload = await store.find(model, id);
-      if (payload?.grantId) await revokeGrant(tiers, payload.grantId);
-      throw new errors.InvalidGrant(`${model} already consumed`);
+      if (!SINGLE_USE.has(model)) { await store.consume(model, id); return; }
+      assertTiersReachable(tiers);
+      const scope = currentScope();
+      if (scope && store.consumeAndUpsert) {
+        // oidc-provider stores what the artifact is exchanged for right after
+        // consuming it: the consumption waits for that write and goes with
+        // it, in one statement (one round trip, still before the answer).
+        await writeHeldConsumption(scope, tiers);
+        scope.heldConsumption = { model, id, store };
+        return;
+      }
+      if (!await store.consume(model, id)) await lostTheRace(tiers, store, model, id);
     },
     // Revoking a grant's access tokens revokes its JWT access tokens too.
     ...(model === 'AccessToken' ? {
@@ -62,7 +94,17 @@ function payloadAdapter(model: string, store: PayloadStore, tiers: AdapterTiers)
         await store.revokeByGrantId(JWT_ACCESS_TOKEN_MODEL, grantId);
       },
     } : { revokeByGrantId: (grantId: string) => store.revokeByGrantId(model, grantId) }),
-    upsert: (id, payload, expiresIn) => store.upsert(model, id, payload as AdapterPayload, expiresIn && expiresIn + (KEPT_PAST_EXPIRY[model] ?? 0)),
+    upsert: async (id, payload, expiresIn) => {
+      const lifetime = expiresIn && expiresIn + (KEPT_PAST_EXPIRY[model] ?? 0);
+      const scope = currentScope();
+      const held = scope?.heldConsumption;
+      if (!held || held.store !== store || !store.consumeAndUpsert) {
+        await store.upsert(model, id, payload as AdapterPayload, lifetime);
+        return;
+      }
+      scope!.heldConsumption = undefined;
+      if (!await store.consumeAndUpsert(held, model, id, payload as AdapterPayload, lifetime)) await lostTheRace(tiers, store, held.model, held.id);
+    },
     find: async (id) => (await store.find(model, id)) as ProviderPayload | undefined,
     findByUid: async (uid) => (await store.findByUid(model, uid)) as ProviderPayload | undefined,
     findByUserCode: async (userCode) => (await store.findByUserCode(model, userCode)) as ProviderPayload | undefined,

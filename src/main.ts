@@ -1,5 +1,6 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type { Middleware } from 'koa';
 import type Provider from 'oidc-provider';
 import { openStorage, redisTarget, type Storage } from '../adapters/factory.js';
 import { SecretsAtRest } from '../adapters/secrets-at-rest.js';
@@ -253,8 +254,11 @@ export async function mountRoutes(services: Services, logger: Logger, internalOr
   // order; dialects hand their requests on to these routes too.
   const throttle = clientAuthThrottle(services.limiter);
   const cors = corsOnlyForAuthenticatedClients;
+  // A token request reads its artifact, grant and account in one trip and
+  // writes a rotation in one (adapters/request-scope.ts).
+  const storageScope: Middleware = (ctx, next) => storage.requestScope(next);
   provider.use(extendProviderRoutes(providerRoute, {
-    token: [cors, throttle, devicePollingPace(storage.counters, config.devicePollInterval)],
+    token: [storageScope, cors, throttle, devicePollingPace(storage.counters, config.devicePollInterval)],
     introspection: [cors, throttle, jwtIntrospection(tokenCheck)],
     revocation: [cors, throttle, jwtRevocation(tokenCheck, services.jwtAccessTokens)],
     pushed_authorization_request: [cors, throttle],

@@ -1,4 +1,5 @@
 import { type AccountChanges, type AccountRecord, type AccountsStore, DuplicateUsernameError, type NewAccount } from '../contract.js';
+import { takeReadAhead } from '../request-scope.js';
 import { containsPattern, type SqlExecutor } from './database.js';
 
 const COLUMNS: Record<keyof AccountChanges, string> = {
@@ -52,6 +53,9 @@ export class SqlAccountsStore implements AccountsStore {
   constructor(private readonly db: SqlExecutor) {}
 
   async findById(id: string): Promise<AccountRecord | undefined> {
+    // Read with the token or grant that named it (payload-store.ts), in this request.
+    const readAhead = takeReadAhead<AccountRow>(`account:${id}`);
+    if (readAhead !== undefined) return readAhead ? toRecord(readAhead) : undefined;
     const { rows } = await this.db.query<AccountRow>('SELECT * FROM accounts WHERE id = $1', [id]);
     return rows[0] ? toRecord(rows[0]) : undefined;
   }

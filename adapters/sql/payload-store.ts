@@ -1,4 +1,5 @@
 import type { AdapterPayload, PayloadStore } from '../contract.js';
+import { currentScope, forgetReadAhead, rememberReadAhead, takeReadAhead } from '../request-scope.js';
 import type { SqlExecutor } from './database.js';
 
 interface PayloadRow {
@@ -7,6 +8,37 @@ interface PayloadRow {
 }
 
 const LIVE = '(expires_at IS NULL OR expires_at > now())';
+
+const UPSERT = `INSERT INTO oidc_payloads (model, id, payload, grant_id, client_id, uid, user_code, expires_at)
+  VALUES ($1, $2, $3::jsonb, $4, $5, $6, $7, $8::timestamptz)
+  ON CONFLICT (model, id) DO UPDATE SET
+    payload = excluded.payload, grant_id = excluded.grant_id, client_id = excluded.client_id,
+    uid = excluded.uid, user_code = excluded.user_code, expires_at = excluded.expires_at`;
+
+function upsertParams(model: string, id: string, payload: AdapterPayload, expiresIn?: number): unknown[] {
+  const expiresAt = expiresIn ? new Date(Date.now() + expiresIn * 1000).toISOString() : null;
+  return [model, id, JSON.stringify(payload), payload.grantId ?? null, payload.clientId ?? null,
+    payload.uid ?? null, payload.userCode ?? null, expiresAt];
+}
+
+// Within a request scope (request-scope.ts), an artifact is read with the
+// grant it was issued under and the account it belongs to, in one snapshot:
+// oidc-provider asks for both next (a refresh, a code redemption, userinfo).
+const FIND_WITH_GRANT_AND_ACCOUNT = `
+  SELECT t.payload, t.consumed_at, g.id AS grant_id, g.payload AS grant_payload, g.consumed_at AS grant_consumed_at,
+         t.payload->>'accountId' AS account_id, to_jsonb(a) AS account
+    FROM oidc_payloads t
+    LEFT JOIN oidc_payloads g ON g.model = 'Grant' AND g.id = t.grant_id AND (g.expires_at IS NULL OR g.expires_at > now())
+    LEFT JOIN accounts a ON a.id = t.payload->>'accountId'
+   WHERE t.model = $1 AND t.id = $2 AND (t.expires_at IS NULL OR t.expires_at > now())`;
+
+interface ReadAheadRow extends PayloadRow {
+  grant_id: string | null;
+  grant_payload: AdapterPayload | null;
+  grant_consumed_at: Date | string | null;
+  account_id: string | null;
+  account: Record<string, unknown> | null;
+}
 
 function toPayload(row: PayloadRow | undefined): AdapterPayload | undefined {
   if (!row) return undefined;
@@ -20,16 +52,29 @@ export class SqlPayloadStore implements PayloadStore {
   constructor(private readonly db: SqlExecutor & { ping(): Promise<void> }) {}
 
   async upsert(model: string, id: string, payload: AdapterPayload, expiresIn?: number): Promise<void> {
-    const expiresAt = expiresIn ? new Date(Date.now() + expiresIn * 1000).toISOString() : null;
-    await this.db.query(
-      `INSERT INTO oidc_payloads (model, id, payload, grant_id, client_id, uid, user_code, expires_at)
-       VALUES ($1, $2, $3::jsonb, $4, $5, $6, $7, $8::timestamptz)
-       ON CONFLICT (model, id) DO UPDATE SET
-         payload = excluded.payload, grant_id = excluded.grant_id, client_id = excluded.client_id,
-         uid = excluded.uid, user_code = excluded.user_code, expires_at = excluded.expires_at`,
-      [model, id, JSON.stringify(payload), payload.grantId ?? null, payload.clientId ?? null,
-        payload.uid ?? null, payload.userCode ?? null, expiresAt],
+    forgetReadAhead(`${model}:${id}`);
+    await this.db.query(UPSERT, upsertParams(model, id, payload, expiresIn));
+  }
+
+  async consumeAndUpsert(consumed: { model: string; id: string }, model: string, id: string, payload: AdapterPayload, expiresIn?: number): Promise<boolean> {
+    forgetReadAhead(`${model}:${id}`);
+    // A data-modifying WITH runs once whatever reads it; the INSERT reads the
+    // UPDATE's RETURNING, so the new artifact exists only if the old one was
+    // consumed by this statement (not by a concurrent one).
+    const { rows } = await this.db.query<{ consumed: boolean }>(
+      `WITH consumed AS (
+         UPDATE oidc_payloads SET consumed_at = now()
+          WHERE model = $9 AND id = $10 AND consumed_at IS NULL AND ${LIVE}
+         RETURNING 1
+       ), stored AS (
+         ${UPSERT.replace('VALUES ($1, $2, $3::jsonb, $4, $5, $6, $7, $8::timestamptz)',
+    'SELECT $1, $2, $3::jsonb, $4, $5, $6, $7, $8::timestamptz WHERE EXISTS (SELECT 1 FROM consumed)')}
+         RETURNING 1
+       )
+       SELECT EXISTS (SELECT 1 FROM consumed) AS consumed`,
+      [...upsertParams(model, id, payload, expiresIn), consumed.model, consumed.id],
     );
+    return rows[0]?.consumed === true;
   }
 
   /** One INSERT for the whole batch (unnest of parallel arrays); `consumed_at` untouched, as in upsert. */
@@ -70,8 +115,18 @@ export class SqlPayloadStore implements PayloadStore {
     return toPayload(rows[0]);
   }
 
-  find(model: string, id: string): Promise<AdapterPayload | undefined> {
-    return this.findBy(model, 'id', id);
+  async find(model: string, id: string): Promise<AdapterPayload | undefined> {
+    if (!currentScope()) return this.findBy(model, 'id', id);
+    const readAhead = takeReadAhead<AdapterPayload>(`${model}:${id}`);
+    if (readAhead !== undefined) return readAhead ?? undefined;
+    const { rows } = await this.db.query<ReadAheadRow>(FIND_WITH_GRANT_AND_ACCOUNT, [model, id]);
+    const row = rows[0];
+    const payload = toPayload(row);
+    if (row && payload?.grantId) {
+      rememberReadAhead(`Grant:${payload.grantId}`, row.grant_id ? toPayload({ payload: row.grant_payload!, consumed_at: row.grant_consumed_at }) : null);
+    }
+    if (row?.account_id) rememberReadAhead(`account:${row.account_id}`, row.account);
+    return payload;
   }
 
   findByUid(model: string, uid: string): Promise<AdapterPayload | undefined> {
@@ -92,6 +147,7 @@ export class SqlPayloadStore implements PayloadStore {
   }
 
   async destroy(model: string, id: string): Promise<void> {
+    forgetReadAhead(`${model}:${id}`);
     await this.db.query('DELETE FROM oidc_payloads WHERE model = $1 AND id = $2', [model, id]);
   }
 

@@ -1,0 +1,65 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
+
+/**
+ * What the storage layer keeps for the length of one request (a token or
+ * userinfo request), so that the durable tier is asked as few times as the
+ * request needs (issue 20: a PostgreSQL round trip is most of what a code
+ * redemption or a refresh costs):
+ *
+ * - rows read ahead: when an artifact is read, the grant it was issued under
+ *   and the account it belongs to are read in the same statement (one
+ *   snapshot), because oidc-provider asks for both next. Each is taken once;
+ *   a write to either within the request drops it.
+ * - a consumption held back: a refresh token's consumption is written by
+ *   the statement that stores its replacement, so rotation is one round trip
+ *   (adapters/oidc-adapter.ts). Whatever is still held when the request's
+ *   work ends is written then, before the answer goes out.
+ *
+ * Nothing outlives the request: this is not a cache, and no other request,
+ * process or node can see a row taken from it.
+ */
+export interface RequestScope {
+  /** Rows read ahead, by `Grant:<id>` (a payload) / `account:<id>` (an accounts row); `null` when the read found none. */
+  readonly readAhead: Map<string, unknown>;
+  /** The single-use artifact whose consumption waits for the next write to the same store (`store`). */
+  heldConsumption?: { model: string; id: string; store: object };
+}
+
+const scopes = new AsyncLocalStorage<RequestScope>();
+
+/** The scope of the request this code runs for, if the request has one. */
+export function currentScope(): RequestScope | undefined {
+  return scopes.getStore();
+}
+
+/**
+ * Runs `work` in a scope of its own, then `settle` (which writes what is
+ * still held) inside the same scope; `settle` runs even when nothing is held,
+ * and not when `work` threw (a failed request consumed nothing).
+ */
+export async function inRequestScope<T>(work: () => Promise<T>, settle: (scope: RequestScope) => Promise<void>): Promise<T> {
+  const scope: RequestScope = { readAhead: new Map() };
+  return scopes.run(scope, async () => {
+    const result = await work();
+    await settle(scope);
+    return result;
+  });
+}
+
+/** The row read ahead under `key`, once: `undefined` when none was read ahead, `null` when the read found none. */
+export function takeReadAhead<T>(key: string): T | null | undefined {
+  const scope = scopes.getStore();
+  if (!scope || !scope.readAhead.has(key)) return undefined;
+  const row = scope.readAhead.get(key) as T | null;
+  scope.readAhead.delete(key);
+  return row;
+}
+
+/** Forgets a row read ahead (the request is about to change or remove it). */
+export function forgetReadAhead(key: string): void {
+  scopes.getStore()?.readAhead.delete(key);
+}
+
+export function rememberReadAhead(key: string, row: unknown): void {
+  scopes.getStore()?.readAhead.set(key, row ?? null);
+}
