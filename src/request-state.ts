@@ -1,5 +1,5 @@
 import type { Actor } from './audit/log.js';
-import type { TokenInfo } from './resource/token-check.js';
+import type { TokenInfo } from './resource-check/token-check.js';
 
 /** The legacy surface a request came through; `standard` when none. */
 export type Dialect = 'lux' | 'los' | 'le' | 'dot';
@@ -41,7 +41,7 @@ declare module 'koa' {
     pkceExempt?: boolean;
     /** The presented access token, once the resource check or an admin gate accepted it. */
     token?: TokenInfo;
-    /** The administrator acting, for the audit trail (audit/admin-calls.ts). */
+    /** The administrator acting, for the audit trail (http/admin-gate.ts). */
     actor?: Actor;
   }
 }

@@ -1,7 +1,7 @@
 import type { Context, Middleware } from 'koa';
 import { writeRfc6749Error } from '../errors/rfc6749.js';
 import type { JwtAccessTokenRegistry } from '../provider/jwt-access-tokens.js';
-import type { TokenCheck } from '../resource/token-check.js';
+import type { TokenCheck } from '../resource-check/token-check.js';
 
 const looksLikeJwt = (token: unknown): token is string => typeof token === 'string' && token.split('.').length === 3;
 

@@ -9,7 +9,7 @@ import { introspectionAllowed, revocationAllowed } from './token-policies.js';
 import * as password from './grants/password.js';
 import * as tokenExchange from './grants/token-exchange.js';
 import type { TokenExchangeDeps } from './grants/token-exchange.js';
-import type { TokenCheck } from '../resource/token-check.js';
+import type { TokenCheck } from '../resource-check/token-check.js';
 import { CLIENT_DIALECT_LIFETIMES, dialectLifetime, isDialectLifetimes } from './lifetimes.js';
 import { pkceRequired } from './pkce-exemption.js';
 import { browserClientOrigin } from './cors-policy.js';

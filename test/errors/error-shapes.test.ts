@@ -9,7 +9,7 @@ import { ValidationError } from '../../src/errors/app-error.js';
 import { errorHandler } from '../../src/http/error-handler.js';
 import { createLogger } from '../../src/observability/logger.js';
 import { TooManyFailures } from '../../src/security/failure-limiter.js';
-import { TokenCheckError } from '../../src/resource/token-check.js';
+import { TokenCheckError } from '../../src/resource-check/token-check.js';
 
 /** Answers one request with whatever `mapping` makes of `error`. */
 async function answerTo(mapping: Middleware, error: unknown) {

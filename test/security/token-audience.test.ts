@@ -92,7 +92,7 @@ describe('token audience: one rule on every surface that takes a bearer token', 
   });
 
   it('the resource check used by a separate resource server accepts its own tokens and refuses Gatehouse’s audience-less ones', async () => {
-    const { createTokenCheck } = await import('../../src/resource/token-check.js');
+    const { createTokenCheck } = await import('../../src/resource-check/token-check.js');
     const resource = `https://rs-jwt-${stamp}.example.test/`;
     const check = createTokenCheck({ issuer: server.issuer, audience: resource, jwks: new URL(`${server.url}/jwks`) });
     const info = await check(`Bearer ${tokens['machine token for jwt resource server']!}`, ['admin']);

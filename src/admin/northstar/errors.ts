@@ -1,7 +1,7 @@
 import type { Context, Middleware } from 'koa';
 import { AppError, ConflictError, type FieldProblem, ValidationError } from '../../errors/app-error.js';
 import { shownProviderError } from '../../errors/provider-error.js';
-import type { AdminDecision } from '../../resource/admin-access.js';
+import type { AdminDecision } from '../../resource-check/admin-access.js';
 
 // Northstar names a client's name `title`.
 const FIELD_NAMES: Record<string, string> = { name: 'title' };

@@ -5,10 +5,10 @@ import type { Client, ClientService } from '../../clients/service.js';
 import { type FieldProblem, ValidationError } from '../../errors/app-error.js';
 import { bodySchema, type Fields, readValidated, text, textList } from '../../http/body.js';
 import type { KeyService } from '../../keys/service.js';
-import type { TokenCheck } from '../../resource/token-check.js';
+import type { TokenCheck } from '../../resource-check/token-check.js';
 import type { ScopeRegistry } from '../../scopes/registry.js';
 import { northstarDenied, northstarErrors } from './errors.js';
-import { adminGate } from '../../audit/admin-calls.js';
+import { adminGate } from '../../http/admin-gate.js';
 import { type Paging, PagingError, readPaging } from '../../paging/parameters.js';
 import type { AuditLog } from '../../audit/log.js';
 

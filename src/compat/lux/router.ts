@@ -8,9 +8,9 @@ import { bodySchema, type Fields, readValidated, stringField, text, validateFiel
 import { callProviderEndpoint } from '../../http/provider-endpoint.js';
 import { renderPage, type Views } from '../../http/views.js';
 import { exemptFromPkce } from '../../provider/pkce-exemption.js';
-import type { TokenCheck } from '../../resource/token-check.js';
+import type { TokenCheck } from '../../resource-check/token-check.js';
 import { luxErrors } from './errors.js';
-import { adminGate } from '../../audit/admin-calls.js';
+import { adminGate } from '../../http/admin-gate.js';
 import type { AuditLog } from '../../audit/log.js';
 
 export interface LuxDeps {

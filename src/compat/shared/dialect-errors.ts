@@ -2,7 +2,7 @@ import type { Context, Middleware } from 'koa';
 import { AppError } from '../../errors/app-error.js';
 import { shownProviderError } from '../../errors/provider-error.js';
 import type { ProviderAnswer } from '../../http/provider-endpoint.js';
-import type { AdminDecision } from '../../resource/admin-access.js';
+import type { AdminDecision } from '../../resource-check/admin-access.js';
 
 /** Writes one error in a dialect's wire shape. */
 export type ErrorRenderer = (ctx: Context, status: number, error: string, description: string, challenge?: string) => void;

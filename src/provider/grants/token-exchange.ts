@@ -1,7 +1,7 @@
 import type { KoaContextWithOIDC, ResourceServer } from 'oidc-provider';
 import type Provider from 'oidc-provider';
 import { errors } from 'oidc-provider';
-import type { IssuedToken, TokenCheck } from '../../resource/token-check.js';
+import type { IssuedToken, TokenCheck } from '../../resource-check/token-check.js';
 import { tokenFormatOf } from '../resource-servers.js';
 import { stringParam } from './params.js';
 

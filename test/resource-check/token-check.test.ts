@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import { basicAuth, postForm, send } from '../support/http.js';
 import { startTestServer, type TestServer } from '../support/server.js';
-import { createTokenCheck, TokenCheckError } from '../../src/resource/token-check.js';
+import { createTokenCheck, TokenCheckError } from '../../src/resource-check/token-check.js';
 
 describe('the resource check', () => {
   let server: TestServer;

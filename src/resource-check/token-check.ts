@@ -62,7 +62,7 @@ export interface TokenCheckOptions {
   issuer: string;
   /**
    * The audience a token must carry to be accepted here (RFC 8707, RFC 9068
-   * §4), and whether tokens without one are (see resource/audience.ts).
+   * §4), and whether tokens without one are (see resource-check/audience.ts).
    * Defaults to refusing audience-less tokens.
    */
   audience: string;

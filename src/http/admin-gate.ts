@@ -1,7 +1,7 @@
 import type { Context, Middleware } from 'koa';
-import { type AdminDecision, authorizeAdmin, type RolesOf } from '../resource/admin-access.js';
-import type { TokenCheck } from '../resource/token-check.js';
-import type { AuditLog } from './log.js';
+import { type AdminDecision, authorizeAdmin, type RolesOf } from '../resource-check/admin-access.js';
+import type { TokenCheck } from '../resource-check/token-check.js';
+import type { AuditLog } from '../audit/log.js';
 
 /** Who an admin token speaks for: its user, else its client. */
 export function adminActor(decision: AdminDecision): string | null {
