@@ -19,7 +19,7 @@ import { requestLog } from './http/request-log.js';
 import { dispatchByFirstSegment } from './http/route-dispatch.js';
 import { createViews } from './http/views.js';
 import { interactionsRouter } from './interactions/router.js';
-import { DEFAULT_SIGNING_ALG, KeyService } from './keys/service.js';
+import { DEFAULT_SIGNING_ALG, KeyService, longestTokenLifetime } from './keys/service.js';
 import { SigningKeyRefresh } from './keys/signing-key-refresh.js';
 import { createLogger, type Logger } from './observability/logger.js';
 import { apiAudience, buildProvider } from './provider/build.js';
@@ -101,16 +101,18 @@ export async function composeServices(config: GatehouseConfig, role: 'owner' | '
     },
   });
   try {
-    keys = new KeyService(storage.keys, config.signingKeyActivationDelay);
-    await keys.ensure();
-    const scopes = new ScopeRegistry(storage.scopes);
-    const resourceServers = new ResourceServerRegistry(storage.resourceServers, scopes, apiAudience(config.issuer));
-    const cookieSecrets = config.cookieSecrets ?? await keys.cookieSecrets();
-    const jwtAccessTokens = new JwtAccessTokenRegistry(storage.ephemeral, storage.revocations);
-    const registry = await scopes.list();
     const audit = new AuditLog(storage.audit, (error, event) => {
       logger?.error({ err: error, event: event.event }, 'audit event could not be recorded');
     });
+    keys = new KeyService(storage.keys, {
+      activationDelay: config.signingKeyActivationDelay, maxTokenLifetime: longestTokenLifetime(config), audit,
+    });
+    await keys.ensure();
+    const scopes = new ScopeRegistry(storage.scopes, audit);
+    const resourceServers = new ResourceServerRegistry(storage.resourceServers, scopes, apiAudience(config.issuer), audit);
+    const cookieSecrets = config.cookieSecrets ?? await keys.cookieSecrets();
+    const jwtAccessTokens = new JwtAccessTokenRegistry(storage.ephemeral, storage.revocations);
+    const registry = await scopes.list();
     const accounts = new AccountService(storage.accounts, storage.accountTokens, audit);
     const limiter = new FailureLimiter(storage.counters, {
       client: config.clientFailureLimit,
