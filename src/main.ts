@@ -234,11 +234,15 @@ export async function mountRoutes(services: Services, logger: Logger, internalOr
   const gatehouseRoutes = dispatchByFirstSegment([
     healthRouter(storage),
     assetsRouter(),
-    interactionsRouter({ provider, accounts, scopes, views: createViews(), csrfSecret: cookieSecrets[0] ?? '', audit: services.audit, limiter: services.limiter }),
+    interactionsRouter({ provider, accounts, scopes, views: createViews(), csrfSecret: cookieSecrets[0] ?? '', audit: services.audit, limiter: services.limiter,
+      signInFailed: () => services.metrics.signInFailed('login') }),
     ...(config.metricsPort === undefined ? [metricsRouter(services.metrics)] : []),
     whoamiRouter(tokenCheck, config.issuer),
     dashboardRouter({ clients: services.clients, scopes, pages: signedInPages }),
-    consoleRouter({ clients: services.clients, accounts, scopes, audit: services.audit, pages: signedInPages }),
+    consoleRouter({
+      clients: services.clients, accounts, scopes, resourceServers: services.resourceServers, keys: services.keys, audit: services.audit,
+      metrics: services.metrics, health: storage, pages: signedInPages,
+    }),
     accountRouter({ clients: services.clients, accounts, limiter: services.limiter, pages: signedInPages }),
     northstarRouter({
       issuer: config.issuer, signingKid: services.signingKid, clients: services.clients, scopes, keys: services.keys, accounts, tokenCheck, audit: services.audit,
