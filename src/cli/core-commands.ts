@@ -1,5 +1,6 @@
 import type { Services } from '../main.js';
 import { CLIENT_SECRET_MIN_LENGTH } from '../clients/service.js';
+import { ValidationError } from '../errors/app-error.js';
 import { pagingParameter } from '../paging/parameters.js';
 import { issueInitialAccessToken } from '../provider/registration.js';
 import { ROLES } from '../accounts/roles.js';
@@ -131,7 +132,13 @@ export const CORE_COMMANDS: CliCommand[] = [
     flags: { force: { type: 'boolean', description: 'retire even if tokens it signed may still be valid' } },
     async run(services, args, values) {
       const kid = positional(args, 'a key id (see keys list)', 'keys retire');
-      const key = await services.keys.retire(kid, { force: values.force === true }, { actor: 'cli' });
+      const key = await services.keys.retire(kid, { force: values.force === true }, { actor: 'cli' }).catch((error: unknown) => {
+        // Only the operator's CLI can override the wait: say how.
+        if (error instanceof ValidationError && error.fields.some((problem) => problem.message.startsWith('may still have signed'))) {
+          throw new ValidationError(error.fields.map((problem) => ({ ...problem, message: `${problem.message}, or pass --force` })));
+        }
+        throw error;
+      });
       return { ...snakeRecord(key), note: 'Running Gatehouse processes stop publishing it within seconds.' };
     },
   },
