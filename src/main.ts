@@ -20,7 +20,7 @@ import { requestLog } from './http/request-log.js';
 import { dispatchByFirstSegment } from './http/route-dispatch.js';
 import { createViews } from './http/views.js';
 import { interactionsRouter } from './interactions/router.js';
-import { DEFAULT_SIGNING_ALG, KeyService } from './keys/service.js';
+import { DEFAULT_SIGNING_ALG, KeyService, longestTokenLifetime } from './keys/service.js';
 import { SigningKeyRefresh } from './keys/signing-key-refresh.js';
 import { createLogger, type Logger } from './observability/logger.js';
 import { apiAudience, buildProvider } from './provider/build.js';
@@ -102,16 +102,18 @@ export async function composeServices(config: GatehouseConfig, role: 'owner' | '
     },
   });
   try {
-    keys = new KeyService(storage.keys, config.signingKeyActivationDelay);
-    await keys.ensure();
-    const scopes = new ScopeRegistry(storage.scopes);
-    const resourceServers = new ResourceServerRegistry(storage.resourceServers, scopes, apiAudience(config.issuer));
-    const cookieSecrets = config.cookieSecrets ?? await keys.cookieSecrets();
-    const jwtAccessTokens = new JwtAccessTokenRegistry(storage.ephemeral, storage.revocations);
-    const registry = await scopes.list();
     const audit = new AuditLog(storage.audit, (error, event) => {
       logger?.error({ err: error, event: event.event }, 'audit event could not be recorded');
     });
+    keys = new KeyService(storage.keys, {
+      activationDelay: config.signingKeyActivationDelay, maxTokenLifetime: longestTokenLifetime(config), audit,
+    });
+    await keys.ensure();
+    const scopes = new ScopeRegistry(storage.scopes, audit);
+    const resourceServers = new ResourceServerRegistry(storage.resourceServers, scopes, apiAudience(config.issuer), audit);
+    const cookieSecrets = config.cookieSecrets ?? await keys.cookieSecrets();
+    const jwtAccessTokens = new JwtAccessTokenRegistry(storage.ephemeral, storage.revocations);
+    const registry = await scopes.list();
     const accounts = new AccountService(storage.accounts, storage.accountTokens, audit);
     const limiter = new FailureLimiter(storage.counters, {
       client: config.clientFailureLimit,
@@ -233,11 +235,15 @@ export async function mountRoutes(services: Services, logger: Logger, internalOr
   const gatehouseRoutes = dispatchByFirstSegment([
     healthRouter(storage),
     assetsRouter(),
-    interactionsRouter({ provider, accounts, scopes, views: createViews(), csrfSecret: cookieSecrets[0] ?? '', audit: services.audit, limiter: services.limiter }),
+    interactionsRouter({ provider, accounts, scopes, views: createViews(), csrfSecret: cookieSecrets[0] ?? '', audit: services.audit, limiter: services.limiter,
+      signInFailed: () => services.metrics.signInFailed('login') }),
     ...(config.metricsPort === undefined ? [metricsRouter(services.metrics)] : []),
     whoamiRouter(tokenCheck, config.issuer),
     dashboardRouter({ clients: services.clients, scopes, pages: signedInPages }),
-    consoleRouter({ clients: services.clients, accounts, scopes, audit: services.audit, pages: signedInPages }),
+    consoleRouter({
+      clients: services.clients, accounts, scopes, resourceServers: services.resourceServers, keys: services.keys, audit: services.audit,
+      metrics: services.metrics, health: storage, pages: signedInPages,
+    }),
     accountRouter({ clients: services.clients, accounts, limiter: services.limiter, pages: signedInPages }),
     northstarRouter({
       issuer: config.issuer, signingKid: services.signingKid, clients: services.clients, scopes, keys: services.keys, accounts, tokenCheck, audit: services.audit,

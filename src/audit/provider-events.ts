@@ -13,13 +13,14 @@ type Ctx = KoaContextWithOIDC & { state: Record<string, unknown> };
 export function observeProvider(provider: Provider, audit: AuditLog, metrics: Metrics): void {
   provider.on('grant.success', (ctx: Ctx) => {
     const grantType = String(ctx.oidc.params?.grant_type ?? 'unknown');
-    metrics.tokensIssued.inc({ grant_type: grantType, dialect: ctx.state.dialect ?? 'standard' });
+    metrics.tokenIssued({ grant_type: grantType, dialect: String(ctx.state.dialect ?? 'standard') });
   });
 
   provider.on('grant.error', (ctx: Ctx, error: { error?: string }) => {
     metrics.tokenErrors.inc({ error: error.error ?? 'server_error' });
     const grantType = ctx.oidc?.params?.grant_type;
     if (grantType === 'password' && error.error === 'invalid_grant') {
+      metrics.signInFailed('password_grant');
       void audit.record({
         event: 'password_grant.failed',
         actor: typeof ctx.oidc.params?.username === 'string' ? `user:${ctx.oidc.params.username}` : null,

@@ -1,5 +1,6 @@
 import type { Services } from '../main.js';
 import { CLIENT_SECRET_MIN_LENGTH } from '../clients/service.js';
+import { ValidationError } from '../errors/app-error.js';
 import { pagingParameter } from '../paging/parameters.js';
 import { issueInitialAccessToken } from '../provider/registration.js';
 import { ROLES } from '../accounts/roles.js';
@@ -111,8 +112,7 @@ export const CORE_COMMANDS: CliCommand[] = [
     summary: 'add a new active signing key for that algorithm',
     flags: { alg: { type: 'string', description: 'RS256 (default), ES256 or EdDSA' } },
     async run(services, _args, values) {
-      const key = await services.keys.rotate(optional(values, 'alg'));
-      await services.audit.record({ event: 'key.rotated', actor: 'cli', detail: { kid: key.kid } });
+      const key = await services.keys.rotate(optional(values, 'alg'), { actor: 'cli' });
       return { ...snakeRecord(key), note: `Running Gatehouse processes publish it in JWKS within seconds and sign with it from ${key.signsFrom} (SIGNING_KEY_ACTIVATION_DELAY); older keys stay in JWKS.` };
     },
   },
@@ -132,13 +132,14 @@ export const CORE_COMMANDS: CliCommand[] = [
     flags: { force: { type: 'boolean', description: 'retire even if tokens it signed may still be valid' } },
     async run(services, args, values) {
       const kid = positional(args, 'a key id (see keys list)', 'keys retire');
-      const { config } = services;
-      // The longest a token signed by the old key can live.
-      const lifetime = Math.max(config.accessTokenTtl, config.clientCredentialsTtl, config.idTokenTtl,
-        config.losAccessTokenTtl, config.leAccessTokenTtl, config.dotAccessTokenTtl);
-      const key = await services.keys.retire(kid, lifetime, values.force === true);
-      await services.audit.record({ event: 'key.retired', actor: 'cli', detail: { kid, forced: values.force === true } });
-      return { ...snakeRecord(key), note: 'Restart Gatehouse processes to stop publishing it.' };
+      const key = await services.keys.retire(kid, { force: values.force === true }, { actor: 'cli' }).catch((error: unknown) => {
+        // Only the operator's CLI can override the wait: say how.
+        if (error instanceof ValidationError && error.fields.some((problem) => problem.message.startsWith('may still have signed'))) {
+          throw new ValidationError(error.fields.map((problem) => ({ ...problem, message: `${problem.message}, or pass --force` })));
+        }
+        throw error;
+      });
+      return { ...snakeRecord(key), note: 'Running Gatehouse processes stop publishing it within seconds.' };
     },
   },
   {
@@ -216,9 +217,7 @@ export const CORE_COMMANDS: CliCommand[] = [
       const scope = { name: required(values, 'name'), description: required(values, 'description'), warning: values.warning === true };
       const existing = (await services.scopes.list()).find((known) => known.name === scope.name);
       if (existing && values.replace !== true) throw new UsageError(`scope "${scope.name}" exists already: add --replace to change it`, false);
-      await services.scopes.save(scope);
-      await services.audit.record({ event: existing ? 'scope.replaced' : 'scope.added', actor: 'cli', detail: { ...scope } });
-      return scope;
+      return existing ? services.scopes.update(scope.name, scope, { actor: 'cli' }) : services.scopes.add(scope, { actor: 'cli' });
     },
   },
   {
@@ -247,8 +246,7 @@ export const CORE_COMMANDS: CliCommand[] = [
       const record = await services.resourceServers.save({
         uri: required(values, 'uri'), scope: list(values.scope), tokenFormat: format, accessTokenTtl: ttlText === undefined ? undefined : Number(ttlText),
         signingAlg: optional(values, 'signing-alg'),
-      });
-      await services.audit.record({ event: 'resource_server.saved', actor: 'cli', detail: { ...record } });
+      }, { actor: 'cli' });
       return snakeRecord(record);
     },
   },
@@ -259,8 +257,7 @@ export const CORE_COMMANDS: CliCommand[] = [
     flags: {},
     async run(services, args) {
       const uri = positional(args, 'the resource URI', 'resource remove');
-      await services.resourceServers.remove(uri);
-      await services.audit.record({ event: 'resource_server.removed', actor: 'cli', detail: { uri } });
+      await services.resourceServers.remove(uri, { actor: 'cli' });
       return { removed: uri };
     },
   },

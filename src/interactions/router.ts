@@ -17,6 +17,8 @@ export interface InteractionDeps {
   csrfSecret: string;
   audit: AuditLog;
   limiter: FailureLimiter;
+  /** Counts a wrong username or password (the metrics' sign-in failures). */
+  signInFailed?: () => void;
 }
 
 type Form = Record<string, unknown>;
@@ -120,6 +122,7 @@ export function interactionsRouter(deps: InteractionDeps): Router {
       ip: ctx.ip,
     });
     if (!account) {
+      deps.signInFailed?.();
       // Never say which of the two was wrong (no account enumeration).
       await loginPage('Wrong username or password.', 401);
       return;

@@ -3,6 +3,7 @@ import { promisify } from 'node:util';
 import { calculateJwkThumbprint, type JWK } from 'jose';
 import type { KeyRecord, KeysStore } from '../../adapters/contract.js';
 import { publicJwk } from '../../adapters/public-jwk.js';
+import type { Actor, AuditLog } from '../audit/log.js';
 import { NotFoundError, ValidationError } from '../errors/app-error.js';
 
 const generate = promisify(generateKeyPair);
@@ -20,15 +21,44 @@ export const DEFAULT_SIGNING_ALG: SigningAlg = 'RS256';
 /** A key's algorithm; keys stored before there were several are RS256. */
 const algOf = (key: { alg?: string | null }): string => key.alg ?? DEFAULT_SIGNING_ALG;
 
+/**
+ * Where a signing key is in its life, read at one instant:
+ * - `pending`: published, newer than the key that signs, waiting for its activation delay;
+ * - `signing`: the key its algorithm signs with now;
+ * - `retiring`: replaced, still published because tokens it signed may still be valid;
+ * - `retirable`: replaced long enough ago that no token it signed is valid any more;
+ * - `retired`: no longer published.
+ */
+export type KeyState = 'pending' | 'signing' | 'retiring' | 'retirable' | 'retired';
+
 export interface KeySummary {
   kid: string;
   alg: string;
   /** The newest unretired key of its algorithm: the one that signs, or will once `signsFrom` has passed. */
   active: boolean;
   retired: boolean;
+  state: KeyState;
   createdAt: string;
   /** When its activation delay ends (SIGNING_KEY_ACTIVATION_DELAY after its creation). */
   signsFrom: string;
+  /** For a replaced key: from when retiring it is safe (its successor has signed for the longest token lifetime). */
+  retirableFrom?: string;
+}
+
+export interface KeyServiceOptions {
+  /** Seconds from a signing key's creation to its first signature (SIGNING_KEY_ACTIVATION_DELAY). */
+  activationDelay?: number;
+  /** The longest any token Gatehouse signs can live, in seconds: how long a replaced key must stay published. */
+  maxTokenLifetime?: number;
+  /** Where rotations and retirements are recorded, with the actor each surface names. */
+  audit?: AuditLog;
+}
+
+/** The longest-lived token a signing key may have signed, from the configured lifetimes. */
+export function longestTokenLifetime(config: {
+  accessTokenTtl: number; clientCredentialsTtl: number; idTokenTtl: number; losAccessTokenTtl: number; leAccessTokenTtl: number; dotAccessTokenTtl: number;
+}): number {
+  return Math.max(config.accessTokenTtl, config.clientCredentialsTtl, config.idTokenTtl, config.losAccessTokenTtl, config.leAccessTokenTtl, config.dotAccessTokenTtl);
 }
 
 /** The published signing keys, in the order oidc-provider's keystore should hold them. */
@@ -84,8 +114,15 @@ function newCookieKey(): Omit<KeyRecord, 'createdAt'> {
  * a rotated-out key still verify (its public half stays in JWKS).
  */
 export class KeyService {
-  /** `activationDelay`: seconds from a signing key's creation to its first signature (SIGNING_KEY_ACTIVATION_DELAY). */
-  constructor(private readonly store: KeysStore, private readonly activationDelay = 0) {}
+  private readonly activationDelay: number;
+  private readonly maxTokenLifetime: number;
+  private readonly audit: AuditLog | undefined;
+
+  constructor(private readonly store: KeysStore, options: KeyServiceOptions = {}) {
+    this.activationDelay = options.activationDelay ?? 0;
+    this.maxTokenLifetime = options.maxTokenLifetime ?? 0;
+    this.audit = options.audit;
+  }
 
   /** Makes the first signing key of each algorithm and the first cookie key, where missing (first start, upgrades). */
   async ensure(): Promise<void> {
@@ -94,36 +131,52 @@ export class KeyService {
   }
 
   /** Adds a new active signing key for `alg`; the previous ones stay published. */
-  async rotate(alg: string = DEFAULT_SIGNING_ALG): Promise<KeySummary> {
+  async rotate(alg: string = DEFAULT_SIGNING_ALG, by: Actor = { actor: 'cli' }): Promise<KeySummary> {
     assertAlg(alg);
     const key = await newSigningKey(alg);
     await this.store.insert(key);
     const summary = (await this.list()).find((k) => k.kid === key.kid);
     if (!summary?.active) throw new Error('the new key is not the newest; check the database clock');
+    await this.audit?.record({ event: 'key.rotated', ...by, detail: { kid: key.kid, alg } });
     return summary;
   }
 
-  /** Every signing key, newest first; the newest unretired key of each algorithm is active. */
-  async list(): Promise<KeySummary[]> {
+  /** Every signing key, newest first, with its state at `now`; the newest unretired key of each algorithm is active. */
+  async list(now = Date.now()): Promise<KeySummary[]> {
     const keys = await this.store.list('sig', { includeRetired: true });
-    const active = new Set<string>();
-    for (const alg of new Set(keys.map(algOf))) {
-      const newest = keys.find((key) => algOf(key) === alg && !key.retiredAt);
-      if (newest) active.add(newest.kid);
-    }
-    return keys.map((key) => ({
-      kid: key.kid, alg: algOf(key), active: active.has(key.kid), retired: Boolean(key.retiredAt), createdAt: key.createdAt.toISOString(),
-      signsFrom: new Date(key.createdAt.getTime() + this.activationDelay * 1000).toISOString(),
-    }));
+    const published = keys.filter((key) => !key.retiredAt);
+    const signers = new Set([...signersAt(published, this.activationDelay, now).values()].map((key) => key.kid));
+    return keys.map((key) => {
+      const ofAlg = published.filter((other) => algOf(other) === algOf(key));
+      const index = ofAlg.findIndex((other) => other.kid === key.kid);
+      const signerIndex = ofAlg.findIndex((other) => signers.has(other.kid));
+      const safeAt = index > 0 ? this.retirableAt(ofAlg[index - 1]!) : undefined;
+      const state: KeyState = key.retiredAt ? 'retired'
+        : signers.has(key.kid) ? 'signing'
+          : index < signerIndex ? 'pending'
+            : safeAt !== undefined && now >= safeAt ? 'retirable' : 'retiring';
+      return {
+        kid: key.kid, alg: algOf(key), active: index === 0, retired: Boolean(key.retiredAt), state, createdAt: key.createdAt.toISOString(),
+        signsFrom: new Date(key.createdAt.getTime() + this.activationDelay * 1000).toISOString(),
+        ...(safeAt !== undefined ? { retirableFrom: new Date(safeAt).toISOString() } : {}),
+      };
+    });
+  }
+
+  /**
+   * A replaced key may have signed tokens until its successor began
+   * signing (after the activation delay); the longest of them lives
+   * `maxTokenLifetime` more.
+   */
+  private retirableAt(successor: { createdAt: Date }): number {
+    return successor.createdAt.getTime() + (this.activationDelay + this.maxTokenLifetime) * 1000;
   }
 
   /**
    * Stops publishing a key. Refused for the active key, and while tokens it
-   * signed may still be valid: the key that replaced it must have been
-   * signing (past its activation delay) for `maxTokenLifetime` seconds
-   * (unless `force`).
+   * signed may still be valid (see retirableAt), unless `force`.
    */
-  async retire(kid: string, maxTokenLifetime: number, force = false): Promise<KeySummary> {
+  async retire(kid: string, options: { force?: boolean } = {}, by: Actor = { actor: 'cli' }): Promise<KeySummary> {
     const published = await this.store.list('sig');
     const target = published.find((key) => key.kid === kid);
     if (!target) throw new NotFoundError(`no published signing key ${kid}`);
@@ -131,17 +184,16 @@ export class KeyService {
     const keys = published.filter((key) => algOf(key) === algOf(target));
     const index = keys.findIndex((key) => key.kid === kid);
     if (index === 0) throw new ValidationError([{ field: 'kid', message: `is the active ${algOf(target)} signing key; rotate first` }]);
-    const successor = keys[index - 1]!;
-    const safeAt = successor.createdAt.getTime() + (this.activationDelay + maxTokenLifetime) * 1000;
-    if (!force && Date.now() < safeAt) {
+    const safeAt = this.retirableAt(keys[index - 1]!);
+    if (!options.force && Date.now() < safeAt) {
       throw new ValidationError([{
         field: 'kid',
-        message: `may still have signed valid tokens until ${new Date(safeAt).toISOString()}; retire it after that, or pass --force`,
+        message: `may still have signed tokens that are valid until ${new Date(safeAt).toISOString()} (the longest token lifetime after its successor began signing); retire it after that`,
       }]);
     }
     await this.store.retire(kid);
-    const summary = (await this.list()).find((key) => key.kid === kid)!;
-    return summary;
+    await this.audit?.record({ event: 'key.retired', ...by, detail: { kid, alg: algOf(target), forced: options.force === true } });
+    return (await this.list()).find((key) => key.kid === kid)!;
   }
 
   async counts(): Promise<{ active: number; published: number; retired: number }> {

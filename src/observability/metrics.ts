@@ -1,5 +1,10 @@
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { metricsText } from './cluster-metrics.js';
+import { RecentCounts } from './recent-counts.js';
+
+export type TokenLabels = 'grant_type' | 'dialect';
+/** Where a sign-in failed: the login page, or the password grant (a dialect's or the standard one). */
+export type SignInSurface = 'login' | 'password_grant';
 
 /**
  * Gatehouse's Prometheus metrics. One registry per process; with several
@@ -25,6 +30,22 @@ export class Metrics {
     labelNames: ['grant_type', 'dialect'] as const,
     registers: [this.registry],
   });
+
+  readonly signInFailures = new Counter({
+    name: 'gatehouse_sign_in_failures_total',
+    help: 'Failed sign-ins (wrong username or password) by surface: login (the login page), password_grant.',
+    labelNames: ['surface'] as const,
+    registers: [this.registry],
+  });
+
+  /** When this process began counting: what the recent figures cover when it is less than an hour ago. */
+  readonly since = new Date();
+
+  /** The same increments as the counters, over the last hour of this process (what the console's overview shows). */
+  readonly recent = {
+    tokensIssued: new RecentCounts<TokenLabels>(['grant_type', 'dialect']),
+    signInFailures: new RecentCounts<'surface'>(['surface']),
+  };
 
   readonly tokenErrors = new Counter({
     name: 'gatehouse_token_errors_total',
@@ -56,6 +77,18 @@ export class Metrics {
   });
 
   readonly signingKeys: Gauge<'state'>;
+
+  /** A successful token response: counted for /metrics and for the last hour. */
+  tokenIssued(labels: Record<TokenLabels, string>): void {
+    this.tokensIssued.inc(labels);
+    this.recent.tokensIssued.add(labels);
+  }
+
+  /** A wrong username or password: counted for /metrics and for the last hour. */
+  signInFailed(surface: SignInSurface): void {
+    this.signInFailures.inc({ surface });
+    this.recent.signInFailures.add({ surface });
+  }
 
   constructor(keyCounts: () => Promise<{ active: number; published: number; retired: number }>) {
     collectDefaultMetrics({ register: this.registry, prefix: 'gatehouse_' });

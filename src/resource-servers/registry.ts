@@ -1,5 +1,6 @@
 import type { ResourceServerRecord, ResourceServersStore } from '../../adapters/contract.js';
-import { type FieldProblem, NotFoundError, ValidationError } from '../errors/app-error.js';
+import type { Actor, AuditLog } from '../audit/log.js';
+import { ConflictError, type FieldProblem, NotFoundError, ValidationError } from '../errors/app-error.js';
 import type { ScopeRegistry } from '../scopes/registry.js';
 import { DEFAULT_SIGNING_ALG, SIGNING_ALGS } from '../keys/service.js';
 
@@ -29,6 +30,7 @@ export class ResourceServerRegistry {
     private readonly scopes: ScopeRegistry,
     /** Gatehouse's own API audience: reserved, configured by Gatehouse itself. */
     private readonly reservedUri: string,
+    private readonly audit?: AuditLog,
   ) {}
 
   list(): Promise<ResourceServerRecord[]> {
@@ -45,7 +47,20 @@ export class ResourceServerRegistry {
     return record;
   }
 
-  async save(input: NewResourceServer): Promise<ResourceServerRecord> {
+  /** One registered resource server, or a NotFoundError. */
+  async show(uri: string): Promise<ResourceServerRecord> {
+    const record = await this.store.find(uri);
+    if (!record) throw new NotFoundError(`no resource server ${uri}`);
+    return record;
+  }
+
+  /**
+   * Registers a resource server or changes one. `expect` says which the
+   * caller means: a `new` one already registered is a ConflictError, an
+   * `existing` one that is not is a NotFoundError. With `by`, the change is
+   * audited under that actor (an import records its own outcome instead).
+   */
+  async save(input: NewResourceServer, by?: Actor, expect: 'new' | 'existing' | 'either' = 'either'): Promise<ResourceServerRecord> {
     const problems: FieldProblem[] = [];
     const uriProblem = this.uriProblem(input.uri);
     if (uriProblem) problems.push({ field: 'uri', message: uriProblem });
@@ -61,17 +76,22 @@ export class ResourceServerRegistry {
     if (!(SIGNING_ALGS as readonly string[]).includes(alg)) problems.push({ field: 'signing_alg', message: `must be one of ${SIGNING_ALGS.join(', ')}` });
     if (problems.length) throw new ValidationError(problems);
     await this.scopes.assertRegistered(scope);
+    const existing = await this.store.find(input.uri);
+    if (expect === 'new' && existing) throw new ConflictError('uri', `${input.uri} is registered already`);
+    if (expect === 'existing' && !existing) throw new NotFoundError(`no resource server ${input.uri}`);
     const record: ResourceServerRecord = {
       uri: input.uri, scope: scope.join(' '), tokenFormat: format, accessTokenTtl: ttl ?? null, signingAlg: alg as ResourceServerRecord['signingAlg'],
     };
     await this.store.save(record);
     this.cache.delete(record.uri);
+    if (by) await this.audit?.record({ event: 'resource_server.saved', ...by, detail: { ...record, outcome: existing ? 'updated' : 'created' } });
     return record;
   }
 
-  async remove(uri: string): Promise<void> {
+  async remove(uri: string, by?: Actor): Promise<void> {
     if (!await this.store.remove(uri)) throw new NotFoundError(`no resource server ${uri}`);
     this.cache.delete(uri);
+    if (by) await this.audit?.record({ event: 'resource_server.removed', ...by, detail: { uri } });
   }
 
   private uriProblem(uri: string): string | undefined {

@@ -2,17 +2,23 @@ import Router from '@koa/router';
 import type { AccountService } from '../../accounts/service.js';
 import type { AuditLog } from '../../audit/log.js';
 import type { ClientService } from '../../clients/service.js';
+import type { ResourceServerRegistry } from '../../resources/registry.js';
 import type { ScopeRegistry } from '../../scopes/registry.js';
 import { ADMIN_PATH } from '../../web/paths.js';
 import type { SignedInPages } from '../../web/signed-in-pages.js';
 import { mountConsoleClientPages } from '../dashboard/router.js';
 import { mountAuditPages } from './audit.js';
+import { mountKeyPages } from './keys.js';
+import { mountOverviewPage, type OverviewDeps } from './overview.js';
+import { mountResourceServerPages } from './resource-servers.js';
+import { mountScopePages } from './scopes.js';
 import { mountUserPages } from './users.js';
 
-export interface ConsoleDeps {
+export interface ConsoleDeps extends OverviewDeps {
   clients: ClientService;
   accounts: AccountService;
   scopes: ScopeRegistry;
+  resourceServers: ResourceServerRegistry;
   audit: AuditLog;
   pages: SignedInPages;
 }
@@ -23,23 +29,17 @@ export interface ConsoleDeps {
  * mounted here, each from its own module.
  */
 export function consoleRouter(deps: ConsoleDeps): Router {
-  const { clients, accounts, pages } = deps;
+  const { pages } = deps;
   const router = new Router();
   router.use(ADMIN_PATH, pages.errorPages(ADMIN_PATH, { href: ADMIN_PATH, label: 'Back to the console' }));
   pages.mountSignIn(router, ADMIN_PATH);
-  const requireAdmin = pages.requireAdmin(ADMIN_PATH);
 
-  router.get(ADMIN_PATH, requireAdmin, async (ctx) => {
-    // Totals only: the lists page on the server, one count query each.
-    const [{ total: clientCount }, { total: userCount }] = await Promise.all([
-      clients.list({ page: 1, perPage: 1 }),
-      accounts.list({ page: 1, perPage: 1 }),
-    ]);
-    pages.render(ctx, ADMIN_PATH, 'console/home', { title: 'Overview', section: 'home', clientCount, userCount });
-  });
-
+  mountOverviewPage(router, deps);
   mountConsoleClientPages(router, deps);
   mountUserPages(router, deps);
   mountAuditPages(router, deps);
+  mountKeyPages(router, deps);
+  mountScopePages(router, deps);
+  mountResourceServerPages(router, deps);
   return router;
 }

@@ -1,0 +1,73 @@
+import type Router from '@koa/router';
+import type { Context } from 'koa';
+import type { ScopeRegistry } from '../../scopes/registry.js';
+import { ADMIN_PATH } from '../../web/paths.js';
+import { actorOf, fieldErrors, type Form, formText, readForm, seeOther, type SignedInPages } from '../../web/signed-in-pages.js';
+import { noticeOf, sectionRenderer } from './section.js';
+
+const SCOPES = `${ADMIN_PATH}/scopes`;
+
+export interface ScopePagesDeps {
+  scopes: ScopeRegistry;
+  pages: SignedInPages;
+}
+
+function scopePath(scope: { name: string }, rest = ''): string {
+  return `${SCOPES}/${encodeURIComponent(scope.name)}${rest}`;
+}
+
+/** The description and warning flag as a form sends them. */
+function readScopeForm(body: Form): { description: string; warning: boolean } {
+  return { description: formText(body, 'description'), warning: formText(body, 'warning') === 'true' };
+}
+
+const NOTICES: Record<string, string> = {
+  added: 'Scope added.',
+  saved: 'Scope saved. Consent pages and /v2/scopes show the new description at once.',
+};
+
+/**
+ * The console's Scopes section: the registry (ScopeRegistry, as `scope list`
+ * and `scope add [--replace]`), adding a scope and editing a scope's
+ * description and warning. A scope is never renamed or removed here:
+ * clients and grants hold it by name.
+ */
+export function mountScopePages(router: Router, deps: ScopePagesDeps): void {
+  const { scopes, pages } = deps;
+  const requireAdmin = pages.requireAdmin(ADMIN_PATH);
+  const render = sectionRenderer(pages, 'scopes', { scopesHome: SCOPES, scopePath });
+
+  async function listPage(ctx: Context, locals: Record<string, unknown> = {}, status = 200): Promise<void> {
+    const highlight = typeof ctx.query.name === 'string' ? ctx.query.name : undefined;
+    render(ctx, 'console/scopes/list', { title: 'Scopes', items: await scopes.list(), notice: noticeOf(ctx, NOTICES), highlight, values: {}, ...locals }, status);
+  }
+
+  router.get(SCOPES, requireAdmin, (ctx) => listPage(ctx));
+
+  router.post(SCOPES, readForm, requireAdmin, async (ctx) => {
+    const body = ctx.request.body as Form;
+    const values = { name: formText(body, 'name'), ...readScopeForm(body) };
+    try {
+      const scope = await scopes.add(values, actorOf(ctx));
+      seeOther(ctx, `${SCOPES}?done=added&name=${encodeURIComponent(scope.name)}`);
+    } catch (error) {
+      await listPage(ctx, { errors: fieldErrors(error), values }, 422);
+    }
+  });
+
+  router.get(`${SCOPES}/:name/edit`, requireAdmin, async (ctx) => {
+    const scope = await scopes.show(ctx.params.name!);
+    render(ctx, 'console/scopes/edit', { title: `Edit scope ${scope.name}`, scope, values: scope });
+  });
+
+  router.post(`${SCOPES}/:name`, readForm, requireAdmin, async (ctx) => {
+    const scope = await scopes.show(ctx.params.name!);
+    const values = readScopeForm(ctx.request.body as Form);
+    try {
+      await scopes.update(scope.name, values, actorOf(ctx));
+      seeOther(ctx, `${SCOPES}?done=saved&name=${encodeURIComponent(scope.name)}`);
+    } catch (error) {
+      render(ctx, 'console/scopes/edit', { title: `Edit scope ${scope.name}`, scope, values, errors: fieldErrors(error) }, 422);
+    }
+  });
+}
