@@ -1,7 +1,7 @@
 import type Router from '@koa/router';
 import type { Context } from 'koa';
 import { SIGNING_ALGS } from '../../keys/service.js';
-import type { NewResourceServer, ResourceServerRecord, ResourceServerRegistry } from '../../resources/registry.js';
+import type { NewResourceServer, ResourceServerRecord, ResourceServerRegistry } from '../../resource-servers/registry.js';
 import type { ScopeRegistry } from '../../scopes/registry.js';
 import { ADMIN_PATH } from '../../web/paths.js';
 import { actorOf, fieldErrors, type Form, formText, readForm, seeOther, type SignedInPages } from '../../web/signed-in-pages.js';

@@ -2,7 +2,7 @@ import Router from '@koa/router';
 import type { AccountService } from '../../accounts/service.js';
 import type { AuditLog } from '../../audit/log.js';
 import type { ClientService } from '../../clients/service.js';
-import type { ResourceServerRegistry } from '../../resources/registry.js';
+import type { ResourceServerRegistry } from '../../resource-servers/registry.js';
 import type { ScopeRegistry } from '../../scopes/registry.js';
 import { ADMIN_PATH } from '../../web/paths.js';
 import type { SignedInPages } from '../../web/signed-in-pages.js';
