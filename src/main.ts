@@ -35,6 +35,9 @@ import { northstarRouter } from './admin/northstar/router.js';
 import { DASHBOARD_PATH, dashboardRouter } from './admin/dashboard/router.js';
 import { consoleRouter } from './admin/console/router.js';
 import { endSessionsOfGoneAccounts } from './provider/session-accounts.js';
+import { currentSessionUid, followSessionEvents, indexSignIns, providerSessions } from './provider/sign-in-sessions.js';
+import { SignInSessionService } from './sessions/service.js';
+import { PasswordResetLinks } from './accounts/reset-links.js';
 import { accountRouter } from './account/router.js';
 import { DashboardOidcClient } from './web/oidc-client.js';
 import { DashboardCookies } from './web/session.js';
@@ -63,6 +66,9 @@ export interface Services {
   resourceServers: ResourceServerRegistry;
   accounts: AccountService;
   clients: ClientService;
+  /** Sign-in sessions by account: listed and ended by the console, the account page and the CLI. */
+  sessions: SignInSessionService;
+  resetLinks: PasswordResetLinks;
   cookieSecrets: string[];
   /** The resource check, shared by /api/whoami and the admin surfaces. */
   tokenCheck: TokenCheck;
@@ -167,6 +173,9 @@ export async function composeServices(config: GatehouseConfig, role: 'owner' | '
     keepClientsWithTheirMetadata(provider, (clientId) => storage.clients.findCached(clientId));
     const clients = new ClientService(storage.clients, scopes, (metadata) => provider.Client.validate(metadata), storage.clientTokens, audit);
     observeProvider(provider, audit, metrics);
+    const sessions = new SignInSessionService(storage.signInSessions, providerSessions(provider, (accountId, grantId) => storage.accountTokens.revokeGrant(accountId, grantId)), audit);
+    followSessionEvents(provider, sessions, (error) => logger?.warn({ err: error }, 'the sign-in session index could not be updated'));
+    const resetLinks = new PasswordResetLinks(storage.passwordResetLinks, accounts, sessions, config.passwordResetLinkTtl, audit);
     tokenCheck = createTokenCheck({
       issuer: config.issuer,
       // Gatehouse's own API: its audience, and the issuer's audience-less opaque tokens.
@@ -183,7 +192,7 @@ export async function composeServices(config: GatehouseConfig, role: 'owner' | '
         return storage.ephemeral.consume('DPoPProof', jti);
       },
     });
-    return { config, storage, provider, keys, scopes, resourceServers, accounts, clients, cookieSecrets, tokenCheck, jwtAccessTokens, audit, metrics, limiter,
+    return { config, storage, provider, keys, scopes, resourceServers, accounts, clients, sessions, resetLinks, cookieSecrets, tokenCheck, jwtAccessTokens, audit, metrics, limiter,
       signingKeys,
       // The key ID tokens (and RS256 access tokens) are signed with.
       signingKid: () => signingKeys.current.signing[DEFAULT_SIGNING_ALG],
@@ -236,8 +245,10 @@ export async function mountRoutes(services: Services, logger: Logger, internalOr
     ...(config.metricsPort === undefined ? [metricsRouter(services.metrics)] : []),
     whoamiRouter(tokenCheck, config.issuer),
     dashboardRouter({ clients: services.clients, scopes, pages: signedInPages }),
-    consoleRouter({ clients: services.clients, accounts, scopes, audit: services.audit, pages: signedInPages }),
-    accountRouter({ clients: services.clients, accounts, limiter: services.limiter, pages: signedInPages }),
+    consoleRouter({ clients: services.clients, accounts, sessions: services.sessions, resetLinks: services.resetLinks, scopes, audit: services.audit, pages: signedInPages }),
+    accountRouter({
+      clients: services.clients, accounts, sessions: services.sessions, resetLinks: services.resetLinks, currentSession: currentSessionUid(provider), limiter: services.limiter, pages: signedInPages,
+    }),
     northstarRouter({
       issuer: config.issuer, signingKid: services.signingKid, clients: services.clients, scopes, keys: services.keys, accounts, tokenCheck, audit: services.audit,
     }),
@@ -253,6 +264,7 @@ export async function mountRoutes(services: Services, logger: Logger, internalOr
   // order; dialects hand their requests on to these routes too.
   const throttle = clientAuthThrottle(services.limiter);
   const cors = corsOnlyForAuthenticatedClients;
+  const signIns = indexSignIns(services.sessions, (error) => logger.warn({ err: error }, 'a sign-in could not be added to the session index'));
   provider.use(extendProviderRoutes(providerRoute, {
     token: [cors, throttle, devicePollingPace(storage.counters, config.devicePollInterval)],
     introspection: [cors, throttle, jwtIntrospection(tokenCheck)],
@@ -260,6 +272,9 @@ export async function mountRoutes(services: Services, logger: Logger, internalOr
     pushed_authorization_request: [cors, throttle],
     device_authorization: [cors, throttle, deviceInterval(config.devicePollInterval)],
     code_verification: [deviceFormWithoutSession(createViews())],
+    // A sign-in completes where the provider resumes after the login page.
+    resume: [signIns],
+    device_resume: [signIns],
     authorization: [endSessionsOfGoneAccounts(provider, async (accountId) => Boolean((await accounts.findById(accountId))?.active))],
   }));
   provider.on('server_error', (ctx, error) => {

@@ -2,16 +2,21 @@ import Router from '@koa/router';
 import type { AccountService } from '../../accounts/service.js';
 import type { AuditLog } from '../../audit/log.js';
 import type { ClientService } from '../../clients/service.js';
+import type { PasswordResetLinks } from '../../accounts/reset-links.js';
 import type { ScopeRegistry } from '../../scopes/registry.js';
+import type { SignInSessionService } from '../../sessions/service.js';
 import { ADMIN_PATH } from '../../web/paths.js';
 import type { SignedInPages } from '../../web/signed-in-pages.js';
 import { mountConsoleClientPages } from '../dashboard/router.js';
 import { mountAuditPages } from './audit.js';
+import { mountSessionPages } from './sessions.js';
 import { mountUserPages } from './users.js';
 
 export interface ConsoleDeps {
   clients: ClientService;
   accounts: AccountService;
+  sessions: SignInSessionService;
+  resetLinks: PasswordResetLinks;
   scopes: ScopeRegistry;
   audit: AuditLog;
   pages: SignedInPages;
@@ -41,5 +46,6 @@ export function consoleRouter(deps: ConsoleDeps): Router {
   mountConsoleClientPages(router, deps);
   mountUserPages(router, deps);
   mountAuditPages(router, deps);
+  mountSessionPages(router, deps);
   return router;
 }
