@@ -36,7 +36,8 @@ export function indexSignIns(sessions: SignInSessionService, onError: (error: un
       sessionUid: session.uid,
       accountId: session.accountId,
       signedInAt: session.loginTs ? new Date(session.loginTs * 1000) : now,
-      ip: ctx.ip || null,
+      // An IPv4 client on a dual-stack listener shows as ::ffff:a.b.c.d; people know it as a.b.c.d.
+      ip: ctx.ip.replace(/^::ffff:(?=\d+\.\d+\.\d+\.\d+$)/, '') || null,
       userAgent: ctx.get('user-agent').slice(0, USER_AGENT_MAX) || null,
       lastSeenAt: now,
       expiresAt: new Date(session.exp * 1000),
