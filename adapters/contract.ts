@@ -276,6 +276,30 @@ export interface ClientTokenStore {
   /** Revokes them all; a JWT among them is announced on the revocation feed first. */
   revokeAll(clientId: string): Promise<void>;
   countRefreshTokens(clientId: string): Promise<number>;
+  /**
+   * Live access tokens (opaque, client credentials, and JWTs that have a
+   * record: see docs/architecture.md for the one kind that may not).
+   */
+  countAccessTokens(clientId: string): Promise<number>;
+}
+
+/** A dialect a client has obtained tokens through, and when (see ClientDialectStore). */
+export interface ClientDialectUse {
+  dialect: string;
+  firstUsedAt: Date;
+  lastUsedAt: Date;
+}
+
+/**
+ * Which dialects (the standard endpoints, or a legacy one) each client
+ * obtains tokens through. Tokens do not record the dialect they were issued
+ * through, so this is kept beside them, in the durable tier.
+ */
+export interface ClientDialectStore {
+  /** Notes a use (inserting the dialect, or moving its lastUsedAt). */
+  noteUse(clientId: string, dialect: string, at: Date): Promise<void>;
+  /** The client's dialects, most recently used first. */
+  usesOf(clientId: string): Promise<ClientDialectUse[]>;
 }
 
 export interface AccountRecord {

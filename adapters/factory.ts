@@ -1,12 +1,13 @@
 import { Redis } from 'ioredis';
 import type { AdapterFactory } from 'oidc-provider';
 import type {
-  AccountGrant, AccountsStore, AccountTokenStore, AdapterPayload, AuditStore, ClientsStore, ClientTokenStore, CounterStore, KeysStore, PasswordResetLinkStore, PayloadStore, ResourceServersStore, RevocationFeed, ScopesStore, SignInSessionStore,
+  AccountGrant, AccountsStore, AccountTokenStore, AdapterPayload, AuditStore, ClientDialectStore, ClientsStore, ClientTokenStore, CounterStore, KeysStore, PasswordResetLinkStore, PayloadStore, ResourceServersStore, RevocationFeed, ScopesStore, SignInSessionStore,
 } from './contract.js';
 import { type EmbeddedDatabase, openEmbedded } from './embedded/pglite.js';
 import { instrumentStore } from './instrumented-store.js';
 import { LocalRevocationFeed } from './local-revocation-feed.js';
 import { createAdapterFactory, revokeGrant } from './oidc-adapter.js';
+import { JWT_ACCESS_TOKEN_MODEL } from './tiers.js';
 import { RedisCounterStore } from './redis/counter-store.js';
 import { connectRedis, describeRedisTarget, redactUrl, type RedisClient, type RedisTarget } from './redis/connect.js';
 import { failingAsUnavailable } from './redis/connection.js';
@@ -19,6 +20,7 @@ import { announcingRevocations } from './revocation-announcing-store.js';
 import type { SecretsAtRest } from './secrets-at-rest.js';
 import { SqlAccountsStore } from './sql/accounts-store.js';
 import { SqlAuditStore } from './sql/audit-store.js';
+import { SqlClientDialectStore } from './sql/client-dialects-store.js';
 import { SqlClientsStore } from './sql/clients-store.js';
 import { SqlCounterStore } from './sql/counter-store.js';
 import type { SqlDatabase } from './sql/database.js';
@@ -81,6 +83,8 @@ export interface Storage {
   readonly accountTokens: AccountTokenStore;
   /** Sign-in sessions by account, in the tier that holds the sessions. */
   readonly signInSessions: SignInSessionStore;
+  /** The dialects each client obtains tokens through (durable). */
+  readonly clientDialects: ClientDialectStore;
   /** One-time password-reset links (durable). */
   readonly passwordResetLinks: PasswordResetLinkStore;
   /**
@@ -201,6 +205,12 @@ export async function openStorage(options: StorageOptions): Promise<Storage> {
       await ephemeral.revokeByClientId(clientId);
     },
     countRefreshTokens: (clientId) => durable.countByClient('RefreshToken', clientId),
+    // Read through each tier's client index (no scan); both implement expiries by client.
+    async countAccessTokens(clientId) {
+      const models = ['AccessToken', 'ClientCredentials', JWT_ACCESS_TOKEN_MODEL];
+      const live = await Promise.all(models.map((model) => ephemeralTier.expiries(model, { clientId })));
+      return live.reduce((sum, tokens) => sum + tokens.size, 0);
+    },
   };
   const accountTokens: AccountTokenStore = {
     async revokeAll(accountId) {
@@ -241,6 +251,7 @@ export async function openStorage(options: StorageOptions): Promise<Storage> {
     accountTokens,
     signInSessions,
     passwordResetLinks,
+    clientDialects: new SqlClientDialectStore(db),
     async migrate() {
       return db.kind === 'embedded-shared' ? undefined : migrate(db);
     },

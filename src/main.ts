@@ -8,6 +8,7 @@ import { accountFinder, perRequestAccounts } from './accounts/find-account.js';
 import { AccountService } from './accounts/service.js';
 import { ClientService } from './clients/service.js';
 import { clientSecretVerifier } from './clients/secret-verification.js';
+import { DialectUsage } from './clients/dialect-usage.js';
 import { assetsRouter } from './http/assets.js';
 import { errorHandler, securityHeaders } from './http/error-handler.js';
 import { healthRouter } from './http/health.js';
@@ -69,6 +70,8 @@ export interface Services {
   /** Sign-in sessions by account: listed and ended by the console, the account page and the CLI. */
   sessions: SignInSessionService;
   resetLinks: PasswordResetLinks;
+  /** The dialects each client obtains tokens through. */
+  dialects: DialectUsage;
   cookieSecrets: string[];
   /** The resource check, shared by /api/whoami and the admin surfaces. */
   tokenCheck: TokenCheck;
@@ -175,6 +178,11 @@ export async function composeServices(config: GatehouseConfig, role: 'owner' | '
     observeProvider(provider, audit, metrics);
     const sessions = new SignInSessionService(storage.signInSessions, providerSessions(provider, (accountId, grantId) => storage.accountTokens.revokeGrant(accountId, grantId)), audit);
     followSessionEvents(provider, sessions, (error) => logger?.warn({ err: error }, 'the sign-in session index could not be updated'));
+    const dialects = new DialectUsage(storage.clientDialects);
+    provider.on('grant.success', (ctx) => {
+      const clientId = ctx.oidc.client?.clientId;
+      if (clientId) dialects.note(clientId, (ctx.state as { dialect?: string }).dialect ?? 'standard').catch((error: unknown) => logger?.warn({ err: error }, 'a client’s dialect could not be noted'));
+    });
     const resetLinks = new PasswordResetLinks(storage.passwordResetLinks, accounts, sessions, config.passwordResetLinkTtl, audit);
     tokenCheck = createTokenCheck({
       issuer: config.issuer,
@@ -192,7 +200,7 @@ export async function composeServices(config: GatehouseConfig, role: 'owner' | '
         return storage.ephemeral.consume('DPoPProof', jti);
       },
     });
-    return { config, storage, provider, keys, scopes, resourceServers, accounts, clients, sessions, resetLinks, cookieSecrets, tokenCheck, jwtAccessTokens, audit, metrics, limiter,
+    return { config, storage, provider, keys, scopes, resourceServers, accounts, clients, sessions, resetLinks, dialects, cookieSecrets, tokenCheck, jwtAccessTokens, audit, metrics, limiter,
       signingKeys,
       // The key ID tokens (and RS256 access tokens) are signed with.
       signingKid: () => signingKeys.current.signing[DEFAULT_SIGNING_ALG],
@@ -245,7 +253,9 @@ export async function mountRoutes(services: Services, logger: Logger, internalOr
     ...(config.metricsPort === undefined ? [metricsRouter(services.metrics)] : []),
     whoamiRouter(tokenCheck, config.issuer),
     dashboardRouter({ clients: services.clients, scopes, pages: signedInPages }),
-    consoleRouter({ clients: services.clients, accounts, sessions: services.sessions, resetLinks: services.resetLinks, scopes, audit: services.audit, pages: signedInPages }),
+    consoleRouter({
+      clients: services.clients, accounts, sessions: services.sessions, resetLinks: services.resetLinks, dialects: services.dialects, scopes, audit: services.audit, pages: signedInPages,
+    }),
     accountRouter({
       clients: services.clients, accounts, sessions: services.sessions, resetLinks: services.resetLinks, currentSession: currentSessionUid(provider), limiter: services.limiter, pages: signedInPages,
     }),

@@ -232,7 +232,7 @@ export const migrations: Migration[] = [
     `,
   },
   {
-    id: '0012_sign_in_sessions_and_reset_links',
+    id: '0012_sign_in_sessions_reset_links_client_dialects',
     sql: `
       -- Sign-in sessions by account (issue 18) when no Redis holds sessions:
       -- oidc-provider finds a session by id only. Rows past expires_at are
@@ -259,6 +259,14 @@ export const migrations: Migration[] = [
         used_at timestamptz
       );
       CREATE INDEX password_reset_links_expires_at ON password_reset_links (expires_at);
+      -- The dialects each client obtains tokens through (tokens do not record it).
+      CREATE TABLE client_dialects (
+        client_id text NOT NULL,
+        dialect text NOT NULL,
+        first_used_at timestamptz NOT NULL,
+        last_used_at timestamptz NOT NULL,
+        PRIMARY KEY (client_id, dialect)
+      );
     `,
   },
 ];

@@ -1,6 +1,7 @@
 import Router from '@koa/router';
 import type { AccountService } from '../../accounts/service.js';
 import type { AuditLog } from '../../audit/log.js';
+import type { DialectUsage } from '../../clients/dialect-usage.js';
 import type { ClientService } from '../../clients/service.js';
 import type { PasswordResetLinks } from '../../accounts/reset-links.js';
 import type { ScopeRegistry } from '../../scopes/registry.js';
@@ -17,6 +18,7 @@ export interface ConsoleDeps {
   accounts: AccountService;
   sessions: SignInSessionService;
   resetLinks: PasswordResetLinks;
+  dialects: DialectUsage;
   scopes: ScopeRegistry;
   audit: AuditLog;
   pages: SignedInPages;
