@@ -1,5 +1,6 @@
 import { expect } from 'chai';
 import type { Page } from 'playwright-core';
+import { findCommand } from '../../src/cli/commands.js';
 import { FormBrowser } from '../support/form-browser.js';
 import { checkPage, freshPagePerTest, newCheckedPage, requireChromium, signInWithChromium } from '../support/page-checks.js';
 import { startTestServer, type TestServer } from '../support/server.js';
@@ -64,6 +65,20 @@ describe('the admin console’s Sessions section (/admin/sessions)', () => {
       expect((await server.services.sessions.ofAccount(account.id)).map((s) => s.sessionUid)).not.to.include(otherUid);
       const { items } = await server.services.audit.list({ perPage: 500 });
       expect(items.find((item) => item.event === 'session.revoked' && item.detail.session === otherUid)?.actor).to.match(/^user:/);
+    });
+
+    it('lists and revokes the same sessions from the CLI’s session commands', async () => {
+      const { user, account } = await newUser('cli');
+      const browser = (await signIn(user, '/account')).browser;
+      const run = (words: string[], values: Record<string, string> = {}) => {
+        const found = findCommand(words)!;
+        return found.command.run(server.services, found.args, values);
+      };
+      const listed = await run(['session', 'list'], { user: user.username }) as Array<{ session: string; ip: string }>;
+      expect(listed).to.have.length(1);
+      expect(listed[0]!.ip).to.equal('127.0.0.1');
+      expect(await run(['session', 'revoke', listed[0]!.session])).to.deep.equal({ revoked: listed[0]!.session, account_id: account.id });
+      expect((await browser.navigate(`${server.issuer}/account`)).html).not.to.include('Your account');
     });
 
     it('refuses a form without its CSRF token, and anyone who is not an administrator', async () => {
