@@ -185,7 +185,8 @@ export function mountUserPages(router: Router, deps: UserPagesDeps): void {
 
 /** A link's lifetime as the password page states it. */
 function validity(seconds: number): string {
-  return seconds >= 7200 ? `${Math.round(seconds / 3600)} hours` : `${Math.round(seconds / 60)} minutes`;
+  const [count, unit] = seconds >= 7200 ? [Math.round(seconds / 3600), 'hour'] : [Math.max(1, Math.round(seconds / 60)), 'minute'];
+  return `${count} ${unit}${count === 1 ? '' : 's'}`;
 }
 
 /** What the user page says after a change (by a fixed key, so the URL cannot put words on the page). */
