@@ -4,7 +4,7 @@
  * points back up.
  */
 const HTTP_LAYERS = '^src/(http|compat|admin|interactions|web|account)/';
-const DOMAIN = '^src/(accounts|clients|scopes|keys|resource-servers|audit|security|paging|tokens)/';
+const DOMAIN = '^src/(accounts|clients|scopes|keys|resource-servers|audit|security|paging|tokens|sessions)/';
 
 module.exports = {
   forbidden: [

@@ -283,6 +283,30 @@ export interface ClientTokenStore {
   /** Revokes them all; a JWT among them is announced on the revocation feed first. */
   revokeAll(clientId: string): Promise<void>;
   countRefreshTokens(clientId: string): Promise<number>;
+  /**
+   * Live access tokens (opaque, client credentials, and JWTs that have a
+   * record: see docs/architecture.md for the one kind that may not).
+   */
+  countAccessTokens(clientId: string): Promise<number>;
+}
+
+/** A dialect a client has obtained tokens through, and when (see ClientDialectStore). */
+export interface ClientDialectUse {
+  dialect: string;
+  firstUsedAt: Date;
+  lastUsedAt: Date;
+}
+
+/**
+ * Which dialects (the standard endpoints, or a legacy one) each client
+ * obtains tokens through. Tokens do not record the dialect they were issued
+ * through, so this is kept beside them, in the durable tier.
+ */
+export interface ClientDialectStore {
+  /** Notes a use (inserting the dialect, or moving its lastUsedAt). */
+  noteUse(clientId: string, dialect: string, at: Date): Promise<void>;
+  /** The client's dialects, most recently used first. */
+  usesOf(clientId: string): Promise<ClientDialectUse[]>;
 }
 
 export interface AccountRecord {
@@ -490,4 +514,70 @@ export interface AuditStore {
   search(filter: AuditFilter & { limit: number; offset: number }): Promise<{ total: number; items: AuditRecord[] }>;
   /** One event by its id; undefined when there is none (or the id is not one). */
   find(id: string): Promise<AuditRecord | undefined>;
+}
+
+/** One sign-in session of an account, as the session index keeps it. */
+export interface SignInSessionRecord {
+  /**
+   * The provider session's `uid`: stable for the session's whole life
+   * (oidc-provider gives the session a new id at every sign-in, RFC 9700
+   * §4.8 fixation, but keeps its uid), and found by the payload store's uid index.
+   */
+  sessionUid: string;
+  accountId: string;
+  signedInAt: Date;
+  /** Where the sign-in came from (the request's address and User-Agent), as seen then. */
+  ip: string | null;
+  userAgent: string | null;
+  /** The last time the provider saved the session (each authorization request it served). */
+  lastSeenAt: Date;
+  /** When the provider session expires, as of its last save. */
+  expiresAt: Date;
+}
+
+/**
+ * Sign-in sessions by account. oidc-provider stores sessions by id only;
+ * this index, kept in the tier that holds the sessions (Redis or the SQL
+ * table with expiry), is what lets a person or an administrator see and end
+ * them. Rules every implementation keeps:
+ *
+ * - Expiry is lazy and exact: an entry whose `expiresAt` has passed is never
+ *   answered (nor counted), whether or not it has been deleted yet.
+ * - `record` inserts or replaces one entry; `touch` changes the times of an
+ *   existing entry only (a session ended meanwhile is not brought back).
+ * - Lists are the most recently seen first (latest `expiresAt`, which moves
+ *   with every save); ties keep one order of the store's own between pages.
+ */
+export interface SignInSessionStore {
+  record(entry: SignInSessionRecord): Promise<void>;
+  touch(sessionUid: string, accountId: string, lastSeenAt: Date, expiresAt: Date): Promise<void>;
+  remove(sessionUid: string): Promise<void>;
+  find(sessionUid: string): Promise<SignInSessionRecord | undefined>;
+  listByAccount(accountId: string): Promise<SignInSessionRecord[]>;
+  list(options: { limit: number; offset: number }): Promise<{ total: number; items: SignInSessionRecord[] }>;
+}
+
+/** A one-time password-reset link as stored: its secret only as a hash. */
+export interface PasswordResetLinkRecord {
+  /** The public half of the link's token, the lookup key. */
+  id: string;
+  accountId: string;
+  /** SHA-256 of the secret half (base64url); the secret itself is never stored. */
+  secretHash: string;
+  createdBy: string | null;
+  createdAt: Date;
+  expiresAt: Date;
+  usedAt: Date | null;
+}
+
+/**
+ * One-time password-reset links, in the durable tier.
+ *
+ * - `consume` is one atomic step: it marks the link used only if it is
+ *   unused and unexpired, and of concurrent callers exactly one gets `true`.
+ */
+export interface PasswordResetLinkStore {
+  insert(link: Omit<PasswordResetLinkRecord, 'createdAt' | 'usedAt'>): Promise<void>;
+  find(id: string): Promise<PasswordResetLinkRecord | undefined>;
+  consume(id: string): Promise<boolean>;
 }

@@ -1,13 +1,14 @@
 import { Redis } from 'ioredis';
 import type { AdapterFactory } from 'oidc-provider';
 import type {
-  AccountGrant, AccountsStore, AccountTokenStore, AdapterPayload, AuditStore, ClientsStore, ClientTokenStore, CounterStore, KeysStore, PayloadStore, ResourceServersStore, RevocationFeed, ScopesStore,
+  AccountGrant, AccountsStore, AccountTokenStore, AdapterPayload, AuditStore, ClientDialectStore, ClientsStore, ClientTokenStore, CounterStore, KeysStore, PasswordResetLinkStore, PayloadStore, ResourceServersStore, RevocationFeed, ScopesStore, SignInSessionStore,
 } from './contract.js';
 import { type EmbeddedDatabase, openEmbedded } from './embedded/pglite.js';
 import { instrumentStore } from './instrumented-store.js';
 import { LocalRevocationFeed } from './local-revocation-feed.js';
 import { createAdapterFactory, revokeGrant, settleRequestScope } from './oidc-adapter.js';
 import { inRequestScope } from './request-scope.js';
+import { JWT_ACCESS_TOKEN_MODEL } from './tiers.js';
 import { RedisCounterStore } from './redis/counter-store.js';
 import { connectRedis, describeRedisTarget, redactUrl, type RedisClient, type RedisTarget } from './redis/connect.js';
 import { failingAsUnavailable } from './redis/connection.js';
@@ -15,19 +16,23 @@ import { acknowledgedByReplica } from './redis/replicated.js';
 import { DEFAULT_REDIS_PREFIX, redisNamespace } from './redis/namespace.js';
 import { RedisPayloadStore } from './redis/payload-store.js';
 import { RedisRevocationFeed } from './redis/revocation-feed.js';
+import { RedisSignInSessionStore } from './redis/sign-in-sessions-store.js';
 import { announcingRevocations } from './revocation-announcing-store.js';
 import type { SecretsAtRest } from './secrets-at-rest.js';
 import { SqlAccountsStore } from './sql/accounts-store.js';
 import { SqlAuditStore } from './sql/audit-store.js';
+import { SqlClientDialectStore } from './sql/client-dialects-store.js';
 import { SqlClientsStore } from './sql/clients-store.js';
 import { SqlCounterStore } from './sql/counter-store.js';
 import type { SqlDatabase } from './sql/database.js';
 import { SqlKeysStore } from './sql/keys-store.js';
+import { SqlPasswordResetLinkStore } from './sql/password-reset-links-store.js';
 import { migrate } from './sql/migrate.js';
 import { SqlPayloadStore } from './sql/payload-store.js';
 import { openPostgres } from './sql/postgres.js';
 import { SqlResourceServersStore } from './sql/resource-servers-store.js';
 import { SqlScopesStore } from './sql/scopes-store.js';
+import { SqlSignInSessionStore } from './sql/sign-in-sessions-store.js';
 import { StorageUnavailableError } from './unavailable.js';
 
 export interface StorageOptions {
@@ -77,6 +82,12 @@ export interface Storage {
   /** Every token, code and grant of one client, across both tiers. */
   readonly clientTokens: ClientTokenStore;
   readonly accountTokens: AccountTokenStore;
+  /** Sign-in sessions by account, in the tier that holds the sessions. */
+  readonly signInSessions: SignInSessionStore;
+  /** The dialects each client obtains tokens through (durable). */
+  readonly clientDialects: ClientDialectStore;
+  /** One-time password-reset links (durable). */
+  readonly passwordResetLinks: PasswordResetLinkStore;
   /**
    * Applies pending migrations and answers the ids applied; `undefined` when
    * another process (the running server) owns the embedded database and so
@@ -174,6 +185,12 @@ export async function openStorage(options: StorageOptions): Promise<Storage> {
   const counters: CounterStore = redis && names
     ? failingAsUnavailable(new RedisCounterStore(redis, names.key('counter:'), undefined, names.channel('counter:hits')), redis)
     : sqlCounters!;
+  // The index lives beside the sessions it indexes (tiers.ts: Session is ephemeral).
+  const sqlSignInSessions = redis ? undefined : new SqlSignInSessionStore(db);
+  const signInSessions: SignInSessionStore = redis && names
+    ? failingAsUnavailable(new RedisSignInSessionStore(redis, names.key('')), redis)
+    : sqlSignInSessions!;
+  const passwordResetLinks = new SqlPasswordResetLinkStore(db);
   let sweeper: NodeJS.Timeout | undefined;
   const audit = new SqlAuditStore(db);
   const retentionDays = options.auditRetentionDays ?? 0;
@@ -196,6 +213,12 @@ export async function openStorage(options: StorageOptions): Promise<Storage> {
       await ephemeral.revokeByClientId(clientId);
     },
     countRefreshTokens: (clientId) => durable.countByClient('RefreshToken', clientId),
+    // Read through each tier's client index (no scan); both implement expiries by client.
+    async countAccessTokens(clientId) {
+      const models = ['AccessToken', 'ClientCredentials', JWT_ACCESS_TOKEN_MODEL];
+      const live = await Promise.all(models.map((model) => ephemeralTier.expiries(model, { clientId })));
+      return live.reduce((sum, tokens) => sum + tokens.size, 0);
+    },
   };
   const accountTokens: AccountTokenStore = {
     async revokeAll(accountId) {
@@ -237,6 +260,9 @@ export async function openStorage(options: StorageOptions): Promise<Storage> {
     requestScope: (work) => inRequestScope(work, settle),
     clientTokens,
     accountTokens,
+    signInSessions,
+    passwordResetLinks,
+    clientDialects: new SqlClientDialectStore(db),
     async migrate() {
       return db.kind === 'embedded-shared' ? undefined : migrate(db);
     },
@@ -249,6 +275,8 @@ export async function openStorage(options: StorageOptions): Promise<Storage> {
       sweeper = setInterval(() => {
         durable.sweep().catch(onError);
         sqlCounters?.sweep().catch(onError);
+        sqlSignInSessions?.sweep().catch(onError);
+        passwordResetLinks.sweep().catch(onError);
         pruneAudit().catch(onError);
       }, intervalSeconds * 1000);
       sweeper.unref();

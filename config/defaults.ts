@@ -133,6 +133,11 @@ export const settings = {
     default: 1209600,
     description: 'Lifetime of end-user sessions at the provider, in seconds (14 days).',
   },
+  passwordResetLinkTtl: {
+    env: 'PASSWORD_RESET_LINK_TTL',
+    default: 86400,
+    description: 'How long a one-time password-reset link made in the admin console stays usable, in seconds (24 hours).',
+  },
   interactionTtl: {
     env: 'INTERACTION_TTL',
     default: 3600,

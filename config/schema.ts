@@ -30,6 +30,7 @@ export interface GatehouseConfig {
   idTokenTtl: number;
   refreshTokenTtl: number;
   sessionTtl: number;
+  passwordResetLinkTtl: number;
   interactionTtl: number;
   grantTtl: number;
   losAccessTokenTtl: number;
@@ -63,7 +64,7 @@ export const configSchema: JSONSchemaType<GatehouseConfig> = {
   additionalProperties: false,
   required: [
     'port', 'issuer', 'dataDir', 'trustProxy', 'proxyHops', 'logLevel', 'accessTokenTtl', 'clientCredentialsTtl',
-    'authorizationCodeTtl', 'idTokenTtl', 'refreshTokenTtl', 'sessionTtl', 'interactionTtl', 'grantTtl',
+    'authorizationCodeTtl', 'idTokenTtl', 'refreshTokenTtl', 'sessionTtl', 'passwordResetLinkTtl', 'interactionTtl', 'grantTtl',
     'allowLoopbackCallbacks', 'losAccessTokenTtl', 'leAccessTokenTtl', 'dotAccessTokenTtl', 'dotRefreshTokenTtl', 'sweepInterval',
     'deviceCodeTtl', 'devicePollInterval', 'clientFailureLimit', 'userFailureLimit', 'ipFailureLimit', 'distributedFailureLimit', 'failureWindow',
     'maxBackoff', 'auditRetentionDays', 'redisPrefix', 'signingKeyActivationDelay', 'redisTls',
@@ -97,6 +98,7 @@ export const configSchema: JSONSchemaType<GatehouseConfig> = {
     idTokenTtl: ttl,
     refreshTokenTtl: ttl,
     sessionTtl: ttl,
+    passwordResetLinkTtl: { type: 'integer', minimum: 60, maximum: 2_592_000 },
     interactionTtl: ttl,
     grantTtl: ttl,
     losAccessTokenTtl: ttl,

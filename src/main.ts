@@ -9,6 +9,7 @@ import { accountFinder, perRequestAccounts } from './accounts/find-account.js';
 import { AccountService } from './accounts/service.js';
 import { ClientService } from './clients/service.js';
 import { clientSecretVerifier } from './clients/secret-verification.js';
+import { DialectUsage } from './clients/dialect-usage.js';
 import { assetsRouter } from './http/assets.js';
 import { errorHandler, securityHeaders } from './http/error-handler.js';
 import { healthRouter } from './http/health.js';
@@ -36,6 +37,9 @@ import { northstarRouter } from './admin/northstar/router.js';
 import { DASHBOARD_PATH, dashboardRouter } from './admin/dashboard/router.js';
 import { consoleRouter } from './admin/console/router.js';
 import { endSessionsOfGoneAccounts } from './provider/session-accounts.js';
+import { currentSessionUid, followSessionEvents, indexSignIns, providerSessions } from './provider/sign-in-sessions.js';
+import { SignInSessionService } from './sessions/service.js';
+import { PasswordResetLinks } from './accounts/reset-links.js';
 import { accountRouter } from './account/router.js';
 import { DashboardOidcClient } from './web/oidc-client.js';
 import { DashboardCookies } from './web/session.js';
@@ -64,6 +68,11 @@ export interface Services {
   resourceServers: ResourceServerRegistry;
   accounts: AccountService;
   clients: ClientService;
+  /** Sign-in sessions by account: listed and ended by the console, the account page and the CLI. */
+  sessions: SignInSessionService;
+  resetLinks: PasswordResetLinks;
+  /** The dialects each client obtains tokens through. */
+  dialects: DialectUsage;
   cookieSecrets: string[];
   /** The resource check, shared by /api/whoami and the admin surfaces. */
   tokenCheck: TokenCheck;
@@ -170,6 +179,14 @@ export async function composeServices(config: GatehouseConfig, role: 'owner' | '
     keepClientsWithTheirMetadata(provider, (clientId) => storage.clients.findCached(clientId));
     const clients = new ClientService(storage.clients, scopes, (metadata) => provider.Client.validate(metadata), storage.clientTokens, audit);
     observeProvider(provider, audit, metrics);
+    const sessions = new SignInSessionService(storage.signInSessions, providerSessions(provider, (accountId, grantId) => storage.accountTokens.revokeGrant(accountId, grantId)), audit);
+    followSessionEvents(provider, sessions, (error) => logger?.warn({ err: error }, 'the sign-in session index could not be updated'));
+    const dialects = new DialectUsage(storage.clientDialects);
+    provider.on('grant.success', (ctx) => {
+      const clientId = ctx.oidc.client?.clientId;
+      if (clientId) dialects.note(clientId, (ctx.state as { dialect?: string }).dialect ?? 'standard').catch((error: unknown) => logger?.warn({ err: error }, 'a client’s dialect could not be noted'));
+    });
+    const resetLinks = new PasswordResetLinks(storage.passwordResetLinks, accounts, sessions, config.passwordResetLinkTtl, audit);
     tokenCheck = createTokenCheck({
       issuer: config.issuer,
       // Gatehouse's own API: its audience, and the issuer's audience-less opaque tokens.
@@ -186,7 +203,7 @@ export async function composeServices(config: GatehouseConfig, role: 'owner' | '
         return storage.ephemeral.consume('DPoPProof', jti);
       },
     });
-    return { config, storage, provider, keys, scopes, resourceServers, accounts, clients, cookieSecrets, tokenCheck, jwtAccessTokens, audit, metrics, limiter,
+    return { config, storage, provider, keys, scopes, resourceServers, accounts, clients, sessions, resetLinks, dialects, cookieSecrets, tokenCheck, jwtAccessTokens, audit, metrics, limiter,
       signingKeys,
       // The key ID tokens (and RS256 access tokens) are signed with.
       signingKid: () => signingKeys.current.signing[DEFAULT_SIGNING_ALG],
@@ -241,10 +258,13 @@ export async function mountRoutes(services: Services, logger: Logger, internalOr
     whoamiRouter(tokenCheck, config.issuer),
     dashboardRouter({ clients: services.clients, scopes, pages: signedInPages }),
     consoleRouter({
-      clients: services.clients, accounts, scopes, resourceServers: services.resourceServers, keys: services.keys, audit: services.audit,
+      clients: services.clients, accounts, sessions: services.sessions, resetLinks: services.resetLinks, dialects: services.dialects,
+      scopes, resourceServers: services.resourceServers, keys: services.keys, audit: services.audit,
       metrics: services.metrics, health: storage, pages: signedInPages,
     }),
-    accountRouter({ clients: services.clients, accounts, limiter: services.limiter, pages: signedInPages }),
+    accountRouter({
+      clients: services.clients, accounts, sessions: services.sessions, resetLinks: services.resetLinks, currentSession: currentSessionUid(provider), limiter: services.limiter, pages: signedInPages,
+    }),
     northstarRouter({
       issuer: config.issuer, signingKid: services.signingKid, clients: services.clients, scopes, keys: services.keys, accounts, tokenCheck, audit: services.audit,
     }),
@@ -263,6 +283,7 @@ export async function mountRoutes(services: Services, logger: Logger, internalOr
   // A token request reads its artifact, grant and account in one trip and
   // writes a rotation in one (adapters/request-scope.ts).
   const storageScope: Middleware = (ctx, next) => storage.requestScope(next);
+  const signIns = indexSignIns(services.sessions, (error) => logger.warn({ err: error }, 'a sign-in could not be added to the session index'));
   provider.use(extendProviderRoutes(providerRoute, {
     token: [storageScope, cors, throttle, devicePollingPace(storage.counters, config.devicePollInterval)],
     introspection: [cors, throttle, jwtIntrospection(tokenCheck)],
@@ -270,6 +291,9 @@ export async function mountRoutes(services: Services, logger: Logger, internalOr
     pushed_authorization_request: [cors, throttle],
     device_authorization: [cors, throttle, deviceInterval(config.devicePollInterval)],
     code_verification: [deviceFormWithoutSession(createViews())],
+    // A sign-in completes where the provider resumes after the login page.
+    resume: [signIns],
+    device_resume: [signIns],
     authorization: [endSessionsOfGoneAccounts(provider, async (accountId) => Boolean((await accounts.findById(accountId))?.active))],
   }));
   provider.on('server_error', (ctx, error) => {

@@ -231,4 +231,42 @@ export const migrations: Migration[] = [
       CREATE INDEX audit_events_event ON audit_events (event, at);
     `,
   },
+  {
+    id: '0012_sign_in_sessions_reset_links_client_dialects',
+    sql: `
+      -- Sign-in sessions by account (issue 18) when no Redis holds sessions:
+      -- oidc-provider finds a session by id only. Rows past expires_at are
+      -- dead (never answered) and swept.
+      CREATE TABLE sign_in_sessions (
+        session_uid text PRIMARY KEY,
+        account_id text NOT NULL,
+        signed_in_at timestamptz NOT NULL,
+        ip text,
+        user_agent text,
+        last_seen_at timestamptz NOT NULL,
+        expires_at timestamptz NOT NULL
+      );
+      CREATE INDEX sign_in_sessions_account ON sign_in_sessions (account_id, expires_at);
+      CREATE INDEX sign_in_sessions_recent ON sign_in_sessions (expires_at DESC, session_uid);
+      -- One-time password-reset links: the secret half only as a hash.
+      CREATE TABLE password_reset_links (
+        id text PRIMARY KEY,
+        account_id text NOT NULL,
+        secret_hash text NOT NULL,
+        created_by text,
+        created_at timestamptz NOT NULL DEFAULT now(),
+        expires_at timestamptz NOT NULL,
+        used_at timestamptz
+      );
+      CREATE INDEX password_reset_links_expires_at ON password_reset_links (expires_at);
+      -- The dialects each client obtains tokens through (tokens do not record it).
+      CREATE TABLE client_dialects (
+        client_id text NOT NULL,
+        dialect text NOT NULL,
+        first_used_at timestamptz NOT NULL,
+        last_used_at timestamptz NOT NULL,
+        PRIMARY KEY (client_id, dialect)
+      );
+    `,
+  },
 ];

@@ -1,15 +1,22 @@
 import Router from '@koa/router';
 import type { Context } from 'koa';
+import type { PasswordResetLinks } from '../accounts/reset-links.js';
 import type { AccountService } from '../accounts/service.js';
 import type { ClientService } from '../clients/service.js';
+import type { SignInSessionService } from '../sessions/service.js';
 import { type FailureLimiter, TooManyFailures } from '../security/failure-limiter.js';
 import { nameGrants } from '../web/grants.js';
 import { ACCOUNT_PATH } from '../web/paths.js';
+import { mountResetLinkPages } from './reset-link.js';
 import { actorOf, fieldErrors, type Form, readForm, seeOther, sessionOf, type SignedInPages } from '../web/signed-in-pages.js';
 
 export interface AccountPageDeps {
   accounts: AccountService;
   clients: ClientService;
+  sessions: SignInSessionService;
+  resetLinks: PasswordResetLinks;
+  /** The provider session this browser is signed in with ("this device"). */
+  currentSession: (ctx: Context) => Promise<string | undefined>;
   limiter: FailureLimiter;
   pages: SignedInPages;
 }
@@ -18,6 +25,8 @@ export interface AccountPageDeps {
 const NOTICES: Record<string, string> = {
   password: 'Your password was changed.',
   withdrawn: 'Access withdrawn: the application’s tokens no longer work, and it must ask you again.',
+  signed_out: 'That session is signed out.',
+  signed_out_others: 'Every other session is signed out; this one stays.',
 };
 
 /**
@@ -27,16 +36,21 @@ const NOTICES: Record<string, string> = {
  * every other surface.
  */
 export function accountRouter(deps: AccountPageDeps): Router {
-  const { accounts, clients, limiter, pages } = deps;
+  const { accounts, clients, sessions, currentSession, limiter, pages } = deps;
   const router = new Router();
   router.use(ACCOUNT_PATH, pages.errorPages(ACCOUNT_PATH, { href: ACCOUNT_PATH, label: 'Back to your account' }));
+  // Before sign-in is required: a reset link is for someone who cannot sign in.
+  mountResetLinkPages(router, deps);
   pages.mountSignIn(router, ACCOUNT_PATH);
   const requireSession = pages.requireSession(ACCOUNT_PATH);
 
   async function accountPage(ctx: Context, locals: Record<string, unknown> = {}, status = 200): Promise<void> {
     const session = sessionOf(ctx);
-    const { account, grants } = await accounts.grants(session.sub);
+    const [{ account, grants }, signedIn, current] = await Promise.all([accounts.grants(session.sub), sessions.ofAccount(session.sub), currentSession(ctx)]);
     pages.render(ctx, ACCOUNT_PATH, 'account/page', {
+      sessions: signedIn,
+      currentSession: current,
+      sessionForm: (one: { sessionUid: string }) => `${ACCOUNT_PATH}/sessions/${encodeURIComponent(one.sessionUid)}/sign-out`,
       title: 'Your account',
       section: 'account',
       account,
@@ -86,6 +100,17 @@ export function accountRouter(deps: AccountPageDeps): Router {
   router.post(`${ACCOUNT_PATH}/grants/:grantId/withdraw`, readForm, requireSession, async (ctx) => {
     await accounts.revokeGrant(sessionOf(ctx).sub, ctx.params.grantId!, actorOf(ctx));
     seeOther(ctx, `${ACCOUNT_PATH}?done=withdrawn`);
+  });
+
+  router.post(`${ACCOUNT_PATH}/sessions/sign-out-others`, readForm, requireSession, async (ctx) => {
+    await sessions.revokeAllOf(sessionOf(ctx).sub, actorOf(ctx), await currentSession(ctx));
+    seeOther(ctx, `${ACCOUNT_PATH}?done=signed_out_others`);
+  });
+
+  router.post(`${ACCOUNT_PATH}/sessions/:uid/sign-out`, readForm, requireSession, async (ctx) => {
+    // Only the user's own: another account's session is not found, whatever its id.
+    await sessions.revoke(ctx.params.uid!, actorOf(ctx), sessionOf(ctx).sub);
+    seeOther(ctx, `${ACCOUNT_PATH}?done=signed_out`);
   });
 
   return router;

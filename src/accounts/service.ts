@@ -339,16 +339,17 @@ export class AccountService {
     return publicView(updated);
   }
 
-  async setPassword(idOrUsername: string, password: string, by: Actor = {}): Promise<Account> {
+  /** Sets a new password; `event` names how (an administrator's, or the holder's through a reset link). */
+  async setPassword(idOrUsername: string, password: string, by: Actor = {}, event: 'account.password_set' | 'account.password_reset' = 'account.password_set'): Promise<Account> {
     const account = await this.show(idOrUsername);
     this.checkNewPassword(password, 'password');
     await this.store.update(account.id, { passwordHash: await hashPassword(password) });
-    await this.audit?.record({ event: 'account.password_set', ...by, detail: { account_id: account.id, username: account.username } });
+    await this.audit?.record({ event, ...by, detail: { account_id: account.id, username: account.username } });
     return account;
   }
 
   /** The one rule for a new password, whichever form or command sets it. */
-  private checkNewPassword(password: unknown, field: string): asserts password is string {
+  checkNewPassword(password: unknown, field: string): asserts password is string {
     if (typeof password !== 'string' || password.length < PASSWORD_MIN || password.length > PASSWORD_MAX) {
       throw new ValidationError([{ field, message: `must be ${PASSWORD_MIN} to ${PASSWORD_MAX} characters` }]);
     }

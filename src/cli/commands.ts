@@ -9,6 +9,7 @@ import { type ImportBatch, ImportFileError, parseClientsFile, parseExportFile, p
 import { snakeClient, snakeUser } from './views.js';
 import { importDjangoOAuthToolkitCommand } from './import-dot-command.js';
 import { CORE_COMMANDS } from './core-commands.js';
+import { SESSION_COMMANDS } from './session-commands.js';
 
 /**
  * The CLI's commands, one entry each: name, usage line, flags with what they
@@ -374,7 +375,7 @@ const CUT_OVER_COMMANDS: CliCommand[] = [
 
 /** The table entry for the words typed, and the positional words after its name. */
 /** Every command of the CLI, in the order `--help` lists them (a longer name before its prefix: `audit prune` before `audit`). */
-export const COMMANDS: CliCommand[] = [...CORE_COMMANDS, ...CUT_OVER_COMMANDS];
+export const COMMANDS: CliCommand[] = [...CORE_COMMANDS, ...CUT_OVER_COMMANDS, ...SESSION_COMMANDS];
 
 export function findCommand(words: string[]): { command: CliCommand; args: string[] } | undefined {
   for (const command of COMMANDS) {

@@ -383,6 +383,11 @@ export class ClientService {
     return Boolean(await this.store.findCached(clientId));
   }
 
+  /** Live access tokens of the client (opaque, client credentials, recorded JWTs), from the one token store. */
+  accessTokenCount(clientId: string): Promise<number> {
+    return this.tokens.countAccessTokens(clientId);
+  }
+
   /** Live refresh tokens of the client, from the one token store. */
   refreshTokenCount(clientId: string): Promise<number> {
     return this.tokens.countRefreshTokens(clientId);

@@ -86,6 +86,11 @@ export function actorOf(ctx: Context): { actor: string; ip: string } {
 export class SignedInPages {
   constructor(private readonly deps: SignedInPagesDeps) {}
 
+  /** An absolute URL of one of Gatehouse's pages, at the issuer (for links handed to someone else). */
+  absolute(path: string): string {
+    return `${this.deps.issuer}${path}`;
+  }
+
   /** Renders a page with what the layout needs: who is signed in, the CSRF token, where sign-out posts. */
   render(ctx: Context, base: string, name: string, locals: Record<string, unknown>, status = 200): void {
     const session = ctx.state.dashboard as DashboardSession | undefined;

@@ -63,3 +63,33 @@ export async function openSharedCluster(): Promise<Cluster> {
   await new Promise<void>((resolve, reject) => { cluster.once('ready', resolve); cluster.once('error', reject); });
   return cluster;
 }
+
+/** One implementation of some store to run a contract against, opened fresh. */
+export interface StoreSubject<T> {
+  name: string;
+  open(): Promise<{ store: T; close(): Promise<void> }>;
+}
+
+/**
+ * Every implementation of a store the environment offers, built by `sql`
+ * (embedded always, PostgreSQL when configured) or `redis` (a single Redis,
+ * and a cluster, when configured), each opened fresh and migrated.
+ */
+export function storeSubjects<T>(sql: (db: SqlDatabase) => T, redis: (client: Redis | Cluster, prefix: string) => T): Array<StoreSubject<T>> {
+  const onSql = async (db: SqlDatabase, cleanup: () => Promise<void> = async () => {}) => {
+    await migrate(db);
+    return { store: sql(db), close: async () => { await db.close(); await cleanup(); } };
+  };
+  const onRedis = (client: Redis | Cluster) => ({ store: redis(client, `gatehouse-test-${randomUUID()}:`), close: async () => { client.disconnect(); } });
+  const subjects: Array<StoreSubject<T>> = [{
+    name: 'SQL on embedded PGlite',
+    async open() {
+      const dir = await tempDir();
+      return onSql(await openEmbedded(dir, 'owner'), () => rm(dir, { recursive: true, force: true }));
+    },
+  }];
+  if (process.env.DATABASE_URL) subjects.push({ name: 'SQL on PostgreSQL', open: () => onSql(openPostgres(process.env.DATABASE_URL!)) });
+  if (process.env.REDIS_URL) subjects.push({ name: 'Redis', open: async () => onRedis(new Redis(process.env.REDIS_URL!)) });
+  if (clusterContractWanted) subjects.push({ name: 'Redis Cluster', open: async () => onRedis(await openSharedCluster()) });
+  return subjects;
+}

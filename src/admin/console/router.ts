@@ -1,9 +1,12 @@
 import Router from '@koa/router';
 import type { AccountService } from '../../accounts/service.js';
 import type { AuditLog } from '../../audit/log.js';
+import type { DialectUsage } from '../../clients/dialect-usage.js';
 import type { ClientService } from '../../clients/service.js';
 import type { ResourceServerRegistry } from '../../resource-servers/registry.js';
+import type { PasswordResetLinks } from '../../accounts/reset-links.js';
 import type { ScopeRegistry } from '../../scopes/registry.js';
+import type { SignInSessionService } from '../../sessions/service.js';
 import { ADMIN_PATH } from '../../web/paths.js';
 import type { SignedInPages } from '../../web/signed-in-pages.js';
 import { mountConsoleClientPages } from '../dashboard/router.js';
@@ -12,11 +15,15 @@ import { mountKeyPages } from './keys.js';
 import { mountOverviewPage, type OverviewDeps } from './overview.js';
 import { mountResourceServerPages } from './resource-servers.js';
 import { mountScopePages } from './scopes.js';
+import { mountSessionPages } from './sessions.js';
 import { mountUserPages } from './users.js';
 
 export interface ConsoleDeps extends OverviewDeps {
   clients: ClientService;
   accounts: AccountService;
+  sessions: SignInSessionService;
+  resetLinks: PasswordResetLinks;
+  dialects: DialectUsage;
   scopes: ScopeRegistry;
   resourceServers: ResourceServerRegistry;
   audit: AuditLog;
@@ -41,5 +48,6 @@ export function consoleRouter(deps: ConsoleDeps): Router {
   mountKeyPages(router, deps);
   mountScopePages(router, deps);
   mountResourceServerPages(router, deps);
+  mountSessionPages(router, deps);
   return router;
 }

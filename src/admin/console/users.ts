@@ -2,11 +2,14 @@ import type Router from '@koa/router';
 import type { Context } from 'koa';
 import { ROLES } from '../../accounts/roles.js';
 import type { Account, AccountService } from '../../accounts/service.js';
+import type { PasswordResetLinks } from '../../accounts/reset-links.js';
 import type { ClientService } from '../../clients/service.js';
+import type { SignInSessionService } from '../../sessions/service.js';
 import { ValidationError } from '../../errors/app-error.js';
 import { readPaging } from '../../paging/parameters.js';
 import { nameGrants } from '../../web/grants.js';
-import { ADMIN_PATH } from '../../web/paths.js';
+import { ADMIN_PATH, resetLinkPath } from '../../web/paths.js';
+import { sessionPath } from './sessions.js';
 import { actorOf, fieldErrors, type Form, formList, formText, readForm, seeOther, sessionOf, type SignedInPages } from '../../web/signed-in-pages.js';
 
 const USERS = `${ADMIN_PATH}/users`;
@@ -15,6 +18,8 @@ const PER_PAGE = 20;
 export interface UserPagesDeps {
   accounts: AccountService;
   clients: ClientService;
+  sessions: SignInSessionService;
+  resetLinks: PasswordResetLinks;
   pages: SignedInPages;
 }
 
@@ -32,10 +37,10 @@ function userPath(account: Pick<Account, 'id'>, rest = ''): string {
  * administrator as the audit event's actor.
  */
 export function mountUserPages(router: Router, deps: UserPagesDeps): void {
-  const { accounts, clients, pages } = deps;
+  const { accounts, clients, sessions, resetLinks, pages } = deps;
   const requireAdmin = pages.requireAdmin(ADMIN_PATH);
   const render = (ctx: Context, name: string, locals: Record<string, unknown>, status = 200) => pages.render(ctx, ADMIN_PATH, name, {
-    section: 'users', usersHome: USERS, userPath, roles: ROLES, errors: {}, ...locals,
+    section: 'users', usersHome: USERS, userPath, roles: ROLES, errors: {}, resetLinkValidity: validity(resetLinks.lifetimeSeconds), ...locals,
   }, status);
 
   /**
@@ -51,9 +56,10 @@ export function mountUserPages(router: Router, deps: UserPagesDeps): void {
   }
 
   async function showPage(ctx: Context, account: Account, locals: Record<string, unknown> = {}, status = 200): Promise<void> {
-    const { grants } = await accounts.grants(account.id);
+    const [{ grants }, signedIn] = await Promise.all([accounts.grants(account.id), sessions.ofAccount(account.id)]);
     render(ctx, 'console/users/show', {
       title: account.username, account, grants: await nameGrants(clients, grants), isSelf: account.id === sessionOf(ctx).sub,
+      sessions: signedIn, sessionLink: (session: { sessionUid: string }) => sessionPath(session, '?back=user'),
       notice: typeof ctx.query.done === 'string' ? NOTICES[ctx.query.done] : undefined, ...locals,
     }, status);
   }
@@ -136,6 +142,13 @@ export function mountUserPages(router: Router, deps: UserPagesDeps): void {
     }
   });
 
+  // The link is on this answer only: its secret is stored as a hash, so no page can show it again.
+  router.post(`${USERS}/:id/reset-link`, readForm, requireAdmin, async (ctx) => {
+    const { account, token, expiresAt } = await resetLinks.create(ctx.params.id!, actorOf(ctx));
+    ctx.set('Cache-Control', 'no-store');
+    render(ctx, 'console/users/reset-link', { title: `Reset link for ${account.username}`, account, link: pages.absolute(resetLinkPath(token)), expiresAt });
+  });
+
   router.get(`${USERS}/:id/delete`, requireAdmin, async (ctx) => {
     const account = await accounts.show(ctx.params.id!);
     const { grants } = await accounts.grants(account.id);
@@ -170,6 +183,12 @@ export function mountUserPages(router: Router, deps: UserPagesDeps): void {
   });
 }
 
+/** A link's lifetime as the password page states it. */
+function validity(seconds: number): string {
+  const [count, unit] = seconds >= 7200 ? [Math.round(seconds / 3600), 'hour'] : [Math.max(1, Math.round(seconds / 60)), 'minute'];
+  return `${count} ${unit}${count === 1 ? '' : 's'}`;
+}
+
 /** What the user page says after a change (by a fixed key, so the URL cannot put words on the page). */
 const NOTICES: Record<string, string> = {
   created: 'User created.',
@@ -178,4 +197,5 @@ const NOTICES: Record<string, string> = {
   disabled: 'User disabled: they are signed out everywhere and cannot sign in.',
   password: 'New password set.',
   revoked: 'Access revoked: the grant and every token issued under it no longer work.',
+  session_revoked: 'Session ended: that browser is signed out of Gatehouse.',
 };

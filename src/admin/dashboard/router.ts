@@ -2,6 +2,7 @@ import Router from '@koa/router';
 import type { Context } from 'koa';
 import { type Client, type ClientService, GRANT_TYPES } from '../../clients/service.js';
 import { readPaging } from '../../paging/parameters.js';
+import { DIALECT_NAMES, type DialectUsage } from '../../clients/dialect-usage.js';
 import type { ScopeRegistry } from '../../scopes/registry.js';
 import { assertClientChangeable, isReservedClient } from '../../clients/reserved-clients.js';
 import { actorOf, fieldErrors, type Form, formList, formText, readForm, seeOther, type SignedInPages } from '../../web/signed-in-pages.js';
@@ -15,6 +16,8 @@ export interface ClientPagesDeps {
   clients: ClientService;
   scopes: ScopeRegistry;
   pages: SignedInPages;
+  /** The console shows which dialects a client's tokens were obtained through. */
+  dialects?: DialectUsage;
 }
 
 function lines(value: string): string[] {
@@ -114,8 +117,10 @@ function mountClientPages(router: Router, deps: ClientPagesDeps, paths: ClientPa
 
   router.get(`${base}/clients/:id`, requireAdmin, async (ctx) => {
     const client = await clients.show(ctx.params.id!);
-    const refreshTokens = manage ? await clients.refreshTokenCount(client.clientId) : undefined;
-    render(ctx, 'console/clients/show', { title: client.name, client, refreshTokens, saved: ctx.query.saved === '1' });
+    const [refreshTokens, accessTokens, dialectUses] = manage
+      ? await Promise.all([clients.refreshTokenCount(client.clientId), clients.accessTokenCount(client.clientId), deps.dialects?.of(client.clientId)])
+      : [];
+    render(ctx, 'console/clients/show', { title: client.name, client, refreshTokens, accessTokens, dialectUses, dialectNames: DIALECT_NAMES, saved: ctx.query.saved === '1' });
   });
 
   if (manage) mountClientManagement(router, deps, render, base, listPath);

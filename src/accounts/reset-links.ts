@@ -1,0 +1,91 @@
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import type { PasswordResetLinkStore } from '../../adapters/contract.js';
+import type { Actor, AuditLog } from '../audit/log.js';
+import { AppError, type FieldProblem, ValidationError } from '../errors/app-error.js';
+import type { SignInSessionService } from '../sessions/service.js';
+import type { Account, AccountService } from './service.js';
+
+/** Why a link cannot be used; the page says only this, nothing of the account. */
+export type UnusableReason = 'unknown' | 'used' | 'expired';
+
+/** A link that cannot set a password: 404 when it never existed, 410 when it did (used or expired). */
+export class ResetLinkUnusable extends AppError {
+  override name = 'ResetLinkUnusable';
+
+  constructor(readonly reason: UnusableReason) {
+    super(reason === 'unknown' ? 404 : 410, `reset_link_${reason}`, {
+      unknown: 'This password-reset link is not valid. Ask an administrator for a new one.',
+      used: 'This password-reset link has already been used. Ask an administrator for a new one.',
+      expired: 'This password-reset link has expired. Ask an administrator for a new one.',
+    }[reason]);
+  }
+}
+
+function sha256(text: string): Buffer {
+  return createHash('sha256').update(text).digest();
+}
+
+/**
+ * One-time password-reset links an administrator hands over (there is no
+ * mailer). The token is `<id>.<secret>`: the id finds the record, the
+ * secret is stored only as its SHA-256 and compared in constant time
+ * (RFC 6819 §5.1.4.1.3, as client secrets are), and a link is spent in one
+ * atomic step before the password is set (two concurrent uses: one wins).
+ */
+export class PasswordResetLinks {
+  constructor(
+    private readonly store: PasswordResetLinkStore,
+    private readonly accounts: AccountService,
+    private readonly sessions: SignInSessionService,
+    readonly lifetimeSeconds: number,
+    private readonly audit?: AuditLog,
+  ) {}
+
+  /** A new link's token (shown once, never stored) for the account. */
+  async create(idOrUsername: string, by: Actor = {}): Promise<{ account: Account; token: string; expiresAt: Date }> {
+    const account = await this.accounts.show(idOrUsername);
+    const id = randomBytes(12).toString('base64url');
+    const secret = randomBytes(32).toString('base64url');
+    const expiresAt = new Date(Date.now() + this.lifetimeSeconds * 1000);
+    await this.store.insert({ id, accountId: account.id, secretHash: sha256(secret).toString('base64url'), createdBy: by.actor ?? null, expiresAt });
+    await this.audit?.record({ event: 'account.reset_link_created', ...by, detail: { account_id: account.id, username: account.username, link: id, expires_at: expiresAt.toISOString() } });
+    return { account, token: `${id}.${secret}`, expiresAt };
+  }
+
+  /** The account a live link resets; ResetLinkUnusable otherwise. */
+  async check(token: string): Promise<{ id: string; account: Account }> {
+    const [id, secret, ...rest] = token.split('.');
+    const record = id && secret && !rest.length ? await this.store.find(id) : undefined;
+    const presented = sha256(secret ?? '');
+    const stored = Buffer.from(record?.secretHash ?? '', 'base64url');
+    if (!record || stored.length !== presented.length || !timingSafeEqual(stored, presented)) throw new ResetLinkUnusable('unknown');
+    if (record.usedAt) throw new ResetLinkUnusable('used');
+    if (record.expiresAt.getTime() <= Date.now()) throw new ResetLinkUnusable('expired');
+    const account = await this.accounts.findById(record.accountId);
+    if (!account?.active) throw new ResetLinkUnusable('unknown');
+    return { id: record.id, account };
+  }
+
+  /**
+   * Sets the password through a live link, then ends every sign-in session
+   * of the account (whoever knew the old password is signed out). Bad input
+   * spends nothing; the link is spent before the password is written.
+   */
+  async redeem(token: string, password: string, confirmation: string, by: Pick<Actor, 'ip'> = {}): Promise<Account> {
+    const { id, account } = await this.check(token);
+    const problems: FieldProblem[] = [];
+    try {
+      this.accounts.checkNewPassword(password, 'password');
+    } catch (error) {
+      if (!(error instanceof ValidationError)) throw error;
+      problems.push(...error.fields);
+    }
+    if (password !== confirmation) problems.push({ field: 'password_confirmation', message: 'does not match the new password' });
+    if (problems.length) throw new ValidationError(problems);
+    if (!(await this.store.consume(id))) throw new ResetLinkUnusable('used');
+    const actor = { actor: `user:${account.id}`, ip: by.ip ?? null };
+    await this.accounts.setPassword(account.id, password, actor, 'account.password_reset');
+    await this.sessions.revokeAllOf(account.id, actor);
+    return account;
+  }
+}
