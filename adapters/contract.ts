@@ -266,7 +266,7 @@ export interface AccountGrant {
 
 /** Every grant of one account, with what was issued under it, across both tiers. */
 export interface AccountTokenStore {
-  /** Revokes them; answers how many grants there were. */
+  /** Revokes them, and ends the account's sign-in sessions; answers how many grants there were. */
   revokeAll(accountId: string): Promise<number>;
   /** The account's live grants, newest first. */
   grantsOf(accountId: string): Promise<AccountGrant[]>;

@@ -226,6 +226,13 @@ export async function openStorage(options: StorageOptions): Promise<Storage> {
       // goes through `ephemeral`, which announces the JWTs it kills.
       const grantIds = await plainDurable.grantIdsOfAccount(accountId);
       for (const grantId of grantIds) await revokeGrant({ durable, ephemeral }, grantId);
+      // And its sign-in sessions: every browser signed in as the account is
+      // signed out now (its grants went above), not when it next comes back.
+      for (const entry of await signInSessions.listByAccount(accountId)) {
+        const session = await ephemeral.findByUid('Session', entry.sessionUid);
+        if (typeof session?.jti === 'string') await ephemeral.destroy('Session', session.jti);
+        await signInSessions.remove(entry.sessionUid);
+      }
       return grantIds.length;
     },
     async grantsOf(accountId) {

@@ -48,6 +48,8 @@ export interface ProviderDeps {
   views: Views;
 }
 
+type ResourceInfo = ReturnType<typeof resourceIndicatorsFeature>['getResourceServerInfo'];
+
 const ASYMMETRIC_SIGNING_ALGS = ['RS256', 'PS256', 'ES256', 'Ed25519', 'EdDSA'] as const;
 
 /** The URL of Gatehouse's own API, the default audience of JWT access tokens. */
@@ -55,21 +57,9 @@ export function apiAudience(issuer: string): string {
   return `${issuer}/api`;
 }
 
-/**
- * The protocol engine: oidc-provider configured for Gatehouse. Everything
- * here is configuration of what oidc-provider already implements.
- */
-export function buildProvider(config: GatehouseConfig, deps: ProviderDeps): Provider {
-  const { views } = deps;
-  // @types/oidc-provider models `features` as a union keyed on experimental
-  // features that trips contextual typing; the shape is checked at runtime by
-  // oidc-provider's own configuration validation.
-  const resourceIndicators = resourceIndicatorsFeature({
-    defaultAudience: apiAudience(config.issuer),
-    registeredScopes: () => deps.scopes,
-    findResourceServer: deps.findResourceServer,
-  });
-  const features = {
+/** The oidc-provider features Gatehouse turns on, each with the standard it implements. */
+function providerFeatures(views: Views, resourceIndicators: ReturnType<typeof resourceIndicatorsFeature>) {
+  return {
     devInteractions: { enabled: false },
     clientCredentials: { enabled: true },
     introspection: { enabled: true, allowedPolicy: introspectionAllowed },
@@ -102,6 +92,130 @@ export function buildProvider(config: GatehouseConfig, deps: ProviderDeps): Prov
     // RFC 8628, for clients whose grant_types list the device_code grant.
     deviceFlow: deviceFlowFeature(views),
   };
+}
+
+/** Gatehouse's own client metadata and the rules every client is held to (registration and admin surfaces alike). */
+function clientMetadataRules(deps: ProviderDeps): Configuration['extraClientMetadata'] {
+  return {
+    properties: ['access_token_format', 'description', SKIP_CONSENT, CLIENT_DIALECT_LIFETIMES],
+    validator(ctx, key, value, metadata) {
+      // Called once per property with the whole metadata: the client rules
+      // run once, with the first property.
+      if (key === 'access_token_format') {
+        enforceClientRules(ctx, metadata as Record<string, unknown>, { names: () => deps.scopes, restricted: () => deps.restrictedScopes });
+      }
+      if (key === 'access_token_format' && value !== undefined && value !== 'opaque' && value !== 'jwt') {
+        throw new errors.InvalidClientMetadata('access_token_format must be opaque or jwt');
+      }
+      if (key === SKIP_CONSENT && value !== undefined && typeof value !== 'boolean') {
+        throw new errors.InvalidClientMetadata(`${SKIP_CONSENT} must be true or false`);
+      }
+      if (key === CLIENT_DIALECT_LIFETIMES && value !== undefined && !isDialectLifetimes(value)) {
+        throw new errors.InvalidClientMetadata(`${CLIENT_DIALECT_LIFETIMES} must map accessToken, clientCredentials or refreshToken to seconds`);
+      }
+      if (key === 'description' && value !== undefined && (typeof value !== 'string' || value.length > 2000)) {
+        throw new errors.InvalidClientMetadata('description must be a string of at most 2000 characters');
+      }
+    },
+  };
+}
+
+/**
+ * Opaque tokens' length, and RFC 9068 JWT access tokens: each carries the
+ * user's role and is recorded by jti, so a revocation is honoured although
+ * its signature stays valid.
+ */
+function tokenFormats(deps: ProviderDeps): Configuration['formats'] {
+  return {
+    bitsOfOpaqueRandomness,
+    customizers: {
+      async jwt(ctx, token, jwt) {
+        const { accountId, clientId, grantId } = token as unknown as { accountId?: string; clientId: string; grantId?: string };
+        if (accountId) {
+          const role = await deps.accountRole(ctx, accountId);
+          if (role) jwt.payload.role = role;
+        }
+        // `jti`, `iat` and `exp` from the claims being signed: the token model
+        // has no `exp` of its own yet (oidc-provider computes it for the payload).
+        const { jti, iat, exp } = jwt.payload as { jti: string; iat: number; exp: number };
+        await deps.jwtAccessTokens.record(jti, { clientId, grantId, accountId }, iat, exp);
+      },
+    },
+  };
+}
+
+/**
+ * The grant an authorization request continues. First-party clients are part
+ * of Gatehouse itself; asking the user to consent to them would be noise.
+ * Every other client gets the consent page.
+ */
+function existingGrantLoader(deps: ProviderDeps): Configuration['loadExistingGrant'] {
+  return async (ctx) => {
+    const { client, session } = ctx.oidc;
+    const grantId = ctx.oidc.result?.consent?.grantId ?? (client ? session?.grantIdFor(client.clientId) : undefined);
+    if (grantId) return ctx.oidc.provider.Grant.find(grantId);
+    // An imported client whose old server never asked (django-oauth-toolkit's
+    // skip_authorization) keeps that: an administrator decided it, not the client.
+    const trusted = client && (deps.firstPartyClients.has(client.clientId) || client.metadata()[SKIP_CONSENT] === true);
+    if (!client || !session?.accountId || !trusted) return undefined;
+    const grant = new ctx.oidc.provider.Grant({ clientId: client.clientId, accountId: session.accountId });
+    grant.addOIDCScope(client.scope ?? 'openid');
+    await grant.save();
+    return grant;
+  };
+}
+
+/** Lifetimes: a dialect's documented lifetime first, then a registered resource server's own (RFC 8707), then the server-wide setting. */
+function tokenLifetimes(config: GatehouseConfig): Configuration['ttl'] {
+  return {
+    AccessToken: (ctx, token, client) => dialectLifetime(ctx, 'accessToken', client) ?? token.resourceServer?.accessTokenTTL ?? config.accessTokenTtl,
+    AuthorizationCode: config.authorizationCodeTtl,
+    ClientCredentials: (ctx, token, client) => dialectLifetime(ctx, 'clientCredentials', client) ?? token.resourceServer?.accessTokenTTL ?? config.clientCredentialsTtl,
+    IdToken: config.idTokenTtl,
+    RefreshToken: (ctx, _token, client) => dialectLifetime(ctx, 'refreshToken', client) ?? config.refreshTokenTtl,
+    Session: config.sessionTtl,
+    Interaction: config.interactionTtl,
+    Grant: config.grantTtl,
+    DeviceCode: config.deviceCodeTtl,
+    BackchannelAuthenticationRequest: 600,
+    PreAuthorizedCode: 600,
+  };
+}
+
+/** The grants oidc-provider does not ship: the password grant (legacy dialects) and RFC 8693 token exchange. */
+function registerExtraGrants(provider: Provider, config: GatehouseConfig, deps: ProviderDeps, resourceInfo: ResourceInfo): void {
+  provider.registerGrantType(
+    password.grantType,
+    password.passwordGrantHandler(provider, {
+      authenticate: deps.authenticate,
+      limiter: deps.limiter,
+      jwtAudience: apiAudience(config.issuer),
+      resourceServerInfo: resourceInfo,
+    }) as never,
+    password.parameters,
+  );
+  provider.registerGrantType(
+    tokenExchange.grantType,
+    tokenExchange.tokenExchangeHandler(provider, {
+      tokenCheck: deps.tokenCheck,
+      grantOf: deps.grantOf,
+      audience: apiAudience(config.issuer),
+      resourceServerInfo: resourceInfo,
+    }) as never,
+    tokenExchange.parameters,
+  );
+}
+
+/**
+ * The protocol engine: oidc-provider configured for Gatehouse. Everything
+ * here is configuration of what oidc-provider already implements.
+ */
+export function buildProvider(config: GatehouseConfig, deps: ProviderDeps): Provider {
+  const resourceIndicators = resourceIndicatorsFeature({
+    defaultAudience: apiAudience(config.issuer),
+    registeredScopes: () => deps.scopes,
+    findResourceServer: deps.findResourceServer,
+  });
 
   const configuration: Configuration = {
     // A client's `client_secret` here is its keyed hash (adapters/secrets-at-rest.ts),
@@ -137,28 +251,7 @@ export function buildProvider(config: GatehouseConfig, deps: ProviderDeps): Prov
       token_endpoint_auth_method: 'client_secret_basic',
       id_token_signed_response_alg: 'RS256',
     },
-    extraClientMetadata: {
-      properties: ['access_token_format', 'description', SKIP_CONSENT, CLIENT_DIALECT_LIFETIMES],
-      validator(ctx, key, value, metadata) {
-        // Called once per property with the whole metadata: the client rules
-        // run once, with the first property.
-        if (key === 'access_token_format') {
-          enforceClientRules(ctx, metadata as Record<string, unknown>, { names: () => deps.scopes, restricted: () => deps.restrictedScopes });
-        }
-        if (key === 'access_token_format' && value !== undefined && value !== 'opaque' && value !== 'jwt') {
-          throw new errors.InvalidClientMetadata('access_token_format must be opaque or jwt');
-        }
-        if (key === SKIP_CONSENT && value !== undefined && typeof value !== 'boolean') {
-          throw new errors.InvalidClientMetadata(`${SKIP_CONSENT} must be true or false`);
-        }
-        if (key === CLIENT_DIALECT_LIFETIMES && value !== undefined && !isDialectLifetimes(value)) {
-          throw new errors.InvalidClientMetadata(`${CLIENT_DIALECT_LIFETIMES} must map accessToken, clientCredentials or refreshToken to seconds`);
-        }
-        if (key === 'description' && value !== undefined && (typeof value !== 'string' || value.length > 2000)) {
-          throw new errors.InvalidClientMetadata('description must be a string of at most 2000 characters');
-        }
-      },
-    },
+    extraClientMetadata: clientMetadataRules(deps),
     // RFC 9700 §2.1.1: PKCE for every client using the code flow, with S256
     // only; the one exception is the Lux path, for confidential clients.
     pkce: { required: pkceRequired },
@@ -166,25 +259,11 @@ export function buildProvider(config: GatehouseConfig, deps: ProviderDeps): Prov
     // rotated one revokes the grant (oidc-provider's reuse detection).
     rotateRefreshToken: true,
     issueRefreshToken: async (_ctx, client) => client.grantTypeAllowed('refresh_token'),
-    features: features as unknown as Configuration['features'],
-    // RFC 9068 tokens carry the user's role; each is recorded by jti so a
-    // revocation is honoured although its signature stays valid.
-    formats: {
-      bitsOfOpaqueRandomness,
-      customizers: {
-        async jwt(ctx, token, jwt) {
-          const { accountId, clientId, grantId } = token as unknown as { accountId?: string; clientId: string; grantId?: string };
-          if (accountId) {
-            const role = await deps.accountRole(ctx, accountId);
-            if (role) jwt.payload.role = role;
-          }
-          // `jti`, `iat` and `exp` from the claims being signed: the token model
-          // has no `exp` of its own yet (oidc-provider computes it for the payload).
-          const { jti, iat, exp } = jwt.payload as { jti: string; iat: number; exp: number };
-          await deps.jwtAccessTokens.record(jti, { clientId, grantId, accountId }, iat, exp);
-        },
-      },
-    },
+    // @types/oidc-provider models `features` as a union keyed on experimental
+    // features that trips contextual typing; the shape is checked at runtime by
+    // oidc-provider's own configuration validation.
+    features: providerFeatures(deps.views, resourceIndicators) as unknown as Configuration['features'],
+    formats: tokenFormats(deps),
     // oidc-provider refuses outgoing calls to special-use addresses (SSRF);
     // ALLOW_LOOPBACK_CALLBACKS lifts that for loopback only, for development.
     ...(config.allowLoopbackCallbacks ? {
@@ -194,42 +273,14 @@ export function buildProvider(config: GatehouseConfig, deps: ProviderDeps): Prov
         return fetch(input, options);
       },
     } : {}),
-    // First-party clients are part of Gatehouse itself; asking the user to
-    // consent to them would be noise. Every other client gets the consent page.
-    async loadExistingGrant(ctx) {
-      const { client, session } = ctx.oidc;
-      const grantId = ctx.oidc.result?.consent?.grantId ?? (client ? session?.grantIdFor(client.clientId) : undefined);
-      if (grantId) return ctx.oidc.provider.Grant.find(grantId);
-      // An imported client whose old server never asked (django-oauth-toolkit's
-      // skip_authorization) keeps that: an administrator decided it, not the client.
-      const trusted = client && (deps.firstPartyClients.has(client.clientId) || client.metadata()[SKIP_CONSENT] === true);
-      if (!client || !session?.accountId || !trusted) return undefined;
-      const grant = new ctx.oidc.provider.Grant({ clientId: client.clientId, accountId: session.accountId });
-      grant.addOIDCScope(client.scope ?? 'openid');
-      await grant.save();
-      return grant;
-    },
+    loadExistingGrant: existingGrantLoader(deps),
     interactions: {
       url: (_ctx, interaction) => `/interaction/${interaction.uid}`,
     },
     async renderError(ctx, out) {
-      renderPage(ctx, views, 'error', { error: out.error, description: out.error_description });
+      renderPage(ctx, deps.views, 'error', { error: out.error, description: out.error_description });
     },
-    ttl: {
-      // A dialect's documented lifetime first, then a registered resource
-      // server's own (RFC 8707), then the server-wide setting.
-      AccessToken: (ctx, token, client) => dialectLifetime(ctx, 'accessToken', client) ?? token.resourceServer?.accessTokenTTL ?? config.accessTokenTtl,
-      AuthorizationCode: config.authorizationCodeTtl,
-      ClientCredentials: (ctx, token, client) => dialectLifetime(ctx, 'clientCredentials', client) ?? token.resourceServer?.accessTokenTTL ?? config.clientCredentialsTtl,
-      IdToken: config.idTokenTtl,
-      RefreshToken: (ctx, _token, client) => dialectLifetime(ctx, 'refreshToken', client) ?? config.refreshTokenTtl,
-      Session: config.sessionTtl,
-      Interaction: config.interactionTtl,
-      Grant: config.grantTtl,
-      DeviceCode: config.deviceCodeTtl,
-      BackchannelAuthenticationRequest: 600,
-      PreAuthorizedCode: 600,
-    },
+    ttl: tokenLifetimes(config),
   };
 
   const provider = new Provider(config.issuer, configuration);
@@ -244,25 +295,6 @@ export function buildProvider(config: GatehouseConfig, deps: ProviderDeps): Prov
   provider.Client.prototype.compareClientSecret = function compareClientSecret(this: { clientSecret?: string; clientId: string }, presented: string) {
     return deps.verifyClientSecret(presented, this.clientSecret ?? '', this.clientId);
   };
-  provider.registerGrantType(
-    password.grantType,
-    password.passwordGrantHandler(provider, {
-      authenticate: deps.authenticate,
-      limiter: deps.limiter,
-      jwtAudience: apiAudience(config.issuer),
-      resourceServerInfo: resourceIndicators.getResourceServerInfo,
-    }) as never,
-    password.parameters,
-  );
-  provider.registerGrantType(
-    tokenExchange.grantType,
-    tokenExchange.tokenExchangeHandler(provider, {
-      tokenCheck: deps.tokenCheck,
-      grantOf: deps.grantOf,
-      audience: apiAudience(config.issuer),
-      resourceServerInfo: resourceIndicators.getResourceServerInfo,
-    }) as never,
-    tokenExchange.parameters,
-  );
+  registerExtraGrants(provider, config, deps, resourceIndicators.getResourceServerInfo);
   return provider;
 }

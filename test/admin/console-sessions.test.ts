@@ -67,6 +67,21 @@ describe('the admin console’s Sessions section (/admin/sessions)', () => {
       expect(items.find((item) => item.event === 'session.revoked' && item.detail.session === otherUid)?.actor).to.match(/^user:/);
     });
 
+    it('ends every session of a user who is disabled, and of one who is deleted, at once: each browser must sign in again', async () => {
+      for (const end of ['disable', 'delete'] as const) {
+        const { user, account } = await newUser(`ended-by-${end}`);
+        const signedIn = await signIn(user, '/account');
+        expect((await signedIn.browser.navigate(`${server.issuer}/account`)).html).to.include('Your account');
+        expect(await server.services.sessions.ofAccount(account.id)).to.have.length(1);
+        if (end === 'disable') await server.services.accounts.update(account.id, { active: false });
+        else await server.services.accounts.delete(account.id);
+        expect(await server.services.sessions.ofAccount(account.id), `${end}: no session listed`).to.deep.equal([]);
+        if (end === 'disable') await server.services.accounts.update(account.id, { active: true });
+        // Enabled again (or not there at all), the browser's old session still does not count: it signs in afresh.
+        expect((await signedIn.browser.navigate(`${server.issuer}/account`)).html, end).to.include('name="password"').and.not.include('Your account');
+      }
+    });
+
     it('lists and revokes the same sessions from the CLI’s session commands', async () => {
       const { user, account } = await newUser('cli');
       const browser = (await signIn(user, '/account')).browser;

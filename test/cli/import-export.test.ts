@@ -262,7 +262,9 @@ async function freshServer(): Promise<{ server: TestServer; stop(): Promise<void
     server,
     async stop() {
       await server.stop();
-      await admin.query(`DROP DATABASE IF EXISTS ${name}`);
+      // FORCE: behind a pooler (CI runs the suite through PgBouncer) the
+      // pooler, not the stopped server, still holds connections to it.
+      await admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
       await admin.end();
     },
   };

@@ -109,6 +109,11 @@ export async function startPgBouncer(
     // number of databases in use: the pooler, not the server, makes clients wait.
     'max_user_connections = 40',
     'server_idle_timeout = 10',
+    // What docs/operations/scaling-out.md recommends: a client waits at most
+    // this long for a server connection (PgBouncer's default is 120 s), so an
+    // unreachable or dropped database is a prompt error (then 503), not a hang.
+    'query_wait_timeout = 5',
+    'server_login_retry = 1',
     'log_connections = 0',
     'log_disconnections = 0',
     '',
