@@ -1,7 +1,10 @@
 /**
- * `npm run bench:console`: how fast is the admin console's clients list with
- * BENCH_CLIENTS clients (default 10,000)? Seeds them through ClientService
- * (the path the CLI and /v2 take: validation, a secret each), signs in as an
+ * `npm run bench:console`: how fast are the admin console's lists with
+ * BENCH_CLIENTS clients (default 10,000) and BENCH_USERS users (default
+ * 100,000)? Seeds the clients through ClientService (the path the CLI and /v2
+ * take: validation, a secret each) and the users through
+ * AccountService.importAccounts (the bulk path of `import users`, pages of
+ * 1,000, all with one precomputed argon2id hash), signs in as an
  * administrator through Gatehouse's login page, then times whole pages as a
  * browser gets them (session and role check, query, rendering): the median
  * and p90 of BENCH_REPEATS requests (default 15) each. Uses DATABASE_URL /
@@ -9,10 +12,12 @@
  */
 // The test suite's settings (a SECRETS_KEY with DATABASE_URL): this is a throwaway server.
 import '../test/support/environment.js';
+import { hashPassword } from '../src/accounts/passwords.js';
 import { FormBrowser } from '../test/support/form-browser.js';
 import { startTestServer } from '../test/support/server.js';
 
 const CLIENTS = Number(process.env.BENCH_CLIENTS ?? 10_000);
+const USERS = Number(process.env.BENCH_USERS ?? 100_000);
 const REPEATS = Number(process.env.BENCH_REPEATS ?? 15);
 const CONCURRENCY = 8;
 
@@ -37,6 +42,17 @@ async function main(): Promise<void> {
     }));
     const { total } = await clients.list({ perPage: 1 });
     console.log(`seeded ${total - existing} clients in ${((Date.now() - started) / 1000).toFixed(1)} s (${total} in all)`);
+    const usersStarted = Date.now();
+    const passwordHash = await hashPassword('bench user password');
+    const userName = (n: number) => `user-${String(n).padStart(6, '0')}`;
+    for (let from = (await accounts.list({ perPage: 1 })).total; from < USERS; from += 1000) {
+      const page = Array.from({ length: Math.min(1000, USERS - from) }, (_, i) => from + i + 1);
+      await accounts.importAccounts(page.map((n) => ({
+        username: userName(n), email: `${userName(n)}@example.test`, name: `Bench User ${n}`, active: true, roles: ['user'], passwordHash,
+      })));
+    }
+    const users = (await accounts.list({ perPage: 1 })).total;
+    console.log(`seeded users in ${((Date.now() - usersStarted) / 1000).toFixed(1)} s (${users} in all)`);
 
     const browser = new FormBrowser();
     const login = await browser.navigate(`${server.issuer}/admin/clients`);
@@ -51,6 +67,18 @@ async function main(): Promise<void> {
       ['/admin/clients?q=9 (many matches)', '/admin/clients?q=9'],
       ['/admin/clients/ID (one client)', `/admin/clients/${one.clientId}`],
     ];
+    if (USERS > 0) {
+      const lastUsers = Math.ceil(users / 20);
+      const someone = (await accounts.list({ search: userName(USERS), perPage: 1 })).accounts[0]!;
+      pages.push(
+        ['/admin/users (first page)', '/admin/users'],
+        [`/admin/users?page=${lastUsers} (the last)`, `/admin/users?page=${lastUsers}`],
+        [`/admin/users?q=${userName(USERS)} (one match)`, `/admin/users?q=${userName(USERS)}`],
+        ['/admin/users?q=example.test (every user, by email)', '/admin/users?q=example.test'],
+        ['/admin/users?q=9 (many matches)', '/admin/users?q=9'],
+        ['/admin/users/ID (one user, their grants and sessions)', `/admin/users/${someone.id}`],
+      );
+    }
     console.log('| page | median | p90 |\n| --- | --- | --- |');
     for (const [label, path] of pages) {
       const times: number[] = [];

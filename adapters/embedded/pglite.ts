@@ -2,6 +2,7 @@ import { readFile, rm, writeFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
 import { PGlite } from '@electric-sql/pglite';
+import { pg_trgm } from '@electric-sql/pglite/contrib/pg_trgm';
 import { PGLiteSocketServer } from '@electric-sql/pglite-socket';
 import pg from 'pg';
 import { guardText, type QueryResult, type SqlDatabase, type SqlExecutor } from '../sql/database.js';
@@ -129,7 +130,8 @@ export async function openEmbedded(dataDirInput: string, role: 'owner' | 'guest'
 
   let db: PGlite | undefined;
   try {
-    db = await PGlite.create(join(dataDir, 'pgdata'));
+    // pg_trgm: the account search's index (migration 0013), as on a PostgreSQL server.
+    db = await PGlite.create(join(dataDir, 'pgdata'), { extensions: { pg_trgm } });
     await secureDataFolder(dataDir);
   } catch (error) {
     await db?.close().catch(() => {});

@@ -269,4 +269,30 @@ export const migrations: Migration[] = [
       );
     `,
   },
+  {
+    id: '0013_account_search_trigrams',
+    sql: `
+      -- The console's user search matches any part of username, email or
+      -- name (lower(column) LIKE '%…%'), which only a trigram index serves.
+      -- pg_trgm ships with PostgreSQL (and is loaded into the embedded
+      -- database); where a server refuses the extension (a role without
+      -- CREATE on the database), search still works, scanning the table.
+      DO $$
+      BEGIN
+        CREATE EXTENSION IF NOT EXISTS pg_trgm;
+      EXCEPTION WHEN OTHERS THEN
+        RAISE NOTICE 'pg_trgm unavailable (%): account search will scan the table', SQLERRM;
+      END
+      $$;
+      DO $$
+      BEGIN
+        IF EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'pg_trgm') THEN
+          CREATE INDEX accounts_username_trigrams ON accounts USING gin (lower(username) gin_trgm_ops);
+          CREATE INDEX accounts_email_trigrams ON accounts USING gin (lower(coalesce(email, '')) gin_trgm_ops);
+          CREATE INDEX accounts_name_trigrams ON accounts USING gin (lower(coalesce(name, '')) gin_trgm_ops);
+        END IF;
+      END
+      $$;
+    `,
+  },
 ];

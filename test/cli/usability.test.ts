@@ -22,7 +22,10 @@ async function offline(...args: string[]): Promise<{ code: number; stdout: strin
 
 /** Issue 17: a CLI an operator can find their way in. */
 describe('CLI usability', function () {
-  this.timeout(60_000);
+  // Each test starts the CLI as a process, several times (the --help test
+  // once per command, 32 of them): one start costs about 1 s of CPU, which
+  // takes several seconds of wall time when CI runs two suites side by side.
+  this.timeout(240_000);
   let server: TestServer;
 
   before(async () => { server = await startTestServer(); });
