@@ -98,12 +98,13 @@ function payloadAdapter(model: string, store: PayloadStore, tiers: AdapterTiers)
       const lifetime = expiresIn && expiresIn + (KEPT_PAST_EXPIRY[model] ?? 0);
       const scope = currentScope();
       const held = scope?.heldConsumption;
-      if (!held || held.store !== store || !store.consumeAndUpsert) {
+      if (held?.store !== store) {
         await store.upsert(model, id, payload as AdapterPayload, lifetime);
         return;
       }
+      // Held only by a store that has consumeAndUpsert (consume, above).
       scope!.heldConsumption = undefined;
-      if (!await store.consumeAndUpsert(held, model, id, payload as AdapterPayload, lifetime)) await lostTheRace(tiers, store, held.model, held.id);
+      if (!await store.consumeAndUpsert!(held, model, id, payload as AdapterPayload, lifetime)) await lostTheRace(tiers, store, held.model, held.id);
     },
     find: async (id) => (await store.find(model, id)) as ProviderPayload | undefined,
     findByUid: async (uid) => (await store.findByUid(model, uid)) as ProviderPayload | undefined,

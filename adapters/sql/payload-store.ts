@@ -9,9 +9,11 @@ interface PayloadRow {
 
 const LIVE = '(expires_at IS NULL OR expires_at > now())';
 
-const UPSERT = `INSERT INTO oidc_payloads (model, id, payload, grant_id, client_id, uid, user_code, expires_at)
-  VALUES ($1, $2, $3::jsonb, $4, $5, $6, $7, $8::timestamptz)
-  ON CONFLICT (model, id) DO UPDATE SET
+// One artifact's row, as upsert, upsertMany and consumeAndUpsert store it:
+// `consumed_at` is never touched by a write of the payload.
+const INSERT_INTO = 'INSERT INTO oidc_payloads (model, id, payload, grant_id, client_id, uid, user_code, expires_at)';
+const ROW = '$1, $2, $3::jsonb, $4, $5, $6, $7, $8::timestamptz';
+const REPLACING = `ON CONFLICT (model, id) DO UPDATE SET
     payload = excluded.payload, grant_id = excluded.grant_id, client_id = excluded.client_id,
     uid = excluded.uid, user_code = excluded.user_code, expires_at = excluded.expires_at`;
 
@@ -53,7 +55,7 @@ export class SqlPayloadStore implements PayloadStore {
 
   async upsert(model: string, id: string, payload: AdapterPayload, expiresIn?: number): Promise<void> {
     forgetReadAhead(`${model}:${id}`);
-    await this.db.query(UPSERT, upsertParams(model, id, payload, expiresIn));
+    await this.db.query(`${INSERT_INTO} VALUES (${ROW}) ${REPLACING}`, upsertParams(model, id, payload, expiresIn));
   }
 
   async consumeAndUpsert(consumed: { model: string; id: string }, model: string, id: string, payload: AdapterPayload, expiresIn?: number): Promise<boolean> {
@@ -67,8 +69,7 @@ export class SqlPayloadStore implements PayloadStore {
           WHERE model = $9 AND id = $10 AND consumed_at IS NULL AND ${LIVE}
          RETURNING 1
        ), stored AS (
-         ${UPSERT.replace('VALUES ($1, $2, $3::jsonb, $4, $5, $6, $7, $8::timestamptz)',
-    'SELECT $1, $2, $3::jsonb, $4, $5, $6, $7, $8::timestamptz WHERE EXISTS (SELECT 1 FROM consumed)')}
+         ${INSERT_INTO} SELECT ${ROW} WHERE EXISTS (SELECT 1 FROM consumed) ${REPLACING}
          RETURNING 1
        )
        SELECT EXISTS (SELECT 1 FROM consumed) AS consumed`,
@@ -83,13 +84,11 @@ export class SqlPayloadStore implements PayloadStore {
     const now = Date.now();
     const column = (pick: (entry: (typeof entries)[number]) => unknown) => entries.map((entry) => (pick(entry) ?? null) as string | null);
     await this.db.query(
-      `INSERT INTO oidc_payloads (model, id, payload, grant_id, client_id, uid, user_code, expires_at)
+      `${INSERT_INTO}
        SELECT $1, e.id, e.payload::jsonb, e.grant_id, e.client_id, e.uid, e.user_code, e.expires_at::timestamptz
          FROM unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[])
            AS e(id, payload, grant_id, client_id, uid, user_code, expires_at)
-       ON CONFLICT (model, id) DO UPDATE SET
-         payload = excluded.payload, grant_id = excluded.grant_id, client_id = excluded.client_id,
-         uid = excluded.uid, user_code = excluded.user_code, expires_at = excluded.expires_at`,
+       ${REPLACING}`,
       [model, column((e) => e.id), column((e) => JSON.stringify(e.payload)), column((e) => e.payload.grantId),
         column((e) => e.payload.clientId), column((e) => e.payload.uid), column((e) => e.payload.userCode),
         column((e) => (e.expiresIn ? new Date(now + e.expiresIn * 1000).toISOString() : null))],

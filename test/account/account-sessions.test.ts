@@ -3,6 +3,7 @@ import type { Page } from 'playwright-core';
 import { FormBrowser } from '../support/form-browser.js';
 import { checkPage, freshPagePerTest, signInWithChromium } from '../support/page-checks.js';
 import { startTestServer, type TestServer } from '../support/server.js';
+import { consoleSignIn, type Credentials } from '../support/console.js';
 
 describe('the account page’s sessions (/account)', () => {
   let server: TestServer;
@@ -19,12 +20,7 @@ describe('the account page’s sessions (/account)', () => {
     return { user, account: await server.services.accounts.create(user) };
   }
 
-  async function signIn(user: { username: string; password: string }) {
-    const browser = new FormBrowser();
-    const login = await browser.navigate(`${server.issuer}/account`);
-    await browser.submit(login, '/login', user);
-    return browser;
-  }
+  const signIn = async (user: Credentials) => (await consoleSignIn(server, user, '/account')).browser;
 
   const account = (browser: FormBrowser) => browser.navigate(`${server.issuer}/account`);
   const signedIn = async (browser: FormBrowser) => (await account(browser)).html.includes('Your account');

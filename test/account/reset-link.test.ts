@@ -3,6 +3,7 @@ import type { Page } from 'playwright-core';
 import { FormBrowser } from '../support/form-browser.js';
 import { checkPage, freshPagePerTest, signInWithChromium } from '../support/page-checks.js';
 import { startTestServer, type TestServer } from '../support/server.js';
+import { consoleSignIn, type Credentials } from '../support/console.js';
 
 describe('one-time password-reset links', () => {
   let server: TestServer;
@@ -10,12 +11,7 @@ describe('one-time password-reset links', () => {
   const admin = { username: `reset-admin-${stamp}`, password: 'reset admin pw' };
   let adminBrowser: FormBrowser;
 
-  async function signIn(user: { username: string; password: string }, path: string) {
-    const browser = new FormBrowser();
-    const login = await browser.navigate(`${server.issuer}${path}`);
-    await browser.submit(login, '/login', user);
-    return browser;
-  }
+  const signIn = async (user: Credentials, path: string) => (await consoleSignIn(server, user, path)).browser;
 
   async function newUser(name: string) {
     const user = { username: `${name}-${stamp}`, password: `${name} reset pw` };

@@ -1,11 +1,11 @@
 import { expect } from 'chai';
 import { decodeProtectedHeader } from 'jose';
 import { FormBrowser, type Page as FormPage } from '../support/form-browser.js';
-import { chromiumSignedIn, consolePeople, consoleSignIn, eventually, lastAudit, postWithCsrf, postWithoutCsrf } from '../support/console.js';
+import { chromiumSignedIn, consolePeople, consoleSignIn, lastAudit, postWithCsrf, postWithoutCsrf } from '../support/console.js';
 import { basicAuth, postForm } from '../support/http.js';
 import { checkPage } from '../support/page-checks.js';
 import { startTestServer, type TestServer } from '../support/server.js';
-import { sleep } from '../support/waiting.js';
+import { eventually, sleep } from '../support/waiting.js';
 
 // Short enough that a replaced key becomes safe to retire within the test:
 // signing starts 1 s after rotation, and no token lives longer than 3 s.

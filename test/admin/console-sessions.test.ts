@@ -4,6 +4,7 @@ import { findCommand } from '../../src/cli/commands.js';
 import { FormBrowser } from '../support/form-browser.js';
 import { checkPage, freshPagePerTest, newCheckedPage, requireChromium, signInWithChromium } from '../support/page-checks.js';
 import { startTestServer, type TestServer } from '../support/server.js';
+import { consoleSignIn, type Credentials } from '../support/console.js';
 
 describe('the admin console’s Sessions section (/admin/sessions)', () => {
   let server: TestServer;
@@ -11,11 +12,7 @@ describe('the admin console’s Sessions section (/admin/sessions)', () => {
   const admin = { username: `sessions-admin-${stamp}`, password: 'sessions admin pw' };
   let adminBrowser: FormBrowser;
 
-  async function signIn(user: { username: string; password: string }, path = '/admin') {
-    const browser = new FormBrowser();
-    const login = await browser.navigate(`${server.issuer}${path}`);
-    return { browser, page: await browser.submit(login, '/login', user) };
-  }
+  const signIn = (user: Credentials, path = '/admin') => consoleSignIn(server, user, path);
 
   async function newUser(name: string, roles: string[] = []) {
     const user = { username: `${name}-${stamp}`, password: `${name} session pw` };

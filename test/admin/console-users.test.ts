@@ -1,7 +1,8 @@
 import { expect } from 'chai';
-import type { Browser, BrowserContext, Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import { FormBrowser, type Page as FormPage } from '../support/form-browser.js';
-import { checkPage, newCheckedPage, requireChromium, signInWithChromium } from '../support/page-checks.js';
+import { chromiumSignedIn, consoleSignIn, type Credentials } from '../support/console.js';
+import { checkPage } from '../support/page-checks.js';
 import { startTestServer, type TestServer } from '../support/server.js';
 
 describe('the admin console’s Users section (/admin/users)', () => {
@@ -17,11 +18,7 @@ describe('the admin console’s Users section (/admin/users)', () => {
 
   after(() => server?.stop());
 
-  async function signIn(user: { username: string; password: string }, path = '/admin') {
-    const browser = new FormBrowser();
-    const login = await browser.navigate(`${server.issuer}${path}`);
-    return { browser, page: await browser.submit(login, '/login', user) };
-  }
+  const signIn = (user: Credentials, path = '/admin') => consoleSignIn(server, user, path);
 
   /** The audit events of one kind about one account, newest first. */
   async function auditOf(event: string, accountId: string) {
@@ -205,21 +202,9 @@ describe('the admin console’s Users section (/admin/users)', () => {
   describe('in headless Chromium, at 1280 and 375 px', function () {
     // Each page is screenshot and checked by axe-core at two widths: slower than a click.
     this.timeout(60_000);
-    let chromium: Browser;
-    let context: BrowserContext;
+    const chromium = chromiumSignedIn(() => server, () => admin, '/admin/users');
     let page: Page;
-
-    before(async () => {
-      chromium = await requireChromium();
-      ({ context, page } = await newCheckedPage(chromium));
-      await signInWithChromium(page, `${server.issuer}/admin/users`, admin);
-      await page.getByRole('heading', { name: 'Users', exact: true }).waitFor();
-    });
-
-    after(async () => {
-      await context?.close();
-      await chromium?.close();
-    });
+    before(() => { page = chromium.page(); });
 
     it('finds users, and creates one after correcting the errors shown next to each field', async () => {
       const username = `chromium-${stamp}`;

@@ -3,6 +3,7 @@ import type { Page } from 'playwright-core';
 import { FormBrowser } from '../support/form-browser.js';
 import { checkPage, freshPagePerTest, signInWithChromium as chromiumSignIn } from '../support/page-checks.js';
 import { startTestServer, type TestServer } from '../support/server.js';
+import { consoleSignIn, type Credentials } from '../support/console.js';
 
 describe('the admin console (/admin)', () => {
   let server: TestServer;
@@ -18,11 +19,7 @@ describe('the admin console (/admin)', () => {
 
   after(() => server?.stop());
 
-  async function signIn(user: { username: string; password: string }, path = '/admin') {
-    const browser = new FormBrowser();
-    const login = await browser.navigate(`${server.issuer}${path}`);
-    return { browser, page: await browser.submit(login, '/login', user) };
-  }
+  const signIn = (user: Credentials, path = '/admin') => consoleSignIn(server, user, path);
 
   describe('over HTTP, as a browser without JavaScript', () => {
     it('sends a visitor without a session to sign in, and back to the page asked for', async () => {

@@ -3,7 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { promisify } from 'node:util';
 import { expect } from 'chai';
 import { startTestServer, type TestServer } from '../support/server.js';
-import { sleep } from '../support/waiting.js';
+import { eventually } from '../support/waiting.js';
 import { sqlDatabaseOf } from '../../adapters/factory.js';
 
 const run = promisify(execFile);
@@ -33,19 +33,11 @@ describe('audit retention', () => {
     return rows.map((row) => row.days);
   }
 
-  async function eventually(condition: () => Promise<boolean>, ms = 5000): Promise<void> {
-    const deadline = Date.now() + ms;
-    while (!(await condition())) {
-      if (Date.now() > deadline) throw new Error('condition not met in time');
-      await sleep(50);
-    }
-  }
-
   it('deletes events older than AUDIT_RETENTION_DAYS at each sweep and keeps the younger ones', async () => {
     const marker = randomUUID();
     await eventFrom(61, marker);
     await eventFrom(59, marker);
-    await eventually(async () => !(await ages(marker)).includes(61));
+    await eventually(async () => !(await ages(marker)).includes(61), 5000);
     expect(await ages(marker)).to.deep.equal([59]);
   });
 

@@ -2,7 +2,6 @@ import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { FormBrowser, type Page as FormPage } from './form-browser.js';
 import { newCheckedPage, requireChromium, signInWithChromium } from './page-checks.js';
 import type { TestServer } from './server.js';
-import { sleep } from './waiting.js';
 
 export interface Credentials { username: string; password: string }
 
@@ -39,15 +38,6 @@ export function postWithCsrf(browser: FormBrowser, formPage: FormPage, path: str
 /** Posts `fields` without a CSRF token, as a form on another site would. */
 export function postWithoutCsrf(browser: FormBrowser, url: string, fields: Array<[string, string]>): Promise<FormPage> {
   return browser.request(url, { method: 'POST', body: new URLSearchParams(fields) });
-}
-
-/** Asks `probe` until it answers true (a change other processes see within an interval); fails after `ms`. */
-export async function eventually(probe: () => Promise<boolean>, ms = 6000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!(await probe())) {
-    if (Date.now() > deadline) throw new Error('not seen in time');
-    await sleep(100);
-  }
 }
 
 /** One Chromium page signed in as `user` at `path`, for a describe block. */
