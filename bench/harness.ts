@@ -5,7 +5,7 @@
  * meanwhile, and the CLI for fixtures.
  */
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { readFile, writeFile } from 'node:fs/promises';
+import { readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import type { UniqueLoad } from './load-unique.js';
@@ -18,7 +18,16 @@ export interface Target { name: string; url: string; pid: number }
 export interface Request { method: 'GET' | 'POST'; path: string; headers: Record<string, string>; body?: string }
 /** One request sent over and over, or requests that must each differ, prepared afresh before each run (not timed). */
 export type Load = Request | ((target: Target) => Promise<UniqueLoad>);
-export interface Sample { rps: number; p50: number; p99: number; errors: number; non2xx: number; total: number; cpuMsPerReq: number; stealShare: number }
+export interface Sample {
+  rps: number; p50: number; p99: number; errors: number; non2xx: number; total: number;
+  /** The server's own CPU (the process and its workers). */
+  cpuMsPerReq: number;
+  /** Every process on the machine (server, load generator, PostgreSQL, Redis): on a CPU-bound machine, throughput is about cores ÷ this. */
+  machineCpuMsPerReq: number;
+  /** PostgreSQL's and Redis's processes (zero for a server that stores nothing outside itself). */
+  storageCpuMsPerReq: number;
+  stealShare: number;
+}
 
 /** utime + stime of one process, in clock ticks (100 Hz). */
 async function ownTicks(pid: number): Promise<number> {
@@ -33,11 +42,35 @@ async function ownTicks(pid: number): Promise<number> {
  * steal share swings with the neighbours' load and takes throughput with it,
  * so each sample reports it alongside the figures it distorts.
  */
-async function machineTicks(): Promise<{ all: number; steal: number }> {
+async function machineTicks(): Promise<{ all: number; busy: number; steal: number }> {
   const [line] = (await readFile('/proc/stat', 'utf8')).split('\n', 1);
   const ticks = line!.trim().split(/\s+/).slice(1).map(Number);
   // user nice system idle iowait irq softirq steal guest guest_nice; guest time is already in user.
-  return { all: ticks.slice(0, 8).reduce((sum, t) => sum + t, 0), steal: ticks[7] ?? 0 };
+  const [user = 0, nice = 0, system = 0, , , irq = 0, softirq = 0] = ticks;
+  return { all: ticks.slice(0, 8).reduce((sum, t) => sum + t, 0), busy: user + nice + system + irq + softirq, steal: ticks[7] ?? 0 };
+}
+
+const STORAGE_PROCESSES = new Set(['postgres', 'redis-server', 'pgbouncer']);
+
+/** CPU of every PostgreSQL backend and Redis server on the machine, in clock ticks (backends come and go; only the live ones count). */
+async function storageTicks(): Promise<Map<number, number>> {
+  const ticks = new Map<number, number>();
+  for (const entry of await readdir('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    const stat = await readFile(`/proc/${entry}/stat`, 'utf8').catch(() => '');
+    const name = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
+    if (!STORAGE_PROCESSES.has(name) && !name.startsWith('postgres')) continue;
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    ticks.set(Number(entry), Number(fields[11]) + Number(fields[12]));
+  }
+  return ticks;
+}
+
+/** Ticks the storage processes used between two readings (a process that ended meanwhile counts what it used before the first). */
+function storageUsed(before: Map<number, number>, after: Map<number, number>): number {
+  let used = 0;
+  for (const [pid, t] of after) used += t - (before.get(pid) ?? 0);
+  return used;
 }
 
 /** CPU of a server and its workers (WEB_CONCURRENCY > 1 forks them), in clock ticks. */
@@ -77,11 +110,16 @@ export async function load(target: Target, request: Load, scratch: string, { con
   return measure(target, args);
 }
 
+/** Clock ticks (100 Hz) per request, in milliseconds. */
+function perRequest(ticks: number, requests: number): number {
+  return requests ? (ticks * 10) / requests : 0;
+}
+
 /** Runs a load process (its arguments to node) against `target` and reads its autocannon JSON, with the server's CPU meanwhile. */
 export async function measure(target: Target, args: string[]): Promise<Sample> {
-  const [before, machineBefore] = [await cpuTicks(target.pid), await machineTicks()];
+  const [before, machineBefore, storageBefore] = [await cpuTicks(target.pid), await machineTicks(), await storageTicks()];
   const { stdout } = await run(NODE, args, { maxBuffer: 64 * 1024 * 1024 });
-  const [after, machineAfter] = [await cpuTicks(target.pid), await machineTicks()];
+  const [after, machineAfter, storageAfter] = [await cpuTicks(target.pid), await machineTicks(), await storageTicks()];
   const result = JSON.parse(stdout) as {
     requests: { average: number; total: number }; latency: { p50: number; p99: number }; errors: number; non2xx: number;
   };
@@ -92,7 +130,9 @@ export async function measure(target: Target, args: string[]): Promise<Sample> {
     errors: result.errors,
     non2xx: result.non2xx,
     total: result.requests.total,
-    cpuMsPerReq: result.requests.total ? ((after - before) * 10) / result.requests.total : 0,
+    cpuMsPerReq: perRequest(after - before, result.requests.total),
+    machineCpuMsPerReq: perRequest(machineAfter.busy - machineBefore.busy, result.requests.total),
+    storageCpuMsPerReq: perRequest(storageUsed(storageBefore, storageAfter), result.requests.total),
     stealShare: (machineAfter.steal - machineBefore.steal) / Math.max(1, machineAfter.all - machineBefore.all),
   };
 }

@@ -56,7 +56,8 @@ function median(values: number[]): number {
 
 function medianSample(samples: Sample[]): Sample {
   const pick = (key: keyof Sample) => median(samples.map((s) => s[key]));
-  return { rps: pick('rps'), p50: pick('p50'), p99: pick('p99'), errors: samples.reduce((n, s) => n + s.errors, 0), non2xx: samples.reduce((n, s) => n + s.non2xx, 0), total: pick('total'), cpuMsPerReq: pick('cpuMsPerReq'), stealShare: pick('stealShare') };
+  return { rps: pick('rps'), p50: pick('p50'), p99: pick('p99'), errors: samples.reduce((n, s) => n + s.errors, 0), non2xx: samples.reduce((n, s) => n + s.non2xx, 0), total: pick('total'),
+    cpuMsPerReq: pick('cpuMsPerReq'), machineCpuMsPerReq: pick('machineCpuMsPerReq'), storageCpuMsPerReq: pick('storageCpuMsPerReq'), stealShare: pick('stealShare') };
 }
 
 /** RSA-2048 signatures per second on one core: the ceiling of RS256 JWT issuance. */
@@ -237,12 +238,15 @@ async function main(): Promise<void> {
       `Gatehouse benchmark — ${storage}, ${machine.cpus} cores (${machine.model}), Node ${machine.node}; autocannon -c ${CONNECTIONS} -d ${DURATION}, median of ${ROUNDS} alternated rounds`,
       `Ceilings measured in this run: RSA-2048 signs ${Math.round(rsa)}/s, argon2id verifies ${Math.round(argon2)}/s (one core)`,
       '',
-      line(['scenario', 'req/s', 'p50 ms', 'p99 ms', 'errors', 'CPU ms/req', 'reference req/s', 'reference CPU ms/req', 'ratio', 'steal']),
-      line(['---', '---:', '---:', '---:', '---:', '---:', '---:', '---:', '---', '---:']),
+      line(['scenario', 'req/s', 'p50 ms', 'p99 ms', 'errors', 'CPU ms/req', 'machine CPU ms/req (storage)', 'reference req/s', 'reference CPU ms/req', 'reference machine CPU ms/req', 'ratio', 'steal']),
+      line(['---', '---:', '---:', '---:', '---:', '---:', '---:', '---:', '---:', '---:', '---', '---:']),
       ...rows.map((r) => line([r.scenario, r.gatehouse.rps.toFixed(0), String(r.gatehouse.p50), String(r.gatehouse.p99), String(r.gatehouse.errors + r.gatehouse.non2xx),
-        r.gatehouse.cpuMsPerReq.toFixed(3), r.baseline ? `${r.baseline.rps.toFixed(0)} (${r.baselineTarget}${r.baseline.errors + r.baseline.non2xx ? `, ${r.baseline.errors + r.baseline.non2xx} errors` : ''})` : '—',
-        r.baseline ? r.baseline.cpuMsPerReq.toFixed(3) : '—', r.ratio, `${Math.round(100 * Math.max(r.gatehouse.stealShare, r.baseline?.stealShare ?? 0))} %`])),
+        r.gatehouse.cpuMsPerReq.toFixed(3), `${r.gatehouse.machineCpuMsPerReq.toFixed(3)} (${r.gatehouse.storageCpuMsPerReq.toFixed(3)})`,
+        r.baseline ? `${r.baseline.rps.toFixed(0)} (${r.baselineTarget}${r.baseline.errors + r.baseline.non2xx ? `, ${r.baseline.errors + r.baseline.non2xx} errors` : ''})` : '—',
+        r.baseline ? r.baseline.cpuMsPerReq.toFixed(3) : '—', r.baseline ? r.baseline.machineCpuMsPerReq.toFixed(3) : '—',
+        r.ratio, `${Math.round(100 * Math.max(r.gatehouse.stealShare, r.baseline?.stealShare ?? 0))} %`])),
       '',
+      'CPU ms/req: the server process alone. machine CPU ms/req: every process on the machine per request (server, load generator, PostgreSQL, Redis); in brackets, PostgreSQL\'s and Redis\'s share. Where the machine is the limit, a ratio cannot exceed reference machine CPU ÷ machine CPU.',
       'steal: the share of the machine\'s CPU time the hypervisor gave to other guests during the run (median of rounds, the larger of the two sides); above a few per cent, throughput and ratios are unreliable.',
       ...(rows.some((r) => r.note) ? ['', ...rows.filter((r) => r.note).map((r) => `- ${r.scenario}: ${r.note}`)] : []),
     ];

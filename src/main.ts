@@ -24,7 +24,7 @@ import { interactionsRouter } from './interactions/router.js';
 import { DEFAULT_SIGNING_ALG, KeyService, longestTokenLifetime } from './keys/service.js';
 import { SigningKeyRefresh } from './keys/signing-key-refresh.js';
 import { createLogger, type Logger } from './observability/logger.js';
-import { apiAudience, buildProvider } from './provider/build.js';
+import { apiAudience, buildProvider, registerTokenExchange } from './provider/build.js';
 import { liveSigningKeys } from './provider/live-signing-keys.js';
 import { deviceFormWithoutSession, deviceInterval, devicePollingPace } from './provider/device-flow.js';
 import { resolveSecretsKey } from './config/secrets-key.js';
@@ -147,13 +147,13 @@ export async function composeServices(config: GatehouseConfig, role: 'owner' | '
       },
     });
     const initialKeys = await keys.signingKeySet();
-    let tokenCheck: TokenCheck | undefined;
     const accountsOfRequest = perRequestAccounts(accounts);
+    const resourceIndicatorDeps = {
+      scopes: registry.map((scope) => scope.name),
+      findResourceServer: (uri: string) => resourceServers.find(uri),
+    };
     const provider = buildProvider(config, {
-      tokenCheck: () => tokenCheck!,
-      grantOf: async (token) => token.grantId
-        ?? (typeof token.claims?.jti === 'string' ? (await jwtAccessTokens.find(token.claims.jti))?.grantId : undefined),
-      findResourceServer: (uri) => resourceServers.find(uri),
+      ...resourceIndicatorDeps,
       limiter,
       adapter: storage.adapter,
       verifyClientSecret: clientSecretVerifier(secrets, (clientId) => storage.clients.previousSecret(clientId)),
@@ -164,7 +164,6 @@ export async function composeServices(config: GatehouseConfig, role: 'owner' | '
       findAccount: accountFinder(accountsOfRequest),
       jwks: { keys: initialKeys.keys },
       cookieKeys: cookieSecrets,
-      scopes: registry.map((scope) => scope.name),
       restrictedScopes: registry.filter((scope) => scope.warning).map((scope) => scope.name),
       views: createViews(),
     });
@@ -184,10 +183,10 @@ export async function composeServices(config: GatehouseConfig, role: 'owner' | '
     const dialects = new DialectUsage(storage.clientDialects);
     provider.on('grant.success', (ctx) => {
       const clientId = ctx.oidc.client?.clientId;
-      if (clientId) dialects.note(clientId, (ctx.state as { dialect?: string }).dialect ?? 'standard').catch((error: unknown) => logger?.warn({ err: error }, 'a client’s dialect could not be noted'));
+      if (clientId) dialects.note(clientId, ctx.state.dialect ?? 'standard').catch((error: unknown) => logger?.warn({ err: error }, 'a client’s dialect could not be noted'));
     });
     const resetLinks = new PasswordResetLinks(storage.passwordResetLinks, accounts, sessions, config.passwordResetLinkTtl, audit);
-    tokenCheck = createTokenCheck({
+    const tokenCheck = createTokenCheck({
       issuer: config.issuer,
       // Gatehouse's own API: its audience, and the issuer's audience-less opaque tokens.
       audience: apiAudience(config.issuer),
@@ -202,6 +201,12 @@ export async function composeServices(config: GatehouseConfig, role: 'owner' | '
         await storage.ephemeral.upsert('DPoPProof', jti, {}, seconds);
         return storage.ephemeral.consume('DPoPProof', jti);
       },
+    });
+    registerTokenExchange(provider, config, {
+      ...resourceIndicatorDeps,
+      tokenCheck,
+      grantOf: async (token) => token.grantId
+        ?? (typeof token.claims?.jti === 'string' ? (await jwtAccessTokens.find(token.claims.jti))?.grantId : undefined),
     });
     return { config, storage, provider, keys, scopes, resourceServers, accounts, clients, sessions, resetLinks, dialects, cookieSecrets, tokenCheck, jwtAccessTokens, audit, metrics, limiter,
       signingKeys,

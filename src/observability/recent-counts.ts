@@ -15,14 +15,21 @@ export interface RecentCount<L extends string> {
  */
 export class RecentCounts<L extends string> {
   private readonly buckets = new Map<number, Map<string, number>>();
+  /** The minute of the newest bucket: older buckets are pruned only when a new minute starts, not on every add. */
+  private latestMinute = -Infinity;
 
   constructor(private readonly labelNames: readonly L[], private readonly windowMinutes = 60) {}
 
   add(labels: Record<L, string>, now = Date.now()): void {
     const minute = Math.floor(now / MINUTE_MS);
-    this.prune(minute);
     let bucket = this.buckets.get(minute);
-    if (!bucket) this.buckets.set(minute, bucket = new Map());
+    if (!bucket) {
+      if (minute > this.latestMinute) {
+        this.latestMinute = minute;
+        this.prune(minute);
+      }
+      this.buckets.set(minute, bucket = new Map());
+    }
     const key = JSON.stringify(this.labelNames.map((name) => labels[name]));
     bucket.set(key, (bucket.get(key) ?? 0) + 1);
   }

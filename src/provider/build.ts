@@ -9,7 +9,6 @@ import { introspectionAllowed, revocationAllowed } from './token-policies.js';
 import * as password from './grants/password.js';
 import * as tokenExchange from './grants/token-exchange.js';
 import type { TokenExchangeDeps } from './grants/token-exchange.js';
-import type { TokenCheck } from '../resource-check/token-check.js';
 import { CLIENT_DIALECT_LIFETIMES, dialectLifetime, isDialectLifetimes } from './lifetimes.js';
 import { pkceRequired } from './pkce-exemption.js';
 import { browserClientOrigin } from './cors-policy.js';
@@ -28,10 +27,6 @@ export interface ProviderDeps {
   restrictedScopes: string[];
   /** Gatehouse's own applications (the dashboard): no consent screen for them. */
   firstPartyClients: ReadonlySet<string>;
-  /** The resource check, for token exchange's subject tokens (set once it exists). */
-  tokenCheck: () => TokenCheck;
-  /** The grant a token belongs to, for token exchange. */
-  grantOf: TokenExchangeDeps['grantOf'];
   /** Registered resource servers (RFC 8707) other than Gatehouse's API. */
   findResourceServer: ResourceServerPolicy['findResourceServer'];
   /** Brute-force protection for the password grant. */
@@ -182,8 +177,17 @@ function tokenLifetimes(config: GatehouseConfig): Configuration['ttl'] {
   };
 }
 
-/** The grants oidc-provider does not ship: the password grant (legacy dialects) and RFC 8693 token exchange. */
-function registerExtraGrants(provider: Provider, config: GatehouseConfig, deps: ProviderDeps, resourceInfo: ResourceInfo): void {
+/** The resource indicators feature (RFC 8707) as the provider is configured with it. */
+function resourceIndicatorsOf(config: GatehouseConfig, deps: Pick<ProviderDeps, 'scopes' | 'findResourceServer'>) {
+  return resourceIndicatorsFeature({
+    defaultAudience: apiAudience(config.issuer),
+    registeredScopes: () => deps.scopes,
+    findResourceServer: deps.findResourceServer,
+  });
+}
+
+/** The password grant (legacy dialects), which oidc-provider does not ship. */
+function registerPasswordGrant(provider: Provider, config: GatehouseConfig, deps: ProviderDeps, resourceInfo: ResourceInfo): void {
   provider.registerGrantType(
     password.grantType,
     password.passwordGrantHandler(provider, {
@@ -194,13 +198,27 @@ function registerExtraGrants(provider: Provider, config: GatehouseConfig, deps: 
     }) as never,
     password.parameters,
   );
+}
+
+/**
+ * RFC 8693 token exchange, which oidc-provider does not ship. It judges
+ * subject tokens with the resource check, which itself looks opaque tokens
+ * up through the provider; so it is registered once both exist (the provider
+ * reads its grant types per request, so discovery and the token endpoint see
+ * it from the first request on).
+ */
+export function registerTokenExchange(
+  provider: Provider,
+  config: GatehouseConfig,
+  deps: Pick<ProviderDeps, 'scopes' | 'findResourceServer'> & Pick<TokenExchangeDeps, 'tokenCheck' | 'grantOf'>,
+): void {
   provider.registerGrantType(
     tokenExchange.grantType,
     tokenExchange.tokenExchangeHandler(provider, {
       tokenCheck: deps.tokenCheck,
       grantOf: deps.grantOf,
       audience: apiAudience(config.issuer),
-      resourceServerInfo: resourceInfo,
+      resourceServerInfo: resourceIndicatorsOf(config, deps).getResourceServerInfo,
     }) as never,
     tokenExchange.parameters,
   );
@@ -211,11 +229,7 @@ function registerExtraGrants(provider: Provider, config: GatehouseConfig, deps: 
  * here is configuration of what oidc-provider already implements.
  */
 export function buildProvider(config: GatehouseConfig, deps: ProviderDeps): Provider {
-  const resourceIndicators = resourceIndicatorsFeature({
-    defaultAudience: apiAudience(config.issuer),
-    registeredScopes: () => deps.scopes,
-    findResourceServer: deps.findResourceServer,
-  });
+  const resourceIndicators = resourceIndicatorsOf(config, deps);
 
   const configuration: Configuration = {
     // A client's `client_secret` here is its keyed hash (adapters/secrets-at-rest.ts),
@@ -295,6 +309,6 @@ export function buildProvider(config: GatehouseConfig, deps: ProviderDeps): Prov
   provider.Client.prototype.compareClientSecret = function compareClientSecret(this: { clientSecret?: string; clientId: string }, presented: string) {
     return deps.verifyClientSecret(presented, this.clientSecret ?? '', this.clientId);
   };
-  registerExtraGrants(provider, config, deps, resourceIndicators.getResourceServerInfo);
+  registerPasswordGrant(provider, config, deps, resourceIndicators.getResourceServerInfo);
   return provider;
 }

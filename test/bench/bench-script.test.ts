@@ -19,12 +19,15 @@ describe('the benchmark script', () => {
     const { stdout } = await run(process.execPath, ['dist/bench/run.js'], { env, maxBuffer: 16 * 1024 * 1024 });
     const file = /Written to (\S+)/.exec(stdout)?.[1];
     expect(file).to.be.a('string');
-    type Sample = { total: number; errors: number; non2xx: number };
+    type Sample = { total: number; errors: number; non2xx: number; cpuMsPerReq: number; machineCpuMsPerReq: number; storageCpuMsPerReq: number };
     const report = JSON.parse(await readFile(file!, 'utf8')) as { rows: Array<{ scenario: string; gatehouse: Sample; baseline?: Sample }> };
     expect(report.rows.map((r) => r.scenario)).to.deep.equal(['client_credentials opaque', 'LOS dialect (opaque)', 'authorization_code redemption', 'refresh rotation']);
     for (const row of report.rows) {
       expect(row.gatehouse.total).to.be.greaterThan(0);
       expect(row.gatehouse.errors + row.gatehouse.non2xx).to.equal(0);
+      // The whole machine worked at least as much as the server did (one 10 ms tick of reading skew allowed).
+      expect(row.gatehouse.machineCpuMsPerReq * row.gatehouse.total + 10).to.be.at.least(row.gatehouse.cpuMsPerReq * row.gatehouse.total);
+      expect(row.gatehouse.storageCpuMsPerReq).to.be.at.least(0);
       // The baseline's own fixtures (its codes, its rotation) must hold up too.
       expect(row.baseline!.errors + row.baseline!.non2xx, row.scenario).to.equal(0);
     }

@@ -11,7 +11,7 @@ const ACCESS_TOKEN_TYPE = 'urn:ietf:params:oauth:token-type:access_token';
 
 export interface TokenExchangeDeps {
   /** Judges the subject token: genuine, live, not revoked, whatever its audience. */
-  tokenCheck: () => TokenCheck;
+  tokenCheck: TokenCheck;
   /** The grant a subject token belongs to (opaque tokens carry it; a JWT's record does). */
   grantOf(subject: IssuedToken): Promise<string | undefined>;
   /** The one audience tokens may be exchanged for (Gatehouse's API). */
@@ -50,7 +50,7 @@ export function tokenExchangeHandler(provider: Provider, deps: TokenExchangeDeps
     const audience = stringParam(ctx, 'audience') ?? deps.audience;
     if (audience !== deps.audience) throw new errors.InvalidTarget(`tokens can only be exchanged for ${deps.audience}`);
 
-    const subject = await deps.tokenCheck().inspect(subjectToken).catch(() => undefined);
+    const subject = await deps.tokenCheck.inspect(subjectToken).catch(() => undefined);
     if (!subject) throw new errors.InvalidGrant('subject_token is invalid, expired or revoked');
     if (subject.clientId !== client.clientId && !subject.audience.includes(client.clientId)) {
       // The same answer as for an unknown token: whose tokens exist is not the caller's business.
