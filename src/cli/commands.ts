@@ -1,6 +1,6 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import type { Services } from '../main.js';
-import { CLIENT_SECRET_MIN_LENGTH } from '../clients/service.js';
+import { CLIENT_SECRET_MIN_LENGTH } from '../clients/given-secrets.js';
 import { AppError } from '../errors/app-error.js';
 import { CLIENT_DIALECT_LIFETIMES, type DialectLifetimes } from '../provider/lifetimes.js';
 import { SKIP_CONSENT } from '../clients/metadata-rules.js';
@@ -16,6 +16,13 @@ import { SESSION_COMMANDS } from './session-commands.js';
  * mean, and what it does. main.ts builds its option list, its usage text and
  * each command's `--help` from this table. The commands for moving to
  * Gatehouse (issue 16) are below; the others are in core-commands.ts.
+ *
+ * Every start of the CLI loads this table, `--help` and a mistyped flag
+ * included, so the table and what it imports stay light: a `run` gets the
+ * application as its `services` argument (composed only when a command runs,
+ * execute.ts), and whatever else of the application only a `run` needs (the
+ * engine, a storage driver) it imports inside itself with `import()`.
+ * test/cli/lazy-loading.test.ts checks that `--help` loads none of it.
  */
 export interface CliFlag {
   type: 'string' | 'boolean';

@@ -1,8 +1,7 @@
 import type { Services } from '../main.js';
-import { CLIENT_SECRET_MIN_LENGTH } from '../clients/service.js';
+import { CLIENT_SECRET_MIN_LENGTH } from '../clients/given-secrets.js';
 import { ValidationError } from '../errors/app-error.js';
 import { pagingParameter } from '../paging/parameters.js';
-import { issueInitialAccessToken } from '../provider/registration.js';
 import { ROLES } from '../accounts/roles.js';
 import { list, oneOf, optional, positional, required, UsageError } from './arguments.js';
 import type { CliCommand, CliFlag } from './commands.js';
@@ -189,6 +188,8 @@ export const CORE_COMMANDS: CliCommand[] = [
       const given = optional(values, 'expires-in');
       const expiresIn = given === undefined ? 86_400 : Number(given);
       if (!Number.isInteger(expiresIn) || expiresIn < 60 || expiresIn > 31_536_000) throw new UsageError('--expires-in must be 60 to 31536000 seconds');
+      // Imported here, not above: it loads the engine (oidc-provider), and the table must stay cheap (commands.ts).
+      const { issueInitialAccessToken } = await import('../provider/registration.js');
       const issued = await issueInitialAccessToken(services.provider, expiresIn);
       await services.audit.record({ event: 'registration.token_issued', actor: 'cli', detail: { expires_at: issued.expiresAt } });
       return { initial_access_token: issued.token, expires_at: issued.expiresAt, note: 'POST client metadata to the registration_endpoint in discovery with Authorization: Bearer <token>' };

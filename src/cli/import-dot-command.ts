@@ -1,6 +1,4 @@
-import { importDjangoOAuthToolkit } from '../import/dot/run.js';
 import { terminalProgress } from '../import/progress.js';
-import { serviceTargets } from '../import/service-targets.js';
 import type { ImportSummary } from '../import/summary.js';
 import { list, required } from './arguments.js';
 import type { CliCommand } from './commands.js';
@@ -28,6 +26,8 @@ export const importDjangoOAuthToolkitCommand: CliCommand = {
     scope: { type: 'string', multiple: true, description: 'the scopes of DOT\'s OAUTH2_PROVIDER SCOPES setting, given to every client (default "read write")' },
   },
   async run(services, _args, values) {
+    // The importer (a PostgreSQL client, the password hashers) loads only when it runs.
+    const [{ importDjangoOAuthToolkit }, { serviceTargets }] = await Promise.all([import('../import/dot/run.js'), import('../import/service-targets.js')]);
     const summary = await importDjangoOAuthToolkit(services, serviceTargets(services, 'django-oauth-toolkit'), {
       databaseUrl: required(values, 'database-url'),
       dryRun: values['dry-run'] === true,

@@ -1,7 +1,7 @@
 import type { ImportedAccount } from '../accounts/service.js';
 import type { ImportedClient, TokenFormat } from '../clients/service.js';
 import type { DialectLifetimes } from '../provider/lifetimes.js';
-import { NORTHSTAR_GRANTS } from '../admin/northstar/router.js';
+import { NORTHSTAR_GRANTS } from '../admin/northstar/grants.js';
 
 /**
  * The files `gatehouse import` reads and `gatehouse export` writes, read

@@ -1,13 +1,8 @@
 #!/usr/bin/env node
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { storagePresence } from '../../adapters/presence.js';
-import { EmbeddedDatabaseBusyError, StorageUnavailableError } from '../../adapters/factory.js';
-import { SecretsKeyError } from '../../adapters/secrets-at-rest.js';
-import { ConfigError, loadConfig } from '../config/load.js';
 import { AppError } from '../errors/app-error.js';
 import { appErrorBody } from '../errors/rfc6749.js';
-import { composeServices, type Services } from '../main.js';
 import { UsageError, type Values } from './arguments.js';
 import { commandFlags, commandHelp, COMMANDS, commandUsage, findCommand } from './commands.js';
 import { closest } from './suggestions.js';
@@ -31,20 +26,6 @@ const GLOBAL_FLAGS = {
 function version(): string {
   const manifest = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
   return manifest.version;
-}
-
-function print(json: boolean, value: unknown): void {
-  if (json) {
-    process.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
-    return;
-  }
-  const rows = Array.isArray(value) ? value : [value];
-  for (const row of rows) {
-    for (const [key, field] of Object.entries(row as Record<string, unknown>)) {
-      process.stdout.write(`${key}: ${Array.isArray(field) ? field.join(' ') : String(field)}\n`);
-    }
-    if (rows.length > 1) process.stdout.write('\n');
-  }
 }
 
 /** parseArgs's complaint about a flag, with the nearest flag it knows when one is close. */
@@ -85,7 +66,7 @@ async function main(argv: string[]): Promise<number> {
     return values.help ? 0 : 2;
   }
 
-  let services: Services | undefined;
+  let application: typeof import('./execute.js') | undefined;
   try {
     const { command, args } = commandOf(positionals);
     if (values.help) {
@@ -96,16 +77,10 @@ async function main(argv: string[]): Promise<number> {
     const own = new Set([...Object.keys(command.flags), ...Object.keys(GLOBAL_FLAGS)]);
     const stray = Object.keys(values).filter((name) => !own.has(name) && values[name] !== undefined);
     if (stray.length) throw new UsageError(`${command.name} takes no --${stray[0]} (gatehouse ${command.name} --help lists its options)`, false);
-    const config = loadConfig();
-    // Only `migrate` or --init may create storage: anything else on a store
-    // that does not exist is a mistyped GATEHOUSE_DATA_DIR or a forgotten
-    // DATABASE_URL, and what it wrote would be where the server never looks.
-    if (command.name !== 'migrate' && values.init !== true) {
-      const { exists, where } = await storagePresence(config);
-      if (!exists) throw new UsageError(`no Gatehouse storage in ${where}. Check the setting (the server's own value), or pass --init to create it there.`, false);
-    }
-    services = await composeServices(config, 'guest');
-    print(values.json === true, await command.run(services, args, values));
+    // Everything above answers from the command table alone; the application
+    // loads only now, for a command that runs (execute.ts).
+    application = await import('./execute.js');
+    await application.execute(command, args, values);
     return 0;
   } catch (error) {
     if (values.json && error instanceof AppError) {
@@ -116,13 +91,13 @@ async function main(argv: string[]): Promise<number> {
       process.stderr.write(error.showUsage ? `gatehouse: ${error.message}\n\n${USAGE}\n` : `gatehouse: ${error.message}\n`);
       return 2;
     }
-    if ([AppError, ConfigError, StorageUnavailableError, EmbeddedDatabaseBusyError, SecretsKeyError].some((kind) => error instanceof kind)) {
-      process.stderr.write(`gatehouse: ${error instanceof StorageUnavailableError ? error.detail : (error as Error).message}\n`);
+    // Only the application throws what an operator can act on, so it is loaded by then.
+    const problem = application?.operatorProblem(error);
+    if (problem !== undefined) {
+      process.stderr.write(`gatehouse: ${problem}\n`);
       return 1;
     }
     throw error;
-  } finally {
-    await services?.storage.close();
   }
 }
 

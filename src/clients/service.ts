@@ -5,6 +5,7 @@ import { SecretsKeyError } from '../../adapters/secrets-at-rest.js';
 import type { Actor, AuditLog } from '../audit/log.js';
 import type { ScopeRegistry } from '../scopes/registry.js';
 import { clientMetadataProblems, SKIP_CONSENT } from './metadata-rules.js';
+import { CLIENT_SECRET_MAX_LENGTH, givenSecretProblems } from './given-secrets.js';
 import { assertClientChangeable, isReservedClient } from './reserved-clients.js';
 import { clampedPaging } from '../paging/parameters.js';
 import { hashFormat, isVerifiableHash } from '../accounts/password-hashes.js';
@@ -34,10 +35,6 @@ export interface NewClient {
    */
   clientSecret?: string;
 }
-
-/** The shortest secret an administrator may give a client (`client create --client-secret`): 32 characters, as Gatehouse's own 256-bit secrets are 43. */
-export const CLIENT_SECRET_MIN_LENGTH = 32;
-const CLIENT_SECRET_MAX_LENGTH = 512;
 
 /** A client as another system had it (Northstar, Lux, LOS, LE Enterprise, django-oauth-toolkit), secret included. */
 export interface ImportedClient {
@@ -117,14 +114,6 @@ export function toClient(record: ClientRecord): Client {
     createdAt: record.createdAt.toISOString(),
     updatedAt: record.updatedAt.toISOString(),
   };
-}
-
-function givenSecretProblems(secret: string, isPublic: boolean): FieldProblem[] {
-  if (isPublic) return [{ field: 'client_secret', message: 'a public client has no secret' }];
-  if (typeof secret !== 'string' || secret.length < CLIENT_SECRET_MIN_LENGTH || secret.length > CLIENT_SECRET_MAX_LENGTH || /[\s\p{Cc}]/u.test(secret)) {
-    return [{ field: 'client_secret', message: `must be ${CLIENT_SECRET_MIN_LENGTH} to ${CLIENT_SECRET_MAX_LENGTH} characters, without spaces or control characters` }];
-  }
-  return [];
 }
 
 /** The metadata document of an imported client: the fields the old system had, in RFC 7591 names. */

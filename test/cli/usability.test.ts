@@ -23,9 +23,12 @@ async function offline(...args: string[]): Promise<{ code: number; stdout: strin
 /** Issue 17: a CLI an operator can find their way in. */
 describe('CLI usability', function () {
   // Each test starts the CLI as a process, several times (the --help test
-  // once per command, 32 of them): one start costs about 1 s of CPU, which
-  // takes several seconds of wall time when CI runs two suites side by side.
-  this.timeout(240_000);
+  // once per command, 32 of them). --help and usage errors load no more than
+  // the command table (0.02 s of CPU a start; test/cli/lazy-loading.test.ts),
+  // so the slowest test is the one that creates an embedded database: 5 s
+  // alone, 14 s with three copies of this file on two cores (the whole file:
+  // 14 s alone, 35 s so). A minute leaves room for a loaded CI machine.
+  this.timeout(60_000);
   let server: TestServer;
 
   before(async () => { server = await startTestServer(); });

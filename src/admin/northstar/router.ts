@@ -8,6 +8,7 @@ import type { KeyService } from '../../keys/service.js';
 import type { TokenCheck } from '../../resource-check/token-check.js';
 import type { ScopeRegistry } from '../../scopes/registry.js';
 import { northstarDenied, northstarErrors } from './errors.js';
+import { NORTHSTAR_GRANTS } from './grants.js';
 import { adminGate } from '../../http/admin-gate.js';
 import { type Paging, PagingError, readPaging } from '../../paging/parameters.js';
 import type { AuditLog } from '../../audit/log.js';
@@ -26,9 +27,6 @@ export interface NorthstarDeps {
 
 const PER_PAGE = 20;
 const MAX_PER_PAGE = 100;
-// Grants a Northstar client may use; authorization_code only with redirect URIs.
-/** The grants of a Northstar client (with the code flow too when it has a redirect URI); `import northstar` maps them the same way. */
-export const NORTHSTAR_GRANTS = ['client_credentials', 'password', 'refresh_token'];
 
 /** Northstar's timestamps: 2016-07-07T15:46:21+0000 */
 function timestamp(iso: string): string {
