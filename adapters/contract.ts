@@ -252,6 +252,13 @@ export interface ClientsStore {
   delete(clientId: string): Promise<boolean>;
   /** A page of clients, oldest first; `name` filters case-insensitively on client_name. */
   list(options: { name?: string; limit: number; offset: number }): Promise<{ total: number; items: ClientRecord[] }>;
+  /**
+   * The largest number any client's metadata holds under one of `keys` of
+   * the object `metadata[property]`; 0 when none does. Values that are not
+   * numbers are ignored. One aggregate query over every client, exact (not
+   * cached): for rare administrative checks, not the hot path.
+   */
+  largestMetadataNumber(property: string, keys: readonly string[]): Promise<number>;
 }
 
 /** One grant an account gave a client: what it allowed and when. */

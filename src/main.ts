@@ -21,7 +21,7 @@ import { requestLog } from './http/request-log.js';
 import { dispatchByFirstSegment } from './http/route-dispatch.js';
 import { createViews } from './http/views.js';
 import { interactionsRouter } from './interactions/router.js';
-import { DEFAULT_SIGNING_ALG, KeyService, longestTokenLifetime } from './keys/service.js';
+import { DEFAULT_SIGNING_ALG, KeyService, longestServerWideLifetime } from './keys/service.js';
 import { SigningKeyRefresh } from './keys/signing-key-refresh.js';
 import { createLogger, type Logger } from './observability/logger.js';
 import { apiAudience, buildProvider, registerTokenExchange } from './provider/build.js';
@@ -114,12 +114,20 @@ export async function composeServices(config: GatehouseConfig, role: 'owner' | '
     const audit = new AuditLog(storage.audit, (error, event) => {
       logger?.error({ err: error, event: event.event }, 'audit event could not be recorded');
     });
-    keys = new KeyService(storage.keys, {
-      activationDelay: config.signingKeyActivationDelay, maxTokenLifetime: longestTokenLifetime(config), audit,
-    });
-    await keys.ensure();
     const scopes = new ScopeRegistry(storage.scopes, audit);
     const resourceServers = new ResourceServerRegistry(storage.resourceServers, scopes, apiAudience(config.issuer), audit);
+    keys = new KeyService(storage.keys, {
+      activationDelay: config.signingKeyActivationDelay,
+      // Read when a retirement is checked (`clients` is made below, with the
+      // provider): resource servers and clients registered since start-up,
+      // or by another process, count as soon as they exist.
+      maxTokenLifetime: async () => Math.max(
+        longestServerWideLifetime(config),
+        ...await Promise.all([resourceServers.longestAccessTokenTtl(), clients.longestOwnSignedLifetime()]),
+      ),
+      audit,
+    });
+    await keys.ensure();
     const cookieSecrets = config.cookieSecrets ?? await keys.cookieSecrets();
     const jwtAccessTokens = new JwtAccessTokenRegistry(storage.ephemeral, storage.revocations);
     const registry = await scopes.list();

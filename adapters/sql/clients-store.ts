@@ -293,4 +293,17 @@ export class SqlClientsStore implements ClientsStore {
     );
     return { total: Number(count.rows[0]?.total ?? 0), items: rows.map(toRecord) };
   }
+
+  async largestMetadataNumber(property: string, keys: readonly string[]): Promise<number> {
+    // jsonb_each refuses anything but an object, hence the CASE; the WHERE
+    // skips the clients without the property before it is reached.
+    const { rows } = await this.db.query<{ largest: string | null }>(
+      `SELECT max(entry.value::numeric)::text AS largest
+         FROM clients
+         CROSS JOIN LATERAL jsonb_each(CASE WHEN jsonb_typeof(metadata -> $1) = 'object' THEN metadata -> $1 ELSE '{}'::jsonb END) AS entry
+        WHERE metadata ? $1 AND entry.key = ANY($2::text[]) AND jsonb_typeof(entry.value) = 'number'`,
+      [property, [...keys]],
+    );
+    return Number(rows[0]?.largest ?? 0);
+  }
 }

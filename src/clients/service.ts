@@ -9,7 +9,7 @@ import { CLIENT_SECRET_MAX_LENGTH, givenSecretProblems } from './given-secrets.j
 import { assertClientChangeable, isReservedClient } from './reserved-clients.js';
 import { clampedPaging } from '../paging/parameters.js';
 import { hashFormat, isVerifiableHash } from '../accounts/password-hashes.js';
-import { CLIENT_DIALECT_LIFETIMES, type DialectLifetimes } from '../provider/lifetimes.js';
+import { CLIENT_DIALECT_LIFETIMES, type DialectLifetimes, SIGNED_DIALECT_LIFETIMES } from '../provider/lifetimes.js';
 
 export { GRANT_TYPES } from './metadata-rules.js';
 export type TokenFormat = 'opaque' | 'jwt';
@@ -370,6 +370,15 @@ export class ClientService {
    */
   async exists(clientId: string): Promise<boolean> {
     return Boolean(await this.store.findCached(clientId));
+  }
+
+  /**
+   * The longest lifetime any client's own dialect lifetimes give a token
+   * that may be a signed JWT (SIGNED_DIALECT_LIFETIMES); 0 when no client
+   * has one. Exact, one query: it bounds a signing key's retirement.
+   */
+  longestOwnSignedLifetime(): Promise<number> {
+    return this.store.largestMetadataNumber(CLIENT_DIALECT_LIFETIMES, SIGNED_DIALECT_LIFETIMES);
   }
 
   /** Live access tokens of the client (opaque, client credentials, recorded JWTs), from the one token store. */

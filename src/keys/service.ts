@@ -5,6 +5,7 @@ import type { KeyRecord, KeysStore } from '../../adapters/contract.js';
 import { publicJwk } from '../../adapters/public-jwk.js';
 import type { Actor, AuditLog } from '../audit/log.js';
 import { NotFoundError, ValidationError } from '../errors/app-error.js';
+import { KEY_REFRESH_INTERVAL_MS } from './signing-key-refresh.js';
 
 const generate = promisify(generateKeyPair);
 
@@ -41,21 +42,33 @@ export interface KeySummary {
   createdAt: string;
   /** When its activation delay ends (SIGNING_KEY_ACTIVATION_DELAY after its creation). */
   signsFrom: string;
-  /** For a replaced key: from when retiring it is safe (its successor has signed for the longest token lifetime). */
+  /** For a replaced key: from when retiring it is safe (its successor has signed, in every process, for the longest token lifetime). */
   retirableFrom?: string;
 }
 
 export interface KeyServiceOptions {
   /** Seconds from a signing key's creation to its first signature (SIGNING_KEY_ACTIVATION_DELAY). */
   activationDelay?: number;
-  /** The longest any token Gatehouse signs can live, in seconds: how long a replaced key must stay published. */
-  maxTokenLifetime?: number;
+  /**
+   * The longest any token Gatehouse signs can live, in seconds: how long a
+   * replaced key must stay published. Asked each time a replaced key's state
+   * is worked out (list, retire), since resource servers and clients with
+   * lifetimes of their own are registered while the server runs.
+   */
+  maxTokenLifetime?: () => Promise<number>;
   /** Where rotations and retirements are recorded, with the actor each surface names. */
   audit?: AuditLog;
 }
 
-/** The longest-lived token a signing key may have signed, from the configured lifetimes. */
-export function longestTokenLifetime(config: {
+/**
+ * The longest lifetime the server-wide settings give a signed token: access
+ * and client-credentials JWTs, ID tokens, and the dialects' JWT access
+ * tokens. A registered resource server's or a client's own lifetime may be
+ * longer (main.ts adds them). Not counted: refresh tokens, codes, device and
+ * initial access tokens, which are opaque; logout tokens, which live 120 s
+ * but are verified on receipt, in the request that delivers them.
+ */
+export function longestServerWideLifetime(config: {
   accessTokenTtl: number; clientCredentialsTtl: number; idTokenTtl: number; losAccessTokenTtl: number; leAccessTokenTtl: number; dotAccessTokenTtl: number;
 }): number {
   return Math.max(config.accessTokenTtl, config.clientCredentialsTtl, config.idTokenTtl, config.losAccessTokenTtl, config.leAccessTokenTtl, config.dotAccessTokenTtl);
@@ -115,12 +128,12 @@ function newCookieKey(): Omit<KeyRecord, 'createdAt'> {
  */
 export class KeyService {
   private readonly activationDelay: number;
-  private readonly maxTokenLifetime: number;
+  private readonly maxTokenLifetime: () => Promise<number>;
   private readonly audit: AuditLog | undefined;
 
   constructor(private readonly store: KeysStore, options: KeyServiceOptions = {}) {
     this.activationDelay = options.activationDelay ?? 0;
-    this.maxTokenLifetime = options.maxTokenLifetime ?? 0;
+    this.maxTokenLifetime = options.maxTokenLifetime ?? (async () => 0);
     this.audit = options.audit;
   }
 
@@ -146,11 +159,14 @@ export class KeyService {
     const keys = await this.store.list('sig', { includeRetired: true });
     const published = keys.filter((key) => !key.retiredAt);
     const signers = new Set([...signersAt(published, this.activationDelay, now).values()].map((key) => key.kid));
+    // Asked only when some key has been replaced (the metrics' counts list the keys too).
+    const replaced = published.some((key, i) => published.slice(0, i).some((newer) => algOf(newer) === algOf(key)));
+    const lifetime = replaced ? await this.maxTokenLifetime() : 0;
     return keys.map((key) => {
       const ofAlg = published.filter((other) => algOf(other) === algOf(key));
       const index = ofAlg.findIndex((other) => other.kid === key.kid);
       const signerIndex = ofAlg.findIndex((other) => signers.has(other.kid));
-      const safeAt = index > 0 ? this.retirableAt(ofAlg[index - 1]!) : undefined;
+      const safeAt = index > 0 ? this.retirableAt(ofAlg[index - 1]!, lifetime) : undefined;
       const state: KeyState = key.retiredAt ? 'retired'
         : signers.has(key.kid) ? 'signing'
           : index < signerIndex ? 'pending'
@@ -164,12 +180,13 @@ export class KeyService {
   }
 
   /**
-   * A replaced key may have signed tokens until its successor began
-   * signing (after the activation delay); the longest of them lives
-   * `maxTokenLifetime` more.
+   * A replaced key may have signed tokens until its successor began signing
+   * in every process: after the activation delay, at each process's next
+   * read of the key store (signing-key-refresh.ts). The longest of those
+   * tokens lives `lifetime` (maxTokenLifetime) more.
    */
-  private retirableAt(successor: { createdAt: Date }): number {
-    return successor.createdAt.getTime() + (this.activationDelay + this.maxTokenLifetime) * 1000;
+  private retirableAt(successor: { createdAt: Date }, lifetime: number): number {
+    return successor.createdAt.getTime() + (this.activationDelay + lifetime) * 1000 + KEY_REFRESH_INTERVAL_MS;
   }
 
   /**
@@ -184,8 +201,8 @@ export class KeyService {
     const keys = published.filter((key) => algOf(key) === algOf(target));
     const index = keys.findIndex((key) => key.kid === kid);
     if (index === 0) throw new ValidationError([{ field: 'kid', message: `is the active ${algOf(target)} signing key; rotate first` }]);
-    const safeAt = this.retirableAt(keys[index - 1]!);
-    if (!options.force && Date.now() < safeAt) {
+    const safeAt = options.force ? 0 : this.retirableAt(keys[index - 1]!, await this.maxTokenLifetime());
+    if (Date.now() < safeAt) {
       throw new ValidationError([{
         field: 'kid',
         message: `may still have signed tokens that are valid until ${new Date(safeAt).toISOString()} (the longest token lifetime after its successor began signing); retire it after that`,

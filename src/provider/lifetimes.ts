@@ -10,6 +10,13 @@ export function setDialectLifetimes(ctx: Pick<Context, 'state'>, lifetimes: Dial
 /** The client metadata property with a client's own dialect lifetimes (set by an import). */
 export const CLIENT_DIALECT_LIFETIMES = 'dialect_lifetimes';
 
+/**
+ * The dialect lifetimes of tokens that may be JWTs, signed with the signing
+ * keys (so they bound a replaced key's retirement); refresh tokens are
+ * always opaque.
+ */
+export const SIGNED_DIALECT_LIFETIMES: ReadonlyArray<keyof DialectLifetimes> = ['accessToken', 'clientCredentials'];
+
 /** Whether a value is a DialectLifetimes object (whole seconds, 1 s to 10 years). */
 export function isDialectLifetimes(value: unknown): value is DialectLifetimes {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) return false;

@@ -47,6 +47,15 @@ export class ResourceServerRegistry {
     return record;
   }
 
+  /**
+   * The longest access-token lifetime a registered resource server sets; 0
+   * when none sets one. Every resource server counts, whatever its token
+   * format: a format changed later does not change the JWTs already signed.
+   */
+  async longestAccessTokenTtl(): Promise<number> {
+    return Math.max(0, ...(await this.store.list()).map((server) => server.accessTokenTtl ?? 0));
+  }
+
   /** One registered resource server, or a NotFoundError. */
   async show(uri: string): Promise<ResourceServerRecord> {
     const record = await this.store.find(uri);

@@ -4,7 +4,7 @@ import { FormBrowser, type Page as FormPage } from '../support/form-browser.js';
 import { chromiumSignedIn, consolePeople, consoleSignIn, lastAudit, postWithCsrf, postWithoutCsrf } from '../support/console.js';
 import { basicAuth, postForm } from '../support/http.js';
 import { checkPage } from '../support/page-checks.js';
-import { startTestServer, type TestServer } from '../support/server.js';
+import { skipBecause, startTestServer, type TestServer } from '../support/server.js';
 import { eventually, sleep } from '../support/waiting.js';
 
 // Short enough that a replaced key becomes safe to retire within the test:
@@ -77,7 +77,7 @@ describe('the admin console’s Keys section (/admin/keys)', () => {
       expect((await server.services.keys.list()).length).to.equal(count);
     });
 
-    it('retires a replaced key only once no token it signed can be valid, saying when that is, then stops publishing it', async () => {
+    it('retires a replaced key only once no token it signed can be valid, saying when that is, then stops publishing it', async function () {
       const [old] = (await server.services.keys.list()).filter((key) => key.alg === 'EdDSA' && key.state === 'signing');
       const listPage = await browser.navigate(keysUrl());
       await postWithCsrf(browser, listPage, '/admin/keys/rotate', [['alg', 'EdDSA']]);
@@ -92,7 +92,10 @@ describe('the admin console’s Keys section (/admin/keys)', () => {
       expect(refused.html).to.include('id="kid-error" role="alert">may still have signed tokens that are valid until');
       expect((await keyOf(old!.kid)).retired, 'not retired').to.equal(false);
 
-      await sleep(Math.max(0, Date.parse(replaced.retirableFrom!) - Date.now()) + 200);
+      // A shared database may hold resource servers or clients of other files whose tokens live longer (they count).
+      const wait = Date.parse(replaced.retirableFrom!) - Date.now();
+      if (wait > 20_000) skipBecause(this, `a token lifetime registered by another test holds the key until ${replaced.retirableFrom}`);
+      await sleep(Math.max(0, wait) + 200);
       const ready = await browser.navigate(keysUrl(`/${old!.kid}/retire`));
       expect(ready.html).to.include('Once retired, the key is no longer published');
       const retired = await postWithCsrf(browser, ready, `/admin/keys/${old!.kid}/retire`, []);
