@@ -37,6 +37,9 @@ import { StorageUnavailableError } from './unavailable.js';
 
 export interface StorageOptions {
   databaseUrl?: string;
+  /** Prepared statements on PostgreSQL (DATABASE_PREPARED_STATEMENTS; default true), and who is told when a pooler refuses them. */
+  preparedStatements?: boolean;
+  onPreparedStatementsRefused?: () => void;
   /** The ephemeral tier's Redis (REDIS_URL or REDIS_SENTINELS); unset: the durable tier. */
   redis?: RedisTarget;
   dataDir: string;
@@ -125,7 +128,9 @@ function grantView(grantId: string, payload: AdapterPayload): AccountGrant {
 
 async function openDurable(options: StorageOptions): Promise<SqlDatabase> {
   if (!options.databaseUrl) return openEmbedded(options.dataDir, options.role);
-  const db = openPostgres(options.databaseUrl);
+  const db = openPostgres(options.databaseUrl, {
+    preparedStatements: options.preparedStatements, onPreparedStatementsRefused: options.onPreparedStatementsRefused,
+  });
   try {
     await db.ping();
   } catch (error) {

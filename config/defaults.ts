@@ -28,6 +28,11 @@ export const settings = {
     default: undefined,
     description: 'PostgreSQL connection string for the durable tier. Unset: embedded PGlite in GATEHOUSE_DATA_DIR.',
   },
+  databasePreparedStatements: {
+    env: 'DATABASE_PREPARED_STATEMENTS',
+    default: true,
+    description: 'Run statements as prepared statements, parsed and planned once per connection. Behind a pooler in transaction mode that does not keep them (PgBouncer before 1.21, or max_prepared_statements = 0), set false; left on there, Gatehouse notices the first refusal, logs a warning and goes on without them.',
+  },
   redisUrl: {
     env: 'REDIS_URL',
     default: undefined,

@@ -16,6 +16,7 @@ export interface GatehouseConfig {
   redisPassword?: string;
   redisSentinelPassword?: string;
   redisTls: boolean;
+  databasePreparedStatements: boolean;
   dataDir: string;
   cookieSecrets?: string[];
   /** 32 bytes, base64 (standard or url-safe) or hex; decoded by src/config/secrets-key.ts. */
@@ -67,7 +68,7 @@ export const configSchema: JSONSchemaType<GatehouseConfig> = {
     'authorizationCodeTtl', 'idTokenTtl', 'refreshTokenTtl', 'sessionTtl', 'passwordResetLinkTtl', 'interactionTtl', 'grantTtl',
     'allowLoopbackCallbacks', 'losAccessTokenTtl', 'leAccessTokenTtl', 'dotAccessTokenTtl', 'dotRefreshTokenTtl', 'sweepInterval',
     'deviceCodeTtl', 'devicePollInterval', 'clientFailureLimit', 'userFailureLimit', 'ipFailureLimit', 'distributedFailureLimit', 'failureWindow',
-    'maxBackoff', 'auditRetentionDays', 'redisPrefix', 'signingKeyActivationDelay', 'redisTls',
+    'maxBackoff', 'auditRetentionDays', 'redisPrefix', 'signingKeyActivationDelay', 'redisTls', 'databasePreparedStatements',
   ],
   properties: {
     port: { type: 'integer', minimum: 0, maximum: 65535 },
@@ -83,6 +84,7 @@ export const configSchema: JSONSchemaType<GatehouseConfig> = {
     redisPassword: { type: 'string', nullable: true, minLength: 1 },
     redisSentinelPassword: { type: 'string', nullable: true, minLength: 1 },
     redisTls: { type: 'boolean' },
+    databasePreparedStatements: { type: 'boolean' },
     dataDir: { type: 'string', minLength: 1 },
     cookieSecrets: {
       type: 'array', nullable: true, minItems: 1, items: { type: 'string', minLength: 32 },

@@ -100,6 +100,10 @@ export async function composeServices(config: GatehouseConfig, role: 'owner' | '
   const storage = await openStorage({
     secrets,
     databaseUrl: config.databaseUrl,
+    preparedStatements: config.databasePreparedStatements,
+    onPreparedStatementsRefused() {
+      logger?.warn('the database connection refused a prepared statement (a pooler in transaction mode that does not keep them: PgBouncer before 1.21, or max_prepared_statements = 0); going on without them. Set DATABASE_PREPARED_STATEMENTS=false, or max_prepared_statements = 200 in PgBouncer 1.21 or later');
+    },
     redis: redisTarget(config),
     dataDir: config.dataDir,
     auditRetentionDays: config.auditRetentionDays,

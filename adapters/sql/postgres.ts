@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import pg from 'pg';
 import { StorageUnavailableError } from '../unavailable.js';
 import { guardText, type QueryResult, type SqlDatabase, type SqlExecutor } from './database.js';
@@ -30,11 +31,85 @@ async function reachable<T>(work: () => Promise<T>): Promise<T> {
   }
 }
 
-function executor(client: pg.Pool | pg.PoolClient | pg.Client): SqlExecutor {
+// What a pooler in transaction mode that does not keep prepared statements
+// (PgBouncer before 1.21, or max_prepared_statements = 0) answers a named
+// statement with: 26000 "prepared statement … does not exist" (the Bind
+// reached another server connection) or 42P05 "… already exists" (the Parse
+// did). Either way nothing was executed.
+const POOLER_REFUSED = /^(26000|42P05)$/;
+
+/**
+ * Names for prepared statements, so that PostgreSQL parses and plans each
+ * statement once per connection instead of at every execution: planning was
+ * half of PostgreSQL's CPU in a refresh rotation (docs/performance.md). A
+ * name is a hash of the statement's text (and of a generation, below), so a
+ * name means the same statement on every connection and in every process
+ * that shares a server connection through a pooler.
+ */
+export class StatementNames {
+  private readonly names = new Map<string, string>();
+  private generation = 0;
+  private refused = false;
+
+  /**
+   * `onRefused` is told once, when a pooler shows it cannot keep prepared
+   * statements; from then on every statement goes unnamed. At most `limit`
+   * distinct texts are named: statements are built from fixed fragments, so
+   * this is a bound, not a cache that evicts.
+   */
+  constructor(private readonly onRefused: () => void, private readonly limit = 500) {}
+
+  nameOf(text: string): string | undefined {
+    if (this.refused) return undefined;
+    let name = this.names.get(text);
+    if (name === undefined && this.names.size < this.limit) {
+      name = `gh_${createHash('sha256').update(`${this.generation}\n${text}`).digest('hex').slice(0, 40)}`;
+      this.names.set(text, name);
+    }
+    return name;
+  }
+
+  /** The pooler cannot keep prepared statements: go unnamed for good. */
+  refuse(): void {
+    if (this.refused) return;
+    this.refused = true;
+    this.names.clear();
+    this.onRefused();
+  }
+
+  /**
+   * A migration changed a table under prepared statements ("cached plan must
+   * not change result type", for a `SELECT *`): prepare every statement
+   * afresh under new names, on every connection as it next runs it.
+   */
+  renew(): void {
+    this.generation += 1;
+    this.names.clear();
+  }
+}
+
+/** Runs `text` as a named statement when `names` gives it one; falls back to unnamed where the server cannot use the name. */
+async function runStatement(client: pg.Pool | pg.PoolClient | pg.Client, text: string, params: unknown[], names?: StatementNames) {
+  const name = names?.nameOf(text);
+  if (!name) return client.query(text, params);
+  try {
+    return await client.query({ name, text, values: params });
+  } catch (error) {
+    if (!(error instanceof pg.DatabaseError)) throw error;
+    if (POOLER_REFUSED.test(error.code ?? '')) names!.refuse();
+    // 0A000 is also "feature not supported" in general; only the plan's result type is a reason to prepare again.
+    else if (error.code === '0A000' && /cached plan must not change result type/.test(error.message)) names!.renew();
+    else throw error;
+    // Neither error ran the statement: run it once more, unnamed.
+    return client.query(text, params);
+  }
+}
+
+function executor(client: pg.Pool | pg.PoolClient | pg.Client, names?: StatementNames): SqlExecutor {
   return {
     async query<Row>(text: string, params: unknown[] = []): Promise<QueryResult<Row>> {
       return guardText(text, params, async () => {
-        const result = await reachable(() => client.query(text, params));
+        const result = await reachable(() => runStatement(client, text, params, names));
         return { rows: result.rows as Row[], rowCount: result.rowCount ?? 0 };
       });
     },
@@ -44,21 +119,35 @@ function executor(client: pg.Pool | pg.PoolClient | pg.Client): SqlExecutor {
   };
 }
 
+export interface PostgresOptions {
+  max?: number;
+  /**
+   * Run statements outside transactions as prepared statements
+   * (DATABASE_PREPARED_STATEMENTS; default true). Statements inside a
+   * transaction always go unnamed: a pooler's refusal there would abort the
+   * whole transaction.
+   */
+  preparedStatements?: boolean;
+  /** Told once when a pooler refuses prepared statements (Gatehouse then goes on without them). */
+  onPreparedStatementsRefused?: () => void;
+}
+
 /** A PostgreSQL server through a `pg` connection pool. */
-export function openPostgres(connectionString: string, options: { max?: number } = {}): SqlDatabase {
+export function openPostgres(connectionString: string, options: PostgresOptions = {}): SqlDatabase {
   // Without a connect timeout a request would wait for as long as the server
   // takes to not answer; two seconds turns that into a prompt 503.
   const pool = new pg.Pool({ connectionString, max: options.max ?? 10, connectionTimeoutMillis: 2000 });
   // An idle client that loses its connection emits 'error' on the pool; without a
   // listener that would crash the process. The next query simply reconnects.
   pool.on('error', () => {});
-  return poolDatabase(pool, 'postgres');
+  const names = options.preparedStatements === false ? undefined : new StatementNames(options.onPreparedStatementsRefused ?? (() => {}));
+  return poolDatabase(pool, 'postgres', names);
 }
 
-export function poolDatabase(pool: pg.Pool, kind: SqlDatabase['kind']): SqlDatabase {
+export function poolDatabase(pool: pg.Pool, kind: SqlDatabase['kind'], names?: StatementNames): SqlDatabase {
   return {
     kind,
-    ...executor(pool),
+    ...executor(pool, names),
     async transaction<T>(work: (tx: SqlExecutor) => Promise<T>): Promise<T> {
       const client = await reachable(() => pool.connect());
       const tx = executor(client);

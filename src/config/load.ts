@@ -95,7 +95,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): GatehouseConfi
   if (typeof raw.cookieSecrets === 'string') {
     raw.cookieSecrets = raw.cookieSecrets.split(',').map((s) => s.trim()).filter(Boolean);
   }
-  for (const name of ['trustProxy', 'allowLoopbackCallbacks', 'redisTls'] as const) {
+  for (const name of ['trustProxy', 'allowLoopbackCallbacks', 'redisTls', 'databasePreparedStatements'] as const) {
     if (typeof raw[name] !== 'string') continue;
     // ajv coerces only "true"/"false"; accept the other spellings operators use.
     const flag = (raw[name] as string).toLowerCase();
