@@ -3,7 +3,7 @@ import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
 import { PGlite } from '@electric-sql/pglite';
 import { pg_trgm } from '@electric-sql/pglite/contrib/pg_trgm';
-import { PGLiteSocketServer } from '@electric-sql/pglite-socket';
+import { PGliteSocketBridge } from './socket-bridge.js';
 import pg from 'pg';
 import { guardText, type QueryResult, type SqlDatabase, type SqlExecutor } from '../sql/database.js';
 import { poolDatabase } from '../sql/postgres.js';
@@ -139,7 +139,7 @@ export async function openEmbedded(dataDirInput: string, role: 'owner' | 'guest'
     throw error;
   }
   const pglite = db;
-  let socketServer: PGLiteSocketServer | undefined;
+  let socketServer: PGliteSocketBridge | undefined;
 
   return {
     kind: 'embedded',
@@ -153,11 +153,11 @@ export async function openEmbedded(dataDirInput: string, role: 'owner' | 'guest'
     async share(): Promise<void> {
       if (socketServer || socketPath.length > MAX_SOCKET_PATH) return;
       await rm(socketPath, { force: true });
-      socketServer = new PGLiteSocketServer({ db: pglite, path: socketPath, maxConnections: 4 });
-      await socketServer.start();
+      socketServer = new PGliteSocketBridge(pglite, 4);
+      await socketServer.listen(socketPath);
     },
     async close(): Promise<void> {
-      await socketServer?.stop().catch(() => {});
+      await socketServer?.close().catch(() => {});
       await rm(socketPath, { force: true });
       await pglite.close();
       await secureDataFolder(dataDir);
