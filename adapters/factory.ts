@@ -37,7 +37,7 @@ import { StorageUnavailableError } from './unavailable.js';
 
 export interface StorageOptions {
   databaseUrl?: string;
-  /** Prepared statements on PostgreSQL (DATABASE_PREPARED_STATEMENTS; default true), and who is told when a pooler refuses them. */
+  /** Prepared statements on PostgreSQL (DATABASE_PREPARED_STATEMENTS; default false), and who is told when a pooler refuses them. */
   preparedStatements?: boolean;
   onPreparedStatementsRefused?: () => void;
   /** The ephemeral tier's Redis (REDIS_URL or REDIS_SENTINELS); unset: the durable tier. */

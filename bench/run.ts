@@ -91,6 +91,8 @@ async function main(): Promise<void> {
     // Codes are minted before a run and wait through it, as in the baseline.
     AUTHORIZATION_CODE_TTL: process.env.AUTHORIZATION_CODE_TTL ?? '600',
     ...(process.env.DATABASE_URL ? { DATABASE_URL: process.env.DATABASE_URL } : {}),
+    // The documented figures are with prepared statements (docs/performance.md); BENCH_PREPARED_STATEMENTS=false to compare.
+    DATABASE_PREPARED_STATEMENTS: process.env.BENCH_PREPARED_STATEMENTS ?? 'true',
     ...(process.env.REDIS_URL ? { REDIS_URL: process.env.REDIS_URL } : {}),
   };
   const [gPort, bPort, hPort] = [await freePort(), await freePort(), await freePort()];

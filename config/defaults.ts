@@ -30,8 +30,8 @@ export const settings = {
   },
   databasePreparedStatements: {
     env: 'DATABASE_PREPARED_STATEMENTS',
-    default: true,
-    description: 'Run statements as prepared statements, parsed and planned once per connection. Behind a pooler in transaction mode that does not keep them (PgBouncer before 1.21, or max_prepared_statements = 0), set false; left on there, Gatehouse notices the first refusal, logs a warning and goes on without them.',
+    default: false,
+    description: 'Run statements outside transactions as prepared statements, parsed and planned once per connection (halves PostgreSQL\'s CPU per refresh rotation). For a direct PostgreSQL connection, or PgBouncer 1.21+ with max_prepared_statements > 0. Off by default while its behaviour behind older poolers is being proven; with one, Gatehouse notices the first refusal, logs a warning and goes on without them.',
   },
   redisUrl: {
     env: 'REDIS_URL',

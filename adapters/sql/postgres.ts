@@ -123,7 +123,7 @@ export interface PostgresOptions {
   max?: number;
   /**
    * Run statements outside transactions as prepared statements
-   * (DATABASE_PREPARED_STATEMENTS; default true). Statements inside a
+   * (DATABASE_PREPARED_STATEMENTS; default false). Statements inside a
    * transaction always go unnamed: a pooler's refusal there would abort the
    * whole transaction.
    */
@@ -140,7 +140,7 @@ export function openPostgres(connectionString: string, options: PostgresOptions 
   // An idle client that loses its connection emits 'error' on the pool; without a
   // listener that would crash the process. The next query simply reconnects.
   pool.on('error', () => {});
-  const names = options.preparedStatements === false ? undefined : new StatementNames(options.onPreparedStatementsRefused ?? (() => {}));
+  const names = options.preparedStatements !== true ? undefined : new StatementNames(options.onPreparedStatementsRefused ?? (() => {}));
   return poolDatabase(pool, 'postgres', names);
 }
 

@@ -32,7 +32,7 @@ describe('prepared statements on PostgreSQL', function () {
 
   it('prepares a statement once on a connection and runs it by name after that', async () => {
     // One connection, so the statement's second run and the look at pg_prepared_statements share it.
-    db = openPostgres(directUrl!, { max: 1 });
+    db = openPostgres(directUrl!, { max: 1, preparedStatements: true });
     const text = `SELECT $1::int + 1 AS n -- ${randomBytes(4).toString('hex')}`;
     expect((await db.query<{ n: number }>(text, [1])).rows).to.deep.equal([{ n: 2 }]);
     expect((await db.query<{ n: number }>(text, [41])).rows).to.deep.equal([{ n: 42 }]);
@@ -41,8 +41,8 @@ describe('prepared statements on PostgreSQL', function () {
     expect(names[0]).to.match(/^gh_[0-9a-f]{40}$/);
   });
 
-  it('goes unnamed when DATABASE_PREPARED_STATEMENTS is false', async () => {
-    db = openPostgres(directUrl!, { max: 1, preparedStatements: false });
+  it('goes unnamed unless DATABASE_PREPARED_STATEMENTS is true (the default)', async () => {
+    db = openPostgres(directUrl!, { max: 1 });
     const text = `SELECT $1::int AS n -- ${randomBytes(4).toString('hex')}`;
     await db.query(text, [1]);
     await db.query(text, [2]);
@@ -50,7 +50,7 @@ describe('prepared statements on PostgreSQL', function () {
   });
 
   it('answers a SELECT * again after a migration changed the table under it, and prepares it afresh', async () => {
-    db = openPostgres(directUrl!, { max: 1 });
+    db = openPostgres(directUrl!, { max: 1, preparedStatements: true });
     const table = `gh_prepared_${randomBytes(4).toString('hex')}`;
     await db.exec(`CREATE TABLE ${table} (id int PRIMARY KEY, a text); INSERT INTO ${table} VALUES (1, 'one')`);
     try {
@@ -89,7 +89,7 @@ describe('prepared statements on PostgreSQL', function () {
     it('notices the first refusal, says so once, and answers every query (unnamed from then on)', async function () {
       if (!binary) skipBecause(this, 'the pgbouncer binary is not installed (Debian package pgbouncer)');
       let refusals = 0;
-      db = openPostgres(bouncer!.url, { max: 10, onPreparedStatementsRefused: () => { refusals += 1; } });
+      db = openPostgres(bouncer!.url, { max: 10, preparedStatements: true, onPreparedStatementsRefused: () => { refusals += 1; } });
       const text = 'SELECT $1::int * 2 AS n';
       // Ten client connections over four server connections: a name prepared on
       // one server connection is soon bound on another (or prepared again where it exists).
