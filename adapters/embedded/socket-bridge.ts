@@ -74,7 +74,8 @@ export class PGliteSocketBridge {
     socket.on('error', () => socket.destroy());
     socket.on('close', () => {
       this.connections.delete(socket);
-      work = work.then(() => session.end(), () => session.end());
+      // `work` never rejects (a failed exchange destroys the socket instead).
+      work = work.then(() => session.end());
     });
   }
 }

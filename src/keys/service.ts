@@ -160,7 +160,7 @@ export class KeyService {
     const published = keys.filter((key) => !key.retiredAt);
     const signers = new Set([...signersAt(published, this.activationDelay, now).values()].map((key) => key.kid));
     // Asked only when some key has been replaced (the metrics' counts list the keys too).
-    const replaced = published.some((key, i) => published.slice(0, i).some((newer) => algOf(newer) === algOf(key)));
+    const replaced = new Set(published.map(algOf)).size < published.length;
     const lifetime = replaced ? await this.maxTokenLifetime() : 0;
     return keys.map((key) => {
       const ofAlg = published.filter((other) => algOf(other) === algOf(key));

@@ -15,8 +15,6 @@ export interface RecentCount<L extends string> {
  */
 export class RecentCounts<L extends string> {
   private readonly buckets = new Map<number, Map<string, number>>();
-  /** The minute of the newest bucket: older buckets are pruned only when a new minute starts, not on every add. */
-  private latestMinute = -Infinity;
 
   constructor(private readonly labelNames: readonly L[], private readonly windowMinutes = 60) {}
 
@@ -24,10 +22,8 @@ export class RecentCounts<L extends string> {
     const minute = Math.floor(now / MINUTE_MS);
     let bucket = this.buckets.get(minute);
     if (!bucket) {
-      if (minute > this.latestMinute) {
-        this.latestMinute = minute;
-        this.prune(minute);
-      }
+      // A new minute: the one time the window moves, so the one time to prune (not on every add).
+      this.prune(minute);
       this.buckets.set(minute, bucket = new Map());
     }
     const key = JSON.stringify(this.labelNames.map((name) => labels[name]));
