@@ -210,7 +210,9 @@ export class DuplicateClientIdError extends Error {
  *   back (as read) leaves the secret unchanged.
  * - `findCached`, `revealSecret` and `previousSecret` answer from a cache at
  *   most a second old: a change made through this store is seen at once, one
- *   made by another process within that second. Every other read is exact.
+ *   made by another process within that second. A client another process
+ *   registers is seen at once (an absence is never cached). Every other read
+ *   is exact.
  * - `insert` never overwrites: a taken client_id is a DuplicateClientIdError.
  */
 export interface ClientsStore {

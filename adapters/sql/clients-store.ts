@@ -90,8 +90,13 @@ export class SqlClientsStore implements ClientsStore {
     if (hit && now - hit.at < CACHE_MS) return hit.client;
     if (this.cache.size >= CACHE_MAX) this.cache.clear();
     const client = this.findRow(clientId).then((row) => row && { record: toRecord(row), sealedSecret: row.secret_sealed, previousSecret: previousOf(row) });
-    this.cache.set(clientId, { at: now, client });
-    client.catch(() => this.cache.delete(clientId));
+    const entry = { at: now, client };
+    this.cache.set(clientId, entry);
+    // Concurrent lookups share the one query, but an absence is not kept: a
+    // client registered by another process (the CLI, an import, another
+    // node) must work on its first request, not a second later.
+    const forget = () => { if (this.cache.get(clientId) === entry) this.cache.delete(clientId); };
+    client.then((found) => { if (!found) forget(); }, forget);
     return client;
   }
 

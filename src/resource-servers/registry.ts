@@ -23,7 +23,7 @@ const CACHE_MS = 1000;
  * Gatehouse's own API: each sets its tokens' audience, format and scopes.
  */
 export class ResourceServerRegistry {
-  private readonly cache = new Map<string, { record: ResourceServerRecord | undefined; until: number }>();
+  private readonly cache = new Map<string, { record: ResourceServerRecord; until: number }>();
 
   constructor(
     private readonly store: ResourceServersStore,
@@ -41,7 +41,10 @@ export class ResourceServerRegistry {
     const cached = this.cache.get(uri);
     if (cached && cached.until > Date.now()) return cached.record;
     const record = await this.store.find(uri);
-    // Bounded: only registered URIs are kept for long; misses are few and short-lived.
+    // Only registered URIs are kept: one registered by another process (the
+    // CLI, another node) is honoured at once, and URIs made up by callers
+    // cannot fill the cache.
+    if (!record) return undefined;
     if (this.cache.size > 10_000) this.cache.clear();
     this.cache.set(uri, { record, until: Date.now() + CACHE_MS });
     return record;

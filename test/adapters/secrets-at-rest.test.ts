@@ -1,15 +1,12 @@
 import { generateKeyPairSync, randomBytes, randomUUID } from 'node:crypto';
-import { rm } from 'node:fs/promises';
 import { expect } from 'chai';
-import { openEmbedded } from '../../adapters/embedded/pglite.js';
 import { SecretsAtRest, SecretsKeyError } from '../../adapters/secrets-at-rest.js';
 import { SqlClientsStore } from '../../adapters/sql/clients-store.js';
 import type { SqlDatabase } from '../../adapters/sql/database.js';
 import { SqlKeysStore } from '../../adapters/sql/keys-store.js';
 import { migrate } from '../../adapters/sql/migrate.js';
-import { openPostgres } from '../../adapters/sql/postgres.js';
 import { decodeSecretsKey } from '../../src/config/secrets-key.js';
-import { tempDir } from '../support/server.js';
+import { sqlDatabasesUnderTest } from '../support/sql-databases.js';
 
 describe('SecretsAtRest', () => {
   const secrets = new SecretsAtRest(randomBytes(32));
@@ -56,17 +53,7 @@ describe('SecretsAtRest', () => {
   });
 });
 
-const databases: Array<{ name: string; open(): Promise<{ db: SqlDatabase; close(): Promise<void> }> }> = [{
-  name: 'embedded PGlite',
-  async open() {
-    const dir = await tempDir();
-    const db = await openEmbedded(dir, 'owner');
-    return { db, close: async () => { await db.close(); await rm(dir, { recursive: true, force: true }); } };
-  },
-}];
-if (process.env.DATABASE_URL) {
-  databases.push({ name: 'PostgreSQL', async open() { const db = openPostgres(process.env.DATABASE_URL!); return { db, close: () => db.close() }; } });
-}
+const databases = sqlDatabasesUnderTest();
 
 for (const database of databases) {
   describe(`client and key stores at rest: ${database.name}`, () => {
