@@ -46,7 +46,7 @@ export function clientAuthThrottle(limiter: FailureLimiter): Middleware {
       writeAppErrorAsRfc6749(ctx, error, { 'Cache-Control': 'no-store' });
       return;
     }
-    if (raw) await replayToProvider(ctx, next, ctx.path, raw, ctx.req.headers);
+    if (raw) await replayToProvider(ctx, next, ctx.path, raw);
     else await next();
     if (ctx.status === 401 && (ctx.body as { error?: unknown } | undefined)?.error === 'invalid_client') {
       await limiter.failed(subjects);

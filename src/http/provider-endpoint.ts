@@ -59,13 +59,18 @@ class ReplayedBody {
 
 /**
  * Runs the rest of the middleware chain (and so the provider) as if the
- * request had been `POST path` with this form body and these headers, then
- * restores the original request. The provider reads the body from the
- * request itself, so the replacement carries a fresh body.
+ * request had been `POST path` with this form body and the request's own
+ * headers (its Authorization replaced when `authorization` is given, removed
+ * when it is null), then restores the original request. The provider reads
+ * the body from the request itself, so the replacement carries a fresh body.
  */
-export async function replayToProvider(ctx: Context, next: Next, path: string, payload: Buffer, headers: IncomingMessage['headers']): Promise<void> {
-  const replayHeaders = { ...headers, 'content-type': 'application/x-www-form-urlencoded', 'content-length': String(payload.length) };
+export async function replayToProvider(ctx: Context, next: Next, path: string, payload: Buffer, authorization?: string | null): Promise<void> {
+  const replayHeaders: IncomingMessage['headers'] = {
+    ...ctx.req.headers, 'content-type': 'application/x-www-form-urlencoded', 'content-length': String(payload.length),
+  };
   delete replayHeaders['transfer-encoding'];
+  if (authorization === null) delete replayHeaders.authorization;
+  else if (authorization !== undefined) replayHeaders.authorization = authorization;
   const original = ctx.req;
   const originalPath = ctx.path;
   const replay = Object.assign(new ReplayedBody(payload), {
@@ -93,6 +98,17 @@ export async function replayToProvider(ctx: Context, next: Next, path: string, p
   }
 }
 
+const endpointPaths = new WeakMap<Provider, Map<ProviderCall['route'], string>>();
+
+/** The provider's path for a route, resolved once (pathFor asks its router every time). */
+function endpointPath(provider: Provider, route: ProviderCall['route']): string {
+  let paths = endpointPaths.get(provider);
+  if (!paths) endpointPaths.set(provider, paths = new Map());
+  let path = paths.get(route);
+  if (path === undefined) paths.set(route, path = provider.pathFor(route));
+  return path;
+}
+
 /**
  * Hands a dialect's request to one of the provider's own endpoints, in this
  * same request: the body is replaced by the equivalent form-encoded request,
@@ -118,18 +134,15 @@ export async function replayToProvider(ctx: Context, next: Next, path: string, p
 export async function callProviderEndpoint(ctx: Context, next: Next, provider: Provider, call: ProviderCall): Promise<ProviderAnswer> {
   const form: Record<string, string> = {};
   for (const name in call.form) if (call.form[name] !== undefined) form[name] = call.form[name];
-  const headers: IncomingMessage['headers'] = { ...ctx.req.headers };
-  delete headers.authorization;
 
-  if (call.authorization) {
-    headers.authorization = call.authorization;
-  } else if (call.credentials) {
+  let authorization: string | null = call.authorization ?? null;
+  if (!authorization && call.credentials) {
     const client = await provider.Client.find(call.credentials.clientId).catch(() => undefined);
     if (client?.clientAuthMethod === 'client_secret_post') {
       form.client_id = call.credentials.clientId;
       form.client_secret = call.credentials.clientSecret;
     } else {
-      headers.authorization = basic(call.credentials);
+      authorization = basic(call.credentials);
     }
   }
 
@@ -137,9 +150,10 @@ export async function callProviderEndpoint(ctx: Context, next: Next, provider: P
   if (call.dialect) ctx.state.dialect = call.dialect;
   ctx.state.providerForm = form;
   try {
-    await replayToProvider(ctx, next, provider.pathFor(call.route), Buffer.from(stringify(form)), headers);
+    await replayToProvider(ctx, next, endpointPath(provider, call.route), Buffer.from(stringify(form)), authorization);
   } finally {
-    delete ctx.state.providerForm;
+    // Cleared, not deleted: ctx.state keeps its shape (and V8 its fast properties).
+    ctx.state.providerForm = undefined;
   }
 
   const body = ctx.body && typeof ctx.body === 'object' && !Buffer.isBuffer(ctx.body) ? ctx.body as Record<string, unknown> : {};
