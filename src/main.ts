@@ -53,6 +53,7 @@ import { ScopeRegistry } from './scopes/registry.js';
 import { ResourceServerRegistry } from './resource-servers/registry.js';
 import { AuditLog } from './audit/log.js';
 import { observeProvider } from './audit/provider-events.js';
+import { answerAfterAuditRecords } from './http/audit-before-answer.js';
 import { Metrics } from './observability/metrics.js';
 import { FailureLimiter } from './security/failure-limiter.js';
 import { rfc6749Body } from './errors/rfc6749.js';
@@ -146,7 +147,7 @@ export async function composeServices(config: GatehouseConfig, role: 'owner' | '
     }, {
       engaged({ scope, subject, address }, backoffSeconds) {
         // Usernames and client ids are what was attacked, so they are recorded; secrets never are.
-        void audit.record({
+        return audit.record({
           event: 'rate_limit.engaged',
           actor: subject.kind === 'ip' ? null : `${subject.kind}:${subject.value.slice(0, 128)}`,
           clientId: subject.kind === 'client' ? subject.value.slice(0, 128) : null,
@@ -263,6 +264,7 @@ export async function mountRoutes(services: Services, logger: Logger, internalOr
   provider.use(requestLog(logger, services.metrics));
   provider.use(errorHandler(logger));
   provider.use(securityHeaders);
+  provider.use(answerAfterAuditRecords);
   // oidc-provider ends the response on its own paths, so these routers go in
   // front of it (Provider#use inserts before its router), in one step that
   // requests for the provider's own paths skip.

@@ -43,5 +43,11 @@ declare module 'koa' {
     token?: TokenInfo;
     /** The administrator acting, for the audit trail (http/admin-gate.ts). */
     actor?: Actor;
+    /**
+     * audit/provider-events.ts: audit records of this request written from
+     * the provider's events, which cannot be awaited where they are emitted;
+     * http/audit-before-answer.ts answers once they are stored.
+     */
+    auditWrites?: Array<Promise<void>>;
   }
 }

@@ -1,9 +1,14 @@
-import type { KoaContextWithOIDC } from 'oidc-provider';
-import type Provider from 'oidc-provider';
+import type { DefaultState } from 'koa';
+import Provider, { type KoaContextWithOIDC } from 'oidc-provider';
 import type { Metrics } from '../observability/metrics.js';
 import type { AuditLog } from './log.js';
 
-type Ctx = KoaContextWithOIDC & { state: Record<string, unknown> };
+type Ctx = KoaContextWithOIDC & { state: DefaultState };
+
+/** Keeps a write with the request that caused it, which then answers only once it is stored (http/audit-before-answer.ts). */
+function withRequest(ctx: Ctx | undefined, write: Promise<void>): void {
+  if (ctx?.state) (ctx.state.auditWrites ??= []).push(write);
+}
 
 /**
  * Feeds oidc-provider's own events to the audit trail and the metrics, so
@@ -21,22 +26,23 @@ export function observeProvider(provider: Provider, audit: AuditLog, metrics: Me
     const grantType = ctx.oidc?.params?.grant_type;
     if (grantType === 'password' && error.error === 'invalid_grant') {
       metrics.signInFailed('password_grant');
-      void audit.record({
+      withRequest(ctx, audit.record({
         event: 'password_grant.failed',
         actor: typeof ctx.oidc.params?.username === 'string' ? `user:${ctx.oidc.params.username}` : null,
         clientId: ctx.oidc.client?.clientId ?? null,
         ip: ctx.ip,
-      });
+      }));
     }
   });
 
   provider.on('grant.revoked', (ctx: Ctx, grantId: string) => {
-    void audit.record({ event: 'grant.revoked', clientId: ctx.oidc?.client?.clientId ?? null, ip: ctx.ip, detail: { grant_id: grantId, route: ctx.oidc?.route } });
+    withRequest(ctx, audit.record({ event: 'grant.revoked', clientId: ctx.oidc?.client?.clientId ?? null, ip: ctx.ip, detail: { grant_id: grantId, route: ctx.oidc?.route } }));
   });
 
   for (const model of ['access_token', 'refresh_token', 'client_credentials'] as const) {
     provider.on(`${model}.destroyed` as 'access_token.destroyed', (token: { clientId?: string; grantId?: string }) => {
-      void audit.record({ event: 'token.revoked', clientId: token.clientId ?? null, detail: { type: model, grant_id: token.grantId } });
+      // No context is passed with these; the provider's own (its AsyncLocalStorage) is the request's, when there is one.
+      withRequest(Provider.ctx as Ctx | undefined, audit.record({ event: 'token.revoked', clientId: token.clientId ?? null, detail: { type: model, grant_id: token.grantId } }));
     });
   }
 }

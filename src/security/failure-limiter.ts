@@ -45,8 +45,8 @@ export interface Limit {
 }
 
 export interface LimiterEvents {
-  /** A limit has just been reached and is now backing off. */
-  engaged(limit: Limit, backoffSeconds: number): void;
+  /** A limit has just been reached and is now backing off; the failure counts once this settles (an audit record, say). */
+  engaged(limit: Limit, backoffSeconds: number): void | Promise<void>;
   /** A request was refused; it was not attempted, so it is not counted. */
   refused(limit: Limit, retryAfter: number): void;
 }
@@ -200,7 +200,7 @@ export class FailureLimiter {
     const count = async ({ key, allowed, limit }: Counted) => {
       this.noted(key);
       const { count } = await this.counters.hit(key, window);
-      if (count === allowed) this.events.engaged(limit, this.backoff(allowed, count));
+      if (count === allowed) await this.events.engaged(limit, this.backoff(allowed, count));
     };
     await Promise.all(this.counted(subjects).map(async (counter) => {
       if (counter.limit.scope !== 'subject') return count(counter);
