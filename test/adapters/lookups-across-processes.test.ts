@@ -38,7 +38,12 @@ for (const database of databases) {
       // Several lookups at once, as concurrent token requests make them.
       expect(await Promise.all([server.findCached(clientId), server.findCached(clientId)])).to.deep.equal([undefined, undefined]);
       await cli.insert({ client_id: clientId, client_name: 'registered elsewhere', client_secret: randomBytes(32).toString('base64url') });
-      expect((await server.findCached(clientId))?.client_name).to.equal('registered elsewhere');
+      try {
+        expect((await server.findCached(clientId))?.client_name).to.equal('registered elsewhere');
+      } finally {
+        // The suite's other files share this database and list its clients.
+        await cli.delete(clientId);
+      }
     });
 
     it('a client changed by another process is served as it was for at most a second, then as changed', async () => {
@@ -46,16 +51,20 @@ for (const database of databases) {
       const cli = new SqlClientsStore(db, secrets);
       const clientId = `across-${randomUUID()}`;
       const inserted = await cli.insert({ client_id: clientId, client_name: 'before' });
-      expect((await server.findCached(clientId))?.client_name).to.equal('before');
-      await cli.replace({ ...inserted.metadata, client_name: 'after' });
-      const seenAt = Date.now();
-      let name = (await server.findCached(clientId))?.client_name;
-      while (name !== 'after' && Date.now() - seenAt < 1500) {
-        await new Promise((resolve) => setTimeout(resolve, 50));
-        name = (await server.findCached(clientId))?.client_name;
+      try {
+        expect((await server.findCached(clientId))?.client_name).to.equal('before');
+        await cli.replace({ ...inserted.metadata, client_name: 'after' });
+        const seenAt = Date.now();
+        let name = (await server.findCached(clientId))?.client_name;
+        while (name !== 'after' && Date.now() - seenAt < 1500) {
+          await new Promise((resolve) => setTimeout(resolve, 50));
+          name = (await server.findCached(clientId))?.client_name;
+        }
+        expect(name).to.equal('after');
+        expect(Date.now() - seenAt).to.be.below(1200);
+      } finally {
+        await cli.delete(clientId);
       }
-      expect(name).to.equal('after');
-      expect(Date.now() - seenAt).to.be.below(1200);
     });
 
     it('a resource server registered by another process is honoured at once, though this one just found it missing', async () => {
@@ -65,7 +74,12 @@ for (const database of databases) {
       const cli = new ResourceServerRegistry(new SqlResourceServersStore(db), scopes, 'https://gatehouse.example.test/api');
       expect(await server.find(uri)).to.equal(undefined);
       await cli.save({ uri, scope: ['openid'], tokenFormat: 'opaque' });
-      expect((await server.find(uri))?.tokenFormat).to.equal('opaque');
+      try {
+        expect((await server.find(uri))?.tokenFormat).to.equal('opaque');
+      } finally {
+        // test/admin/console-scopes.test.ts, on the same database, expects only its own resource servers.
+        await cli.remove(uri);
+      }
     });
   });
 }
