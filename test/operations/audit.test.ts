@@ -14,6 +14,11 @@ describe('audit trail', () => {
   let server: TestServer;
   let admin: string;
   let adminClientId: string;
+  // One relying party and user for the tests that cause tallied events: each
+  // new (client, user) pair is a tally row, and the rows per hour are bounded
+  // across the database the whole suite shares (docs/operations, audit trail).
+  let rp: Awaited<ReturnType<TestServer['services']['clients']['create']>>;
+  const user = { username: `lee-${Date.now()}`, password: 'audited password' };
 
   const audit = (query = '') => send(`${server.url}/v2/audit${query}`, { method: 'GET', headers: { authorization: `Bearer ${admin}` } });
   const events = async (clientId?: string) => ((await audit(`?limit=100${clientId ? `&client_id=${clientId}` : ''}`)).json.data as unknown as Array<Record<string, unknown>>);
@@ -23,6 +28,8 @@ describe('audit trail', () => {
     const created = await server.services.clients.create({ name: 'Auditor', grantTypes: ['client_credentials'], scope: ['admin'] });
     adminClientId = created.client.clientId;
     admin = (await postForm(`${server.url}/token`, { grant_type: 'client_credentials', scope: 'admin' }, { authorization: basicAuth(adminClientId, created.clientSecret!) })).json.access_token as string;
+    rp = await server.services.clients.create({ name: 'Audited RP', grantTypes: ['authorization_code', 'password', 'client_credentials'], redirectUris: [REDIRECT_URI], scope: ['openid', 'read'] });
+    await server.services.accounts.create(user);
   });
 
   after(() => server.stop());
@@ -43,9 +50,6 @@ describe('audit trail', () => {
   it('records admin API calls, refusals, logins, failed password grants and revocations', async () => {
     await send(`${server.url}/v2/clients`, { method: 'GET' });
     await send(`${server.url}/v2/clients`, { method: 'GET', headers: { authorization: `Bearer ${admin}` } });
-    const rp = await server.services.clients.create({ name: 'Audited RP', grantTypes: ['authorization_code', 'password', 'client_credentials'], redirectUris: [REDIRECT_URI], scope: ['openid', 'read'] });
-    const user = { username: `lee-${Date.now()}`, password: 'audited password' };
-    await server.services.accounts.create(user);
     const config = await discover(server, rp.client.clientId, rp.clientSecret!);
     const browser = new FormBrowser((next) => next.href.startsWith(REDIRECT_URI));
     await authorize(config, user, { scope: 'openid', browser });
@@ -64,11 +68,10 @@ describe('audit trail', () => {
     // Another connection holding the table is what makes a slow write
     // visible; the embedded database has one session, so only PostgreSQL can.
     if (!process.env.DATABASE_URL) this.skip();
-    const rp = await server.services.clients.create({ name: 'Audited later', grantTypes: ['password', 'client_credentials'], scope: ['read'] });
     const auth = { authorization: basicAuth(rp.client.clientId, rp.clientSecret!) };
     const token = (await postForm(`${server.url}/token`, { grant_type: 'client_credentials', scope: 'read' }, auth)).json.access_token as string;
     const requests = {
-      'password_grant.failed': () => postForm(`${server.url}/token`, { grant_type: 'password', username: 'nobody-here', password: 'not the one' }, auth),
+      'password_grant.failed': () => postForm(`${server.url}/token`, { grant_type: 'password', username: user.username, password: 'not the one' }, auth),
       'token.revoked': () => postForm(`${server.url}/token/revocation`, { token }, auth),
     };
     for (const [event, request] of Object.entries(requests)) {
