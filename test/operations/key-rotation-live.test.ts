@@ -8,8 +8,11 @@ import { cliJson, idTokenKid, mintJwt, publishedKids, type CreatedClient } from 
 import { storageMode, tempDir } from '../support/server.js';
 import { sleep } from '../support/waiting.js';
 
-// Short, so the test sees a key go from published to signing; production's default is 600 s.
-const ACTIVATION_DELAY = 6;
+// Short, so the test sees a key go from published to signing; production's
+// default is 600 s. Long enough for what must happen before it (publication
+// on both nodes, up to a refresh interval each, then a token and a sign-in on
+// each) on a machine busy with the rest of CI.
+const ACTIVATION_DELAY = 10;
 
 describe('a signing key rotated with the CLI reaches running processes without a restart', () => {
   const nodes: GatehouseProcess[] = [];
