@@ -104,10 +104,12 @@ export interface Storage {
   /**
    * Runs one request's work in a scope of its own (request-scope.ts): the
    * durable tier reads what the request will need together and writes a
-   * refresh token's consumption with its replacement. Everything is written
-   * before this resolves.
+   * refresh token's consumption with its replacement. `request` is the
+   * object oidc-provider serves the request as (its Koa context, which the
+   * adapter finds again through Provider.ctx). Everything is written before
+   * this resolves.
    */
-  requestScope<T>(work: () => Promise<T>): Promise<T>;
+  requestScope<T>(request: object, work: () => Promise<T>): Promise<T>;
   /** Probes both tiers; never throws. */
   readiness(): Promise<{ durable: boolean; ephemeral: boolean }>;
   close(): Promise<void>;
@@ -269,7 +271,7 @@ export async function openStorage(options: StorageOptions): Promise<Storage> {
     keys,
     audit,
     adapter: createAdapterFactory(adapterTiers),
-    requestScope: (work) => inRequestScope(work, settle),
+    requestScope: (request, work) => inRequestScope(request, work, settle),
     clientTokens,
     accountTokens,
     signInSessions,

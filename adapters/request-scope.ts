@@ -1,4 +1,4 @@
-import { AsyncLocalStorage } from 'node:async_hooks';
+import Provider from 'oidc-provider';
 
 /**
  * What the storage layer keeps for the length of one request (a token or
@@ -25,30 +25,40 @@ export interface RequestScope {
   heldConsumption?: { model: string; id: string; store: object };
 }
 
-const scopes = new AsyncLocalStorage<RequestScope>();
+// Scopes by request, found through the request oidc-provider is serving
+// (its own AsyncLocalStorage, Provider.ctx), where every adapter call of a
+// token request runs. An AsyncLocalStorage of our own would do the same and
+// cost every promise the process creates, on every request, a second
+// propagation (profiled: the largest of Gatehouse's async-hook costs).
+const scopes = new WeakMap<object, RequestScope>();
 
 /** The scope of the request this code runs for, if the request has one. */
 export function currentScope(): RequestScope | undefined {
-  return scopes.getStore();
+  const request = Provider.ctx;
+  return request === undefined ? undefined : scopes.get(request);
 }
 
 /**
- * Runs `work` in a scope of its own, then `settle` (which writes what is
- * still held) inside the same scope; `settle` runs even when nothing is held,
- * and not when `work` threw (a failed request consumed nothing).
+ * Runs `work` (which hands `request` to oidc-provider) with a scope of its
+ * own, then `settle` (which writes what is still held); `settle` runs even
+ * when nothing is held, and not when `work` threw (a failed request consumed
+ * nothing).
  */
-export async function inRequestScope<T>(work: () => Promise<T>, settle: (scope: RequestScope) => Promise<void>): Promise<T> {
+export async function inRequestScope<T>(request: object, work: () => Promise<T>, settle: (scope: RequestScope) => Promise<void>): Promise<T> {
   const scope: RequestScope = { readAhead: new Map() };
-  return scopes.run(scope, async () => {
+  scopes.set(request, scope);
+  try {
     const result = await work();
     await settle(scope);
     return result;
-  });
+  } finally {
+    scopes.delete(request);
+  }
 }
 
 /** The row read ahead under `key`, once: `undefined` when none was read ahead, `null` when the read found none. */
 export function takeReadAhead<T>(key: string): T | null | undefined {
-  const scope = scopes.getStore();
+  const scope = currentScope();
   if (!scope || !scope.readAhead.has(key)) return undefined;
   const row = scope.readAhead.get(key) as T | null;
   scope.readAhead.delete(key);
@@ -57,9 +67,9 @@ export function takeReadAhead<T>(key: string): T | null | undefined {
 
 /** Forgets a row read ahead (the request is about to change or remove it). */
 export function forgetReadAhead(key: string): void {
-  scopes.getStore()?.readAhead.delete(key);
+  currentScope()?.readAhead.delete(key);
 }
 
 export function rememberReadAhead(key: string, row: unknown): void {
-  scopes.getStore()?.readAhead.set(key, row ?? null);
+  currentScope()?.readAhead.set(key, row ?? null);
 }

@@ -196,7 +196,7 @@ export async function composeServices(config: GatehouseConfig, role: 'owner' | '
     const dialects = new DialectUsage(storage.clientDialects);
     provider.on('grant.success', (ctx) => {
       const clientId = ctx.oidc.client?.clientId;
-      if (clientId) dialects.note(clientId, ctx.state.dialect ?? 'standard').catch((error: unknown) => logger?.warn({ err: error }, 'a client’s dialect could not be noted'));
+      if (clientId) dialects.note(clientId, ctx.state.dialect ?? 'standard')?.catch((error: unknown) => logger?.warn({ err: error }, 'a client’s dialect could not be noted'));
     });
     const resetLinks = new PasswordResetLinks(storage.passwordResetLinks, accounts, sessions, config.passwordResetLinkTtl, audit);
     const tokenCheck = createTokenCheck({
@@ -301,7 +301,7 @@ export async function mountRoutes(services: Services, logger: Logger, internalOr
   const cors = corsOnlyForAuthenticatedClients;
   // A token request reads its artifact, grant and account in one trip and
   // writes a rotation in one (adapters/request-scope.ts).
-  const storageScope: Middleware = (ctx, next) => storage.requestScope(next);
+  const storageScope: Middleware = (ctx, next) => storage.requestScope(ctx, next);
   const signIns = indexSignIns(services.sessions, (error) => logger.warn({ err: error }, 'a sign-in could not be added to the session index'));
   provider.use(extendProviderRoutes(providerRoute, {
     token: [storageScope, cors, throttle, devicePollingPace(storage.counters, config.devicePollInterval)],

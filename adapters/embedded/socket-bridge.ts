@@ -176,7 +176,8 @@ class ClientSession {
   /** The client has gone: a transaction it left open is rolled back, and the session given back. */
   async end(): Promise<void> {
     if (!this.release) return;
-    await this.pglite.execProtocolRawStream(simpleQuery('ROLLBACK'), { onRawData: () => {} }).catch(() => {});
+    // Its answer goes nowhere: execute writes only while the socket is writable.
+    await this.execute(simpleQuery('ROLLBACK')).catch(() => {});
     this.endTransaction();
   }
 }

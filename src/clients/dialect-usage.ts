@@ -14,14 +14,19 @@ export class DialectUsage {
 
   constructor(private readonly store: ClientDialectStore, private readonly now: () => number = Date.now) {}
 
-  async note(clientId: string, dialect: string): Promise<void> {
+  /**
+   * Notes a token issued to `clientId` through `dialect`: the write, or
+   * undefined when this process wrote the pair within the last minute
+   * (almost every token; no promise is made for those).
+   */
+  note(clientId: string, dialect: string): Promise<void> | undefined {
     const key = `${clientId}\u0000${dialect}`;
     const at = this.now();
-    if ((this.noted.get(key) ?? -Infinity) > at - NOTE_EVERY_MS) return;
+    if ((this.noted.get(key) ?? -Infinity) > at - NOTE_EVERY_MS) return undefined;
     this.noted.set(key, at);
     // Bounded: a process that served very many clients starts afresh (at worst one more write each).
     if (this.noted.size > 10_000) this.noted.clear();
-    await this.store.noteUse(clientId, dialect, new Date(at));
+    return this.store.noteUse(clientId, dialect, new Date(at));
   }
 
   of(clientId: string): Promise<ClientDialectUse[]> {

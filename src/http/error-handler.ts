@@ -49,9 +49,12 @@ const BASELINE_CSP = "default-src 'none'; script-src 'self'; frame-ancestors 'no
 
 /** Headers on every response: no MIME sniffing, no referrer leaks of codes in URLs, no framing. */
 export const securityHeaders: Middleware = (ctx, next) => {
-  ctx.set('X-Content-Type-Options', 'nosniff');
-  ctx.set('Referrer-Policy', 'no-referrer');
-  ctx.set('Content-Security-Policy', BASELINE_CSP);
-  ctx.set('X-Frame-Options', 'DENY');
+  // Straight onto the response (nothing is sent yet): Koa's ctx.set
+  // allocates arrays on every call, measurable on every request.
+  const { res } = ctx;
+  res.setHeader('X-Content-Type-Options', 'nosniff');
+  res.setHeader('Referrer-Policy', 'no-referrer');
+  res.setHeader('Content-Security-Policy', BASELINE_CSP);
+  res.setHeader('X-Frame-Options', 'DENY');
   return next();
 };

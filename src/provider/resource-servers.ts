@@ -30,6 +30,17 @@ export function tokenFormatOf(client: ClientLike): 'jwt' | 'opaque' {
  * format and lifetime; any other indicator is `invalid_target`.
  */
 export function resourceIndicatorsFeature(policy: ResourceServerPolicy) {
+  // The API's scope string, made again only when the registry hands out a new list.
+  let apiScopesOf: string[] | undefined;
+  let apiScopes = '';
+  const apiScope = () => {
+    const registered = policy.registeredScopes();
+    if (registered !== apiScopesOf) {
+      apiScopesOf = registered;
+      apiScopes = registered.filter((s) => !OIDC_SCOPES.has(s)).join(' ');
+    }
+    return apiScopes;
+  };
   return {
     enabled: true,
     async defaultResource(_ctx: KoaContextWithOIDC, client: ClientLike, oneOf?: readonly string[]) {
@@ -51,7 +62,7 @@ export function resourceIndicatorsFeature(policy: ResourceServerPolicy) {
           ...(registered.tokenFormat === 'jwt' ? { jwt: { sign: { alg: registered.signingAlg } } } : {}),
         };
       }
-      const scope = policy.registeredScopes().filter((s) => !OIDC_SCOPES.has(s)).join(' ');
+      const scope = apiScope();
       const format = tokenFormatOf(client);
       return {
         scope,

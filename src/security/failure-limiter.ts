@@ -115,6 +115,8 @@ interface Counted {
 export class FailureLimiter {
   /** Keys with failures (any process), until when they may still count. */
   private readonly recent = new Map<string, number>();
+  /** The latest time any key in `recent` may still count until: before it, no key needs looking at. */
+  private recentUntil = 0;
   private view: { live(): boolean } | undefined;
   private watching = false;
 
@@ -135,7 +137,9 @@ export class FailureLimiter {
     if (this.recent.size > 50_000) {
       for (const [k, until] of this.recent) if (until <= now) this.recent.delete(k);
     }
-    this.recent.set(key, now + this.limits.windowSeconds * 1000);
+    const until = now + this.limits.windowSeconds * 1000;
+    this.recent.set(key, until);
+    if (until > this.recentUntil) this.recentUntil = until;
   }
 
   /** The client address among `subjects`, by network, and the rest. */
@@ -175,9 +179,12 @@ export class FailureLimiter {
       this.watching = true;
       this.view = this.counters.watch?.((key) => this.noted(key));
     }
-    const counted = this.counted(subjects);
     const now = Date.now();
-    if (this.view?.live() && !counted.some(({ key }) => (this.recent.get(key) ?? 0) > now)) return;
+    const live = this.view?.live() === true;
+    // No failure anywhere within the window: nothing to look up (almost always).
+    if (live && this.recentUntil <= now) return;
+    const counted = this.counted(subjects);
+    if (live && !counted.some(({ key }) => (this.recent.get(key) ?? 0) > now)) return;
     const states = await this.counters.peek(counted.map(({ key }) => key));
     let worst: { retryAfter: number; limit: Limit } | undefined;
     states.forEach((state, i) => {

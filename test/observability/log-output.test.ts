@@ -3,6 +3,7 @@ import { rm } from 'node:fs/promises';
 import { expect } from 'chai';
 import { freePort, tempDir } from '../support/server.js';
 import { sleep } from '../support/waiting.js';
+import { isoTime } from '../../src/observability/logger.js';
 
 /** Starts a server whose stdout the test reads; resolves with the output once `until` matches it. */
 async function firstOutput(env: Record<string, string>, until: RegExp, withinMs = 20_000): Promise<{ text: string; ms: number }> {
@@ -46,5 +47,48 @@ describe('log output', function () {
     const line = text.split('\n').find((l) => l.includes('gatehouse listening on port'))!;
     expect(line).to.match(/^\[\d\d:\d\d:\d\d\] INFO: gatehouse listening on port \d+ as http:\/\/localhost:\d+/);
     expect(() => JSON.parse(line)).to.throw();
+  });
+
+  it('JSON: every request’s line reaches stdout whole and in order, and the last ones are written when the server stops', async () => {
+    const dataDir = await tempDir();
+    const port = await freePort();
+    const child = spawn(process.execPath, ['dist/src/server.js'], {
+      env: { ...process.env, DATABASE_URL: '', REDIS_URL: '', PORT: String(port), GATEHOUSE_DATA_DIR: dataDir, LOG_LEVEL: 'info' },
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    let text = '';
+    child.stdout!.setEncoding('utf8').on('data', (chunk: string) => { text += chunk; });
+    const exited = new Promise((resolve) => child.once('exit', resolve));
+    try {
+      while (!text.includes('gatehouse listening')) {
+        if (child.exitCode !== null) throw new Error(`exited with ${child.exitCode}:\n${text}`);
+        await sleep(50);
+      }
+      // Enough lines for several batches, and a last batch well short of one.
+      const ids = Array.from({ length: 253 }, (_, i) => `line-${i}`);
+      for (let i = 0; i < ids.length; i += 25) {
+        await Promise.all(ids.slice(i, i + 25).map((id) => fetch(`http://127.0.0.1:${port}/healthz`, { headers: { 'X-Request-Id': id } }).then((r) => r.arrayBuffer())));
+      }
+      child.kill('SIGTERM');
+      await exited;
+      const lines = text.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+      const logged = lines.filter((l) => typeof l.req_id === 'string' && l.req_id.startsWith('line-')).map((l) => l.req_id);
+      expect(logged).to.have.length(ids.length);
+      expect(new Set(logged)).to.deep.equal(new Set(ids));
+      // Each group of concurrent requests is logged after the one before it.
+      expect(logged.map((id) => Math.floor(Number(String(id).slice(5)) / 25))).to.deep.equal(ids.map((_, i) => Math.floor(i / 25)));
+    } finally {
+      if (child.exitCode === null) { child.kill('SIGKILL'); await exited; }
+      await rm(dataDir, { recursive: true, force: true });
+    }
+  });
+
+  it('JSON times are what Date#toISOString writes, across second boundaries', () => {
+    const start = Date.UTC(2026, 10, 30, 23, 59, 58, 990);
+    for (let t = start; t < start + 2_100; t += 7) {
+      expect(isoTime(t)).to.equal(`,"time":"${new Date(t).toISOString()}"`);
+    }
+    // A clock stepped back is written as it reads.
+    expect(isoTime(start - 5_000)).to.equal(`,"time":"${new Date(start - 5_000).toISOString()}"`);
   });
 });
