@@ -26,7 +26,7 @@ import { SigningKeyRefresh } from './keys/signing-key-refresh.js';
 import { createLogger, type Logger } from './observability/logger.js';
 import { apiAudience, buildProvider, registerTokenExchange } from './provider/build.js';
 import { liveSigningKeys } from './provider/live-signing-keys.js';
-import { deviceFormWithoutSession, deviceInterval, devicePollingPace } from './provider/device-flow.js';
+import { deviceFormWithoutSession, deviceInterval, paceDevicePolling } from './provider/device-flow.js';
 import { resolveSecretsKey } from './config/secrets-key.js';
 import { JwtAccessTokenRegistry } from './provider/jwt-access-tokens.js';
 import { keepClientsWithTheirMetadata } from './provider/client-lookup.js';
@@ -189,6 +189,7 @@ export async function composeServices(config: GatehouseConfig, role: 'owner' | '
       logger?.info({ published, signing: next.signing }, 'signing keys changed in the key store: applied without a restart');
     }, (error) => logger?.warn({ err: error }, 'signing keys could not be read; keeping the current ones'));
     keepClientsWithTheirMetadata(provider, (clientId) => storage.clients.findCached(clientId));
+    paceDevicePolling(provider, storage.counters, config.devicePollInterval);
     const clients = new ClientService(storage.clients, scopes, (metadata) => provider.Client.validate(metadata), storage.clientTokens, audit);
     observeProvider(provider, audit, metrics);
     const sessions = new SignInSessionService(storage.signInSessions, providerSessions(provider, (accountId, grantId) => storage.accountTokens.revokeGrant(accountId, grantId)), audit);
@@ -304,7 +305,7 @@ export async function mountRoutes(services: Services, logger: Logger, internalOr
   const storageScope: Middleware = (ctx, next) => storage.requestScope(ctx, next);
   const signIns = indexSignIns(services.sessions, (error) => logger.warn({ err: error }, 'a sign-in could not be added to the session index'));
   provider.use(extendProviderRoutes(providerRoute, {
-    token: [storageScope, cors, throttle, devicePollingPace(storage.counters, config.devicePollInterval)],
+    token: [storageScope, cors, throttle],
     introspection: [cors, throttle, jwtIntrospection(tokenCheck)],
     revocation: [cors, throttle, jwtRevocation(tokenCheck, services.jwtAccessTokens)],
     pushed_authorization_request: [cors, throttle],

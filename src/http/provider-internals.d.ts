@@ -2,9 +2,10 @@
  * oidc-provider keeps its router in a per-instance store that only its own
  * modules read (lib/helpers/weak_cache.js). Gatehouse reads the router from
  * there so that its middlewares resolve routes exactly as the provider does,
- * and replaces the keystore's keys when a signing key is rotated;
- * src/http/provider-routes.ts and src/provider/live-signing-keys.ts check at
- * start-up that the shapes are still there.
+ * replaces the keystore's keys when a signing key is rotated, and wraps a
+ * built-in grant's handler; src/http/provider-routes.ts,
+ * src/provider/live-signing-keys.ts and src/provider/grant-handlers.ts check
+ * at start-up that the shapes are still there.
  */
 declare module 'oidc-provider/lib/helpers/weak_cache.js' {
   interface ProviderRouter {
@@ -21,5 +22,11 @@ declare module 'oidc-provider/lib/helpers/weak_cache.js' {
     keystore?: ProviderKeystore;
     /** What its `jwks` endpoint serves. */
     jwks?: { keys: object[] };
+    /** The token endpoint's handler per grant type, read on every token request. */
+    grantTypeHandlers?: Map<string, (ctx: unknown) => Promise<void>>;
+    /** The parameters each grant type accepts. */
+    grantTypeParams?: Map<string | undefined, Set<string>>;
+    /** The parameters each grant type accepts more than once. */
+    grantTypeDupes?: Map<string, Set<string>>;
   } | undefined;
 }

@@ -1,8 +1,10 @@
 import { createHash } from 'node:crypto';
-import type { KoaContextWithOIDC } from 'oidc-provider';
+import { errors, type KoaContextWithOIDC } from 'oidc-provider';
+import type Provider from 'oidc-provider';
 import type { Middleware } from 'koa';
 import type { CounterStore } from '../../adapters/contract.js';
 import { renderPage, type Views } from '../http/views.js';
+import { wrapGrantHandler } from './grant-handlers.js';
 
 export const DEVICE_CODE_GRANT = 'urn:ietf:params:oauth:grant-type:device_code';
 
@@ -75,25 +77,24 @@ export function deviceInterval(intervalSeconds: number): Middleware {
 }
 
 /**
- * oidc-provider never answers `slow_down` (RFC 8628 §3.5). Placed on the
- * token endpoint, this turns `authorization_pending` into `slow_down` for a
- * device code polled again before the interval has passed. Polls are counted
- * in the shared counter store, so every process agrees.
+ * oidc-provider never answers `slow_down` (RFC 8628 §3.5). Its device-code
+ * grant answers `authorization_pending` by throwing; this wraps that grant
+ * so a device code polled again before the interval has passed gets
+ * `slow_down` instead. Polls are counted in the shared counter store, so
+ * every process agrees. Other grants never see it.
  */
-export function devicePollingPace(counters: CounterStore, intervalSeconds: number): Middleware {
-  return async (ctx, next) => {
-    await next();
-    const params = (ctx as unknown as Partial<KoaContextWithOIDC>).oidc?.params as Record<string, unknown> | undefined;
-    const body = ctx.body as Record<string, unknown> | undefined;
-    if (params?.grant_type !== DEVICE_CODE_GRANT || !body || typeof body !== 'object' || body.error !== 'authorization_pending') return;
-    const code = params.device_code;
-    if (typeof code !== 'string') return;
-    // Keyed by a digest: the device code itself is a bearer credential.
-    const key = `device-poll:${createHash('sha256').update(code).digest('base64url')}`;
-    const { count } = await counters.hit(key, intervalSeconds);
-    if (count > 1) {
-      body.error = 'slow_down';
-      body.error_description = `poll no more often than every ${intervalSeconds} seconds; add 5 seconds to the interval`;
+export function paceDevicePolling(provider: Provider, counters: CounterStore, intervalSeconds: number): void {
+  wrapGrantHandler(provider, DEVICE_CODE_GRANT, (original) => async (ctx) => {
+    try {
+      await original(ctx);
+    } catch (error) {
+      const code = ctx.oidc.params?.device_code;
+      if (!(error instanceof errors.AuthorizationPending) || typeof code !== 'string') throw error;
+      // Keyed by a digest: the device code itself is a bearer credential.
+      const key = `device-poll:${createHash('sha256').update(code).digest('base64url')}`;
+      const { count } = await counters.hit(key, intervalSeconds);
+      if (count > 1) throw new errors.SlowDown(`poll no more often than every ${intervalSeconds} seconds; add 5 seconds to the interval`);
+      throw error;
     }
-  };
+  });
 }
