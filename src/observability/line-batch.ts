@@ -1,6 +1,10 @@
 /** Where a batch goes: pino's destination (sonic-boom), which writes asynchronously. */
 export interface LineSink {
   write(chunk: string): unknown;
+  /** sonic-boom starts a write once it holds this many characters; below it, what it is given waits in its buffer. */
+  minLength: number;
+  flush(cb?: (error?: Error) => void): void;
+  flushSync(): void;
 }
 
 /**
@@ -12,8 +16,8 @@ export interface LineSink {
  * line (heap profile of the token endpoint). Joining an array once per batch
  * copies each line once.
  *
- * Whoever owns the batch hands it over on a timer and before exit (logger.ts);
- * pino only ever sees `write`.
+ * Whoever owns the batch hands it over on a timer and writes it out before
+ * exit (logger.ts); pino calls `write`, and `flush` for logger.flush().
  */
 export class LineBatch {
   private lines: string[] = [];
@@ -27,12 +31,34 @@ export class LineBatch {
     if (this.length >= this.batchLength) this.handOver();
   }
 
-  /** Passes every gathered line to the sink now. */
+  /** Passes every gathered line to the sink now (which writes it asynchronously). */
   handOver(): void {
     if (this.lines.length === 0) return;
     const chunk = this.lines.join('');
     this.lines = [];
     this.length = 0;
     this.sink.write(chunk);
+  }
+
+  flush(cb?: (error?: Error) => void): void {
+    this.handOver();
+    this.sink.flush(cb);
+  }
+
+  /**
+   * Writes every gathered line, and all the sink holds, before returning:
+   * the exit path, where an asynchronous write would never finish. The lines
+   * are handed over into the sink's buffer only (an asynchronous write of
+   * them would be skipped by its synchronous flush), then flushed with it.
+   */
+  flushSync(): void {
+    const { minLength } = this.sink;
+    this.sink.minLength = Number.MAX_SAFE_INTEGER;
+    try {
+      this.handOver();
+    } finally {
+      this.sink.minLength = minLength;
+    }
+    this.sink.flushSync();
   }
 }

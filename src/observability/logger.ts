@@ -1,6 +1,6 @@
 import { pino, type Logger, type LoggerOptions } from 'pino';
 import { PinoPretty } from 'pino-pretty';
-import { LineBatch } from './line-batch.js';
+import { LineBatch, type LineSink } from './line-batch.js';
 
 export type { Logger };
 
@@ -34,20 +34,29 @@ const FLUSH_EVERY_MS = 1000;
 const BATCH_LENGTH = 4096;
 const outputs = new WeakMap<Logger, { sink: Sink; batch: LineBatch }>();
 
-// pino's own exit hook flushes the sink synchronously; the lines still in a
-// batch must reach the sink first (prepended, so they do).
+// When the loop runs dry, open batches are handed over while writes can
+// still finish; at exit nothing asynchronous finishes, so every open batch
+// is written out synchronously with what its sink still holds (after
+// abandonLogs the sink's flushSync does nothing, so nothing is). Batches are
+// held weakly: a logger that is gone takes its batch and timer with it.
 const openBatches = new Set<WeakRef<LineBatch>>();
-function handOverBeforeExit(batch: LineBatch): void {
-  if (openBatches.size === 0) {
-    const handOverAll = () => {
+let exitHooked = false;
+function writeOutAtExit(batch: LineBatch): WeakRef<LineBatch> {
+  if (!exitHooked) {
+    exitHooked = true;
+    const each = (act: (batch: LineBatch) => void) => () => {
       for (const ref of openBatches) {
-        try { ref.deref()?.handOver(); } catch { /* the sink is gone: nothing can be written */ }
+        const batch = ref.deref();
+        try { if (batch) act(batch); } catch { /* the sink is gone: nothing can be written */ }
       }
     };
-    process.prependListener('beforeExit', handOverAll);
-    process.prependListener('exit', handOverAll);
+    // With the event loop still running, before pino's own hook ends the sink.
+    process.prependListener('beforeExit', each((batch) => batch.handOver()));
+    process.prependListener('exit', each((batch) => batch.flushSync()));
   }
-  openBatches.add(new WeakRef(batch));
+  const ref = new WeakRef(batch);
+  openBatches.add(ref);
+  return ref;
 }
 
 /**
@@ -70,10 +79,16 @@ export function createLogger(level: string, destination?: NodeJS.WritableStream,
   // minLength 1, not 0: each batch is written at once either way, but
   // sonic-boom's flush() returns without waiting when minLength is 0.
   const sink = pino.destination({ dest: 1, sync: false, minLength: 1 });
-  const batch = new LineBatch(sink, BATCH_LENGTH);
-  handOverBeforeExit(batch);
-  setInterval(() => {
-    try { batch.handOver(); } catch { /* destroyed or not ready: nothing to write */ }
+  const batch = new LineBatch(sink as unknown as LineSink, BATCH_LENGTH);
+  const ref = writeOutAtExit(batch);
+  const timer = setInterval(() => {
+    const live = ref.deref();
+    if (!live) {
+      clearInterval(timer);
+      openBatches.delete(ref);
+      return;
+    }
+    try { live.handOver(); } catch { /* destroyed or not ready: nothing to write */ }
   }, FLUSH_EVERY_MS).unref();
   const logger = pino(options, batch as unknown as pino.DestinationStream);
   outputs.set(logger, { sink, batch });

@@ -91,4 +91,23 @@ describe('log output', function () {
     // A clock stepped back is written as it reads.
     expect(isoTime(start - 5_000)).to.equal(`,"time":"${new Date(start - 5_000).toISOString()}"`);
   });
+
+  it('JSON: lines logged just before process.exit (a failed start, a crash) are written, not lost with the process', async () => {
+    // The real logger in a process of its own, which logs and exits at once.
+    const script = `
+      const { createLogger } = await import(${JSON.stringify(new URL('../../src/observability/logger.js', import.meta.url).href)});
+      const logger = createLogger('info');
+      for (let i = 0; i < 40; i++) logger.info({ n: i }, 'before exit');
+      process.exit(3);
+    `;
+    for (let attempt = 0; attempt < 5; attempt++) {
+      const child = spawn(process.execPath, ['--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });
+      let text = '';
+      child.stdout!.setEncoding('utf8').on('data', (chunk: string) => { text += chunk; });
+      const [code] = await new Promise<[number | null]>((resolve) => child.once('close', (exitCode) => resolve([exitCode])));
+      expect(code).to.equal(3);
+      const numbers = text.trim().split('\n').filter(Boolean).map((l) => (JSON.parse(l) as { n: number }).n);
+      expect(numbers, `attempt ${attempt}`).to.deep.equal(Array.from({ length: 40 }, (_, i) => i));
+    }
+  });
 });
