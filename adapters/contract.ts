@@ -151,7 +151,11 @@ export interface RevocationFeed {
   readonly persistent: boolean;
   /** Records revocations and delivers them to every watcher; to this process's before it resolves. */
   publish(revocations: TokenRevocation[]): Promise<void>;
-  /** Delivers every recorded revocation that has not lapsed, then each new one. */
+  /**
+   * Delivers every recorded revocation that has not lapsed, then each new one.
+   * A revocation may arrive more than once (the publisher's own echo, or a
+   * message that crosses the seed), so watchers must treat it as idempotent.
+   */
   watch(onRevoked: (revocation: TokenRevocation) => void): RevocationWatch;
   close?(): Promise<void>;
 }

@@ -47,10 +47,11 @@ for (const kind of redisKinds) describe(`revocation feed: ${kind.name}`, functio
     return key;
   }
 
-  async function openFeed(key: string): Promise<RedisRevocationFeed> {
+  /** A feed on its own connection; `channel` other than the key's hears none of the key's messages, only its seed. */
+  async function openFeed(key: string, channel = key): Promise<RedisRevocationFeed> {
     const connection = await kind.connect();
     connections.push(connection);
-    const feed = new RedisRevocationFeed(connection, key);
+    const feed = new RedisRevocationFeed(connection, key, undefined, channel);
     feeds.push(feed);
     return feed;
   }
@@ -88,12 +89,14 @@ for (const kind of redisKinds) describe(`revocation feed: ${kind.name}`, functio
     const writer = await openFeed(key);
     const lapsed = { ...token(), until: nowSeconds() - 5 };
     await writer.publish([lapsed]);
-    await writer.publish([token()]);
+    const live = token();
+    await writer.publish([live]);
+    // Only what the set holds: a cluster relays the two messages above between
+    // its nodes in its own time, so a watcher on their channel may still hear them.
     const seen: TokenRevocation[] = [];
-    const watch = (await openFeed(key)).watch((revocation) => seen.push(revocation));
+    const watch = (await openFeed(key, `${key}:elsewhere`)).watch((revocation) => seen.push(revocation));
     await until(() => watch.completeFrom() !== undefined);
-    expect(jtis(seen)).to.not.include(lapsed.jti);
-    expect(seen).to.have.length(1);
+    expect(seen).to.deep.equal([live]);
   });
 
   it('is complete from when the set began, and starts again from the present when Redis has lost it', async () => {
