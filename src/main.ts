@@ -382,6 +382,7 @@ export async function startGatehouse(config: GatehouseConfig, logger = createLog
     throw error;
   }
   services.signingKeys.start();
+  services.jwtAccessTokens.watchRevocations();
   services.storage.startSweeper(config.sweepInterval, (error) => logger.warn({ err: error }, 'sweep failed'));
   server.off('request', starting);
   server.on('request', services.provider.callback());

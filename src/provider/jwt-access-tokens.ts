@@ -34,6 +34,11 @@ export class JwtAccessTokenRegistry {
     this.view = feed && new JwtRevocationView(feed);
   }
 
+  /** Follows the revocation feed from now on (a server, at start-up; see JwtRevocationView.start). */
+  watchRevocations(): void {
+    this.view?.start();
+  }
+
   async record(jti: string, record: JwtAccessTokenRecord, issuedAt: number, expiresAt: number): Promise<void> {
     // A record without a lifetime would never go, and neither would its revocation.
     if (!Number.isFinite(expiresAt)) throw new TypeError(`JWT access token ${jti} has no expiry to record`);

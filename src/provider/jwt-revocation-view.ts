@@ -29,8 +29,16 @@ export class JwtRevocationView {
 
   constructor(private readonly feed: RevocationFeed) {}
 
-  // Watching starts with the first check or issuance, as the failure
-  // limiter's does, so tools that never touch a token hold no subscription.
+  /**
+   * Starts following the feed now rather than at the first check or
+   * issuance: a server does, so that the tokens it issues once the feed is
+   * complete are judged from memory from the first request on; tools that
+   * never touch a token (the CLI) hold no subscription.
+   */
+  start(): void {
+    this.watching();
+  }
+
   private watching(): RevocationWatch {
     this.watch ??= this.feed.watch((revocation) => this.add(revocation));
     return this.watch;
