@@ -12,8 +12,8 @@ import { migrate } from '../../adapters/sql/migrate.js';
 import { openPostgres } from '../../adapters/sql/postgres.js';
 import { openSharedCluster } from '../support/payload-stores.js';
 import { clusterContractWanted } from '../support/redis-servers.js';
-import { tempDir } from '../support/server.js';
 import { sleep, until } from '../support/waiting.js';
+import { embeddedDataDir } from '../support/embedded-data.js';
 
 interface Subject {
   name: string;
@@ -28,7 +28,7 @@ async function sqlSubject(db: SqlDatabase, cleanup: () => Promise<void> = async 
 const subjects: Subject[] = [{
   name: 'SQL on embedded PGlite',
   async open() {
-    const dir = await tempDir();
+    const dir = await embeddedDataDir();
     return sqlSubject(await openEmbedded(dir, 'owner'), () => rm(dir, { recursive: true, force: true }));
   },
 }];

@@ -1,7 +1,8 @@
+import { rm } from 'node:fs/promises';
 import { expect } from 'chai';
 import { openEmbedded, type EmbeddedDatabase } from '../../adapters/embedded/pglite.js';
 import type { SqlDatabase } from '../../adapters/sql/database.js';
-import { tempDir } from '../support/server.js';
+import { embeddedDataDir } from '../support/embedded-data.js';
 
 /**
  * The CLI next to a running embedded server: both use the one PGlite
@@ -15,9 +16,10 @@ describe('the embedded database shared with the CLI through its socket', functio
   let guest: SqlDatabase;
   // Ends the owner's traffic even when a test fails half-way.
   let stop = false;
+  let dataDir: string;
 
   before(async () => {
-    const dataDir = await tempDir('gh-socket-');
+    dataDir = await embeddedDataDir('gh-socket-');
     owner = await openEmbedded(dataDir, 'owner') as EmbeddedDatabase;
     await owner.share();
     guest = await openEmbedded(dataDir, 'guest');
@@ -28,6 +30,7 @@ describe('the embedded database shared with the CLI through its socket', functio
     stop = true;
     await guest?.close();
     await owner?.close();
+    await rm(dataDir, { recursive: true, force: true });
   });
 
   it('runs the guest\'s statements whole while the owner keeps querying (large ones arrive in several socket reads)', async () => {

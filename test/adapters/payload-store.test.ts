@@ -8,7 +8,7 @@ import { RedisPayloadStore } from '../../adapters/redis/payload-store.js';
 import { migrate } from '../../adapters/sql/migrate.js';
 import { openPostgres } from '../../adapters/sql/postgres.js';
 import { payloadStoreSubjects } from '../support/payload-stores.js';
-import { tempDir } from '../support/server.js';
+import { embeddedDataDir } from '../support/embedded-data.js';
 
 const subjects = payloadStoreSubjects();
 
@@ -177,7 +177,7 @@ describe('migrations', () => {
 
 describe('embedded database ownership', () => {
   it('refuses a second owner with a message that says what to do, and lets a guest in through the socket', async () => {
-    const dir = await tempDir();
+    const dir = await embeddedDataDir();
     const owner = await openEmbedded(dir, 'owner');
     try {
       await migrate(owner);

@@ -1,9 +1,8 @@
 import { execFile } from 'node:child_process';
-import { mkdtemp, readFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { readFile, rm } from 'node:fs/promises';
 import { promisify } from 'node:util';
 import { expect } from 'chai';
+import { tempDir } from '../support/folders.js';
 
 const run = promisify(execFile);
 
@@ -15,24 +14,34 @@ const run = promisify(execFile);
 describe('the benchmark script', () => {
   it('runs one-second scenarios, the code and refresh ones too, and writes a report with zero errors', async function () {
     this.timeout(120_000);
-    const env = { ...process.env, BENCH_RESULTS_DIR: await mkdtemp(join(tmpdir(), 'gh-bench-results-')), BENCH_DURATION: '1', BENCH_ROUNDS: '1', BENCH_CONNECTIONS: '5', BENCH_ONLY: 'client_credentials opaque,LOS dialect (opaque),authorization_code redemption,refresh rotation', BENCH_CODES: '100', LOG_LEVEL: 'warn' };
-    const { stdout } = await run(process.execPath, ['dist/bench/run.js'], { env, maxBuffer: 16 * 1024 * 1024 });
-    const file = /Written to (\S+)/.exec(stdout)?.[1];
-    expect(file).to.be.a('string');
-    type Sample = { total: number; errors: number; non2xx: number; cpuMsPerReq: number; machineCpuMsPerReq: number; storageCpuMsPerReq: number };
-    const report = JSON.parse(await readFile(file!, 'utf8')) as { rows: Array<{ scenario: string; gatehouse: Sample; baseline?: Sample }> };
-    expect(report.rows.map((r) => r.scenario)).to.deep.equal(['client_credentials opaque', 'LOS dialect (opaque)', 'authorization_code redemption', 'refresh rotation']);
-    for (const row of report.rows) {
-      expect(row.gatehouse.total).to.be.greaterThan(0);
-      expect(row.gatehouse.errors + row.gatehouse.non2xx).to.equal(0);
-      // The whole machine worked at least as much as the server did (one 10 ms tick of reading skew allowed).
-      expect(row.gatehouse.machineCpuMsPerReq * row.gatehouse.total + 10).to.be.at.least(row.gatehouse.cpuMsPerReq * row.gatehouse.total);
-      expect(row.gatehouse.storageCpuMsPerReq).to.be.at.least(0);
-      // The baseline's own fixtures (its codes, its rotation) must hold up too.
-      expect(row.baseline!.errors + row.baseline!.non2xx, row.scenario).to.equal(0);
+    const results = await tempDir('gh-bench-results-');
+    try {
+      await runsAndReports(results);
+    } finally {
+      await rm(results, { recursive: true, force: true });
     }
-    // One request per pre-minted code, on both sides.
-    expect(report.rows[2]!.gatehouse.total).to.equal(100);
-    expect(report.rows[2]!.baseline!.total).to.equal(100);
   });
 });
+
+/** Runs the script with one-second scenarios into `results` and checks its report. */
+async function runsAndReports(results: string): Promise<void> {
+  const env = { ...process.env, BENCH_RESULTS_DIR: results, BENCH_DURATION: '1', BENCH_ROUNDS: '1', BENCH_CONNECTIONS: '5', BENCH_ONLY: 'client_credentials opaque,LOS dialect (opaque),authorization_code redemption,refresh rotation', BENCH_CODES: '100', LOG_LEVEL: 'warn' };
+  const { stdout } = await run(process.execPath, ['dist/bench/run.js'], { env, maxBuffer: 16 * 1024 * 1024 });
+  const file = /Written to (\S+)/.exec(stdout)?.[1];
+  expect(file).to.be.a('string');
+  type Sample = { total: number; errors: number; non2xx: number; cpuMsPerReq: number; machineCpuMsPerReq: number; storageCpuMsPerReq: number };
+  const report = JSON.parse(await readFile(file!, 'utf8')) as { rows: Array<{ scenario: string; gatehouse: Sample; baseline?: Sample }> };
+  expect(report.rows.map((r) => r.scenario)).to.deep.equal(['client_credentials opaque', 'LOS dialect (opaque)', 'authorization_code redemption', 'refresh rotation']);
+  for (const row of report.rows) {
+    expect(row.gatehouse.total).to.be.greaterThan(0);
+    expect(row.gatehouse.errors + row.gatehouse.non2xx).to.equal(0);
+    // The whole machine worked at least as much as the server did (one 10 ms tick of reading skew allowed).
+    expect(row.gatehouse.machineCpuMsPerReq * row.gatehouse.total + 10).to.be.at.least(row.gatehouse.cpuMsPerReq * row.gatehouse.total);
+    expect(row.gatehouse.storageCpuMsPerReq).to.be.at.least(0);
+    // The baseline's own fixtures (its codes, its rotation) must hold up too.
+    expect(row.baseline!.errors + row.baseline!.non2xx, row.scenario).to.equal(0);
+  }
+  // One request per pre-minted code, on both sides.
+  expect(report.rows[2]!.gatehouse.total).to.equal(100);
+  expect(report.rows[2]!.baseline!.total).to.equal(100);
+}

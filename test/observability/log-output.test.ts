@@ -1,9 +1,10 @@
 import { spawn } from 'node:child_process';
 import { rm } from 'node:fs/promises';
 import { expect } from 'chai';
-import { freePort, tempDir } from '../support/server.js';
+import { freePort } from '../support/server.js';
 import { sleep } from '../support/waiting.js';
 import { isoTime } from '../../src/observability/logger.js';
+import { embeddedDataDir } from '../support/embedded-data.js';
 
 /**
  * Starts a server whose stdout the test reads, waits until `until` matches
@@ -12,7 +13,7 @@ import { isoTime } from '../../src/observability/logger.js';
  * took.
  */
 async function serverOutput(env: Record<string, string>, until: RegExp, meanwhile?: (port: number) => Promise<void>, withinMs = 20_000): Promise<{ text: string; ms: number }> {
-  const dataDir = await tempDir();
+  const dataDir = await embeddedDataDir();
   const port = await freePort();
   const child = spawn(process.execPath, ['dist/src/server.js'], {
     env: { ...process.env, DATABASE_URL: '', REDIS_URL: '', PORT: String(port), GATEHOUSE_DATA_DIR: dataDir, LOG_LEVEL: 'info', ...env },

@@ -5,8 +5,9 @@ import { basicAuth, postForm, send } from '../support/http.js';
 import { spawnGatehouse, type GatehouseProcess } from '../support/process.js';
 import { REDIRECT_URI } from '../support/oidc.js';
 import { cliJson, idTokenKid, mintJwt, publishedKids, type CreatedClient } from '../support/nodes.js';
-import { storageMode, tempDir } from '../support/server.js';
+import { storageMode } from '../support/server.js';
 import { sleep } from '../support/waiting.js';
+import { embeddedDataDir } from '../support/embedded-data.js';
 
 // Short, so the test sees a key go from published to signing; production's
 // default is 600 s. Long enough for what must happen before it (publication
@@ -23,7 +24,7 @@ describe('a signing key rotated with the CLI reaches running processes without a
     this.timeout(60_000);
     // The embedded database belongs to one process (the CLI reaches it through that process);
     // PostgreSQL takes two, standing in for two machines.
-    dataDir = storageMode.postgres ? undefined : await tempDir();
+    dataDir = storageMode.postgres ? undefined : await embeddedDataDir();
     env = { SIGNING_KEY_ACTIVATION_DELAY: String(ACTIVATION_DELAY), ...(dataDir ? { GATEHOUSE_DATA_DIR: dataDir } : {}) };
     const first = await spawnGatehouse(env);
     nodes.push(first);

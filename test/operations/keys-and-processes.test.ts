@@ -7,7 +7,8 @@ import { expect } from 'chai';
 import { createRemoteJWKSet, decodeProtectedHeader, jwtVerify } from 'jose';
 import { ValidationError } from '../../src/errors/app-error.js';
 import { basicAuth, postForm, send } from '../support/http.js';
-import { freePort, restartableEnv, startTestServer, storageMode, tempDir, type TestServer } from '../support/server.js';
+import { freePort, restartableEnv, startTestServer, storageMode, type TestServer } from '../support/server.js';
+import { embeddedDataDir } from '../support/embedded-data.js';
 
 async function ready(url: string, child: ChildProcess): Promise<void> {
   for (let i = 0; i < 150; i += 1) {
@@ -89,7 +90,7 @@ describe('key lifecycle', () => {
 describe('processes', () => {
   it('shuts down on SIGTERM with exit code 0, releasing the embedded database', async function () {
     if (storageMode.postgres) this.skip(); // the same path is exercised with PostgreSQL by the workers test
-    const dataDir = await tempDir();
+    const dataDir = await embeddedDataDir();
     const port = await freePort();
     const child = spawn(process.execPath, ['dist/src/server.js'], {
       env: { ...process.env, PORT: String(port), GATEHOUSE_DATA_DIR: dataDir, LOG_LEVEL: 'warn' }, stdio: ['ignore', 'ignore', 'inherit'],

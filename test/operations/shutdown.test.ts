@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { expect } from 'chai';
 import { freePort, skipBecause, tempDir } from '../support/server.js';
 import { sleep } from '../support/waiting.js';
+import { embeddedDataDir } from '../support/embedded-data.js';
 
 // The grace period in src/server.ts (10 s for in-flight requests, 2 s more for a primary), and a margin.
 const EXIT_WITHIN_MS = 15_000;
@@ -56,7 +57,7 @@ describe('shutdown: every stop signal ends every process within the grace period
   let dataDir: string;
   const started: ChildProcess[] = [];
 
-  beforeEach(async () => { dataDir = await tempDir(); });
+  beforeEach(async () => { dataDir = await embeddedDataDir(); });
   afterEach(async () => {
     for (const child of started.splice(0)) if (child.pid && alive(child.pid)) process.kill(child.pid, 'SIGKILL');
     await rm(dataDir, { recursive: true, force: true });

@@ -1,5 +1,5 @@
 import { generateKeyPairSync, randomBytes, randomUUID } from 'node:crypto';
-import { stat } from 'node:fs/promises';
+import { rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { expect } from 'chai';
 import { calculateJwkThumbprint, createRemoteJWKSet, decodeProtectedHeader, jwtVerify, type JWK } from 'jose';
@@ -10,6 +10,7 @@ import { issueInitialAccessToken } from '../../src/provider/registration.js';
 import { basicAuth, postForm, postJson, send } from '../support/http.js';
 import { startTestServer, storageMode, tempDir, type TestServer } from '../support/server.js';
 import { sqlDatabaseOf } from '../../adapters/factory.js';
+import { embeddedDataDir } from '../support/embedded-data.js';
 
 const PRIVATE_JWK_MEMBERS = ['d', 'p', 'q', 'dp', 'dq', 'qi'] as const;
 const CALLBACK = 'https://secrets-at-rest.example.test/cb';
@@ -54,7 +55,7 @@ describe('secrets at rest', () => {
   };
 
   before(async () => {
-    dataDir = await tempDir('gh-secrets-');
+    dataDir = storageMode.postgres ? await tempDir('gh-secrets-') : await embeddedDataDir('gh-secrets-');
     server = await startTestServer({ GATEHOUSE_DATA_DIR: dataDir, ...keysSignAtOnce });
     const service = server.services.clients;
     const standard = await service.create({ name: `at-rest standard ${Date.now()}`, grantTypes: ['client_credentials'], scope: ['read'], tokenFormat: 'jwt' });
@@ -92,6 +93,8 @@ describe('secrets at rest', () => {
 
   after(async () => {
     await server?.stop();
+    // Passed in as GATEHOUSE_DATA_DIR, so the server leaves it.
+    if (dataDir) await rm(dataDir, { recursive: true, force: true });
   });
 
   for (const when of ['as written', 'after a restart'] as const) {

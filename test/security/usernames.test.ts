@@ -12,7 +12,8 @@ import { ConflictError, ValidationError } from '../../src/errors/app-error.js';
 import { FormBrowser } from '../support/form-browser.js';
 import { basicAuth, postForm } from '../support/http.js';
 import { authorize, discover, redeem, REDIRECT_URI } from '../support/oidc.js';
-import { startTestServer, tempDir, type TestServer } from '../support/server.js';
+import { startTestServer, type TestServer } from '../support/server.js';
+import { embeddedDataDir } from '../support/embedded-data.js';
 
 const hex = () => randomInt(1, 0xffff).toString(16);
 const freshIp = () => `2001:db8:${hex()}:${hex()}::1`;
@@ -155,7 +156,7 @@ describe('usernames: one rule for creation, sign-in and the brute-force counters
 
 describe('usernames: accounts created before the one rule', () => {
   it('are found by it after the migration, and keep their names unique under it', async () => {
-    const dir = await tempDir();
+    const dir = await embeddedDataDir();
     const db = await openEmbedded(dir, 'owner');
     try {
       // The schema as it was before usernames had a key, with an account in it.

@@ -16,10 +16,15 @@ if (process.env.DATABASE_URL && !process.env.SECRETS_KEY) process.env.SECRETS_KE
 process.env.IP_FAILURE_LIMIT ??= '100000';
 
 // Mocha root hooks (this file is the `require` of .mocharc.json): a Redis
-// Cluster some test files share (TEST_REDIS_CLUSTER=1) is stopped once, at the end.
+// Cluster some test files share (TEST_REDIS_CLUSTER=1) is stopped once, at the
+// end, and folders a test forgot to remove fail the run.
 export const mochaHooks = {
   async afterAll(): Promise<void> {
     const { stopSharedRedisCluster } = await import('./redis-servers.js');
     await stopSharedRedisCluster();
+    // Every test removes what it made (test/support/folders.ts).
+    const { foldersLeftBehind } = await import('./folders.js');
+    const left = foldersLeftBehind();
+    if (left.length) throw new Error(`test folders left behind:\n${left.join('\n')}`);
   },
 };

@@ -9,7 +9,7 @@ import { migrate } from '../../adapters/sql/migrate.js';
 import { SqlPayloadStore } from '../../adapters/sql/payload-store.js';
 import { openPostgres } from '../../adapters/sql/postgres.js';
 import { clusterContractWanted, sharedRedisCluster } from './redis-servers.js';
-import { tempDir } from './server.js';
+import { embeddedDataDir } from './embedded-data.js';
 
 /** One payload store implementation to run a contract against, opened fresh. */
 export interface PayloadStoreSubject {
@@ -27,7 +27,7 @@ export function payloadStoreSubjects(): PayloadStoreSubject[] {
   const subjects: PayloadStoreSubject[] = [{
     name: 'SQL on embedded PGlite',
     async open() {
-      const dir = await tempDir();
+      const dir = await embeddedDataDir();
       return sqlSubject(await openEmbedded(dir, 'owner'), () => rm(dir, { recursive: true, force: true }));
     },
   }];
@@ -84,7 +84,7 @@ export function storeSubjects<T>(sql: (db: SqlDatabase) => T, redis: (client: Re
   const subjects: Array<StoreSubject<T>> = [{
     name: 'SQL on embedded PGlite',
     async open() {
-      const dir = await tempDir();
+      const dir = await embeddedDataDir();
       return onSql(await openEmbedded(dir, 'owner'), () => rm(dir, { recursive: true, force: true }));
     },
   }];

@@ -1,11 +1,11 @@
-import { mkdtemp, rm } from 'node:fs/promises';
+import { rm } from 'node:fs/promises';
 import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { loadConfig } from '../../src/config/load.js';
 import type { GatehouseConfig } from '../../config/schema.js';
 import { startGatehouse, type Gatehouse } from '../../src/main.js';
 import { createLogger } from '../../src/observability/logger.js';
+import { embeddedDataDir } from './embedded-data.js';
+import { tempDir } from './folders.js';
 
 /** Which storage the suite runs against: real services when the environment names them. */
 export const storageMode = {
@@ -24,9 +24,7 @@ export async function freePort(): Promise<number> {
   });
 }
 
-export async function tempDir(prefix = 'gh-'): Promise<string> {
-  return mkdtemp(join(tmpdir(), prefix));
-}
+export { tempDir } from './folders.js';
 
 export interface TestServer extends Gatehouse {
   issuer: string;
@@ -42,7 +40,8 @@ export interface TestServer extends Gatehouse {
  */
 export async function startTestServer(env: Record<string, string> = {}, options: { logTo?: NodeJS.WritableStream } = {}): Promise<TestServer> {
   const port = Number(env.PORT ?? await freePort());
-  const dataDir = env.GATEHOUSE_DATA_DIR ?? await tempDir();
+  const embedded = !('DATABASE_URL' in env ? env.DATABASE_URL : process.env.DATABASE_URL);
+  const dataDir = env.GATEHOUSE_DATA_DIR ?? (embedded ? await embeddedDataDir() : await tempDir());
   const config = loadConfig({
     DATABASE_URL: process.env.DATABASE_URL,
     REDIS_URL: process.env.REDIS_URL,
@@ -76,7 +75,7 @@ export async function startTestServer(env: Record<string, string> = {}, options:
  * pass `env` to every start, and remove `dataDir` at the end.
  */
 export async function restartableEnv(): Promise<{ env: Record<string, string>; dataDir: string }> {
-  const dataDir = await tempDir();
+  const dataDir = process.env.DATABASE_URL ? await tempDir() : await embeddedDataDir();
   const port = String(await freePort());
   return { dataDir, env: { GATEHOUSE_DATA_DIR: dataDir, PORT: port, ISSUER: `http://localhost:${port}` } };
 }

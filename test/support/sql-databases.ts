@@ -2,7 +2,7 @@ import { rm } from 'node:fs/promises';
 import { openEmbedded } from '../../adapters/embedded/pglite.js';
 import type { SqlDatabase } from '../../adapters/sql/database.js';
 import { openPostgres } from '../../adapters/sql/postgres.js';
-import { tempDir } from './server.js';
+import { embeddedDataDir } from './embedded-data.js';
 
 export interface SqlDatabaseUnderTest {
   name: string;
@@ -17,7 +17,7 @@ export function sqlDatabasesUnderTest(): SqlDatabaseUnderTest[] {
   const databases: SqlDatabaseUnderTest[] = [{
     name: 'embedded PGlite',
     async open() {
-      const dir = await tempDir();
+      const dir = await embeddedDataDir();
       const db = await openEmbedded(dir, 'owner');
       return { db, close: async () => { await db.close(); await rm(dir, { recursive: true, force: true }); } };
     },
