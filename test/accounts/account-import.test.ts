@@ -8,7 +8,7 @@ const HASH = 'pbkdf2_sha256$1000$salt$etvIYzahDDsZRQu6hVil8BK95/nox/x8ynfLmRB1hn
 describe('Importing accounts a page at a time', () => {
   let server: TestServer;
   before(async () => { server = await startTestServer(); });
-  after(async () => { await server?.close(); });
+  after(async () => { await server?.stop(); });
 
   const row = (username: string, extra: Partial<ImportedAccount> = {}): ImportedAccount => ({ username, active: true, roles: [], passwordHash: HASH, ...extra });
 

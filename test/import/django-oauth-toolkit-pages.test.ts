@@ -32,7 +32,7 @@ describe('gatehouse import django-oauth-toolkit across many pages', function () 
     server = await startTestServer();
   });
   after(async () => {
-    await server?.close();
+    await server?.stop();
     await dot?.destroy();
   });
 

@@ -42,22 +42,30 @@ export async function startTestServer(env: Record<string, string> = {}, options:
   const port = Number(env.PORT ?? await freePort());
   const embedded = !('DATABASE_URL' in env ? env.DATABASE_URL : process.env.DATABASE_URL);
   const dataDir = env.GATEHOUSE_DATA_DIR ?? (embedded ? await embeddedDataDir() : await tempDir());
-  const config = loadConfig({
-    DATABASE_URL: process.env.DATABASE_URL,
-    REDIS_URL: process.env.REDIS_URL,
-    // Or a Redis Cluster / Sentinel set instead (issue 19): the suite runs on either.
-    REDIS_CLUSTER_NODES: process.env.REDIS_CLUSTER_NODES,
-    REDIS_SENTINELS: process.env.REDIS_SENTINELS,
-    REDIS_SENTINEL_MASTER: process.env.REDIS_SENTINEL_MASTER,
-    SECRETS_KEY: process.env.SECRETS_KEY,
-    LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
-    ISSUER: `http://localhost:${port}`,
-    IP_FAILURE_LIMIT: process.env.IP_FAILURE_LIMIT, // see environment.ts
-    ...env,
-    PORT: String(port),
-    GATEHOUSE_DATA_DIR: dataDir,
-  });
-  const gatehouse = await startGatehouse(config, createLogger(options.logTo ? (env.LOG_LEVEL ?? 'trace') : config.logLevel, options.logTo));
+  let config: GatehouseConfig;
+  let gatehouse: Gatehouse;
+  try {
+    config = loadConfig({
+      DATABASE_URL: process.env.DATABASE_URL,
+      REDIS_URL: process.env.REDIS_URL,
+      // Or a Redis Cluster / Sentinel set instead (issue 19): the suite runs on either.
+      REDIS_CLUSTER_NODES: process.env.REDIS_CLUSTER_NODES,
+      REDIS_SENTINELS: process.env.REDIS_SENTINELS,
+      REDIS_SENTINEL_MASTER: process.env.REDIS_SENTINEL_MASTER,
+      SECRETS_KEY: process.env.SECRETS_KEY,
+      LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
+      ISSUER: `http://localhost:${port}`,
+      IP_FAILURE_LIMIT: process.env.IP_FAILURE_LIMIT, // see environment.ts
+      ...env,
+      PORT: String(port),
+      GATEHOUSE_DATA_DIR: dataDir,
+    });
+    gatehouse = await startGatehouse(config, createLogger(options.logTo ? (env.LOG_LEVEL ?? 'trace') : config.logLevel, options.logTo));
+  } catch (error) {
+    // A start that fails (the tests of configuration and start-up errors) leaves no folder behind either.
+    if (!env.GATEHOUSE_DATA_DIR) await rm(dataDir, { recursive: true, force: true });
+    throw error;
+  }
   return {
     ...gatehouse,
     issuer: config.issuer,
