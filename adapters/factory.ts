@@ -1,3 +1,4 @@
+import { join, resolve } from 'node:path';
 import { Redis } from 'ioredis';
 import type { AdapterFactory } from 'oidc-provider';
 import type {
@@ -6,6 +7,7 @@ import type {
 import { type EmbeddedDatabase, openEmbedded } from './embedded/pglite.js';
 import { instrumentStore } from './instrumented-store.js';
 import { LocalRevocationFeed } from './local-revocation-feed.js';
+import { RELAY_SOCKET, RelayedRevocationFeed, RevocationRelay } from './embedded/revocation-relay.js';
 import { createAdapterFactory, revokeGrant, settleRequestScope } from './oidc-adapter.js';
 import { inRequestScope } from './request-scope.js';
 import { JWT_ACCESS_TOKEN_MODEL } from './tiers.js';
@@ -187,6 +189,8 @@ export async function openStorage(options: StorageOptions): Promise<Storage> {
     revocations = failingAsUnavailable(replicated ? acknowledgedByReplica(feed, replicated, ['publish']) : feed, redis);
   }
   else if (db.kind === 'embedded') revocations = new LocalRevocationFeed();
+  // The CLI beside a running server: the server's feed is in its memory.
+  else if (db.kind === 'embedded-shared') revocations = new RelayedRevocationFeed(join(resolve(options.dataDir), RELAY_SOCKET));
   const ephemeral = revocations ? announcingRevocations(ephemeralTier, revocations) : ephemeralTier;
   const sqlCounters = redis ? undefined : new SqlCounterStore(db);
   const counters: CounterStore = redis && names
@@ -199,6 +203,7 @@ export async function openStorage(options: StorageOptions): Promise<Storage> {
     : sqlSignInSessions!;
   const passwordResetLinks = new SqlPasswordResetLinkStore(db);
   let sweeper: NodeJS.Timeout | undefined;
+  let relay: RevocationRelay | undefined;
   const audit = new SqlAuditStore(db);
   const retentionDays = options.auditRetentionDays ?? 0;
   // One prune at a time: a first one over a large backlog may outlast the interval.
@@ -281,7 +286,13 @@ export async function openStorage(options: StorageOptions): Promise<Storage> {
       return db.kind === 'embedded-shared' ? undefined : migrate(db);
     },
     async share() {
-      if (db.kind === 'embedded') await (db as EmbeddedDatabase).share();
+      if (db.kind !== 'embedded' || !await (db as EmbeddedDatabase).share()) return;
+      // Guests that can reach the database hand their revocations to this process's feed.
+      const feed = revocations;
+      if (feed instanceof LocalRevocationFeed) {
+        relay = new RevocationRelay((revoked) => feed.publish(revoked));
+        await relay.listen(join(resolve(options.dataDir), RELAY_SOCKET));
+      }
     },
     startSweeper(intervalSeconds, onError) {
       // Durable artifacts expire too (refresh tokens, grants), so sweep the
@@ -303,6 +314,7 @@ export async function openStorage(options: StorageOptions): Promise<Storage> {
     async close() {
       if (sweeper) clearInterval(sweeper);
       await counters.close?.();
+      await relay?.close();
       await revocations?.close?.();
       redis?.disconnect();
       await db.close();

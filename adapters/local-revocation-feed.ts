@@ -2,15 +2,16 @@ import type { RevocationFeed, RevocationWatch, TokenRevocation } from './contrac
 
 /**
  * The revocation feed of storage that one process owns (the embedded
- * database): every revocation is made in this process, so delivering it here
- * is delivering it everywhere. Nothing is kept across a restart; tokens
+ * database): every revocation is made in this process, or handed to it by a
+ * guest (the CLI, through embedded/revocation-relay.ts), so delivering it
+ * here is delivering it everywhere. Nothing is kept across a restart; tokens
  * issued before this process started are judged by their records instead.
  */
 export class LocalRevocationFeed implements RevocationFeed {
   readonly persistent = false;
   private readonly startedAt = Math.ceil(Date.now() / 1000);
   private onRevoked: ((revocation: TokenRevocation) => void) | undefined;
-  /** Revocations made before anyone watched (the view starts with the first check), until they lapse. */
+  /** Revocations made before anyone watched (a tool's view starts with its first check), until they lapse. */
   private early: TokenRevocation[] = [];
 
   async publish(revocations: TokenRevocation[]): Promise<void> {

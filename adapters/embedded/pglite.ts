@@ -19,9 +19,10 @@ export interface EmbeddedDatabase extends SqlDatabase {
    * Lets other local processes (the CLI) reach this database through a unix
    * socket in the data folder while this process owns it. PGlite is
    * single-process, so this is how `gatehouse client create` works next to a
-   * running embedded server.
+   * running embedded server. Answers whether it does (a folder whose path
+   * is too long for a socket is not shared).
    */
-  share(): Promise<void>;
+  share(): Promise<boolean>;
 }
 
 // pg derives the socket file name from host (a folder) and port.
@@ -150,11 +151,13 @@ export async function openEmbedded(dataDirInput: string, role: 'owner' | 'guest'
     async ping(): Promise<void> {
       await pglite.query('SELECT 1');
     },
-    async share(): Promise<void> {
-      if (socketServer || socketPath.length > MAX_SOCKET_PATH) return;
+    async share(): Promise<boolean> {
+      if (socketPath.length > MAX_SOCKET_PATH) return false;
+      if (socketServer) return true;
       await rm(socketPath, { force: true });
       socketServer = new PGliteSocketBridge(pglite, 4);
       await socketServer.listen(socketPath);
+      return true;
     },
     async close(): Promise<void> {
       await socketServer?.close().catch(() => {});

@@ -39,6 +39,11 @@ export class JwtAccessTokenRegistry {
     this.view?.start();
   }
 
+  /** From when the revocation view judges tokens without their records, once it does (see JwtRevocationView.coveredFrom). */
+  revocationsCoveredFrom(): number | undefined {
+    return this.view?.coveredFrom();
+  }
+
   async record(jti: string, record: JwtAccessTokenRecord, issuedAt: number, expiresAt: number): Promise<void> {
     // A record without a lifetime would never go, and neither would its revocation.
     if (!Number.isFinite(expiresAt)) throw new TypeError(`JWT access token ${jti} has no expiry to record`);

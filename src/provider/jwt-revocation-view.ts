@@ -39,6 +39,11 @@ export class JwtRevocationView {
     this.watching();
   }
 
+  /** From when (epoch seconds) the view can judge tokens, if it can yet; unlike the checks, this does not start it. */
+  coveredFrom(): number | undefined {
+    return this.watch?.completeFrom();
+  }
+
   private watching(): RevocationWatch {
     this.watch ??= this.feed.watch((revocation) => this.add(revocation));
     return this.watch;

@@ -30,7 +30,7 @@ describe('the embedded database shared with the CLI through its socket', functio
     stop = true;
     await guest?.close();
     await owner?.close();
-    await rm(dataDir, { recursive: true, force: true });
+    if (dataDir) await rm(dataDir, { recursive: true, force: true });
   });
 
   it('runs the guest\'s statements whole while the owner keeps querying (large ones arrive in several socket reads)', async () => {

@@ -185,7 +185,7 @@ describe('embedded database ownership', () => {
       try { await openEmbedded(dir, 'owner'); } catch (error) { message = (error as Error).message; }
       expect(message).to.match(/in use by process \d+/).and.match(/DATABASE_URL/);
 
-      await (owner as { share(): Promise<void> }).share();
+      await (owner as { share(): Promise<boolean> }).share();
       const guest = await openEmbedded(dir, 'guest');
       expect(guest.kind).to.equal('embedded-shared');
       const { rows } = await guest.query<{ n: number }>('SELECT count(*)::int AS n FROM scopes');

@@ -97,6 +97,8 @@ for (const kind of redisKinds) describe(`revocation feed: ${kind.name}`, functio
     const watch = (await openFeed(key, `${key}:elsewhere`)).watch((revocation) => seen.push(revocation));
     await until(() => watch.completeFrom() !== undefined);
     expect(seen).to.deep.equal([live]);
+    // Gone from the set itself, not only left out of the seed.
+    expect(await connections[0]!.zscore(key, `token:${lapsed.jti}`)).to.equal(null);
   });
 
   it('is complete from when the set began, and starts again from the present when Redis has lost it', async () => {

@@ -1,13 +1,14 @@
 import { randomUUID } from 'node:crypto';
 import { rm } from 'node:fs/promises';
 import { expect } from 'chai';
-import { Redis } from 'ioredis';
 import { decodeJwt } from 'jose';
+import { connectRedis, redisTarget } from '../../adapters/redis/connect.js';
 import { JWT_ACCESS_TOKEN_MODEL } from '../../adapters/tiers.js';
+import { runCli } from '../support/cli.js';
 import { basicAuth, postForm, send } from '../support/http.js';
 import { spawnGatehouse, type GatehouseProcess } from '../support/process.js';
 import { restartableEnv, startTestServer, storageMode, type TestServer } from '../support/server.js';
-import { sleep } from '../support/waiting.js';
+import { sleep, until } from '../support/waiting.js';
 
 /**
  * A JWT access token verifies by its signature until it expires, so its
@@ -132,6 +133,45 @@ describe('revoked JWT access tokens at the resource check', () => {
   });
 });
 
+describe('JWT access tokens revoked from the CLI beside a running server', () => {
+  it('are refused by the server once the command returns: a deactivated user’s, a deleted user’s', async function () {
+    this.timeout(60_000);
+    const server = await startTestServer();
+    try {
+      const client = await createClient(server, 'JWT revocation from the CLI');
+      const user = { username: `cli-revoked-${Date.now()}`, password: 'cli revocation password' };
+      await server.services.accounts.create(user);
+      await sleep(1100); // tokens the view covers, so that only a revocation it hears of refuses them
+      const signIn = async () => {
+        const reply = await postForm(`${server.url}/token`, { grant_type: 'password', ...user, scope: 'read' }, client.auth);
+        expect(reply.status, reply.text).to.equal(200);
+        return reply.json.access_token as string;
+      };
+      const introspected = async (token: string) => (await postForm(`${server.url}/token/introspection`, { token }, client.auth)).json.active;
+
+      // A user deactivated from the CLI (their grants are revoked).
+      const ofDeactivated = await signIn();
+      expect(await whoami(server.url, ofDeactivated)).to.equal(200);
+      const deactivated = await runCli(server, 'user', 'update', user.username, '--active', 'false', '--json');
+      expect(deactivated.code, deactivated.stderr).to.equal(0);
+      // With the embedded database the server has it before the command returns; through Redis within milliseconds.
+      await answersWithin(server.url, ofDeactivated, 401, storageMode.redis ? 1000 : 0);
+      expect(await introspected(ofDeactivated)).to.equal(false);
+      expect((await runCli(server, 'user', 'update', user.username, '--active', 'true', '--json')).code).to.equal(0);
+
+      // A user deleted from the CLI.
+      const ofUser = await signIn();
+      expect(await whoami(server.url, ofUser)).to.equal(200);
+      const deleted = await runCli(server, 'user', 'delete', user.username, '--json');
+      expect(deleted.code, deleted.stderr).to.equal(0);
+      await answersWithin(server.url, ofUser, 401, storageMode.redis ? 1000 : 0);
+      expect(await introspected(ofUser)).to.equal(false);
+    } finally {
+      await server.stop();
+    }
+  });
+});
+
 describe('the revocation view of a server that has just started', () => {
   it('judges the first JWT it issues from memory, from its first check on', async function () {
     // A namespace of its own: with Redis, a revocation set that begins now.
@@ -141,8 +181,12 @@ describe('the revocation view of a server that has just started', () => {
       const client = await createClient(server, 'JWT revocation, first token');
       // The feed is followed from start-up, not from the first check: once it
       // covers the present, a new token needs no lookup even the first time.
-      // (Followed from the first check, that check reads the token's record.)
-      await sleep(1100);
+      // (Followed from the first check, the view is not even started here,
+      // and that check reads the token's record.)
+      const { jwtAccessTokens } = server.services;
+      await until(() => jwtAccessTokens.revocationsCoveredFrom() !== undefined, 10_000);
+      // A fresh set covers tokens from the next whole second.
+      await until(() => Date.now() / 1000 >= jwtAccessTokens.revocationsCoveredFrom()!, 3000);
       const token = await clientCredentials(server.url, client);
       const before = await storageFinds(server);
       expect(await whoami(server.url, token)).to.equal(200);
@@ -150,10 +194,14 @@ describe('the revocation view of a server that has just started', () => {
     } finally {
       await server.stop();
       // The set never expires (it records since when it exists); the rest of the namespace does.
-      if (process.env.REDIS_URL) {
-        const redis = new Redis(process.env.REDIS_URL);
-        await redis.del(`${prefix}revocations`);
-        redis.disconnect();
+      const target = redisTarget(server.config);
+      if (target) {
+        const redis = await connectRedis(target);
+        try {
+          await redis.del(`${prefix}revocations`);
+        } finally {
+          redis.disconnect();
+        }
       }
     }
   });
@@ -170,7 +218,7 @@ describe('revoked JWT access tokens across a restart', () => {
       await server.stop();
 
       server = await startTestServer(env);
-      // The first check starts the view, which is not complete yet: the records answer.
+      // Tokens from before this process are older than its view covers: the records answer.
       expect(await whoami(server.url, revoked)).to.equal(401);
       expect(await whoami(server.url, kept)).to.equal(200);
       await sleep(200);
@@ -220,7 +268,7 @@ describe('revoked JWT access tokens across two processes sharing PostgreSQL and 
   });
 
   it('refuses, from its first request, what was revoked before the process started', async () => {
-    // The first check starts the view; until it is complete the records
+    // The view starts with the server; until it is complete the records
     // answer, and a token without one (live, first) waits for the view.
     expect(await whoami(second!.url, live)).to.equal(200);
     for (const [kind, token] of Object.entries(revokedEarlier)) expect(await whoami(second!.url, token), kind).to.equal(401);

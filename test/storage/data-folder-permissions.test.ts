@@ -43,7 +43,8 @@ describe('embedded data folder permissions', () => {
     if (storageMode.postgres) skipBecause(this, 'the embedded database is used only without DATABASE_URL');
     // What most machines run with: new files 0644 (PGlite sets 0666 on its own).
     umaskBefore = process.umask(0o022);
-    const { env, dataDir } = await restartableEnv();
+    // An empty folder: the modes PGlite gives a cluster it has just made are what is checked.
+    const { env, dataDir } = await restartableEnv({ emptyFolder: true });
     try {
       // The folder a test harness (or an operator) made, with a wide mode.
       await chmod(dataDir, 0o755);

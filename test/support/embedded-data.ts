@@ -1,5 +1,5 @@
 import { rmSync } from 'node:fs';
-import { cp, mkdtemp } from 'node:fs/promises';
+import { cp, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { openEmbedded } from '../../adapters/embedded/pglite.js';
@@ -16,18 +16,34 @@ import { tempDir } from './folders.js';
 // (packaging, the CLI's first run).
 let template: Promise<string> | undefined;
 
+let templateDir: string | undefined;
+
 async function makeTemplate(): Promise<string> {
   const dir = await mkdtemp(join(tmpdir(), 'gh-template-'));
-  process.once('exit', () => rmSync(dir, { recursive: true, force: true }));
+  templateDir = dir;
+  process.once('exit', removeTemplate);
   const db = await openEmbedded(dir, 'owner');
   await db.close();
   return join(dir, 'pgdata');
 }
 
+/** Removes the template (the suite's last hook, and at exit). */
+export function removeTemplate(): void {
+  if (templateDir) rmSync(templateDir, { recursive: true, force: true });
+  templateDir = undefined;
+  template = undefined;
+}
+
 /** A new data folder (GATEHOUSE_DATA_DIR) holding an empty embedded database cluster. */
 export async function embeddedDataDir(prefix = 'gh-'): Promise<string> {
-  template ??= makeTemplate();
+  // A template that could not be made is tried again by the next caller.
+  template ??= makeTemplate().catch((error: unknown) => { removeTemplate(); throw error; });
   const dir = await tempDir(prefix);
-  await cp(await template, join(dir, 'pgdata'), { recursive: true });
+  try {
+    await cp(await template, join(dir, 'pgdata'), { recursive: true });
+  } catch (error) {
+    await rm(dir, { recursive: true, force: true });
+    throw error;
+  }
   return dir;
 }

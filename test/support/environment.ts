@@ -21,10 +21,13 @@ process.env.IP_FAILURE_LIMIT ??= '100000';
 export const mochaHooks = {
   async afterAll(): Promise<void> {
     const { stopSharedRedisCluster } = await import('./redis-servers.js');
-    await stopSharedRedisCluster();
-    // Every test removes what it made (test/support/folders.ts).
-    const { foldersLeftBehind } = await import('./folders.js');
-    const left = foldersLeftBehind();
-    if (left.length) throw new Error(`test folders left behind:\n${left.join('\n')}`);
+    try {
+      await stopSharedRedisCluster();
+    } finally {
+      (await import('./embedded-data.js')).removeTemplate();
+      // Every test removes what it made (test/support/folders.ts).
+      const left = (await import('./folders.js')).foldersLeftBehind();
+      if (left.length) throw new Error(`test folders left behind:\n${left.join('\n')}`);
+    }
   },
 };

@@ -82,8 +82,9 @@ export async function startTestServer(env: Record<string, string> = {}, options:
  * same embedded data and at the same address (so with the same issuer):
  * pass `env` to every start, and remove `dataDir` at the end.
  */
-export async function restartableEnv(): Promise<{ env: Record<string, string>; dataDir: string }> {
-  const dataDir = process.env.DATABASE_URL ? await tempDir() : await embeddedDataDir();
+export async function restartableEnv(options: { emptyFolder?: boolean } = {}): Promise<{ env: Record<string, string>; dataDir: string }> {
+  // `emptyFolder`: PGlite makes the cluster itself, on the first start (embedded-data.ts).
+  const dataDir = process.env.DATABASE_URL || options.emptyFolder ? await tempDir() : await embeddedDataDir();
   const port = String(await freePort());
   return { dataDir, env: { GATEHOUSE_DATA_DIR: dataDir, PORT: port, ISSUER: `http://localhost:${port}` } };
 }
