@@ -331,6 +331,9 @@ export class AccountService {
     if (patch.name !== undefined && patch.name !== account.name) changes.name = patch.name || null;
     if (patch.roles !== undefined && !sameRoles(patch.roles, account.roles)) changes.roles = [...new Set(patch.roles)];
     if (patch.active !== undefined && patch.active !== account.active) changes.active = patch.active;
+    // Deactivating an inactive account revokes again: a revocation that
+    // failed after the account was made inactive is finished by running it again.
+    if (patch.active === false && !account.active) await this.tokens?.revokeAll(account.id);
     if (!Object.keys(changes).length) return account;
     const updated = await this.store.update(account.id, changes);
     if (!updated) throw new NotFoundError(`no user with id "${account.id}"`);
@@ -400,11 +403,18 @@ export class AccountService {
     return { account, grant };
   }
 
-  /** Deletes the account, then revokes its grants and every token issued under them. */
+  /**
+   * Revokes the account's grants and every token issued under them, then
+   * deletes it. It is made inactive first, so no sign-in slips in between;
+   * and a revocation that fails (storage unreachable) leaves the account,
+   * inactive, for the delete to be run again, rather than gone with its
+   * tokens still alive.
+   */
   async delete(idOrUsername: string, by: Actor = {}): Promise<{ account: Account; revokedGrants: number }> {
     const account = await this.show(idOrUsername);
-    if (!(await this.store.delete(account.id))) throw new NotFoundError(`no user with id "${account.id}"`);
+    if (account.active && !(await this.store.update(account.id, { active: false }))) throw new NotFoundError(`no user with id "${account.id}"`);
     const revokedGrants = (await this.tokens?.revokeAll(account.id)) ?? 0;
+    if (!(await this.store.delete(account.id))) throw new NotFoundError(`no user with id "${account.id}"`);
     await this.audit?.record({ event: 'account.deleted', ...by, detail: { account_id: account.id, username: account.username, revoked_grants: revokedGrants } });
     return { account, revokedGrants };
   }
