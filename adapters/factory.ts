@@ -184,13 +184,14 @@ export async function openStorage(options: StorageOptions): Promise<Storage> {
     ? (observe ? instrumentStore(redisPayload, (op, s, f) => observe('ephemeral', op, s, f)) : redisPayload)
     : durable;
   let revocations: RevocationFeed | undefined;
+  const relayPath = join(resolve(options.dataDir), RELAY_SOCKET);
   if (redis && names) {
     const feed = new RedisRevocationFeed(redis, names.key('revocations'), undefined, names.channel('revocations'));
     revocations = failingAsUnavailable(replicated ? acknowledgedByReplica(feed, replicated, ['publish']) : feed, redis);
   }
   else if (db.kind === 'embedded') revocations = new LocalRevocationFeed();
   // The CLI beside a running server: the server's feed is in its memory.
-  else if (db.kind === 'embedded-shared') revocations = new RelayedRevocationFeed(join(resolve(options.dataDir), RELAY_SOCKET));
+  else if (db.kind === 'embedded-shared') revocations = new RelayedRevocationFeed(relayPath);
   const ephemeral = revocations ? announcingRevocations(ephemeralTier, revocations) : ephemeralTier;
   const sqlCounters = redis ? undefined : new SqlCounterStore(db);
   const counters: CounterStore = redis && names
@@ -291,7 +292,7 @@ export async function openStorage(options: StorageOptions): Promise<Storage> {
       const feed = revocations;
       if (feed instanceof LocalRevocationFeed) {
         relay = new RevocationRelay((revoked) => feed.publish(revoked));
-        await relay.listen(join(resolve(options.dataDir), RELAY_SOCKET));
+        await relay.listen(relayPath);
       }
     },
     startSweeper(intervalSeconds, onError) {

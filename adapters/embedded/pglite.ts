@@ -154,7 +154,6 @@ export async function openEmbedded(dataDirInput: string, role: 'owner' | 'guest'
     async share(): Promise<boolean> {
       if (socketPath.length > MAX_SOCKET_PATH) return false;
       if (socketServer) return true;
-      await rm(socketPath, { force: true });
       socketServer = new PGliteSocketBridge(pglite, 4);
       await socketServer.listen(socketPath);
       return true;

@@ -1,6 +1,7 @@
 import { rm } from 'node:fs/promises';
 import { createConnection, createServer, type Server, type Socket } from 'node:net';
 import type { RevocationFeed, RevocationWatch, TokenRevocation } from '../contract.js';
+import { listenOnSocketFile } from './socket-file.js';
 
 /**
  * The socket, in the data folder beside the database's, through which a
@@ -35,12 +36,8 @@ export class RevocationRelay {
   constructor(private readonly deliver: (revocations: TokenRevocation[]) => Promise<void>) {}
 
   async listen(path: string): Promise<void> {
-    await rm(path, { force: true });
     const server = createServer((socket) => this.serve(socket));
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(path, () => { server.off('error', reject); resolve(); });
-    });
+    await listenOnSocketFile(server, path);
     this.server = server;
     this.path = path;
   }
