@@ -9,8 +9,7 @@ import * as oidc from 'openid-client';
 import { hashPassword } from '../../src/accounts/passwords.js';
 import { FormBrowser } from '../support/form-browser.js';
 import { basicAuth, postForm, postJson } from '../support/http.js';
-import { startTestServer, storageMode, tempDir, type TestServer } from '../support/server.js';
-import { connectRedis, redisTarget } from '../../adapters/redis/connect.js';
+import { removeRevocationSet, startTestServer, storageMode, tempDir, type TestServer } from '../support/server.js';
 
 const exec = promisify(execFile);
 
@@ -263,12 +262,7 @@ async function freshServer(): Promise<{ server: TestServer; stop(): Promise<void
     server,
     async stop() {
       await server.stop();
-      // Its namespace's revocation set never expires (the rest does).
-      const target = redisTarget(server.config);
-      if (target) {
-        const redis = await connectRedis(target);
-        try { await redis.del(`${name}:revocations`); } finally { redis.disconnect(); }
-      }
+      await removeRevocationSet(server.config);
       // FORCE: behind a pooler (CI runs the suite through PgBouncer) the
       // pooler, not the stopped server, still holds connections to it.
       await admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);

@@ -2,12 +2,11 @@ import { randomUUID } from 'node:crypto';
 import { rm } from 'node:fs/promises';
 import { expect } from 'chai';
 import { decodeJwt } from 'jose';
-import { connectRedis, redisTarget } from '../../adapters/redis/connect.js';
 import { JWT_ACCESS_TOKEN_MODEL } from '../../adapters/tiers.js';
 import { runCli } from '../support/cli.js';
 import { basicAuth, postForm, send } from '../support/http.js';
 import { spawnGatehouse, type GatehouseProcess } from '../support/process.js';
-import { restartableEnv, startTestServer, storageMode, type TestServer } from '../support/server.js';
+import { removeRevocationSet, restartableEnv, startTestServer, storageMode, type TestServer } from '../support/server.js';
 import { sleep, until } from '../support/waiting.js';
 
 /**
@@ -193,16 +192,7 @@ describe('the revocation view of a server that has just started', () => {
       expect(await storageFinds(server) - before).to.equal(0);
     } finally {
       await server.stop();
-      // The set never expires (it records since when it exists); the rest of the namespace does.
-      const target = redisTarget(server.config);
-      if (target) {
-        const redis = await connectRedis(target);
-        try {
-          await redis.del(`${prefix}revocations`);
-        } finally {
-          redis.disconnect();
-        }
-      }
+      await removeRevocationSet(server.config);
     }
   });
 });

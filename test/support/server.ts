@@ -1,5 +1,6 @@
 import { rm } from 'node:fs/promises';
 import { createServer } from 'node:net';
+import { connectRedis, redisTarget } from '../../adapters/redis/connect.js';
 import { loadConfig } from '../../src/config/load.js';
 import type { GatehouseConfig } from '../../config/schema.js';
 import { startGatehouse, type Gatehouse } from '../../src/main.js';
@@ -93,4 +94,20 @@ export async function restartableEnv(options: { emptyFolder?: boolean } = {}): P
 export function skipBecause(context: Mocha.Context, reason: string): never {
   if (context.test) context.test.title += ` (skipped: ${reason})`;
   return context.skip();
+}
+
+/**
+ * Removes the revocation set of a stopped server's Redis namespace: it never
+ * expires (it records since when it exists), while the rest of the namespace
+ * does. For tests that give a server a REDIS_PREFIX of its own.
+ */
+export async function removeRevocationSet(config: GatehouseConfig): Promise<void> {
+  const target = redisTarget(config);
+  if (!target) return;
+  const redis = await connectRedis(target);
+  try {
+    await redis.del(`${config.redisPrefix}revocations`);
+  } finally {
+    redis.disconnect();
+  }
 }
