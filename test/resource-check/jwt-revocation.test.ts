@@ -8,6 +8,7 @@ import { basicAuth, postForm, send } from '../support/http.js';
 import { spawnGatehouse, type GatehouseProcess } from '../support/process.js';
 import { removeRevocationSet, restartableEnv, startTestServer, storageMode, type TestServer } from '../support/server.js';
 import { sleep, until } from '../support/waiting.js';
+import { authorize, discover, isActive, redeem, REDIRECT_URI } from '../support/oidc.js';
 
 /**
  * A JWT access token verifies by its signature until it expires, so its
@@ -165,6 +166,38 @@ describe('JWT access tokens revoked from the CLI beside a running server', () =>
       expect(deleted.code, deleted.stderr).to.equal(0);
       await answersWithin(server.url, ofUser, 401, storageMode.redis ? 1000 : 0);
       expect(await introspected(ofUser)).to.equal(false);
+    } finally {
+      await server.stop();
+    }
+  });
+
+  it('are refused by the server once the command returns: a deleted client’s, a signed-out session’s', async function () {
+    this.timeout(60_000);
+    const server = await startTestServer();
+    try {
+      // The tokens are issued once the view covers the present, so only a revocation it hears of refuses them.
+      await sleep(1100);
+      const machine = await createClient(server, 'JWT revocation from the CLI: client delete');
+      const ofClient = await clientCredentials(server.url, machine);
+      expect(await whoami(server.url, ofClient)).to.equal(200);
+      const deleted = await runCli(server, 'client', 'delete', machine.id, '--json');
+      expect(deleted.code, deleted.stderr).to.equal(0);
+      await answersWithin(server.url, ofClient, 401, storageMode.redis ? 1000 : 0);
+
+      // A session signed out from the CLI revokes the grants made in it, and with them their JWTs.
+      const { client, clientSecret } = await server.services.clients.create({
+        name: 'JWT revocation from the CLI: session revoke', grantTypes: ['authorization_code'], redirectUris: [REDIRECT_URI], scope: ['openid', 'read'], tokenFormat: 'jwt',
+      });
+      const user = { username: `cli-session-${Date.now()}`, password: 'cli session password' };
+      const account = await server.services.accounts.create(user);
+      const config = await discover(server, client.clientId, clientSecret);
+      const { access_token: ofSession } = await redeem(config, await authorize(config, user, { scope: 'openid read' }));
+      expect(await whoami(server.url, ofSession)).to.equal(200);
+      const [session] = await server.services.sessions.ofAccount(account.id);
+      const signedOut = await runCli(server, 'session', 'revoke', session!.sessionUid, '--json');
+      expect(signedOut.code, signedOut.stderr).to.equal(0);
+      await answersWithin(server.url, ofSession, 401, storageMode.redis ? 1000 : 0);
+      expect(await isActive(server, ofSession, { authorization: basicAuth(client.clientId, clientSecret!) })).to.equal(false);
     } finally {
       await server.stop();
     }
