@@ -373,20 +373,30 @@ export async function startGatehouse(config: GatehouseConfig, logger = createLog
       res.end(text);
     }, () => { res.statusCode = 500; res.end(); });
   });
+  // Stop accepting, let in-flight requests finish, then stop the background
+  // work and close the pools: on close, and when start-up fails part-way.
+  const shutdown = async () => {
+    await new Promise<void>((resolve) => {
+      server.close(() => resolve());
+      server.closeIdleConnections();
+    });
+    metricsServer?.close();
+    await services.signingKeys.stop();
+    await services.storage.close();
+  };
   try {
     await mountRoutes(services, logger, () => origin);
     if (metricsServer) await listenOrExplain(metricsServer, config.metricsPort!, 'METRICS_PORT', '127.0.0.1');
+    services.signingKeys.start();
+    services.jwtAccessTokens.watchRevocations();
+    services.storage.startSweeper(config.sweepInterval, (error) => logger.warn({ err: error }, 'sweep failed'));
+    server.off('request', starting);
+    server.on('request', services.provider.callback());
+    await services.storage.share();
   } catch (error) {
-    server.close();
-    await services.storage.close().catch(() => {});
+    await shutdown().catch(() => {});
     throw error;
   }
-  services.signingKeys.start();
-  services.jwtAccessTokens.watchRevocations();
-  services.storage.startSweeper(config.sweepInterval, (error) => logger.warn({ err: error }, 'sweep failed'));
-  server.off('request', starting);
-  server.on('request', services.provider.callback());
-  await services.storage.share();
   logger.info({
     port, issuer: config.issuer, storage: services.storage.description,
     next: `create an administrator (npm run -s cli -- user create --username admin --password '…' --role admin), then open ${config.issuer}${DASHBOARD_PATH}; discovery: ${config.issuer}/.well-known/openid-configuration`,
@@ -398,16 +408,7 @@ export async function startGatehouse(config: GatehouseConfig, logger = createLog
     server,
     url: `http://127.0.0.1:${port}`,
     close() {
-      closing ??= (async () => {
-        // Stop accepting, let in-flight requests finish, then close the pools.
-        await new Promise<void>((resolve) => {
-          server.close(() => resolve());
-          server.closeIdleConnections();
-        });
-        metricsServer?.close();
-        await services.signingKeys.stop();
-        await services.storage.close();
-      })();
+      closing ??= shutdown();
       return closing;
     },
   };
