@@ -28,7 +28,6 @@ export interface AdminGateOptions {
   rolesOf: RolesOf;
   audit: AuditLog;
   realm: string;
-  roleNeedsScope?: boolean;
   /** Writes the refusal in the surface's own error shape. */
   refuse(ctx: Context, decision: Extract<AdminDecision, { allowed: false }>): void;
 }
@@ -41,7 +40,7 @@ export interface AdminGateOptions {
 export function adminGate(options: AdminGateOptions): Middleware {
   return async (ctx, next) => {
     const decision = await authorizeAdmin(options.tokenCheck, options.rolesOf, ctx.get('Authorization') || undefined, {
-      realm: options.realm, roleNeedsScope: options.roleNeedsScope,
+      realm: options.realm,
     });
     if (!decision.allowed) {
       options.refuse(ctx, decision);

@@ -13,12 +13,17 @@ export type RolesOf = (accountId: string) => Promise<string[] | undefined>;
  * adjust/ and query/): a token with the `admin` scope, or a token with
  * `role:admin` issued on behalf of a user whose role is admin. `role:admin`
  * for anyone else grants nothing. No or bad token: 401; otherwise 403.
+ *
+ * An admin user's token without one of those scopes grants nothing either:
+ * any application an administrator signs in to holds such a token, and the
+ * administrator agreed to that application's scopes, not to administration
+ * (the scopes that do carry a warning on the consent page).
  */
 export async function authorizeAdmin(
   check: TokenCheck,
   rolesOf: RolesOf,
   authorization: string | undefined,
-  { realm = 'gatehouse', roleNeedsScope = true }: { realm?: string; roleNeedsScope?: boolean } = {},
+  { realm = 'gatehouse' }: { realm?: string } = {},
 ): Promise<AdminDecision> {
   let token: TokenInfo;
   try {
@@ -28,10 +33,7 @@ export async function authorizeAdmin(
     return { allowed: false, status: error.status, error: error.error ?? 'invalid_token', message: error.message, challenge: error.challenge(realm) };
   }
   if (token.scope.includes('admin')) return { allowed: true, token };
-  // Northstar: the user's admin role counts only through the role:admin
-  // scope. Lux's rule ("5, oauth"): an admin user's token suffices.
-  const roleInPlay = !roleNeedsScope || token.scope.includes('role:admin');
-  if (roleInPlay && token.sub && (await rolesOf(token.sub))?.includes('admin')) {
+  if (token.scope.includes('role:admin') && token.sub && (await rolesOf(token.sub))?.includes('admin')) {
     return { allowed: true, token };
   }
   return {

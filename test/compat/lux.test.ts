@@ -32,10 +32,14 @@ describe('Lux dialect: /Lux/OAuth2/', () => {
     client = { id: created.client.clientId, secret: created.clientSecret! };
     await server.services.accounts.create(user);
     await server.services.accounts.create({ ...admin, roles: ['admin'] });
-    const pw = await server.services.clients.create({ name: 'token helper', grantTypes: ['password'], scope: ['user', 'admin'] });
+    const pw = await server.services.clients.create({ name: 'token helper', grantTypes: ['password'], scope: ['user', 'admin', 'role:admin'] });
     const helper = { authorization: basicAuth(pw.client.clientId, pw.clientSecret!) };
-    tokens.adminUser = (await postForm(`${server.url}/token`, { grant_type: 'password', ...admin, scope: 'user' }, helper)).json.access_token as string;
-    tokens.plainUser = (await postForm(`${server.url}/token`, { grant_type: 'password', ...user, scope: 'user' }, helper)).json.access_token as string;
+    const userToken = async (who: { username: string; password: string }, scope: string) => (await postForm(`${server.url}/token`, { grant_type: 'password', ...who, scope }, helper)).json.access_token as string;
+    // What any application an administrator signs in to holds: their token, without an administrative scope.
+    tokens.adminUser = await userToken(admin, 'user');
+    tokens.adminRole = await userToken(admin, 'user role:admin');
+    tokens.plainUser = await userToken(user, 'user');
+    tokens.plainRole = await userToken(user, 'user role:admin');
     const m2m = await server.services.clients.create({ name: 'admin m2m', grantTypes: ['client_credentials'], scope: ['admin', 'read'] });
     const m2mAuth = { authorization: basicAuth(m2m.client.clientId, m2m.clientSecret!) };
     tokens.adminScope = (await postForm(`${server.url}/token`, { grant_type: 'client_credentials', scope: 'admin' }, m2mAuth)).json.access_token as string;
@@ -150,9 +154,10 @@ describe('Lux dialect: /Lux/OAuth2/', () => {
     const adjust = (token: string | undefined, body: unknown) => postJson(`${server.url}/Lux/OAuth2/adjust/`, body, token ? { authorization: `Bearer ${token}` } : {});
     const query = (token: string | undefined, name = '') => send(`${server.url}/Lux/OAuth2/query/?client_name=${encodeURIComponent(name)}`, { method: 'GET', headers: token ? { authorization: `Bearer ${token}` } : {} });
 
-    it('are privileged: 401 without or with a bad token, 403 for a plain user or a token without admin', async () => {
+    it('are privileged: 401 without or with a bad token; 403 for a plain user, a token without admin, and an admin user’s token without role:admin', async () => {
       const before = (await query(tokens.adminScope)).json.doc as unknown[];
-      for (const [token, status] of [[undefined, 401], ['not-a-token', 401], [tokens.plainUser, 403], [tokens.readScope, 403]] as const) {
+      const refusals = [[undefined, 401], ['not-a-token', 401], [tokens.plainUser, 403], [tokens.plainRole, 403], [tokens.readScope, 403], [tokens.adminUser, 403]] as const;
+      for (const [token, status] of refusals) {
         expect((await adjust(token, { client_name: 'Sneaky', redirect_uri: CALLBACK })).status).to.equal(status);
         expect((await query(token)).status).to.equal(status);
       }
@@ -161,7 +166,7 @@ describe('Lux dialect: /Lux/OAuth2/', () => {
 
     it('creates a client with a server-generated id and secret, then updates its name, redirect URI and description', async () => {
       const partner = `Lux Partner ${Date.now()}`;
-      const created = await adjust(tokens.adminUser, { client_name: partner, redirect_uri: CALLBACK, description: 'Made by adjust/' });
+      const created = await adjust(tokens.adminRole, { client_name: partner, redirect_uri: CALLBACK, description: 'Made by adjust/' });
       expect(created.status).to.equal(200);
       const doc = created.json.doc as Record<string, unknown>;
       expect(doc).to.include({ client_name: partner, redirect_uri: CALLBACK, description: 'Made by adjust/' });

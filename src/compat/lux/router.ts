@@ -45,11 +45,11 @@ export function luxRouter(deps: LuxDeps): Router {
   const router = new Router({ prefix: '/Lux/OAuth2' });
   router.use(luxErrors.thrown);
 
-  // Lux's rule ("5, oauth"): the admin scope, or any token of an admin user.
+  // Lux's rule ("5, oauth") is Gatehouse's one admin rule: the admin scope,
+  // or role:admin on an admin user's token (resource-check/admin-access.ts).
   const requireAdmin = adminGate({
     surface: 'lux',
     realm: 'lux',
-    roleNeedsScope: false,
     tokenCheck,
     audit: deps.audit,
     rolesOf: async (id) => (await accounts.findById(id))?.roles,
