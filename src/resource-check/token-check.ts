@@ -1,4 +1,4 @@
-import { createLocalJWKSet, createRemoteJWKSet, type JSONWebKeySet, type JWTPayload, type JWTVerifyGetKey, jwtVerify } from 'jose';
+import { createLocalJWKSet, createRemoteJWKSet, type JSONWebKeySet, jwksCache, type JWKSCacheInput, type JWTPayload, type JWTVerifyGetKey, jwtVerify } from 'jose';
 import type { Context, Middleware } from 'koa';
 import type Provider from 'oidc-provider';
 import { AppError } from '../errors/app-error.js';
@@ -102,22 +102,46 @@ const SCHEMES = new Map([['bearer', 'Bearer'], ['leaccess', 'LEAccess'], ['dpop'
 const TOKEN = /^[A-Za-z0-9\-._~+/]+=*$/;
 
 /**
+ * Signing keys, and which set of them is current: `generation` names the
+ * set a verification used, and changes whenever keys are rotated in or
+ * retired, so that what was verified with an earlier set can be judged again.
+ */
+interface SigningKeys {
+  getKey: JWTVerifyGetKey;
+  generation(): Promise<unknown>;
+}
+
+/**
  * A loader's key set, rebuilt when the loader answers with another object
  * (keys rotated in or retired). The loader is asked on every verification,
- * so it must answer from memory.
+ * so it must answer from memory; the object it answers is the generation.
  */
-function currentKeySet(load: () => Promise<JSONWebKeySet>): JWTVerifyGetKey {
+function loadedKeys(load: () => Promise<JSONWebKeySet>): SigningKeys {
   let source: JSONWebKeySet | undefined;
   let keySet: JWTVerifyGetKey | undefined;
-  return async (header, token) => {
-    const jwks = await load();
-    if (jwks !== source || !keySet) {
-      source = jwks;
-      keySet = createLocalJWKSet(jwks);
-    }
-    return keySet(header, token);
+  return {
+    async getKey(header, token) {
+      const jwks = await load();
+      if (jwks !== source || !keySet) {
+        source = jwks;
+        keySet = createLocalJWKSet(jwks);
+      }
+      return keySet(header, token);
+    },
+    generation: load,
   };
 }
+
+/** A JWKS URL's keys (fetched and cached by jose); a generation per successful fetch. */
+function remoteKeys(url: URL): SigningKeys {
+  const cache: JWKSCacheInput = {};
+  const getKey = createRemoteJWKSet(url, { [jwksCache]: cache });
+  return { getKey, generation: async () => (cache as { uat?: number }).uat };
+}
+
+// RFC 9068 §2.2: claims every JWT access token carries. Without `exp` a
+// token would never end; without `iat` and `jti` it could not be revoked.
+const REQUIRED_CLAIMS = ['exp', 'iat', 'jti', 'client_id'];
 
 /**
  * The check resource servers use on a presented access token: the `Bearer`
@@ -125,24 +149,33 @@ function currentKeySet(load: () => Promise<JSONWebKeySet>): JWTVerifyGetKey {
  * tokens (RFC 9068) against the signing keys, then the required scopes.
  */
 export function createTokenCheck(options: TokenCheckOptions) {
-  const keys = options.jwks instanceof URL ? createRemoteJWKSet(options.jwks) : currentKeySet(options.jwks);
+  const keys = options.jwks instanceof URL ? remoteKeys(options.jwks) : loadedKeys(options.jwks);
 
   // A client presents the same token on every call until it expires: its
   // signature, issuer, audience and type are checked the first time, and the
-  // verified claims kept (by the token's exact value) until its `exp`.
+  // verified claims kept (by the token's exact value) until its `exp`, for
+  // as long as the signing keys stay the ones that verified it: a retired
+  // key (a leaked one among them) takes what it signed with it at once.
   // Revocation, the client's existence, DPoP binding and scopes are still
   // checked on every request.
   const verified = new Map<string, JWTPayload & { exp: number }>();
+  let verifiedWith: unknown;
   async function verifiedClaims(token: string): Promise<JWTPayload> {
     const now = Math.floor(Date.now() / 1000);
+    const generation = await keys.generation();
+    if (generation !== verifiedWith) {
+      verified.clear();
+      verifiedWith = generation;
+    }
     const known = verified.get(token);
     if (known && known.exp > now) return known;
     // The audience is judged afterwards, by the same rule as for opaque
     // tokens; introspection and token exchange look at tokens of any audience.
-    const { payload } = await jwtVerify(token, keys, {
-      issuer: options.issuer, typ: 'at+jwt', algorithms: ['RS256', 'ES256', 'EdDSA', 'PS256'],
+    const { payload } = await jwtVerify(token, keys.getKey, {
+      issuer: options.issuer, typ: 'at+jwt', algorithms: ['RS256', 'ES256', 'EdDSA', 'PS256'], requiredClaims: REQUIRED_CLAIMS,
     });
-    if (typeof payload.exp === 'number') {
+    // Kept only if the keys did not change while it was verified.
+    if (verifiedWith === await keys.generation()) {
       if (verified.size >= VERIFIED_TOKENS_KEPT) verified.clear();
       verified.set(token, payload as JWTPayload & { exp: number });
     }

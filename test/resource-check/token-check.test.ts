@@ -1,7 +1,9 @@
 import { expect } from 'chai';
 import { basicAuth, postForm, send } from '../support/http.js';
 import { startTestServer, type TestServer } from '../support/server.js';
+import { decodeProtectedHeader, exportJWK, generateKeyPair, type JSONWebKeySet, SignJWT } from 'jose';
 import { createTokenCheck, TokenCheckError } from '../../src/resource-check/token-check.js';
+import { eventually } from '../support/waiting.js';
 
 describe('the resource check', () => {
   let server: TestServer;
@@ -82,5 +84,76 @@ describe('the resource check', () => {
     const check = createTokenCheck({ issuer: server.issuer, audience: `${server.issuer}/api`, jwks: new URL(`${server.url}/jwks`) });
     const info = await check(`Bearer ${await token(jwt, 'write')}`, ['write']);
     expect(info).to.include({ clientId: jwt.id, format: 'jwt', tokenType: 'Bearer' });
+  });
+});
+
+describe('verified JWT access tokens and the signing keys that verified them', () => {
+  const issuer = 'https://issuer.example.test';
+  const audience = `${issuer}/api`;
+
+  async function signingKey(kid: string) {
+    const { publicKey, privateKey } = await generateKeyPair('ES256');
+    return { privateKey, jwk: { ...await exportJWK(publicKey), kid, alg: 'ES256', use: 'sig' } };
+  }
+
+  function accessToken(key: { privateKey: CryptoKey; jwk: { kid: string } }, claims: Record<string, unknown>, omit: string[] = []) {
+    const now = Math.floor(Date.now() / 1000);
+    const all: Record<string, unknown> = { client_id: 'rs-client', scope: 'read', jti: `jti-${Math.random()}`, iat: now, exp: now + 600, aud: audience, ...claims };
+    for (const name of omit) delete all[name];
+    return new SignJWT(all).setProtectedHeader({ alg: 'ES256', typ: 'at+jwt', kid: key.jwk.kid }).setIssuer(issuer).sign(key.privateKey);
+  }
+
+  async function refused(check: ReturnType<typeof createTokenCheck>, token: string): Promise<number> {
+    try {
+      await check(`Bearer ${token}`);
+    } catch (error) {
+      expect(error).to.be.instanceOf(TokenCheckError);
+      return (error as TokenCheckError).status;
+    }
+    return 200;
+  }
+
+  it('refuses, at once, a token it accepted before once the key that signed it is gone from the set', async () => {
+    const [kept, retired] = [await signingKey('kept'), await signingKey('retired')];
+    let jwks: JSONWebKeySet = { keys: [kept.jwk, retired.jwk] };
+    const check = createTokenCheck({ issuer, audience, jwks: async () => jwks });
+    const [byRetired, byKept] = [await accessToken(retired, {}), await accessToken(kept, {})];
+    expect(await refused(check, byRetired)).to.equal(200);
+    expect(await refused(check, byKept)).to.equal(200);
+    jwks = { keys: [kept.jwk] };
+    expect(await refused(check, byRetired), 'verified before, by a key since retired').to.equal(401);
+    expect(await refused(check, byKept), 'its own key is still there').to.equal(200);
+  });
+
+  it('refuses a JWT access token without exp, iat, jti or client_id, although its signature is good (RFC 9068 §2.2)', async () => {
+    const key = await signingKey('k1');
+    const check = createTokenCheck({ issuer, audience, jwks: async () => ({ keys: [key.jwk] }) });
+    expect(await refused(check, await accessToken(key, {}))).to.equal(200);
+    for (const claim of ['exp', 'iat', 'jti', 'client_id']) {
+      expect(await refused(check, await accessToken(key, {}, [claim])), `without ${claim}`).to.equal(401);
+    }
+  });
+
+  it('in a running server: a JWT it accepted is refused once its signing key is force-retired, without a restart', async function () {
+    this.timeout(60_000);
+    const server = await startTestServer();
+    try {
+      const created = await server.services.clients.create({ name: 'retired key', grantTypes: ['client_credentials'], scope: ['read'], tokenFormat: 'jwt' });
+      const auth = { authorization: basicAuth(created.client.clientId, created.clientSecret!) };
+      const mint = async () => (await postForm(`${server.url}/token`, { grant_type: 'client_credentials', scope: 'read' }, auth)).json.access_token as string;
+      const whoami = async (token: string) => (await send(`${server.url}/api/whoami`, { method: 'GET', headers: { authorization: `Bearer ${token}` } })).status;
+      const before = await mint();
+      const oldKid = decodeProtectedHeader(before).kid!;
+      expect(await whoami(before)).to.equal(200);
+      const rotated = await server.services.keys.rotate(decodeProtectedHeader(before).alg);
+      await server.services.keys.retire(oldKid, { force: true });
+      // Every process reads the key store every 2 s.
+      await eventually(async () => !(await (await fetch(`${server.url}/jwks`)).json() as JSONWebKeySet).keys.some((key) => key.kid === oldKid), 10_000);
+      await eventually(async () => decodeProtectedHeader(await mint()).kid === rotated.kid, 10_000);
+      expect(await whoami(before), 'signed by the retired key, accepted before').to.equal(401);
+      expect(await whoami(await mint())).to.equal(200);
+    } finally {
+      await server.stop();
+    }
   });
 });
