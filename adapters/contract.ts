@@ -87,6 +87,13 @@ export interface CounterStore {
   peek(keys: string[]): Promise<Array<CounterState | undefined>>;
   clear(key: string): Promise<void>;
   /**
+   * Takes one hit back (an attempt counted before its outcome was known,
+   * that did not fail): the count drops by one, never below zero, and
+   * `lastAt` and the window stay as they are. A counter past its window
+   * stays gone.
+   */
+  release(key: string): Promise<void>;
+  /**
    * Adds `member` to the set at `key` (or renews it) and answers how many
    * members the set now holds. Each member lives for `windowSeconds` after
    * its latest add, on its own. Sets are a namespace apart from counters (the

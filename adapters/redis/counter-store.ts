@@ -1,6 +1,11 @@
 import { duplicateOf, type RedisClient } from './connect.js';
 import type { CounterState, CounterStore } from '../contract.js';
 
+const RELEASE = `if redis.call('HGET', KEYS[1], 'count') and tonumber(redis.call('HGET', KEYS[1], 'count')) > 0 then
+  return redis.call('HINCRBY', KEYS[1], 'count', -1)
+end
+return 0`;
+
 /**
  * Counters as Redis hashes (`count`, `last`) whose TTL restarts on every hit.
  * Every hit is also published, so readers in every process can tell which
@@ -79,6 +84,12 @@ export class RedisCounterStore implements CounterStore {
     const [error, count] = replies?.[2] ?? [new Error('member transaction aborted'), 0];
     if (error) throw error;
     return Number(count);
+  }
+
+  async release(key: string): Promise<void> {
+    // One script, so a counter that expired meanwhile is not brought back
+    // (as a count of -1 without a TTL) and no count goes below zero.
+    await this.redis.eval(RELEASE, 1, this.prefix + key);
   }
 
   async clear(key: string): Promise<void> {

@@ -58,6 +58,10 @@ export class SqlCounterStore implements CounterStore {
     await this.db.query('DELETE FROM attempt_counters WHERE key = $1', [key]);
   }
 
+  async release(key: string): Promise<void> {
+    await this.db.query('UPDATE attempt_counters SET count = count - 1 WHERE key = $1 AND count > 0 AND expires_at > now()', [key]);
+  }
+
   async sweep(limit = 1000): Promise<number> {
     const counters = await this.db.query(
       `DELETE FROM attempt_counters WHERE key IN (

@@ -169,12 +169,14 @@ export class FailureLimiter {
   }
 
   /**
-   * Throws TooManyFailures when any limit must still wait. Where the store
+   * Throws TooManyFailures when any limit must still wait; answers the
+   * counts it read (none where it needed no look). Where the store
    * publishes its hits, counters with no recent failure anywhere are let
    * through without a round trip (almost every request); otherwise, one.
    */
-  async check(subjects: Subject[]): Promise<void> {
-    if (!subjects.length) return;
+  async check(subjects: Subject[]): Promise<Map<string, number>> {
+    const read = new Map<string, number>();
+    if (!subjects.length) return read;
     if (!this.watching) {
       this.watching = true;
       this.view = this.counters.watch?.((key) => this.noted(key));
@@ -182,13 +184,14 @@ export class FailureLimiter {
     const now = Date.now();
     const live = this.view?.live() === true;
     // No failure anywhere within the window: nothing to look up (almost always).
-    if (live && this.recentUntil <= now) return;
+    if (live && this.recentUntil <= now) return read;
     const counted = this.counted(subjects);
-    if (live && !counted.some(({ key }) => (this.recent.get(key) ?? 0) > now)) return;
+    if (live && !counted.some(({ key }) => (this.recent.get(key) ?? 0) > now)) return read;
     const states = await this.counters.peek(counted.map(({ key }) => key));
     let worst: { retryAfter: number; limit: Limit } | undefined;
     states.forEach((state, i) => {
       if (!state) return;
+      read.set(counted[i]!.key, state.count);
       const { allowed, limit } = counted[i]!;
       const waitMs = state.lastAt + this.backoff(allowed, state.count) * 1000 - Date.now();
       const retryAfter = Math.ceil(waitMs / 1000);
@@ -198,35 +201,89 @@ export class FailureLimiter {
       this.events.refused(worst.limit, worst.retryAfter);
       throw new TooManyFailures(worst.retryAfter, worst.limit.subject.kind);
     }
+    return read;
   }
 
   /** Counts one failed attempt by `subjects` (the address, and what it tried to be). */
   async failed(subjects: Subject[]): Promise<void> {
+    const own = this.counted(subjects).filter(({ limit }) => limit.scope !== 'subject');
+    await this.confirmFailure(subjects, own, await this.reserve(own));
+  }
+
+  /** Counts a hit on each counter, before the attempt's outcome is known. */
+  private reserve(counters: Counted[]): Promise<number[]> {
+    const window = this.limits.windowSeconds;
+    return Promise.all(counters.map(async ({ key }) => {
+      this.noted(key);
+      return (await this.counters.hit(key, window)).count;
+    }));
+  }
+
+  private async release(counters: Counted[]): Promise<void> {
+    await Promise.all(counters.map(({ key }) => this.counters.release(key)));
+  }
+
+  /**
+   * A failure counted on the source's own counters (`own`, hit to `counts`):
+   * engages the limits it reaches, and counts the distributed one.
+   */
+  private async confirmFailure(subjects: Subject[], own: Counted[], counts: number[]): Promise<void> {
     const { network } = this.split(subjects);
     const window = this.limits.windowSeconds;
-    const count = async ({ key, allowed, limit }: Counted) => {
-      this.noted(key);
-      const { count } = await this.counters.hit(key, window);
-      if (count === allowed) await this.events.engaged(limit, this.backoff(allowed, count));
-    };
-    await Promise.all(this.counted(subjects).map(async (counter) => {
-      if (counter.limit.scope !== 'subject') return count(counter);
-      const addresses = await this.counters.addMember(`addresses:${counter.key}`, network ?? 'none', window);
-      if (addresses >= this.limits.distributed) await count(counter);
-    }));
+    await Promise.all([
+      ...own.map(async ({ allowed, limit }, i) => {
+        if (counts[i] === allowed) await this.events.engaged(limit, this.backoff(allowed, allowed));
+      }),
+      ...this.counted(subjects).filter(({ limit }) => limit.scope === 'subject').map(async ({ key, allowed, limit }) => {
+        const addresses = await this.counters.addMember(`addresses:${key}`, network ?? 'none', window);
+        if (addresses < this.limits.distributed) return;
+        this.noted(key);
+        const { count } = await this.counters.hit(key, window);
+        if (count === allowed) await this.events.engaged(limit, this.backoff(allowed, count));
+      }),
+    ]);
   }
 
   /**
    * One password attempt for `username` from `ip`: refused (TooManyFailures)
    * while a limit is backing off, otherwise `verify` runs and its outcome is
    * counted. Answers what `verify` answered.
+   *
+   * The attempt is counted as a failure before `verify` runs and taken back
+   * if it succeeds: checked first and counted after, every attempt sent at
+   * the same moment would pass the check while the others' password hashes
+   * were still being verified, so a burst would get as many guesses as it
+   * had requests. Counted first, an attempt past a limit's allowance goes
+   * ahead only as the single attempt after a back-off (the count it was
+   * checked against, plus itself); one beside it is refused.
    */
   async attemptPassword<T>(username: string, ip: string, verify: () => Promise<T | undefined>): Promise<T | undefined> {
     const subjects: Subject[] = [{ kind: 'user', value: username }, { kind: 'ip', value: ip }];
-    await this.check(subjects);
-    const result = await verify();
-    if (result === undefined) await this.failed(subjects);
-    else await this.succeeded(subjects);
+    const checked = await this.check(subjects);
+    const own = this.counted(subjects).filter(({ limit }) => limit.scope !== 'subject');
+    const counts = await this.reserve(own);
+    const beside = own.findIndex(({ key, allowed }, i) => counts[i]! > allowed && counts[i] !== (checked.get(key) ?? 0) + 1);
+    if (beside >= 0) {
+      await this.release(own);
+      const { allowed, limit } = own[beside]!;
+      const retryAfter = Math.max(1, this.backoff(allowed, counts[beside]! - 1));
+      this.events.refused(limit, retryAfter);
+      throw new TooManyFailures(retryAfter, limit.subject.kind);
+    }
+    let result: T | undefined;
+    try {
+      result = await verify();
+    } catch (error) {
+      await this.release(own);
+      throw error;
+    }
+    if (result === undefined) {
+      await this.confirmFailure(subjects, own, counts);
+    } else {
+      // The address+subject count is cleared by the success; the address's own is only given back.
+      await this.release(own.filter(({ limit }) => limit.scope === 'address'));
+      await this.succeeded(subjects);
+    }
     return result;
   }
 

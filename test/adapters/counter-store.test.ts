@@ -149,6 +149,21 @@ for (const subject of subjects) {
       expect((await store.hit(expiring, 1)).count, 'starts again from one').to.equal(1);
     });
 
+    it('takes a hit back on release, never below zero, keeping the last hit’s time, and does not bring back a counter past its window', async () => {
+      const [key, expiring] = [randomUUID(), randomUUID()];
+      await store.hit(key, 60);
+      const { lastAt } = await store.hit(key, 60);
+      await Promise.all([store.release(key), store.release(key), store.release(key)]);
+      expect(await store.peek([key])).to.deep.equal([{ count: 0, lastAt }]);
+      expect((await store.hit(key, 60)).count).to.equal(1);
+      await store.release(randomUUID()); // none: nothing to take back, and nothing made
+      await store.hit(expiring, 1);
+      await sleep(1100);
+      await store.release(expiring);
+      expect(await store.peek([expiring])).to.deep.equal([undefined]);
+      expect((await store.hit(expiring, 1)).count).to.equal(1);
+    });
+
     it('counts distinct members of a set: a member added again counts once, and sets and counters of one key are apart', async () => {
       const key = randomUUID();
       expect(await store.addMember(key, '192.0.2.1', 60)).to.equal(1);

@@ -177,6 +177,33 @@ describe('brute force and abuse: failed authentications are counted and backed o
     for (let i = 0; i < 3; i += 1) expect((await grant('guess')).status, 'after a success the count starts again').to.equal(400);
   });
 
+  it('gives a burst of password guesses sent at once no more checks than one at a time would get, per username and per address', async () => {
+    const client = await newClient(['password']);
+    const auth = { authorization: basicAuth(client.id, client.secret) };
+    const users = await Promise.all(Array.from({ length: 4 }, async (_, i) => {
+      const user = { username: `burst-${i}-${Date.now()}`, password: 'the burst password' };
+      await server.services.accounts.create(user);
+      return user;
+    }));
+    const grant = (username: string, password: string, ip: string) => postForm(`${server.url}/token`, { grant_type: 'password', username, password, scope: 'read' }, { ...auth, 'x-forwarded-for': ip });
+    const checked = (replies: Reply[]) => replies.filter((reply) => reply.status !== 429);
+
+    // One username, one address: 12 guesses at once, the right password among them.
+    const ip = freshIp();
+    const burst = await Promise.all([...Array.from({ length: 11 }, (_, i) => grant(users[0]!.username, `guess ${i}`, ip)), grant(users[0]!.username, users[0]!.password, ip)]);
+    expect(checked(burst).length, 'checked against the password: USER_FAILURE_LIMIT, and one right one at most').to.be.at.most(4);
+    for (const reply of burst.filter((r) => r.status === 429)) expectThrottled(reply, 'beside the allowed guesses');
+
+    // Many usernames, one address: no more than IP_FAILURE_LIMIT (6) checked.
+    const spray = freshIp();
+    const sprayed = await Promise.all(users.slice(1).flatMap((user) => Array.from({ length: 3 }, (_, i) => grant(user.username, `spray ${i}`, spray))));
+    expect(checked(sprayed).length).to.be.at.most(6);
+
+    // Successes are not failures: many right passwords from one address, one after another, are never held back.
+    const office = freshIp();
+    for (let i = 0; i < 8; i += 1) expect((await grant(users[3]!.username, users[3]!.password, office)).status, `sign-in ${i + 1}`).to.equal(200);
+  });
+
   it('backs off the login page per address and username, with a 429 page that still lets the user try later', async () => {
     const user = { username: `page-${Date.now()}`, password: 'a page password' };
     await server.services.accounts.create(user);
