@@ -1,7 +1,9 @@
 import type { Context, Middleware } from 'koa';
+import { errors } from 'oidc-provider';
 import { writeRfc6749Error } from '../errors/rfc6749.js';
 import type { JwtAccessTokenRegistry } from '../provider/jwt-access-tokens.js';
 import type { TokenCheck } from '../resource-check/token-check.js';
+import { introspectionAllowed, revocationAllowed } from '../provider/token-policies.js';
 
 const looksLikeJwt = (token: unknown): token is string => typeof token === 'string' && token.split('.').length === 3;
 
@@ -34,8 +36,8 @@ export function jwtIntrospection(check: TokenCheck): Middleware {
     const refused = refusedJwt(ctx);
     if (!refused) return;
     const info = await check.inspect(refused.token).catch(() => undefined);
-    // A public client learns only about its own tokens (as for opaque ones).
-    const visible = info && (refused.caller.clientAuthMethod !== 'none' || refused.caller.clientId === info.clientId);
+    // The same policy as for opaque tokens (provider/token-policies.ts).
+    const visible = info && await introspectionAllowed(ctx as never, refused.caller, info);
     ctx.set('Cache-Control', 'no-store');
     ctx.status = 200;
     ctx.body = visible && info.claims ? { active: true, token_type: 'Bearer', ...info.claims } : { active: false };
@@ -50,11 +52,17 @@ export function jwtRevocation(check: TokenCheck, registry: JwtAccessTokenRegistr
     if (!refused) return;
     const info = await check.inspect(refused.token).catch(() => undefined);
     ctx.set('Cache-Control', 'no-store');
-    if (info && info.clientId !== refused.caller.clientId) {
-      writeRfc6749Error(ctx, 400, 'invalid_request', 'this token was not issued to the client revoking it');
+    // The same policy as for opaque tokens (provider/token-policies.ts): a
+    // public client learns nothing of another client's token, live or dead.
+    let allowed = false;
+    try {
+      allowed = info !== undefined && await revocationAllowed(ctx as never, refused.caller, info);
+    } catch (error) {
+      if (!(error instanceof errors.OIDCProviderError)) throw error;
+      writeRfc6749Error(ctx, error.status, error.error, error.error_description ?? error.message);
       return;
     }
-    if (info?.claims && typeof info.claims.jti === 'string') await registry.revoke(info.claims.jti, info.expiresAt ?? Number.MAX_SAFE_INTEGER);
+    if (allowed && info?.claims && typeof info.claims.jti === 'string') await registry.revoke(info.claims.jti, info.expiresAt ?? Number.MAX_SAFE_INTEGER);
     ctx.status = 200;
     ctx.body = '';
   };

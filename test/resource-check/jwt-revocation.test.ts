@@ -204,6 +204,32 @@ describe('JWT access tokens revoked from the CLI beside a running server', () =>
   });
 });
 
+describe('revocation and introspection of JWT access tokens by another client', () => {
+  it('tell a public client nothing of another client’s JWT, live or revoked, and revoke nothing: the same policy as opaque tokens', async () => {
+    const server = await startTestServer();
+    try {
+      const owner = await createClient(server, 'JWT owner');
+      const { client: spa } = await server.services.clients.create({ name: 'public bystander', grantTypes: ['authorization_code'], redirectUris: [REDIRECT_URI], scope: ['openid'], public: true });
+      const [live, revoked] = [await clientCredentials(server.url, owner), await clientCredentials(server.url, owner)];
+      await revoke(server.url, owner, revoked);
+      for (const [name, token] of [['live', live], ['revoked', revoked]] as const) {
+        const asked = await postForm(`${server.url}/token/revocation`, { token, client_id: spa.clientId }, {});
+        expect([asked.status, asked.text], `revocation of a ${name} JWT`).to.deep.equal([200, '']);
+        const introspected = await postForm(`${server.url}/token/introspection`, { token, client_id: spa.clientId }, {});
+        expect(introspected.json, `introspection of a ${name} JWT`).to.deep.equal({ active: false });
+      }
+      expect(await whoami(server.url, live), 'not revoked by the bystander').to.equal(200);
+      // A confidential client is told, as for opaque tokens (RFC 7009 §2.1).
+      const other = await createClient(server, 'confidential bystander');
+      const refused = await postForm(`${server.url}/token/revocation`, { token: live }, other.auth);
+      expect([refused.status, refused.json.error]).to.deep.equal([400, 'invalid_request']);
+      expect(await whoami(server.url, live)).to.equal(200);
+    } finally {
+      await server.stop();
+    }
+  });
+});
+
 describe('the revocation view of a server that has just started', () => {
   it('judges the first JWT it issues from memory, from its first check on', async function () {
     // A namespace of its own: with Redis, a revocation set that begins now.
