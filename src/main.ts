@@ -58,6 +58,7 @@ import { Metrics } from './observability/metrics.js';
 import { FailureLimiter } from './security/failure-limiter.js';
 import { rfc6749Body } from './errors/rfc6749.js';
 import { clientAuthThrottle } from './http/client-auth-throttle.js';
+import { deviceCodeThrottle } from './http/device-code-throttle.js';
 import { metricsRouter } from './http/metrics.js';
 
 export interface Services {
@@ -310,7 +311,7 @@ export async function mountRoutes(services: Services, logger: Logger, internalOr
     revocation: [cors, throttle, jwtRevocation(tokenCheck, services.jwtAccessTokens)],
     pushed_authorization_request: [cors, throttle],
     device_authorization: [cors, throttle, deviceInterval(config.devicePollInterval)],
-    code_verification: [deviceFormWithoutSession(createViews())],
+    code_verification: [deviceFormWithoutSession(createViews()), deviceCodeThrottle(services.limiter, createViews())],
     // A sign-in completes where the provider resumes after the login page.
     resume: [signIns],
     device_resume: [signIns],

@@ -39,6 +39,8 @@ declare module 'koa' {
     lifetimes?: DialectLifetimes;
     /** Lux's authorize path: a confidential client may go without PKCE here (provider/pkce-exemption.ts). */
     pkceExempt?: boolean;
+    /** provider/device-flow.ts: the user code entered on the device page matched no device (http/device-code-throttle.ts counts it). */
+    deviceCodeUnknown?: boolean;
     /** The presented access token, once the resource check or an admin gate accepted it. */
     token?: TokenInfo;
     /** The administrator acting, for the audit trail (http/admin-gate.ts). */

@@ -32,6 +32,7 @@ export function deviceFlowFeature(views: Views) {
     charset: 'base-20',
     mask: '****-****',
     async userCodeInputSource(ctx: KoaContextWithOIDC, form: string, _out?: unknown, err?: Error) {
+      if (err?.name === 'NotFoundError') ctx.state.deviceCodeUnknown = true;
       const error = err ? (CODE_PROBLEMS[err.name] ?? 'Something went wrong. Start again on your device.') : undefined;
       renderPage(ctx, views, 'device-code', { title: 'Connect a device', form, error });
     },

@@ -247,18 +247,27 @@ export class FailureLimiter {
   /**
    * One password attempt for `username` from `ip`: refused (TooManyFailures)
    * while a limit is backing off, otherwise `verify` runs and its outcome is
-   * counted. Answers what `verify` answered.
+   * counted (see `attempt`). Answers what `verify` answered.
+   */
+  attemptPassword<T>(username: string, ip: string, verify: () => Promise<T | undefined>): Promise<T | undefined> {
+    return this.attempt([{ kind: 'user', value: username }, { kind: 'ip', value: ip }], verify);
+  }
+
+  /**
+   * One attempt at a secret by `subjects` (a password, a device's user
+   * code): refused (TooManyFailures) while a limit is backing off,
+   * otherwise `verify` runs, answering undefined for a failure, and its
+   * outcome is counted.
    *
    * The attempt is counted as a failure before `verify` runs and taken back
    * if it succeeds: checked first and counted after, every attempt sent at
-   * the same moment would pass the check while the others' password hashes
-   * were still being verified, so a burst would get as many guesses as it
-   * had requests. Counted first, an attempt past a limit's allowance goes
-   * ahead only as the single attempt after a back-off (the count it was
-   * checked against, plus itself); one beside it is refused.
+   * the same moment would pass the check while the others were still being
+   * verified, so a burst would get as many guesses as it had requests.
+   * Counted first, an attempt past a limit's allowance goes ahead only as
+   * the single attempt after a back-off (the count it was checked against,
+   * plus itself); one beside it is refused.
    */
-  async attemptPassword<T>(username: string, ip: string, verify: () => Promise<T | undefined>): Promise<T | undefined> {
-    const subjects: Subject[] = [{ kind: 'user', value: username }, { kind: 'ip', value: ip }];
+  async attempt<T>(subjects: Subject[], verify: () => Promise<T | undefined>): Promise<T | undefined> {
     const checked = await this.check(subjects);
     const own = this.counted(subjects).filter(({ limit }) => limit.scope !== 'subject');
     const counts = await this.reserve(own);

@@ -136,3 +136,44 @@ describe('device authorization grant: an expired device code', () => {
     expect((await oauthError(pollOnce(config, response.device_code))).error).to.equal('expired_token');
   });
 });
+
+describe('device authorization grant: guessing user codes (RFC 8628 §5.1)', () => {
+  let server: TestServer;
+
+  before(async () => {
+    server = await startTestServer({ TRUST_PROXY: 'true', IP_FAILURE_LIMIT: '3', MAX_BACKOFF: '2', FAILURE_WINDOW: '60' });
+  });
+
+  after(() => server.stop());
+
+  const address = (n: number) => `2001:db8:${(Date.now() % 0xffff).toString(16)}:${n.toString(16)}::1`;
+  const browserAt = (ip: string) => new FormBrowser(() => false, { headers: { 'x-forwarded-for': ip } });
+
+  it('backs off an address that enters codes that are not right, one by one or all at once, and shows the wait', async () => {
+    // Each form carries a fresh xsrf value: one by one, each code is entered on the page the last answered with.
+    const guesser = browserAt(address(1));
+    let page = await guesser.navigate(`${server.issuer}/device`);
+    for (let i = 0; i < 3; i += 1) {
+      page = await guesser.submit(page, '/device', { user_code: 'BBBB-BBBB' });
+      expect(page.html, `guess ${i + 1}`).to.include('That code is not right');
+    }
+    const refused = await guesser.submit(page, '/device', { user_code: 'CCCC-CCCC' });
+    expect(refused.status).to.equal(429);
+    expect(refused.headers.get('retry-after')).to.match(/^[12]$/);
+    expect(refused.html).to.include('Too many codes that were not right');
+
+    // All at once, each from a page (and session) of its own, from one address.
+    const burstAt = address(2);
+    const pages = await Promise.all(Array.from({ length: 10 }, async () => {
+      const browser = browserAt(burstAt);
+      return { browser, page: await browser.navigate(`${server.issuer}/device`) };
+    }));
+    const burst = await Promise.all(pages.map(({ browser, page: form }) => browser.submit(form, '/device', { user_code: 'DDDD-DDDD' })));
+    expect(burst.filter((reply) => reply.html.includes('That code is not right')).length, 'looked up: IP_FAILURE_LIMIT at most').to.be.at.most(3);
+    expect(burst.filter((reply) => reply.status === 429).length).to.be.at.least(7);
+
+    // Another address is not held back.
+    const elsewhere = browserAt(address(3));
+    expect((await elsewhere.submit(await elsewhere.navigate(`${server.issuer}/device`), '/device', { user_code: 'BBBB-BBBB' })).html).to.include('That code is not right');
+  });
+});
