@@ -6,6 +6,7 @@ import { renderPage, type Views } from '../http/views.js';
 import { deviceFlowFeature } from './device-flow.js';
 import { resourceIndicatorsFeature, type ResourceServerPolicy } from './resource-servers.js';
 import { introspectionAllowed, revocationAllowed } from './token-policies.js';
+import { registerBearerGrant } from './grant-handlers.js';
 import * as password from './grants/password.js';
 import * as tokenExchange from './grants/token-exchange.js';
 import type { TokenExchangeDeps } from './grants/token-exchange.js';
@@ -188,7 +189,8 @@ function resourceIndicatorsOf(config: GatehouseConfig, deps: Pick<ProviderDeps, 
 
 /** The password grant (legacy dialects), which oidc-provider does not ship. */
 function registerPasswordGrant(provider: Provider, config: GatehouseConfig, deps: ProviderDeps, resourceInfo: ResourceInfo): void {
-  provider.registerGrantType(
+  registerBearerGrant(
+    provider,
     password.grantType,
     password.passwordGrantHandler(provider, {
       authenticate: deps.authenticate,
@@ -212,7 +214,8 @@ export function registerTokenExchange(
   config: GatehouseConfig,
   deps: Pick<ProviderDeps, 'scopes' | 'findResourceServer'> & Pick<TokenExchangeDeps, 'tokenCheck' | 'grantOf'>,
 ): void {
-  provider.registerGrantType(
+  registerBearerGrant(
+    provider,
     tokenExchange.grantType,
     tokenExchange.tokenExchangeHandler(provider, {
       tokenCheck: deps.tokenCheck,

@@ -1,4 +1,6 @@
+import { randomUUID } from 'node:crypto';
 import { expect } from 'chai';
+import { exportJWK, generateKeyPair, SignJWT } from 'jose';
 import * as oidc from 'openid-client';
 import { discover } from '../support/oidc.js';
 import { basicAuth, postForm, send } from '../support/http.js';
@@ -112,5 +114,37 @@ describe('token exchange (RFC 8693)', () => {
       const failure = await exchange('service', subject, params);
       expect(failure.json.error, JSON.stringify(params)).to.equal(error);
     }
+  });
+});
+
+describe('DPoP and the grants Gatehouse implements itself (password, token exchange)', () => {
+  let server: TestServer;
+  let app: { id: string; secret: string };
+  const user = { username: `bound-${Date.now()}`, password: 'bound password' };
+
+  before(async () => {
+    server = await startTestServer();
+    await server.services.accounts.create(user);
+    const made = await server.services.clients.create({ name: 'bound', grantTypes: ['client_credentials', 'password', EXCHANGE], scope: ['read'] });
+    app = { id: made.client.clientId, secret: made.clientSecret! };
+  });
+
+  after(() => server.stop());
+
+  it('refuses to exchange a DPoP-bound token for a Bearer one, and refuses a DPoP proof it would not honour', async () => {
+    const keys = await generateKeyPair('ES256');
+    const config = await discover(server, app.id, app.secret);
+    const bound = await oidc.clientCredentialsGrant(config, { scope: 'read' }, { DPoP: oidc.getDPoPHandle(config, keys) });
+    expect(bound.token_type.toLowerCase()).to.equal('dpop');
+    const auth = { authorization: basicAuth(app.id, app.secret) };
+    const exchanged = await postForm(`${server.url}/token`, { grant_type: EXCHANGE, subject_token: bound.access_token, subject_token_type: ACCESS_TOKEN, scope: 'read' }, auth);
+    expect([exchanged.status, exchanged.json.error], exchanged.text).to.deep.equal([400, 'invalid_grant']);
+
+    // A proof sent to a grant that issues Bearer tokens only: refused, not silently ignored.
+    const proof = await new SignJWT({ htm: 'POST', htu: `${server.issuer}/token`, jti: randomUUID() })
+      .setProtectedHeader({ typ: 'dpop+jwt', alg: 'ES256', jwk: await exportJWK(keys.publicKey) }).setIssuedAt().sign(keys.privateKey);
+    const password = await postForm(`${server.url}/token`, { grant_type: 'password', ...user, scope: 'read' }, { ...auth, dpop: proof });
+    expect([password.status, password.json.error], password.text).to.deep.equal([400, 'invalid_dpop_proof']);
+    expect((await postForm(`${server.url}/token`, { grant_type: 'password', ...user, scope: 'read' }, auth)).status, 'without the proof').to.equal(200);
   });
 });

@@ -56,6 +56,8 @@ export function tokenExchangeHandler(provider: Provider, deps: TokenExchangeDeps
       // The same answer as for an unknown token: whose tokens exist is not the caller's business.
       throw new errors.InvalidGrant('subject_token is invalid, expired or revoked');
     }
+    // A bound token is only as strong as its key: exchanged for a Bearer token, it would not need it any more.
+    if (subject.jkt) throw new errors.InvalidGrant('a DPoP-bound subject_token cannot be exchanged for a Bearer token');
     const remaining = (subject.expiresAt ?? 0) - Math.floor(Date.now() / 1000);
     if (remaining < 1) throw new errors.InvalidGrant('subject_token is invalid, expired or revoked');
 
