@@ -11,7 +11,8 @@ import { ClientService } from './clients/service.js';
 import { clientSecretVerifier } from './clients/secret-verification.js';
 import { DialectUsage } from './clients/dialect-usage.js';
 import { assetsRouter } from './http/assets.js';
-import { errorHandler, securityHeaders } from './http/error-handler.js';
+import { errorHandler, logAppErrors, securityHeaders } from './http/error-handler.js';
+import { providerBodyChecks } from './http/raw-body.js';
 import { healthRouter } from './http/health.js';
 import { answerAsIssuer } from './http/issuer-origin.js';
 import { jwtIntrospection, jwtRevocation } from './http/jwt-token-endpoints.js';
@@ -265,6 +266,7 @@ export async function mountRoutes(services: Services, logger: Logger, internalOr
   });
   provider.use(requestLog(logger, services.metrics));
   provider.use(errorHandler(logger));
+  logAppErrors(provider, logger);
   provider.use(securityHeaders);
   provider.use(answerAfterAuditRecords);
   // oidc-provider ends the response on its own paths, so these routers go in
@@ -296,6 +298,7 @@ export async function mountRoutes(services: Services, logger: Logger, internalOr
   ]);
   // Requests the provider routes (in any spelling it accepts) never reach Gatehouse's routers.
   const providerRoute = providerRouteResolver(provider);
+  provider.use(providerBodyChecks(providerRoute));
   provider.use((ctx, next) => (providerRoute(ctx.method, ctx.path) === undefined ? gatehouseRoutes(ctx, next) : next()));
   // Gatehouse's extensions of the provider's endpoints, per route and in
   // order; dialects hand their requests on to these routes too.

@@ -50,3 +50,26 @@ export class ConflictError extends AppError {
     super(409, 'conflict', message);
   }
 }
+
+/** A request body past the limit of whatever reads it (RFC 9110 §15.5.14). */
+export class PayloadTooLargeError extends AppError {
+  override name = 'PayloadTooLargeError';
+
+  constructor() {
+    super(413, 'invalid_request', 'request body too large');
+  }
+}
+
+/**
+ * A request body with a Content-Encoding other than identity (RFC 9110
+ * §15.5.16). Nothing in Gatehouse decodes one, and a body read as it came
+ * while a proxy in front decoded it (or the other way round) would be two
+ * different requests, so it is refused rather than read or ignored.
+ */
+export class UnsupportedContentEncodingError extends AppError {
+  override name = 'UnsupportedContentEncodingError';
+
+  constructor(encoding: string) {
+    super(415, 'invalid_request', `Content-Encoding ${encoding.slice(0, 40)} is not supported; send the body unencoded (identity)`);
+  }
+}

@@ -1,7 +1,7 @@
 import { parse as parseForm } from 'node:querystring';
 import type { Context } from 'koa';
 import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
-import { AppError, type FieldProblem, ValidationError } from '../errors/app-error.js';
+import { AppError, type FieldProblem, PayloadTooLargeError, ValidationError } from '../errors/app-error.js';
 import { readRaw } from './raw-body.js';
 
 /** A request body as a flat map of the fields a dialect reads. */
@@ -13,8 +13,9 @@ const LIMIT = 32 * 1024;
 /**
  * Reads a JSON or form-encoded body (UTF-8; a body without a content type is
  * read as JSON, which is what the legacy documents send). Malformed JSON, an
- * oversized body or another content type become an AppError (400 / 413 /
- * 415) that each dialect renders in its own shape. Form fields stay flat
+ * oversized body, another content type or any Content-Encoding but identity
+ * become an AppError (400 / 413 / 415) that each dialect renders in its own
+ * shape; a client that hangs up mid-body, a ClientGoneError (readRaw). Form fields stay flat
  * (`a[b]` is a field name, not nesting) and repeated ones become lists, which
  * the schemas then refuse. Read here rather than by a general body parser:
  * these few lines are on every legacy token request, and the schema after
@@ -27,7 +28,7 @@ export async function readFields(ctx: Context): Promise<Fields> {
     throw new AppError(415, 'invalid_request', `unsupported content type ${type}; send application/json or application/x-www-form-urlencoded`);
   }
   const raw = await readRaw(ctx.req, LIMIT);
-  if (!raw) throw new AppError(413, 'invalid_request', 'request body too large');
+  if (!raw) throw new PayloadTooLargeError();
   if (!raw.length) return {};
   let body: unknown;
   if (json) {

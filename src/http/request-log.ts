@@ -21,11 +21,56 @@ function routeOf(ctx: Context, oidc: OidcView | undefined): string {
   return typeof matched === 'string' ? matched : 'unmatched';
 }
 
+// On a path no route matched, a segment this long is written masked: it is
+// more likely a token, a reset-link secret or a code (a link behind a prefix
+// a proxy added, a stray segment) than a word of a path Gatehouse serves.
+const LONGEST_UNMASKED_SEGMENT = 15;
+
+function decodedSegment(segment: string): string {
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    return segment;
+  }
+}
+
+/**
+ * The request's path as it may be written to a log or an audit record: each
+ * segment holding a matched route's parameter (`ctx.params`, which both
+ * @koa/router and oidc-provider's router fill) written as `:name`, so
+ * `/account/reset/<secret>` is `/account/reset/:token` and oidc-provider's
+ * `/auth/<uid>` is `/auth/:uid`; on a path no route matched, every segment
+ * longer than LONGEST_UNMASKED_SEGMENT characters written as `:masked`. A
+ * parameter's value is compared with each segment (raw, and decoded as the
+ * routers decode it), and so is each part of a value that spans segments.
+ */
+export function maskedPath(ctx: Context, matched = routeOf(ctx, (ctx as unknown as { oidc?: OidcView }).oidc) !== 'unmatched'): string {
+  const { path } = ctx;
+  if (!matched) {
+    return path.split('/').map((segment) => (segment.length > LONGEST_UNMASKED_SEGMENT ? ':masked' : segment)).join('/');
+  }
+  const params = (ctx as unknown as { params?: Record<string, unknown> }).params;
+  let names: Map<string, string> | undefined;
+  for (const name in params) {
+    const value = params[name];
+    if (typeof value !== 'string' || !value) continue;
+    names ??= new Map();
+    names.set(value, `:${name}`);
+    if (value.includes('/')) for (const part of value.split('/')) if (part) names.set(part, `:${name}`);
+  }
+  if (!names) return path;
+  const masks = names;
+  return path.split('/').map((segment) => masks.get(segment) ?? masks.get(decodedSegment(segment)) ?? segment).join('/');
+}
+
 /**
  * One log line per request, with a request id (an incoming X-Request-Id is
  * kept when it is sane), route, status, duration, and the client and grant
- * type where known. Only the path is logged: query strings, bodies and
- * headers can carry codes, tokens and secrets.
+ * type where known. Nothing the request carries that could be a secret is
+ * written: not the query string, the body or the headers, and not the values
+ * of a route's parameters, which are in the path (a password-reset link's
+ * secret, an interaction's uid): the path is written masked (maskedPath),
+ * the route as its pattern or the provider's route name.
  */
 export function requestLog(logger: Logger, metrics?: Metrics): Middleware {
   return async (ctx, next) => {
@@ -43,7 +88,7 @@ export function requestLog(logger: Logger, metrics?: Metrics): Middleware {
       const route = routeOf(ctx, oidc);
       const grantType = oidc?.params?.grant_type;
       // Optional fields are added only when known (no spread of throwaway objects on every request).
-      const line: Record<string, unknown> = { req_id: id, method: ctx.method, path: ctx.path, route, status: ctx.status, ms: Math.round(seconds * 10_000) / 10 };
+      const line: Record<string, unknown> = { req_id: id, method: ctx.method, path: maskedPath(ctx, route !== 'unmatched'), route, status: ctx.status, ms: Math.round(seconds * 10_000) / 10 };
       const clientId = oidc?.client?.clientId;
       if (clientId) line.client_id = clientId;
       if (typeof grantType === 'string') line.grant_type = grantType;
