@@ -23,7 +23,7 @@ export interface AccountPageDeps {
 
 /** What the page says after a change (by a fixed key, so the URL cannot put words on the page). */
 const NOTICES: Record<string, string> = {
-  password: 'Your password was changed.',
+  password: 'Your password was changed. Every other session is signed out; this one stays.',
   withdrawn: 'Access withdrawn: the application’s tokens no longer work, and it must ask you again.',
   signed_out: 'That session is signed out.',
   signed_out_others: 'Every other session is signed out; this one stays.',
@@ -71,13 +71,14 @@ export function accountRouter(deps: AccountPageDeps): Router {
     const current = typeof body.current_password === 'string' ? body.current_password : '';
     const next = typeof body.new_password === 'string' ? body.new_password : '';
     const { name, sub } = sessionOf(ctx);
+    const others = { sessions, keep: await currentSession(ctx) };
     let errors: Record<string, string[]> | undefined;
     try {
       // A wrong current password counts as a failed sign-in would (the same
       // limits), so a session left open cannot be used to guess it.
       await limiter.attemptPassword(name, ctx.ip, async () => {
         try {
-          return await accounts.changePassword(sub, current, next, actorOf(ctx));
+          return await accounts.changePassword(sub, current, next, actorOf(ctx), others);
         } catch (error) {
           errors = fieldErrors(error);
           return errors.current_password ? undefined : null;

@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import {
   type AccountChanges, type AccountGrant, type AccountRecord, type AccountsStore, type AccountTokenStore, DuplicateUsernameError, type NewAccount as NewAccountRecord,
 } from '../../adapters/contract.js';
@@ -9,6 +9,7 @@ import { hashFormat, isVerifiableHash } from './password-hashes.js';
 import { burnVerification, hashPassword, isCurrentHash, verifyPassword } from './passwords.js';
 import { USERNAME_CHARACTERS, usernameKey } from './usernames.js';
 import { ROLES } from './roles.js';
+import type { SignInSessionService } from '../sessions/service.js';
 
 export interface NewAccount {
   username: string;
@@ -75,6 +76,27 @@ const PASSWORD_MAX = 1024;
 function publicView(record: AccountRecord): Account {
   const { passwordHash: _hidden, usernameKey: _internal, importedPasswordHash: _imported, ...account } = record;
   return account;
+}
+
+/**
+ * What passwordStamp answers for a hash: its SHA-256, so the hash itself
+ * never leaves this service. Any new password (set, changed, reset,
+ * imported, rehashed at sign-in) is a new hash, so a new stamp.
+ */
+function stampOf(passwordHash: string): string {
+  return createHash('sha256').update(passwordHash).digest('base64url');
+}
+
+/**
+ * The holder's other sign-in sessions, which a change of their own
+ * password ends: whoever knew the old one, or holds a session opened with
+ * it, is signed out (OWASP ASVS 4.0.3 §3.3.3 asks that this be offered;
+ * here it is the rule). `keep` is the session of the browser making the
+ * change, when it has one.
+ */
+export interface OtherSessions {
+  sessions: Pick<SignInSessionService, 'revokeAllOf'>;
+  keep: string | undefined;
 }
 
 function displayName(input: ImportedAccount): string | null {
@@ -342,13 +364,45 @@ export class AccountService {
     return publicView(updated);
   }
 
-  /** Sets a new password; `event` names how (an administrator's, or the holder's through a reset link). */
-  async setPassword(idOrUsername: string, password: string, by: Actor = {}, event: 'account.password_set' | 'account.password_reset' = 'account.password_set'): Promise<Account> {
+  /**
+   * An administrator's new password for the account (the console, the CLI's
+   * `user set-password`): the user's sessions and tokens are left alone
+   * (disabling the account ends them). Like every new password, it voids
+   * the account's outstanding reset links (see passwordStamp).
+   */
+  async setPassword(idOrUsername: string, password: string, by: Actor = {}): Promise<Account> {
     const account = await this.show(idOrUsername);
     this.checkNewPassword(password, 'password');
     await this.store.update(account.id, { passwordHash: await hashPassword(password) });
-    await this.audit?.record({ event, ...by, detail: { account_id: account.id, username: account.username } });
+    await this.audit?.record({ event: 'account.password_set', ...by, detail: { account_id: account.id, username: account.username } });
     return account;
+  }
+
+  /**
+   * The holder's new password through a reset link, written only if the
+   * password is still the one of `stamp` (compare and set on the hash): of
+   * two links redeemed at once, or a link racing a change elsewhere, the
+   * later one writes nothing and answers `false`.
+   */
+  async resetPassword(id: string, password: string, stamp: string, by: Actor = {}): Promise<boolean> {
+    this.checkNewPassword(password, 'password');
+    const record = await this.store.findById(id);
+    if (!record || stampOf(record.passwordHash) !== stamp) return false;
+    if (!(await this.store.replacePasswordHash(record.id, record.passwordHash, await hashPassword(password)))) return false;
+    await this.audit?.record({ event: 'account.password_reset', ...by, detail: { account_id: record.id, username: record.username } });
+    return true;
+  }
+
+  /**
+   * A value that changes whenever the account's password does, by whatever
+   * path: a password-reset link is bound to it when created and is void once
+   * it differs, so no writer of passwords has to remember the links (as
+   * Django's reset tokens hash the user's password hash). `undefined` when
+   * there is no such account. Not a secret, but never shown either.
+   */
+  async passwordStamp(id: string): Promise<string | undefined> {
+    const record = await this.store.findById(id);
+    return record && stampOf(record.passwordHash);
   }
 
   /** The one rule for a new password, whichever form or command sets it. */
@@ -361,9 +415,11 @@ export class AccountService {
   /**
    * The account holder's own change: the current password is required (so a
    * session left open is not enough to take the account over), then the new
-   * one is set as setPassword sets it. Nothing changes when either is wrong.
+   * one is set and every other sign-in session of the account is ended, as a
+   * reset link ends them (the caller names the one to keep: its own).
+   * Nothing changes when either password is wrong.
    */
-  async changePassword(id: string, current: string, next: string, by: Actor = {}): Promise<Account> {
+  async changePassword(id: string, current: string, next: string, by: Actor, others: OtherSessions): Promise<Account> {
     const record = await this.store.findById(id);
     if (!record) throw new NotFoundError(`no user with id "${id}"`);
     const problems: FieldProblem[] = [];
@@ -379,6 +435,7 @@ export class AccountService {
     if (problems.length) throw new ValidationError(problems);
     await this.store.update(record.id, { passwordHash: await hashPassword(next) });
     await this.audit?.record({ event: 'account.password_changed', ...by, detail: { account_id: record.id, username: record.username } });
+    await others.sessions.revokeAllOf(record.id, by, others.keep);
     return publicView(record);
   }
 

@@ -40,6 +40,24 @@ describe('the account page’s sessions (/account)', () => {
       expect(await server.services.sessions.ofAccount(holder.id)).to.have.length(1);
     });
 
+    it('changing the password signs out every other session, and leaves this one', async () => {
+      const { user, account: holder } = await newUser('changes');
+      const other = await signIn(user);
+      const me = await signIn(user);
+      expect(await server.services.sessions.ofAccount(holder.id)).to.have.length(2);
+      const changed = await me.submit(await account(me), '/account/password', { current_password: user.password, new_password: 'a changed password' });
+      // The other browser's account page ends with its provider session: were that still
+      // alive, going back to /account would sign it in again without a password.
+      expect(await signedIn(other), 'another browser').to.equal(false);
+      expect(await signedIn(me), 'this browser').to.equal(true);
+      expect(changed.html).to.include('Your password was changed. Every other session is signed out; this one stays.');
+      expect(await server.services.sessions.ofAccount(holder.id)).to.have.length(1);
+      const after = await account(me);
+      expect(after.html, 'the one left is this device').to.include('This device').and.not.match(/\/sign-out"/);
+      const { items } = await server.services.audit.list({ perPage: 500 });
+      expect(items.filter((item) => item.event === 'session.revoked' && item.detail.account_id === holder.id)).to.have.length(1);
+    });
+
     it('signs out one other session, and only the user’s own', async () => {
       const { user } = await newUser('single');
       const other = await signIn(user);

@@ -68,6 +68,29 @@ describe('one-time password-reset links', () => {
       expect((await auditOf('account.password_reset', account.id))[0]?.actor).to.equal(`user:${account.id}`);
     });
 
+    it('refuses an earlier link, to look at and to use, once a later one has set the password', async () => {
+      const { user, account } = await newUser('earlier');
+      const earlier = await createLink(account.id);
+      const later = await createLink(account.id);
+      expect((await use(later, 'set by the later link')).status).to.equal(200);
+      const looked = await new FormBrowser().navigate(earlier);
+      expect(looked.status).to.equal(410);
+      expect(looked.html).to.include('the password has been set since it was created').and.not.include(user.username);
+      expect((await use(earlier, 'set by the earlier link')).status).to.equal(410);
+      expect(await server.services.accounts.authenticate(user.username, 'set by the later link')).to.not.equal(undefined);
+      expect(await auditOf('account.password_reset', account.id)).to.have.length(1);
+    });
+
+    it('refuses a link once the user has changed their password on /account', async () => {
+      const { user, account } = await newUser('changed');
+      const link = await createLink(account.id);
+      const { browser, page } = await consoleSignIn(server, user, '/account');
+      const changed = await browser.submit(page, '/account/password', { current_password: user.password, new_password: 'changed on the page' });
+      expect(changed.html).to.include('Your password was changed.');
+      expect((await use(link, 'set by a stale link')).status).to.equal(410);
+      expect(await server.services.accounts.authenticate(user.username, 'changed on the page')).to.not.equal(undefined);
+    });
+
     it('lets exactly one of two concurrent uses win', async () => {
       const { user, account } = await newUser('race');
       const link = await createLink(account.id);

@@ -9,6 +9,7 @@ import { ValidationError } from '../../errors/app-error.js';
 import { readPaging } from '../../paging/parameters.js';
 import { nameGrants } from '../../web/grants.js';
 import { ADMIN_PATH, resetLinkPath } from '../../web/paths.js';
+import { noticeOf } from './section.js';
 import { sessionPath } from './sessions.js';
 import { actorOf, fieldErrors, type Form, formList, formText, readForm, seeOther, sessionOf, type SignedInPages } from '../../web/signed-in-pages.js';
 
@@ -60,7 +61,7 @@ export function mountUserPages(router: Router, deps: UserPagesDeps): void {
     render(ctx, 'console/users/show', {
       title: account.username, account, grants: await nameGrants(clients, grants), isSelf: account.id === sessionOf(ctx).sub,
       sessions: signedIn, sessionLink: (session: { sessionUid: string }) => sessionPath(session, '?back=user'),
-      notice: typeof ctx.query.done === 'string' ? NOTICES[ctx.query.done] : undefined, ...locals,
+      notice: noticeOf(ctx, NOTICES), ...locals,
     }, status);
   }
 
@@ -69,8 +70,7 @@ export function mountUserPages(router: Router, deps: UserPagesDeps): void {
     // The one paging rule: a malformed page is a 400 page, an out-of-range one clamps.
     const { page } = readPaging({ page: ctx.query.page }, { defaultPerPage: PER_PAGE, maxPerPage: PER_PAGE });
     const { total, accounts: items } = await accounts.list({ search: q || undefined, page, perPage: PER_PAGE });
-    const deleted = typeof ctx.query.deleted === 'string' ? ctx.query.deleted.slice(0, 64) : undefined;
-    render(ctx, 'console/users/list', { title: 'Users', q, page, pages: Math.max(1, Math.ceil(total / PER_PAGE)), total, items, deleted });
+    render(ctx, 'console/users/list', { title: 'Users', q, page, pages: Math.max(1, Math.ceil(total / PER_PAGE)), total, items, notice: noticeOf(ctx, LIST_NOTICES) });
   });
 
   router.get(`${USERS}/new`, requireAdmin, (ctx) => {
@@ -174,7 +174,7 @@ export function mountUserPages(router: Router, deps: UserPagesDeps): void {
       return;
     }
     await accounts.delete(account.id, actorOf(ctx));
-    seeOther(ctx, `${USERS}?deleted=${encodeURIComponent(account.username)}`);
+    seeOther(ctx, `${USERS}?done=deleted`);
   });
 
   router.post(`${USERS}/:id/grants/:grantId/revoke`, readForm, requireAdmin, async (ctx) => {
@@ -195,7 +195,16 @@ const NOTICES: Record<string, string> = {
   saved: 'Changes saved.',
   enabled: 'User enabled: they can sign in again.',
   disabled: 'User disabled: they are signed out everywhere and cannot sign in.',
-  password: 'New password set.',
+  password: 'New password set. Their outstanding reset links no longer work; their sessions and tokens are left alone.',
   revoked: 'Access revoked: the grant and every token issued under it no longer work.',
   session_revoked: 'Session ended: that browser is signed out of Gatehouse.',
+};
+
+/**
+ * What the list says after a deletion. Without the user's name: the list's
+ * URL is anyone's to write, and a name taken from it would let a link put
+ * its own words on a page of the console.
+ */
+const LIST_NOTICES: Record<string, string> = {
+  deleted: 'User deleted, with their grants and tokens.',
 };

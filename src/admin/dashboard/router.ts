@@ -7,6 +7,7 @@ import type { ScopeRegistry } from '../../scopes/registry.js';
 import { assertClientChangeable, isReservedClient } from '../../clients/reserved-clients.js';
 import { actorOf, fieldErrors, type Form, formList, formText, readForm, seeOther, type SignedInPages } from '../../web/signed-in-pages.js';
 import { ADMIN_PATH } from '../../web/paths.js';
+import { noticeOf } from '../console/section.js';
 
 export const DASHBOARD_PATH = '/Lux/OAuth2/dashboard';
 const PER_PAGE = 20;
@@ -34,6 +35,15 @@ interface ClientPagePaths {
   /** Delete and secret rotation: in the console, not on the Lux dashboard, which Lux's document gives no delete. */
   manage?: boolean;
 }
+
+/**
+ * What the console's list says after a deletion, by a fixed key. Without
+ * the client's name: the list's URL is anyone's to write, and a name taken
+ * from it would let a link put its own words on a page of the console.
+ */
+const LIST_NOTICES: Record<string, string> = {
+  deleted: 'Client deleted, with its grants and tokens.',
+};
 
 /** The grace periods the rotation form offers, in seconds (the service accepts 0 to 30 days). */
 const GRACE_CHOICES = [
@@ -70,8 +80,7 @@ function mountClientPages(router: Router, deps: ClientPagesDeps, paths: ClientPa
     const { page } = readPaging({ page: ctx.query.page }, { defaultPerPage: PER_PAGE, maxPerPage: PER_PAGE });
     const { total, clients: items } = await clients.list({ name: q || undefined, page, perPage: PER_PAGE });
     const pageCount = Math.max(1, Math.ceil(total / PER_PAGE));
-    const deleted = manage && typeof ctx.query.deleted === 'string' ? ctx.query.deleted.slice(0, 200) : undefined;
-    render(ctx, 'console/clients/list', { title: 'Clients', q, page, pages: pageCount, total, items, deleted });
+    render(ctx, 'console/clients/list', { title: 'Clients', q, page, pages: pageCount, total, items, notice: manage ? noticeOf(ctx, LIST_NOTICES) : undefined });
   });
 
   async function formLocals(values: Partial<Client> & { redirectText?: string }, errors: Record<string, string[]> = {}) {
@@ -203,7 +212,7 @@ function mountClientManagement(router: Router, deps: ClientPagesDeps, render: Re
       return;
     }
     await clients.delete(client.clientId, actorOf(ctx));
-    seeOther(ctx, `${listPath}?deleted=${encodeURIComponent(client.name)}`);
+    seeOther(ctx, `${listPath}?done=deleted`);
   });
 }
 
