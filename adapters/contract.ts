@@ -600,4 +600,6 @@ export interface PasswordResetLinkStore {
   insert(link: Omit<PasswordResetLinkRecord, 'createdAt' | 'usedAt'>): Promise<void>;
   find(id: string): Promise<PasswordResetLinkRecord | undefined>;
   consume(id: string): Promise<boolean>;
+  /** Spends every unused link of the account (a newer one replaces them); answers how many. */
+  consumeAllOf(accountId: string): Promise<number>;
 }

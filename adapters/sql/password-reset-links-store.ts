@@ -45,6 +45,11 @@ export class SqlPasswordResetLinkStore implements PasswordResetLinkStore {
     return rowCount === 1;
   }
 
+  async consumeAllOf(accountId: string): Promise<number> {
+    const { rowCount } = await this.db.query('UPDATE password_reset_links SET used_at = now() WHERE account_id = $1 AND used_at IS NULL', [accountId]);
+    return rowCount ?? 0;
+  }
+
   /** Deletes links that expired over a day ago (kept that long so a late use still meets "expired", not "unknown"). */
   async sweep(): Promise<number> {
     const { rowCount } = await this.db.query("DELETE FROM password_reset_links WHERE expires_at <= now() - interval '1 day'");

@@ -19,7 +19,7 @@ export class ResetLinkUnusable extends AppError {
   constructor(readonly reason: UnusableReason) {
     super(reason === 'unknown' ? 404 : 410, `reset_link_${reason}`, {
       unknown: 'This password-reset link is not valid. Ask an administrator for a new one.',
-      used: 'This password-reset link has already been used. Ask an administrator for a new one.',
+      used: 'This password-reset link has already been used, or a newer one replaced it. Ask an administrator for a new one.',
       expired: 'This password-reset link has expired. Ask an administrator for a new one.',
       superseded: 'This password-reset link no longer works: the password has been set since it was created. Ask an administrator for a new one.',
     }[reason]);
@@ -54,7 +54,8 @@ function binding(secret: string, passwordStamp: string): Buffer {
  * at creation, checked at every use. Any new password, by whichever path
  * (another link, the account page, the console, the CLI, an import, a
  * rehash at sign-in), changes the stamp and so voids every outstanding link
- * of the account at once, with nothing for that path to remember.
+ * of the account at once, with nothing for that path to remember. A new
+ * link spends the account's earlier ones.
  */
 export class PasswordResetLinks {
   constructor(
@@ -73,6 +74,8 @@ export class PasswordResetLinks {
     const secret = randomBytes(32).toString('base64url');
     const id = Buffer.concat([randomBytes(NONCE_BYTES), binding(secret, stamp)]).toString('base64url');
     const expiresAt = new Date(Date.now() + this.lifetimeSeconds * 1000);
+    // A new link replaces the account's earlier ones: one handed over on a bad channel and then reissued is dead.
+    await this.store.consumeAllOf(account.id);
     await this.store.insert({ id, accountId: account.id, secretHash: sha256(secret).toString('base64url'), createdBy: by.actor ?? null, expiresAt });
     await this.audit?.record({ event: 'account.reset_link_created', ...by, detail: { account_id: account.id, username: account.username, link: id, expires_at: expiresAt.toISOString() } });
     return { account, token: `${id}.${secret}`, expiresAt };

@@ -75,10 +75,19 @@ describe('one-time password-reset links', () => {
       expect((await use(later, 'set by the later link')).status).to.equal(200);
       const looked = await new FormBrowser().navigate(earlier);
       expect(looked.status).to.equal(410);
-      expect(looked.html).to.include('the password has been set since it was created').and.not.include(user.username);
+      expect(looked.html).to.include('a newer one replaced it').and.not.include(user.username);
       expect((await use(earlier, 'set by the earlier link')).status).to.equal(410);
       expect(await server.services.accounts.authenticate(user.username, 'set by the later link')).to.not.equal(undefined);
       expect(await auditOf('account.password_reset', account.id)).to.have.length(1);
+    });
+
+    it('refuses an earlier link as soon as a later one is created, before either is used', async () => {
+      const { user, account } = await newUser('replaced');
+      const earlier = await createLink(account.id);
+      const later = await createLink(account.id);
+      expect((await use(earlier, 'set by the replaced link')).status).to.equal(410);
+      expect(await server.services.accounts.authenticate(user.username, user.password), 'the password is unchanged').to.not.equal(undefined);
+      expect((await use(later, 'set by the later link')).status).to.equal(200);
     });
 
     it('refuses a link once the user has changed their password on /account', async () => {
