@@ -161,6 +161,31 @@ function existingGrantLoader(deps: ProviderDeps): Configuration['loadExistingGra
   };
 }
 
+interface RotatedRefreshToken { iat?: number; exp?: number; remainingTTL: number }
+
+/**
+ * A refresh token's lifetime follows its family, not the endpoint that
+ * rotates it: a rotation never gives the new token a longer life than the
+ * one it replaces was given (so a django-oauth-toolkit client's one-day
+ * token, refreshed at the standard /token, does not become a 14-day one).
+ * A browser client's unbound token keeps its family's end (oidc-provider's
+ * own rule: rotation must not keep a public client signed in for ever).
+ */
+function refreshTokenLifetime(
+  ctx: { oidc?: { entities?: { RotatedRefreshToken?: RotatedRefreshToken } } } | undefined,
+  token: { isSenderConstrained(): boolean },
+  client: { applicationType?: string; clientAuthMethod?: string },
+  lifetime: number,
+): number {
+  const rotated = ctx?.oidc?.entities?.RotatedRefreshToken;
+  if (!rotated) return lifetime;
+  if (client.applicationType === 'web' && client.clientAuthMethod === 'none' && !token.isSenderConstrained()) {
+    return Math.min(lifetime, rotated.remainingTTL);
+  }
+  const family = rotated.exp !== undefined && rotated.iat !== undefined ? rotated.exp - rotated.iat : lifetime;
+  return Math.min(lifetime, family);
+}
+
 /** Lifetimes: a dialect's documented lifetime first, then a registered resource server's own (RFC 8707), then the server-wide setting. */
 function tokenLifetimes(config: GatehouseConfig): Configuration['ttl'] {
   return {
@@ -168,7 +193,7 @@ function tokenLifetimes(config: GatehouseConfig): Configuration['ttl'] {
     AuthorizationCode: config.authorizationCodeTtl,
     ClientCredentials: (ctx, token, client) => dialectLifetime(ctx, 'clientCredentials', client) ?? token.resourceServer?.accessTokenTTL ?? config.clientCredentialsTtl,
     IdToken: config.idTokenTtl,
-    RefreshToken: (ctx, _token, client) => dialectLifetime(ctx, 'refreshToken', client) ?? config.refreshTokenTtl,
+    RefreshToken: (ctx, token, client) => refreshTokenLifetime(ctx, token, client, dialectLifetime(ctx, 'refreshToken', client) ?? config.refreshTokenTtl),
     Session: config.sessionTtl,
     Interaction: config.interactionTtl,
     Grant: config.grantTtl,

@@ -59,6 +59,14 @@ describe('django-oauth-toolkit dialect: /auth/oauth2/token/ and /auth/oauth2/rev
     expect(Number(info.json.exp) - Number(info.json.iat)).to.equal(86_400);
   });
 
+  it('keeps the one-day lifetime for the family when a refresh token is rotated at the standard /token', async () => {
+    const { json } = await postJson(tokenUrl, { grant_type: 'password', ...user }, auth);
+    const rotated = await postForm(`${server.url}/token`, { grant_type: 'refresh_token', refresh_token: json.refresh_token as string }, auth);
+    expect(rotated.status, rotated.text).to.equal(200);
+    const info = await postForm(`${server.url}/token/introspection`, { token: rotated.json.refresh_token as string }, auth);
+    expect(Number(info.json.exp) - Number(info.json.iat), 'not REFRESH_TOKEN_TTL (14 days)').to.equal(86_400);
+  });
+
   it('accepts client credentials in the body and form-encoded requests', async () => {
     const reply = await postForm(tokenUrl, { grant_type: 'password', ...user, client_id: clientId, client_secret: clientSecret });
     expect(reply.status).to.equal(200);
