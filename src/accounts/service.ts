@@ -360,7 +360,11 @@ export class AccountService {
     const updated = await this.store.update(account.id, changes);
     if (!updated) throw new NotFoundError(`no user with id "${account.id}"`);
     if (changes.active === false) await this.tokens?.revokeAll(account.id);
-    await this.audit?.record({ event: 'account.updated', ...by, detail: { account_id: account.id, username: account.username, fields: Object.keys(changes) } });
+    // What decides access is recorded before and after (granting admin is not a rename); personal data is named only.
+    const decisive: Record<string, { from: unknown; to: unknown }> = {};
+    if (changes.roles) decisive.roles = { from: account.roles, to: changes.roles };
+    if (changes.active !== undefined) decisive.active = { from: account.active, to: changes.active };
+    await this.audit?.record({ event: 'account.updated', ...by, detail: { account_id: account.id, username: account.username, fields: Object.keys(changes), changes: decisive } });
     return publicView(updated);
   }
 

@@ -72,6 +72,17 @@ export type ClientImportOutcome =
   | { client?: undefined; outcome: 'skipped'; reason: string };
 
 
+// What decides what a client may obtain and where tokens go: recorded before and after in the audit trail.
+const DECISIVE_METADATA = ['scope', 'grant_types', 'redirect_uris', 'post_logout_redirect_uris', 'access_token_format'] as const;
+
+function decisiveChanges(before: ClientMetadata, after: ClientMetadata): Record<string, { from: unknown; to: unknown }> {
+  const changes: Record<string, { from: unknown; to: unknown }> = {};
+  for (const field of DECISIVE_METADATA) {
+    if (JSON.stringify(before[field]) !== JSON.stringify(after[field])) changes[field] = { from: before[field] ?? null, to: after[field] ?? null };
+  }
+  return changes;
+}
+
 export interface ClientPatch {
   name?: string;
   description?: string | null;
@@ -248,7 +259,7 @@ export class ClientService {
     await this.assertAcceptable(metadata, []);
     const updated = await this.store.replace(metadata);
     if (!updated) throw new NotFoundError(`no client with client_id "${clientId}"`);
-    await this.audit?.record({ event: 'client.updated', ...by, clientId, detail: { fields: Object.keys(patch).filter((k) => patch[k as keyof ClientPatch] !== undefined) } });
+    await this.audit?.record({ event: 'client.updated', ...by, clientId, detail: { fields: Object.keys(patch).filter((k) => patch[k as keyof ClientPatch] !== undefined), changes: decisiveChanges(record.metadata, metadata) } });
     return toClient(updated);
   }
 

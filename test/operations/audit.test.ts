@@ -47,6 +47,22 @@ describe('audit trail', () => {
     expect(JSON.stringify(trail)).not.to.include(made.client_secret);
   });
 
+  it('records what decides access before and after a change: a client’s scopes and redirect URIs, a user’s roles and active flag', async () => {
+    const { client } = await server.services.clients.create({ name: 'Widened', grantTypes: ['authorization_code'], redirectUris: [REDIRECT_URI], scope: ['read'] });
+    await server.services.clients.update(client.clientId, { scope: ['read', 'admin'], redirectUris: [REDIRECT_URI, 'https://rp.example.test/other'], name: 'Widened 2' }, { actor: 'cli' });
+    const updated = (await server.services.audit.list({ clientId: client.clientId })).items.find((e) => e.event === 'client.updated')!;
+    expect(updated.detail.changes).to.deep.equal({
+      scope: { from: 'read', to: 'read admin' },
+      redirect_uris: { from: [REDIRECT_URI], to: [REDIRECT_URI, 'https://rp.example.test/other'] },
+    });
+    const account = await server.services.accounts.create({ username: `promoted-${Date.now()}`, password: 'promoted password' });
+    await server.services.accounts.update(account.id, { roles: ['admin'], active: false, name: 'Promoted' }, { actor: 'cli' });
+    const { items } = await server.services.audit.list({ perPage: 500 });
+    const changed = items.find((e) => e.event === 'account.updated' && e.detail.account_id === account.id)!;
+    expect(changed.detail.changes).to.deep.equal({ roles: { from: [], to: ['admin'] }, active: { from: true, to: false } });
+    expect(changed.detail.fields).to.include('name');
+  });
+
   it('records admin API calls, refusals, logins, failed password grants and revocations', async () => {
     await send(`${server.url}/v2/clients`, { method: 'GET' });
     await send(`${server.url}/v2/clients`, { method: 'GET', headers: { authorization: `Bearer ${admin}` } });
