@@ -7,6 +7,7 @@ import { deviceFlowFeature } from './device-flow.js';
 import { resourceIndicatorsFeature, type ResourceServerPolicy } from './resource-servers.js';
 import { introspectionAllowed, revocationAllowed } from './token-policies.js';
 import { registerBearerGrant } from './grant-handlers.js';
+import { DPOP_PROOF_ALGS } from '../resource-check/dpop.js';
 import * as password from './grants/password.js';
 import * as tokenExchange from './grants/token-exchange.js';
 import type { TokenExchangeDeps } from './grants/token-exchange.js';
@@ -155,7 +156,10 @@ function existingGrantLoader(deps: ProviderDeps): Configuration['loadExistingGra
     const trusted = client && (deps.firstPartyClients.has(client.clientId) || client.metadata()[SKIP_CONSENT] === true);
     if (!client || !session?.accountId || !trusted) return undefined;
     const grant = new ctx.oidc.provider.Grant({ clientId: client.clientId, accountId: session.accountId });
-    grant.addOIDCScope(client.scope ?? 'openid');
+    // Restricted scopes (those the consent page warns about) are never granted
+    // unseen: asked for, they still go to the consent page.
+    const restricted = new Set(deps.restrictedScopes);
+    grant.addOIDCScope((client.scope ?? 'openid').split(' ').filter((scope) => !restricted.has(scope)).join(' '));
     await grant.save();
     return grant;
   };
@@ -267,6 +271,8 @@ export function buildProvider(config: GatehouseConfig, deps: ProviderDeps): Prov
     // and the encryption feature (A*KW / dir from the secret) stays off.
     clientAuthMethods: ['client_secret_basic', 'client_secret_post', 'private_key_jwt', 'none'],
     enabledJWA: {
+      // What discovery advertises is what the resource check verifies.
+      dPoPSigningAlgValues: DPOP_PROOF_ALGS as Array<typeof ASYMMETRIC_SIGNING_ALGS[number] | 'ES384'>,
       clientAuthSigningAlgValues: [...ASYMMETRIC_SIGNING_ALGS],
       requestObjectSigningAlgValues: [...ASYMMETRIC_SIGNING_ALGS],
     },

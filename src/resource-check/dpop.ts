@@ -5,7 +5,8 @@ import { calculateJwkThumbprint, decodeProtectedHeader, importJWK, type JWK, jwt
 export type ProofReplayGuard = (jti: string, seconds: number) => Promise<boolean>;
 
 const MAX_AGE = 60; // seconds a proof is accepted after (or before) its iat
-const ALGS = ['ES256', 'ES384', 'EdDSA', 'RS256', 'PS256'];
+/** The proof algorithms accepted here, and advertised in discovery (provider/build.ts). */
+export const DPOP_PROOF_ALGS: readonly string[] = ['ES256', 'ES384', 'EdDSA', 'RS256', 'PS256'];
 
 export interface ProofCheck {
   proof: string | undefined;
@@ -27,10 +28,10 @@ export async function dpopProofProblem(check: ProofCheck, seen: ProofReplayGuard
   if (!check.proof) return 'a DPoP-bound token needs a DPoP proof';
   try {
     const header = decodeProtectedHeader(check.proof);
-    if (header.typ !== 'dpop+jwt' || !header.jwk || !ALGS.includes(String(header.alg))) return 'malformed DPoP proof';
+    if (header.typ !== 'dpop+jwt' || !header.jwk || !DPOP_PROOF_ALGS.includes(String(header.alg))) return 'malformed DPoP proof';
     const jwk = header.jwk as JWK;
     if ('d' in jwk) return 'malformed DPoP proof';
-    const { payload } = await jwtVerify(check.proof, await importJWK(jwk, header.alg), { typ: 'dpop+jwt', algorithms: ALGS });
+    const { payload } = await jwtVerify(check.proof, await importJWK(jwk, header.alg), { typ: 'dpop+jwt', algorithms: [...DPOP_PROOF_ALGS] });
     if (payload.htm !== check.method || payload.htu !== check.url) return 'the DPoP proof is for another request';
     if (typeof payload.iat !== 'number' || Math.abs(Date.now() / 1000 - payload.iat) > MAX_AGE) return 'the DPoP proof is too old';
     const ath = createHash('sha256').update(check.accessToken).digest('base64url');

@@ -144,6 +144,25 @@ describe('gatehouse import and export', function () {
     }
   });
 
+  it('a skip_consent client still sends the user to the consent page, with its warning, for a restricted scope', async () => {
+    const user = { username: `restricted-${stamp}`, password: 'restricted password' };
+    await server.services.accounts.create({ ...user, roles: ['admin'] });
+    const clientId = `trusted-admin-tool-${stamp}`;
+    await json(cli(server, 'import', 'clients', '--json', '--file', await file('trusted.jsonl', JSON.stringify({
+      client_id: clientId, name: 'Trusted admin tool', public: true, grant_types: 'authorization_code', redirect_uris: 'https://spa.example.test/cb', scope: 'openid role:admin', skip_consent: true,
+    }))));
+    const client = { clientId };
+    for (const [scope, consentShown] of [['openid', false], ['openid role:admin', true]] as const) {
+      const url = new URL(`${server.url}/auth`);
+      const verifier = oidc.randomPKCECodeVerifier();
+      for (const [key, value] of Object.entries({ client_id: client.clientId, redirect_uri: 'https://spa.example.test/cb', response_type: 'code', scope, code_challenge: await oidc.calculatePKCECodeChallenge(verifier), code_challenge_method: 'S256' })) url.searchParams.set(key, value);
+      const browser = new FormBrowser((next) => next.href.startsWith('https://spa.example.test/cb'));
+      const page = await browser.submit(await browser.navigate(url.href), '/login', user);
+      expect(page.html.includes('/confirm"'), `${scope}: the consent page`).to.equal(consentShown);
+      expect(page.url.startsWith('https://spa.example.test/cb?code='), `${scope}: straight back with a code`).to.equal(!consentShown);
+    }
+  });
+
   it('import users: hashes kept and verified at sign-in, re-runs idempotent, unverifiable hashes stop the import unless skipped', async () => {
     const users = [
       { username: `laravel-${stamp}`, email: 'laravel@example.test', name: 'Laravel User', role: 'user', active: true, password_hash: bcrypt.hashSync('northstar password', 6).replace('$2b$', '$2y$') },

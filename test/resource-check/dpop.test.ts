@@ -1,6 +1,7 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { request } from 'node:http';
 import { expect } from 'chai';
+import { DPOP_PROOF_ALGS } from '../../src/resource-check/dpop.js';
 import { exportJWK, generateKeyPair, SignJWT } from 'jose';
 import * as oidc from 'openid-client';
 import { discover } from '../support/oidc.js';
@@ -24,7 +25,8 @@ describe('DPoP (RFC 9449): sender-constrained tokens at the resource check', () 
   for (const format of ['opaque', 'jwt'] as const) {
     it(`accepts a DPoP-bound ${format} token only with a fresh proof from the bound key`, async () => {
       const config = configs[format]!;
-      expect(config.serverMetadata().dpop_signing_alg_values_supported).to.include('ES256');
+      // Discovery advertises exactly the proof algorithms the resource check verifies.
+      expect(config.serverMetadata().dpop_signing_alg_values_supported).to.deep.equal([...DPOP_PROOF_ALGS]);
       const DPoP = oidc.getDPoPHandle(config, await oidc.randomDPoPKeyPair());
       const tokens = await oidc.clientCredentialsGrant(config, { scope: 'read' }, { DPoP });
       expect(tokens.token_type.toLowerCase()).to.equal('dpop');
