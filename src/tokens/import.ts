@@ -127,7 +127,15 @@ export class TokenImportService {
     build: (token: T, grantId: string | undefined) => { model: BuiltModel; name: string },
   ): Promise<TokenImportOutcome[]> {
     const imported = await findMany(markers, IMPORTED_MODEL, tokens.map((t) => digest(t.value)));
+    const allowed = await this.scopesOfClients(tokens.map((t) => t.clientId));
     const outcomes = tokens.map((token): TokenImportOutcome => {
+      // A token never brings a scope its client could not obtain here: in
+      // Gatehouse a scope may be a privilege (admin) that the old system's
+      // scope of the same name never was.
+      // (A dry run has not created the clients it would import: it cannot judge theirs.)
+      const own = allowed.get(token.clientId);
+      const beyond = own || !dryRun ? token.scope.split(' ').filter((scope) => scope && !own?.has(scope)) : [];
+      if (beyond.length) return { outcome: 'skipped', reason: `scope ${beyond.join(' ')} is not among client ${token.clientId}'s scopes in Gatehouse` };
       // See provider/token-values.ts: refresh-token lookups of this length are answered "not found" unasked.
       if (!compareExpiry && token.value.length === ACCESS_TOKEN_LENGTH) {
         return { outcome: 'skipped', reason: `a refresh token of ${ACCESS_TOKEN_LENGTH} characters cannot be told from a Gatehouse access token` };
@@ -161,6 +169,16 @@ export class TokenImportService {
       id: digest(t.value), payload: { exp: t.expiresAt }, expiresIn: Math.max(1, t.expiresAt - now()),
     })));
     return outcomes;
+  }
+
+  /** Each known client's registered scopes, as the provider knows the client. */
+  private async scopesOfClients(clientIds: string[]): Promise<Map<string, Set<string>>> {
+    const scopes = new Map<string, Set<string>>();
+    await Promise.all([...new Set(clientIds)].map(async (clientId) => {
+      const client = await this.provider.Client.find(clientId).catch(() => undefined);
+      if (client) scopes.set(clientId, new Set((client.scope ?? '').split(' ').filter(Boolean)));
+    }));
+    return scopes;
   }
 
   /**
