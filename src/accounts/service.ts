@@ -265,6 +265,13 @@ export class AccountService {
         results[index] = { outcome: 'refused', error: new ConflictError('username', `username "${input.username}" is the same as the existing account "${current.username}" once normalized`) };
         continue;
       }
+      // Only what an import made can an import change: an account made in
+      // Gatehouse (an administrator, say) that shares a username with the
+      // source is another identity, not the source's to overwrite.
+      if (current && current.importedPasswordHash === null) {
+        results[index] = { outcome: 'refused', error: new ConflictError('username', `user "${current.username}" was made in Gatehouse, not by an import: an import does not change it (rename one of them)`) };
+        continue;
+      }
       if (!current) {
         const record = { id: randomUUID(), username: input.username, usernameKey: key, passwordHash: input.passwordHash, importedPasswordHash: input.passwordHash, emailVerified: false, ...wanted };
         if (options.dryRun) results[index] = { account: publicView({ ...record, id: '(new)', createdAt: new Date(), updatedAt: new Date() }), outcome: 'created' };

@@ -32,6 +32,22 @@ describe('Importing accounts a page at a time', () => {
     expect((await importedEvents(rows.map((r) => r.username))).sort(), 'one audit row per account written').to.deep.equal([`ada-${stamp}`, `dee-${stamp}`]);
   });
 
+  it('never changes an account made in Gatehouse (an administrator, say) that shares a username with the source: its password and roles stay', async () => {
+    const stamp = Date.now();
+    const native = { username: `admin-${stamp}`, password: 'the real admin password' };
+    await server.services.accounts.create({ ...native, roles: ['admin'] });
+    const [result] = await server.services.accounts.importAccounts([row(native.username, { roles: [] })]);
+    expect(result!.outcome).to.equal('refused');
+    expect(result!.outcome === 'refused' && result!.error.message).to.match(/made in Gatehouse, not by an import/);
+    expect((await server.services.accounts.show(native.username)).roles).to.deep.equal(['admin']);
+    expect(await server.services.accounts.authenticate(native.username, native.password), 'its own password still signs in').to.not.equal(undefined);
+    expect(await server.services.accounts.authenticate(native.username, 'pw'), 'the source\'s does not').to.equal(undefined);
+    // An account an import made is still the import's to update.
+    await server.services.accounts.importAccounts([row(`imported-${stamp}`)]);
+    const [again] = await server.services.accounts.importAccounts([row(`imported-${stamp}`, { email: 'new@example.org' })]);
+    expect(again!.outcome).to.equal('updated');
+  });
+
   it('a username equal to an existing account\'s once normalized, but spelled differently, is refused in a later page too, and the account keeps its own data', async () => {
     const stamp = Date.now();
     await server.services.accounts.importAccounts([row(`Zed-${stamp}`, { email: 'zed@example.org' })]);

@@ -5,6 +5,8 @@ import { startTestServer, type TestServer } from '../support/server.js';
 
 // A Django pbkdf2_sha256 hash (of "pw"): a hash an import may bring, verifiable at sign-in.
 const IMPORTED_HASH = 'pbkdf2_sha256$1000$salt$etvIYzahDDsZRQu6hVil8BK95/nox/x8ynfLmRB1hno=';
+// The source's earlier hash of the same account (another salt): the import's later run brings IMPORTED_HASH.
+const FIRST_IMPORTED_HASH = 'pbkdf2_sha256$1000$salt2$etvIYzahDDsZRQu6hVil8BK95/nox/x8ynfLmRB1hno=';
 
 describe('a password-reset link works only for the password it was created to replace', () => {
   let server: TestServer;
@@ -14,9 +16,11 @@ describe('a password-reset link works only for the password it was created to re
   before(async () => { server = await startTestServer(); });
   after(() => server?.stop());
 
-  async function newUser() {
+  async function newUser(imported = false) {
     counter += 1;
     const user = { username: `links-${stamp}-${counter}`, password: `links ${counter} first pw` };
+    // An import changes only accounts an import made.
+    if (imported) return { user, account: (await server.services.accounts.importAccount({ username: user.username, active: true, roles: [], passwordHash: FIRST_IMPORTED_HASH })).account! };
     return { user, account: await server.services.accounts.create(user) };
   }
 
@@ -34,16 +38,16 @@ describe('a password-reset link works only for the password it was created to re
   it('every way of setting a password voids the account’s outstanding links, and only that account’s', async () => {
     const { accounts, resetLinks } = server.services;
     // A link is void once the password changes ('superseded'); a newer link spends it at once ('used').
-    const ways: Array<[string, (accountId: string, username: string, password: string) => Promise<unknown>, string?]> = [
+    const ways: Array<[string, (accountId: string, username: string, password: string) => Promise<unknown>, string?, boolean?]> = [
       ['an administrator’s set-password (the console and the CLI’s `user set-password`)', (id) => accounts.setPassword(id, 'set by an admin pw', { actor: 'cli' })],
       ['the holder’s own change on /account', (id, _username, password) => accounts.changePassword(id, password, 'changed by the holder', {}, { sessions: server.services.sessions, keep: undefined })],
-      ['an import that brings a new hash', (_id, username) => accounts.importAccount({ username, active: true, roles: [], passwordHash: IMPORTED_HASH })],
+      ['an import that brings a new hash', (_id, username) => accounts.importAccount({ username, active: true, roles: [], passwordHash: IMPORTED_HASH }), 'superseded', true],
       ['another link of the account, redeemed', async (id) => resetLinks.redeem((await resetLinks.create(id, { actor: 'test' })).token, 'redeemed other pw', 'redeemed other pw'), 'used'],
     ];
     const bystander = await newUser();
     const bystanderLink = (await resetLinks.create(bystander.account.id, { actor: 'test' })).token;
-    for (const [way, setPassword, reason = 'superseded'] of ways) {
-      const { user, account } = await newUser();
+    for (const [way, setPassword, reason = 'superseded', imported = false] of ways) {
+      const { user, account } = await newUser(imported);
       const outstanding = [(await resetLinks.create(account.id, { actor: 'test' })).token];
       for (const token of outstanding) expect(await stateOf(token), `before ${way}`).to.equal('usable');
       await setPassword(account.id, user.username, user.password);
