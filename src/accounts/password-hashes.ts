@@ -1,7 +1,7 @@
 import { createHash, pbkdf2, scrypt, timingSafeEqual } from 'node:crypto';
 import { promisify } from 'node:util';
 import { verify as verifyArgon2 } from '@node-rs/argon2';
-import bcrypt from 'bcryptjs';
+import { verify as verifyBcrypt } from '@node-rs/bcrypt';
 
 /**
  * Password hashes made by the systems Gatehouse replaces, and which of them it
@@ -24,17 +24,25 @@ import bcrypt from 'bcryptjs';
  * crypto.timingSafeEqual on equal lengths; bcrypt and argon2 inside their
  * libraries (the Rust crates compare with `subtle`'s constant-time equality).
  *
- * Work factors are bounded: a hash is data an importer supplies, and one with
- * a billion iterations would let a single sign-in attempt hold a core for
- * minutes. Anything past the bounds below is not verifiable (refused at
- * import), far above what any of these systems issues by default.
+ * Work factors are bounded: a hash is data an importer supplies, and each
+ * wrong password tried against it costs what its work factor says, so one
+ * with a billion iterations would let a single sign-in attempt hold a core
+ * for minutes. The bounds below leave room above what each of these systems
+ * issues by default today (Django 6: pbkdf2 1,200,000 iterations, argon2
+ * m=100 MiB t=2, bcrypt cost 12; Laravel bcrypt 12) and cap one attempt at
+ * about a second of a worker thread; anything past them is not verifiable
+ * (refused at import). Every verification runs on libuv's thread pool
+ * (node:crypto, @node-rs/argon2, @node-rs/bcrypt), never on the thread that
+ * serves requests.
  */
 
-export const MAX_PBKDF2_ITERATIONS = 10_000_000;
-export const MAX_BCRYPT_COST = 16;
+export const MAX_PBKDF2_ITERATIONS = 2_000_000;
+export const MAX_BCRYPT_COST = 13;
 export const MAX_SCRYPT_MEMORY_BYTES = 256 * 1024 * 1024;
 export const MAX_ARGON2_MEMORY_KIB = 256 * 1024;
 export const MAX_ARGON2_TIME = 32;
+/** Memory × passes (KiB): the work of one argon2 verification. */
+export const MAX_ARGON2_WORK = 512 * 1024;
 export const MAX_ARGON2_PARALLELISM = 16;
 
 const pbkdf2Async = promisify(pbkdf2);
@@ -62,7 +70,7 @@ function bcryptVerifier(hash: string, preHash?: (password: string) => string): V
   if (!match || Number(match[1]) < 4 || Number(match[1]) > MAX_BCRYPT_COST) return undefined;
   return async (password) => {
     try {
-      return await bcrypt.compare(preHash ? preHash(password) : password, hash);
+      return await verifyBcrypt(preHash ? preHash(password) : password, hash);
     } catch {
       return false;
     }
@@ -74,6 +82,7 @@ function argon2Verifier(phc: string): Verifier | undefined {
   if (!match) return undefined;
   const [m, t, p] = [match[3], match[4], match[5]];
   if (!positiveInt(m, MAX_ARGON2_MEMORY_KIB) || !positiveInt(t, MAX_ARGON2_TIME) || !positiveInt(p, MAX_ARGON2_PARALLELISM)) return undefined;
+  if (Number(m) * Number(t) > MAX_ARGON2_WORK) return undefined;
   return async (password) => {
     try {
       return await verifyArgon2(phc, password);

@@ -1,5 +1,7 @@
 import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
+import { performance } from 'node:perf_hooks';
+import bcrypt from 'bcryptjs';
 import { expect } from 'chai';
 import * as oidc from 'openid-client';
 import { isVerifiableHash, verifyHash } from '../../src/accounts/password-hashes.js';
@@ -196,6 +198,12 @@ describe('Password hashes from the systems Gatehouse replaces', function () {
       ['pbkdf2 with a billion iterations', 'pbkdf2_sha256$1000000000$salt$etvIYzahDDsZRQu6hVil8BK95/nox/x8ynfLmRB1hno=', false],
       ['pbkdf2 with a hash too short to mean anything', 'pbkdf2_sha256$1000$salt$AAAA', false],
       ['bcrypt cost 20', `$2b$20$${'a'.repeat(53)}`, false],
+      ['bcrypt cost 14 (past Django’s and Laravel’s 12 by four times the work)', `$2b$14$${'a'.repeat(53)}`, false],
+      ['bcrypt cost 13', `$2b$13$${'a'.repeat(53)}`, true],
+      ['pbkdf2 with 3,000,000 iterations', 'pbkdf2_sha256$3000000$salt$etvIYzahDDsZRQu6hVil8BK95/nox/x8ynfLmRB1hno=', false],
+      ['pbkdf2 with Django 6’s 1,200,000 iterations', 'pbkdf2_sha256$1200000$salt$etvIYzahDDsZRQu6hVil8BK95/nox/x8ynfLmRB1hno=', true],
+      ['argon2 with 256 MiB for 4 passes (1 GiB of work)', vectors['PHC $argon2id$']!.replace(/m=\d+/, 'm=262144').replace(/t=\d+/, 't=4'), false],
+      ['argon2 with 256 MiB for 2 passes', vectors['PHC $argon2id$']!.replace(/m=\d+/, 'm=262144').replace(/t=\d+/, 't=2'), true],
       ['argon2 with 4 GiB of memory', vectors['PHC $argon2id$']!.replace(/m=\d+/, 'm=4194304'), false],
       ['scrypt with N = 2^22, r = 8 (4 GiB)', vectors['scrypt (Django 4)']!.replace('$16384$', '$4194304$'), false],
       ['scrypt with N not a power of two', vectors['scrypt (Django 4)']!.replace('$16384$', '$10000$'), false],
@@ -204,6 +212,16 @@ describe('Password hashes from the systems Gatehouse replaces', function () {
       ['Django pbkdf2_sha256', vectors.pbkdf2_sha256!, true],
     ];
     for (const [name, hash, verifiable] of cases) expect(isVerifiableHash(hash), name).to.equal(verifiable);
+  });
+
+  it('verifies off the thread that serves requests: bcrypt at cost 12 leaves the event loop idle', async () => {
+    const hash = bcrypt.hashSync(PASSWORD, 12);
+    const before = performance.eventLoopUtilization();
+    const results = await Promise.all([verifyHash(hash, PASSWORD), verifyHash(hash, 'wrong')]);
+    const used = performance.eventLoopUtilization(before);
+    expect(results).to.deep.equal([true, false]);
+    // bcryptjs, in JavaScript, kept the loop busy for the whole verification (about 0.3 s each at cost 12).
+    expect(used.utilization, `event loop busy ${Math.round(used.active)} ms of ${Math.round(used.idle + used.active)} ms`).to.be.below(0.2);
   });
 
   it('a client secret kept only as Django’s pbkdf2_sha256 hash authenticates the client (and a wrong one gets 401)', async () => {
