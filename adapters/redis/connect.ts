@@ -49,11 +49,17 @@ export function redisTarget(config: {
   return undefined;
 }
 
-/** Hides the password of a connection string before it is shown anywhere. */
+// Query parameters that carry a secret: node-postgres and ioredis both take
+// `?password=`, libpq `sslpassword` and key material; matched loosely so a
+// driver's next spelling is hidden too.
+const SECRET_PARAMETER = /pass|secret|token|key|credential/i;
+
+/** Hides the password of a connection string (in its user-info or its query) before it is shown anywhere. */
 export function redactUrl(url: string): string {
   try {
     const parsed = new URL(url);
     if (parsed.password) parsed.password = '***';
+    for (const name of [...parsed.searchParams.keys()]) if (SECRET_PARAMETER.test(name)) parsed.searchParams.set(name, '***');
     return parsed.toString();
   } catch {
     return '(unparseable URL)';

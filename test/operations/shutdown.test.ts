@@ -159,6 +159,29 @@ describe('start-up: one failure, one message', function () {
     }
   });
 
+  it('a database and a Redis that cannot be reached are named without the passwords their URLs carry, in the user part or the query', async () => {
+    const dataDir = await tempDir();
+    const closed = await freePort();
+    try {
+      for (const env of [
+        { DATABASE_URL: `postgres://gatehouse:UserInfoSecret@127.0.0.1:${closed}/gatehouse?password=QuerySecret&sslpassword=KeySecret`, REDIS_URL: '', SECRETS_KEY: Buffer.alloc(32, 9).toString('base64') },
+        { DATABASE_URL: '', REDIS_URL: `redis://127.0.0.1:${closed}/2?password=QuerySecret` },
+      ]) {
+        const server = spawn(process.execPath, ['dist/src/server.js'], {
+          env: { ...process.env, ...env, PORT: String(await freePort()), GATEHOUSE_DATA_DIR: dataDir, LOG_LEVEL: 'silent' },
+          stdio: ['ignore', 'ignore', 'pipe'],
+        });
+        let stderr = '';
+        server.stderr!.setEncoding('utf8').on('data', (chunk: string) => { stderr += chunk; });
+        expect(await new Promise((resolve) => server.once('exit', resolve))).to.equal(1);
+        expect(stderr).to.include('cannot reach').and.include(`127.0.0.1:${closed}`);
+        expect(stderr).not.to.match(/UserInfoSecret|QuerySecret|KeySecret/);
+      }
+    } finally {
+      await rm(dataDir, { recursive: true, force: true });
+    }
+  });
+
   it('a wrong SECRETS_KEY with two workers is reported once, not once per worker', async function () {
     if (!process.env.DATABASE_URL) skipBecause(this, 'DATABASE_URL is unset: the embedded database runs one worker');
     const port = await freePort();
