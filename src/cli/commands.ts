@@ -1,4 +1,5 @@
-import { readFile, writeFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
+import { writeOwnerOnly } from './owner-only-file.js';
 import type { Services } from '../main.js';
 import { CLIENT_SECRET_MIN_LENGTH } from '../clients/given-secrets.js';
 import { AppError } from '../errors/app-error.js';
@@ -237,7 +238,7 @@ async function exportAll(services: Services, values: Values): Promise<Record<str
     counts.users += 1;
   }
   // Owner-only: the file holds password hashes, and secrets when asked.
-  await writeFile(file, lines.length ? `${lines.join('\n')}\n` : '', { mode: 0o600 });
+  await writeOwnerOnly(file, lines.length ? `${lines.join('\n')}\n` : '');
   await services.audit.record({ event: 'export.written', actor: 'cli', detail: { ...counts, include_secrets: includeSecrets } });
   return { file, include_secrets: includeSecrets, ...counts };
 }

@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { chmod, lstat, readdir, readFile, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import bcrypt from 'bcryptjs';
@@ -230,8 +230,22 @@ describe('gatehouse import and export', function () {
       expect(sealedText).to.match(/"client_secret_sealed":"aes-256-gcm\./);
 
       const clearPath = join(dir, 'export-clear.jsonl');
+      // What was at the path before does not decide who can read the export:
+      // a world-readable file keeps no mode of its own, a planted link is replaced, not followed.
+      await writeFile(clearPath, 'old', { mode: 0o644 });
+      await chmod(clearPath, 0o644);
       await json(cli(server, 'export', '--file', clearPath, '--include-secrets', '--json'));
       expect(await readFile(clearPath, 'utf8')).to.include(`"client_secret":"${secretOf}"`);
+      expect(((await stat(clearPath)).mode & 0o777).toString(8)).to.equal('600');
+      const linkTarget = join(dir, 'someone-elses.txt');
+      await writeFile(linkTarget, 'not to be overwritten', { mode: 0o666 });
+      const linked = join(dir, 'linked-export.jsonl');
+      await symlink(linkTarget, linked);
+      await json(cli(server, 'export', '--file', linked, '--include-secrets', '--json'));
+      expect(await readFile(linkTarget, 'utf8')).to.equal('not to be overwritten');
+      expect((await lstat(linked)).isSymbolicLink()).to.equal(false);
+      expect(((await stat(linked)).mode & 0o777).toString(8)).to.equal('600');
+      expect((await readdir(dir)).filter((name) => name.endsWith('.tmp')), 'no temporary file left').to.deep.equal([]);
 
       const fresh = await freshServer();
       try {
