@@ -119,6 +119,8 @@ export class FailureLimiter {
   private recentUntil = 0;
   private view: { live(): boolean } | undefined;
   private watching = false;
+  /** The last attempt in flight per address+subject, which the next waits for (attempt). */
+  private readonly turns = new Map<string, Promise<void>>();
 
   constructor(
     private readonly counters: CounterStore,
@@ -268,8 +270,29 @@ export class FailureLimiter {
    * plus itself); one beside it is refused.
    */
   async attempt<T>(subjects: Subject[], verify: () => Promise<T | undefined>): Promise<T | undefined> {
-    const checked = await this.check(subjects);
     const own = this.counted(subjects).filter(({ limit }) => limit.scope !== 'subject');
+    // In this process, attempts on one subject from one address take turns,
+    // so each is judged with the outcome of the one before: a client signing
+    // the same user in many times at once waits instead of being refused.
+    // Across processes, the counting above still bounds what goes ahead.
+    const turn = own.find(({ limit }) => limit.scope === 'address+subject') ?? own[0];
+    return turn ? this.inTurn(turn.key, () => this.attemptNow(subjects, own, verify)) : this.attemptNow(subjects, own, verify);
+  }
+
+  private async inTurn<T>(key: string, run: () => Promise<T>): Promise<T> {
+    const before = this.turns.get(key);
+    const current = (before ?? Promise.resolve()).then(run);
+    const settled = current.then(() => undefined, () => undefined);
+    this.turns.set(key, settled);
+    try {
+      return await current;
+    } finally {
+      if (this.turns.get(key) === settled) this.turns.delete(key);
+    }
+  }
+
+  private async attemptNow<T>(subjects: Subject[], own: Counted[], verify: () => Promise<T | undefined>): Promise<T | undefined> {
+    const checked = await this.check(subjects);
     const counts = await this.reserve(own);
     const beside = own.findIndex(({ key, allowed }, i) => counts[i]! > allowed && counts[i] !== (checked.get(key) ?? 0) + 1);
     if (beside >= 0) {

@@ -145,13 +145,14 @@ describe('verified JWT access tokens and the signing keys that verified them', (
       const before = await mint();
       const oldKid = decodeProtectedHeader(before).kid!;
       expect(await whoami(before)).to.equal(200);
-      const rotated = await server.services.keys.rotate(decodeProtectedHeader(before).alg);
+      await server.services.keys.rotate(decodeProtectedHeader(before).alg);
       await server.services.keys.retire(oldKid, { force: true });
       // Every process reads the key store every 2 s.
       await eventually(async () => !(await (await fetch(`${server.url}/jwks`)).json() as JSONWebKeySet).keys.some((key) => key.kid === oldKid), 10_000);
-      await eventually(async () => decodeProtectedHeader(await mint()).kid === rotated.kid, 10_000);
       expect(await whoami(before), 'signed by the retired key, accepted before').to.equal(401);
-      expect(await whoami(await mint())).to.equal(200);
+      const after = await mint();
+      expect(decodeProtectedHeader(after).kid).not.to.equal(oldKid);
+      expect(await whoami(after)).to.equal(200);
     } finally {
       await server.stop();
     }

@@ -199,9 +199,11 @@ describe('brute force and abuse: failed authentications are counted and backed o
     const sprayed = await Promise.all(users.slice(1).flatMap((user) => Array.from({ length: 3 }, (_, i) => grant(user.username, `spray ${i}`, spray))));
     expect(checked(sprayed).length).to.be.at.most(6);
 
-    // Successes are not failures: many right passwords from one address, one after another, are never held back.
+    // Successes are not failures: many right passwords from one address, one after another or all at once, are never held back.
     const office = freshIp();
     for (let i = 0; i < 8; i += 1) expect((await grant(users[3]!.username, users[3]!.password, office)).status, `sign-in ${i + 1}`).to.equal(200);
+    const together = await Promise.all(Array.from({ length: 12 }, () => grant(users[3]!.username, users[3]!.password, office)));
+    expect(together.map((reply) => reply.status), 'twelve at once').to.deep.equal(Array.from({ length: 12 }, () => 200));
   });
 
   it('backs off the login page per address and username, with a 429 page that still lets the user try later', async () => {
