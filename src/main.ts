@@ -403,7 +403,7 @@ export async function startGatehouse(config: GatehouseConfig, logger = createLog
   }
   logger.info({
     port, issuer: config.issuer, storage: services.storage.description,
-    next: `create an administrator (npm run -s cli -- user create --username admin --password '…' --role admin), then open ${config.issuer}${DASHBOARD_PATH}; discovery: ${config.issuer}/.well-known/openid-configuration`,
+    next: `create an administrator (npm run -s cli -- user create --username admin --password - --role admin, then type the password), then open ${config.issuer}${DASHBOARD_PATH}; discovery: ${config.issuer}/.well-known/openid-configuration`,
   }, `gatehouse listening on port ${port} as ${config.issuer}`);
 
   let closing: Promise<void> | undefined;

@@ -29,6 +29,12 @@ export interface CliFlag {
   type: 'string' | 'boolean';
   multiple?: boolean;
   description: string;
+  /**
+   * A secret (a password, a client secret): given as `-`, its value is read
+   * from standard input, because a command line is visible to every local
+   * user (/proc/PID/cmdline, ps) while the command runs.
+   */
+  secret?: boolean;
 }
 
 export interface CliCommand {
@@ -289,7 +295,7 @@ const CUT_OVER_COMMANDS: CliCommand[] = [
     summary: 'a new secret (shown once); the old one keeps working for --grace seconds, then stops',
     flags: {
       grace: { type: 'string', description: 'seconds the old secret keeps working (0 to 2592000; default 0: stops at once)' },
-      'client-secret': { type: 'string', description: `the new secret, when it already exists elsewhere (at least ${CLIENT_SECRET_MIN_LENGTH} characters)` },
+      'client-secret': { type: 'string', secret: true, description: `the new secret, when it already exists elsewhere (at least ${CLIENT_SECRET_MIN_LENGTH} characters; - reads it from standard input)` },
     },
     async run(services, args, values) {
       const id = positional(args, 'a client id', 'client rotate-secret');
@@ -342,7 +348,7 @@ const CUT_OVER_COMMANDS: CliCommand[] = [
     name: 'user set-password',
     usage: 'ID|USERNAME --password P',
     summary: 'set a user\'s password (hashed with argon2id)',
-    flags: { password: { type: 'string', description: 'the new password, 8 to 1024 characters' } },
+    flags: { password: { type: 'string', secret: true, description: 'the new password, 8 to 1024 characters (- reads it from standard input)' } },
     async run(services, args, values) {
       const account = await services.accounts.setPassword(positional(args, 'a user id or username', 'user set-password'), required(values, 'password'), { actor: 'cli' });
       return { ...snakeUser(account), password: 'set' };

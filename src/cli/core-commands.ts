@@ -39,7 +39,7 @@ export const CORE_COMMANDS: CliCommand[] = [
       public: { type: 'boolean', description: 'a public client (no secret; PKCE; not with client_credentials, password or token exchange)' },
       'token-format': { type: 'string', description: 'access token format: opaque (default) or jwt' },
       'client-id': { type: 'string', description: 'use this id instead of a new UUID (letters, digits, . _ ~ -)' },
-      'client-secret': { type: 'string', description: `a secret that exists elsewhere (at least ${CLIENT_SECRET_MIN_LENGTH} characters) instead of a new one` },
+      'client-secret': { type: 'string', secret: true, description: `a secret that exists elsewhere (at least ${CLIENT_SECRET_MIN_LENGTH} characters; - reads it from standard input) instead of a new one` },
       description: { type: 'string', description: 'what the client is for' },
       'post-logout-redirect-uris': { ...LIST, description: 'where RP-initiated logout may return to' },
       'require-par': { type: 'boolean', description: 'require pushed authorization requests (RFC 9126)' },
@@ -89,7 +89,7 @@ export const CORE_COMMANDS: CliCommand[] = [
     summary: 'create a user (argon2id hash)',
     flags: {
       username: { type: 'string', description: 'the sign-in name (required)' },
-      password: { type: 'string', description: 'the password (required)' },
+      password: { type: 'string', secret: true, description: 'the password (required; - reads it from standard input)' },
       role: { ...LIST, description: `one of ${ROLES.join(', ')}; repeat for several (default: user)` },
       email: { type: 'string', description: 'email address' },
       name: { type: 'string', description: 'display name' },

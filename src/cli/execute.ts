@@ -29,8 +29,29 @@ function print(json: boolean, value: unknown): void {
   }
 }
 
+/** The first line of standard input, without its line ending. */
+async function firstLineOfStdin(): Promise<string> {
+  let text = '';
+  for await (const chunk of process.stdin) {
+    text += String(chunk);
+    if (text.includes('\n')) break;
+  }
+  return text.split(/\r?\n/)[0] ?? '';
+}
+
+/** Secret flags given as `-` take their value from standard input (see CliFlag.secret). */
+async function withSecretsFromStdin(command: CliCommand, values: Values): Promise<Values> {
+  const fromStdin = Object.entries(command.flags).filter(([name, flag]) => flag.secret && values[name] === '-').map(([name]) => name);
+  if (fromStdin.length > 1) throw new UsageError(`only one of --${fromStdin.join(', --')} can be read from standard input`);
+  if (!fromStdin.length) return values;
+  const value = await firstLineOfStdin();
+  if (!value) throw new UsageError(`--${fromStdin[0]!} - found nothing on standard input`);
+  return { ...values, [fromStdin[0]!]: value };
+}
+
 /** Runs the command against the configured storage and prints what it returns. */
-export async function execute(command: CliCommand, args: string[], values: Values): Promise<void> {
+export async function execute(command: CliCommand, args: string[], given: Values): Promise<void> {
+  const values = await withSecretsFromStdin(command, given);
   const config = loadConfig();
   // Only `migrate` or --init may create storage: anything else on a store
   // that does not exist is a mistyped GATEHOUSE_DATA_DIR or a forgotten

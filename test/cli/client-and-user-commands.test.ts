@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { type CliResult, runCli } from '../support/cli.js';
+import { type CliResult, runCli, runCliWithInput } from '../support/cli.js';
 import { basicAuth, postForm, send } from '../support/http.js';
 import { startTestServer, type TestServer } from '../support/server.js';
 import { sleep } from '../support/waiting.js';
@@ -138,6 +138,24 @@ describe('CLI: client and user commands for the day of the switch', function () 
       expect((await signIn(password)).status, 'cannot sign in').to.equal(400);
       await ok('user', 'update', username, '--active', 'true');
       expect((await signIn(password)).status).to.equal(200);
+    });
+
+    it('takes a password or a client secret from standard input when given as -, never from the command line', async () => {
+      const stdinUser = `stdin-${Date.now()}`;
+      const created = await runCliWithInput(server, 'a password from stdin\n', 'user', 'create', '--username', stdinUser, '--password', '-', '--json');
+      expect(created.code, created.stderr).to.equal(0);
+      expect(await server.services.accounts.authenticate(stdinUser, 'a password from stdin')).to.not.equal(undefined);
+      const changed = await runCliWithInput(server, 'another password from stdin\n', 'user', 'set-password', stdinUser, '--password', '-', '--json');
+      expect(changed.code, changed.stderr).to.equal(0);
+      expect(await server.services.accounts.authenticate(stdinUser, 'another password from stdin')).to.not.equal(undefined);
+      const secret = 'a-client-secret-from-stdin-0123456789abcdef';
+      const client = await runCliWithInput(server, `${secret}\n`, 'client', 'create', '--name', 'From stdin', '--grant-types', 'client_credentials', '--scope', 'read', '--client-secret', '-', '--json');
+      expect(client.code, client.stderr).to.equal(0);
+      const { client_id: clientId } = JSON.parse(client.stdout) as { client_id: string };
+      expect((await postForm(`${server.url}/token`, { grant_type: 'client_credentials', scope: 'read' }, { authorization: basicAuth(clientId, secret) })).status).to.equal(200);
+      const empty = await runCliWithInput(server, '', 'user', 'set-password', stdinUser, '--password', '-');
+      expect(empty.code).to.equal(2);
+      expect(empty.stderr).to.include('found nothing on standard input');
     });
 
     it('user set-password: the old password stops working, the new one works', async () => {

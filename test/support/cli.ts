@@ -7,7 +7,12 @@ const run = promisify(execFile);
 export interface CliResult { code: number; stdout: string; stderr: string }
 
 /** Runs the built CLI as an operator would, against the test server's storage. */
-export async function runCli(server: TestServer, ...args: string[]): Promise<CliResult> {
+export function runCli(server: TestServer, ...args: string[]): Promise<CliResult> {
+  return runCliWithInput(server, undefined, ...args);
+}
+
+/** runCli with `input` written to the command's standard input. */
+export async function runCliWithInput(server: TestServer, input: string | undefined, ...args: string[]): Promise<CliResult> {
   const env = {
     ...process.env,
     GATEHOUSE_DATA_DIR: server.config.dataDir,
@@ -15,7 +20,9 @@ export async function runCli(server: TestServer, ...args: string[]): Promise<Cli
     REDIS_URL: process.env.REDIS_URL ?? '',
   };
   try {
-    const { stdout, stderr } = await run(process.execPath, ['dist/src/cli/main.js', ...args], { env });
+    const pending = run(process.execPath, ['dist/src/cli/main.js', ...args], { env });
+    if (input !== undefined) pending.child.stdin!.end(input);
+    const { stdout, stderr } = await pending;
     return { code: 0, stdout, stderr };
   } catch (error) {
     const failed = error as { code: number; stdout: string; stderr: string };
