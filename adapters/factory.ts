@@ -120,6 +120,7 @@ export interface Storage {
 export { StorageUnavailableError } from './unavailable.js';
 export { redactUrl, redisTarget } from './redis/connect.js';
 export { EmbeddedDatabaseBusyError } from './embedded/pglite.js';
+export { ForeignDataFolderError } from './embedded/data-folder.js';
 
 /** A stored Grant payload (oidc-provider's shape) as an AccountGrant. */
 function grantView(grantId: string, payload: AdapterPayload): AccountGrant {

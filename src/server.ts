@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 import cluster from 'node:cluster';
 import { availableParallelism } from 'node:os';
-import { EmbeddedDatabaseBusyError, StorageUnavailableError } from '../adapters/factory.js';
+import { EmbeddedDatabaseBusyError, ForeignDataFolderError, StorageUnavailableError } from '../adapters/factory.js';
 import { SecretsKeyError } from '../adapters/secrets-at-rest.js';
 import type { GatehouseConfig } from '../config/schema.js';
 import { ConfigError, loadConfig } from './config/load.js';
@@ -9,7 +9,7 @@ import { PortInUseError, startGatehouse } from './main.js';
 import { aggregateWorkerMetrics } from './observability/cluster-metrics.js';
 import { abandonLogs, createLogger, type Logger, logFormat, settleLogs } from './observability/logger.js';
 
-const EXPECTED = [ConfigError, StorageUnavailableError, EmbeddedDatabaseBusyError, SecretsKeyError, PortInUseError];
+const EXPECTED = [ConfigError, StorageUnavailableError, EmbeddedDatabaseBusyError, ForeignDataFolderError, SecretsKeyError, PortInUseError];
 // In-flight requests get this long to finish on SIGTERM.
 const SHUTDOWN_GRACE_MS = 10_000;
 // What a worker tells the primary about its start (node:cluster IPC).

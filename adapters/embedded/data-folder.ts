@@ -1,4 +1,6 @@
-import { chmod, lstat, mkdir, readdir } from 'node:fs/promises';
+import type { Stats } from 'node:fs';
+import { ownedByUs } from '../file-owner.js';
+import { chmod, lstat, mkdir, readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 
 /** Modes of everything Gatehouse keeps in GATEHOUSE_DATA_DIR: the owner's alone. */
@@ -11,6 +13,16 @@ export const PRIVATE_FILE_MODE = 0o600;
  * other contents (GATEHOUSE_DATA_DIR=.) never has those changed.
  */
 export const DATA_FOLDER_ENTRIES = ['pgdata', 'secrets.key', 'gatehouse.lock'];
+
+/** Refused at start: a data folder or file another user could change or has chosen. */
+export class ForeignDataFolderError extends Error {
+  override name = 'ForeignDataFolderError';
+}
+
+export function assertOwnedByUs(path: string, stats: Pick<Stats, 'uid'>): void {
+  if (ownedByUs(stats)) return;
+  throw new ForeignDataFolderError(`${path} belongs to user ${stats.uid}, not to this process's user ${process.getuid?.() ?? '?'}: run Gatehouse (and its CLI) as the data folder's owner, or give it to this user (chown -R)`);
+}
 
 async function restrict(path: string, mode: number, current: number): Promise<void> {
   if ((current & 0o777) === mode) return;
@@ -29,6 +41,7 @@ async function restrictTree(path: string): Promise<void> {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return;
     throw error;
   }
+  assertOwnedByUs(path, stats);
   // Symbolic links are not followed (their target may be anything); sockets
   // and other special files keep their modes.
   if (stats.isDirectory()) {
@@ -50,10 +63,15 @@ async function restrictTree(path: string): Promise<void> {
  * sets modes of its own (0666 on the files of a new database, 0644 on the
  * catalog caches it rewrites), whatever the process umask, so narrowing the
  * umask would not help. While it runs, the folder's own mode (0700) already
- * keeps every other user out of everything inside it.
+ * keeps every other user out of everything inside it. A folder or file that
+ * another user owns is refused (ForeignDataFolderError): changing its mode
+ * would not take it from them.
  */
 export async function secureDataFolder(dataDir: string): Promise<void> {
   await mkdir(dataDir, { recursive: true, mode: PRIVATE_DIR_MODE });
-  await restrict(dataDir, PRIVATE_DIR_MODE, (await lstat(dataDir)).mode);
+  // The folder itself may be a link an operator made (to a volume): its target is what must be ours.
+  const folder = await stat(dataDir);
+  assertOwnedByUs(dataDir, folder);
+  await restrict(dataDir, PRIVATE_DIR_MODE, folder.mode);
   for (const entry of DATA_FOLDER_ENTRIES) await restrictTree(join(dataDir, entry));
 }

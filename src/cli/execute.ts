@@ -1,5 +1,5 @@
 import { storagePresence } from '../../adapters/presence.js';
-import { EmbeddedDatabaseBusyError, StorageUnavailableError } from '../../adapters/factory.js';
+import { EmbeddedDatabaseBusyError, ForeignDataFolderError, StorageUnavailableError } from '../../adapters/factory.js';
 import { SecretsKeyError } from '../../adapters/secrets-at-rest.js';
 import { ConfigError, loadConfig } from '../config/load.js';
 import { AppError } from '../errors/app-error.js';
@@ -72,6 +72,6 @@ export async function execute(command: CliCommand, args: string[], given: Values
 /** What to tell the operator of a failure they can act on (the configuration, the storage, SECRETS_KEY, a refused request), or undefined for a fault. */
 export function operatorProblem(error: unknown): string | undefined {
   if (error instanceof StorageUnavailableError) return error.detail;
-  if ([AppError, ConfigError, EmbeddedDatabaseBusyError, SecretsKeyError].some((kind) => error instanceof kind)) return (error as Error).message;
+  if ([AppError, ConfigError, EmbeddedDatabaseBusyError, ForeignDataFolderError, SecretsKeyError].some((kind) => error instanceof kind)) return (error as Error).message;
   return undefined;
 }

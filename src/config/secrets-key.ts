@@ -1,8 +1,9 @@
 import { randomBytes } from 'node:crypto';
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { lstat, mkdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import type { GatehouseConfig } from '../../config/schema.js';
 import { ConfigError } from './load.js';
+import { ownedByUs } from '../../adapters/file-owner.js';
 
 /** Where the embedded default keeps its generated key (beside, never inside, the database). */
 export const SECRETS_KEY_FILE = 'secrets.key';
@@ -17,10 +18,15 @@ export function decodeSecretsKey(text: string): Buffer {
 
 async function readKeyFile(path: string): Promise<Buffer | undefined> {
   try {
+    // A key another user owns (or links to) is one they chose, or can read and replace.
+    const stats = await lstat(path);
+    if (!stats.isFile()) throw new ConfigError(`${path} is not a plain file; restore the key there or set SECRETS_KEY`);
+    if (!ownedByUs(stats)) throw new ConfigError(`${path} belongs to user ${stats.uid}, not to this process's user: run Gatehouse as the data folder's owner, or set SECRETS_KEY`);
     return decodeSecretsKey(await readFile(path, 'utf8'));
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    if (error instanceof ConfigError) throw new ConfigError(`${path} does not hold a 32-byte key (base64 or hex); restore it or set SECRETS_KEY`);
+    if (error instanceof ConfigError && /must be 32 bytes/.test(error.message)) throw new ConfigError(`${path} does not hold a 32-byte key (base64 or hex); restore it or set SECRETS_KEY`);
+    if (error instanceof ConfigError) throw error;
     throw error;
   }
 }
@@ -41,6 +47,9 @@ export async function resolveSecretsKey(config: GatehouseConfig, onGenerated?: (
   if (existing) return existing;
   // Private from the start (the embedded database repairs it at every start too).
   await mkdir(dir, { recursive: true, mode: 0o700 });
+  // Never a new key into a folder another user owns: they could read it, or replace it.
+  const folder = await stat(dir);
+  if (!ownedByUs(folder)) throw new ConfigError(`${dir} belongs to user ${folder.uid}, not to this process's user: run Gatehouse as the data folder's owner (or chown it), or set SECRETS_KEY`);
   try {
     // `wx`: two processes starting at once cannot both write a key.
     await writeFile(path, `${randomBytes(32).toString('base64')}\n`, { flag: 'wx', mode: 0o600 });

@@ -1,8 +1,10 @@
-import { chmod, lstat, readdir, rm } from 'node:fs/promises';
+import { spawn } from 'node:child_process';
+import { chmod, chown, lstat, mkdir, readdir, rm, writeFile } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { expect } from 'chai';
 import { basicAuth, postForm } from '../support/http.js';
-import { restartableEnv, startTestServer, storageMode, skipBecause, type TestServer } from '../support/server.js';
+import { freePort, restartableEnv, startTestServer, storageMode, skipBecause, tempDir, type TestServer } from '../support/server.js';
 
 interface Entry { path: string; kind: 'dir' | 'file'; mode: number }
 
@@ -80,6 +82,47 @@ describe('embedded data folder permissions', () => {
       expect(await notPrivate(dataDir), 'after the restart').to.deep.equal([]);
     } finally {
       await rm(dataDir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('an embedded data folder another user owns', () => {
+  // nobody: a user that is neither this process's nor root.
+  const OTHER = 65534;
+
+  async function startIn(dataDir: string): Promise<{ code: number | null; stderr: string }> {
+    const server = spawn(process.execPath, ['dist/src/server.js'], {
+      env: { ...process.env, DATABASE_URL: '', REDIS_URL: '', SECRETS_KEY: '', PORT: String(await freePort()), GATEHOUSE_DATA_DIR: dataDir, LOG_LEVEL: 'silent' },
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
+    let stderr = '';
+    server.stderr!.setEncoding('utf8').on('data', (chunk: string) => { stderr += chunk; });
+    const code = await new Promise<number | null>((resolve) => server.once('exit', resolve));
+    return { code, stderr };
+  }
+
+  it('is refused at start, as is a secrets.key another user owns, with the reason and without a stack', async function () {
+    if (storageMode.postgres) skipBecause(this, 'the embedded database is used only without DATABASE_URL');
+    if (process.getuid?.() !== 0) skipBecause(this, 'giving a folder to another user needs root');
+    const parent = await tempDir();
+    try {
+      const foreign = join(parent, 'foreign');
+      await mkdir(foreign, { mode: 0o777 });
+      await chown(foreign, OTHER, OTHER);
+      const refused = await startIn(foreign);
+      expect(refused.code).to.equal(1);
+      expect(refused.stderr).to.include(`belongs to user ${OTHER}`).and.not.match(/\n\s+at /);
+      expect(await readdir(foreign), 'nothing written into it').to.deep.equal([]);
+
+      const ours = join(parent, 'ours');
+      await mkdir(ours, { mode: 0o700 });
+      await writeFile(join(ours, 'secrets.key'), `${randomBytes(32).toString('base64')}\n`, { mode: 0o666 });
+      await chown(join(ours, 'secrets.key'), OTHER, OTHER);
+      const planted = await startIn(ours);
+      expect(planted.code).to.equal(1);
+      expect(planted.stderr).to.include('secrets.key belongs to user').and.not.match(/\n\s+at /);
+    } finally {
+      await rm(parent, { recursive: true, force: true });
     }
   });
 });
