@@ -17,7 +17,8 @@
  * comma followed by a space belongs to a name, as in "resource check, JWT"),
  * BENCH_CODES (codes per code-redemption run, default 300 per second of
  * BENCH_DURATION), BENCH_RESULTS_DIR (default bench/results), BENCH_PROFILE_DIR
- * (write CPU profiles of Gatehouse and the baseline there, for `--cpu-prof` reading).
+ * (write CPU profiles of Gatehouse and the baseline there, for `--cpu-prof` reading),
+ * BENCH_GATEHOUSE_NODE_OPTIONS (NODE_OPTIONS for Gatehouse's processes only).
  */
 import { type ChildProcess } from 'node:child_process';
 import { createSign, generateKeyPairSync } from 'node:crypto';
@@ -88,6 +89,8 @@ async function main(): Promise<void> {
   const dataDir = await mkdtemp(join(tmpdir(), 'gh-bench-'));
   const gatehouseEnv: Record<string, string> = {
     GATEHOUSE_DATA_DIR: dataDir, LOG_LEVEL: process.env.LOG_LEVEL ?? 'info', WEB_CONCURRENCY: process.env.WEB_CONCURRENCY ?? '1',
+    // Node options for Gatehouse alone (the baseline runs without), e.g. --experimental-async-context-frame.
+    ...(process.env.BENCH_GATEHOUSE_NODE_OPTIONS ? { NODE_OPTIONS: process.env.BENCH_GATEHOUSE_NODE_OPTIONS } : {}),
     // Codes are minted before a run and wait through it, as in the baseline.
     AUTHORIZATION_CODE_TTL: process.env.AUTHORIZATION_CODE_TTL ?? '600',
     ...(process.env.DATABASE_URL ? { DATABASE_URL: process.env.DATABASE_URL } : {}),
@@ -229,7 +232,8 @@ async function main(): Promise<void> {
 
     const machine = { cpus: cpus().length, model: cpus()[0]?.model, memoryGiB: Math.round(totalmem() / 2 ** 30), node: process.version };
     const storage = process.env.DATABASE_URL ? `PostgreSQL${process.env.REDIS_URL ? ' + Redis' : ''}` : 'embedded PGlite';
-    const report = { at: new Date().toISOString(), machine, storage, durationSeconds: DURATION, rounds: ROUNDS, connections: CONNECTIONS, ceilings: { rsaSignsPerSecond: Math.round(rsa), argon2VerifiesPerSecond: Math.round(argon2) }, rows };
+    const gatehouseNodeOptions = process.env.BENCH_GATEHOUSE_NODE_OPTIONS || undefined;
+    const report = { at: new Date().toISOString(), machine, storage, gatehouseNodeOptions, durationSeconds: DURATION, rounds: ROUNDS, connections: CONNECTIONS, ceilings: { rsaSignsPerSecond: Math.round(rsa), argon2VerifiesPerSecond: Math.round(argon2) }, rows };
     await mkdir(RESULTS, { recursive: true });
     const file = join(RESULTS, `${report.at.replace(/[:.]/g, '-')}.json`);
     await writeFile(file, `${JSON.stringify(report, null, 2)}\n`);
@@ -237,7 +241,7 @@ async function main(): Promise<void> {
 
     const line = (cells: string[]) => `| ${cells.join(' | ')} |`;
     const out = [
-      `Gatehouse benchmark — ${storage}, ${machine.cpus} cores (${machine.model}), Node ${machine.node}; autocannon -c ${CONNECTIONS} -d ${DURATION}, median of ${ROUNDS} alternated rounds`,
+      `Gatehouse benchmark — ${storage}, ${machine.cpus} cores (${machine.model}), Node ${machine.node}${gatehouseNodeOptions ? ` (Gatehouse with ${gatehouseNodeOptions})` : ''}; autocannon -c ${CONNECTIONS} -d ${DURATION}, median of ${ROUNDS} alternated rounds`,
       `Ceilings measured in this run: RSA-2048 signs ${Math.round(rsa)}/s, argon2id verifies ${Math.round(argon2)}/s (one core)`,
       '',
       line(['scenario', 'req/s', 'p50 ms', 'p99 ms', 'errors', 'CPU ms/req', 'machine CPU ms/req (storage)', 'reference req/s', 'reference CPU ms/req', 'reference machine CPU ms/req', 'ratio', 'steal']),

@@ -332,6 +332,12 @@ function listen(server: Server, port: number, host?: string): Promise<void> {
   });
 }
 
+/** Whether the issuer is plain http on a host other than this machine (loopback is for development). */
+function servedInTheClear(issuer: string): boolean {
+  const { protocol, hostname } = new URL(issuer);
+  return protocol === 'http:' && !['localhost', '127.0.0.1', '[::1]'].includes(hostname) && !hostname.endsWith('.localhost') && !/^127\./.test(hostname);
+}
+
 /** Raised when a port Gatehouse should listen on is taken; the message says which setting to change. */
 export class PortInUseError extends Error {
   override name = 'PortInUseError';
@@ -400,6 +406,9 @@ export async function startGatehouse(config: GatehouseConfig, logger = createLog
   } catch (error) {
     await shutdown().catch(() => {});
     throw error;
+  }
+  if (servedInTheClear(config.issuer)) {
+    logger.warn({ issuer: config.issuer }, 'ISSUER is http on a host other than this machine: cookies, codes and tokens would cross the network in the clear (RFC 9700 requires TLS); serve Gatehouse behind HTTPS and set ISSUER to its https URL');
   }
   logger.info({
     port, issuer: config.issuer, storage: services.storage.description,

@@ -52,6 +52,14 @@ describe('log output', function () {
     expect(String(line.next)).to.include('user create').and.include('/Lux/OAuth2/dashboard');
   });
 
+  it('warns at start when ISSUER is http on a host other than this machine, and not for localhost', async () => {
+    const insecure = await serverOutput({ ISSUER: 'http://id.example.test' }, /gatehouse listening/);
+    const warning = insecure.text.split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>).find((l) => l.level === 40 && String(l.msg).includes('ISSUER'));
+    expect(warning?.msg, insecure.text).to.match(/ISSUER is http/);
+    const local = await serverOutput({}, /gatehouse listening/);
+    expect(local.text).not.to.include('ISSUER is http');
+  });
+
   it('LOG_FORMAT=pretty: readable lines, not JSON', async () => {
     const { text } = await serverOutput({ LOG_FORMAT: 'pretty' }, /gatehouse listening on port/);
     const line = text.split('\n').find((l) => l.includes('gatehouse listening on port'))!;
