@@ -119,8 +119,8 @@ export class FailureLimiter {
   private recentUntil = 0;
   private view: { live(): boolean } | undefined;
   private watching = false;
-  /** The last attempt in flight per address+subject, which the next waits for (attempt). */
-  private readonly turns = new Map<string, Promise<void>>();
+  /** Attempts in flight per address+subject, and those waiting for a place (attempt). */
+  private readonly places = new Map<string, { active: number; waiting: Array<() => void> }>();
 
   constructor(
     private readonly counters: CounterStore,
@@ -271,23 +271,28 @@ export class FailureLimiter {
    */
   async attempt<T>(subjects: Subject[], verify: () => Promise<T | undefined>): Promise<T | undefined> {
     const own = this.counted(subjects).filter(({ limit }) => limit.scope !== 'subject');
-    // In this process, attempts on one subject from one address take turns,
-    // so each is judged with the outcome of the one before: a client signing
-    // the same user in many times at once waits instead of being refused.
-    // Across processes, the counting above still bounds what goes ahead.
+    // In this process, no more attempts on one subject from one address are
+    // in flight than its limit allows failures: the others wait for a place,
+    // and are then judged with the outcomes of those before them. So a client
+    // signing one user in many times at once waits a little instead of being
+    // refused, and a burst of guesses gets no more than the limit's. Across
+    // processes, the counting in attemptNow still bounds what goes ahead.
     const turn = own.find(({ limit }) => limit.scope === 'address+subject') ?? own[0];
-    return turn ? this.inTurn(turn.key, () => this.attemptNow(subjects, own, verify)) : this.attemptNow(subjects, own, verify);
+    return turn ? this.inPlace(turn.key, turn.allowed, () => this.attemptNow(subjects, own, verify)) : this.attemptNow(subjects, own, verify);
   }
 
-  private async inTurn<T>(key: string, run: () => Promise<T>): Promise<T> {
-    const before = this.turns.get(key);
-    const current = (before ?? Promise.resolve()).then(run);
-    const settled = current.then(() => undefined, () => undefined);
-    this.turns.set(key, settled);
+  private async inPlace<T>(key: string, capacity: number, run: () => Promise<T>): Promise<T> {
+    let place = this.places.get(key);
+    if (!place) this.places.set(key, place = { active: 0, waiting: [] });
+    if (place.active >= Math.max(1, capacity)) await new Promise<void>((resolve) => place!.waiting.push(resolve));
+    else place.active += 1;
     try {
-      return await current;
+      return await run();
     } finally {
-      if (this.turns.get(key) === settled) this.turns.delete(key);
+      // A place is handed straight to the next waiting attempt, or given up.
+      const next = place.waiting.shift();
+      if (next) next();
+      else if ((place.active -= 1) === 0) this.places.delete(key);
     }
   }
 

@@ -1,4 +1,5 @@
 import { bodyParser } from '@koa/bodyparser';
+import { refuseEncodedBody } from '../http/raw-body.js';
 import type Router from '@koa/router';
 import type { Context, Middleware } from 'koa';
 import { AppError, ConflictError, ValidationError } from '../errors/app-error.js';
@@ -25,8 +26,17 @@ export interface SignedInPagesDeps {
 
 export type Form = Record<string, unknown>;
 
-/** Body parsing for the pages' forms: urlencoded only, small. */
-export const readForm = bodyParser({ enableTypes: ['form'], formLimit: '32kb' });
+const parseForm = bodyParser({ enableTypes: ['form'], formLimit: '32kb' });
+
+/**
+ * Body parsing for the pages' forms: urlencoded only, small, and never
+ * compressed (415), as every other body Gatehouse reads (http/raw-body.ts):
+ * the parser would inflate one, and a proxy in front might not.
+ */
+export const readForm: Middleware = (ctx, next) => {
+  refuseEncodedBody(ctx.req.headers);
+  return parseForm(ctx, next);
+};
 
 /**
  * Every redirect of these pages is a 303: a browser follows it with a GET,

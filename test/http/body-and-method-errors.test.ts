@@ -117,6 +117,13 @@ describe('method and body errors', () => {
       expect(los.json.data).to.include({ error: 'invalid_request' });
     });
 
+    it('the signed-in pages’ forms refuse it too (415), before anything is read or done', async () => {
+      for (const path of ['/account/logout', '/admin/logout', '/Lux/OAuth2/dashboard/logout']) {
+        const response = await fetch(`${server.url}${path}`, { method: 'POST', redirect: 'manual', headers: { 'content-type': FORM, 'content-encoding': 'gzip' }, body: gzipSync('csrf=x') });
+        expect(response.status, path).to.equal(415);
+      }
+    });
+
     it('Northstar answers it in its own shape', async () => {
       const headers = await adminApiHeaders(server, 'encoding');
       const reply = await send(`${server.url}/v2/clients`, { headers: { ...headers, 'content-type': 'application/json', 'content-encoding': 'gzip' }, body: '{"title":"x"}' });
