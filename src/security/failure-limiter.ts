@@ -208,8 +208,13 @@ export class FailureLimiter {
 
   /** Counts one failed attempt by `subjects` (the address, and what it tried to be). */
   async failed(subjects: Subject[]): Promise<void> {
-    const own = this.counted(subjects).filter(({ limit }) => limit.scope !== 'subject');
+    const own = this.ownCounters(subjects);
     await this.confirmFailure(subjects, own, await this.reserve(own));
+  }
+
+  /** The counters of the source itself (the address, and the address with the subject), not the distributed one. */
+  private ownCounters(subjects: Subject[]): Counted[] {
+    return this.counted(subjects).filter(({ limit }) => limit.scope !== 'subject');
   }
 
   /** Counts a hit on each counter, before the attempt's outcome is known. */
@@ -236,12 +241,11 @@ export class FailureLimiter {
       ...own.map(async ({ allowed, limit }, i) => {
         if (counts[i] === allowed) await this.events.engaged(limit, this.backoff(allowed, allowed));
       }),
-      ...this.counted(subjects).filter(({ limit }) => limit.scope === 'subject').map(async ({ key, allowed, limit }) => {
-        const addresses = await this.counters.addMember(`addresses:${key}`, network ?? 'none', window);
+      ...this.counted(subjects).filter(({ limit }) => limit.scope === 'subject').map(async (counter) => {
+        const addresses = await this.counters.addMember(`addresses:${counter.key}`, network ?? 'none', window);
         if (addresses < this.limits.distributed) return;
-        this.noted(key);
-        const { count } = await this.counters.hit(key, window);
-        if (count === allowed) await this.events.engaged(limit, this.backoff(allowed, count));
+        const [count] = await this.reserve([counter]);
+        if (count === counter.allowed) await this.events.engaged(counter.limit, this.backoff(counter.allowed, count));
       }),
     ]);
   }
@@ -270,7 +274,7 @@ export class FailureLimiter {
    * plus itself); one beside it is refused.
    */
   async attempt<T>(subjects: Subject[], verify: () => Promise<T | undefined>): Promise<T | undefined> {
-    const own = this.counted(subjects).filter(({ limit }) => limit.scope !== 'subject');
+    const own = this.ownCounters(subjects);
     // In this process, no more attempts on one subject from one address are
     // in flight than its limit allows failures: the others wait for a place,
     // and are then judged with the outcomes of those before them. So a client
