@@ -298,8 +298,9 @@ export async function mountRoutes(services: Services, logger: Logger, internalOr
   ]);
   // Requests the provider routes (in any spelling it accepts) never reach Gatehouse's routers.
   const providerRoute = providerRouteResolver(provider);
-  provider.use(providerBodyChecks(providerRoute));
-  provider.use((ctx, next) => (providerRoute(ctx.method, ctx.path) === undefined ? gatehouseRoutes(ctx, next) : next()));
+  // The provider's routes get the body checks its own reader does not make; the route is resolved once for both.
+  const checkProviderBody = providerBodyChecks();
+  provider.use((ctx, next) => (providerRoute(ctx.method, ctx.path) === undefined ? gatehouseRoutes(ctx, next) : checkProviderBody(ctx, next)));
   // Gatehouse's extensions of the provider's endpoints, per route and in
   // order; dialects hand their requests on to these routes too.
   const throttle = clientAuthThrottle(services.limiter);

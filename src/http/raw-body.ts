@@ -1,7 +1,6 @@
 import type { Middleware } from 'koa';
 import { PayloadTooLargeError, UnsupportedContentEncodingError } from '../errors/app-error.js';
 import { asClientGone, ClientGoneError } from '../errors/client-gone.js';
-import type { RouteResolver } from './provider-routes.js';
 
 // oidc-provider's own limit for its form-encoded endpoints.
 export const PROVIDER_BODY_LIMIT = 56 * 1024;
@@ -66,13 +65,14 @@ export async function readRaw(stream: BodySource, limit = PROVIDER_BODY_LIMIT): 
  * would answer 400 "failed to parse the request body". A chunked body has no
  * announced size; one that the provider stops reading at its limit turns its
  * 400 into the same 413. Errors are thrown for the global handler, which
- * writes them in the provider's RFC 6749 shape.
+ * writes them in the provider's RFC 6749 shape. Mounted (main.ts) where the
+ * request's provider route has already been resolved.
  */
-export function providerBodyChecks(resolve: RouteResolver): Middleware {
+export function providerBodyChecks(): Middleware {
   return async (ctx, next) => {
     const { headers } = ctx.req;
     const chunked = headers['transfer-encoding'] !== undefined;
-    if ((headers['content-length'] === undefined && !chunked) || resolve(ctx.method, ctx.path) === undefined) return next();
+    if (headers['content-length'] === undefined && !chunked) return next();
     refuseEncodedBody(headers);
     if (Number(headers['content-length'] ?? 0) > PROVIDER_BODY_LIMIT) throw new PayloadTooLargeError();
     if (!chunked) return next();
