@@ -35,7 +35,7 @@ function decodedSegment(segment: string): string {
 }
 
 /**
- * The request's path as it may be written to a log or an audit record: each
+ * The request's path as it may be written to the log: each
  * segment holding a matched route's parameter (`ctx.params`, which both
  * @koa/router and oidc-provider's router fill) written as `:name`, so
  * `/account/reset/<secret>` is `/account/reset/:token` and oidc-provider's
@@ -44,7 +44,7 @@ function decodedSegment(segment: string): string {
  * parameter's value is compared with each segment (raw, and decoded as the
  * routers decode it), and so is each part of a value that spans segments.
  */
-export function maskedPath(ctx: Context, matched = routeOf(ctx, (ctx as unknown as { oidc?: OidcView }).oidc) !== 'unmatched'): string {
+function maskedPath(ctx: Context, matched: boolean): string {
   const { path } = ctx;
   if (!matched) {
     return path.split('/').map((segment) => (segment.length > LONGEST_UNMASKED_SEGMENT ? ':masked' : segment)).join('/');
