@@ -14,7 +14,7 @@ import { assetsRouter } from './http/assets.js';
 import { errorHandler, logAppErrors, securityHeaders } from './http/error-handler.js';
 import { providerBodyChecks } from './http/raw-body.js';
 import { healthRouter } from './http/health.js';
-import { answerAsIssuer } from './http/issuer-origin.js';
+import { answerAsIssuer, inOriginForm } from './http/issuer-origin.js';
 import { jwtIntrospection, jwtRevocation } from './http/jwt-token-endpoints.js';
 import { extendProviderRoutes, providerRouteResolver } from './http/provider-routes.js';
 import { corsOnlyForAuthenticatedClients } from './http/cors-after-client-auth.js';
@@ -402,7 +402,7 @@ export async function startGatehouse(config: GatehouseConfig, logger = createLog
     services.jwtAccessTokens.watchRevocations();
     services.storage.startSweeper(config.sweepInterval, (error) => logger.warn({ err: error }, 'sweep failed'));
     server.off('request', starting);
-    server.on('request', services.provider.callback());
+    server.on('request', inOriginForm(services.provider.callback()));
     await services.storage.share();
   } catch (error) {
     await shutdown().catch(() => {});

@@ -1,6 +1,9 @@
 import { expect } from 'chai';
 import { FormBrowser } from '../support/form-browser.js';
+import { randomUUID } from 'node:crypto';
 import { request } from 'node:http';
+import { exportJWK, generateKeyPair, SignJWT } from 'jose';
+import { basicAuth } from '../support/http.js';
 import { authorizationUrl, frontChannel, REDIRECT_URI } from '../support/oidc.js';
 import { startTestServer, type TestServer } from '../support/server.js';
 
@@ -18,6 +21,18 @@ function getWithHost(url: string, host: string): Promise<{ status: number; text:
       let text = '';
       response.setEncoding('utf8').on('data', (chunk: string) => { text += chunk; }).on('end', () => resolve({ status: response.statusCode ?? 0, text }));
     }).on('error', reject).end();
+  });
+}
+
+/** A request whose request line carries `target` as it is (the absolute form, RFC 9112 §3.2.2, when it is a URL). */
+function sendTarget(url: string, target: string, init: { method?: string; headers?: Record<string, string>; body?: string } = {}): Promise<{ status: number; text: string }> {
+  return new Promise((resolve, reject) => {
+    const { hostname, port } = new URL(url);
+    const req = request({ hostname, port, path: target, method: init.method ?? 'GET', headers: init.headers }, (response) => {
+      let text = '';
+      response.setEncoding('utf8').on('data', (chunk: string) => { text += chunk; }).on('end', () => resolve({ status: response.statusCode ?? 0, text }));
+    }).on('error', reject);
+    req.end(init.body);
   });
 }
 
@@ -120,6 +135,45 @@ describe('proxy headers', () => {
         if (path.includes('openid')) expect(document).to.deep.equal(honest);
         expect(document.token_endpoint).to.equal(`${server.issuer}/token`);
       }
+    });
+  });
+
+  describe('the request target', () => {
+    let server: TestServer;
+
+    before(async () => { server = await startTestServer(); });
+    after(() => server.stop());
+
+    it('written as a URL (absolute form) changes no URL discovery publishes', async () => {
+      const honest = await (await fetch(`${server.url}/.well-known/openid-configuration`)).json() as Record<string, unknown>;
+      const reply = await sendTarget(server.url, 'http://evil.example.test/.well-known/openid-configuration');
+      expect(reply.status).to.equal(200);
+      expect(reply.text).not.to.include('evil.example.test');
+      expect(JSON.parse(reply.text)).to.deep.equal(honest);
+    });
+
+    it('written as a URL cannot make a DPoP proof for another server’s token endpoint count here (RFC 9449 §4.3)', async () => {
+      const { client, clientSecret } = await server.services.clients.create({ name: 'absolute form', grantTypes: ['client_credentials'], scope: ['read'] });
+      const keys = await generateKeyPair('ES256');
+      const proofFor = async (htu: string) => new SignJWT({ htm: 'POST', htu, jti: randomUUID() })
+        .setProtectedHeader({ alg: 'ES256', typ: 'dpop+jwt', jwk: await exportJWK(keys.publicKey) }).setIssuedAt().sign(keys.privateKey);
+      const ask = async (target: string, htu: string) => sendTarget(server.url, target, {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: basicAuth(client.clientId, clientSecret!), dpop: await proofFor(htu) },
+        body: 'grant_type=client_credentials&scope=read',
+      });
+      const elsewhere = await ask('http://evil.example.test/token', 'http://evil.example.test/token');
+      expect(elsewhere.status, elsewhere.text).to.equal(400);
+      expect(JSON.parse(elsewhere.text)).to.include({ error: 'invalid_dpop_proof' });
+      // The same request line with a proof for this issuer's endpoint is served: the target's authority is ignored, like Host.
+      const here = await ask('http://evil.example.test/token', `${server.issuer}/token`);
+      expect(here.status, here.text).to.equal(200);
+    });
+
+    it('that is neither a path nor an http(s) URL is refused with 400', async () => {
+      const reply = await sendTarget(server.url, 'ftp://evil.example.test/token');
+      expect(reply.status).to.equal(400);
+      expect(JSON.parse(reply.text)).to.include({ error: 'invalid_request' });
     });
   });
 });
