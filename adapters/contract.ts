@@ -263,8 +263,12 @@ export interface ClientsStore {
   previousSecret(clientId: string): Promise<PreviousSecret | undefined>;
   /** True when a client was deleted. Its tokens are the caller's to revoke (ClientTokenStore). */
   delete(clientId: string): Promise<boolean>;
-  /** A page of clients, oldest first; `name` filters case-insensitively on client_name. */
-  list(options: { name?: string; limit: number; offset: number }): Promise<{ total: number; items: ClientRecord[] }>;
+  /**
+   * A page of clients, oldest first. `name` keeps those whose client_name
+   * contains it, case-insensitively (a search); `nameIs` those whose
+   * client_name is exactly it (a lookup).
+   */
+  list(options: { name?: string; nameIs?: string; limit: number; offset: number }): Promise<{ total: number; items: ClientRecord[] }>;
   /**
    * The largest number any client's metadata holds under one of `keys` of
    * the object `metadata[property]`; 0 when none does. Values that are not

@@ -286,10 +286,18 @@ export class SqlClientsStore implements ClientsStore {
     return converted.length;
   }
 
-  /** A page of clients, oldest first; `name` filters case-insensitively on client_name. */
-  async list(options: { name?: string; limit: number; offset: number }): Promise<{ total: number; items: ClientRecord[] }> {
-    const filter = options.name ? "WHERE lower(metadata->>'client_name') LIKE $1" : '';
-    const pattern = options.name ? [containsPattern(options.name)] : [];
+  async list(options: { name?: string; nameIs?: string; limit: number; offset: number }): Promise<{ total: number; items: ClientRecord[] }> {
+    const conditions: string[] = [];
+    const pattern: string[] = [];
+    if (options.name) {
+      pattern.push(containsPattern(options.name));
+      conditions.push(`lower(metadata->>'client_name') LIKE $${pattern.length}`);
+    }
+    if (options.nameIs !== undefined) {
+      pattern.push(options.nameIs);
+      conditions.push(`metadata->>'client_name' = $${pattern.length}`);
+    }
+    const filter = conditions.length ? `WHERE ${conditions.join(' AND ')}` : '';
     const count = await this.db.query<{ total: number }>(`SELECT count(*)::int AS total FROM clients ${filter}`, pattern);
     const n = pattern.length;
     const { rows } = await this.db.query<ClientRow>(

@@ -70,8 +70,7 @@ export const CORE_COMMANDS: CliCommand[] = [
     summary: 'list clients',
     flags: { name: { type: 'string', description: 'only clients whose name contains this (case-insensitive)' } },
     async run(services, _args, values) {
-      const { clients } = await services.clients.list({ name: optional(values, 'name'), perPage: 1000 });
-      return clients.map((client) => snakeClient(client));
+      return (await services.clients.listAll({ name: optional(values, 'name') })).map((client) => snakeClient(client));
     },
   },
   {

@@ -216,10 +216,21 @@ export class ClientService {
     return toClient(record);
   }
 
-  async list(options: { name?: string; page?: number; perPage?: number } = {}): Promise<{ total: number; clients: Client[] }> {
+  /** A page of clients, oldest first: `name` searches (contains, any case), `nameIs` looks up (exactly). */
+  async list(options: { name?: string; nameIs?: string; page?: number; perPage?: number } = {}): Promise<{ total: number; clients: Client[] }> {
     const { page, perPage } = clampedPaging(options, { defaultPerPage: 100, maxPerPage: 1000 });
-    const { total, items } = await this.store.list({ name: options.name, limit: perPage, offset: (page - 1) * perPage });
+    const { total, items } = await this.store.list({ name: options.name, nameIs: options.nameIs, limit: perPage, offset: (page - 1) * perPage });
     return { total, clients: items.map(toClient) };
+  }
+
+  /** Every client the filter keeps, oldest first, however many pages that takes. */
+  async listAll(filter: { name?: string; nameIs?: string } = {}): Promise<Client[]> {
+    const all: Client[] = [];
+    for (let page = 1; ; page += 1) {
+      const { total, clients } = await this.list({ ...filter, page, perPage: 1000 });
+      all.push(...clients);
+      if (clients.length === 0 || page * 1000 >= total) return all;
+    }
   }
 
   /**

@@ -24,9 +24,10 @@ export interface ProviderCall {
   credentials?: ClientCredentials;
   /** An Authorization header to pass through untouched (the client already sent Basic). */
   authorization?: string;
+  /** The dialect's own lifetimes; a client's own (dialect_lifetimes) come first. */
   lifetimes?: DialectLifetimes;
-  /** The dialect making the call, for logs and metrics. */
-  dialect?: Dialect;
+  /** The dialect making the call, for logs, metrics and lifetimes. */
+  dialect: Dialect;
 }
 
 /** RFC 6749 §2.3.1: form-encode id and secret before Basic encoding. */
@@ -146,8 +147,11 @@ export async function callProviderEndpoint(ctx: Context, next: Next, provider: P
     }
   }
 
-  if (call.lifetimes) setDialectLifetimes(ctx, call.lifetimes);
-  if (call.dialect) ctx.state.dialect = call.dialect;
+  // A call through a dialect always carries lifetimes, if only none of its
+  // own: that is what makes the provider read a client's own (an imported
+  // client keeps what its old server gave it; provider/lifetimes.ts).
+  setDialectLifetimes(ctx, call.lifetimes ?? {});
+  ctx.state.dialect = call.dialect;
   ctx.state.providerForm = form;
   try {
     await replayToProvider(ctx, next, endpointPath(provider, call.route), Buffer.from(stringify(form)), authorization);

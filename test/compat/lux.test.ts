@@ -67,6 +67,22 @@ describe('Lux dialect: /Lux/OAuth2/', () => {
     expect(again.json.error).to.equal('invalid_grant');
   });
 
+  it('gives an imported client the access token lifetime it had at Lux (dialect_lifetimes)', async () => {
+    const imported = { client: { clientId: `lux-imported-${Date.now()}` }, clientSecret: 'the-secret-it-had-at-Lux-long-enough' };
+    await server.services.clients.importClient({
+      clientId: imported.client.clientId, name: 'Imported Lux app', clientSecret: imported.clientSecret, public: false,
+      grantTypes: ['authorization_code'], redirectUris: [CALLBACK], scope: ['openid', 'user'], dialectLifetimes: { accessToken: 120 },
+    });
+    const browser = new FormBrowser((next) => next.href.startsWith(CALLBACK));
+    let page = await browser.navigate(`${server.url}/Lux/OAuth2/authorize/?${new URLSearchParams({ client_id: imported.client.clientId, redirect_uri: CALLBACK, response_type: 'code' }).toString()}`);
+    if (page.html.includes('/login"')) page = await browser.submit(page, '/login', user);
+    if (page.html.includes('/confirm"')) page = await browser.submit(page, '/confirm');
+    const code = new URL(page.url).searchParams.get('code')!;
+    const reply = await redeem({ client_id: imported.client.clientId, client_secret: imported.clientSecret!, redirect_uri: CALLBACK, code, grant_type: 'authorization_code' });
+    expect(reply.status, reply.text).to.equal(200);
+    expect(reply.json.expires_in).to.equal(120);
+  });
+
   it('accepts the exchange as JSON and refuses a redirect_uri that differs from the authorize call', async () => {
     const page = await authorize({ client_id: client.id, redirect_uri: CALLBACK, response_type: 'code', state: 's' });
     const code = new URL(page.url).searchParams.get('code')!;
@@ -198,8 +214,32 @@ describe('Lux dialect: /Lux/OAuth2/', () => {
     it('queries by POST too, and returns every client when the name is blank', async () => {
       const all = await postJson(`${server.url}/Lux/OAuth2/query/`, { client_name: '' }, { authorization: `Bearer ${tokens.adminScope}` });
       expect((all.json.doc as unknown[]).length).to.be.at.least(3);
-      const one = await postJson(`${server.url}/Lux/OAuth2/query/`, { client_name: 'old lux' }, { authorization: `Bearer ${tokens.adminScope}` });
-      expect((one.json.doc as Array<{ client_id: string }>).map((d) => d.client_id)).to.include(client.id);
+      const one = await postJson(`${server.url}/Lux/OAuth2/query/`, { client_name: 'Old Lux app' }, { authorization: `Bearer ${tokens.adminScope}` });
+      const found = one.json.doc as Array<{ client_id: string; client_name: string }>;
+      expect(found.map((d) => d.client_id)).to.include(client.id);
+      expect(new Set(found.map((d) => d.client_name))).to.deep.equal(new Set(['Old Lux app']));
+    });
+
+    it('finds the client of exactly that name, never one whose name merely contains it (a tool reading doc[0] would get another client’s secret)', async () => {
+      const name = `Partner ${Date.now()}`;
+      // Made first, so a search would list it first.
+      await server.services.clients.create({ name: `LE ${name}`, grantTypes: ['authorization_code'], redirectUris: [CALLBACK], scope: ['openid'] });
+      const { client: partner } = await server.services.clients.create({ name, grantTypes: ['authorization_code'], redirectUris: [CALLBACK], scope: ['openid'] });
+      const found = (await query(tokens.adminScope, name)).json.doc as Array<Record<string, unknown>>;
+      expect(found.map((d) => d.client_id)).to.deep.equal([partner.clientId]);
+      expect((await query(tokens.adminScope, name.toLowerCase())).json.doc).to.deep.equal([]);
+    });
+
+    it('returns every client when the name is blank, past the first thousand', async () => {
+      const total = (await server.services.clients.list({ perPage: 1 })).total;
+      const missing = Math.max(0, 1001 - total);
+      for (let i = 0; i < missing; i += 50) {
+        await Promise.all(Array.from({ length: Math.min(50, missing - i) }, (_, j) => server.services.clients.create({
+          name: `Many ${i + j}`, grantTypes: ['client_credentials'], scope: ['read'],
+        })));
+      }
+      const all = (await query(tokens.adminScope)).json.doc as unknown[];
+      expect(all).to.have.length((await server.services.clients.list({ perPage: 1 })).total).and.length.above(1000);
     });
 
     it('sees the same records as Northstar and the CLI', async () => {

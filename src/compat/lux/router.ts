@@ -165,8 +165,11 @@ export function luxRouter(deps: LuxDeps): Router {
     const fields = ctx.method === 'POST'
       ? await readValidated(ctx, QUERY_REQUEST, 'invalid_request')
       : validateFields({ ...ctx.query }, QUERY_REQUEST, 'invalid_request');
+    // The seed's client_name names one client: an exact match, not a search
+    // (a search could hand a tool reading doc[0] another client's secret).
+    // Blank: all clients, however many.
     const name = stringField(fields, 'client_name')?.trim();
-    const { clients: found } = await clients.list({ name: name || undefined, perPage: 1000 });
+    const found = await clients.listAll(name ? { nameIs: name } : {});
     ctx.set('Cache-Control', 'no-store');
     ctx.body = { doc: await Promise.all(found.map(doc)) };
   };
