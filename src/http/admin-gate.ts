@@ -28,6 +28,12 @@ export interface AdminGateOptions {
   rolesOf: RolesOf;
   audit: AuditLog;
   realm: string;
+  /**
+   * Takes an Authorization header that is a token alone, with no scheme, as
+   * a Bearer token: Northstar's clients send `Authorization: <token>` (its
+   * document's every example), which its server accepted.
+   */
+  schemeOptional?: boolean;
   /** Writes the refusal in the surface's own error shape. */
   refuse(ctx: Context, decision: Extract<AdminDecision, { allowed: false }>): void;
 }
@@ -39,7 +45,9 @@ export interface AdminGateOptions {
  */
 export function adminGate(options: AdminGateOptions): Middleware {
   return async (ctx, next) => {
-    const decision = await authorizeAdmin(options.tokenCheck, options.rolesOf, ctx.get('Authorization') || undefined, {
+    let authorization = ctx.get('Authorization') || undefined;
+    if (options.schemeOptional && authorization && !authorization.includes(' ')) authorization = `Bearer ${authorization}`;
+    const decision = await authorizeAdmin(options.tokenCheck, options.rolesOf, authorization, {
       realm: options.realm,
     });
     if (!decision.allowed) {

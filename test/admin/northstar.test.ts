@@ -57,6 +57,16 @@ describe('Northstar client admin API (/v2)', () => {
       });
     }
 
+    it('takes the token alone, with no scheme, as the document’s examples send it (Authorization: ${ACCESS_TOKEN})', async () => {
+      const bare = (method: string, path: string, value: string | undefined) => send(`${server.url}/v2${path}`, { method, headers: { accept: 'application/json', authorization: value ?? '' } });
+      expect((await bare('GET', '/clients', tokens.admin)).status).to.equal(200);
+      expect((await bare('GET', '/key', tokens.roleAdminWithAdmin)).status).to.equal(200);
+      // The same rules as with the scheme.
+      expect((await bare('GET', '/clients', tokens.user)).status).to.equal(403);
+      expect((await bare('GET', '/clients', 'bogus-token-value')).status).to.equal(401);
+      expect((await bare('GET', '/clients', `Basic ${tokens.admin}`)).status).to.equal(401);
+    });
+
     it('lets an admin-scope token and role:admin with an admin user in', async () => {
       expect((await api('GET', '/clients', tokens.admin)).status).to.equal(200);
       expect((await api('GET', '/clients', tokens.roleAdminWithAdmin)).status).to.equal(200);

@@ -78,6 +78,7 @@ export function northstarRouter(deps: NorthstarDeps): Router {
   const requireAdmin = adminGate({
     surface: 'northstar',
     realm: 'northstar',
+    schemeOptional: true,
     tokenCheck,
     audit: deps.audit,
     rolesOf: async (id) => (await accounts.findById(id))?.roles,
