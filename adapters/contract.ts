@@ -236,8 +236,6 @@ export interface ClientsStore {
   insert(metadata: ClientMetadata): Promise<ClientRecord>;
   /** Replaces a client's metadata; `undefined` when there is no such client. */
   replace(metadata: ClientMetadata): Promise<ClientRecord | undefined>;
-  /** Inserts or replaces (dynamic registration through oidc-provider). */
-  save(metadata: ClientMetadata): Promise<void>;
   /**
    * A client brought across from another system, inserted or replaced with
    * its secret as given: in the clear (hashed and sealed as any other), or as

@@ -1,5 +1,5 @@
 import type { Adapter, AdapterFactory, AdapterPayload as ProviderPayload } from 'oidc-provider';
-import { errors } from 'oidc-provider';
+import Provider, { errors } from 'oidc-provider';
 import type { AdapterPayload, PayloadStore } from './contract.js';
 import type { ClientMetadata, ClientsStore } from './contract.js';
 import { currentScope, type RequestScope } from './request-scope.js';
@@ -17,7 +17,9 @@ export interface AdapterTiers {
 // Artifacts that may be used once. oidc-provider checks `consumed` on the
 // artifact it loaded and then consumes it; two concurrent redemptions can both
 // pass that check. The store's consume is atomic, so the loser is caught here.
-const SINGLE_USE = new Set(['AuthorizationCode', 'RefreshToken', 'DeviceCode', 'BackchannelAuthenticationRequest']);
+// A pushed authorization request (RFC 9126 §7.3: one-time use) is spent
+// when the authorization it carries is answered.
+const SINGLE_USE = new Set(['AuthorizationCode', 'RefreshToken', 'DeviceCode', 'BackchannelAuthenticationRequest', 'PushedAuthorizationRequest']);
 
 /** Removes everything issued under a grant, in both tiers (RFC 9700 §4.14.2 on reuse; an account's removal). */
 export async function revokeGrant(tiers: Pick<AdapterTiers, 'durable' | 'ephemeral'>, grantId: string): Promise<void> {
@@ -50,6 +52,7 @@ function assertTiersReachable(tiers: AdapterTiers): void {
 async function lostTheRace(tiers: AdapterTiers, store: PayloadStore, model: string, id: string): Promise<never> {
   const payload = await store.find(model, id);
   if (payload?.grantId) await revokeGrant(tiers, payload.grantId);
+  if (model === 'PushedAuthorizationRequest') throw new errors.InvalidRequestUri('request_uri is invalid, expired, or was already used');
   throw new errors.InvalidGrant(`${model} already consumed`);
 }
 
@@ -113,12 +116,39 @@ function payloadAdapter(model: string, store: PayloadStore, tiers: AdapterTiers)
   };
 }
 
+interface RegistrationRequest { oidc?: { route?: string; entities?: { RegistrationAccessToken?: { jti?: string } } } }
+
+/**
+ * oidc-provider writes a client in two places, both of dynamic registration
+ * (RFC 7591, RFC 7592), and one upsert serves both; here they are told apart
+ * by the provider's own route. A registration adds a row and never writes
+ * over one. An update changes the row that is there, and only the holder of
+ * the registration access token it presents: the token is claimed first
+ * (rotation spends it right after this write, RFC 7592 §3), so of concurrent
+ * updates with one token exactly one writes and gets the next token, and an
+ * update racing the client's deletion cannot bring the row back.
+ */
+async function writeRegisteredClient(tiers: AdapterTiers, metadata: ClientMetadata): Promise<void> {
+  const request = Provider.ctx as RegistrationRequest | undefined;
+  if (request?.oidc?.route !== 'client_update') {
+    await tiers.clients.insert(metadata);
+    return;
+  }
+  const presented = request.oidc.entities?.RegistrationAccessToken?.jti;
+  const tokens = isEphemeral('RegistrationAccessToken') ? tiers.ephemeral : tiers.durable;
+  if (!presented || !await tokens.consume('RegistrationAccessToken', presented)) {
+    throw new errors.InvalidToken('the registration access token was already used');
+  }
+  if (!await tiers.clients.replace(metadata)) throw new errors.InvalidToken('the client no longer exists');
+}
+
 // Clients are rows of their own table, shared with every admin surface; this
 // adapter is how oidc-provider (and dynamic registration) reads and writes them.
-function clientAdapter(clients: ClientsStore, revokeClientTokens: (clientId: string) => Promise<void>): Adapter {
+function clientAdapter(tiers: AdapterTiers): Adapter {
+  const { clients, revokeClientTokens } = tiers;
   const unsupported = async (): Promise<never> => { throw new Error('not applicable to clients'); };
   return {
-    upsert: (id, payload) => clients.save({ ...(payload as Record<string, unknown>), client_id: id } as ClientMetadata),
+    upsert: (id, payload) => writeRegisteredClient(tiers, { ...(payload as Record<string, unknown>), client_id: id } as ClientMetadata),
     find: async (id) => (await clients.findCached(id)) as ProviderPayload | undefined,
     findByUid: unsupported,
     findByUserCode: unsupported,
@@ -136,7 +166,7 @@ function clientAdapter(clients: ClientsStore, revokeClientTokens: (clientId: str
 /** The `adapter` option of oidc-provider: one adapter per model, on its tier. */
 export function createAdapterFactory(tiers: AdapterTiers): AdapterFactory {
   return (model: string) => {
-    if (model === 'Client') return clientAdapter(tiers.clients, tiers.revokeClientTokens);
+    if (model === 'Client') return clientAdapter(tiers);
     return payloadAdapter(model, isEphemeral(model) ? tiers.ephemeral : tiers.durable, tiers);
   };
 }

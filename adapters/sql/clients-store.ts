@@ -156,20 +156,6 @@ export class SqlClientsStore implements ClientsStore {
     });
   }
 
-  /** Inserts or replaces (dynamic registration through oidc-provider). */
-  async save(metadata: ClientMetadata): Promise<void> {
-    const { document, secret } = this.atRest(metadata);
-    return this.invalidating(metadata.client_id, async () => {
-      await this.db.query(
-        `INSERT INTO clients (client_id, metadata, secret_hash, secret_sealed) VALUES ($1, $2::jsonb, $3, $4)
-         ON CONFLICT (client_id) DO UPDATE SET metadata = excluded.metadata, updated_at = now(),
-           secret_hash = CASE WHEN $5::boolean OR clients.secret_hash = $6 THEN clients.secret_hash ELSE excluded.secret_hash END,
-           secret_sealed = CASE WHEN $5::boolean OR clients.secret_hash = $6 THEN clients.secret_sealed ELSE excluded.secret_sealed END`,
-        [metadata.client_id, document, secret.hash, secret.sealed, secret.keep, metadata.client_secret ?? null],
-      );
-    });
-  }
-
   /**
    * A client brought across from another system, inserted or replaced with
    * its secret as given: in the clear (hashed and sealed as any other), or as

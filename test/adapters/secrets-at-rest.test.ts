@@ -86,7 +86,7 @@ for (const database of databases) {
 
       // What ClientService.update and RFC 7592 updates do: the metadata as read, changed.
       await clients.replace({ ...inserted.metadata, client_name: 'renamed' });
-      await clients.save({ ...inserted.metadata, client_name: 'renamed again' });
+      await clients.replace({ ...inserted.metadata, client_name: 'renamed again' });
       expect(await row(clientId)).to.include({ secret_hash: stored.secret_hash, secret_sealed: stored.secret_sealed });
       expect(await clients.revealSecret(clientId)).to.equal(secret);
       expect((await clients.find(clientId))!.metadata).to.include({ client_name: 'renamed again', client_secret: stored.secret_hash });
