@@ -208,6 +208,11 @@ export interface StoredSecret {
 }
 
 /** Thrown by `ClientsStore.insert` when the client_id is already registered. */
+/** A conditional replace found the client changed since it was read (ClientsStore.replace `ifStill`). */
+export class ClientChangedError extends Error {
+  override name = 'ClientChangedError';
+}
+
 export class DuplicateClientIdError extends Error {
   override name = 'DuplicateClientIdError';
 }
@@ -234,8 +239,13 @@ export interface ClientsStore {
   find(clientId: string): Promise<ClientRecord | undefined>;
   /** Inserts a new client; never overwrites an existing one (DuplicateClientIdError). */
   insert(metadata: ClientMetadata): Promise<ClientRecord>;
-  /** Replaces a client's metadata; `undefined` when there is no such client. */
-  replace(metadata: ClientMetadata): Promise<ClientRecord | undefined>;
+  /**
+   * Replaces a client's metadata; `undefined` when there is no such client.
+   * With `ifStill`, only while the stored metadata is still that (as read
+   * before the change was made): otherwise a ClientChangedError, and nothing
+   * is written.
+   */
+  replace(metadata: ClientMetadata, options?: { ifStill?: ClientMetadata }): Promise<ClientRecord | undefined>;
   /**
    * A client brought across from another system, inserted or replaced with
    * its secret as given: in the clear (hashed and sealed as any other), or as

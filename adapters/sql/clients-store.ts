@@ -1,4 +1,4 @@
-import { type ClientMetadata, type ClientRecord, type ClientsStore, DuplicateClientIdError, type PreviousSecret, type StoredSecret } from '../contract.js';
+import { type ClientMetadata, type ClientRecord, type ClientsStore, ClientChangedError, DuplicateClientIdError, type PreviousSecret, type StoredSecret } from '../contract.js';
 import type { SecretsAtRest } from '../secrets-at-rest.js';
 import { containsPattern, type SqlDatabase } from './database.js';
 
@@ -139,9 +139,10 @@ export class SqlClientsStore implements ClientsStore {
     });
   }
 
-  /** Replaces a client's metadata; `undefined` when there is no such client. */
-  async replace(metadata: ClientMetadata): Promise<ClientRecord | undefined> {
+  async replace(metadata: ClientMetadata, options: { ifStill?: ClientMetadata } = {}): Promise<ClientRecord | undefined> {
     const { document, secret } = this.atRest(metadata);
+    // jsonb equality: the same document whatever the order of its keys.
+    const expected = options.ifStill ? this.atRest(options.ifStill).document : null;
     return this.invalidating(metadata.client_id, async () => {
       // $6: the document carried back the stored hash as read (also an
       // imported hash of another format, which isClientSecretHash does not know).
@@ -149,10 +150,12 @@ export class SqlClientsStore implements ClientsStore {
         `UPDATE clients SET metadata = $2::jsonb, updated_at = now(),
            secret_hash = CASE WHEN $5::boolean OR secret_hash = $6 THEN secret_hash ELSE $3 END,
            secret_sealed = CASE WHEN $5::boolean OR secret_hash = $6 THEN secret_sealed ELSE $4 END
-         WHERE client_id = $1 RETURNING *`,
-        [metadata.client_id, document, secret.hash, secret.sealed, secret.keep, metadata.client_secret ?? null],
+         WHERE client_id = $1 AND ($7::jsonb IS NULL OR metadata = $7::jsonb) RETURNING *`,
+        [metadata.client_id, document, secret.hash, secret.sealed, secret.keep, metadata.client_secret ?? null, expected],
       );
-      return rows[0] ? toRecord(rows[0]) : undefined;
+      if (rows[0]) return toRecord(rows[0]);
+      if (expected !== null && await this.findRow(metadata.client_id)) throw new ClientChangedError(`client ${metadata.client_id} changed since it was read`);
+      return undefined;
     });
   }
 

@@ -1,5 +1,5 @@
 import { randomBytes, randomUUID } from 'node:crypto';
-import { type ClientMetadata, type ClientRecord, type ClientsStore, type ClientTokenStore, DuplicateClientIdError } from '../../adapters/contract.js';
+import { type ClientMetadata, type ClientRecord, type ClientsStore, type ClientTokenStore, ClientChangedError, DuplicateClientIdError } from '../../adapters/contract.js';
 import { ConflictError, type FieldProblem, NotFoundError, ValidationError } from '../errors/app-error.js';
 import { SecretsKeyError } from '../../adapters/secrets-at-rest.js';
 import type { Actor, AuditLog } from '../audit/log.js';
@@ -82,6 +82,19 @@ function decisiveChanges(before: ClientMetadata, after: ClientMetadata): Record<
   }
   return changes;
 }
+
+/** Whether `after` takes away a scope or a grant type `before` had: what tokens already issued may carry or be renewed by. */
+function narrowsWhatTokensCarry(before: ClientMetadata, after: ClientMetadata): boolean {
+  const words = (value: unknown) => (typeof value === 'string' ? value.split(' ').filter(Boolean) : Array.isArray(value) ? value.map(String) : []);
+  const takesAway = (field: 'scope' | 'grant_types') => {
+    const kept = new Set(words(after[field]));
+    return words(before[field]).some((item) => !kept.has(item));
+  };
+  return takesAway('scope') || takesAway('grant_types');
+}
+
+/** Attempts at a client update before a concurrent writer is reported instead of merged with. */
+const UPDATE_ATTEMPTS = 5;
 
 export interface ClientPatch {
   name?: string;
@@ -236,9 +249,31 @@ export class ClientService {
   /**
    * Changes name, description, scopes or redirect URIs. The client_id and
    * secret never change here: they are not fields of a patch.
+   *
+   * The patch is applied to the client as stored and written only if it is
+   * still stored so; if another writer came first, it is applied again to
+   * what that writer left, so concurrent changes of different fields both
+   * hold (a read-modify-write of the whole document lost one of them).
+   *
+   * Taking a scope or a grant type away ends every grant and token the
+   * client holds (RFC 6749 §6: a refresh may not widen what is now
+   * authorised; oidc-provider never checks a grant against the client's
+   * current scopes again). Its users sign in again; an administrator who
+   * removes `admin` knows no token carrying it survives.
    */
   async update(clientId: string, patch: ClientPatch, by: Actor = {}): Promise<Client> {
     assertClientChangeable(clientId);
+    for (let attempt = 1; ; attempt += 1) {
+      try {
+        return await this.updateOnce(clientId, patch, by);
+      } catch (error) {
+        if (!(error instanceof ClientChangedError)) throw error;
+        if (attempt >= UPDATE_ATTEMPTS) throw new ConflictError('client_id', `client "${clientId}" is being changed by someone else; try again`);
+      }
+    }
+  }
+
+  private async updateOnce(clientId: string, patch: ClientPatch, by: Actor): Promise<Client> {
     const record = await this.store.find(clientId);
     if (!record) throw new NotFoundError(`no client with client_id "${clientId}"`);
     const problems: FieldProblem[] = [];
@@ -268,9 +303,14 @@ export class ClientService {
     // The whole client after the change goes through the rules, not just the
     // changed fields: a change may break a rule that involves other fields.
     await this.assertAcceptable(metadata, []);
-    const updated = await this.store.replace(metadata);
+    const updated = await this.store.replace(metadata, { ifStill: record.metadata });
     if (!updated) throw new NotFoundError(`no client with client_id "${clientId}"`);
-    await this.audit?.record({ event: 'client.updated', ...by, clientId, detail: { fields: Object.keys(patch).filter((k) => patch[k as keyof ClientPatch] !== undefined), changes: decisiveChanges(record.metadata, metadata) } });
+    // After the write, as at deletion: nothing new is minted under the old rules.
+    const tokensEnded = narrowsWhatTokensCarry(record.metadata, metadata);
+    if (tokensEnded) await this.tokens.revokeAll(clientId);
+    await this.audit?.record({ event: 'client.updated', ...by, clientId, detail: {
+      fields: Object.keys(patch).filter((k) => patch[k as keyof ClientPatch] !== undefined), changes: decisiveChanges(record.metadata, metadata), ...(tokensEnded ? { tokensEnded } : {}),
+    } });
     return toClient(updated);
   }
 
