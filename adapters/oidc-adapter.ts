@@ -57,21 +57,33 @@ async function lostTheRace(tiers: AdapterTiers, store: PayloadStore, model: stri
 }
 
 /**
- * Writes a consumption still held when the request's work is done (nothing
- * replaced the artifact); a lost race then fails the request as it would
- * have at the consume itself.
+ * Writes a held consumption, with its replacement when there is one (one
+ * statement: the replacement exists only if this request consumed the
+ * artifact); a lost race fails the request as it would have at the consume
+ * itself, and ends the grant as the replay it is.
  */
 async function writeHeldConsumption(scope: RequestScope, tiers: AdapterTiers): Promise<void> {
   const held = scope.heldConsumption;
   if (!held) return;
   scope.heldConsumption = undefined;
   const store = held.store as PayloadStore;
-  if (!await store.consume(held.model, held.id)) await lostTheRace(tiers, store, held.model, held.id);
+  const { replacement } = held;
+  const won = replacement && store.consumeAndUpsert
+    ? await store.consumeAndUpsert(held, replacement.model, replacement.id, replacement.payload as AdapterPayload, replacement.expiresIn)
+    : await store.consume(held.model, held.id);
+  if (!won) await lostTheRace(tiers, store, held.model, held.id);
 }
 
-/** What a request scope (Storage.requestScope) settles when its work is done. */
-export function settleRequestScope(tiers: AdapterTiers): (scope: RequestScope) => Promise<void> {
-  return (scope) => writeHeldConsumption(scope, tiers);
+/**
+ * What a request scope (Storage.requestScope) settles when its work is done:
+ * what it holds is written if the request succeeded, and dropped if not
+ * (the artifact stays unspent, and its replacement is never stored).
+ */
+export function settleRequestScope(tiers: AdapterTiers): (scope: RequestScope, succeeded: boolean) => Promise<void> {
+  return async (scope, succeeded) => {
+    if (succeeded) await writeHeldConsumption(scope, tiers);
+    else scope.heldConsumption = undefined;
+  };
 }
 
 function payloadAdapter(model: string, store: PayloadStore, tiers: AdapterTiers): Adapter {
@@ -80,10 +92,10 @@ function payloadAdapter(model: string, store: PayloadStore, tiers: AdapterTiers)
       if (!SINGLE_USE.has(model)) { await store.consume(model, id); return; }
       assertTiersReachable(tiers);
       const scope = currentScope();
-      if (scope && store.consumeAndUpsert) {
-        // oidc-provider stores what the artifact is exchanged for right after
-        // consuming it: the consumption waits for that write and goes with
-        // it, in one statement (one round trip, still before the answer).
+      if (scope) {
+        // Spent when the answer is known to be a success (settleRequestScope),
+        // with what oidc-provider stores in exchange right after, in one
+        // statement (one round trip, still before the answer goes out).
         await writeHeldConsumption(scope, tiers);
         scope.heldConsumption = { model, id, store };
         return;
@@ -99,15 +111,13 @@ function payloadAdapter(model: string, store: PayloadStore, tiers: AdapterTiers)
     } : { revokeByGrantId: (grantId: string) => store.revokeByGrantId(model, grantId) }),
     upsert: async (id, payload, expiresIn) => {
       const lifetime = expiresIn && expiresIn + (KEPT_PAST_EXPIRY[model] ?? 0);
-      const scope = currentScope();
-      const held = scope?.heldConsumption;
-      if (held?.store !== store) {
-        await store.upsert(model, id, payload as AdapterPayload, lifetime);
+      const held = currentScope()?.heldConsumption;
+      if (held?.store === store && !held.replacement && store.consumeAndUpsert) {
+        // What the held artifact is exchanged for: written with its consumption.
+        held.replacement = { model, id, payload: payload as AdapterPayload, expiresIn: lifetime };
         return;
       }
-      // Held only by a store that has consumeAndUpsert (consume, above).
-      scope!.heldConsumption = undefined;
-      if (!await store.consumeAndUpsert!(held, model, id, payload as AdapterPayload, lifetime)) await lostTheRace(tiers, store, held.model, held.id);
+      await store.upsert(model, id, payload as AdapterPayload, lifetime);
     },
     find: async (id) => (await store.find(model, id)) as ProviderPayload | undefined,
     findByUid: async (uid) => (await store.findByUid(model, uid)) as ProviderPayload | undefined,

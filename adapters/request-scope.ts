@@ -10,10 +10,13 @@ import Provider from 'oidc-provider';
  *   and the account it belongs to are read in the same statement (one
  *   snapshot), because oidc-provider asks for both next. Each is taken once;
  *   a write to either within the request drops it.
- * - a consumption held back: a refresh token's consumption is written by
- *   the statement that stores its replacement, so rotation is one round trip
- *   (adapters/oidc-adapter.ts). Whatever is still held when the request's
- *   work ends is written then, before the answer goes out.
+ * - a consumption held back: a code's or refresh token's consumption, and
+ *   the replacement it is exchanged for in the same store, are written when
+ *   the request's work ends, by one statement (rotation is one round trip),
+ *   and only if the answer is a success (adapters/oidc-adapter.ts). A request
+ *   that fails after the provider spent its artifact (a store that stopped
+ *   answering, a bad `resource`) spends nothing, so the client's retry is
+ *   not taken for a replay.
  *
  * Nothing outlives the request: this is not a cache, and no other request,
  * process or node can see a row taken from it.
@@ -21,8 +24,15 @@ import Provider from 'oidc-provider';
 export interface RequestScope {
   /** Rows read ahead, by `Grant:<id>` (a payload) / `account:<id>` (an accounts row); `null` when the read found none. */
   readonly readAhead: Map<string, unknown>;
-  /** The single-use artifact whose consumption waits for the next write to the same store (`store`). */
-  heldConsumption?: { model: string; id: string; store: object };
+  /** The single-use artifact whose consumption waits for the end of the request, with what replaces it in the same store (`store`). */
+  heldConsumption?: HeldConsumption;
+}
+
+export interface HeldConsumption {
+  model: string;
+  id: string;
+  store: object;
+  replacement?: { model: string; id: string; payload: Record<string, unknown>; expiresIn?: number };
 }
 
 // Scopes by request, found through the request oidc-provider is serving
@@ -40,16 +50,21 @@ export function currentScope(): RequestScope | undefined {
 
 /**
  * Runs `work` (which hands `request` to oidc-provider) with a scope of its
- * own, then `settle` (which writes what is still held); `settle` runs even
- * when nothing is held, and not when `work` threw (a failed request consumed
- * nothing).
+ * own, then `settle` (which writes what is held if `request` was answered
+ * with a success); `settle` runs even when nothing is held, and not when
+ * `work` threw (a failed request consumed nothing).
  */
-export async function inRequestScope<T>(request: object, work: () => Promise<T>, settle: (scope: RequestScope) => Promise<void>): Promise<T> {
+export async function inRequestScope<T>(
+  request: object,
+  work: () => Promise<T>,
+  settle: (scope: RequestScope, succeeded: boolean) => Promise<void>,
+): Promise<T> {
   const scope: RequestScope = { readAhead: new Map() };
   scopes.set(request, scope);
   try {
     const result = await work();
-    await settle(scope);
+    const status = (request as { status?: unknown }).status;
+    await settle(scope, typeof status === 'number' && status >= 200 && status < 300);
     return result;
   } finally {
     scopes.delete(request);

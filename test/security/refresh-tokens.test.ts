@@ -97,4 +97,19 @@ describe('refresh tokens', () => {
       expect(same.json.scope).to.equal('openid');
     });
   });
+
+  describe('a refresh that fails after the provider spent the token', () => {
+    it('spends nothing: a bad resource gets invalid_target, and the same token then refreshes as if it had not been sent', async () => {
+      const { accessToken, refreshToken } = await pair('openid');
+      // oidc-provider rotates before it resolves the resource (RFC 8707), so this failure comes after the spend.
+      const refused = await refresh(refreshToken, auth, { resource: 'https://typo.example.test/' });
+      expect([refused.status, refused.json.error]).to.deep.equal([400, 'invalid_target']);
+      expect(await isActive(server, accessToken, auth), 'the grant lives').to.equal(true);
+      const retried = await refresh(refreshToken);
+      expect(retried.status, retried.text).to.equal(200);
+      expect(await isActive(server, retried.json.access_token as string, auth)).to.equal(true);
+      // And the retry was the one use: the token is spent now.
+      expect((await refresh(refreshToken)).json.error).to.equal('invalid_grant');
+    });
+  });
 });
