@@ -1,6 +1,8 @@
+import { createHash, randomBytes } from 'node:crypto';
 import { expect } from 'chai';
 import * as oauth from 'oauth4webapi';
-import { basicAuth, postForm, postJson } from '../support/http.js';
+import { FormBrowser, type Page } from '../support/form-browser.js';
+import { basicAuth, postForm, postJson, send } from '../support/http.js';
 import { startTestServer, type TestServer } from '../support/server.js';
 
 describe('django-oauth-toolkit dialect: /auth/oauth2/token/ and /auth/oauth2/revoke_token/', () => {
@@ -86,7 +88,8 @@ describe('django-oauth-toolkit dialect: /auth/oauth2/token/ and /auth/oauth2/rev
     expect(badClient.headers.get('www-authenticate')).to.match(/^Basic /);
     expect((await postJson(tokenUrl, { grant_type: 'password', ...user })).status, 'no client at all').to.equal(401);
     const cases: Array<[unknown, string]> = [
-      [{ grant_type: 'client_credentials' }, 'unsupported_grant_type'],
+      [{ grant_type: 'implicit' }, 'unsupported_grant_type'],
+      [{ grant_type: 'toString' }, 'unsupported_grant_type'],
       [{ username: user.username }, 'invalid_request'],
       [{ grant_type: 'password', username: user.username }, 'invalid_request'],
       [{ grant_type: 'password', username: 7, password: 'x' }, 'invalid_request'],
@@ -101,11 +104,15 @@ describe('django-oauth-toolkit dialect: /auth/oauth2/token/ and /auth/oauth2/rev
     }
   });
 
-  it('refuses the password grant to a client whose grant types do not list it', async () => {
+  it('refuses a grant to a client whose grant types do not list it', async () => {
     const other = await server.services.clients.create({ name: 'M2M', grantTypes: ['client_credentials'], scope: ['read'] });
     const reply = await postJson(tokenUrl, { grant_type: 'password', ...user }, { authorization: basicAuth(other.client.clientId, other.clientSecret!) });
     expect(reply.status).to.be.oneOf([400, 401]);
     expect(reply.json.error).to.be.oneOf(['unauthorized_client', 'invalid_request']);
+    const machine = await postJson(tokenUrl, { grant_type: 'client_credentials' }, auth);
+    expect(machine.status, 'the password client asking for client_credentials').to.equal(400);
+    expect(machine.json.error).to.be.oneOf(['unauthorized_client', 'invalid_request']);
+    expect(machine.json.access_token).to.equal(undefined);
   });
 
   it('revokes access and refresh tokens with the documented JSON body, and answers 200 for unknown tokens', async () => {
@@ -143,5 +150,150 @@ describe('django-oauth-toolkit dialect: /auth/oauth2/token/ and /auth/oauth2/rev
     expect(tokens.scope).to.equal('read');
     expect(tokens.expires_in, 'the standard endpoint keeps the standard lifetime').to.equal(server.config.accessTokenTtl);
     expect(tokens.refresh_token).to.be.a('string');
+  });
+
+  describe('the other grants DOT applications are registered for', () => {
+    const CALLBACK = 'https://dot-web.example.test/callback';
+    let machine: { id: string; secret: string; auth: Record<string, string> };
+    let web: { id: string; secret: string; auth: Record<string, string> };
+    let spa: { id: string };
+
+    const pkce = () => {
+      const verifier = randomBytes(32).toString('base64url');
+      return { verifier, challenge: createHash('sha256').update(verifier).digest('base64url') };
+    };
+    const authorizeUrl = (params: Record<string, string>) => `${server.url}/auth/oauth2/authorize/?${new URLSearchParams(params).toString()}`;
+    /** The browser leg at DOT's authorize/: sign in, consent, stop at the client's callback. */
+    async function authorize(params: Record<string, string>): Promise<Page> {
+      const browser = new FormBrowser((next) => next.href.startsWith(CALLBACK));
+      let page = await browser.navigate(authorizeUrl({ redirect_uri: CALLBACK, response_type: 'code', ...params }));
+      if (page.html.includes('/login"')) page = await browser.submit(page, '/login', user);
+      if (page.html.includes('/confirm"')) page = await browser.submit(page, '/confirm');
+      return page;
+    }
+    async function codeFor(params: Record<string, string>): Promise<string> {
+      const page = await authorize(params);
+      const code = new URL(page.url).searchParams.get('code');
+      expect(code, page.html.slice(0, 300)).to.be.a('string');
+      return code!;
+    }
+    const introspect = async (token: string) => (await postForm(`${server.url}/token/introspection`, { token }, web.auth)).json;
+
+    before(async () => {
+      const m2m = await server.services.clients.create({ name: 'Batch job', grantTypes: ['client_credentials'], scope: ['read', 'write'] });
+      machine = { id: m2m.client.clientId, secret: m2m.clientSecret!, auth: { authorization: basicAuth(m2m.client.clientId, m2m.clientSecret!) } };
+      // What the import makes of a DOT `authorization-code` application.
+      const app = await server.services.clients.create({
+        name: 'Web app', grantTypes: ['authorization_code', 'refresh_token'], redirectUris: [CALLBACK], scope: ['read', 'write'],
+      });
+      web = { id: app.client.clientId, secret: app.clientSecret!, auth: { authorization: basicAuth(app.client.clientId, app.clientSecret!) } };
+      const pub = await server.services.clients.create({
+        name: 'Public web app', grantTypes: ['authorization_code', 'refresh_token'], redirectUris: [CALLBACK], scope: ['read'], public: true,
+      });
+      spa = { id: pub.client.clientId };
+    });
+
+    it('answers client_credentials as DOT does: DOT’s lifetime, every registered scope by default, no refresh token', async () => {
+      const reply = await postJson(tokenUrl, { grant_type: 'client_credentials' }, machine.auth);
+      expect(reply.status, reply.text).to.equal(200);
+      // What DOT 1.7 answers: {"access_token", "expires_in": 600, "token_type": "Bearer", "scope": "read write"}.
+      expect(Object.keys(reply.json).sort()).to.deep.equal(['access_token', 'expires_in', 'scope', 'token_type']);
+      expect(reply.json).to.include({ token_type: 'Bearer', expires_in: 600, scope: 'read write' });
+      expect(reply.headers.get('cache-control')).to.equal('no-store');
+      const info = await introspect(reply.json.access_token as string);
+      expect(info).to.include({ active: true, client_id: machine.id, scope: 'read write' });
+      expect(Number(info.exp) - Number(info.iat)).to.equal(600);
+
+      const narrowed = await postForm(tokenUrl, { grant_type: 'client_credentials', scope: 'read', client_id: machine.id, client_secret: machine.secret });
+      expect(narrowed.status, narrowed.text).to.equal(200);
+      expect(narrowed.json.scope).to.equal('read');
+      const wider = await postJson(tokenUrl, { grant_type: 'client_credentials', scope: 'admin' }, machine.auth);
+      expect(wider.status).to.equal(400);
+      expect(wider.json.error).to.equal('invalid_scope');
+    });
+
+    it('runs the code flow through authorize/ and token/ without PKCE for a confidential client, as DOT 1.x did', async () => {
+      const state = 'opaque state/with spaces & symbols=1';
+      const page = await authorize({ client_id: web.id, state });
+      const callback = new URL(page.url);
+      expect(`${callback.origin}${callback.pathname}`).to.equal(CALLBACK);
+      expect(callback.searchParams.get('state')).to.equal(state);
+      const code = callback.searchParams.get('code')!;
+      const reply = await postForm(tokenUrl, { grant_type: 'authorization_code', code, redirect_uri: CALLBACK }, web.auth);
+      expect(reply.status, reply.text).to.equal(200);
+      // What DOT 1.7 answers: access_token, expires_in (600), token_type, scope (every scope when none was asked), refresh_token.
+      expect(Object.keys(reply.json).sort()).to.deep.equal(['access_token', 'expires_in', 'refresh_token', 'scope', 'token_type']);
+      expect(reply.json).to.include({ token_type: 'Bearer', expires_in: 600, scope: 'read write' });
+      const refreshInfo = await introspect(reply.json.refresh_token as string);
+      expect(Number(refreshInfo.exp) - Number(refreshInfo.iat), 'DOT’s one-day refresh token').to.equal(86_400);
+      const me = await send(`${server.url}/api/whoami`, { method: 'GET', headers: { authorization: `Bearer ${reply.json.access_token as string}` } });
+      expect(me.status).to.equal(200);
+
+      const refreshed = await postJson(tokenUrl, { grant_type: 'refresh_token', refresh_token: reply.json.refresh_token }, web.auth);
+      expect(refreshed.status, refreshed.text).to.equal(200);
+      expect(refreshed.json).to.include({ expires_in: 600, scope: 'read write' });
+      const again = await postForm(tokenUrl, { grant_type: 'authorization_code', code, redirect_uri: CALLBACK }, web.auth);
+      expect(again.status).to.equal(400);
+      expect(again.json.error).to.equal('invalid_grant');
+    });
+
+    it('holds a code bound to a challenge to its code_verifier at token/', async () => {
+      const { verifier, challenge } = pkce();
+      const withChallenge = { client_id: web.id, scope: 'read', code_challenge: challenge, code_challenge_method: 'S256' };
+      const wrong = await postJson(tokenUrl, { grant_type: 'authorization_code', code: await codeFor(withChallenge), redirect_uri: CALLBACK, code_verifier: pkce().verifier }, web.auth);
+      expect(wrong.status, wrong.text).to.equal(400);
+      expect(wrong.json.error).to.equal('invalid_grant');
+      const right = await postJson(tokenUrl, { grant_type: 'authorization_code', code: await codeFor(withChallenge), redirect_uri: CALLBACK, code_verifier: verifier }, web.auth);
+      expect(right.status, right.text).to.equal(200);
+      expect(right.json.scope).to.equal('read');
+    });
+
+    it('still requires PKCE of a public client, which then redeems its code with its client_id alone', async () => {
+      const refused = await fetch(authorizeUrl({ client_id: spa.id, redirect_uri: CALLBACK, response_type: 'code', state: 's' }), { redirect: 'manual' });
+      expect(new URL(refused.headers.get('location')!).searchParams.get('error')).to.equal('invalid_request');
+      const { verifier, challenge } = pkce();
+      const code = await codeFor({ client_id: spa.id, code_challenge: challenge, code_challenge_method: 'S256' });
+      const reply = await postForm(tokenUrl, { grant_type: 'authorization_code', code, redirect_uri: CALLBACK, client_id: spa.id, code_verifier: verifier });
+      expect(reply.status, reply.text).to.equal(200);
+      expect(reply.json).to.include({ expires_in: 600, scope: 'read' });
+      const revoked = await postJson(revokeUrl, { token: reply.json.access_token, client_id: spa.id });
+      expect(revoked.status, 'a public client revokes with its client_id, as at DOT').to.equal(200);
+      expect((await introspect(reply.json.access_token as string)).active).to.equal(false);
+    });
+
+    it('refuses a confidential client that names itself without its secret', async () => {
+      const code = await codeFor({ client_id: web.id });
+      const reply = await postForm(tokenUrl, { grant_type: 'authorization_code', code, redirect_uri: CALLBACK, client_id: web.id });
+      expect(reply.status).to.equal(401);
+      expect(reply.json.error).to.equal('invalid_client');
+    });
+
+    it('never redirects for an unknown client or an unregistered redirect_uri', async () => {
+      const cases: Array<Record<string, string>> = [
+        { client_id: web.id, redirect_uri: 'https://attacker.example.test/cb', response_type: 'code', state: 's' },
+        { client_id: 'nobody', redirect_uri: CALLBACK, response_type: 'code', state: 's' },
+        { redirect_uri: CALLBACK, response_type: 'code', state: 's' },
+      ];
+      for (const params of cases) {
+        const response = await fetch(authorizeUrl(params), { redirect: 'manual' });
+        expect(response.status, JSON.stringify(params)).to.equal(400);
+        expect(response.headers.get('location'), JSON.stringify(params)).to.equal(null);
+      }
+    });
+
+    it('refuses the implicit flow, redirecting its error only to the registered redirect_uri', async () => {
+      const response = await fetch(authorizeUrl({ client_id: web.id, redirect_uri: CALLBACK, response_type: 'token', state: 's' }), { redirect: 'manual' });
+      const location = response.headers.get('location');
+      if (location) {
+        const callback = new URL(location);
+        expect(`${callback.origin}${callback.pathname}`).to.equal(CALLBACK);
+        // response_type=token answers in the fragment (OAuth 2.0 Multiple Response Types §5).
+        const answer = new URLSearchParams(callback.hash.slice(1) || callback.search);
+        expect(answer.get('error')).to.equal('unsupported_response_type');
+        expect(location).not.to.include('access_token');
+      } else {
+        expect(response.status).to.equal(400);
+      }
+    });
   });
 });

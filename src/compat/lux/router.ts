@@ -7,7 +7,7 @@ import { AppError, ValidationError } from '../../errors/app-error.js';
 import { bodySchema, type Fields, readValidated, stringField, text, validateFields } from '../../http/body.js';
 import { callProviderEndpoint } from '../../http/provider-endpoint.js';
 import { renderPage, type Views } from '../../http/views.js';
-import { exemptFromPkce } from '../../provider/pkce-exemption.js';
+import { handOffAuthorization } from '../shared/authorize-handoff.js';
 import type { TokenCheck } from '../../resource-check/token-check.js';
 import { luxErrors } from './errors.js';
 import { adminGate } from '../../http/admin-gate.js';
@@ -82,21 +82,8 @@ export function luxRouter(deps: LuxDeps): Router {
       errorPage(ctx, 'Unsupported response type', 'This sign-in link asks for something other than response_type=code.');
       return;
     }
-    const clientId = typeof ctx.query.client_id === 'string' ? ctx.query.client_id : undefined;
-    const client = clientId ? await provider.Client.find(clientId).catch(() => undefined) : undefined;
-    if (ctx.query.scope === undefined && client?.scope) {
-      // Lux requests carry no scope: they get what the client is registered for.
-      ctx.query = { ...ctx.query, scope: client.scope };
-    }
-    exemptFromPkce(ctx);
-    ctx.state.dialect = 'lux';
-    const original = ctx.path;
-    ctx.path = provider.pathFor('authorization');
-    try {
-      await next();
-    } finally {
-      ctx.path = original;
-    }
+    // Lux requests carry no scope: they get what the client is registered for.
+    await handOffAuthorization(ctx, next, provider, 'lux');
   });
 
   router.post('/access_token/', async (ctx, next) => {
