@@ -9,6 +9,7 @@ import { instrumentStore } from './instrumented-store.js';
 import { LocalRevocationFeed } from './local-revocation-feed.js';
 import { RELAY_SOCKET, RelayedRevocationFeed, RevocationRelay } from './embedded/revocation-relay.js';
 import { createAdapterFactory, revokeGrant, settleRequestScope } from './oidc-adapter.js';
+import { redisTakesWrites, sqlTakesWrites } from './readiness.js';
 import { inRequestScope } from './request-scope.js';
 import { JWT_ACCESS_TOKEN_MODEL } from './tiers.js';
 import { RedisCounterStore } from './redis/counter-store.js';
@@ -309,9 +310,12 @@ export async function openStorage(options: StorageOptions): Promise<Storage> {
       sweeper.unref();
     },
     async readiness() {
-      const probe = (store: PayloadStore) => store.ping().then(() => true, () => false);
-      const [durableUp, ephemeralUp] = await Promise.all([probe(durable), probe(ephemeral)]);
-      return { durable: durableUp, ephemeral: ephemeralUp };
+      // Ready means a token request can be served, which writes to both
+      // tiers: a store that answers reads but refuses writes is not ready.
+      const durableUp = sqlTakesWrites(db);
+      const ephemeralUp = redis && names ? redisTakesWrites(redis, names.key('readiness')) : durableUp;
+      const [durableReady, ephemeralReady] = await Promise.all([durableUp, ephemeralUp]);
+      return { durable: durableReady, ephemeral: ephemeralReady };
     },
     async close() {
       if (sweeper) clearInterval(sweeper);

@@ -231,7 +231,7 @@ export const settings = {
   sweepInterval: {
     env: 'SWEEP_INTERVAL',
     default: 60,
-    description: 'Seconds between deletions of expired rows (only when the ephemeral tier is SQL).',
+    description: 'Seconds between deletions of expired rows (refresh tokens, grants, reset links; with no Redis also the ephemeral ones) and of audit events past AUDIT_RETENTION_DAYS. The sweeper runs whatever the tiers.',
   },
   auditRetentionDays: {
     env: 'AUDIT_RETENTION_DAYS',

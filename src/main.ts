@@ -1,5 +1,5 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { type AddressInfo, Server as NetServer } from 'node:net';
 import type { Middleware } from 'koa';
 import type Provider from 'oidc-provider';
 import { openStorage, redisTarget, type Storage } from '../adapters/factory.js';
@@ -353,6 +353,41 @@ async function listenOrExplain(server: Server, port: number, setting: string, ho
   }
 }
 
+// A stopping server gives kept-alive clients this long to send their next
+// request (answered, with Connection: close) before it closes the
+// connections still idle, then looks for idle ones this often. A busy
+// client sends within milliseconds; a quarter second keeps a stop prompt.
+const KEEP_ALIVE_DRAIN_MS = 250;
+const IDLE_SWEEP_MS = 50;
+
+/**
+ * Stops accepting connections and ends keep-alive; `closed` is called once
+ * the last connection has ended. An open keep-alive connection would
+ * otherwise go on being served for as long as its client keeps sending, and
+ * the process would run until it is killed, cutting requests short. From
+ * now on every answer says `Connection: close` (RFC 9112 §9.6) and its
+ * connection closes once it is sent; a connection still idle after
+ * KEEP_ALIVE_DRAIN_MS is closed (its client is not sending).
+ *
+ * net.Server#close, not http.Server#close: the latter also destroys, at this
+ * instant, every connection idle between two requests, and a busy client's
+ * next request is then often already on its way unread: it would get a
+ * reset instead of an answer.
+ */
+function stopServing(server: Server, closed: () => void): void {
+  server.prependListener('request', (_req: IncomingMessage, res: ServerResponse) => { res.shouldKeepAlive = false; });
+  let sweep: NodeJS.Timeout | undefined;
+  const drain = setTimeout(() => {
+    server.closeIdleConnections();
+    sweep = setInterval(() => server.closeIdleConnections(), IDLE_SWEEP_MS).unref();
+  }, KEEP_ALIVE_DRAIN_MS).unref();
+  NetServer.prototype.close.call(server, () => {
+    clearTimeout(drain);
+    clearInterval(sweep);
+    closed();
+  });
+}
+
 /** What a request gets while the process is still opening its storage. */
 function starting(_req: IncomingMessage, res: ServerResponse): void {
   res.writeHead(503, { 'Content-Type': 'application/json', 'Retry-After': '1', 'Cache-Control': 'no-store' });
@@ -387,10 +422,7 @@ export async function startGatehouse(config: GatehouseConfig, logger = createLog
   // Stop accepting, let in-flight requests finish, then stop the background
   // work and close the pools: on close, and when start-up fails part-way.
   const shutdown = async () => {
-    await new Promise<void>((resolve) => {
-      server.close(() => resolve());
-      server.closeIdleConnections();
-    });
+    await new Promise<void>((resolve) => { stopServing(server, resolve); });
     metricsServer?.close();
     await services.signingKeys.stop();
     await services.storage.close();

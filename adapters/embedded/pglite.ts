@@ -6,7 +6,8 @@ import { pg_trgm } from '@electric-sql/pglite/contrib/pg_trgm';
 import { PGliteSocketBridge } from './socket-bridge.js';
 import pg from 'pg';
 import { guardText, type QueryResult, type SqlDatabase, type SqlExecutor } from '../sql/database.js';
-import { poolDatabase } from '../sql/postgres.js';
+import { poolDatabase, unavailableSqlState } from '../sql/postgres.js';
+import { StorageUnavailableError } from '../unavailable.js';
 import { secureDataFolder } from './data-folder.js';
 
 /** The embedded database folder is owned by another live process. */
@@ -77,16 +78,30 @@ async function acquireLock(lockPath: string): Promise<number | undefined> {
   throw new EmbeddedDatabaseBusyError(`could not take the lock ${lockPath}`);
 }
 
+/**
+ * Rethrows what says the embedded database cannot serve now (a full disk,
+ * 53100; read-only, 25006: the same SQLSTATEs as a server's, postgres.ts) as
+ * StorageUnavailableError, so a request answers 503 as with PostgreSQL.
+ */
+async function serving<T>(work: () => Promise<T>): Promise<T> {
+  try {
+    return await work();
+  } catch (error) {
+    if (unavailableSqlState(error)) throw new StorageUnavailableError(`embedded database unavailable: ${(error as Error).message}`, error);
+    throw error;
+  }
+}
+
 function pgliteExecutor(db: Pick<PGlite, 'query' | 'exec'>): SqlExecutor {
   return {
     async query<Row>(text: string, params: unknown[] = []): Promise<QueryResult<Row>> {
       return guardText(text, params, async () => {
-        const result = await db.query<Row>(text, params);
+        const result = await serving(() => db.query<Row>(text, params));
         return { rows: result.rows, rowCount: result.affectedRows ?? result.rows.length };
       });
     },
     async exec(sql: string): Promise<void> {
-      await db.exec(sql);
+      await serving(() => db.exec(sql));
     },
   };
 }

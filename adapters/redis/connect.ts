@@ -79,8 +79,12 @@ export function describeRedisTarget(target: RedisTarget): string {
 // replica without its master (MASTERDOWN), a cluster without a quorum or
 // moving a slot (CLUSTERDOWN, TRYAGAIN, and MOVED or ASK should ioredis
 // ever pass one on instead of following it). During a failover they are an
-// outage (503), and after one, a reconnection finds the new master.
-export const TRANSIENT_REPLY = /^(READONLY|NOREPLICAS|LOADING|MASTERDOWN|CLUSTERDOWN|TRYAGAIN|MOVED|ASK)\b/;
+// outage (503), and after one, a reconnection finds the new master. So are
+// the replies of a node that refuses writes until an operator acts: out of
+// memory under `maxmemory` with nothing evictable (OOM), a failed snapshot
+// with stop-writes-on-bgsave-error (MISCONF), a script running past its
+// time limit (BUSY; not BUSYKEY, which is about the command's key).
+export const TRANSIENT_REPLY = /^(READONLY|NOREPLICAS|LOADING|MASTERDOWN|CLUSTERDOWN|TRYAGAIN|MOVED|ASK|OOM|MISCONF|BUSY)\b/;
 
 // Bounded so that a request never waits long on a Redis that is gone: a
 // command queued while disconnected fails once two reconnection attempts
@@ -151,7 +155,10 @@ function client(target: RedisTarget): RedisClient {
   });
 }
 
-/** Connects and pings; a Redis that cannot be reached is a StorageUnavailableError naming the setting. */
+/**
+ * Connects and pings; a Redis that cannot be reached, or that refuses the
+ * database the URL names, is a StorageUnavailableError naming the setting.
+ */
 export async function connectRedis(target: RedisTarget): Promise<RedisClient> {
   const redis = client(target);
   // Connection errors surface through failed commands and /readyz; without a
@@ -159,14 +166,31 @@ export async function connectRedis(target: RedisTarget): Promise<RedisClient> {
   // says why a start-up connection failed (ioredis's own rejection then says
   // only "Connection is closed.").
   let cause: Error | undefined;
-  redis.on('error', (error: Error) => { cause ??= error; });
+  let selectRefused: Error | undefined;
+  redis.on('error', (error: Error) => {
+    cause ??= error;
+    // ioredis sends the URL's SELECT as the connection opens and, when Redis
+    // refuses it (a database number past its `databases`), reports that here
+    // only and goes on in database 0: the data would silently land beside
+    // whatever else uses database 0.
+    if ((error as Error & { command?: { name?: string } }).command?.name === 'select') selectRefused ??= error;
+  });
+  const setting = { single: 'REDIS_URL', sentinel: 'REDIS_SENTINELS', cluster: 'REDIS_CLUSTER_NODES' }[target.kind];
   try {
     await redis.connect();
     await redis.ping();
   } catch (error) {
     redis.disconnect();
-    const setting = { single: 'REDIS_URL', sentinel: 'REDIS_SENTINELS', cluster: 'REDIS_CLUSTER_NODES' }[target.kind];
     throw new StorageUnavailableError(`${setting}: cannot reach ${describeRedisTarget(target)}: ${whyUnreachable(cause ?? error as Error, target)}`, error);
+  }
+  if (selectRefused) {
+    redis.disconnect();
+    const database = redis instanceof Redis ? redis.options.db : undefined;
+    throw new StorageUnavailableError(
+      `${setting}: ${describeRedisTarget(target)}: Redis refused database ${database ?? '(the one named)'} (${selectRefused.message}); `
+      + 'name a database number below the server\'s `databases` setting (16 by default: 0 to 15)',
+      selectRefused,
+    );
   }
   return redis;
 }

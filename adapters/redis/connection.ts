@@ -16,7 +16,11 @@ function translate(redis: RedisClient, error: unknown): unknown {
   // the node says it cannot take commands now (failover, see connect.ts).
   if (error instanceof ReplyError) {
     const { message } = error as Error;
-    return TRANSIENT_REPLY.test(message) ? new StorageUnavailableError(`Redis unavailable: ${message}`, error) : error;
+    // A MULTI Redis refused as a whole (EXECABORT) gives its reasons apart.
+    const reasons = (error as { previousErrors?: Array<{ message?: string }> }).previousErrors;
+    const transient = TRANSIENT_REPLY.test(message)
+      || (message.startsWith('EXECABORT') && !!reasons?.length && reasons.every((reason) => TRANSIENT_REPLY.test(String(reason.message))));
+    return transient ? new StorageUnavailableError(`Redis unavailable: ${message}`, error) : error;
   }
   const { name, message } = error as Error;
   if (redis.status !== 'ready' || CONNECTION_LOST.test(`${name} ${message}`)) {

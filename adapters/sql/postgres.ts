@@ -3,17 +3,28 @@ import pg from 'pg';
 import { StorageUnavailableError } from '../unavailable.js';
 import { guardText, type QueryResult, type SqlDatabase, type SqlExecutor } from './database.js';
 
-// SQLSTATE classes that mean "the server is not there for you right now":
-// 08 connection exception, 57P01-03 shutdown / cannot connect now, 53300 too
-// many connections, 3D000 the database is gone (dropped or renamed under a
-// running server), 28 the role can no longer sign in. Each is an outage to
-// the caller (503), not a fault of its request. Anything else the server
-// says is about the statement.
-const UNAVAILABLE_SQLSTATE = /^(08|28|57P0[123]$|53300$|3D000$)/;
+// SQLSTATEs that mean "the server cannot serve you right now", not "the
+// statement is wrong": 08 connection exception; 28 the role can no longer
+// sign in; 3D000 the database is gone (dropped or renamed under a running
+// server); 57P01-05 shutdown, crash, cannot connect now, database dropped,
+// idle session ended; 53 insufficient resources (53100 disk full, 53200 out
+// of memory, 53300 too many connections, 53400 a configured limit); 25006
+// a read-only transaction, which is what every write meets on a standby, on
+// a primary demoted under a failover, or with default_transaction_read_only
+// (set by an operator, or by a disk-space guard). Each is an outage to the
+// caller (503), not a fault of its request, and ends without a code change.
+// Anything else the server says is about the statement.
+const UNAVAILABLE_SQLSTATE = /^(08|28|53|57P0\d$|25006$|3D000$)/;
 
-/** True when `error` says the server could not be reached, not that the query was wrong. */
+/** True when `error` carries a SQLSTATE (from node-postgres or PGlite alike) saying the server cannot serve now. */
+export function unavailableSqlState(error: unknown): boolean {
+  const code = (error as { code?: unknown } | null)?.code;
+  return typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code) && UNAVAILABLE_SQLSTATE.test(code);
+}
+
+/** True when `error` says the server could not be reached or cannot serve, not that the query was wrong. */
 function isConnectionFailure(error: unknown): boolean {
-  if (error instanceof pg.DatabaseError) return UNAVAILABLE_SQLSTATE.test(error.code ?? '');
+  if (error instanceof pg.DatabaseError) return unavailableSqlState(error);
   const { code, message } = error as NodeJS.ErrnoException;
   // Socket errors (ECONNREFUSED, ECONNRESET, ETIMEDOUT, …) and pg's own
   // messages for a connection that dropped or never came.
@@ -21,12 +32,12 @@ function isConnectionFailure(error: unknown): boolean {
     || /Connection terminated|timeout exceeded when trying to connect|not queryable/i.test(message ?? '');
 }
 
-/** Rethrows a lost connection as StorageUnavailableError; other errors unchanged. */
+/** Rethrows a lost connection or a server that cannot serve as StorageUnavailableError; other errors unchanged. */
 async function reachable<T>(work: () => Promise<T>): Promise<T> {
   try {
     return await work();
   } catch (error) {
-    if (isConnectionFailure(error)) throw new StorageUnavailableError(`PostgreSQL unreachable: ${(error as Error).message}`, error);
+    if (isConnectionFailure(error)) throw new StorageUnavailableError(`PostgreSQL unavailable: ${(error as Error).message}`, error);
     throw error;
   }
 }

@@ -35,6 +35,13 @@ export function observeProvider(provider: Provider, audit: AuditLog, metrics: Me
     }
   });
 
+  // The provider emits grant.error only for the errors it shows; one it
+  // answers as a 500 (a storage error that is not an outage, a bug) comes as
+  // server_error instead. Counted too, so an alert on token errors sees them.
+  provider.on('server_error', (ctx: Ctx) => {
+    if (ctx?.oidc?.route === 'token') metrics.tokenErrors.inc({ error: 'server_error' });
+  });
+
   provider.on('grant.revoked', (ctx: Ctx, grantId: string) => {
     withRequest(ctx, audit.record({ event: 'grant.revoked', clientId: ctx.oidc?.client?.clientId ?? null, ip: ctx.ip, detail: { grant_id: grantId, route: ctx.oidc?.route } }));
   });

@@ -56,9 +56,11 @@ export async function execute(command: CliCommand, args: string[], given: Values
   // Only `migrate` or --init may create storage: anything else on a store
   // that does not exist is a mistyped GATEHOUSE_DATA_DIR or a forgotten
   // DATABASE_URL, and what it wrote would be where the server never looks.
+  // A refusal about the configuration (exit 1, docs/cli.md), not a usage
+  // error: the command line itself was right.
   if (command.name !== 'migrate' && values.init !== true) {
     const { exists, where } = await storagePresence(config);
-    if (!exists) throw new UsageError(`no Gatehouse storage in ${where}. Check the setting (the server's own value), or pass --init to create it there.`, false);
+    if (!exists) throw new ConfigError(`no Gatehouse storage in ${where}. Check the setting (the server's own value), or pass --init to create it there.`);
   }
   let services: Services | undefined;
   try {

@@ -1,5 +1,6 @@
 import { pino, type Logger, type LoggerOptions } from 'pino';
 import { PinoPretty } from 'pino-pretty';
+import { serializeError } from './error-fields.js';
 import { LineBatch, type LineSink } from './line-batch.js';
 
 export type { Logger };
@@ -63,11 +64,15 @@ function writeOutAtExit(batch: LineBatch): WeakRef<LineBatch> {
  * The process logger: JSON lines on stdout. Nothing that could carry a secret
  * (bodies, query strings, headers) is ever passed to it, which a test checks
  * by searching a full flow's trace-level log for every secret it used; a
- * redaction pass on every line would cost more than it protects.
+ * redaction pass on every line would cost more than it protects. Errors are
+ * the exception to "never passed": a driver's error carries the command or
+ * query that failed, so every logger writes errors through an allow-list
+ * (error-fields.ts) instead of pino's copy of all their properties.
  */
 export function createLogger(level: string, destination?: NodeJS.WritableStream, format: 'json' | 'pretty' = 'json'): Logger {
   // ISO times in JSON lines: readable by people and parsed by every log pipeline.
-  const options: LoggerOptions = { level, base: { service: 'gatehouse' }, timestamp: isoTime };
+  // `err` is pino's error key: a logged Error (`{err}` or an Error passed first) goes through it.
+  const options: LoggerOptions = { level, base: { service: 'gatehouse' }, timestamp: isoTime, serializers: { err: serializeError } };
   if (destination) return pino(options, destination as pino.DestinationStream);
   if (format === 'pretty') {
     // For a person at a terminal: one readable line per event, written at once.

@@ -65,7 +65,7 @@ describe('CLI usability', function () {
     const cli = (...args: string[]) => run(process.execPath, ['dist/src/cli/main.js', ...args], { env }).then(() => 0, (error: { code: number; stderr: string }) => error);
     try {
       const refused = await cli('client', 'list') as { code: number; stderr: string };
-      expect(refused.code).to.equal(2);
+      expect(refused.code).to.equal(1);
       expect(refused.stderr).to.include(`no Gatehouse storage in the embedded database folder ${join(folder, 'typo')}`).and.include('--init');
       expect(existsSync(join(folder, 'typo', 'pgdata')), 'nothing was created').to.equal(false);
       expect(await cli('client', 'list', '--init')).to.equal(0);

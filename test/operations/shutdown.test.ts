@@ -1,6 +1,7 @@
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
+import { Agent, request as httpRequest } from 'node:http';
 import { createServer } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
@@ -108,6 +109,86 @@ describe('shutdown: every stop signal ends every process within the grace period
     expect(processes).to.have.length(3);
     server.kill('SIGTERM');
     await gone(processes, EXIT_WITHIN_MS);
+  });
+});
+
+interface Outcome { status?: number; connection?: string; body?: string; error?: string; reused: boolean }
+
+/** One GET on `agent`, resolved with what came back or how it failed. */
+function get(agent: Agent, url: string): Promise<Outcome> {
+  return new Promise((resolve) => {
+    const req = httpRequest(url, { agent }, (res) => {
+      let body = '';
+      res.setEncoding('utf8').on('data', (chunk: string) => { body += chunk; });
+      res.on('end', () => resolve({ status: res.statusCode, connection: res.headers.connection, body, reused: req.reusedSocket }));
+      res.on('error', (error: NodeJS.ErrnoException) => resolve({ error: error.code ?? error.message, reused: req.reusedSocket }));
+    });
+    req.on('error', (error: NodeJS.ErrnoException) => resolve({ error: error.code ?? error.message, reused: req.reusedSocket }));
+    req.end();
+  });
+}
+
+/**
+ * RFC 9112 §9.6: a server that is stopping says `Connection: close` and
+ * closes each connection once its answer is out; clients on keep-alive
+ * connections are not served on for the whole grace period and then cut off.
+ */
+describe('shutdown: keep-alive clients', function () {
+  this.timeout(60_000);
+  let dataDir: string;
+  let server: ChildProcess | undefined;
+
+  beforeEach(async () => { dataDir = await embeddedDataDir(); });
+  afterEach(async () => {
+    if (server?.pid && alive(server.pid)) process.kill(server.pid, 'SIGKILL');
+    await rm(dataDir, { recursive: true, force: true });
+  });
+
+  it('SIGTERM while keep-alive clients keep sending: every answer is whole, the last ones say Connection: close, and the process exits 0 at once', async () => {
+    const port = await freePort();
+    server = spawn(process.execPath, ['dist/src/server.js'], {
+      env: { ...process.env, PORT: String(port), ISSUER: `http://localhost:${port}`, GATEHOUSE_DATA_DIR: dataDir, LOG_LEVEL: 'warn', WEB_CONCURRENCY: '1' },
+      stdio: ['ignore', 'ignore', 'inherit'],
+    });
+    const exited = new Promise<number | null>((resolve) => server!.once('exit', (code) => resolve(code)));
+    const url = `http://127.0.0.1:${port}`;
+    await ready(url, server);
+    const agent = new Agent({ keepAlive: true, maxSockets: 8 });
+    const outcomes: Outcome[] = [];
+    let signalledAt = 0;
+    // Eight clients, each sending its next request as soon as the last is
+    // answered, on its kept-alive connection; each stops at its first
+    // failure (a refused connection, once the server is gone) or after 30 s.
+    const client = async () => {
+      const deadline = Date.now() + 30_000;
+      while (Date.now() < deadline) {
+        const outcome = await get(agent, `${url}/${outcomes.length % 2 ? 'readyz' : 'healthz'}`);
+        outcomes.push(outcome);
+        if (outcome.error) return;
+      }
+    };
+    const clients = Promise.all(Array.from({ length: 8 }, client));
+    await sleep(500);
+    const answeredBefore = outcomes.length;
+    signalledAt = Date.now();
+    server.kill('SIGTERM');
+    const code = await exited;
+    const exitedAfterMs = Date.now() - signalledAt;
+    await clients;
+    agent.destroy();
+
+    expect(code, 'a clean stop').to.equal(0);
+    expect(exitedAfterMs, 'well within the 10 s grace period').to.be.below(3000);
+    expect(answeredBefore, 'the clients were being served').to.be.above(8);
+    const answered = outcomes.filter((outcome) => !outcome.error);
+    for (const outcome of answered) {
+      expect(outcome.status, outcome.body).to.equal(200);
+      expect(() => JSON.parse(outcome.body!), 'a whole body').not.to.throw();
+    }
+    // Each client ends on a refused connection (the server is gone), never on a request cut off mid-way.
+    const failures = outcomes.filter((outcome) => outcome.error);
+    expect(failures.map((outcome) => outcome.error)).to.satisfy((codes: string[]) => codes.every((each) => each === 'ECONNREFUSED'), JSON.stringify(failures));
+    expect(answered.some((outcome) => outcome.connection === 'close'), 'answers while stopping say Connection: close').to.equal(true);
   });
 });
 
