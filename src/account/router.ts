@@ -23,7 +23,7 @@ export interface AccountPageDeps {
 
 /** What the page says after a change (by a fixed key, so the URL cannot put words on the page). */
 const NOTICES: Record<string, string> = {
-  password: 'Your password was changed. Every other session is signed out; this one stays.',
+  password: 'Your password was changed. Every other session is signed out; this one stays. Every application’s access is withdrawn: each must ask you again.',
   withdrawn: 'Access withdrawn: the application’s tokens no longer work, and it must ask you again.',
   signed_out: 'That session is signed out.',
   signed_out_others: 'Every other session is signed out; this one stays.',
@@ -70,8 +70,9 @@ export function accountRouter(deps: AccountPageDeps): Router {
     // Passwords are taken as typed: spaces may be part of them.
     const current = typeof body.current_password === 'string' ? body.current_password : '';
     const next = typeof body.new_password === 'string' ? body.new_password : '';
-    const { name, sub } = sessionOf(ctx);
-    const others = { sessions, keep: await currentSession(ctx) };
+    const { name, sub, grantId } = sessionOf(ctx);
+    // This browser stays signed in, here: its session and this page's grant.
+    const others = { sessions, keep: await currentSession(ctx), keepGrant: grantId };
     let errors: Record<string, string[]> | undefined;
     try {
       // A wrong current password counts as a failed sign-in would (the same

@@ -102,11 +102,12 @@ export class PasswordResetLinks {
   }
 
   /**
-   * Sets the password through a live link, then ends every sign-in session
-   * of the account (whoever knew the old password is signed out). Bad input
-   * spends nothing; the link is spent before the password is written, and
-   * the password is written only if it is still the one the link was
-   * checked against (so a link racing another change loses).
+   * Sets the password through a live link, which ends every sign-in session,
+   * grant and token of the account (whoever knew the old password, or holds
+   * a token obtained with it, is signed out: AccountService.resetPassword).
+   * Bad input spends nothing; the link is spent before the password is
+   * written, and the password is written only if it is still the one the
+   * link was checked against (so a link racing another change loses).
    */
   async redeem(token: string, password: string, confirmation: string, by: Pick<Actor, 'ip'> = {}): Promise<Account> {
     const { id, account, stamp } = await this.check(token);
@@ -121,8 +122,7 @@ export class PasswordResetLinks {
     if (problems.length) throw new ValidationError(problems);
     if (!(await this.store.consume(id))) throw new ResetLinkUnusable('used');
     const actor = { actor: `user:${account.id}`, ip: by.ip ?? null };
-    if (!(await this.accounts.resetPassword(account.id, password, stamp, actor))) throw new ResetLinkUnusable('superseded');
-    await this.sessions.revokeAllOf(account.id, actor);
+    if (!(await this.accounts.resetPassword(account.id, password, stamp, actor, { sessions: this.sessions }))) throw new ResetLinkUnusable('superseded');
     return account;
   }
 }

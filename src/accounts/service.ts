@@ -88,15 +88,17 @@ function stampOf(passwordHash: string): string {
 }
 
 /**
- * The holder's other sign-in sessions, which a change of their own
- * password ends: whoever knew the old one, or holds a session opened with
- * it, is signed out (OWASP ASVS 4.0.3 §3.3.3 asks that this be offered;
- * here it is the rule). `keep` is the session of the browser making the
- * change, when it has one.
+ * The holder's sign-in sessions, which a new password of their own (a
+ * change, a reset link) ends: whoever knew the old one, or holds a session
+ * opened with it, is signed out (OWASP ASVS 4.0.3 §3.3.3 asks that this be
+ * offered; here it is the rule). In a change, `keep` is the session of the
+ * browser making it and `keepGrant` the grant of the page it is made on,
+ * so the holder stays signed in there; a reset keeps nothing.
  */
 export interface OtherSessions {
   sessions: Pick<SignInSessionService, 'revokeAllOf'>;
   keep: string | undefined;
+  keepGrant?: string | undefined;
 }
 
 function displayName(input: ImportedAccount): string | null {
@@ -377,15 +379,17 @@ export class AccountService {
 
   /**
    * An administrator's new password for the account (the console, the CLI's
-   * `user set-password`): the user's sessions and tokens are left alone
-   * (disabling the account ends them). Like every new password, it voids
-   * the account's outstanding reset links (see passwordStamp).
+   * `user set-password`): like every new password, it ends the account's
+   * sessions, grants and tokens (see endAccessAfterNewPassword), even when
+   * the administrator sets their own, and voids the account's outstanding
+   * reset links (see passwordStamp).
    */
   async setPassword(idOrUsername: string, password: string, by: Actor = {}): Promise<Account> {
     const account = await this.show(idOrUsername);
     this.checkNewPassword(password, 'password');
     await this.store.update(account.id, { passwordHash: await hashPassword(password) });
     await this.audit?.record({ event: 'account.password_set', ...by, detail: { account_id: account.id, username: account.username } });
+    await this.endAccessAfterNewPassword(account.id, by);
     return account;
   }
 
@@ -393,15 +397,40 @@ export class AccountService {
    * The holder's new password through a reset link, written only if the
    * password is still the one of `stamp` (compare and set on the hash): of
    * two links redeemed at once, or a link racing a change elsewhere, the
-   * later one writes nothing and answers `false`.
+   * later one writes nothing and answers `false`. Once written, every
+   * session, grant and token of the account is ended (a reset keeps none).
    */
-  async resetPassword(id: string, password: string, stamp: string, by: Actor = {}): Promise<boolean> {
+  async resetPassword(id: string, password: string, stamp: string, by: Actor, signedIn: Pick<OtherSessions, 'sessions'>): Promise<boolean> {
     this.checkNewPassword(password, 'password');
     const record = await this.store.findById(id);
     if (!record || stampOf(record.passwordHash) !== stamp) return false;
     if (!(await this.store.replacePasswordHash(record.id, record.passwordHash, await hashPassword(password)))) return false;
     await this.audit?.record({ event: 'account.password_reset', ...by, detail: { account_id: record.id, username: record.username } });
+    await this.endAccessAfterNewPassword(record.id, by, { sessions: signedIn.sessions, keep: undefined });
     return true;
+  }
+
+  /**
+   * What a new password ends, by whichever path it was set. A password change
+   * is a revocation trigger (RFC 9700 §4.14.2), and after an account takeover
+   * it is the way back: so not only the sign-in sessions (with the grants made
+   * in them) but every grant of the account and every token under it, the
+   * refresh tokens kept past logout (offline_access) and the password grant's,
+   * which belong to no session, included. `signedIn`, when the caller has the
+   * session service, ends the sessions through it (each audited); without it
+   * (an administrator's set) the token store ends them with the grants. Only
+   * a change by the holder keeps something: the session and the grant of the
+   * page they made it on.
+   */
+  private async endAccessAfterNewPassword(accountId: string, by: Actor, signedIn?: OtherSessions): Promise<void> {
+    if (!signedIn) {
+      await this.tokens?.revokeAll(accountId);
+      return;
+    }
+    await signedIn.sessions.revokeAllOf(accountId, by, signedIn.keep);
+    for (const grant of (await this.tokens?.grantsOf(accountId)) ?? []) {
+      if (grant.grantId !== signedIn.keepGrant) await this.tokens!.revokeGrant(accountId, grant.grantId);
+    }
   }
 
   /**
@@ -426,9 +455,9 @@ export class AccountService {
   /**
    * The account holder's own change: the current password is required (so a
    * session left open is not enough to take the account over), then the new
-   * one is set and every other sign-in session of the account is ended, as a
-   * reset link ends them (the caller names the one to keep: its own).
-   * Nothing changes when either password is wrong.
+   * one is set and every other sign-in session, grant and token of the
+   * account is ended, as a reset link ends them (the caller names the session
+   * and grant to keep: its own). Nothing changes when either password is wrong.
    */
   async changePassword(id: string, current: string, next: string, by: Actor, others: OtherSessions): Promise<Account> {
     const record = await this.store.findById(id);
@@ -446,7 +475,7 @@ export class AccountService {
     if (problems.length) throw new ValidationError(problems);
     await this.store.update(record.id, { passwordHash: await hashPassword(next) });
     await this.audit?.record({ event: 'account.password_changed', ...by, detail: { account_id: record.id, username: record.username } });
-    await others.sessions.revokeAllOf(record.id, by, others.keep);
+    await this.endAccessAfterNewPassword(record.id, by, others);
     return publicView(record);
   }
 

@@ -89,7 +89,7 @@ describe('a password-reset link works only for the password it was created to re
     // The link's check happened against the first password; the change lands before its write.
     const { stamp: checkedAgainst } = await server.services.resetLinks.check(token);
     await server.services.accounts.setPassword(account.id, 'set meanwhile pw');
-    expect(await server.services.accounts.resetPassword(account.id, 'late link pw', checkedAgainst)).to.equal(false);
+    expect(await server.services.accounts.resetPassword(account.id, 'late link pw', checkedAgainst, {}, { sessions: server.services.sessions })).to.equal(false);
     expect(await server.services.accounts.authenticate(user.username, 'set meanwhile pw')).to.not.equal(undefined);
   });
 });

@@ -31,6 +31,8 @@ describe('gatehouse import django-oauth-toolkit: a real DOT service brought acro
   let users: Record<string, SeededUser>;
   let apps: Record<string, SeededApplication>;
   const tokens: Record<string, DotTokens> = {};
+  /** Whether DOT itself refused the refresh token of the logged-out pair. */
+  let dotRefusesLoggedOut: boolean;
 
   const app = (clientId: string) => ({ id: clientId, secret: apps[clientId]!.client_secret });
   const importArgs = (...extra: string[]) => ['import', 'django-oauth-toolkit', '--database-url', dot!.database.url, ...extra];
@@ -63,7 +65,7 @@ describe('gatehouse import django-oauth-toolkit: a real DOT service brought acro
       ...(apps[clientId]!.client_type === 'public' ? { client_id: clientId } : {}),
     }, apps[clientId]!.client_type === 'public' ? undefined : app(clientId));
     for (const [name, username, clientId] of [['holder', 'holder', 'community-app'], ['mobile', 'holder', 'mobile-app'],
-      ['revoked', 'revoked-holder', 'community-app'], ['expired', 'expired-holder', 'community-app']] as const) {
+      ['revoked', 'revoked-holder', 'community-app'], ['expired', 'expired-holder', 'community-app'], ['loggedOut', 'holder', 'community-app']] as const) {
       const reply = await password(username, clientId);
       expect(reply.status, JSON.stringify(reply.json)).to.equal(200);
       tokens[name] = reply.json as unknown as DotTokens;
@@ -74,6 +76,14 @@ describe('gatehouse import django-oauth-toolkit: a real DOT service brought acro
     // DOT's own revocation endpoint: the refresh token is marked revoked, its access token deleted.
     const revoked = await dot.post('/o/revoke_token/', { token: tokens.revoked!.refresh_token!, token_type_hint: 'refresh_token' }, app('community-app'));
     expect(revoked.status).to.equal(200);
+    // A logout: the access token revoked, which deletes it and leaves its refresh token without one.
+    const loggedOut = await dot.post('/o/revoke_token/', { token: tokens.loggedOut!.access_token, token_type_hint: 'access_token' }, app('community-app'));
+    expect(loggedOut.status).to.equal(200);
+    dotRefusesLoggedOut = await fetch(`${dot.baseUrl}/o/token/`, {
+      method: 'POST',
+      headers: { authorization: basicAuth('community-app', apps['community-app']!.client_secret), 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ grant_type: 'refresh_token', refresh_token: tokens.loggedOut!.refresh_token! }),
+    }).then((reply) => reply.status !== 200);
     await dot.python('seed.py', 'expire', tokens.expired!.access_token);
     await dot.stopServing();
 
@@ -142,9 +152,12 @@ describe('gatehouse import django-oauth-toolkit: a real DOT service brought acro
     expect(summary.tables.users).to.include({ created: 10, skipped: 1 });
     expect(summary.skipped.find((s) => s.key === 'legacy-md5')?.reason).to.match(/md5/);
     // holder's and expired-holder's (a refresh token outlives its access token);
-    // revoked-holder's was revoked, the mobile app's client was refused.
-    expect(summary.tables.refreshTokens).to.include({ created: 2, skipped: 2 });
-    expect(summary.tables.refreshTokens!.reasons).to.deep.equal({ revoked: 1, 'its client was not imported': 1 });
+    // revoked-holder's was revoked, the logged-out one's access token was revoked,
+    // the mobile app's client was refused.
+    expect(summary.tables.refreshTokens).to.include({ created: 2, skipped: 3 });
+    expect(summary.tables.refreshTokens!.reasons).to.deep.equal({
+      revoked: 1, 'its access token was revoked or deleted at the source, so django-oauth-toolkit refuses it': 1, 'its client was not imported': 1,
+    });
     expect(summary.tables.accessTokens).to.include({ created: 2, skipped: 2 });
     expect(summary.tables.accessTokens!.reasons).to.deep.equal({ expired: 1, 'its client was not imported': 1 });
   });
@@ -173,6 +186,14 @@ describe('gatehouse import django-oauth-toolkit: a real DOT service brought acro
     const reply = await dotToken('community-app', { grant_type: 'refresh_token', refresh_token: tokens.revoked!.refresh_token! });
     expect(reply.status).to.equal(400);
     expect(reply.json.error).to.equal('invalid_grant');
+  });
+
+  it('a refresh token DOT itself refuses, its access token revoked at DOT (a logout), stays dead', async () => {
+    expect(dotRefusesLoggedOut, 'DOT refuses it').to.equal(true);
+    const reply = await dotToken('community-app', { grant_type: 'refresh_token', refresh_token: tokens.loggedOut!.refresh_token! });
+    expect(reply.status, reply.text).to.equal(400);
+    expect(reply.json.error).to.equal('invalid_grant');
+    expect((await whoami(tokens.loggedOut!.access_token)).status).to.equal(401);
   });
 
   it('an imported refresh token refreshes at /auth/oauth2/token/, and is rotated as Gatehouse rotates', async () => {

@@ -104,6 +104,36 @@ describe('token exchange (RFC 8693)', () => {
     }
   });
 
+  it('exchanges a machine token for the client’s own, which never outlives it and is revoked with its client or by itself, not with the subject', async () => {
+    const made = await server.services.clients.create({ name: 'machine', grantTypes: ['client_credentials', EXCHANGE], scope: ['read', 'write'] });
+    const auth = { authorization: basicAuth(made.client.clientId, made.clientSecret!) };
+    const machineToken = async () => {
+      const reply = await postForm(`${server.url}/token`, { grant_type: 'client_credentials', scope: 'read write' }, auth);
+      expect(reply.status, reply.text).to.equal(200);
+      return reply.json as { access_token: string; expires_in: number };
+    };
+    const exchangeMachine = async (subject: string) => {
+      const reply = await postForm(`${server.url}/token`, { grant_type: EXCHANGE, subject_token: subject, subject_token_type: ACCESS_TOKEN, scope: 'read' }, auth);
+      expect(reply.status, reply.text).to.equal(200);
+      return reply.json as { access_token: string; expires_in: number };
+    };
+    const subject = await machineToken();
+    const exchanged = await exchangeMachine(subject.access_token);
+    expect(exchanged.expires_in).to.be.at.most(subject.expires_in);
+    expect((await whoami(exchanged.access_token)).json).to.include({ client_id: made.client.clientId, sub: null, scope: 'read' });
+
+    // A machine token has no grant for the exchanged one to share (SECURITY.md says so).
+    expect((await postForm(`${server.url}/token/revocation`, { token: subject.access_token }, auth)).status).to.equal(200);
+    expect((await whoami(subject.access_token)).status, 'the subject').to.equal(401);
+    expect((await whoami(exchanged.access_token)).status, 'the exchanged token, until it expires').to.equal(200);
+    expect((await postForm(`${server.url}/token/revocation`, { token: exchanged.access_token }, auth)).status).to.equal(200);
+    expect((await whoami(exchanged.access_token)).status, 'revoked by itself').to.equal(401);
+
+    const another = await exchangeMachine((await machineToken()).access_token);
+    await server.services.clients.delete(made.client.clientId);
+    expect((await whoami(another.access_token)).status, 'with its client').to.equal(401);
+  });
+
   it('refuses to widen the scope, another audience, and an invalid subject token', async () => {
     const subject = (await signIn('service')).access_token;
     for (const [params, error] of [

@@ -195,7 +195,7 @@ const NOTICES: Record<string, string> = {
   saved: 'Changes saved.',
   enabled: 'User enabled: they can sign in again.',
   disabled: 'User disabled: they are signed out everywhere and cannot sign in.',
-  password: 'New password set. Their outstanding reset links no longer work; their sessions and tokens are left alone.',
+  password: 'New password set. They are signed out everywhere, their tokens are revoked, and their outstanding reset links no longer work.',
   revoked: 'Access revoked: the grant and every token issued under it no longer work.',
   session_revoked: 'Session ended: that browser is signed out of Gatehouse.',
 };

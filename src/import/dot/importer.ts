@@ -40,6 +40,9 @@ export interface DotImportDeps {
   manifest: ImportManifest;
 }
 
+/** Why a refresh token whose access token is gone at the source is skipped. */
+const ACCESS_TOKEN_GONE = 'its access token was revoked or deleted at the source, so django-oauth-toolkit refuses it';
+
 // DOT's grant types (AbstractApplication.GRANT_TYPES) and what each becomes.
 // DOT issues refresh tokens with the password and code grants.
 const GRANT_TYPES: Record<string, string[] | undefined> = {
@@ -268,11 +271,17 @@ export class DotImporter {
     for await (const page of this.source.refreshTokens(users)) {
       await this.tokenBatch('refreshTokens', page, (token): ForeignRefreshToken | string => {
         if (token.revoked) return 'revoked';
+        // Only what DOT itself would still honour comes across. Revoking an
+        // access token (RFC 7009, a logout) deletes its row and leaves the
+        // refresh token beside it without one; DOT then refuses that refresh
+        // token (get_original_scopes finds no scope), so it is as dead as a
+        // revoked one, and imported it would bring a logged-out session back.
+        if (token.scope === null) return ACCESS_TOKEN_GONE;
         if (this.refusedClients.has(token.clientId)) return 'its client was not imported';
         const accountId = accountIds.get(token.userId);
         if (!accountId) return 'its user was not imported';
         return {
-          value: token.token, clientId: token.clientId, accountId, scope: token.scope ?? '', issuedAt: epoch(token.created),
+          value: token.token, clientId: token.clientId, accountId, scope: token.scope, issuedAt: epoch(token.created),
           expiresAt, grantKey: `dot-refresh:${token.token}`, grantType: GTY[token.grantType] ?? token.grantType,
         };
       }, (batch) => this.deps.tokens.importRefreshTokens(batch, { dryRun: this.options.dryRun }));

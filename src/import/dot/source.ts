@@ -52,7 +52,10 @@ export interface DotRefreshToken {
   userId: string;
   clientId: string;
   grantType: string;
-  /** Its access token's scope (DOT keeps none on the refresh token). */
+  /**
+   * Its access token's scope (DOT keeps none on the refresh token); `null`
+   * once that access token is gone, when DOT itself refuses the token.
+   */
   scope: string | null;
   created: Date;
   revoked: Date | null;

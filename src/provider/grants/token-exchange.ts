@@ -33,9 +33,13 @@ export interface TokenExchangeDeps {
  * - the subject token was issued to the exchanging client, or names it in its
  *   audience: a client cannot take over tokens issued to unrelated clients;
  * - the new token never outlives the subject token;
- * - the new token belongs to the subject token's grant, so revoking the
+ * - a user's new token belongs to the subject token's grant, so revoking the
  *   subject token, its refresh token or its grant (RFC 7009 revokes the whole
  *   grant) revokes it too, and a chain of exchanges shares that one fate.
+ *   A machine token has no grant to share: the new one is the exchanging
+ *   client's own client_credentials token, revoked by itself or with that
+ *   client, not with the subject (SECURITY.md states this limit). Asking for
+ *   it takes that client's credentials, which can ask for such a token anyway.
  */
 export function tokenExchangeHandler(provider: Provider, deps: TokenExchangeDeps) {
   return async function tokenExchange(ctx: KoaContextWithOIDC): Promise<void> {
