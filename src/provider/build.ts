@@ -1,4 +1,5 @@
 import type { AdapterFactory, Configuration, FindAccount, KoaContextWithOIDC } from 'oidc-provider';
+import { originCookieName } from '../http/cookie-names.js';
 import Provider, { errors } from 'oidc-provider';
 import type { JWK } from 'jose';
 import type { GatehouseConfig } from '../../config/schema.js';
@@ -282,6 +283,8 @@ export function buildProvider(config: GatehouseConfig, deps: ProviderDeps): Prov
     jwks: deps.jwks as Configuration['jwks'],
     cookies: {
       keys: deps.cookieKeys,
+      // The session cookie is the origin's (Path=/); the interaction cookies are scoped to their own paths.
+      names: { session: originCookieName('_session', config.issuer.startsWith('https:')) },
       long: { signed: true, httpOnly: true, sameSite: 'lax' },
       short: { signed: true, httpOnly: true, sameSite: 'lax' },
     },

@@ -1,4 +1,5 @@
 import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import { originCookieName } from '../http/cookie-names.js';
 import type { Context } from 'koa';
 
 /**
@@ -70,14 +71,19 @@ export class DashboardCookies {
     private readonly records: SessionRecords,
   ) {}
 
+  /** `__Host-` over https when the cookies are the whole origin's (http/cookie-names.ts). */
+  private named(name: string): string {
+    return this.path === '/' ? originCookieName(name, this.secure) : name;
+  }
+
   private write(ctx: Context, name: string, value: object | null, seconds: number): void {
-    ctx.cookies.set(name, value ? Buffer.from(JSON.stringify(value)).toString('base64url') : null, {
+    ctx.cookies.set(this.named(name), value ? Buffer.from(JSON.stringify(value)).toString('base64url') : null, {
       signed: true, httpOnly: true, sameSite: 'lax', secure: this.secure, path: this.path, maxAge: seconds * 1000, overwrite: true,
     });
   }
 
   private read<T extends { exp: number }>(ctx: Context, name: string): T | undefined {
-    const raw = ctx.cookies.get(name, { signed: true });
+    const raw = ctx.cookies.get(this.named(name), { signed: true });
     if (!raw) return undefined;
     try {
       const value = JSON.parse(Buffer.from(raw, 'base64url').toString('utf8')) as T;
@@ -117,7 +123,7 @@ export class DashboardCookies {
   async endSession(ctx: Context): Promise<void> {
     const cookie = this.read<{ sid: string; exp: number }>(ctx, SESSION_COOKIE);
     if (typeof cookie?.sid === 'string') await this.records.destroy(SESSION_MODEL, recordId(cookie.sid));
-    if (ctx.cookies.get(SESSION_COOKIE)) this.write(ctx, SESSION_COOKIE, null, 0);
+    if (ctx.cookies.get(this.named(SESSION_COOKIE))) this.write(ctx, SESSION_COOKIE, null, 0);
   }
 
   /** Why the last sign-in failed, for the page the callback redirects to (so its URL holds no code). */
@@ -127,7 +133,7 @@ export class DashboardCookies {
 
   takeFailure(ctx: Context): string | undefined {
     const failure = this.read<{ reason: string; exp: number }>(ctx, FAILURE_COOKIE);
-    if (ctx.cookies.get(FAILURE_COOKIE)) this.write(ctx, FAILURE_COOKIE, null, 0);
+    if (ctx.cookies.get(this.named(FAILURE_COOKIE))) this.write(ctx, FAILURE_COOKIE, null, 0);
     return typeof failure?.reason === 'string' ? failure.reason : undefined;
   }
 

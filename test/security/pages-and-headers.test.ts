@@ -241,11 +241,17 @@ describe('pages and headers', () => {
         expect(signedIn.status, signedIn.html.slice(0, 300)).to.equal(200);
         const lines = [...b.history, ...dashboard.history].flatMap((exchange) => exchange.setCookies);
         const names = new Set(lines.map((line) => cookieAttributes(line).name));
-        expect([...names]).to.include.members(['_interaction', '_session', 'gh_dashboard', 'gh_dashboard_login']);
+        // The origin's cookies carry __Host- (RFC 6265bis): a sibling subdomain cannot plant its own copy.
+        expect([...names]).to.include.members(['_interaction', '__Host-_session', '__Host-gh_dashboard', '__Host-gh_dashboard_login']);
+        expect([...names]).not.to.include.members(['_session', 'gh_dashboard']);
         for (const line of lines) {
           const { name, attributes } = cookieAttributes(line);
           expect(attributes.has('secure'), `${name} Secure`).to.equal(true);
           expect(attributes.has('httponly'), `${name} HttpOnly`).to.equal(true);
+          if (name.startsWith('__Host-')) {
+            expect(attributes.get('path'), `${name} Path`).to.equal('/');
+            expect(attributes.has('domain'), `${name} Domain`).to.equal(false);
+          }
         }
       } finally {
         await behindProxy.stop();
