@@ -97,15 +97,23 @@ describe('faults: a PostgreSQL that refuses writes (read-only)', function () {
   let admin: pg.Client | undefined;
   let database = '';
 
-  /** New sessions of the database start read-only (or not); the server's open ones are ended so its pool opens new ones. */
+  /**
+   * New sessions of the database start read-only (or not); the server's open
+   * ones are ended (and waited for: termination is asynchronous) so that its
+   * pool, or the PgBouncer in front of it, opens new ones.
+   */
   async function readOnly(on: boolean): Promise<void> {
+    const { rows: [changed] } = await admin!.query<{ at: Date }>('SELECT clock_timestamp() AS at');
     await admin!.query(`ALTER DATABASE "${database}" ${on ? 'SET default_transaction_read_only = on' : 'RESET default_transaction_read_only'}`);
-    await admin!.query('SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()');
+    const older = 'FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid() AND backend_start < $1';
+    await admin!.query(`SELECT pg_terminate_backend(pid) ${older}`, [changed!.at]);
+    await eventually('the sessions opened before the change have ended', async () => (await admin!.query<{ n: number }>(`SELECT count(*)::int AS n ${older}`, [changed!.at])).rows[0]!.n === 0, 10_000);
   }
 
   before(async function () {
     if (!url) skipBecause(this, 'DATABASE_URL is unset: the embedded case is below');
-    admin = new pg.Client({ connectionString: url });
+    // Straight to PostgreSQL: through a pooler, the admin's own session (not read-only) could serve the server next.
+    admin = new pg.Client({ connectionString: process.env.TEST_POSTGRES_DIRECT_URL ?? url });
     await admin.connect();
     database = (await admin.query<{ name: string }>('SELECT current_database() AS name')).rows[0]!.name;
     // The ephemeral tier in PostgreSQL too, so that a token is written there.
