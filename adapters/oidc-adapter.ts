@@ -48,12 +48,30 @@ function assertTiersReachable(tiers: AdapterTiers): void {
   }
 }
 
-/** Lost the race to a concurrent use of a single-use artifact: treat it as the reuse it is. */
-async function lostTheRace(tiers: AdapterTiers, store: PayloadStore, model: string, id: string): Promise<never> {
+interface ProviderRequest { oidc?: { provider?: { emit(event: string, ...args: unknown[]): boolean } } }
+
+/**
+ * Lost the race to a concurrent use of a single-use artifact: treat it as
+ * the reuse it is. The grant is revoked, and said so as oidc-provider says
+ * it of a replay it catches itself (`grant.revoked`: the audit trail); when
+ * the request is past the provider's own error handling (`settled`: its
+ * request given, as oidc-provider's own context has ended), its refusal is
+ * announced too (`grant.error`: the token error metric), so a stolen code or
+ * refresh token shows where operators look.
+ */
+async function lostTheRace(tiers: AdapterTiers, store: PayloadStore, model: string, id: string, settled?: object): Promise<never> {
   const payload = await store.find(model, id);
-  if (payload?.grantId) await revokeGrant(tiers, payload.grantId);
-  if (model === 'PushedAuthorizationRequest') throw new errors.InvalidRequestUri('request_uri is invalid, expired, or was already used');
-  throw new errors.InvalidGrant(`${model} already consumed`);
+  const request = (settled ?? Provider.ctx) as (ProviderRequest & object) | undefined;
+  const provider = request?.oidc?.provider;
+  if (payload?.grantId) {
+    await revokeGrant(tiers, payload.grantId);
+    provider?.emit('grant.revoked', request, payload.grantId);
+  }
+  const refusal = model === 'PushedAuthorizationRequest'
+    ? new errors.InvalidRequestUri('request_uri is invalid, expired, or was already used')
+    : new errors.InvalidGrant(`${model} already consumed`);
+  if (settled) provider?.emit('grant.error', request, refusal);
+  throw refusal;
 }
 
 /**
@@ -62,7 +80,7 @@ async function lostTheRace(tiers: AdapterTiers, store: PayloadStore, model: stri
  * artifact); a lost race fails the request as it would have at the consume
  * itself, and ends the grant as the replay it is.
  */
-async function writeHeldConsumption(scope: RequestScope, tiers: AdapterTiers): Promise<void> {
+async function writeHeldConsumption(scope: RequestScope, tiers: AdapterTiers, settled?: object): Promise<void> {
   const held = scope.heldConsumption;
   if (!held) return;
   scope.heldConsumption = undefined;
@@ -71,7 +89,7 @@ async function writeHeldConsumption(scope: RequestScope, tiers: AdapterTiers): P
   const won = replacement && store.consumeAndUpsert
     ? await store.consumeAndUpsert(held, replacement.model, replacement.id, replacement.payload as AdapterPayload, replacement.expiresIn)
     : await store.consume(held.model, held.id);
-  if (!won) await lostTheRace(tiers, store, held.model, held.id);
+  if (!won) await lostTheRace(tiers, store, held.model, held.id, settled);
 }
 
 /**
@@ -79,9 +97,9 @@ async function writeHeldConsumption(scope: RequestScope, tiers: AdapterTiers): P
  * what it holds is written if the request succeeded, and dropped if not
  * (the artifact stays unspent, and its replacement is never stored).
  */
-export function settleRequestScope(tiers: AdapterTiers): (scope: RequestScope, succeeded: boolean) => Promise<void> {
-  return async (scope, succeeded) => {
-    if (succeeded) await writeHeldConsumption(scope, tiers);
+export function settleRequestScope(tiers: AdapterTiers): (scope: RequestScope, succeeded: boolean, request: object) => Promise<void> {
+  return async (scope, succeeded, request) => {
+    if (succeeded) await writeHeldConsumption(scope, tiers, request);
     else scope.heldConsumption = undefined;
   };
 }

@@ -57,14 +57,14 @@ export function currentScope(): RequestScope | undefined {
 export async function inRequestScope<T>(
   request: object,
   work: () => Promise<T>,
-  settle: (scope: RequestScope, succeeded: boolean) => Promise<void>,
+  settle: (scope: RequestScope, succeeded: boolean, request: object) => Promise<void>,
 ): Promise<T> {
   const scope: RequestScope = { readAhead: new Map() };
   scopes.set(request, scope);
   try {
     const result = await work();
     const status = (request as { status?: unknown }).status;
-    await settle(scope, typeof status === 'number' && status >= 200 && status < 300);
+    await settle(scope, typeof status === 'number' && status >= 200 && status < 300, request);
     return result;
   } finally {
     scopes.delete(request);

@@ -267,15 +267,26 @@ export class RedisPayloadStore implements PayloadStore {
     // One grant index covers every ephemeral model, so the first call for a
     // grant removes all of its artifacts at once.
     if (this.inCluster) await this.redis.set(this.revokedGrantKey(grantId), '1', 'EX', REVOKED_GRANT_MARK_SECONDS);
-    const { members, indexKeys } = await this.indexed('grant', grantId);
-    await this.deleteKeys([...indexKeys, ...members]);
+    await this.removeIndexed('grant', grantId);
   }
 
   async revokeByClientId(clientId: string): Promise<void> {
     // No mark here: the client lives on and gets new tokens (a write racing
     // this call, in a cluster, may survive it; see scaling-out.md).
-    const { members, indexKeys } = await this.indexed('client', clientId);
-    await this.deleteKeys([...indexKeys, ...members]);
+    await this.removeIndexed('client', clientId);
+  }
+
+  /**
+   * Deletes the artifacts an index lists, and only those entries of the
+   * index: an artifact written while this runs keeps its entry, so a later
+   * revocation still finds it. (Deleting the whole index took such an
+   * artifact's entry with it, and the artifact outlived every revocation.)
+   */
+  private async removeIndexed(owner: 'grant' | 'client', id: string): Promise<void> {
+    const { members, indexKeys: [current, legacy] } = await this.indexed(owner, id);
+    if (!members.length) return;
+    await this.deleteKeys(members);
+    await Promise.all([this.redis.zrem(current!, ...members), this.redis.srem(legacy!, ...members)]);
   }
 
   async ping(): Promise<void> {

@@ -146,6 +146,30 @@ describe('payload store: Redis indexes', function () {
     expect(await redis.pttl(index), 'a member without a lifetime: the index stays').to.equal(-1);
   });
 
+  it('leaves what is written while a revocation runs to the next one: nothing escapes both', async () => {
+    const clientId = randomUUID();
+    const [before, during] = [randomUUID(), randomUUID()];
+    await store.upsert('AccessToken', before, { clientId }, 60);
+    // Another process's write lands after this revocation read the client's index and before it acts on it.
+    const racing = new Proxy(redis, {
+      get(target, property) {
+        const value: unknown = Reflect.get(target, property, target);
+        if (typeof value !== 'function') return value;
+        if (property !== 'zrange') return value.bind(target);
+        return async (...args: unknown[]) => {
+          const read: unknown = await value.apply(target, args);
+          await store.upsert('AccessToken', during, { clientId }, 60);
+          return read;
+        };
+      },
+    });
+    await new RedisPayloadStore(racing, prefix).revokeByClientId(clientId);
+    expect(await store.find('AccessToken', before)).to.equal(undefined);
+    expect(await store.find('AccessToken', during), 'written during the revocation').to.not.equal(undefined);
+    await store.revokeByClientId(clientId);
+    expect(await store.find('AccessToken', during), 'found by the next revocation').to.equal(undefined);
+  });
+
   it('revokes what an earlier version indexed in a plain set, as well as the current index', async () => {
     const clientId = randomUUID();
     const [old, current] = [randomUUID(), randomUUID()];

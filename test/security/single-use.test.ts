@@ -23,9 +23,22 @@ describe('single use, for real', () => {
 
   after(() => server.stop());
 
-  it('gives exactly one of ten parallel redemptions of a code a token; the rest get invalid_grant', async () => {
+  /** The token error metric's count for `error`. */
+  async function tokenErrors(error: string): Promise<number> {
+    const text = await (await fetch(`${server.url}/metrics`)).text();
+    const line = text.split('\n').find((each) => each.startsWith(`gatehouse_token_errors_total{error="${error}"}`));
+    return line ? Number(line.split(' ').pop()) : 0;
+  }
+
+  it('gives exactly one of ten parallel redemptions of a code a token; the rest get invalid_grant, each counted, and the revoked grant audited', async () => {
     const flow = await authorize(config, user, { scope: 'openid read' });
+    const counted = await tokenErrors('invalid_grant');
+    const since = new Date();
     const replies = await Promise.all(Array.from({ length: 10 }, () => redeemCode(server, flow, auth)));
+    // However the losers were caught (by the provider, or when the request's writes were settled), operators see the replay.
+    expect(await tokenErrors('invalid_grant')).to.equal(counted + 9);
+    const { items } = await server.services.audit.list({ since, perPage: 100 });
+    expect(items.filter((event) => event.event === 'grant.revoked').length, 'the replayed grant is audited as revoked').to.be.at.least(1);
     expect(replies.filter((r) => r.status === 200)).to.have.length(1);
     const losers = replies.filter((r) => r.status !== 200);
     expect(losers).to.have.length(9);
