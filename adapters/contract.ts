@@ -231,6 +231,8 @@ export class DuplicateClientIdError extends Error {
  *   is exact.
  * - `insert` never overwrites: a taken client_id is a DuplicateClientIdError.
  */
+export const CLIENT_CACHE_MS = 1000;
+
 export interface ClientsStore {
   /** The client's metadata, at most a second old (for the protocol's hot path). */
   findCached(clientId: string): Promise<ClientMetadata | undefined>;

@@ -1,4 +1,4 @@
-import { type ClientMetadata, type ClientRecord, type ClientsStore, ClientChangedError, DuplicateClientIdError, type PreviousSecret, type StoredSecret } from '../contract.js';
+import { CLIENT_CACHE_MS, type ClientMetadata, type ClientRecord, type ClientsStore, ClientChangedError, DuplicateClientIdError, type PreviousSecret, type StoredSecret } from '../contract.js';
 import type { SecretsAtRest } from '../secrets-at-rest.js';
 import { containsPattern, type SqlDatabase } from './database.js';
 
@@ -53,7 +53,7 @@ const SECRETS_LOCK = 4_715_003;
 // oidc-provider looks the client up on every request. Caching the row for at
 // most this long removes that database round trip from the hot path; a change
 // made in this process is seen at once, one made in another within this time.
-const CACHE_MS = 1000;
+const CACHE_MS = CLIENT_CACHE_MS;
 const CACHE_MAX = 10_000;
 
 /** Registered clients in SQL (the rules: ClientsStore in contract.ts). Secrets are stored only as a keyed hash and a sealed copy. */

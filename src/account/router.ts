@@ -5,7 +5,7 @@ import type { AccountService } from '../accounts/service.js';
 import type { ClientService } from '../clients/service.js';
 import type { SignInSessionService } from '../sessions/service.js';
 import { type FailureLimiter, TooManyFailures } from '../security/failure-limiter.js';
-import { nameGrants } from '../web/grants.js';
+import { clientIdentity } from '../clients/client-identity.js';
 import { ACCOUNT_PATH } from '../web/paths.js';
 import { mountResetLinkPages } from './reset-link.js';
 import { actorOf, fieldErrors, type Form, readForm, seeOther, sessionOf, type SignedInPages } from '../web/signed-in-pages.js';
@@ -54,7 +54,11 @@ export function accountRouter(deps: AccountPageDeps): Router {
       title: 'Your account',
       section: 'account',
       account,
-      grants: await nameGrants(clients, grants),
+      // Each application as every page names one (clients/client-identity.ts): not by its self-chosen name alone.
+      grants: await Promise.all(grants.map(async (grant) => ({
+        ...grant,
+        client: await clients.identity(grant.clientId) ?? clientIdentity({ client_id: grant.clientId }),
+      }))),
       // The grant behind this very page: withdrawing it is signing out, which the page offers instead.
       currentGrantId: session.grantId,
       notice: typeof ctx.query.done === 'string' ? NOTICES[ctx.query.done] : undefined,

@@ -112,10 +112,46 @@ export const SKIP_CONSENT = 'skip_consent';
 /** Properties only an administrator may set: they waive the consent page or change token lifetimes (provider/lifetimes.ts). */
 const ADMINISTRATOR_ONLY_PROPERTIES = [SKIP_CONSENT, 'dialect_lifetimes'];
 
+/** The longest name a client may give itself: pages show it whole, beside where it sends the user. */
+export const SELF_SERVICE_NAME_MAX = 100;
+
+/**
+ * Names a client may not give itself. Gatehouse's own clients are named for
+ * it ("Gatehouse dashboard", src/admin/dashboard/registration.ts), so the
+ * product name at the start covers every reserved client's name and the
+ * ones to come; a self-registered "Gatehouse …" would borrow the trust of
+ * the server's own pages (RFC 7591 §5).
+ */
+const RESERVED_NAME_PREFIX = 'gatehouse';
+
+/**
+ * A name as a reader sees it: NFKC (so full-width or ligature letters read
+ * as the plain ones), without invisible format and control characters (a
+ * zero-width space between letters), trimmed, in one case.
+ */
+function nameAsRead(name: string): string {
+  return name.normalize('NFKC').replace(/[\p{Cf}\p{Cc}]/gu, '').trim().toLowerCase();
+}
+
+/** RFC 7591 `client_name` when the client registers itself: shown to users as its identity, so never Gatehouse's own, never unbounded. */
+function selfServiceNameProblems(metadata: Record<string, unknown>): FieldProblem[] {
+  const name = metadata.client_name;
+  if (name === undefined) return [];
+  if (typeof name !== 'string') return [{ field: 'client_name', message: 'must be a string' }];
+  if ([...name].length > SELF_SERVICE_NAME_MAX) return [{ field: 'client_name', message: `must be at most ${SELF_SERVICE_NAME_MAX} characters` }];
+  if (nameAsRead(name).startsWith(RESERVED_NAME_PREFIX)) {
+    return [{ field: 'client_name', message: 'may not start with "Gatehouse": that name is reserved for Gatehouse\'s own applications' }];
+  }
+  return [];
+}
+
 function selfServiceProblems(metadata: Record<string, unknown>, context: RuleContext): FieldProblem[] {
   if (context.origin !== 'self-service') return [];
-  return ADMINISTRATOR_ONLY_PROPERTIES.filter((name) => metadata[name] !== undefined)
-    .map((name) => ({ field: name, message: 'can only be set by an administrator' }));
+  return [
+    ...ADMINISTRATOR_ONLY_PROPERTIES.filter((name) => metadata[name] !== undefined)
+      .map((name) => ({ field: name, message: 'can only be set by an administrator' })),
+    ...selfServiceNameProblems(metadata),
+  ];
 }
 
 /**

@@ -1,10 +1,11 @@
 import { randomBytes, randomUUID } from 'node:crypto';
-import { type ClientMetadata, type ClientRecord, type ClientsStore, type ClientTokenStore, ClientChangedError, DuplicateClientIdError } from '../../adapters/contract.js';
+import { CLIENT_CACHE_MS, type ClientMetadata, type ClientRecord, type ClientsStore, type ClientTokenStore, ClientChangedError, DuplicateClientIdError } from '../../adapters/contract.js';
 import { ConflictError, type FieldProblem, NotFoundError, ValidationError } from '../errors/app-error.js';
 import { SecretsKeyError } from '../../adapters/secrets-at-rest.js';
 import type { Actor, AuditLog } from '../audit/log.js';
 import type { ScopeRegistry } from '../scopes/registry.js';
 import { clientMetadataProblems, SKIP_CONSENT } from './metadata-rules.js';
+import { type ClientIdentity, clientIdentity } from './client-identity.js';
 import { CLIENT_SECRET_MAX_LENGTH, givenSecretProblems } from './given-secrets.js';
 import { assertClientChangeable, isReservedClient } from './reserved-clients.js';
 import { clampedPaging } from '../paging/parameters.js';
@@ -229,6 +230,12 @@ export class ClientService {
     return toClient(record);
   }
 
+  /** What a page shows of the client (client-identity.ts), or undefined when it is gone. */
+  async identity(clientId: string): Promise<ClientIdentity | undefined> {
+    const record = await this.store.find(clientId);
+    return record && clientIdentity(record.metadata);
+  }
+
   /** A page of clients, oldest first: `name` searches (contains, any case), `nameIs` looks up (exactly). */
   async list(options: { name?: string; nameIs?: string; page?: number; perPage?: number } = {}): Promise<{ total: number; clients: Client[] }> {
     const { page, perPage } = clampedPaging(options, { defaultPerPage: 100, maxPerPage: 1000 });
@@ -305,9 +312,7 @@ export class ClientService {
     await this.assertAcceptable(metadata, []);
     const updated = await this.store.replace(metadata, { ifStill: record.metadata });
     if (!updated) throw new NotFoundError(`no client with client_id "${clientId}"`);
-    // After the write, as at deletion: nothing new is minted under the old rules.
-    const tokensEnded = narrowsWhatTokensCarry(record.metadata, metadata);
-    if (tokensEnded) await this.tokens.revokeAll(clientId);
+    const tokensEnded = await this.endTokensIfNarrowed(clientId, record.metadata, metadata);
     await this.audit?.record({ event: 'client.updated', ...by, clientId, detail: {
       fields: Object.keys(patch).filter((k) => patch[k as keyof ClientPatch] !== undefined), changes: decisiveChanges(record.metadata, metadata), ...(tokensEnded ? { tokensEnded } : {}),
     } });
@@ -372,8 +377,28 @@ export class ClientService {
     if (outcome === 'unchanged') return { client: toClient(existing!), outcome };
     if (options.dryRun) return { client: toClient({ clientId: input.clientId, metadata, createdAt: existing?.createdAt ?? new Date(), updatedAt: new Date() }), outcome };
     const record = await this.store.putImported(metadata, secret);
-    await this.audit?.record({ event: 'client.imported', ...by, clientId: record.clientId, detail: { outcome, secret: secret === null ? 'none' : 'plain' in secret ? 'given' : hashFormat(secret.hash) } });
+    const tokensEnded = existing ? await this.endTokensIfNarrowed(record.clientId, existing.metadata, metadata) : false;
+    await this.audit?.record({ event: 'client.imported', ...by, clientId: record.clientId, detail: {
+      outcome, secret: secret === null ? 'none' : 'plain' in secret ? 'given' : hashFormat(secret.hash), ...(tokensEnded ? { tokensEnded } : {}),
+    } });
     return { client: toClient(record), outcome };
+  }
+
+  /**
+   * Ends every token and grant of a client whose change (written already, so
+   * nothing new is minted under the old rules here) took a scope or a grant
+   * type away; true if it did. Twice: at once, and again once every process's
+   * copy of the client has caught up (ClientsStore: at most CLIENT_CACHE_MS
+   * old), for what a process still serving the old client minted meanwhile;
+   * the change's caller waits for both, so that when it returns no token
+   * carrying what was taken away survives.
+   */
+  private async endTokensIfNarrowed(clientId: string, before: ClientMetadata, after: ClientMetadata): Promise<boolean> {
+    if (!narrowsWhatTokensCarry(before, after)) return false;
+    await this.tokens.revokeAll(clientId);
+    await new Promise((resolve) => setTimeout(resolve, CLIENT_CACHE_MS + 100));
+    await this.tokens.revokeAll(clientId);
+    return true;
   }
 
   /**

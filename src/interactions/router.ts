@@ -5,6 +5,7 @@ import type Provider from 'oidc-provider';
 import type { AccountService } from '../accounts/service.js';
 import { renderPage, type Views } from '../http/views.js';
 import type { ScopeRegistry } from '../scopes/registry.js';
+import { type ClientIdentity, clientIdentity } from '../clients/client-identity.js';
 import { csrfToken, csrfTokenValid } from './csrf.js';
 import type { AuditLog } from '../audit/log.js';
 import { type FailureLimiter, TooManyFailures } from '../security/failure-limiter.js';
@@ -57,9 +58,11 @@ export function interactionsRouter(deps: InteractionDeps): Router {
     ctx.status = 303;
   }
 
-  async function clientName(clientId: unknown): Promise<string> {
+  /** The client as the page shows it: its name with where it returns the user to (the redirect_uri of this request, which the provider has checked). */
+  async function clientOf(params: Record<string, unknown>): Promise<ClientIdentity> {
+    const clientId = params.client_id;
     const client = typeof clientId === 'string' ? await provider.Client.find(clientId) : undefined;
-    return client?.clientName ?? (typeof clientId === 'string' ? clientId : 'the application');
+    return clientIdentity(client ? client.metadata() : { client_id: clientId }, params.redirect_uri);
   }
 
   function refuseForgery(ctx: Context, uid: string): boolean {
@@ -75,7 +78,7 @@ export function interactionsRouter(deps: InteractionDeps): Router {
     const interaction = await details(ctx);
     if (!interaction) return;
     const { uid, prompt, params } = interaction;
-    const client = await clientName(params.client_id);
+    const client = await clientOf(params);
     const csrf = csrfToken(csrfSecret, uid);
     if (prompt.name === 'login') {
       renderPage(ctx, views, 'login', { uid, client, csrf, username: '' });
@@ -89,9 +92,11 @@ export function interactionsRouter(deps: InteractionDeps): Router {
     const scopeList = [...requested].map((name) => ({
       name,
       description: registry.get(name)?.description ?? name,
+      // Restricted scopes (registry `warning`) are the ones only an
+      // administrator may give a client: the page says so in words.
       warning: registry.get(name)?.warning ?? false,
     }));
-    renderPage(ctx, views, 'consent', { uid, client, csrf, scopes: scopeList });
+    renderPage(ctx, views, 'consent', { uid, client, csrf, scopes: scopeList, restricted: scopeList.some((scope) => scope.warning) });
   });
 
   router.post('/login', form, async (ctx) => {
@@ -101,7 +106,7 @@ export function interactionsRouter(deps: InteractionDeps): Router {
     const username = field(body, 'username').trim();
     const loginPage = async (error: string, status: number) => renderPage(ctx, views, 'login', {
       uid: interaction.uid,
-      client: await clientName(interaction.params.client_id),
+      client: await clientOf(interaction.params),
       csrf: csrfToken(csrfSecret, interaction.uid),
       username,
       error,

@@ -17,6 +17,7 @@ import { pkceRequired } from './pkce-exemption.js';
 import { browserClientOrigin } from './cors-policy.js';
 import { bitsOfOpaqueRandomness, skippingForeignRefreshTokens } from './token-values.js';
 import { SKIP_CONSENT } from '../clients/metadata-rules.js';
+import { clientIdentity } from '../clients/client-identity.js';
 import { enforceClientRules, REGISTRATION_POLICY, registrationPolicy } from './registration.js';
 import type { JwtAccessTokenRegistry } from './jwt-access-tokens.js';
 import type { FailureLimiter } from '../security/failure-limiter.js';
@@ -69,7 +70,7 @@ function providerFeatures(views: Views, resourceIndicators: ReturnType<typeof re
         renderPage(ctx, views, 'logout', { form, host: ctx.host });
       },
       async postLogoutSuccessSource(ctx: KoaContextWithOIDC) {
-        renderPage(ctx, views, 'logged-out', { client: ctx.oidc.client?.clientName });
+        renderPage(ctx, views, 'logged-out', { client: ctx.oidc.client && clientIdentity(ctx.oidc.client.metadata() as Record<string, unknown>) });
       },
     },
     resourceIndicators,

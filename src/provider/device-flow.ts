@@ -4,6 +4,7 @@ import type Provider from 'oidc-provider';
 import type { Middleware } from 'koa';
 import type { CounterStore } from '../../adapters/contract.js';
 import { renderPage, type Views } from '../http/views.js';
+import { type ClientIdentity, clientIdentity } from '../clients/client-identity.js';
 import { wrapGrantHandler } from './grant-handlers.js';
 
 export const DEVICE_CODE_GRANT = 'urn:ietf:params:oauth:grant-type:device_code';
@@ -18,7 +19,12 @@ const CODE_PROBLEMS: Record<string, string> = {
   AbortedError: 'You cancelled the sign-in. Your device was not connected.',
 };
 
-type ClientLike = { clientName?: string; clientId: string } | undefined;
+type ClientLike = { metadata(): object } | undefined;
+
+/** The client as a device page shows it (clients/client-identity.ts): never its self-chosen name alone. */
+function shownClient(client: ClientLike): ClientIdentity | undefined {
+  return client ? clientIdentity(client.metadata() as Record<string, unknown>) : undefined;
+}
 
 /**
  * RFC 8628 pages: entering the user code, confirming the device, and the
@@ -37,10 +43,10 @@ export function deviceFlowFeature(views: Views) {
       renderPage(ctx, views, 'device-code', { title: 'Connect a device', form, error });
     },
     async userCodeConfirmSource(ctx: KoaContextWithOIDC, form: string, client: ClientLike, _deviceInfo: unknown, userCode: string) {
-      renderPage(ctx, views, 'device-confirm', { title: 'Confirm device', form, userCode, client: client?.clientName ?? client?.clientId });
+      renderPage(ctx, views, 'device-confirm', { title: 'Confirm device', form, userCode, client: shownClient(client) });
     },
     async successSource(ctx: KoaContextWithOIDC) {
-      renderPage(ctx, views, 'device-done', { title: 'Device connected', client: ctx.oidc.client?.clientName });
+      renderPage(ctx, views, 'device-done', { title: 'Device connected', client: shownClient(ctx.oidc.client) });
     },
   };
 }

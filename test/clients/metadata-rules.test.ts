@@ -19,6 +19,8 @@ interface Metadata {
   /** Administrator-only properties (imports): waiving consent, the client's own dialect lifetimes. */
   skip_consent?: true;
   dialect_lifetimes?: Record<string, number>;
+  /** What the client calls itself; only self-service names are limited (a registrant chooses its own). */
+  client_name?: string;
 }
 
 interface Row {
@@ -44,6 +46,10 @@ const BAD: Row[] = [
   { what: 'a restricted (administrative) scope', metadata: { grant_types: ['client_credentials'], scope: 'read admin' }, selfServiceOnly: true },
   { what: 'a client that waives the consent page (skip_consent)', metadata: { grant_types: ['authorization_code'], redirect_uris: [REDIRECT_URI], scope: 'openid', skip_consent: true }, selfServiceOnly: true },
   { what: 'a client with its own token lifetimes (dialect_lifetimes)', metadata: { grant_types: ['client_credentials'], scope: 'read', dialect_lifetimes: { accessToken: 31_536_000 } }, selfServiceOnly: true },
+  { what: 'a client calling itself by the dashboard\'s name', metadata: { grant_types: ['authorization_code'], redirect_uris: [REDIRECT_URI], scope: 'openid', client_name: 'Gatehouse dashboard' }, selfServiceOnly: true },
+  { what: 'a client whose name starts with Gatehouse, in any case', metadata: { grant_types: ['authorization_code'], redirect_uris: [REDIRECT_URI], scope: 'openid', client_name: '  gatehouse x' }, selfServiceOnly: true },
+  { what: 'a client whose name reads as Gatehouse (full-width letters, a zero-width space)', metadata: { grant_types: ['authorization_code'], redirect_uris: [REDIRECT_URI], scope: 'openid', client_name: 'Ｇａｔｅ\u200bhouse Admin' }, selfServiceOnly: true },
+  { what: 'a client with a 300-character name', metadata: { grant_types: ['authorization_code'], redirect_uris: [REDIRECT_URI], scope: 'openid', client_name: 'A'.repeat(300) }, selfServiceOnly: true },
 ];
 
 /** What the rows above are measured against: acceptable on every surface that can say it. */
@@ -243,6 +249,23 @@ describe('client metadata rules: one rule set on every surface that makes or cha
         expect(refusedBy.get(row.what) ?? [], row.what).to.include.members(['RFC 7591 POST /reg', 'RFC 7592 PUT /reg/:id']).and.to.have.length.of.at.least(2);
       }
     });
+  });
+
+  it('refuses, at RFC 7591 registration, the name the reserved dashboard client has as stored, with a description that says why', async () => {
+    const dashboardName = (await server.services.clients.show('gatehouse-dashboard')).name;
+    const { token } = await issueInitialAccessToken(server.services.provider, 600);
+    const reply = await postJson(`${server.url}/reg`, { ...GOOD, client_name: dashboardName }, { authorization: `Bearer ${token}` });
+    expect(reply.status, reply.text).to.equal(400);
+    expect(reply.json.error).to.equal('invalid_client_metadata');
+    expect(reply.json.error_description).to.equal('client_name: may not start with "Gatehouse": that name is reserved for Gatehouse\'s own applications');
+  });
+
+  it('accepts a self-service name of 100 characters that merely mentions Gatehouse', async () => {
+    const { token } = await issueInitialAccessToken(server.services.provider, 600);
+    const name = `Reports for Gatehouse ${'x'.repeat(78)}`;
+    const reply = await postJson(`${server.url}/reg`, { ...GOOD, client_name: name }, { authorization: `Bearer ${token}` });
+    expect(reply.status, reply.text).to.equal(201);
+    expect(reply.json.client_name).to.equal(name);
   });
 
   it('stops a public client_credentials client already in storage (written before the rule) from getting tokens', async () => {

@@ -1,5 +1,7 @@
 import { expect } from 'chai';
+import { runCli } from '../support/cli.js';
 import { basicAuth, postForm, send } from '../support/http.js';
+import { isActive } from '../support/oidc.js';
 import { startTestServer, type TestServer } from '../support/server.js';
 
 describe('client updates', () => {
@@ -17,7 +19,7 @@ describe('client updates', () => {
 
   it('made at once to different fields all hold: none is written over by another’s stale copy', async () => {
     const { clients } = server.services;
-    for (let round = 0; round < 8; round += 1) {
+    for (let round = 0; round < 4; round += 1) {
       const { client } = await clients.create({ name: `Concurrent ${round}`, grantTypes: ['client_credentials'], scope: ['read', 'write'] });
       await Promise.all([
         clients.update(client.clientId, { scope: ['read'] }),
@@ -58,5 +60,29 @@ describe('client updates', () => {
     expect(await whoami(fresh.access_token as string)).to.equal(401);
     const { items } = await server.services.audit.list({ clientId: client.clientId, perPage: 50 });
     expect(items.filter((event) => event.event === 'client.updated' && (event.detail as { tokensEnded?: boolean }).tokensEnded)).to.have.length(2);
+  });
+
+  it('that take a scope away leave no token carrying it once they return, though another process served the old client meanwhile', async () => {
+    const { clients } = server.services;
+    const { client, clientSecret } = await clients.create({ name: 'Narrowed elsewhere', grantTypes: ['client_credentials'], scope: ['read', 'write'] });
+    const auth = { authorization: basicAuth(client.clientId, clientSecret!) };
+    const minted: string[] = [];
+    let minting = true;
+    // This server keeps minting from its cached copy of the client while the CLI, another process, narrows it.
+    const loop = (async () => {
+      while (minting) {
+        const reply = await postForm(`${server.url}/token`, { grant_type: 'client_credentials', scope: 'read write' }, auth);
+        if (reply.status === 200) minted.push(reply.json.access_token as string);
+      }
+    })();
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    const narrowed = await runCli(server, 'client', 'update', client.clientId, '--scope', 'read');
+    minting = false;
+    await loop;
+    expect(narrowed.code, narrowed.stderr).to.equal(0);
+    expect(minted.length).to.be.above(0);
+    const live = [];
+    for (const token of minted) if (await isActive(server, token, auth)) live.push(token);
+    expect(live, `${live.length} of ${minted.length} tokens carrying write are live`).to.deep.equal([]);
   });
 });
