@@ -243,6 +243,9 @@ export async function openStorage(options: StorageOptions): Promise<Storage> {
       for (const grantId of grantIds) await revokeGrant({ durable, ephemeral }, grantId);
       // And its sign-in sessions: every browser signed in as the account is
       // signed out now (its grants went above), not when it next comes back.
+      // Ending them here tells no client (a logout token is the provider's
+      // to sign): the account service ends them at the provider first, so
+      // this is the sweep for what that left (a session ended meanwhile).
       for (const entry of await signInSessions.listByAccount(accountId)) {
         const session = await ephemeral.findByUid('Session', entry.sessionUid);
         if (typeof session?.jti === 'string') await ephemeral.destroy('Session', session.jti);

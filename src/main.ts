@@ -22,7 +22,7 @@ import { requestLog } from './http/request-log.js';
 import { dispatchByFirstSegment } from './http/route-dispatch.js';
 import { createViews } from './http/views.js';
 import { interactionsRouter } from './interactions/router.js';
-import { DEFAULT_SIGNING_ALG, KeyService, longestServerWideLifetime } from './keys/service.js';
+import { DEFAULT_SIGNING_ALG, idTokenHintLifetime, KeyService, longestServerWideLifetime } from './keys/service.js';
 import { SigningKeyRefresh } from './keys/signing-key-refresh.js';
 import { createLogger, type Logger } from './observability/logger.js';
 import { apiAudience, buildProvider, registerTokenExchange } from './provider/build.js';
@@ -128,17 +128,21 @@ export async function composeServices(config: GatehouseConfig, role: 'owner' | '
       // Read when a retirement is checked (`clients` is made below, with the
       // provider): resource servers and clients registered since start-up,
       // or by another process, count as soon as they exist.
-      maxTokenLifetime: async () => Math.max(
-        longestServerWideLifetime(config),
-        ...await Promise.all([resourceServers.longestAccessTokenTtl(), clients.longestOwnSignedLifetime()]),
-      ),
+      reliance: async () => ({
+        tokens: Math.max(
+          longestServerWideLifetime(config),
+          ...await Promise.all([resourceServers.longestAccessTokenTtl(), clients.longestOwnSignedLifetime()]),
+        ),
+        idTokenHints: idTokenHintLifetime(config),
+      }),
       audit,
     });
     await keys.ensure();
     const cookieSecrets = config.cookieSecrets ?? await keys.cookieSecrets();
     const jwtAccessTokens = new JwtAccessTokenRegistry(storage.ephemeral, storage.revocations);
     const registry = await scopes.list();
-    const accounts = new AccountService(storage.accounts, storage.accountTokens, audit);
+    // Sessions end at the provider, built below with these accounts (`sessions` is made with it): read when an account's access ends.
+    const accounts = new AccountService(storage.accounts, storage.accountTokens, audit, { revokeAllOf: (...args) => sessions.revokeAllOf(...args) });
     const limiter = new FailureLimiter(storage.counters, {
       client: config.clientFailureLimit,
       user: config.userFailureLimit,
@@ -194,7 +198,11 @@ export async function composeServices(config: GatehouseConfig, role: 'owner' | '
     paceDevicePolling(provider, storage.counters, config.devicePollInterval);
     const clients = new ClientService(storage.clients, scopes, (metadata) => provider.Client.validate(metadata), storage.clientTokens, audit);
     observeProvider(provider, audit, metrics);
-    const sessions = new SignInSessionService(storage.signInSessions, providerSessions(provider, (accountId, grantId) => storage.accountTokens.revokeGrant(accountId, grantId)), audit);
+    const sessions = new SignInSessionService(storage.signInSessions, providerSessions(
+      provider,
+      (accountId, grantId) => storage.accountTokens.revokeGrant(accountId, grantId),
+      (error, clientId) => logger?.warn({ err: error, client_id: clientId }, 'a client could not be sent its back-channel logout token; the session is ended all the same'),
+    ), audit);
     followSessionEvents(provider, sessions, (error) => logger?.warn({ err: error }, 'the sign-in session index could not be updated'));
     const dialects = new DialectUsage(storage.clientDialects);
     provider.on('grant.success', (ctx) => {
@@ -260,6 +268,7 @@ export async function mountRoutes(services: Services, logger: Logger, internalOr
       grantOf: async (accessToken) => (await provider.AccessToken.find(accessToken))?.grantId,
       alive: async (grantId) => Boolean(await provider.Grant.find(grantId)),
     },
+    signInSessions: { current: currentSessionUid(provider), revoke: (uid, by) => services.sessions.revoke(uid, by) },
     accounts,
     views: createViews(),
     logger,

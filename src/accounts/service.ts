@@ -87,6 +87,9 @@ function stampOf(passwordHash: string): string {
   return createHash('sha256').update(passwordHash).digest('base64url');
 }
 
+/** What ends an account's sign-in sessions at the provider, telling their clients (src/sessions/service.ts). */
+export type SessionEnder = Pick<SignInSessionService, 'revokeAllOf'>;
+
 /**
  * The holder's sign-in sessions, which a new password of their own (a
  * change, a reset link) ends: whoever knew the old one, or holds a session
@@ -96,9 +99,18 @@ function stampOf(passwordHash: string): string {
  * so the holder stays signed in there; a reset keeps nothing.
  */
 export interface OtherSessions {
-  sessions: Pick<SignInSessionService, 'revokeAllOf'>;
+  /** The caller's session service: used only by an AccountService composed without its own (see the constructor). */
+  sessions?: SessionEnder;
   keep: string | undefined;
   keepGrant?: string | undefined;
+}
+
+/** What an end of the account's access spares: the session and grant of the page the holder changed their password on. */
+interface Kept {
+  session?: string | undefined;
+  grant?: string | undefined;
+  /** The caller's session service (OtherSessions.sessions), for a service composed without its own. */
+  sessions?: SessionEnder | undefined;
 }
 
 function displayName(input: ImportedAccount): string | null {
@@ -130,11 +142,56 @@ function importChanges(current: AccountRecord, wanted: ImportedFields, passwordH
 
 /** End-user accounts: creation with argon2id hashes, imports of other systems' hashes, and sign-in checks. */
 export class AccountService {
+  /**
+   * `sessions` ends the account's sign-in sessions at the provider, so that
+   * the clients signed in through them get a back-channel logout token; the
+   * token store only sweeps up after it (adapters/ cannot reach the
+   * provider). The provider is built after this service (it signs people in
+   * through it), so main.ts hands over a forwarder to the session service.
+   */
   constructor(
     private readonly store: AccountsStore,
     private readonly tokens?: AccountTokenStore,
     private readonly audit?: AuditLog,
+    private readonly sessions?: SessionEnder,
   ) {}
+
+  /**
+   * The one write of an account's changed fields. A new password hash
+   * (set, changed, imported anew) or a deactivation ends the account's
+   * access here (see endAccess), so no path that writes one can forget it.
+   * The two other writes of a hash: a reset link's compare-and-set
+   * (resetPassword), which calls endAccess itself, and a re-hash of the same
+   * password at sign-in (upgradeHash), which is not a new password.
+   */
+  private async write(id: string, changes: AccountChanges, by: Actor, kept?: Kept): Promise<AccountRecord | undefined> {
+    const updated = await this.store.update(id, changes);
+    if (updated && (changes.passwordHash !== undefined || changes.active === false)) await this.endAccess(id, by, kept);
+    return updated;
+  }
+
+  /**
+   * Ends the account's access. A new password is a revocation trigger
+   * (RFC 9700 §4.14.2), and after an account takeover it is the way back;
+   * a deactivation or a deletion ends the account. So: every sign-in
+   * session, ended at the provider so that each client that asked for it
+   * gets a logout token (OpenID Connect Back-Channel Logout 1.0 §2.5), then
+   * every grant and every token under it, the refresh tokens kept past
+   * logout (offline_access) and the password grant's, which belong to no
+   * session, included. Only a change by the holder keeps something
+   * (`kept`). Answers how many grants the storage found still live after
+   * the sessions (whose grants went with them).
+   */
+  private async endAccess(accountId: string, by: Actor, kept: Kept = {}): Promise<number> {
+    await (this.sessions ?? kept.sessions)?.revokeAllOf(accountId, by, kept.session);
+    if (!this.tokens) return 0;
+    if (kept.session === undefined && kept.grant === undefined) return this.tokens.revokeAll(accountId);
+    let revoked = 0;
+    for (const grant of await this.tokens.grantsOf(accountId)) {
+      if (grant.grantId !== kept.grant && await this.tokens.revokeGrant(accountId, grant.grantId)) revoked += 1;
+    }
+    return revoked;
+  }
 
   /** The one lookup by username, normalized as sign-in normalizes it. */
   private findRecordByUsername(username: string): Promise<AccountRecord | undefined> {
@@ -284,10 +341,9 @@ export class AccountService {
       const fields = Object.keys(changes).filter((field) => field !== 'importedPasswordHash');
       if (!fields.length) { results[index] = { account: publicView(current), outcome: 'unchanged' }; continue; }
       if (options.dryRun) { results[index] = { account: publicView({ ...current, ...changes }), outcome: 'updated' }; continue; }
-      const updated = await this.store.update(current.id, changes);
+      // Deactivated at the source, or a new password there: signed out here too (write ends its access).
+      const updated = await this.write(current.id, changes, by);
       if (!updated) { results[index] = { outcome: 'refused', error: new NotFoundError(`account "${input.username}" was deleted during the import`) }; continue; }
-      // Deactivated at the source: signed out here too.
-      if (changes.active === false) await this.tokens?.revokeAll(current.id);
       events.push({ event: 'account.imported', ...by, detail: { account_id: current.id, username: current.username, outcome: 'updated', fields } });
       results[index] = { account: publicView(updated), outcome: 'updated' };
     }
@@ -364,11 +420,10 @@ export class AccountService {
     if (patch.active !== undefined && patch.active !== account.active) changes.active = patch.active;
     // Deactivating an inactive account revokes again: a revocation that
     // failed after the account was made inactive is finished by running it again.
-    if (patch.active === false && !account.active) await this.tokens?.revokeAll(account.id);
+    if (patch.active === false && !account.active) await this.endAccess(account.id, by);
     if (!Object.keys(changes).length) return account;
-    const updated = await this.store.update(account.id, changes);
+    const updated = await this.write(account.id, changes, by);
     if (!updated) throw new NotFoundError(`no user with id "${account.id}"`);
-    if (changes.active === false) await this.tokens?.revokeAll(account.id);
     // What decides access is recorded before and after (granting admin is not a rename); personal data is named only.
     const decisive: Record<string, { from: unknown; to: unknown }> = {};
     if (changes.roles) decisive.roles = { from: account.roles, to: changes.roles };
@@ -380,16 +435,15 @@ export class AccountService {
   /**
    * An administrator's new password for the account (the console, the CLI's
    * `user set-password`): like every new password, it ends the account's
-   * sessions, grants and tokens (see endAccessAfterNewPassword), even when
+   * sessions, grants and tokens (see endAccess), even when
    * the administrator sets their own, and voids the account's outstanding
    * reset links (see passwordStamp).
    */
   async setPassword(idOrUsername: string, password: string, by: Actor = {}): Promise<Account> {
     const account = await this.show(idOrUsername);
     this.checkNewPassword(password, 'password');
-    await this.store.update(account.id, { passwordHash: await hashPassword(password) });
+    if (!(await this.write(account.id, { passwordHash: await hashPassword(password) }, by))) throw new NotFoundError(`no user with id "${account.id}"`);
     await this.audit?.record({ event: 'account.password_set', ...by, detail: { account_id: account.id, username: account.username } });
-    await this.endAccessAfterNewPassword(account.id, by);
     return account;
   }
 
@@ -400,37 +454,14 @@ export class AccountService {
    * later one writes nothing and answers `false`. Once written, every
    * session, grant and token of the account is ended (a reset keeps none).
    */
-  async resetPassword(id: string, password: string, stamp: string, by: Actor, signedIn: Pick<OtherSessions, 'sessions'>): Promise<boolean> {
+  async resetPassword(id: string, password: string, stamp: string, by: Actor, signedIn: Pick<OtherSessions, 'sessions'> = {}): Promise<boolean> {
     this.checkNewPassword(password, 'password');
     const record = await this.store.findById(id);
     if (!record || stampOf(record.passwordHash) !== stamp) return false;
     if (!(await this.store.replacePasswordHash(record.id, record.passwordHash, await hashPassword(password)))) return false;
     await this.audit?.record({ event: 'account.password_reset', ...by, detail: { account_id: record.id, username: record.username } });
-    await this.endAccessAfterNewPassword(record.id, by, { sessions: signedIn.sessions, keep: undefined });
+    await this.endAccess(record.id, by, { sessions: signedIn.sessions });
     return true;
-  }
-
-  /**
-   * What a new password ends, by whichever path it was set. A password change
-   * is a revocation trigger (RFC 9700 §4.14.2), and after an account takeover
-   * it is the way back: so not only the sign-in sessions (with the grants made
-   * in them) but every grant of the account and every token under it, the
-   * refresh tokens kept past logout (offline_access) and the password grant's,
-   * which belong to no session, included. `signedIn`, when the caller has the
-   * session service, ends the sessions through it (each audited); without it
-   * (an administrator's set) the token store ends them with the grants. Only
-   * a change by the holder keeps something: the session and the grant of the
-   * page they made it on.
-   */
-  private async endAccessAfterNewPassword(accountId: string, by: Actor, signedIn?: OtherSessions): Promise<void> {
-    if (!signedIn) {
-      await this.tokens?.revokeAll(accountId);
-      return;
-    }
-    await signedIn.sessions.revokeAllOf(accountId, by, signedIn.keep);
-    for (const grant of (await this.tokens?.grantsOf(accountId)) ?? []) {
-      if (grant.grantId !== signedIn.keepGrant) await this.tokens!.revokeGrant(accountId, grant.grantId);
-    }
   }
 
   /**
@@ -473,9 +504,9 @@ export class AccountService {
       problems.push(...error.fields);
     }
     if (problems.length) throw new ValidationError(problems);
-    await this.store.update(record.id, { passwordHash: await hashPassword(next) });
+    const kept = { session: others.keep, grant: others.keepGrant, sessions: others.sessions };
+    if (!(await this.write(record.id, { passwordHash: await hashPassword(next) }, by, kept))) throw new NotFoundError(`no user with id "${id}"`);
     await this.audit?.record({ event: 'account.password_changed', ...by, detail: { account_id: record.id, username: record.username } });
-    await this.endAccessAfterNewPassword(record.id, by, others);
     return publicView(record);
   }
 
@@ -510,7 +541,9 @@ export class AccountService {
   async delete(idOrUsername: string, by: Actor = {}): Promise<{ account: Account; revokedGrants: number }> {
     const account = await this.show(idOrUsername);
     if (account.active && !(await this.store.update(account.id, { active: false }))) throw new NotFoundError(`no user with id "${account.id}"`);
-    const revokedGrants = (await this.tokens?.revokeAll(account.id)) ?? 0;
+    // Counted first: the grants of its sessions end with them, before the sweep counts the rest.
+    const held = (await this.tokens?.grantsOf(account.id))?.length ?? 0;
+    const revokedGrants = Math.max(held, await this.endAccess(account.id, by));
     if (!(await this.store.delete(account.id))) throw new NotFoundError(`no user with id "${account.id}"`);
     await this.audit?.record({ event: 'account.deleted', ...by, detail: { account_id: account.id, username: account.username, revoked_grants: revokedGrants } });
     return { account, revokedGrants };

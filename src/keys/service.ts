@@ -26,8 +26,8 @@ const algOf = (key: { alg?: string | null }): string => key.alg ?? DEFAULT_SIGNI
  * Where a signing key is in its life, read at one instant:
  * - `pending`: published, newer than the key that signs, waiting for its activation delay;
  * - `signing`: the key its algorithm signs with now;
- * - `retiring`: replaced, still published because tokens it signed may still be valid;
- * - `retirable`: replaced long enough ago that no token it signed is valid any more;
+ * - `retiring`: replaced, still published because tokens it signed may still be valid or presented (ID tokens as logout hints);
+ * - `retirable`: replaced long enough ago that nothing it signed is valid or presented any more;
  * - `retired`: no longer published.
  */
 export type KeyState = 'pending' | 'signing' | 'retiring' | 'retirable' | 'retired';
@@ -42,7 +42,7 @@ export interface KeySummary {
   createdAt: string;
   /** When its activation delay ends (SIGNING_KEY_ACTIVATION_DELAY after its creation). */
   signsFrom: string;
-  /** For a replaced key: from when retiring it is safe (its successor has signed, in every process, for the longest token lifetime). */
+  /** For a replaced key: from when retiring it is safe (its successor has signed, in every process, for as long as a signature is relied on: SignatureReliance). */
   retirableFrom?: string;
 }
 
@@ -50,14 +50,23 @@ export interface KeyServiceOptions {
   /** Seconds from a signing key's creation to its first signature (SIGNING_KEY_ACTIVATION_DELAY). */
   activationDelay?: number;
   /**
-   * The longest any token Gatehouse signs can live, in seconds: how long a
-   * replaced key must stay published. Asked each time a replaced key's state
-   * is worked out (list, retire), since resource servers and clients with
-   * lifetimes of their own are registered while the server runs.
+   * How long, in seconds, what a key signed is still relied on after it
+   * stopped signing: how long a replaced key must stay published. Asked
+   * each time a replaced key's state is worked out (list, retire), since
+   * resource servers and clients with lifetimes of their own are registered
+   * while the server runs.
    */
-  maxTokenLifetime?: () => Promise<number>;
+  reliance?: () => Promise<SignatureReliance>;
   /** Where rotations and retirements are recorded, with the actor each surface names. */
   audit?: AuditLog;
+}
+
+/** How long, in seconds, what a replaced key signed is still relied on, and why: the longer of the two holds the key. */
+export interface SignatureReliance {
+  /** The longest any token Gatehouse signs is valid (longestServerWideLifetime and the registered lifetimes). */
+  tokens: number;
+  /** The longest an ID token is still presented as `id_token_hint` (idTokenHintLifetime). */
+  idTokenHints: number;
 }
 
 /**
@@ -66,12 +75,44 @@ export interface KeyServiceOptions {
  * tokens. A registered resource server's or a client's own lifetime may be
  * longer (main.ts adds them). Not counted: refresh tokens, codes, device and
  * initial access tokens, which are opaque; logout tokens, which live 120 s
- * but are verified on receipt, in the request that delivers them.
+ * but are verified on receipt, in the request that delivers them; and ID
+ * tokens presented after they expire (idTokenHintLifetime).
  */
 export function longestServerWideLifetime(config: {
   accessTokenTtl: number; clientCredentialsTtl: number; idTokenTtl: number; losAccessTokenTtl: number; leAccessTokenTtl: number; dotAccessTokenTtl: number;
 }): number {
   return Math.max(config.accessTokenTtl, config.clientCredentialsTtl, config.idTokenTtl, config.losAccessTokenTtl, config.leAccessTokenTtl, config.dotAccessTokenTtl);
+}
+
+/**
+ * How long an ID token is still presented after it was issued, whatever its
+ * own lifetime: a relying party keeps it for as long as its session and
+ * sends it as the `id_token_hint` of RP-initiated logout, which the provider
+ * must accept expired (OpenID Connect RP-Initiated Logout 1.0 §2) but can
+ * validate only while its key is published: once the key is retired the
+ * sign-out is refused (400) and the user stays signed in to Gatehouse. The
+ * hint matters while there is a Gatehouse sign-in session to end, so for at
+ * most SESSION_TTL. It counts for every algorithm, not only RS256 (the
+ * default): a client may register another `id_token_signed_response_alg`,
+ * and the provider offers every algorithm it holds a key for.
+ */
+export function idTokenHintLifetime(config: { sessionTtl: number }): number {
+  return config.sessionTtl;
+}
+
+function relianceSeconds(reliance: SignatureReliance): number {
+  return Math.max(reliance.tokens, reliance.idTokenHints);
+}
+
+/** Why a replaced key is kept until `safeAt`, in the words of a refusal to retire it. */
+function keptBecause(safeAt: number, reliance: SignatureReliance): string {
+  const until = new Date(safeAt).toISOString();
+  if (reliance.tokens >= reliance.idTokenHints) {
+    return `may still have signed tokens that are valid until ${until} (the longest token lifetime after its successor began signing); retire it after that`;
+  }
+  return `may still have signed ID tokens that relying parties present as id_token_hint to sign their users out until ${until} `
+    + '(SESSION_TTL, the longest a Gatehouse sign-in session lasts, after its successor began signing: once the key is retired, '
+    + 'such a sign-out is refused and leaves the user signed in to Gatehouse); retire it after that';
 }
 
 /** The published signing keys, in the order oidc-provider's keystore should hold them. */
@@ -128,12 +169,12 @@ function newCookieKey(): Omit<KeyRecord, 'createdAt'> {
  */
 export class KeyService {
   private readonly activationDelay: number;
-  private readonly maxTokenLifetime: () => Promise<number>;
+  private readonly reliance: () => Promise<SignatureReliance>;
   private readonly audit: AuditLog | undefined;
 
   constructor(private readonly store: KeysStore, options: KeyServiceOptions = {}) {
     this.activationDelay = options.activationDelay ?? 0;
-    this.maxTokenLifetime = options.maxTokenLifetime ?? (async () => 0);
+    this.reliance = options.reliance ?? (async () => ({ tokens: 0, idTokenHints: 0 }));
     this.audit = options.audit;
   }
 
@@ -161,7 +202,7 @@ export class KeyService {
     const signers = new Set([...signersAt(published, this.activationDelay, now).values()].map((key) => key.kid));
     // Asked only when some key has been replaced (the metrics' counts list the keys too).
     const replaced = new Set(published.map(algOf)).size < published.length;
-    const lifetime = replaced ? await this.maxTokenLifetime() : 0;
+    const lifetime = replaced ? relianceSeconds(await this.reliance()) : 0;
     return keys.map((key) => {
       const ofAlg = published.filter((other) => algOf(other) === algOf(key));
       const index = ofAlg.findIndex((other) => other.kid === key.kid);
@@ -182,16 +223,16 @@ export class KeyService {
   /**
    * A replaced key may have signed tokens until its successor began signing
    * in every process: after the activation delay, at each process's next
-   * read of the key store (signing-key-refresh.ts). The longest of those
-   * tokens lives `lifetime` (maxTokenLifetime) more.
+   * read of the key store (signing-key-refresh.ts). What it signed last is
+   * relied on `lifetime` (relianceSeconds) more.
    */
   private retirableAt(successor: { createdAt: Date }, lifetime: number): number {
     return successor.createdAt.getTime() + (this.activationDelay + lifetime) * 1000 + KEY_REFRESH_INTERVAL_MS;
   }
 
   /**
-   * Stops publishing a key. Refused for the active key, and while tokens it
-   * signed may still be valid (see retirableAt), unless `force`.
+   * Stops publishing a key. Refused for the active key, and while what it
+   * signed may still be relied on (see retirableAt), unless `force`.
    */
   async retire(kid: string, options: { force?: boolean } = {}, by: Actor = { actor: 'cli' }): Promise<KeySummary> {
     const published = await this.store.list('sig');
@@ -201,12 +242,10 @@ export class KeyService {
     const keys = published.filter((key) => algOf(key) === algOf(target));
     const index = keys.findIndex((key) => key.kid === kid);
     if (index === 0) throw new ValidationError([{ field: 'kid', message: `is the active ${algOf(target)} signing key; rotate first` }]);
-    const safeAt = options.force ? 0 : this.retirableAt(keys[index - 1]!, await this.maxTokenLifetime());
-    if (Date.now() < safeAt) {
-      throw new ValidationError([{
-        field: 'kid',
-        message: `may still have signed tokens that are valid until ${new Date(safeAt).toISOString()} (the longest token lifetime after its successor began signing); retire it after that`,
-      }]);
+    if (!options.force) {
+      const reliance = await this.reliance();
+      const safeAt = this.retirableAt(keys[index - 1]!, relianceSeconds(reliance));
+      if (Date.now() < safeAt) throw new ValidationError([{ field: 'kid', message: keptBecause(safeAt, reliance) }]);
     }
     await this.store.retire(kid);
     await this.audit?.record({ event: 'key.retired', ...by, detail: { kid, alg: algOf(target), forced: options.force === true } });

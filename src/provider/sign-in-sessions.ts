@@ -10,7 +10,7 @@ interface ProviderSession {
   loginTs?: number;
   exp?: number;
   destroyed?: boolean;
-  authorizations?: Record<string, { grantId?: string; persistsLogout?: boolean }>;
+  authorizations?: Record<string, { grantId?: string; persistsLogout?: boolean; sid?: string }>;
   destroy(): Promise<void>;
 }
 
@@ -61,13 +61,56 @@ export function followSessionEvents(provider: Provider, sessions: SignInSessionS
   });
 }
 
+/** What oidc-provider's Client offers for OpenID Connect Back-Channel Logout (its typings leave it out). */
+interface BackchannelClient {
+  clientId: string;
+  backchannelLogoutUri?: string;
+  backchannelLogout(sub: string, sid: string | undefined): Promise<void>;
+}
+
+/** A client that could not be sent its logout token, and why (the token itself is never part of it). */
+export type BackchannelFailure = (error: unknown, clientId: string) => void;
+
 /**
  * Ends a provider session from outside it, as oidc-provider's end_session
  * does (lib/actions/end_session.js): the grants made in it are revoked,
- * except those that persist logout (offline_access), then it is destroyed.
+ * except those that persist logout (offline_access), then it is destroyed,
+ * and every client of the session that registered a backchannel_logout_uri
+ * is sent a logout token (OpenID Connect Back-Channel Logout 1.0 §2.5), so
+ * an RP signed in through this session signs its user out too. Every
+ * server-side end of a session (the console, the CLI, /account, a new
+ * password, a deactivated or deleted account) comes through here: the
+ * storage can destroy a session but cannot sign a logout token.
  * A signed-in page of Gatehouse whose grant this revokes ends with it.
+ *
+ * The logout tokens go out after the revocation, and a client that cannot
+ * be reached (oidc-provider gives each 2.5 s) is only reported to
+ * `onBackchannelFailure`: an RP that is down does not keep a session alive.
  */
-export function providerSessions(provider: Provider, revokeGrant: (accountId: string, grantId: string) => Promise<unknown>): ProviderSessions {
+export function providerSessions(
+  provider: Provider,
+  revokeGrant: (accountId: string, grantId: string) => Promise<unknown>,
+  onBackchannelFailure: BackchannelFailure,
+): ProviderSessions {
+  async function clientToTell(clientId: string): Promise<BackchannelClient | undefined> {
+    // A client deleted since has nobody to tell (end_session skips it the same way).
+    const client = await provider.Client.find(clientId).catch(() => undefined) as unknown as BackchannelClient | undefined;
+    return client?.backchannelLogoutUri ? client : undefined;
+  }
+
+  async function tellClients(session: ProviderSession): Promise<void> {
+    const { accountId } = session;
+    if (!accountId) return;
+    await Promise.all(Object.entries(session.authorizations ?? {}).map(async ([clientId, { sid }]) => {
+      try {
+        const client = await clientToTell(clientId);
+        await client?.backchannelLogout(accountId, sid);
+      } catch (error) {
+        onBackchannelFailure(error, clientId);
+      }
+    }));
+  }
+
   return {
     async end(sessionUid) {
       const session = await (provider.Session as unknown as { findByUid(uid: string): Promise<ProviderSession | undefined> }).findByUid(sessionUid);
@@ -77,6 +120,7 @@ export function providerSessions(provider: Provider, revokeGrant: (accountId: st
         if (accountId && authorization.grantId && !authorization.persistsLogout) await revokeGrant(accountId, authorization.grantId);
       }
       await session.destroy();
+      await tellClients(session);
     },
   };
 }

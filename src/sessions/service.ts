@@ -9,8 +9,10 @@ export interface ProviderSessions {
   /**
    * Ends the provider's session of this uid as its own logout would: the
    * grants made in it (except those kept past logout, offline_access) are
-   * revoked with their tokens, then the session is destroyed. Nothing when
-   * there is no such session.
+   * revoked with their tokens, the session is destroyed, and each client
+   * of it that registered a backchannel_logout_uri is sent a logout token
+   * (best effort: a client that cannot be reached does not fail the end).
+   * Nothing when there is no such session.
    */
   end(sessionUid: string): Promise<void>;
 }
@@ -63,7 +65,13 @@ export class SignInSessionService {
     return session;
   }
 
-  /** Ends every session of an account but `except` (this device's); answers how many ended. */
+  /**
+   * Ends every session of an account but `except` (this device's); answers
+   * how many ended. Every end of an account's access (a new password, a
+   * deactivation, a deletion: AccountService) comes through here before the
+   * storage sweeps up, so the clients signed in through these sessions are
+   * told (back-channel logout), which the storage alone cannot do.
+   */
   async revokeAllOf(accountId: string, by: Actor = {}, except?: string): Promise<number> {
     const sessions = (await this.store.listByAccount(accountId)).filter((session) => session.sessionUid !== except);
     for (const session of sessions) await this.end(session, by);

@@ -70,8 +70,13 @@ export class DashboardOidcClient {
     return { url: url.href, verifier, state, nonce };
   }
 
-  /** Finishes a sign-in from the callback URL: who signed in, the ID token and the access token. */
-  async finish(callbackUrl: URL, expected: { verifier: string; state: string; nonce: string }): Promise<{ sub: string; name: string; idToken?: string; accessToken: string }> {
+  /**
+   * Finishes a sign-in from the callback URL: who signed in and the access
+   * token (whose grant binds the session). The ID token is checked, then not
+   * kept: sign-out ends the provider session on the server, not by
+   * presenting it as id_token_hint (signed-in-pages.ts).
+   */
+  async finish(callbackUrl: URL, expected: { verifier: string; state: string; nonce: string }): Promise<{ sub: string; name: string; accessToken: string }> {
     const config = await this.configuration();
     const tokens = await oidc.authorizationCodeGrant(config, callbackUrl, {
       pkceCodeVerifier: expected.verifier, expectedState: expected.state, expectedNonce: expected.nonce,
@@ -80,20 +85,21 @@ export class DashboardOidcClient {
     if (!claims) throw new Error('no ID token in the token response');
     // Profile claims come from userinfo (the ID token carries only sub and protocol claims).
     const info = await oidc.fetchUserInfo(config, tokens.access_token, claims.sub);
-    return { sub: claims.sub, name: String(info.preferred_username ?? info.name ?? claims.sub), idToken: tokens.id_token, accessToken: tokens.access_token };
+    return { sub: claims.sub, name: String(info.preferred_username ?? info.name ?? claims.sub), accessToken: tokens.access_token };
   }
 
   /**
-   * Where to send the browser to end the provider's sign-in session too
+   * Where to send the browser for the provider to end its sign-in session
    * (OpenID Connect RP-Initiated Logout 1.0 §2): the provider asks the user to
    * confirm with a plain form, ends the session and every grant made in it,
-   * and returns to the dashboard's registered post-logout URI. Without an ID
-   * token (a failed sign-in) the client_id names the registration.
+   * and returns to the registered post-logout URI. The client_id names the
+   * registration, not an id_token_hint, which the provider refuses once the
+   * key that signed it is retired.
    */
-  async endSessionUrl(idToken?: string, postLogoutRedirectUri = this.settings.postLogoutRedirectUri): Promise<string> {
+  async endSessionUrl(postLogoutRedirectUri = this.settings.postLogoutRedirectUri): Promise<string> {
     const config = await this.configuration();
     return oidc.buildEndSessionUrl(config, {
-      ...(idToken ? { id_token_hint: idToken } : { client_id: this.settings.clientId }),
+      client_id: this.settings.clientId,
       post_logout_redirect_uri: postLogoutRedirectUri,
     }).href;
   }

@@ -16,8 +16,6 @@ export interface DashboardSession {
   /** The random id in the cookie; CSRF tokens derive from it. */
   sid: string;
   exp: number;
-  /** The ID token of the sign-in, the `id_token_hint` of RP-initiated logout. */
-  idToken?: string;
   /** The provider's grant behind the sign-in (see SignInGrants). */
   grantId?: string;
 }
@@ -104,13 +102,12 @@ export class DashboardCookies {
       name: String(record.name ?? record.sub),
       sid: cookie.sid,
       exp: record.exp,
-      ...(typeof record.idToken === 'string' ? { idToken: record.idToken } : {}),
       ...(typeof record.grantId === 'string' ? { grantId: record.grantId } : {}),
     };
   }
 
   /** Starts a session, ending any this browser had (no session fixation across sign-ins). */
-  async startSession(ctx: Context, who: { sub: string; name: string; idToken?: string; grantId?: string }): Promise<DashboardSession> {
+  async startSession(ctx: Context, who: { sub: string; name: string; grantId?: string }): Promise<DashboardSession> {
     await this.endSession(ctx);
     const session: DashboardSession = { ...who, sid: randomBytes(32).toString('base64url'), exp: Math.floor(Date.now() / 1000) + SESSION_SECONDS };
     const { sid, ...record } = session;

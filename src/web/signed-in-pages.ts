@@ -2,7 +2,7 @@ import { bodyParser } from '@koa/bodyparser';
 import { refuseEncodedBody } from '../http/raw-body.js';
 import type Router from '@koa/router';
 import type { Context, Middleware } from 'koa';
-import { AppError, ConflictError, ValidationError } from '../errors/app-error.js';
+import { AppError, ConflictError, NotFoundError, ValidationError } from '../errors/app-error.js';
 import { renderPage, type Views } from '../http/views.js';
 import type { Logger } from '../observability/logger.js';
 import { type DashboardOidcClient, signInFailureReason } from './oidc-client.js';
@@ -14,11 +14,27 @@ export interface SignedInAccounts {
   findById(id: string): Promise<{ roles: string[]; active: boolean } | undefined>;
 }
 
+/**
+ * The provider's sign-in session a browser holds (src/sessions,
+ * src/provider/sign-in-sessions.ts), which sign-out ends on the server.
+ */
+export interface BrowserSignInSessions {
+  /** The uid of the provider session this browser is signed in with, read from its own signed cookie; none when signed out. */
+  current(ctx: Context): Promise<string | undefined>;
+  /**
+   * Ends it as `session revoke` and the account page do: its grants revoked,
+   * the session destroyed, its clients told (back-channel logout).
+   * NotFoundError when the session index does not list it.
+   */
+  revoke(sessionUid: string, by: { actor: string; ip: string }): Promise<unknown>;
+}
+
 export interface SignedInPagesDeps {
   issuer: string;
   oidc: DashboardOidcClient;
   cookies: DashboardCookies;
   grants: SignInGrants;
+  signInSessions: BrowserSignInSessions;
   accounts: SignedInAccounts;
   views: Views;
   logger: Logger;
@@ -177,6 +193,26 @@ export class SignedInPages {
   }
 
   /**
+   * Ends, on the server, the provider sign-in session this browser holds,
+   * whichever account it is of (the uid comes from the browser's own signed
+   * cookie, as the provider's end_session reads it). False when the session
+   * index does not list it, so it could not be ended here.
+   */
+  private async endSignInSession(ctx: Context): Promise<boolean> {
+    const { signInSessions } = this.deps;
+    const by = actorOf(ctx);
+    const uid = await signInSessions.current(ctx);
+    if (!uid) return true;
+    try {
+      await signInSessions.revoke(uid, by);
+      return true;
+    } catch (error) {
+      if (error instanceof NotFoundError) return false;
+      throw error;
+    }
+  }
+
+  /**
    * The sign-in and sign-out routes of one surface, under `base`: login,
    * callback (registered as a redirect URI of the dashboard's client),
    * sign-in-failed, logout and signed-out (its post-logout redirect URI).
@@ -213,7 +249,7 @@ export class SignedInPages {
         signInFailed(ctx, 'This sign-in took longer than ten minutes or was started in another window.');
         return;
       }
-      let who: { sub: string; name: string; idToken?: string; accessToken: string };
+      let who: { sub: string; name: string; accessToken: string };
       try {
         who = await oidc.finish(new URL(`${this.deps.issuer}${ctx.path}?${ctx.querystring}`), pending);
       } catch (error) {
@@ -237,23 +273,29 @@ export class SignedInPages {
         title: 'Sign-in failed',
         reason: reason ?? 'The sign-in could not be completed.',
         // Without the provider's metadata (the cause of some failures) the page still renders, without this link.
-        signOut: await oidc.endSessionUrl(undefined, postLogoutRedirectUri).catch(() => undefined),
+        signOut: await oidc.endSessionUrl(postLogoutRedirectUri).catch(() => undefined),
       }, reason ? 400 : 200);
     });
 
-    // Ends the session here and now, then the provider's sign-in session
-    // through RP-initiated logout, so "Sign in again" asks for the password
-    // (issue 15 L6). A plain form: no JavaScript needed.
+    // Ends the provider's sign-in session of this browser, then this
+    // session, both on the server, so "Sign in again" asks for the password
+    // (issue 15 L6) whatever the browser does next. Not through RP-initiated
+    // logout alone: its id_token_hint is refused once the key that signed the
+    // ID token is retired, and the browser may never follow the redirect.
+    // A plain form: no JavaScript needed.
     router.post(`${base}/logout`, readForm, this.requireSession(base), async (ctx) => {
-      const session = sessionOf(ctx);
+      const ended = await this.endSignInSession(ctx);
       await cookies.endSession(ctx);
       ctx.state.dashboard = undefined;
-      seeOther(ctx, await oidc.endSessionUrl(session.idToken, postLogoutRedirectUri));
+      // A session the index does not list (its sign-in could not be recorded)
+      // is ended by the provider itself: RP-initiated logout by client_id,
+      // which no key retirement can make it refuse.
+      seeOther(ctx, ended ? `${base}/signed-out` : await oidc.endSessionUrl(postLogoutRedirectUri));
     });
 
-    // The provider's post-logout redirect. Also reached when the user chose to
-    // stay signed in to Gatehouse: this session is gone either way.
-    // A GET ends nothing here (no cross-site logout through a link).
+    // Where sign-out ends, and the provider's post-logout redirect (where the
+    // user may also have chosen to stay signed in to Gatehouse): this session
+    // is gone either way. A GET ends nothing here (no cross-site logout through a link).
     router.get(`${base}/signed-out`, (ctx) => {
       this.render(ctx, base, 'console/message', { title: 'Signed out', message: 'You have signed out.', action: base, actionLabel: 'Sign in again' });
     });

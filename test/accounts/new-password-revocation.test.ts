@@ -1,7 +1,9 @@
+import { pbkdf2Sync } from 'node:crypto';
 import { expect } from 'chai';
+import * as oidc from 'openid-client';
 import { FormBrowser } from '../support/form-browser.js';
 import { basicAuth, postForm } from '../support/http.js';
-import { authorize, discover, redeem } from '../support/oidc.js';
+import { authorize, discover, redeem, REDIRECT_URI } from '../support/oidc.js';
 import { startTestServer, type TestServer } from '../support/server.js';
 
 /**
@@ -21,7 +23,7 @@ describe('a new password ends every grant and token of the account', () => {
     const made = await server.services.clients.create({
       name: `Offline reader ${stamp}`,
       grantTypes: ['authorization_code', 'refresh_token', 'password'],
-      redirectUris: ['https://rp.example.test/callback'],
+      redirectUris: [REDIRECT_URI],
       scope: ['openid', 'profile', 'offline_access'],
     });
     app = { clientId: made.client.clientId, clientSecret: made.clientSecret! };
@@ -84,5 +86,53 @@ describe('a new password ends every grant and token of the account', () => {
     await server.services.accounts.setPassword(account.username, 'set by the admin pw', { actor: 'cli' });
     expect(await statuses(tokens)).to.deep.equal({ offline_access: 400, 'password grant': 400 });
     expect((await server.services.accounts.grants(account.id)).grants).to.have.length(0);
+  });
+
+  describe('by a re-import (import users, import gatehouse, import django-oauth-toolkit)', () => {
+    /** A Django pbkdf2_sha256 hash, as the source system stored it: another salt is another hash, so a new password there. */
+    const djangoHash = (password: string, salt: string) => `pbkdf2_sha256$1000$${salt}$${pbkdf2Sync(password, salt, 1000, 32, 'sha256').toString('base64')}`;
+
+    /** An imported user signed in to the app in a browser (the session) with offline_access (a refresh token kept past logout). */
+    async function importedAndSignedIn() {
+      counter += 1;
+      const user = { username: `reimported-${stamp}-${counter}`, password: `imported ${counter} pw` };
+      const row = { username: user.username, active: true, roles: [], passwordHash: djangoHash(user.password, `salt${counter}`) };
+      expect((await server.services.accounts.importAccount(row)).outcome).to.equal('created');
+      const config = await discover(server, app.clientId, app.clientSecret);
+      const flow = await authorize(config, user, { scope: 'openid offline_access', parameters: { prompt: 'consent' } });
+      const { refresh_token: refreshToken } = await redeem(config, flow);
+      return { user, row, config, browser: flow.browser, refreshToken: refreshToken! };
+    }
+
+    /** Whether the browser's session still signs the user in to the app without a password (prompt=none, OIDC Core §3.1.2.1). */
+    async function signsInSilently(config: oidc.Configuration, browser: FormBrowser): Promise<boolean> {
+      const url = oidc.buildAuthorizationUrl(config, {
+        redirect_uri: REDIRECT_URI, scope: 'openid', prompt: 'none',
+        code_challenge: await oidc.calculatePKCECodeChallenge(oidc.randomPKCECodeVerifier()), code_challenge_method: 'S256',
+      });
+      const page = await browser.navigate(url.href);
+      expect(page.url.startsWith(REDIRECT_URI), `back at the app, with a code or login_required: ${page.url}`).to.equal(true);
+      const answer = new URL(page.url).searchParams;
+      if (!answer.has('code')) expect(answer.get('error')).to.equal('login_required');
+      return answer.has('code');
+    }
+
+    it('a new hash at the source refuses the offline_access refresh token and signs the browser out', async () => {
+      const { row, config, browser, refreshToken } = await importedAndSignedIn();
+      expect(await signsInSilently(config, browser), 'signed in before the re-import').to.equal(true);
+      const [result] = await server.services.accounts.importAccounts([{ ...row, passwordHash: djangoHash('changed at the source', 'newsalt') }]);
+      expect(result!.outcome).to.equal('updated');
+      expect((await refresh(refreshToken)).status, 'the refresh token kept past logout').to.equal(400);
+      expect(await signsInSilently(config, browser), 'the browser must sign in again').to.equal(false);
+    });
+
+    it('the same hash again ends nothing', async () => {
+      const { row, config, browser, refreshToken } = await importedAndSignedIn();
+      const [result] = await server.services.accounts.importAccounts([row]);
+      expect(result!.outcome).to.equal('unchanged');
+      const refreshed = await refresh(refreshToken);
+      expect(refreshed.status, refreshed.text).to.equal(200);
+      expect(await signsInSilently(config, browser)).to.equal(true);
+    });
   });
 });

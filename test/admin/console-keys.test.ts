@@ -8,10 +8,11 @@ import { skipBecause, startTestServer, type TestServer } from '../support/server
 import { eventually, sleep } from '../support/waiting.js';
 
 // Short enough that a replaced key becomes safe to retire within the test:
-// signing starts 1 s after rotation, and no token lives longer than 3 s.
+// signing starts 1 s after rotation, and no token lives longer than 3 s, nor
+// a sign-in session (whose ID tokens are presented as logout hints).
 const LIFETIMES = {
   SIGNING_KEY_ACTIVATION_DELAY: '1', ACCESS_TOKEN_TTL: '3', CLIENT_CREDENTIALS_TTL: '3', ID_TOKEN_TTL: '3',
-  LOS_ACCESS_TOKEN_TTL: '3', LE_ACCESS_TOKEN_TTL: '3', DOT_ACCESS_TOKEN_TTL: '3',
+  LOS_ACCESS_TOKEN_TTL: '3', LE_ACCESS_TOKEN_TTL: '3', DOT_ACCESS_TOKEN_TTL: '3', SESSION_TTL: '3',
 };
 
 describe('the admin console’s Keys section (/admin/keys)', () => {
@@ -86,7 +87,7 @@ describe('the admin console’s Keys section (/admin/keys)', () => {
       expect(replaced.state).to.equal('retiring');
 
       const early = await browser.navigate(keysUrl(`/${old!.kid}/retire`));
-      expect(early.html).to.include('Not yet safe: tokens it signed may still be valid until').and.include(replaced.retirableFrom!.slice(0, 16).replace('T', ' '));
+      expect(early.html).to.include('Not yet safe: tokens it signed may still be valid, or an ID token it signed still be presented at a relying party\'s logout, until').and.include(replaced.retirableFrom!.slice(0, 16).replace('T', ' '));
       const refused = await postWithCsrf(browser, early, `/admin/keys/${old!.kid}/retire`, []);
       expect(refused.status).to.equal(422);
       expect(refused.html).to.include('id="kid-error" role="alert">may still have signed tokens that are valid until');

@@ -6,12 +6,14 @@ import { basicAuth, postForm } from '../support/http.js';
 import { startTestServer, type TestServer } from '../support/server.js';
 import { sleep } from '../support/waiting.js';
 
-// Every server-wide lifetime 1 s and a rotated key signing at once: by these
-// settings alone, a replaced key would be retirable 1 s after its successor
-// (plus the refresh interval in which every process starts signing with it).
+// Every server-wide lifetime 1 s (sign-in sessions too, which bound how long
+// an ID token is presented as a logout hint: id-token-hint-retirement.test.ts)
+// and a rotated key signing at once: by these settings alone, a replaced key
+// would be retirable 1 s after its successor (plus the refresh interval in
+// which every process starts signing with it).
 const SERVER_WIDE = {
   SIGNING_KEY_ACTIVATION_DELAY: '0', ACCESS_TOKEN_TTL: '1', CLIENT_CREDENTIALS_TTL: '1', ID_TOKEN_TTL: '1',
-  LOS_ACCESS_TOKEN_TTL: '1', LE_ACCESS_TOKEN_TTL: '1', DOT_ACCESS_TOKEN_TTL: '1',
+  LOS_ACCESS_TOKEN_TTL: '1', LE_ACCESS_TOKEN_TTL: '1', DOT_ACCESS_TOKEN_TTL: '1', SESSION_TTL: '1',
 };
 const SERVER_WIDE_SECONDS = 1;
 
