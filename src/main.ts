@@ -184,6 +184,7 @@ export async function composeServices(config: GatehouseConfig, role: 'owner' | '
       jwks: { keys: initialKeys.keys },
       cookieKeys: cookieSecrets,
       restrictedScopes: registry.filter((scope) => scope.warning).map((scope) => scope.name),
+      currentRestrictedScopes: async () => (await scopes.list()).filter((scope) => scope.warning).map((scope) => scope.name),
       views: createViews(),
     });
     const replaceProviderKeys = liveSigningKeys(provider);

@@ -27,8 +27,10 @@ export interface ProviderDeps {
   accountRole(ctx: KoaContextWithOIDC | undefined, accountId: string): Promise<string | undefined>;
   /** Where JWT access tokens are recorded so they can be revoked. */
   jwtAccessTokens: JwtAccessTokenRegistry;
-  /** Scopes flagged `warning` in the registry: never self-service. */
+  /** Scopes flagged `warning` in the registry at start-up: never self-service (RFC 7591 registration reads this snapshot). */
   restrictedScopes: string[];
+  /** The same, as the registry has them now: a scope restricted since start-up is never granted unseen either. */
+  currentRestrictedScopes(): Promise<string[]>;
   /** Gatehouse's own applications (the dashboard): no consent screen for them. */
   firstPartyClients: ReadonlySet<string>;
   /** Registered resource servers (RFC 8707) other than Gatehouse's API. */
@@ -160,7 +162,7 @@ function existingGrantLoader(deps: ProviderDeps): Configuration['loadExistingGra
     const grant = new ctx.oidc.provider.Grant({ clientId: client.clientId, accountId: session.accountId });
     // Restricted scopes (those the consent page warns about) are never granted
     // unseen: asked for, they still go to the consent page.
-    const restricted = new Set(deps.restrictedScopes);
+    const restricted = new Set(await deps.currentRestrictedScopes());
     grant.addOIDCScope((client.scope ?? 'openid').split(' ').filter((scope) => !restricted.has(scope)).join(' '));
     await grant.save();
     return grant;

@@ -163,6 +163,30 @@ describe('gatehouse import and export', function () {
     }
   });
 
+  it('a skip_consent client sends the user to the consent page for a scope restricted since the server started', async () => {
+    const user = { username: `restricted-later-${stamp}`, password: 'restricted password' };
+    await server.services.accounts.create(user);
+    // A scope the server knew at start-up (one added since reaches the provider only at a restart).
+    const scopeName = 'email';
+    const before = await server.services.scopes.show(scopeName);
+    const clientId = `trusted-ledger-${stamp}`;
+    await json(cli(server, 'import', 'clients', '--json', '--file', await file('trusted-ledger.jsonl', JSON.stringify({
+      client_id: clientId, name: 'Trusted ledger tool', public: true, grant_types: 'authorization_code', redirect_uris: 'https://spa.example.test/cb', scope: `openid ${scopeName}`, skip_consent: true,
+    }))));
+    // Restricted now, by an administrator, while this server runs.
+    await server.services.scopes.update(scopeName, { description: before.description, warning: true });
+    try {
+      const url = new URL(`${server.url}/auth`);
+      const verifier = oidc.randomPKCECodeVerifier();
+      for (const [key, value] of Object.entries({ client_id: clientId, redirect_uri: 'https://spa.example.test/cb', response_type: 'code', scope: `openid ${scopeName}`, code_challenge: await oidc.calculatePKCECodeChallenge(verifier), code_challenge_method: 'S256' })) url.searchParams.set(key, value);
+      const browser = new FormBrowser((next) => next.href.startsWith('https://spa.example.test/cb'));
+      const page = await browser.submit(await browser.navigate(url.href), '/login', user);
+      expect(page.html.includes('/confirm"'), 'the consent page, with its warning').to.equal(true);
+    } finally {
+      await server.services.scopes.update(scopeName, { description: before.description, warning: before.warning });
+    }
+  });
+
   it('import users: hashes kept and verified at sign-in, re-runs idempotent, unverifiable hashes stop the import unless skipped', async () => {
     const users = [
       { username: `laravel-${stamp}`, email: 'laravel@example.test', name: 'Laravel User', role: 'user', active: true, password_hash: bcrypt.hashSync('northstar password', 6).replace('$2b$', '$2y$') },
