@@ -143,9 +143,13 @@ export function interactionsRouter(deps: InteractionDeps): Router {
       renderPage(ctx, views, 'error', { error: 'Nothing to confirm', description: 'Sign in first.' }, 400);
       return;
     }
-    const grant = interaction.grantId
+    // A client deleted while its consent page was open gets no grant: the
+    // provider would refuse the resumed request, but the grant would stay,
+    // listed on the account page for a client that is gone.
+    const client = await provider.Client.find(String(params.client_id)).catch(() => undefined);
+    const grant = !client ? undefined : interaction.grantId
       ? await provider.Grant.find(interaction.grantId)
-      : new provider.Grant({ accountId: session.accountId, clientId: String(params.client_id) });
+      : new provider.Grant({ accountId: session.accountId, clientId: client.clientId });
     if (!grant) {
       renderPage(ctx, views, 'error', { error: 'Sign-in expired', description: 'Go back to the application and start again.' }, 400);
       return;

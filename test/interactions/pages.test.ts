@@ -71,6 +71,24 @@ describe('login and consent pages', () => {
     expect(location.searchParams.get('state')).to.equal('st');
   });
 
+  it('writes no grant when the client was deleted while its consent page was open', async () => {
+    const { client, clientSecret } = await server.services.clients.create({ name: 'Deleted mid-consent', grantTypes: ['authorization_code'], redirectUris: [REDIRECT_URI], scope: ['openid', 'email'] });
+    const gone = await discover(server, client.clientId, clientSecret);
+    const browser = new FormBrowser((next) => next.href.startsWith(REDIRECT_URI));
+    const url = oidc.buildAuthorizationUrl(gone, {
+      redirect_uri: REDIRECT_URI, scope: 'openid email',
+      code_challenge: await oidc.calculatePKCECodeChallenge(oidc.randomPKCECodeVerifier()), code_challenge_method: 'S256',
+    });
+    const consent = await browser.submit(await browser.navigate(url.href), '/login', user);
+    expect(consent.html).to.include('Allow access?');
+    await server.services.clients.delete(client.clientId);
+    const answer = await browser.submit(consent, '/confirm');
+    expect(new URL(answer.url).searchParams.get('code'), 'no code for a deleted client').to.equal(null);
+    const account = (await server.services.accounts.show(user.username)).id;
+    const grants = await server.services.storage.accountTokens.grantsOf(account);
+    expect(grants.map((grant) => grant.clientId)).not.to.include(client.clientId);
+  });
+
   it('explains an expired or foreign interaction instead of failing', async () => {
     const page = await new FormBrowser().navigate(`${server.url}/interaction/not-a-real-uid`);
     expect(page.status).to.equal(400);
