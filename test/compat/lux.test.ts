@@ -91,6 +91,18 @@ describe('Lux dialect: /Lux/OAuth2/', () => {
     expect(wrong.json.error).to.equal('invalid_grant');
   });
 
+  it('answers each path without the trailing slash the document writes, too', async () => {
+    const state = 'no-slash';
+    const browser = new FormBrowser((next) => next.href.startsWith(CALLBACK));
+    let page = await browser.navigate(`${server.url}/Lux/OAuth2/authorize?${new URLSearchParams({ client_id: client.id, redirect_uri: CALLBACK, response_type: 'code', state }).toString()}`);
+    if (page.html.includes('/login"')) page = await browser.submit(page, '/login', user);
+    if (page.html.includes('/confirm"')) page = await browser.submit(page, '/confirm');
+    const code = new URL(page.url).searchParams.get('code')!;
+    const reply = await postForm(`${server.url}/Lux/OAuth2/access_token`, { client_id: client.id, client_secret: client.secret, redirect_uri: CALLBACK, code, grant_type: 'authorization_code' });
+    expect(reply.status, reply.text).to.equal(200);
+    expect((await send(`${server.url}/Lux/OAuth2/query`, { method: 'GET', headers: { authorization: `Bearer ${tokens.adminScope}` } })).status).to.equal(200);
+  });
+
   it('answers bad exchanges in RFC 6749 shape', async () => {
     expect((await redeem({ client_id: client.id, client_secret: 'wrong', redirect_uri: CALLBACK, code: 'x', grant_type: 'authorization_code' })).status).to.equal(401);
     expect((await redeem({ client_id: client.id, client_secret: client.secret, redirect_uri: CALLBACK, code: 'forged', grant_type: 'authorization_code' })).json.error).to.equal('invalid_grant');

@@ -85,7 +85,8 @@ export function dotRouter({ provider, accessTokenTtl, refreshTokenTtl }: DotDeps
     return header ? basicClientId(header) : stringField(fields, 'client_id');
   }
 
-  router.post('/token/', async (ctx, next) => {
+  // Each path answers with the trailing slash Django's URLs have, and without.
+  router.post('/token', async (ctx, next) => {
     const fields = await readValidated(ctx, TOKEN_REQUEST, 'invalid_request');
     const grantType = stringField(fields, 'grant_type');
     if (!grantType) throw new AppError(400, 'invalid_request', 'grant_type is required');
@@ -113,7 +114,7 @@ export function dotRouter({ provider, accessTokenTtl, refreshTokenTtl }: DotDeps
     ctx.body = { access_token, refresh_token, token_type: 'Bearer', expires_in, scope, id_token };
   });
 
-  router.post('/revoke_token/', async (ctx, next) => {
+  router.post('/revoke_token', async (ctx, next) => {
     const fields = await readValidated(ctx, REVOKE_REQUEST, 'invalid_request');
     if (!stringField(fields, 'token')) throw new AppError(400, 'invalid_request', 'token is required');
     const answer = await forward(ctx, next, fields, 'revocation', {
@@ -130,7 +131,7 @@ export function dotRouter({ provider, accessTokenTtl, refreshTokenTtl }: DotDeps
 
   // DOT's AuthorizationView. DOT 1.x did not require PKCE (PKCE_REQUIRED was
   // False until 2.0), so a confidential client may omit it here; a public one may not.
-  router.get('/authorize/', (ctx, next) => handOffAuthorization(ctx, next, provider, 'dot'));
+  router.get('/authorize', (ctx, next) => handOffAuthorization(ctx, next, provider, 'dot'));
 
   return router;
 }
