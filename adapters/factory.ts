@@ -13,7 +13,7 @@ import { redisTakesWrites, sqlTakesWrites } from './readiness.js';
 import { inRequestScope } from './request-scope.js';
 import { JWT_ACCESS_TOKEN_MODEL } from './tiers.js';
 import { RedisCounterStore } from './redis/counter-store.js';
-import { connectRedis, describeRedisTarget, redactUrl, type RedisClient, type RedisTarget } from './redis/connect.js';
+import { connectRedis, describeRedisTarget, redactUrl, type RedisClient, type RedisConnectionWatcher, type RedisTarget } from './redis/connect.js';
 import { failingAsUnavailable } from './redis/connection.js';
 import { acknowledgedByReplica } from './redis/replicated.js';
 import { DEFAULT_REDIS_PREFIX, redisNamespace } from './redis/namespace.js';
@@ -43,6 +43,8 @@ export interface StorageOptions {
   /** Prepared statements on PostgreSQL (DATABASE_PREPARED_STATEMENTS; default false), and who is told when a pooler refuses them. */
   preparedStatements?: boolean;
   onPreparedStatementsRefused?: () => void;
+  /** Who hears that the running Redis connection was lost, and that it came back. */
+  redisConnection?: RedisConnectionWatcher;
   /** The ephemeral tier's Redis (REDIS_URL or REDIS_SENTINELS); unset: the durable tier. */
   redis?: RedisTarget;
   dataDir: string;
@@ -163,7 +165,7 @@ export async function openStorage(options: StorageOptions): Promise<Storage> {
       await clients.sealLegacyRows();
       await keys.sealLegacyRows();
     }
-    if (options.redis) redis = await connectRedis(options.redis);
+    if (options.redis) redis = await connectRedis(options.redis, options.redisConnection);
   } catch (error) {
     await db.close().catch(() => {});
     throw error;

@@ -107,6 +107,10 @@ export async function composeServices(config: GatehouseConfig, role: 'owner' | '
     onPreparedStatementsRefused() {
       logger?.warn('the database connection refused a prepared statement (a pooler in transaction mode that does not keep them: PgBouncer before 1.21, or max_prepared_statements = 0); going on without them. Set DATABASE_PREPARED_STATEMENTS=false, or max_prepared_statements = 200 in PgBouncer 1.21 or later');
     },
+    redisConnection: {
+      lost: (reason) => logger?.warn({ reason }, 'lost the connection to Redis: token requests answer 503 until it is back; reconnecting'),
+      restored: () => logger?.info('the connection to Redis is back'),
+    },
     redis: redisTarget(config),
     dataDir: config.dataDir,
     auditRetentionDays: config.auditRetentionDays,

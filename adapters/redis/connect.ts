@@ -159,7 +159,13 @@ function client(target: RedisTarget): RedisClient {
  * Connects and pings; a Redis that cannot be reached, or that refuses the
  * database the URL names, is a StorageUnavailableError naming the setting.
  */
-export async function connectRedis(target: RedisTarget): Promise<RedisClient> {
+/** Who hears that a running connection was lost, and that it came back (once each per outage). */
+export interface RedisConnectionWatcher {
+  lost(reason: string): void;
+  restored(): void;
+}
+
+export async function connectRedis(target: RedisTarget, watcher?: RedisConnectionWatcher): Promise<RedisClient> {
   const redis = client(target);
   // Connection errors surface through failed commands and /readyz; without a
   // listener ioredis would print every reconnection attempt. The first one
@@ -192,7 +198,30 @@ export async function connectRedis(target: RedisTarget): Promise<RedisClient> {
       selectRefused,
     );
   }
+  if (watcher) watchConnection(redis, watcher);
   return redis;
+}
+
+/**
+ * Tells `watcher` when the running connection is lost and when it is back,
+ * once each per outage: requests meanwhile answer 503 and /readyz says so,
+ * but an operator reading the log would otherwise find no line about it.
+ */
+function watchConnection(redis: RedisClient, watcher: RedisConnectionWatcher): void {
+  let down = false;
+  let lastError: string | undefined;
+  redis.on('error', (error: Error) => { lastError = error.message; });
+  redis.on('close', () => {
+    if (down) return;
+    down = true;
+    watcher.lost(lastError ?? 'connection closed');
+  });
+  redis.on('ready', () => {
+    if (!down) return;
+    down = false;
+    lastError = undefined;
+    watcher.restored();
+  });
 }
 
 /** A connection failure in an operator's words. */

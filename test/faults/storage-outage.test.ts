@@ -1,3 +1,4 @@
+import { PassThrough } from 'node:stream';
 import { expect } from 'chai';
 import { basicAuth, postForm, postJson, type Reply } from '../support/http.js';
 import { authorize, discover, REDIRECT_URI } from '../support/oidc.js';
@@ -53,12 +54,15 @@ for (const store of STORES) {
     let codeAuth: Record<string, string>;
     let config: Awaited<ReturnType<typeof discover>>;
     const user = { username: `outage-${store.tier}-${Date.now()}`, password: 'outage password' };
+    let logged = '';
 
     before(async () => {
       if (!url) return;
       proxy = TcpProxy.forUrl(url, store.defaultPort);
       await proxy.start();
-      server = await startTestServer({ [store.setting]: proxy.rewrite(url) });
+      const log = new PassThrough();
+      log.on('data', (chunk: Buffer) => { logged += chunk.toString(); });
+      server = await startTestServer({ [store.setting]: proxy.rewrite(url), LOG_LEVEL: 'info' }, { logTo: log });
       const cc = await server.services.clients.create({ name: `outage cc ${Date.now()}`, grantTypes: ['client_credentials'], scope: ['read'] });
       ccCredentials = { client_id: cc.client.clientId, client_secret: cc.clientSecret! };
       ccAuth = { authorization: basicAuth(cc.client.clientId, cc.clientSecret!) };
@@ -118,6 +122,12 @@ for (const store of STORES) {
       await proxy.start();
       const resumedMs = await waitUntilReady(server, 5000);
       expect(resumedMs).to.be.below(5000);
+      if (store.name === 'Redis') {
+        // An operator reading the log finds the outage, once, and its end.
+        const lines = logged.split('\n').filter(Boolean).map((line) => JSON.parse(line) as { level: number; msg: string });
+        expect(lines.filter((line) => line.msg.startsWith('lost the connection to Redis') && line.level === 40)).to.have.length(1);
+        expect(lines.filter((line) => line.msg === 'the connection to Redis is back')).to.have.length(1);
+      }
 
       // Nothing presented during the outage was spent: the code and the
       // refresh token each still work.
