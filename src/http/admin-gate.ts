@@ -10,7 +10,7 @@ export function adminActor(decision: AdminDecision): string | null {
 }
 
 /** Audits one call to an admin surface (allowed or refused) once it has been answered. */
-export async function auditAdminCall(audit: AuditLog, ctx: Context, surface: string, decision: AdminDecision): Promise<void> {
+export async function auditAdminCall(audit: AuditLog, ctx: Context, surface: string, decision: AdminDecision, status = ctx.status): Promise<void> {
   await audit.record({
     event: decision.allowed ? 'admin.api' : 'admin.denied',
     actor: adminActor(decision),
@@ -18,7 +18,7 @@ export async function auditAdminCall(audit: AuditLog, ctx: Context, surface: str
     ip: ctx.ip,
     // `reason` (with the surface and the address) tells refusals apart in the
     // tally that bounds them (src/audit/log.ts); the path is bounded there too.
-    detail: { surface, ...(decision.allowed ? {} : { reason: decision.error }), method: ctx.method, path: ctx.path, status: ctx.status },
+    detail: { surface, ...(decision.allowed ? {} : { reason: decision.error }), method: ctx.method, path: ctx.path, status },
   });
 }
 
@@ -59,8 +59,13 @@ export function adminGate(options: AdminGateOptions): Middleware {
     ctx.state.actor = { actor: adminActor(decision), ip: ctx.ip };
     try {
       await next();
-    } finally {
-      await auditAdminCall(options.audit, ctx, options.surface, decision);
+    } catch (error) {
+      // Thrown, the call is not answered yet (the surface's error mapping
+      // comes after): the status it will get is the error's, not Koa's 404.
+      const { status, statusCode } = error as { status?: unknown; statusCode?: unknown };
+      await auditAdminCall(options.audit, ctx, options.surface, decision, typeof status === 'number' ? status : typeof statusCode === 'number' ? statusCode : 500);
+      throw error;
     }
+    await auditAdminCall(options.audit, ctx, options.surface, decision);
   };
 }

@@ -80,6 +80,16 @@ describe('audit trail', () => {
     expect(all.find((e) => e.event === 'password_grant.failed' && e.client_id === rp.client.clientId)).to.include({ actor: `user:${user.username}` });
   });
 
+  it('records a refused admin call with the status it was answered with (400, 422), not 404', async () => {
+    const headers = { authorization: `Bearer ${admin}` };
+    const badPage = await send(`${server.url}/v2/clients?page=x`, { method: 'GET', headers });
+    const invalid = await postJson(`${server.url}/v2/clients`, { title: '' }, headers);
+    const broken = await send(`${server.url}/v2/clients`, { headers: { ...headers, 'content-type': 'application/json' }, body: '{"title":' });
+    expect([badPage.status, invalid.status, broken.status]).to.deep.equal([400, 422, 400]);
+    const calls = (await events(adminClientId)).filter((e) => e.event === 'admin.api').slice(0, 3);
+    expect(calls.map((e) => (e.detail as { status: number }).status).sort()).to.deep.equal([400, 400, 422]);
+  });
+
   it('answers a failed password grant and a revocation only once their audit records are stored', async function () {
     // Another connection holding the table is what makes a slow write
     // visible; the embedded database has one session, so only PostgreSQL can.
