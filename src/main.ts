@@ -36,6 +36,7 @@ import { createTokenCheck, providerTokenLookup, type TokenCheck } from './resour
 import { whoamiRouter } from './resource-check/whoami-router.js';
 import { northstarRouter } from './admin/northstar/router.js';
 import { DASHBOARD_PATH, dashboardRouter } from './admin/dashboard/router.js';
+import { ADMIN_PATH } from './web/paths.js';
 import { consoleRouter } from './admin/console/router.js';
 import { endSessionsOfGoneAccounts } from './provider/session-accounts.js';
 import { currentSessionUid, followSessionEvents, indexSignIns, providerSessions } from './provider/sign-in-sessions.js';
@@ -459,7 +460,7 @@ export async function startGatehouse(config: GatehouseConfig, logger = createLog
   }
   logger.info({
     port, issuer: config.issuer, storage: services.storage.description,
-    next: `create an administrator (npm run -s cli -- user create --username admin --password - --role admin, then type the password), then open ${config.issuer}${DASHBOARD_PATH}; discovery: ${config.issuer}/.well-known/openid-configuration`,
+    next: `create an administrator (npm run -s cli -- user create --username admin --password - --role admin, then type the password), then open the admin console at ${config.issuer}${ADMIN_PATH}; discovery: ${config.issuer}/.well-known/openid-configuration`,
   }, `gatehouse listening on port ${port} as ${config.issuer}`);
 
   let closing: Promise<void> | undefined;

@@ -49,7 +49,7 @@ describe('log output', function () {
     const line = JSON.parse(text.split('\n').find((l) => l.includes('gatehouse listening'))!) as Record<string, unknown>;
     expect(line.time).to.be.a('string').and.match(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
     expect(String(line.msg)).to.match(/^gatehouse listening on port \d+ as http:\/\/localhost:\d+$/);
-    expect(String(line.next)).to.include('user create').and.include('/Lux/OAuth2/dashboard');
+    expect(String(line.next)).to.include('user create').and.include('/admin');
   });
 
   it('warns at start when ISSUER is http on a host other than this machine, and not for localhost', async () => {
