@@ -203,6 +203,7 @@ export class KeyService {
     // Asked only when some key has been replaced (the metrics' counts list the keys too).
     const replaced = new Set(published.map(algOf)).size < published.length;
     const lifetime = replaced ? relianceSeconds(await this.reliance()) : 0;
+    const firstOfAlg = (key: KeyRecord) => !keys.some((other) => algOf(other) === algOf(key) && other.createdAt < key.createdAt);
     return keys.map((key) => {
       const ofAlg = published.filter((other) => algOf(other) === algOf(key));
       const index = ofAlg.findIndex((other) => other.kid === key.kid);
@@ -214,7 +215,8 @@ export class KeyService {
             : safeAt !== undefined && now >= safeAt ? 'retirable' : 'retiring';
       return {
         kid: key.kid, alg: algOf(key), active: index === 0, retired: Boolean(key.retiredAt), state, createdAt: key.createdAt.toISOString(),
-        signsFrom: new Date(key.createdAt.getTime() + this.activationDelay * 1000).toISOString(),
+        // The first key of its algorithm signs at once (signersAt: no other to sign meanwhile); a successor after the delay.
+        signsFrom: new Date(key.createdAt.getTime() + (firstOfAlg(key) ? 0 : this.activationDelay * 1000)).toISOString(),
         ...(safeAt !== undefined ? { retirableFrom: new Date(safeAt).toISOString() } : {}),
       };
     });

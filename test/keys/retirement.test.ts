@@ -113,3 +113,19 @@ describe('retiring a replaced signing key: the longest token lifetime counts lif
     }
   });
 });
+
+describe('the key list', () => {
+  let server: TestServer;
+
+  before(async () => { server = await startTestServer({ SIGNING_KEY_ACTIVATION_DELAY: '60' }); });
+  after(() => server.stop());
+
+  it('lists the first key of each algorithm as signing from its creation (a successor waits out the activation delay)', async () => {
+    const keys = await server.services.keys.list();
+    for (const alg of new Set(keys.map((key) => key.alg))) {
+      const ofAlg = keys.filter((key) => key.alg === alg);
+      const first = ofAlg[ofAlg.length - 1]!;
+      expect(first.signsFrom, `${alg}: the first key signed at once`).to.equal(first.createdAt);
+    }
+  });
+});
