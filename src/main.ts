@@ -215,7 +215,7 @@ export async function composeServices(config: GatehouseConfig, role: 'owner' | '
       const clientId = ctx.oidc.client?.clientId;
       if (clientId) dialects.note(clientId, ctx.state.dialect ?? 'standard')?.catch((error: unknown) => logger?.warn({ err: error }, 'a client’s dialect could not be noted'));
     });
-    const resetLinks = new PasswordResetLinks(storage.passwordResetLinks, accounts, sessions, config.passwordResetLinkTtl, audit);
+    const resetLinks = new PasswordResetLinks(storage.passwordResetLinks, accounts, config.passwordResetLinkTtl, audit);
     const tokenCheck = createTokenCheck({
       issuer: config.issuer,
       // Gatehouse's own API: its audience, and the issuer's audience-less opaque tokens.

@@ -76,7 +76,7 @@ export function accountRouter(deps: AccountPageDeps): Router {
     const next = typeof body.new_password === 'string' ? body.new_password : '';
     const { name, sub, grantId } = sessionOf(ctx);
     // This browser stays signed in, here: its session and this page's grant.
-    const others = { sessions, keep: await currentSession(ctx), keepGrant: grantId };
+    const others = { keep: await currentSession(ctx), keepGrant: grantId };
     let errors: Record<string, string[]> | undefined;
     try {
       // A wrong current password counts as a failed sign-in would (the same

@@ -2,7 +2,6 @@ import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypt
 import type { PasswordResetLinkStore } from '../../adapters/contract.js';
 import type { Actor, AuditLog } from '../audit/log.js';
 import { AppError, type FieldProblem, NotFoundError, ValidationError } from '../errors/app-error.js';
-import type { SignInSessionService } from '../sessions/service.js';
 import type { Account, AccountService } from './service.js';
 
 /**
@@ -61,7 +60,6 @@ export class PasswordResetLinks {
   constructor(
     private readonly store: PasswordResetLinkStore,
     private readonly accounts: AccountService,
-    private readonly sessions: SignInSessionService,
     readonly lifetimeSeconds: number,
     private readonly audit?: AuditLog,
   ) {}
@@ -122,7 +120,7 @@ export class PasswordResetLinks {
     if (problems.length) throw new ValidationError(problems);
     if (!(await this.store.consume(id))) throw new ResetLinkUnusable('used');
     const actor = { actor: `user:${account.id}`, ip: by.ip ?? null };
-    if (!(await this.accounts.resetPassword(account.id, password, stamp, actor, { sessions: this.sessions }))) throw new ResetLinkUnusable('superseded');
+    if (!(await this.accounts.resetPassword(account.id, password, stamp, actor))) throw new ResetLinkUnusable('superseded');
     return account;
   }
 }

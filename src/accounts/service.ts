@@ -99,8 +99,6 @@ export type SessionEnder = Pick<SignInSessionService, 'revokeAllOf'>;
  * so the holder stays signed in there; a reset keeps nothing.
  */
 export interface OtherSessions {
-  /** The caller's session service: used only by an AccountService composed without its own (see the constructor). */
-  sessions?: SessionEnder;
   keep: string | undefined;
   keepGrant?: string | undefined;
 }
@@ -109,8 +107,6 @@ export interface OtherSessions {
 interface Kept {
   session?: string | undefined;
   grant?: string | undefined;
-  /** The caller's session service (OtherSessions.sessions), for a service composed without its own. */
-  sessions?: SessionEnder | undefined;
 }
 
 function displayName(input: ImportedAccount): string | null {
@@ -183,7 +179,7 @@ export class AccountService {
    * the sessions (whose grants went with them).
    */
   private async endAccess(accountId: string, by: Actor, kept: Kept = {}): Promise<number> {
-    await (this.sessions ?? kept.sessions)?.revokeAllOf(accountId, by, kept.session);
+    await this.sessions?.revokeAllOf(accountId, by, kept.session);
     if (!this.tokens) return 0;
     if (kept.session === undefined && kept.grant === undefined) return this.tokens.revokeAll(accountId);
     let revoked = 0;
@@ -454,13 +450,13 @@ export class AccountService {
    * later one writes nothing and answers `false`. Once written, every
    * session, grant and token of the account is ended (a reset keeps none).
    */
-  async resetPassword(id: string, password: string, stamp: string, by: Actor, signedIn: Pick<OtherSessions, 'sessions'> = {}): Promise<boolean> {
+  async resetPassword(id: string, password: string, stamp: string, by: Actor = {}): Promise<boolean> {
     this.checkNewPassword(password, 'password');
     const record = await this.store.findById(id);
     if (!record || stampOf(record.passwordHash) !== stamp) return false;
     if (!(await this.store.replacePasswordHash(record.id, record.passwordHash, await hashPassword(password)))) return false;
     await this.audit?.record({ event: 'account.password_reset', ...by, detail: { account_id: record.id, username: record.username } });
-    await this.endAccess(record.id, by, { sessions: signedIn.sessions });
+    await this.endAccess(record.id, by);
     return true;
   }
 
@@ -504,7 +500,7 @@ export class AccountService {
       problems.push(...error.fields);
     }
     if (problems.length) throw new ValidationError(problems);
-    const kept = { session: others.keep, grant: others.keepGrant, sessions: others.sessions };
+    const kept = { session: others.keep, grant: others.keepGrant };
     if (!(await this.write(record.id, { passwordHash: await hashPassword(next) }, by, kept))) throw new NotFoundError(`no user with id "${id}"`);
     await this.audit?.record({ event: 'account.password_changed', ...by, detail: { account_id: record.id, username: record.username } });
     return publicView(record);

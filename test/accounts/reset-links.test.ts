@@ -40,7 +40,7 @@ describe('a password-reset link works only for the password it was created to re
     // A link is void once the password changes ('superseded'); a newer link spends it at once ('used').
     const ways: Array<[string, (accountId: string, username: string, password: string) => Promise<unknown>, string?, boolean?]> = [
       ['an administrator’s set-password (the console and the CLI’s `user set-password`)', (id) => accounts.setPassword(id, 'set by an admin pw', { actor: 'cli' })],
-      ['the holder’s own change on /account', (id, _username, password) => accounts.changePassword(id, password, 'changed by the holder', {}, { sessions: server.services.sessions, keep: undefined })],
+      ['the holder’s own change on /account', (id, _username, password) => accounts.changePassword(id, password, 'changed by the holder', {}, { keep: undefined })],
       ['an import that brings a new hash', (_id, username) => accounts.importAccount({ username, active: true, roles: [], passwordHash: IMPORTED_HASH }), 'superseded', true],
       ['another link of the account, redeemed', async (id) => resetLinks.redeem((await resetLinks.create(id, { actor: 'test' })).token, 'redeemed other pw', 'redeemed other pw'), 'used'],
     ];
@@ -89,7 +89,7 @@ describe('a password-reset link works only for the password it was created to re
     // The link's check happened against the first password; the change lands before its write.
     const { stamp: checkedAgainst } = await server.services.resetLinks.check(token);
     await server.services.accounts.setPassword(account.id, 'set meanwhile pw');
-    expect(await server.services.accounts.resetPassword(account.id, 'late link pw', checkedAgainst, {}, { sessions: server.services.sessions })).to.equal(false);
+    expect(await server.services.accounts.resetPassword(account.id, 'late link pw', checkedAgainst, {})).to.equal(false);
     expect(await server.services.accounts.authenticate(user.username, 'set meanwhile pw')).to.not.equal(undefined);
   });
 });

@@ -1,4 +1,5 @@
 import Router from '@koa/router';
+import { registeredScope } from '../shared/registered-scope.js';
 import type { Context } from 'koa';
 import type Provider from 'oidc-provider';
 import { AppError } from '../../errors/app-error.js';
@@ -38,8 +39,7 @@ export function losRouter({ provider, accessTokenTtl }: LosDeps): Router {
     }
     const credentials = { clientId: required(fields, 'client_id'), clientSecret: required(fields, 'client_secret') };
     const scope = required(fields, 'scope');
-    const everyScope = async () => (await provider.Client.find(credentials.clientId).catch(() => undefined))?.scope ?? '';
-    const form = { grant_type: 'client_credentials', scope: scope === '*' ? await everyScope() : scope };
+    const form = { grant_type: 'client_credentials', scope: scope === '*' ? (await registeredScope(provider, credentials.clientId)) ?? '' : scope };
     const answer = await callProviderEndpoint(ctx, next, provider, {
       dialect: 'los',
       route: 'token', form, credentials, lifetimes: { clientCredentials: accessTokenTtl },
