@@ -102,11 +102,15 @@ export interface CounterStore {
    */
   addMember(key: string, member: string, windowSeconds: number): Promise<number>;
   /**
-   * Optional: tells `onHit` the key of every hit any process makes, so a
-   * reader can skip `peek` for keys it knows have none. `live()` is false
-   * while that knowledge may be incomplete (starting, reconnecting).
+   * Optional: tells `onChange` of every change any process makes to a
+   * counter (hit, release, clear) with the count it left, so a reader can
+   * skip `peek` for keys it knows have none. A count of 0 means the key has
+   * nothing to look up; an absent count means it may have (a process that
+   * publishes keys only). News arrives in the order of the changes. Counters
+   * live when watching starts are told once, with their counts. `live()` is
+   * false while that knowledge may be incomplete (starting, reconnecting).
    */
-  watch?(onHit: (key: string) => void): { live(): boolean };
+  watch?(onChange: (key: string, count?: number) => void): { live(): boolean };
   close?(): Promise<void>;
 }
 

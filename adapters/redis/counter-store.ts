@@ -1,17 +1,40 @@
 import { duplicateOf, type RedisClient } from './connect.js';
 import type { CounterState, CounterStore } from '../contract.js';
 
-const RELEASE = `if redis.call('HGET', KEYS[1], 'count') and tonumber(redis.call('HGET', KEYS[1], 'count')) > 0 then
-  return redis.call('HINCRBY', KEYS[1], 'count', -1)
-end
-return 0`;
+// A counter's news carries its count after the change ("<count> <key>"), so
+// a watcher can forget a key whose count is back at zero: every sign-in is
+// counted as a failure before its password is checked and taken back after
+// (src/security/failure-limiter.ts), and without the count, each success
+// made every process look the address up in Redis for a whole window. Each
+// script publishes from inside Redis, so the news is in the order of the
+// changes themselves. The key alone also goes to the channel of earlier
+// versions (hits only), for processes still running one during an upgrade.
+const HIT = `local count = redis.call('HINCRBY', KEYS[1], 'count', 1)
+redis.call('HSET', KEYS[1], 'last', ARGV[1])
+redis.call('EXPIRE', KEYS[1], ARGV[2])
+redis.call('PUBLISH', ARGV[4], ARGV[3])
+redis.call('PUBLISH', ARGV[5], count .. ' ' .. ARGV[3])
+return count`;
+
+const RELEASE = `local count = tonumber(redis.call('HGET', KEYS[1], 'count'))
+if count and count > 0 then count = redis.call('HINCRBY', KEYS[1], 'count', -1) else count = 0 end
+redis.call('PUBLISH', ARGV[2], count .. ' ' .. ARGV[1])
+return count`;
+
+/** A counter's news on the counts channel: its key and its count after the change. */
+function parseNews(message: string): { key: string; count: number } | undefined {
+  const space = message.indexOf(' ');
+  const count = Number(message.slice(0, space));
+  return space > 0 && Number.isInteger(count) && count >= 0 ? { key: message.slice(space + 1), count } : undefined;
+}
 
 /**
  * Counters as Redis hashes (`count`, `last`) whose TTL restarts on every hit.
- * Every hit is also published, so readers in every process can tell which
- * keys have counts without asking Redis on each request. A sorted set
- * indexes the live counters by expiry, so a reader (re)starting its view
- * reads only those, not the whole keyspace (which holds every token too).
+ * Every change is also published with the count it left, so readers in every
+ * process can tell which keys have counts without asking Redis on each
+ * request. A sorted set indexes the live counters by expiry, so a reader
+ * (re)starting its view reads only those, not the whole keyspace (which
+ * holds every token too).
  */
 export class RedisCounterStore implements CounterStore {
   private subscriber: RedisClient | undefined;
@@ -29,17 +52,23 @@ export class RedisCounterStore implements CounterStore {
     return `${this.prefix}index`;
   }
 
+  /** Where every change goes with its count (the constructor's channel has hits' keys only). */
+  private get countsChannel(): string {
+    return `${this.channel}:counts`;
+  }
+
+  private hitScript(counter: string, key: string, windowSeconds: number, now: number): [string, number, ...string[]] {
+    return [HIT, 1, counter, String(now), String(windowSeconds), key, this.channel, this.countsChannel];
+  }
+
   async hit(key: string, windowSeconds: number): Promise<CounterState> {
     const now = Date.now();
     const k = this.prefix + key;
     if (this.redis.isCluster) return this.hitInCluster(k, key, windowSeconds, now);
     const replies = await this.redis.multi()
-      .hincrby(k, 'count', 1)
-      .hset(k, 'last', now)
-      .expire(k, windowSeconds)
+      .eval(...this.hitScript(k, key, windowSeconds, now))
       .zadd(this.index, now + windowSeconds * 1000, key)
       .zremrangebyscore(this.index, '-inf', now)
-      .publish(this.channel, key)
       .exec();
     const [error, count] = replies?.[0] ?? [new Error('counter transaction aborted'), 0];
     if (error) throw error;
@@ -48,16 +77,13 @@ export class RedisCounterStore implements CounterStore {
 
   /**
    * hit() in a cluster, where the counter and the index are in different
-   * slots: the counter in one transaction, then the index, then the news.
-   * The index only tells a (re)starting reader where to look, so a reader
-   * that starts between the two misses nothing the next hit would not bring.
+   * slots: the counter and its news in one script, then the index. The index
+   * only tells a (re)starting reader where to look, and such a reader hears
+   * the news of every change after it subscribed.
    */
   private async hitInCluster(k: string, key: string, windowSeconds: number, now: number): Promise<CounterState> {
-    const replies = await this.redis.multi().hincrby(k, 'count', 1).hset(k, 'last', now).expire(k, windowSeconds).exec();
-    const [error, count] = replies?.[0] ?? [new Error('counter transaction aborted'), 0];
-    if (error) throw error;
+    const count = await this.redis.eval(...this.hitScript(k, key, windowSeconds, now));
     await this.redis.multi().zadd(this.index, now + windowSeconds * 1000, key).zremrangebyscore(this.index, '-inf', now).exec();
-    await this.redis.publish(this.channel, key);
     return { count: Number(count), lastAt: now };
   }
 
@@ -89,30 +115,46 @@ export class RedisCounterStore implements CounterStore {
   async release(key: string): Promise<void> {
     // One script, so a counter that expired meanwhile is not brought back
     // (as a count of -1 without a TTL) and no count goes below zero.
-    await this.redis.eval(RELEASE, 1, this.prefix + key);
+    await this.redis.eval(RELEASE, 1, this.prefix + key, key, this.countsChannel);
   }
 
   async clear(key: string): Promise<void> {
-    if (this.redis.isCluster) await Promise.all([this.redis.del(this.prefix + key), this.redis.zrem(this.index, key)]);
-    else await this.redis.multi().del(this.prefix + key).zrem(this.index, key).exec();
+    const news = `0 ${key}`;
+    if (this.redis.isCluster) {
+      await Promise.all([this.redis.del(this.prefix + key), this.redis.zrem(this.index, key)]);
+      await this.redis.publish(this.countsChannel, news);
+    } else {
+      await this.redis.multi().del(this.prefix + key).zrem(this.index, key).publish(this.countsChannel, news).exec();
+    }
   }
 
-  watch(onHit: (key: string) => void): { live(): boolean } {
+  watch(onChange: (key: string, count?: number) => void): { live(): boolean } {
     let live = false;
     const subscriber = this.connectSubscriber();
     this.subscriber = subscriber;
     subscriber.on('error', () => {});
-    subscriber.on('message', (channel: string, key: string) => { if (channel === this.channel) onHit(key); });
-    // Hits published while not subscribed are lost: after (re)subscribing,
-    // every live counter is read once from the index, and only then is the view live.
+    subscriber.on('message', (channel: string, message: string) => {
+      if (channel === this.countsChannel) {
+        const news = parseNews(message);
+        if (news) onChange(news.key, news.count);
+      } else if (channel === this.channel) {
+        onChange(message);
+      }
+    });
+    // News published while not subscribed is lost: after (re)subscribing,
+    // every live counter is read once from the index, and only then is the
+    // view live. Only counts above zero are told: a count read here may be
+    // older than news already heard, and only a stale zero would be unsafe.
     const seed = async () => {
-      for (const key of await this.redis.zrangebyscore(this.index, Date.now(), '+inf')) onHit(key);
+      const keys = await this.redis.zrangebyscore(this.index, Date.now(), '+inf');
+      const states = await this.peek(keys);
+      keys.forEach((key, i) => { if (states[i]?.count) onChange(key, states[i]!.count); });
       live = subscriber.status === 'ready';
     };
     subscriber.on('ready', () => { seed().catch(() => { live = false; }); });
     subscriber.on('close', () => { live = false; });
     subscriber.on('reconnecting', () => { live = false; });
-    subscriber.subscribe(this.channel).catch(() => { live = false; });
+    subscriber.subscribe(this.channel, this.countsChannel).catch(() => { live = false; });
     return { live: () => live };
   }
 

@@ -134,7 +134,12 @@ export class FailureLimiter {
     return Math.min(2 ** Math.min(over, 30), this.limits.maxBackoffSeconds);
   }
 
-  private noted(key: string): void {
+  /** A change to `key`'s counter, with the count it left if known (0: nothing to look up). */
+  private noted(key: string, count?: number): void {
+    if (count === 0) {
+      this.recent.delete(key);
+      return;
+    }
     const now = Date.now();
     if (this.recent.size > 50_000) {
       for (const [k, until] of this.recent) if (until <= now) this.recent.delete(k);
@@ -181,7 +186,7 @@ export class FailureLimiter {
     if (!subjects.length) return read;
     if (!this.watching) {
       this.watching = true;
-      this.view = this.counters.watch?.((key) => this.noted(key));
+      this.view = this.counters.watch?.((key, count) => this.noted(key, count));
     }
     const now = Date.now();
     const live = this.view?.live() === true;

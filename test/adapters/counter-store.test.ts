@@ -61,54 +61,75 @@ const redisKinds: Array<{ name: string; connect(): Promise<RedisClient> }> = [
 
 for (const kind of redisKinds) describe(`counter store: ${kind.name} publishes its hits to every watcher`, function () {
 
-  it('seeds a watcher with the counters that exist, then reports every hit from any connection', async () => {
+  /** A writer and a reader on connections of their own, under a prefix of the test's own. */
+  async function withWriterAndReader(test: (writer: RedisCounterStore, reader: RedisCounterStore, writing: { connection: RedisClient; prefix: string }) => Promise<void>): Promise<void> {
     const prefix = `gatehouse-test-${randomUUID()}:`;
     const writerConnection = await kind.connect();
     const readerConnection = await kind.connect();
-    const writer = new RedisCounterStore(writerConnection, prefix);
     const reader = new RedisCounterStore(readerConnection, prefix);
     try {
-      const existing = randomUUID();
-      await writer.hit(existing, 60);
-      const seen: string[] = [];
-      const view = reader.watch((key) => seen.push(key));
-      await until(() => view.live());
-      expect(seen, 'seeded from what exists').to.include(existing);
-      const fresh = randomUUID();
-      await writer.hit(fresh, 60);
-      await until(() => seen.includes(fresh));
+      await test(new RedisCounterStore(writerConnection, prefix), reader, { connection: writerConnection, prefix });
     } finally {
       await reader.close();
       writerConnection.disconnect();
       readerConnection.disconnect();
     }
-  });
+  }
 
-  it('seeds from its index of live counters: not from expired ones, nor from the rest of the keyspace', async () => {
-    const prefix = `gatehouse-test-${randomUUID()}:`;
-    const connection = await kind.connect();
-    const readerConnection = await kind.connect();
-    const writer = new RedisCounterStore(connection, prefix);
-    const reader = new RedisCounterStore(readerConnection, prefix);
-    try {
-      const [live, expiring, cleared] = [randomUUID(), randomUUID(), randomUUID()];
-      await writer.hit(live, 60);
-      await writer.hit(expiring, 1);
-      await writer.hit(cleared, 60);
-      await writer.clear(cleared);
-      // Under the prefix but not a counter (a token store shares the keyspace).
-      await connection.set(`${prefix}not-a-counter`, 'x', 'EX', 60);
-      await sleep(1100);
-      const seen: string[] = [];
-      const view = reader.watch((key) => seen.push(key));
-      await until(() => view.live());
-      expect(seen).to.deep.equal([live]);
-    } finally {
-      await reader.close();
-      connection.disconnect();
-      readerConnection.disconnect();
-    }
-  });
+  it('seeds a watcher with the counters that exist, then reports every hit from any connection', () => withWriterAndReader(async (writer, reader) => {
+    const existing = randomUUID();
+    await writer.hit(existing, 60);
+    const seen: string[] = [];
+    const view = reader.watch((key) => seen.push(key));
+    await until(() => view.live());
+    expect(seen, 'seeded from what exists').to.include(existing);
+    const fresh = randomUUID();
+    await writer.hit(fresh, 60);
+    await until(() => seen.includes(fresh));
+  }));
+
+  it('tells every watcher each change with the count it left: hits, releases and clears, in order', () => withWriterAndReader(async (writer, reader) => {
+    const key = randomUUID();
+    const heard: number[] = [];
+    const view = reader.watch((changed, count) => { if (changed === key && count !== undefined) heard.push(count); });
+    await until(() => view.live());
+    await writer.hit(key, 60);
+    await writer.hit(key, 60);
+    await writer.release(key);
+    await writer.release(key);
+    await writer.release(key);
+    await writer.hit(key, 60);
+    await writer.clear(key);
+    await until(() => heard.length === 7);
+    expect(heard).to.deep.equal([1, 2, 1, 0, 0, 1, 0]);
+  }));
+
+  it('seeds a watcher with counts above zero only: a hit taken back leaves nothing to look up', () => withWriterAndReader(async (writer, reader) => {
+    const [failed, released] = [randomUUID(), randomUUID()];
+    await writer.hit(failed, 60);
+    await writer.hit(failed, 60);
+    await writer.hit(released, 60);
+    await writer.release(released);
+    const seeded = new Map<string, number | undefined>();
+    const view = reader.watch((key, count) => seeded.set(key, count));
+    await until(() => view.live());
+    expect([...seeded]).to.deep.equal([[failed, 2]]);
+  }));
+
+  it('seeds from its index of live counters: not from expired ones, nor from the rest of the keyspace', () => withWriterAndReader(async (writer, reader, { connection, prefix }) => {
+    const [live, expiring, cleared] = [randomUUID(), randomUUID(), randomUUID()];
+    await writer.hit(live, 60);
+    await writer.hit(expiring, 1);
+    await writer.hit(cleared, 60);
+    await writer.clear(cleared);
+    // Under the prefix but not a counter (a token store shares the keyspace).
+    await connection.set(`${prefix}not-a-counter`, 'x', 'EX', 60);
+    await sleep(1100);
+    const seen: string[] = [];
+    const view = reader.watch((key) => seen.push(key));
+    await until(() => view.live());
+    expect(seen).to.deep.equal([live]);
+  }));
 });
 
 for (const subject of subjects) {
