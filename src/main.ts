@@ -17,6 +17,7 @@ import { healthRouter } from './http/health.js';
 import { answerAsIssuer, inOriginForm } from './http/issuer-origin.js';
 import { jwtIntrospection, jwtRevocation } from './http/jwt-token-endpoints.js';
 import { extendProviderRoutes, providerRouteResolver } from './http/provider-routes.js';
+import { registrationUpdateSecret, withholdStoredSecret } from './http/registration-secrets.js';
 import { corsOnlyForAuthenticatedClients } from './http/cors-after-client-auth.js';
 import { requestLog } from './http/request-log.js';
 import { dispatchByFirstSegment } from './http/route-dispatch.js';
@@ -335,6 +336,9 @@ export async function mountRoutes(services: Services, logger: Logger, internalOr
     resume: [signIns],
     device_resume: [signIns],
     authorization: [endSessionsOfGoneAccounts(provider, async (accountId) => Boolean((await accounts.findById(accountId))?.active))],
+    // RFC 7592 with secrets stored as keyed hashes (http/registration-secrets.ts).
+    client: [withholdStoredSecret()],
+    client_update: [withholdStoredSecret(), registrationUpdateSecret(provider)],
   }));
   provider.on('server_error', (ctx, error) => {
     logger.error({ req_id: ctx.state?.requestId, err: error }, 'provider server_error');

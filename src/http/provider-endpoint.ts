@@ -60,23 +60,34 @@ class ReplayedBody {
 
 /**
  * Runs the rest of the middleware chain (and so the provider) as if the
- * request had been `POST path` with this form body and the request's own
- * headers (its Authorization replaced when `authorization` is given, removed
+ * request had been `POST path` (or `replay.method`) with this body (a form,
+ * unless `replay.contentType` says otherwise) and the request's own headers
+ * (its Authorization replaced when `replay.authorization` is given, removed
  * when it is null), then restores the original request. The provider reads
  * the body from the request itself, so the replacement carries a fresh body.
  */
-export async function replayToProvider(ctx: Context, next: Next, path: string, payload: Buffer, authorization?: string | null): Promise<void> {
+export interface Replay {
+  /** Replaces the request's Authorization header; null removes it. */
+  authorization?: string | null;
+  /** The body's media type (a form by default). */
+  contentType?: string;
+  /** The method (POST by default, what the provider's endpoints for dialects take). */
+  method?: string;
+}
+
+export async function replayToProvider(ctx: Context, next: Next, path: string, payload: Buffer, replay: Replay = {}): Promise<void> {
+  const { authorization, contentType = 'application/x-www-form-urlencoded', method = 'POST' } = replay;
   const replayHeaders: IncomingMessage['headers'] = {
-    ...ctx.req.headers, 'content-type': 'application/x-www-form-urlencoded', 'content-length': String(payload.length),
+    ...ctx.req.headers, 'content-type': contentType, 'content-length': String(payload.length),
   };
   delete replayHeaders['transfer-encoding'];
   if (authorization === null) delete replayHeaders.authorization;
   else if (authorization !== undefined) replayHeaders.authorization = authorization;
   const original = ctx.req;
   const originalPath = ctx.path;
-  const replay = Object.assign(new ReplayedBody(payload), {
+  const replayed = Object.assign(new ReplayedBody(payload), {
     headers: replayHeaders,
-    method: 'POST',
+    method,
     url: original.url,
     socket: original.socket,
     connection: original.socket,
@@ -85,9 +96,9 @@ export async function replayToProvider(ctx: Context, next: Next, path: string, p
     httpVersionMinor: original.httpVersionMinor,
   }) as unknown as IncomingMessage;
 
-  ctx.req = replay;
-  ctx.request.req = replay;
-  ctx.response.req = replay;
+  ctx.req = replayed;
+  ctx.request.req = replayed;
+  ctx.response.req = replayed;
   ctx.path = path;
   try {
     await next();
@@ -154,7 +165,7 @@ export async function callProviderEndpoint(ctx: Context, next: Next, provider: P
   ctx.state.dialect = call.dialect;
   ctx.state.providerForm = form;
   try {
-    await replayToProvider(ctx, next, endpointPath(provider, call.route), Buffer.from(stringify(form)), authorization);
+    await replayToProvider(ctx, next, endpointPath(provider, call.route), Buffer.from(stringify(form)), { authorization });
   } finally {
     // Cleared, not deleted: ctx.state keeps its shape (and V8 its fast properties).
     ctx.state.providerForm = undefined;

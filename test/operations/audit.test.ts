@@ -6,6 +6,7 @@ import pg from 'pg';
 import { basicAuth, postForm, postJson, send } from '../support/http.js';
 import { FormBrowser } from '../support/form-browser.js';
 import { authorize, discover, REDIRECT_URI } from '../support/oidc.js';
+import { issueInitialAccessToken } from '../../src/provider/registration.js';
 import { startTestServer, type TestServer } from '../support/server.js';
 
 const run = promisify(execFile);
@@ -61,6 +62,26 @@ describe('audit trail', () => {
     const changed = items.find((e) => e.event === 'account.updated' && e.detail.account_id === account.id)!;
     expect(changed.detail.changes).to.deep.equal({ roles: { from: [], to: ['admin'] }, active: { from: true, to: false } });
     expect(changed.detail.fields).to.include('name');
+  });
+
+  it('records a client registering itself (RFC 7591), changing its redirect URIs and deleting itself (RFC 7592), by the client and without its secrets', async () => {
+    const { token } = await issueInitialAccessToken(server.services.provider, 600);
+    const registered = await postJson(`${server.url}/reg`, { redirect_uris: [REDIRECT_URI], client_name: 'Self-made', grant_types: ['authorization_code'] }, { authorization: `Bearer ${token}` });
+    expect(registered.status).to.equal(201);
+    const { client_id: clientId, registration_access_token: rat, registration_client_uri: uri, client_secret: secret } = registered.json as Record<string, string>;
+    const moved = await send(uri!, {
+      method: 'PUT', headers: { authorization: `Bearer ${rat!}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ client_id: clientId, client_secret: secret, redirect_uris: ['https://elsewhere.example.test/cb'], client_name: 'Self-made', grant_types: ['authorization_code'] }),
+    });
+    expect(moved.status, moved.text).to.equal(200);
+    const newRat = (moved.json as Record<string, string>).registration_access_token ?? rat!;
+    expect((await send(uri!, { method: 'DELETE', headers: { authorization: `Bearer ${newRat}` } })).status).to.equal(204);
+
+    const trail = (await events(clientId)).reverse();
+    expect(trail.map((e) => e.event)).to.deep.equal(['client.created', 'client.updated', 'client.deleted']);
+    expect(trail.map((e) => e.actor)).to.deep.equal(['registration', `client:${clientId!}`, `client:${clientId!}`]);
+    expect((trail[1]!.detail as { changes: unknown }).changes).to.deep.equal({ redirect_uris: { from: [REDIRECT_URI], to: ['https://elsewhere.example.test/cb'] } });
+    for (const value of [secret, rat, newRat]) expect(JSON.stringify(trail)).not.to.include(value);
   });
 
   it('records admin API calls, refusals, logins, failed password grants and revocations', async () => {

@@ -1,0 +1,72 @@
+import type { Context, Middleware } from 'koa';
+import type Provider from 'oidc-provider';
+import { type Replay, replayToProvider } from './provider-endpoint.js';
+import { readRaw } from './raw-body.js';
+
+/**
+ * RFC 7592 with client secrets at rest. Gatehouse stores a client's secret
+ * as a keyed hash (adapters/secrets-at-rest.ts), and oidc-provider's client
+ * configuration endpoint treats the stored value as the secret itself: it
+ * answered the hash as `client_secret` on every read and update (a client
+ * that took it for its new secret could no longer authenticate), and it
+ * compared an update's `client_secret` with the hash, refusing every client
+ * that sends its secret back as RFC 7592 §2.2's example does.
+ */
+
+/** The request's own method and media type, for a replay of its body. */
+const asSent = (ctx: Context): Replay => ({ method: ctx.method, contentType: ctx.get('content-type') });
+
+/** The client id of a client configuration request: the last segment of `/reg/:clientId`. */
+function clientIdOf(path: string): string | undefined {
+  const segment = path.slice(path.lastIndexOf('/') + 1);
+  try {
+    return decodeURIComponent(segment) || undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * On the client update route: a `client_secret` that proves right (checked
+ * as client authentication checks it) is taken out of the body before the
+ * provider sees it, so the provider keeps the stored secret; a wrong one is
+ * left in, and the provider refuses it after the registration access token
+ * is checked. The request is answered the same either way until then, so
+ * this is no way to test secrets without the token.
+ */
+export function registrationUpdateSecret(provider: Provider): Middleware {
+  return async (ctx, next) => {
+    if (!ctx.is('application/json')) return next();
+    const raw = await readRaw(ctx.req);
+    if (!raw) return next();
+    let body: unknown;
+    try {
+      body = JSON.parse(raw.toString('utf8'));
+    } catch {
+      return replayToProvider(ctx, next, ctx.path, raw, asSent(ctx));
+    }
+    const presented = (body as { client_secret?: unknown } | null)?.client_secret;
+    const clientId = clientIdOf(ctx.path);
+    if (typeof presented !== 'string' || !clientId) return replayToProvider(ctx, next, ctx.path, raw, asSent(ctx));
+    const client = await provider.Client.find(clientId).catch(() => undefined);
+    const proved = client ? await (client as unknown as { compareClientSecret(secret: string): Promise<boolean> | boolean }).compareClientSecret(presented) : false;
+    if (!proved) return replayToProvider(ctx, next, ctx.path, raw, asSent(ctx));
+    const { client_secret: _proved, ...rest } = body as Record<string, unknown>;
+    return replayToProvider(ctx, next, ctx.path, Buffer.from(JSON.stringify(rest)), asSent(ctx));
+  };
+}
+
+/**
+ * On the client read and update routes: the stored secret is never answered
+ * as `client_secret` (RFC 7591 §3.2.1 makes it optional). A secret the
+ * provider issued in this very request (an update that made the client need
+ * one) differs from the stored value and is answered, as it must be.
+ */
+export function withholdStoredSecret(): Middleware {
+  return async (ctx, next) => {
+    await next();
+    const stored = (ctx as { oidc?: { client?: { clientSecret?: string } } }).oidc?.client?.clientSecret;
+    const body = ctx.body as Record<string, unknown> | undefined;
+    if (stored && body && typeof body === 'object' && body.client_secret === stored) delete body.client_secret;
+  };
+}

@@ -1,0 +1,65 @@
+import { expect } from 'chai';
+import { issueInitialAccessToken } from '../../src/provider/registration.js';
+import { basicAuth, postForm, postJson, send } from '../support/http.js';
+import { startTestServer, type TestServer } from '../support/server.js';
+
+/**
+ * RFC 7592 client configuration with secrets stored as keyed hashes: the
+ * client's secret goes on working through reads and updates, whether or not
+ * it sends the secret back, and the stored form never leaves.
+ */
+describe('client configuration endpoint (RFC 7592) and secrets at rest', () => {
+  let server: TestServer;
+
+  before(async () => { server = await startTestServer(); });
+  after(() => server.stop());
+
+  async function register() {
+    const { token } = await issueInitialAccessToken(server.services.provider, 600);
+    const registered = await postJson(`${server.url}/reg`, {
+      redirect_uris: ['https://rp.example.test/cb'], client_name: 'Configured', grant_types: ['authorization_code', 'client_credentials'], response_types: ['code'],
+    }, { authorization: `Bearer ${token}` });
+    expect(registered.status, registered.text).to.equal(201);
+    return registered.json as Record<string, string>;
+  }
+
+  const tokenWith = async (clientId: string, secret: string) => (await postForm(`${server.url}/token`, { grant_type: 'client_credentials' }, { authorization: basicAuth(clientId, secret) })).status;
+  const update = (client: Record<string, string>, rat: string, body: Record<string, unknown>) => send(client.registration_client_uri!, {
+    method: 'PUT', headers: { authorization: `Bearer ${rat}`, 'content-type': 'application/json' }, body: JSON.stringify(body),
+  });
+
+  it('never answers the stored secret on a read or an update; the issued secret goes on working', async () => {
+    const client = await register();
+    const read = await send(client.registration_client_uri!, { method: 'GET', headers: { authorization: `Bearer ${client.registration_access_token!}` } });
+    expect(read.status).to.equal(200);
+    const updated = await update(client, client.registration_access_token!, { client_id: client.client_id, redirect_uris: ['https://rp.example.test/cb2'], grant_types: ['authorization_code', 'client_credentials'], response_types: ['code'] });
+    expect(updated.status, updated.text).to.equal(200);
+    for (const answer of [read, updated]) {
+      expect(answer.json, answer.text).not.to.have.property('client_secret');
+      expect(answer.text).not.to.include('hmac-sha256');
+    }
+    expect(await tokenWith(client.client_id!, client.client_secret!)).to.equal(200);
+  });
+
+  it('accepts an update that sends the client\'s secret back (RFC 7592 §2.2) and refuses one with a wrong secret, changing nothing', async () => {
+    const client = await register();
+    const metadata = { client_id: client.client_id, grant_types: ['authorization_code', 'client_credentials'], response_types: ['code'] };
+    const wrong = await update(client, client.registration_access_token!, { ...metadata, client_secret: 'not the secret', redirect_uris: ['https://evil.example.test/cb'] });
+    expect(wrong.status).to.equal(400);
+    expect((wrong.json as { error: string }).error).to.equal('invalid_request');
+    const right = await update(client, client.registration_access_token!, { ...metadata, client_secret: client.client_secret, redirect_uris: ['https://rp.example.test/moved'] });
+    expect(right.status, right.text).to.equal(200);
+    expect((right.json as { redirect_uris: string[] }).redirect_uris).to.deep.equal(['https://rp.example.test/moved']);
+    expect((await server.services.clients.show(client.client_id!)).redirectUris).to.deep.equal(['https://rp.example.test/moved']);
+    expect(await tokenWith(client.client_id!, client.client_secret!)).to.equal(200);
+  });
+
+  it('tests no secret without the registration access token: a right and a wrong secret get the same refusal', async () => {
+    const client = await register();
+    const metadata = { client_id: client.client_id, redirect_uris: ['https://rp.example.test/cb'], grant_types: ['authorization_code', 'client_credentials'], response_types: ['code'] };
+    const withRight = await update(client, 'forged', { ...metadata, client_secret: client.client_secret });
+    const withWrong = await update(client, 'forged', { ...metadata, client_secret: 'wrong' });
+    expect([withRight.status, withRight.text]).to.deep.equal([withWrong.status, withWrong.text]);
+    expect(withRight.status).to.equal(401);
+  });
+});
