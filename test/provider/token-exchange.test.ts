@@ -134,16 +134,22 @@ describe('token exchange (RFC 8693)', () => {
     expect((await whoami(another.access_token)).status, 'with its client').to.equal(401);
   });
 
-  it('refuses to widen the scope, another audience, and an invalid subject token', async () => {
+  it('refuses to widen the scope, another audience or resource, delegation, and an invalid subject token', async () => {
     const subject = (await signIn('service')).access_token;
     for (const [params, error] of [
       [{ scope: 'user' }, 'invalid_scope'],
       [{ scope: 'read', audience: 'https://elsewhere.example.test' }, 'invalid_target'],
       [{ scope: 'read', subject_token: 'forged-subject-token' }, 'invalid_grant'],
+      // RFC 8693 §2.1 parameters with a meaning Gatehouse does not serve are refused, not dropped.
+      [{ scope: 'read', resource: 'https://elsewhere.example.test' }, 'invalid_target'],
+      [{ scope: 'read', actor_token: subject, actor_token_type: ACCESS_TOKEN }, 'invalid_request'],
+      [{ scope: 'read', actor_token: 'garbage' }, 'invalid_request'],
     ] as Array<[Record<string, string>, string]>) {
       const failure = await exchange('service', subject, params);
       expect(failure.json.error, JSON.stringify(params)).to.equal(error);
     }
+    const forTheApi = await exchange('service', subject, { scope: 'read', resource: `${server.issuer}/api` });
+    expect(forTheApi.status, forTheApi.text).to.equal(200);
   });
 });
 

@@ -6,7 +6,11 @@ import { tokenFormatOf } from '../resource-servers.js';
 import { stringParam } from './params.js';
 
 export const grantType = 'urn:ietf:params:oauth:grant-type:token-exchange';
-export const parameters = new Set(['subject_token', 'subject_token_type', 'requested_token_type', 'audience', 'scope']);
+// Every RFC 8693 §2.1 parameter is read, those Gatehouse does not implement
+// too: a parameter the provider dropped unread would be a request silently
+// answered as another (a token for another resource, or impersonation where
+// delegation was asked for).
+export const parameters = new Set(['subject_token', 'subject_token_type', 'requested_token_type', 'audience', 'resource', 'scope', 'actor_token', 'actor_token_type']);
 const ACCESS_TOKEN_TYPE = 'urn:ietf:params:oauth:token-type:access_token';
 
 export interface TokenExchangeDeps {
@@ -51,8 +55,13 @@ export function tokenExchangeHandler(provider: Provider, deps: TokenExchangeDeps
     }
     const requestedType = stringParam(ctx, 'requested_token_type');
     if (requestedType && requestedType !== ACCESS_TOKEN_TYPE) throw new errors.InvalidRequest('only access tokens can be requested');
+    if (stringParam(ctx, 'actor_token') !== undefined || stringParam(ctx, 'actor_token_type') !== undefined) {
+      throw new errors.InvalidRequest('delegation (actor_token) is not supported: the exchanged token acts for the subject');
+    }
     const audience = stringParam(ctx, 'audience') ?? deps.audience;
     if (audience !== deps.audience) throw new errors.InvalidTarget(`tokens can only be exchanged for ${deps.audience}`);
+    const resource = stringParam(ctx, 'resource');
+    if (resource !== undefined && resource !== deps.audience) throw new errors.InvalidTarget(`tokens can only be exchanged for ${deps.audience}`);
 
     const subject = await deps.tokenCheck.inspect(subjectToken).catch(() => undefined);
     if (!subject) throw new errors.InvalidGrant('subject_token is invalid, expired or revoked');
