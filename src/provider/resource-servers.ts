@@ -14,6 +14,20 @@ export interface ResourceServerPolicy {
 
 type ClientLike = { metadata(): Record<string, unknown> } | undefined;
 
+/**
+ * Whether the scope the token is for holds OIDC scopes only: the request's
+ * own `scope` (authorization, refresh narrowing), else the scope of the
+ * code, refresh token or device code being redeemed.
+ */
+function asksForIdentityOnly(ctx: KoaContextWithOIDC): boolean {
+  const { params, entities } = ctx.oidc as unknown as { params?: { scope?: unknown }; entities?: Record<string, { scope?: string } | undefined> };
+  const scope = typeof params?.scope === 'string' && params.scope
+    ? params.scope
+    : entities?.AuthorizationCode?.scope ?? entities?.RefreshToken?.scope ?? entities?.DeviceCode?.scope;
+  const scopes = (scope ?? '').split(' ').filter(Boolean);
+  return scopes.includes('openid') && scopes.every((s) => OIDC_SCOPES.has(s));
+}
+
 export function tokenFormatOf(client: ClientLike): 'jwt' | 'opaque' {
   // oidc-provider keeps extra metadata as properties of the client under their
   // own names; metadata() would re-map every property on each request
@@ -25,8 +39,9 @@ export function tokenFormatOf(client: ClientLike): 'jwt' | 'opaque' {
 /**
  * Resource Indicators (RFC 8707) decide an access token's audience and
  * format. Without a `resource` parameter, clients configured for JWT access
- * tokens get RFC 9068 tokens for Gatehouse's API audience and everyone else
- * opaque tokens. A registered resource server sets its own audience, scopes,
+ * tokens get RFC 9068 tokens for Gatehouse's API audience (unless they ask
+ * for the user's identity alone: then a token for UserInfo) and everyone
+ * else opaque tokens. A registered resource server sets its own audience, scopes,
  * format and lifetime; any other indicator is `invalid_target`.
  */
 export function resourceIndicatorsFeature(policy: ResourceServerPolicy) {
@@ -43,9 +58,13 @@ export function resourceIndicatorsFeature(policy: ResourceServerPolicy) {
   };
   return {
     enabled: true,
-    async defaultResource(_ctx: KoaContextWithOIDC, client: ClientLike, oneOf?: readonly string[]) {
+    async defaultResource(ctx: KoaContextWithOIDC, client: ClientLike, oneOf?: readonly string[]) {
       if (oneOf?.length) return oneOf;
-      return tokenFormatOf(client) === 'jwt' ? policy.defaultAudience : undefined;
+      if (tokenFormatOf(client) !== 'jwt') return undefined;
+      // A request for the user's identity alone is for UserInfo, which takes
+      // only tokens without an audience (oidc-provider refuses one with `aud`):
+      // given the API's audience, a JWT client's token was good for nothing.
+      return asksForIdentityOnly(ctx) ? undefined : policy.defaultAudience;
     },
     async useGrantedResource() {
       return true;

@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { createRemoteJWKSet, decodeProtectedHeader, jwtVerify } from 'jose';
+import { createRemoteJWKSet, decodeJwt, decodeProtectedHeader, jwtVerify } from 'jose';
 import * as oidc from 'openid-client';
 import { authorize, discover, oauthError, REDIRECT_URI, redeem } from '../support/oidc.js';
 import { startTestServer, storageMode, type TestServer } from '../support/server.js';
@@ -77,6 +77,18 @@ describe('standard flows, with openid-client as the relying party', () => {
     const { payload } = await jwtVerify(tokens.access_token, jwks, { issuer: server.issuer, audience: `${server.issuer}/api`, typ: 'at+jwt' });
     expect(payload.role).to.equal('staff');
     expect(payload.client_id).to.equal(client.clientId);
+  });
+
+  it('gives a JWT client that asks for the user\'s identity alone a token UserInfo takes, and one for the API when it asks for the API', async () => {
+    const { client, clientSecret } = await server.services.clients.create({
+      name: 'JWT relying party at UserInfo', grantTypes: ['authorization_code', 'refresh_token'], redirectUris: [REDIRECT_URI], scope: ['openid', 'profile', 'read', 'offline_access'], tokenFormat: 'jwt',
+    });
+    const jwtConfig = await discover(server, client.clientId, clientSecret);
+    const identity = await redeem(jwtConfig, await authorize(jwtConfig, user, { scope: 'openid profile' }));
+    const info = await oidc.fetchUserInfo(jwtConfig, identity.access_token, userId);
+    expect(info).to.include({ sub: userId, name: 'Alice Liddell' });
+    const api = await redeem(jwtConfig, await authorize(jwtConfig, user, { scope: 'openid read' }));
+    expect(decodeJwt(api.access_token).aud).to.equal(`${server.issuer}/api`);
   });
 
   it('runs the code flow with PKCE through the login and consent forms, with an id_token verified against JWKS', async () => {
