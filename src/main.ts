@@ -20,6 +20,7 @@ import { extendProviderRoutes, providerRouteResolver } from './http/provider-rou
 import { registrationUpdateSecret, withholdStoredSecret } from './http/registration-secrets.js';
 import { corsOnlyForAuthenticatedClients } from './http/cors-after-client-auth.js';
 import { requestLog } from './http/request-log.js';
+import { unauthorizedClientForGrant } from './http/unauthorized-client.js';
 import { dispatchByFirstSegment } from './http/route-dispatch.js';
 import { createViews } from './http/views.js';
 import { interactionsRouter } from './interactions/router.js';
@@ -321,16 +322,17 @@ export async function mountRoutes(services: Services, logger: Logger, internalOr
   // order; dialects hand their requests on to these routes too.
   const throttle = clientAuthThrottle(services.limiter);
   const cors = corsOnlyForAuthenticatedClients;
+  const unauthorizedClient = unauthorizedClientForGrant();
   // A token request reads its artifact, grant and account in one trip and
   // writes a rotation in one (adapters/request-scope.ts).
   const storageScope: Middleware = (ctx, next) => storage.requestScope(ctx, next);
   const signIns = indexSignIns(services.sessions, (error) => logger.warn({ err: error }, 'a sign-in could not be added to the session index'));
   provider.use(extendProviderRoutes(providerRoute, {
-    token: [storageScope, cors, throttle],
+    token: [unauthorizedClient, storageScope, cors, throttle],
     introspection: [cors, throttle, jwtIntrospection(tokenCheck)],
     revocation: [cors, throttle, jwtRevocation(tokenCheck, services.jwtAccessTokens)],
     pushed_authorization_request: [cors, throttle],
-    device_authorization: [cors, throttle, deviceInterval(config.devicePollInterval)],
+    device_authorization: [unauthorizedClient, cors, throttle, deviceInterval(config.devicePollInterval)],
     code_verification: [deviceFormWithoutSession(createViews()), deviceCodeThrottle(services.limiter, createViews())],
     // A sign-in completes where the provider resumes after the login page.
     resume: [signIns],
