@@ -1,5 +1,5 @@
 import type { Browser, BrowserContext, Page } from 'playwright-core';
-import { FormBrowser, type Page as FormPage } from './form-browser.js';
+import { FormBrowser, hiddenFields, type Page as FormPage } from './form-browser.js';
 import { newCheckedPage, requireChromium, signInWithChromium } from './page-checks.js';
 import type { TestServer } from './server.js';
 
@@ -32,7 +32,7 @@ export async function lastAudit(server: TestServer, event: string, match: (detai
 export function postWithCsrf(browser: FormBrowser, formPage: FormPage, path: string, fields: Array<[string, string]>): Promise<FormPage> {
   const form = FormBrowser.forms(formPage).find((candidate) => new URL(candidate.action).pathname + new URL(candidate.action).search === path || candidate.action.endsWith(path));
   if (!form) throw new Error(`no form posting to …${path} on ${formPage.url}`);
-  return browser.navigate(form.action, { method: 'POST', body: new URLSearchParams([['csrf', form.fields.csrf ?? ''], ...fields]) });
+  return browser.navigate(form.action, { method: 'POST', body: new URLSearchParams([...hiddenFields(form), ...fields]) });
 }
 
 /** Posts `fields` without a CSRF token, as a form on another site would. */

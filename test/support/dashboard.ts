@@ -1,4 +1,4 @@
-import { FormBrowser, type Page } from './form-browser.js';
+import { FormBrowser, hiddenFields, type Page } from './form-browser.js';
 import type { TestServer } from './server.js';
 
 export const DASHBOARD = '/Lux/OAuth2/dashboard';
@@ -19,6 +19,6 @@ export async function dashboardSignIn(server: TestServer, user: { username: stri
 export async function postDashboardForm(browser: FormBrowser, formPage: Page, path: string, fields: Array<[string, string]>): Promise<Page> {
   const form = FormBrowser.forms(formPage).find((candidate) => candidate.action.endsWith(path));
   if (!form) throw new Error(`no form posting to …${path}`);
-  const body = new URLSearchParams([['csrf', form.fields.csrf ?? ''], ...fields]);
+  const body = new URLSearchParams([...hiddenFields(form), ...fields]);
   return browser.request(form.action, { method: 'POST', body });
 }

@@ -130,3 +130,14 @@ export class FormBrowser {
     return this.navigate(form.action, { method: form.method.toUpperCase(), body: new URLSearchParams({ ...form.fields, ...values }) });
   }
 }
+
+/**
+ * What a browser sends back from a form besides what the user typed: its
+ * CSRF token and, on an edit form, the version of the record it was loaded
+ * with (src/web/form-version.ts).
+ */
+export function hiddenFields(form: FormData): Array<[string, string]> {
+  const hidden: Array<[string, string]> = [['csrf', form.fields.csrf ?? '']];
+  if (form.fields.form_version !== undefined) hidden.push(['form_version', form.fields.form_version]);
+  return hidden;
+}

@@ -3,6 +3,7 @@ import type { Context } from 'koa';
 import { SIGNING_ALGS } from '../../keys/service.js';
 import type { NewResourceServer, ResourceServerRecord, ResourceServerRegistry } from '../../resource-servers/registry.js';
 import type { ScopeRegistry } from '../../scopes/registry.js';
+import { changedOnly, choices, EditForm } from '../../web/form-version.js';
 import { ADMIN_PATH } from '../../web/paths.js';
 import { actorOf, fieldErrors, type Form, formText, readForm, seeOther, type SignedInPages } from '../../web/signed-in-pages.js';
 import { noticeOf, sectionRenderer } from './section.js';
@@ -37,6 +38,17 @@ function formOf(record: ResourceServerRecord): ServerForm {
   return { uri: record.uri, scope: record.scope, token_format: record.tokenFormat, access_token_ttl: record.accessTokenTtl === null ? '' : String(record.accessTokenTtl), signing_alg: record.signingAlg };
 }
 
+/** The scope words of a form or a record, as a set. */
+const scopeWords = (text: string) => choices(text.split(/[\s,]+/).filter(Boolean));
+
+/** The edit form's fields (the URI is the record's identity, not one of them), as shown and as posted. */
+const EDIT_FORM = new EditForm<ResourceServerRecord, Exclude<keyof ServerForm, 'uri'>>({
+  scope: { label: 'Scopes', shown: (record) => scopeWords(record.scope), posted: (form) => scopeWords(readServerForm(form).scope) },
+  token_format: { label: 'Token format', shown: (record) => formOf(record).token_format, posted: (form) => readServerForm(form).token_format },
+  access_token_ttl: { label: 'Access token lifetime', shown: (record) => formOf(record).access_token_ttl, posted: (form) => readServerForm(form).access_token_ttl },
+  signing_alg: { label: 'Signing algorithm', shown: (record) => formOf(record).signing_alg, posted: (form) => readServerForm(form).signing_alg },
+});
+
 const serverPath = (uri: string, action: 'edit' | 'remove') => `${SERVERS}/${action}?uri=${encodeURIComponent(uri)}`;
 
 const NOTICES: Record<string, string> = {
@@ -54,11 +66,14 @@ export function mountResourceServerPages(router: Router, deps: ResourceServerPag
   const { resourceServers, scopes, pages } = deps;
   const requireAdmin = pages.requireAdmin(ADMIN_PATH);
   const render = sectionRenderer(pages, 'resource-servers', { serversHome: SERVERS, serverPath, algs: SIGNING_ALGS });
-  const formPage = async (ctx: Context, mode: 'create' | 'edit', values: ServerForm, errors: Record<string, string[]> = {}, status = 200) => {
+  const formPage = async (ctx: Context, mode: 'create' | 'edit', values: ServerForm, errors: Record<string, string[]> = {}, status = 200, formVersion?: string) => {
     render(ctx, 'console/resource-servers/form', {
-      title: mode === 'create' ? 'Register a resource server' : `Edit ${values.uri}`, mode, values, errors, scopeNames: await scopes.names(),
+      title: mode === 'create' ? 'Register a resource server' : `Edit ${values.uri}`, mode, values, errors, scopeNames: await scopes.names(), formVersion,
     }, status);
   };
+  /** The edit form showing the resource server as it is now, with the version it was loaded from. */
+  const editPage = (ctx: Context, record: ResourceServerRecord, errors: Record<string, string[]> = {}, status = 200) =>
+    formPage(ctx, 'edit', formOf(record), errors, status, EDIT_FORM.version(record));
   const uriOf = (ctx: Context): string => (typeof ctx.query.uri === 'string' ? ctx.query.uri : '');
 
   router.get(SERVERS, requireAdmin, async (ctx) => {
@@ -69,26 +84,42 @@ export function mountResourceServerPages(router: Router, deps: ResourceServerPag
     await formPage(ctx, 'create', { uri: '', scope: '', token_format: 'jwt', access_token_ttl: '', signing_alg: 'RS256' });
   });
 
-  /** Saves a posted form through the registry; a refusal comes back on the form, as typed. */
-  const saveForm = async (ctx: Context, mode: 'create' | 'edit', values: ServerForm) => {
+  /**
+   * Saves `values` through the registry; a refusal comes back on the form
+   * as typed (`shown`), with the version it was loaded from (`formVersion`).
+   */
+  const saveForm = async (ctx: Context, mode: 'create' | 'edit', values: ServerForm, shown = values, formVersion?: string) => {
     try {
       await resourceServers.save(serverInput(values), actorOf(ctx), mode === 'create' ? 'new' : 'existing');
       seeOther(ctx, `${SERVERS}?done=${mode === 'create' ? 'registered' : 'saved'}`);
     } catch (error) {
-      await formPage(ctx, mode, values, fieldErrors(error), 422);
+      await formPage(ctx, mode, shown, fieldErrors(error), 422, formVersion);
     }
   };
 
   router.post(SERVERS, readForm, requireAdmin, (ctx) => saveForm(ctx, 'create', readServerForm(ctx.request.body as Form)));
 
   router.get(`${SERVERS}/edit`, requireAdmin, async (ctx) => {
-    await formPage(ctx, 'edit', formOf(await resourceServers.show(uriOf(ctx))));
+    await editPage(ctx, await resourceServers.show(uriOf(ctx)));
   });
 
+  // Only what this administrator changed on the form is written (see EditForm).
   router.post(`${SERVERS}/edit`, readForm, requireAdmin, async (ctx) => {
-    const existing = await resourceServers.show(formText(ctx.request.body as Form, 'uri'));
+    const body = ctx.request.body as Form;
+    const existing = await resourceServers.show(formText(body, 'uri'));
+    const plan = EDIT_FORM.plan(body, existing);
+    if (plan.outcome === 'conflict') {
+      await editPage(ctx, existing, EDIT_FORM.conflictErrors(plan), 409);
+      return;
+    }
+    // Nothing changed here: nothing to write (nor an audit event of a change that was not made).
+    if (!plan.changed.size) {
+      seeOther(ctx, `${SERVERS}?done=saved`);
+      return;
+    }
     // The URI is the audience tokens already carry: it is not edited, only the settings.
-    await saveForm(ctx, 'edit', { ...readServerForm(ctx.request.body as Form), uri: existing.uri });
+    const typed = { ...readServerForm(body), uri: existing.uri };
+    await saveForm(ctx, 'edit', { ...formOf(existing), ...changedOnly(plan.changed, typed), uri: existing.uri }, typed, EDIT_FORM.postedVersion(body));
   });
 
   router.get(`${SERVERS}/remove`, requireAdmin, async (ctx) => {

@@ -1,6 +1,7 @@
 import type Router from '@koa/router';
 import type { Context } from 'koa';
 import type { ScopeRegistry } from '../../scopes/registry.js';
+import { changedOnly, EditForm } from '../../web/form-version.js';
 import { ADMIN_PATH } from '../../web/paths.js';
 import { actorOf, fieldErrors, type Form, formText, readForm, seeOther, type SignedInPages } from '../../web/signed-in-pages.js';
 import { noticeOf, sectionRenderer } from './section.js';
@@ -12,6 +13,8 @@ export interface ScopePagesDeps {
   pages: SignedInPages;
 }
 
+type Scope = Awaited<ReturnType<ScopeRegistry['show']>>;
+
 function scopePath(scope: { name: string }, rest = ''): string {
   return `${SCOPES}/${encodeURIComponent(scope.name)}${rest}`;
 }
@@ -20,6 +23,12 @@ function scopePath(scope: { name: string }, rest = ''): string {
 function readScopeForm(body: Form): { description: string; warning: boolean } {
   return { description: formText(body, 'description'), warning: formText(body, 'warning') === 'true' };
 }
+
+/** The edit form's fields: a scope's description and warning flag, as shown and as posted. */
+const EDIT_FORM = new EditForm<Scope, 'description' | 'warning'>({
+  description: { label: 'Description', shown: (scope) => scope.description.trim(), posted: (form) => readScopeForm(form).description },
+  warning: { label: 'Restricted (warning)', shown: (scope) => String(scope.warning === true), posted: (form) => String(readScopeForm(form).warning) },
+});
 
 const NOTICES: Record<string, string> = {
   added: 'Scope added.',
@@ -55,19 +64,36 @@ export function mountScopePages(router: Router, deps: ScopePagesDeps): void {
     }
   });
 
+  /** The edit form showing the scope as it is now, with the version it was loaded from. */
+  const editPage = (ctx: Context, scope: Scope, errors: Record<string, string[]> = {}, status = 200) => {
+    render(ctx, 'console/scopes/edit', { title: `Edit scope ${scope.name}`, scope, values: scope, formVersion: EDIT_FORM.version(scope), errors }, status);
+  };
+
   router.get(`${SCOPES}/:name/edit`, requireAdmin, async (ctx) => {
-    const scope = await scopes.show(ctx.params.name!);
-    render(ctx, 'console/scopes/edit', { title: `Edit scope ${scope.name}`, scope, values: scope });
+    editPage(ctx, await scopes.show(ctx.params.name!));
   });
 
+  // Only what this administrator changed on the form is written (see EditForm).
   router.post(`${SCOPES}/:name`, readForm, requireAdmin, async (ctx) => {
     const scope = await scopes.show(ctx.params.name!);
-    const values = readScopeForm(ctx.request.body as Form);
+    const body = ctx.request.body as Form;
+    const plan = EDIT_FORM.plan(body, scope);
+    if (plan.outcome === 'conflict') {
+      editPage(ctx, scope, EDIT_FORM.conflictErrors(plan), 409);
+      return;
+    }
+    const values = readScopeForm(body);
+    const done = `${SCOPES}?done=saved&name=${encodeURIComponent(scope.name)}`;
+    // Nothing changed here: nothing to write (nor an audit event of a change that was not made).
+    if (!plan.changed.size) {
+      seeOther(ctx, done);
+      return;
+    }
     try {
-      await scopes.update(scope.name, values, actorOf(ctx));
-      seeOther(ctx, `${SCOPES}?done=saved&name=${encodeURIComponent(scope.name)}`);
+      await scopes.update(scope.name, { description: scope.description, warning: scope.warning, ...changedOnly(plan.changed, values) }, actorOf(ctx));
+      seeOther(ctx, done);
     } catch (error) {
-      render(ctx, 'console/scopes/edit', { title: `Edit scope ${scope.name}`, scope, values, errors: fieldErrors(error) }, 422);
+      render(ctx, 'console/scopes/edit', { title: `Edit scope ${scope.name}`, scope, values, formVersion: EDIT_FORM.postedVersion(body), errors: fieldErrors(error) }, 422);
     }
   });
 }

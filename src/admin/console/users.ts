@@ -7,6 +7,7 @@ import type { ClientService } from '../../clients/service.js';
 import type { SignInSessionService } from '../../sessions/service.js';
 import { ValidationError } from '../../errors/app-error.js';
 import { readPaging } from '../../paging/parameters.js';
+import { changedOnly, choices, EditForm } from '../../web/form-version.js';
 import { nameGrants } from '../../web/grants.js';
 import { ADMIN_PATH, resetLinkPath } from '../../web/paths.js';
 import { noticeOf } from './section.js';
@@ -26,6 +27,13 @@ export interface UserPagesDeps {
 
 /** The service's field names as the forms name them. */
 const FORM_FIELDS = { role: 'roles' };
+
+/** The edit form's fields: what it shows of an account, and what a posted form sends. */
+const EDIT_FORM = new EditForm<Account, 'name' | 'email' | 'roles'>({
+  name: { label: 'Name', shown: (account) => account.name ?? '', posted: (form) => formText(form, 'name') },
+  email: { label: 'Email', shown: (account) => account.email ?? '', posted: (form) => formText(form, 'email') },
+  roles: { label: 'Roles', shown: (account) => choices(account.roles), posted: (form) => choices(formList(form.roles)) },
+});
 
 function userPath(account: Pick<Account, 'id'>, rest = ''): string {
   return `${USERS}/${encodeURIComponent(account.id)}${rest}`;
@@ -94,22 +102,38 @@ export function mountUserPages(router: Router, deps: UserPagesDeps): void {
     await showPage(ctx, await accounts.show(ctx.params.id!));
   });
 
+  /** The edit form showing the account as it is now, with the version it was loaded from. */
+  function editPage(ctx: Context, account: Account, errors: Record<string, string[]> = {}, status = 200): void {
+    render(ctx, 'console/users/form', {
+      title: `Edit ${account.username}`, mode: 'edit', account, values: { ...account, email: account.email ?? '', name: account.name ?? '' },
+      formVersion: EDIT_FORM.version(account), errors,
+    }, status);
+  }
+
   router.get(`${USERS}/:id/edit`, requireAdmin, async (ctx) => {
-    const account = await accounts.show(ctx.params.id!);
-    render(ctx, 'console/users/form', { title: `Edit ${account.username}`, mode: 'edit', account, values: { ...account, email: account.email ?? '', name: account.name ?? '' } });
+    editPage(ctx, await accounts.show(ctx.params.id!));
   });
 
+  // Only what this administrator changed on the form is written (see EditForm).
   router.post(`${USERS}/:id`, readForm, requireAdmin, async (ctx) => {
     const account = await accounts.show(ctx.params.id!);
     const body = ctx.request.body as Form;
+    const plan = EDIT_FORM.plan(body, account);
+    if (plan.outcome === 'conflict') {
+      editPage(ctx, account, EDIT_FORM.conflictErrors(plan), 409);
+      return;
+    }
     const values = { email: formText(body, 'email'), name: formText(body, 'name'), roles: formList(body.roles) };
-    const refused = selfLockout(ctx, account, { roles: values.roles });
+    const patch = changedOnly(plan.changed, { email: values.email || null, name: values.name || null, roles: values.roles });
+    const refused = selfLockout(ctx, account, { roles: patch.roles });
     try {
       if (refused) throw new ValidationError([{ field: 'role', message: refused }]);
-      await accounts.update(account.id, { email: values.email || null, name: values.name || null, roles: values.roles }, actorOf(ctx));
+      await accounts.update(account.id, patch, actorOf(ctx));
       seeOther(ctx, userPath(account, '?done=saved'));
     } catch (error) {
-      render(ctx, 'console/users/form', { title: `Edit ${account.username}`, mode: 'edit', account, values, errors: fieldErrors(error, FORM_FIELDS) }, 422);
+      render(ctx, 'console/users/form', {
+        title: `Edit ${account.username}`, mode: 'edit', account, values, formVersion: EDIT_FORM.postedVersion(body), errors: fieldErrors(error, FORM_FIELDS),
+      }, 422);
     }
   });
 

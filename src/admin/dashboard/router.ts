@@ -6,6 +6,7 @@ import { DIALECT_NAMES, type DialectUsage } from '../../clients/dialect-usage.js
 import type { ScopeRegistry } from '../../scopes/registry.js';
 import { assertClientChangeable, isReservedClient } from '../../clients/reserved-clients.js';
 import { actorOf, fieldErrors, type Form, formList, formText, readForm, seeOther, type SignedInPages } from '../../web/signed-in-pages.js';
+import { changedOnly, choices, EditForm } from '../../web/form-version.js';
 import { ADMIN_PATH } from '../../web/paths.js';
 import { noticeOf } from '../console/section.js';
 
@@ -24,6 +25,22 @@ export interface ClientPagesDeps {
 function lines(value: string): string[] {
   return value.split(/\r?\n/).map((line) => line.trim()).filter(Boolean);
 }
+
+/** A posted field a form may leave out or repeat (a textarea): its text, untrimmed ('' when absent or repeated). */
+function formTextarea(form: Form, name: string): string {
+  return typeof form[name] === 'string' ? form[name] : '';
+}
+
+/**
+ * The edit form's fields, as shown and as posted (the grant types are not on
+ * it: they are chosen when the client is created).
+ */
+const EDIT_FORM = new EditForm<Client, 'name' | 'description' | 'redirect_uris' | 'scope'>({
+  name: { label: 'Name', shown: (client) => client.name.trim(), posted: (form) => formText(form, 'name') },
+  description: { label: 'Description', shown: (client) => (client.description ?? '').trim(), posted: (form) => formText(form, 'description') },
+  redirect_uris: { label: 'Redirect URIs', shown: (client) => lines(client.redirectUris.join('\n')), posted: (form) => lines(formTextarea(form, 'redirect_uris')) },
+  scope: { label: 'Scopes', shown: (client) => choices(client.scope), posted: (form) => choices(formList(form.scope)) },
+});
 
 /**
  * Where one mounting of the client pages lives: `base` holds the sign-in
@@ -96,7 +113,7 @@ function mountClientPages(router: Router, deps: ClientPagesDeps, paths: ClientPa
     return {
       name: formText(body, 'name'),
       description: formText(body, 'description'),
-      redirectText: typeof body.redirect_uris === 'string' ? body.redirect_uris : '',
+      redirectText: formTextarea(body, 'redirect_uris'),
       scope: formList(body.scope),
       grantTypes: formList(body.grant_types),
     };
@@ -134,26 +151,40 @@ function mountClientPages(router: Router, deps: ClientPagesDeps, paths: ClientPa
 
   if (manage) mountClientManagement(router, deps, render, base, listPath);
 
+  /** The edit form showing the client as it is now, with the version it was loaded from. */
+  const editPage = async (ctx: Context, client: Client, errors: Record<string, string[]> = {}, status = 200) => {
+    render(ctx, 'console/clients/form', { title: `Edit ${client.name}`, mode: 'edit', client, formVersion: EDIT_FORM.version(client), ...(await formLocals(client, errors)) }, status);
+  };
+
   router.get(`${base}/clients/:id/edit`, requireAdmin, async (ctx) => {
     assertClientChangeable(ctx.params.id!);
-    const client = await clients.show(ctx.params.id!);
-    render(ctx, 'console/clients/form', { title: `Edit ${client.name}`, mode: 'edit', client, ...(await formLocals(client)) });
+    await editPage(ctx, await clients.show(ctx.params.id!));
   });
 
+  // Only what this administrator changed on the form is written (see EditForm);
+  // the service applies it to the client as stored then (ClientService.update).
   router.post(`${base}/clients/:id`, readForm, requireAdmin, async (ctx) => {
     assertClientChangeable(ctx.params.id!);
     const current = await clients.show(ctx.params.id!);
-    const input = readClientForm(ctx.request.body as Form);
+    const body = ctx.request.body as Form;
+    const plan = EDIT_FORM.plan(body, current);
+    if (plan.outcome === 'conflict') {
+      await editPage(ctx, current, EDIT_FORM.conflictErrors(plan), 409);
+      return;
+    }
+    const input = readClientForm(body);
+    const change = changedOnly(plan.changed, {
+      name: input.name, description: input.description || null, redirect_uris: lines(input.redirectText), scope: input.scope,
+    });
     try {
       await clients.update(current.clientId, {
-        name: input.name,
-        description: input.description || null,
-        redirectUris: lines(input.redirectText),
-        scope: input.scope,
+        name: change.name, description: change.description, redirectUris: change.redirect_uris, scope: change.scope,
       }, actorOf(ctx));
       seeOther(ctx, `${base}/clients/${encodeURIComponent(current.clientId)}?saved=1`);
     } catch (error) {
-      render(ctx, 'console/clients/form', { title: `Edit ${current.name}`, mode: 'edit', client: current, ...(await formLocals({ ...current, ...input }, problemsOf(error))) }, 422);
+      render(ctx, 'console/clients/form', {
+        title: `Edit ${current.name}`, mode: 'edit', client: current, formVersion: EDIT_FORM.postedVersion(body), ...(await formLocals({ ...current, ...input }, problemsOf(error))),
+      }, 422);
     }
   });
 }
