@@ -1,4 +1,5 @@
 import type { FieldProblem } from '../errors/app-error.js';
+import { displayTextProblems } from '../security/display-text.js';
 import { redirectUriProblem } from './redirect-uris.js';
 
 const TOKEN_EXCHANGE = 'urn:ietf:params:oauth:grant-type:token-exchange';
@@ -154,21 +155,56 @@ function selfServiceProblems(metadata: Record<string, unknown>, context: RuleCon
   ];
 }
 
+/** Metadata that is never shown to anyone: the secret, which has rules of its own (given-secrets.ts). */
+const NEVER_SHOWN = new Set(['client_secret']);
+// Typed in a textarea (the console's client form): line breaks are the writer's, not an injection.
+const PARAGRAPHS = new Set(['description']);
+
+/**
+ * Every string of the metadata (name, description, contacts, every URI,
+ * scope, grant types…), not only those shown today, against the rule for
+ * text shown to people (security/display-text.ts): pages, the CLI, the admin
+ * APIs and logs show any of them, and no field of a client's metadata needs
+ * a control or invisible formatting character.
+ */
+function displayProblems(metadata: Record<string, unknown>): FieldProblem[] {
+  return displayTextProblems(Object.fromEntries(Object.entries(metadata).filter(([field]) => !NEVER_SHOWN.has(field))), PARAGRAPHS);
+}
+
+/**
+ * The client service's names for metadata it takes under another name
+ * (NewClient.name): each administrator surface maps the service's names to
+ * its own words (Northstar's `title`, the console's `name` field).
+ */
+const ADMINISTRATOR_FIELD_NAMES: Readonly<Record<string, string>> = { client_name: 'name' };
+
+function inWordsOf(context: RuleContext, problems: FieldProblem[]): FieldProblem[] {
+  if (context.origin !== 'administrator') return problems;
+  return problems.map((problem) => ({ ...problem, field: ADMINISTRATOR_FIELD_NAMES[problem.field] ?? problem.field }));
+}
+
 /**
  * The one rule set for client metadata (RFC 7591 §2 names), whichever
  * surface makes or changes the client: the client service applies it for the
  * CLI, Northstar, Lux and the dashboard; the provider applies it to RFC 7591
  * registrations and RFC 7592 updates (provider/registration.ts) and, for the
- * `stored` rules, to every client it builds. An empty list means acceptable.
+ * `stored` rules, to every client it builds. Fields have their RFC 7591
+ * names, but for the client service (`administrator`), which calls
+ * `client_name` `name`. An empty list means acceptable.
  */
 export function clientMetadataProblems(metadata: Record<string, unknown>, context: RuleContext): FieldProblem[] {
   const grants = [...new Set(strings(metadata.grant_types))];
   if (context.origin === 'stored') return publicClientProblems(metadata, grants);
-  return [
+  const notText = displayProblems(metadata);
+  const refusedAsText = new Set(notText.map((problem) => problem.field));
+  // A field that is not text is reported as that alone: the other rules'
+  // messages quote the value, which would print what was refused.
+  const others = [
     ...grantProblems(grants, context),
     ...publicClientProblems(metadata, grants),
     ...redirectProblems(metadata, grants),
     ...scopeProblems(metadata, context),
     ...selfServiceProblems(metadata, context),
-  ];
+  ].filter((problem) => !refusedAsText.has(problem.field));
+  return inWordsOf(context, [...notText, ...others]);
 }

@@ -1,8 +1,7 @@
-import { parse as parseForm } from 'node:querystring';
 import type { Context } from 'koa';
 import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
 import { AppError, type FieldProblem, PayloadTooLargeError, ValidationError } from '../errors/app-error.js';
-import { readRaw } from './raw-body.js';
+import { bodyCharset, formFields, readRaw } from './raw-body.js';
 
 /** A request body as a flat map of the fields a dialect reads. */
 export type Fields = Record<string, unknown>;
@@ -11,11 +10,13 @@ export type Fields = Record<string, unknown>;
 const LIMIT = 32 * 1024;
 
 /**
- * Reads a JSON or form-encoded body (UTF-8; a body without a content type is
- * read as JSON, which is what the legacy documents send). Malformed JSON, an
- * oversized body, another content type or any Content-Encoding but identity
- * become an AppError (400 / 413 / 415) that each dialect renders in its own
- * shape; a client that hangs up mid-body, a ClientGoneError (readRaw). Form fields stay flat
+ * Reads a JSON or form-encoded body (a body without a content type is read
+ * as JSON, which is what the legacy documents send). A form is read in the
+ * charset its Content-Type declares (UTF-8, ISO-8859-1 or US-ASCII; UTF-8
+ * when it declares none), JSON in UTF-8 only (RFC 8259 §8.1): see
+ * bodyCharset. Malformed JSON, an oversized body, another content type or
+ * charset, or any Content-Encoding but identity become an AppError (400 /
+ * 413 / 415) that each dialect renders in its own shape; a client that hangs up mid-body, a ClientGoneError (readRaw). Form fields stay flat
  * (`a[b]` is a field name, not nesting) and repeated ones become lists, which
  * the schemas then refuse. Read here rather than by a general body parser:
  * these few lines are on every legacy token request, and the schema after
@@ -27,6 +28,7 @@ export async function readFields(ctx: Context): Promise<Fields> {
   if (!json && !ctx.is('application/x-www-form-urlencoded')) {
     throw new AppError(415, 'invalid_request', `unsupported content type ${type}; send application/json or application/x-www-form-urlencoded`);
   }
+  const charset = bodyCharset(ctx.get('content-type'), json);
   const raw = await readRaw(ctx.req, LIMIT);
   if (!raw) throw new PayloadTooLargeError();
   if (!raw.length) return {};
@@ -38,7 +40,7 @@ export async function readFields(ctx: Context): Promise<Fields> {
       throw new AppError(400, 'invalid_request', 'the request body is not valid JSON or form data');
     }
   } else {
-    body = parseForm(raw.toString('utf8'));
+    body = formFields(raw, charset);
   }
   if (body === null || typeof body !== 'object' || Array.isArray(body)) {
     throw new AppError(400, 'invalid_request', 'the request body must be a JSON object');
