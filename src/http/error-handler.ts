@@ -25,7 +25,10 @@ function clientWentAway(ctx: Context, gone: ClientGoneError, logger: Logger): vo
  * but not for this method (@koa/router's allowedMethods sets 405 with the
  * Allow header, or 501 for a method no router knows, and no body, which Koa
  * would send as text/plain). An unknown method is the caller's mistake, so
- * it is a 405 too, not a 5xx.
+ * it is a 405 too, not a 5xx. A surface with its own error shape (a dialect,
+ * Northstar) has already answered its own paths' 404s and 405s through its
+ * error mapping (route-dispatch.ts, useErrorMapping); this is the shape of
+ * the standard endpoints and of every path no such surface owns.
  */
 function answerUnanswered(ctx: Context): void {
   if (ctx.body != null) return;

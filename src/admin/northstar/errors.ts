@@ -3,8 +3,9 @@ import { AppError, ConflictError, type FieldProblem, ValidationError } from '../
 import { shownProviderError } from '../../errors/provider-error.js';
 import type { AdminDecision } from '../../resource-check/admin-access.js';
 
-// Northstar names a client's name `title`.
-const FIELD_NAMES: Record<string, string> = { name: 'title' };
+// Northstar names a client's name `title`. A Map, so that a field called
+// `__proto__` or `constructor` is looked up, not an object's prototype.
+const FIELD_NAMES = new Map([['name', 'title']]);
 
 const VALIDATION_FAILED = 'The given data failed to pass validation.';
 
@@ -15,12 +16,13 @@ const VALIDATION_FAILED = 'The given data failed to pass validation.';
 function northstarError(ctx: Context, status: number, message: string, fields?: FieldProblem[], challenge?: string): void {
   ctx.status = status;
   if (challenge) ctx.set('WWW-Authenticate', challenge);
-  const byField: Record<string, string[]> = {};
+  const byField = new Map<string, string[]>();
   for (const problem of fields ?? []) {
-    const name = FIELD_NAMES[problem.field] ?? problem.field;
-    (byField[name] ??= []).push(problem.message);
+    const name = FIELD_NAMES.get(problem.field) ?? problem.field;
+    byField.set(name, [...byField.get(name) ?? [], problem.message]);
   }
-  ctx.body = { error: { code: status, message, ...(fields?.length ? { fields: byField } : {}) } };
+  // Object.fromEntries defines each name as the object's own field, `__proto__` included.
+  ctx.body = { error: { code: status, message, ...(fields?.length ? { fields: Object.fromEntries(byField) } : {}) } };
 }
 
 /**

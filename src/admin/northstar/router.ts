@@ -2,7 +2,7 @@ import Router from '@koa/router';
 import type { Context } from 'koa';
 import type { AccountService } from '../../accounts/service.js';
 import type { Client, ClientService } from '../../clients/service.js';
-import { type FieldProblem, ValidationError } from '../../errors/app-error.js';
+import { AppError, type FieldProblem, ValidationError } from '../../errors/app-error.js';
 import { bodySchema, type Fields, readValidated, text, textList } from '../../http/body.js';
 import type { KeyService } from '../../keys/service.js';
 import type { TokenCheck } from '../../resource-check/token-check.js';
@@ -12,6 +12,7 @@ import { NORTHSTAR_GRANTS } from './grants.js';
 import { adminGate } from '../../http/admin-gate.js';
 import { type Paging, PagingError, readPaging } from '../../paging/parameters.js';
 import type { AuditLog } from '../../audit/log.js';
+import { useErrorMapping } from '../../http/route-dispatch.js';
 
 export interface NorthstarDeps {
   issuer: string;
@@ -44,6 +45,43 @@ function northstarPaging(query: Context['query']): Paging {
   return readPaging({ page: query.page, perPage: query[perPage] }, { defaultPerPage: PER_PAGE, maxPerPage: MAX_PER_PAGE }, { page: 'page', perPage });
 }
 
+/** A query parameter given at most once; a repeated one is a 400, as a repeated paging parameter is. */
+function queryParameter(query: Context['query'], name: string): string | undefined {
+  const value = query[name];
+  if (value === undefined) return undefined;
+  if (typeof value !== 'string') throw new AppError(400, 'invalid_request', `${name} must be given once`);
+  return value;
+}
+
+// ISO 8601: a date, or a date and time with an optional zone, as Northstar
+// writes its own timestamps (2016-07-07T15:46:21+0000). A `+` that was not
+// percent-encoded arrives as a space, and is read as the `+` it was.
+const ISO_8601 = /^(\d{4})-(\d\d)-(\d\d)(?:T\d\d:\d\d(?::\d\d(?:\.\d{1,9})?)?(Z|[+\- ]\d\d:?\d\d)?)?$/;
+
+/** Whether year-month-day names a real day (Date rolls 2016-02-31 over into March). */
+function realDay(year: string, month: string, day: string): boolean {
+  const date = new Date(Date.UTC(Number(year), Number(month) - 1, Number(day)));
+  return date.getUTCMonth() === Number(month) - 1 && date.getUTCDate() === Number(day);
+}
+
+/**
+ * `since` on /v2/audit: an ISO 8601 date or date and time (UTC when it names
+ * no zone). Anything else is a 400 naming the parameter, as a malformed
+ * paging parameter is, never a silently unfiltered list.
+ */
+function sinceParameter(query: Context['query']): Date | undefined {
+  const raw = queryParameter(query, 'since');
+  // Blank, as an empty filter field sends it: no filter, as a blank client_id.
+  if (!raw) return undefined;
+  const match = ISO_8601.exec(raw);
+  const zoneless = match !== null && raw.includes('T') && match[4] === undefined;
+  const at = match && realDay(match[1]!, match[2]!, match[3]!) ? new Date(zoneless ? `${raw}Z` : raw.replace(/ (\d\d:?\d\d)$/, '+$1')) : undefined;
+  if (!at || Number.isNaN(at.getTime())) {
+    throw new AppError(400, 'invalid_request', 'since must be an ISO 8601 date or date and time (2016-07-07 or 2016-07-07T15:46:21+0000)');
+  }
+  return at;
+}
+
 const CLIENT_DOCUMENT = bodySchema({
   title: text(200, true), description: text(2000, true), client_id: text(256, true), client_secret: text(512, true),
   scope: textList(64, 64, true), redirect_uri: text(2048, true), redirect_uris: textList(20, 2048, true),
@@ -68,12 +106,12 @@ function optionalStringArray(fields: Fields, name: string, problems: FieldProble
 
 /**
  * Northstar's client admin API (`/v2/clients`, `/v2/scopes`, `/v2/key`) over
- * the shared client, scope and key services.
+ * the shared client, scope and key services, and Gatehouse's `/v2/audit`.
  */
 export function northstarRouter(deps: NorthstarDeps): Router {
   const { clients, scopes, keys, accounts, tokenCheck } = deps;
   const router = new Router({ prefix: '/v2' });
-  router.use(northstarErrors);
+  useErrorMapping(router, northstarErrors);
 
   const requireAdmin = adminGate({
     surface: 'northstar',
@@ -118,8 +156,8 @@ export function northstarRouter(deps: NorthstarDeps): Router {
 
   router.get('/audit', requireAdmin, async (ctx) => {
     const { page, perPage } = northstarPaging(ctx.query);
-    const since = typeof ctx.query.since === 'string' && !Number.isNaN(Date.parse(ctx.query.since)) ? new Date(ctx.query.since) : undefined;
-    const clientId = typeof ctx.query.client_id === 'string' && ctx.query.client_id ? ctx.query.client_id : undefined;
+    const since = sinceParameter(ctx.query);
+    const clientId = queryParameter(ctx.query, 'client_id') || undefined;
     const { total, items } = await deps.audit.list({ since, clientId, page, perPage });
     noStore(ctx);
     ctx.body = {
@@ -166,6 +204,8 @@ export function northstarRouter(deps: NorthstarDeps): Router {
     if (!scope) problems.push({ field: 'scope', message: 'The scope field is required.' });
     const redirect = optionalString(fields, 'redirect_uri', problems);
     const redirectUris = optionalStringArray(fields, 'redirect_uris', problems) ?? (redirect ? [redirect] : []);
+    // Northstar's document takes no secret: the server generates it.
+    if (fields.client_secret !== undefined) problems.push({ field: 'client_secret', message: 'The client_secret is generated by the server and cannot be given.' });
     if (problems.length) throw new ValidationError(problems);
     const { client } = await clients.create({
       name: title!,

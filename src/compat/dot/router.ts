@@ -2,13 +2,13 @@ import Router from '@koa/router';
 import type { Context, Next } from 'koa';
 import type Provider from 'oidc-provider';
 import { AppError } from '../../errors/app-error.js';
-import { basicClientId } from '../../http/basic-auth.js';
-import { bodySchema, type Fields, readValidated, stringField, text } from '../../http/body.js';
+import { bodySchema, readValidated, stringField, text } from '../../http/body.js';
 import { callProviderEndpoint, type ProviderCall } from '../../http/provider-endpoint.js';
 import { handOffAuthorization } from '../shared/authorize-handoff.js';
-import { bodyCredentials } from '../shared/credentials.js';
+import { type ClientAuthentication, clientAuthentication, namedClientId } from '../shared/credentials.js';
 import { registeredScope } from '../shared/registered-scope.js';
 import { dotErrors } from './errors.js';
+import { useErrorMapping } from '../../http/route-dispatch.js';
 
 export interface DotDeps {
   provider: Provider;
@@ -37,21 +37,23 @@ const TOKEN_REQUEST = bodySchema({
 });
 const REVOKE_REQUEST = bodySchema({ ...CREDENTIALS, token: text(8192), token_type_hint: text(64) });
 
-/** How the request's client authenticates, as callProviderEndpoint takes it. */
-type ClientAuthentication = Pick<ProviderCall, 'credentials' | 'authorization'> & { publicClientId?: string };
-
 /**
- * HTTP Basic (passed through untouched), the secret in the body, or, for a
- * public client (RFC 6749 §2.1: no secret), its client_id alone, as DOT
- * accepts from public applications. The provider accepts a client_id alone
- * only from a client registered without a secret; a confidential one gets
- * invalid_client.
+ * The request's client authentication as the provider takes it: HTTP Basic
+ * (passed on as sent), the secret in the body, or, for a public client
+ * (RFC 6749 §2.1: no secret), its client_id alone, as DOT accepts from public
+ * applications (in the body, or as Basic with an empty password). The
+ * provider accepts a client_id alone only from a client registered without a
+ * secret; a confidential one gets invalid_client. Any other Authorization
+ * header (a Bearer token the client attaches to every request) is left
+ * behind, as DOT ignores it.
  */
-function clientAuthentication(ctx: Context, fields: Fields): ClientAuthentication {
-  const clientId = stringField(fields, 'client_id');
-  if (clientId && !stringField(fields, 'client_secret') && !ctx.get('Authorization')) return { publicClientId: clientId };
-  const credentials = bodyCredentials(ctx, fields);
-  return credentials ? { credentials } : { authorization: ctx.get('Authorization') };
+function providerAuthentication(authentication: ClientAuthentication): Pick<ProviderCall, 'credentials' | 'authorization'> & { publicClientId?: string } {
+  switch (authentication.method) {
+    case 'basic': return { authorization: authentication.header };
+    case 'body': return { credentials: authentication.credentials };
+    case 'client_id': return { publicClientId: authentication.clientId };
+    case 'none': throw new AppError(401, 'invalid_client', 'client_id and client_secret (or HTTP Basic authentication) are required');
+  }
 }
 
 /**
@@ -64,11 +66,11 @@ function clientAuthentication(ctx: Context, fields: Fields): ClientAuthenticatio
  */
 export function dotRouter({ provider, accessTokenTtl, refreshTokenTtl }: DotDeps): Router {
   const router = new Router({ prefix: '/auth/oauth2' });
-  router.use(dotErrors.thrown);
+  useErrorMapping(router, dotErrors.thrown);
 
   /** Forwards the named body fields to a provider endpoint, with the client's authentication as it sent it. */
-  async function forward(ctx: Context, next: Next, fields: Fields, route: ProviderCall['route'], form: Record<string, string | undefined>) {
-    const { publicClientId, ...authentication } = clientAuthentication(ctx, fields);
+  async function forward(ctx: Context, next: Next, client: ClientAuthentication, route: ProviderCall['route'], form: Record<string, string | undefined>) {
+    const { publicClientId, ...authentication } = providerAuthentication(client);
     return callProviderEndpoint(ctx, next, provider, {
       dialect: 'dot',
       route,
@@ -79,12 +81,6 @@ export function dotRouter({ provider, accessTokenTtl, refreshTokenTtl }: DotDeps
     });
   }
 
-  /** The client a token request names, for the scope it gets when it asks for none. */
-  function clientIdOf(ctx: Context, fields: Fields): string | undefined {
-    const header = ctx.get('Authorization');
-    return header ? basicClientId(header) : stringField(fields, 'client_id');
-  }
-
   // Each path answers with the trailing slash Django's URLs have, and without.
   router.post('/token', async (ctx, next) => {
     const fields = await readValidated(ctx, TOKEN_REQUEST, 'invalid_request');
@@ -92,14 +88,15 @@ export function dotRouter({ provider, accessTokenTtl, refreshTokenTtl }: DotDeps
     if (!grantType) throw new AppError(400, 'invalid_request', 'grant_type is required');
     const names = Object.hasOwn(GRANT_FIELDS, grantType) ? GRANT_FIELDS[grantType] : undefined;
     if (!names) throw new AppError(400, 'unsupported_grant_type', `use one of ${Object.keys(GRANT_FIELDS).join(', ')}`);
+    const client = clientAuthentication(ctx, fields);
     const form: Record<string, string | undefined> = { grant_type: grantType };
     for (const name of names) form[name] = stringField(fields, name);
     if (grantType === 'client_credentials' && form.scope === undefined) {
       // oauthlib grants DEFAULT_SCOPES (every scope, by default) when none is
       // asked for; the provider would grant none.
-      form.scope = await registeredScope(provider, clientIdOf(ctx, fields));
+      form.scope = await registeredScope(provider, namedClientId(client));
     }
-    const answer = await forward(ctx, next, fields, 'token', form);
+    const answer = await forward(ctx, next, client, 'token', form);
     if (answer.status !== 200) {
       dotErrors.refused(ctx, answer);
       return;
@@ -117,7 +114,7 @@ export function dotRouter({ provider, accessTokenTtl, refreshTokenTtl }: DotDeps
   router.post('/revoke_token', async (ctx, next) => {
     const fields = await readValidated(ctx, REVOKE_REQUEST, 'invalid_request');
     if (!stringField(fields, 'token')) throw new AppError(400, 'invalid_request', 'token is required');
-    const answer = await forward(ctx, next, fields, 'revocation', {
+    const answer = await forward(ctx, next, clientAuthentication(ctx, fields), 'revocation', {
       token: stringField(fields, 'token'), token_type_hint: stringField(fields, 'token_type_hint'),
     });
     if (answer.status !== 200) {

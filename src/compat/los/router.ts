@@ -6,6 +6,7 @@ import { AppError } from '../../errors/app-error.js';
 import { bodySchema, type Fields, readValidated, stringField, text } from '../../http/body.js';
 import { callProviderEndpoint } from '../../http/provider-endpoint.js';
 import { losErrors, losSuccess } from './errors.js';
+import { useErrorMapping } from '../../http/route-dispatch.js';
 
 export interface LosDeps {
   provider: Provider;
@@ -28,10 +29,11 @@ function required(fields: Fields, name: string): string {
  * for every scope the client is allowed.
  */
 export function losRouter({ provider, accessTokenTtl }: LosDeps): Router {
-  const router = new Router();
-  router.use(losErrors.thrown);
+  // The prefix is the LOS API's own: a path under it that is not a route is answered in the envelope.
+  const router = new Router({ prefix: '/api/v1.1/oauth' });
+  useErrorMapping(router, losErrors.thrown);
 
-  router.post('/api/v1.1/oauth/token', async (ctx: Context, next) => {
+  router.post('/token', async (ctx: Context, next) => {
     const fields = await readValidated(ctx, TOKEN_REQUEST, 'invalid_request');
     const grantType = required(fields, 'grant_type');
     if (grantType !== 'client_credentials') {

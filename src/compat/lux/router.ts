@@ -12,6 +12,7 @@ import type { TokenCheck } from '../../resource-check/token-check.js';
 import { luxErrors } from './errors.js';
 import { adminGate } from '../../http/admin-gate.js';
 import type { AuditLog } from '../../audit/log.js';
+import { useErrorMapping } from '../../http/route-dispatch.js';
 
 export interface LuxDeps {
   provider: Provider;
@@ -43,7 +44,7 @@ const LUX_DEFAULT_SCOPE = ['openid', 'profile', 'user'];
 export function luxRouter(deps: LuxDeps): Router {
   const { provider, clients, accounts, tokenCheck, views } = deps;
   const router = new Router({ prefix: '/Lux/OAuth2' });
-  router.use(luxErrors.thrown);
+  useErrorMapping(router, luxErrors.thrown);
 
   // Lux's rule ("5, oauth") is Gatehouse's one admin rule: the admin scope,
   // or role:admin on an admin user's token (resource-check/admin-access.ts).

@@ -1,23 +1,103 @@
 import type { Context } from 'koa';
 import { AppError } from '../../errors/app-error.js';
 import { type Fields, stringField } from '../../http/body.js';
+import type { ClientCredentials } from '../../http/provider-endpoint.js';
 
 /**
- * Client credentials from the body (client_id / client_secret) when the
- * client put them there; `undefined` when it sent none in the body (it may
- * have used HTTP Basic, which is then passed to the provider untouched).
- * Both at once is refused (RFC 6749 §2.3: one method per request).
+ * How a token or revocation request at a dialect's endpoint authenticates its
+ * client, decided once from the Authorization header and the body:
+ * - `basic`: an HTTP Basic header, handed to the provider as it came (the
+ *   provider decodes and checks it, and refuses a malformed one);
+ * - `body`: client_id and client_secret in the body (RFC 6749 §2.3.1);
+ * - `client_id`: a client naming itself without a secret (a public client,
+ *   RFC 6749 §2.1; the provider refuses a confidential one with invalid_client);
+ * - `none`: nothing that names a client.
+ * Any other Authorization scheme (an access token the client's HTTP library
+ * attaches to every request: `Bearer`, LE's `LEAccess`) is not client
+ * authentication (RFC 6749 §2.3) and is never handed to the provider.
  */
-export function bodyCredentials(ctx: Context, fields: Fields): { clientId: string; clientSecret: string } | undefined {
+export type ClientAuthentication =
+  | { method: 'basic'; header: string; clientId?: string }
+  | { method: 'body'; credentials: ClientCredentials }
+  | { method: 'client_id'; clientId: string }
+  | { method: 'none' };
+
+/** An HTTP Basic header's id and secret (RFC 6749 §2.3.1 encoding); `undefined` when it cannot be decoded. */
+interface BasicCredentials {
+  clientId: string;
+  clientSecret: string;
+}
+
+/** RFC 6749 §2.3.1: each part is form-encoded before Basic encoding. */
+function formDecoded(value: string): string | undefined {
+  try {
+    return decodeURIComponent(value.replace(/\+/g, '%20'));
+  } catch {
+    return undefined;
+  }
+}
+
+function decodeBasic(token: string): BasicCredentials | undefined {
+  const decoded = Buffer.from(token, 'base64').toString('utf8');
+  const colon = decoded.indexOf(':');
+  if (colon === -1) return undefined;
+  const clientId = formDecoded(decoded.slice(0, colon));
+  const clientSecret = formDecoded(decoded.slice(colon + 1));
+  return clientId && clientSecret !== undefined ? { clientId, clientSecret } : undefined;
+}
+
+/**
+ * The request's Authorization header when its scheme is Basic (RFC 9110
+ * §11.1: scheme names are case-insensitive), with what it carries when that
+ * can be decoded; `undefined` for no header or any other scheme.
+ */
+function basicHeader(ctx: Context): { header: string; credentials?: BasicCredentials } | undefined {
+  const header = ctx.get('Authorization');
+  const space = header.indexOf(' ');
+  const scheme = space === -1 ? header : header.slice(0, space);
+  if (scheme.toLowerCase() !== 'basic') return undefined;
+  return { header, credentials: space === -1 ? undefined : decodeBasic(header.slice(space + 1).trim()) };
+}
+
+const TWO_METHODS = 'client authentication must use only one method: the Authorization header and the body name different client credentials';
+
+/**
+ * HTTP Basic with credentials in the body too. DOT (oauthlib) tries the
+ * header and then the body, so clients that send the same credentials both
+ * ways work there, and work here: the header alone is handed on. Two
+ * *different* sets are refused (RFC 6749 §2.3, §5.2 invalid_request) where
+ * DOT would accept whichever is right: that would let one request test a
+ * second secret beside a known one (docs/dialects.md).
+ */
+function basicWithBody(basic: { header: string; credentials?: BasicCredentials }, clientId?: string, clientSecret?: string): ClientAuthentication {
+  const sent = basic.credentials;
+  // A header that is not valid Basic goes to the provider, which refuses it.
+  if (!sent) return { method: 'basic', header: basic.header };
+  if (clientId !== undefined && clientId !== sent.clientId) throw new AppError(400, 'invalid_request', TWO_METHODS);
+  if (clientSecret !== undefined && clientSecret !== sent.clientSecret) throw new AppError(400, 'invalid_request', TWO_METHODS);
+  // `client_id:` with no password is how HTTP libraries send a public
+  // client's id; the provider would refuse the empty secret as malformed.
+  if (!sent.clientSecret) return { method: 'client_id', clientId: sent.clientId };
+  return { method: 'basic', header: basic.header, clientId: sent.clientId };
+}
+
+/** The one reading of a token request's client authentication (see ClientAuthentication). */
+export function clientAuthentication(ctx: Context, fields: Fields): ClientAuthentication {
   const clientId = stringField(fields, 'client_id');
   const clientSecret = stringField(fields, 'client_secret');
-  const header = ctx.get('Authorization');
-  if (clientSecret && header) {
-    throw new AppError(400, 'invalid_request', 'client authentication must use only one method (HTTP Basic or client_secret in the body)');
+  const basic = basicHeader(ctx);
+  if (basic) return basicWithBody(basic, clientId, clientSecret);
+  if (clientId && clientSecret) return { method: 'body', credentials: { clientId, clientSecret } };
+  if (clientId) return { method: 'client_id', clientId };
+  return { method: 'none' };
+}
+
+/** The client the request names, whichever way it authenticates (for defaults such as its registered scope). */
+export function namedClientId(authentication: ClientAuthentication): string | undefined {
+  switch (authentication.method) {
+    case 'basic': return authentication.clientId;
+    case 'body': return authentication.credentials.clientId;
+    case 'client_id': return authentication.clientId;
+    case 'none': return undefined;
   }
-  if (header) return undefined;
-  if (!clientId || !clientSecret) {
-    throw new AppError(401, 'invalid_client', 'client_id and client_secret (or HTTP Basic authentication) are required');
-  }
-  return { clientId, clientSecret };
 }
