@@ -43,3 +43,16 @@ export function oneOf<T extends string>(values: Values, name: string, allowed: r
   if (value !== undefined && !allowed.includes(value as T)) throw new UsageError(`--${name} must be ${allowed.join(' or ')}`);
   return value as T | undefined;
 }
+
+/**
+ * A whole-number flag within its bounds, or `fallback` when not given. Out of
+ * range is refused like any other bad argument, never brought into range
+ * silently: `--limit 100000` printing 500 rows would look like all of them.
+ */
+export function wholeNumber(values: Values, name: string, bounds: { min: number; max: number; fallback: number }): number {
+  const text = optional(values, name);
+  if (text === undefined) return bounds.fallback;
+  const value = /^\d{1,15}$/.test(text) ? Number(text) : Number.NaN;
+  if (!(value >= bounds.min && value <= bounds.max)) throw new UsageError(`--${name} must be a whole number, ${bounds.min} to ${bounds.max}`);
+  return value;
+}

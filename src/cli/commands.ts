@@ -6,8 +6,9 @@ import { AppError } from '../errors/app-error.js';
 import { CLIENT_DIALECT_LIFETIMES, type DialectLifetimes } from '../provider/lifetimes.js';
 import { SKIP_CONSENT } from '../clients/metadata-rules.js';
 import { oneOf, optional, optionalList, positional, required, type Values, UsageError } from './arguments.js';
-import { type ImportBatch, ImportFileError, parseClientsFile, parseExportFile, parseNorthstarFile, parseUsersFile } from './import-files.js';
+import { type ImportBatch, ImportFileError, ImportRowProblem, parseClientsFile, parseExportFile, parseNorthstarFile, parseUsersFile } from './import-files.js';
 import { snakeClient, snakeUser } from './views.js';
+import { terminalSafe } from './plain-text.js';
 import { importDjangoOAuthToolkitCommand } from './import-dot-command.js';
 import { CORE_COMMANDS } from './core-commands.js';
 import { SESSION_COMMANDS } from './session-commands.js';
@@ -72,10 +73,14 @@ function tally(): KindSummary {
   return { created: 0, updated: 0, unchanged: 0, skipped: 0, skips: [] };
 }
 
-/** A bad row: the file and line, then what the rule said. */
+/**
+ * Bad rows: each the file and line, then what the rule said. A problem
+ * quotes the file (a username, a client id), so each is made safe for a
+ * terminal before they are put a line each.
+ */
 class ImportRowError extends AppError {
   constructor(readonly problems: string[]) {
-    super(422, 'invalid_import', `nothing was imported: ${problems.length} problem${problems.length > 1 ? 's' : ''}:\n  ${problems.join('\n  ')}`);
+    super(422, 'invalid_import', `nothing was imported: ${problems.length} problem${problems.length > 1 ? 's' : ''}:\n  ${problems.map(terminalSafe).join('\n  ')}`);
   }
 }
 
@@ -173,6 +178,7 @@ async function readImportFile(values: Values, parse: (text: string, file: string
   try {
     return parse(text, file);
   } catch (error) {
+    if (error instanceof ImportRowProblem) throw new ImportRowError([error.message]);
     if (error instanceof ImportFileError) throw new UsageError(`nothing was imported: ${error.message}`, false);
     throw error;
   }

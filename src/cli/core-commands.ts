@@ -1,9 +1,8 @@
 import type { Services } from '../main.js';
 import { CLIENT_SECRET_MIN_LENGTH } from '../clients/given-secrets.js';
 import { ValidationError } from '../errors/app-error.js';
-import { pagingParameter } from '../paging/parameters.js';
 import { ROLES } from '../accounts/roles.js';
-import { list, oneOf, optional, positional, required, UsageError } from './arguments.js';
+import { list, oneOf, optional, positional, required, UsageError, wholeNumber } from './arguments.js';
 import type { CliCommand, CliFlag } from './commands.js';
 import { snakeClient, snakeRecord } from './views.js';
 
@@ -89,7 +88,7 @@ export const CORE_COMMANDS: CliCommand[] = [
     flags: {
       username: { type: 'string', description: 'the sign-in name (required)' },
       password: { type: 'string', secret: true, description: 'the password (required; - reads it from standard input)' },
-      role: { ...LIST, description: `one of ${ROLES.join(', ')}; repeat for several (default: user)` },
+      role: { ...LIST, description: `one of ${ROLES.join(', ')}; repeat for several (default: none; their tokens then carry role "user")` },
       email: { type: 'string', description: 'email address' },
       name: { type: 'string', description: 'display name' },
     },
@@ -172,10 +171,10 @@ export const CORE_COMMANDS: CliCommand[] = [
       const sinceText = optional(values, 'since');
       const since = sinceText === undefined ? undefined : new Date(sinceText);
       if (since && Number.isNaN(since.getTime())) throw new UsageError('--since must be a date, e.g. 2026-11-23 or 2026-11-23T10:00:00Z');
-      // The one paging rule: --limit abc or 2.5 is refused, 0 or 10^20 clamps to 1…500.
-      const limit = pagingParameter('--limit', values.limit, 50, AUDIT_MAX_LIMIT);
+      const limit = wholeNumber(values, 'limit', { min: 1, max: AUDIT_MAX_LIMIT, fallback: 50 });
       const { items } = await services.audit.list({ since, clientId: optional(values, 'client'), perPage: limit });
-      return items.map((item) => ({ at: item.at.toISOString(), event: item.event, actor: item.actor, client_id: item.clientId, ip: item.ip, detail: JSON.stringify(item.detail) }));
+      // `detail` as the object it is, as /v2/audit and the console's export give it.
+      return items.map((item) => ({ at: item.at.toISOString(), event: item.event, actor: item.actor, client_id: item.clientId, ip: item.ip, detail: item.detail }));
     },
   },
   {

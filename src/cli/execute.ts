@@ -2,10 +2,11 @@ import { storagePresence } from '../../adapters/presence.js';
 import { EmbeddedDatabaseBusyError, ForeignDataFolderError, StorageUnavailableError } from '../../adapters/factory.js';
 import { SecretsKeyError } from '../../adapters/secrets-at-rest.js';
 import { ConfigError, loadConfig } from '../config/load.js';
-import { AppError } from '../errors/app-error.js';
 import { composeServices, type Services } from '../main.js';
 import { UsageError, type Values } from './arguments.js';
 import type { CliCommand } from './commands.js';
+import { plainText } from './plain-text.js';
+import { secretFromTerminal } from './terminal-secret.js';
 
 /**
  * A command that runs: the configuration, the storage, the services, then
@@ -16,17 +17,7 @@ import type { CliCommand } from './commands.js';
  */
 
 function print(json: boolean, value: unknown): void {
-  if (json) {
-    process.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
-    return;
-  }
-  const rows = Array.isArray(value) ? value : [value];
-  for (const row of rows) {
-    for (const [key, field] of Object.entries(row as Record<string, unknown>)) {
-      process.stdout.write(`${key}: ${Array.isArray(field) ? field.join(' ') : String(field)}\n`);
-    }
-    if (rows.length > 1) process.stdout.write('\n');
-  }
+  process.stdout.write(json ? `${JSON.stringify(value, null, 2)}\n` : plainText(value));
 }
 
 /** The first line of standard input, without its line ending. */
@@ -39,12 +30,16 @@ async function firstLineOfStdin(): Promise<string> {
   return text.split(/\r?\n/)[0] ?? '';
 }
 
-/** Secret flags given as `-` take their value from standard input (see CliFlag.secret). */
+/**
+ * Secret flags given as `-` take their value from standard input (see
+ * CliFlag.secret): typed at a prompt, unseen, on a terminal; the first line
+ * of what is piped in otherwise.
+ */
 async function withSecretsFromStdin(command: CliCommand, values: Values): Promise<Values> {
   const fromStdin = Object.entries(command.flags).filter(([name, flag]) => flag.secret && values[name] === '-').map(([name]) => name);
   if (fromStdin.length > 1) throw new UsageError(`only one of --${fromStdin.join(', --')} can be read from standard input`);
   if (!fromStdin.length) return values;
-  const value = await firstLineOfStdin();
+  const value = process.stdin.isTTY ? await secretFromTerminal(process.stdin, `${fromStdin[0]!} (not shown as you type): `) : await firstLineOfStdin();
   if (!value) throw new UsageError(`--${fromStdin[0]!} - found nothing on standard input`);
   return { ...values, [fromStdin[0]!]: value };
 }
@@ -71,9 +66,19 @@ export async function execute(command: CliCommand, args: string[], given: Values
   }
 }
 
-/** What to tell the operator of a failure they can act on (the configuration, the storage, SECRETS_KEY, a refused request), or undefined for a fault. */
-export function operatorProblem(error: unknown): string | undefined {
-  if (error instanceof StorageUnavailableError) return error.detail;
-  if ([AppError, ConfigError, EmbeddedDatabaseBusyError, ForeignDataFolderError, SecretsKeyError].some((kind) => error instanceof kind)) return (error as Error).message;
+/** A failure the operator can act on: its error code (as --json shows it) and what to tell them. */
+export interface OperatorProblem { code: string; message: string }
+
+/**
+ * What to tell the operator of a failure with the configuration or the
+ * storage (SECRETS_KEY included), or undefined for a fault. (A refused
+ * request is an AppError, which main.ts maps itself: it loads without the
+ * application.)
+ */
+export function operatorProblem(error: unknown): OperatorProblem | undefined {
+  if (error instanceof StorageUnavailableError) return { code: 'storage_unavailable', message: error.detail };
+  if (error instanceof EmbeddedDatabaseBusyError) return { code: 'storage_unavailable', message: error.message };
+  if (error instanceof SecretsKeyError) return { code: 'invalid_secrets_key', message: error.message };
+  if (error instanceof ConfigError || error instanceof ForeignDataFolderError) return { code: 'invalid_configuration', message: error.message };
   return undefined;
 }

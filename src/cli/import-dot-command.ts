@@ -1,17 +1,37 @@
 import { terminalProgress } from '../import/progress.js';
 import type { ImportSummary } from '../import/summary.js';
-import { list, required } from './arguments.js';
+import type { Services } from '../main.js';
+import { ValidationError } from '../errors/app-error.js';
+import { list, required, UsageError, type Values } from './arguments.js';
 import type { CliCommand } from './commands.js';
 
-/** An import's summary for a reader: a line per table, then the skipped and vanished rows. */
+/** An import's summary for a reader: a line per table, then the skipped and vanished rows, one a line (plain-text.ts lays them out). */
 function summaryLines(summary: ImportSummary) {
   return {
     ...(summary.dryRun ? { note: 'dry run: nothing was written' } : {}),
     ...Object.fromEntries(Object.entries(summary.tables).map(([table, t]) => [table,
       `${t.created} created, ${t.updated} updated, ${t.unchanged} unchanged, ${t.skipped} skipped, ${t.vanished} gone from the source`])),
-    skipped: summary.skips.map((s) => `\n  ${s.table} ${s.key}: ${s.reason}`),
-    vanished: summary.vanished.map((v) => `\n  ${v.table} ${v.key}`),
+    skipped: summary.skips.map((s) => `${s.table} ${s.key}: ${s.reason}`),
+    vanished: summary.vanished.map((v) => `${v.table} ${v.key}`),
   };
+}
+
+/**
+ * The scopes every imported application is given, checked before the DOT
+ * database is opened: one that is not registered would make every
+ * application break the client rules, and so skip it and all its tokens,
+ * while the import still "succeeded".
+ */
+async function givenScopes(services: Services, values: Values): Promise<string[]> {
+  const scope = values.scope === undefined ? ['read', 'write'] : list(values.scope);
+  if (!scope.length) throw new UsageError('--scope needs at least one scope: every imported application is given them');
+  await services.scopes.assertRegistered(scope, '--scope').catch((error: unknown) => {
+    if (!(error instanceof ValidationError)) throw error;
+    throw new ValidationError(error.fields.map((problem) => ({
+      ...problem, message: `${problem.message}; every imported application is given --scope: register it first (gatehouse scope add) or leave it out. Nothing was read or written`,
+    })));
+  });
+  return scope;
 }
 
 /** `gatehouse import django-oauth-toolkit`: a DOT service's database, read directly. */
@@ -27,12 +47,14 @@ export const importDjangoOAuthToolkitCommand: CliCommand = {
   },
   async run(services, _args, values) {
     // The importer (a PostgreSQL client, the password hashers) loads only when it runs.
+    const databaseUrl = required(values, 'database-url');
+    const scope = await givenScopes(services, values);
     const [{ importDjangoOAuthToolkit }, { serviceTargets }] = await Promise.all([import('../import/dot/run.js'), import('../import/service-targets.js')]);
     const summary = await importDjangoOAuthToolkit(services, serviceTargets(services, 'django-oauth-toolkit'), {
-      databaseUrl: required(values, 'database-url'),
+      databaseUrl,
       dryRun: values['dry-run'] === true,
       skipUnverifiable: values['skip-unverifiable'] === true,
-      scope: values.scope === undefined ? ['read', 'write'] : list(values.scope),
+      scope,
       progress: terminalProgress(process.stderr),
     });
     return values.json ? summary.toJSON() : summaryLines(summary);

@@ -10,9 +10,18 @@ import { NORTHSTAR_GRANTS } from '../admin/northstar/grants.js';
  * docs/moving-to-gatehouse/README.md (the column tables there are these).
  */
 
-/** A problem with the input file: where, and what. */
+/** A file that cannot be read as its format (not JSON, a broken CSV record): where, and what. A usage error (exit 2). */
 export class ImportFileError extends Error {
   override name = 'ImportFileError';
+}
+
+/**
+ * A row that was read but is wrong (a missing or ill-typed column, an id or
+ * username that appears twice): where, and what. A bad row, refused as the
+ * rules' own refusals are (exit 1; docs/moving-to-gatehouse/README.md).
+ */
+export class ImportRowProblem extends ImportFileError {
+  override name = 'ImportRowProblem';
 }
 
 /** A scope line of an export. */
@@ -41,19 +50,19 @@ function listField(row: Row, key: string, where: string): string[] {
   if (value === undefined || value === null || value === '') return [];
   if (Array.isArray(value) && value.every((item) => typeof item === 'string')) return value.flatMap((item) => item.split(/[\s,]+/)).filter(Boolean);
   if (typeof value === 'string') return value.split(/[\s,]+/).filter(Boolean);
-  throw new ImportFileError(`${where}: ${key} must be a list of strings or one string separated by spaces`);
+  throw new ImportRowProblem(`${where}: ${key} must be a list of strings or one string separated by spaces`);
 }
 
 function textField(row: Row, key: string, where: string): string | undefined {
   const value = row[key];
   if (value === undefined || value === null || value === '') return undefined;
-  if (typeof value !== 'string') throw new ImportFileError(`${where}: ${key} must be a string`);
+  if (typeof value !== 'string') throw new ImportRowProblem(`${where}: ${key} must be a string`);
   return value;
 }
 
 function requiredText(row: Row, key: string, where: string): string {
   const value = textField(row, key, where);
-  if (value === undefined) throw new ImportFileError(`${where}: ${key} is required`);
+  if (value === undefined) throw new ImportRowProblem(`${where}: ${key} is required`);
   return value;
 }
 
@@ -62,14 +71,14 @@ function booleanField(row: Row, key: string, where: string, fallback: boolean): 
   if (value === undefined || value === null || value === '') return fallback;
   if (typeof value === 'boolean') return value;
   if (typeof value === 'string' && /^(true|false|1|0|yes|no)$/i.test(value)) return /^(true|1|yes)$/i.test(value);
-  throw new ImportFileError(`${where}: ${key} must be true or false`);
+  throw new ImportRowProblem(`${where}: ${key} must be true or false`);
 }
 
 function secondsField(row: Row, key: string, where: string): number | undefined {
   const value = row[key];
   if (value === undefined || value === null || value === '') return undefined;
   const seconds = typeof value === 'number' ? value : typeof value === 'string' && /^\d+$/.test(value) ? Number(value) : Number.NaN;
-  if (!Number.isInteger(seconds) || seconds < 1) throw new ImportFileError(`${where}: ${key} must be a whole number of seconds`);
+  if (!Number.isInteger(seconds) || seconds < 1) throw new ImportRowProblem(`${where}: ${key} must be a whole number of seconds`);
   return seconds;
 }
 
@@ -83,7 +92,7 @@ export function clientFromRow(row: Row, where: string): ImportedClient {
   if (refresh) lifetimes.refreshToken = refresh;
   if (clientCredentials) lifetimes.clientCredentials = clientCredentials;
   const format = textField(row, 'token_format', where);
-  if (format !== undefined && format !== 'opaque' && format !== 'jwt') throw new ImportFileError(`${where}: token_format must be opaque or jwt`);
+  if (format !== undefined && format !== 'opaque' && format !== 'jwt') throw new ImportRowProblem(`${where}: token_format must be opaque or jwt`);
   return {
     clientId: requiredText(row, 'client_id', where),
     name: textField(row, 'name', where) ?? textField(row, 'client_name', where) ?? requiredText(row, 'name', where),
@@ -174,7 +183,7 @@ function rejectDuplicates<T>(items: Array<{ line: number } & T>, key: (item: T) 
   for (const item of items) {
     const id = key(item).toLowerCase();
     const first = seen.get(id);
-    if (first !== undefined) throw new ImportFileError(`${file} line ${item.line}: ${what} "${key(item)}" already appears on line ${first}`);
+    if (first !== undefined) throw new ImportRowProblem(`${file} line ${item.line}: ${what} "${key(item)}" already appears on line ${first}`);
     seen.set(id, item.line);
   }
 }
@@ -215,14 +224,14 @@ export function parseExportFile(text: string, file: string): ImportBatch {
         break;
       case 'resource_server': {
         const format = textField(row, 'token_format', where) ?? 'jwt';
-        if (format !== 'jwt' && format !== 'opaque') throw new ImportFileError(`${where}: token_format must be opaque or jwt`);
+        if (format !== 'jwt' && format !== 'opaque') throw new ImportRowProblem(`${where}: token_format must be opaque or jwt`);
         batch.resourceServers.push({ line, resourceServer: {
           uri: requiredText(row, 'uri', where), scope: listField(row, 'scope', where), tokenFormat: format,
           accessTokenTtl: secondsField(row, 'access_token_ttl', where), signingAlg: textField(row, 'signing_alg', where),
         } });
         break;
       }
-      default: throw new ImportFileError(`${where}: kind must be client, user, scope or resource_server`);
+      default: throw new ImportRowProblem(`${where}: kind must be client, user, scope or resource_server`);
     }
   }
   rejectDuplicates(batch.clients, (item) => item.client.clientId, 'client_id', file);
@@ -252,7 +261,7 @@ export function parseNorthstarFile(text: string, file: string): ImportBatch {
     if (!Array.isArray(data)) throw new ImportFileError(`${file} page ${pageIndex + 1}: not a Northstar GET /v2/clients body (no "data" array)`);
     data.forEach((entry, index) => {
       const where = `${file} page ${pageIndex + 1} client ${index + 1}`;
-      if (typeof entry !== 'object' || entry === null) throw new ImportFileError(`${where}: must be an object`);
+      if (typeof entry !== 'object' || entry === null) throw new ImportRowProblem(`${where}: must be an object`);
       const row = entry as Row;
       const redirectUris = listField(row, 'redirect_uri', where);
       batch.clients.push({

@@ -2,9 +2,10 @@
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { AppError } from '../errors/app-error.js';
-import { appErrorBody } from '../errors/rfc6749.js';
+import { appErrorBody, type Rfc6749ErrorBody, rfc6749Body } from '../errors/rfc6749.js';
 import { UsageError, type Values } from './arguments.js';
 import { commandFlags, commandHelp, COMMANDS, commandUsage, findCommand } from './commands.js';
+import { terminalSafeLines } from './plain-text.js';
 import { closest } from './suggestions.js';
 
 const USAGE = `Usage: gatehouse <command> [options]   (npm run cli -- <command> …)
@@ -48,20 +49,58 @@ function commandOf(words: string[]) {
   throw new UsageError(`unknown command: ${words.join(' ')}${suggestion ? ` (did you mean "${suggestion}"?)` : ''}`);
 }
 
+/** How a run that failed ends: its exit code, the error (RFC 6749 shape, as --json prints it), and whether the usage text helps. */
+interface Failure {
+  exitCode: 1 | 2;
+  body: Rfc6749ErrorBody;
+  showUsage?: boolean;
+}
+
+function usageFailure(message: string, showUsage: boolean): Failure {
+  return { exitCode: 2, body: rfc6749Body('invalid_usage', message), showUsage };
+}
+
+/**
+ * Every way a command can fail, mapped in one place (docs/cli.md, exit
+ * codes): the command line (2), a refusal or a problem with the
+ * configuration or the storage (1), or undefined for a fault.
+ */
+function failureOf(error: unknown, application: typeof import('./execute.js') | undefined): Failure | undefined {
+  if (error instanceof UsageError) return usageFailure(error.message, error.showUsage);
+  if (error instanceof AppError) return { exitCode: 1, body: appErrorBody(error) };
+  // Only the application throws what an operator can act on, so it is loaded by then.
+  const problem = application?.operatorProblem(error);
+  return problem && { exitCode: 1, body: rfc6749Body(problem.code, problem.message) };
+}
+
+/** The one writer of failures: with --json the error as JSON on stderr, otherwise its message (made safe for a terminal). */
+function report(failure: Failure, json: boolean): number {
+  if (json) process.stderr.write(`${JSON.stringify(failure.body)}\n`);
+  else process.stderr.write(`gatehouse: ${terminalSafeLines(failure.body.error_description)}\n${failure.showUsage ? `\n${USAGE}\n` : ''}`);
+  return failure.exitCode;
+}
+
+/** --json, as the command line gives it: known before the command line is parsed, so that a flag problem is JSON too. */
+function jsonRequested(argv: string[]): boolean {
+  const end = argv.indexOf('--');
+  return (end === -1 ? argv : argv.slice(0, end)).includes('--json');
+}
+
 async function main(argv: string[]): Promise<number> {
+  const json = jsonRequested(argv);
   let parsed: { values: Values; positionals: string[] };
   try {
     parsed = parseArgs({ args: argv, allowPositionals: true, options: { ...commandFlags(), ...GLOBAL_FLAGS } }) as typeof parsed;
   } catch (error) {
-    process.stderr.write(`gatehouse: ${flagProblem(error as Error)}\n(gatehouse --help lists the commands; gatehouse <command> --help its options)\n`);
-    return 2;
+    const problem = flagProblem(error as Error);
+    return report(usageFailure(json ? problem : `${problem}\n(gatehouse --help lists the commands; gatehouse <command> --help its options)`, false), json);
   }
   const { values, positionals } = parsed;
   if (values.version) {
     process.stdout.write(`${version()}\n`);
     return 0;
   }
-  if (!positionals.length) {
+  if (!positionals.length && (values.help || !json)) {
     process.stdout.write(`${USAGE}\n`);
     return values.help ? 0 : 2;
   }
@@ -83,25 +122,16 @@ async function main(argv: string[]): Promise<number> {
     await application.execute(command, args, values);
     return 0;
   } catch (error) {
-    if (values.json && error instanceof AppError) {
-      process.stderr.write(`${JSON.stringify(appErrorBody(error))}\n`);
-      return 1;
-    }
-    if (error instanceof UsageError) {
-      process.stderr.write(error.showUsage ? `gatehouse: ${error.message}\n\n${USAGE}\n` : `gatehouse: ${error.message}\n`);
-      return 2;
-    }
-    // Only the application throws what an operator can act on, so it is loaded by then.
-    const problem = application?.operatorProblem(error);
-    if (problem !== undefined) {
-      process.stderr.write(`gatehouse: ${problem}\n`);
-      return 1;
-    }
+    const failure = failureOf(error, application);
+    if (failure) return report(failure, json);
     throw error;
   }
 }
 
-main(process.argv.slice(2)).then((code) => { process.exitCode = code; }, (error: unknown) => {
-  process.stderr.write(`gatehouse: ${(error as Error)?.stack ?? String(error)}\n`);
+const argv = process.argv.slice(2);
+main(argv).then((code) => { process.exitCode = code; }, (error: unknown) => {
+  // A fault (a bug, not a refusal): the stack helps whoever reports it; with --json it is still JSON.
+  if (jsonRequested(argv)) process.stderr.write(`${JSON.stringify(rfc6749Body('internal_error', (error as Error)?.message ?? String(error)))}\n`);
+  else process.stderr.write(`gatehouse: ${terminalSafeLines((error as Error)?.stack ?? String(error))}\n`);
   process.exitCode = 1;
 });

@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import * as oidc from 'openid-client';
-import { type CliResult, runCli } from '../support/cli.js';
+import { type CliResult, runCli } from '../support/built-cli.js';
 import { discover } from '../support/oidc.js';
 import { startTestServer, type TestServer } from '../support/server.js';
 

@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { type CliResult, runCli, runCliWithInput } from '../support/cli.js';
+import { type CliResult, runCli, runCliWithInput } from '../support/built-cli.js';
 import { basicAuth, postForm, send } from '../support/http.js';
 import { startTestServer, type TestServer } from '../support/server.js';
 import { sleep } from '../support/waiting.js';
@@ -176,8 +176,8 @@ describe('CLI: client and user commands for the day of the switch', function () 
       const introspected = await postForm(`${server.url}/token/introspection`, { token: tokens.refresh_token }, { authorization: basicAuth(client.id, client.secret) });
       expect(introspected.json.active).to.equal(false);
       expect((await cli('user', 'show', username)).code).to.equal(1);
-      const trail = await ok('audit', '--limit', '50') as unknown as Array<{ event: string; detail: string }>;
-      expect(trail.find((e) => e.event === 'account.deleted' && e.detail.includes(username))).to.not.equal(undefined);
+      const trail = await ok('audit', '--limit', '50') as unknown as Array<{ event: string; detail: Record<string, unknown> }>;
+      expect(trail.find((e) => e.event === 'account.deleted' && e.detail.username === username)).to.not.equal(undefined);
     });
   });
 });

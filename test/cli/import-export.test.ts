@@ -1,36 +1,18 @@
-import { execFile } from 'node:child_process';
 import { chmod, lstat, readdir, readFile, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import bcrypt from 'bcryptjs';
 import { expect } from 'chai';
 import pg from 'pg';
 import * as oidc from 'openid-client';
 import { hashPassword } from '../../src/accounts/passwords.js';
+import { type CliResult, cliEnvironment, runCliIn } from '../support/built-cli.js';
 import { FormBrowser } from '../support/form-browser.js';
 import { basicAuth, postForm, postJson } from '../support/http.js';
 import { removeRevocationSet, startTestServer, storageMode, tempDir, type TestServer } from '../support/server.js';
 
-const exec = promisify(execFile);
-
-interface CliResult { code: number; stdout: string; stderr: string }
-
 /** The built CLI against a server's own storage (its database, which may not be the environment's). */
-async function cli(server: TestServer, ...args: string[]): Promise<CliResult> {
-  const env = {
-    ...process.env,
-    GATEHOUSE_DATA_DIR: server.config.dataDir,
-    DATABASE_URL: server.config.databaseUrl ?? '',
-    REDIS_URL: server.config.redisUrl ?? '',
-    REDIS_PREFIX: server.config.redisPrefix,
-  };
-  try {
-    const { stdout, stderr } = await exec(process.execPath, ['dist/src/cli/main.js', ...args], { env });
-    return { code: 0, stdout, stderr };
-  } catch (error) {
-    const failed = error as { code: number; stdout: string; stderr: string };
-    return { code: failed.code, stdout: failed.stdout, stderr: failed.stderr };
-  }
+function cli(server: TestServer, ...args: string[]): Promise<CliResult> {
+  return runCliIn(cliEnvironment(server), args);
 }
 
 async function json(result: Promise<CliResult>): Promise<Record<string, unknown>> {
@@ -210,16 +192,18 @@ describe('gatehouse import and export', function () {
     expect((skipped.users as { skips: Array<{ id: string; reason: string }> }).skips).to.deep.equal([{ id: `md5-${stamp}`, reason: 'password hash format django md5 cannot be verified' }]);
   });
 
-  it('refuses bad files with one clear error naming the line, and writes nothing from them', async () => {
+  it('refuses bad files with one clear error naming the line, and writes nothing from them', async function () {
+    this.timeout(180_000); // three CLI processes a case, each opening the storage
     const good = JSON.stringify({ client_id: `good-${stamp}`, client_secret: 'good-secret-0123456789-0123456789-01', name: 'Good', grant_types: 'client_credentials', scope: 'read' });
     const cases: Array<{ name: string; command: string; text: string; code: number; message: RegExp }> = [
       { name: 'a line that is not JSON', command: 'clients', text: `${good}\n{"client_id": "x",`, code: 2, message: /bad\.jsonl line 2: not JSON/ },
       { name: 'an unknown scope', command: 'clients', text: `${good}\n${JSON.stringify({ client_id: `bad-${stamp}`, client_secret: 's'.repeat(40), name: 'Bad', grant_types: 'client_credentials', scope: 'teleport' })}`, code: 1, message: /bad\.jsonl:2: .*unknown scope: teleport/ },
       { name: 'a grant type that does not exist', command: 'clients', text: `${good}\n${JSON.stringify({ client_id: `bad-${stamp}`, client_secret: 's'.repeat(40), name: 'Bad', grant_types: 'implicit', scope: 'read' })}`, code: 1, message: /bad\.jsonl:2: grant_types/ },
       { name: 'a confidential client without a secret', command: 'clients', text: `${good}\n${JSON.stringify({ client_id: `bad-${stamp}`, name: 'Bad', grant_types: 'client_credentials', scope: 'read' })}`, code: 1, message: /exactly one of client_secret/ },
-      { name: 'the same client_id twice', command: 'clients', text: `${good}\n${good}`, code: 2, message: /line 2: client_id "good-\d+" already appears on line 1/ },
+      { name: 'the same client_id twice', command: 'clients', text: `${good}\n${good}`, code: 1, message: /line 2: client_id "good-\d+" already appears on line 1/ },
+      { name: 'the same username twice, in another case', command: 'users', text: `${JSON.stringify({ username: `twice-${stamp}`, password_hash: 'md5$salt$1f3870be274f6c49b3e31a0c6728957f' })}\n${JSON.stringify({ username: `TWICE-${stamp}`, password_hash: 'md5$salt$1f3870be274f6c49b3e31a0c6728957f' })}`, code: 1, message: /line 2: username "TWICE-\d+" already appears on line 1/ },
       { name: 'the dashboard’s reserved client', command: 'clients', text: `${good}\n${JSON.stringify({ client_id: 'gatehouse-dashboard', client_secret: 's'.repeat(40), name: 'Mine now', grant_types: 'client_credentials', scope: 'read' })}`, code: 1, message: /managed by Gatehouse itself/ },
-      { name: 'a user without a password hash', command: 'users', text: JSON.stringify({ username: `nohash-${stamp}` }), code: 2, message: /line 1: password_hash is required/ },
+      { name: 'a user without a password hash', command: 'users', text: JSON.stringify({ username: `nohash-${stamp}` }), code: 1, message: /line 1: password_hash is required/ },
       { name: 'a Northstar body without data', command: 'northstar', text: '{"clients": []}', code: 2, message: /page 1: not a Northstar GET \/v2\/clients body/ },
     ];
     for (const c of cases) {
@@ -228,10 +212,29 @@ describe('gatehouse import and export', function () {
       expect(result.code, `${c.name}: ${result.stderr}`).to.equal(c.code);
       expect(result.stderr, c.name).to.match(c.message);
       expect((await cli(server, 'client', 'show', `good-${stamp}`)).code, `${c.name}: nothing written`).to.equal(1);
+      // With --json, the same refusal as a JSON error: a bad row (exit 1) or a file that cannot be read (exit 2).
+      const asJson = await cli(server, 'import', c.command, '--file', path, '--json');
+      expect(asJson.code, `${c.name} --json`).to.equal(c.code);
+      const body = JSON.parse(asJson.stderr) as { error: string; error_description: string };
+      if (c.code === 2) expect(body.error, `${c.name} --json`).to.equal('invalid_usage');
+      else expect(body.error, `${c.name} --json`).to.be.oneOf(['invalid_import', 'invalid_input', 'conflict']);
+      expect(body.error_description, `${c.name} --json`).to.match(c.message);
     }
     const csv = await file('bad.csv', 'client_id,name\nx,y,z\n');
     expect((await cli(server, 'import', 'clients', '--file', csv)).stderr).to.match(/bad\.csv line 2: 3 fields, the header has 2/);
     expect((await cli(server, 'import', 'clients', '--file', join(dir, 'missing.jsonl'))).stderr).to.match(/cannot read .*ENOENT/);
+  });
+
+  it('import django-oauth-toolkit refuses a --scope that is not registered before it reads or writes anything, naming it', async () => {
+    // A database that cannot be reached: refused for the scope, so it was never opened.
+    const args = ['import', 'django-oauth-toolkit', '--database-url', 'postgres://reader@127.0.0.1:1/dot', '--scope', `read write groups-${stamp}`];
+    const refused = await cli(server, ...args);
+    expect(refused.code, refused.stderr).to.equal(1);
+    expect(refused.stderr).to.include(`unknown scope: groups-${stamp}`).and.include('gatehouse scope add').and.not.include('cannot reach');
+    const asJson = await cli(server, ...args, '--json');
+    expect(asJson.code).to.equal(1);
+    expect(JSON.parse(asJson.stderr)).to.include({ error: 'invalid_input' }).and.have.nested.property('fields[0].field', '--scope');
+    expect((await cli(server, 'import', 'django-oauth-toolkit', '--database-url', 'postgres://reader@127.0.0.1:1/dot', '--scope', '')).code, 'no scope at all').to.equal(2);
   });
 
   it('export → import into a fresh server: every client and user comes across and works; the default export holds no secret in the clear', async () => {

@@ -3,6 +3,7 @@ import { readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { expect } from 'chai';
+import { CLI_ENTRY } from '../support/built-cli.js';
 import { tempDir } from '../support/server.js';
 
 const run = promisify(execFile);
@@ -10,8 +11,8 @@ const RECORDER = new URL('../support/module-recorder.js', import.meta.url).href;
 
 /** What the application is, to a module list: its composition root, the storage factory, the engine and the storage drivers. */
 const APPLICATION = {
-  'the composition root': /\/dist\/src\/main\.js$/,
-  'the storage factory': /\/dist\/adapters\/factory\.js$/,
+  'the composition root': /\/dist[^/]*\/src\/main\.js$/,
+  'the storage factory': /\/dist[^/]*\/adapters\/factory\.js$/,
   'oidc-provider': /\/node_modules\/oidc-provider\//,
   pg: /\/node_modules\/pg\//,
   ioredis: /\/node_modules\/ioredis\//,
@@ -22,7 +23,7 @@ const APPLICATION = {
 async function cliLoading(folder: string, dataDir: string, ...args: string[]): Promise<{ code: number; modules: string[] }> {
   const record = join(folder, 'modules.txt');
   const env = { ...process.env, DATABASE_URL: '', REDIS_URL: '', GATEHOUSE_DATA_DIR: dataDir, MODULE_RECORD: record };
-  const code = await run(process.execPath, ['--import', RECORDER, 'dist/src/cli/main.js', ...args], { env }).then(() => 0, (error: { code: number }) => error.code);
+  const code = await run(process.execPath, ['--import', RECORDER, CLI_ENTRY, ...args], { env }).then(() => 0, (error: { code: number }) => error.code);
   const modules = (await readFile(record, 'utf8')).split('\n').filter(Boolean);
   await rm(record);
   return { code, modules };
@@ -51,7 +52,7 @@ describe('CLI start-up', function () {
     for (const [args, exitCode] of [[['--help'], 0], [['--version'], 0], [['client', 'create', '--help'], 0], [['client', 'creat'], 2], [['client', 'list', '--nmae', 'x'], 2], [['client', 'list', '--limit', '3'], 2]] as const) {
       const { code, modules } = await cliLoading(folder, nowhere, ...args);
       expect(code, args.join(' ')).to.equal(exitCode);
-      expect(modules.some((url) => url.endsWith('/dist/src/cli/commands.js')), `${args.join(' ')}: the recorder saw the command table`).to.equal(true);
+      expect(modules.some((url) => url === new URL('../../src/cli/commands.js', import.meta.url).href), `${args.join(' ')}: the recorder saw the command table`).to.equal(true);
       expect(applicationIn(modules), args.join(' ')).to.deep.equal([]);
     }
   });

@@ -4,7 +4,7 @@ import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { expect } from 'chai';
-import { runCli } from '../support/cli.js';
+import { CLI_ENTRY, runCli } from '../support/built-cli.js';
 import { startTestServer, tempDir, type TestServer } from '../support/server.js';
 import { COMMANDS } from '../../src/cli/commands.js';
 
@@ -13,7 +13,7 @@ const run = promisify(execFile);
 /** Commands that need no storage: the CLI answers them before opening any. */
 async function offline(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   try {
-    const { stdout, stderr } = await run(process.execPath, ['dist/src/cli/main.js', ...args], { env: { ...process.env, GATEHOUSE_DATA_DIR: '/nonexistent/gatehouse' } });
+    const { stdout, stderr } = await run(process.execPath, [CLI_ENTRY, ...args], { env: { ...process.env, GATEHOUSE_DATA_DIR: '/nonexistent/gatehouse' } });
     return { code: 0, stdout, stderr };
   } catch (error) {
     return error as { code: number; stdout: string; stderr: string };
@@ -62,7 +62,7 @@ describe('CLI usability', function () {
   it('creates no storage where none exists unless told to (--init or migrate), naming where it looked', async () => {
     const folder = await tempDir();
     const env = { ...process.env, DATABASE_URL: '', REDIS_URL: '', GATEHOUSE_DATA_DIR: join(folder, 'typo') };
-    const cli = (...args: string[]) => run(process.execPath, ['dist/src/cli/main.js', ...args], { env }).then(() => 0, (error: { code: number; stderr: string }) => error);
+    const cli = (...args: string[]) => run(process.execPath, [CLI_ENTRY, ...args], { env }).then(() => 0, (error: { code: number; stderr: string }) => error);
     try {
       const refused = await cli('client', 'list') as { code: number; stderr: string };
       expect(refused.code).to.equal(1);
