@@ -183,6 +183,41 @@ export interface RevocationFeed {
 // - No record is half-written: each method is one atomic change.
 // ---------------------------------------------------------------------------
 
+/**
+ * What an import source said about one record it brought across, at the last
+ * import that wrote or checked it: a digest per field (field name → digest).
+ */
+export type SourceFingerprint = Record<string, string>;
+
+/**
+ * The source fingerprints of one kind of imported record (clients by
+ * client_id, accounts by username key). An import's re-run compares the
+ * source with what the source said last time, not with the record as it is
+ * now, so it writes only the fields that changed at the source and never
+ * undoes a change made in Gatehouse since (a rotated secret, a deactivated
+ * user, a role taken away). Rules every implementation keeps:
+ *
+ * - `digest` is deterministic and keyed (HMAC under the deployment's
+ *   SECRETS_KEY, as openStorage builds it): the table holds no value, and a
+ *   copy of it cannot test a guess at a client secret or an email address.
+ * - `find` answers the fingerprints of the keys that have one, in one round
+ *   trip; a key never imported is absent from the map.
+ * - `record` inserts or replaces each key's whole fingerprint, all in one
+ *   statement (atomic). No key may appear twice.
+ * - A fingerprint outlives its record: deleting the client or the account
+ *   leaves it, so a re-run can tell "deleted in Gatehouse" from "never
+ *   imported" and does not bring the record back.
+ * - It is written after the record it describes, not in the same
+ *   transaction: a run stopped between the two leaves the earlier
+ *   fingerprint, so the next run writes the same source values again (the
+ *   same write twice, nothing lost).
+ */
+export interface SourceFingerprintStore {
+  digest(fields: Record<string, string>): SourceFingerprint;
+  find(keys: string[]): Promise<Map<string, SourceFingerprint>>;
+  record(entries: Array<{ key: string; fingerprint: SourceFingerprint }>): Promise<void>;
+}
+
 /** A client's metadata document, as oidc-provider reads it. */
 export type ClientMetadata = Record<string, unknown> & { client_id: string };
 
@@ -261,8 +296,10 @@ export interface ClientsStore {
   putImported(metadata: ClientMetadata, secret: { plain: string } | { hash: string } | null): Promise<ClientRecord>;
   /** Whether a hash is this deployment's own (same SECRETS_KEY), so it can be stored as it is. */
   isOwnSecretHash(hash: string): boolean;
-  /** Whether `plain` is the client's current secret (an import's "unchanged" test). */
+  /** Whether `plain` is the client's current secret. */
   hasSecret(clientId: string, plain: string): Promise<boolean>;
+  /** What import sources last said about each client, by client_id (an import's "unchanged" test). */
+  readonly sourceFingerprints: SourceFingerprintStore;
   /** The stored secret as `export` writes it. */
   storedSecret(clientId: string): Promise<StoredSecret>;
   /** Opens a sealed secret made for this client (an import of an export made with the same SECRETS_KEY). */
@@ -416,6 +453,8 @@ export interface AccountsStore {
   delete(id: string): Promise<boolean>;
   /** A page of accounts by username; `search` matches username, email or name, case-insensitively. */
   list(options: { search?: string; limit: number; offset: number }): Promise<{ total: number; items: AccountRecord[] }>;
+  /** What import sources last said about each account, by username key (an import's "unchanged" test). */
+  readonly sourceFingerprints: SourceFingerprintStore;
 }
 
 export interface KeyRecord {

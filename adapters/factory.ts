@@ -36,6 +36,7 @@ import { openPostgres } from './sql/postgres.js';
 import { SqlResourceServersStore } from './sql/resource-servers-store.js';
 import { SqlScopesStore } from './sql/scopes-store.js';
 import { SqlSignInSessionStore } from './sql/sign-in-sessions-store.js';
+import { SqlSourceFingerprintStore } from './sql/source-fingerprints-store.js';
 import { StorageUnavailableError } from './unavailable.js';
 
 export interface StorageOptions {
@@ -104,8 +105,12 @@ export interface Storage {
   migrate(): Promise<string[] | undefined>;
   /** Lets the CLI reach an embedded database while this process owns it. */
   share(): Promise<void>;
-  /** Periodically deletes expired rows, and audit events past their retention. */
-  startSweeper(intervalSeconds: number, onError: (error: unknown) => void): void;
+  /**
+   * Periodically deletes expired rows, and audit events past their retention.
+   * `onError` is told of each failed sweep, `onSwept` of each round in which
+   * every sweep succeeded (the durable tier answered).
+   */
+  startSweeper(intervalSeconds: number, onError: (error: unknown) => void, onSwept?: () => void): void;
   /**
    * Runs one request's work in a scope of its own (request-scope.ts): the
    * durable tier reads what the request will need together and writes a
@@ -153,7 +158,8 @@ async function openDurable(options: StorageOptions): Promise<SqlDatabase> {
 export async function openStorage(options: StorageOptions): Promise<Storage> {
   const db = await openDurable(options);
   let redis: RedisClient | undefined;
-  const clients = new SqlClientsStore(db, options.secrets);
+  // What import sources last said about each imported record (a re-run writes only what changed there).
+  const clients = new SqlClientsStore(db, options.secrets, new SqlSourceFingerprintStore(db, 'client', options.secrets));
   const keys = new SqlKeysStore(db, options.secrets);
   try {
     if (options.migrate !== false && db.kind !== 'embedded-shared') await migrate(db);
@@ -278,7 +284,7 @@ export async function openStorage(options: StorageOptions): Promise<Storage> {
     counters,
     revocations,
     clients,
-    accounts: new SqlAccountsStore(db),
+    accounts: new SqlAccountsStore(db, new SqlSourceFingerprintStore(db, 'account', options.secrets)),
     scopes: new SqlScopesStore(db),
     resourceServers: new SqlResourceServersStore(db),
     keys,
@@ -302,15 +308,21 @@ export async function openStorage(options: StorageOptions): Promise<Storage> {
         await relay.listen(relayPath);
       }
     },
-    startSweeper(intervalSeconds, onError) {
+    startSweeper(intervalSeconds, onError, onSwept) {
       // Durable artifacts expire too (refresh tokens, grants), so sweep the
       // SQL table whichever tier holds the ephemeral ones.
       sweeper = setInterval(() => {
-        durable.sweep().catch(onError);
-        sqlCounters?.sweep().catch(onError);
-        sqlSignInSessions?.sweep().catch(onError);
-        passwordResetLinks.sweep().catch(onError);
-        pruneAudit().catch(onError);
+        void Promise.allSettled([
+          durable.sweep(),
+          sqlCounters?.sweep(),
+          sqlSignInSessions?.sweep(),
+          passwordResetLinks.sweep(),
+          pruneAudit(),
+        ]).then((outcomes) => {
+          const failures = outcomes.filter((outcome) => outcome.status === 'rejected');
+          for (const failure of failures) onError(failure.reason);
+          if (failures.length === 0) onSwept?.();
+        });
       }, intervalSeconds * 1000);
       sweeper.unref();
     },

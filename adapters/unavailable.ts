@@ -28,3 +28,15 @@ export class StorageUnavailableError extends errors.OIDCProviderError {
     return this.error_detail ?? DESCRIPTION;
   }
 }
+
+/**
+ * A store answered and refused what it was asked to be: a database role
+ * without the privileges a server needs, a read-only or standby database, a
+ * Redis replica behind REDIS_URL. A setting to change, not an outage to wait
+ * out: start-up stops on it (src/main.ts) and says which setting, without a
+ * stack trace, as it does for an outage. While serving it answers 503 like
+ * any StorageUnavailableError.
+ */
+export class StorageRefusedError extends StorageUnavailableError {
+  override name = 'StorageRefusedError';
+}

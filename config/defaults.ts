@@ -16,12 +16,12 @@ export const settings = {
   port: {
     env: 'PORT',
     default: 3000,
-    description: 'TCP port the HTTP server listens on.',
+    description: 'TCP port the HTTP server listens on: 1 to 65535, in plain decimal digits.',
   },
   issuer: {
     env: 'ISSUER',
     default: undefined,
-    description: 'Issuer identifier (OIDC Core §2). Defaults to http://localhost:$PORT; set it to the public https URL in production.',
+    description: 'Issuer identifier (OIDC Core §2). Defaults to http://localhost:$PORT; set it to the public https URL in production. An origin: no path (Gatehouse serves at the root of its host), no user name or password, no query or fragment.',
   },
   databaseUrl: {
     env: 'DATABASE_URL',
@@ -36,7 +36,7 @@ export const settings = {
   redisUrl: {
     env: 'REDIS_URL',
     default: undefined,
-    description: 'Redis connection string for the ephemeral tier. Unset: the durable tier with an expiry column and a sweeper.',
+    description: 'Redis connection string for the ephemeral tier (redis://host:port/<database number>), leading to a master: a replica is refused at start. Unset: the durable tier with an expiry column and a sweeper.',
   },
   redisSentinels: {
     env: 'REDIS_SENTINELS',
@@ -176,7 +176,7 @@ export const settings = {
   metricsPort: {
     env: 'METRICS_PORT',
     default: undefined,
-    description: 'Serve /metrics on this port (bound to 127.0.0.1) instead of the main port. Unset: /metrics on the main port.',
+    description: 'Serve /metrics on this port (bound to 127.0.0.1) instead of the main port; it must differ from PORT. Unset: /metrics on the main port.',
   },
   webConcurrency: {
     env: 'WEB_CONCURRENCY',

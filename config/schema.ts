@@ -71,9 +71,11 @@ export const configSchema: JSONSchemaType<GatehouseConfig> = {
     'maxBackoff', 'auditRetentionDays', 'redisPrefix', 'signingKeyActivationDelay', 'redisTls', 'databasePreparedStatements',
   ],
   properties: {
-    port: { type: 'integer', minimum: 0, maximum: 65535 },
+    // 0 would listen on a port the system picks, which no issuer can name.
+    port: { type: 'integer', minimum: 1, maximum: 65535 },
     // An issuer is an https URL (OIDC Discovery §3); plain http is accepted for
-    // local development, and neither a query nor a fragment is allowed.
+    // local development, and neither a query nor a fragment is allowed. No
+    // user-info and no path either: src/config/load.ts checks those.
     issuer: { type: 'string', format: 'uri', pattern: '^https?://[^?#]+$' },
     databaseUrl: { type: 'string', nullable: true, pattern: '^postgres(ql)?://' },
     redisUrl: { type: 'string', nullable: true, pattern: '^rediss?://' },

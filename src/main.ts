@@ -1,8 +1,10 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { setTimeout as delay } from 'node:timers/promises';
 import { type AddressInfo, Server as NetServer } from 'node:net';
 import type { Middleware } from 'koa';
 import type Provider from 'oidc-provider';
-import { openStorage, redisTarget, type Storage } from '../adapters/factory.js';
+import { openStorage, redisTarget, type Storage, StorageUnavailableError } from '../adapters/factory.js';
+import { StorageRefusedError } from '../adapters/unavailable.js';
 import { SecretsAtRest } from '../adapters/secrets-at-rest.js';
 import type { GatehouseConfig } from '../config/schema.js';
 import { accountFinder, perRequestAccounts } from './accounts/find-account.js';
@@ -27,6 +29,7 @@ import { interactionsRouter } from './interactions/router.js';
 import { DEFAULT_SIGNING_ALG, idTokenHintLifetime, KeyService, longestServerWideLifetime } from './keys/service.js';
 import { SigningKeyRefresh } from './keys/signing-key-refresh.js';
 import { createLogger, type Logger } from './observability/logger.js';
+import { OutageLog } from './observability/outage-log.js';
 import { apiAudience, buildProvider, registerTokenExchange } from './provider/build.js';
 import { liveSigningKeys } from './provider/live-signing-keys.js';
 import { deviceFormWithoutSession, deviceInterval, paceDevicePolling } from './provider/device-flow.js';
@@ -386,8 +389,9 @@ const IDLE_SWEEP_MS = 50;
  * the last connection has ended. An open keep-alive connection would
  * otherwise go on being served for as long as its client keeps sending, and
  * the process would run until it is killed, cutting requests short. From
- * now on every answer says `Connection: close` (RFC 9112 §9.6) and its
- * connection closes once it is sent; a connection still idle after
+ * now on every answer not yet sent, those of requests in flight included,
+ * says `Connection: close` (RFC 9112 §9.6) and its connection closes once
+ * it is sent; a connection still idle after
  * KEEP_ALIVE_DRAIN_MS is closed (its client is not sending).
  *
  * net.Server#close, not http.Server#close: the latter also destroys, at this
@@ -395,8 +399,12 @@ const IDLE_SWEEP_MS = 50;
  * next request is then often already on its way unread: it would get a
  * reset instead of an answer.
  */
-function stopServing(server: Server, closed: () => void): void {
-  server.prependListener('request', (_req: IncomingMessage, res: ServerResponse) => { res.shouldKeepAlive = false; });
+function stopServing(server: Server, unfinished: ReadonlySet<ServerResponse>, closed: () => void): void {
+  // Answers still being worked on close their connection too: a client whose
+  // answer said keep-alive would send its next request on a connection the
+  // idle sweep below then closes under it, unanswered.
+  for (const res of unfinished) endKeepAlive(res);
+  server.prependListener('request', (_req: IncomingMessage, res: ServerResponse) => { endKeepAlive(res); });
   let sweep: NodeJS.Timeout | undefined;
   const drain = setTimeout(() => {
     server.closeIdleConnections();
@@ -409,23 +417,124 @@ function stopServing(server: Server, closed: () => void): void {
   });
 }
 
+/** `Connection: close` on `res`, and its connection closed once it is sent (unless its headers are already out). */
+function endKeepAlive(res: ServerResponse): void {
+  if (!res.headersSent) res.shouldKeepAlive = false;
+}
+
+/** The responses of `server` not yet sent, from now on: what a stop has to end the keep-alive of. */
+function unfinishedResponses(server: Server): ReadonlySet<ServerResponse> {
+  const unfinished = new Set<ServerResponse>();
+  server.on('request', (_req: IncomingMessage, res: ServerResponse) => {
+    unfinished.add(res);
+    // 'close': sent, or its connection gone.
+    res.once('close', () => unfinished.delete(res));
+  });
+  return unfinished;
+}
+
 /** What a request gets while the process is still opening its storage. */
 function starting(_req: IncomingMessage, res: ServerResponse): void {
   res.writeHead(503, { 'Content-Type': 'application/json', 'Retry-After': '1', 'Cache-Control': 'no-store' });
   res.end(JSON.stringify(rfc6749Body('temporarily_unavailable', 'Gatehouse is starting')));
 }
 
+export interface StartOptions {
+  /**
+   * Aborted when the process is told to stop: a start still waiting for its
+   * storage then gives up with StartAbandonedError.
+   */
+  stop?: AbortSignal;
+}
+
+/** A start given up because the process was told to stop while it waited for its storage. */
+export class StartAbandonedError extends Error {
+  override name = 'StartAbandonedError';
+}
+
+// A store down at start is asked again after this long, twice as long after
+// each further failure, up to the cap: prompt when an outage is short, a
+// handful of attempts a minute when it is long.
+const STORAGE_RETRY_FIRST_MS = 500;
+const STORAGE_RETRY_MAX_MS = 10_000;
+
+// What a store says when it answered and refused the settings (the password,
+// the Redis database number: adapters/redis/connect.ts words these), as
+// opposed to a store that cannot answer now.
+const SETTINGS_REFUSED = /authentication failed|refused database|NOAUTH|WRONGPASS|no such database/i;
+// PostgreSQL's SQLSTATEs for the same: class 28 (the role or password is
+// refused), 3D000 (the database does not exist), 42501 (the role lacks a
+// privilege Gatehouse needs).
+const SETTINGS_REFUSED_SQLSTATE = /^(28|3D000$|42501$)/;
+
+/**
+ * Whether a start-up failure is a store that is down now (it comes back by
+ * itself: wait for it) rather than settings that can never work (stop, so
+ * that the operator hears of it; waiting would hide it).
+ */
+function storeDownNow(error: unknown): error is StorageUnavailableError {
+  if (!(error instanceof StorageUnavailableError) || error instanceof StorageRefusedError) return false;
+  const code = (error.cause as { code?: unknown } | undefined)?.code;
+  if (typeof code === 'string' && SETTINGS_REFUSED_SQLSTATE.test(code)) return false;
+  return !SETTINGS_REFUSED.test(`${error.detail} ${(error.cause as Error | undefined)?.message ?? ''}`);
+}
+
+/** Which store a StorageUnavailableError is about, from the setting or store its detail begins with. */
+function storeNamed(error: StorageUnavailableError): string {
+  if (/^(DATABASE_URL|PostgreSQL)/.test(error.detail)) return 'PostgreSQL';
+  if (/^(REDIS_|Redis)/.test(error.detail)) return 'Redis';
+  return 'storage';
+}
+
+/**
+ * composeServices, again and again while a store is down: a server started
+ * during an outage (a reboot with the database still coming up, a pooler
+ * restarting) starts when the store answers instead of exiting, which a
+ * supervisor would give up on after a few restarts. Meanwhile the port
+ * answers 503 (`starting`). Each store that is waited for is logged once,
+ * and so is its return.
+ */
+async function composeOnceStorageAnswers(config: GatehouseConfig, logger: Logger, stop?: AbortSignal): Promise<Services> {
+  let waitingFor: string | undefined;
+  const since = Date.now();
+  for (let attempt = 0; ; attempt += 1) {
+    if (stop?.aborted) throw new StartAbandonedError(`stopped while waiting for ${waitingFor ?? 'storage'}`);
+    try {
+      const services = await composeServices(config, 'owner', logger);
+      if (waitingFor) logger.info({ store: waitingFor, waited_seconds: Math.round((Date.now() - since) / 1000) }, `${waitingFor} answers: starting`);
+      return services;
+    } catch (error) {
+      if (!storeDownNow(error)) throw error;
+      const store = storeNamed(error);
+      const retryMs = Math.min(STORAGE_RETRY_MAX_MS, STORAGE_RETRY_FIRST_MS * 2 ** attempt);
+      if (store !== waitingFor) {
+        logger.warn({ store, reason: error.detail, retry_max_seconds: STORAGE_RETRY_MAX_MS / 1000 },
+          `${store} cannot be reached at start: waiting for it (every request answers 503 until then)`);
+        waitingFor = store;
+      } else {
+        logger.debug({ store, reason: error.detail, retry_ms: retryMs }, `${store} still cannot be reached`);
+      }
+      try {
+        await delay(retryMs, undefined, { signal: stop });
+      } catch {
+        throw new StartAbandonedError(`stopped while waiting for ${store}`);
+      }
+    }
+  }
+}
+
 /** Starts one Gatehouse server process's worth of everything. */
-export async function startGatehouse(config: GatehouseConfig, logger = createLogger(config.logLevel)): Promise<Gatehouse> {
+export async function startGatehouse(config: GatehouseConfig, logger = createLogger(config.logLevel), options: StartOptions = {}): Promise<Gatehouse> {
   // The port first: a taken port is reported before any storage is created or migrated.
   const server = createServer(starting);
+  const unfinished = unfinishedResponses(server);
   // Slowloris and idle-connection bounds.
   server.headersTimeout = 20_000;
   server.requestTimeout = 30_000;
   await listenOrExplain(server, config.port, 'PORT');
   let services: Services;
   try {
-    services = await composeServices(config, 'owner', logger);
+    services = await composeOnceStorageAnswers(config, logger, options.stop);
   } catch (error) {
     server.close();
     throw error;
@@ -443,7 +552,7 @@ export async function startGatehouse(config: GatehouseConfig, logger = createLog
   // Stop accepting, let in-flight requests finish, then stop the background
   // work and close the pools: on close, and when start-up fails part-way.
   const shutdown = async () => {
-    await new Promise<void>((resolve) => { stopServing(server, resolve); });
+    await new Promise<void>((resolve) => { stopServing(server, unfinished, resolve); });
     metricsServer?.close();
     await services.signingKeys.stop();
     await services.storage.close();
@@ -451,9 +560,13 @@ export async function startGatehouse(config: GatehouseConfig, logger = createLog
   try {
     await mountRoutes(services, logger, () => origin);
     if (metricsServer) await listenOrExplain(metricsServer, config.metricsPort!, 'METRICS_PORT', '127.0.0.1');
-    services.signingKeys.start();
+    // One outage of the durable tier, however many background tasks meet it, is two log lines.
+    const durableOutage = new OutageLog(logger, config.databaseUrl ? 'PostgreSQL' : 'the embedded database');
+    services.signingKeys.start(durableOutage);
     services.jwtAccessTokens.watchRevocations();
-    services.storage.startSweeper(config.sweepInterval, (error) => logger.warn({ err: error }, 'sweep failed'));
+    services.storage.startSweeper(config.sweepInterval, (error) => {
+      if (!durableOutage.unavailable(error)) logger.warn({ err: error }, 'sweep failed');
+    }, () => durableOutage.available());
     server.off('request', starting);
     server.on('request', inOriginForm(services.provider.callback()));
     await services.storage.share();

@@ -5,9 +5,9 @@ import { EmbeddedDatabaseBusyError, ForeignDataFolderError, StorageUnavailableEr
 import { SecretsKeyError } from '../adapters/secrets-at-rest.js';
 import type { GatehouseConfig } from '../config/schema.js';
 import { ConfigError, loadConfig } from './config/load.js';
-import { PortInUseError, startGatehouse } from './main.js';
+import { PortInUseError, StartAbandonedError, startGatehouse } from './main.js';
 import { aggregateWorkerMetrics } from './observability/cluster-metrics.js';
-import { abandonLogs, createLogger, type Logger, logFormat, settleLogs } from './observability/logger.js';
+import { createLogger, type Logger, logFormat, settleLogs } from './observability/logger.js';
 
 const EXPECTED = [ConfigError, StorageUnavailableError, EmbeddedDatabaseBusyError, ForeignDataFolderError, SecretsKeyError, PortInUseError];
 // In-flight requests get this long to finish on SIGTERM.
@@ -34,20 +34,32 @@ async function exit(logger: Logger, code: number): Promise<never> {
   process.exit(code);
 }
 
-/** The last resort of a shutdown: exit after `ms` whatever is still running or writing. */
+/**
+ * The last resort of a shutdown: exit after `ms` whatever is still running.
+ * Said in the log first (the lines get a bounded moment to go out, see
+ * settleLogs), so that an exit code 1 has its reason beside it.
+ */
 function forceExitAfter(logger: Logger, ms: number, code: () => number = () => 1): void {
   setTimeout(() => {
-    abandonLogs(logger);
-    process.exit(code());
+    const exitCode = code();
+    if (exitCode !== 0) logger.error({ grace_ms: ms }, 'the grace period is over: exiting with work still in flight (requests cut off)');
+    void exit(logger, exitCode);
   }, ms).unref();
 }
+
+// What stops the server gracefully. SIGHUP too: a closed terminal or an SSH
+// session that drops would otherwise kill it (exit 129) with no log line and
+// the last second's buffered lines lost.
+const STOP_SIGNALS = ['SIGTERM', 'SIGINT', 'SIGHUP'] as const;
 
 async function runWorker(config: GatehouseConfig, logger: Logger): Promise<void> {
   // Signals are handled from the first moment: one that arrives while the
   // storage is still opening stops the server as soon as it has started
   // (closing what it opened, the embedded database's lock included), within
-  // the same grace period.
-  const started = startGatehouse(config, logger);
+  // the same grace period; one that arrives while start-up waits for a store
+  // that is down ends the wait.
+  const stopRequested = new AbortController();
+  const started = startGatehouse(config, logger, { stop: stopRequested.signal });
   let running = false;
   void started.then(() => { running = true; }, () => {});
   let stopping = false;
@@ -55,62 +67,117 @@ async function runWorker(config: GatehouseConfig, logger: Logger): Promise<void>
     if (stopping) return;
     stopping = true;
     logger.info({ signal }, running ? 'shutting down' : 'stopped during start-up');
+    stopRequested.abort();
     // Cut short while still starting, nothing was served and nothing is lost
     // (migrations are transactions; the embedded database recovers as after
     // a SIGKILL): a stop, not a failure. Cut short while serving: a failure.
     forceExitAfter(logger, SHUTDOWN_GRACE_MS, () => (running ? 1 : 0));
     started.then((gatehouse) => gatehouse.close()).then(() => exit(logger, 0), (error: unknown) => {
+      if (error instanceof StartAbandonedError) return exit(logger, 0);
       logger.error({ err: error }, 'shutdown failed');
       return exit(logger, 1);
     });
   };
   // Installed before start-up, which can take seconds (opening the database,
-  // migrations): as PID 1 of a container, a signal without a handler is
-  // ignored, so `docker stop` would wait for its SIGKILL.
-  process.on('SIGTERM', () => stop('SIGTERM'));
-  process.on('SIGINT', () => stop('SIGINT'));
-  await started;
-  if (cluster.isWorker) process.send?.({ type: STARTED });
+  // migrations, waiting for a store): as PID 1 of a container, a signal
+  // without a handler is ignored, so `docker stop` would wait for its SIGKILL.
+  for (const signal of STOP_SIGNALS) process.on(signal, () => stop(signal));
+  // A start given up for a stop is the stop's to finish (exit 0), not a failure to start.
+  const gatehouse = await started.catch((error: unknown) => {
+    if (error instanceof StartAbandonedError) return undefined;
+    throw error;
+  });
+  if (gatehouse && cluster.isWorker) process.send?.({ type: STARTED });
 }
 
-/** The primary of a multi-worker run: forks, replaces crashed workers, passes signals on. */
+// A replacement worker that cannot start is forked again after this long,
+// twice as long after each further failure, up to the cap.
+const REPLACEMENT_RETRY_FIRST_MS = 1000;
+const REPLACEMENT_RETRY_MAX_MS = 30_000;
+
+/**
+ * The primary of a multi-worker run: forks, replaces workers that die,
+ * passes signals on.
+ *
+ * Only a worker that fails to start before any worker has ever served
+ * stops the whole process (exit 1): that is the configuration (settings,
+ * secrets) that can never start, and restarting would loop. Once a worker
+ * has served, the configuration is known to work: a replacement that cannot
+ * start is tried again with backoff while the others go on serving. (A store
+ * that is down at start is not a failure at all: the worker waits for it.)
+ */
 function runPrimary(workers: number, logger: Logger): void {
   aggregateWorkerMetrics();
   let stopping = false;
   let failureReported = false;
-  cluster.on('message', (worker, message: Partial<StartFailure> | { type?: typeof STARTED }) => {
-    if (message?.type === STARTED) started.add(worker.id);
-    if (message?.type !== START_FAILED || failureReported || typeof message.message !== 'string') return;
-    failureReported = true;
-    process.stderr.write(message.message);
-  });
+  // Whether any worker has ever started: from then on no failure to start is a configuration error.
+  let served = false;
+  let failedReplacements = 0;
   const started = new Set<number>();
+  const pendingForks = new Set<NodeJS.Timeout>();
+  cluster.on('message', (worker, message: Partial<StartFailure> | { type?: typeof STARTED }) => {
+    if (message?.type === STARTED) {
+      started.add(worker.id);
+      served = true;
+      failedReplacements = 0;
+    }
+    if (message?.type !== START_FAILED || typeof message.message !== 'string') return;
+    if (served) {
+      logger.error({ pid: worker.process.pid, reason: message.message.trim() }, 'a replacement worker cannot start');
+    } else if (!failureReported) {
+      // Every worker fails for the same reason: said once.
+      failureReported = true;
+      process.stderr.write(message.message);
+    }
+  });
+  const liveWorkers = () => Object.keys(cluster.workers ?? {}).length;
+  const forkAfter = (ms: number) => {
+    const timer = setTimeout(() => {
+      pendingForks.delete(timer);
+      if (!stopping) cluster.fork();
+    }, ms);
+    pendingForks.add(timer);
+  };
   for (let i = 0; i < workers; i += 1) cluster.fork();
   cluster.on('exit', (worker, code, signal) => {
+    const hadStarted = started.delete(worker.id);
     if (stopping) {
-      if (Object.keys(cluster.workers ?? {}).length === 0) void exit(logger, Number(process.exitCode ?? 0));
+      // A worker that had to be cut off (or was killed) makes the stop a failure, as in a single process.
+      if (code !== 0 || signal) process.exitCode = 1;
+      if (liveWorkers() === 0) void exit(logger, Number(process.exitCode ?? 0));
       return;
     }
-    if (!started.has(worker.id)) {
-      // It never started (bad configuration, unreachable database): restarting would loop.
+    if (hadStarted) {
+      logger.error({ pid: worker.process.pid, code, signal }, 'worker died; starting another');
+      cluster.fork();
+      return;
+    }
+    if (!served && code !== 0 && !signal) {
+      // The first workers cannot start (bad settings, a wrong SECRETS_KEY): restarting would loop.
       logger.error({ pid: worker.process.pid, code }, 'a worker failed to start; stopping');
       stopping = true;
       for (const other of Object.values(cluster.workers ?? {})) other?.process.kill('SIGTERM');
       process.exitCode = 1;
+      if (liveWorkers() === 0) void exit(logger, 1);
       return;
     }
-    logger.error({ pid: worker.process.pid, code, signal }, 'worker died; starting another');
-    cluster.fork();
+    failedReplacements += 1;
+    const retryMs = Math.min(REPLACEMENT_RETRY_MAX_MS, REPLACEMENT_RETRY_FIRST_MS * 2 ** (failedReplacements - 1));
+    logger.error({ pid: worker.process.pid, code, signal, retry_in_ms: retryMs },
+      'a replacement worker failed to start; trying again after a pause (the other workers go on serving)');
+    forkAfter(retryMs);
   });
   const stop = (signal: NodeJS.Signals) => {
     if (stopping) return;
     stopping = true;
     logger.info({ signal, workers }, 'shutting down workers');
+    for (const timer of pendingForks) clearTimeout(timer);
+    pendingForks.clear();
     for (const worker of Object.values(cluster.workers ?? {})) worker?.process.kill('SIGTERM');
+    if (liveWorkers() === 0) void exit(logger, Number(process.exitCode ?? 0));
     forceExitAfter(logger, SHUTDOWN_GRACE_MS + 2000);
   };
-  process.on('SIGTERM', () => stop('SIGTERM'));
-  process.on('SIGINT', () => stop('SIGINT'));
+  for (const signal of STOP_SIGNALS) process.on(signal, () => stop(signal));
 }
 
 async function run(): Promise<void> {

@@ -1,5 +1,8 @@
 import { Cluster, Redis, type RedisOptions } from 'ioredis';
-import { StorageUnavailableError } from '../unavailable.js';
+import { StorageRefusedError, StorageUnavailableError } from '../unavailable.js';
+import { RefusalReplies, type RedisConnectionWatcher, watchConnection } from './connection-watcher.js';
+
+export type { RedisConnectionWatcher } from './connection-watcher.js';
 
 export interface HostPort {
   host: string;
@@ -102,19 +105,30 @@ const BOUNDED: RedisOptions = {
   connectTimeout: 2000,
   commandTimeout: 2000,
   enableAutoPipelining: true,
-  // A master demoted under this connection answers READONLY: reconnect (and
-  // so, with Sentinel, ask for the new master) rather than keep writing to it.
-  // The failed command itself still fails (503); it is not resent.
-  reconnectOnError: (error) => /^READONLY\b/.test(error.message),
 };
 
-function client(target: RedisTarget): RedisClient {
-  if (target.kind === 'single') return new Redis(target.url, BOUNDED);
+/**
+ * A master demoted under this connection answers READONLY: reconnect (and
+ * so, with Sentinel, ask for the new master) rather than keep writing to it.
+ * The failed command itself still fails (503); it is not resent. `heard` is
+ * told the reply, since the connection's own 'close' says nothing of why.
+ */
+function reconnectOnReadOnly(heard: (reply: string) => void): RedisOptions['reconnectOnError'] {
+  return (error) => {
+    if (!/^READONLY\b/.test(error.message)) return false;
+    heard(error.message);
+    return true;
+  };
+}
+
+function client(target: RedisTarget, replies: RefusalReplies): RedisClient {
+  const reconnectOnError = reconnectOnReadOnly((reply) => replies.heard(reply));
+  if (target.kind === 'single') return new Redis(target.url, { ...BOUNDED, reconnectOnError });
   if (target.kind === 'cluster') {
     // Not reconnectOnError: ioredis follows a cluster's MOVED and failovers
     // itself, and a node connection it closes is never reopened (its nodes
     // have no retry strategy), so closing them on errors emptied the pool.
-    const { lazyConnect, retryStrategy, enableAutoPipelining: _, reconnectOnError: __, ...perNode } = BOUNDED;
+    const { lazyConnect, retryStrategy, enableAutoPipelining: _, ...perNode } = BOUNDED;
     const { username, password, tls } = target.access ?? {};
     return new Cluster(target.nodes, {
       lazyConnect,
@@ -140,6 +154,7 @@ function client(target: RedisTarget): RedisClient {
   const { username, password, sentinelPassword, tls } = target.access ?? {};
   return new Redis({
     ...BOUNDED,
+    reconnectOnError,
     sentinels: target.sentinels,
     name: target.master,
     username,
@@ -156,17 +171,13 @@ function client(target: RedisTarget): RedisClient {
 }
 
 /**
- * Connects and pings; a Redis that cannot be reached, or that refuses the
- * database the URL names, is a StorageUnavailableError naming the setting.
+ * Connects and pings; a Redis that cannot be reached, that refuses the
+ * database the URL names, or that REDIS_URL finds to be a replica is a
+ * StorageUnavailableError naming the setting.
  */
-/** Who hears that a running connection was lost, and that it came back (once each per outage). */
-export interface RedisConnectionWatcher {
-  lost(reason: string): void;
-  restored(): void;
-}
-
 export async function connectRedis(target: RedisTarget, watcher?: RedisConnectionWatcher): Promise<RedisClient> {
-  const redis = client(target);
+  const replies = new RefusalReplies();
+  const redis = client(target, replies);
   // Connection errors surface through failed commands and /readyz; without a
   // listener ioredis would print every reconnection attempt. The first one
   // says why a start-up connection failed (ioredis's own rejection then says
@@ -198,30 +209,51 @@ export async function connectRedis(target: RedisTarget, watcher?: RedisConnectio
       selectRefused,
     );
   }
-  if (watcher) watchConnection(redis, watcher);
+  // Sentinel and Cluster find the masters themselves; a URL is taken as given.
+  const role = target.kind === 'single' && redis instanceof Redis ? await serverRole(redis) : undefined;
+  if (role && role.kind !== 'master') {
+    redis.disconnect();
+    throw new RedisRefusedError(`${setting}: ${describeRedisTarget(target)} ${notAMaster(role)}`);
+  }
+  if (watcher) watchConnection(redis, watcher, replies, async () => !(redis instanceof Redis) || (await serverRole(redis))?.kind !== 'replica');
   return redis;
 }
 
 /**
- * Tells `watcher` when the running connection is lost and when it is back,
- * once each per outage: requests meanwhile answer 503 and /readyz says so,
- * but an operator reading the log would otherwise find no line about it.
+ * The Redis that the settings lead to answered, and is not one Gatehouse
+ * can use (a replica, a sentinel): a setting to change, not an outage to
+ * wait out.
  */
-function watchConnection(redis: RedisClient, watcher: RedisConnectionWatcher): void {
-  let down = false;
-  let lastError: string | undefined;
-  redis.on('error', (error: Error) => { lastError = error.message; });
-  redis.on('close', () => {
-    if (down) return;
-    down = true;
-    watcher.lost(lastError ?? 'connection closed');
-  });
-  redis.on('ready', () => {
-    if (!down) return;
-    down = false;
-    lastError = undefined;
-    watcher.restored();
-  });
+export class RedisRefusedError extends StorageRefusedError {
+  override name = 'RedisRefusedError';
+}
+
+/** What a single Redis server is (its reply to ROLE). */
+export type ServerRole = { kind: 'master' } | { kind: 'replica'; master: string } | { kind: 'sentinel' };
+
+/**
+ * What a single Redis says it is (ROLE): a master, a replica (and of
+ * which master) or a sentinel. Undefined when it will not say (ROLE
+ * renamed away or refused by an ACL): the connection is then taken as given.
+ */
+export async function serverRole(redis: Redis): Promise<ServerRole | undefined> {
+  try {
+    const reply = await redis.call('ROLE') as unknown[];
+    const kind = String(reply[0]);
+    if (kind === 'master') return { kind: 'master' };
+    if (kind === 'slave' || kind === 'replica') return { kind: 'replica', master: `${String(reply[1])}:${String(reply[2])}` };
+    if (kind === 'sentinel') return { kind: 'sentinel' };
+    return undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function notAMaster(role: ServerRole): string {
+  if (role.kind === 'sentinel') return 'is a Sentinel, not a Redis server: use REDIS_SENTINELS and REDIS_SENTINEL_MASTER instead of REDIS_URL';
+  // A replica refuses writes (READONLY), or, made writable, keeps them to itself.
+  return `is a replica (of ${role.kind === 'replica' ? role.master : 'another server'}), which Gatehouse cannot write to (READONLY): `
+    + 'point REDIS_URL at the master, or use REDIS_SENTINELS to follow the master through failovers';
 }
 
 /** A connection failure in an operator's words. */

@@ -1,6 +1,7 @@
-import { type AccountChanges, type AccountRecord, type AccountsStore, DuplicateUsernameError, type NewAccount } from '../contract.js';
+import { type AccountChanges, type AccountRecord, type AccountsStore, DuplicateUsernameError, type NewAccount, type SourceFingerprintStore } from '../contract.js';
 import { takeReadAhead } from '../request-scope.js';
 import { containsPattern, type SqlExecutor } from './database.js';
+import { SqlSourceFingerprintStore } from './source-fingerprints-store.js';
 
 const COLUMNS: Record<keyof AccountChanges, string> = {
   email: 'email',
@@ -50,7 +51,10 @@ function toRecord(row: AccountRow): AccountRecord {
  * no database collation or `lower()` takes part in the rule.
  */
 export class SqlAccountsStore implements AccountsStore {
-  constructor(private readonly db: SqlExecutor) {}
+  constructor(
+    private readonly db: SqlExecutor,
+    readonly sourceFingerprints: SourceFingerprintStore = new SqlSourceFingerprintStore(db, 'account'),
+  ) {}
 
   async findById(id: string): Promise<AccountRecord | undefined> {
     // Read with the token or grant that named it (payload-store.ts), in this request.

@@ -1,6 +1,7 @@
-import { CLIENT_CACHE_MS, type ClientMetadata, type ClientRecord, type ClientsStore, ClientChangedError, DuplicateClientIdError, type PreviousSecret, type StoredSecret } from '../contract.js';
+import { CLIENT_CACHE_MS, type ClientMetadata, type ClientRecord, type ClientsStore, ClientChangedError, DuplicateClientIdError, type PreviousSecret, type SourceFingerprintStore, type StoredSecret } from '../contract.js';
 import type { SecretsAtRest } from '../secrets-at-rest.js';
 import { containsPattern, type SqlDatabase } from './database.js';
+import { SqlSourceFingerprintStore } from './source-fingerprints-store.js';
 
 interface ClientRow {
   client_id: string;
@@ -60,7 +61,11 @@ const CACHE_MAX = 10_000;
 export class SqlClientsStore implements ClientsStore {
   private readonly cache = new Map<string, { at: number; client: Promise<CachedClient | undefined> }>();
 
-  constructor(private readonly db: SqlDatabase, private readonly secrets: SecretsAtRest) {}
+  constructor(
+    private readonly db: SqlDatabase,
+    private readonly secrets: SecretsAtRest,
+    readonly sourceFingerprints: SourceFingerprintStore = new SqlSourceFingerprintStore(db, 'client', secrets),
+  ) {}
 
   /** Runs a write and drops the cached row both before and after it, so no stale read outlives the write. */
   private async invalidating<T>(clientId: string, write: () => Promise<T>): Promise<T> {
@@ -187,7 +192,7 @@ export class SqlClientsStore implements ClientsStore {
     return this.secrets.isClientSecretHash(hash) && hash.split('.')[1] === this.secrets.keyId;
   }
 
-  /** Whether `plain` is the client's current secret (an import's "unchanged" test). */
+  /** Whether `plain` is the client's current secret. */
   async hasSecret(clientId: string, plain: string): Promise<boolean> {
     const row = await this.findRow(clientId);
     return Boolean(row?.secret_hash && this.secrets.isClientSecretHash(row.secret_hash) && this.secrets.verifyClientSecret(plain, row.secret_hash));

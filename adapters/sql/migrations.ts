@@ -295,4 +295,20 @@ export const migrations: Migration[] = [
       $$;
     `,
   },
+  {
+    id: '0014_import_fingerprints',
+    sql: `
+      -- What an import source said about each record it brought across, at
+      -- the last import (a keyed digest per field): a re-run writes only what
+      -- changed at the source, never undoing a change made in Gatehouse since.
+      -- Kept when the record is deleted, so a re-run does not bring it back.
+      CREATE TABLE import_fingerprints (
+        kind text NOT NULL,
+        key text NOT NULL,
+        fields jsonb NOT NULL,
+        recorded_at timestamptz NOT NULL DEFAULT now(),
+        PRIMARY KEY (kind, key)
+      );
+    `,
+  },
 ];

@@ -1,6 +1,7 @@
 import { createHash, randomUUID } from 'node:crypto';
 import {
   type AccountChanges, type AccountGrant, type AccountRecord, type AccountsStore, type AccountTokenStore, DuplicateUsernameError, type NewAccount as NewAccountRecord,
+  type SourceFingerprint,
 } from '../../adapters/contract.js';
 import { AppError, ConflictError, type FieldProblem, NotFoundError, ValidationError } from '../errors/app-error.js';
 import type { Actor, AuditEvent, AuditLog } from '../audit/log.js';
@@ -10,6 +11,7 @@ import { burnVerification, hashPassword, isCurrentHash, verifyPassword } from '.
 import { USERNAME_CHARACTERS, usernameKey } from './usernames.js';
 import { ROLES } from './roles.js';
 import type { SignInSessionService } from '../sessions/service.js';
+import { displayTextProblems } from '../security/display-text.js';
 
 export interface NewAccount {
   username: string;
@@ -121,20 +123,53 @@ function sameRoles(a: string[], b: string[]): boolean {
 /** What an imported row sets besides its username and hash. */
 type ImportedFields = Pick<AccountRecord, 'email' | 'name' | 'roles' | 'active'>;
 
-/** How an existing account must change to match an imported row. */
-function importChanges(current: AccountRecord, wanted: ImportedFields, passwordHash: string): AccountChanges {
+/** Each field an import sets, as the source gave it, in the form fingerprinted (roles as a set). */
+function sourceFields(wanted: ImportedFields, passwordHash: string): Record<string, string> {
+  return {
+    email: JSON.stringify(wanted.email), name: JSON.stringify(wanted.name), roles: JSON.stringify([...wanted.roles].sort()),
+    active: String(wanted.active), passwordHash,
+  };
+}
+
+/**
+ * The fields whose digest differs from the last import's. A field the last
+ * import did not fingerprint (added by a later Gatehouse) counts as
+ * unchanged: nothing is known of it, so nothing is undone.
+ */
+function changedAtSource(previous: SourceFingerprint, current: SourceFingerprint): Set<string> {
+  return new Set(Object.keys(current).filter((field) => field in previous && previous[field] !== current[field]));
+}
+
+/**
+ * How an existing account changes on a re-run: only the fields that
+ * `changed` at the source since the last import, where the account differs.
+ * Any other difference is a change made in Gatehouse (a role taken away, a
+ * deactivation, a new password) and stays.
+ */
+function importChanges(current: AccountRecord, wanted: ImportedFields, passwordHash: string, changed: Set<string>): AccountChanges {
   const changes: AccountChanges = {};
-  if (current.email !== wanted.email) changes.email = wanted.email;
-  if (current.name !== wanted.name) changes.name = wanted.name;
-  if (!sameRoles(current.roles, wanted.roles)) changes.roles = wanted.roles;
-  if (current.active !== wanted.active) changes.active = wanted.active;
-  // A new hash at the source is a new password there; the same one is not news.
-  if (passwordHash !== current.importedPasswordHash && passwordHash !== current.passwordHash) {
+  if (changed.has('email') && current.email !== wanted.email) changes.email = wanted.email;
+  if (changed.has('name') && current.name !== wanted.name) changes.name = wanted.name;
+  if (changed.has('roles') && !sameRoles(current.roles, wanted.roles)) changes.roles = wanted.roles;
+  if (changed.has('active') && current.active !== wanted.active) changes.active = wanted.active;
+  // A new hash at the source is a new password there.
+  if (changed.has('passwordHash') && passwordHash !== current.passwordHash) {
     changes.passwordHash = passwordHash;
     changes.importedPasswordHash = passwordHash;
   }
   return changes;
 }
+
+/** The fields where an account differs from what the source says (its password aside: see importAccounts). */
+function differingFields(current: AccountRecord, wanted: ImportedFields): string[] {
+  return [
+    ...(current.email !== wanted.email ? ['email'] : []), ...(current.name !== wanted.name ? ['name'] : []),
+    ...(!sameRoles(current.roles, wanted.roles) ? ['roles'] : []), ...(current.active !== wanted.active ? ['active'] : []),
+  ];
+}
+
+/** Why an import leaves out an account it brought across before. */
+export const DELETED_SINCE_IMPORT = 'deleted in Gatehouse after an earlier import: an import does not bring it back';
 
 /** End-user accounts: creation with argon2id hashes, imports of other systems' hashes, and sign-in checks. */
 export class AccountService {
@@ -194,12 +229,13 @@ export class AccountService {
     return this.store.findByUsernameKey(usernameKey(username));
   }
 
-  private fieldProblems(input: { roles?: string[]; email?: string | null }): FieldProblem[] {
-    const problems: FieldProblem[] = [];
+  private fieldProblems(input: { roles?: string[]; email?: string | null; name?: string | null }): FieldProblem[] {
+    // Shown in pages, the CLI and logs: the rule for text shown to people first (security/display-text.ts).
+    const problems: FieldProblem[] = displayTextProblems({ name: input.name, email: input.email });
     for (const role of input.roles ?? []) {
       if (!ROLES.includes(role)) problems.push({ field: 'role', message: `"${role}" is not a role: use ${ROLES.join(', ')}` });
     }
-    if (input.email !== undefined && input.email !== null && !EMAIL.test(input.email)) {
+    if (input.email !== undefined && input.email !== null && !problems.some((p) => p.field === 'email') && !EMAIL.test(input.email)) {
       problems.push({ field: 'email', message: 'is not an email address' });
     }
     return problems;
@@ -268,10 +304,22 @@ export class AccountService {
 
   /**
    * Brings an account across from another system, by username (the same
-   * normalization as sign-in): created, updated to match, or unchanged. The
-   * password hash is kept as given (verified at sign-in, then replaced). A
-   * re-run with the hash the source had last time keeps the account's
-   * current hash, which may be the argon2id that replaced it since.
+   * normalization as sign-in). The password hash is kept as given (verified
+   * at sign-in, then replaced by argon2id). What is written is decided
+   * against what the source said at the last import
+   * (AccountsStore.sourceFingerprints), never against the account as it is
+   * now, so a change made in Gatehouse since (a deactivation, a role taken
+   * away, a new password) is never undone by a re-run:
+   *
+   * - never imported: `created`;
+   * - the source unchanged since the last import: `unchanged`, nothing written;
+   * - changed at the source: only the fields that changed there are written (`updated`);
+   * - imported before, deleted in Gatehouse since: `skipped`, not brought back;
+   * - imported before fingerprints were kept: `unchanged`, except a password
+   *   changed at the source (the account keeps the source hash it was last
+   *   given, so that one change is known); the source as it is now is
+   *   recorded, so that its later changes are imported.
+   *
    * A row the rules refuse throws (see importAccounts for the batch form).
    */
   async importAccount(input: ImportedAccount, options: ImportOptions = {}, by: Actor = { actor: 'import' }): Promise<ImportOutcome<Account>> {
@@ -310,11 +358,18 @@ export class AccountService {
       planned.push({ index, input, key, wanted: checked });
     });
 
-    const existing = new Map((await this.store.findByUsernameKeys(planned.map((row) => row.key))).map((record) => [record.usernameKey, record]));
-    const creations: Array<{ index: number; record: NewAccountRecord }> = [];
+    const keys = planned.map((row) => row.key);
+    const sources = this.store.sourceFingerprints;
+    const [found, previous] = await Promise.all([this.store.findByUsernameKeys(keys), sources.find(keys)]);
+    const existing = new Map(found.map((record) => [record.usernameKey, record]));
+    const creations: Array<{ index: number; record: NewAccountRecord; fingerprint: SourceFingerprint }> = [];
     const events: AuditEvent[] = [];
+    // Written after the accounts they describe (SourceFingerprintStore).
+    const fingerprints: Array<{ key: string; fingerprint: SourceFingerprint }> = [];
     for (const { index, input, key, wanted } of planned) {
       const current = existing.get(key);
+      const before = previous.get(key);
+      const fingerprint = sources.digest(sourceFields(wanted, input.passwordHash));
       // Not the same user spelled differently: two identities are never merged silently.
       if (current && current.username !== input.username) {
         results[index] = { outcome: 'refused', error: new ConflictError('username', `username "${input.username}" is the same as the existing account "${current.username}" once normalized`) };
@@ -328,12 +383,20 @@ export class AccountService {
         continue;
       }
       if (!current) {
+        if (before) { results[index] = { outcome: 'skipped', reason: DELETED_SINCE_IMPORT }; continue; }
         const record = { id: randomUUID(), username: input.username, usernameKey: key, passwordHash: input.passwordHash, importedPasswordHash: input.passwordHash, emailVerified: false, ...wanted };
         if (options.dryRun) results[index] = { account: publicView({ ...record, id: '(new)', createdAt: new Date(), updatedAt: new Date() }), outcome: 'created' };
-        else creations.push({ index, record });
+        else creations.push({ index, record, fingerprint });
         continue;
       }
-      const changes = importChanges(current, wanted, input.passwordHash);
+      // Without a fingerprint only the password's last source value is known (the hash the last import gave).
+      const changed = before ? changedAtSource(before, fingerprint) : new Set(input.passwordHash !== current.importedPasswordHash ? ['passwordHash'] : []);
+      if (!before || changed.size) fingerprints.push({ key, fingerprint });
+      if (!before && !options.dryRun) {
+        const kept = differingFields(current, wanted);
+        if (kept.length) events.push({ event: 'account.import_adopted', ...by, detail: { account_id: current.id, username: current.username, kept } });
+      }
+      const changes = importChanges(current, wanted, input.passwordHash, changed);
       const fields = Object.keys(changes).filter((field) => field !== 'importedPasswordHash');
       if (!fields.length) { results[index] = { account: publicView(current), outcome: 'unchanged' }; continue; }
       if (options.dryRun) { results[index] = { account: publicView({ ...current, ...changes }), outcome: 'updated' }; continue; }
@@ -345,16 +408,18 @@ export class AccountService {
     }
 
     const inserted = new Map((await this.store.insertMany(creations.map((row) => row.record))).map((record) => [record.id, record]));
-    for (const { index, record } of creations) {
+    for (const { index, record, fingerprint } of creations) {
       const stored = inserted.get(record.id);
       if (!stored) {
         // Taken between the lookup and the insert, by another process.
         results[index] = { outcome: 'refused', error: new ConflictError('username', `username "${record.username}" is already taken`) };
         continue;
       }
+      fingerprints.push({ key: record.usernameKey, fingerprint });
       events.push({ event: 'account.imported', ...by, detail: { account_id: stored.id, username: stored.username, outcome: 'created', hash_format: hashFormat(stored.passwordHash) } });
       results[index] = { account: publicView(stored), outcome: 'created' };
     }
+    if (!options.dryRun) await sources.record(fingerprints);
     await this.audit?.recordMany(events);
     return results;
   }
@@ -371,7 +436,7 @@ export class AccountService {
       problems.push({ field: 'username', message: 'must be 1-64 characters of letters, digits and . _ @ + -' });
     }
     if (typeof input.active !== 'boolean') problems.push({ field: 'active', message: 'must be true or false' });
-    problems.push(...this.fieldProblems({ roles: input.roles, email }));
+    problems.push(...this.fieldProblems({ roles: input.roles, email, name: displayName(input) }));
     if (problems.length) {
       return { outcome: 'refused', error: new ValidationError(problems.map((p) => ({ ...p, message: `${p.message} (user "${input.username}")` }))) };
     }
@@ -406,7 +471,7 @@ export class AccountService {
    */
   async update(idOrUsername: string, patch: AccountPatch, by: Actor = {}): Promise<Account> {
     const account = await this.show(idOrUsername);
-    const problems = this.fieldProblems({ roles: patch.roles, email: patch.email });
+    const problems = this.fieldProblems({ roles: patch.roles, email: patch.email, name: patch.name });
     if (patch.active !== undefined && typeof patch.active !== 'boolean') problems.push({ field: 'active', message: 'must be true or false' });
     if (problems.length) throw new ValidationError(problems);
     const changes: AccountChanges = {};

@@ -1,5 +1,7 @@
 import { randomBytes, randomUUID } from 'node:crypto';
-import { CLIENT_CACHE_MS, type ClientMetadata, type ClientRecord, type ClientsStore, type ClientTokenStore, ClientChangedError, DuplicateClientIdError } from '../../adapters/contract.js';
+import {
+  CLIENT_CACHE_MS, type ClientMetadata, type ClientRecord, type ClientsStore, type ClientTokenStore, ClientChangedError, DuplicateClientIdError, type SourceFingerprint,
+} from '../../adapters/contract.js';
 import { ConflictError, type FieldProblem, NotFoundError, ValidationError } from '../errors/app-error.js';
 import { SecretsKeyError } from '../../adapters/secrets-at-rest.js';
 import type { Actor, AuditLog } from '../audit/log.js';
@@ -68,20 +70,83 @@ export interface ImportedClient {
   backchannelLogoutUri?: string;
 }
 
+/**
+ * What an import did to one client. `fields`: the metadata fields it wrote
+ * (`client_secret` for the secret), those that changed at the source since
+ * the last import; a change made in Gatehouse to any other is kept.
+ */
 export type ClientImportOutcome =
-  | { client: Client; outcome: 'created' | 'updated' | 'unchanged' }
+  | { client: Client; outcome: 'created' | 'updated' | 'unchanged'; fields: string[] }
   | { client?: undefined; outcome: 'skipped'; reason: string };
 
+/** Why an import leaves out a client it brought across before. */
+export const DELETED_SINCE_IMPORT = 'deleted in Gatehouse after an earlier import: an import does not bring it back (client create --client-id takes it up again)';
 
-// What decides what a client may obtain and where tokens go: recorded before and after in the audit trail.
-const DECISIVE_METADATA = ['scope', 'grant_types', 'redirect_uris', 'post_logout_redirect_uris', 'access_token_format'] as const;
+// Changes recorded before and after in the audit trail: what decides what a
+// client may obtain and where tokens go, and what users are shown of it.
+const RECORDED_METADATA = ['client_name', 'description', 'scope', 'grant_types', 'redirect_uris', 'post_logout_redirect_uris', 'access_token_format'] as const;
 
-function decisiveChanges(before: ClientMetadata, after: ClientMetadata): Record<string, { from: unknown; to: unknown }> {
+// Lists whose order means nothing: the same members are the same value.
+const SET_VALUED = new Set(['scope', 'grant_types', 'response_types', 'redirect_uris', 'post_logout_redirect_uris']);
+
+/** A metadata field's value in one form for comparison: lists (and the space-separated scope) as sorted sets, objects with sorted keys. */
+function canonicalValue(field: string, value: unknown): string {
+  if (value === undefined || value === null) return '-';
+  if (SET_VALUED.has(field)) {
+    const members = typeof value === 'string' ? value.split(' ').filter(Boolean) : Array.isArray(value) ? value.map(String) : [String(value)];
+    return JSON.stringify([...new Set(members)].sort());
+  }
+  if (typeof value === 'object' && !Array.isArray(value)) return JSON.stringify(Object.fromEntries(Object.entries(value).sort(([a], [b]) => a.localeCompare(b))));
+  return JSON.stringify(value);
+}
+
+function sameValue(field: string, a: unknown, b: unknown): boolean {
+  return canonicalValue(field, a) === canonicalValue(field, b);
+}
+
+function recordedChanges(before: ClientMetadata, after: ClientMetadata): Record<string, { from: unknown; to: unknown }> {
   const changes: Record<string, { from: unknown; to: unknown }> = {};
-  for (const field of DECISIVE_METADATA) {
-    if (JSON.stringify(before[field]) !== JSON.stringify(after[field])) changes[field] = { from: before[field] ?? null, to: after[field] ?? null };
+  for (const field of RECORDED_METADATA) {
+    if (!sameValue(field, before[field], after[field])) changes[field] = { from: before[field] ?? null, to: after[field] ?? null };
   }
   return changes;
+}
+
+/** The metadata fields an import sets from its source, each compared on its own between runs. */
+const IMPORTED_METADATA = [
+  'client_name', 'description', 'token_endpoint_auth_method', 'grant_types', 'redirect_uris', 'post_logout_redirect_uris', 'scope',
+  'access_token_format', 'require_pushed_authorization_requests', 'backchannel_logout_uri', SKIP_CONSENT, CLIENT_DIALECT_LIFETIMES,
+] as const;
+const SECRET_FIELD = 'client_secret';
+
+type ImportedSecret = { plain: string } | { hash: string } | null;
+
+/** What the source says of a client, field by field, in the form fingerprinted (the secret as given: the store keys its digest). */
+function sourceFields(metadata: ClientMetadata, secret: ImportedSecret): Record<string, string> {
+  const fields: Record<string, string> = Object.fromEntries(IMPORTED_METADATA.map((field) => [field, canonicalValue(field, metadata[field])]));
+  fields[SECRET_FIELD] = secret === null ? '-' : 'plain' in secret ? `plain:${secret.plain}` : `hash:${secret.hash}`;
+  return fields;
+}
+
+/**
+ * The fields whose digest differs from the last import's. A field the last
+ * import did not fingerprint (added by a later Gatehouse) counts as
+ * unchanged: nothing is known of it, so nothing is undone.
+ */
+function changedAtSource(previous: SourceFingerprint, current: SourceFingerprint): string[] {
+  return Object.keys(current).filter((field) => field in previous && previous[field] !== current[field]);
+}
+
+/** `current` with the source's value of each of `fields`; a field the source no longer has is removed. */
+function withSourceFields(current: ClientMetadata, source: ClientMetadata, fields: string[]): ClientMetadata {
+  const next: ClientMetadata = { ...current };
+  for (const field of fields) {
+    if (field === SECRET_FIELD) continue;
+    if (source[field] === undefined) delete next[field];
+    else next[field] = source[field];
+    if (field === 'grant_types') next.response_types = source.response_types;
+  }
+  return next;
 }
 
 /** Whether `after` takes away a scope or a grant type `before` had: what tokens already issued may carry or be renewed by. */
@@ -106,6 +171,12 @@ export interface ClientPatch {
   tokenFormat?: TokenFormat;
   postLogoutRedirectUris?: string[];
 }
+
+/** The metadata field each patch field sets. */
+const PATCHED_METADATA: Record<keyof ClientPatch, string> = {
+  name: 'client_name', description: 'description', scope: 'scope', redirectUris: 'redirect_uris', grantTypes: 'grant_types',
+  tokenFormat: 'access_token_format', postLogoutRedirectUris: 'post_logout_redirect_uris',
+};
 
 export interface Client {
   clientId: string;
@@ -162,10 +233,24 @@ function importedMetadata(input: ImportedClient): ClientMetadata {
   };
 }
 
-/** The metadata as compared for "unchanged": without the secret and with keys in one order. */
-function comparable(metadata: ClientMetadata): string {
-  const { client_secret: _secret, ...rest } = metadata;
-  return JSON.stringify(Object.fromEntries(Object.entries(rest).sort(([a], [b]) => a.localeCompare(b))));
+/** One checked source row on its way in: what it says, and how the run goes. */
+interface SourceRow {
+  metadata: ClientMetadata;
+  secret: ImportedSecret;
+  dryRun: boolean;
+  by: Actor;
+  /** Records what the source said, once the client is written (never in a dry run). */
+  remember(): Promise<void>;
+}
+
+/** How an imported secret was given, for the audit trail (never the secret). */
+function secretKind(secret: ImportedSecret): string {
+  return secret === null ? 'none' : 'plain' in secret ? 'given' : hashFormat(secret.hash);
+}
+
+/** The fields where a client differs from what the source says (the secret excepted: see importClient). */
+function differingFields(current: ClientMetadata, source: ClientMetadata): string[] {
+  return IMPORTED_METADATA.filter((field) => !sameValue(field, current[field], source[field]));
 }
 
 /** Client registration shared by every admin surface (CLI, admin API, legacy dialects). */
@@ -293,12 +378,14 @@ export class ClientService {
       if (patch.description === null || patch.description === '') delete metadata.description;
       else metadata.description = patch.description;
     }
-    if (patch.redirectUris !== undefined) metadata.redirect_uris = [...new Set(patch.redirectUris)];
-    if (patch.postLogoutRedirectUris !== undefined) metadata.post_logout_redirect_uris = [...new Set(patch.postLogoutRedirectUris)];
-    if (patch.scope !== undefined) metadata.scope = [...new Set(patch.scope)].join(' ');
+    // A list given in another order is the same list: the stored one is kept, so a reorder writes nothing.
+    const setList = (field: string, value: unknown) => { if (!sameValue(field, metadata[field], value)) metadata[field] = value; };
+    if (patch.redirectUris !== undefined) setList('redirect_uris', [...new Set(patch.redirectUris)]);
+    if (patch.postLogoutRedirectUris !== undefined) setList('post_logout_redirect_uris', [...new Set(patch.postLogoutRedirectUris)]);
+    if (patch.scope !== undefined) setList('scope', [...new Set(patch.scope)].join(' '));
     if (patch.grantTypes !== undefined) {
-      metadata.grant_types = [...new Set(patch.grantTypes)];
-      metadata.response_types = patch.grantTypes.includes('authorization_code') ? ['code'] : [];
+      setList('grant_types', [...new Set(patch.grantTypes)]);
+      setList('response_types', patch.grantTypes.includes('authorization_code') ? ['code'] : []);
     }
     if (patch.tokenFormat !== undefined) {
       if (patch.tokenFormat !== 'opaque' && patch.tokenFormat !== 'jwt') problems.push({ field: 'token_format', message: 'must be opaque or jwt' });
@@ -313,19 +400,128 @@ export class ClientService {
     const updated = await this.store.replace(metadata, { ifStill: record.metadata });
     if (!updated) throw new NotFoundError(`no client with client_id "${clientId}"`);
     const tokensEnded = await this.endTokensIfNarrowed(clientId, record.metadata, metadata);
+    const fields = (Object.keys(PATCHED_METADATA) as Array<keyof ClientPatch>)
+      .filter((key) => patch[key] !== undefined && !sameValue(PATCHED_METADATA[key], record.metadata[PATCHED_METADATA[key]], metadata[PATCHED_METADATA[key]]));
     await this.audit?.record({ event: 'client.updated', ...by, clientId, detail: {
-      fields: Object.keys(patch).filter((k) => patch[k as keyof ClientPatch] !== undefined), changes: decisiveChanges(record.metadata, metadata), ...(tokensEnded ? { tokensEnded } : {}),
+      fields, changes: recordedChanges(record.metadata, metadata), ...(tokensEnded ? { tokensEnded } : {}),
     } });
     return toClient(updated);
   }
 
   /**
    * Brings a client across from another system with its client_id and secret
-   * as they were, so the client keeps working without a change: created,
-   * replaced to match, or left unchanged. The same rules as every other
-   * surface (metadata-rules.ts, the reserved-client guard).
+   * as they were, so the client keeps working without a change. The same
+   * rules as every other surface (metadata-rules.ts, the reserved-client
+   * guard). What is written is decided against what the source said at the
+   * last import (ClientsStore.sourceFingerprints), never against the client
+   * as it is now, so a change made in Gatehouse since (a rotated secret, a
+   * narrowed scope, a new description) is never undone by a re-run:
+   *
+   * - never imported: `created`, whole;
+   * - the source unchanged since the last import: `unchanged`, nothing written;
+   * - changed at the source: only the fields that changed there are written
+   *   onto the client as it is now (`updated`, with `fields`);
+   * - imported before, deleted in Gatehouse since: `skipped`, not brought back;
+   * - in Gatehouse but never fingerprinted (imported before fingerprints were
+   *   kept, or registered here under this client_id): `unchanged`, nothing
+   *   written; the source as it is now is recorded, so that its later changes
+   *   are imported. Not knowing what the source said before, an import
+   *   cannot tell a change made here from one made there, and keeps the client.
+   *
+   * A dry run answers the same and writes nothing, fingerprints included.
    */
   async importClient(input: ImportedClient, options: { dryRun?: boolean } = {}, by: Actor = { actor: 'import' }): Promise<ClientImportOutcome> {
+    const { metadata, secret } = await this.checkImported(input);
+    const sources = this.store.sourceFingerprints;
+    const fingerprint = sources.digest(sourceFields(metadata, secret));
+    const [existing, previous] = await Promise.all([this.store.find(input.clientId), sources.find([input.clientId])]);
+    const before = previous.get(input.clientId);
+    const row: SourceRow = {
+      metadata, secret, dryRun: options.dryRun === true, by,
+      remember: async () => { if (!options.dryRun) await sources.record([{ key: input.clientId, fingerprint }]); },
+    };
+    if (!existing) return before ? { outcome: 'skipped', reason: DELETED_SINCE_IMPORT } : this.createImported(row);
+    if (!before) return this.adoptImported(existing, row);
+    return this.applySourceChanges(existing, changedAtSource(before, fingerprint), row);
+  }
+
+  /** A client the source has and Gatehouse never had: created whole. */
+  private async createImported({ metadata, secret, dryRun, by, remember }: SourceRow): Promise<ClientImportOutcome> {
+    const fields = [...IMPORTED_METADATA.filter((field) => metadata[field] !== undefined), ...(secret ? [SECRET_FIELD] : [])];
+    if (dryRun) return { client: toClient({ clientId: metadata.client_id, metadata, createdAt: new Date(), updatedAt: new Date() }), outcome: 'created', fields };
+    const record = await this.store.putImported(metadata, secret);
+    await remember();
+    await this.audit?.record({ event: 'client.imported', ...by, clientId: record.clientId, detail: { outcome: 'created', secret: secretKind(secret) } });
+    return { client: toClient(record), outcome: 'created', fields };
+  }
+
+  /**
+   * A client in Gatehouse that no import fingerprinted: kept as it is, and
+   * the source recorded from now on; where they differ, the audit trail
+   * names the fields kept.
+   */
+  private async adoptImported(existing: ClientRecord, { metadata, secret, dryRun, by, remember }: SourceRow): Promise<ClientImportOutcome> {
+    await remember();
+    const kept = await this.differingFrom(existing, metadata, secret);
+    if (kept.length && !dryRun) await this.audit?.record({ event: 'client.import_adopted', ...by, clientId: existing.clientId, detail: { kept } });
+    return { client: toClient(existing), outcome: 'unchanged', fields: [] };
+  }
+
+  /** The source's values of the fields that `changed` there, written onto the client as Gatehouse has it now. */
+  private async applySourceChanges(existing: ClientRecord, changed: string[], { metadata, secret, dryRun, by, remember }: SourceRow): Promise<ClientImportOutcome> {
+    if (!changed.length) return { client: toClient(existing), outcome: 'unchanged', fields: [] };
+    const clientId = existing.clientId;
+    const next = withSourceFields(existing.metadata, metadata, changed);
+    const newSecret = changed.includes(SECRET_FIELD);
+    const fields = [...IMPORTED_METADATA.filter((field) => changed.includes(field) && !sameValue(field, existing.metadata[field], next[field])), ...(newSecret ? [SECRET_FIELD] : [])];
+    // The engine's schema wants a confidential client's secret in the document; the store keeps it apart.
+    const { client_secret: storedSecret, ...document } = next;
+    const confidential = document.token_endpoint_auth_method !== 'none';
+    try {
+      await this.assertAcceptable(confidential ? { ...document, client_secret: 'checked-apart' } : document, []);
+    } catch (error) {
+      if (!(error instanceof ValidationError)) throw error;
+      throw new ValidationError(error.fields.map((p) => ({ ...p, message: `${p.message} (client "${clientId}": its changes at the source applied to it as changed in Gatehouse)` })));
+    }
+    if (confidential && !newSecret && !storedSecret) {
+      throw new ValidationError([{ field: 'client_secret', message: `the client has no secret in Gatehouse and the source's did not change (client "${clientId}")` }]);
+    }
+    if (!fields.length) {
+      await remember();
+      return { client: toClient(existing), outcome: 'unchanged', fields };
+    }
+    if (dryRun) return { client: toClient({ ...existing, metadata: next, updatedAt: new Date() }), outcome: 'updated', fields };
+    const record = newSecret ? await this.store.putImported(document as ClientMetadata, confidential ? secret : null) : await this.replaceImported(existing, next);
+    await remember();
+    const tokensEnded = await this.endTokensIfNarrowed(clientId, existing.metadata, next);
+    await this.audit?.record({ event: 'client.imported', ...by, clientId, detail: {
+      outcome: 'updated', fields, changes: recordedChanges(existing.metadata, next), ...(newSecret ? { secret: secretKind(secret) } : {}), ...(tokensEnded ? { tokensEnded } : {}),
+    } });
+    return { client: toClient(record), outcome: 'updated', fields };
+  }
+
+  /** The client's new metadata, its secret kept, only while no one else changed it since it was read. */
+  private async replaceImported(existing: ClientRecord, next: ClientMetadata): Promise<ClientRecord> {
+    try {
+      const record = await this.store.replace(next, { ifStill: existing.metadata });
+      if (record) return record;
+    } catch (error) {
+      if (!(error instanceof ClientChangedError)) throw error;
+    }
+    throw new ConflictError('client_id', `client "${existing.clientId}" was changed or deleted during the import; run it again`);
+  }
+
+  /** The fields (and the secret) where a client in Gatehouse differs from what the source says. */
+  private async differingFrom(existing: ClientRecord, source: ClientMetadata, secret: ImportedSecret): Promise<string[]> {
+    const stored = existing.metadata.client_secret;
+    const sameSecret = secret === null ? !stored
+      : 'plain' in secret ? await this.store.hasSecret(existing.clientId, secret.plain)
+        : stored === secret.hash;
+    return [...differingFields(existing.metadata, source), ...(sameSecret ? [] : [SECRET_FIELD])];
+  }
+
+  /** An imported client's metadata and secret, or the ValidationError naming every problem (nothing is looked up or written). */
+  private async checkImported(input: ImportedClient): Promise<{ metadata: ClientMetadata; secret: ImportedSecret }> {
     assertClientChangeable(String(input.clientId));
     const problems: FieldProblem[] = [];
     if (typeof input.clientId !== 'string' || !CLIENT_ID.test(input.clientId)) {
@@ -339,7 +535,7 @@ export class ClientService {
     const given = [input.clientSecret, input.clientSecretHash, input.clientSecretSealed].filter((value) => value !== undefined && value !== '');
     if (input.public && given.length) problems.push({ field: 'client_secret', message: 'a public client has no secret' });
     if (!input.public && given.length !== 1) problems.push({ field: 'client_secret', message: 'a confidential client needs exactly one of client_secret, client_secret_hash, client_secret_sealed' });
-    let secret: { plain: string } | { hash: string } | null = null;
+    let secret: ImportedSecret = null;
     if (!input.public && given.length === 1) {
       if (input.clientSecretSealed) {
         try {
@@ -365,23 +561,7 @@ export class ClientService {
     if (problems.length) throw new ValidationError(problems.map((p) => ({ ...p, message: `${p.message} (client "${input.clientId}")` })));
     // The engine's schema wants a confidential client's secret in the document; the store keeps it apart.
     await this.assertAcceptable(input.public ? metadata : { ...metadata, client_secret: 'checked-apart' }, []);
-
-    const existing = await this.store.find(input.clientId);
-    let outcome: 'created' | 'updated' | 'unchanged' = 'created';
-    if (existing) {
-      const sameSecret = secret === null ? !existing.metadata.client_secret
-        : 'plain' in secret ? await this.store.hasSecret(input.clientId, secret.plain)
-          : existing.metadata.client_secret === secret.hash;
-      outcome = sameSecret && comparable(existing.metadata) === comparable(metadata) ? 'unchanged' : 'updated';
-    }
-    if (outcome === 'unchanged') return { client: toClient(existing!), outcome };
-    if (options.dryRun) return { client: toClient({ clientId: input.clientId, metadata, createdAt: existing?.createdAt ?? new Date(), updatedAt: new Date() }), outcome };
-    const record = await this.store.putImported(metadata, secret);
-    const tokensEnded = existing ? await this.endTokensIfNarrowed(record.clientId, existing.metadata, metadata) : false;
-    await this.audit?.record({ event: 'client.imported', ...by, clientId: record.clientId, detail: {
-      outcome, secret: secret === null ? 'none' : 'plain' in secret ? 'given' : hashFormat(secret.hash), ...(tokensEnded ? { tokensEnded } : {}),
-    } });
-    return { client: toClient(record), outcome };
+    return { metadata, secret };
   }
 
   /**

@@ -50,9 +50,87 @@ function describe(error: ErrorObject, raw: Record<string, unknown>): string {
   const setting = settings[key];
   const label = setting ? setting.env : key || 'configuration';
   // Connection strings and secrets may carry passwords: never echo their values.
-  const secret = key === 'cookieSecrets' || key === 'secretsKey' || key === 'databaseUrl' || key === 'redisUrl';
+  const secret = key === 'cookieSecrets' || key === 'secretsKey' || key === 'databaseUrl' || key === 'redisUrl'
+    || (key === 'issuer' && carriesUserInfo(raw[key]));
   const shown = secret || raw[key] === undefined ? '' : ` (got ${JSON.stringify(raw[key])})`;
   return `${label} ${complaint(key, error)}${shown}`;
+}
+
+// ajv's coerceTypes turns any string Number() reads into a number: hex
+// (0x1d5c), exponents (1e3), leading zeros (07262), "Infinity". A number
+// is written in plain decimal digits, or it is refused, so that the value
+// Gatehouse uses is the one the operator reads.
+const PLAIN_INTEGER = /^-?(0|[1-9][0-9]*)$/;
+const INTEGER_SETTINGS = (Object.keys(configSchema.properties) as SettingName[])
+  .filter((name) => (configSchema.properties[name] as { type?: string }).type === 'integer');
+
+/**
+ * Turns integer settings written in plain decimal into numbers, and returns
+ * the ones written otherwise that ajv would have coerced (the rest, such as
+ * "abc", ajv refuses itself).
+ */
+function unplainIntegers(raw: Record<string, unknown>): SettingName[] {
+  const refused: SettingName[] = [];
+  for (const name of INTEGER_SETTINGS) {
+    const value = raw[name];
+    if (typeof value !== 'string') continue;
+    if (PLAIN_INTEGER.test(value)) raw[name] = Number(value);
+    else if (!Number.isNaN(Number(value))) refused.push(name);
+  }
+  return refused;
+}
+
+function carriesUserInfo(value: unknown): boolean {
+  return typeof value === 'string' && /^[a-z][a-z0-9+.-]*:\/\/[^/?#]*@/i.test(value);
+}
+
+/**
+ * What the URL pattern cannot say about ISSUER. A path is refused because
+ * Gatehouse mounts its endpoints, pages and APIs at the root of its host;
+ * oidc-provider would resolve its routes under the path while the routers
+ * beside it do not (start-up then failed with a stack trace). User-info is
+ * refused because the issuer is public: it is in discovery and in every
+ * token's `iss`, and it is printed at start.
+ */
+function issuerProblems(issuer: string): string[] {
+  let url: URL;
+  try {
+    url = new URL(issuer);
+  } catch {
+    return [`  - ${settings.issuer.env} is not a valid URL`];
+  }
+  const problems: string[] = [];
+  if (url.username || url.password) {
+    problems.push(`  - ${settings.issuer.env} must not carry a user name or password (user:password@): the issuer is public, in discovery and in every token`);
+  }
+  if (url.pathname.replace(/\/+$/, '') !== '') {
+    problems.push(`  - ${settings.issuer.env} must have no path (got "${url.pathname}"): Gatehouse serves its endpoints at the root of its host, and serving under a path prefix is not supported; give it a host name (or subdomain) of its own`);
+  }
+  return problems;
+}
+
+/**
+ * REDIS_URL's database is its path (redis://host:port/2). ioredis takes
+ * whatever is there and sends SELECT NaN for a word, which failed start-up
+ * with Redis's own error and no setting named.
+ */
+function redisUrlProblems(redisUrl: string): string[] {
+  let url: URL;
+  try {
+    url = new URL(redisUrl);
+  } catch {
+    return [`  - ${settings.redisUrl.env} is not a valid URL`];
+  }
+  // ioredis reads it from the path, else from ?db=.
+  const database = url.pathname.length > 1 ? url.pathname.slice(1) : url.searchParams.get('db') ?? '';
+  if (database === '' || /^(0|[1-9][0-9]{0,4})$/.test(database)) return [];
+  return [`  - ${settings.redisUrl.env} must name its database as a number after the host, e.g. redis://cache:6379/2 (got database "${database}")`];
+}
+
+/** Two listeners of this process on one port: the second would find it taken by the first. */
+function portProblems(raw: Record<string, unknown>): string[] {
+  if (raw.metricsPort === undefined || raw.metricsPort !== raw.port) return [];
+  return [`  - ${settings.metricsPort.env} must differ from ${settings.port.env} (both are ${String(raw.port)}): /metrics gets a listener of its own`];
 }
 
 /** One way to reach Redis at most, and a sentinel set always with its master's name. */
@@ -81,6 +159,10 @@ function redisProblems(raw: Record<string, unknown>): string[] {
   return problems;
 }
 
+function validPort(value: unknown): value is number {
+  return typeof value === 'number' && Number.isInteger(value) && value >= 1 && value <= 65535;
+}
+
 /**
  * Reads the configuration from the environment, applies the documented
  * defaults and validates the result. Throws a ConfigError naming every bad
@@ -106,10 +188,20 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): GatehouseConfi
     if (typeof raw[name] === 'string') raw[name] = (raw[name] as string).split(',').map((s) => s.trim()).join(',');
   }
   const shown = { ...raw };
-  if (raw.issuer === undefined) raw.issuer = `http://localhost:${String(raw.port)}`;
+  const unplain = unplainIntegers(raw);
+  // Derived from the validated number, never from the text (a PORT of
+  // 0x1d5c would otherwise give the issuer http://localhost:0x1d5c). An
+  // invalid PORT is reported on its own; the issuer is then a placeholder.
+  const derivedIssuer = raw.issuer === undefined;
+  if (derivedIssuer) raw.issuer = validPort(raw.port) ? `http://localhost:${raw.port}` : 'http://localhost';
 
   // One line per setting (ajv may report a pattern and a format for the same value).
-  const problems = validate(raw) ? [] : [...new Set((validate.errors ?? []).map((e) => `  - ${describe(e, shown)}`))];
+  const problems = unplain.map((name) => `  - ${settings[name].env} must be a whole number written in decimal digits, e.g. ${String(settings[name].default ?? 3000)} (got ${JSON.stringify(shown[name])})`);
+  const ajvErrors = validate(raw) ? [] : (validate.errors ?? []).filter((e) => !unplain.includes(e.instancePath.split('/')[1] as SettingName));
+  problems.push(...new Set(ajvErrors.map((e) => `  - ${describe(e, shown)}`)));
+  if (!derivedIssuer && typeof raw.issuer === 'string' && !ajvErrors.some((e) => e.instancePath === '/issuer')) problems.push(...issuerProblems(raw.issuer));
+  if (typeof raw.redisUrl === 'string') problems.push(...redisUrlProblems(raw.redisUrl));
+  problems.push(...portProblems(raw));
   // A key generated into the data folder would differ on every machine that
   // shares the database: with a server database the operator must give one.
   if (raw.databaseUrl !== undefined && raw.secretsKey === undefined) {

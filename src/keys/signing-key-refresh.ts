@@ -1,3 +1,4 @@
+import type { OutageReporter } from '../observability/outage-log.js';
 import type { KeyService, SigningKeySet } from './service.js';
 
 /** How often a process reads the key store for keys rotated elsewhere, in ms. */
@@ -22,6 +23,7 @@ export class SigningKeyRefresh {
   current: SigningKeySet;
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<void> | undefined;
+  private outages: OutageReporter | undefined;
 
   constructor(
     private readonly keys: KeyService,
@@ -33,7 +35,13 @@ export class SigningKeyRefresh {
     this.current = initial;
   }
 
-  start(): void {
+  /**
+   * `outages` hears of every read that met an unreachable store and of every
+   * read that succeeded, so that an outage is logged when it begins and ends
+   * rather than at every interval; other failures still go to `failed`.
+   */
+  start(outages?: OutageReporter): void {
+    this.outages = outages;
     this.timer ??= setInterval(() => { this.running ??= this.refresh().finally(() => { this.running = undefined; }); }, this.intervalMs);
     // A refresh never keeps the process alive on its own.
     this.timer.unref();
@@ -45,9 +53,10 @@ export class SigningKeyRefresh {
     try {
       next = await this.keys.signingKeySet();
     } catch (error) {
-      this.failed(error);
+      if (!this.outages?.unavailable(error)) this.failed(error);
       return;
     }
+    this.outages?.available();
     if (fingerprint(next) === fingerprint(this.current)) return;
     const previous = this.current;
     this.apply(next, previous);

@@ -53,6 +53,7 @@ describe('audit trail', () => {
     await server.services.clients.update(client.clientId, { scope: ['read', 'admin'], redirectUris: [REDIRECT_URI, 'https://rp.example.test/other'], name: 'Widened 2' }, { actor: 'cli' });
     const updated = (await server.services.audit.list({ clientId: client.clientId })).items.find((e) => e.event === 'client.updated')!;
     expect(updated.detail.changes).to.deep.equal({
+      client_name: { from: 'Widened', to: 'Widened 2' },
       scope: { from: 'read', to: 'read admin' },
       redirect_uris: { from: [REDIRECT_URI], to: [REDIRECT_URI, 'https://rp.example.test/other'] },
     });

@@ -220,21 +220,47 @@ describe('start-up: a taken port', function () {
   });
 });
 
-describe('start-up: one failure, one message', function () {
+describe('start-up: one failure, one message; a store that cannot be reached is waited for', function () {
   this.timeout(60_000);
 
-  it('a Redis that refuses connections is named with the reason, not "Connection is closed."', async () => {
+  /**
+   * A server started with `env` while a store cannot be reached: it waits
+   * for the store (docs/operations/systemd.md, "Starting during an
+   * outage"). Answers its one "waiting" log line and everything it wrote,
+   * once SIGTERM has ended the wait (exit 0: nothing was cut off).
+   */
+  async function waitingAtStart(env: Record<string, string>, dataDir: string): Promise<{ waiting: Record<string, unknown>; output: string }> {
+    const server = spawn(process.execPath, ['dist/src/server.js'], {
+      env: { ...process.env, ...env, PORT: String(await freePort()), GATEHOUSE_DATA_DIR: dataDir, LOG_LEVEL: 'warn', LOG_FORMAT: 'json' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let output = '';
+    const exited = new Promise((resolve) => server.once('exit', resolve));
+    server.stdout!.setEncoding('utf8').on('data', (chunk: string) => { output += chunk; });
+    server.stderr!.setEncoding('utf8').on('data', (chunk: string) => { output += chunk; });
+    try {
+      const deadline = Date.now() + 20_000;
+      let waiting: Record<string, unknown> | undefined;
+      while (!waiting) {
+        if (Date.now() > deadline) throw new Error(`no "waiting" line: ${output}`);
+        await new Promise((resolve) => setTimeout(resolve, 100));
+        waiting = output.split('\n').filter((line) => line.startsWith('{')).map((line) => JSON.parse(line) as Record<string, unknown>)
+          .find((line) => String(line.msg).includes('waiting for it'));
+      }
+      server.kill('SIGTERM');
+      expect(await exited, output).to.equal(0);
+      return { waiting, output };
+    } finally {
+      if (server.exitCode === null) server.kill('SIGKILL');
+    }
+  }
+
+  it('a Redis that refuses connections is waited for, named with the reason, not "Connection is closed."', async () => {
     const dataDir = await tempDir();
     const closed = await freePort();
     try {
-      const server = spawn(process.execPath, ['dist/src/server.js'], {
-        env: { ...process.env, DATABASE_URL: '', REDIS_URL: `redis://127.0.0.1:${closed}`, PORT: String(await freePort()), GATEHOUSE_DATA_DIR: dataDir, LOG_LEVEL: 'silent' },
-        stdio: ['ignore', 'ignore', 'pipe'],
-      });
-      let stderr = '';
-      server.stderr!.setEncoding('utf8').on('data', (chunk: string) => { stderr += chunk; });
-      expect(await new Promise((resolve) => server.once('exit', resolve))).to.equal(1);
-      expect(stderr.trim()).to.equal(`gatehouse: REDIS_URL: cannot reach redis://127.0.0.1:${closed}: connection refused (is Redis running and listening there?)`);
+      const { waiting } = await waitingAtStart({ DATABASE_URL: '', REDIS_URL: `redis://127.0.0.1:${closed}` }, dataDir);
+      expect(waiting.reason).to.equal(`REDIS_URL: cannot reach redis://127.0.0.1:${closed}: connection refused (is Redis running and listening there?)`);
     } finally {
       await rm(dataDir, { recursive: true, force: true });
     }
@@ -247,16 +273,10 @@ describe('start-up: one failure, one message', function () {
       for (const env of [
         { DATABASE_URL: `postgres://gatehouse:UserInfoSecret@127.0.0.1:${closed}/gatehouse?password=QuerySecret&sslpassword=KeySecret`, REDIS_URL: '', SECRETS_KEY: Buffer.alloc(32, 9).toString('base64') },
         { DATABASE_URL: '', REDIS_URL: `redis://127.0.0.1:${closed}/2?password=QuerySecret` },
-      ]) {
-        const server = spawn(process.execPath, ['dist/src/server.js'], {
-          env: { ...process.env, ...env, PORT: String(await freePort()), GATEHOUSE_DATA_DIR: dataDir, LOG_LEVEL: 'silent' },
-          stdio: ['ignore', 'ignore', 'pipe'],
-        });
-        let stderr = '';
-        server.stderr!.setEncoding('utf8').on('data', (chunk: string) => { stderr += chunk; });
-        expect(await new Promise((resolve) => server.once('exit', resolve))).to.equal(1);
-        expect(stderr).to.include('cannot reach').and.include(`127.0.0.1:${closed}`);
-        expect(stderr).not.to.match(/UserInfoSecret|QuerySecret|KeySecret/);
+      ] as Array<Record<string, string>>) {
+        const { waiting, output } = await waitingAtStart(env, dataDir);
+        expect(String(waiting.reason)).to.include('cannot reach').and.include(`127.0.0.1:${closed}`);
+        expect(output).not.to.match(/UserInfoSecret|QuerySecret|KeySecret/);
       }
     } finally {
       await rm(dataDir, { recursive: true, force: true });

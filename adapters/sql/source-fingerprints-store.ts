@@ -1,0 +1,49 @@
+import { createHash } from 'node:crypto';
+import type { SourceFingerprint, SourceFingerprintStore } from '../contract.js';
+import type { SecretsAtRest } from '../secrets-at-rest.js';
+import type { SqlExecutor } from './database.js';
+
+/** The kinds of imported record, each a namespace of keys in the one table. */
+export type ImportedKind = 'client' | 'account';
+
+/**
+ * Source fingerprints in SQL (the rules: SourceFingerprintStore in
+ * contract.ts), one row per kind and key. Digests are HMACs under the
+ * client-secret pepper of SECRETS_KEY, over a text that names this purpose,
+ * the kind and the field, so no digest can stand for a client secret's
+ * stored hash, nor for the same value in another field.
+ */
+export class SqlSourceFingerprintStore implements SourceFingerprintStore {
+  /**
+   * `secrets` is always given by openStorage; without it (a test's bare
+   * store) digests are plain SHA-256.
+   */
+  constructor(private readonly db: SqlExecutor, private readonly kind: ImportedKind, private readonly secrets?: SecretsAtRest) {}
+
+  digest(fields: Record<string, string>): SourceFingerprint {
+    return Object.fromEntries(Object.entries(fields).map(([field, value]) => [field, this.digestOf(`gatehouse import fingerprint v1\n${this.kind}\n${field}\n${value}`)]));
+  }
+
+  private digestOf(text: string): string {
+    // The stored form is `hmac-sha256.<key id>.<mac>`: the mac alone is kept.
+    return this.secrets ? this.secrets.hashClientSecret(text).split('.').pop()! : createHash('sha256').update(text).digest('base64url');
+  }
+
+  async find(keys: string[]): Promise<Map<string, SourceFingerprint>> {
+    if (!keys.length) return new Map();
+    const { rows } = await this.db.query<{ key: string; fields: SourceFingerprint }>(
+      'SELECT key, fields FROM import_fingerprints WHERE kind = $1 AND key = ANY($2::text[])', [this.kind, keys],
+    );
+    return new Map(rows.map((row) => [row.key, row.fields]));
+  }
+
+  async record(entries: Array<{ key: string; fingerprint: SourceFingerprint }>): Promise<void> {
+    if (!entries.length) return;
+    await this.db.query(
+      `INSERT INTO import_fingerprints (kind, key, fields)
+       SELECT $1, entry.key, entry.fields FROM jsonb_to_recordset($2::jsonb) AS entry(key text, fields jsonb)
+       ON CONFLICT (kind, key) DO UPDATE SET fields = excluded.fields, recorded_at = now()`,
+      [this.kind, JSON.stringify(entries.map((entry) => ({ key: entry.key, fields: entry.fingerprint })))],
+    );
+  }
+}
