@@ -25,3 +25,27 @@ export function redirectUriProblem(uri: string): string | undefined {
   }
   return url.protocol.slice(0, -1).includes('.') ? undefined : 'a private-use scheme must be a reversed domain name such as com.example.app';
 }
+
+/** A redirect URI only a native app can receive: plain http to this machine, or a private-use scheme. */
+function nativeOnly(uri: string): boolean {
+  const url = URL.parse(uri);
+  if (!url) return false;
+  if (url.protocol === 'http:') return LOOPBACK_HOSTS.has(url.hostname);
+  return url.protocol !== 'https:';
+}
+
+/**
+ * RFC 8252: what kind of client oidc-provider should take a client for. A
+ * public client whose every redirect URI is loopback http or a private-use
+ * scheme is a native app: oidc-provider then accepts any port on a loopback
+ * redirect at run time (RFC 8252 §7.3, RFC 9700 §4.1.3) and private-use
+ * schemes at all, both of which it refuses a web client. Every other client
+ * is a web client (oidc-provider's default). Gatehouse's admin surfaces
+ * describe clients as public or confidential with their redirect URIs, so
+ * this is derived from those, not asked for.
+ */
+export function applicationTypeOf(metadata: Readonly<Record<string, unknown>>): 'native' | 'web' {
+  const uris = Array.isArray(metadata.redirect_uris) ? metadata.redirect_uris : [];
+  const native = metadata.token_endpoint_auth_method === 'none' && uris.length > 0 && uris.every((uri) => typeof uri === 'string' && nativeOnly(uri));
+  return native ? 'native' : 'web';
+}

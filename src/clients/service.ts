@@ -10,6 +10,7 @@ import { clientMetadataProblems, SKIP_CONSENT } from './metadata-rules.js';
 import { type ClientIdentity, clientIdentity } from './client-identity.js';
 import { CLIENT_SECRET_MAX_LENGTH, givenSecretProblems } from './given-secrets.js';
 import { assertClientChangeable, isReservedClient } from './reserved-clients.js';
+import { applicationTypeOf } from './redirect-uris.js';
 import { clampedPaging } from '../paging/parameters.js';
 import { hashFormat, isVerifiableHash } from '../accounts/password-hashes.js';
 import { CLIENT_DIALECT_LIFETIMES, type DialectLifetimes, SIGNED_DIALECT_LIFETIMES } from '../provider/lifetimes.js';
@@ -677,7 +678,8 @@ export class ClientService {
     problems.push(...clientMetadataProblems(metadata, { origin: 'administrator', registeredScopes }));
     if (problems.length) throw new ValidationError(problems);
     try {
-      await this.validateMetadata(metadata);
+      // Judged as the provider will read it (provider/client-application-type.ts).
+      await this.validateMetadata({ ...metadata, application_type: metadata.application_type ?? applicationTypeOf(metadata) });
     } catch (error) {
       const message = (error as { error_description?: string }).error_description ?? (error as Error).message;
       throw new ValidationError([{ field: 'metadata', message }]);

@@ -16,6 +16,7 @@ import { CLIENT_DIALECT_LIFETIMES, dialectLifetime, isDialectLifetimes } from '.
 import { pkceRequired } from './pkce-exemption.js';
 import { browserClientOrigin } from './cors-policy.js';
 import { bitsOfOpaqueRandomness, skippingForeignRefreshTokens } from './token-values.js';
+import { withApplicationTypes } from './client-application-type.js';
 import { SKIP_CONSENT } from '../clients/metadata-rules.js';
 import { clientIdentity } from '../clients/client-identity.js';
 import { enforceClientRules, REGISTRATION_POLICY, registrationPolicy } from './registration.js';
@@ -280,7 +281,7 @@ export function buildProvider(config: GatehouseConfig, deps: ProviderDeps): Prov
       clientAuthSigningAlgValues: [...ASYMMETRIC_SIGNING_ALGS],
       requestObjectSigningAlgValues: [...ASYMMETRIC_SIGNING_ALGS],
     },
-    adapter: skippingForeignRefreshTokens(deps.adapter),
+    adapter: skippingForeignRefreshTokens(withApplicationTypes(deps.adapter)),
     clientBasedCORS: browserClientOrigin,
     findAccount: deps.findAccount,
     jwks: deps.jwks as Configuration['jwks'],

@@ -116,9 +116,9 @@ describe('device authorization grant (RFC 8628), through openid-client', () => {
   it('refuses a client that is not registered for the device grant', async () => {
     const { client, clientSecret } = await server.services.clients.create({ name: 'No devices', grantTypes: ['client_credentials'], scope: ['read'] });
     const other = await discover(server, client.clientId, clientSecret);
-    // oidc-provider's choice of code for a grant type the client lacks.
+    // RFC 8628 §3.2 (RFC 6749 §5.2): a grant the authenticated client lacks.
     const refused = await oauthError(oidc.initiateDeviceAuthorization(other, { scope: 'read' }));
-    expect(refused).to.deep.equal({ error: 'invalid_request', status: 400 });
+    expect(refused).to.deep.equal({ error: 'unauthorized_client', status: 400 });
   });
 });
 
