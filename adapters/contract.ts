@@ -191,11 +191,12 @@ export type SourceFingerprint = Record<string, string>;
 
 /**
  * The source fingerprints of one kind of imported record (clients by
- * client_id, accounts by username key). An import's re-run compares the
- * source with what the source said last time, not with the record as it is
- * now, so it writes only the fields that changed at the source and never
- * undoes a change made in Gatehouse since (a rotated secret, a deactivated
- * user, a role taken away). Rules every implementation keeps:
+ * client_id, accounts by username key, scopes by name, resource servers by
+ * URI). An import's re-run compares the source with what the source said
+ * last time, not with the record as it is now, so it writes only the fields
+ * that changed at the source and never undoes a change made in Gatehouse
+ * since (a rotated secret, a deactivated user, a role taken away, a scope
+ * made restricted, a shorter token lifetime). Rules every implementation keeps:
  *
  * - `digest` is deterministic and keyed (HMAC under the deployment's
  *   SECRETS_KEY, as openStorage builds it): the table holds no value, and a
@@ -204,9 +205,9 @@ export type SourceFingerprint = Record<string, string>;
  *   trip; a key never imported is absent from the map.
  * - `record` inserts or replaces each key's whole fingerprint, all in one
  *   statement (atomic). No key may appear twice.
- * - A fingerprint outlives its record: deleting the client or the account
- *   leaves it, so a re-run can tell "deleted in Gatehouse" from "never
- *   imported" and does not bring the record back.
+ * - A fingerprint outlives its record: deleting the client, the account or
+ *   the resource server leaves it, so a re-run can tell "deleted in
+ *   Gatehouse" from "never imported" and does not bring the record back.
  * - It is written after the record it describes, not in the same
  *   transaction: a run stopped between the two leaves the earlier
  *   fingerprint, so the next run writes the same source values again (the
@@ -500,6 +501,8 @@ export interface ScopesStore {
   list(): Promise<ScopeRecord[]>;
   /** Adds a scope or changes its description and warning flag. */
   save(scope: ScopeRecord): Promise<void>;
+  /** What import sources last said about each scope, by name (an import's "unchanged" test). */
+  readonly sourceFingerprints: SourceFingerprintStore;
 }
 
 export interface ResourceServerRecord {
@@ -522,6 +525,8 @@ export interface ResourceServersStore {
   save(record: ResourceServerRecord): Promise<void>;
   /** True when one was removed. */
   remove(uri: string): Promise<boolean>;
+  /** What import sources last said about each resource server, by URI (an import's "unchanged" test). */
+  readonly sourceFingerprints: SourceFingerprintStore;
 }
 
 export interface AuditEvent {

@@ -37,7 +37,7 @@ import { SqlResourceServersStore } from './sql/resource-servers-store.js';
 import { SqlScopesStore } from './sql/scopes-store.js';
 import { SqlSignInSessionStore } from './sql/sign-in-sessions-store.js';
 import { SqlSourceFingerprintStore } from './sql/source-fingerprints-store.js';
-import { StorageUnavailableError } from './unavailable.js';
+import { StorageRefusedError, StorageUnavailableError } from './unavailable.js';
 
 export interface StorageOptions {
   databaseUrl?: string;
@@ -139,6 +139,18 @@ function grantView(grantId: string, payload: AdapterPayload): AccountGrant {
   return { grantId, clientId: String(payload.clientId ?? ''), scope, issuedAt: seconds(payload.iat), expiresAt: seconds(payload.exp) };
 }
 
+/**
+ * Whether PostgreSQL (or a pooler speaking for it) answered and refused the
+ * settings: the role or password (SQLSTATE class 28) or the database name
+ * (3D000, or a pooler's own words for it). A setting to change, never an
+ * outage to wait out.
+ */
+function refusedSettings(reason: unknown): boolean {
+  const { code, message } = (reason ?? {}) as { code?: unknown; message?: unknown };
+  if (typeof code === 'string' && /^(28|3D000$)/.test(code)) return true;
+  return typeof message === 'string' && /database "[^"]*" does not exist|no such database|password authentication failed/i.test(message);
+}
+
 async function openDurable(options: StorageOptions): Promise<SqlDatabase> {
   if (!options.databaseUrl) return openEmbedded(options.dataDir, options.role);
   const db = openPostgres(options.databaseUrl, {
@@ -149,7 +161,8 @@ async function openDurable(options: StorageOptions): Promise<SqlDatabase> {
   } catch (error) {
     await db.close().catch(() => {});
     const reason = error instanceof StorageUnavailableError ? error.cause : error;
-    throw new StorageUnavailableError(`DATABASE_URL: cannot reach ${redactUrl(options.databaseUrl)}: ${(reason as Error).message}`, reason);
+    const detail = `DATABASE_URL: cannot reach ${redactUrl(options.databaseUrl)}: ${(reason as Error).message}`;
+    throw refusedSettings(reason) ? new StorageRefusedError(detail, reason) : new StorageUnavailableError(detail, reason);
   }
   return db;
 }
@@ -285,8 +298,8 @@ export async function openStorage(options: StorageOptions): Promise<Storage> {
     revocations,
     clients,
     accounts: new SqlAccountsStore(db, new SqlSourceFingerprintStore(db, 'account', options.secrets)),
-    scopes: new SqlScopesStore(db),
-    resourceServers: new SqlResourceServersStore(db),
+    scopes: new SqlScopesStore(db, new SqlSourceFingerprintStore(db, 'scope', options.secrets)),
+    resourceServers: new SqlResourceServersStore(db, new SqlSourceFingerprintStore(db, 'resource_server', options.secrets)),
     keys,
     audit,
     adapter: createAdapterFactory(adapterTiers),

@@ -142,8 +142,10 @@ function runPrimary(workers: number, logger: Logger): void {
   cluster.on('exit', (worker, code, signal) => {
     const hadStarted = started.delete(worker.id);
     if (stopping) {
-      // A worker that had to be cut off (or was killed) makes the stop a failure, as in a single process.
-      if (code !== 0 || signal) process.exitCode = 1;
+      // A serving worker that had to be cut off (or was killed) makes the stop a failure, as in a single
+      // process. One still starting (even still loading, before its signal handlers: killed by the
+      // signal) had served nothing: a stop, not a failure, as a single process says too.
+      if (hadStarted && (code !== 0 || signal)) process.exitCode = 1;
       if (liveWorkers() === 0) void exit(logger, Number(process.exitCode ?? 0));
       return;
     }

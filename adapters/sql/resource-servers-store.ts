@@ -1,5 +1,6 @@
-import type { ResourceServerRecord, ResourceServersStore } from '../contract.js';
+import type { ResourceServerRecord, ResourceServersStore, SourceFingerprintStore } from '../contract.js';
 import type { SqlExecutor } from './database.js';
+import { SqlSourceFingerprintStore } from './source-fingerprints-store.js';
 
 interface Row {
   uri: string;
@@ -17,7 +18,10 @@ const COLUMNS = 'uri, scope, token_format, access_token_ttl, signing_alg';
 
 /** Registered resource servers (RFC 8707 audiences). */
 export class SqlResourceServersStore implements ResourceServersStore {
-  constructor(private readonly db: SqlExecutor) {}
+  constructor(
+    private readonly db: SqlExecutor,
+    readonly sourceFingerprints: SourceFingerprintStore = new SqlSourceFingerprintStore(db, 'resource_server'),
+  ) {}
 
   async list(): Promise<ResourceServerRecord[]> {
     const { rows } = await this.db.query<Row>(`SELECT ${COLUMNS} FROM resource_servers ORDER BY created_at, uri`);

@@ -1,9 +1,13 @@
-import type { ScopeRecord, ScopesStore } from '../contract.js';
+import type { ScopeRecord, ScopesStore, SourceFingerprintStore } from '../contract.js';
 import type { SqlExecutor } from './database.js';
+import { SqlSourceFingerprintStore } from './source-fingerprints-store.js';
 
 /** The scope registry: every scope a client may be given. */
 export class SqlScopesStore implements ScopesStore {
-  constructor(private readonly db: SqlExecutor) {}
+  constructor(
+    private readonly db: SqlExecutor,
+    readonly sourceFingerprints: SourceFingerprintStore = new SqlSourceFingerprintStore(db, 'scope'),
+  ) {}
 
   async list(): Promise<ScopeRecord[]> {
     const { rows } = await this.db.query<ScopeRecord>('SELECT name, description, warning FROM scopes ORDER BY created_at, name');

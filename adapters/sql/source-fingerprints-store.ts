@@ -4,7 +4,7 @@ import type { SecretsAtRest } from '../secrets-at-rest.js';
 import type { SqlExecutor } from './database.js';
 
 /** The kinds of imported record, each a namespace of keys in the one table. */
-export type ImportedKind = 'client' | 'account';
+export type ImportedKind = 'client' | 'account' | 'scope' | 'resource_server';
 
 /**
  * Source fingerprints in SQL (the rules: SourceFingerprintStore in

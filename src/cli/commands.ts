@@ -90,7 +90,9 @@ class ImportRowError extends AppError {
  * every client and user checked (a dry run of each) before any is written,
  * so a bad row stops the import with nothing written; then written. Re-runs
  * change nothing that has not changed at the source (created / updated /
- * unchanged counts).
+ * unchanged counts): the domain services decide each record's outcome
+ * against what the source said at the last import, so a change made in
+ * Gatehouse since is kept.
  */
 async function importBatch(services: Services, batch: ImportBatch, values: Values): Promise<Record<string, unknown>> {
   const dryRun = values['dry-run'] === true;
@@ -102,28 +104,10 @@ async function importBatch(services: Services, batch: ImportBatch, values: Value
     if (reason) entry.skips.push({ id, reason });
   };
 
-  const registered = new Map((await services.scopes.list()).map((scope) => [scope.name, scope]));
-  for (const { scope } of batch.scopes) {
-    const known = registered.get(scope.name);
-    const outcome = !known ? 'created' : known.description === scope.description && known.warning === scope.warning ? 'unchanged' : 'updated';
-    if (outcome !== 'unchanged' && !dryRun) {
-      await services.scopes.save(scope);
-      await services.audit.record({ event: 'scope.imported', actor: 'cli', detail: { name: scope.name, outcome } });
-    }
-    count('scopes', outcome, scope.name);
-  }
-  const servers = new Map((await services.resourceServers.list()).map((server) => [server.uri, server]));
-  for (const { resourceServer } of batch.resourceServers) {
-    const known = servers.get(resourceServer.uri);
-    const same = known && known.scope === resourceServer.scope.join(' ') && known.tokenFormat === resourceServer.tokenFormat
-      && known.accessTokenTtl === (resourceServer.accessTokenTtl ?? null) && known.signingAlg === (resourceServer.signingAlg ?? known.signingAlg);
-    const outcome = !known ? 'created' : same ? 'unchanged' : 'updated';
-    if (outcome !== 'unchanged' && !dryRun) {
-      await services.resourceServers.save(resourceServer);
-      await services.audit.record({ event: 'resource_server.imported', actor: 'cli', detail: { uri: resourceServer.uri, outcome } });
-    }
-    count('resource_servers', outcome, resourceServer.uri);
-  }
+  const scopes = await services.scopes.importScopes(batch.scopes.map((row) => row.scope), { dryRun }, { actor: 'cli' });
+  scopes.forEach((result, i) => count('scopes', result.outcome, batch.scopes[i]!.scope.name, result.outcome === 'skipped' ? result.reason : undefined));
+  const servers = await services.resourceServers.importServers(batch.resourceServers.map((row) => row.resourceServer), { dryRun }, { actor: 'cli' });
+  servers.forEach((result, i) => count('resource_servers', result.outcome, batch.resourceServers[i]!.resourceServer.uri, result.outcome === 'skipped' ? result.reason : undefined));
 
   // Every client and user checked before the first is written.
   const problems: string[] = [];

@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { rm, writeFile } from 'node:fs/promises';
+import { readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
@@ -60,6 +60,10 @@ describe('re-running an import keeps the changes made in Gatehouse since the las
     dir = await tempDir('gh-reimport-');
   });
   after(async () => {
+    // Other suites sharing the database count the resource servers registered.
+    for (const { uri } of await server.services.resourceServers.list()) {
+      if (uri.includes(`-${stamp}.example.test`)) await server.services.resourceServers.remove(uri);
+    }
     await server.stop();
     await rm(dir, { recursive: true, force: true });
   });
@@ -204,6 +208,143 @@ describe('re-running an import keeps the changes made in Gatehouse since the las
     expect((await show(id)).description).to.equal(null);
     expect(counts((await importFile('clients', changed)).clients!).updated).to.equal(1);
     expect((await show(id)).description).to.equal('new at the source');
+  });
+
+  // Scopes and resource servers, as `gatehouse export` writes them (an old deployment's export, re-imported until the cut-over).
+  const registryFile = async (name: string, tag: string, scope: { description: string; warning?: boolean }, server: { access_token_ttl?: number | null; signing_alg?: string } = {}) => {
+    const scopeName = `reports:${tag}`;
+    const uri = `https://reports-${tag}.example.test/`;
+    const path = await file(name, [
+      { kind: 'scope', name: scopeName, description: scope.description, warning: scope.warning ?? false },
+      { kind: 'resource_server', uri, scope: `openid ${scopeName}`, token_format: 'jwt', access_token_ttl: 600, signing_alg: 'RS256', ...server },
+    ]);
+    return { path, scopeName, uri };
+  };
+  const importExport = (path: string, ...extra: string[]) => importFile('gatehouse', path, ...extra);
+  const auditOf = async (event: string, matches: (detail: Record<string, unknown>) => boolean) =>
+    (await server.services.audit.search({ event, perPage: 500 })).items.filter((item) => matches(item.detail));
+  const fingerprinted = async (kind: string, key: string) =>
+    (await sqlDatabaseOf(server.services.storage).query('SELECT 1 FROM import_fingerprints WHERE kind = $1 AND key = $2', [kind, key])).rows.length > 0;
+
+  it('import gatehouse: a scope made restricted and a resource server lifetime changed in Gatehouse survive a re-run of the old export', async () => {
+    const tag = `kept-${stamp}`;
+    const old = await registryFile('old-export.jsonl', tag, { description: 'Reads reports' });
+    const first = await importExport(old.path);
+    expect(counts(first.scopes!)).to.deep.equal({ created: 1, updated: 0, unchanged: 0, skipped: 0 });
+    expect(counts(first.resource_servers!)).to.deep.equal({ created: 1, updated: 0, unchanged: 0, skipped: 0 });
+    // The file re-run below is what `gatehouse export` writes of these two (its clients and users are other tests' matter).
+    const everything = join(dir, 'export-everything.jsonl');
+    expect((await cli(server, 'export', '--file', everything)).code).to.equal(0);
+    const exported = (await readFile(everything, 'utf8')).split('\n').filter(Boolean).map((line) => JSON.parse(line) as Record<string, unknown>)
+      .filter((line) => line.name === old.scopeName || line.uri === old.uri);
+    expect(exported).to.have.length(2);
+    const exportPath = await file('export.jsonl', exported);
+
+    expect((await cli(server, 'scope', 'add', '--name', old.scopeName, '--description', 'Reads reports', '--warning', '--replace')).code).to.equal(0);
+    expect((await cli(server, 'resource', 'add', '--uri', old.uri, '--scope', `openid ${old.scopeName}`, '--ttl', '120')).code).to.equal(0);
+
+    const again = await importExport(exportPath);
+    expect(counts(again.scopes!), 'the source did not change').to.deep.equal({ created: 0, updated: 0, unchanged: 1, skipped: 0 });
+    expect(counts(again.resource_servers!)).to.deep.equal({ created: 0, updated: 0, unchanged: 1, skipped: 0 });
+    expect((await server.services.scopes.show(old.scopeName)).warning, 'still restricted: flagged on the consent page').to.equal(true);
+    expect((await server.services.resourceServers.show(old.uri)).accessTokenTtl).to.equal(120);
+
+    // A description changed at the source is written, and nothing else.
+    const described = await registryFile('old-export-described.jsonl', tag, { description: 'Reads and lists reports' });
+    const changed = await importExport(described.path);
+    expect(counts(changed.scopes!)).to.deep.equal({ created: 0, updated: 1, unchanged: 0, skipped: 0 });
+    expect(counts(changed.resource_servers!)).to.deep.equal({ created: 0, updated: 0, unchanged: 1, skipped: 0 });
+    expect(await server.services.scopes.show(old.scopeName)).to.deep.equal({ name: old.scopeName, description: 'Reads and lists reports', warning: true });
+    expect((await server.services.resourceServers.show(old.uri)).accessTokenTtl).to.equal(120);
+    const [imported] = await auditOf('scope.imported', (detail) => detail.name === old.scopeName && detail.outcome === 'updated');
+    expect(imported?.detail.fields).to.deep.equal(['description']);
+
+    // Removed in Gatehouse: not registered again.
+    expect((await cli(server, 'resource', 'remove', old.uri)).code).to.equal(0);
+    const removed = (await importExport(described.path)).resource_servers!;
+    expect(counts(removed)).to.deep.equal({ created: 0, updated: 0, unchanged: 0, skipped: 1 });
+    expect(removed.skips[0]!.reason).to.match(/deleted in Gatehouse after an earlier import/);
+    expect((await server.services.resourceServers.list()).some((known) => known.uri === old.uri)).to.equal(false);
+  });
+
+  it('import gatehouse: a resource server setting changed at the source is written alone, onto the lifetime set in Gatehouse', async () => {
+    const tag = `alg-${stamp}`;
+    const old = await registryFile('alg.jsonl', tag, { description: 'Reads reports' });
+    await importExport(old.path);
+    expect((await cli(server, 'resource', 'add', '--uri', old.uri, '--scope', `openid ${old.scopeName}`, '--ttl', '90')).code).to.equal(0);
+    const moved = await registryFile('alg-2.jsonl', tag, { description: 'Reads reports' }, { signing_alg: 'ES256' });
+    expect(counts((await importExport(moved.path)).resource_servers!)).to.deep.equal({ created: 0, updated: 1, unchanged: 0, skipped: 0 });
+    expect(await server.services.resourceServers.show(old.uri)).to.deep.include({ signingAlg: 'ES256', accessTokenTtl: 90 });
+    const [imported] = await auditOf('resource_server.imported', (detail) => detail.uri === old.uri && detail.outcome === 'updated');
+    expect(imported?.detail.fields).to.deep.equal(['signing_alg']);
+  });
+
+  it('import gatehouse, first re-run after upgrading: scopes and resource servers keep what Gatehouse has, the source recorded from then on', async () => {
+    const tag = `adopted-${stamp}`;
+    const old = await registryFile('adopted.jsonl', tag, { description: 'Reads reports' });
+    await importExport(old.path);
+    expect((await cli(server, 'scope', 'add', '--name', old.scopeName, '--description', 'Reads reports', '--warning', '--replace')).code).to.equal(0);
+    expect((await cli(server, 'resource', 'add', '--uri', old.uri, '--scope', `openid ${old.scopeName}`, '--ttl', '120')).code).to.equal(0);
+    // As an import made before fingerprints were kept for them left them.
+    await forgetFingerprints('scope', old.scopeName);
+    await forgetFingerprints('resource_server', old.uri);
+
+    const dry = await importExport(old.path, '--dry-run');
+    expect(counts(dry.scopes!)).to.deep.equal({ created: 0, updated: 0, unchanged: 1, skipped: 0 });
+    expect(await fingerprinted('scope', old.scopeName), 'a dry run records nothing').to.equal(false);
+    const adopted = await importExport(old.path);
+    expect(counts(adopted.scopes!)).to.deep.equal({ created: 0, updated: 0, unchanged: 1, skipped: 0 });
+    expect(counts(adopted.resource_servers!)).to.deep.equal({ created: 0, updated: 0, unchanged: 1, skipped: 0 });
+    expect((await server.services.scopes.show(old.scopeName)).warning).to.equal(true);
+    expect((await server.services.resourceServers.show(old.uri)).accessTokenTtl).to.equal(120);
+    expect((await auditOf('scope.import_adopted', (detail) => detail.name === old.scopeName))[0]?.detail.kept).to.deep.equal(['warning']);
+    expect((await auditOf('resource_server.import_adopted', (detail) => detail.uri === old.uri))[0]?.detail.kept).to.deep.equal(['access_token_ttl']);
+
+    // From now on the source's changes are known as changes.
+    const described = await registryFile('adopted-2.jsonl', tag, { description: 'Reads and lists reports' });
+    expect(counts((await importExport(described.path)).scopes!)).to.deep.equal({ created: 0, updated: 1, unchanged: 0, skipped: 0 });
+    expect(await server.services.scopes.show(old.scopeName)).to.deep.include({ description: 'Reads and lists reports', warning: true });
+  });
+
+  it('import gatehouse into a deployment that has the scope but never imported it: a restriction at the source is carried, the rest kept', async () => {
+    // As a move into a fresh deployment meets its built-in scopes.
+    const tag = `restricted-${stamp}`;
+    const source = await registryFile('restricted.jsonl', tag, { description: 'Reads reports (source wording)', warning: true });
+    expect((await cli(server, 'scope', 'add', '--name', source.scopeName, '--description', 'Reads reports')).code).to.equal(0);
+    expect(counts((await importExport(source.path, '--dry-run')).scopes!)).to.deep.equal({ created: 0, updated: 1, unchanged: 0, skipped: 0 });
+    expect((await server.services.scopes.show(source.scopeName)).warning).to.equal(false);
+    expect(counts((await importExport(source.path)).scopes!)).to.deep.equal({ created: 0, updated: 1, unchanged: 0, skipped: 0 });
+    expect(await server.services.scopes.show(source.scopeName)).to.deep.include({ description: 'Reads reports', warning: true });
+    expect((await auditOf('scope.import_adopted', (detail) => detail.name === source.scopeName))[0]?.detail.kept).to.deep.equal(['description']);
+    const [imported] = await auditOf('scope.imported', (detail) => detail.name === source.scopeName);
+    expect(imported?.detail).to.deep.include({ fields: ['warning'], changes: { warning: { from: false, to: true } } });
+  });
+
+  it('import gatehouse --dry-run records no scope or resource server: the real run after it still sees the source change', async () => {
+    const tag = `dry-${stamp}`;
+    const fresh = await registryFile('dry-registry.jsonl', tag, { description: 'Reads reports' });
+    const planned = await importExport(fresh.path, '--dry-run');
+    expect(counts(planned.scopes!)).to.deep.equal({ created: 1, updated: 0, unchanged: 0, skipped: 0 });
+    expect(counts(planned.resource_servers!)).to.deep.equal({ created: 1, updated: 0, unchanged: 0, skipped: 0 });
+    expect((await server.services.scopes.names()).includes(fresh.scopeName)).to.equal(false);
+    expect(await fingerprinted('scope', fresh.scopeName)).to.equal(false);
+    expect(await fingerprinted('resource_server', fresh.uri)).to.equal(false);
+
+    await importExport(fresh.path);
+    // A dry run answers what the real run would do: nothing, over a change made in Gatehouse.
+    expect((await cli(server, 'scope', 'add', '--name', fresh.scopeName, '--description', 'Reads reports', '--warning', '--replace')).code).to.equal(0);
+    expect(counts((await importExport(fresh.path, '--dry-run')).scopes!)).to.deep.equal({ created: 0, updated: 0, unchanged: 1, skipped: 0 });
+    const changed = await registryFile('dry-registry-2.jsonl', tag, { description: 'New at the source' }, { access_token_ttl: 300 });
+    const dry = await importExport(changed.path, '--dry-run');
+    expect(counts(dry.scopes!).updated).to.equal(1);
+    expect(counts(dry.resource_servers!).updated).to.equal(1);
+    expect((await server.services.scopes.show(fresh.scopeName)).description).to.equal('Reads reports');
+    expect((await server.services.resourceServers.show(fresh.uri)).accessTokenTtl).to.equal(600);
+    const real = await importExport(changed.path);
+    expect(counts(real.scopes!).updated).to.equal(1);
+    expect(counts(real.resource_servers!).updated).to.equal(1);
+    expect(await server.services.scopes.show(fresh.scopeName)).to.deep.include({ description: 'New at the source', warning: true });
+    expect((await server.services.resourceServers.show(fresh.uri)).accessTokenTtl).to.equal(300);
   });
 
   it('client.updated records name and description changes, and no scope change when scopes were only reordered', async () => {

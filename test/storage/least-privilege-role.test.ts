@@ -25,6 +25,13 @@ async function refusal(db: SqlDatabase): Promise<string> {
 }
 
 const DML = 'GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO';
+
+/** The scratch database on PostgreSQL itself, past any pooler (TEST_POSTGRES_DIRECT_URL in CI). */
+function directUrl(database: string): string {
+  const url = new URL(process.env.TEST_POSTGRES_DIRECT_URL ?? process.env.DATABASE_URL!);
+  url.pathname = `/${database}`;
+  return url.toString();
+}
 const SEQUENCES = 'GRANT USAGE ON ALL SEQUENCES IN SCHEMA public TO';
 
 /**
@@ -74,7 +81,8 @@ describe('a least-privilege database role', function () {
       await database.query(`CREATE ROLE ${role} LOGIN PASSWORD '${password}'`);
       // PostgreSQL before 15 lets every role CREATE in public: take that away, as 15 does.
       await database.query(`REVOKE CREATE ON SCHEMA public FROM PUBLIC; GRANT CONNECT ON DATABASE ${database.name} TO ${role}; GRANT USAGE ON SCHEMA public TO ${role}`);
-      const url = new URL(database.url);
+      // The role signs in to PostgreSQL itself: a pooler in front (the suite's PgBouncer) knows only its own users.
+      const url = new URL(directUrl(database.name));
       url.username = role;
       url.password = password;
       roleUrl = url.toString();
@@ -131,7 +139,8 @@ describe('a least-privilege database role', function () {
       if (!database) skipBecause(this, 'needs DATABASE_URL');
       await database!.query(`ALTER DATABASE ${database!.name} SET default_transaction_read_only = on`);
       try {
-        expect(await refusal(open(database!.url))).to.match(/^DATABASE_URL: the database is read-only \(default_transaction_read_only is on\); .*point DATABASE_URL at the primary/);
+        // Directly: a pooler's server connections would keep the setting they started with.
+        expect(await refusal(open(directUrl(database!.name)))).to.match(/^DATABASE_URL: the database is read-only \(default_transaction_read_only is on\); .*point DATABASE_URL at the primary/);
       } finally {
         await database!.query(`ALTER DATABASE ${database!.name} RESET default_transaction_read_only`);
       }
