@@ -135,6 +135,8 @@ export function formFields(raw: Buffer, charset: BodyCharset): Record<string, st
  * JSON (dynamic registration) in anything but UTF-8, is a 415.
  */
 async function inProviderCharset(ctx: Context, next: () => Promise<unknown>): Promise<boolean> {
+  // Almost every body names no charset (UTF-8): answered before any media-type parsing.
+  if (!/charset/i.test(ctx.req.headers['content-type'] ?? '')) return false;
   const form = ctx.method === 'POST' && Boolean(ctx.is('application/x-www-form-urlencoded'));
   if (!form && !ctx.is('application/json')) return false;
   const charset = bodyCharset(ctx.get('content-type'), !form);
