@@ -419,6 +419,11 @@ export interface AccountChanges {
 export type NewAccount = Omit<AccountRecord, 'createdAt' | 'updatedAt' | 'active' | 'importedPasswordHash'>
   & Partial<Pick<AccountRecord, 'active' | 'importedPasswordHash'>>;
 
+/** Thrown by `AccountsStore.update` with `keepAnAdmin` when no other active administrator would remain. */
+export class NoAdminLeftError extends Error {
+  override name = 'NoAdminLeftError';
+}
+
 /** Thrown by `AccountsStore.insert` when the id or the username key is taken. */
 export class DuplicateUsernameError extends Error {
   override name = 'DuplicateUsernameError';
@@ -442,8 +447,14 @@ export interface AccountsStore {
    * so the caller compares what came back with what it sent.
    */
   insertMany(accounts: NewAccount[]): Promise<AccountRecord[]>;
-  /** Changes the given fields (undefined ones are left alone); `undefined` when there is no such account. */
-  update(id: string, changes: AccountChanges): Promise<AccountRecord | undefined>;
+  /**
+   * Changes the given fields (undefined ones are left alone); `undefined` when there is no such account.
+   * With `keepAnAdmin`, only if another active account with the `admin` role
+   * remains, decided atomically with the write (the admin rows are locked in
+   * one order, so of two administrators demoting each other at once, the
+   * second sees the first's change): otherwise NoAdminLeftError, nothing written.
+   */
+  update(id: string, changes: AccountChanges, options?: { keepAnAdmin?: boolean }): Promise<AccountRecord | undefined>;
   /**
    * Replaces the password hash only if it is still `expected` (compare and
    * set): a rehash at sign-in never overwrites a password an administrator

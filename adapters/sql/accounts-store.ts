@@ -1,4 +1,4 @@
-import { type AccountChanges, type AccountRecord, type AccountsStore, DuplicateUsernameError, type NewAccount, type SourceFingerprintStore } from '../contract.js';
+import { type AccountChanges, type AccountRecord, type AccountsStore, DuplicateUsernameError, type NewAccount, NoAdminLeftError, type SourceFingerprintStore } from '../contract.js';
 import { takeReadAhead } from '../request-scope.js';
 import { containsPattern, type SqlExecutor } from './database.js';
 import { SqlSourceFingerprintStore } from './source-fingerprints-store.js';
@@ -112,15 +112,29 @@ export class SqlAccountsStore implements AccountsStore {
   }
 
   /** Changes the given fields; `undefined` when there is no such account. */
-  async update(id: string, changes: AccountChanges): Promise<AccountRecord | undefined> {
+  async update(id: string, changes: AccountChanges, options: { keepAnAdmin?: boolean } = {}): Promise<AccountRecord | undefined> {
     const entries = (Object.keys(changes) as Array<keyof AccountChanges>).filter((key) => changes[key] !== undefined);
     if (!entries.length) return this.findById(id);
     const sets = entries.map((key, i) => `${COLUMNS[key]} = $${i + 2}${key === 'roles' ? '::jsonb' : ''}`);
     const values = entries.map((key) => (key === 'roles' ? JSON.stringify(changes.roles) : changes[key]));
+    if (!options.keepAnAdmin) {
+      const { rows } = await this.db.query<AccountRow>(
+        `UPDATE accounts SET ${sets.join(', ')}, updated_at = now() WHERE id = $1 RETURNING *`, [id, ...values],
+      );
+      return rows[0] ? toRecord(rows[0]) : undefined;
+    }
+    // The active admins are locked in id order until this statement's
+    // transaction ends; one waiting for them re-reads each row once it is
+    // free, so it sees an admin another writer has just demoted as demoted.
     const { rows } = await this.db.query<AccountRow>(
-      `UPDATE accounts SET ${sets.join(', ')}, updated_at = now() WHERE id = $1 RETURNING *`, [id, ...values],
+      `WITH admins AS (SELECT id FROM accounts WHERE active AND roles ? 'admin' ORDER BY id FOR UPDATE)
+       UPDATE accounts SET ${sets.join(', ')}, updated_at = now()
+        WHERE id = $1 AND EXISTS (SELECT 1 FROM admins WHERE admins.id <> $1)
+       RETURNING *`, [id, ...values],
     );
-    return rows[0] ? toRecord(rows[0]) : undefined;
+    if (rows[0]) return toRecord(rows[0]);
+    if (await this.findById(id)) throw new NoAdminLeftError(`no active administrator but ${id} would remain`);
+    return undefined;
   }
 
   /**

@@ -1,7 +1,7 @@
 import { createHash, randomUUID } from 'node:crypto';
 import {
   type AccountChanges, type AccountGrant, type AccountRecord, type AccountsStore, type AccountTokenStore, DuplicateUsernameError, type NewAccount as NewAccountRecord,
-  type SourceFingerprint,
+  NoAdminLeftError, type SourceFingerprint,
 } from '../../adapters/contract.js';
 import { AppError, ConflictError, type FieldProblem, NotFoundError, ValidationError } from '../errors/app-error.js';
 import type { Actor, AuditEvent, AuditLog } from '../audit/log.js';
@@ -171,6 +171,12 @@ function differingFields(current: AccountRecord, wanted: ImportedFields): string
 /** Why an import leaves out an account it brought across before. */
 export const DELETED_SINCE_IMPORT = 'deleted in Gatehouse after an earlier import: an import does not bring it back';
 
+/** The store's refusal to leave no administrator, as the conflict every surface renders. */
+function asLastAdminConflict(error: unknown): never {
+  if (error instanceof NoAdminLeftError) throw new ConflictError('role', 'no other active administrator would remain: make another account an administrator first');
+  throw error;
+}
+
 /** End-user accounts: creation with argon2id hashes, imports of other systems' hashes, and sign-in checks. */
 export class AccountService {
   /**
@@ -195,8 +201,8 @@ export class AccountService {
    * (resetPassword), which calls endAccess itself, and a re-hash of the same
    * password at sign-in (upgradeHash), which is not a new password.
    */
-  private async write(id: string, changes: AccountChanges, by: Actor, kept?: Kept): Promise<AccountRecord | undefined> {
-    const updated = await this.store.update(id, changes);
+  private async write(id: string, changes: AccountChanges, by: Actor, kept?: Kept, keepAnAdmin = false): Promise<AccountRecord | undefined> {
+    const updated = await this.store.update(id, changes, { keepAnAdmin }).catch(asLastAdminConflict);
     if (updated && (changes.passwordHash !== undefined || changes.active === false)) await this.endAccess(id, by, kept);
     return updated;
   }
@@ -469,7 +475,13 @@ export class AccountService {
    * Changes email, name, roles or active. Deactivating signs the account out
    * everywhere: its grants, and every token issued under them, are revoked.
    */
-  async update(idOrUsername: string, patch: AccountPatch, by: Actor = {}): Promise<Account> {
+  /**
+   * With `keepAnAdmin` (the console: no one may be left to undo it), a
+   * change that takes the admin role or activity from an active
+   * administrator is made only if another one remains, atomically
+   * (ConflictError otherwise).
+   */
+  async update(idOrUsername: string, patch: AccountPatch, by: Actor = {}, { keepAnAdmin = false } = {}): Promise<Account> {
     const account = await this.show(idOrUsername);
     const problems = this.fieldProblems({ roles: patch.roles, email: patch.email, name: patch.name });
     if (patch.active !== undefined && typeof patch.active !== 'boolean') problems.push({ field: 'active', message: 'must be true or false' });
@@ -483,7 +495,8 @@ export class AccountService {
     // failed after the account was made inactive is finished by running it again.
     if (patch.active === false && !account.active) await this.endAccess(account.id, by);
     if (!Object.keys(changes).length) return account;
-    const updated = await this.write(account.id, changes, by);
+    const demotes = account.active && account.roles.includes('admin') && ((changes.roles !== undefined && !changes.roles.includes('admin')) || changes.active === false);
+    const updated = await this.write(account.id, changes, by, undefined, keepAnAdmin && demotes);
     if (!updated) throw new NotFoundError(`no user with id "${account.id}"`);
     // What decides access is recorded before and after (granting admin is not a rename); personal data is named only.
     const decisive: Record<string, { from: unknown; to: unknown }> = {};
@@ -599,9 +612,11 @@ export class AccountService {
    * inactive, for the delete to be run again, rather than gone with its
    * tokens still alive.
    */
-  async delete(idOrUsername: string, by: Actor = {}): Promise<{ account: Account; revokedGrants: number }> {
+  async delete(idOrUsername: string, by: Actor = {}, { keepAnAdmin = false } = {}): Promise<{ account: Account; revokedGrants: number }> {
     const account = await this.show(idOrUsername);
-    if (account.active && !(await this.store.update(account.id, { active: false }))) throw new NotFoundError(`no user with id "${account.id}"`);
+    const guard = { keepAnAdmin: keepAnAdmin && account.roles.includes('admin') };
+    const deactivated = account.active && await this.store.update(account.id, { active: false }, guard).catch(asLastAdminConflict);
+    if (account.active && !deactivated) throw new NotFoundError(`no user with id "${account.id}"`);
     // Counted first: the grants of its sessions end with them, before the sweep counts the rest.
     const held = (await this.tokens?.grantsOf(account.id))?.length ?? 0;
     const revokedGrants = Math.max(held, await this.endAccess(account.id, by));

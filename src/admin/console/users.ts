@@ -27,6 +27,9 @@ export interface UserPagesDeps {
 
 /** The service's field names as the forms name them. */
 const FORM_FIELDS = { role: 'roles' };
+// Whatever an administrator does here leaves another active administrator
+// (an atomic guard: two demoting each other at once cannot both succeed).
+const KEEP_AN_ADMIN = { keepAnAdmin: true };
 
 /** The edit form's fields: what it shows of an account, and what a posted form sends. */
 const EDIT_FORM = new EditForm<Account, 'name' | 'email' | 'roles'>({
@@ -128,7 +131,7 @@ export function mountUserPages(router: Router, deps: UserPagesDeps): void {
     const refused = selfLockout(ctx, account, { roles: patch.roles });
     try {
       if (refused) throw new ValidationError([{ field: 'role', message: refused }]);
-      await accounts.update(account.id, patch, actorOf(ctx));
+      await accounts.update(account.id, patch, actorOf(ctx), KEEP_AN_ADMIN);
       seeOther(ctx, userPath(account, '?done=saved'));
     } catch (error) {
       render(ctx, 'console/users/form', {
@@ -146,7 +149,12 @@ export function mountUserPages(router: Router, deps: UserPagesDeps): void {
       return;
     }
     // Disabling signs the user out everywhere: the service revokes their grants and tokens.
-    await accounts.update(account.id, { active }, actorOf(ctx));
+    try {
+      await accounts.update(account.id, { active }, actorOf(ctx), KEEP_AN_ADMIN);
+    } catch (error) {
+      await showPage(ctx, account, { errors: { status: fieldErrors(error).role ?? [] } }, 409);
+      return;
+    }
     seeOther(ctx, userPath(account, active ? '?done=enabled' : '?done=disabled'));
   });
 
@@ -197,7 +205,12 @@ export function mountUserPages(router: Router, deps: UserPagesDeps): void {
       }, 422);
       return;
     }
-    await accounts.delete(account.id, actorOf(ctx));
+    try {
+      await accounts.delete(account.id, actorOf(ctx), KEEP_AN_ADMIN);
+    } catch (error) {
+      render(ctx, 'console/users/delete', { title: `Delete ${account.username}`, account, grants: [], refused: (fieldErrors(error).role ?? []).join(' ') }, 409);
+      return;
+    }
     seeOther(ctx, `${USERS}?done=deleted`);
   });
 
