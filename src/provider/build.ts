@@ -272,8 +272,10 @@ export function buildProvider(config: GatehouseConfig, deps: ProviderDeps): Prov
     // A client's `client_secret` here is its keyed hash (adapters/secrets-at-rest.ts),
     // so nothing may use it as a key: client_secret_jwt and HS256 request
     // objects (RFC 7523 §2.2, RFC 9101) would sign with the hash. Clients that
-    // sign use private_key_jwt. ID tokens and userinfo are RS256 only already,
-    // and the encryption feature (A*KW / dir from the secret) stays off.
+    // sign use private_key_jwt. ID tokens and userinfo are signed with the
+    // asymmetric algorithms only (RS256 by default; ES256 and EdDSA for a
+    // client registered for them), never HS256, and the encryption feature
+    // (A*KW / dir from the secret) stays off.
     clientAuthMethods: ['client_secret_basic', 'client_secret_post', 'private_key_jwt', 'none'],
     enabledJWA: {
       // What discovery advertises is what the resource check verifies.
