@@ -7,7 +7,8 @@ import type { CounterState, CounterStore } from '../contract.js';
 // (src/security/failure-limiter.ts), and without the count, each success
 // made every process look the address up in Redis for a whole window. Each
 // script publishes from inside Redis, so the news is in the order of the
-// changes themselves. The key alone also goes to the channel of earlier
+// changes themselves (in a cluster, from the counter's own node, so in order
+// there too). The key alone also goes to the channel of earlier
 // versions (hits only), for processes still running one during an upgrade.
 const HIT = `local count = redis.call('HINCRBY', KEYS[1], 'count', 1)
 redis.call('HSET', KEYS[1], 'last', ARGV[1])
@@ -15,6 +16,10 @@ redis.call('EXPIRE', KEYS[1], ARGV[2])
 redis.call('PUBLISH', ARGV[4], ARGV[3])
 redis.call('PUBLISH', ARGV[5], count .. ' ' .. ARGV[3])
 return count`;
+
+const CLEAR = `redis.call('DEL', KEYS[1])
+redis.call('PUBLISH', ARGV[2], '0 ' .. ARGV[1])
+return 1`;
 
 const RELEASE = `local count = tonumber(redis.call('HGET', KEYS[1], 'count'))
 if count and count > 0 then count = redis.call('HINCRBY', KEYS[1], 'count', -1) else count = 0 end
@@ -119,12 +124,14 @@ export class RedisCounterStore implements CounterStore {
   }
 
   async clear(key: string): Promise<void> {
-    const news = `0 ${key}`;
+    // The news goes out from the counter's own node, as a hit's and a release's
+    // do: in a cluster, news from two nodes may arrive in either order.
+    const clear: [string, number, ...string[]] = [CLEAR, 1, this.prefix + key, key, this.countsChannel];
     if (this.redis.isCluster) {
-      await Promise.all([this.redis.del(this.prefix + key), this.redis.zrem(this.index, key)]);
-      await this.redis.publish(this.countsChannel, news);
+      await this.redis.eval(...clear);
+      await this.redis.zrem(this.index, key);
     } else {
-      await this.redis.multi().del(this.prefix + key).zrem(this.index, key).publish(this.countsChannel, news).exec();
+      await this.redis.multi().eval(...clear).zrem(this.index, key).exec();
     }
   }
 
