@@ -12,6 +12,7 @@ import { USERNAME_CHARACTERS, usernameKey } from './usernames.js';
 import { ROLES } from './roles.js';
 import type { SignInSessionService } from '../sessions/service.js';
 import { displayTextProblems } from '../security/display-text.js';
+import { changedAtSource } from '../import/source-changes.js';
 
 export interface NewAccount {
   username: string;
@@ -136,8 +137,8 @@ function sourceFields(wanted: ImportedFields, passwordHash: string): Record<stri
  * import did not fingerprint (added by a later Gatehouse) counts as
  * unchanged: nothing is known of it, so nothing is undone.
  */
-function changedAtSource(previous: SourceFingerprint, current: SourceFingerprint): Set<string> {
-  return new Set(Object.keys(current).filter((field) => field in previous && previous[field] !== current[field]));
+function fieldsChangedAtSource(previous: SourceFingerprint, current: SourceFingerprint): Set<string> {
+  return new Set(Object.keys(current).filter((field) => changedAtSource(previous, current, field)));
 }
 
 /**
@@ -396,7 +397,7 @@ export class AccountService {
         continue;
       }
       // Without a fingerprint only the password's last source value is known (the hash the last import gave).
-      const changed = before ? changedAtSource(before, fingerprint) : new Set(input.passwordHash !== current.importedPasswordHash ? ['passwordHash'] : []);
+      const changed = before ? fieldsChangedAtSource(before, fingerprint) : new Set(input.passwordHash !== current.importedPasswordHash ? ['passwordHash'] : []);
       if (!before || changed.size) fingerprints.push({ key, fingerprint });
       if (!before && !options.dryRun) {
         const kept = differingFields(current, wanted);

@@ -14,6 +14,7 @@ import { applicationTypeOf } from './redirect-uris.js';
 import { clampedPaging } from '../paging/parameters.js';
 import { hashFormat, isVerifiableHash } from '../accounts/password-hashes.js';
 import { CLIENT_DIALECT_LIFETIMES, type DialectLifetimes, SIGNED_DIALECT_LIFETIMES } from '../provider/lifetimes.js';
+import { changedAtSource } from '../import/source-changes.js';
 
 export { GRANT_TYPES } from './metadata-rules.js';
 export type TokenFormat = 'opaque' | 'jwt';
@@ -134,8 +135,8 @@ function sourceFields(metadata: ClientMetadata, secret: ImportedSecret): Record<
  * import did not fingerprint (added by a later Gatehouse) counts as
  * unchanged: nothing is known of it, so nothing is undone.
  */
-function changedAtSource(previous: SourceFingerprint, current: SourceFingerprint): string[] {
-  return Object.keys(current).filter((field) => field in previous && previous[field] !== current[field]);
+function fieldsChangedAtSource(previous: SourceFingerprint, current: SourceFingerprint): string[] {
+  return Object.keys(current).filter((field) => changedAtSource(previous, current, field));
 }
 
 /** `current` with the source's value of each of `fields`; a field the source no longer has is removed. */
@@ -443,7 +444,7 @@ export class ClientService {
     };
     if (!existing) return before ? { outcome: 'skipped', reason: DELETED_SINCE_IMPORT } : this.createImported(row);
     if (!before) return this.adoptImported(existing, row);
-    return this.applySourceChanges(existing, changedAtSource(before, fingerprint), row);
+    return this.applySourceChanges(existing, fieldsChangedAtSource(before, fingerprint), row);
   }
 
   /** A client the source has and Gatehouse never had: created whole. */

@@ -3,6 +3,7 @@ import type { Actor, AuditLog } from '../audit/log.js';
 import { ConflictError, type FieldProblem, NotFoundError, ValidationError } from '../errors/app-error.js';
 import type { ScopeRegistry } from '../scopes/registry.js';
 import { DEFAULT_SIGNING_ALG, SIGNING_ALGS } from '../keys/service.js';
+import { changedAtSource } from '../import/source-changes.js';
 
 export type { ResourceServerRecord };
 
@@ -55,11 +56,8 @@ function sourceFields(record: ResourceServerRecord): Record<ImportedFieldName, s
 }
 
 /** The settings whose digest differs from the last import's (one the last import did not fingerprint counts as unchanged: nothing is known of it). */
-function changedAtSource(previous: SourceFingerprint, current: SourceFingerprint): ImportedField[] {
-  return IMPORTED.filter((field) => {
-    const name = IMPORTED_FIELDS[field];
-    return name in previous && previous[name] !== current[name];
-  });
+function fieldsChangedAtSource(previous: SourceFingerprint, current: SourceFingerprint): ImportedField[] {
+  return IMPORTED.filter((field) => changedAtSource(previous, current, IMPORTED_FIELDS[field]));
 }
 
 function differingFields(a: ResourceServerRecord, b: ResourceServerRecord): ImportedField[] {
@@ -166,7 +164,7 @@ export class ResourceServerRegistry {
       const before = previous.get(record.uri);
       if (!existing) outcomes.push(before ? { outcome: 'skipped', reason: RESOURCE_SERVER_DELETED_SINCE_IMPORT } : await this.createImported(row));
       else if (!before) outcomes.push(await this.adoptImported(existing, row));
-      else outcomes.push(await this.applySourceChanges(existing, changedAtSource(before, row.fingerprint), row));
+      else outcomes.push(await this.applySourceChanges(existing, fieldsChangedAtSource(before, row.fingerprint), row));
     }
     return outcomes;
   }

@@ -1,6 +1,7 @@
 import type { ScopeRecord, ScopesStore, SourceFingerprint } from '../../adapters/contract.js';
 import type { Actor, AuditLog } from '../audit/log.js';
 import { ConflictError, NotFoundError, ValidationError } from '../errors/app-error.js';
+import { changedAtSource } from '../import/source-changes.js';
 
 const SCOPE_NAME = /^[\x21\x23-\x5B\x5D-\x7E]{1,64}$/; // RFC 6749 §3.3 scope-token
 // Shown on consent pages and at /v2/scopes: a sentence, not a document.
@@ -35,8 +36,8 @@ function sourceFields(scope: ScopeRecord): Record<ImportedField, string> {
 }
 
 /** The fields whose digest differs from the last import's (one the last import did not fingerprint counts as unchanged: nothing is known of it). */
-function changedAtSource(previous: SourceFingerprint, current: SourceFingerprint): ImportedField[] {
-  return IMPORTED_FIELDS.filter((field) => field in previous && previous[field] !== current[field]);
+function fieldsChangedAtSource(previous: SourceFingerprint, current: SourceFingerprint): ImportedField[] {
+  return IMPORTED_FIELDS.filter((field) => changedAtSource(previous, current, field));
 }
 
 function differingFields(a: ScopeRecord, b: ScopeRecord): ImportedField[] {
@@ -133,7 +134,7 @@ export class ScopeRegistry {
   private importOne(row: SourceRow, existing: ScopeRecord | undefined, before: SourceFingerprint | undefined): Promise<ScopeImportOutcome> {
     if (!existing) return before ? Promise.resolve({ outcome: 'skipped', reason: SCOPE_DELETED_SINCE_IMPORT }) : this.createImported(row);
     if (!before) return this.adoptImported(existing, row);
-    return this.applySourceChanges(existing, changedAtSource(before, row.fingerprint), row);
+    return this.applySourceChanges(existing, fieldsChangedAtSource(before, row.fingerprint), row);
   }
 
   /** A scope the source has and Gatehouse never had: registered whole. */
