@@ -56,3 +56,31 @@ export function wholeNumber(values: Values, name: string, bounds: { min: number;
   if (!(value >= bounds.min && value <= bounds.max)) throw new UsageError(`--${name} must be a whole number, ${bounds.min} to ${bounds.max}`);
   return value;
 }
+
+/**
+ * The command line with every value that begins with one dash made
+ * unambiguous for parseArgs. Ids are random: about one session uid, key id
+ * or client id in 64 begins with `-` (`-E3x…`), and parseArgs would read it
+ * as short options and refuse it (`unknown option -E`), so an id copied
+ * from `session list` could not be revoked. Gatehouse spells every option
+ * with two dashes (its only short ones are `-h` and `-v`), so a word with one
+ * dash is a value: the value of the string flag before it, or else a
+ * positional. Positionals keep their order; `--` still ends the options.
+ */
+export function dashedValuesAsValues(argv: string[], flags: Record<string, { type: 'string' | 'boolean'; short?: string }>): string[] {
+  const shorts = new Set(Object.values(flags).flatMap((flag) => (flag.short ? [`-${flag.short}`] : [])));
+  const takesValue = (word: string) => /^--[^=]+$/.test(word) && flags[word.slice(2)]?.type === 'string';
+  const options: string[] = [];
+  const positionals: string[] = [];
+  let index = 0;
+  for (; index < argv.length && argv[index] !== '--'; index += 1) {
+    const word = argv[index]!;
+    const next = argv[index + 1];
+    if (takesValue(word) && next !== undefined && !next.startsWith('--') && !shorts.has(next)) {
+      options.push(`${word}=${next}`);
+      index += 1;
+    } else if (word.startsWith('--') || shorts.has(word)) options.push(word);
+    else positionals.push(word);
+  }
+  return [...options, '--', ...positionals, ...argv.slice(index + 1)];
+}

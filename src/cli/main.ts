@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { AppError } from '../errors/app-error.js';
 import { appErrorBody, type Rfc6749ErrorBody, rfc6749Body } from '../errors/rfc6749.js';
-import { UsageError, type Values } from './arguments.js';
+import { dashedValuesAsValues, UsageError, type Values } from './arguments.js';
 import { commandFlags, commandHelp, COMMANDS, commandUsage, findCommand } from './commands.js';
 import { terminalSafeLines } from './plain-text.js';
 import { closest } from './suggestions.js';
@@ -14,6 +14,7 @@ Commands:
 ${commandUsage()}
 
 Every command accepts --json for machine-readable output and --help for its options.
+Options have two dashes; a word with one dash (a session id such as -E3x…) is a value.
 Only migrate, or a command given --init, creates storage that does not exist yet.
 Configuration comes from the environment (DATABASE_URL, GATEHOUSE_DATA_DIR, …), as for the server.`;
 
@@ -90,7 +91,8 @@ async function main(argv: string[]): Promise<number> {
   const json = jsonRequested(argv);
   let parsed: { values: Values; positionals: string[] };
   try {
-    parsed = parseArgs({ args: argv, allowPositionals: true, options: { ...commandFlags(), ...GLOBAL_FLAGS } }) as typeof parsed;
+    const options = { ...commandFlags(), ...GLOBAL_FLAGS };
+    parsed = parseArgs({ args: dashedValuesAsValues(argv, options), allowPositionals: true, options }) as typeof parsed;
   } catch (error) {
     const problem = flagProblem(error as Error);
     return report(usageFailure(json ? problem : `${problem}\n(gatehouse --help lists the commands; gatehouse <command> --help its options)`, false), json);

@@ -42,6 +42,24 @@ describe('CLI refusals: exit codes, --json errors, and input an operator types',
     expect(plain.stderr, 'without --json, a sentence').to.match(/^gatehouse: unknown option --nmae/);
   });
 
+  it('a value that begins with one dash (a random id such as -E3x…) is taken as the value it is, not as options', async () => {
+    const id = `-E${stamp}-dashed`;
+    const created = await runCli(server, 'client', 'create', '--name', 'Dashed id', '--grant-types', 'client_credentials', '--scope', 'read', '--client-id', id, '--json');
+    expect(created.code, created.stderr).to.equal(0);
+    expect((JSON.parse(created.stdout) as { client_id: string }).client_id).to.equal(id);
+    const shown = await runCli(server, 'client', 'show', id, '--json');
+    expect(shown.code, shown.stderr).to.equal(0);
+    expect((JSON.parse(shown.stdout) as { client_id: string }).client_id).to.equal(id);
+    // `--` still ends the options, and the id after it is the same id.
+    const deleted = await runCli(server, 'client', 'delete', '--json', '--', id);
+    expect(deleted.code, deleted.stderr).to.equal(0);
+    expect((await server.services.clients.list({ name: 'Dashed id' })).clients.map((client) => client.clientId)).to.not.include(id);
+    // Two dashes are still an option, and a mistyped one is still refused.
+    const typo = await runCli(server, 'client', 'show', id, '--jsno');
+    expect(typo.code).to.equal(2);
+    expect(typo.stderr).to.match(/unknown option --jsno \(did you mean --json\?\)/);
+  });
+
   it('with --json, a problem with the configuration or the storage is a JSON error on stderr, exit 1', async () => {
     const other = randomBytes(32).toString('base64');
     // A secret sealed under the server's key, so that another key is noticed.
