@@ -458,25 +458,16 @@ export class StartAbandonedError extends Error {
 const STORAGE_RETRY_FIRST_MS = 500;
 const STORAGE_RETRY_MAX_MS = 10_000;
 
-// What a store says when it answered and refused the settings (the password,
-// the Redis database number: adapters/redis/connect.ts words these), as
-// opposed to a store that cannot answer now.
-const SETTINGS_REFUSED = /authentication failed|refused database|NOAUTH|WRONGPASS|no such database/i;
-// PostgreSQL's SQLSTATEs for the same: class 28 (the role or password is
-// refused), 3D000 (the database does not exist), 42501 (the role lacks a
-// privilege Gatehouse needs).
-const SETTINGS_REFUSED_SQLSTATE = /^(28|3D000$|42501$)/;
-
 /**
  * Whether a start-up failure is a store that is down now (it comes back by
  * itself: wait for it) rather than settings that can never work (stop, so
- * that the operator hears of it; waiting would hide it).
+ * that the operator hears of it; waiting would hide it). The adapters tell
+ * the two apart where the driver's answer is understood: a refusal (a
+ * password, a database name or number, a privilege, a replica) is a
+ * StorageRefusedError.
  */
 function storeDownNow(error: unknown): error is StorageUnavailableError {
-  if (!(error instanceof StorageUnavailableError) || error instanceof StorageRefusedError) return false;
-  const code = (error.cause as { code?: unknown } | undefined)?.code;
-  if (typeof code === 'string' && SETTINGS_REFUSED_SQLSTATE.test(code)) return false;
-  return !SETTINGS_REFUSED.test(`${error.detail} ${(error.cause as Error | undefined)?.message ?? ''}`);
+  return error instanceof StorageUnavailableError && !(error instanceof StorageRefusedError);
 }
 
 /** Which store a StorageUnavailableError is about, from the setting or store its detail begins with. */

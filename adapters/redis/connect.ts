@@ -171,9 +171,11 @@ function client(target: RedisTarget, replies: RefusalReplies): RedisClient {
 }
 
 /**
- * Connects and pings; a Redis that cannot be reached, that refuses the
- * database the URL names, or that REDIS_URL finds to be a replica is a
- * StorageUnavailableError naming the setting.
+ * Connects and pings. A Redis that cannot be reached is a
+ * StorageUnavailableError naming the setting (start-up waits for it); one
+ * that answers and refuses the settings (the credentials, the database the
+ * URL names) or that REDIS_URL finds to be a replica is a RedisRefusedError
+ * (start-up stops and says which setting to change).
  */
 export async function connectRedis(target: RedisTarget, watcher?: RedisConnectionWatcher): Promise<RedisClient> {
   const replies = new RefusalReplies();
@@ -198,12 +200,15 @@ export async function connectRedis(target: RedisTarget, watcher?: RedisConnectio
     await redis.ping();
   } catch (error) {
     redis.disconnect();
-    throw new StorageUnavailableError(`${setting}: cannot reach ${describeRedisTarget(target)}: ${whyUnreachable(cause ?? error as Error, target)}`, error);
+    const reported = cause ?? error as Error;
+    // A wrong password answers at once and never comes right by waiting: a setting to change.
+    const Refusal = authenticationRefused(reported) ? RedisRefusedError : StorageUnavailableError;
+    throw new Refusal(`${setting}: cannot reach ${describeRedisTarget(target)}: ${whyUnreachable(reported, target)}`, error);
   }
   if (selectRefused) {
     redis.disconnect();
     const database = redis instanceof Redis ? redis.options.db : undefined;
-    throw new StorageUnavailableError(
+    throw new RedisRefusedError(
       `${setting}: ${describeRedisTarget(target)}: Redis refused database ${database ?? '(the one named)'} (${selectRefused.message}); `
       + 'name a database number below the server\'s `databases` setting (16 by default: 0 to 15)',
       selectRefused,
@@ -256,6 +261,12 @@ function notAMaster(role: ServerRole): string {
     + 'point REDIS_URL at the master, or use REDIS_SENTINELS to follow the master through failovers';
 }
 
+/** Whether Redis answered and refused the credentials (a cluster's reason is its last node's). */
+function authenticationRefused(reported: Error): boolean {
+  const error = (reported as Error & { lastNodeError?: Error }).lastNodeError ?? reported;
+  return /NOAUTH|WRONGPASS|invalid password|invalid username-password/i.test(error.message);
+}
+
 /** A connection failure in an operator's words. */
 function whyUnreachable(reported: Error, target: RedisTarget): string {
   // A cluster reports "None of startup nodes is available"; the reason is the last node's error.
@@ -269,7 +280,7 @@ function whyUnreachable(reported: Error, target: RedisTarget): string {
     EHOSTUNREACH: 'host unreachable',
   };
   if (code && reasons[code]) return reasons[code];
-  if (/NOAUTH|WRONGPASS|invalid password|invalid username-password/i.test(error.message)) {
+  if (authenticationRefused(reported)) {
     const where = target.kind === 'single' ? 'the password in the URL'
       : target.kind === 'sentinel' ? 'REDIS_PASSWORD, REDIS_USERNAME and REDIS_SENTINEL_PASSWORD' : 'REDIS_PASSWORD and REDIS_USERNAME';
     return `authentication failed (check ${where})`;

@@ -186,4 +186,16 @@ describe('operations: starting while a store is down', function () {
       expect(server.output()).to.include('does not exist').and.not.include('waiting for it');
     });
   }
+
+  it('a Redis that refuses the credentials stops start-up at once with exit code 1, naming REDIS_URL: a wrong password is not an outage', async function () {
+    if (!process.env.REDIS_URL) skipBecause(this, 'REDIS_URL is unset');
+    const refused = new URL(process.env.REDIS_URL);
+    refused.username = `gh-nobody-${Date.now()}`;
+    refused.password = 'not-the-password';
+    const server = spawnServer({ REDIS_URL: refused.toString(), PORT: String(await freePort()) });
+    running.push(server);
+    const outcome = await Promise.race([server.exited, sleep(15_000).then(() => 'still running')]);
+    expect(outcome, server.output()).to.equal(1);
+    expect(server.output()).to.include('REDIS_URL').and.include('authentication failed').and.not.include('waiting for it');
+  });
 });
