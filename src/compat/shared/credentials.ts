@@ -1,5 +1,6 @@
 import type { Context } from 'koa';
 import { AppError } from '../../errors/app-error.js';
+import { type BasicCredentials, basicToken, decodeBasic } from '../../http/basic-auth.js';
 import { type Fields, stringField } from '../../http/body.js';
 import type { ClientCredentials } from '../../http/provider-endpoint.js';
 
@@ -22,41 +23,15 @@ export type ClientAuthentication =
   | { method: 'client_id'; clientId: string }
   | { method: 'none' };
 
-/** An HTTP Basic header's id and secret (RFC 6749 §2.3.1 encoding); `undefined` when it cannot be decoded. */
-interface BasicCredentials {
-  clientId: string;
-  clientSecret: string;
-}
-
-/** RFC 6749 §2.3.1: each part is form-encoded before Basic encoding. */
-function formDecoded(value: string): string | undefined {
-  try {
-    return decodeURIComponent(value.replace(/\+/g, '%20'));
-  } catch {
-    return undefined;
-  }
-}
-
-function decodeBasic(token: string): BasicCredentials | undefined {
-  const decoded = Buffer.from(token, 'base64').toString('utf8');
-  const colon = decoded.indexOf(':');
-  if (colon === -1) return undefined;
-  const clientId = formDecoded(decoded.slice(0, colon));
-  const clientSecret = formDecoded(decoded.slice(colon + 1));
-  return clientId && clientSecret !== undefined ? { clientId, clientSecret } : undefined;
-}
-
 /**
- * The request's Authorization header when its scheme is Basic (RFC 9110
- * §11.1: scheme names are case-insensitive), with what it carries when that
- * can be decoded; `undefined` for no header or any other scheme.
+ * The request's Authorization header when its scheme is Basic, with what it
+ * carries when that can be decoded; `undefined` for no header or any other scheme.
  */
 function basicHeader(ctx: Context): { header: string; credentials?: BasicCredentials } | undefined {
   const header = ctx.get('Authorization');
-  const space = header.indexOf(' ');
-  const scheme = space === -1 ? header : header.slice(0, space);
-  if (scheme.toLowerCase() !== 'basic') return undefined;
-  return { header, credentials: space === -1 ? undefined : decodeBasic(header.slice(space + 1).trim()) };
+  const token = basicToken(header);
+  if (token === undefined) return undefined;
+  return { header, credentials: token ? decodeBasic(token) : undefined };
 }
 
 const TWO_METHODS = 'client authentication must use only one method: the Authorization header and the body name different client credentials';
