@@ -53,7 +53,10 @@ const GRANT_TYPES: Record<string, string[] | undefined> = {
 const GTY: Record<string, string> = { password: 'password', 'authorization-code': 'authorization_code', 'client-credentials': 'client_credentials' };
 const LISTED_UNVERIFIABLE = 50;
 const DRY_RUN_ACCOUNT = '(account to be created)';
-const IN_FLIGHT = Number(process.env.DOT_IN_FLIGHT ?? 16);
+// Rows written at once. A constant, not a setting: an undocumented
+// DOT_IN_FLIGHT of `abc` or 0 once meant no lanes, and an import that wrote
+// nothing and said it was done.
+const IN_FLIGHT = 16;
 
 const epoch = (date: Date) => Math.floor(date.getTime() / 1000);
 // Django stores hashed client secrets as "<algorithm>$…" (DOT 2.x); DOT 1.x's are plain text.
