@@ -1,4 +1,3 @@
-import { bodyParser } from '@koa/bodyparser';
 import Router from '@koa/router';
 import type { Context } from 'koa';
 import type Provider from 'oidc-provider';
@@ -7,6 +6,7 @@ import { renderPage, type Views } from '../http/views.js';
 import type { ScopeRegistry } from '../scopes/registry.js';
 import { type ClientIdentity, clientIdentity } from '../clients/client-identity.js';
 import { csrfToken, csrfTokenValid } from './csrf.js';
+import { pageFormReader } from '../web/page-form.js';
 import type { AuditLog } from '../audit/log.js';
 import { type FailureLimiter, TooManyFailures } from '../security/failure-limiter.js';
 
@@ -38,7 +38,7 @@ function field(form: Form, name: string): string {
 export function interactionsRouter(deps: InteractionDeps): Router {
   const { provider, accounts, scopes, views, csrfSecret } = deps;
   const router = new Router({ prefix: '/interaction/:uid' });
-  const form = bodyParser({ enableTypes: ['form'], formLimit: '16kb' });
+  const form = pageFormReader(16 * 1024);
 
   async function details(ctx: Context) {
     try {

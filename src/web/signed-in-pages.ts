@@ -1,5 +1,4 @@
-import { bodyParser } from '@koa/bodyparser';
-import { refuseEncodedBody } from '../http/raw-body.js';
+import { pageFormReader } from './page-form.js';
 import type Router from '@koa/router';
 import type { Context, Middleware } from 'koa';
 import { AppError, ConflictError, NotFoundError, ValidationError } from '../errors/app-error.js';
@@ -42,17 +41,8 @@ export interface SignedInPagesDeps {
 
 export type Form = Record<string, unknown>;
 
-const parseForm = bodyParser({ enableTypes: ['form'], formLimit: '32kb' });
-
-/**
- * Body parsing for the pages' forms: urlencoded only, small, and never
- * compressed (415), as every other body Gatehouse reads (http/raw-body.ts):
- * the parser would inflate one, and a proxy in front might not.
- */
-export const readForm: Middleware = (ctx, next) => {
-  refuseEncodedBody(ctx.req.headers);
-  return parseForm(ctx, next);
-};
+/** Body reading for the pages' forms: small, urlencoded only (see pageFormReader). */
+export const readForm: Middleware = pageFormReader(32 * 1024);
 
 /**
  * Every redirect of these pages is a 303: a browser follows it with a GET,

@@ -1,9 +1,11 @@
 import { request } from 'node:http';
 import { expect } from 'chai';
 import { issueInitialAccessToken } from '../../src/provider/registration.js';
+import * as oidc from 'openid-client';
 import { adminApiHeaders } from '../support/admin.js';
+import { FormBrowser } from '../support/form-browser.js';
 import { basicAuth, type Reply } from '../support/http.js';
-import { REDIRECT_URI } from '../support/oidc.js';
+import { discover, REDIRECT_URI } from '../support/oidc.js';
 import { startTestServer, type TestServer } from '../support/server.js';
 
 /** A POST of exactly these bytes (fetch would send a string as UTF-8 whatever its Content-Type says). */
@@ -93,6 +95,39 @@ describe('request bodies are read in the charset their Content-Type declares', (
       expect(latin1.json.error_description).to.match(/a JSON body is UTF-8 \(RFC 8259 §8\.1\)/);
       const utf8 = await dot('application/json; charset=utf-8', json);
       expect(utf8.status, utf8.text).to.equal(200);
+    });
+  });
+
+  describe('a form a page posts (the sign-in page), read by the same reader as every other body', () => {
+    /** The sign-in page of a fresh authorization request, and its form's hidden fields. */
+    async function signInPage() {
+      const created = await server.services.clients.create({ name: 'Charset pages RP', grantTypes: ['authorization_code'], redirectUris: [REDIRECT_URI], scope: ['openid'] });
+      const config = await discover(server, created.client.clientId, created.clientSecret);
+      const url = oidc.buildAuthorizationUrl(config, {
+        redirect_uri: REDIRECT_URI, scope: 'openid', state: 'st',
+        code_challenge: await oidc.calculatePKCECodeChallenge(oidc.randomPKCECodeVerifier()), code_challenge_method: 'S256',
+      });
+      const browser = new FormBrowser((next) => next.href.startsWith(REDIRECT_URI));
+      const page = await browser.navigate(url.href);
+      const form = FormBrowser.forms(page).find((candidate) => candidate.action.endsWith('/login'));
+      expect(form, page.html.slice(0, 300)).to.not.equal(undefined);
+      return { browser, form: form! };
+    }
+
+    it('charset=ISO-8859-1: the password matches, as at the token endpoints', async () => {
+      const { browser, form } = await signInPage();
+      const body = Buffer.from(`csrf=${encodeURIComponent(form.fields.csrf ?? '')}&username=${username}&password=caf%E9+cr%E8me`, 'latin1');
+      const next = await browser.navigate(form.action, { method: 'POST', body, contentType: `${FORM}; charset=ISO-8859-1` });
+      // Signed in: on to consent or back to the client, not the sign-in page again.
+      expect(next.html, 'not the sign-in page with an error').to.not.include('/login"');
+      expect(next.status === 200 ? next.html : next.url).to.satisfy((reached: string) => reached.includes('/confirm') || reached.startsWith(REDIRECT_URI));
+    });
+
+    it('an unknown charset is a 415, never guessed (nor a failed sign-in counted against the account)', async () => {
+      const { browser, form } = await signInPage();
+      const body = Buffer.from(`csrf=${encodeURIComponent(form.fields.csrf ?? '')}&username=${username}&password=x`, 'latin1');
+      const next = await browser.request(form.action, { method: 'POST', body, contentType: `${FORM}; charset=x-unknown` });
+      expect(next.status).to.equal(415);
     });
   });
 

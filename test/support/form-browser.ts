@@ -44,6 +44,14 @@ export interface FormBrowserOptions {
   route?: (url: URL) => URL;
 }
 
+/** What a request sends: a form a browser would encode (URLSearchParams, UTF-8), or exact bytes in a declared Content-Type. */
+interface RequestInit {
+  method?: string;
+  body?: URLSearchParams | Buffer;
+  /** The body's Content-Type (a form by default). */
+  contentType?: string;
+}
+
 export class FormBrowser {
   private readonly cookies = new Map<string, string>();
   /** Every response received, in order. */
@@ -68,7 +76,7 @@ export class FormBrowser {
   }
 
   /** One request, no redirect following. */
-  async request(url: string, init: { method?: string; body?: URLSearchParams } = {}): Promise<Page> {
+  async request(url: string, init: RequestInit = {}): Promise<Page> {
     const method = init.method ?? 'GET';
     const target = this.options.route ? this.options.route(new URL(url)).href : url;
     const response = await fetch(target, {
@@ -78,9 +86,9 @@ export class FormBrowser {
         ...this.options.headers,
         cookie: this.cookieHeader(),
         accept: 'text/html',
-        ...(init.body ? { 'content-type': 'application/x-www-form-urlencoded' } : {}),
+        ...(init.body ? { 'content-type': init.contentType ?? 'application/x-www-form-urlencoded' } : {}),
       },
-      body: init.body,
+      body: Buffer.isBuffer(init.body) ? new Uint8Array(init.body) : init.body,
     });
     this.history.push({ method, url, status: response.status, location: response.headers.get('location'), setCookies: response.headers.getSetCookie() });
     this.remember(response.headers);
@@ -92,7 +100,7 @@ export class FormBrowser {
    * redirect points where `stopAt` says (the client's callback); then
    * `page.url` is that final location and `page.status` the redirect status.
    */
-  async navigate(url: string, init: { method?: string; body?: URLSearchParams } = {}): Promise<Page> {
+  async navigate(url: string, init: RequestInit = {}): Promise<Page> {
     let page = await this.request(url, init);
     for (let hops = 0; hops < 20; hops += 1) {
       const location = page.headers.get('location');
