@@ -1,6 +1,7 @@
 import type { Context } from 'koa';
 import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
 import { AppError, type FieldProblem, PayloadTooLargeError, ValidationError } from '../errors/app-error.js';
+import { parseJsonBody } from './json-body.js';
 import { bodyCharset, formFields, readRaw } from './raw-body.js';
 
 /** A request body as a flat map of the fields a dialect reads. */
@@ -14,7 +15,8 @@ const LIMIT = 32 * 1024;
  * as JSON, which is what the legacy documents send). A form is read in the
  * charset its Content-Type declares (UTF-8, ISO-8859-1 or US-ASCII; UTF-8
  * when it declares none), JSON in UTF-8 only (RFC 8259 §8.1): see
- * bodyCharset. Malformed JSON, an oversized body, another content type or
+ * bodyCharset. Malformed JSON (and JSON with a name given twice or half a
+ * surrogate pair: parseJsonBody), an oversized body, another content type or
  * charset, or any Content-Encoding but identity become an AppError (400 /
  * 413 / 415) that each dialect renders in its own shape; a client that hangs up mid-body, a ClientGoneError (readRaw). Form fields stay flat
  * (`a[b]` is a field name, not nesting) and repeated ones become lists, which
@@ -32,16 +34,7 @@ export async function readFields(ctx: Context): Promise<Fields> {
   const raw = await readRaw(ctx.req, LIMIT);
   if (!raw) throw new PayloadTooLargeError();
   if (!raw.length) return {};
-  let body: unknown;
-  if (json) {
-    try {
-      body = JSON.parse(raw.toString('utf8'));
-    } catch {
-      throw new AppError(400, 'invalid_request', 'the request body is not valid JSON or form data');
-    }
-  } else {
-    body = formFields(raw, charset);
-  }
+  const body = json ? parseJsonBody(raw.toString('utf8')) : formFields(raw, charset);
   if (body === null || typeof body !== 'object' || Array.isArray(body)) {
     throw new AppError(400, 'invalid_request', 'the request body must be a JSON object');
   }

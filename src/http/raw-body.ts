@@ -75,7 +75,7 @@ const CHARSET_LABELS: Readonly<Record<string, BodyCharset>> = {
 };
 
 // RFC 9110 §5.6.6: `; charset=value`, the value a token or a quoted string.
-const CHARSET_PARAMETER = /;\s*charset\s*=\s*(?:"((?:[^"\\]|\\.)*)"|([^;\s]*))/i;
+const CHARSET_PARAMETERS = /;\s*charset\s*=\s*(?:"((?:[^"\\]|\\.)*)"|([^;\s]*))/gi;
 
 /** A body in a charset Gatehouse does not read (RFC 9110 §15.5.16), or JSON in anything but UTF-8. */
 function unsupportedCharset(message: string): AppError {
@@ -89,7 +89,10 @@ function unsupportedCharset(message: string): AppError {
  * not match, counted against its account). JSON is UTF-8 only (RFC 8259 §8.1).
  */
 export function bodyCharset(contentType: string | undefined, json: boolean): BodyCharset {
-  const parameter = CHARSET_PARAMETER.exec(contentType ?? '');
+  const parameters = [...(contentType ?? '').matchAll(CHARSET_PARAMETERS)];
+  // Two charsets: one reader in front may take the first, another the last.
+  if (parameters.length > 1) throw new AppError(400, 'invalid_request', 'the Content-Type declares charset more than once');
+  const parameter = parameters[0];
   if (!parameter) return 'utf-8';
   const label = (parameter[1]?.replace(/\\(.)/g, '$1') ?? parameter[2] ?? '').trim();
   const charset = CHARSET_LABELS[label.toLowerCase()];

@@ -1,6 +1,7 @@
 import type { Context, Middleware } from 'koa';
 import type Provider from 'oidc-provider';
 import { type Replay, replayToProvider } from './provider-endpoint.js';
+import { MalformedJsonError, parseJsonBody } from './json-body.js';
 import { readRaw } from './raw-body.js';
 
 /**
@@ -41,9 +42,12 @@ export function registrationUpdateSecret(provider: Provider): Middleware {
     if (!raw) return next();
     let body: unknown;
     try {
-      body = JSON.parse(raw.toString('utf8'));
-    } catch {
-      return replayToProvider(ctx, next, ctx.path, raw, asSent(ctx));
+      body = parseJsonBody(raw.toString('utf8'));
+    } catch (error) {
+      // Not JSON: the provider answers that in its own words. A name given
+      // twice or half a surrogate pair is refused here, before the secret is read.
+      if (error instanceof MalformedJsonError) return replayToProvider(ctx, next, ctx.path, raw, asSent(ctx));
+      throw error;
     }
     const presented = (body as { client_secret?: unknown } | null)?.client_secret;
     const clientId = clientIdOf(ctx.path);

@@ -1,0 +1,56 @@
+import { AppError } from '../errors/app-error.js';
+
+// A parsed JSON text's tokens in order: a string (with, in group 1, the colon
+// that makes it a member name) or a run of anything else. Sticky, so the
+// scan never starts inside a string: each match begins where the last ended.
+const JSON_TOKENS = /"(?:[^"\\]|\\.)*"(\s*:)?|[^"]+/gy;
+
+/** How many member names a JSON text spells out (it has parsed, so its strings are well delimited). */
+function namesSpelled(text: string): number {
+  let names = 0;
+  JSON_TOKENS.lastIndex = 0;
+  for (let token = JSON_TOKENS.exec(text); token; token = JSON_TOKENS.exec(text)) if (token[1] !== undefined) names += 1;
+  return names;
+}
+
+// With the u flag a paired surrogate is one code point: only a lone half matches.
+const HALF_A_PAIR = /\p{Cs}/u;
+
+const refused = (message: string) => new AppError(400, 'invalid_request', message);
+
+/** A body that is not JSON at all (as opposed to JSON refused for what it says). */
+export class MalformedJsonError extends AppError {
+  constructor() {
+    super(400, 'invalid_request', 'the request body is not valid JSON');
+  }
+}
+
+/**
+ * A request body's JSON, read so that it means one thing to every reader:
+ * - a member name given twice is refused: JSON.parse keeps the last, a proxy,
+ *   a log or a WAF in front may read the first (RFC 8259 §4: names SHOULD be
+ *   unique; RFC 6749 §3.1: a parameter MUST NOT be sent twice), and a
+ *   repeated form field is refused the same way;
+ * - a string (or name) with half of a surrogate pair (`"\ud800"`) is
+ *   refused: it is no text at all, and would fail later, wherever it is
+ *   encoded (percent-encoding, Basic, the database), as a server error.
+ * Malformed JSON is a 400 too; every error is an AppError each surface
+ * renders in its own shape.
+ */
+export function parseJsonBody(text: string): unknown {
+  let members = 0;
+  let body: unknown;
+  try {
+    body = JSON.parse(text, function (this: unknown, name: string, value: unknown) {
+      if (!Array.isArray(this)) members += 1;
+      if (HALF_A_PAIR.test(name) || (typeof value === 'string' && HALF_A_PAIR.test(value))) throw refused(`${name ? `"${name.slice(0, 64)}"` : 'a value'} is not well-formed text (half of a surrogate pair)`.replace(/[^\x20-\x7e]/g, '?'));
+      return value;
+    });
+  } catch (error) {
+    if (error instanceof AppError) throw error;
+    throw new MalformedJsonError();
+  }
+  // The reviver met each member the parse kept, and the whole text once more (its holder is no array).
+  if (members - 1 < namesSpelled(text)) throw refused('a field is given more than once');
+  return body;
+}
