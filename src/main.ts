@@ -329,6 +329,7 @@ export async function mountRoutes(services: Services, logger: Logger, internalOr
   // A token request reads its artifact, grant and account in one trip and
   // writes a rotation in one (adapters/request-scope.ts).
   const storageScope: Middleware = (ctx, next) => storage.requestScope(ctx, next);
+  const views = createViews();
   const signIns = indexSignIns(services.sessions, (error) => logger.warn({ err: error }, 'a sign-in could not be added to the session index'));
   provider.use(extendProviderRoutes(providerRoute, {
     token: [unauthorizedClient, storageScope, cors, throttle],
@@ -336,10 +337,11 @@ export async function mountRoutes(services: Services, logger: Logger, internalOr
     revocation: [cors, throttle, jwtRevocation(tokenCheck, services.jwtAccessTokens)],
     pushed_authorization_request: [cors, throttle],
     device_authorization: [unauthorizedClient, cors, throttle, deviceInterval(config.devicePollInterval)],
-    code_verification: [deviceFormWithoutSession(createViews()), deviceCodeThrottle(services.limiter, createViews())],
+    code_verification: [deviceFormWithoutSession(views), deviceCodeThrottle(services.limiter, views)],
     // A sign-in completes where the provider resumes after the login page.
     resume: [signIns],
-    device_resume: [signIns],
+    // /device/:uid without the session it belongs to fails the same way as the code form.
+    device_resume: [deviceFormWithoutSession(views), signIns],
     authorization: [endSessionsOfGoneAccounts(provider, async (accountId) => Boolean((await accounts.findById(accountId))?.active))],
     // RFC 7592 with secrets stored as keyed hashes (http/registration-secrets.ts).
     client: [withholdStoredSecret()],

@@ -113,6 +113,17 @@ describe('device authorization grant (RFC 8628), through openid-client', () => {
     expect(await forged.text()).to.include('This page has expired');
   });
 
+  it('a device page past the code form (/device/:uid) without its session is the same "page has expired", never a 500', async () => {
+    // The device authorization endpoint's path too: a GET there lands on /device/:uid.
+    for (const path of ['/device/whatever', '/device/auth', '/DEVICE/AUTH', '/device/auth/']) {
+      for (const method of ['GET', 'HEAD']) {
+        const reply = await fetch(`${server.issuer}${path}`, { method, headers: { accept: 'text/html' } });
+        expect(reply.status, `${method} ${path}`).to.equal(400);
+        if (method === 'GET') expect(await reply.text(), path).to.include('This page has expired');
+      }
+    }
+  });
+
   it('refuses a client that is not registered for the device grant', async () => {
     const { client, clientSecret } = await server.services.clients.create({ name: 'No devices', grantTypes: ['client_credentials'], scope: ['read'] });
     const other = await discover(server, client.clientId, clientSecret);
