@@ -27,7 +27,11 @@ const errorMappings = new WeakMap<Router, Middleware>();
  */
 export function useErrorMapping(router: Router, mapping: Middleware): void {
   errorMappings.set(router, mapping);
-  router.use(mapping);
+  // With a path, not without: @koa/router compiles a path-less middleware's
+  // prefix as a case-sensitive RegExp while its routes match in any case, so
+  // `/API/V1.1/OAUTH/TOKEN` ran the route without its surface's mapping and
+  // answered errors in the global shape. A path is compiled like a route's.
+  router.use('{/*rest}', mapping);
 }
 
 /** The methods the router serves at this path (@koa/router lists HEAD with GET). */

@@ -36,6 +36,30 @@ describe('404 and 405 answers take the shape of the surface that owns the path',
     });
   });
 
+  describe('a route asked in another letter case (routes match in any case): its errors keep the surface’s shape', () => {
+    it('LOS: a bad request at /API/V1.1/OAUTH/TOKEN is in the envelope, as at /api/v1.1/oauth/token', async () => {
+      for (const path of ['/api/v1.1/oauth/token', '/API/V1.1/OAUTH/TOKEN', '/Api/v1.1/OAuth/Token']) {
+        const reply = await send(`${server.url}${path}`, { headers: { 'content-type': 'application/json' }, body: '{}' });
+        expect(reply.status, `${path}: ${reply.text}`).to.equal(400);
+        expect(reply.json.meta, path).to.include({ responseCode: 400, success: false });
+      }
+    });
+
+    it('Northstar: a call without credentials at /V2/CLIENTS/… is refused in Northstar’s shape', async () => {
+      const reply = await call('GET', '/V2/CLIENTS/no-such-client');
+      expect(reply.status, reply.text).to.equal(401);
+      expect(reply.json.error, reply.text).to.be.an('object').that.has.property('code', 401);
+    });
+
+    it('django-oauth-toolkit: /AUTH/OAUTH2/TOKEN/ answers a refusal with its challenge and no-store, as the lower-case path does', async () => {
+      for (const path of ['/auth/oauth2/token/', '/AUTH/OAUTH2/TOKEN/']) {
+        const reply = await send(`${server.url}${path}`, { headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: 'grant_type=password&username=u&password=p' });
+        expect(reply.status, `${path}: ${reply.text}`).to.equal(401);
+        expect(reply.headers.get('cache-control'), path).to.equal('no-store');
+      }
+    });
+  });
+
   describe('Northstar (/v2/…): {error: {code, message}}', () => {
     it('answers PATCH on a client with 405 in Northstar’s shape, and the methods the path serves', async () => {
       const reply = await call('PATCH', '/v2/clients/web-app');
