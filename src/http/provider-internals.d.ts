@@ -30,3 +30,13 @@ declare module 'oidc-provider/lib/helpers/weak_cache.js' {
     grantTypeDupes?: Map<string, Set<string>>;
   } | undefined;
 }
+
+/**
+ * The provider's revocation of what was issued under a grant (and, as its
+ * revokeGrantPolicy decides, the grant itself), which its revocation endpoint
+ * applies to an opaque access token; src/http/jwt-token-endpoints.ts applies
+ * it to a JWT one the same way.
+ */
+declare module 'oidc-provider/lib/helpers/revoke.js' {
+  export default function revoke(ctx: object, grantId: string | undefined): Promise<void>;
+}

@@ -88,8 +88,8 @@ describe('token exchange (RFC 8693)', () => {
     }
   });
 
-  it('revokes the exchanged token with its subject’s grant: revoking the subject or its refresh token ends the chain', async () => {
-    for (const [app, revoke] of [['front', 'access_token'], ['front', 'refresh_token'], ['service', 'refresh_token']] as const) {
+  it('revokes the exchanged token with its subject’s grant: revoking the subject or its refresh token ends the chain, whatever the token format', async () => {
+    for (const [app, revoke] of [['front', 'access_token'], ['front', 'refresh_token'], ['service', 'access_token'], ['service', 'refresh_token']] as const) {
       const own = await signIn(app);
       const first = (await exchange(app, own.access_token)).json.access_token as string;
       const second = (await exchange(app, first)).json.access_token as string;
@@ -101,6 +101,8 @@ describe('token exchange (RFC 8693)', () => {
         expect((await whoami(token)).status, `${app} ${revoke}`).to.equal(401);
         expect((await exchange(app, token)).json.error).to.equal('invalid_grant');
       }
+      const refreshed = await postForm(`${server.url}/token`, { grant_type: 'refresh_token', refresh_token: own.refresh_token }, { authorization: basicAuth(apps[app].id, apps[app].secret) });
+      expect([refreshed.status, refreshed.json.error], `${app} ${revoke}: the refresh token`).to.deep.equal([400, 'invalid_grant']);
     }
   });
 
