@@ -336,6 +336,8 @@ export async function mountRoutes(services: Services, logger: Logger, internalOr
     introspection: [cors, throttle, jwtIntrospection(tokenCheck)],
     revocation: [cors, throttle, jwtRevocation(tokenCheck, services.jwtAccessTokens)],
     pushed_authorization_request: [cors, throttle],
+    // An invalid token's answer was readable from any origin, a valid one's not: a validity oracle.
+    userinfo: [cors],
     device_authorization: [unauthorizedClient, cors, throttle, deviceInterval(config.devicePollInterval)],
     code_verification: [deviceFormWithoutSession(views), deviceCodeThrottle(services.limiter, views)],
     // A sign-in completes where the provider resumes after the login page.

@@ -34,6 +34,19 @@ describe('CORS at the client-authenticating endpoints', () => {
     return reply.headers.get('access-control-allow-origin');
   };
 
+  it('/me (userinfo): a token’s answer is readable at its client’s origins only, and an invalid token’s at none (no validity oracle)', async () => {
+    const { client, clientSecret } = await server.services.clients.create({ name: 'web', grantTypes: ['password', 'authorization_code'], redirectUris: [`${app}/cb`], scope: ['openid'] });
+    const username = `cors-${Date.now()}`;
+    await server.services.accounts.create({ username, password: 'correct horse battery' });
+    const issued = await postForm(`${server.url}/token`, { grant_type: 'password', username, password: 'correct horse battery', scope: 'openid' }, { authorization: basicAuth(client.clientId, clientSecret!) });
+    const token = issued.json.access_token as string;
+    const readableAt = async (origin: string, bearer: string) => (await fetch(`${server.url}/me`, { headers: { origin, authorization: `Bearer ${bearer}` } })).headers.get('access-control-allow-origin');
+    expect(await readableAt(app, token), 'the client’s own origin').to.equal(app);
+    expect(await readableAt(evil, token), 'another origin').to.equal(null);
+    expect(await readableAt(evil, 'no-such-token'), 'an invalid token, from anywhere').to.equal(null);
+    expect(await readableAt(app, 'no-such-token'), 'an invalid token, even from a client’s origin').to.equal(null);
+  });
+
   for (const [path, form] of ENDPOINTS) {
     it(`${path}: readable by a browser client's own origin only`, async () => {
       expect(await allowed(path, { ...form, client_id: spa }, app, {}), 'the SPA at its origin').to.equal(app);
