@@ -53,6 +53,8 @@ export interface ProviderDeps {
 type ResourceInfo = ReturnType<typeof resourceIndicatorsFeature>['getResourceServerInfo'];
 
 const ASYMMETRIC_SIGNING_ALGS = ['RS256', 'PS256', 'ES256', 'Ed25519', 'EdDSA'] as const;
+// How a client may authenticate, at the token, introspection and revocation endpoints alike.
+const CLIENT_AUTH_METHODS = ['client_secret_basic', 'client_secret_post', 'private_key_jwt', 'none'] as const;
 
 /** The URL of Gatehouse's own API, the default audience of JWT access tokens. */
 export function apiAudience(issuer: string): string {
@@ -276,7 +278,17 @@ export function buildProvider(config: GatehouseConfig, deps: ProviderDeps): Prov
     // asymmetric algorithms only (RS256 by default; ES256 and EdDSA for a
     // client registered for them), never HS256, and the encryption feature
     // (A*KW / dir from the secret) stays off.
-    clientAuthMethods: ['client_secret_basic', 'client_secret_post', 'private_key_jwt', 'none'],
+    clientAuthMethods: [...CLIENT_AUTH_METHODS],
+    discovery: {
+      claim_types_supported: ['normal'],
+      // The provider authenticates clients at introspection and revocation
+      // as at the token endpoint, and RFC 8414 §2 reads a missing list as
+      // "other means" (introspection) or Basic alone (revocation).
+      introspection_endpoint_auth_methods_supported: [...CLIENT_AUTH_METHODS],
+      introspection_endpoint_auth_signing_alg_values_supported: [...ASYMMETRIC_SIGNING_ALGS],
+      revocation_endpoint_auth_methods_supported: [...CLIENT_AUTH_METHODS],
+      revocation_endpoint_auth_signing_alg_values_supported: [...ASYMMETRIC_SIGNING_ALGS],
+    },
     enabledJWA: {
       // What discovery advertises is what the resource check verifies.
       dPoPSigningAlgValues: DPOP_PROOF_ALGS as Array<typeof ASYMMETRIC_SIGNING_ALGS[number] | 'ES384'>,

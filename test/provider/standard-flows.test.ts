@@ -34,6 +34,15 @@ describe('standard flows, with openid-client as the relying party', () => {
     }
   });
 
+  it('advertises how clients authenticate at introspection and revocation (RFC 8414 §2), the token endpoint’s', () => {
+    const metadata = config.serverMetadata();
+    for (const endpoint of ['introspection', 'revocation'] as const) {
+      expect(metadata[`${endpoint}_endpoint_auth_methods_supported`], endpoint).to.deep.equal(metadata.token_endpoint_auth_methods_supported);
+    }
+    // The lists are the token endpoint's: the provider authenticates a client there as at /token, by its registered method.
+    expect(metadata.introspection_endpoint_auth_signing_alg_values_supported).to.deep.equal(metadata.token_endpoint_auth_signing_alg_values_supported);
+  });
+
   it('issues an opaque access token for client_credentials, which introspection describes', async () => {
     const tokens = await oidc.clientCredentialsGrant(config, { scope: 'read' });
     expect(tokens.token_type.toLowerCase()).to.equal('bearer');
