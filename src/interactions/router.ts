@@ -1,5 +1,6 @@
 import Router from '@koa/router';
-import type { Context } from 'koa';
+import type { Context, Middleware } from 'koa';
+import { AppError } from '../errors/app-error.js';
 import type Provider from 'oidc-provider';
 import type { AccountService } from '../accounts/service.js';
 import { renderPage, type Views } from '../http/views.js';
@@ -38,7 +39,18 @@ function field(form: Form, name: string): string {
 export function interactionsRouter(deps: InteractionDeps): Router {
   const { provider, accounts, scopes, views, csrfSecret } = deps;
   const router = new Router({ prefix: '/interaction/:uid' });
-  const form = pageFormReader(16 * 1024);
+  const readForm = pageFormReader(16 * 1024);
+  // A form refused for its body (too large, compressed, an unknown charset) is a page, as every other refusal here.
+  const form: Middleware = async (ctx, next) => {
+    try {
+      await readForm(ctx, async () => {});
+    } catch (error) {
+      if (!(error instanceof AppError) || !error.expose) throw error;
+      renderPage(ctx, views, 'error', { error: 'Request refused', description: error.message }, error.status);
+      return;
+    }
+    await next();
+  };
 
   async function details(ctx: Context) {
     try {

@@ -123,11 +123,19 @@ describe('request bodies are read in the charset their Content-Type declares', (
       expect(next.status === 200 ? next.html : next.url).to.satisfy((reached: string) => reached.includes('/confirm') || reached.startsWith(REDIRECT_URI));
     });
 
+    it('a form too large is a 413 page, as the sign-in page answers every refusal, not JSON', async () => {
+      const { browser, form } = await signInPage();
+      const next = await browser.request(form.action, { method: 'POST', body: new URLSearchParams({ csrf: form.fields.csrf ?? '', username, password: 'x'.repeat(20_000) }) });
+      expect(next.status).to.equal(413);
+      expect(next.headers.get('content-type')).to.match(/^text\/html/);
+    });
+
     it('an unknown charset is a 415, never guessed (nor a failed sign-in counted against the account)', async () => {
       const { browser, form } = await signInPage();
       const body = Buffer.from(`csrf=${encodeURIComponent(form.fields.csrf ?? '')}&username=${username}&password=x`, 'latin1');
       const next = await browser.request(form.action, { method: 'POST', body, contentType: `${FORM}; charset=x-unknown` });
       expect(next.status).to.equal(415);
+      expect(next.headers.get('content-type')).to.match(/^text\/html/);
     });
   });
 
