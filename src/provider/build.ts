@@ -15,6 +15,7 @@ import type { TokenExchangeDeps } from './grants/token-exchange.js';
 import { CLIENT_DIALECT_LIFETIMES, dialectLifetime, isDialectLifetimes } from './lifetimes.js';
 import { pkceRequired } from './pkce-exemption.js';
 import { browserClientOrigin } from './cors-policy.js';
+import { policyRefusingNothingGrantable } from './grantable-scope.js';
 import { bitsOfOpaqueRandomness, skippingForeignRefreshTokens } from './token-values.js';
 import { withApplicationTypes } from './client-application-type.js';
 import { SKIP_CONSENT } from '../clients/metadata-rules.js';
@@ -345,6 +346,7 @@ export function buildProvider(config: GatehouseConfig, deps: ProviderDeps): Prov
     loadExistingGrant: existingGrantLoader(deps),
     interactions: {
       url: (_ctx, interaction) => `/interaction/${interaction.uid}`,
+      policy: policyRefusingNothingGrantable(),
     },
     async renderError(ctx, out) {
       renderPage(ctx, deps.views, 'error', { error: out.error, description: out.error_description });

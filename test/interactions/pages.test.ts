@@ -62,6 +62,21 @@ describe('login and consent pages', () => {
     expect(consent.html).to.include('Read your email address.');
   });
 
+  it('sends a request that asks for nothing grantable back at once with invalid_scope (RFC 6749 §3.3), before any sign-in', async () => {
+    for (const scope of ['no-such-scope', 'offline_access', 'no-such-scope offline_access']) {
+      const browser = new FormBrowser((next) => next.href.startsWith(REDIRECT_URI));
+      const back = await loginPage(browser, scope);
+      const location = new URL(back.url);
+      expect(location.searchParams.get('error'), `${scope}: ${back.url}`).to.equal('invalid_scope');
+      expect(location.searchParams.get('error_description'), scope).to.match(/no scope that can be granted/);
+      expect(location.searchParams.get('state'), scope).to.equal('st');
+      expect(browser.history.some((exchange) => exchange.url.includes('/interaction/')), `${scope}: no sign-in page on the way`).to.equal(false);
+    }
+    // A scope of Gatehouse's own API alone is something: on to the sign-in page.
+    const page = await loginPage(new FormBrowser(), 'read');
+    expect(page.html).to.include('/login"');
+  });
+
   it('sends the user back with access_denied when they deny consent', async () => {
     const browser = new FormBrowser((next) => next.href.startsWith(REDIRECT_URI));
     const consent = await browser.submit(await loginPage(browser, 'openid email'), '/login', user);
