@@ -41,6 +41,6 @@ export async function authorizeAdmin(
     status: 403,
     error: 'insufficient_scope',
     message: 'this requires the admin scope, or role:admin with an admin user',
-    challenge: new TokenCheckError(403, 'insufficient_scope', 'admin required', token.tokenType, ['admin']).challenge(realm),
+    challenge: new TokenCheckError(403, 'insufficient_scope', 'admin required', { scheme: token.tokenType, requiredScope: ['admin'] }).challenge(realm),
   };
 }

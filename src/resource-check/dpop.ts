@@ -19,27 +19,47 @@ export interface ProofCheck {
 }
 
 /**
+ * Why a DPoP-bound token was refused, in RFC 9449 §7.1's terms:
+ * `invalid_dpop_proof` when the proof itself fails §4.3's criteria (its form,
+ * signature, method, URL, age, token hash, or a replay), `invalid_token` when
+ * the proof is sound but does not confirm the token's binding (no proof at
+ * all, or a key other than the token's `cnf.jkt`: §7.1's Figure 16, and what
+ * oidc-provider's own resource endpoints answer).
+ */
+export interface ProofRefusal {
+  error: 'invalid_dpop_proof' | 'invalid_token';
+  description: string;
+}
+
+const invalidProof = (description: string): ProofRefusal => ({ error: 'invalid_dpop_proof', description });
+const unconfirmedBinding = (description: string): ProofRefusal => ({ error: 'invalid_token', description });
+
+/**
  * Verifies a DPoP proof for a resource request (RFC 9449 §4.3, §7.1): a
  * `dpop+jwt` signed by the key the token is bound to, for this method and
  * URL, recent, carrying the token's hash, and never seen before. Returns why
  * it is refused, or `undefined` when it is good.
  */
-export async function dpopProofProblem(check: ProofCheck, seen: ProofReplayGuard): Promise<string | undefined> {
-  if (!check.proof) return 'a DPoP-bound token needs a DPoP proof';
+export async function dpopProofProblem(check: ProofCheck, seen: ProofReplayGuard): Promise<ProofRefusal | undefined> {
+  if (!check.proof) return unconfirmedBinding('a DPoP-bound token needs a DPoP proof');
+  let jti: unknown;
   try {
     const header = decodeProtectedHeader(check.proof);
-    if (header.typ !== 'dpop+jwt' || !header.jwk || !DPOP_PROOF_ALGS.includes(String(header.alg))) return 'malformed DPoP proof';
+    if (header.typ !== 'dpop+jwt' || !header.jwk || !DPOP_PROOF_ALGS.includes(String(header.alg))) return invalidProof('malformed DPoP proof');
     const jwk = header.jwk as JWK;
-    if ('d' in jwk) return 'malformed DPoP proof';
+    if ('d' in jwk) return invalidProof('malformed DPoP proof');
     const { payload } = await jwtVerify(check.proof, await importJWK(jwk, header.alg), { typ: 'dpop+jwt', algorithms: [...DPOP_PROOF_ALGS] });
-    if (payload.htm !== check.method || payload.htu !== check.url) return 'the DPoP proof is for another request';
-    if (typeof payload.iat !== 'number' || Math.abs(Date.now() / 1000 - payload.iat) > MAX_AGE) return 'the DPoP proof is too old';
+    if (payload.htm !== check.method || payload.htu !== check.url) return invalidProof('the DPoP proof is for another request');
+    if (typeof payload.iat !== 'number' || Math.abs(Date.now() / 1000 - payload.iat) > MAX_AGE) return invalidProof('the DPoP proof is too old');
     const ath = createHash('sha256').update(check.accessToken).digest('base64url');
-    if (payload.ath !== ath) return 'the DPoP proof is for another token';
-    if ((await calculateJwkThumbprint(jwk)) !== check.jkt) return 'the DPoP proof key does not match the token';
-    if (typeof payload.jti !== 'string' || !(await seen(payload.jti, 2 * MAX_AGE))) return 'the DPoP proof was already used';
-    return undefined;
+    if (payload.ath !== ath) return invalidProof('the DPoP proof is for another token');
+    if ((await calculateJwkThumbprint(jwk)) !== check.jkt) return unconfirmedBinding('the DPoP proof key does not match the token');
+    jti = payload.jti;
   } catch {
-    return 'invalid DPoP proof';
+    return invalidProof('invalid DPoP proof');
   }
+  // Outside the catch: a replay guard that cannot answer (its store is down)
+  // is an outage for the caller to answer (503), not a refused proof.
+  if (typeof jti !== 'string' || !(await seen(jti, 2 * MAX_AGE))) return invalidProof('the DPoP proof was already used');
+  return undefined;
 }

@@ -4,7 +4,7 @@ import type Provider from 'oidc-provider';
 import { AppError } from '../errors/app-error.js';
 import { writeAppErrorAsRfc6749 } from '../errors/rfc6749.js';
 import { type AudienceRule, audienceAccepted, audienceList } from './audience.js';
-import { dpopProofProblem, type ProofReplayGuard } from './dpop.js';
+import { DPOP_PROOF_ALGS, dpopProofProblem, type ProofReplayGuard } from './dpop.js';
 
 /** What a resource server learns about a valid token. */
 export interface TokenInfo {
@@ -30,31 +30,64 @@ export interface TokenInfo {
 /** What is known of a genuine, live token before any resource's rules are applied. */
 export type IssuedToken = Omit<TokenInfo, 'tokenType' | 'format'>;
 
+/** The error codes of RFC 6750 §3.1, and RFC 9449 §7.1's for a refused DPoP proof. */
+export type TokenCheckErrorCode = 'invalid_request' | 'invalid_token' | 'insufficient_scope' | 'invalid_dpop_proof';
+
+export interface TokenCheckErrorDetails {
+  /** The scheme the token was presented with: its challenge carries the error (RFC 9449 §7.2). */
+  scheme?: 'Bearer' | 'LEAccess' | 'DPoP';
+  requiredScope?: string[];
+  /** The DPoP proof algorithms, when the refusing resource accepts DPoP: then it challenges for DPoP too (RFC 9449 §7.1). */
+  dpopAlgs?: readonly string[];
+}
+
 /**
  * An RFC 6750 §3.1 error: 400 invalid_request, 401 invalid_token, 403
- * insufficient_scope. `error` is undefined when no token was presented at
- * all (§3.1: then the challenge carries no error code); the body still
- * needs one, so the AppError code is invalid_request.
+ * insufficient_scope, and RFC 9449's 401 invalid_dpop_proof. `error` is
+ * undefined when the request carries no credentials this resource
+ * understands, no token or another scheme's (§3.1: then the challenge
+ * carries no error code); the body still needs one, and says invalid_token,
+ * as oidc-provider's own resource endpoints do: the 401 of a token missing.
  */
 export class TokenCheckError extends AppError {
   override name = 'TokenCheckError';
+  readonly scheme: 'Bearer' | 'LEAccess' | 'DPoP';
+  readonly requiredScope?: string[];
+  readonly dpopAlgs?: readonly string[];
 
   constructor(
     override readonly status: 400 | 401 | 403,
-    readonly error: 'invalid_request' | 'invalid_token' | 'insufficient_scope' | undefined,
+    readonly error: TokenCheckErrorCode | undefined,
     message: string,
-    readonly scheme: 'Bearer' | 'LEAccess' | 'DPoP' = 'Bearer',
-    readonly requiredScope?: string[],
+    { scheme = 'Bearer', requiredScope, dpopAlgs }: TokenCheckErrorDetails = {},
   ) {
-    super(status, error ?? 'invalid_request', message);
+    super(status, error ?? 'invalid_token', message);
+    this.scheme = scheme;
+    if (requiredScope) this.requiredScope = requiredScope;
+    if (dpopAlgs) this.dpopAlgs = dpopAlgs;
   }
 
-  /** The WWW-Authenticate challenge for this error. */
+  /**
+   * The WWW-Authenticate value for this error: the one place every refusal's
+   * challenge is written. Without credentials, a bare challenge for each
+   * scheme accepted (RFC 6750 §3.1, RFC 9449 §7.2 Figure 17); otherwise the
+   * presented scheme's challenge carries the error, and, where DPoP is
+   * accepted, a DPoP challenge follows with the proof algorithms (Figure 18).
+   */
   challenge(realm: string): string {
-    const params = [`realm="${realm}"`];
-    if (this.error) params.push(`error="${this.error}"`, `error_description="${this.message.replace(/["\\]/g, '')}"`);
-    if (this.requiredScope?.length) params.push(`scope="${this.requiredScope.join(' ')}"`);
-    return `${this.scheme} ${params.join(', ')}`;
+    const quoted = (value: string) => `"${value.replace(/["\\]/g, '')}"`;
+    const algs = this.dpopAlgs?.length ? [`algs=${quoted(this.dpopAlgs.join(' '))}`] : undefined;
+    const challenges: string[] = [];
+    if (this.error) {
+      const params = [`realm=${quoted(realm)}`, `error="${this.error}"`, `error_description=${quoted(this.message)}`];
+      if (this.requiredScope?.length) params.push(`scope=${quoted(this.requiredScope.join(' '))}`);
+      if (this.scheme === 'DPoP' && algs) params.push(...algs);
+      challenges.push(`${this.scheme} ${params.join(', ')}`);
+    } else {
+      challenges.push(`Bearer realm=${quoted(realm)}`);
+    }
+    if (algs && (!this.error || this.scheme !== 'DPoP')) challenges.push(`DPoP realm=${quoted(realm)}, ${algs.join(', ')}`);
+    return challenges.join(', ');
   }
 }
 
@@ -218,29 +251,37 @@ export function createTokenCheck(options: TokenCheckOptions) {
 
   /** Resolves the token's info, or throws a TokenCheckError. */
   async function checkToken(authorization: string | undefined, requiredScopes: string[] = [], request?: PresentedRequest): Promise<TokenInfo> {
-    if (!authorization) throw new TokenCheckError(401, undefined, 'no access token');
+    // DPoP is accepted only where a proof can be checked: the request is
+    // known and proofs' ids are remembered. Only then is it advertised.
+    const dpopAlgs = request && options.dpopReplay ? DPOP_PROOF_ALGS : undefined;
+    const refuse = (status: 400 | 401 | 403, error: TokenCheckErrorCode | undefined, message: string, details: TokenCheckErrorDetails = {}) =>
+      new TokenCheckError(status, error, message, { ...details, ...(dpopAlgs ? { dpopAlgs } : {}) });
+
+    if (!authorization) throw refuse(401, undefined, 'no access token');
     const space = authorization.indexOf(' ');
     const scheme = SCHEMES.get(authorization.slice(0, space).toLowerCase() as 'bearer');
     const token = authorization.slice(space + 1).trim();
-    if (space < 1 || !scheme) throw new TokenCheckError(401, 'invalid_request', 'use the Bearer, LEAccess or DPoP scheme');
-    if (!TOKEN.test(token) || token.length > 4096) throw new TokenCheckError(400, 'invalid_request', 'malformed access token', scheme);
+    // RFC 6750 §3.1: a request "attempted using an unsupported authentication
+    // method" lacks authentication information: 401 and a bare challenge.
+    if (space < 1 || !scheme) throw refuse(401, undefined, 'use the Bearer, LEAccess or DPoP scheme');
+    if (!TOKEN.test(token) || token.length > 4096) throw refuse(400, 'invalid_request', 'malformed access token', { scheme });
 
     const info = await inspect(token);
-    if (!info) throw new TokenCheckError(401, 'invalid_token', 'the access token is invalid, expired or revoked', scheme);
+    if (!info) throw refuse(401, 'invalid_token', 'the access token is invalid, expired or revoked', { scheme });
     if (!audienceAccepted(info.audience, audienceRule)) {
-      throw new TokenCheckError(401, 'invalid_token', 'the access token was issued for another resource', scheme);
+      throw refuse(401, 'invalid_token', 'the access token was issued for another resource', { scheme });
     }
     // RFC 9449 §7.1: a bound token only with the DPoP scheme and a valid proof;
     // the DPoP scheme only for a bound token.
     if (info.jkt || scheme === 'DPoP') {
-      const problem = !info.jkt || scheme !== 'DPoP' || !request || !options.dpopReplay
-        ? 'this token must be presented with the DPoP scheme and a proof'
+      const refusal = !info.jkt || scheme !== 'DPoP' || !request || !options.dpopReplay
+        ? { error: 'invalid_token' as const, description: 'this token must be presented with the DPoP scheme and a proof' }
         : await dpopProofProblem({ proof: request.dpop, method: request.method, url: request.url, accessToken: token, jkt: info.jkt }, options.dpopReplay);
-      if (problem) throw new TokenCheckError(401, 'invalid_token', problem, 'DPoP');
+      if (refusal) throw refuse(401, refusal.error, refusal.description, { scheme: 'DPoP' });
     }
     const missing = requiredScopes.filter((s) => !info.scope.includes(s));
     if (missing.length) {
-      throw new TokenCheckError(403, 'insufficient_scope', 'the access token lacks a required scope', scheme, requiredScopes);
+      throw refuse(403, 'insufficient_scope', 'the access token lacks a required scope', { scheme, requiredScope: requiredScopes });
     }
     return { ...info, tokenType: scheme, format: isJwt(token) ? 'jwt' : 'opaque' };
   }

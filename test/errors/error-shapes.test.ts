@@ -40,10 +40,10 @@ describe('error shapes: each surface answers every error in its own shape', () =
     expect(invalid.body).to.deep.equal({ error: 'invalid_input', error_description: 'name: is required', fields: [{ field: 'name', message: 'is required' }] });
   });
 
-  it('a token check error is an AppError: invalid_request in the body when no token was presented', async () => {
+  it('a token check error is an AppError: invalid_token in the body when no token was presented', async () => {
     const missing = await answerTo(passThrough, new TokenCheckError(401, undefined, 'no access token'));
     expect(missing.status).to.equal(401);
-    expect(missing.body).to.deep.equal({ error: 'invalid_request', error_description: 'no access token' });
+    expect(missing.body).to.deep.equal({ error: 'invalid_token', error_description: 'no access token' });
   });
 
   it('a storage outage is 503 temporarily_unavailable in RFC 6749 shape, for the global handler and the RFC 6749 dialects', async () => {

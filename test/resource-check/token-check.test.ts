@@ -35,10 +35,10 @@ describe('the resource check', () => {
     }
   });
 
-  it('answers a missing token with 401 and a bare challenge (RFC 6750 §3.1)', async () => {
+  it('answers a missing token with 401 and bare challenges, Bearer and DPoP (RFC 6750 §3.1, RFC 9449 §7.2)', async () => {
     const reply = await whoami();
     expect(reply.status).to.equal(401);
-    expect(reply.headers.get('www-authenticate')).to.equal('Bearer realm="gatehouse"');
+    expect(reply.headers.get('www-authenticate')).to.match(/^Bearer realm="gatehouse", DPoP realm="gatehouse", algs="[^"]+"$/);
   });
 
   it('answers an unknown scheme, a malformed token, a forged token and a tampered JWT correctly', async () => {
