@@ -1,6 +1,6 @@
 import type { FieldProblem } from '../errors/app-error.js';
 import { displayTextProblems } from '../security/display-text.js';
-import { redirectUriProblem } from './redirect-uris.js';
+import { applicationTypeOf, isPrivateUseUri, redirectUriProblem } from './redirect-uris.js';
 
 const TOKEN_EXCHANGE = 'urn:ietf:params:oauth:grant-type:token-exchange';
 const DEVICE_CODE = 'urn:ietf:params:oauth:grant-type:device_code';
@@ -50,6 +50,33 @@ function strings(value: unknown): string[] {
   return Array.isArray(value) ? value.filter((item): item is string => typeof item === 'string') : [];
 }
 
+/** The fields the rules below read as lists of strings, and as strings (RFC 7591 §2 defines their types). */
+const LIST_FIELDS = ['grant_types', 'redirect_uris', 'post_logout_redirect_uris'] as const;
+const STRING_FIELDS = ['scope', 'backchannel_logout_uri'] as const;
+
+/**
+ * A field present with the wrong type is the client's mistake, said as
+ * such: never read as absent, which would give it a default (a scope of
+ * `["admin"]` would be registered as `openid profile email`) or a refusal
+ * about something missing. Only `undefined` is absent (RFC 7592 updates drop null and ""
+ * before the rules see them, as oidc-provider reads §2.2).
+ */
+function typeProblems(metadata: Record<string, unknown>): FieldProblem[] {
+  const problems: FieldProblem[] = [];
+  for (const field of LIST_FIELDS) {
+    const value = metadata[field];
+    if (value !== undefined && !(Array.isArray(value) && value.every((item) => typeof item === 'string'))) {
+      problems.push({ field, message: 'must be a list of strings' });
+    }
+  }
+  for (const field of STRING_FIELDS) {
+    if (metadata[field] !== undefined && typeof metadata[field] !== 'string') {
+      problems.push({ field, message: field === 'scope' ? 'must be a string of scope names separated by spaces' : 'must be a string' });
+    }
+  }
+  return problems;
+}
+
 /** Public clients: nothing that relies on client authentication. */
 function publicClientProblems(metadata: Record<string, unknown>, grants: string[]): FieldProblem[] {
   if (metadata.token_endpoint_auth_method !== 'none') return [];
@@ -84,10 +111,16 @@ function redirectProblems(metadata: Record<string, unknown>, grants: string[]): 
     problems.push({ field: 'redirect_uris', message: 'authorization_code needs at least one redirect URI' });
   }
   const backchannel = typeof metadata.backchannel_logout_uri === 'string' ? [metadata.backchannel_logout_uri] : [];
+  const native = applicationTypeOf(metadata) === 'native';
   for (const [field, uris] of [['redirect_uris', redirectUris], ['post_logout_redirect_uris', strings(metadata.post_logout_redirect_uris)], ['backchannel_logout_uri', backchannel]] as const) {
     for (const uri of uris) {
       const problem = redirectUriProblem(uri);
       if (problem) problems.push({ field, message: `${uri} ${problem}` });
+      // oidc-provider refuses it too ("must only contain web uris"), without
+      // saying what would make the client a native app (redirect-uris.ts).
+      else if (field !== 'backchannel_logout_uri' && !native && isPrivateUseUri(uri)) {
+        problems.push({ field, message: `${uri} is a private-use scheme, which only a native app may register: a public client whose every redirect URI is a private-use scheme or http on 127.0.0.1 or [::1] (RFC 8252 §7.1, §8.3)` });
+      }
     }
   }
   return problems;
@@ -195,16 +228,19 @@ function inWordsOf(context: RuleContext, problems: FieldProblem[]): FieldProblem
 export function clientMetadataProblems(metadata: Record<string, unknown>, context: RuleContext): FieldProblem[] {
   const grants = [...new Set(strings(metadata.grant_types))];
   if (context.origin === 'stored') return publicClientProblems(metadata, grants);
-  const notText = displayProblems(metadata);
-  const refusedAsText = new Set(notText.map((problem) => problem.field));
-  // A field that is not text is reported as that alone: the other rules'
-  // messages quote the value, which would print what was refused.
+  const wrongType = typeProblems(metadata);
+  const mistyped = new Set(wrongType.map((problem) => problem.field));
+  const notText = [...wrongType, ...displayProblems(metadata).filter((problem) => !mistyped.has(problem.field))];
+  const reportedAlone = new Set(notText.map((problem) => problem.field));
+  // A field of the wrong type, or not text, is reported as that alone: the
+  // other rules would read it as missing, and their messages quote the
+  // value, which would print what was refused.
   const others = [
     ...grantProblems(grants, context),
     ...publicClientProblems(metadata, grants),
     ...redirectProblems(metadata, grants),
     ...scopeProblems(metadata, context),
     ...selfServiceProblems(metadata, context),
-  ].filter((problem) => !refusedAsText.has(problem.field));
+  ].filter((problem) => !reportedAlone.has(problem.field));
   return inWordsOf(context, [...notText, ...others]);
 }

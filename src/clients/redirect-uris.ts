@@ -26,7 +26,18 @@ export function redirectUriProblem(uri: string): string | undefined {
   return url.protocol.slice(0, -1).includes('.') ? undefined : 'a private-use scheme must be a reversed domain name such as com.example.app';
 }
 
-/** A redirect URI only a native app can receive: plain http to this machine, or a private-use scheme. */
+/** Whether the URI is an app's private-use scheme (RFC 8252 §7.1): neither https nor http. */
+export function isPrivateUseUri(uri: string): boolean {
+  const protocol = URL.parse(uri)?.protocol;
+  return protocol !== undefined && protocol !== 'https:' && protocol !== 'http:';
+}
+
+/**
+ * A redirect URI only a native app can receive: plain http to this machine,
+ * or a private-use scheme. `localhost` counts, as it always has here: RFC
+ * 8252 §8.3 advises the IP literals, but a stored public client with a
+ * localhost URI beside a private-use scheme would stop loading as a web client.
+ */
 function nativeOnly(uri: string): boolean {
   const url = URL.parse(uri);
   if (!url) return false;
@@ -37,12 +48,16 @@ function nativeOnly(uri: string): boolean {
 /**
  * RFC 8252: what kind of client oidc-provider should take a client for. A
  * public client whose every redirect URI is loopback http or a private-use
- * scheme is a native app: oidc-provider then accepts any port on a loopback
- * redirect at run time (RFC 8252 §7.3, RFC 9700 §4.1.3) and private-use
- * schemes at all, both of which it refuses a web client. Every other client
- * is a web client (oidc-provider's default). Gatehouse's admin surfaces
- * describe clients as public or confidential with their redirect URIs, so
- * this is derived from those, not asked for.
+ * scheme is a native app: oidc-provider then accepts any port on
+ * a loopback redirect at run time (RFC 8252 §7.3, RFC 9700 §4.1.3) and
+ * private-use schemes at all, both of which it refuses a web client. Every
+ * other client is a web client (oidc-provider's default), held to its URIs
+ * exactly: a confidential one always, since the leeway is for apps that
+ * cannot keep a secret and cannot reserve a port (§8.5, §7.3). This is derived from what every surface already
+ * describes (public or confidential, redirect URIs), for every client,
+ * never taken from the client's own `application_type` (RFC 7591
+ * registration, provider/registration.ts; stored records,
+ * provider/client-application-type.ts).
  */
 export function applicationTypeOf(metadata: Readonly<Record<string, unknown>>): 'native' | 'web' {
   const uris = Array.isArray(metadata.redirect_uris) ? metadata.redirect_uris : [];

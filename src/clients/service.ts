@@ -680,7 +680,7 @@ export class ClientService {
     if (problems.length) throw new ValidationError(problems);
     try {
       // Judged as the provider will read it (provider/client-application-type.ts).
-      await this.validateMetadata({ ...metadata, application_type: metadata.application_type ?? applicationTypeOf(metadata) });
+      await this.validateMetadata({ ...metadata, application_type: applicationTypeOf(metadata) });
     } catch (error) {
       const message = (error as { error_description?: string }).error_description ?? (error as Error).message;
       throw new ValidationError([{ field: 'metadata', message }]);

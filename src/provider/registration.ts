@@ -2,9 +2,12 @@ import type { KoaContextWithOIDC } from 'oidc-provider';
 import type Provider from 'oidc-provider';
 import { errors } from 'oidc-provider';
 import { clientMetadataProblems, type RuleContext } from '../clients/metadata-rules.js';
+import { applicationTypeOf } from '../clients/redirect-uris.js';
 
 export const REGISTRATION_POLICY = 'gatehouse';
 const DEFAULT_SCOPE = 'openid profile email';
+/** OpenID Connect Dynamic Client Registration 1.0 §2. */
+const APPLICATION_TYPES = ['native', 'web'];
 /** The provider's routes on which a client describes itself (RFC 7591 §3.1, RFC 7592 §2.2). */
 const SELF_SERVICE_ROUTES = new Set(['registration', 'client_update']);
 
@@ -15,13 +18,38 @@ export interface ScopeRegistryView {
 
 /**
  * The policy every dynamically registered client (RFC 7591) and every RFC
- * 7592 update goes through: a default scope, so that a client without one
- * cannot ask for everything. The rules themselves are enforceClientRules,
- * which the provider applies to every client it builds.
+ * 7592 update goes through, before the rules (enforceClientRules, which the
+ * provider applies to every client it builds):
+ * - a default scope for a client that sends none, so that it cannot ask for
+ *   everything. Only an absent `scope` is none (RFC 7591 §2: "If omitted, an
+ *   authorization server MAY register a client with a default set of
+ *   scopes"); one of another type than a string is refused by the rules,
+ *   never replaced, or an update sending `["admin"]` would silently reset
+ *   the client's scopes. (An RFC 7592 update without it asks to delete it,
+ *   §2.2, and gets the default again; oidc-provider reads null and "" there
+ *   as omitted and drops them before this runs.)
+ * - `application_type` as Gatehouse derives it (clients/redirect-uris.ts),
+ *   whatever the registrant sent: a registrant that says `native` does not
+ *   get the loopback port leeway a confidential client, or one with a
+ *   localhost or https redirect URI, must not have. A differing value is
+ *   replaced rather than refused: RFC 7591 §2 lets the server "reject or
+ *   replace any of the client's requested metadata values", and the response
+ *   says what was registered (§3.2.1); native SDKs send `native` for apps
+ *   using claimed https redirect URIs (RFC 8252 §7.2), which are web clients
+ *   here and work as such, so a refusal would turn away clients that work.
+ *   The value is set here so that the response, and oidc-provider's check of
+ *   the redirect URIs now, agree with how the client is read back
+ *   (provider/client-application-type.ts derives it again from storage).
  */
 export function registrationPolicy() {
   return async (_ctx: KoaContextWithOIDC, properties: Record<string, unknown>): Promise<void> => {
-    if (typeof properties.scope !== 'string' || !properties.scope) properties.scope = DEFAULT_SCOPE;
+    if (properties.scope === undefined) properties.scope = DEFAULT_SCOPE;
+    // Replaced only when it is a value the field can have: anything else is
+    // the registrant's mistake, refused as oidc-provider would.
+    if (properties.application_type !== undefined && !APPLICATION_TYPES.includes(properties.application_type as string)) {
+      throw new errors.InvalidClientMetadata('application_type: must be native or web');
+    }
+    properties.application_type = applicationTypeOf(properties);
   };
 }
 
