@@ -12,6 +12,9 @@ function firstSegment(path: string): string {
 // A first segment that is a parameter or a pattern can match anything.
 const PATTERN = /[:(*?+]/;
 
+/** The wildcard of the path an error mapping is mounted at (see useErrorMapping). */
+const MAPPING_WILDCARD = 'underErrorMapping';
+
 /** Each surface's one error mapping, by its router (see useErrorMapping). */
 const errorMappings = new WeakMap<Router, Middleware>();
 
@@ -30,8 +33,13 @@ export function useErrorMapping(router: Router, mapping: Middleware): void {
   // With a path, not without: @koa/router compiles a path-less middleware's
   // prefix as a case-sensitive RegExp while its routes match in any case, so
   // `/API/V1.1/OAUTH/TOKEN` ran the route without its surface's mapping and
-  // answered errors in the global shape. A path is compiled like a route's.
-  router.use('{/*rest}', mapping);
+  // answered errors in the global shape. A path is compiled like a route's;
+  // its wildcard is taken out of the route's parameters again, which the
+  // request log masks in the path it writes.
+  router.use(`{/*${MAPPING_WILDCARD}}`, (ctx, next) => {
+    delete (ctx.params as Record<string, unknown> | undefined)?.[MAPPING_WILDCARD];
+    return mapping(ctx, next);
+  });
 }
 
 /** The methods the router serves at this path (@koa/router lists HEAD with GET). */
