@@ -119,7 +119,7 @@ function redirectProblems(metadata: Record<string, unknown>, grants: string[]): 
       // oidc-provider refuses it too ("must only contain web uris"), without
       // saying what would make the client a native app (redirect-uris.ts).
       else if (field !== 'backchannel_logout_uri' && !native && isPrivateUseUri(uri)) {
-        problems.push({ field, message: `${uri} is a private-use scheme, which only a native app may register: a public client whose every redirect URI is a private-use scheme or http on 127.0.0.1 or [::1] (RFC 8252 §7.1, §8.3)` });
+        problems.push({ field, message: `${uri} is a private-use scheme, which only a native app may register: a public client whose every redirect URI is a private-use scheme or loopback http (RFC 8252 §7.1, §7.3)` });
       }
     }
   }

@@ -4,7 +4,7 @@ import { applicationTypeOf } from '../clients/redirect-uris.js';
 /**
  * The adapter factory, with every client read by the provider carrying the
  * `application_type` its metadata makes it (clients/redirect-uris.ts), so a
- * public client with loopback IP or private-use redirect URIs, made in any
+ * public client with loopback or private-use redirect URIs, made in any
  * surface, before this or after, is a native app to oidc-provider, and no
  * other client is. A stored `application_type` is never taken as it is: RFC
  * 7591 clients registered before Gatehouse derived it at registration carry

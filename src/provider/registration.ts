@@ -30,8 +30,8 @@ export interface ScopeRegistryView {
  *   as omitted and drops them before this runs.)
  * - `application_type` as Gatehouse derives it (clients/redirect-uris.ts),
  *   whatever the registrant sent: a registrant that says `native` does not
- *   get the loopback port leeway a confidential client, or one with a
- *   localhost or https redirect URI, must not have. A differing value is
+ *   get the loopback port leeway a confidential client, or one with an
+ *   https redirect URI, must not have. A differing value is
  *   replaced rather than refused: RFC 7591 §2 lets the server "reject or
  *   replace any of the client's requested metadata values", and the response
  *   says what was registered (§3.2.1); native SDKs send `native` for apps

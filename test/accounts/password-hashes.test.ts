@@ -220,8 +220,11 @@ describe('Password hashes from the systems Gatehouse replaces', function () {
     const results = await Promise.all([verifyHash(hash, PASSWORD), verifyHash(hash, 'wrong')]);
     const used = performance.eventLoopUtilization(before);
     expect(results).to.deep.equal([true, false]);
-    // bcryptjs, in JavaScript, kept the loop busy for the whole verification (about 0.3 s each at cost 12).
-    expect(used.utilization, `event loop busy ${Math.round(used.active)} ms of ${Math.round(used.idle + used.active)} ms`).to.be.below(0.2);
+    // bcryptjs, in JavaScript, kept the loop busy for the whole verification
+    // (about 0.3 s each at cost 12): utilization near 1. Off the thread the
+    // loop is idle but for what else the test process runs; on a loaded CI
+    // machine that was up to 0.31 (294 ms of 943), so the bound is a half.
+    expect(used.utilization, `event loop busy ${Math.round(used.active)} ms of ${Math.round(used.idle + used.active)} ms`).to.be.below(0.5);
   });
 
   it('a client secret kept only as Django’s pbkdf2_sha256 hash authenticates the client (and a wrong one gets 401)', async () => {
