@@ -269,6 +269,8 @@ export async function mountRoutes(services: Services, logger: Logger, internalOr
     store: storage.clients, validate: (metadata) => provider.Client.validate(metadata), audit: services.audit,
   }, config.issuer, DASHBOARD_PATH);
   answerAsIssuer(provider, config.issuer);
+  // Every page's templates, compiled once on first use (http/views.ts).
+  const views = createViews();
   // One session for every signed-in page (the Lux dashboard, /admin, /account):
   // its cookie is scoped to the whole origin so that each surface sees it.
   const signedInPages = new SignedInPages({
@@ -281,7 +283,7 @@ export async function mountRoutes(services: Services, logger: Logger, internalOr
     },
     signInSessions: { current: currentSessionUid(provider), revoke: (uid, by) => services.sessions.revoke(uid, by) },
     accounts,
-    views: createViews(),
+    views,
     logger,
   });
   provider.use(requestLog(logger, services.metrics));
@@ -295,7 +297,7 @@ export async function mountRoutes(services: Services, logger: Logger, internalOr
   const gatehouseRoutes = dispatchByFirstSegment([
     healthRouter(storage),
     assetsRouter(),
-    interactionsRouter({ provider, accounts, scopes, views: createViews(), csrfSecret: cookieSecrets[0] ?? '', audit: services.audit, limiter: services.limiter,
+    interactionsRouter({ provider, accounts, scopes, views, csrfSecret: cookieSecrets[0] ?? '', audit: services.audit, limiter: services.limiter,
       signInFailed: () => services.metrics.signInFailed('login') }),
     ...(config.metricsPort === undefined ? [metricsRouter(services.metrics)] : []),
     whoamiRouter(tokenCheck, config.issuer),
@@ -311,7 +313,7 @@ export async function mountRoutes(services: Services, logger: Logger, internalOr
     northstarRouter({
       issuer: config.issuer, signingKid: services.signingKid, clients: services.clients, scopes, keys: services.keys, accounts, tokenCheck, audit: services.audit,
     }),
-    luxRouter({ provider, clients: services.clients, accounts, tokenCheck, views: createViews(), audit: services.audit }),
+    luxRouter({ provider, clients: services.clients, accounts, tokenCheck, views, audit: services.audit }),
     losRouter({ provider, accessTokenTtl: config.losAccessTokenTtl }),
     leRouter({ provider, accessTokenTtl: config.leAccessTokenTtl }),
     dotRouter({ provider, accessTokenTtl: config.dotAccessTokenTtl, refreshTokenTtl: config.dotRefreshTokenTtl }),
@@ -329,7 +331,6 @@ export async function mountRoutes(services: Services, logger: Logger, internalOr
   // A token request reads its artifact, grant and account in one trip and
   // writes a rotation in one (adapters/request-scope.ts).
   const storageScope: Middleware = (ctx, next) => storage.requestScope(ctx, next);
-  const views = createViews();
   const signIns = indexSignIns(services.sessions, (error) => logger.warn({ err: error }, 'a sign-in could not be added to the session index'));
   provider.use(extendProviderRoutes(providerRoute, {
     token: [unauthorizedClient, storageScope, cors, throttle],
