@@ -2,7 +2,7 @@ import type { Context } from 'koa';
 import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
 import { AppError, type FieldProblem, PayloadTooLargeError, ValidationError } from '../errors/app-error.js';
 import { parseJsonBody } from './json-body.js';
-import { bodyCharset, formFields, readRaw } from './raw-body.js';
+import { bodyCharset, readFormFields, readRaw } from './raw-body.js';
 
 /** A request body as a flat map of the fields a dialect reads. */
 export type Fields = Record<string, unknown>;
@@ -30,11 +30,13 @@ export async function readFields(ctx: Context): Promise<Fields> {
   if (!json && !ctx.is('application/x-www-form-urlencoded')) {
     throw new AppError(415, 'invalid_request', `unsupported content type ${type}; send application/json or application/x-www-form-urlencoded`);
   }
-  const charset = bodyCharset(ctx.get('content-type'), json);
+  if (!json) return readFormFields(ctx, LIMIT);
+  // Refuses any charset but UTF-8 (RFC 8259 §8.1).
+  bodyCharset(ctx.get('content-type'), true);
   const raw = await readRaw(ctx.req, LIMIT);
   if (!raw) throw new PayloadTooLargeError();
   if (!raw.length) return {};
-  const body = json ? parseJsonBody(raw.toString('utf8')) : formFields(raw, charset);
+  const body = parseJsonBody(raw.toString('utf8'));
   if (body === null || typeof body !== 'object' || Array.isArray(body)) {
     throw new AppError(400, 'invalid_request', 'the request body must be a JSON object');
   }

@@ -128,6 +128,19 @@ export function formFields(raw: Buffer, charset: BodyCharset): Record<string, st
 }
 
 /**
+ * A form-encoded request body as its fields (formFields), read in the
+ * charset its Content-Type declares (bodyCharset: another is a 415) and at
+ * most `limit` bytes (a 413 past it): how the dialects and the pages read a
+ * posted form.
+ */
+export async function readFormFields(ctx: Context, limit: number): Promise<Record<string, string | string[]>> {
+  const charset = bodyCharset(ctx.get('content-type'), false);
+  const raw = await readRaw(ctx.req, limit);
+  if (!raw) throw new PayloadTooLargeError();
+  return formFields(raw, charset);
+}
+
+/**
  * The body of a provider route in the one charset oidc-provider reads
  * right. Its reader (lib/shared/selective_body.js) decodes a body with the
  * declared charset as a WHATWG label (so ISO-8859-1 as windows-1252) but its

@@ -1,6 +1,5 @@
 import type { Middleware } from 'koa';
-import { PayloadTooLargeError } from '../errors/app-error.js';
-import { bodyCharset, formFields, readRaw, refuseEncodedBody } from '../http/raw-body.js';
+import { readFormFields, refuseEncodedBody } from '../http/raw-body.js';
 
 /**
  * Reads the form a page posts into `ctx.request.body`, the way every other
@@ -16,12 +15,7 @@ export function pageFormReader(limit: number): Middleware {
   return async (ctx, next) => {
     refuseEncodedBody(ctx.req.headers);
     ctx.request.body = {};
-    if (ctx.is('application/x-www-form-urlencoded')) {
-      const charset = bodyCharset(ctx.get('content-type'), false);
-      const raw = await readRaw(ctx.req, limit);
-      if (!raw) throw new PayloadTooLargeError();
-      ctx.request.body = formFields(raw, charset);
-    }
+    if (ctx.is('application/x-www-form-urlencoded')) ctx.request.body = await readFormFields(ctx, limit);
     await next();
   };
 }
