@@ -447,12 +447,13 @@ function starting(_req: IncomingMessage, res: ServerResponse): void {
 export interface StartOptions {
   /**
    * Aborted when the process is told to stop: a start still waiting for its
-   * storage then gives up with StartAbandonedError.
+   * storage, or whose storage has just opened, gives up with
+   * StartAbandonedError (closing what it opened) instead of going on to serve.
    */
   stop?: AbortSignal;
 }
 
-/** A start given up because the process was told to stop while it waited for its storage. */
+/** A start given up because the process was told to stop before it served. */
 export class StartAbandonedError extends Error {
   override name = 'StartAbandonedError';
 }
@@ -531,6 +532,13 @@ export async function startGatehouse(config: GatehouseConfig, logger = createLog
   let services: Services;
   try {
     services = await composeOnceStorageAnswers(config, logger, options.stop);
+    // Opening storage is most of a start (seconds for a new embedded
+    // database on a busy machine): a stop asked for meanwhile ends it here,
+    // rather than serving first and then racing the shutdown's grace period.
+    if (options.stop?.aborted) {
+      await services.storage.close().catch(() => {});
+      throw new StartAbandonedError('stopped while storage was opening');
+    }
   } catch (error) {
     server.close();
     throw error;

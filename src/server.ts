@@ -66,12 +66,15 @@ async function runWorker(config: GatehouseConfig, logger: Logger): Promise<void>
   const stop = (signal: string) => {
     if (stopping) return;
     stopping = true;
-    logger.info({ signal }, running ? 'shutting down' : 'stopped during start-up');
+    const serving = running;
+    logger.info({ signal }, serving ? 'shutting down' : 'stopped during start-up');
     stopRequested.abort();
     // Cut short while still starting, nothing was served and nothing is lost
     // (migrations are transactions; the embedded database recovers as after
     // a SIGKILL): a stop, not a failure. Cut short while serving: a failure.
-    forceExitAfter(logger, SHUTDOWN_GRACE_MS, () => (running ? 1 : 0));
+    // Decided when the signal comes: a start that finishes afterwards does
+    // not serve (StartAbandonedError), so a slow start is still a stop.
+    forceExitAfter(logger, SHUTDOWN_GRACE_MS, () => (serving ? 1 : 0));
     started.then((gatehouse) => gatehouse.close()).then(() => exit(logger, 0), (error: unknown) => {
       if (error instanceof StartAbandonedError) return exit(logger, 0);
       logger.error({ err: error }, 'shutdown failed');

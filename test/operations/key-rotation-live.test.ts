@@ -13,7 +13,7 @@ import { embeddedDataDir } from '../support/embedded-data.js';
 // default is 600 s. Long enough for what must happen before it (publication
 // on both nodes, up to a refresh interval each, then a token and a sign-in on
 // each) on a machine busy with the rest of CI.
-const ACTIVATION_DELAY = 10;
+const ACTIVATION_DELAY = 15;
 
 describe('a signing key rotated with the CLI reaches running processes without a restart', () => {
   const nodes: GatehouseProcess[] = [];
@@ -53,16 +53,19 @@ describe('a signing key rotated with the CLI reaches running processes without a
     await sleep(Math.max(0, lastSwitch + 2500 - Date.now()));
     const before = await mintJwt(nodes[0]!, jwtClient);
 
+    // The CLI is a process of its own (seconds on a busy machine): the key's
+    // activation is ACTIVATION_DELAY after some moment while it ran.
+    const requestedAt = Date.now();
     const rotated = await cliJson<{ kid: string; alg: string; signs_from: string }>(env, 'keys', 'rotate');
     const rotatedAt = Date.now();
     expect(rotated.alg).to.equal('RS256');
-    expect(Date.parse(rotated.signs_from) - rotatedAt).to.be.within((ACTIVATION_DELAY - 2) * 1000, ACTIVATION_DELAY * 1000);
+    expect(Date.parse(rotated.signs_from)).to.be.within(requestedAt + ACTIVATION_DELAY * 1000 - 1000, rotatedAt + ACTIVATION_DELAY * 1000);
 
-    // Published everywhere within one refresh interval (2 s), long before it signs.
+    // Published everywhere within a refresh interval (2 s) or so, and in any case before it signs.
     const publishedAfter: number[] = [];
     for (const node of nodes) {
       while (!(await publishedKids(node)).includes(rotated.kid)) {
-        expect(Date.now() - rotatedAt, `${node.url} publishes ${rotated.kid}`).to.be.below(5000);
+        expect(Date.now() - rotatedAt, `${node.url} publishes ${rotated.kid}`).to.be.below(Math.min(8000, Date.parse(rotated.signs_from) - rotatedAt));
         await sleep(100);
       }
       publishedAfter.push(Date.now() - rotatedAt);
