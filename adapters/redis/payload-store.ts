@@ -63,6 +63,7 @@ type ScriptedRedis = RedisClient & {
   gatehouseUpsert(numKeys: number, ...args: Array<string | number>): Promise<number>;
   gatehouseWriteArtifact(key: string, ...args: Array<string | number>): Promise<number>;
   gatehouseAddToIndex(key: string, ...args: Array<string | number>): Promise<number>;
+  gatehouseConsume(key: string, consumedAt: number): Promise<number>;
 };
 
 /**
@@ -80,6 +81,8 @@ export class RedisPayloadStore implements PayloadStore {
       redis.defineCommand('gatehouseUpsert', { lua: UPSERT });
       redis.defineCommand('gatehouseWriteArtifact', { lua: WRITE_ARTIFACT, numberOfKeys: 1 });
       redis.defineCommand('gatehouseAddToIndex', { lua: ADD_TO_INDEX, numberOfKeys: 1 });
+      // A code or device code is consumed on every redemption: EVAL would send the script's text each time.
+      redis.defineCommand('gatehouseConsume', { lua: CONSUME, numberOfKeys: 1 });
     }
     this.redis = redis as ScriptedRedis;
   }
@@ -236,7 +239,7 @@ export class RedisPayloadStore implements PayloadStore {
   }
 
   async consume(model: string, id: string): Promise<boolean> {
-    const won = await this.redis.eval(CONSUME, 1, this.key(model, id), Math.floor(Date.now() / 1000));
+    const won = await this.redis.gatehouseConsume(this.key(model, id), Math.floor(Date.now() / 1000));
     return won === 1;
   }
 
