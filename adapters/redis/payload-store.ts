@@ -16,24 +16,38 @@ return redis.call('HSETNX', KEYS[1], 'consumed', ARGV[1])
 // client issuing tokens around the clock keeps an index as large as its live
 // tokens, not one that grows for ever. The index itself lives as long as its
 // longest-lived member.
-// KEYS: the artifact, then ARGV[5] indexes, then lookup keys.
-// ARGV: payload, TTL in seconds (0: none), now (epoch ms), expiry (epoch ms
-// or +inf), number of indexes, the artifact's id.
-const UPSERT = `
-local ttl = tonumber(ARGV[2])
-redis.call('HSET', KEYS[1], 'payload', ARGV[1])
-if ttl > 0 then redis.call('EXPIRE', KEYS[1], ttl) end
-local indexes = tonumber(ARGV[5])
-for i = 2, 1 + indexes do
-  redis.call('ZREMRANGEBYSCORE', KEYS[i], '-inf', '(' .. ARGV[3])
-  redis.call('ZADD', KEYS[i], ARGV[4], KEYS[1])
-  local last = redis.call('ZRANGE', KEYS[i], -1, -1, 'WITHSCORES')[2]
-  if last == 'inf' then redis.call('PERSIST', KEYS[i]) else redis.call('PEXPIREAT', KEYS[i], last) end
+// K (keys): the artifact, then A[5] indexes, then lookup keys.
+// A (arguments): payload, TTL in seconds (0: none), now (epoch ms), expiry
+// (epoch ms or +inf), number of indexes, the artifact's id.
+const UPSERT_FUNCTION = `
+local function upsert(K, A)
+  local ttl = tonumber(A[2])
+  redis.call('HSET', K[1], 'payload', A[1])
+  if ttl > 0 then redis.call('EXPIRE', K[1], ttl) end
+  local indexes = tonumber(A[5])
+  for i = 2, 1 + indexes do
+    redis.call('ZREMRANGEBYSCORE', K[i], '-inf', '(' .. A[3])
+    redis.call('ZADD', K[i], A[4], K[1])
+    local last = redis.call('ZRANGE', K[i], -1, -1, 'WITHSCORES')[2]
+    if last == 'inf' then redis.call('PERSIST', K[i]) else redis.call('PEXPIREAT', K[i], last) end
+  end
+  for i = 2 + indexes, #K do
+    if ttl > 0 then redis.call('SET', K[i], A[6], 'EX', ttl) else redis.call('SET', K[i], A[6]) end
+  end
+  return 1
 end
-for i = 2 + indexes, #KEYS do
-  if ttl > 0 then redis.call('SET', KEYS[i], ARGV[6], 'EX', ttl) else redis.call('SET', KEYS[i], ARGV[6]) end
-end
-return 1
+`;
+const UPSERT = `${UPSERT_FUNCTION}
+return upsert(KEYS, ARGV)
+`;
+
+// CONSUME, then UPSERT only if it won (single Redis only: one script may not
+// span a cluster's slots). KEYS: the consumed artifact, then UPSERT's keys;
+// ARGV: the consumption time, then UPSERT's arguments.
+const CONSUME_AND_UPSERT = `${UPSERT_FUNCTION}
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+if redis.call('HSETNX', KEYS[1], 'consumed', ARGV[1]) == 0 then return 0 end
+return upsert({ unpack(KEYS, 2) }, { unpack(ARGV, 2) })
 `;
 
 // Redis Cluster: one script call may touch only one slot, and an artifact
@@ -64,6 +78,7 @@ type ScriptedRedis = RedisClient & {
   gatehouseWriteArtifact(key: string, ...args: Array<string | number>): Promise<number>;
   gatehouseAddToIndex(key: string, ...args: Array<string | number>): Promise<number>;
   gatehouseConsume(key: string, consumedAt: number): Promise<number>;
+  gatehouseConsumeAndUpsert(numKeys: number, ...args: Array<string | number>): Promise<number>;
 };
 
 /**
@@ -83,9 +98,24 @@ export class RedisPayloadStore implements PayloadStore {
       redis.defineCommand('gatehouseAddToIndex', { lua: ADD_TO_INDEX, numberOfKeys: 1 });
       // A code or device code is consumed on every redemption: EVAL would send the script's text each time.
       redis.defineCommand('gatehouseConsume', { lua: CONSUME, numberOfKeys: 1 });
+      redis.defineCommand('gatehouseConsumeAndUpsert', { lua: CONSUME_AND_UPSERT });
     }
     this.redis = redis as ScriptedRedis;
+    // A code redemption spends the code and stores its access token in one
+    // command (the token exists only if this request spent the code). A
+    // cluster keeps them in different slots: there the adapter consumes and
+    // then upserts, as without this method.
+    if (this.inCluster) this.consumeAndUpsert = undefined;
   }
+
+  consumeAndUpsert?: (consumed: { model: string; id: string }, model: string, id: string, payload: AdapterPayload, expiresIn?: number) => Promise<boolean> =
+    async (consumed, model, id, payload, expiresIn) => {
+      const [numKeys, ...rest] = this.upsertArguments(model, id, payload, expiresIn, Date.now());
+      const keys = rest.slice(0, numKeys);
+      const args = rest.slice(numKeys);
+      const won = await this.redis.gatehouseConsumeAndUpsert(1 + numKeys, this.key(consumed.model, consumed.id), ...keys, Math.floor(Date.now() / 1000), ...args);
+      return won === 1;
+    };
 
   private get inCluster(): boolean {
     return this.redis.isCluster;

@@ -9,6 +9,7 @@ import { migrate } from '../../adapters/sql/migrate.js';
 import { openPostgres } from '../../adapters/sql/postgres.js';
 import { payloadStoreSubjects } from '../support/payload-stores.js';
 import { embeddedDataDir } from '../support/embedded-data.js';
+import { skipBecause } from '../support/server.js';
 
 const subjects = payloadStoreSubjects();
 
@@ -66,6 +67,26 @@ for (const subject of subjects) {
 
     it('does not consume what does not exist', async () => {
       expect(await store.consume('AuthorizationCode', randomUUID())).to.equal(false);
+    });
+
+    it('consumeAndUpsert, where offered: of ten concurrent exchanges of one artifact exactly one stores its replacement, indexed as upsert would', async function () {
+      if (!store.consumeAndUpsert) skipBecause(this, 'this store consumes and stores in two steps (a Redis Cluster keeps the two keys in different slots)');
+      const grantId = randomUUID();
+      const code = randomUUID();
+      await store.upsert('AuthorizationCode', code, { grantId, clientId: 'c1' }, 60);
+      const replacements = Array.from({ length: 10 }, () => randomUUID());
+      const won = await Promise.all(replacements.map((id) => store.consumeAndUpsert!({ model: 'AuthorizationCode', id: code }, 'AccessToken', id, { grantId, clientId: 'c1' }, 60)));
+      expect(won.filter(Boolean)).to.have.length(1);
+      const stored = await Promise.all(replacements.map((id) => store.find('AccessToken', id)));
+      expect(stored.map((payload, i) => Boolean(payload) === won[i])).to.deep.equal(won.map(() => true));
+      expect((await store.find('AuthorizationCode', code))?.consumed).to.be.a('number');
+      // Nothing is stored in exchange for what does not exist.
+      const orphan = randomUUID();
+      expect(await store.consumeAndUpsert!({ model: 'AuthorizationCode', id: randomUUID() }, 'AccessToken', orphan, { grantId, clientId: 'c1' }, 60)).to.equal(false);
+      expect(await store.find('AccessToken', orphan)).to.equal(undefined);
+      // The replacement is in its grant's index: revoking the grant removes it.
+      await store.revokeByGrantId('AccessToken', grantId);
+      expect(await store.find('AccessToken', replacements[won.indexOf(true)]!)).to.equal(undefined);
     });
 
     it('finds by uid and by user code', async () => {

@@ -77,6 +77,14 @@ describe('single use, for real', () => {
       expect(refreshed.json.error).to.equal('invalid_grant');
     });
 
+    it('lets exactly one of ten concurrent redemptions of a code through; the other nine are invalid_grant, without a token', async () => {
+      const flow = await authorize(config, user, { scope: 'openid read' });
+      const replies = await Promise.all(Array.from({ length: 10 }, () => redeemCode(server, flow, auth)));
+      expect(replies.filter((r) => r.status === 200), replies.map((r) => r.status).join(' ')).to.have.length(1);
+      expect(replies.filter((r) => r.status === 400 && r.json.error === 'invalid_grant')).to.have.length(9);
+      expect(replies.filter((r) => r.status !== 200).every((r) => !('access_token' in r.json))).to.equal(true);
+    });
+
     it('keeps a consumed code in the store, marked consumed, so reuse is detected rather than "not found"', async () => {
       const flow = await authorize(config, user, { scope: 'openid' });
       const code = flow.callback.searchParams.get('code')!;

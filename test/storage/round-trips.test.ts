@@ -1,5 +1,6 @@
 import { expect } from 'chai';
 import * as oidc from 'openid-client';
+import { Redis } from 'ioredis';
 import pg from 'pg';
 import { sqlDatabaseOf } from '../../adapters/factory.js';
 import { authorize, discover, oauthError, redeem } from '../support/oidc.js';
@@ -18,6 +19,9 @@ describe('PostgreSQL round trips per token request', function () {
   const user = { username: `rt-${Date.now()}`, password: 'round trip password' };
   const sent: string[] = [];
   const original = pg.Client.prototype.query;
+  // Redis commands that touch a code or an access token (ioredis, as the server in this process sends them).
+  const redisSent: string[] = [];
+  const originalSend = Redis.prototype.sendCommand;
 
   before(async function () {
     if (!storageMode.postgres) skipBecause(this, 'counts PostgreSQL round trips: set DATABASE_URL');
@@ -41,15 +45,26 @@ describe('PostgreSQL round trips per token request', function () {
       }
       return (original as (...a: unknown[]) => unknown).apply(this, args);
     };
+    Redis.prototype.sendCommand = function (this: Redis, ...args: Parameters<Redis['sendCommand']>) {
+      const [command] = args as unknown as [{ name: string; args: unknown[]; promise: Promise<unknown> }];
+      if (counting && command.args.some((arg) => /:(AuthorizationCode|AccessToken):/.test(String(arg)))) {
+        // A script's first use is EVALSHA refused with NOSCRIPT, then EVAL: one step, counted once.
+        command.promise.then(() => redisSent.push(command.name), (error: Error) => {
+          if (!/NOSCRIPT/.test(error.message)) redisSent.push(command.name);
+        });
+      }
+      return originalSend.apply(this, args);
+    } as typeof Redis.prototype.sendCommand;
   });
 
   let counting = false;
-  async function count<T>(work: () => Promise<T>): Promise<{ result: T; statements: string[] }> {
+  async function count<T>(work: () => Promise<T>): Promise<{ result: T; statements: string[]; redisCommands: string[] }> {
     sent.length = 0;
+    redisSent.length = 0;
     counting = true;
     try {
       const result = await work();
-      return { result, statements: [...sent] };
+      return { result, statements: [...sent], redisCommands: [...redisSent] };
     } finally {
       counting = false;
     }
@@ -57,6 +72,7 @@ describe('PostgreSQL round trips per token request', function () {
 
   after(async () => {
     (pg.Client.prototype as unknown as { query: unknown }).query = original;
+    Redis.prototype.sendCommand = originalSend;
     await server?.stop();
   });
 
@@ -75,10 +91,13 @@ describe('PostgreSQL round trips per token request', function () {
 
   it('redeems a code in two round trips with Redis (three without): its grant and account read together, the refresh token written', async () => {
     const flow = await authorize(config, user, withRefresh);
-    const { result, statements } = await count(() => redeem(config, flow));
+    const { result, statements, redisCommands } = await count(() => redeem(config, flow));
     expect(result.refresh_token).to.be.a('string');
     expect(result.claims()?.sub).to.be.a('string');
     expect(statements, statements.join('\n')).to.have.length(2 + tokenWrite);
+    // With Redis: the code read, then spent and the access token stored by one script
+    // (the token exists only if this request spent the code).
+    if (storageMode.redis && !process.env.REDIS_CLUSTER_NODES) expect(redisCommands, redisCommands.join(', ')).to.have.length(2);
     expect(await storedRefreshToken(result.refresh_token!)).to.deep.equal({ consumed: false });
   });
 
