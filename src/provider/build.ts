@@ -16,6 +16,7 @@ import { CLIENT_DIALECT_LIFETIMES, dialectLifetime, isDialectLifetimes } from '.
 import { pkceRequired } from './pkce-exemption.js';
 import { browserClientOrigin } from './cors-policy.js';
 import { policyRefusingNothingGrantable } from './grantable-scope.js';
+import { errorAnswers } from './error-answers.js';
 import { bitsOfOpaqueRandomness, skippingForeignRefreshTokens } from './token-values.js';
 import { withApplicationTypes } from './client-application-type.js';
 import { SKIP_CONSENT } from '../clients/metadata-rules.js';
@@ -348,9 +349,7 @@ export function buildProvider(config: GatehouseConfig, deps: ProviderDeps): Prov
       url: (_ctx, interaction) => `/interaction/${interaction.uid}`,
       policy: policyRefusingNothingGrantable(),
     },
-    async renderError(ctx, out) {
-      renderPage(ctx, deps.views, 'error', { error: out.error, description: out.error_description });
-    },
+    renderError: errorAnswers(deps.views),
     ttl: tokenLifetimes(config),
   };
 

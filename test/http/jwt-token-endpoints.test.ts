@@ -125,4 +125,10 @@ describe('JWT access tokens at the introspection and revocation endpoints, answe
     expect(answers.opaque, 'the provider’s own answers').to.deep.equal(expected);
     expect(answers.jwt, 'the JWT answers').to.deep.equal(answers.opaque);
   });
+
+  it('introspects a JWT whatever the caller prefers (Accept: text/html): the provider’s refusal it answers for is JSON too', async () => {
+    const { access_token: token } = await oidc.clientCredentialsGrant(apps.jwt.config, { scope: 'read' });
+    const reply = await postForm(`${server.url}/token/introspection`, { token }, { ...auth('jwt'), accept: 'text/html' });
+    expect([reply.status, reply.json.active], reply.text).to.deep.equal([200, true]);
+  });
 });

@@ -25,8 +25,11 @@ describe('a grant the client is not registered for', () => {
       { grant_type: 'urn:ietf:params:oauth:grant-type:device_code', device_code: 'x' },
       { grant_type: 'refresh_token', refresh_token: 'x' },
     ] as Array<Record<string, string>>) {
-      const answer = await postForm(`${server.url}/token`, form, { authorization: basicAuth(codeOnly.id, codeOnly.secret) });
-      expect([answer.status, answer.json.error], `${form.grant_type}: ${answer.text}`).to.deep.equal([400, 'unauthorized_client']);
+      // Whatever the client prefers: the token endpoint's errors are JSON (RFC 6749 §5.2).
+      for (const accept of ['application/json', 'text/html']) {
+        const answer = await postForm(`${server.url}/token`, form, { authorization: basicAuth(codeOnly.id, codeOnly.secret), accept });
+        expect([answer.status, answer.json.error], `${form.grant_type}, Accept: ${accept}: ${answer.text}`).to.deep.equal([400, 'unauthorized_client']);
+      }
     }
   });
 

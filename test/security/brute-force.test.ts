@@ -76,19 +76,41 @@ describe('brute force and abuse: failed authentications are counted and backed o
     expect(Number((await attempt('wrong')).headers.get('retry-after')), 'capped at MAX_BACKOFF').to.equal(2);
   });
 
-  it('protects every endpoint that authenticates clients, in each dialect\'s own error shape', async () => {
-    const cases: Array<{ name: string; send: (id: string, secret: string, ip: string) => Promise<Reply>; shape: (reply: Reply) => void }> = [
-      { name: 'introspection', send: (id, secret, ip) => postForm(`${server.url}/token/introspection`, { token: 'x' }, { authorization: basicAuth(id, secret), 'x-forwarded-for': ip }), shape: (r) => expect(r.json.error).to.equal('temporarily_unavailable') },
-      { name: 'revocation', send: (id, secret, ip) => postForm(`${server.url}/token/revocation`, { token: 'x' }, { authorization: basicAuth(id, secret), 'x-forwarded-for': ip }), shape: (r) => expect(r.json.error).to.equal('temporarily_unavailable') },
-      { name: 'client_secret_post at /token', send: (id, secret, ip) => postForm(`${server.url}/token`, { grant_type: 'client_credentials', client_id: id, client_secret: secret }, { 'x-forwarded-for': ip }), shape: (r) => expect(r.json.error).to.equal('temporarily_unavailable') },
-      { name: 'LOS', send: (id, secret, ip) => postJson(`${server.url}/api/v1.1/oauth/token`, { grant_type: 'client_credentials', client_id: id, client_secret: secret, scope: '*' }, { 'x-forwarded-for': ip }), shape: (r) => expect(r.json.meta).to.include({ responseCode: 429, success: false }) },
-      { name: 'LE', send: (id, secret, ip) => postForm(`${server.url}/liveexpert/oauth/authorize`, { grant_type: 'client_credentials', client_id: id, client_secret: secret }, { 'x-forwarded-for': ip }), shape: (r) => expect(r.json.error).to.equal('temporarily_unavailable') },
-      { name: 'django-oauth-toolkit', send: (id, secret, ip) => postJson(`${server.url}/auth/oauth2/token/`, { grant_type: 'password', username: 'someone', password: 'something' }, { authorization: basicAuth(id, secret), 'x-forwarded-for': ip }), shape: (r) => expect(r.json.error).to.equal('temporarily_unavailable') },
+  /** Every endpoint that authenticates clients, with the error shape of its throttled answer; `accept` is sent as Accept. */
+  function clientAuthenticatingSurfaces(accept?: string): Array<{ name: string; send: (id: string, secret: string, ip: string) => Promise<Reply>; shape: (reply: Reply) => void }> {
+    const headers = (ip: string, more: Record<string, string> = {}) => ({ 'x-forwarded-for': ip, ...(accept ? { accept } : {}), ...more });
+    return [
+      { name: 'introspection', send: (id, secret, ip) => postForm(`${server.url}/token/introspection`, { token: 'x' }, headers(ip, { authorization: basicAuth(id, secret) })), shape: (r) => expect(r.json.error).to.equal('temporarily_unavailable') },
+      { name: 'revocation', send: (id, secret, ip) => postForm(`${server.url}/token/revocation`, { token: 'x' }, headers(ip, { authorization: basicAuth(id, secret) })), shape: (r) => expect(r.json.error).to.equal('temporarily_unavailable') },
+      { name: 'client_secret_basic at /token', send: (id, secret, ip) => postForm(`${server.url}/token`, { grant_type: 'client_credentials' }, headers(ip, { authorization: basicAuth(id, secret) })), shape: (r) => expect(r.json.error).to.equal('temporarily_unavailable') },
+      { name: 'client_secret_post at /token', send: (id, secret, ip) => postForm(`${server.url}/token`, { grant_type: 'client_credentials', client_id: id, client_secret: secret }, headers(ip)), shape: (r) => expect(r.json.error).to.equal('temporarily_unavailable') },
+      { name: 'LOS', send: (id, secret, ip) => postJson(`${server.url}/api/v1.1/oauth/token`, { grant_type: 'client_credentials', client_id: id, client_secret: secret, scope: '*' }, headers(ip)), shape: (r) => expect(r.json.meta).to.include({ responseCode: 429, success: false }) },
+      { name: 'LE', send: (id, secret, ip) => postForm(`${server.url}/liveexpert/oauth/authorize`, { grant_type: 'client_credentials', client_id: id, client_secret: secret }, headers(ip)), shape: (r) => expect(r.json.error).to.equal('temporarily_unavailable') },
+      { name: 'django-oauth-toolkit', send: (id, secret, ip) => postJson(`${server.url}/auth/oauth2/token/`, { grant_type: 'password', username: 'someone', password: 'something' }, headers(ip, { authorization: basicAuth(id, secret) })), shape: (r) => expect(r.json.error).to.equal('temporarily_unavailable') },
     ];
-    for (const c of cases) {
+  }
+
+  it('protects every endpoint that authenticates clients, in each dialect\'s own error shape', async () => {
+    for (const c of clientAuthenticatingSurfaces()) {
       const client = await newClient();
       const ip = freshIp();
       for (let i = 0; i < 3; i += 1) expect((await c.send(client.id, 'wrong', ip)).status, `${c.name} failure ${i + 1}`).to.equal(401);
+      const refused = await c.send(client.id, client.secret, ip);
+      expectThrottled(refused, c.name);
+      c.shape(refused);
+    }
+  });
+
+  it('counts a failed client authentication whatever the request prefers (Accept: text/html), and answers it in JSON', async () => {
+    for (const c of clientAuthenticatingSurfaces('text/html')) {
+      const client = await newClient();
+      const ip = freshIp();
+      for (let i = 0; i < 3; i += 1) {
+        const failed = await c.send(client.id, 'wrong', ip);
+        expect(failed.status, `${c.name} failure ${i + 1}`).to.equal(401);
+        expect(failed.headers.get('content-type'), `${c.name}: ${failed.text}`).to.match(/^application\/json/);
+        expect(JSON.stringify(failed.json), c.name).to.match(/invalid_client/);
+      }
       const refused = await c.send(client.id, client.secret, ip);
       expectThrottled(refused, c.name);
       c.shape(refused);
