@@ -38,18 +38,20 @@ export function clientAuthThrottle(limiter: FailureLimiter): Middleware {
     const subjects: Subject[] = [{ kind: 'ip', value: ctx.ip }];
     if (clientId) subjects.push({ kind: 'client', value: clientId });
     try {
-      await limiter.check(subjects);
+      // Checked, run and counted as one guarded attempt: requests sent at
+      // once get no more secret checks than the limit (FailureLimiter.guard).
+      await limiter.guard(subjects, async () => {
+        if (raw) await replayToProvider(ctx, next, ctx.path, raw);
+        else await next();
+        // The provider's answer to a failed client authentication (RFC 6749
+        // §5.2), JSON whatever the request prefers (provider/error-answers.ts).
+        return { result: undefined, failed: ctx.status === 401 && (ctx.body as { error?: unknown } | undefined)?.error === 'invalid_client' };
+      });
     } catch (error) {
       if (!(error instanceof TooManyFailures)) throw error;
       // Answered, not thrown: it stands in for the provider's answer, which
       // dialects translate like any other (429 in the RFC 6749 shape here).
       writeAppErrorAsRfc6749(ctx, error, { 'Cache-Control': 'no-store' });
-      return;
-    }
-    if (raw) await replayToProvider(ctx, next, ctx.path, raw);
-    else await next();
-    if (ctx.status === 401 && (ctx.body as { error?: unknown } | undefined)?.error === 'invalid_client') {
-      await limiter.failed(subjects);
     }
   };
 }

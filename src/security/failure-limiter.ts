@@ -290,16 +290,50 @@ export class FailureLimiter {
     return turn ? this.inPlace(turn.key, turn.allowed, () => this.attemptNow(subjects, own, verify)) : this.attemptNow(subjects, own, verify);
   }
 
-  private async inPlace<T>(key: string, capacity: number, run: () => Promise<T>): Promise<T> {
+  /**
+   * One attempt whose secret is verified elsewhere and whose outcome is read
+   * from its answer (client authentication, which the provider performs):
+   * `run` answers whether it failed. Refused (TooManyFailures) while a limit
+   * is backing off; a failure is counted.
+   *
+   * Checked first and counted after, requests sent at the same moment would
+   * all pass the check while the first were still being verified: a burst
+   * got as many guesses as it had requests. So, in this process, no more
+   * attempts per address and subject are in flight than the limit allows
+   * failures, and only one at a time once a failure is recent; each is
+   * checked when it gets its place, and its failure counted before it gives
+   * the place up. A burst gets no more verifications than the limit (each
+   * process its share). Unlike `attempt`, an attempt that succeeds writes
+   * nothing: this runs on every token request.
+   */
+  async guard<T>(subjects: Subject[], run: () => Promise<{ result: T; failed: boolean }>): Promise<T> {
+    const own = this.ownCounters(subjects);
+    const once = async () => {
+      await this.check(subjects);
+      const { result, failed } = await run();
+      if (failed) await this.failed(subjects);
+      return result;
+    };
+    const turn = own.find(({ limit }) => limit.scope === 'address+subject') ?? own[0];
+    if (!turn) return once();
+    // Judged again each time a place comes free: once a failure is counted,
+    // the attempts still waiting go one at a time, each seeing the outcomes
+    // of all before it.
+    return this.inPlace(turn.key, () => ((this.recent.get(turn.key) ?? 0) > Date.now() ? 1 : turn.allowed), once);
+  }
+
+  private async inPlace<T>(key: string, capacity: number | (() => number), run: () => Promise<T>): Promise<T> {
+    const places = () => Math.max(1, typeof capacity === 'number' ? capacity : capacity());
     let place = this.places.get(key);
     if (!place) this.places.set(key, place = { active: 0, waiting: [] });
-    if (place.active >= Math.max(1, capacity)) await new Promise<void>((resolve) => place!.waiting.push(resolve));
+    if (place.active >= places()) await new Promise<void>((resolve) => place!.waiting.push(resolve));
     else place.active += 1;
     try {
       return await run();
     } finally {
-      // A place is handed straight to the next waiting attempt, or given up.
-      const next = place.waiting.shift();
+      // A place is handed straight to the next waiting attempt while there
+      // are places for it (the last one always is), or given up.
+      const next = place.active - 1 < places() ? place.waiting.shift() : undefined;
       if (next) next();
       else if ((place.active -= 1) === 0) this.places.delete(key);
     }

@@ -199,6 +199,23 @@ describe('brute force and abuse: failed authentications are counted and backed o
     for (let i = 0; i < 3; i += 1) expect((await grant('guess')).status, 'after a success the count starts again').to.equal(400);
   });
 
+  it('gives a burst of client secret guesses sent at once no more checks than CLIENT_FAILURE_LIMIT, at every client-authenticating surface; right secrets at once all pass', async () => {
+    for (const c of clientAuthenticatingSurfaces()) {
+      const client = await newClient();
+      const ip = freshIp();
+      const burst = await Promise.all(Array.from({ length: 15 }, (_, i) => c.send(client.id, `guess ${i}`, ip)));
+      const statuses = burst.map((reply) => reply.status);
+      expect(statuses.filter((status) => status === 401).length, `${c.name}: checked guesses (${statuses.join(' ')})`).to.be.at.most(3);
+      expect(statuses.filter((status) => status !== 401 && status !== 429), c.name).to.deep.equal([]);
+      expectThrottled(await c.send(client.id, client.secret, ip), `${c.name}: the right secret after the burst`);
+    }
+    // Successes are not failures: one client's right secret sent many times at once is never held back.
+    const busy = await newClient();
+    const office = freshIp();
+    const together = await Promise.all(Array.from({ length: 20 }, () => postForm(`${server.url}/token`, { grant_type: 'client_credentials' }, { authorization: basicAuth(busy.id, busy.secret), 'x-forwarded-for': office })));
+    expect(together.map((reply) => reply.status), 'twenty at once').to.deep.equal(Array.from({ length: 20 }, () => 200));
+  });
+
   it('gives a burst of password guesses sent at once no more checks than one at a time would get, per username and per address', async () => {
     const client = await newClient(['password']);
     const auth = { authorization: basicAuth(client.id, client.secret) };
