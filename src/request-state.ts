@@ -39,6 +39,12 @@ declare module 'koa' {
     lifetimes?: DialectLifetimes;
     /** Lux's authorize path: a confidential client may go without PKCE here (provider/pkce-exemption.ts). */
     pkceExempt?: boolean;
+    /**
+     * http/client-auth-throttle.ts: called by the provider's client secret
+     * check (provider/build.ts) once the presented secret is proven right,
+     * so the request gives up its place among the unsettled attempts.
+     */
+    clientSecretProven?: () => void;
     /** provider/device-flow.ts: the user code entered on the device page matched no device (http/device-code-throttle.ts counts it). */
     deviceCodeUnknown?: boolean;
     /** The presented access token, once the resource check or an admin gate accepted it. */

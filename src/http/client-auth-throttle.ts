@@ -40,7 +40,9 @@ export function clientAuthThrottle(limiter: FailureLimiter): Middleware {
     try {
       // Checked, run and counted as one guarded attempt: requests sent at
       // once get no more secret checks than the limit (FailureLimiter.guard).
-      await limiter.guard(subjects, async () => {
+      await limiter.guard(subjects, async (proven) => {
+        // The provider's secret check says when the secret is right (provider/build.ts).
+        ctx.state.clientSecretProven = proven;
         if (raw) await replayToProvider(ctx, next, ctx.path, raw);
         else await next();
         // The provider's answer to a failed client authentication (RFC 6749

@@ -2,6 +2,7 @@ import type { AdapterFactory, Configuration, FindAccount, KoaContextWithOIDC } f
 import { originCookieName } from '../http/cookie-names.js';
 import Provider, { errors } from 'oidc-provider';
 import type { JWK } from 'jose';
+import type { DefaultState } from 'koa';
 import type { GatehouseConfig } from '../../config/schema.js';
 import { renderPage, type Views } from '../http/views.js';
 import { deviceFlowFeature } from './device-flow.js';
@@ -363,7 +364,13 @@ export function buildProvider(config: GatehouseConfig, deps: ProviderDeps): Prov
   // Client prototype is the hook oidc-provider's author points to for hashed
   // secrets (panva/node-oidc-provider#631). RFC 6819 §5.1.4.1.3.
   provider.Client.prototype.compareClientSecret = function compareClientSecret(this: { clientSecret?: string; clientId: string }, presented: string) {
-    return deps.verifyClientSecret(presented, this.clientSecret ?? '', this.clientId);
+    // The client-authentication limits hold a request's place until its secret is known right (http/client-auth-throttle.ts).
+    const said = (proven: boolean) => {
+      if (proven) (Provider.ctx as { state?: DefaultState } | undefined)?.state?.clientSecretProven?.();
+      return proven;
+    };
+    const outcome = deps.verifyClientSecret(presented, this.clientSecret ?? '', this.clientId);
+    return typeof outcome === 'boolean' ? said(outcome) : outcome.then(said);
   };
   registerPasswordGrant(provider, config, deps, resourceIndicators.getResourceServerInfo);
   return provider;

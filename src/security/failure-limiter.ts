@@ -293,50 +293,67 @@ export class FailureLimiter {
   /**
    * One attempt whose secret is verified elsewhere and whose outcome is read
    * from its answer (client authentication, which the provider performs):
-   * `run` answers whether it failed. Refused (TooManyFailures) while a limit
-   * is backing off; a failure is counted.
+   * `run` answers whether it failed, and calls `proven` as soon as the secret
+   * is known to be right. Refused (TooManyFailures) while a limit is backing
+   * off; a failure is counted.
    *
    * Checked first and counted after, requests sent at the same moment would
    * all pass the check while the first were still being verified: a burst
    * got as many guesses as it had requests. So, in this process, no more
-   * attempts per address and subject are in flight than the limit allows
-   * failures, and only one at a time once a failure is recent; each is
-   * checked when it gets its place, and its failure counted before it gives
-   * the place up. A burst gets no more verifications than the limit (each
-   * process its share). Unlike `attempt`, an attempt that succeeds writes
-   * nothing: this runs on every token request.
+   * attempts per address and subject are unsettled at once than the limit
+   * allows failures, and only one at a time once a failure is recent; each is
+   * checked when it gets its place, and holds it until its secret is proven
+   * or its failure counted. A burst gets no more verifications than the
+   * limit (each process its share), while a client's right secrets give
+   * their places up as soon as they are proven. Unlike `attempt`, an attempt
+   * that succeeds writes nothing: this runs on every token request.
    */
-  async guard<T>(subjects: Subject[], run: () => Promise<{ result: T; failed: boolean }>): Promise<T> {
+  async guard<T>(subjects: Subject[], run: (proven: () => void) => Promise<{ result: T; failed: boolean }>): Promise<T> {
     const own = this.ownCounters(subjects);
-    const once = async () => {
-      await this.check(subjects);
-      const { result, failed } = await run();
-      if (failed) await this.failed(subjects);
-      return result;
-    };
     const turn = own.find(({ limit }) => limit.scope === 'address+subject') ?? own[0];
-    if (!turn) return once();
     // Judged again each time a place comes free: once a failure is counted,
     // the attempts still waiting go one at a time, each seeing the outcomes
     // of all before it.
-    return this.inPlace(turn.key, () => ((this.recent.get(turn.key) ?? 0) > Date.now() ? 1 : turn.allowed), once);
+    const free = turn ? await this.takePlace(turn.key, () => ((this.recent.get(turn.key) ?? 0) > Date.now() ? 1 : turn.allowed)) : () => {};
+    try {
+      await this.check(subjects);
+      const { result, failed } = await run(free);
+      if (failed) await this.failed(subjects);
+      return result;
+    } finally {
+      free();
+    }
   }
 
-  private async inPlace<T>(key: string, capacity: number | (() => number), run: () => Promise<T>): Promise<T> {
-    const places = () => Math.max(1, typeof capacity === 'number' ? capacity : capacity());
+  private async inPlace<T>(key: string, capacity: number, run: () => Promise<T>): Promise<T> {
+    const free = await this.takePlace(key, () => capacity);
+    try {
+      return await run();
+    } finally {
+      free();
+    }
+  }
+
+  /**
+   * Waits for one of `key`'s places (`capacity()` of them, at least one);
+   * answers the function that gives it up (once; later calls do nothing).
+   */
+  private async takePlace(key: string, capacity: () => number): Promise<() => void> {
+    const places = () => Math.max(1, capacity());
     let place = this.places.get(key);
     if (!place) this.places.set(key, place = { active: 0, waiting: [] });
     if (place.active >= places()) await new Promise<void>((resolve) => place!.waiting.push(resolve));
     else place.active += 1;
-    try {
-      return await run();
-    } finally {
+    let held = true;
+    return () => {
+      if (!held) return;
+      held = false;
       // A place is handed straight to the next waiting attempt while there
       // are places for it (the last one always is), or given up.
       const next = place.active - 1 < places() ? place.waiting.shift() : undefined;
       if (next) next();
       else if ((place.active -= 1) === 0) this.places.delete(key);
-    }
+    };
   }
 
   private async attemptNow<T>(subjects: Subject[], own: Counted[], verify: () => Promise<T | undefined>): Promise<T | undefined> {
