@@ -28,6 +28,12 @@ export type Account = Omit<AccountRecord, 'passwordHash' | 'importedPasswordHash
 
 /** An account as another system (Django, Laravel, …) had it, password hash included. */
 export interface ImportedAccount {
+  /**
+   * The account's id where it came from, when that was a Gatehouse (an
+   * `export` file): kept, so that its `sub` (OIDC Core §5.7: never
+   * reassigned) is the same after a move. Absent: a new id.
+   */
+  id?: string;
   username: string;
   email?: string | null;
   firstName?: string | null;
@@ -385,13 +391,19 @@ export class AccountService {
       // Only what an import made can an import change: an account made in
       // Gatehouse (an administrator, say) that shares a username with the
       // source is another identity, not the source's to overwrite.
+      // The same account, not a namesake: this deployment's own export read
+      // back (a restore, a re-run), which has nothing to change.
+      if (current && input.id !== undefined && current.id === input.id) {
+        results[index] = { account: publicView(current), outcome: 'unchanged' };
+        continue;
+      }
       if (current && current.importedPasswordHash === null) {
         results[index] = { outcome: 'refused', error: new ConflictError('username', `user "${current.username}" was made in Gatehouse, not by an import: an import does not change it (rename one of them)`) };
         continue;
       }
       if (!current) {
         if (before) { results[index] = { outcome: 'skipped', reason: DELETED_SINCE_IMPORT }; continue; }
-        const record = { id: randomUUID(), username: input.username, usernameKey: key, passwordHash: input.passwordHash, importedPasswordHash: input.passwordHash, emailVerified: false, ...wanted };
+        const record = { id: input.id ?? randomUUID(), username: input.username, usernameKey: key, passwordHash: input.passwordHash, importedPasswordHash: input.passwordHash, emailVerified: false, ...wanted };
         if (options.dryRun) results[index] = { account: publicView({ ...record, id: '(new)', createdAt: new Date(), updatedAt: new Date() }), outcome: 'created' };
         else creations.push({ index, record, fingerprint });
         continue;
@@ -418,8 +430,12 @@ export class AccountService {
     for (const { index, record, fingerprint } of creations) {
       const stored = inserted.get(record.id);
       if (!stored) {
-        // Taken between the lookup and the insert, by another process.
-        results[index] = { outcome: 'refused', error: new ConflictError('username', `username "${record.username}" is already taken`) };
+        // Taken between the lookup and the insert, by another process; or an
+        // id kept from an export belongs to another account here.
+        const holder = await this.store.findById(record.id);
+        results[index] = holder && holder.usernameKey !== record.usernameKey
+          ? { outcome: 'refused', error: new ConflictError('id', `user "${record.username}": its id ${record.id} belongs to the account "${holder.username}" here`) }
+          : { outcome: 'refused', error: new ConflictError('username', `username "${record.username}" is already taken`) };
         continue;
       }
       fingerprints.push({ key: record.usernameKey, fingerprint });

@@ -229,7 +229,7 @@ async function exportAll(services: Services, values: Values): Promise<Record<str
   }
   for await (const account of services.accounts.exportAll()) {
     lines.push(JSON.stringify({
-      kind: 'user', username: account.username, email: account.email, name: account.name, roles: account.roles, active: account.active, password_hash: account.passwordHash,
+      kind: 'user', id: account.id, username: account.username, email: account.email, name: account.name, roles: account.roles, active: account.active, password_hash: account.passwordHash,
     }));
     counts.users += 1;
   }

@@ -113,9 +113,15 @@ export function clientFromRow(row: Row, where: string): ImportedClient {
   };
 }
 
-/** One user row: username, email, name (or first_name/last_name), role(s), active, password_hash. */
+const ACCOUNT_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/** One user row: id (from an export), username, email, name (or first_name/last_name), role(s), active, password_hash. */
 export function userFromRow(row: Row, where: string): ImportedAccount {
+  const id = textField(row, 'id', where);
+  // Gatehouse's account ids (an export's): kept, so `sub` does not change.
+  if (id !== undefined && !ACCOUNT_ID.test(id)) throw new ImportRowProblem(`${where}: id must be a Gatehouse account id (a UUID), as \`export\` writes it`);
   return {
+    ...(id !== undefined ? { id: id.toLowerCase() } : {}),
     username: requiredText(row, 'username', where),
     email: textField(row, 'email', where) ?? null,
     name: textField(row, 'name', where) ?? null,

@@ -245,7 +245,7 @@ describe('gatehouse import and export', function () {
     try {
       await json(cli(server, 'client', 'create', '--name', 'Exported', '--client-id', `exported-${stamp}`, '--grant-types', 'password,refresh_token', '--scope', 'read', '--client-secret', secretOf, '--json'));
       await json(cli(server, 'client', 'create', '--name', 'Exported PAR', '--client-id', `exported-par-${stamp}`, '--grant-types', 'authorization_code', '--redirect-uris', 'https://par.example.test/cb', '--scope', 'openid', '--require-par', '--backchannel-logout-uri', 'https://par.example.test/logout', '--json'));
-      await server.services.accounts.create({ username: `exported-${stamp}`, password: 'exported password', roles: ['staff'] });
+      const exportedUser = await server.services.accounts.create({ username: `exported-${stamp}`, password: 'exported password', roles: ['staff'] });
       await json(cli(server, 'resource', 'add', '--uri', `https://api-${stamp}.example.test`, '--scope', 'read', '--json'));
 
       const sealedPath = join(dir, 'export.jsonl');
@@ -274,6 +274,10 @@ describe('gatehouse import and export', function () {
       expect(((await stat(linked)).mode & 0o777).toString(8)).to.equal('600');
       expect((await readdir(dir)).filter((name) => name.endsWith('.tmp')), 'no temporary file left').to.deep.equal([]);
 
+      // Read back into the deployment that wrote it (a restore): the same accounts, made here, are unchanged, not refused.
+      const restored = await json(cli(server, 'import', 'gatehouse', '--file', sealedPath, '--json'));
+      expect(counts(restored, 'users')).to.include({ created: 0, updated: 0, unchanged: exported.users });
+
       const fresh = await freshServer();
       try {
         const first = await json(cli(fresh.server, 'import', 'gatehouse', '--file', clearPath, '--json'));
@@ -285,6 +289,10 @@ describe('gatehouse import and export', function () {
 
         const grant = await postForm(`${fresh.server.url}/token`, { grant_type: 'password', username: `exported-${stamp}`, password: 'exported password', scope: 'read' }, { authorization: basicAuth(`exported-${stamp}`, secretOf) });
         expect(grant.status, JSON.stringify(grant.json)).to.equal(200);
+        // The account keeps its id, so its tokens' `sub` is the one relying parties know (OIDC Core §5.7).
+        expect((await fresh.server.services.accounts.show(`exported-${stamp}`)).id).to.equal(exportedUser.id);
+        const introspected = await postForm(`${fresh.server.url}/token/introspection`, { token: grant.json.access_token as string }, { authorization: basicAuth(`exported-${stamp}`, secretOf) });
+        expect(introspected.json.sub).to.equal(exportedUser.id);
         // The fresh server's export is the same document.
         const roundTrip = join(dir, 'export-round-trip.jsonl');
         await json(cli(fresh.server, 'export', '--file', roundTrip, '--include-secrets', '--json'));
