@@ -13,7 +13,7 @@ import { ClientService } from './clients/service.js';
 import { clientSecretVerifier } from './clients/secret-verification.js';
 import { DialectUsage } from './clients/dialect-usage.js';
 import { assetsRouter } from './http/assets.js';
-import { errorHandler, logAppErrors, securityHeaders } from './http/error-handler.js';
+import { errorHandler, logAppErrors, securityHeaders, uncachedUnlessSaid } from './http/error-handler.js';
 import { providerBodyChecks } from './http/raw-body.js';
 import { healthRouter } from './http/health.js';
 import { answerAsIssuer, inOriginForm } from './http/issuer-origin.js';
@@ -322,7 +322,9 @@ export async function mountRoutes(services: Services, logger: Logger, internalOr
   const providerRoute = providerRouteResolver(provider);
   // The provider's routes get the body checks its own reader does not make; the route is resolved once for both.
   const checkProviderBody = providerBodyChecks();
-  provider.use((ctx, next) => (providerRoute(ctx.method, ctx.path) === undefined ? gatehouseRoutes(ctx, next) : checkProviderBody(ctx, next)));
+  provider.use((ctx, next) => (providerRoute(ctx.method, ctx.path) === undefined
+    ? uncachedUnlessSaid(ctx, () => gatehouseRoutes(ctx, next))
+    : checkProviderBody(ctx, next)));
   // Gatehouse's extensions of the provider's endpoints, per route and in
   // order; dialects hand their requests on to these routes too.
   const throttle = clientAuthThrottle(services.limiter);

@@ -128,3 +128,17 @@ export const securityHeaders: Middleware = (ctx, next) => {
   res.setHeader('X-Frame-Options', 'DENY');
   return next();
 };
+
+/**
+ * Gatehouse's own answers (the dialects, the admin API, the pages, the
+ * resource check) are not stored by any cache unless their route says
+ * otherwise (the static assets): many carry a token, a client secret or a
+ * user's details (RFC 6749 §5.1, RFC 9700), and a route that forgot to say
+ * so (Lux's client update answered a new secret cacheably) would leak them.
+ * The provider's own routes keep the provider's choice (no-store where they
+ * carry credentials; discovery and JWKS cacheable).
+ */
+export const uncachedUnlessSaid: Middleware = (ctx, next) => {
+  ctx.res.setHeader('Cache-Control', 'no-store');
+  return next();
+};

@@ -203,6 +203,8 @@ describe('Lux dialect: /Lux/OAuth2/', () => {
 
       const updated = await adjust(tokens.adminScope, { client_id: doc.client_id, client_name: `${partner} 2`, redirect_uri: `${CALLBACK}2`, description: 'Changed' });
       expect(updated.json.doc).to.include({ client_id: doc.client_id, client_secret: doc.client_secret, client_name: `${partner} 2`, redirect_uri: `${CALLBACK}2`, description: 'Changed' });
+      // Both answers carry the secret: no cache may keep either.
+      expect([created.headers.get('cache-control'), updated.headers.get('cache-control')]).to.deep.equal(['no-store', 'no-store']);
 
       const refused = await adjust(tokens.adminScope, { client_id: doc.client_id, client_secret: 'my own secret', client_name: 'Hijack' });
       expect(refused.status).to.equal(422);

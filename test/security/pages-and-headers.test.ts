@@ -73,6 +73,16 @@ describe('pages and headers', () => {
 
   after(() => server.stop());
 
+  it('no cache keeps a Gatehouse answer unless its route says so: the stylesheet is cacheable, discovery and JWKS keep the provider\'s choice', async () => {
+    const answers = await Promise.all(['/Lux/OAuth2/query/', '/v2/clients', '/api/whoami', '/auth/oauth2/token/', '/api/v1.1/oauth/token', '/no-such-page', '/assets/gatehouse.css', '/.well-known/openid-configuration', '/jwks']
+      .map(async (path) => [path, (await fetch(`${server.url}${path}`)).headers.get('cache-control')] as const));
+    expect(Object.fromEntries(answers)).to.deep.equal({
+      '/Lux/OAuth2/query/': 'no-store', '/v2/clients': 'no-store', '/api/whoami': 'no-store', '/auth/oauth2/token/': 'no-store',
+      '/api/v1.1/oauth/token': 'no-store', '/no-such-page': 'no-store', '/assets/gatehouse.css': 'public, max-age=3600',
+      '/.well-known/openid-configuration': null, '/jwks': null,
+    });
+  });
+
   describe('every page sends a strict CSP with frame-ancestors \'none\', nosniff and a Referrer-Policy', () => {
     it('login (also after a wrong password) and consent', async () => {
       const b = browser();
