@@ -1,4 +1,5 @@
 import type { Actor } from './audit/log.js';
+import type { ProviderRoute } from './http/provider-routes.js';
 import type { TokenInfo } from './resource-check/token-check.js';
 
 /** The legacy surface a request came through; `standard` when none. */
@@ -24,6 +25,8 @@ export interface DialectLifetimes {
  */
 declare module 'koa' {
   interface DefaultState {
+    /** http/provider-routes.ts: the provider route this request reaches and its parameters, for the steps that extend it. */
+    providerRoute?: ProviderRoute;
     /** http/request-log.ts: the request id (an incoming X-Request-Id is kept). */
     requestId?: string;
     /** The dialect that hands this request to the provider (compat/*), for logs and metrics. */

@@ -6,8 +6,14 @@ import instance from 'oidc-provider/lib/helpers/weak_cache.js';
 /** A provider route's name, as oidc-provider names it (`token`, `introspection`, `code_verification`, …). */
 export type ProviderRouteName = string;
 
-/** Which of the provider's routes a request would reach, if any. */
-export type RouteResolver = (method: string, path: string) => ProviderRouteName | undefined;
+/** A provider route a request reaches, with its path parameters as the provider decodes them (`clientId` of `/reg/:clientId`). */
+export interface ProviderRoute { name: ProviderRouteName; params: Readonly<Record<string, string>> }
+
+/** Which of the provider's routes a request would reach, if any; `match` with its parameters. */
+export interface RouteResolver {
+  (method: string, path: string): ProviderRouteName | undefined;
+  match(method: string, path: string): ProviderRoute | undefined;
+}
 
 /**
  * The provider's own route resolution. oidc-provider matches paths
@@ -22,7 +28,11 @@ export function providerRouteResolver(provider: Provider): RouteResolver {
   if (typeof router?.match !== 'function') {
     throw new Error('oidc-provider no longer exposes its router where Gatehouse reads it (src/http/provider-routes.ts); check the oidc-provider upgrade');
   }
-  const resolve: RouteResolver = (method, path) => router.match(method, path)?.route.name;
+  const match = (method: string, path: string): ProviderRoute | undefined => {
+    const found = router.match(method, path) as { route: { name: string }; params?: Record<string, string> } | undefined;
+    return found && { name: found.route.name, params: found.params ?? {} };
+  };
+  const resolve: RouteResolver = Object.assign((method: string, path: string) => match(method, path)?.name, { match });
   // The provider registers POST /token under this name; if not, the resolver is wrong, not merely unused.
   if (resolve('POST', provider.pathFor('token')) !== 'token') {
     throw new Error('oidc-provider resolves its own token path to another route; check the oidc-provider upgrade');
@@ -40,8 +50,11 @@ export function providerRouteResolver(provider: Provider): RouteResolver {
 export function extendProviderRoutes(resolve: RouteResolver, table: Readonly<Record<ProviderRouteName, readonly Middleware[]>>): Middleware {
   const chains = new Map(Object.entries(table).map(([name, steps]) => [name, compose([...steps])]));
   return (ctx, next) => {
-    const name = resolve(ctx.method, ctx.path);
-    const chain = name === undefined ? undefined : chains.get(name);
-    return chain ? chain(ctx, next) : next();
+    const route = resolve.match(ctx.method, ctx.path);
+    const chain = route && chains.get(route.name);
+    if (!chain) return next();
+    // The steps read the route's parameters as the provider resolved them, never from the path themselves.
+    ctx.state.providerRoute = route;
+    return chain(ctx, next);
   };
 }

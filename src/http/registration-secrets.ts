@@ -17,16 +17,6 @@ import { readRaw } from './raw-body.js';
 /** The request's own method and media type, for a replay of its body. */
 const asSent = (ctx: Context): Replay => ({ method: ctx.method, contentType: ctx.get('content-type') });
 
-/** The client id of a client configuration request: the last segment of `/reg/:clientId`. */
-function clientIdOf(path: string): string | undefined {
-  const segment = path.slice(path.lastIndexOf('/') + 1);
-  try {
-    return decodeURIComponent(segment) || undefined;
-  } catch {
-    return undefined;
-  }
-}
-
 /**
  * On the client update route: a `client_secret` that proves right (checked
  * as client authentication checks it) is taken out of the body before the
@@ -50,7 +40,8 @@ export function registrationUpdateSecret(provider: Provider): Middleware {
       throw error;
     }
     const presented = (body as { client_secret?: unknown } | null)?.client_secret;
-    const clientId = clientIdOf(ctx.path);
+    // As the provider resolved `/reg/:clientId` (any spelling it accepts, a trailing slash included).
+    const clientId = ctx.state.providerRoute?.params.clientId;
     if (typeof presented !== 'string' || !clientId) return replayToProvider(ctx, next, ctx.path, raw, asSent(ctx));
     const client = await provider.Client.find(clientId).catch(() => undefined);
     const proved = client ? await (client as unknown as { compareClientSecret(secret: string): Promise<boolean> | boolean }).compareClientSecret(presented) : false;

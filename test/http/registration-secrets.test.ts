@@ -54,6 +54,18 @@ describe('client configuration endpoint (RFC 7592) and secrets at rest', () => {
     expect(await tokenWith(client.client_id!, client.client_secret!)).to.equal(200);
   });
 
+  it('accepts the client\'s secret back at every spelling of the client\'s URI the provider serves (a trailing slash, another case)', async () => {
+    const client = await register();
+    let rat = client.registration_access_token!;
+    const metadata = { client_id: client.client_id, grant_types: ['authorization_code', 'client_credentials'], response_types: ['code'] };
+    const uri = new URL(client.registration_client_uri!);
+    for (const spelling of [`${uri.href}/`, `${uri.origin}${uri.pathname.replace('/reg/', '/REG/')}`]) {
+      const answer = await send(spelling, { method: 'PUT', headers: { authorization: `Bearer ${rat}`, 'content-type': 'application/json' }, body: JSON.stringify({ ...metadata, client_secret: client.client_secret, redirect_uris: ['https://rp.example.test/cb'] }) });
+      expect(answer.status, `${spelling}: ${answer.text}`).to.equal(200);
+      rat = (answer.json as { registration_access_token?: string }).registration_access_token ?? rat;
+    }
+  });
+
   it('tests no secret without the registration access token: a right and a wrong secret get the same refusal', async () => {
     const client = await register();
     const metadata = { client_id: client.client_id, redirect_uris: ['https://rp.example.test/cb'], grant_types: ['authorization_code', 'client_credentials'], response_types: ['code'] };
