@@ -98,7 +98,9 @@ export interface Storage {
   /** One-time password-reset links (durable). */
   readonly passwordResetLinks: PasswordResetLinkStore;
   /**
-   * Applies pending migrations and answers the ids applied; `undefined` when
+   * Applies pending migrations and answers the ids applied, those opening
+   * the storage applied included (once: a second call answers only its own);
+   * `undefined` when
    * another process (the running server) owns the embedded database and so
    * applied them at its start-up.
    */
@@ -174,8 +176,10 @@ export async function openStorage(options: StorageOptions): Promise<Storage> {
   // What import sources last said about each imported record (a re-run writes only what changed there).
   const clients = new SqlClientsStore(db, options.secrets, new SqlSourceFingerprintStore(db, 'client', options.secrets));
   const keys = new SqlKeysStore(db, options.secrets);
+  // What opening applied, for the first migrate() to report (the CLI's `migrate` opens storage first).
+  let appliedAtOpen: string[] = [];
   try {
-    if (options.migrate !== false && db.kind !== 'embedded-shared') await migrate(db);
+    if (options.migrate !== false && db.kind !== 'embedded-shared') appliedAtOpen = await migrate(db);
     // Before anything is written: a wrong SECRETS_KEY must stop start-up, not
     // seal new rows under a second key.
     await clients.checkKey();
@@ -310,7 +314,10 @@ export async function openStorage(options: StorageOptions): Promise<Storage> {
     passwordResetLinks,
     clientDialects: new SqlClientDialectStore(db),
     async migrate() {
-      return db.kind === 'embedded-shared' ? undefined : migrate(db);
+      if (db.kind === 'embedded-shared') return undefined;
+      const applied = [...appliedAtOpen, ...await migrate(db)];
+      appliedAtOpen = [];
+      return applied;
     },
     async share() {
       if (db.kind !== 'embedded' || !await (db as EmbeddedDatabase).share()) return;
