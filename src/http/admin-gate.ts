@@ -36,6 +36,12 @@ export interface AdminGateOptions {
   schemeOptional?: boolean;
   /** Writes the refusal in the surface's own error shape. */
   refuse(ctx: Context, decision: Extract<AdminDecision, { allowed: false }>): void;
+  /**
+   * The surface's error mapping (the one useErrorMapping mounts): a call the
+   * route fails is answered by it inside the gate, so the audit records the
+   * status the caller got (a conflict Northstar answers 422), not a guess.
+   */
+  errors: Middleware;
 }
 
 /**
@@ -58,12 +64,10 @@ export function adminGate(options: AdminGateOptions): Middleware {
     ctx.state.token = decision.token;
     ctx.state.actor = { actor: adminActor(decision), ip: ctx.ip };
     try {
-      await next();
+      await options.errors(ctx, next);
     } catch (error) {
-      // Thrown, the call is not answered yet (the surface's error mapping
-      // comes after): the status it will get is the error's, not Koa's 404.
-      const { status, statusCode } = error as { status?: unknown; statusCode?: unknown };
-      await auditAdminCall(options.audit, ctx, options.surface, decision, typeof status === 'number' ? status : typeof statusCode === 'number' ? statusCode : 500);
+      // What the surface's mapping leaves to the global handler: a fault, a 500.
+      await auditAdminCall(options.audit, ctx, options.surface, decision, 500);
       throw error;
     }
     await auditAdminCall(options.audit, ctx, options.surface, decision);

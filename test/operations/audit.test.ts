@@ -102,14 +102,16 @@ describe('audit trail', () => {
     expect(all.find((e) => e.event === 'password_grant.failed' && e.client_id === rp.client.clientId)).to.include({ actor: `user:${user.username}` });
   });
 
-  it('records a refused admin call with the status it was answered with (400, 422), not 404', async () => {
+  it('records a refused admin call with the status it was answered with (400, 422, a conflict’s 422), not 404 or the error’s own', async () => {
     const headers = { authorization: `Bearer ${admin}` };
     const badPage = await send(`${server.url}/v2/clients?page=x`, { method: 'GET', headers });
     const invalid = await postJson(`${server.url}/v2/clients`, { title: '' }, headers);
     const broken = await send(`${server.url}/v2/clients`, { headers: { ...headers, 'content-type': 'application/json' }, body: '{"title":' });
-    expect([badPage.status, invalid.status, broken.status]).to.deep.equal([400, 422, 400]);
-    const calls = (await events(adminClientId)).filter((e) => e.event === 'admin.api').slice(0, 3);
-    expect(calls.map((e) => (e.detail as { status: number }).status).sort()).to.deep.equal([400, 400, 422]);
+    // A taken client_id: a conflict in the service, which Northstar answers 422.
+    const taken = await postJson(`${server.url}/v2/clients`, { title: 'Taken', client_id: rp.client.clientId, scope: ['read'] }, headers);
+    expect([badPage.status, invalid.status, broken.status, taken.status]).to.deep.equal([400, 422, 400, 422]);
+    const calls = (await events(adminClientId)).filter((e) => e.event === 'admin.api').slice(0, 4);
+    expect(calls.map((e) => (e.detail as { status: number }).status).sort()).to.deep.equal([400, 400, 422, 422]);
   });
 
   it('answers a failed password grant and a revocation only once their audit records are stored', async function () {

@@ -121,6 +121,7 @@ export function northstarRouter(deps: NorthstarDeps): Router {
     audit: deps.audit,
     rolesOf: async (id) => (await accounts.findById(id))?.roles,
     refuse: northstarDenied,
+    errors: northstarErrors,
   });
 
   async function present(client: Client) {

@@ -55,6 +55,7 @@ export function luxRouter(deps: LuxDeps): Router {
     audit: deps.audit,
     rolesOf: async (id) => (await accounts.findById(id))?.roles,
     refuse: luxErrors.denied,
+    errors: luxErrors.thrown,
   });
 
   /** The Lux client document: the same record every admin surface sees. */
