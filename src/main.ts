@@ -267,6 +267,7 @@ export async function mountRoutes(services: Services, logger: Logger, internalOr
   const { provider, storage, accounts, scopes, cookieSecrets, config, tokenCheck } = services;
   const dashboardClient = await ensureDashboardClient({
     store: storage.clients, validate: (metadata) => provider.Client.validate(metadata), audit: services.audit,
+    warn: (message, detail) => logger.warn(detail, message),
   }, config.issuer, DASHBOARD_PATH);
   answerAsIssuer(provider, config.issuer);
   // Every page's templates, compiled once on first use (http/views.ts).

@@ -1,3 +1,4 @@
+import { Writable } from 'node:stream';
 import { rm } from 'node:fs/promises';
 import { expect } from 'chai';
 import type { ClientMetadata } from '../../adapters/contract.js';
@@ -79,5 +80,19 @@ describe('the dashboard’s own client (gatehouse-dashboard)', () => {
     // Each signed-in surface (the Lux dashboard, the admin console, the account page) has its own.
     expect(registered.post_logout_redirect_uris).to.deep.equal(['/Lux/OAuth2/dashboard', '/admin', '/account'].map((path) => `${server!.issuer}${path}/signed-out`));
     expect((await signIn(server)).html).to.include('New client');
+  });
+
+  it('says at start when a process with another ISSUER had registered it: the console then signs in only at the last one', async () => {
+    const firstIssuer = server!.issuer;
+    await server!.stop();
+    let logged = '';
+    const log = new Writable({ write(chunk, _encoding, done) { logged += String(chunk); done(); } });
+    server = await startTestServer({ ...env, ISSUER: 'http://127.0.0.1:9', LOG_LEVEL: 'warn' }, { logTo: log });
+    const warning = logged.split('\n').filter(Boolean).map((line) => JSON.parse(line) as Record<string, unknown>)
+      .find((line) => String(line.msg).includes('registered for another ISSUER'));
+    expect(warning, logged).to.include({ issuer: 'http://127.0.0.1:9' });
+    expect(warning!.other_issuers).to.deep.equal([new URL(firstIssuer).origin]);
+    await server.stop();
+    server = await startTestServer(env);
   });
 });

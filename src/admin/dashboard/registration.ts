@@ -27,10 +27,20 @@ const OTHER_SIGNED_IN_SURFACES = [ADMIN_PATH, ACCOUNT_PATH];
  * elsewhere can keep administrators from signing in.
  */
 export async function ensureDashboardClient(
-  deps: { store: ReservedClientStore; validate: MetadataValidator; audit?: AuditLog },
+  deps: { store: ReservedClientStore; validate: MetadataValidator; audit?: AuditLog; warn?: (message: string, detail: Record<string, unknown>) => void },
   issuer: string,
   dashboardPath: string,
 ): Promise<DashboardClient> {
+  // The client is one row for every process sharing the database, with one
+  // issuer's callbacks: a process started with another ISSUER takes the
+  // sign-in pages away from the others until they restart. Said, not hidden.
+  const registered = (await deps.store.find(DASHBOARD_CLIENT_ID))?.metadata.redirect_uris;
+  const otherIssuers = Array.isArray(registered)
+    ? [...new Set(registered.filter((uri): uri is string => typeof uri === 'string' && !uri.startsWith(`${issuer}/`)).map((uri) => URL.canParse(uri) ? new URL(uri).origin : uri))]
+    : [];
+  if (otherIssuers.length) {
+    deps.warn?.('the admin console\'s sign-in was registered for another ISSUER by a process sharing this database; it now works only at this ISSUER: give every process the same ISSUER', { issuer, other_issuers: otherIssuers });
+  }
   const redirectUri = `${issuer}${dashboardPath}/callback`;
   const postLogoutRedirectUri = `${issuer}${dashboardPath}/signed-out`;
   const surfaces = [dashboardPath, ...OTHER_SIGNED_IN_SURFACES];
