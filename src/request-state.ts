@@ -1,5 +1,6 @@
 import type { Actor } from './audit/log.js';
 import type { ProviderRoute } from './http/provider-routes.js';
+import type { DashboardSession } from './web/session.js';
 import type { TokenInfo } from './resource-check/token-check.js';
 
 /** The legacy surface a request came through; `standard` when none. */
@@ -52,6 +53,10 @@ declare module 'koa' {
     deviceCodeUnknown?: boolean;
     /** The presented access token, once the resource check or an admin gate accepted it. */
     token?: TokenInfo;
+    /** web/signed-in-pages.ts: the signed-in page session (the Lux dashboard, /admin, /account), once its cookie is accepted. */
+    signedIn?: DashboardSession;
+    /** web/signed-in-pages.ts: whether that session's account has the admin role. */
+    isAdmin?: boolean;
     /** The administrator acting, for the audit trail (http/admin-gate.ts). */
     actor?: Actor;
     /**

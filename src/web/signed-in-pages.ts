@@ -83,7 +83,7 @@ export function fieldErrors(error: unknown, rename: Record<string, string> = {})
 
 /** The session a page was reached with (set by requireSession). */
 export function sessionOf(ctx: Context): DashboardSession {
-  return ctx.state.dashboard as DashboardSession;
+  return ctx.state.signedIn!;
 }
 
 /** The actor an audit event names for a change made on these pages. */
@@ -109,7 +109,7 @@ export class SignedInPages {
 
   /** Renders a page with what the layout needs: who is signed in, the CSRF token, where sign-out posts. */
   render(ctx: Context, base: string, name: string, locals: Record<string, unknown>, status = 200): void {
-    const session = ctx.state.dashboard as DashboardSession | undefined;
+    const session = ctx.state.signedIn;
     renderPage(ctx, this.deps.views, name, {
       base,
       user: session?.name,
@@ -157,7 +157,7 @@ export class SignedInPages {
         seeOther(ctx, `${base}/login?returnTo=${encodeURIComponent(returnTo)}`);
         return;
       }
-      ctx.state.dashboard = session;
+      ctx.state.signedIn = session;
       ctx.state.isAdmin = account.roles.includes('admin');
       if (ctx.method === 'POST' && !cookies.csrfValid(session, (ctx.request.body as Form | undefined)?.csrf)) {
         this.render(ctx, base, 'console/message', { title: 'Request refused', message: 'This form was not sent from Gatehouse’s own page. Reload the page and try again.' }, 403);
@@ -276,7 +276,7 @@ export class SignedInPages {
     router.post(`${base}/logout`, readForm, this.requireSession(base), async (ctx) => {
       const ended = await this.endSignInSession(ctx);
       await cookies.endSession(ctx);
-      ctx.state.dashboard = undefined;
+      ctx.state.signedIn = undefined;
       // A session the index does not list (its sign-in could not be recorded)
       // is ended by the provider itself: RP-initiated logout by client_id,
       // which no key retirement can make it refuse.
