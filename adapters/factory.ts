@@ -169,6 +169,15 @@ async function openDurable(options: StorageOptions): Promise<SqlDatabase> {
   return db;
 }
 
+/**
+ * The payload store's writes that a failover must not undo (a spent code
+ * redeemed again, a revoked token alive again): behind Sentinel each waits
+ * for a replica (redis/replicated.ts). Every method that consumes or
+ * revokes belongs here; consumeAndUpsert too, which spends a code with the
+ * write of its token.
+ */
+const SPENDS_OR_REVOKES: ReadonlyArray<keyof RedisPayloadStore> = ['consume', 'consumeAndUpsert', 'destroy', 'revokeByGrantId', 'revokeByClientId'];
+
 /** Opens both tiers, applies migrations and builds the stores on top. */
 export async function openStorage(options: StorageOptions): Promise<Storage> {
   const db = await openDurable(options);
@@ -203,7 +212,7 @@ export async function openStorage(options: StorageOptions): Promise<Storage> {
   // not be lost wait for a replica (see replicated.ts).
   const replicated = options.redis?.kind === 'sentinel' && redis instanceof Redis ? redis : undefined;
   const redisPayload = redis && names && failingAsUnavailable(
-    replicated ? acknowledgedByReplica(new RedisPayloadStore(redis, names.key('')), replicated, ['consume', 'destroy', 'revokeByGrantId', 'revokeByClientId'])
+    replicated ? acknowledgedByReplica(new RedisPayloadStore(redis, names.key('')), replicated, SPENDS_OR_REVOKES)
       : new RedisPayloadStore(redis, names.key('')),
     redis,
   );
