@@ -7,7 +7,7 @@ import type { GatehouseConfig } from '../config/schema.js';
 import { ConfigError, loadConfig } from './config/load.js';
 import { PortInUseError, StartAbandonedError, startGatehouse } from './main.js';
 import { aggregateWorkerMetrics } from './observability/cluster-metrics.js';
-import { unsupportedRuntime } from './supported-runtime.js';
+import { refuseUnsupportedRuntime } from './supported-runtime.js';
 import { createLogger, type Logger, logFormat, settleLogs } from './observability/logger.js';
 
 const EXPECTED = [ConfigError, StorageUnavailableError, EmbeddedDatabaseBusyError, ForeignDataFolderError, SecretsKeyError, PortInUseError];
@@ -187,11 +187,7 @@ function runPrimary(workers: number, logger: Logger): void {
 }
 
 async function run(): Promise<void> {
-  const unsupported = unsupportedRuntime();
-  if (unsupported) {
-    process.stderr.write(`gatehouse: ${unsupported}\n`);
-    process.exit(1);
-  }
+  refuseUnsupportedRuntime();
   const config = loadConfig();
   const logger = createLogger(config.logLevel, undefined, logFormat(config.logFormat));
   if (cluster.isPrimary) {

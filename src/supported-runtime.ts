@@ -13,3 +13,11 @@ export function unsupportedRuntime(version: string = process.versions.node): str
   return `Node.js ${version} is not supported: Gatehouse needs Node.js ${OLDEST_SUPPORTED_NODE} or later (${process.execPath}); `
     + 'npm start and npm run cli use the Node 22 the project installs (node_modules/.bin/node), or install Node.js 22 on the machine';
 }
+
+/** The entry points' first step (server, CLI): on an unsupported Node.js, says why and exits 1. */
+export function refuseUnsupportedRuntime(): void {
+  const unsupported = unsupportedRuntime();
+  if (!unsupported) return;
+  process.stderr.write(`gatehouse: ${unsupported}\n`);
+  process.exit(1);
+}

@@ -388,15 +388,15 @@ export class AccountService {
         results[index] = { outcome: 'refused', error: new ConflictError('username', `username "${input.username}" is the same as the existing account "${current.username}" once normalized`) };
         continue;
       }
-      // Only what an import made can an import change: an account made in
-      // Gatehouse (an administrator, say) that shares a username with the
-      // source is another identity, not the source's to overwrite.
       // The same account, not a namesake: this deployment's own export read
       // back (a restore, a re-run), which has nothing to change.
       if (current && input.id !== undefined && current.id === input.id) {
         results[index] = { account: publicView(current), outcome: 'unchanged' };
         continue;
       }
+      // Only what an import made can an import change: an account made in
+      // Gatehouse (an administrator, say) that shares a username with the
+      // source is another identity, not the source's to overwrite.
       if (current && current.importedPasswordHash === null) {
         results[index] = { outcome: 'refused', error: new ConflictError('username', `user "${current.username}" was made in Gatehouse, not by an import: an import does not change it (rename one of them)`) };
         continue;

@@ -47,7 +47,7 @@ export function clientAuthThrottle(limiter: FailureLimiter): Middleware {
         else await next();
         // The provider's answer to a failed client authentication (RFC 6749
         // §5.2), JSON whatever the request prefers (provider/error-answers.ts).
-        return { result: undefined, failed: ctx.status === 401 && (ctx.body as { error?: unknown } | undefined)?.error === 'invalid_client' };
+        return ctx.status === 401 && (ctx.body as { error?: unknown } | undefined)?.error === 'invalid_client';
       });
     } catch (error) {
       if (!(error instanceof TooManyFailures)) throw error;

@@ -9,11 +9,8 @@ export type ProviderRouteName = string;
 /** A provider route a request reaches, with its path parameters as the provider decodes them (`clientId` of `/reg/:clientId`). */
 export interface ProviderRoute { name: ProviderRouteName; params: Readonly<Record<string, string>> }
 
-/** Which of the provider's routes a request would reach, if any; `match` with its parameters. */
-export interface RouteResolver {
-  (method: string, path: string): ProviderRouteName | undefined;
-  match(method: string, path: string): ProviderRoute | undefined;
-}
+/** Which of the provider's routes a request would reach, if any, with its parameters. */
+export type RouteResolver = (method: string, path: string) => ProviderRoute | undefined;
 
 /**
  * The provider's own route resolution. oidc-provider matches paths
@@ -28,13 +25,12 @@ export function providerRouteResolver(provider: Provider): RouteResolver {
   if (typeof router?.match !== 'function') {
     throw new Error('oidc-provider no longer exposes its router where Gatehouse reads it (src/http/provider-routes.ts); check the oidc-provider upgrade');
   }
-  const match = (method: string, path: string): ProviderRoute | undefined => {
+  const resolve: RouteResolver = (method, path) => {
     const found = router.match(method, path) as { route: { name: string }; params?: Record<string, string> } | undefined;
     return found && { name: found.route.name, params: found.params ?? {} };
   };
-  const resolve: RouteResolver = Object.assign((method: string, path: string) => match(method, path)?.name, { match });
   // The provider registers POST /token under this name; if not, the resolver is wrong, not merely unused.
-  if (resolve('POST', provider.pathFor('token')) !== 'token') {
+  if (resolve('POST', provider.pathFor('token'))?.name !== 'token') {
     throw new Error('oidc-provider resolves its own token path to another route; check the oidc-provider upgrade');
   }
   return resolve;
@@ -50,7 +46,7 @@ export function providerRouteResolver(provider: Provider): RouteResolver {
 export function extendProviderRoutes(resolve: RouteResolver, table: Readonly<Record<ProviderRouteName, readonly Middleware[]>>): Middleware {
   const chains = new Map(Object.entries(table).map(([name, steps]) => [name, compose([...steps])]));
   return (ctx, next) => {
-    const route = resolve.match(ctx.method, ctx.path);
+    const route = resolve(ctx.method, ctx.path);
     const chain = route && chains.get(route.name);
     if (!chain) return next();
     // The steps read the route's parameters as the provider resolved them, never from the path themselves.

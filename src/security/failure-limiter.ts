@@ -286,8 +286,13 @@ export class FailureLimiter {
     // signing one user in many times at once waits a little instead of being
     // refused, and a burst of guesses gets no more than the limit's. Across
     // processes, the counting in attemptNow still bounds what goes ahead.
-    const turn = own.find(({ limit }) => limit.scope === 'address+subject') ?? own[0];
+    const turn = this.turnOf(own);
     return turn ? this.inPlace(turn.key, turn.allowed, () => this.attemptNow(subjects, own, verify)) : this.attemptNow(subjects, own, verify);
+  }
+
+  /** The counter whose places attempts wait for: the address with the subject, else the address. */
+  private turnOf(own: Counted[]): Counted | undefined {
+    return own.find(({ limit }) => limit.scope === 'address+subject') ?? own[0];
   }
 
   /**
@@ -308,18 +313,16 @@ export class FailureLimiter {
    * their places up as soon as they are proven. Unlike `attempt`, an attempt
    * that succeeds writes nothing: this runs on every token request.
    */
-  async guard<T>(subjects: Subject[], run: (proven: () => void) => Promise<{ result: T; failed: boolean }>): Promise<T> {
+  async guard(subjects: Subject[], run: (proven: () => void) => Promise<boolean>): Promise<void> {
     const own = this.ownCounters(subjects);
-    const turn = own.find(({ limit }) => limit.scope === 'address+subject') ?? own[0];
+    const turn = this.turnOf(own);
     // Judged again each time a place comes free: once a failure is counted,
     // the attempts still waiting go one at a time, each seeing the outcomes
     // of all before it.
     const free = turn ? await this.takePlace(turn.key, () => ((this.recent.get(turn.key) ?? 0) > Date.now() ? 1 : turn.allowed)) : () => {};
     try {
       await this.check(subjects);
-      const { result, failed } = await run(free);
-      if (failed) await this.failed(subjects);
-      return result;
+      if (await run(free)) await this.confirmFailure(subjects, own, await this.reserve(own));
     } finally {
       free();
     }
