@@ -299,6 +299,14 @@ export interface ClientsStore {
   isOwnSecretHash(hash: string): boolean;
   /** Whether `plain` is the client's current secret. */
   hasSecret(clientId: string, plain: string): Promise<boolean>;
+  /**
+   * Replaces an imported secret hash by this deployment's own keyed hash of
+   * `secret`, once it has proved `secret` right, and only if the stored hash
+   * is still `expectedHash` (compare and set: never over a rotation made
+   * meanwhile). No sealed copy is made: a secret that came as a hash stays
+   * one an administrator cannot read back. True when it replaced it.
+   */
+  replaceImportedSecretHash(clientId: string, expectedHash: string, secret: string): Promise<boolean>;
   /** What import sources last said about each client, by client_id (an import's "unchanged" test). */
   readonly sourceFingerprints: SourceFingerprintStore;
   /** The stored secret as `export` writes it. */
@@ -437,6 +445,16 @@ export class DuplicateUsernameError extends Error {
 export interface AccountsStore {
   findById(id: string): Promise<AccountRecord | undefined>;
   findByUsernameKey(usernameKey: string): Promise<AccountRecord | undefined>;
+  /**
+   * Sign-in's lookup, in one round trip: the account of this username key,
+   * or, when there is none, `decoyHash`: the password hash of the first
+   * account whose id sorts at or after `decoyPoint` (wrapping round to the
+   * first; none in an empty store). An unknown username's password is
+   * verified against it, so it costs what a real account's hash format
+   * costs, and the time of a wrong answer does not tell which usernames
+   * exist, even where imported hashes are slower than Gatehouse's own.
+   */
+  findForSignIn(usernameKey: string, decoyPoint: string): Promise<{ record?: AccountRecord; decoyHash?: string }>;
   /** The accounts of these username keys, in any order (an import's page: one round trip). */
   findByUsernameKeys(usernameKeys: string[]): Promise<AccountRecord[]>;
   /** Never overwrites: a taken id or username key is a DuplicateUsernameError. */

@@ -185,7 +185,8 @@ export async function composeServices(config: GatehouseConfig, role: 'owner' | '
       ...resourceIndicatorDeps,
       limiter,
       adapter: storage.adapter,
-      verifyClientSecret: clientSecretVerifier(secrets, (clientId) => storage.clients.previousSecret(clientId)),
+      // `clients` is made with the provider below; called when a request proves an imported secret.
+      verifyClientSecret: clientSecretVerifier(secrets, (clientId) => storage.clients.previousSecret(clientId), (...args) => clients.adoptProvenSecret(...args)),
       authenticate: async (username, password) => (await accounts.authenticate(username, password))?.id,
       accountRole: async (ctx, accountId) => primaryRole((await accountsOfRequest(ctx, accountId))?.roles ?? []),
       jwtAccessTokens,

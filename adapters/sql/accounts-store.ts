@@ -69,6 +69,21 @@ export class SqlAccountsStore implements AccountsStore {
     return rows[0] ? toRecord(rows[0]) : undefined;
   }
 
+  async findForSignIn(usernameKey: string, decoyPoint: string): Promise<{ record?: AccountRecord; decoyHash?: string }> {
+    // Always one row: the account's columns, or NULLs and the decoy. The
+    // decoy's lookups are index seeks on the primary key.
+    const { rows } = await this.db.query<AccountRow & { decoy_hash: string | null }>(
+      `SELECT account.*, CASE WHEN account.id IS NULL THEN COALESCE(
+           (SELECT password_hash FROM accounts WHERE id >= $2 ORDER BY id LIMIT 1),
+           (SELECT password_hash FROM accounts ORDER BY id LIMIT 1)) END AS decoy_hash
+         FROM (SELECT 1) AS one LEFT JOIN accounts AS account ON account.username_key = $1`,
+      [usernameKey, decoyPoint],
+    );
+    const row = rows[0]!;
+    if (row.id !== null) return { record: toRecord(row) };
+    return row.decoy_hash === null ? {} : { decoyHash: row.decoy_hash };
+  }
+
   /** The accounts of these username keys (any order; missing keys have none). */
   async findByUsernameKeys(usernameKeys: string[]): Promise<AccountRecord[]> {
     if (!usernameKeys.length) return [];

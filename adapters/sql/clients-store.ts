@@ -198,6 +198,17 @@ export class SqlClientsStore implements ClientsStore {
     return Boolean(row?.secret_hash && this.secrets.isClientSecretHash(row.secret_hash) && this.secrets.verifyClientSecret(plain, row.secret_hash));
   }
 
+  async replaceImportedSecretHash(clientId: string, expectedHash: string, secret: string): Promise<boolean> {
+    return this.invalidating(clientId, async () => {
+      // updated_at stays: the secret an administrator knows did not change, only how it is kept.
+      const { rowCount } = await this.db.query(
+        'UPDATE clients SET secret_hash = $3 WHERE client_id = $1 AND secret_hash = $2 AND secret_sealed IS NULL',
+        [clientId, expectedHash, this.secrets.hashClientSecret(secret)],
+      );
+      return rowCount === 1;
+    });
+  }
+
   /** The stored secret as `export` writes it. */
   async storedSecret(clientId: string): Promise<StoredSecret> {
     const row = await this.findRow(clientId);

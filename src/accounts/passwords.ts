@@ -1,5 +1,5 @@
 import { Algorithm, hash } from '@node-rs/argon2';
-import { verifyHash } from './password-hashes.js';
+import { isVerifiableHash, verifyHash } from './password-hashes.js';
 
 // argon2id with the OWASP Password Storage Cheat Sheet's first profile
 // (m = 19 MiB, t = 2, p = 1): memory-hard, about 20 ms a hash on one core.
@@ -24,13 +24,20 @@ export function isCurrentHash(passwordHash: string): boolean {
   return passwordHash.startsWith(OWN_PREFIX);
 }
 
-let decoy: Promise<string> | undefined;
+let ownDecoy: Promise<string> | undefined;
 
 /**
- * Spends the same work as a real verification, for unknown usernames, so the
- * response time does not tell which usernames exist.
+ * Spends the work of a real verification where there is no account to
+ * verify against, so the response time does not tell which usernames exist:
+ * against `decoyHash` (a real account's, chosen by the store, see
+ * AccountsStore.findForSignIn) when there is one Gatehouse can verify, else
+ * against a hash of Gatehouse's own.
  */
-export async function burnVerification(password: string): Promise<void> {
-  decoy ??= hashPassword('gatehouse-decoy-password');
-  await verifyPassword(await decoy, password);
+export async function burnVerification(password: string, decoyHash?: string): Promise<void> {
+  if (decoyHash !== undefined && isVerifiableHash(decoyHash)) {
+    await verifyHash(decoyHash, password);
+    return;
+  }
+  ownDecoy ??= hashPassword('gatehouse-decoy-password');
+  await verifyPassword(await ownDecoy, password);
 }

@@ -92,6 +92,19 @@ function publicView(record: AccountRecord): Account {
  * never leaves this service. Any new password (set, changed, reset,
  * imported, rehashed at sign-in) is a new hash, so a new stamp.
  */
+/**
+ * Where among account ids an unknown username's decoy hash is taken
+ * (AccountsStore.findForSignIn): the same place for every try of that
+ * username, so repeated tries see one cost, as they would for a real
+ * account; and spread as evenly as ids are (random UUIDs), so unknown
+ * usernames cost what real accounts' hash formats cost, in about the same
+ * proportions.
+ */
+function decoyPoint(key: string): string {
+  const hex = createHash('sha256').update(`sign-in decoy\0${key}`).digest('hex');
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20, 32)}`;
+}
+
 function stampOf(passwordHash: string): string {
   return createHash('sha256').update(passwordHash).digest('base64url');
 }
@@ -291,9 +304,10 @@ export class AccountService {
       await burnVerification('x');
       return undefined;
     }
-    const record = await this.findRecordByUsername(username);
+    const key = usernameKey(username);
+    const { record, decoyHash } = await this.store.findForSignIn(key, decoyPoint(key));
     if (!record) {
-      await burnVerification(password);
+      await burnVerification(password, decoyHash);
       return undefined;
     }
     // Verified before the status is read, so an inactive account takes the same time as any other.

@@ -15,18 +15,22 @@ const VERIFIED_KEPT = 10_000;
  * - a hash imported from another system, in a format password-hashes.ts
  *   verifies (django-oauth-toolkit ≥ 2 stores `pbkdf2_sha256$…`), so the
  *   secret itself never has to be known. These are slow by design, so a
- *   secret once proved right is remembered and later requests are compared
- *   with it in constant time, as SecretsAtRest does for its own;
+ *   secret proved right is replaced by Gatehouse's own keyed hash
+ *   (ClientService.adoptProvenSecret), and remembered meanwhile (other
+ *   processes, a write that failed) so later requests are compared with it
+ *   in constant time;
  * - while a rotation's grace period lasts (`client rotate-secret --grace`),
  *   the replaced secret too.
  */
 export function clientSecretVerifier(
   secrets: SecretsAtRest,
   previousSecret: (clientId: string) => Promise<PreviousSecret | undefined>,
+  adoptProvenSecret: (clientId: string, importedHash: string, secret: string) => Promise<void>,
 ): (presented: string, stored: string, clientId: string) => Promise<boolean> {
   const verified = new Map<string, Buffer>();
 
-  async function matches(presented: string, stored: string): Promise<boolean> {
+  /** Whether `presented` matches; `imported` when it did against another system's hash. */
+  async function matches(presented: string, stored: string): Promise<boolean | 'imported'> {
     if (!stored) return false;
     if (secrets.isClientSecretHash(stored) || !isVerifiableHash(stored)) return secrets.verifyClientSecret(presented, stored);
     const presentedBytes = Buffer.from(presented, 'utf8');
@@ -35,11 +39,17 @@ export function clientSecretVerifier(
     if (!(await verifyHash(stored, presented))) return false;
     if (verified.size >= VERIFIED_KEPT) verified.clear();
     verified.set(stored, presentedBytes);
-    return true;
+    return 'imported';
   }
 
   return async (presented, stored, clientId) => {
-    if (await matches(presented, stored)) return true;
+    const current = await matches(presented, stored);
+    if (current === 'imported') {
+      // The request is answered either way: a write that fails now is tried at the next proof.
+      await adoptProvenSecret(clientId, stored, presented).catch(() => undefined);
+      return true;
+    }
+    if (current) return true;
     const previous = await previousSecret(clientId);
     return Boolean(previous && previous.until.getTime() > Date.now() && await matches(presented, previous.hash));
   };

@@ -608,6 +608,19 @@ export class ClientService {
     return { client: toClient(rotated), clientSecret, ...(previousValidUntil ? { previousValidUntil } : {}) };
   }
 
+  /**
+   * The lazy migration accounts have at sign-in, for client secrets: a
+   * secret imported only as another system's hash (slow by design: Django's
+   * pbkdf2 costs about 150 ms a check) is replaced by this deployment's own
+   * keyed hash once a request has proved it right, so later wrong guesses
+   * cost microseconds rather than a thread-pool thread each, and the
+   * client's check takes the time any other client's does.
+   */
+  async adoptProvenSecret(clientId: string, importedHash: string, secret: string): Promise<void> {
+    if (!(await this.store.replaceImportedSecretHash(clientId, importedHash, secret))) return;
+    await this.audit?.record({ event: 'client.secret_rehashed', actor: `client:${clientId}`, clientId, detail: { from: hashFormat(importedHash), to: 'hmac-sha256' } });
+  }
+
   /** Every client as stored, with its secret as stored (hash, sealed copy), for `export`. */
   async *exportAll(): AsyncGenerator<{ record: ClientRecord; secret: { hash: string | null; sealed: string | null; plain?: string } }> {
     for (let offset = 0; ; offset += 500) {

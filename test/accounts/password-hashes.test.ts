@@ -227,18 +227,45 @@ describe('Password hashes from the systems Gatehouse replaces', function () {
     expect(used.utilization, `event loop busy ${Math.round(used.active)} ms of ${Math.round(used.idle + used.active)} ms`).to.be.below(0.5);
   });
 
-  it('a client secret kept only as Django’s pbkdf2_sha256 hash authenticates the client (and a wrong one gets 401)', async () => {
+  it('a client secret kept only as Django’s pbkdf2_sha256 hash authenticates the client, and becomes Gatehouse’s own keyed hash once proved', async () => {
     const clientId = `dot-hashed-${Date.now()}`;
-    const { outcome } = await server.services.clients.importClient({
+    const imported = {
       clientId, name: 'DOT app with a hashed secret', public: false, grantTypes: ['client_credentials'], redirectUris: [], scope: ['read'],
       clientSecretHash: vectors['client secret pbkdf2_sha256']!,
-    });
+    };
+    const { outcome } = await server.services.clients.importClient(imported);
     expect(outcome).to.equal('created');
+    const stored = async () => (await server.services.storage.clients.storedSecret(clientId));
     const grant = (secret: string) => postForm(`${server.url}/token`, { grant_type: 'client_credentials', scope: 'read' }, { authorization: basicAuth(clientId, secret) });
     expect((await grant(`${clientSecretForDjango}x`)).status).to.equal(401);
+    expect((await stored()).hash, 'a wrong secret leaves the imported hash').to.equal(imported.clientSecretHash);
     expect((await grant(clientSecretForDjango)).status).to.equal(200);
-    expect((await grant(clientSecretForDjango)).status, 'again (from the verified-secret memory)').to.equal(200);
-    expect((await grant(`${clientSecretForDjango}x`)).status, 'the memory holds only the right secret').to.equal(401);
+
+    const adopted = await stored();
+    expect(adopted.hash, 'replaced at the first proof').to.match(/^hmac-sha256\./);
+    expect(adopted.sealed, 'and still not readable back').to.equal(null);
+    const { items } = await server.services.audit.search({ event: 'client.secret_rehashed', clientId });
+    expect(items, 'recorded in the audit trail').to.have.length(1);
+
+    expect((await grant(clientSecretForDjango)).status, 'again, against the new hash').to.equal(200);
+    expect((await grant(`${clientSecretForDjango}x`)).status).to.equal(401);
     expect((await grant(clientSecretForDjango.slice(0, -1))).status).to.equal(401);
+
+    // The source still has its hash: a re-run of the import keeps the adopted one.
+    expect((await server.services.clients.importClient(imported)).outcome).to.equal('unchanged');
+    expect((await stored()).hash).to.equal(adopted.hash);
+    expect((await grant(clientSecretForDjango)).status).to.equal(200);
+  });
+
+  it('an imported client secret is not replaced over a rotation made meanwhile (compare and set)', async () => {
+    const clientId = `dot-rotated-${Date.now()}`;
+    await server.services.clients.importClient({
+      clientId, name: 'DOT app rotated meanwhile', public: false, grantTypes: ['client_credentials'], redirectUris: [], scope: ['read'],
+      clientSecretHash: vectors['client secret pbkdf2_sha256']!,
+    });
+    const { clientSecret } = await server.services.clients.rotateSecret(clientId);
+    const store = server.services.storage.clients;
+    expect(await store.replaceImportedSecretHash(clientId, vectors['client secret pbkdf2_sha256']!, clientSecretForDjango)).to.equal(false);
+    expect(await store.hasSecret(clientId, clientSecret), 'the rotated secret stays').to.equal(true);
   });
 });
