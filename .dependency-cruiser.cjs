@@ -89,6 +89,13 @@ module.exports = {
       to: { path: '^adapters/', pathNot: '^adapters/(contract|public-jwk|secrets-at-rest|tiers|unavailable)\\.ts$' },
     },
     {
+      name: 'src-sees-storage-only-through-its-interfaces',
+      severity: 'error',
+      comment: 'Below the entry points (the provider\'s configuration, observability and configuration loading included), src/ imports of adapters/ only the contract and the pure helpers beside it (public-jwk, secrets-at-rest, tiers, unavailable, file-owner): not the oidc-provider adapter, the request scope or the stores\' wrappers, which the composition root wires.',
+      from: { path: '^src/', pathNot: '^src/((main|server)\\.ts$|cli/)' },
+      to: { path: '^adapters/', pathNot: '^adapters/(contract|public-jwk|secrets-at-rest|tiers|unavailable|file-owner)\\.ts$' },
+    },
+    {
       name: 'storage-contract-is-implementation-free',
       severity: 'error',
       comment: 'adapters/contract.ts states the rules; implementations depend on it, never the reverse.',

@@ -18,6 +18,18 @@ export function shownProviderError(error: unknown): ShownProviderError | undefin
   return { status: error.status, code: error.error, description: error.error_description ?? '' };
 }
 
+/**
+ * For a client looked up through the provider (`provider.Client.find(id)
+ * .catch(absentIfRefusedMetadata)`): a client whose stored metadata the
+ * provider refuses is as good as absent (it cannot authenticate either).
+ * Anything else, above all a storage outage, is thrown on, never read as
+ * "no such client" (which would turn an outage into a wrong answer).
+ */
+export function absentIfRefusedMetadata(error: unknown): undefined {
+  if (error instanceof errors.InvalidClientMetadata) return undefined;
+  throw error;
+}
+
 /** An AppError as oidc-provider's own error, with the same status, code and message. */
 class AppErrorForProvider extends errors.OIDCProviderError {
   constructor(error: AppError) {

@@ -38,7 +38,7 @@ export function jwtIntrospection(check: TokenCheck): Middleware {
     await next();
     const refused = refusedJwt(ctx);
     if (!refused) return;
-    const info = await check.inspect(refused.token).catch(() => undefined);
+    const info = await check.inspect(refused.token);
     // The same policy as for opaque tokens (provider/token-policies.ts).
     const visible = info && await introspectionAllowed(ctx as never, refused.caller, info);
     ctx.set('Cache-Control', 'no-store');
@@ -62,7 +62,7 @@ export function jwtRevocation(check: TokenCheck, registry: JwtAccessTokenRegistr
     await next();
     const refused = refusedJwt(ctx);
     if (!refused) return;
-    const info = await check.inspect(refused.token).catch(() => undefined);
+    const info = await check.inspect(refused.token);
     ctx.set('Cache-Control', 'no-store');
     // The same policy as for opaque tokens (provider/token-policies.ts): a
     // public client learns nothing of another client's token, live or dead.

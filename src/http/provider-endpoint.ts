@@ -4,6 +4,7 @@ import type { Context, Next } from 'koa';
 import type Provider from 'oidc-provider';
 import { setDialectLifetimes } from '../provider/lifetimes.js';
 import type { Dialect, DialectLifetimes } from '../request-state.js';
+import { absentIfRefusedMetadata } from '../errors/provider-error.js';
 
 /** What the provider answered, for a dialect to translate into its own shape. */
 export interface ProviderAnswer {
@@ -149,7 +150,7 @@ export async function callProviderEndpoint(ctx: Context, next: Next, provider: P
 
   let authorization: string | null = call.authorization ?? null;
   if (!authorization && call.credentials) {
-    const client = await provider.Client.find(call.credentials.clientId).catch(() => undefined);
+    const client = await provider.Client.find(call.credentials.clientId).catch(absentIfRefusedMetadata);
     if (client?.clientAuthMethod === 'client_secret_post') {
       form.client_id = call.credentials.clientId;
       form.client_secret = call.credentials.clientSecret;

@@ -3,6 +3,7 @@ import type Provider from 'oidc-provider';
 import { type Replay, replayToProvider } from './provider-endpoint.js';
 import { MalformedJsonError, parseJsonBody } from './json-body.js';
 import { readRaw } from './raw-body.js';
+import { absentIfRefusedMetadata } from '../errors/provider-error.js';
 
 /**
  * RFC 7592 with client secrets at rest. Gatehouse stores a client's secret
@@ -43,7 +44,7 @@ export function registrationUpdateSecret(provider: Provider): Middleware {
     // As the provider resolved `/reg/:clientId` (any spelling it accepts, a trailing slash included).
     const clientId = ctx.state.providerRoute?.params.clientId;
     if (typeof presented !== 'string' || !clientId) return replayToProvider(ctx, next, ctx.path, raw, asSent(ctx));
-    const client = await provider.Client.find(clientId).catch(() => undefined);
+    const client = await provider.Client.find(clientId).catch(absentIfRefusedMetadata);
     const proved = client ? await (client as unknown as { compareClientSecret(secret: string): Promise<boolean> | boolean }).compareClientSecret(presented) : false;
     if (!proved) return replayToProvider(ctx, next, ctx.path, raw, asSent(ctx));
     const { client_secret: _proved, ...rest } = body as Record<string, unknown>;

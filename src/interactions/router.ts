@@ -10,6 +10,7 @@ import { csrfToken, csrfTokenValid } from './csrf.js';
 import { pageFormReader } from '../web/page-form.js';
 import type { AuditLog } from '../audit/log.js';
 import { type FailureLimiter, TooManyFailures } from '../security/failure-limiter.js';
+import { absentIfRefusedMetadata } from '../errors/provider-error.js';
 
 export interface InteractionDeps {
   provider: Provider;
@@ -158,7 +159,7 @@ export function interactionsRouter(deps: InteractionDeps): Router {
     // A client deleted while its consent page was open gets no grant: the
     // provider would refuse the resumed request, but the grant would stay,
     // listed on the account page for a client that is gone.
-    const client = await provider.Client.find(String(params.client_id)).catch(() => undefined);
+    const client = await provider.Client.find(String(params.client_id)).catch(absentIfRefusedMetadata);
     const grant = !client ? undefined : interaction.grantId
       ? await provider.Grant.find(interaction.grantId)
       : new provider.Grant({ accountId: session.accountId, clientId: client.clientId });

@@ -2,6 +2,7 @@ import type { Context, Middleware } from 'koa';
 import type Provider from 'oidc-provider';
 import type { KoaContextWithOIDC } from 'oidc-provider';
 import type { ProviderSessions, SignInSessionService } from '../sessions/service.js';
+import { absentIfRefusedMetadata } from '../errors/provider-error.js';
 
 /** What oidc-provider's Session carries that the index needs (its typings leave most of it out). */
 interface ProviderSession {
@@ -94,7 +95,7 @@ export function providerSessions(
 ): ProviderSessions {
   async function clientToTell(clientId: string): Promise<BackchannelClient | undefined> {
     // A client deleted since has nobody to tell (end_session skips it the same way).
-    const client = await provider.Client.find(clientId).catch(() => undefined) as unknown as BackchannelClient | undefined;
+    const client = await provider.Client.find(clientId).catch(absentIfRefusedMetadata) as unknown as BackchannelClient | undefined;
     return client?.backchannelLogoutUri ? client : undefined;
   }
 

@@ -1,4 +1,4 @@
-import { createLocalJWKSet, createRemoteJWKSet, type JSONWebKeySet, jwksCache, type JWKSCacheInput, type JWTPayload, type JWTVerifyGetKey, jwtVerify } from 'jose';
+import { createLocalJWKSet, createRemoteJWKSet, errors as joseErrors, type JSONWebKeySet, jwksCache, type JWKSCacheInput, type JWTPayload, type JWTVerifyGetKey, jwtVerify } from 'jose';
 import type { Context, Middleware } from 'koa';
 import type Provider from 'oidc-provider';
 import { AppError } from '../errors/app-error.js';
@@ -165,10 +165,36 @@ function loadedKeys(load: () => Promise<JSONWebKeySet>): SigningKeys {
   };
 }
 
+/**
+ * The issuer's published keys could not be fetched (unreachable, slow, not
+ * a key set): the token cannot be judged either way, so the resource answers
+ * 503 rather than telling the client its token is invalid.
+ */
+export class SigningKeysUnavailableError extends AppError {
+  override name = 'SigningKeysUnavailableError';
+
+  constructor(url: URL, cause: unknown) {
+    super(503, 'temporarily_unavailable', 'the issuer’s signing keys cannot be fetched; try again later', `${url.href}: ${(cause as Error)?.message ?? String(cause)}`);
+  }
+}
+
+// What jose says of the token itself once it has a key set: no key for its
+// `kid`/`alg`, several, or a key it cannot use. Anything else from the
+// remote set is the fetch failing.
+const TOKEN_KEY_PROBLEMS = [joseErrors.JWKSNoMatchingKey, joseErrors.JWKSMultipleMatchingKeys, joseErrors.JOSENotSupported, joseErrors.JWSInvalid];
+
 /** A JWKS URL's keys (fetched and cached by jose); a generation per successful fetch. */
 function remoteKeys(url: URL): SigningKeys {
   const cache: JWKSCacheInput = {};
-  const getKey = createRemoteJWKSet(url, { [jwksCache]: cache });
+  const remote = createRemoteJWKSet(url, { [jwksCache]: cache });
+  const getKey: JWTVerifyGetKey = async (header, token) => {
+    try {
+      return await remote(header, token);
+    } catch (error) {
+      if (TOKEN_KEY_PROBLEMS.some((problem) => error instanceof problem)) throw error;
+      throw new SigningKeysUnavailableError(url, error);
+    }
+  };
   return { getKey, generation: async () => (cache as { uat?: number }).uat };
 }
 
@@ -229,8 +255,12 @@ export function createTokenCheck(options: TokenCheckOptions) {
         jkt: (payload.cnf as { jkt?: string } | undefined)?.jkt,
         audience: audienceList(payload.aud),
       };
-    } catch {
-      return undefined;
+    } catch (error) {
+      // A token that fails verification is no token; anything else (the
+      // revocation record's read failing in a storage outage) is not an
+      // answer about the token, and is thrown on.
+      if (error instanceof joseErrors.JOSEError) return undefined;
+      throw error;
     }
   }
 

@@ -3,6 +3,7 @@ import type Provider from 'oidc-provider';
 import type { AdapterPayload, PayloadStore } from '../../adapters/contract.js';
 import { isEphemeral } from '../../adapters/tiers.js';
 import { ACCESS_TOKEN_LENGTH } from '../provider/token-values.js';
+import { absentIfRefusedMetadata } from '../errors/provider-error.js';
 
 interface ForeignToken {
   value: string;
@@ -175,7 +176,7 @@ export class TokenImportService {
   private async scopesOfClients(clientIds: string[]): Promise<Map<string, Set<string>>> {
     const scopes = new Map<string, Set<string>>();
     await Promise.all([...new Set(clientIds)].map(async (clientId) => {
-      const client = await this.provider.Client.find(clientId).catch(() => undefined);
+      const client = await this.provider.Client.find(clientId).catch(absentIfRefusedMetadata);
       if (client) scopes.set(clientId, new Set((client.scope ?? '').split(' ').filter(Boolean)));
     }));
     return scopes;

@@ -39,6 +39,8 @@ const PROBES: Probe[] = [
   { file: 'src/http/probe-factory.ts', source: "import { openStorage } from '../../adapters/factory.js';\nexport const probe = openStorage;\n", rule: 'only-entry-points-open-storage' },
   { file: 'src/admin/console/probe-request-scope.ts', source: "import * as scope from '../../../adapters/request-scope.js';\nexport const probe = scope;\n", rule: 'http-layers-reach-storage-through-services' },
   { file: 'src/keys/probe-oidc-adapter.ts', source: "import * as adapter from '../../adapters/oidc-adapter.js';\nexport const probe = adapter;\n", rule: 'domain-depends-on-storage-interfaces' },
+  { file: 'src/provider/probe-request-scope.ts', source: "import * as scope from '../../adapters/request-scope.js';\nexport const probe = scope;\n", rule: 'src-sees-storage-only-through-its-interfaces' },
+  { file: 'src/observability/probe-oidc-adapter.ts', source: "import * as adapter from '../../adapters/oidc-adapter.js';\nexport const probe = adapter;\n", rule: 'src-sees-storage-only-through-its-interfaces' },
   { file: 'adapters/contract.ts', append: true, source: "\nimport './tiers.js';\n", rule: 'storage-contract-is-implementation-free' },
   { file: 'adapters/probe-koa.ts', source: "import Koa from 'koa';\nexport const probe = Koa;\n", rule: 'storage-knows-nothing-of-koa' },
   { file: 'adapters/probe-src.ts', source: "import { AppError } from '../src/errors/app-error.js';\nexport const probe = AppError;\n", rule: 'storage-knows-nothing-of-koa' },

@@ -2,7 +2,9 @@ import { expect } from 'chai';
 import { basicAuth, postForm, send } from '../support/http.js';
 import { startTestServer, type TestServer } from '../support/server.js';
 import { decodeProtectedHeader, exportJWK, generateKeyPair, type JSONWebKeySet, SignJWT } from 'jose';
-import { createTokenCheck, TokenCheckError } from '../../src/resource-check/token-check.js';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { createTokenCheck, SigningKeysUnavailableError, TokenCheckError } from '../../src/resource-check/token-check.js';
 import { eventually } from '../support/waiting.js';
 
 describe('the resource check', () => {
@@ -156,5 +158,66 @@ describe('verified JWT access tokens and the signing keys that verified them', (
     } finally {
       await server.stop();
     }
+  });
+});
+
+describe('a resource check whose issuer’s keys cannot be fetched', () => {
+  const issuer = 'https://issuer.example.test';
+  const audience = `${issuer}/api`;
+  let jwksServer: Server;
+  let answer: (res: import('node:http').ServerResponse) => void;
+  let jwksUrl: URL;
+  let token: string;
+  let jwks: JSONWebKeySet;
+
+  before(async () => {
+    const { publicKey, privateKey } = await generateKeyPair('ES256');
+    jwks = { keys: [{ ...await exportJWK(publicKey), kid: 'k1', alg: 'ES256', use: 'sig' }] };
+    const now = Math.floor(Date.now() / 1000);
+    token = await new SignJWT({ client_id: 'rs-client', scope: 'read', jti: 'jti-1', iat: now, exp: now + 600, aud: audience })
+      .setProtectedHeader({ alg: 'ES256', typ: 'at+jwt', kid: 'k1' }).setIssuer(issuer).sign(privateKey);
+    jwksServer = createServer((_req, res) => answer(res));
+    await new Promise<void>((resolve) => jwksServer.listen(0, '127.0.0.1', resolve));
+    jwksUrl = new URL(`http://127.0.0.1:${(jwksServer.address() as AddressInfo).port}/jwks`);
+  });
+
+  after(() => new Promise((resolve) => jwksServer.close(resolve)));
+
+  async function outcome(check: ReturnType<typeof createTokenCheck>, presented = token): Promise<unknown> {
+    try {
+      return await check(`Bearer ${presented}`);
+    } catch (error) {
+      return error;
+    }
+  }
+
+  it('says it cannot judge the token (503), rather than that the token is invalid, while the key set answers an error or is not one', async () => {
+    for (const [what, reply] of [
+      ['500', (res: import('node:http').ServerResponse) => { res.writeHead(500).end('down'); }],
+      ['not JSON', (res: import('node:http').ServerResponse) => { res.writeHead(200, { 'content-type': 'application/json' }).end('<html>'); }],
+    ] as const) {
+      answer = reply;
+      const error = await outcome(createTokenCheck({ issuer, audience, jwks: jwksUrl }));
+      expect(error, what).to.be.instanceOf(SigningKeysUnavailableError);
+      expect(error).to.include({ status: 503, code: 'temporarily_unavailable' });
+    }
+  });
+
+  it('says the same when nothing listens at the key set’s address', async () => {
+    const nowhere = createServer();
+    await new Promise<void>((resolve) => nowhere.listen(0, '127.0.0.1', resolve));
+    const url = new URL(`http://127.0.0.1:${(nowhere.address() as AddressInfo).port}/jwks`);
+    await new Promise((resolve) => nowhere.close(resolve));
+    expect(await outcome(createTokenCheck({ issuer, audience, jwks: url }))).to.be.instanceOf(SigningKeysUnavailableError);
+  });
+
+  it('still refuses a token as invalid (401) when the key set answers and has no key for it, and accepts a good one', async () => {
+    answer = (res) => { res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(jwks)); };
+    const check = createTokenCheck({ issuer, audience, jwks: jwksUrl });
+    expect(await outcome(check)).to.include({ clientId: 'rs-client', format: 'jwt' });
+    const foreign = `${token.split('.')[0]!.replace(/.$/, 'A')}.${token.split('.')[1]}.${token.split('.')[2]}`;
+    const refused = await outcome(check, foreign);
+    expect(refused).to.be.instanceOf(TokenCheckError);
+    expect(refused).to.include({ status: 401 });
   });
 });

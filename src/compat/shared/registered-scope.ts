@@ -1,4 +1,5 @@
 import type Provider from 'oidc-provider';
+import { absentIfRefusedMetadata } from '../../errors/provider-error.js';
 
 /**
  * The scopes a client is registered for, space-separated; `undefined` for an
@@ -9,6 +10,6 @@ import type Provider from 'oidc-provider';
  */
 export async function registeredScope(provider: Provider, clientId: string | undefined): Promise<string | undefined> {
   if (!clientId) return undefined;
-  const client = await provider.Client.find(clientId).catch(() => undefined);
+  const client = await provider.Client.find(clientId).catch(absentIfRefusedMetadata);
   return client?.scope || undefined;
 }

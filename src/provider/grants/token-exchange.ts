@@ -63,7 +63,7 @@ export function tokenExchangeHandler(provider: Provider, deps: TokenExchangeDeps
     const resource = stringParam(ctx, 'resource');
     if (resource !== undefined && resource !== deps.audience) throw new errors.InvalidTarget(`tokens can only be exchanged for ${deps.audience}`);
 
-    const subject = await deps.tokenCheck.inspect(subjectToken).catch(() => undefined);
+    const subject = await deps.tokenCheck.inspect(subjectToken);
     if (!subject) throw new errors.InvalidGrant('subject_token is invalid, expired or revoked');
     if (subject.clientId !== client.clientId && !subject.audience.includes(client.clientId)) {
       // The same answer as for an unknown token: whose tokens exist is not the caller's business.
