@@ -74,4 +74,26 @@ describe('client configuration endpoint (RFC 7592) and secrets at rest', () => {
     expect([withRight.status, withRight.text]).to.deep.equal([withWrong.status, withWrong.text]);
     expect(withRight.status).to.equal(401);
   });
+
+  it('compares no secret at all without the client’s registration access token (none, forged, or another client’s)', async () => {
+    // A client whose secret came as a slow Django hash: a comparison that proves it replaces the
+    // hash (ClientService.adoptProvenSecret), so the stored hash shows whether one was made.
+    const secret = 'imported-secret-of-a-legacy-client-0123456789';
+    const salt = 'registration-salt';
+    const { pbkdf2Sync } = await import('node:crypto');
+    const hash = `pbkdf2_sha256$1000$${salt}$${pbkdf2Sync(secret, salt, 1000, 32, 'sha256').toString('base64')}`;
+    const clientId = `reg-imported-${Date.now()}`;
+    await server.services.clients.importClient({ clientId, name: 'Imported, slow hash', public: false, grantTypes: ['client_credentials'], redirectUris: [], scope: ['read'], clientSecretHash: hash });
+    const other = await register();
+    const uri = `${server.url}/reg/${clientId}`;
+    for (const authorization of [undefined, 'Bearer forged', `Bearer ${other.registration_access_token!}`]) {
+      const reply = await send(uri, {
+        method: 'PUT', headers: { 'content-type': 'application/json', ...(authorization ? { authorization } : {}) },
+        body: JSON.stringify({ client_id: clientId, client_secret: secret, grant_types: ['client_credentials'] }),
+      });
+      expect(reply.status, `${authorization ?? 'no token'}: ${reply.text}`).to.be.oneOf([400, 401]);
+      // Before: the secret was compared first, proved right, and the hash replaced.
+      expect((await server.services.storage.clients.storedSecret(clientId)).hash, authorization ?? 'no token').to.equal(hash);
+    }
+  });
 });
