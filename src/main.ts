@@ -13,7 +13,7 @@ import { ClientService } from './clients/service.js';
 import { clientSecretVerifier } from './clients/secret-verification.js';
 import { DialectUsage } from './clients/dialect-usage.js';
 import { assetsRouter } from './http/assets.js';
-import { errorHandler, logAppErrors, securityHeaders, uncachedUnlessSaid } from './http/error-handler.js';
+import { errorHandler, logUncaughtErrors, securityHeaders, uncachedUnlessSaid } from './http/error-handler.js';
 import { providerBodyChecks } from './http/raw-body.js';
 import { healthRouter } from './http/health.js';
 import { answerAsIssuer, inOriginForm } from './http/issuer-origin.js';
@@ -24,7 +24,7 @@ import { corsOnlyForAuthenticatedClients } from './http/cors-after-client-auth.j
 import { requestLog } from './http/request-log.js';
 import { unauthorizedClientForGrant } from './http/unauthorized-client.js';
 import { dispatchByFirstSegment } from './http/route-dispatch.js';
-import { createViews } from './http/views.js';
+import { createViews, type Views } from './http/views.js';
 import { interactionsRouter } from './interactions/router.js';
 import { DEFAULT_SIGNING_ALG, idTokenHintLifetime, KeyService, longestServerWideLifetime } from './keys/service.js';
 import { SigningKeyRefresh } from './keys/signing-key-refresh.js';
@@ -94,6 +94,8 @@ export interface Services {
   signingKeys: SigningKeyRefresh;
   /** The kid this process signs RS256 tokens (ID tokens by default) with now. */
   signingKid: () => string | undefined;
+  /** Every page's templates, compiled once on first use (http/views.ts): the provider's pages and Gatehouse's. */
+  views: Views;
 }
 
 /**
@@ -133,11 +135,14 @@ export async function composeServices(config: GatehouseConfig, role: 'owner' | '
     });
     const scopes = new ScopeRegistry(storage.scopes, audit);
     const resourceServers = new ResourceServerRegistry(storage.resourceServers, scopes, apiAudience(config.issuer), audit);
+    // Client metadata is judged by the provider's own rules; the provider is
+    // built below and asked only when a client is written.
+    const clients = new ClientService(storage.clients, scopes, (metadata) => provider.Client.validate(metadata), storage.clientTokens, audit);
     keys = new KeyService(storage.keys, {
       activationDelay: config.signingKeyActivationDelay,
-      // Read when a retirement is checked (`clients` is made below, with the
-      // provider): resource servers and clients registered since start-up,
-      // or by another process, count as soon as they exist.
+      // Read when a retirement is checked: resource servers and clients
+      // registered since start-up, or by another process, count as soon as
+      // they exist.
       reliance: async () => ({
         tokens: Math.max(
           longestServerWideLifetime(config),
@@ -181,11 +186,11 @@ export async function composeServices(config: GatehouseConfig, role: 'owner' | '
       scopes: registry.map((scope) => scope.name),
       findResourceServer: (uri: string) => resourceServers.find(uri),
     };
+    const views = createViews();
     const provider = buildProvider(config, {
       ...resourceIndicatorDeps,
       limiter,
       adapter: storage.adapter,
-      // `clients` is made with the provider below; called when a request proves an imported secret.
       verifyClientSecret: clientSecretVerifier(secrets, (clientId) => storage.clients.previousSecret(clientId), (...args) => clients.adoptProvenSecret(...args)),
       authenticate: async (username, password) => (await accounts.authenticate(username, password))?.id,
       accountRole: async (ctx, accountId) => primaryRole((await accountsOfRequest(ctx, accountId))?.roles ?? []),
@@ -196,7 +201,7 @@ export async function composeServices(config: GatehouseConfig, role: 'owner' | '
       cookieKeys: cookieSecrets,
       restrictedScopes: registry.filter((scope) => scope.warning).map((scope) => scope.name),
       currentRestrictedScopes: async () => (await scopes.list()).filter((scope) => scope.warning).map((scope) => scope.name),
-      views: createViews(),
+      views,
     });
     const replaceProviderKeys = liveSigningKeys(provider);
     // The provider made its /jwks from the keystore, in signing order; publish in the store's order from the start.
@@ -208,7 +213,6 @@ export async function composeServices(config: GatehouseConfig, role: 'owner' | '
     }, (error) => logger?.warn({ err: error }, 'signing keys could not be read; keeping the current ones'));
     keepClientsWithTheirMetadata(provider, (clientId) => storage.clients.findCached(clientId));
     paceDevicePolling(provider, storage.counters, config.devicePollInterval);
-    const clients = new ClientService(storage.clients, scopes, (metadata) => provider.Client.validate(metadata), storage.clientTokens, audit);
     observeProvider(provider, audit, metrics);
     const sessions = new SignInSessionService(storage.signInSessions, providerSessions(
       provider,
@@ -244,7 +248,7 @@ export async function composeServices(config: GatehouseConfig, role: 'owner' | '
       grantOf: async (token) => token.grantId
         ?? (typeof token.claims?.jti === 'string' ? (await jwtAccessTokens.find(token.claims.jti))?.grantId : undefined),
     });
-    return { config, storage, provider, keys, scopes, resourceServers, accounts, clients, sessions, resetLinks, dialects, cookieSecrets, tokenCheck, jwtAccessTokens, audit, metrics, limiter,
+    return { config, storage, provider, keys, scopes, resourceServers, accounts, clients, sessions, resetLinks, dialects, cookieSecrets, tokenCheck, jwtAccessTokens, audit, metrics, limiter, views,
       signingKeys,
       // The key ID tokens (and RS256 access tokens) are signed with.
       signingKid: () => signingKeys.current.signing[DEFAULT_SIGNING_ALG],
@@ -263,16 +267,14 @@ export interface Gatehouse {
   close(): Promise<void>;
 }
 
-/** Mounts Gatehouse's own routes in front of the provider's and listens. */
+/** Mounts Gatehouse's own routes in front of the provider's, and the provider's extensions (the caller listens). */
 export async function mountRoutes(services: Services, logger: Logger, internalOrigin: () => string): Promise<void> {
-  const { provider, storage, accounts, scopes, cookieSecrets, config, tokenCheck } = services;
+  const { provider, storage, accounts, scopes, cookieSecrets, config, tokenCheck, views } = services;
   const dashboardClient = await ensureDashboardClient({
     store: storage.clients, validate: (metadata) => provider.Client.validate(metadata), audit: services.audit,
     warn: (message, detail) => logger.warn(detail, message),
   }, config.issuer, DASHBOARD_PATH);
   answerAsIssuer(provider, config.issuer);
-  // Every page's templates, compiled once on first use (http/views.ts).
-  const views = createViews();
   // One session for every signed-in page (the Lux dashboard, /admin, /account):
   // its cookie is scoped to the whole origin so that each surface sees it.
   const signedInPages = new SignedInPages({
@@ -290,7 +292,7 @@ export async function mountRoutes(services: Services, logger: Logger, internalOr
   });
   provider.use(requestLog(logger, services.metrics));
   provider.use(errorHandler(logger));
-  logAppErrors(provider, logger);
+  logUncaughtErrors(provider, logger);
   provider.use(securityHeaders);
   provider.use(answerAfterAuditRecords);
   // oidc-provider ends the response on its own paths, so these routers go in
@@ -322,7 +324,8 @@ export async function mountRoutes(services: Services, logger: Logger, internalOr
   ]);
   // Requests the provider routes (in any spelling it accepts) never reach Gatehouse's routers.
   const providerRoute = providerRouteResolver(provider);
-  // The provider's routes get the body checks its own reader does not make; the route is resolved once for both.
+  // The provider's routes get the body checks its own reader does not make. extendProviderRoutes
+  // resolves the route again: a dialect hands its request on under the provider's path.
   const checkProviderBody = providerBodyChecks();
   provider.use((ctx, next) => (providerRoute(ctx.method, ctx.path) === undefined
     ? uncachedUnlessSaid(ctx, () => gatehouseRoutes(ctx, next))

@@ -26,7 +26,6 @@ async function readKeyFile(path: string): Promise<Buffer | undefined> {
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
     if (error instanceof ConfigError && /must be 32 bytes/.test(error.message)) throw new ConfigError(`${path} does not hold a 32-byte key (base64 or hex); restore it or set SECRETS_KEY`);
-    if (error instanceof ConfigError) throw error;
     throw error;
   }
 }

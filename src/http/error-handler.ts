@@ -91,7 +91,7 @@ export function errorHandler(logger: Logger): Middleware {
  * error Koa would have shown is debug; anything else is an error, with its
  * stack.
  */
-export function logAppErrors(app: Koa, logger: Logger): void {
+export function logUncaughtErrors(app: Koa, logger: Logger): void {
   app.on('error', (error: unknown, ctx?: Context) => {
     const reqId: unknown = ctx?.state?.requestId;
     const gone = asClientGone(error);
