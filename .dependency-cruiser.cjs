@@ -32,9 +32,10 @@ const EXCEPTIONS = {
   // database (--database-url): a foreign source, not Gatehouse's storage, so
   // it cannot go through adapters/.
   readsAForeignDatabase: '^src/import/dot/source\\.ts$',
-  // A pure comparison of two source fingerprints (a contract type) that the
-  // domain services use so that a re-import keeps changes made in Gatehouse;
-  // it lives in the import layer but imports only adapters/contract.ts.
+  // A pure comparison of two source fingerprints (a contract type), and the
+  // options every import takes (which source it is), that the domain
+  // services use so that a re-import keeps changes made in Gatehouse; it
+  // lives in the import layer but imports only adapters/contract.ts.
   sourceChanges: '^src/import/source-changes\\.ts$',
   // Values shared by the domain and the provider's configuration, defined in
   // src/provider: the dialects' token lifetimes kept in client metadata

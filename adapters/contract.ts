@@ -201,10 +201,18 @@ export type SourceFingerprint = Record<string, string>;
  * - `digest` is deterministic and keyed (HMAC under the deployment's
  *   SECRETS_KEY, as openStorage builds it): the table holds no value, and a
  *   copy of it cannot test a guess at a client secret or an email address.
- * - `find` answers the fingerprints of the keys that have one, in one round
- *   trip; a key never imported is absent from the map.
- * - `record` inserts or replaces each key's whole fingerprint, all in one
- *   statement (atomic). No key may appear twice.
+ * - Each import source keeps its own (`source`: the import's name,
+ *   `django-oauth-toolkit`, `clients`, `gatehouse`, …): what one source
+ *   said is never taken for what another says, so an `import gatehouse` of
+ *   an export does not make the next run of the original import see
+ *   "changed at the source" (and write its old values over changes made in
+ *   Gatehouse since). Fingerprints recorded before sources were told apart
+ *   have the source `''` and answer for any source until one records its own.
+ * - `find` answers the source's fingerprints of the keys that have one, in
+ *   one round trip; a key never imported by it is absent from the map.
+ * - `record` inserts or replaces each key's whole fingerprint for the
+ *   source, all in one statement (atomic), and removes that key's
+ *   fingerprint of no source. No key may appear twice.
  * - A fingerprint outlives its record: deleting the client, the account or
  *   the resource server leaves it, so a re-run can tell "deleted in
  *   Gatehouse" from "never imported" and does not bring the record back.
@@ -215,8 +223,8 @@ export type SourceFingerprint = Record<string, string>;
  */
 export interface SourceFingerprintStore {
   digest(fields: Record<string, string>): SourceFingerprint;
-  find(keys: string[]): Promise<Map<string, SourceFingerprint>>;
-  record(entries: Array<{ key: string; fingerprint: SourceFingerprint }>): Promise<void>;
+  find(source: string, keys: string[]): Promise<Map<string, SourceFingerprint>>;
+  record(source: string, entries: Array<{ key: string; fingerprint: SourceFingerprint }>): Promise<void>;
 }
 
 /** A client's metadata document, as oidc-provider reads it. */

@@ -311,4 +311,16 @@ export const migrations: Migration[] = [
       );
     `,
   },
+  {
+    id: '0015_import_fingerprints_per_source',
+    sql: `
+      -- Each import source keeps its own fingerprints: an import of an export
+      -- overwrote what django-oauth-toolkit (or a file) had said, and the next
+      -- run of that import took the difference for a change at the source.
+      -- Rows from before have the source '' (any source, until one records its own).
+      ALTER TABLE import_fingerprints ADD COLUMN source text NOT NULL DEFAULT '';
+      ALTER TABLE import_fingerprints DROP CONSTRAINT import_fingerprints_pkey;
+      ALTER TABLE import_fingerprints ADD PRIMARY KEY (kind, source, key);
+    `,
+  },
 ];

@@ -12,7 +12,7 @@ import { USERNAME_CHARACTERS, usernameKey } from './usernames.js';
 import { ROLES } from './roles.js';
 import type { SignInSessionService } from '../sessions/service.js';
 import { displayTextProblems } from '../security/display-text.js';
-import { changedAtSource } from '../import/source-changes.js';
+import { changedAtSource, type ImportOptions, UNNAMED_SOURCE } from '../import/source-changes.js';
 
 export interface NewAccount {
   username: string;
@@ -46,11 +46,9 @@ export interface ImportedAccount {
   passwordHash: string;
 }
 
-export interface ImportOptions {
+export interface AccountImportOptions extends ImportOptions {
   /** An unverifiable hash: `true` answers outcome `skipped`; otherwise UnverifiableHashError. */
   skipUnverifiable?: boolean;
-  /** Work out the outcome, write nothing. */
-  dryRun?: boolean;
 }
 
 export type ImportOutcome<T> =
@@ -349,7 +347,7 @@ export class AccountService {
    *
    * A row the rules refuse throws (see importAccounts for the batch form).
    */
-  async importAccount(input: ImportedAccount, options: ImportOptions = {}, by: Actor = { actor: 'import' }): Promise<ImportOutcome<Account>> {
+  async importAccount(input: ImportedAccount, options: AccountImportOptions = {}, by: Actor = { actor: 'import' }): Promise<ImportOutcome<Account>> {
     const [result] = await this.importAccounts([input], options, by);
     if (result!.outcome === 'refused') throw result!.error;
     return result!;
@@ -362,7 +360,7 @@ export class AccountService {
    * rules refuse is answered `refused` with the error importAccount would
    * throw; the others still go ahead.
    */
-  async importAccounts(inputs: ImportedAccount[], options: ImportOptions = {}, by: Actor = { actor: 'import' }): Promise<AccountImportResult[]> {
+  async importAccounts(inputs: ImportedAccount[], options: AccountImportOptions = {}, by: Actor = { actor: 'import' }): Promise<AccountImportResult[]> {
     const results: AccountImportResult[] = new Array(inputs.length);
     const planned: Array<{ index: number; input: ImportedAccount; key: string; wanted: ImportedFields }> = [];
     const claimed = new Map<string, string>();
@@ -387,7 +385,8 @@ export class AccountService {
 
     const keys = planned.map((row) => row.key);
     const sources = this.store.sourceFingerprints;
-    const [found, previous] = await Promise.all([this.store.findByUsernameKeys(keys), sources.find(keys)]);
+    const source = options.source ?? UNNAMED_SOURCE;
+    const [found, previous] = await Promise.all([this.store.findByUsernameKeys(keys), sources.find(source, keys)]);
     const existing = new Map(found.map((record) => [record.usernameKey, record]));
     const creations: Array<{ index: number; record: NewAccountRecord; fingerprint: SourceFingerprint }> = [];
     const events: AuditEvent[] = [];
@@ -456,7 +455,7 @@ export class AccountService {
       events.push({ event: 'account.imported', ...by, detail: { account_id: stored.id, username: stored.username, outcome: 'created', hash_format: hashFormat(stored.passwordHash) } });
       results[index] = { account: publicView(stored), outcome: 'created' };
     }
-    if (!options.dryRun) await sources.record(fingerprints);
+    if (!options.dryRun) await sources.record(source, fingerprints);
     await this.audit?.recordMany(events);
     return results;
   }

@@ -94,7 +94,7 @@ class ImportRowError extends AppError {
  * against what the source said at the last import, so a change made in
  * Gatehouse since is kept.
  */
-async function importBatch(services: Services, batch: ImportBatch, values: Values): Promise<Record<string, unknown>> {
+async function importBatch(services: Services, batch: ImportBatch, values: Values, source: string): Promise<Record<string, unknown>> {
   const dryRun = values['dry-run'] === true;
   const skipUnverifiable = values['skip-unverifiable'] === true;
   const summary: Record<string, KindSummary> = {};
@@ -104,9 +104,9 @@ async function importBatch(services: Services, batch: ImportBatch, values: Value
     if (reason) entry.skips.push({ id, reason });
   };
 
-  const scopes = await services.scopes.importScopes(batch.scopes.map((row) => row.scope), { dryRun }, { actor: 'cli' });
+  const scopes = await services.scopes.importScopes(batch.scopes.map((row) => row.scope), { dryRun, source }, { actor: 'cli' });
   scopes.forEach((result, i) => count('scopes', result.outcome, batch.scopes[i]!.scope.name, result.outcome === 'skipped' ? result.reason : undefined));
-  const servers = await services.resourceServers.importServers(batch.resourceServers.map((row) => row.resourceServer), { dryRun }, { actor: 'cli' });
+  const servers = await services.resourceServers.importServers(batch.resourceServers.map((row) => row.resourceServer), { dryRun, source }, { actor: 'cli' });
   servers.forEach((result, i) => count('resource_servers', result.outcome, batch.resourceServers[i]!.resourceServer.uri, result.outcome === 'skipped' ? result.reason : undefined));
 
   // Every client and user checked before the first is written.
@@ -115,14 +115,14 @@ async function importBatch(services: Services, batch: ImportBatch, values: Value
   const file = String(values.file);
   for (const { line, client } of batch.clients) {
     try {
-      await services.clients.importClient(client, { dryRun: true });
+      await services.clients.importClient(client, { dryRun: true, source });
     } catch (error) {
       if (!(error instanceof AppError)) throw error;
       problems.push(`${where(file, line)}: ${error.message}`);
     }
   }
   for (const rows of pagesOf(batch.users)) {
-    const results = await services.accounts.importAccounts(rows.map((row) => row.user), { dryRun: true, skipUnverifiable });
+    const results = await services.accounts.importAccounts(rows.map((row) => row.user), { dryRun: true, skipUnverifiable, source });
     results.forEach((result, i) => {
       if (result.outcome !== 'refused') return;
       const { error } = result;
@@ -132,18 +132,20 @@ async function importBatch(services: Services, batch: ImportBatch, values: Value
   if (problems.length) throw new ImportRowError(problems);
 
   for (const { client } of batch.clients) {
-    const result = await services.clients.importClient(client, { dryRun }, { actor: 'cli' });
+    const result = await services.clients.importClient(client, { dryRun, source }, { actor: 'cli' });
     count('clients', result.outcome, client.clientId, result.outcome === 'skipped' ? result.reason : undefined);
   }
   for (const rows of pagesOf(batch.users)) {
-    const results = await services.accounts.importAccounts(rows.map((row) => row.user), { dryRun, skipUnverifiable }, { actor: 'cli' });
+    const results = await services.accounts.importAccounts(rows.map((row) => row.user), { dryRun, skipUnverifiable, source }, { actor: 'cli' });
     results.forEach((result, i) => {
       // Checked above; refused now only if another writer took a username meanwhile.
       if (result.outcome === 'refused') count('users', 'skipped', rows[i]!.user.username, result.error.message);
       else count('users', result.outcome, rows[i]!.user.username, result.outcome === 'skipped' ? result.reason : undefined);
     });
   }
-  return { dry_run: dryRun, ...summary };
+  // An empty file is not an error (an export of an empty deployment), but says so rather than nothing.
+  const empty = !batch.scopes.length && !batch.resourceServers.length && !batch.clients.length && !batch.users.length;
+  return { dry_run: dryRun, ...(empty ? { note: `${file} holds no rows: nothing to import` } : {}), ...summary };
 }
 
 /** Rows in pages, so that accounts are imported a page per round trip. */
@@ -180,7 +182,8 @@ function importCommand(name: string, usage: string, summary: string, parse: (tex
       ...(hasUsers ? { 'skip-unverifiable': { type: 'boolean', description: 'import the others when some password hashes cannot be verified (each is listed)' } as CliFlag } : {}),
     },
     async run(services, _args, values) {
-      return importBatch(services, await readImportFile(values, parse), values);
+      // The import's name is its source: what each import said is kept apart (SourceFingerprintStore).
+      return importBatch(services, await readImportFile(values, parse), values, name.replace(/^import /, ''));
     },
   };
 }

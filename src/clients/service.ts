@@ -14,7 +14,7 @@ import { applicationTypeOf } from './redirect-uris.js';
 import { clampedPaging } from '../paging/parameters.js';
 import { hashFormat, isVerifiableHash } from '../accounts/password-hashes.js';
 import { CLIENT_DIALECT_LIFETIMES, type DialectLifetimes, SIGNED_DIALECT_LIFETIMES } from '../provider/lifetimes.js';
-import { changedAtSource } from '../import/source-changes.js';
+import { changedAtSource, type ImportOptions, UNNAMED_SOURCE } from '../import/source-changes.js';
 
 export { GRANT_TYPES } from './metadata-rules.js';
 export type TokenFormat = 'opaque' | 'jwt';
@@ -430,17 +430,21 @@ export class ClientService {
    *   are imported. Not knowing what the source said before, an import
    *   cannot tell a change made here from one made there, and keeps the client.
    *
+   * "The last import" is the last by the same source (`options.source`, the
+   * import's name): each source's fingerprints are its own.
+   *
    * A dry run answers the same and writes nothing, fingerprints included.
    */
-  async importClient(input: ImportedClient, options: { dryRun?: boolean } = {}, by: Actor = { actor: 'import' }): Promise<ClientImportOutcome> {
+  async importClient(input: ImportedClient, options: ImportOptions = {}, by: Actor = { actor: 'import' }): Promise<ClientImportOutcome> {
     const { metadata, secret } = await this.checkImported(input);
     const sources = this.store.sourceFingerprints;
+    const source = options.source ?? UNNAMED_SOURCE;
     const fingerprint = sources.digest(sourceFields(metadata, secret));
-    const [existing, previous] = await Promise.all([this.store.find(input.clientId), sources.find([input.clientId])]);
+    const [existing, previous] = await Promise.all([this.store.find(input.clientId), sources.find(source, [input.clientId])]);
     const before = previous.get(input.clientId);
     const row: SourceRow = {
       metadata, secret, dryRun: options.dryRun === true, by,
-      remember: async () => { if (!options.dryRun) await sources.record([{ key: input.clientId, fingerprint }]); },
+      remember: async () => { if (!options.dryRun) await sources.record(source, [{ key: input.clientId, fingerprint }]); },
     };
     if (!existing) return before ? { outcome: 'skipped', reason: DELETED_SINCE_IMPORT } : this.createImported(row);
     if (!before) return this.adoptImported(existing, row);

@@ -3,7 +3,7 @@ import type { Actor, AuditLog } from '../audit/log.js';
 import { ConflictError, type FieldProblem, NotFoundError, ValidationError } from '../errors/app-error.js';
 import type { ScopeRegistry } from '../scopes/registry.js';
 import { DEFAULT_SIGNING_ALG, SIGNING_ALGS } from '../keys/service.js';
-import { changedAtSource } from '../import/source-changes.js';
+import { changedAtSource, type ImportOptions, UNNAMED_SOURCE } from '../import/source-changes.js';
 
 export type { ResourceServerRecord };
 
@@ -43,6 +43,8 @@ interface SourceRow {
   fingerprint: SourceFingerprint;
   dryRun: boolean;
   by: Actor;
+  /** The import whose fingerprints these are (SourceFingerprintStore). */
+  source: string;
 }
 
 /** A setting in one form for comparison: the scope list as a sorted set (its order means nothing). */
@@ -153,14 +155,15 @@ export class ResourceServerRegistry {
    * does not check that the scopes are registered (those of the same import
    * are not, in a dry run).
    */
-  async importServers(inputs: NewResourceServer[], options: { dryRun?: boolean } = {}, by: Actor = { actor: 'import' }): Promise<ResourceServerImportOutcome[]> {
+  async importServers(inputs: NewResourceServer[], options: ImportOptions = {}, by: Actor = { actor: 'import' }): Promise<ResourceServerImportOutcome[]> {
     const records = inputs.map((input) => this.checkedImported(input));
     const sources = this.store.sourceFingerprints;
+    const source = options.source ?? UNNAMED_SOURCE;
     const outcomes: ResourceServerImportOutcome[] = [];
     for (const record of records) {
-      const row: SourceRow = { record, fingerprint: sources.digest(sourceFields(record)), dryRun: options.dryRun === true, by };
+      const row: SourceRow = { record, fingerprint: sources.digest(sourceFields(record)), dryRun: options.dryRun === true, by, source };
       // One at a time: a URI the file gives twice meets what its earlier row made.
-      const [existing, previous] = await Promise.all([this.store.find(record.uri), sources.find([record.uri])]);
+      const [existing, previous] = await Promise.all([this.store.find(record.uri), sources.find(source, [record.uri])]);
       const before = previous.get(record.uri);
       if (!existing) outcomes.push(before ? { outcome: 'skipped', reason: RESOURCE_SERVER_DELETED_SINCE_IMPORT } : await this.createImported(row));
       else if (!before) outcomes.push(await this.adoptImported(existing, row));
@@ -170,33 +173,33 @@ export class ResourceServerRegistry {
   }
 
   /** A resource server the source has and Gatehouse never had: registered whole. */
-  private async createImported({ record, fingerprint, dryRun, by }: SourceRow): Promise<ResourceServerImportOutcome> {
+  private async createImported({ record, fingerprint, dryRun, by, source }: SourceRow): Promise<ResourceServerImportOutcome> {
     const fields = named(IMPORTED);
     if (dryRun) return { resourceServer: record, outcome: 'created', fields };
     await this.writeImported(record);
-    await this.store.sourceFingerprints.record([{ key: record.uri, fingerprint }]);
+    await this.store.sourceFingerprints.record(source, [{ key: record.uri, fingerprint }]);
     await this.audit?.record({ event: 'resource_server.imported', ...by, detail: { ...record, outcome: 'created', fields } });
     return { resourceServer: record, outcome: 'created', fields };
   }
 
   /** A resource server in Gatehouse that no import fingerprinted: kept as it is, the source recorded from now on. */
-  private async adoptImported(existing: ResourceServerRecord, { record, fingerprint, dryRun, by }: SourceRow): Promise<ResourceServerImportOutcome> {
+  private async adoptImported(existing: ResourceServerRecord, { record, fingerprint, dryRun, by, source }: SourceRow): Promise<ResourceServerImportOutcome> {
     if (dryRun) return { resourceServer: existing, outcome: 'unchanged', fields: [] };
-    await this.store.sourceFingerprints.record([{ key: record.uri, fingerprint }]);
+    await this.store.sourceFingerprints.record(source, [{ key: record.uri, fingerprint }]);
     const kept = named(differingFields(existing, record));
     if (kept.length) await this.audit?.record({ event: 'resource_server.import_adopted', ...by, detail: { uri: record.uri, kept } });
     return { resourceServer: existing, outcome: 'unchanged', fields: [] };
   }
 
   /** The source's values of the settings that `changed` there, written onto the resource server as Gatehouse has it now. */
-  private async applySourceChanges(existing: ResourceServerRecord, changed: ImportedField[], { record, fingerprint, dryRun, by }: SourceRow): Promise<ResourceServerImportOutcome> {
+  private async applySourceChanges(existing: ResourceServerRecord, changed: ImportedField[], { record, fingerprint, dryRun, by, source }: SourceRow): Promise<ResourceServerImportOutcome> {
     if (!changed.length) return { resourceServer: existing, outcome: 'unchanged', fields: [] };
     const next: ResourceServerRecord = { ...existing, ...Object.fromEntries(changed.map((field) => [field, record[field]])) };
     const written = differingFields(existing, next);
     const fields = named(written);
     if (dryRun) return { resourceServer: next, outcome: fields.length ? 'updated' : 'unchanged', fields };
     if (fields.length) await this.writeImported(next);
-    await this.store.sourceFingerprints.record([{ key: record.uri, fingerprint }]);
+    await this.store.sourceFingerprints.record(source, [{ key: record.uri, fingerprint }]);
     if (!fields.length) return { resourceServer: existing, outcome: 'unchanged', fields };
     const changes = Object.fromEntries(written.map((field) => [IMPORTED_FIELDS[field], { from: existing[field], to: next[field] }]));
     await this.audit?.record({ event: 'resource_server.imported', ...by, detail: { uri: record.uri, outcome: 'updated', fields, changes } });

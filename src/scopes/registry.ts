@@ -1,7 +1,7 @@
 import type { ScopeRecord, ScopesStore, SourceFingerprint } from '../../adapters/contract.js';
 import type { Actor, AuditLog } from '../audit/log.js';
 import { ConflictError, NotFoundError, ValidationError } from '../errors/app-error.js';
-import { changedAtSource } from '../import/source-changes.js';
+import { changedAtSource, type ImportOptions, UNNAMED_SOURCE } from '../import/source-changes.js';
 
 const SCOPE_NAME = /^[\x21\x23-\x5B\x5D-\x7E]{1,64}$/; // RFC 6749 §3.3 scope-token
 // Shown on consent pages and at /v2/scopes: a sentence, not a document.
@@ -29,6 +29,8 @@ interface SourceRow {
   fingerprint: SourceFingerprint;
   dryRun: boolean;
   by: Actor;
+  /** The import whose fingerprints these are (SourceFingerprintStore). */
+  source: string;
 }
 
 function sourceFields(scope: ScopeRecord): Record<ImportedField, string> {
@@ -111,15 +113,16 @@ export class ScopeRegistry {
    *
    * A dry run answers the same and writes nothing, fingerprints included.
    */
-  async importScopes(inputs: ScopeRecord[], options: { dryRun?: boolean } = {}, by: Actor = { actor: 'import' }): Promise<ScopeImportOutcome[]> {
+  async importScopes(inputs: ScopeRecord[], options: ImportOptions = {}, by: Actor = { actor: 'import' }): Promise<ScopeImportOutcome[]> {
     const scopes = inputs.map((input) => this.validImported(input));
     if (!scopes.length) return [];
     const sources = this.store.sourceFingerprints;
-    const [registered, previous] = await Promise.all([this.store.list(), sources.find([...new Set(scopes.map((scope) => scope.name))])]);
+    const source = options.source ?? UNNAMED_SOURCE;
+    const [registered, previous] = await Promise.all([this.store.list(), sources.find(source, [...new Set(scopes.map((scope) => scope.name))])]);
     const current = new Map(registered.map((scope) => [scope.name, scope]));
     const outcomes: ScopeImportOutcome[] = [];
     for (const scope of scopes) {
-      const row: SourceRow = { scope, fingerprint: sources.digest(sourceFields(scope)), dryRun: options.dryRun === true, by };
+      const row: SourceRow = { scope, fingerprint: sources.digest(sourceFields(scope)), dryRun: options.dryRun === true, by, source };
       const outcome = await this.importOne(row, current.get(scope.name), previous.get(scope.name));
       // A name the file gives twice: its later row meets what the earlier one made.
       if (outcome.scope) {
@@ -138,11 +141,11 @@ export class ScopeRegistry {
   }
 
   /** A scope the source has and Gatehouse never had: registered whole. */
-  private async createImported({ scope, fingerprint, dryRun, by }: SourceRow): Promise<ScopeImportOutcome> {
+  private async createImported({ scope, fingerprint, dryRun, by, source }: SourceRow): Promise<ScopeImportOutcome> {
     const fields = [...IMPORTED_FIELDS];
     if (dryRun) return { scope, outcome: 'created', fields };
     await this.store.save(scope);
-    await this.store.sourceFingerprints.record([{ key: scope.name, fingerprint }]);
+    await this.store.sourceFingerprints.record(source, [{ key: scope.name, fingerprint }]);
     await this.audit?.record({ event: 'scope.imported', ...by, detail: { ...scope, outcome: 'created', fields } });
     return { scope, outcome: 'created', fields };
   }
@@ -154,25 +157,25 @@ export class ScopeRegistry {
    * fresh deployment meets Gatehouse's built-in scopes unfingerprinted, and
    * a scope restricted at the source must not arrive unflagged on consent.
    */
-  private async adoptImported(existing: ScopeRecord, { scope, fingerprint, dryRun, by }: SourceRow): Promise<ScopeImportOutcome> {
+  private async adoptImported(existing: ScopeRecord, { scope, fingerprint, dryRun, by, source }: SourceRow): Promise<ScopeImportOutcome> {
     const next: ScopeRecord = { ...existing, warning: existing.warning || scope.warning };
     const fields = differingFields(existing, next);
     if (dryRun) return { scope: next, outcome: fields.length ? 'updated' : 'unchanged', fields };
     await this.writeImported(existing, next, fields, by);
-    await this.store.sourceFingerprints.record([{ key: scope.name, fingerprint }]);
+    await this.store.sourceFingerprints.record(source, [{ key: scope.name, fingerprint }]);
     const kept = differingFields(next, scope);
     if (kept.length) await this.audit?.record({ event: 'scope.import_adopted', ...by, detail: { name: scope.name, kept } });
     return { scope: next, outcome: fields.length ? 'updated' : 'unchanged', fields };
   }
 
   /** The source's values of the fields that `changed` there, written onto the scope as Gatehouse has it now. */
-  private async applySourceChanges(existing: ScopeRecord, changed: ImportedField[], { scope, fingerprint, dryRun, by }: SourceRow): Promise<ScopeImportOutcome> {
+  private async applySourceChanges(existing: ScopeRecord, changed: ImportedField[], { scope, fingerprint, dryRun, by, source }: SourceRow): Promise<ScopeImportOutcome> {
     if (!changed.length) return { scope: existing, outcome: 'unchanged', fields: [] };
     const next: ScopeRecord = { ...existing, ...Object.fromEntries(changed.map((field) => [field, scope[field]])) };
     const fields = differingFields(existing, next);
     if (dryRun) return { scope: next, outcome: fields.length ? 'updated' : 'unchanged', fields };
     await this.writeImported(existing, next, fields, by);
-    await this.store.sourceFingerprints.record([{ key: scope.name, fingerprint }]);
+    await this.store.sourceFingerprints.record(source, [{ key: scope.name, fingerprint }]);
     return { scope: next, outcome: fields.length ? 'updated' : 'unchanged', fields };
   }
 

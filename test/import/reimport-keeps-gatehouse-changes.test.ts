@@ -125,6 +125,50 @@ describe('re-running an import keeps the changes made in Gatehouse since the las
     expect((await show(id)).description).to.equal('set in Gatehouse');
   });
 
+  it('an import of an export in between does not make the next run of the original import undo a change made in Gatehouse (each source keeps its own fingerprints)', async () => {
+    const id = `restored-${stamp}`;
+    const row = { client_id: id, client_secret: 'the-old-servers-secret-0123456789abcdef', name: 'Restored', description: 'from the source', grant_types: 'client_credentials', scope: 'read' };
+    const path = await file('restored.jsonl', [row]);
+    expect(counts((await importFile('clients', path)).clients!)).to.deep.equal({ created: 1, updated: 0, unchanged: 0, skipped: 0 });
+    // Changed in Gatehouse before the export, and again after its import.
+    await json(cli(server, 'client', 'rotate-secret', id, '--json'));
+    expect((await cli(server, 'client', 'update', id, '--description', 'set in Gatehouse')).code).to.equal(0);
+    const everything = join(dir, 'restored-export.jsonl');
+    expect((await cli(server, 'export', '--file', everything)).code).to.equal(0);
+    // The export holds only this client: the rest of a shared database is not this test's to rewrite.
+    const own = (await readFile(everything, 'utf8')).split('\n').filter((line) => line.includes(`"${id}"`));
+    const restore = await file('restored-own-export.jsonl', own.map((line) => JSON.parse(line)));
+    await importFile('gatehouse', restore);
+    const rotated = await json<{ client_secret: string }>(cli(server, 'client', 'rotate-secret', id, '--json'));
+
+    // Before: the export's fingerprint had replaced the file's, so the file looked changed at the source.
+    expect(counts((await importFile('clients', path)).clients!), 'the file did not change').to.deep.equal({ created: 0, updated: 0, unchanged: 1, skipped: 0 });
+    expect(await settledTokenStatus(id, rotated.client_secret, 200), 'the secret rotated in Gatehouse').to.equal(200);
+    expect(await settledTokenStatus(id, row.client_secret, 401), 'the old server’s stays refused').to.equal(401);
+    expect((await show(id)).description).to.equal('set in Gatehouse');
+    expect(counts((await importFile('gatehouse', restore)).clients!), 'nor did the export').to.deep.include({ updated: 0 });
+    expect(await settledTokenStatus(id, rotated.client_secret, 200)).to.equal(200);
+  });
+
+  it('a fingerprint recorded before sources were told apart answers for the next import, which then keeps its own', async () => {
+    const id = `unsourced-${stamp}`;
+    const row = { client_id: id, client_secret: 'recorded-before-sources-0123456789abcdef', name: 'Unsourced', grant_types: 'client_credentials', scope: 'read' };
+    const path = await file('unsourced.jsonl', [row]);
+    await importFile('clients', path);
+    const db = sqlDatabaseOf(server.services.storage);
+    // As migration 0015 leaves a row recorded before it.
+    await db.query("UPDATE import_fingerprints SET source = '' WHERE kind = 'client' AND key = $1", [id]);
+    const rotated = await json<{ client_secret: string }>(cli(server, 'client', 'rotate-secret', id, '--json'));
+    expect(counts((await importFile('clients', path)).clients!)).to.deep.equal({ created: 0, updated: 0, unchanged: 1, skipped: 0 });
+    expect(await settledTokenStatus(id, rotated.client_secret, 200)).to.equal(200);
+    // A change at the source is known as one against that row, and recorded as the file's own.
+    const renamed = await file('unsourced-renamed.jsonl', [{ ...row, name: 'Unsourced, renamed at the source' }]);
+    expect(counts((await importFile('clients', renamed)).clients!)).to.deep.equal({ created: 0, updated: 1, unchanged: 0, skipped: 0 });
+    expect(await settledTokenStatus(id, rotated.client_secret, 200)).to.equal(200);
+    const { rows } = await db.query<{ source: string }>("SELECT source FROM import_fingerprints WHERE kind = 'client' AND key = $1", [id]);
+    expect(rows.map((r) => r.source), 'the row of no source is taken over').to.deep.equal(['clients']);
+  });
+
   it('import northstar: a secret rotated in Gatehouse is not put back by a re-run of the same pages', async () => {
     const id = `northstar-${stamp}`;
     const secret = 'Mq3kXQZldCXmDKs2XxJvC2qsuzfUus9Q';
