@@ -96,6 +96,8 @@ export interface Services {
   signingKid: () => string | undefined;
   /** Every page's templates, compiled once on first use (http/views.ts): the provider's pages and Gatehouse's. */
   views: Views;
+  /** How client authentication checks a presented secret (clients/secret-verification.ts), for the RFC 7592 update's check too. */
+  verifyClientSecret: ReturnType<typeof clientSecretVerifier>;
 }
 
 /**
@@ -187,11 +189,14 @@ export async function composeServices(config: GatehouseConfig, role: 'owner' | '
       findResourceServer: (uri: string) => resourceServers.find(uri),
     };
     const views = createViews();
+    const verifyClientSecret = clientSecretVerifier(secrets, (clientId) => storage.clients.previousSecret(clientId), (...args) => clients.adoptProvenSecret(...args));
     const provider = buildProvider(config, {
       ...resourceIndicatorDeps,
       limiter,
       adapter: storage.adapter,
-      verifyClientSecret: clientSecretVerifier(secrets, (clientId) => storage.clients.previousSecret(clientId), (...args) => clients.adoptProvenSecret(...args)),
+      verifyClientSecret,
+      unguardedSecretCheck: (clientId) => logger?.error({ client_id: clientId },
+        'a client secret was presented on a route without client-authentication limits, and refused: that route needs the client-auth throttle (mountRoutes)'),
       authenticate: async (username, password) => (await accounts.authenticate(username, password))?.id,
       accountRole: async (ctx, accountId) => primaryRole((await accountsOfRequest(ctx, accountId))?.roles ?? []),
       jwtAccessTokens,
@@ -248,7 +253,7 @@ export async function composeServices(config: GatehouseConfig, role: 'owner' | '
       grantOf: async (token) => token.grantId
         ?? (typeof token.claims?.jti === 'string' ? (await jwtAccessTokens.find(token.claims.jti))?.grantId : undefined),
     });
-    return { config, storage, provider, keys, scopes, resourceServers, accounts, clients, sessions, resetLinks, dialects, cookieSecrets, tokenCheck, jwtAccessTokens, audit, metrics, limiter, views,
+    return { config, storage, provider, keys, scopes, resourceServers, accounts, clients, sessions, resetLinks, dialects, cookieSecrets, tokenCheck, jwtAccessTokens, audit, metrics, limiter, views, verifyClientSecret,
       signingKeys,
       // The key ID tokens (and RS256 access tokens) are signed with.
       signingKid: () => signingKeys.current.signing[DEFAULT_SIGNING_ALG],
@@ -355,7 +360,7 @@ export async function mountRoutes(services: Services, logger: Logger, internalOr
     authorization: [endSessionsOfGoneAccounts(provider, async (accountId) => Boolean((await accounts.findById(accountId))?.active))],
     // RFC 7592 with secrets stored as keyed hashes (http/registration-secrets.ts).
     client: [withholdStoredSecret()],
-    client_update: [withholdStoredSecret(), registrationUpdateSecret(provider)],
+    client_update: [withholdStoredSecret(), registrationUpdateSecret(provider, services.limiter, services.verifyClientSecret)],
   }));
   provider.on('server_error', (ctx, error) => {
     logger.error({ req_id: ctx.state?.requestId, err: error }, 'provider server_error');

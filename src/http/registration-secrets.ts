@@ -4,6 +4,10 @@ import { type Replay, replayToProvider } from './provider-endpoint.js';
 import { MalformedJsonError, parseJsonBody } from './json-body.js';
 import { readRaw } from './raw-body.js';
 import { absentIfRefusedMetadata } from '../errors/provider-error.js';
+import type { FailureLimiter } from '../security/failure-limiter.js';
+
+/** How client authentication checks a presented secret against the stored one (clients/secret-verification.ts). */
+type ClientSecretVerifier = (presented: string, stored: string, clientId: string) => boolean | Promise<boolean>;
 
 /**
  * RFC 7592 with client secrets at rest. Gatehouse stores a client's secret
@@ -40,7 +44,7 @@ async function holdsRegistrationToken(ctx: Context, provider: Provider, clientId
  * test secrets (and, for a secret imported as a slow hash, to hold a
  * thread-pool thread per request) that no limit counts.
  */
-export function registrationUpdateSecret(provider: Provider): Middleware {
+export function registrationUpdateSecret(provider: Provider, limiter: FailureLimiter, verifyClientSecret: ClientSecretVerifier): Middleware {
   return async (ctx, next) => {
     if (!ctx.is('application/json')) return next();
     const raw = await readRaw(ctx.req);
@@ -61,7 +65,13 @@ export function registrationUpdateSecret(provider: Provider): Middleware {
       return replayToProvider(ctx, next, ctx.path, raw, asSent(ctx));
     }
     const client = await provider.Client.find(clientId).catch(absentIfRefusedMetadata);
-    const proved = client ? await (client as unknown as { compareClientSecret(secret: string): Promise<boolean> | boolean }).compareClientSecret(presented) : false;
+    let proved = false;
+    // Checked as client authentication checks it, and inside the same limits
+    // (every comparison is: provider/build.ts): a token holder's wrong secrets count like anyone's.
+    await limiter.guard([{ kind: 'ip', value: ctx.ip }, { kind: 'client', value: clientId }], async () => {
+      proved = client?.clientSecret ? await verifyClientSecret(presented, client.clientSecret, clientId) : false;
+      return !proved;
+    });
     if (!proved) return replayToProvider(ctx, next, ctx.path, raw, asSent(ctx));
     const { client_secret: _proved, ...rest } = body as Record<string, unknown>;
     return replayToProvider(ctx, next, ctx.path, Buffer.from(JSON.stringify(rest)), asSent(ctx));

@@ -43,6 +43,8 @@ export interface ProviderDeps {
   limiter: FailureLimiter;
   /** Whether a presented client secret is the one whose keyed hash is stored (constant time). */
   verifyClientSecret(presented: string, storedHash: string, clientId: string): boolean | Promise<boolean>;
+  /** Told when a client secret was presented where no client-authentication limit guards it (refused): a route to add a guard to. */
+  unguardedSecretCheck(clientId: string): void;
   /** Checks a username and password (argon2); the account id, or undefined. */
   authenticate(username: string, password: string): Promise<string | undefined>;
   adapter: AdapterFactory;
@@ -364,9 +366,19 @@ export function buildProvider(config: GatehouseConfig, deps: ProviderDeps): Prov
   // Client prototype is the hook oidc-provider's author points to for hashed
   // secrets (panva/node-oidc-provider#631). RFC 6819 §5.1.4.1.3.
   provider.Client.prototype.compareClientSecret = function compareClientSecret(this: { clientSecret?: string; clientId: string }, presented: string) {
-    // The client-authentication limits hold a request's place until its secret is known right (http/client-auth-throttle.ts).
+    // Every comparison runs inside the client-authentication limits
+    // (FailureLimiter.guard, which gives the request `clientSecretProven`):
+    // a request that reaches one without them, through a route no step of
+    // the extension table guards, is refused rather than given an unlimited
+    // oracle (and, for a slow imported hash, a thread-pool thread a try).
+    const guarded = (Provider.ctx as { state?: DefaultState } | undefined)?.state?.clientSecretProven;
+    if (!guarded) {
+      deps.unguardedSecretCheck(this.clientId);
+      return false;
+    }
+    // The limits hold the request's place until its secret is known right (http/client-auth-throttle.ts).
     const said = (proven: boolean) => {
-      if (proven) (Provider.ctx as { state?: DefaultState } | undefined)?.state?.clientSecretProven?.();
+      if (proven) guarded();
       return proven;
     };
     const outcome = deps.verifyClientSecret(presented, this.clientSecret ?? '', this.clientId);

@@ -96,4 +96,23 @@ describe('client configuration endpoint (RFC 7592) and secrets at rest', () => {
       expect((await server.services.storage.clients.storedSecret(clientId)).hash, authorization ?? 'no token').to.equal(hash);
     }
   });
+
+  it('counts a registration token holder’s wrong secrets against the client-authentication limits', async () => {
+    const client = await register();
+    const metadata = { client_id: client.client_id, redirect_uris: ['https://rp.example.test/cb'], grant_types: ['authorization_code', 'client_credentials'], response_types: ['code'] };
+    const statuses: number[] = [];
+    for (let i = 0; i < 12; i += 1) statuses.push((await update(client, client.registration_access_token!, { ...metadata, client_secret: `wrong ${i}` })).status);
+    // CLIENT_FAILURE_LIMIT (10 by default) wrong secrets refused by the provider, then the limit's 429.
+    expect(statuses.slice(0, 10)).to.deep.equal(new Array(10).fill(400));
+    expect(statuses.slice(10)).to.deep.equal([429, 429]);
+  });
+
+  it('refuses a client secret compared outside any request the limits guard (logged as an error, naming the client)', async () => {
+    const client = await register();
+    const found = await server.services.provider.Client.find(client.client_id!);
+    const compare = (found as unknown as { compareClientSecret(secret: string): Promise<boolean> | boolean }).compareClientSecret.bind(found);
+    // The right secret: a comparison no guard counts would be an oracle, so it proves nothing.
+    expect(await compare(client.client_secret!)).to.equal(false);
+    expect(await tokenWith(client.client_id!, client.client_secret!), 'the same secret through a guarded route').to.equal(200);
+  });
 });
