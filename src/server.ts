@@ -1,4 +1,6 @@
 #!/usr/bin/env node
+// First: refuses an unsupported Node.js before anything else loads.
+import './runtime-guard.js';
 import cluster from 'node:cluster';
 import { availableParallelism } from 'node:os';
 import { EmbeddedDatabaseBusyError, ForeignDataFolderError, StorageUnavailableError } from '../adapters/factory.js';
@@ -7,7 +9,6 @@ import type { GatehouseConfig } from '../config/schema.js';
 import { ConfigError, loadConfig } from './config/load.js';
 import { PortInUseError, StartAbandonedError, startGatehouse } from './main.js';
 import { aggregateWorkerMetrics } from './observability/cluster-metrics.js';
-import { refuseUnsupportedRuntime } from './supported-runtime.js';
 import { createLogger, type Logger, logFormat, settleLogs } from './observability/logger.js';
 
 const EXPECTED = [ConfigError, StorageUnavailableError, EmbeddedDatabaseBusyError, ForeignDataFolderError, SecretsKeyError, PortInUseError];
@@ -187,7 +188,6 @@ function runPrimary(workers: number, logger: Logger): void {
 }
 
 async function run(): Promise<void> {
-  refuseUnsupportedRuntime();
   const config = loadConfig();
   const logger = createLogger(config.logLevel, undefined, logFormat(config.logFormat));
   if (cluster.isPrimary) {

@@ -68,10 +68,16 @@ export function watchConnection(redis: Redis | Cluster, watcher: RedisConnection
     const reply = replies.take();
     clearTimeout(recheck);
     if (down) return;
-    down = true;
-    refusedWrites = reply !== undefined;
-    watcher.lost(reply === undefined ? lastError ?? 'connection closed'
-      : `Redis answered "${reply}": it is not a master now (a replica, or a master demoted by a failover); reconnecting until it takes writes`);
+    // ioredis ends a connection this process closed (storage closing at the
+    // end of a CLI command or a server's stop) in the same turn as its
+    // 'close', and schedules a reconnection otherwise: only a loss is told.
+    queueMicrotask(() => {
+      if (down || redis.status === 'end') return;
+      down = true;
+      refusedWrites = reply !== undefined;
+      watcher.lost(reply === undefined ? lastError ?? 'connection closed'
+        : `Redis answered "${reply}": it is not a master now (a replica, or a master demoted by a failover); reconnecting until it takes writes`);
+    });
   });
   redis.on('ready', () => {
     if (!down) return;

@@ -1,6 +1,6 @@
 import type { Services } from '../main.js';
 import { CLIENT_SECRET_MIN_LENGTH } from '../clients/given-secrets.js';
-import { ValidationError } from '../errors/app-error.js';
+import { ConflictError, ValidationError } from '../errors/app-error.js';
 import { ROLES } from '../accounts/roles.js';
 import { list, oneOf, optional, positional, required, UsageError, wholeNumber } from './arguments.js';
 import type { CliCommand, CliFlag } from './commands.js';
@@ -215,7 +215,8 @@ export const CORE_COMMANDS: CliCommand[] = [
     async run(services, _args, values) {
       const scope = { name: required(values, 'name'), description: required(values, 'description'), warning: values.warning === true };
       const existing = (await services.scopes.list()).find((known) => known.name === scope.name);
-      if (existing && values.replace !== true) throw new UsageError(`scope "${scope.name}" exists already: add --replace to change it`, false);
+      // A refusal of the request (exit 1, `conflict`), like `client create` with a taken client_id; the command line was right.
+      if (existing && values.replace !== true) throw new ConflictError('name', `scope "${scope.name}" exists already: add --replace to change it`);
       return existing ? services.scopes.update(scope.name, scope, { actor: 'cli' }) : services.scopes.add(scope, { actor: 'cli' });
     },
   },

@@ -3,6 +3,7 @@ import { EmbeddedDatabaseBusyError, ForeignDataFolderError, StorageUnavailableEr
 import { SecretsKeyError } from '../../adapters/secrets-at-rest.js';
 import { ConfigError, loadConfig } from '../config/load.js';
 import { composeServices, type Services } from '../main.js';
+import { createLogger } from '../observability/logger.js';
 import { UsageError, type Values } from './arguments.js';
 import type { CliCommand } from './commands.js';
 import { plainText } from './plain-text.js';
@@ -59,7 +60,9 @@ export async function execute(command: CliCommand, args: string[], given: Values
   }
   let services: Services | undefined;
   try {
-    services = await composeServices(config, 'guest');
+    // Warnings (a SECRETS_KEY generated into the data folder, which must be
+    // backed up; a lost Redis) on standard error, as JSON lines like the server's.
+    services = await composeServices(config, 'guest', createLogger('warn', process.stderr));
     print(values.json === true, await command.run(services, args, values));
   } finally {
     await services?.storage.close();

@@ -11,8 +11,8 @@ function summaryLines(summary: ImportSummary) {
     ...(summary.dryRun ? { note: 'dry run: nothing was written' } : {}),
     ...Object.fromEntries(Object.entries(summary.tables).map(([table, t]) => [table,
       `${t.created} created, ${t.updated} updated, ${t.unchanged} unchanged, ${t.skipped} skipped, ${t.vanished} gone from the source`])),
-    skipped: summary.skips.map((s) => `${s.table} ${s.key}: ${s.reason}`),
-    vanished: summary.vanished.map((v) => `${v.table} ${v.key}`),
+    ...(summary.skips.length ? { skipped: summary.skips.map((s) => `${s.table} ${s.key}: ${s.reason}`) } : {}),
+    ...(summary.vanished.length ? { vanished: summary.vanished.map((v) => `${v.table} ${v.key}`) } : {}),
   };
 }
 
@@ -48,6 +48,10 @@ export const importDjangoOAuthToolkitCommand: CliCommand = {
   async run(services, _args, values) {
     // The importer (a PostgreSQL client, the password hashers) loads only when it runs.
     const databaseUrl = required(values, 'database-url');
+    // django-oauth-toolkit on PostgreSQL is what the importer reads; any other URL would only fail to connect, saying less.
+    if (!/^postgres(ql)?:\/\//i.test(databaseUrl)) {
+      throw new UsageError('--database-url must be the DOT service\'s PostgreSQL database, a postgres:// or postgresql:// URL (the importer reads DOT\'s tables on PostgreSQL only)');
+    }
     const scope = await givenScopes(services, values);
     const [{ importDjangoOAuthToolkit }, { serviceTargets }] = await Promise.all([import('../import/dot/run.js'), import('../import/service-targets.js')]);
     const summary = await importDjangoOAuthToolkit(services, serviceTargets(services, 'django-oauth-toolkit'), {

@@ -1,4 +1,6 @@
 #!/usr/bin/env node
+// First: refuses an unsupported Node.js before anything else loads.
+import '../runtime-guard.js';
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { AppError } from '../errors/app-error.js';
@@ -7,7 +9,6 @@ import { dashedValuesAsValues, UsageError, type Values } from './arguments.js';
 import { commandFlags, commandHelp, COMMANDS, commandUsage, findCommand } from './commands.js';
 import { terminalSafeLines } from './plain-text.js';
 import { closest } from './suggestions.js';
-import { refuseUnsupportedRuntime } from '../supported-runtime.js';
 
 const USAGE = `Usage: gatehouse <command> [options]   (npm run cli -- <command> …)
 
@@ -132,7 +133,6 @@ async function main(argv: string[]): Promise<number> {
 }
 
 const argv = process.argv.slice(2);
-refuseUnsupportedRuntime();
 main(argv).then((code) => { process.exitCode = code; }, (error: unknown) => {
   // A fault (a bug, not a refusal): the stack helps whoever reports it; with --json it is still JSON.
   if (jsonRequested(argv)) process.stderr.write(`${JSON.stringify(rfc6749Body('internal_error', (error as Error)?.message ?? String(error)))}\n`);

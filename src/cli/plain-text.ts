@@ -56,6 +56,8 @@ function fieldLines(key: string, value: unknown, indent: string): string[] {
   const label = `${indent}${terminalSafe(key)}:`;
   if (isScalar(value)) return [labelled(label, scalarText(value))];
   if (Array.isArray(value)) {
+    // An empty list says so: a bare `applied:` reads as a line cut short.
+    if (!value.length) return [`${label} (none)`];
     if (isWordList(value)) return [labelled(label, value.map(scalarText).join(' '))];
     return [label, ...value.flatMap((item) => itemLines(item, `${indent}  `))];
   }

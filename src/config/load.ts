@@ -40,6 +40,11 @@ function complaint(key: SettingName, error: ErrorObject): string {
       return `must be one of: ${(error.params.allowedValues as unknown[]).join(', ')}`;
     case 'type':
       return error.params.type === 'integer' ? 'must be a whole number' : `must be a ${String(error.params.type)}`;
+    // Of a list setting's members (COOKIE_SECRETS): each is a secret, so its length is what matters.
+    case 'minLength':
+      return key === 'cookieSecrets'
+        ? `must be secrets of at least ${String(error.params.limit)} characters each, separated by commas; make one with \`openssl rand -base64 32\``
+        : `must be at least ${String(error.params.limit)} characters long`;
     default:
       return error.message ?? 'is invalid';
   }
@@ -151,7 +156,10 @@ function redisProblems(raw: Record<string, unknown>): string[] {
   const credentials: string[] = (['redisUsername', 'redisPassword'] as const).filter((name) => raw[name] !== undefined).map((name) => settings[name].env);
   if (tls) credentials.push(settings.redisTls.env);
   if (credentials.length && raw.redisSentinels === undefined && raw.redisClusterNodes === undefined) {
-    problems.push(`  - ${credentials.join(' and ')} apply to ${settings.redisSentinels.env} or ${settings.redisClusterNodes.env} only; with ${settings.redisUrl.env}, put them in the URL (rediss://user:password@host:port)`);
+    const where = raw.redisUrl === undefined
+      ? `no Redis is set (${settings.redisUrl.env}, ${settings.redisSentinels.env} or ${settings.redisClusterNodes.env})`
+      : `with ${settings.redisUrl.env}, put ${credentials.length > 1 ? 'them' : 'it'} in the URL (rediss://user:password@host:port)`;
+    problems.push(`  - ${credentials.join(' and ')} ${credentials.length > 1 ? 'apply' : 'applies'} to ${settings.redisSentinels.env} or ${settings.redisClusterNodes.env} only; ${where}`);
   }
   if (raw.redisSentinelPassword !== undefined && raw.redisSentinels === undefined) {
     problems.push(`  - ${settings.redisSentinelPassword.env} is set without ${settings.redisSentinels.env}`);

@@ -1,6 +1,7 @@
 import { parse } from 'node:querystring';
 import type { Middleware } from 'koa';
-import { writeAppErrorAsRfc6749, writeRfc6749Error } from '../errors/rfc6749.js';
+import { PayloadTooLargeError } from '../errors/app-error.js';
+import { writeAppErrorAsRfc6749 } from '../errors/rfc6749.js';
 import { FailureLimiter, type Subject, TooManyFailures } from '../security/failure-limiter.js';
 import { basicClientId } from './basic-auth.js';
 import { replayToProvider } from './provider-endpoint.js';
@@ -28,10 +29,8 @@ export function clientAuthThrottle(limiter: FailureLimiter): Middleware {
       if (handedForm.client_id) clientId = handedForm.client_id;
     } else if (clientId === undefined && ctx.is('application/x-www-form-urlencoded')) {
       raw = await readRaw(ctx.req);
-      if (!raw) {
-        writeRfc6749Error(ctx, 413, 'invalid_request', 'request body too large');
-        return;
-      }
+      // The same error the provider's body checks throw (raw-body.ts), answered in the caller's shape.
+      if (!raw) throw new PayloadTooLargeError();
       const field = parse(raw.toString('utf8')).client_id;
       if (typeof field === 'string' && field) clientId = field;
     }

@@ -243,7 +243,7 @@ export class KeyService {
     // Keys of one algorithm replace each other; the others are unaffected.
     const keys = published.filter((key) => algOf(key) === algOf(target));
     const index = keys.findIndex((key) => key.kid === kid);
-    if (index === 0) throw new ValidationError([{ field: 'kid', message: `is the active ${algOf(target)} signing key; rotate first` }]);
+    if (index === 0) throw new ValidationError([{ field: 'kid', message: `${target.kid} is the active ${algOf(target)} signing key: rotate first, then retire it` }]);
     if (!options.force) {
       const reliance = await this.reliance();
       const safeAt = this.retirableAt(keys[index - 1]!, relianceSeconds(reliance));

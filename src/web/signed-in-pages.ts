@@ -222,7 +222,19 @@ export class SignedInPages {
       seeOther(ctx, `${base}/sign-in-failed`);
     };
 
+    const issuerHost = new URL(this.deps.issuer).host;
     router.get(`${base}/login`, async (ctx) => {
+      // The pending sign-in is a cookie of the host the browser asked, and the
+      // callback comes back to the issuer's: opened at another name for the
+      // same server (127.0.0.1 for localhost), the sign-in could never finish.
+      // Started again at the issuer's address, once: a proxy that rewrites
+      // Host to its own name would otherwise send the browser round forever.
+      if (ctx.host !== issuerHost && ctx.query.at_issuer === undefined) {
+        const query = new URLSearchParams(ctx.querystring);
+        query.set('at_issuer', '1');
+        seeOther(ctx, `${this.deps.issuer}${base}/login?${query}`);
+        return;
+      }
       const requested = typeof ctx.query.returnTo === 'string' ? ctx.query.returnTo : '';
       // Only ever return to a page of this surface (no open redirect).
       const inside = requested === base || requested.startsWith(`${base}/`) || requested.startsWith(`${base}?`);
@@ -236,7 +248,7 @@ export class SignedInPages {
       const pending = cookies.pendingLogin(ctx);
       cookies.endLogin(ctx);
       if (!pending) {
-        signInFailed(ctx, 'This sign-in took longer than ten minutes or was started in another window.');
+        signInFailed(ctx, `This sign-in took longer than ten minutes or was started in another window, or at another address than Gatehouse's own (${this.deps.issuer}): open ${this.deps.issuer}${base} and sign in again.`);
         return;
       }
       let who: { sub: string; name: string; accessToken: string };

@@ -116,7 +116,7 @@ describe('the admin console’s Keys section (/admin/keys)', () => {
       const csrf = FormBrowser.forms(page)[0]!.fields.csrf!;
       const refused = await browser.navigate(keysUrl(`/${signing!.kid}/retire`), { method: 'POST', body: new URLSearchParams({ csrf }) });
       expect(refused.status).to.equal(422);
-      expect(refused.html).to.include('is the active ES256 signing key; rotate first');
+      expect(refused.html).to.include('is the active ES256 signing key: rotate first');
       expect((await keyOf(signing!.kid)).retired).to.equal(false);
     });
 

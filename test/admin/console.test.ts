@@ -37,6 +37,20 @@ describe('the admin console (/admin)', () => {
       }
     });
 
+    it('opened at another name for the server (127.0.0.1 for localhost), signs in at the issuer’s address and lands on the page asked for', async () => {
+      const browser = new FormBrowser();
+      expect(new URL(server.url).host, 'the test server answers at another name than its issuer').not.to.equal(new URL(server.issuer).host);
+      // Before: the pending sign-in was a cookie of 127.0.0.1, the callback came to localhost, and the sign-in failed.
+      const login = await browser.navigate(`${server.url}/admin/login?returnTo=${encodeURIComponent('/admin/clients')}`);
+      const page = await browser.submit(login, '/login', admin);
+      expect(page.url).to.equal(`${server.issuer}/admin/clients`);
+      expect(page.status).to.equal(200);
+      // A proxy that says another host after the redirect too is not sent round again.
+      const once = await fetch(`${server.url}/admin/login?at_issuer=1`, { redirect: 'manual' });
+      expect(once.status).to.equal(303);
+      expect(new URL(once.headers.get('location')!, server.issuer).pathname, 'on to the authorization endpoint').not.to.equal('/admin/login');
+    });
+
     it('shows an administrator the overview with the sections, and the Lux dashboard path leads to the same client pages', async () => {
       const { browser, page } = await signIn(admin);
       expect(page.status).to.equal(200);

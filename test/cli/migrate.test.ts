@@ -21,6 +21,22 @@ describe('gatehouse migrate', function () {
     return ((JSON.parse(stdout) as { applied: string[] }).applied).sort();
   }
 
+  it('on a new embedded folder without SECRETS_KEY says, on standard error, that it generated the key and that it must be backed up', async () => {
+    const dataDir = await embeddedDataDir();
+    try {
+      const env = { ...process.env, DATABASE_URL: '', REDIS_URL: '', SECRETS_KEY: '', GATEHOUSE_DATA_DIR: dataDir };
+      const first = await runCliIn(env, ['migrate', '--json']);
+      expect(first.code, first.stderr).to.equal(0);
+      // Before: the CLI had no logger, and the server that later found the key said nothing either.
+      expect(first.stderr).to.include('SECRETS_KEY is not set: generated a key into the data folder; back it up');
+      expect(JSON.parse(first.stdout)).to.have.property('applied');
+      const second = await runCliIn(env, ['migrate', '--json']);
+      expect(second.stderr, 'said once, when made').not.to.include('generated a key');
+    } finally {
+      await rm(dataDir, { recursive: true, force: true });
+    }
+  });
+
   it('on a new embedded folder reports every migration it applied, and nothing the second time', async () => {
     const dataDir = await embeddedDataDir();
     try {

@@ -83,8 +83,11 @@ describe('CLI usability', function () {
     const name = `report-${Date.now()}`;
     expect((await runCli(server, 'scope', 'add', '--name', name, '--description', 'Read reports')).code).to.equal(0);
     const again = await runCli(server, 'scope', 'add', '--name', name, '--description', 'Something else');
-    expect(again.code).to.equal(2);
+    // A refusal (exit 1, docs/cli.md), as `client create` with a taken client_id: the command line was right.
+    expect(again.code).to.equal(1);
     expect(again.stderr).to.include('exists already');
+    const asJson = await runCli(server, 'scope', 'add', '--name', name, '--description', 'Something else', '--json');
+    expect(JSON.parse(asJson.stderr).error).to.equal('conflict');
     expect((await server.services.scopes.list()).find((scope) => scope.name === name)?.description).to.equal('Read reports');
     expect((await runCli(server, 'scope', 'add', '--name', name, '--description', 'Something else', '--replace')).code).to.equal(0);
   });

@@ -85,6 +85,9 @@ describe('configuration', () => {
     expect(failure({ REDIS_URL: 'redis://cache:6379', REDIS_PASSWORD: 'secret', REDIS_TLS: 'true' }))
       .to.include('REDIS_PASSWORD and REDIS_TLS apply to REDIS_SENTINELS or REDIS_CLUSTER_NODES only; with REDIS_URL, put them in the URL');
     expect(failure({ REDIS_CLUSTER_NODES: '10.0.0.1:6379', REDIS_SENTINEL_PASSWORD: 'secret' })).to.include('REDIS_SENTINEL_PASSWORD is set without REDIS_SENTINELS');
+    // Without any Redis the advice to put it in the URL names a setting that is not there.
+    expect(failure({ REDIS_TLS: 'true' })).to.include('REDIS_TLS applies to REDIS_SENTINELS or REDIS_CLUSTER_NODES only; no Redis is set (REDIS_URL, REDIS_SENTINELS or REDIS_CLUSTER_NODES)');
+    expect(failure({ COOKIE_SECRETS: 'short' })).to.include('COOKIE_SECRETS must be secrets of at least 32 characters each, separated by commas');
   });
 
   it('refuses an https issuer unless TRUST_PROXY says TLS ends at a proxy', () => {
