@@ -293,9 +293,13 @@ export interface ClientsStore {
    * Replaces a client's metadata; `undefined` when there is no such client.
    * With `ifStill`, only while the stored metadata is still that (as read
    * before the change was made): otherwise a ClientChangedError, and nothing
-   * is written.
+   * is written. With `keepSecret`, the stored secret stays whatever the
+   * document carries: a change that is not about the secret never writes
+   * the secret it read back over one changed meanwhile (a rotation, or an
+   * imported hash replaced by replaceImportedSecretHash, whose old form
+   * would otherwise be taken for a new secret in the clear).
    */
-  replace(metadata: ClientMetadata, options?: { ifStill?: ClientMetadata }): Promise<ClientRecord | undefined>;
+  replace(metadata: ClientMetadata, options?: { ifStill?: ClientMetadata; keepSecret?: boolean }): Promise<ClientRecord | undefined>;
   /**
    * A client brought across from another system, inserted or replaced with
    * its secret as given: in the clear (hashed and sealed as any other), or as

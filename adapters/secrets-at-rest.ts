@@ -41,6 +41,7 @@ export class SecretsAtRest {
   readonly keyId: string;
   private readonly pepper: Buffer;
   private readonly sealingKey: Buffer;
+  private readonly digestKey: Buffer;
   /** Stored hash → the secret last proved to match it. */
   private readonly verified = new Map<string, Buffer>();
 
@@ -49,6 +50,17 @@ export class SecretsAtRest {
     this.pepper = derive(key, 'client-secret pepper v1');
     this.sealingKey = derive(key, 'at-rest encryption v1');
     this.keyId = derive(key, 'key id v1', 6).toString('hex');
+    this.digestKey = derive(key, 'keyed digests v1');
+  }
+
+  /**
+   * An HMAC-SHA-256 of `text` under a key of its own derived from
+   * SECRETS_KEY: a value no one without the key can compute ahead (where
+   * an unknown username's sign-in decoy is taken, say). Callers put their
+   * purpose in `text`, so no digest stands for another's.
+   */
+  keyedDigest(text: string): Buffer {
+    return createHmac('sha256', this.digestKey).update(text, 'utf8').digest();
   }
 
   private mac(secret: string): Buffer {

@@ -159,7 +159,8 @@ export async function composeServices(config: GatehouseConfig, role: 'owner' | '
     const jwtAccessTokens = new JwtAccessTokenRegistry(storage.ephemeral, storage.revocations);
     const registry = await scopes.list();
     // Sessions end at the provider, built below with these accounts (`sessions` is made with it): read when an account's access ends.
-    const accounts = new AccountService(storage.accounts, storage.accountTokens, audit, { revokeAllOf: (...args) => sessions.revokeAllOf(...args) });
+    const accounts = new AccountService(storage.accounts, storage.accountTokens, audit, { revokeAllOf: (...args) => sessions.revokeAllOf(...args) },
+      (text) => secrets.keyedDigest(text));
     const limiter = new FailureLimiter(storage.counters, {
       client: config.clientFailureLimit,
       user: config.userFailureLimit,
@@ -189,7 +190,11 @@ export async function composeServices(config: GatehouseConfig, role: 'owner' | '
       findResourceServer: (uri: string) => resourceServers.find(uri),
     };
     const views = createViews();
-    const verifyClientSecret = clientSecretVerifier(secrets, (clientId) => storage.clients.previousSecret(clientId), (...args) => clients.adoptProvenSecret(...args));
+    const verifyClientSecret = clientSecretVerifier(secrets, (clientId) => storage.clients.previousSecret(clientId), (clientId, importedHash, secret) =>
+      clients.adoptProvenSecret(clientId, importedHash, secret).catch((error: unknown) => {
+        logger?.warn({ err: error, client_id: clientId }, 'a client secret proved right could not replace its imported hash; tried again at the next proof');
+        throw error;
+      }));
     const provider = buildProvider(config, {
       ...resourceIndicatorDeps,
       limiter,

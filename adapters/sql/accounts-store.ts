@@ -79,7 +79,9 @@ export class SqlAccountsStore implements AccountsStore {
          FROM (SELECT 1) AS one LEFT JOIN accounts AS account ON account.username_key = $1`,
       [usernameKey, decoyPoint],
     );
-    const row = rows[0]!;
+    // No row at all: a key no text column can hold (a NUL, refused unasked by guardText) names no account.
+    const row = rows[0];
+    if (!row) return {};
     if (row.id !== null) return { record: toRecord(row) };
     return row.decoy_hash === null ? {} : { decoyHash: row.decoy_hash };
   }

@@ -144,8 +144,8 @@ export class SqlClientsStore implements ClientsStore {
     });
   }
 
-  async replace(metadata: ClientMetadata, options: { ifStill?: ClientMetadata } = {}): Promise<ClientRecord | undefined> {
-    const { document, secret } = this.atRest(metadata);
+  async replace(metadata: ClientMetadata, options: { ifStill?: ClientMetadata; keepSecret?: boolean } = {}): Promise<ClientRecord | undefined> {
+    const { document, secret } = options.keepSecret ? { document: this.atRest(metadata).document, secret: { keep: true, hash: null, sealed: null } } : this.atRest(metadata);
     // jsonb equality: the same document whatever the order of its keys.
     const expected = options.ifStill ? this.atRest(options.ifStill).document : null;
     return this.invalidating(metadata.client_id, async () => {

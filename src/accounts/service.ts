@@ -86,23 +86,25 @@ function publicView(record: AccountRecord): Account {
 }
 
 /**
+ * Where among account ids an unknown username's decoy hash is taken
+ * (AccountsStore.findForSignIn), from a keyed digest of the username: the
+ * same place for every try of that username, so repeated tries see one
+ * cost, as they would for a real account; spread as evenly as ids are
+ * (random UUIDs), so unknown usernames cost what real accounts' hash formats
+ * cost, in about the same proportions; and keyed (SECRETS_KEY), so no one
+ * can work out offline which made-up usernames share a real account's
+ * decoy and compare its time with that account's.
+ */
+function decoyPoint(digest: Buffer): string {
+  const hex = digest.toString('hex');
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20, 32)}`;
+}
+
+/**
  * What passwordStamp answers for a hash: its SHA-256, so the hash itself
  * never leaves this service. Any new password (set, changed, reset,
  * imported, rehashed at sign-in) is a new hash, so a new stamp.
  */
-/**
- * Where among account ids an unknown username's decoy hash is taken
- * (AccountsStore.findForSignIn): the same place for every try of that
- * username, so repeated tries see one cost, as they would for a real
- * account; and spread as evenly as ids are (random UUIDs), so unknown
- * usernames cost what real accounts' hash formats cost, in about the same
- * proportions.
- */
-function decoyPoint(key: string): string {
-  const hex = createHash('sha256').update(`sign-in decoy\0${key}`).digest('hex');
-  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20, 32)}`;
-}
-
 function stampOf(passwordHash: string): string {
   return createHash('sha256').update(passwordHash).digest('base64url');
 }
@@ -209,6 +211,8 @@ export class AccountService {
     private readonly tokens?: AccountTokenStore,
     private readonly audit?: AuditLog,
     private readonly sessions?: SessionEnder,
+    /** A digest under a deployment secret (SecretsAtRest.keyedDigest); unkeyed SHA-256 where none is given (a test's bare service). */
+    private readonly keyedDigest: (text: string) => Buffer = (text) => createHash('sha256').update(text).digest(),
   ) {}
 
   /**
@@ -303,7 +307,7 @@ export class AccountService {
       return undefined;
     }
     const key = usernameKey(username);
-    const { record, decoyHash } = await this.store.findForSignIn(key, decoyPoint(key));
+    const { record, decoyHash } = await this.store.findForSignIn(key, decoyPoint(this.keyedDigest(`sign-in decoy\0${key}`)));
     if (!record) {
       await burnVerification(password, decoyHash);
       return undefined;

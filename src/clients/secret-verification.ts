@@ -28,6 +28,10 @@ export function clientSecretVerifier(
   adoptProvenSecret: (clientId: string, importedHash: string, secret: string) => Promise<void>,
 ): (presented: string, stored: string, clientId: string) => Promise<boolean> {
   const verified = new Map<string, Buffer>();
+  // Imported hashes whose replacement is done or under way in this process:
+  // requests proving the same secret meanwhile (the client is re-read within
+  // a second) do not each write it again.
+  const adopting = new Set<string>();
 
   /** Whether `presented` matches; `imported` when it did against another system's hash. */
   async function matches(presented: string, stored: string): Promise<boolean | 'imported'> {
@@ -35,7 +39,7 @@ export function clientSecretVerifier(
     if (secrets.isClientSecretHash(stored) || !isVerifiableHash(stored)) return secrets.verifyClientSecret(presented, stored);
     const presentedBytes = Buffer.from(presented, 'utf8');
     const known = verified.get(stored);
-    if (known && known.length === presentedBytes.length && timingSafeEqual(known, presentedBytes)) return true;
+    if (known && known.length === presentedBytes.length && timingSafeEqual(known, presentedBytes)) return 'imported';
     if (!(await verifyHash(stored, presented))) return false;
     if (verified.size >= VERIFIED_KEPT) verified.clear();
     verified.set(stored, presentedBytes);
@@ -45,8 +49,12 @@ export function clientSecretVerifier(
   return async (presented, stored, clientId) => {
     const current = await matches(presented, stored);
     if (current === 'imported') {
-      // The request is answered either way: a write that fails now is tried at the next proof.
-      await adoptProvenSecret(clientId, stored, presented).catch(() => undefined);
+      const adoption = `${clientId}\0${stored}`;
+      if (!adopting.has(adoption)) {
+        adopting.add(adoption);
+        // The request is answered either way; a write that fails (said by adoptProvenSecret) is tried at the next proof.
+        await adoptProvenSecret(clientId, stored, presented).catch(() => adopting.delete(adoption));
+      }
       return true;
     }
     if (current) return true;

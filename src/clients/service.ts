@@ -399,7 +399,8 @@ export class ClientService {
     // The whole client after the change goes through the rules, not just the
     // changed fields: a change may break a rule that involves other fields.
     await this.assertAcceptable(metadata, []);
-    const updated = await this.store.replace(metadata, { ifStill: record.metadata });
+    // The patch never changes the secret: the one read back is not written over one changed since.
+    const updated = await this.store.replace(metadata, { ifStill: record.metadata, keepSecret: true });
     if (!updated) throw new NotFoundError(`no client with client_id "${clientId}"`);
     const tokensEnded = await this.endTokensIfNarrowed(clientId, record.metadata, metadata);
     const fields = (Object.keys(PATCHED_METADATA) as Array<keyof ClientPatch>)
@@ -509,7 +510,7 @@ export class ClientService {
   /** The client's new metadata, its secret kept, only while no one else changed it since it was read. */
   private async replaceImported(existing: ClientRecord, next: ClientMetadata): Promise<ClientRecord> {
     try {
-      const record = await this.store.replace(next, { ifStill: existing.metadata });
+      const record = await this.store.replace(next, { ifStill: existing.metadata, keepSecret: true });
       if (record) return record;
     } catch (error) {
       if (!(error instanceof ClientChangedError)) throw error;

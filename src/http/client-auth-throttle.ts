@@ -42,8 +42,13 @@ export function clientAuthThrottle(limiter: FailureLimiter): Middleware {
       await limiter.guard(subjects, async (proven) => {
         // The provider's secret check says when the secret is right (provider/build.ts).
         ctx.state.clientSecretProven = proven;
-        if (raw) await replayToProvider(ctx, next, ctx.path, raw);
-        else await next();
+        try {
+          if (raw) await replayToProvider(ctx, next, ctx.path, raw);
+          else await next();
+        } finally {
+          // The guard ends with this attempt: nothing later in the request compares a secret under it.
+          delete ctx.state.clientSecretProven;
+        }
         // The provider's answer to a failed client authentication (RFC 6749
         // §5.2), JSON whatever the request prefers (provider/error-answers.ts).
         return ctx.status === 401 && (ctx.body as { error?: unknown } | undefined)?.error === 'invalid_client';

@@ -45,6 +45,16 @@ export type Form = Record<string, unknown>;
 export const readForm: Middleware = pageFormReader(32 * 1024);
 
 /**
+ * The host the browser asked for: the Host header, or the first proxy's
+ * X-Forwarded-Host where proxies are trusted. Not `ctx.host`, which
+ * answerAsIssuer (http/issuer-origin.ts) pins to the issuer's.
+ */
+function hostAsked(ctx: Context): string {
+  const forwarded = ctx.app.proxy ? ctx.get('x-forwarded-host').split(',')[0]?.trim() : '';
+  return forwarded || ctx.req.headers.host || '';
+}
+
+/**
  * Every redirect of these pages is a 303: a browser follows it with a GET,
  * never replaying a posted form (RFC 9700 §4.12), whatever method led here.
  */
@@ -229,7 +239,7 @@ export class SignedInPages {
       // same server (127.0.0.1 for localhost), the sign-in could never finish.
       // Started again at the issuer's address, once: a proxy that rewrites
       // Host to its own name would otherwise send the browser round forever.
-      if (ctx.host !== issuerHost && ctx.query.at_issuer === undefined) {
+      if (hostAsked(ctx) !== issuerHost && ctx.query.at_issuer === undefined) {
         const query = new URLSearchParams(ctx.querystring);
         query.set('at_issuer', '1');
         seeOther(ctx, `${this.deps.issuer}${base}/login?${query}`);

@@ -257,6 +257,24 @@ describe('Password hashes from the systems Gatehouse replaces', function () {
     expect((await grant(clientSecretForDjango)).status).to.equal(200);
   });
 
+  it('a change to a client read before its imported secret was replaced keeps the replacement (the old hash is not taken for a new secret)', async () => {
+    const clientId = `dot-stale-${Date.now()}`;
+    await server.services.clients.importClient({
+      clientId, name: 'DOT app edited meanwhile', public: false, grantTypes: ['client_credentials'], redirectUris: [], scope: ['read'],
+      clientSecretHash: vectors['client secret pbkdf2_sha256']!,
+    });
+    const store = server.services.storage.clients;
+    const stale = (await store.find(clientId))!;
+    const grant = (secret: string) => postForm(`${server.url}/token`, { grant_type: 'client_credentials', scope: 'read' }, { authorization: basicAuth(clientId, secret) });
+    expect((await grant(clientSecretForDjango)).status, 'proves it: the hash is replaced').to.equal(200);
+    expect((await store.storedSecret(clientId)).hash).to.match(/^hmac-sha256\./);
+    // As ClientService writes a change it read before that: the document carries the old hash back.
+    await store.replace({ ...stale.metadata, description: 'edited meanwhile' }, { ifStill: stale.metadata, keepSecret: true });
+    expect((await store.storedSecret(clientId)).sealed, 'no secret in the clear made of the hash').to.equal(null);
+    await new Promise((resolve) => setTimeout(resolve, 1100));
+    expect((await grant(clientSecretForDjango)).status, 'the secret still works').to.equal(200);
+  });
+
   it('an imported client secret is not replaced over a rotation made meanwhile (compare and set)', async () => {
     const clientId = `dot-rotated-${Date.now()}`;
     await server.services.clients.importClient({

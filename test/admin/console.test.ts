@@ -38,8 +38,13 @@ describe('the admin console (/admin)', () => {
     });
 
     it('opened at another name for the server (127.0.0.1 for localhost), signs in at the issuer’s address and lands on the page asked for', async () => {
-      const browser = new FormBrowser();
       expect(new URL(server.url).host, 'the test server answers at another name than its issuer').not.to.equal(new URL(server.issuer).host);
+      // Before: /login answered with the provider's authorization URL, its pending sign-in a cookie of 127.0.0.1.
+      const first = await fetch(`${server.url}/admin/login?returnTo=${encodeURIComponent('/admin/clients')}`, { redirect: 'manual' });
+      expect(first.status).to.equal(303);
+      expect(first.headers.get('location')).to.equal(`${server.issuer}/admin/login?returnTo=${encodeURIComponent('/admin/clients')}&at_issuer=1`);
+      expect(first.headers.get('set-cookie'), 'no sign-in started at the other name').to.equal(null);
+      const browser = new FormBrowser();
       // Before: the pending sign-in was a cookie of 127.0.0.1, the callback came to localhost, and the sign-in failed.
       const login = await browser.navigate(`${server.url}/admin/login?returnTo=${encodeURIComponent('/admin/clients')}`);
       const page = await browser.submit(login, '/login', admin);

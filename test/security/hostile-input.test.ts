@@ -120,6 +120,20 @@ describe('hostile input: every endpoint of every surface answers 4xx in its own 
     expect(({} as Record<string, unknown>).admin).to.equal(undefined);
   });
 
+  it('refuses a username with a NUL in it at the password grant, the DOT token endpoint and sign-in, never a 500', async () => {
+    const { client, clientSecret } = await server.services.clients.create({ name: 'Hostile usernames', grantTypes: ['password', 'refresh_token'], scope: ['read'] });
+    const auth = { authorization: basicAuth(client.clientId, clientSecret!) };
+    for (const username of ['a\u0000b', '\u0000', 'admin\u0000']) {
+      const standard = await postForm(`${server.url}/token`, { grant_type: 'password', username, password: 'whatever it is', scope: 'read' }, auth);
+      expect(standard.status, standard.text).to.equal(400);
+      expect(standard.json.error).to.equal('invalid_grant');
+      const dot = await send(`${server.url}/auth/oauth2/token/`, { method: 'POST', headers: { ...auth, 'content-type': 'application/json' }, body: JSON.stringify({ grant_type: 'password', username, password: 'whatever it is' }) });
+      expect(dot.status, dot.text).to.be.within(400, 499);
+      // The login page asks the same service.
+      expect(await server.services.accounts.authenticate(username, 'whatever it is')).to.equal(undefined);
+    }
+  });
+
   it('answers hostile bearer tokens and paths at the resource and admin APIs with 401/404, not 500', async () => {
     for (const authorization of ['Bearer', `Bearer ${megabyte.slice(0, 8000)}`, "Bearer ' OR 1=1 --", 'Basic %%%', 'DPoP x.y.z', 'LEAccess']) {
       const reply = await send(`${server.url}/api/whoami`, { method: 'GET', headers: { authorization } });
