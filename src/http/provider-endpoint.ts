@@ -74,14 +74,17 @@ export interface Replay {
   contentType?: string;
   /** The method (POST by default, what the provider's endpoints for dialects take). */
   method?: string;
+  /** Leaves the request's DPoP proof out (RFC 9449): the provider would judge it against its own path. */
+  withoutDpop?: boolean;
 }
 
 export async function replayToProvider(ctx: Context, next: Next, path: string, payload: Buffer, replay: Replay = {}): Promise<void> {
-  const { authorization, contentType = 'application/x-www-form-urlencoded', method = 'POST' } = replay;
+  const { authorization, contentType = 'application/x-www-form-urlencoded', method = 'POST', withoutDpop = false } = replay;
   const replayHeaders: IncomingMessage['headers'] = {
     ...ctx.req.headers, 'content-type': contentType, 'content-length': String(payload.length),
   };
   delete replayHeaders['transfer-encoding'];
+  if (withoutDpop) delete replayHeaders.dpop;
   if (authorization === null) delete replayHeaders.authorization;
   else if (authorization !== undefined) replayHeaders.authorization = authorization;
   const original = ctx.req;
@@ -166,7 +169,11 @@ export async function callProviderEndpoint(ctx: Context, next: Next, provider: P
   ctx.state.dialect = call.dialect;
   ctx.state.providerForm = form;
   try {
-    await replayToProvider(ctx, next, endpointPath(provider, call.route), Buffer.from(stringify(form)), { authorization });
+    // The dialects' documents predate DPoP, and their answers say Bearer: a proof
+    // sent to a dialect is ignored, as RFC 9449 §5 has a server that does not do
+    // DPoP at an endpoint ignore it (it was judged against the provider's /token
+    // rather than the URL it was made for, and bound a token the answer called Bearer).
+    await replayToProvider(ctx, next, endpointPath(provider, call.route), Buffer.from(stringify(form)), { authorization, withoutDpop: true });
   } finally {
     // Cleared, not deleted: ctx.state keeps its shape (and V8 its fast properties).
     ctx.state.providerForm = undefined;

@@ -202,12 +202,21 @@ function refreshTokenLifetime(
   return Math.min(lifetime, family);
 }
 
-/** Lifetimes: a dialect's documented lifetime first, then a registered resource server's own (RFC 8707), then the server-wide setting. */
+/**
+ * A dialect's documented lifetime, capped by a registered resource server's
+ * own (RFC 8707: a resource that wants its tokens short gets them short
+ * through a dialect too); either alone; else undefined.
+ */
+function cappedByResource(dialect: number | undefined, resource: number | undefined): number | undefined {
+  return dialect === undefined ? resource : resource === undefined ? dialect : Math.min(dialect, resource);
+}
+
+/** Lifetimes: a dialect's documented lifetime capped by a registered resource server's own (RFC 8707), else the server-wide setting. */
 function tokenLifetimes(config: GatehouseConfig): Configuration['ttl'] {
   return {
-    AccessToken: (ctx, token, client) => dialectLifetime(ctx, 'accessToken', client) ?? token.resourceServer?.accessTokenTTL ?? config.accessTokenTtl,
+    AccessToken: (ctx, token, client) => cappedByResource(dialectLifetime(ctx, 'accessToken', client), token.resourceServer?.accessTokenTTL) ?? config.accessTokenTtl,
     AuthorizationCode: config.authorizationCodeTtl,
-    ClientCredentials: (ctx, token, client) => dialectLifetime(ctx, 'clientCredentials', client) ?? token.resourceServer?.accessTokenTTL ?? config.clientCredentialsTtl,
+    ClientCredentials: (ctx, token, client) => cappedByResource(dialectLifetime(ctx, 'clientCredentials', client), token.resourceServer?.accessTokenTTL) ?? config.clientCredentialsTtl,
     IdToken: config.idTokenTtl,
     RefreshToken: (ctx, token, client) => refreshTokenLifetime(ctx, token, client, dialectLifetime(ctx, 'refreshToken', client) ?? config.refreshTokenTtl),
     Session: config.sessionTtl,

@@ -28,6 +28,29 @@ function asksForIdentityOnly(ctx: KoaContextWithOIDC): boolean {
   return scopes.includes('openid') && scopes.every((s) => OIDC_SCOPES.has(s));
 }
 
+/**
+ * Of a resource server's scopes, those the client is registered for (RFC
+ * 6749 §3.3). oidc-provider holds requests to the client's scope only for
+ * scopes it was configured with at start-up; a scope registered since (with
+ * the resource server that takes it) would otherwise be granted to any
+ * client that names the resource. Kept per pair of scope strings: both
+ * objects live as long as the cached client and resource server.
+ */
+const granted = new Map<string, string>();
+function clientMayHave(resourceScope: string, client: ClientLike): string {
+  const registered = (client as { scope?: unknown } | undefined)?.scope;
+  if (typeof registered !== 'string' || !registered) return '';
+  const pair = `${registered}\n${resourceScope}`;
+  let scope = granted.get(pair);
+  if (scope === undefined) {
+    const own = new Set(registered.split(' '));
+    scope = resourceScope.split(' ').filter((s) => s && own.has(s)).join(' ');
+    if (granted.size >= 10_000) granted.clear();
+    granted.set(pair, scope);
+  }
+  return scope;
+}
+
 export function tokenFormatOf(client: ClientLike): 'jwt' | 'opaque' {
   // oidc-provider keeps extra metadata as properties of the client under their
   // own names; metadata() would re-map every property on each request
@@ -74,7 +97,7 @@ export function resourceIndicatorsFeature(policy: ResourceServerPolicy) {
         const registered = await policy.findResourceServer(resourceIndicator);
         if (!registered) throw new errors.InvalidTarget(`unknown resource ${resourceIndicator}`);
         return {
-          scope: registered.scope,
+          scope: clientMayHave(registered.scope, client),
           audience: resourceIndicator,
           ...(registered.accessTokenTtl ? { accessTokenTTL: registered.accessTokenTtl } : {}),
           accessTokenFormat: registered.tokenFormat,

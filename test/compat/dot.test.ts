@@ -1,5 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { expect } from 'chai';
+import { exportJWK, generateKeyPair, SignJWT } from 'jose';
 import * as oauth from 'oauth4webapi';
 import { FormBrowser, type Page } from '../support/form-browser.js';
 import { basicAuth, postForm, postJson, send } from '../support/http.js';
@@ -39,6 +40,19 @@ describe('django-oauth-toolkit dialect: /auth/oauth2/token/ and /auth/oauth2/rev
     expect(Object.keys(reply.json)).to.deep.equal(['access_token', 'refresh_token', 'token_type', 'expires_in', 'scope']);
     // Seconds, not the document's "milliseconds": the real service sends 600.
     expect(reply.json).to.include({ token_type: 'Bearer', expires_in: 600, scope: 'write read' });
+  });
+
+  it('ignores a DPoP proof (RFC 9449 §5: the dialect does not do DPoP): a Bearer token, as its answer says', async () => {
+    const keys = await generateKeyPair('ES256');
+    const proof = await new SignJWT({ htm: 'POST', htu: tokenUrl.replace(server.url, server.issuer), jti: randomBytes(12).toString('hex') })
+      .setProtectedHeader({ alg: 'ES256', typ: 'dpop+jwt', jwk: await exportJWK(keys.publicKey) }).setIssuedAt().sign(keys.privateKey);
+    const reply = await postJson(tokenUrl, { grant_type: 'password', ...user }, { ...auth, dpop: proof });
+    // Before: the proof was judged against the provider's /token (400 htu mismatch); one made for
+    // /token bound a token the answer called Bearer.
+    expect(reply.status, reply.text).to.equal(200);
+    expect(reply.json.token_type).to.equal('Bearer');
+    const me = await send(`${server.url}/api/whoami`, { method: 'GET', headers: { authorization: `Bearer ${reply.json.access_token as string}` } });
+    expect(me.status, 'usable as a Bearer token: not bound to the key').to.equal(200);
   });
 
   it('refreshes with rotation: the new pair works, the old refresh token is dead', async () => {

@@ -3,7 +3,7 @@ import { promisify } from 'node:util';
 import { expect } from 'chai';
 import { createRemoteJWKSet, decodeJwt, jwtVerify } from 'jose';
 import * as oidc from 'openid-client';
-import { discover, oauthError } from '../support/oidc.js';
+import { authorize, discover, oauthError, REDIRECT_URI } from '../support/oidc.js';
 import { startTestServer, type TestServer } from '../support/server.js';
 
 const run = promisify(execFile);
@@ -89,6 +89,46 @@ describe('resource indicators (RFC 8707): per-resource audience, scopes, format 
       expect(refused?.fields?.map((f) => f.field), JSON.stringify(input)).to.include(field);
     }
     expect((await server.services.resourceServers.list()).map((r) => r.uri)).not.to.include('https://api.example.test/');
+  });
+
+  it('grants a resource server’s scopes only to clients registered for them, a scope registered while the server runs included', async () => {
+    const refund = `refund-${stamp}`;
+    const payments = `https://payments-${stamp}.example.test/`;
+    await server.services.scopes.add({ name: refund, description: 'Issue refunds', warning: false });
+    await server.services.resourceServers.save({ uri: payments, scope: [refund], tokenFormat: 'jwt', accessTokenTtl: 300 });
+    // Before: any client naming the resource got the new scope (the provider checks a client's scope only for scopes it knew at start-up).
+    const outsider = await oidc.clientCredentialsGrant(config, { scope: refund, resource: payments }).then((t) => t.scope ?? '', (error: { error?: string }) => error.error);
+    expect(outsider, 'a client not registered for it').to.be.oneOf(['invalid_scope', '']);
+    // The resource's other scopes still go to clients registered for them.
+    await server.services.resourceServers.save({ uri: payments, scope: [refund, 'read'], tokenFormat: 'jwt', accessTokenTtl: 300 });
+    const tokens = await oidc.clientCredentialsGrant(config, { scope: `read ${refund}`, resource: payments });
+    expect(decodeJwt(tokens.access_token)).to.include({ scope: 'read', aud: payments });
+  });
+
+  it('caps a dialect’s lifetime by the resource server’s own: a refresh through django-oauth-toolkit’s token/ too', async () => {
+    const short = `https://short-${stamp}.example.test/`;
+    await server.services.resourceServers.save({ uri: short, scope: ['read'], tokenFormat: 'jwt', accessTokenTtl: 90 });
+    const { client, clientSecret } = await server.services.clients.create({
+      name: 'RP of a short-lived API', grantTypes: ['authorization_code', 'refresh_token'], redirectUris: [REDIRECT_URI], scope: ['openid', 'read', 'offline_access'],
+    });
+    const user = { username: `short-${stamp}`, password: 'short-lived api user' };
+    await server.services.accounts.create(user);
+    const rp = await discover(server, client.clientId, clientSecret);
+    const flow = await authorize(rp, user, { scope: 'openid read offline_access', parameters: { resource: short, prompt: 'consent' } });
+    const tokens = await oidc.authorizationCodeGrant(rp, flow.callback, { pkceCodeVerifier: flow.verifier, expectedState: flow.state, expectedNonce: flow.nonce }, { resource: short });
+    expect(decodeJwt(tokens.access_token).aud).to.equal(short);
+    const reply = await fetch(`${server.url}/auth/oauth2/token/`, {
+      method: 'POST',
+      headers: { authorization: `Basic ${Buffer.from(`${encodeURIComponent(client.clientId)}:${encodeURIComponent(clientSecret!)}`).toString('base64')}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ grant_type: 'refresh_token', refresh_token: tokens.refresh_token }),
+    });
+    const body = await reply.json() as { access_token: string; expires_in: number };
+    expect(reply.status, JSON.stringify(body)).to.equal(200);
+    const claims = decodeJwt(body.access_token);
+    expect(claims.aud).to.equal(short);
+    // Before: the dialect's 10 minutes replaced the resource server's 90 seconds.
+    expect(claims.exp! - claims.iat!).to.equal(90);
+    expect(body.expires_in).to.be.at.most(90);
   });
 
   it('stops issuing for a removed resource server within a second', async () => {
