@@ -66,12 +66,13 @@ export function registrationUpdateSecret(provider: Provider, limiter: FailureLim
     }
     const client = await provider.Client.find(clientId).catch(absentIfRefusedMetadata);
     // A client without a secret (a public one) has nothing to compare: the provider judges the body.
-    if (!client?.clientSecret || !presented) return replayToProvider(ctx, next, ctx.path, raw, asSent(ctx));
+    const stored = client?.clientSecret;
+    if (!stored || !presented) return replayToProvider(ctx, next, ctx.path, raw, asSent(ctx));
     let proved = false;
     // Checked as client authentication checks it, and inside the same limits
     // (every comparison is: provider/build.ts): a token holder's wrong secrets count like anyone's.
     await limiter.guard([{ kind: 'ip', value: ctx.ip }, { kind: 'client', value: clientId }], async () => {
-      proved = await verifyClientSecret(presented, client.clientSecret!, clientId);
+      proved = await verifyClientSecret(presented, stored, clientId);
       return !proved;
     });
     if (!proved) return replayToProvider(ctx, next, ctx.path, raw, asSent(ctx));
