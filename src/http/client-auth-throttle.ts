@@ -47,7 +47,8 @@ export function clientAuthThrottle(limiter: FailureLimiter): Middleware {
           else await next();
         } finally {
           // The guard ends with this attempt: nothing later in the request compares a secret under it.
-          delete ctx.state.clientSecretProven;
+          // Cleared, not deleted: ctx.state keeps its shape (and V8 its fast properties).
+          ctx.state.clientSecretProven = undefined;
         }
         // The provider's answer to a failed client authentication (RFC 6749
         // §5.2), JSON whatever the request prefers (provider/error-answers.ts).
