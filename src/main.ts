@@ -10,7 +10,7 @@ import type { GatehouseConfig } from '../config/schema.js';
 import { accountFinder, perRequestAccounts } from './accounts/find-account.js';
 import { AccountService } from './accounts/service.js';
 import { ClientService } from './clients/service.js';
-import { clientSecretVerifier } from './clients/secret-verification.js';
+import { type ClientSecretVerifier, clientSecretVerifier } from './clients/secret-verification.js';
 import { DialectUsage } from './clients/dialect-usage.js';
 import { assetsRouter } from './http/assets.js';
 import { errorHandler, logUncaughtErrors, securityHeaders, uncachedUnlessSaid } from './http/error-handler.js';
@@ -97,7 +97,7 @@ export interface Services {
   /** Every page's templates, compiled once on first use (http/views.ts): the provider's pages and Gatehouse's. */
   views: Views;
   /** How client authentication checks a presented secret (clients/secret-verification.ts), for the RFC 7592 update's check too. */
-  verifyClientSecret: ReturnType<typeof clientSecretVerifier>;
+  verifyClientSecret: ClientSecretVerifier;
 }
 
 /**

@@ -45,6 +45,12 @@ function toRecord(row: ClientRow): ClientRecord {
   };
 }
 
+/** The metadata document as stored: without the secret, which has columns of its own. */
+function documentOf(metadata: ClientMetadata): string {
+  const { client_secret: _secret, ...rest } = metadata;
+  return JSON.stringify(rest);
+}
+
 function sealContext(clientId: string): string {
   return `client:${clientId}`;
 }
@@ -79,8 +85,8 @@ export class SqlClientsStore implements ClientsStore {
 
   /** Splits the secret off a metadata document: the document is stored without it. */
   private atRest(metadata: ClientMetadata): { document: string; secret: SecretColumns } {
-    const { client_secret: secret, ...rest } = metadata;
-    const document = JSON.stringify(rest);
+    const secret = metadata.client_secret;
+    const document = documentOf(metadata);
     if (typeof secret !== 'string' || !secret) return { document, secret: { keep: false, hash: null, sealed: null } };
     if (this.secrets.isClientSecretHash(secret)) return { document, secret: { keep: true, hash: null, sealed: null } };
     return {
@@ -145,7 +151,8 @@ export class SqlClientsStore implements ClientsStore {
   }
 
   async replace(metadata: ClientMetadata, options: { ifStill?: ClientMetadata; keepSecret?: boolean } = {}): Promise<ClientRecord | undefined> {
-    const { document, secret } = options.keepSecret ? { document: this.atRest(metadata).document, secret: { keep: true, hash: null, sealed: null } } : this.atRest(metadata);
+    // Kept whatever the document carries: nothing to hash or seal.
+    const { document, secret } = options.keepSecret ? { document: documentOf(metadata), secret: { keep: true, hash: null, sealed: null } } : this.atRest(metadata);
     // jsonb equality: the same document whatever the order of its keys.
     const expected = options.ifStill ? this.atRest(options.ifStill).document : null;
     return this.invalidating(metadata.client_id, async () => {
@@ -171,7 +178,6 @@ export class SqlClientsStore implements ClientsStore {
    * this deployment's own from an export). `null` for a public client.
    */
   async putImported(metadata: ClientMetadata, secret: { plain: string } | { hash: string } | null): Promise<ClientRecord> {
-    const { client_secret: _ignored, ...rest } = metadata;
     const columns = secret === null ? { hash: null, sealed: null }
       : 'plain' in secret ? { hash: this.secrets.hashClientSecret(secret.plain), sealed: this.secrets.seal(secret.plain, sealContext(metadata.client_id)) }
         : { hash: secret.hash, sealed: null };
@@ -181,7 +187,7 @@ export class SqlClientsStore implements ClientsStore {
          ON CONFLICT (client_id) DO UPDATE SET metadata = excluded.metadata, updated_at = now(),
            secret_hash = excluded.secret_hash, secret_sealed = excluded.secret_sealed
          RETURNING *`,
-        [metadata.client_id, JSON.stringify(rest), columns.hash, columns.sealed],
+        [metadata.client_id, documentOf(metadata), columns.hash, columns.sealed],
       );
       return toRecord(rows[0]!);
     });

@@ -22,11 +22,14 @@ const VERIFIED_KEPT = 10_000;
  * - while a rotation's grace period lasts (`client rotate-secret --grace`),
  *   the replaced secret too.
  */
+/** Whether `presented` is the secret `stored` (a client's stored form) stands for. */
+export type ClientSecretVerifier = (presented: string, stored: string, clientId: string) => Promise<boolean>;
+
 export function clientSecretVerifier(
   secrets: SecretsAtRest,
   previousSecret: (clientId: string) => Promise<PreviousSecret | undefined>,
   adoptProvenSecret: (clientId: string, importedHash: string, secret: string) => Promise<void>,
-): (presented: string, stored: string, clientId: string) => Promise<boolean> {
+): ClientSecretVerifier {
   const verified = new Map<string, Buffer>();
   // Imported hashes whose replacement is done or under way in this process:
   // requests proving the same secret meanwhile (the client is re-read within

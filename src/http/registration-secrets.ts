@@ -5,9 +5,7 @@ import { MalformedJsonError, parseJsonBody } from './json-body.js';
 import { readRaw } from './raw-body.js';
 import { absentIfRefusedMetadata } from '../errors/provider-error.js';
 import type { FailureLimiter } from '../security/failure-limiter.js';
-
-/** How client authentication checks a presented secret against the stored one (clients/secret-verification.ts). */
-type ClientSecretVerifier = (presented: string, stored: string, clientId: string) => boolean | Promise<boolean>;
+import type { ClientSecretVerifier } from '../clients/secret-verification.js';
 
 /**
  * RFC 7592 with client secrets at rest. Gatehouse stores a client's secret
