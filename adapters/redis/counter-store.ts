@@ -148,20 +148,29 @@ export class RedisCounterStore implements CounterStore {
         onChange(message);
       }
     });
-    // News published while not subscribed is lost: after (re)subscribing,
-    // every live counter is read once from the index, and only then is the
-    // view live. Only counts above zero are told: a count read here may be
-    // older than news already heard, and only a stale zero would be unsafe.
-    const seed = async () => {
+    // News published while not subscribed is lost: after each (re)connection
+    // the view subscribes and waits for Redis to confirm it (until then a
+    // publish may reach no one, and in a cluster the subscription is on a
+    // connection of its own that may still be opening), then reads every live
+    // counter once from the index, and only then is live. Only counts above
+    // zero are told: a count read here may be older than news already heard,
+    // and only a stale zero would be unsafe. A connection lost meanwhile
+    // makes the unfinished start count for nothing.
+    let starts = 0;
+    const start = async () => {
+      const mine = ++starts;
+      await subscriber.subscribe(this.channel, this.countsChannel);
       const keys = await this.redis.zrangebyscore(this.index, Date.now(), '+inf');
       const states = await this.peek(keys);
+      if (mine !== starts) return;
       keys.forEach((key, i) => { if (states[i]?.count) onChange(key, states[i]!.count); });
       live = subscriber.status === 'ready';
     };
-    subscriber.on('ready', () => { seed().catch(() => { live = false; }); });
-    subscriber.on('close', () => { live = false; });
-    subscriber.on('reconnecting', () => { live = false; });
-    subscriber.subscribe(this.channel, this.countsChannel).catch(() => { live = false; });
+    const stop = () => { starts += 1; live = false; };
+    subscriber.on('ready', () => { start().catch(() => { live = false; }); });
+    subscriber.on('close', stop);
+    subscriber.on('reconnecting', stop);
+    if (subscriber.status === 'ready') start().catch(() => { live = false; });
     return { live: () => live };
   }
 

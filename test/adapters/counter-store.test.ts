@@ -4,7 +4,7 @@ import { expect } from 'chai';
 import { Redis } from 'ioredis';
 import type { CounterStore } from '../../adapters/contract.js';
 import { openEmbedded } from '../../adapters/embedded/pglite.js';
-import type { RedisClient } from '../../adapters/redis/connect.js';
+import { duplicateOf, type RedisClient } from '../../adapters/redis/connect.js';
 import { RedisCounterStore } from '../../adapters/redis/counter-store.js';
 import { SqlCounterStore } from '../../adapters/sql/counter-store.js';
 import type { SqlDatabase } from '../../adapters/sql/database.js';
@@ -87,6 +87,33 @@ for (const kind of redisKinds) describe(`counter store: ${kind.name} publishes i
     await writer.hit(fresh, 60);
     await until(() => seen.includes(fresh));
   }));
+
+  it('is live only once Redis has confirmed its subscription: news sent before then cannot be missed', async () => {
+    // The subscription is held back (as a cluster's subscriber connection,
+    // still opening, holds it back) while the index is read at once.
+    const prefix = `gatehouse-test-${randomUUID()}:`;
+    const writerConnection = await kind.connect();
+    const readerConnection = await kind.connect();
+    const slowToSubscribe = () => {
+      const subscriber = duplicateOf(readerConnection);
+      const subscribe = subscriber.subscribe.bind(subscriber) as (...channels: string[]) => Promise<unknown>;
+      Object.assign(subscriber, { subscribe: async (...channels: string[]) => { await sleep(300); return subscribe(...channels); } });
+      return subscriber;
+    };
+    const reader = new RedisCounterStore(readerConnection, prefix, slowToSubscribe);
+    try {
+      const seen: string[] = [];
+      const view = reader.watch((key) => seen.push(key));
+      await until(() => view.live());
+      const fresh = randomUUID();
+      await new RedisCounterStore(writerConnection, prefix).hit(fresh, 60);
+      await until(() => seen.includes(fresh), 1500);
+    } finally {
+      await reader.close();
+      writerConnection.disconnect();
+      readerConnection.disconnect();
+    }
+  });
 
   it('tells every watcher each change with the count it left: hits, releases and clears, in order', () => withWriterAndReader(async (writer, reader) => {
     const key = randomUUID();
