@@ -1,5 +1,6 @@
 import { duplicateOf, type RedisClient } from './connect.js';
 import type { CounterState, CounterStore } from '../contract.js';
+import { followSeeded } from './seeded-subscription.js';
 
 // A counter's news carries its count after the change ("<count> <key>"), so
 // a watcher can forget a key whose count is back at zero: every sign-in is
@@ -136,10 +137,8 @@ export class RedisCounterStore implements CounterStore {
   }
 
   watch(onChange: (key: string, count?: number) => void): { live(): boolean } {
-    let live = false;
     const subscriber = this.connectSubscriber();
     this.subscriber = subscriber;
-    subscriber.on('error', () => {});
     subscriber.on('message', (channel: string, message: string) => {
       if (channel === this.countsChannel) {
         const news = parseNews(message);
@@ -148,30 +147,13 @@ export class RedisCounterStore implements CounterStore {
         onChange(message);
       }
     });
-    // News published while not subscribed is lost: after each (re)connection
-    // the view subscribes and waits for Redis to confirm it (until then a
-    // publish may reach no one, and in a cluster the subscription is on a
-    // connection of its own that may still be opening), then reads every live
-    // counter once from the index, and only then is live. Only counts above
-    // zero are told: a count read here may be older than news already heard,
-    // and only a stale zero would be unsafe. A connection lost meanwhile
-    // makes the unfinished start count for nothing.
-    let starts = 0;
-    const start = async () => {
-      const mine = ++starts;
-      await subscriber.subscribe(this.channel, this.countsChannel);
+    // Only counts above zero are told from the index: a count read there may
+    // be older than news already heard, and only a stale zero would be unsafe.
+    return followSeeded(subscriber, [this.channel, this.countsChannel], async () => {
       const keys = await this.redis.zrangebyscore(this.index, Date.now(), '+inf');
       const states = await this.peek(keys);
-      if (mine !== starts) return;
       keys.forEach((key, i) => { if (states[i]?.count) onChange(key, states[i]!.count); });
-      live = subscriber.status === 'ready';
-    };
-    const stop = () => { starts += 1; live = false; };
-    subscriber.on('ready', () => { start().catch(() => { live = false; }); });
-    subscriber.on('close', stop);
-    subscriber.on('reconnecting', stop);
-    if (subscriber.status === 'ready') start().catch(() => { live = false; });
-    return { live: () => live };
+    });
   }
 
   async close(): Promise<void> {

@@ -1,5 +1,6 @@
 import { duplicateOf, type RedisClient } from './connect.js';
 import type { RevocationFeed, RevocationWatch, TokenRevocation } from '../contract.js';
+import { followSeeded } from './seeded-subscription.js';
 
 // The sorted set's members are the revocations, scored by when they lapse
 // (`until`), so lapsed ones go with one range removal. One member, scored
@@ -67,12 +68,8 @@ export class RedisRevocationFeed implements RevocationFeed {
     let completeFrom: number | undefined;
     // One promise for everyone waiting for the view to be complete, however many.
     let completion: { promise: Promise<void>; resolve: () => void } | undefined;
-    // Moves on whenever the subscription drops or a seed starts: a seed that
-    // finishes after its subscription dropped must not make the view complete.
-    let epoch = 0;
     const subscriber = this.connectSubscriber();
     this.subscriber = subscriber;
-    subscriber.on('error', () => {});
     subscriber.on('message', (channel: string, message: string) => {
       if (channel !== this.channel) return;
       let revocations: TokenRevocation[];
@@ -80,45 +77,29 @@ export class RedisRevocationFeed implements RevocationFeed {
         revocations = JSON.parse(message) as TokenRevocation[];
       } catch {
         // A revocation this process cannot read may be one it misses: start over from the set.
-        reseed();
+        following.reseed();
         return;
       }
       for (const revocation of revocations) onRevoked(revocation);
     });
-    // Revocations published while not subscribed are lost: after
-    // (re)subscribing, the recorded ones are read, and only then is the view
-    // complete. 'ready' comes before ioredis re-subscribes, so the channel is
-    // subscribed here again (a no-op for Redis) and the seed waits for it.
-    const seed = async (current: number) => {
-      await subscriber.subscribe(this.channel);
+    // The recorded revocations, told as they are read; the view is complete
+    // from the set's marker once the subscription is live.
+    const following = followSeeded(subscriber, [this.channel], async () => {
       const [marker, entries] = await this.redis.eval(SEED, 1, this.key, nowSeconds(), Math.ceil(Date.now() / 1000)) as [string, string[]];
       for (let i = 0; i < entries.length; i += 2) {
         const revocation = fromMember(entries[i]!, Number(entries[i + 1]));
         if (revocation) onRevoked(revocation);
       }
-      if (current === epoch && subscriber.status === 'ready') {
-        completeFrom = Number(marker.slice('since:'.length));
-        completion?.resolve();
-        completion = undefined;
-      }
-    };
-    const reseed = () => {
-      const current = ++epoch;
-      completeFrom = undefined;
-      seed(current).catch(() => {
-        // The command connection may still be down: try again while this subscription lasts.
-        setTimeout(() => { if (current === epoch && subscriber.status === 'ready') reseed(); }, 500).unref();
-      });
-    };
-    const lost = () => { epoch += 1; completeFrom = undefined; };
-    subscriber.on('ready', reseed);
-    subscriber.on('close', lost);
-    subscriber.on('reconnecting', lost);
-    subscriber.connect().catch(() => {});
+      return Number(marker.slice('since:'.length));
+    }, (since) => {
+      completeFrom = since;
+      completion?.resolve();
+      completion = undefined;
+    });
     return {
-      completeFrom: () => completeFrom,
+      completeFrom: () => (following.live() ? completeFrom : undefined),
       whenComplete: () => {
-        if (completeFrom !== undefined) return Promise.resolve();
+        if (following.live()) return Promise.resolve();
         if (!completion) {
           let resolve!: () => void;
           const promise = new Promise<void>((done) => { resolve = done; });

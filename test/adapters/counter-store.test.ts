@@ -1,10 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import { rm } from 'node:fs/promises';
 import { expect } from 'chai';
-import { Redis } from 'ioredis';
+import { Cluster, Redis } from 'ioredis';
 import type { CounterStore } from '../../adapters/contract.js';
 import { openEmbedded } from '../../adapters/embedded/pglite.js';
-import { duplicateOf, type RedisClient } from '../../adapters/redis/connect.js';
+import type { RedisClient } from '../../adapters/redis/connect.js';
 import { RedisCounterStore } from '../../adapters/redis/counter-store.js';
 import { SqlCounterStore } from '../../adapters/sql/counter-store.js';
 import type { SqlDatabase } from '../../adapters/sql/database.js';
@@ -90,12 +90,15 @@ for (const kind of redisKinds) describe(`counter store: ${kind.name} publishes i
 
   it('is live only once Redis has confirmed its subscription: news sent before then cannot be missed', async () => {
     // The subscription is held back (as a cluster's subscriber connection,
-    // still opening, holds it back) while the index is read at once.
+    // still opening, holds it back) while the index is read at once. The
+    // connection waits to be asked, as Gatehouse's own (lazyConnect) do.
     const prefix = `gatehouse-test-${randomUUID()}:`;
     const writerConnection = await kind.connect();
     const readerConnection = await kind.connect();
     const slowToSubscribe = () => {
-      const subscriber = duplicateOf(readerConnection);
+      const subscriber = readerConnection instanceof Cluster
+        ? readerConnection.duplicate([], { lazyConnect: true })
+        : readerConnection.duplicate({ lazyConnect: true });
       const subscribe = subscriber.subscribe.bind(subscriber) as (...channels: string[]) => Promise<unknown>;
       Object.assign(subscriber, { subscribe: async (...channels: string[]) => { await sleep(300); return subscribe(...channels); } });
       return subscriber;
