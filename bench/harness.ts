@@ -80,8 +80,8 @@ export async function cpuTicks(pid: number): Promise<number> {
   return ticks.reduce((sum, t) => sum + t, 0);
 }
 
-export function startServer(script: string, env: Record<string, string>, readyPath: string, port: number): Promise<ChildProcess> {
-  const child = spawn(NODE, [...(PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${PROFILE}`] : []), script], { env: { ...process.env, ...env, PORT: String(port) }, stdio: ['ignore', 'ignore', 'inherit'] });
+export function startServer(script: string, env: Record<string, string>, readyPath: string, port: number, nodeOptions: readonly string[] = []): Promise<ChildProcess> {
+  const child = spawn(NODE, [...(PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${PROFILE}`] : []), ...nodeOptions, script], { env: { ...process.env, ...env, PORT: String(port) }, stdio: ['ignore', 'ignore', 'inherit'] });
   return new Promise((resolve, reject) => {
     const started = Date.now();
     const poll = async () => {

@@ -10,6 +10,7 @@ import { ConfigError, loadConfig } from './config/load.js';
 import { PortInUseError, StartAbandonedError, startGatehouse } from './main.js';
 import { aggregateWorkerMetrics } from './observability/cluster-metrics.js';
 import { createLogger, type Logger, logFormat, settleLogs } from './observability/logger.js';
+import { missingServerNodeOptions } from './supported-runtime.js';
 
 const EXPECTED = [ConfigError, StorageUnavailableError, EmbeddedDatabaseBusyError, ForeignDataFolderError, SecretsKeyError, PortInUseError];
 // In-flight requests get this long to finish on SIGTERM.
@@ -113,6 +114,10 @@ const REPLACEMENT_RETRY_MAX_MS = 30_000;
  */
 function runPrimary(workers: number, logger: Logger): void {
   aggregateWorkerMetrics();
+  // Workers serve; started without the server's Node options (a unit or a
+  // script running `node dist/src/server.js`), they get them here.
+  const missing = missingServerNodeOptions();
+  if (missing.length) cluster.setupPrimary({ execArgv: [...process.execArgv, ...missing] });
   let stopping = false;
   let failureReported = false;
   // Whether any worker has ever started: from then on no failure to start is a configuration error.
@@ -196,6 +201,10 @@ async function run(): Promise<void> {
       runPrimary(workers, logger);
       return;
     }
+  }
+  const missing = missingServerNodeOptions();
+  if (cluster.isPrimary && missing.length) {
+    logger.info({ node_options: missing }, 'started without the Node options npm start and the image use: each request costs more CPU (docs/performance.md)');
   }
   await runWorker(config, logger);
 }

@@ -21,3 +21,30 @@ export function refuseUnsupportedRuntime(): void {
   process.stderr.write(`gatehouse: ${unsupported}\n`);
   process.exit(1);
 }
+
+/**
+ * Node options the server runs with: package.json `start`, the image's CMD
+ * and the test suite (its in-process servers through .mocharc.json, the ones
+ * it spawns through test/support/process.ts) pass them, and
+ * test/operations/packaging.test.ts holds each to this list. oidc-provider
+ * keeps each request's context in an AsyncLocalStorage; on Node 22 and 23
+ * that rides on async hooks, which hook every promise the process makes, on
+ * every request, Gatehouse's own routes included. AsyncContextFrame, Node
+ * 24's default, carries the context with the continuation instead (measured
+ * in docs/performance.md). Only for Node 22 and 23: later ones have it.
+ */
+export const SERVER_NODE_OPTIONS = ['--experimental-async-context-frame'] as const;
+
+/**
+ * The server options this process was started without, where its Node.js
+ * needs them (22 and 23). An option turned off on purpose
+ * (`--no-experimental-async-context-frame`, in the arguments or
+ * NODE_OPTIONS) is not missing: that is the operator's way out.
+ */
+export function missingServerNodeOptions(
+  version: string = process.versions.node,
+  given: readonly string[] = [...process.execArgv, ...(process.env.NODE_OPTIONS ?? '').split(/\s+/)],
+): string[] {
+  if (Number(version.split('.')[0]) >= 24) return [];
+  return SERVER_NODE_OPTIONS.filter((option) => !given.includes(option) && !given.includes(option.replace(/^--/, '--no-')));
+}

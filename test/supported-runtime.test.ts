@@ -1,11 +1,13 @@
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
+import { readFile, rm } from 'node:fs/promises';
 import { promisify } from 'node:util';
 import { expect } from 'chai';
 import { CLI_ENTRY } from './support/built-cli.js';
 import { SERVER_ENTRY } from './support/process.js';
-import { skipBecause } from './support/server.js';
-import { unsupportedRuntime } from '../src/supported-runtime.js';
+import { restartableEnv, skipBecause, storageMode } from './support/server.js';
+import { sleep } from './support/waiting.js';
+import { missingServerNodeOptions, SERVER_NODE_OPTIONS, unsupportedRuntime } from '../src/supported-runtime.js';
 
 const run = promisify(execFile);
 
@@ -28,5 +30,62 @@ describe('the Node.js Gatehouse runs on', () => {
       // Before oidc-provider loads: its own warning came first, in other words.
       expect(outcome.stderr, entry).not.to.include('Unsupported runtime');
     }
+  });
+});
+
+describe('the Node options the server runs with', () => {
+  it('are asked of Node 22 and 23 only, and an option turned off on purpose is not missing', () => {
+    expect(missingServerNodeOptions('22.23.3', [])).to.deep.equal([...SERVER_NODE_OPTIONS]);
+    expect(missingServerNodeOptions('23.1.0', ['--max-old-space-size=512'])).to.deep.equal([...SERVER_NODE_OPTIONS]);
+    expect(missingServerNodeOptions('22.23.3', [...SERVER_NODE_OPTIONS])).to.deep.equal([]);
+    expect(missingServerNodeOptions('22.23.3', SERVER_NODE_OPTIONS.map((option) => option.replace(/^--/, '--no-')))).to.deep.equal([]);
+    expect(missingServerNodeOptions('24.0.0', [])).to.deep.equal([]);
+  });
+
+  it('are what the test process itself runs with (its in-process servers run as `npm start` does)', () => {
+    expect(missingServerNodeOptions()).to.deep.equal([]);
+  });
+
+  /** `node dist/src/server.js` without the options (as a unit running /usr/bin/node does): its output, and its workers' command lines. */
+  async function startedWithout(env: Record<string, string>, workers: number): Promise<{ output: string; workerArgs: string[][] }> {
+    const { env: placed, dataDir } = await restartableEnv();
+    const environment: NodeJS.ProcessEnv = { ...process.env, ...placed, ...env, LOG_LEVEL: 'info', LOG_FORMAT: 'json', WEB_CONCURRENCY: String(workers) };
+    delete environment.NODE_OPTIONS;
+    const child = spawn(process.execPath, [SERVER_ENTRY], { env: environment, stdio: ['ignore', 'pipe', 'pipe'] });
+    let output = '';
+    child.stdout!.setEncoding('utf8').on('data', (chunk: string) => { output += chunk; });
+    child.stderr!.setEncoding('utf8').on('data', (chunk: string) => { output += chunk; });
+    try {
+      for (let i = 0; output.split('gatehouse listening on port').length - 1 < workers; i += 1) {
+        if (child.exitCode !== null || i > 600) throw new Error(`did not start:\n${output}`);
+        await sleep(100);
+      }
+      const children = (await readFile(`/proc/${child.pid}/task/${child.pid}/children`, 'utf8')).split(' ').filter(Boolean);
+      const workerArgs = await Promise.all(children.map(async (pid) => (await readFile(`/proc/${pid}/cmdline`, 'utf8')).split('\0').filter(Boolean)));
+      return { output, workerArgs };
+    } finally {
+      const exited = new Promise((resolve) => child.once('exit', resolve));
+      child.kill('SIGTERM');
+      await exited;
+      await rm(dataDir, { recursive: true, force: true });
+    }
+  }
+
+  it('a server started without them on Node 22 says so in its log', async function () {
+    if (!missingServerNodeOptions(process.versions.node, []).length) skipBecause(this, 'this Node.js has them by default');
+    const { output, workerArgs } = await startedWithout({}, 1);
+    expect(workerArgs).to.deep.equal([]);
+    const said = output.split('\n').filter((line) => line.startsWith('{')).map((line) => JSON.parse(line) as { msg?: string; node_options?: string[] })
+      .find((line) => line.msg?.startsWith('started without the Node options'));
+    expect(said?.node_options).to.deep.equal([...SERVER_NODE_OPTIONS]);
+  });
+
+  it('a primary started without them gives them to its workers', async function () {
+    if (!missingServerNodeOptions(process.versions.node, []).length) skipBecause(this, 'this Node.js has them by default');
+    if (!storageMode.postgres) skipBecause(this, 'several workers need DATABASE_URL');
+    const { output, workerArgs } = await startedWithout({}, 2);
+    expect(workerArgs).to.have.length(2);
+    for (const args of workerArgs) expect(args).to.include.members([...SERVER_NODE_OPTIONS]);
+    expect(output).not.to.include('started without the Node options');
   });
 });

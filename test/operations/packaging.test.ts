@@ -7,7 +7,8 @@ import { expect } from 'chai';
 import { settings } from '../../config/defaults.js';
 import { SECRETS_KEY_FILE } from '../../src/config/secrets-key.js';
 import { VIEWS_DIR } from '../../src/http/views.js';
-import { SERVER_ENTRY, spawnGatehouse } from '../support/process.js';
+import { SERVER_ARGUMENTS, SERVER_ENTRY, spawnGatehouse } from '../support/process.js';
+import { SERVER_NODE_OPTIONS } from '../../src/supported-runtime.js';
 import { freePort, skipBecause, tempDir } from '../support/server.js';
 import { sleep, until } from '../support/waiting.js';
 import { parseYamlSubset, type YamlMap, type YamlValue } from '../support/yaml-subset.js';
@@ -137,13 +138,16 @@ describe('packaging: the Dockerfile', () => {
     expect(user).not.to.match(/^(root|0)(:|$)/);
   });
 
-  it('runs the production command, `node` with the file the suite and `npm start` run, as PID 1 (exec form: no shell)', async () => {
+  it('runs the production command, `node` with the options and the file the suite and `npm start` run, as PID 1 (exec form: no shell)', async () => {
     const cmd = all(runtime, 'CMD');
     expect(cmd).to.have.length(1);
-    expect(execForm(cmd[0]!.args)).to.deep.equal(['node', SERVER_ENTRY]);
+    expect(execForm(cmd[0]!.args)).to.deep.equal(['node', ...SERVER_ARGUMENTS]);
     expect(all(runtime, 'ENTRYPOINT'), 'no ENTRYPOINT in front of it').to.have.length(0);
     const scripts = (JSON.parse(await readFile('package.json', 'utf8')) as { scripts: Record<string, string> }).scripts;
-    expect(scripts.start).to.equal(`exec node ${SERVER_ENTRY}`);
+    expect(scripts.start).to.equal(`exec node ${SERVER_ARGUMENTS.join(' ')}`);
+    // The in-process servers of the test suite run as the production ones do.
+    const mocha = JSON.parse(await readFile('.mocharc.json', 'utf8')) as { 'node-option'?: string[] };
+    expect((mocha['node-option'] ?? []).map((option) => `--${option}`)).to.include.members([...SERVER_NODE_OPTIONS]);
     expect(all(runtime, 'STOPSIGNAL').map((s) => s.args)).to.deep.equal(['SIGTERM']);
   });
 

@@ -1,9 +1,13 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import { freePort } from './server.js';
+import { SERVER_NODE_OPTIONS } from '../../src/supported-runtime.js';
 
 /** The production command's entry point (package.json `start`, the Dockerfile's CMD, the systemd unit). */
 export const SERVER_ENTRY = 'dist/src/server.js';
+
+/** Node's arguments for the server, as `npm start` and the image give them. */
+export const SERVER_ARGUMENTS = [...SERVER_NODE_OPTIONS, SERVER_ENTRY];
 
 /** A Gatehouse started as its own process (`node dist/src/server.js`), as operators run it. */
 export interface GatehouseProcess {
@@ -22,7 +26,7 @@ export interface GatehouseProcess {
  */
 export async function spawnGatehouse(env: Record<string, string> = {}): Promise<GatehouseProcess> {
   const port = Number(env.PORT ?? await freePort());
-  const child = spawn(process.execPath, [SERVER_ENTRY], {
+  const child = spawn(process.execPath, SERVER_ARGUMENTS, {
     env: { ...process.env, LOG_LEVEL: 'warn', ISSUER: `http://localhost:${port}`, ...env, PORT: String(port) },
     stdio: ['ignore', 'ignore', 'inherit'],
   });
