@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { freePort } from './free-port.js';
 import { basic } from './mint.js';
-import { SERVER_NODE_OPTIONS } from '../src/supported-runtime.js';
+import { serverNodeOptions } from '../src/supported-runtime.js';
 
 const run = promisify(execFile);
 const NODE = process.execPath;
@@ -32,7 +32,7 @@ async function main(): Promise<void> {
   const env = {
     ...process.env, GATEHOUSE_DATA_DIR: dataDir, PORT: String(port), ISSUER: `http://localhost:${port}`, LOG_LEVEL: 'info', WEB_CONCURRENCY: '1',
   };
-  const server = spawn(NODE, [...SERVER_NODE_OPTIONS, 'dist/src/server.js'], { env, stdio: ['ignore', 'ignore', 'inherit'] });
+  const server = spawn(NODE, [...serverNodeOptions(), 'dist/src/server.js'], { env, stdio: ['ignore', 'ignore', 'inherit'] });
   try {
     for (let i = 0; ; i += 1) {
       if (i > 600) throw new Error('server did not start');

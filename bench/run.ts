@@ -30,7 +30,7 @@ import type { UniqueLoad } from './load-unique.js';
 import { cli, load as loadOnce, startServer, type Load, type Request, type Sample, type Target } from './harness.js';
 import { basic, mintCodes, mintRefreshTokens, redemptionBody, type CodeClient } from './mint.js';
 import { hash, verify, Algorithm } from '@node-rs/argon2';
-import { SERVER_NODE_OPTIONS } from '../src/supported-runtime.js';
+import { serverNodeOptions } from '../src/supported-runtime.js';
 
 const DURATION = Number(process.env.BENCH_DURATION ?? 10);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
@@ -90,7 +90,7 @@ async function main(): Promise<void> {
   const dataDir = await mkdtemp(join(tmpdir(), 'gh-bench-'));
   const gatehouseEnv: Record<string, string> = {
     GATEHOUSE_DATA_DIR: dataDir, LOG_LEVEL: process.env.LOG_LEVEL ?? 'info', WEB_CONCURRENCY: process.env.WEB_CONCURRENCY ?? '1',
-    // More Node options for Gatehouse alone (beside SERVER_NODE_OPTIONS; the baseline runs without), e.g. --max-semi-space-size=32.
+    // More Node options for Gatehouse alone (beside serverNodeOptions(); the baseline runs without), e.g. --max-semi-space-size=32.
     ...(process.env.BENCH_GATEHOUSE_NODE_OPTIONS ? { NODE_OPTIONS: process.env.BENCH_GATEHOUSE_NODE_OPTIONS } : {}),
     // Codes are minted before a run and wait through it, as in the baseline.
     AUTHORIZATION_CODE_TTL: process.env.AUTHORIZATION_CODE_TTL ?? '600',
@@ -103,7 +103,7 @@ async function main(): Promise<void> {
   gatehouseEnv.ISSUER = `http://localhost:${gPort}`;
   const children: ChildProcess[] = [];
   try {
-    const gatehouse = await startServer('dist/src/server.js', gatehouseEnv, '/readyz', gPort, SERVER_NODE_OPTIONS);
+    const gatehouse = await startServer('dist/src/server.js', gatehouseEnv, '/readyz', gPort, serverNodeOptions());
     children.push(gatehouse);
     const baseline = await startServer('dist/bench/baseline-server.js', {}, '/.well-known/openid-configuration', bPort);
     children.push(baseline);

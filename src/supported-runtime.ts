@@ -23,21 +23,31 @@ export function refuseUnsupportedRuntime(): void {
 }
 
 /**
- * Node options the server runs with: package.json `start`, the image's CMD
- * and the test suite (its in-process servers through .mocharc.json, the ones
- * it spawns through test/support/process.ts) pass them, and
- * test/operations/packaging.test.ts holds each to this list. oidc-provider
- * keeps each request's context in an AsyncLocalStorage; on Node 22 and 23
- * that rides on async hooks, which hook every promise the process makes, on
- * every request, Gatehouse's own routes included. AsyncContextFrame, Node
- * 24's default, carries the context with the continuation instead (measured
- * in docs/performance.md). Only for Node 22 and 23: later ones have it.
+ * Node options the server runs with on Node 22 and 23: `npm start` (through
+ * server-node-options.ts), the image's CMD and the test suite (its
+ * in-process servers through .mocharc.json, the ones it spawns through
+ * test/support/process.ts) pass them, and test/operations/packaging.test.ts
+ * holds each to this list. oidc-provider keeps each request's context in an
+ * AsyncLocalStorage; on Node 22 and 23 that rides on async hooks, which hook
+ * every promise the process makes, on every request, Gatehouse's own routes
+ * included. AsyncContextFrame carries the context with the continuation
+ * instead (measured in docs/performance.md). It came in 22.7; Node 24 made
+ * it the default and no longer knows the option (it would refuse to start).
  */
 export const SERVER_NODE_OPTIONS = ['--experimental-async-context-frame'] as const;
 
+/** The options a server on this Node.js is started with: SERVER_NODE_OPTIONS from 22.7 to 23, none before or after. */
+export function serverNodeOptions(version: string = process.versions.node): string[] {
+  const [major = 0, minor = 0] = version.split('.').map(Number);
+  return (major === 22 && minor >= 7) || major === 23 ? [...SERVER_NODE_OPTIONS] : [];
+}
+
+/** An option as Node reads it: `_` and `-` are the same in its name. */
+const optionName = (option: string) => option.split('=')[0]!.replace(/_/g, '-');
+
 /**
  * The server options this process was started without, where its Node.js
- * needs them (22 and 23). An option turned off on purpose
+ * takes them. An option turned off on purpose
  * (`--no-experimental-async-context-frame`, in the arguments or
  * NODE_OPTIONS) is not missing: that is the operator's way out.
  */
@@ -45,6 +55,6 @@ export function missingServerNodeOptions(
   version: string = process.versions.node,
   given: readonly string[] = [...process.execArgv, ...(process.env.NODE_OPTIONS ?? '').split(/\s+/)],
 ): string[] {
-  if (Number(version.split('.')[0]) >= 24) return [];
-  return SERVER_NODE_OPTIONS.filter((option) => !given.includes(option) && !given.includes(option.replace(/^--/, '--no-')));
+  const named = new Set(given.map(optionName));
+  return serverNodeOptions(version).filter((option) => !named.has(option) && !named.has(option.replace(/^--/, '--no-')));
 }

@@ -1,13 +1,15 @@
 import { execFile, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { readFile, rm } from 'node:fs/promises';
+import { readdir, readFile, rm } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { expect } from 'chai';
 import { CLI_ENTRY } from './support/built-cli.js';
 import { SERVER_ENTRY } from './support/process.js';
 import { restartableEnv, skipBecause, storageMode } from './support/server.js';
 import { sleep } from './support/waiting.js';
-import { missingServerNodeOptions, SERVER_NODE_OPTIONS, unsupportedRuntime } from '../src/supported-runtime.js';
+import { missingServerNodeOptions, SERVER_NODE_OPTIONS, serverNodeOptions, unsupportedRuntime } from '../src/supported-runtime.js';
 
 const run = promisify(execFile);
 
@@ -34,16 +36,37 @@ describe('the Node.js Gatehouse runs on', () => {
 });
 
 describe('the Node options the server runs with', () => {
-  it('are asked of Node 22 and 23 only, and an option turned off on purpose is not missing', () => {
+  it('are given from Node 22.7 to 23 only: Node 24 has them by default and refuses them, 22.6 does not know them', () => {
+    expect(serverNodeOptions('22.23.3')).to.deep.equal([...SERVER_NODE_OPTIONS]);
+    expect(serverNodeOptions('22.7.0')).to.deep.equal([...SERVER_NODE_OPTIONS]);
+    expect(serverNodeOptions('23.11.1')).to.deep.equal([...SERVER_NODE_OPTIONS]);
+    expect(serverNodeOptions('22.6.0')).to.deep.equal([]);
+    expect(serverNodeOptions('24.0.0')).to.deep.equal([]);
+    expect(serverNodeOptions('25.2.1')).to.deep.equal([]);
+  });
+
+  it('are missing unless given, in either spelling Node reads; one turned off on purpose is not missing', () => {
     expect(missingServerNodeOptions('22.23.3', [])).to.deep.equal([...SERVER_NODE_OPTIONS]);
     expect(missingServerNodeOptions('23.1.0', ['--max-old-space-size=512'])).to.deep.equal([...SERVER_NODE_OPTIONS]);
     expect(missingServerNodeOptions('22.23.3', [...SERVER_NODE_OPTIONS])).to.deep.equal([]);
+    expect(missingServerNodeOptions('22.23.3', ['--experimental_async_context_frame'])).to.deep.equal([]);
     expect(missingServerNodeOptions('22.23.3', SERVER_NODE_OPTIONS.map((option) => option.replace(/^--/, '--no-')))).to.deep.equal([]);
+    expect(missingServerNodeOptions('22.23.3', ['--no_experimental_async_context_frame'])).to.deep.equal([]);
     expect(missingServerNodeOptions('24.0.0', [])).to.deep.equal([]);
   });
 
   it('are what the test process itself runs with (its in-process servers run as `npm start` does)', () => {
     expect(missingServerNodeOptions()).to.deep.equal([]);
+  });
+
+  it('are given to every server the suite spawns (only this file starts one without, on purpose)', async () => {
+    const here = fileURLToPath(import.meta.url);
+    const testRoot = dirname(here);
+    const files = (await readdir(testRoot, { recursive: true })).filter((file) => file.endsWith('.test.js')).map((file) => join(testRoot, file));
+    const bare = /spawn\((process\.execPath|NODE), \[(SERVER_ENTRY|'dist\/src\/server\.js')\]/;
+    const offenders = [];
+    for (const file of files) if (file !== here && bare.test(await readFile(file, 'utf8'))) offenders.push(file);
+    expect(offenders, 'spawn the server with SERVER_ARGUMENTS (test/support/process.ts)').to.deep.equal([]);
   });
 
   /** `node dist/src/server.js` without the options (as a unit running /usr/bin/node does): its output, and its workers' command lines. */

@@ -5,6 +5,7 @@ import { freePort } from '../support/server.js';
 import { sleep } from '../support/waiting.js';
 import { isoTime } from '../../src/observability/logger.js';
 import { embeddedDataDir } from '../support/embedded-data.js';
+import { SERVER_ARGUMENTS } from '../support/process.js';
 
 /**
  * Starts a server whose stdout the test reads, waits until `until` matches
@@ -15,7 +16,7 @@ import { embeddedDataDir } from '../support/embedded-data.js';
 async function serverOutput(env: Record<string, string>, until: RegExp, meanwhile?: (port: number) => Promise<void>, withinMs = 20_000): Promise<{ text: string; ms: number }> {
   const dataDir = await embeddedDataDir();
   const port = await freePort();
-  const child = spawn(process.execPath, ['dist/src/server.js'], {
+  const child = spawn(process.execPath, SERVER_ARGUMENTS, {
     env: { ...process.env, DATABASE_URL: '', REDIS_URL: '', PORT: String(port), GATEHOUSE_DATA_DIR: dataDir, LOG_LEVEL: 'info', ...env },
     stdio: ['ignore', 'pipe', 'inherit'],
   });

@@ -9,6 +9,7 @@ import { ValidationError } from '../../src/errors/app-error.js';
 import { basicAuth, postForm, send } from '../support/http.js';
 import { freePort, restartableEnv, startTestServer, storageMode, type TestServer } from '../support/server.js';
 import { embeddedDataDir } from '../support/embedded-data.js';
+import { SERVER_ARGUMENTS } from '../support/process.js';
 
 async function ready(url: string, child: ChildProcess): Promise<void> {
   for (let i = 0; i < 150; i += 1) {
@@ -92,7 +93,7 @@ describe('processes', () => {
     if (storageMode.postgres) this.skip(); // the same path is exercised with PostgreSQL by the workers test
     const dataDir = await embeddedDataDir();
     const port = await freePort();
-    const child = spawn(process.execPath, ['dist/src/server.js'], {
+    const child = spawn(process.execPath, SERVER_ARGUMENTS, {
       env: { ...process.env, PORT: String(port), GATEHOUSE_DATA_DIR: dataDir, LOG_LEVEL: 'warn' }, stdio: ['ignore', 'ignore', 'inherit'],
     });
     try {
@@ -112,7 +113,7 @@ describe('processes', () => {
     this.timeout(60_000);
     const port = await freePort();
     const url = `http://127.0.0.1:${port}`;
-    const child = spawn(process.execPath, ['dist/src/server.js'], {
+    const child = spawn(process.execPath, SERVER_ARGUMENTS, {
       env: { ...process.env, PORT: String(port), ISSUER: `http://localhost:${port}`, WEB_CONCURRENCY: '2', LOG_LEVEL: 'warn' },
       stdio: ['ignore', 'ignore', 'inherit'],
     });

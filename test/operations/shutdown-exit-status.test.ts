@@ -5,6 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { expect } from 'chai';
 import { freePort, tempDir } from '../support/server.js';
 import { sleep } from '../support/waiting.js';
+import { serverNodeOptions } from '../../src/supported-runtime.js';
 
 // The server of this build (dist/src/server.js in CI), whatever folder the tests were compiled into.
 const SERVER_ENTRY = fileURLToPath(new URL('../../src/server.js', import.meta.url));
@@ -19,7 +20,7 @@ interface Running {
 
 async function startServer(dataDir: string, workers: string): Promise<Running> {
   const port = await freePort();
-  const child = spawn(process.execPath, [SERVER_ENTRY], {
+  const child = spawn(process.execPath, [...serverNodeOptions(), SERVER_ENTRY], {
     env: { ...process.env, PORT: String(port), ISSUER: `http://localhost:${port}`, GATEHOUSE_DATA_DIR: dataDir, LOG_LEVEL: 'info', LOG_FORMAT: 'json', WEB_CONCURRENCY: workers },
     stdio: ['ignore', 'pipe', 'pipe'],
   });

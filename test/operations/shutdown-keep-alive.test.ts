@@ -5,6 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { expect } from 'chai';
 import { freePort, tempDir } from '../support/server.js';
 import { sleep } from '../support/waiting.js';
+import { serverNodeOptions } from '../../src/supported-runtime.js';
 
 // The server of this build (dist/src/server.js in CI), whatever folder the tests were compiled into.
 const SERVER_ENTRY = fileURLToPath(new URL('../../src/server.js', import.meta.url));
@@ -51,7 +52,7 @@ describe('shutdown: a request in flight when the stop begins is answered with Co
   it('says Connection: close to the request in flight and closes its connection once answered', async () => {
     const port = await freePort();
     const url = `http://127.0.0.1:${port}`;
-    child = spawn(process.execPath, [SERVER_ENTRY], {
+    child = spawn(process.execPath, [...serverNodeOptions(), SERVER_ENTRY], {
       env: { ...process.env, PORT: String(port), ISSUER: `http://localhost:${port}`, GATEHOUSE_DATA_DIR: dataDir, LOG_LEVEL: 'warn', WEB_CONCURRENCY: '1' },
       stdio: ['ignore', 'ignore', 'inherit'],
     });

@@ -9,6 +9,7 @@ import { expect } from 'chai';
 import { freePort, skipBecause, tempDir } from '../support/server.js';
 import { sleep } from '../support/waiting.js';
 import { embeddedDataDir } from '../support/embedded-data.js';
+import { SERVER_ARGUMENTS } from '../support/process.js';
 
 // The grace period in src/server.ts (10 s for in-flight requests, 2 s more for a primary), and a margin.
 const EXIT_WITHIN_MS = 15_000;
@@ -85,7 +86,7 @@ describe('shutdown: every stop signal ends every process within the grace period
   for (const workers of process.env.DATABASE_URL ? ['1', '2'] : ['1']) {
     it(`SIGTERM to the process group of ${workers} worker(s) whose stdout reader has gone: every process exits`, async () => {
       const port = await freePort();
-      const server = spawn(process.execPath, ['dist/src/server.js'], {
+      const server = spawn(process.execPath, SERVER_ARGUMENTS, {
         env: environment(port, { WEB_CONCURRENCY: workers }), stdio: ['ignore', 'pipe', 'inherit'], detached: true,
       });
       started.push(server);
@@ -102,7 +103,7 @@ describe('shutdown: every stop signal ends every process within the grace period
   it('SIGTERM to a primary alone stops its workers too', async function () {
     if (!process.env.DATABASE_URL) skipBecause(this, 'DATABASE_URL is unset: the embedded database runs one worker');
     const port = await freePort();
-    const server = spawn(process.execPath, ['dist/src/server.js'], { env: environment(port, { WEB_CONCURRENCY: '2' }), stdio: ['ignore', 'ignore', 'inherit'] });
+    const server = spawn(process.execPath, SERVER_ARGUMENTS, { env: environment(port, { WEB_CONCURRENCY: '2' }), stdio: ['ignore', 'ignore', 'inherit'] });
     started.push(server);
     await ready(`http://127.0.0.1:${port}`, server);
     const processes = [server.pid!, ...childrenOf(server.pid!)];
@@ -146,7 +147,7 @@ describe('shutdown: keep-alive clients', function () {
 
   it('SIGTERM while keep-alive clients keep sending: every answer is whole, the last ones say Connection: close, and the process exits 0 at once', async () => {
     const port = await freePort();
-    server = spawn(process.execPath, ['dist/src/server.js'], {
+    server = spawn(process.execPath, SERVER_ARGUMENTS, {
       env: { ...process.env, PORT: String(port), ISSUER: `http://localhost:${port}`, GATEHOUSE_DATA_DIR: dataDir, LOG_LEVEL: 'warn', WEB_CONCURRENCY: '1' },
       stdio: ['ignore', 'ignore', 'inherit'],
     });
@@ -201,7 +202,7 @@ describe('start-up: a taken port', function () {
     await new Promise<void>((resolve) => blocker.listen(0, resolve));
     const { port } = blocker.address() as AddressInfo;
     try {
-      const server = spawn(process.execPath, ['dist/src/server.js'], {
+      const server = spawn(process.execPath, SERVER_ARGUMENTS, {
         env: { ...process.env, DATABASE_URL: '', REDIS_URL: '', PORT: String(port), GATEHOUSE_DATA_DIR: join(dataDir, 'fresh'), LOG_LEVEL: 'info' },
         stdio: ['ignore', 'pipe', 'pipe'],
       });
@@ -230,7 +231,7 @@ describe('start-up: one failure, one message; a store that cannot be reached is 
    * once SIGTERM has ended the wait (exit 0: nothing was cut off).
    */
   async function waitingAtStart(env: Record<string, string>, dataDir: string): Promise<{ waiting: Record<string, unknown>; output: string }> {
-    const server = spawn(process.execPath, ['dist/src/server.js'], {
+    const server = spawn(process.execPath, SERVER_ARGUMENTS, {
       env: { ...process.env, ...env, PORT: String(await freePort()), GATEHOUSE_DATA_DIR: dataDir, LOG_LEVEL: 'warn', LOG_FORMAT: 'json' },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
@@ -286,7 +287,7 @@ describe('start-up: one failure, one message; a store that cannot be reached is 
   it('a wrong SECRETS_KEY with two workers is reported once, not once per worker', async function () {
     if (!process.env.DATABASE_URL) skipBecause(this, 'DATABASE_URL is unset: the embedded database runs one worker');
     const port = await freePort();
-    const server = spawn(process.execPath, ['dist/src/server.js'], {
+    const server = spawn(process.execPath, SERVER_ARGUMENTS, {
       // A well-formed key that is not the one the suite's database was sealed with.
       env: { ...process.env, PORT: String(port), WEB_CONCURRENCY: '2', SECRETS_KEY: Buffer.alloc(32, 7).toString('base64'), LOG_LEVEL: 'silent' },
       stdio: ['ignore', 'ignore', 'pipe'],

@@ -6,6 +6,7 @@ import { pgbouncerBinary, startPgBouncer, type PgBouncer } from '../support/pgbo
 import { freePort, skipBecause, tempDir } from '../support/server.js';
 import { TcpProxy } from '../support/tcp-proxy.js';
 import { sleep } from '../support/waiting.js';
+import { serverNodeOptions } from '../../src/supported-runtime.js';
 
 // The server of this build (dist/src/server.js in CI), whatever folder the tests were compiled into.
 const SERVER_ENTRY = fileURLToPath(new URL('../../src/server.js', import.meta.url));
@@ -20,7 +21,7 @@ interface Running {
 
 function spawnServer(env: Record<string, string>): Running {
   const port = Number(env.PORT);
-  const child = spawn(process.execPath, [SERVER_ENTRY], {
+  const child = spawn(process.execPath, [...serverNodeOptions(), SERVER_ENTRY], {
     env: { ...process.env, LOG_LEVEL: 'info', LOG_FORMAT: 'json', ISSUER: `http://localhost:${port}`, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });

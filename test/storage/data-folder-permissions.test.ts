@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { expect } from 'chai';
 import { basicAuth, postForm } from '../support/http.js';
 import { freePort, restartableEnv, startTestServer, storageMode, skipBecause, tempDir, type TestServer } from '../support/server.js';
+import { SERVER_ARGUMENTS } from '../support/process.js';
 
 interface Entry { path: string; kind: 'dir' | 'file'; mode: number }
 
@@ -91,7 +92,7 @@ describe('an embedded data folder another user owns', () => {
   const OTHER = 65534;
 
   async function startIn(dataDir: string): Promise<{ code: number | null; stderr: string }> {
-    const server = spawn(process.execPath, ['dist/src/server.js'], {
+    const server = spawn(process.execPath, SERVER_ARGUMENTS, {
       env: { ...process.env, DATABASE_URL: '', REDIS_URL: '', SECRETS_KEY: '', PORT: String(await freePort()), GATEHOUSE_DATA_DIR: dataDir, LOG_LEVEL: 'silent' },
       stdio: ['ignore', 'ignore', 'pipe'],
     });

@@ -4,6 +4,7 @@ import { expect } from 'chai';
 import * as oidc from 'openid-client';
 import { authorize, discover, REDIRECT_URI } from '../support/oidc.js';
 import { freePort, restartableEnv, startTestServer, storageMode, type TestServer } from '../support/server.js';
+import { SERVER_ARGUMENTS } from '../support/process.js';
 
 const user = { username: `carol-${Date.now()}`, password: 'kept across restarts' };
 
@@ -74,7 +75,7 @@ describe('durable state', () => {
       const { clientId, clientSecret } = await registerRp(first);
       await first.services.accounts.create({ ...user, username: `${user.username}-shared` });
       const port = await freePort();
-      second = spawn(process.execPath, ['dist/src/server.js'], {
+      second = spawn(process.execPath, SERVER_ARGUMENTS, {
         env: { ...process.env, PORT: String(port), ISSUER: first.issuer, LOG_LEVEL: 'warn' },
         stdio: ['ignore', 'ignore', 'inherit'],
       });

@@ -1,13 +1,13 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import { freePort } from './server.js';
-import { SERVER_NODE_OPTIONS } from '../../src/supported-runtime.js';
+import { serverNodeOptions } from '../../src/supported-runtime.js';
 
 /** The production command's entry point (package.json `start`, the Dockerfile's CMD, the systemd unit). */
 export const SERVER_ENTRY = 'dist/src/server.js';
 
-/** Node's arguments for the server, as `npm start` and the image give them. */
-export const SERVER_ARGUMENTS = [...SERVER_NODE_OPTIONS, SERVER_ENTRY];
+/** Node's arguments for the server on this Node.js, as `npm start` and the image give them. */
+export const SERVER_ARGUMENTS = [...serverNodeOptions(), SERVER_ENTRY];
 
 /** A Gatehouse started as its own process (`node dist/src/server.js`), as operators run it. */
 export interface GatehouseProcess {
