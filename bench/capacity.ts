@@ -28,10 +28,9 @@ import { promisify } from 'node:util';
 import { Redis } from 'ioredis';
 import pg from 'pg';
 import { freePort } from './free-port.js';
-import { cli, cpuTicks, load, startServer, type Request, type Sample, type Target } from './harness.js';
+import { cli, cpuTicks, load, startGatehouseServer, type Request, type Sample, type Target } from './harness.js';
 import type { MixedLoad } from './load-mixed.js';
 import { basic, mintCodes, mintRefreshTokens, redemptionBody, type CodeClient } from './mint.js';
-import { serverNodeOptions } from '../src/supported-runtime.js';
 
 const run = promisify(execFile);
 const DURATION = Number(process.env.BENCH_DURATION ?? 10);
@@ -107,7 +106,7 @@ async function main(): Promise<void> {
   const db = new pg.Client({ connectionString: databaseUrl });
   await db.connect();
   try {
-    const first = await startServer('dist/src/server.js', env, '/readyz', ports[0]!, serverNodeOptions());
+    const first = await startGatehouseServer(env, ports[0]!);
     children.push(first);
     const node = (port: number, child: ChildProcess): Target => ({ name: `node ${port}`, url: `http://127.0.0.1:${port}`, pid: child.pid! });
     const one = node(ports[0]!, first);
@@ -183,7 +182,7 @@ async function main(): Promise<void> {
       return { nodes: targets.length, rps: result.requests.average, total: result.requests.total, p50: result.latency.p50, p99: result.latency.p99, errors: result.errors + result.non2xx, codesRedeemed: result.codesRedeemed, serverCpuSeconds: cpuSeconds };
     };
     const mixedOne = await mixed([one]);
-    const others = await Promise.all(ports.slice(1).map((port) => startServer('dist/src/server.js', { ...env, ISSUER: issuer }, '/readyz', port, serverNodeOptions())));
+    const others = await Promise.all(ports.slice(1).map((port) => startGatehouseServer({ ...env, ISSUER: issuer }, port)));
     children.push(...others);
     const mixedThree = await mixed([one, ...others.map((child, i) => node(ports[i + 1]!, child))]);
 

@@ -9,6 +9,7 @@ import { readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import type { UniqueLoad } from './load-unique.js';
+import { serverNodeOptions } from '../src/supported-runtime.js';
 
 const run = promisify(execFile);
 const NODE = process.execPath;
@@ -78,6 +79,11 @@ export async function cpuTicks(pid: number): Promise<number> {
   const children = (await readFile(`/proc/${pid}/task/${pid}/children`, 'utf8').catch(() => '')).split(' ').filter(Boolean).map(Number);
   const ticks = await Promise.all([pid, ...children].map((p) => ownTicks(p).catch(() => 0)));
   return ticks.reduce((sum, t) => sum + t, 0);
+}
+
+/** Gatehouse's server as `npm start` runs it (its Node options for this Node.js), ready once /readyz answers. */
+export function startGatehouseServer(env: Record<string, string>, port: number): Promise<ChildProcess> {
+  return startServer('dist/src/server.js', env, '/readyz', port, serverNodeOptions());
 }
 
 export function startServer(script: string, env: Record<string, string>, readyPath: string, port: number, nodeOptions: readonly string[] = []): Promise<ChildProcess> {

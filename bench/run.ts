@@ -27,10 +27,9 @@ import { cpus, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { freePort } from './free-port.js';
 import type { UniqueLoad } from './load-unique.js';
-import { cli, load as loadOnce, startServer, type Load, type Request, type Sample, type Target } from './harness.js';
+import { cli, load as loadOnce, startGatehouseServer, startServer, type Load, type Request, type Sample, type Target } from './harness.js';
 import { basic, mintCodes, mintRefreshTokens, redemptionBody, type CodeClient } from './mint.js';
 import { hash, verify, Algorithm } from '@node-rs/argon2';
-import { serverNodeOptions } from '../src/supported-runtime.js';
 
 const DURATION = Number(process.env.BENCH_DURATION ?? 10);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
@@ -90,7 +89,7 @@ async function main(): Promise<void> {
   const dataDir = await mkdtemp(join(tmpdir(), 'gh-bench-'));
   const gatehouseEnv: Record<string, string> = {
     GATEHOUSE_DATA_DIR: dataDir, LOG_LEVEL: process.env.LOG_LEVEL ?? 'info', WEB_CONCURRENCY: process.env.WEB_CONCURRENCY ?? '1',
-    // More Node options for Gatehouse alone (beside serverNodeOptions(); the baseline runs without), e.g. --max-semi-space-size=32.
+    // More Node options for Gatehouse alone (beside the server's own, see startGatehouseServer; the baseline runs without), e.g. --max-semi-space-size=32.
     ...(process.env.BENCH_GATEHOUSE_NODE_OPTIONS ? { NODE_OPTIONS: process.env.BENCH_GATEHOUSE_NODE_OPTIONS } : {}),
     // Codes are minted before a run and wait through it, as in the baseline.
     AUTHORIZATION_CODE_TTL: process.env.AUTHORIZATION_CODE_TTL ?? '600',
@@ -103,7 +102,7 @@ async function main(): Promise<void> {
   gatehouseEnv.ISSUER = `http://localhost:${gPort}`;
   const children: ChildProcess[] = [];
   try {
-    const gatehouse = await startServer('dist/src/server.js', gatehouseEnv, '/readyz', gPort, serverNodeOptions());
+    const gatehouse = await startGatehouseServer(gatehouseEnv, gPort);
     children.push(gatehouse);
     const baseline = await startServer('dist/bench/baseline-server.js', {}, '/.well-known/openid-configuration', bPort);
     children.push(baseline);

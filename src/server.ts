@@ -112,12 +112,11 @@ const REPLACEMENT_RETRY_MAX_MS = 30_000;
  * start is tried again with backoff while the others go on serving. (A store
  * that is down at start is not a failure at all: the worker waits for it.)
  */
-function runPrimary(workers: number, logger: Logger): void {
+function runPrimary(workers: number, logger: Logger, missingNodeOptions: string[]): void {
   aggregateWorkerMetrics();
   // Workers serve; started without the server's Node options (a unit or a
   // script running `node dist/src/server.js`), they get them here.
-  const missing = missingServerNodeOptions();
-  if (missing.length) cluster.setupPrimary({ execArgv: [...process.execArgv, ...missing] });
+  if (missingNodeOptions.length) cluster.setupPrimary({ execArgv: [...process.execArgv, ...missingNodeOptions] });
   let stopping = false;
   let failureReported = false;
   // Whether any worker has ever started: from then on no failure to start is a configuration error.
@@ -196,15 +195,15 @@ async function run(): Promise<void> {
   const config = loadConfig();
   const logger = createLogger(config.logLevel, undefined, logFormat(config.logFormat));
   if (cluster.isPrimary) {
+    const missing = missingServerNodeOptions();
     const workers = workerCount(config, logger);
     if (workers > 1) {
-      runPrimary(workers, logger);
+      runPrimary(workers, logger, missing);
       return;
     }
-  }
-  const missing = missingServerNodeOptions();
-  if (cluster.isPrimary && missing.length) {
-    logger.info({ node_options: missing }, 'started without the Node options npm start and the image use: each request costs more CPU (docs/performance.md)');
+    if (missing.length) {
+      logger.info({ node_options: missing }, 'started without the Node options npm start and the image use: each request costs more CPU (docs/performance.md)');
+    }
   }
   await runWorker(config, logger);
 }

@@ -61,12 +61,19 @@ const redisKinds: Array<{ name: string; connect(): Promise<RedisClient> }> = [
 
 for (const kind of redisKinds) describe(`counter store: ${kind.name} publishes its hits to every watcher`, function () {
 
-  /** A writer and a reader on connections of their own, under a prefix of the test's own. */
-  async function withWriterAndReader(test: (writer: RedisCounterStore, reader: RedisCounterStore, writing: { connection: RedisClient; prefix: string }) => Promise<void>): Promise<void> {
+  /**
+   * A writer and a reader on connections of their own, under a prefix of the
+   * test's own; `subscriberOf` makes the reader's subscription connection
+   * (the store's own default when absent).
+   */
+  async function withWriterAndReader(
+    test: (writer: RedisCounterStore, reader: RedisCounterStore, writing: { connection: RedisClient; prefix: string }) => Promise<void>,
+    subscriberOf?: (readerConnection: RedisClient) => RedisClient,
+  ): Promise<void> {
     const prefix = `gatehouse-test-${randomUUID()}:`;
     const writerConnection = await kind.connect();
     const readerConnection = await kind.connect();
-    const reader = new RedisCounterStore(readerConnection, prefix);
+    const reader = new RedisCounterStore(readerConnection, prefix, subscriberOf && (() => subscriberOf(readerConnection)));
     try {
       await test(new RedisCounterStore(writerConnection, prefix), reader, { connection: writerConnection, prefix });
     } finally {
@@ -88,35 +95,30 @@ for (const kind of redisKinds) describe(`counter store: ${kind.name} publishes i
     await until(() => seen.includes(fresh));
   }));
 
-  it('is live only once Redis has confirmed its subscription: news sent before then cannot be missed', async () => {
-    // The subscription is held back (as a cluster's subscriber connection,
-    // still opening, holds it back) while the index is read at once. The
-    // connection waits to be asked, as Gatehouse's own (lazyConnect) do.
-    const prefix = `gatehouse-test-${randomUUID()}:`;
-    const writerConnection = await kind.connect();
-    const readerConnection = await kind.connect();
-    const slowToSubscribe = () => {
-      const subscriber = readerConnection instanceof Cluster
-        ? readerConnection.duplicate([], { lazyConnect: true })
-        : readerConnection.duplicate({ lazyConnect: true });
-      const subscribe = subscriber.subscribe.bind(subscriber) as (...channels: string[]) => Promise<unknown>;
-      Object.assign(subscriber, { subscribe: async (...channels: string[]) => { await sleep(300); return subscribe(...channels); } });
-      return subscriber;
-    };
-    const reader = new RedisCounterStore(readerConnection, prefix, slowToSubscribe);
-    try {
-      const seen: string[] = [];
-      const view = reader.watch((key) => seen.push(key));
-      await until(() => view.live());
-      const fresh = randomUUID();
-      await new RedisCounterStore(writerConnection, prefix).hit(fresh, 60);
-      await until(() => seen.includes(fresh), 1500);
-    } finally {
-      await reader.close();
-      writerConnection.disconnect();
-      readerConnection.disconnect();
-    }
-  });
+  // The subscription is held back (as a cluster's subscriber connection,
+  // still opening, holds it back) while the index is read at once: on a
+  // connection that opens at once, and on one that waits to be asked, as
+  // Gatehouse's own (lazyConnect) do.
+  for (const lazyConnect of [false, true]) {
+    it(`is live only once Redis has confirmed its subscription: news sent before then cannot be missed (lazyConnect: ${lazyConnect})`, () => {
+      const slowToSubscribe = (readerConnection: RedisClient) => {
+        const subscriber = readerConnection instanceof Cluster
+          ? readerConnection.duplicate([], { lazyConnect })
+          : readerConnection.duplicate({ lazyConnect });
+        const subscribe = subscriber.subscribe.bind(subscriber) as (...channels: string[]) => Promise<unknown>;
+        Object.assign(subscriber, { subscribe: async (...channels: string[]) => { await sleep(300); return subscribe(...channels); } });
+        return subscriber;
+      };
+      return withWriterAndReader(async (writer, reader) => {
+        const seen: string[] = [];
+        const view = reader.watch((key) => seen.push(key));
+        await until(() => view.live());
+        const fresh = randomUUID();
+        await writer.hit(fresh, 60);
+        await until(() => seen.includes(fresh), 1500);
+      }, slowToSubscribe);
+    });
+  }
 
   it('tells every watcher each change with the count it left: hits, releases and clears, in order', () => withWriterAndReader(async (writer, reader) => {
     const key = randomUUID();
