@@ -1,3 +1,4 @@
+import { Cluster, type Redis } from 'ioredis';
 import type { RedisClient } from './connect.js';
 
 /** A subscription kept whole across reconnections (see followSeeded). */
@@ -6,6 +7,22 @@ export interface SeededSubscription {
   live(): boolean;
   /** Seeds again (news that could not be read may be news missed). */
   reseed(): void;
+}
+
+/**
+ * The connection `client`'s subscriptions are held on now: the client
+ * itself, or for a Cluster the one connection ioredis subscribes through, to
+ * a node of its choosing (ioredis 6's ClusterSubscriber, reached through
+ * `subscriber.getInstance()`, which its types keep private). When that node
+ * fails or leaves, ioredis opens another and subscribes it again on its own,
+ * and the Cluster says nothing: only this connection's own 'close' tells.
+ * test/adapters/seeded-subscription.test.ts fails if an ioredis release
+ * moves it.
+ */
+function subscriptionConnection(client: RedisClient): Redis | null {
+  if (!(client instanceof Cluster)) return client;
+  const inner = (client as unknown as { subscriber?: { getInstance?(): Redis | null } }).subscriber;
+  return inner?.getInstance?.() ?? null;
 }
 
 /**
@@ -18,6 +35,9 @@ export interface SeededSubscription {
  * live (`onLive` is told what the seed returned). A connection lost meanwhile
  * makes that seed count for nothing; a seed that fails (the command
  * connection may still be down) is tried again while the subscription lasts.
+ * In a Cluster the connection that holds the subscription is followed too
+ * (subscriptionConnection): ioredis replaces it without a 'close' of the
+ * Cluster's, so its loss is what starts the next seed.
  * Messages go to the subscriber's own 'message' listeners.
  */
 export function followSeeded<T>(
@@ -29,10 +49,20 @@ export function followSeeded<T>(
   // Moves on whenever the subscription drops or a seed starts.
   let epoch = 0;
   let live = false;
+  // A Cluster's subscription connections already followed (each is used once: ioredis opens a new one rather than reconnect it).
+  const followed = new WeakSet<Redis>();
   const start = async (current: number) => {
     await subscriber.subscribe(...channels);
+    // Read as the confirmation arrives: ioredis replaces the connection only on a later event.
+    const connection = subscriptionConnection(subscriber);
+    if (connection && connection !== subscriber && !followed.has(connection)) {
+      followed.add(connection);
+      connection.once('close', lost);
+      // ioredis chooses the next connection on 'end' (its listener comes first); this seed subscribes on it.
+      connection.once('end', () => { if (subscriber.status === 'ready') reseed(); });
+    }
     const seeded = await seed();
-    if (current !== epoch || subscriber.status !== 'ready') return;
+    if (current !== epoch || subscriber.status !== 'ready' || connection?.status !== 'ready') return;
     live = true;
     onLive(seeded);
   };

@@ -5,8 +5,8 @@ import type { TokenRevocation } from '../../adapters/contract.js';
 import { LocalRevocationFeed } from '../../adapters/local-revocation-feed.js';
 import type { RedisClient } from '../../adapters/redis/connect.js';
 import { RedisRevocationFeed } from '../../adapters/redis/revocation-feed.js';
-import { openSharedCluster } from '../support/payload-stores.js';
-import { clusterContractWanted } from '../support/redis-servers.js';
+import { namedSubscriberLike, openSharedCluster } from '../support/payload-stores.js';
+import { clusterContractWanted, dropConnectionsNamed } from '../support/redis-servers.js';
 import { skipBecause } from '../support/server.js';
 import { sleep, until } from '../support/waiting.js';
 
@@ -148,6 +148,31 @@ for (const kind of redisKinds) describe(`revocation feed: ${kind.name}`, functio
     await Promise.all(waiters);
     expect(watch.completeFrom()).to.not.equal(undefined);
     expect(seen).to.deep.include(missed);
+  });
+
+  it('learns, once the connection holding its subscription is replaced, of a revocation it never heard', async () => {
+    const key = newKey();
+    const command = await kind.connect();
+    connections.push(command);
+    const { connection: subscriberConnection, listedAs } = namedSubscriberLike(command, `gatehouse-test-${randomUUID()}`);
+    connections.push(subscriberConnection);
+    const feed = new RedisRevocationFeed(command, key, () => subscriberConnection);
+    feeds.push(feed);
+    const seen: TokenRevocation[] = [];
+    const watch = feed.watch((revocation) => seen.push(revocation));
+    await until(() => watch.completeFrom() !== undefined);
+
+    // Recorded, but its message goes where this watcher does not listen, as
+    // one published while the subscription moves between connections (a
+    // cluster's ioredis moves it on its own) reaches no one.
+    const unheard = token();
+    await (await openFeed(key, `${key}:elsewhere`)).publish([unheard]);
+    await sleep(200);
+    expect(jtis(seen)).to.not.include(unheard.jti);
+    // Redis drops the subscription's connection, as a failing node would.
+    expect(await dropConnectionsNamed(command, listedAs)).to.be.at.least(1);
+    await until(() => jtis(seen).includes(unheard.jti), 5000);
+    await watch.whenComplete();
   });
 });
 

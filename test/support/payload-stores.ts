@@ -64,6 +64,18 @@ export async function openSharedCluster(): Promise<Cluster> {
   return cluster;
 }
 
+/**
+ * A second connection to the Redis `like` reaches, lazy as Gatehouse's are,
+ * named `name`, and the name Redis lists the connection holding its
+ * subscriptions under: the connection itself on a single server; on a
+ * cluster, the one connection ioredis opens to a node for them.
+ */
+export function namedSubscriberLike(like: Redis | Cluster, name: string): { connection: Redis | Cluster; listedAs: string } {
+  return like instanceof Cluster
+    ? { connection: like.duplicate([], { lazyConnect: true, redisOptions: { ...like.options.redisOptions, connectionName: name } }), listedAs: `ioredis-cluster(subscriber):${name}` }
+    : { connection: like.duplicate({ lazyConnect: true, connectionName: name }), listedAs: name };
+}
+
 /** One implementation of some store to run a contract against, opened fresh. */
 export interface StoreSubject<T> {
   name: string;

@@ -2,7 +2,7 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
-import { Redis } from 'ioredis';
+import { Cluster, Redis } from 'ioredis';
 import { freePort, tempDir } from './server.js';
 
 /** Whether `redis-server` (and `redis-cli`) are installed (Debian package redis-server). */
@@ -119,6 +119,24 @@ export function nodeClient(port: number, password?: string): Redis {
   const client = new Redis({ port, host: '127.0.0.1', password, maxRetriesPerRequest: 0, retryStrategy: () => null });
   client.on('error', () => {});
   return client;
+}
+
+/**
+ * Has Redis close every client connection named `name` (CLIENT KILL), on
+ * each node of a cluster: the connection drops as it would were its node to
+ * fail, and the client learns of it only from its socket. Returns how many.
+ */
+export async function dropConnectionsNamed(client: Redis | Cluster, name: string): Promise<number> {
+  let dropped = 0;
+  for (const node of client instanceof Cluster ? client.nodes('all') : [client]) {
+    const list = await node.call('CLIENT', 'LIST') as string;
+    for (const line of list.split('\n')) {
+      const fields = new Map(line.split(' ').map((field) => [field.slice(0, field.indexOf('=')), field.slice(field.indexOf('=') + 1)]));
+      if (fields.get('name') !== name) continue;
+      dropped += Number(await node.call('CLIENT', 'KILL', 'ID', fields.get('id')!));
+    }
+  }
+  return dropped;
 }
 
 export interface RedisClusterProcesses {
