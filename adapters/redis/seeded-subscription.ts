@@ -37,7 +37,8 @@ function subscriptionConnection(client: RedisClient): Redis | null {
  * connection may still be down) is tried again while the subscription lasts.
  * In a Cluster the connection that holds the subscription is followed too
  * (subscriptionConnection): ioredis replaces it without a 'close' of the
- * Cluster's, so its loss is what starts the next seed.
+ * Cluster's, so its loss is what starts the next seed, and the subscription
+ * is not live from the moment another connection has taken its place.
  * Messages go to the subscriber's own 'message' listeners.
  */
 export function followSeeded<T>(
@@ -49,20 +50,25 @@ export function followSeeded<T>(
   // Moves on whenever the subscription drops or a seed starts.
   let epoch = 0;
   let live = false;
+  // The connection the live subscription is held on (a Cluster's changes under it).
+  let holding: Redis | null = null;
   // A Cluster's subscription connections already followed (each is used once: ioredis opens a new one rather than reconnect it).
   const followed = new WeakSet<Redis>();
   const start = async (current: number) => {
+    // The connection this SUBSCRIBE goes to (a Cluster routes it to the one of the moment).
+    const target = subscriptionConnection(subscriber);
     await subscriber.subscribe(...channels);
-    // Read as the confirmation arrives: ioredis replaces the connection only on a later event.
-    const connection = subscriptionConnection(subscriber);
-    if (connection && connection !== subscriber && !followed.has(connection)) {
-      followed.add(connection);
-      connection.once('close', lost);
+    // Replaced while the confirmation was on its way: the new one may not hold the channels.
+    if (subscriptionConnection(subscriber) !== target || !target) throw new Error('the subscription connection changed');
+    if (target !== subscriber && !followed.has(target)) {
+      followed.add(target);
+      target.once('close', lost);
       // ioredis chooses the next connection on 'end' (its listener comes first); this seed subscribes on it.
-      connection.once('end', () => { if (subscriber.status === 'ready') reseed(); });
+      target.once('end', () => { if (subscriber.status === 'ready') reseed(); });
     }
     const seeded = await seed();
-    if (current !== epoch || subscriber.status !== 'ready' || connection?.status !== 'ready') return;
+    if (current !== epoch || subscriber.status !== 'ready' || target.status !== 'ready') return;
+    holding = target;
     live = true;
     onLive(seeded);
   };
@@ -82,5 +88,9 @@ export function followSeeded<T>(
   // connected or connecting says so, which changes nothing here.
   if (subscriber.status === 'ready') reseed();
   else subscriber.connect().catch(() => {});
-  return { live: () => live, reseed };
+  return {
+    // A Cluster may replace the connection before the old one's 'close' (a node that left): not live from that moment.
+    live: () => live && holding !== null && subscriptionConnection(subscriber) === holding && holding.status === 'ready',
+    reseed,
+  };
 }

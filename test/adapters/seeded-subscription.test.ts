@@ -5,6 +5,7 @@ import type { RedisClient } from '../../adapters/redis/connect.js';
 import { followSeeded } from '../../adapters/redis/seeded-subscription.js';
 import { namedSubscriberLike, openSharedCluster } from '../support/payload-stores.js';
 import { clusterContractWanted, dropConnectionsNamed } from '../support/redis-servers.js';
+import { skipBecause } from '../support/server.js';
 import { until } from '../support/waiting.js';
 
 /** Each kind of Redis the environment offers: a single server (REDIS_URL), a cluster (TEST_REDIS_CLUSTER=1). */
@@ -18,7 +19,13 @@ for (const kind of redisKinds) describe(`seeded subscription: ${kind.name}`, fun
   beforeEach(() => { opened = []; });
   afterEach(() => { for (const connection of opened) connection.disconnect(); });
 
-  it('seeds again whenever the connection holding its subscription drops, and hears news on the one that replaces it', async () => {
+  /**
+   * A seeded subscription to a channel of the test's own, on a connection
+   * of its own (named: see namedSubscriberLike), live; `other` is a second
+   * connection for the test's own commands, `seeds` counts the seeds and
+   * `heard` the messages.
+   */
+  async function liveSubscription() {
     const channel = `gatehouse-test-${randomUUID()}`;
     const other = await kind.connect();
     opened.push(other);
@@ -26,17 +33,41 @@ for (const kind of redisKinds) describe(`seeded subscription: ${kind.name}`, fun
     opened.push(connection);
     const heard: string[] = [];
     connection.on('message', (_channel: string, message: string) => heard.push(message));
-    let seeds = 0;
-    const following = followSeeded(connection, [channel], async () => { seeds += 1; });
+    const counted = { seeds: 0 };
+    const following = followSeeded(connection, [channel], async () => { counted.seeds += 1; });
     await until(() => following.live());
-    expect(seeds).to.equal(1);
+    return { channel, other, connection, listedAs, heard, counted, following };
+  }
+
+  it('seeds again whenever the connection holding its subscription drops, and hears news on the one that replaces it', async () => {
+    const { channel, other, listedAs, heard, counted, following } = await liveSubscription();
+    expect(counted.seeds).to.equal(1);
 
     // Redis drops the subscription's connection, as a failing node would (a
     // cluster's subscriber then moves to some node without a word of the
     // Cluster's): news published meanwhile is lost, and only a seed makes up for it.
     expect(await dropConnectionsNamed(other, listedAs), 'the subscription’s connection found and dropped').to.be.at.least(1);
-    await until(() => seeds === 2 && following.live(), 5000);
+    await until(() => counted.seeds >= 2 && following.live(), 5000);
     await other.publish(channel, 'after the drop');
     await until(() => heard.includes('after the drop'));
+  });
+
+  it('is not live from the moment a cluster moves its subscription to another node, and is again once seeded there', async function () {
+    if (kind.name !== 'Redis Cluster') skipBecause(this, 'only a cluster moves its subscription between nodes');
+    const { channel, other, connection, heard, counted, following } = await liveSubscription();
+
+    // ioredis's own news that the subscriber's node left the cluster (the
+    // slot map no longer has it): it opens another connection at once and
+    // closes this one later, when its socket is done.
+    const internals = connection as unknown as {
+      subscriber: { getInstance(): Redis };
+      connectionPool: { emit(event: string, redis: unknown, key: string): void };
+    };
+    const { host, port } = internals.subscriber.getInstance().options;
+    internals.connectionPool.emit('-node', undefined, `${host}:${port}`);
+    expect(following.live(), 'news published now may be lost').to.equal(false);
+    await until(() => counted.seeds >= 2 && following.live(), 5000);
+    await other.publish(channel, 'on the new node');
+    await until(() => heard.includes('on the new node'));
   });
 });
