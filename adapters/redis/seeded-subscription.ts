@@ -25,6 +25,9 @@ function subscriptionConnection(client: RedisClient): Redis | null {
   return inner?.getInstance?.() ?? null;
 }
 
+/** How often a live subscription asks its connection for an answer, and how long it waits for one. */
+const HEARTBEAT_MS = 2000;
+
 /**
  * Follows `channels` on a connection of its own without missing news.
  * Whatever is published while nothing is subscribed is lost, so after every
@@ -39,6 +42,12 @@ function subscriptionConnection(client: RedisClient): Redis | null {
  * (subscriptionConnection): ioredis replaces it without a 'close' of the
  * Cluster's, so its loss is what starts the next seed, and the subscription
  * is not live from the moment another connection has taken its place.
+ * A subscription that hears nothing cannot tell quiet from a connection that
+ * stopped answering (a network partition, a frozen node: TCP keepalive takes
+ * minutes to notice), so a live one sends a PING every HEARTBEAT_MS on the
+ * connection that holds it; one not answered within HEARTBEAT_MS makes it
+ * not live and drops that connection, for ioredis to open another (to
+ * another node, in a Cluster), where it is subscribed and seeded again.
  * Messages go to the subscriber's own 'message' listeners.
  */
 export function followSeeded<T>(
@@ -80,6 +89,21 @@ export function followSeeded<T>(
     });
   };
   const lost = () => { epoch += 1; live = false; };
+  let pinging = false;
+  const heartbeat = setInterval(() => {
+    const connection = holding;
+    if (!live || !connection || pinging) return;
+    pinging = true;
+    const silent = setTimeout(() => {
+      if (holding !== connection || !live) return;
+      lost();
+      // A single server's connection reconnects; a Cluster's is replaced by ioredis ('end' above).
+      connection.disconnect(connection === subscriber);
+    }, HEARTBEAT_MS).unref();
+    // Only an answer clears the timer: a refusal (a command timeout) is silence too.
+    connection.ping().then(() => clearTimeout(silent), () => {}).finally(() => { pinging = false; });
+  }, HEARTBEAT_MS).unref();
+  subscriber.once('end', () => clearInterval(heartbeat));
   subscriber.on('error', () => {});
   subscriber.on('ready', reseed);
   subscriber.on('close', lost);

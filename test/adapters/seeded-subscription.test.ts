@@ -4,9 +4,9 @@ import { Redis } from 'ioredis';
 import type { RedisClient } from '../../adapters/redis/connect.js';
 import { followSeeded } from '../../adapters/redis/seeded-subscription.js';
 import { namedSubscriberLike, openSharedCluster } from '../support/payload-stores.js';
-import { clusterContractWanted, dropConnectionsNamed } from '../support/redis-servers.js';
+import { clusterContractWanted, dropConnectionsNamed, redisBinariesPresent, startRedis } from '../support/redis-servers.js';
 import { skipBecause } from '../support/server.js';
-import { until } from '../support/waiting.js';
+import { sleep, until } from '../support/waiting.js';
 
 /** Each kind of Redis the environment offers: a single server (REDIS_URL), a cluster (TEST_REDIS_CLUSTER=1). */
 const redisKinds: Array<{ name: string; connect(): Promise<RedisClient> }> = [
@@ -69,5 +69,35 @@ for (const kind of redisKinds) describe(`seeded subscription: ${kind.name}`, fun
     await until(() => counted.seeds >= 2 && following.live(), 5000);
     await other.publish(channel, 'on the new node');
     await until(() => heard.includes('on the new node'));
+  });
+});
+
+describe('seeded subscription: a Redis that stops answering', function () {
+  it('stays live while its PINGs are answered, is not live once one is not, and is seeded again once the server answers', async function () {
+    if (!redisBinariesPresent()) skipBecause(this, 'redis-server is not installed');
+    this.timeout(40_000);
+    // A server of the test's own, frozen as a partitioned or stalled one is:
+    // its connections stay open and nothing comes back.
+    const server = await startRedis([]);
+    const connection = new Redis({ host: '127.0.0.1', port: server.port, lazyConnect: true });
+    try {
+      let seeds = 0;
+      const following = followSeeded(connection, [`gatehouse-test-${randomUUID()}`], async () => { seeds += 1; });
+      await until(() => following.live());
+      await sleep(4500);
+      expect(following.live(), 'quiet is not silence').to.equal(true);
+      expect(seeds).to.equal(1);
+
+      process.kill(server.pid, 'SIGSTOP');
+      try {
+        await until(() => !following.live(), 6000);
+      } finally {
+        process.kill(server.pid, 'SIGCONT');
+      }
+      await until(() => seeds >= 2 && following.live(), 15_000);
+    } finally {
+      connection.disconnect();
+      await server.stop();
+    }
   });
 });
