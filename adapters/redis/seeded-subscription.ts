@@ -25,8 +25,25 @@ function subscriptionConnection(client: RedisClient): Redis | null {
   return inner?.getInstance?.() ?? null;
 }
 
-/** How often a live subscription asks its connection for an answer, and how long it waits for one. */
+/** How often a live subscription asks its connection for an answer, and how long any answer may take. */
 const HEARTBEAT_MS = 2000;
+/** A timer this late says the event loop stalled (an answer may be waiting unread): no verdict. */
+const STALL_MS = 500;
+
+/**
+ * Calls `silent` unless `request` is answered within HEARTBEAT_MS (a refusal,
+ * such as a command timeout, is no answer); a timer that fires late gives
+ * no verdict, and `after` is called either way once it is over.
+ */
+function unlessAnswered(request: Promise<unknown>, silent: () => void, after: () => void = () => {}): void {
+  const sentAt = Date.now();
+  let answered = false;
+  request.then(() => { answered = true; after(); }, () => {});
+  setTimeout(() => {
+    after();
+    if (!answered && Date.now() - sentAt <= HEARTBEAT_MS + STALL_MS) silent();
+  }, HEARTBEAT_MS).unref();
+}
 
 /**
  * Follows `channels` on a connection of its own without missing news.
@@ -46,8 +63,9 @@ const HEARTBEAT_MS = 2000;
  * stopped answering (a network partition, a frozen node: TCP keepalive takes
  * minutes to notice), so a live one sends a PING every HEARTBEAT_MS on the
  * connection that holds it; one not answered within HEARTBEAT_MS makes it
- * not live and drops that connection, for ioredis to open another (to
- * another node, in a Cluster), where it is subscribed and seeded again.
+ * not live and drops that connection, for ioredis to open another (in a
+ * Cluster, to some node, possibly the same), where it is subscribed and
+ * seeded again; a SUBSCRIBE left unanswered as long drops its connection too.
  * Messages go to the subscriber's own 'message' listeners.
  */
 export function followSeeded<T>(
@@ -66,7 +84,12 @@ export function followSeeded<T>(
   const start = async (current: number) => {
     // The connection this SUBSCRIBE goes to (a Cluster routes it to the one of the moment).
     const target = subscriptionConnection(subscriber);
-    await subscriber.subscribe(...channels);
+    const subscribed = subscriber.subscribe(...channels);
+    // A connection that takes the SUBSCRIBE and never answers (a Cluster's has no command
+    // timeout; a frozen node still accepts connections) is dropped, for another.
+    // A refusal is an answer here: the attempt fails and is tried again.
+    unlessAnswered(subscribed.catch(() => {}), () => { if (current === epoch) target?.disconnect(target === subscriber); });
+    await subscribed;
     // Replaced while the confirmation was on its way: the new one may not hold the channels.
     if (subscriptionConnection(subscriber) !== target || !target) throw new Error('the subscription connection changed');
     if (target !== subscriber && !followed.has(target)) {
@@ -93,15 +116,14 @@ export function followSeeded<T>(
   const heartbeat = setInterval(() => {
     const connection = holding;
     if (!live || !connection || pinging) return;
+    const session = epoch;
     pinging = true;
-    const silent = setTimeout(() => {
-      if (holding !== connection || !live) return;
+    unlessAnswered(connection.ping(), () => {
+      if (epoch !== session || holding !== connection || !live) return;
       lost();
       // A single server's connection reconnects; a Cluster's is replaced by ioredis ('end' above).
       connection.disconnect(connection === subscriber);
-    }, HEARTBEAT_MS).unref();
-    // Only an answer clears the timer: a refusal (a command timeout) is silence too.
-    connection.ping().then(() => clearTimeout(silent), () => {}).finally(() => { pinging = false; });
+    }, () => { pinging = false; });
   }, HEARTBEAT_MS).unref();
   subscriber.once('end', () => clearInterval(heartbeat));
   subscriber.on('error', () => {});

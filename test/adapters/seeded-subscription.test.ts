@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { expect } from 'chai';
 import { Redis } from 'ioredis';
-import type { RedisClient } from '../../adapters/redis/connect.js';
+import { connectRedis, duplicateOf, type RedisClient } from '../../adapters/redis/connect.js';
 import { followSeeded } from '../../adapters/redis/seeded-subscription.js';
 import { namedSubscriberLike, openSharedCluster } from '../support/payload-stores.js';
 import { clusterContractWanted, dropConnectionsNamed, redisBinariesPresent, startRedis } from '../support/redis-servers.js';
@@ -73,18 +73,20 @@ for (const kind of redisKinds) describe(`seeded subscription: ${kind.name}`, fun
 });
 
 describe('seeded subscription: a Redis that stops answering', function () {
-  it('stays live while its PINGs are answered, is not live once one is not, and is seeded again once the server answers', async function () {
+  it('stays live while its PINGs are answered, is not live once one is not, and is seeded again once the server answers (a connection as Gatehouse makes it)', async function () {
     if (!redisBinariesPresent()) skipBecause(this, 'redis-server is not installed');
     this.timeout(40_000);
     // A server of the test's own, frozen as a partitioned or stalled one is:
     // its connections stay open and nothing comes back.
     const server = await startRedis([]);
-    const connection = new Redis({ host: '127.0.0.1', port: server.port, lazyConnect: true });
+    // Connected as Gatehouse connects (command timeouts, bounded retries, auto-pipelining).
+    const commands = await connectRedis({ kind: 'single', url: `redis://127.0.0.1:${server.port}` });
+    const connection = duplicateOf(commands);
     try {
       let seeds = 0;
       const following = followSeeded(connection, [`gatehouse-test-${randomUUID()}`], async () => { seeds += 1; });
       await until(() => following.live());
-      await sleep(4500);
+      await sleep(6500);
       expect(following.live(), 'quiet is not silence').to.equal(true);
       expect(seeds).to.equal(1);
 
@@ -97,6 +99,7 @@ describe('seeded subscription: a Redis that stops answering', function () {
       await until(() => seeds >= 2 && following.live(), 15_000);
     } finally {
       connection.disconnect();
+      commands.disconnect();
       await server.stop();
     }
   });

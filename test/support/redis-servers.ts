@@ -124,18 +124,21 @@ export function nodeClient(port: number, password?: string): Redis {
 /**
  * Has Redis close every client connection named `name` (CLIENT KILL), on
  * each node of a cluster: the connection drops as it would were its node to
- * fail, and the client learns of it only from its socket. Returns how many.
+ * fail, and the client learns of it only from its socket. Every node is
+ * listed before any connection is closed, so a connection opened to replace
+ * one closed here is left alone. Returns how many were closed.
  */
 export async function dropConnectionsNamed(client: Redis | Cluster, name: string): Promise<number> {
-  let dropped = 0;
+  const named: Array<{ node: Redis; id: string }> = [];
   for (const node of client instanceof Cluster ? client.nodes('all') : [client]) {
     const list = await node.call('CLIENT', 'LIST') as string;
     for (const line of list.split('\n')) {
       const fields = new Map(line.split(' ').map((field) => [field.slice(0, field.indexOf('=')), field.slice(field.indexOf('=') + 1)]));
-      if (fields.get('name') !== name) continue;
-      dropped += Number(await node.call('CLIENT', 'KILL', 'ID', fields.get('id')!));
+      if (fields.get('name') === name) named.push({ node, id: fields.get('id')! });
     }
   }
+  let dropped = 0;
+  for (const { node, id } of named) dropped += Number(await node.call('CLIENT', 'KILL', 'ID', id));
   return dropped;
 }
 
