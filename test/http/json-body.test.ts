@@ -50,6 +50,22 @@ describe('JSON request bodies: a name given twice, half a surrogate pair', () =>
     }
   });
 
+  it('a body nesting deeper than 64 levels is a 400 in the endpoint’s own shape, however deep, with or without escapes', async () => {
+    const nested = (levels: number) => `${'['.repeat(levels)}${']'.repeat(levels)}`;
+    for (const endpoint of endpoints()) {
+      const malformed = await json(endpoint.path, '{', endpoint.headers);
+      // 64 levels pass the parse (the endpoint then answers as it does to any unknown field).
+      const shallow = await json(endpoint.path, `{"deep":${nested(63)}}`, endpoint.headers);
+      expect(shallow.text, endpoint.name).to.not.include('nests deeper');
+      for (const body of [`{"deep":${nested(64)}}`, `{"deep":${nested(2_000)}}`, `{"note":"\\n","deep":${nested(64)}}`]) {
+        const reply = await json(endpoint.path, body, endpoint.headers);
+        expect(reply.status, `${endpoint.name}: ${reply.text}`).to.equal(400);
+        expect(shapeOf(reply), endpoint.name).to.deep.equal(shapeOf(malformed));
+        expect(reply.text, endpoint.name).to.include('nests deeper than 64 levels');
+      }
+    }
+  });
+
   it('a well-formed pair (an emoji written as two escapes) is text like any other', async () => {
     const reply = await json('/api/v1.1/oauth/token', `{"grant_type":"client_credentials","client_id":"${clientId}","client_secret":"${clientSecret}","scope":"*","note":"\\ud83d\\ude00"}`);
     expect(reply.status, reply.text).to.equal(200);
