@@ -56,6 +56,17 @@ for (const kind of redisKinds) describe(`revocation feed: ${kind.name}`, functio
     return feed;
   }
 
+  /** A feed on `command` whose subscription goes over `subscriberConnection`, watched until its view is complete; `seen` is what it told. */
+  async function completeWatch(key: string, command: RedisClient, subscriberConnection: RedisClient) {
+    connections.push(command, subscriberConnection);
+    const feed = new RedisRevocationFeed(command, key, () => subscriberConnection);
+    feeds.push(feed);
+    const seen: TokenRevocation[] = [];
+    const watch = feed.watch((revocation) => seen.push(revocation));
+    await until(() => watch.completeFrom() !== undefined);
+    return { watch, seen };
+  }
+
   it('seeds a watcher with the revocations recorded before it, then delivers each new one from any process', async () => {
     const key = newKey();
     const writer = await openFeed(key);
@@ -126,14 +137,7 @@ for (const kind of redisKinds) describe(`revocation feed: ${kind.name}`, functio
     if (kind.name !== 'Redis') skipBecause(this, 'it drops a single server\'s subscriber connection');
     const key = newKey();
     const subscriberConnection = new Redis(process.env.REDIS_URL!, { lazyConnect: true });
-    connections.push(subscriberConnection);
-    const command = new Redis(process.env.REDIS_URL!);
-    connections.push(command);
-    const feed = new RedisRevocationFeed(command, key, () => subscriberConnection);
-    feeds.push(feed);
-    const seen: TokenRevocation[] = [];
-    const watch = feed.watch((revocation) => seen.push(revocation));
-    await until(() => watch.completeFrom() !== undefined);
+    const { watch, seen } = await completeWatch(key, new Redis(process.env.REDIS_URL!), subscriberConnection);
 
     // The subscription drops (and ioredis reconnects it): a revocation
     // published meanwhile is never delivered as a message.
@@ -153,14 +157,8 @@ for (const kind of redisKinds) describe(`revocation feed: ${kind.name}`, functio
   it('learns, once the connection holding its subscription is replaced, of a revocation it never heard', async () => {
     const key = newKey();
     const command = await kind.connect();
-    connections.push(command);
     const { connection: subscriberConnection, listedAs } = namedSubscriberLike(command, `gatehouse-test-${randomUUID()}`);
-    connections.push(subscriberConnection);
-    const feed = new RedisRevocationFeed(command, key, () => subscriberConnection);
-    feeds.push(feed);
-    const seen: TokenRevocation[] = [];
-    const watch = feed.watch((revocation) => seen.push(revocation));
-    await until(() => watch.completeFrom() !== undefined);
+    const { watch, seen } = await completeWatch(key, command, subscriberConnection);
 
     // Recorded, but its message goes where this watcher does not listen, as
     // one published while the subscription moves between connections (a
