@@ -104,6 +104,16 @@ export function settleRequestScope(tiers: AdapterTiers): (scope: RequestScope, s
   };
 }
 
+/** Whether a string anywhere in `value` holds U+0000 (bounded: the provider's payloads are shallow). */
+function holdsNul(value: unknown, depth = 0): boolean {
+  if (typeof value === 'string') return value.includes('\0');
+  if (value === null || typeof value !== 'object' || depth > 8) return false;
+  for (const key in value) {
+    if (key.includes('\0') || holdsNul((value as Record<string, unknown>)[key], depth + 1)) return true;
+  }
+  return false;
+}
+
 function payloadAdapter(model: string, store: PayloadStore, tiers: AdapterTiers): Adapter {
   return {
     consume: async (id) => {
@@ -128,6 +138,13 @@ function payloadAdapter(model: string, store: PayloadStore, tiers: AdapterTiers)
       },
     } : { revokeByGrantId: (grantId: string) => store.revokeByGrantId(model, grantId) }),
     upsert: async (id, payload, expiresIn) => {
+      // A request parameter the provider keeps (state, nonce, login_hint…)
+      // with a NUL cannot be stored in PostgreSQL (jsonb), and one kept in
+      // Redis would fail later, where it is copied into a durable artifact
+      // (a code's nonce into its refresh token, after the code is spent).
+      // Refused at the first write, whatever the tier, as the malformed
+      // request it is: no OAuth parameter holds a control character.
+      if (holdsNul(payload)) throw new errors.InvalidRequest('request parameters must not contain NUL characters');
       const lifetime = expiresIn && expiresIn + (KEPT_PAST_EXPIRY[model] ?? 0);
       const held = currentScope()?.heldConsumption;
       if (held?.store === store && !held.replacement && store.consumeAndUpsert) {

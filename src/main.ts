@@ -15,6 +15,7 @@ import { DialectUsage } from './clients/dialect-usage.js';
 import { assetsRouter } from './http/assets.js';
 import { errorHandler, logUncaughtErrors, securityHeaders, uncachedUnlessSaid } from './http/error-handler.js';
 import { providerBodyChecks } from './http/raw-body.js';
+import { assertPairsParsed } from './http/parameter-count.js';
 import { healthRouter } from './http/health.js';
 import { answerAsIssuer, inOriginForm } from './http/issuer-origin.js';
 import { jwtIntrospection, jwtRevocation } from './http/jwt-token-endpoints.js';
@@ -337,9 +338,13 @@ export async function mountRoutes(services: Services, logger: Logger, internalOr
   // The provider's routes get the body checks its own reader does not make. extendProviderRoutes
   // resolves the route again: a dialect hands its request on under the provider's path.
   const checkProviderBody = providerBodyChecks();
-  provider.use((ctx, next) => (providerRoute(ctx.method, ctx.path) === undefined
-    ? uncachedUnlessSaid(ctx, () => gatehouseRoutes(ctx, next))
-    : checkProviderBody(ctx, next)));
+  provider.use((ctx, next) => {
+    // Every query, whoever reads it: one longer than the parser keeps is refused (parameter-count.ts).
+    assertPairsParsed(ctx.querystring, 'query');
+    return providerRoute(ctx.method, ctx.path) === undefined
+      ? uncachedUnlessSaid(ctx, () => gatehouseRoutes(ctx, next))
+      : checkProviderBody(ctx, next);
+  });
   // Gatehouse's extensions of the provider's endpoints, per route and in
   // order; dialects hand their requests on to these routes too.
   const throttle = clientAuthThrottle(services.limiter);

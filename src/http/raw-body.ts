@@ -2,6 +2,7 @@ import { parse as parseQuery, stringify as stringifyQuery } from 'node:querystri
 import type { Context, Middleware } from 'koa';
 import { AppError, PayloadTooLargeError, UnsupportedContentEncodingError } from '../errors/app-error.js';
 import { asClientGone, ClientGoneError } from '../errors/client-gone.js';
+import { assertPairsParsed, MOST_PAIRS, TooManyParameters } from './parameter-count.js';
 import { replayToProvider } from './provider-endpoint.js';
 
 // oidc-provider's own limit for its form-encoded endpoints.
@@ -123,6 +124,7 @@ function percentDecoded(part: string): Buffer {
  * both become é in ISO-8859-1 and both begin a sequence in UTF-8.
  */
 export function formFields(raw: Buffer, charset: BodyCharset): Record<string, string | string[]> {
+  assertPairsParsed(raw, 'body');
   const decodeURIComponent = (part: string) => decodeBytes(percentDecoded(part), charset);
   return parseQuery(raw.toString('latin1'), '&', '=', { decodeURIComponent }) as Record<string, string | string[]>;
 }
@@ -184,9 +186,17 @@ export function providerBodyChecks(): Middleware {
     refuseEncodedBody(headers);
     if (Number(headers['content-length'] ?? 0) > PROVIDER_BODY_LIMIT) throw new PayloadTooLargeError();
     if (await inProviderCharset(ctx, next)) return;
-    if (!chunked) return next();
-    const counted = countBody(ctx.req);
+    // A form long enough to hold more pairs than the provider's parser keeps
+    // has them counted as the provider reads it (almost none is that long).
+    const pairsCounted = (chunked || Number(headers['content-length']) >= MOST_PAIRS) && ctx.method === 'POST' && Boolean(ctx.is('application/x-www-form-urlencoded'));
+    if (!chunked && !pairsCounted) return next();
+    const counted = countBody(ctx.req, pairsCounted);
     await next();
+    if (counted.separators >= MOST_PAIRS) {
+      // The provider's read was stopped there and answered 400 "failed to parse": said as it is.
+      ctx.req.resume();
+      throw new TooManyParameters('body');
+    }
     if (counted.bytes > PROVIDER_BODY_LIMIT && ctx.status === 400) {
       // The rest is read and discarded, as readRaw does, so that the 413 reaches the client.
       ctx.req.resume();
@@ -195,13 +205,22 @@ export function providerBodyChecks(): Middleware {
   };
 }
 
-/** Counts the bytes read from `req` through its async iterator (how the provider reads). */
-function countBody(req: BodySource): { bytes: number } {
-  const counted = { bytes: 0 };
+/**
+ * Counts the bytes read from `req` through its async iterator (how the
+ * provider reads), and with `pairs` the `&` separators too, stopping the
+ * read (an error to the reader) once there are more pairs than are parsed.
+ */
+function countBody(req: BodySource, pairs: boolean): { bytes: number; separators: number } {
+  const counted = { bytes: 0, separators: 0 };
   const iterator = req.iterator.bind(req);
   req.iterator = (options) => (async function* count() {
     for await (const chunk of iterator(options)) {
-      counted.bytes += (chunk as Buffer).length;
+      const bytes = chunk as Buffer;
+      counted.bytes += bytes.length;
+      if (pairs) {
+        for (let at = bytes.indexOf(0x26); at !== -1; at = bytes.indexOf(0x26, at + 1)) counted.separators += 1;
+        if (counted.separators >= MOST_PAIRS) throw new TooManyParameters('body');
+      }
       yield chunk;
     }
   })();

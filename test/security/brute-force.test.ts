@@ -2,6 +2,8 @@ import { randomInt } from 'node:crypto';
 import { expect } from 'chai';
 import { basicAuth, postForm, postJson, type Reply } from '../support/http.js';
 import { FormBrowser } from '../support/form-browser.js';
+import { consoleSignIn } from '../support/console.js';
+import { DASHBOARD_CLIENT_ID } from '../../src/clients/reserved-clients.js';
 import { discover } from '../support/oidc.js';
 import { startTestServer, type TestServer } from '../support/server.js';
 import { sleep } from '../support/waiting.js';
@@ -128,6 +130,24 @@ describe('brute force and abuse: failed authentications are counted and backed o
     const refused = await attempt(client.secret);
     expectThrottled(refused, 'LOS client_secret_post');
     expect(refused.json.meta).to.include({ responseCode: 429, success: false });
+  });
+
+  it('never locks the pages out through their own client: failures on it from many addresses leave every sign-in working', async () => {
+    const admin = { username: `pages-${randomInt(1e9)}`, password: 'pages admin password' };
+    await server.services.accounts.create({ ...admin, roles: ['admin'] });
+    for (let i = 0; i < Number(LIMITS.DISTRIBUTED_FAILURE_LIMIT) + 2; i += 1) {
+      const reply = await postForm(`${server.url}/token`, { grant_type: 'client_credentials' }, { authorization: basicAuth(DASHBOARD_CLIENT_ID, 'guess'), 'x-forwarded-for': freshIp() });
+      expect(reply.status, `failure from address ${i + 1}: ${reply.text}`).to.equal(401);
+    }
+    const { page } = await consoleSignIn(server, admin);
+    expect(page.status, page.html.slice(0, 300)).to.equal(200);
+    expect(new URL(page.url).pathname).to.equal('/admin');
+    // The attacker's own address is still slowed on it.
+    const attacker = freshIp();
+    for (let i = 0; i < Number(LIMITS.CLIENT_FAILURE_LIMIT); i += 1) {
+      await postForm(`${server.url}/token`, { grant_type: 'client_credentials' }, { authorization: basicAuth(DASHBOARD_CLIENT_ID, 'guess'), 'x-forwarded-for': attacker });
+    }
+    expectThrottled(await postForm(`${server.url}/token`, { grant_type: 'client_credentials' }, { authorization: basicAuth(DASHBOARD_CLIENT_ID, 'guess'), 'x-forwarded-for': attacker }), 'the failing address');
   });
 
   it('counts failures per address across clients', async () => {

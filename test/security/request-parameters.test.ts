@@ -98,4 +98,65 @@ describe('request parameters', () => {
       expect(cc.status, cc.text).to.equal(200);
     });
   });
+
+  describe('more pairs than the parser keeps (1000): refused whole, never read in part', () => {
+    const filler = (n: number): Array<[string, string]> => Array.from({ length: n }, (_, i) => [`f${i}`, '1']);
+
+    it('refuses a token request whose repeated grant_type and scope come past the 1000th pair', async () => {
+      const reply = await postPairs('/token', [['grant_type', 'client_credentials'], ['scope', 'read'], ...filler(998), ['scope', 'openid'], ['grant_type', 'password']]);
+      expect([reply.status, reply.json.error], reply.text).to.deep.equal([400, 'invalid_request']);
+      expect(reply.json.error_description).to.include('1000');
+    });
+
+    it('still reads a form of exactly 1000 pairs', async () => {
+      const reply = await postPairs('/token', [['grant_type', 'client_credentials'], ['scope', 'read'], ...filler(998)]);
+      expect(reply.status, reply.text).to.equal(200);
+    });
+
+    it('refuses such a query at the authorization endpoint, redirecting nowhere', async () => {
+      const reply = await frontChannel(authorizationUrl(server, [...base(), ...filler(995), ['redirect_uri', 'https://evil.example.test/cb']]));
+      expect(reply.status).to.equal(400);
+      expect(reply.location).to.equal(null);
+    });
+
+    it('refuses such a form at a dialect (django-oauth-toolkit), in its shape', async () => {
+      const reply = await send(`${server.url}/auth/oauth2/token/`, {
+        headers: { 'content-type': 'application/x-www-form-urlencoded', ...auth },
+        body: formBody([['grant_type', 'client_credentials'], ['scope', 'read'], ...filler(998), ['scope', 'openid']]),
+      });
+      expect([reply.status, reply.json.error], reply.text).to.deep.equal([400, 'invalid_request']);
+    });
+  });
+
+  describe('NUL, which no store can hold: invalid_request, never a 500', () => {
+    const withNul = (name: string) => [...base().filter(([n]) => n !== name), [name, 'a\u0000b']] as Array<[string, string]>;
+
+    for (const name of ['state', 'nonce', 'login_hint', 'ui_locales']) {
+      it(`answers an authorization request whose ${name} holds NUL with invalid_request`, async () => {
+        const reply = await frontChannel(authorizationUrl(server, withNul(name)));
+        if (reply.location) {
+          expect(`${reply.location.origin}${reply.location.pathname}`).to.equal(REDIRECT_URI);
+          expect(reply.location.searchParams.get('error')).to.equal('invalid_request');
+        } else {
+          expect(reply.status, reply.html.slice(0, 300)).to.equal(400);
+        }
+      });
+    }
+
+    it('answers a pushed authorization request and an end-session request holding NUL with a 400', async () => {
+      const par = await postPairs('/request', withNul('state').filter(([n]) => n !== 'client_id'));
+      expect([par.status, par.json.error], par.text).to.deep.equal([400, 'invalid_request']);
+      const end = await frontChannel(`${server.url}/session/end?state=a%00b`);
+      expect(end.status, end.html.slice(0, 300)).to.equal(400);
+    });
+
+    it('answers a device authorization request holding NUL with invalid_request', async () => {
+      const device = await server.services.clients.create({ name: 'Param device', grantTypes: ['urn:ietf:params:oauth:grant-type:device_code'], scope: ['openid'] });
+      const reply = await send(`${server.url}/device/auth`, {
+        headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: basicAuth(device.client.clientId, device.clientSecret!) },
+        body: formBody([['scope', 'openid'], ['login_hint', 'a\u0000b']]),
+      });
+      expect([reply.status, reply.json.error], reply.text).to.deep.equal([400, 'invalid_request']);
+    });
+  });
 });
