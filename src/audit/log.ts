@@ -5,6 +5,20 @@ import { EventTally, type TallyPolicy } from './tally.js';
 
 export type { AuditEvent, AuditFilter, AuditRecord };
 
+/**
+ * The years, in UTC, an audit filter's `since` and `until` may fall in. The
+ * stores send them as ISO 8601, and PostgreSQL reads neither year 0 (nor any
+ * before it) nor a year of more than four digits (+010000).
+ */
+const AUDIT_FILTER_YEARS = { first: 1, last: 9999 } as const;
+
+/** Whether an audit filter may name `at`: a valid Date within AUDIT_FILTER_YEARS. */
+export function isAuditFilterInstant(at: Date): boolean {
+  // NaN for an invalid Date, which fails both comparisons.
+  const year = at.getUTCFullYear();
+  return year >= AUDIT_FILTER_YEARS.first && year <= AUDIT_FILTER_YEARS.last;
+}
+
 /** Who did something: an account, a client, the CLI or the system itself. */
 export interface Actor {
   actor?: string | null;

@@ -2,6 +2,7 @@ import type { Services } from '../main.js';
 import { CLIENT_SECRET_MIN_LENGTH } from '../clients/given-secrets.js';
 import { ConflictError, ValidationError } from '../errors/app-error.js';
 import { ROLES } from '../accounts/roles.js';
+import { isAuditFilterInstant } from '../audit/log.js';
 import { list, oneOf, optional, positional, required, UsageError, wholeNumber } from './arguments.js';
 import type { CliCommand, CliFlag } from './commands.js';
 import { snakeClient, snakeRecord } from './views.js';
@@ -171,6 +172,7 @@ export const CORE_COMMANDS: CliCommand[] = [
       const sinceText = optional(values, 'since');
       const since = sinceText === undefined ? undefined : new Date(sinceText);
       if (since && Number.isNaN(since.getTime())) throw new UsageError('--since must be a date, e.g. 2026-11-23 or 2026-11-23T10:00:00Z');
+      if (since && !isAuditFilterInstant(since)) throw new UsageError('--since must fall in the years 0001 to 9999 (UTC)');
       const limit = wholeNumber(values, 'limit', { min: 1, max: AUDIT_MAX_LIMIT, fallback: 50 });
       const { items } = await services.audit.list({ since, clientId: optional(values, 'client'), perPage: limit });
       // `detail` as the object it is, as /v2/audit and the console's export give it.

@@ -62,6 +62,24 @@ describe('the admin console’s Audit section (/admin/audit)', () => {
       expect(backwards.html).to.include('Correct the filter to see events.');
     });
 
+    it('says a From or Until in year 0000 is out of range, next to the field, rather than fail in the database', async () => {
+      const from = await browser.navigate(audit('?from=0000-01-01T00:00'));
+      expect(from.status, from.html.slice(0, 200)).to.equal(400);
+      expect(from.html).to.include('id="from-error" role="alert">').and.match(/id="from"[^>]*aria-invalid="true"/);
+      const until = await browser.navigate(audit('?to=0000-12-31T23:59'));
+      expect(until.status, until.html.slice(0, 200)).to.equal(400);
+      expect(until.html).to.include('id="to-error" role="alert">').and.match(/id="to"[^>]*aria-invalid="true"/);
+      expect((await browser.request(audit('/export?from=0000-01-01T00:00'))).status, 'nor exports it').to.equal(400);
+    });
+
+    it('accepts an early From still in year 0001 or later (0001-01-01T00:00, 1900-01-01T00:00)', async () => {
+      for (const from of ['0001-01-01T00:00', '1900-01-01T00:00']) {
+        const reply = await browser.navigate(audit(`?actor=${encodeURIComponent(robot)}&from=${from}`));
+        expect(reply.status, from).to.equal(200);
+        expect(reply.html, from).to.include('55 events');
+      }
+    });
+
     it('shows one event in detail, and a missing one as not found', async () => {
       const list = await browser.navigate(audit(`?actor=${encodeURIComponent(robot)}&client=robot-client-${stamp}`));
       const link = /href="(\/admin\/audit\/\d+)"/.exec(list.html)![1]!;

@@ -57,6 +57,32 @@ describe('Northstar /v2 query and body checks', () => {
       expect(future.json.data).to.deep.equal([]);
     });
 
+    it('refuses a since in year 0000 with 400 in Northstar’s shape, not a 500 from the database', async () => {
+      for (const since of ['0000-01-01', '0000-12-31T23:59:59Z']) {
+        const reply = await get(`/audit?since=${encodeURIComponent(since)}`);
+        expect(reply.status, `${since}: ${reply.text.slice(0, 200)}`).to.equal(400);
+        expect(reply.json.error, since).to.deep.include({ code: 400 });
+        expect((reply.json.error as { message: string }).message, since).to.include('since');
+      }
+    });
+
+    it('refuses a since whose zone offset lands it in year 0, or past year 9999, with 400', async () => {
+      for (const since of ['0001-01-01T00:00+05:00', '0001-01-01T04:59:59+0500', '9999-12-31T23:00:00-05:00']) {
+        const reply = await get(`/audit?since=${encodeURIComponent(since)}`);
+        expect(reply.status, `${since}: ${reply.text.slice(0, 200)}`).to.equal(400);
+        expect(reply.json.error, since).to.deep.include({ code: 400 });
+        expect((reply.json.error as { message: string }).message, since).to.include('since');
+      }
+    });
+
+    it('accepts an early since still in year 0001 or later (0001-01-01T00:00Z, 0001-01-02, 1900-01-01) with 200', async () => {
+      for (const since of ['0001-01-01T00:00:00Z', '0001-01-01T05:00+05:00', '0001-01-02', '1900-01-01']) {
+        const reply = await get(`/audit?since=${encodeURIComponent(since)}`);
+        expect(reply.status, `${since}: ${reply.text.slice(0, 200)}`).to.equal(200);
+        expect(reply.json.data, since).to.be.an('array').that.is.not.empty;
+      }
+    });
+
     it('reads a blank since as no filter, as a blank client_id', async () => {
       const reply = await get('/audit?since=&client_id=');
       expect(reply.status, reply.text.slice(0, 200)).to.equal(200);

@@ -20,6 +20,15 @@ describe('CLI: client and user commands for the day of the switch', function () 
   before(async () => { server = await startTestServer(); });
   after(() => server.stop());
 
+  it('audit --since refuses a time the audit trail cannot be searched by (year 0), as a usage error, and takes year 1', async () => {
+    for (const since of ['0000-01-01', '0001-01-01T00:00:00+05:00']) {
+      const refused = await cli('audit', '--since', since);
+      expect(refused.code, `${since}: ${refused.stderr}`).to.equal(2);
+      expect(refused.stderr).to.include('0001 to 9999');
+    }
+    expect(await ok('audit', '--since', '0001-01-02', '--limit', '1')).to.be.an('array');
+  });
+
   it('client create --client-secret keeps a secret that exists elsewhere, and refuses one shorter than 32 characters', async () => {
     const short = await cli('client', 'create', '--name', 'Short', '--grant-types', 'client_credentials', '--scope', 'read', '--client-secret', 'too-short-secret', '--json');
     expect(short.code).to.equal(1);

@@ -1,7 +1,7 @@
 import { Readable } from 'node:stream';
 import type Router from '@koa/router';
 import type { Context } from 'koa';
-import type { AuditFilter, AuditLog, AuditRecord } from '../../audit/log.js';
+import { type AuditFilter, type AuditLog, type AuditRecord, isAuditFilterInstant } from '../../audit/log.js';
 import { NotFoundError } from '../../errors/app-error.js';
 import { readPaging } from '../../paging/parameters.js';
 import { ADMIN_PATH } from '../../web/paths.js';
@@ -44,6 +44,10 @@ function readFilter(ctx: Context): { form: FilterForm; filter?: AuditFilter; err
     const at = DATETIME.test(form[name]) ? new Date(`${form[name]}Z`) : undefined;
     if (!at || Number.isNaN(at.getTime())) {
       errors[name] = ['is not a date and time (YYYY-MM-DDTHH:MM, in UTC)'];
+      return undefined;
+    }
+    if (!isAuditFilterInstant(at)) {
+      errors[name] = ['must fall in the years 0001 to 9999 (UTC)'];
       return undefined;
     }
     return at;

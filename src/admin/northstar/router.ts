@@ -11,7 +11,7 @@ import { northstarDenied, northstarErrors } from './errors.js';
 import { NORTHSTAR_GRANTS } from './grants.js';
 import { adminGate } from '../../http/admin-gate.js';
 import { type Paging, PagingError, readPaging } from '../../paging/parameters.js';
-import type { AuditLog } from '../../audit/log.js';
+import { type AuditLog, isAuditFilterInstant } from '../../audit/log.js';
 import { useErrorMapping } from '../../http/route-dispatch.js';
 
 export interface NorthstarDeps {
@@ -60,8 +60,10 @@ const ISO_8601 = /^(\d{4})-(\d\d)-(\d\d)(?:T\d\d:\d\d(?::\d\d(?:\.\d{1,9})?)?(Z|
 
 /** Whether year-month-day names a real day (Date rolls 2016-02-31 over into March). */
 function realDay(year: string, month: string, day: string): boolean {
-  const date = new Date(Date.UTC(Number(year), Number(month) - 1, Number(day)));
-  return date.getUTCMonth() === Number(month) - 1 && date.getUTCDate() === Number(day);
+  // setUTCFullYear, as Date.UTC would read years 0-99 as 1900-1999.
+  const date = new Date(0);
+  date.setUTCFullYear(Number(year), Number(month) - 1, Number(day));
+  return date.getUTCFullYear() === Number(year) && date.getUTCMonth() === Number(month) - 1 && date.getUTCDate() === Number(day);
 }
 
 /**
@@ -78,6 +80,10 @@ function sinceParameter(query: Context['query']): Date | undefined {
   const at = match && realDay(match[1]!, match[2]!, match[3]!) ? new Date(zoneless ? `${raw}Z` : raw.replace(/ (\d\d:?\d\d)$/, '+$1')) : undefined;
   if (!at || Number.isNaN(at.getTime())) {
     throw new AppError(400, 'invalid_request', 'since must be an ISO 8601 date or date and time (2016-07-07 or 2016-07-07T15:46:21+0000)');
+  }
+  // After its zone: 0001-01-01T00:00+05:00 is still in year 0.
+  if (!isAuditFilterInstant(at)) {
+    throw new AppError(400, 'invalid_request', 'since must fall in the years 0001 to 9999 (UTC)');
   }
   return at;
 }
