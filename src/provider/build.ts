@@ -31,7 +31,7 @@ export interface ProviderDeps {
   accountRole(ctx: KoaContextWithOIDC | undefined, accountId: string): Promise<string | undefined>;
   /** Where JWT access tokens are recorded so they can be revoked. */
   jwtAccessTokens: JwtAccessTokenRegistry;
-  /** Scopes flagged `warning` in the registry at start-up: never self-service (RFC 7591 registration reads this snapshot). */
+  /** Scopes flagged `warning` in the registry at start-up: never self-service (the synchronous client rules read this snapshot; registration also asks currentRestrictedScopes). */
   restrictedScopes: string[];
   /** The same, as the registry has them now: a scope restricted since start-up is never granted unseen either. */
   currentRestrictedScopes(): Promise<string[]>;
@@ -67,7 +67,7 @@ export function apiAudience(issuer: string): string {
 }
 
 /** The oidc-provider features Gatehouse turns on, each with the standard it implements. */
-function providerFeatures(views: Views, resourceIndicators: ReturnType<typeof resourceIndicatorsFeature>) {
+function providerFeatures(views: Views, resourceIndicators: ReturnType<typeof resourceIndicatorsFeature>, restrictedScopes: () => Promise<string[]>) {
   return {
     devInteractions: { enabled: false },
     clientCredentials: { enabled: true },
@@ -90,7 +90,7 @@ function providerFeatures(views: Views, resourceIndicators: ReturnType<typeof re
     registration: {
       enabled: true,
       initialAccessToken: true,
-      policies: { [REGISTRATION_POLICY]: registrationPolicy() },
+      policies: { [REGISTRATION_POLICY]: registrationPolicy({ restrictedScopes }) },
     },
     registrationManagement: { enabled: true, rotateRegistrationAccessToken: true },
     // OpenID Connect Back-Channel Logout 1.0.
@@ -345,7 +345,7 @@ export function buildProvider(config: GatehouseConfig, deps: ProviderDeps): Prov
     // @types/oidc-provider models `features` as a union keyed on experimental
     // features that trips contextual typing; the shape is checked at runtime by
     // oidc-provider's own configuration validation.
-    features: providerFeatures(deps.views, resourceIndicators) as unknown as Configuration['features'],
+    features: providerFeatures(deps.views, resourceIndicators, () => deps.currentRestrictedScopes()) as unknown as Configuration['features'],
     formats: tokenFormats(deps),
     // oidc-provider refuses outgoing calls to special-use addresses (SSRF);
     // ALLOW_LOOPBACK_CALLBACKS lifts that for loopback only, for development.

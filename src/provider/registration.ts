@@ -3,6 +3,7 @@ import type Provider from 'oidc-provider';
 import { errors } from 'oidc-provider';
 import { clientMetadataProblems, type RuleContext } from '../clients/metadata-rules.js';
 import { applicationTypeOf } from '../clients/redirect-uris.js';
+import type { FieldProblem } from '../errors/app-error.js';
 
 export const REGISTRATION_POLICY = 'gatehouse';
 const DEFAULT_SCOPE = 'openid profile email';
@@ -14,6 +15,26 @@ const SELF_SERVICE_ROUTES = new Set(['registration', 'client_update']);
 export interface ScopeRegistryView {
   names: () => string[];
   restricted: () => string[];
+}
+
+/** The scope registry as it is at the moment of asking (storage, not a start-up snapshot). */
+export interface LiveScopeRegistry {
+  restrictedScopes: () => Promise<string[]>;
+}
+
+const problemText = (problem: FieldProblem) => `${problem.field}: ${problem.message}`;
+
+/**
+ * Refuses the scopes of `metadata` that are restricted in `restricted`, in
+ * the rules' own words: the problems the rules find with the list and not
+ * without it. Every other problem is left to enforceClientRules, which
+ * reports them all at once.
+ */
+function refuseRestrictedScopes(metadata: Record<string, unknown>, restricted: string[]): void {
+  const without = new Set(clientMetadataProblems(metadata, { origin: 'self-service' }).map(problemText));
+  const added = clientMetadataProblems(metadata, { origin: 'self-service', restrictedScopes: new Set(restricted) })
+    .map(problemText).filter((text) => !without.has(text));
+  if (added.length) throw new errors.InvalidClientMetadata(added.join('; '));
 }
 
 /**
@@ -28,6 +49,9 @@ export interface ScopeRegistryView {
  *   the client's scopes. (An RFC 7592 update without it asks to delete it,
  *   §2.2, and gets the default again; oidc-provider reads null and "" there
  *   as omitted and drops them before this runs.)
+ * - no restricted scope, as the registry has them now (another process, the
+ *   CLI or a console, may have restricted one since start-up), refused with
+ *   the rules' own error.
  * - `application_type` as Gatehouse derives it (clients/redirect-uris.ts),
  *   whatever the registrant sent: a registrant that says `native` does not
  *   get the loopback port leeway a confidential client, or one with an
@@ -41,9 +65,10 @@ export interface ScopeRegistryView {
  *   the redirect URIs now, agree with how the client is read back
  *   (provider/client-application-type.ts derives it again from storage).
  */
-export function registrationPolicy() {
+export function registrationPolicy(registry: LiveScopeRegistry) {
   return async (_ctx: KoaContextWithOIDC, properties: Record<string, unknown>): Promise<void> => {
     if (properties.scope === undefined) properties.scope = DEFAULT_SCOPE;
+    refuseRestrictedScopes(properties, await registry.restrictedScopes());
     // Replaced only when it is a value the field can have: anything else is
     // the registrant's mistake, refused as oidc-provider would.
     if (properties.application_type !== undefined && !APPLICATION_TYPES.includes(properties.application_type as string)) {
@@ -62,7 +87,8 @@ export function registrationPolicy() {
  * else (a client read from storage, the client service's own check) the
  * `stored` rules do. Errors are RFC 7591 §3.2.2's: invalid_redirect_uri for a
  * redirect URI, invalid_client_metadata for the rest. Synchronous, as the
- * validator must be: the registry is the one the provider was built with.
+ * validator must be: the registry is the one the provider was built with, so
+ * registrationPolicy checks restricted scopes again against the live one.
  */
 export function enforceClientRules(ctx: KoaContextWithOIDC | undefined, metadata: Record<string, unknown>, registry: ScopeRegistryView): void {
   const route = (ctx as { oidc?: { route?: string } } | undefined)?.oidc?.route;

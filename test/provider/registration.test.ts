@@ -1,12 +1,43 @@
+import { rm } from 'node:fs/promises';
 import { expect } from 'chai';
 import * as oidc from 'openid-client';
 import { issueInitialAccessToken } from '../../src/provider/registration.js';
+import { runCli } from '../support/cli.js';
 import { postJson, send, type Reply } from '../support/http.js';
 import { REDIRECT_URI } from '../support/oidc.js';
-import { startTestServer, type TestServer } from '../support/server.js';
+import { restartableEnv, startTestServer, type TestServer } from '../support/server.js';
 
 /** Scopes that are not a string (RFC 7591 §2: "String containing a space-separated list of scope values"). */
 const NOT_A_STRING: unknown[] = [['admin'], 1, {}, [1], true, null];
+
+/** A registered client's RFC 7592 handle: its URI and its current registration access token (rotated by each update). */
+interface Registration { uri: string; clientId: string; rat: string }
+
+/** RFC 7591 registration and RFC 7592 updates at `server()`, with a new initial access token for each registration. */
+function registrationsAt(server: () => TestServer) {
+  return {
+    clientCount: async () => (await server().services.clients.list({ perPage: 1 })).total,
+    register: async (metadata: Record<string, unknown>): Promise<Reply> => {
+      const { token } = await issueInitialAccessToken(server().services.provider, 600);
+      return postJson(`${server().url}/reg`, metadata, { authorization: `Bearer ${token}` });
+    },
+    registration: (registered: Reply): Registration => ({
+      uri: (registered.json.registration_client_uri as string).replace(server().issuer, server().url),
+      clientId: registered.json.client_id as string,
+      rat: registered.json.registration_access_token as string,
+    }),
+    /** RFC 7592 §2.2: the whole new metadata, with the registration access token. */
+    update: async (handle: Registration, metadata: Record<string, unknown>): Promise<Reply> => {
+      const reply = await send(handle.uri, {
+        method: 'PUT',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${handle.rat}` },
+        body: JSON.stringify({ client_id: handle.clientId, ...metadata }),
+      });
+      if (reply.status === 200) handle.rat = reply.json.registration_access_token as string;
+      return reply;
+    },
+  };
+}
 
 /**
  * RFC 7591 registration and RFC 7592 updates: a field is absent only when it
@@ -21,28 +52,7 @@ describe('dynamic registration (RFC 7591, RFC 7592): metadata of the wrong type'
   });
   after(() => server.stop());
 
-  const clientCount = async () => (await server.services.clients.list({ perPage: 1 })).total;
-  const register = async (metadata: Record<string, unknown>): Promise<Reply> => {
-    const { token } = await issueInitialAccessToken(server.services.provider, 600);
-    return postJson(`${server.url}/reg`, metadata, { authorization: `Bearer ${token}` });
-  };
-  /** A registered client's RFC 7592 handle: its URI and its current registration access token (rotated by each update). */
-  interface Registration { uri: string; clientId: string; rat: string }
-  const registration = (registered: Reply): Registration => ({
-    uri: (registered.json.registration_client_uri as string).replace(server.issuer, server.url),
-    clientId: registered.json.client_id as string,
-    rat: registered.json.registration_access_token as string,
-  });
-  /** RFC 7592 §2.2: the whole new metadata, with the registration access token. */
-  const update = async (handle: Registration, metadata: Record<string, unknown>): Promise<Reply> => {
-    const reply = await send(handle.uri, {
-      method: 'PUT',
-      headers: { 'content-type': 'application/json', authorization: `Bearer ${handle.rat}` },
-      body: JSON.stringify({ client_id: handle.clientId, ...metadata }),
-    });
-    if (reply.status === 200) handle.rat = reply.json.registration_access_token as string;
-    return reply;
-  };
+  const { clientCount, register, registration, update } = registrationsAt(() => server);
 
   it('refuses a scope that is not a string with invalid_client_metadata, and registers nothing', async () => {
     const before = await clientCount();
@@ -109,5 +119,69 @@ describe('dynamic registration (RFC 7591, RFC 7592): metadata of the wrong type'
       expect(reply.json.error_description, what).to.equal(`${field}: ${message}`);
     }
     expect(await clientCount()).to.equal(before);
+  });
+});
+
+/**
+ * Restricted scopes (those flagged `warning`) are never self-service
+ * (SECURITY.md), including one restricted while the server runs: the CLI,
+ * another process, changes the flag in storage, and the next registration or
+ * update is judged by it.
+ */
+describe('dynamic registration (RFC 7591, RFC 7592): a scope restricted while the server runs', () => {
+  let server: TestServer;
+  let dataDir: string;
+  const stamp = Date.now();
+  // One scope per test, each known (and not restricted) when the server starts.
+  const atRegistration = `later-reg-${stamp}`;
+  const atUpdate = `later-upd-${stamp}`;
+  const restrict = async (name: string) => {
+    const changed = await runCli(server, 'scope', 'add', '--name', name, '--description', 'Reads reports', '--warning', '--replace');
+    expect(changed.code, changed.stderr).to.equal(0);
+  };
+
+  before(async () => {
+    let env: Record<string, string>;
+    ({ env, dataDir } = await restartableEnv());
+    // Registered, then a restart: the scopes are in the server's start-up lists.
+    server = await startTestServer(env);
+    for (const name of [atRegistration, atUpdate]) {
+      const added = await runCli(server, 'scope', 'add', '--name', name, '--description', 'Reads reports');
+      expect(added.code, added.stderr).to.equal(0);
+    }
+    await server.stop();
+    server = await startTestServer(env);
+  });
+  after(async () => {
+    await server?.stop();
+    await rm(dataDir, { recursive: true, force: true });
+  });
+
+  const { clientCount, register, registration, update } = registrationsAt(() => server);
+
+  it('refuses at registration a scope another process made restricted after the server started, and registers nothing', async () => {
+    const control = await register({ grant_types: ['client_credentials'], response_types: [], scope: atRegistration });
+    expect(control.status, `before it is restricted: ${control.text}`).to.equal(201);
+    await restrict(atRegistration);
+    const before = await clientCount();
+    const reply = await register({ grant_types: ['client_credentials'], response_types: [], scope: atRegistration });
+    expect(reply.status, reply.text).to.equal(400);
+    expect(reply.json.error).to.equal('invalid_client_metadata');
+    expect(reply.json.error_description).to.equal(`scope: scope ${atRegistration} needs an administrator`);
+    expect(await clientCount()).to.equal(before);
+  });
+
+  it('refuses an RFC 7592 update that adds a scope another process made restricted after the server started, leaving the client as it was', async () => {
+    const registered = await register({ grant_types: ['client_credentials'], response_types: [], scope: 'write' });
+    expect(registered.status, registered.text).to.equal(201);
+    const handle = registration(registered);
+    await restrict(atUpdate);
+    const reply = await update(handle, { grant_types: ['client_credentials'], response_types: [], scope: `write ${atUpdate}` });
+    expect(reply.status, reply.text).to.equal(400);
+    expect(reply.json.error).to.equal('invalid_client_metadata');
+    expect(reply.json.error_description).to.equal(`scope: scope ${atUpdate} needs an administrator`);
+    expect((await server.services.clients.show(handle.clientId)).scope).to.deep.equal(['write']);
+    const unchanged = await update(handle, { grant_types: ['client_credentials'], response_types: [], scope: 'write' });
+    expect(unchanged.status, `the control, with the same token: ${unchanged.text}`).to.equal(200);
   });
 });
