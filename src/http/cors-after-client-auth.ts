@@ -1,19 +1,26 @@
 import type { Middleware } from 'koa';
+import type { KoaContextWithOIDC } from 'oidc-provider';
+import { browserClientOrigin } from '../provider/cors-policy.js';
+
+interface AnsweredClient { clientAuthMethod?: string; redirectUris?: readonly string[] }
 
 /**
- * oidc-provider allows a cross-origin read of a client-authenticating
- * endpoint's answer before it knows the client, and withdraws it only once a
- * client is authenticated and refused by the CORS policy (clientBasedCORS).
- * An answer with no authenticated client (an unknown client, a wrong secret,
- * a malformed request) would so be readable by any origin. This takes the
- * permission back whenever no client was authenticated: only the pages of a
- * browser client read answers (provider/cors-policy.ts).
+ * Who may read a client-authenticating endpoint's answer from a page,
+ * decided once the request is answered. oidc-provider allows a
+ * cross-origin read before it knows the client, and Gatehouse has it
+ * decide nothing before the client is authenticated
+ * (provider/cors-policy.ts, originDecidedAfterAuthentication). So here the
+ * permission is taken back unless a client was authenticated (found, and
+ * not refused with 401 invalid_client: a wrong secret answers exactly as an
+ * unknown client does) and, when the request names an Origin, that origin
+ * is one of the client's pages (browserClientOrigin).
  */
 export const corsOnlyForAuthenticatedClients: Middleware = async (ctx, next) => {
   await next();
   if (ctx.method === 'OPTIONS' || !ctx.response.get('Access-Control-Allow-Origin')) return;
-  const client = (ctx as unknown as { oidc?: { client?: unknown } }).oidc?.client;
-  if (client) return;
+  const client = (ctx as unknown as { oidc?: { client?: AnsweredClient } }).oidc?.client;
+  const origin = ctx.get('Origin');
+  if (client && ctx.status !== 401 && (!origin || browserClientOrigin(ctx as unknown as KoaContextWithOIDC, origin, client))) return;
   ctx.remove('Access-Control-Allow-Origin');
   ctx.remove('Access-Control-Expose-Headers');
 };

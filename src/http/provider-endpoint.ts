@@ -4,7 +4,6 @@ import type { Context, Next } from 'koa';
 import type Provider from 'oidc-provider';
 import { setDialectLifetimes } from '../provider/lifetimes.js';
 import type { Dialect, DialectLifetimes } from '../request-state.js';
-import { absentIfRefusedMetadata } from '../errors/provider-error.js';
 
 /** What the provider answered, for a dialect to translate into its own shape. */
 export interface ProviderAnswer {
@@ -21,7 +20,7 @@ export interface ClientCredentials {
 export interface ProviderCall {
   route: 'token' | 'revocation' | 'introspection';
   form: Record<string, string | undefined>;
-  /** Sent as the client's registered method (Basic, or form fields for client_secret_post). */
+  /** Sent as form fields (client_secret_post), whatever the client registered. */
   credentials?: ClientCredentials;
   /** An Authorization header to pass through untouched (the client already sent Basic). */
   authorization?: string;
@@ -29,12 +28,6 @@ export interface ProviderCall {
   lifetimes?: DialectLifetimes;
   /** The dialect making the call, for logs, metrics and lifetimes. */
   dialect: Dialect;
-}
-
-/** RFC 6749 §2.3.1: form-encode id and secret before Basic encoding. */
-function basic({ clientId, clientSecret }: ClientCredentials): string {
-  const encode = (value: string) => encodeURIComponent(value).replace(/%20/g, '+');
-  return `Basic ${Buffer.from(`${encode(clientId)}:${encode(clientSecret)}`).toString('base64')}`;
 }
 
 /**
@@ -151,15 +144,15 @@ export async function callProviderEndpoint(ctx: Context, next: Next, provider: P
   const form: Record<string, string> = {};
   for (const name in call.form) if (call.form[name] !== undefined) form[name] = call.form[name];
 
-  let authorization: string | null = call.authorization ?? null;
+  const authorization: string | null = call.authorization ?? null;
   if (!authorization && call.credentials) {
-    const client = await provider.Client.find(call.credentials.clientId).catch(absentIfRefusedMetadata);
-    if (client?.clientAuthMethod === 'client_secret_post') {
-      form.client_id = call.credentials.clientId;
-      form.client_secret = call.credentials.clientSecret;
-    } else {
-      authorization = basic(call.credentials);
-    }
+    // Always in the form, whichever method the client registered (the
+    // provider takes client_secret_basic and client_secret_post for either):
+    // chosen by the stored client, the hand-off answered an unknown client,
+    // a Basic one and a post one differently (a secret Basic cannot carry,
+    // the challenge), and so told who exists.
+    form.client_id = call.credentials.clientId;
+    form.client_secret = call.credentials.clientSecret;
   }
 
   // A call through a dialect always carries lifetimes, if only none of its

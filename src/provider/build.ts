@@ -15,7 +15,7 @@ import * as tokenExchange from './grants/token-exchange.js';
 import type { TokenExchangeDeps } from './grants/token-exchange.js';
 import { CLIENT_DIALECT_LIFETIMES, dialectLifetime, isDialectLifetimes } from './lifetimes.js';
 import { pkceRequired } from './pkce-exemption.js';
-import { browserClientOrigin } from './cors-policy.js';
+import { originDecidedAfterAuthentication } from './cors-policy.js';
 import { policyRefusingNothingGrantable } from './grantable-scope.js';
 import { errorAnswers } from './error-answers.js';
 import { bitsOfOpaqueRandomness, skippingForeignRefreshTokens } from './token-values.js';
@@ -310,7 +310,7 @@ export function buildProvider(config: GatehouseConfig, deps: ProviderDeps): Prov
       requestObjectSigningAlgValues: [...ASYMMETRIC_SIGNING_ALGS],
     },
     adapter: skippingForeignRefreshTokens(withApplicationTypes(deps.adapter)),
-    clientBasedCORS: browserClientOrigin,
+    clientBasedCORS: originDecidedAfterAuthentication,
     findAccount: deps.findAccount,
     jwks: deps.jwks as Configuration['jwks'],
     cookies: {

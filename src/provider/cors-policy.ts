@@ -18,3 +18,19 @@ export function browserClientOrigin(ctx: KoaContextWithOIDC, origin: string, cli
   if (client.clientAuthMethod !== 'none' && ctx.oidc.route !== 'userinfo') return false;
   return (client.redirectUris ?? []).some((uri) => URL.parse(uri)?.origin === origin);
 }
+
+/**
+ * What oidc-provider asks (its clientBasedCORS) the moment it has found the
+ * request's client, before it checks the client's secret: always yes.
+ * Refusing there (its 400 "origin not allowed") answered a known
+ * confidential client otherwise than an unknown one (401) before any secret
+ * was checked, telling a page which clients exist. Whether the origin may
+ * read the answer is decided once the request is answered
+ * (http/cors-after-client-auth.ts, with browserClientOrigin): a request the
+ * policy refuses is still served, as it carries credentials that work from
+ * anywhere outside a browser, but its answer cannot be read there.
+ */
+export function originDecidedAfterAuthentication(): boolean {
+  return true;
+}
+

@@ -12,7 +12,10 @@ function refusal(reply: Reply): unknown {
   const body = structuredClone(reply.json);
   // The LOS envelope stamps every response with its date and a fresh id.
   if (body.meta) { delete body.meta.date; delete body.meta.responseID; }
-  return { status: reply.status, challenge: reply.headers.get('www-authenticate'), body: Object.keys(body).length ? body : reply.text };
+  return {
+    status: reply.status, challenge: reply.headers.get('www-authenticate'), body: Object.keys(body).length ? body : reply.text,
+    readableBy: reply.headers.get('access-control-allow-origin'), exposed: reply.headers.get('access-control-expose-headers'),
+  };
 }
 
 /**
@@ -25,16 +28,16 @@ describe('client authentication', () => {
   let known: Credentials;
 
   /** Each endpoint's request, as its own documents show it, with these credentials. */
-  const endpoints: Record<string, (c: Credentials) => Promise<Reply>> = {
-    'POST /token (HTTP Basic)': (c) => postForm(`${server.url}/token`, { grant_type: 'client_credentials', scope: 'read' }, { authorization: basicAuth(c.id, c.secret) }),
-    'POST /token (client_secret_post)': (c) => postForm(`${server.url}/token`, { grant_type: 'client_credentials', scope: 'read', client_id: c.id, client_secret: c.secret }),
-    'POST /token/introspection': (c) => postForm(`${server.url}/token/introspection`, { token: 'some-token' }, { authorization: basicAuth(c.id, c.secret) }),
-    'POST /token/revocation': (c) => postForm(`${server.url}/token/revocation`, { token: 'some-token' }, { authorization: basicAuth(c.id, c.secret) }),
-    'LOS POST /api/v1.1/oauth/token': (c) => postJson(`${server.url}/api/v1.1/oauth/token`, { grant_type: 'client_credentials', client_id: c.id, client_secret: c.secret, scope: '*' }),
-    'django-oauth-toolkit POST /auth/oauth2/token/': (c) => postJson(`${server.url}/auth/oauth2/token/`, { grant_type: 'password', username: 'someone', password: 'something' }, { authorization: basicAuth(c.id, c.secret) }),
-    'django-oauth-toolkit POST /auth/oauth2/revoke_token/': (c) => postJson(`${server.url}/auth/oauth2/revoke_token/`, { token: 'some-token', client_id: c.id, client_secret: c.secret }),
-    'LE POST /liveexpert/oauth/authorize': (c) => postForm(`${server.url}/liveexpert/oauth/authorize`, { grant_type: 'client_credentials', client_id: c.id, client_secret: c.secret }),
-    'Lux POST /Lux/OAuth2/access_token/': (c) => postForm(`${server.url}/Lux/OAuth2/access_token/`, { grant_type: 'authorization_code', client_id: c.id, client_secret: c.secret, code: 'some-code', redirect_uri: REDIRECT_URI }),
+  const endpoints: Record<string, (c: Credentials, h?: Record<string, string>) => Promise<Reply>> = {
+    'POST /token (HTTP Basic)': (c, h = {}) => postForm(`${server.url}/token`, { grant_type: 'client_credentials', scope: 'read' }, { authorization: basicAuth(c.id, c.secret), ...h }),
+    'POST /token (client_secret_post)': (c, h = {}) => postForm(`${server.url}/token`, { grant_type: 'client_credentials', scope: 'read', client_id: c.id, client_secret: c.secret }, h),
+    'POST /token/introspection': (c, h = {}) => postForm(`${server.url}/token/introspection`, { token: 'some-token' }, { authorization: basicAuth(c.id, c.secret), ...h }),
+    'POST /token/revocation': (c, h = {}) => postForm(`${server.url}/token/revocation`, { token: 'some-token' }, { authorization: basicAuth(c.id, c.secret), ...h }),
+    'LOS POST /api/v1.1/oauth/token': (c, h = {}) => postJson(`${server.url}/api/v1.1/oauth/token`, { grant_type: 'client_credentials', client_id: c.id, client_secret: c.secret, scope: '*' }, h),
+    'django-oauth-toolkit POST /auth/oauth2/token/': (c, h = {}) => postJson(`${server.url}/auth/oauth2/token/`, { grant_type: 'password', username: 'someone', password: 'something' }, { authorization: basicAuth(c.id, c.secret), ...h }),
+    'django-oauth-toolkit POST /auth/oauth2/revoke_token/': (c, h = {}) => postJson(`${server.url}/auth/oauth2/revoke_token/`, { token: 'some-token', client_id: c.id, client_secret: c.secret }, h),
+    'LE POST /liveexpert/oauth/authorize': (c, h = {}) => postForm(`${server.url}/liveexpert/oauth/authorize`, { grant_type: 'client_credentials', client_id: c.id, client_secret: c.secret }, h),
+    'Lux POST /Lux/OAuth2/access_token/': (c, h = {}) => postForm(`${server.url}/Lux/OAuth2/access_token/`, { grant_type: 'authorization_code', client_id: c.id, client_secret: c.secret, code: 'some-code', redirect_uri: REDIRECT_URI }, h),
   };
 
   before(async () => {
@@ -49,14 +52,31 @@ describe('client authentication', () => {
 
   after(() => server.stop());
 
+  const page = { origin: 'https://elsewhere.example.test' };
   for (const [name, call] of Object.entries(endpoints)) {
-    it(`${name}: an unknown client and a wrong secret get the same refusal, a 401`, async () => {
+    it(`${name}: an unknown client and a wrong secret get the same refusal, a 401, with the same CORS headers`, async () => {
       const unknown = refusal(await call({ id: randomUUID(), secret: known.secret }));
       const wrong = refusal(await call({ id: known.id, secret: `${known.secret.slice(0, -1)}x` }));
       expect(unknown).to.deep.equal(wrong);
       expect((wrong as { status: number }).status).to.equal(401);
       const right = await call(known);
       expect(right.status, `the right secret is not refused this way: ${right.text}`).not.to.equal(401);
+    });
+
+    it(`${name}: from a page elsewhere (Origin), an unknown client and a wrong secret get the same refusal, and the right secret is not refused before it is checked`, async () => {
+      const unknown = refusal(await call({ id: randomUUID(), secret: known.secret }, page));
+      const wrong = refusal(await call({ id: known.id, secret: `${known.secret.slice(0, -1)}x` }, page));
+      expect(unknown).to.deep.equal(wrong);
+      expect((wrong as { status: number }).status).to.equal(401);
+      const right = await call(known, page);
+      expect([right.status, right.json.error], right.text).not.to.deep.equal([400, 'invalid_request']);
+      expect(right.headers.get('access-control-allow-origin'), 'a confidential client’s answer is never readable by a page').to.equal(null);
+    });
+
+    it(`${name}: a secret HTTP Basic cannot carry (not ASCII) is refused alike for an unknown client and a known one`, async () => {
+      const unknown = refusal(await call({ id: randomUUID(), secret: `é${known.secret}` }));
+      const wrong = refusal(await call({ id: known.id, secret: `é${known.secret}` }));
+      expect(unknown).to.deep.equal(wrong);
     });
   }
 

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { Context } from 'koa';
 import { rfc6749Body } from '../../errors/rfc6749.js';
 import { dialectErrorMapping } from '../shared/dialect-errors.js';
+import { dialectChallenge } from '../shared/oauth-error.js';
 
 /**
  * The LOS API's one response shape: every answer, good or bad, is wrapped in
@@ -27,9 +28,10 @@ export function losSuccess(ctx: Context, data: { token_type: 'Bearer'; expires_i
   envelope(ctx, 200, data);
 }
 
-/** LOS errors: the RFC 6749 body inside the envelope, with the provider's challenge when it gave one. */
+/** LOS errors: the RFC 6749 body inside the envelope, with a challenge on a 401 (dialectChallenge). */
 function losError(ctx: Context, status: number, error: string, description: string, challenge?: string): void {
-  if (challenge) ctx.set('WWW-Authenticate', challenge);
+  const said = dialectChallenge(status, error, challenge);
+  if (said) ctx.set('WWW-Authenticate', said);
   envelope(ctx, status, rfc6749Body(error, description));
 }
 
