@@ -1,15 +1,19 @@
 import { errors, type KoaContextWithOIDC } from 'oidc-provider';
 
 interface Caller { clientId: string; clientAuthMethod?: string }
-interface TokenLike { clientId?: string }
+interface TokenLike { clientId?: string; kind?: string }
 
 /**
  * RFC 7662 §2.1: the caller must authenticate. A confidential client (a
- * resource server) may introspect any token; a public client, which cannot
- * authenticate, learns only about its own tokens.
+ * resource server) may introspect any access token; a public client, which
+ * cannot authenticate, learns only about its own tokens. A refresh token
+ * is only ever sent back by the client it was issued to (no resource server
+ * is given one), so only that client learns about it: to anyone else it is
+ * `active: false` (RFC 7662 §2.2, a token the caller may not know about).
  */
 export async function introspectionAllowed(_ctx: KoaContextWithOIDC, client: Caller, token: TokenLike): Promise<boolean> {
-  return client.clientAuthMethod !== 'none' || token.clientId === client.clientId;
+  if (token.clientId === client.clientId) return true;
+  return client.clientAuthMethod !== 'none' && token.kind !== 'RefreshToken';
 }
 
 /** RFC 7009 §2.1: a client may revoke only the tokens issued to it. */

@@ -86,6 +86,18 @@ describe('refresh tokens', () => {
       expect((await refresh(refreshToken)).status).to.equal(200);
     });
 
+    it('tells only its own client about it at introspection: to another confidential client it is not active', async () => {
+      const other = await server.services.clients.create({ name: 'Resource server', grantTypes: ['client_credentials'], scope: ['read'] });
+      const otherAuth = { authorization: basicAuth(other.client.clientId, other.clientSecret!) };
+      const { accessToken, refreshToken } = await pair();
+      const seenByOther = await postForm(`${server.url}/token/introspection`, { token: refreshToken }, otherAuth);
+      expect(seenByOther.json, seenByOther.text).to.deep.equal({ active: false });
+      const hinted = await postForm(`${server.url}/token/introspection`, { token: refreshToken, token_type_hint: 'refresh_token' }, otherAuth);
+      expect(hinted.json).to.deep.equal({ active: false });
+      expect(await isActive(server, refreshToken, auth), 'its own client').to.equal(true);
+      expect(await isActive(server, accessToken, otherAuth), 'an access token is still for resource servers to introspect').to.equal(true);
+    });
+
     it('refuses more scope than was granted with invalid_scope, and grants the same or less', async () => {
       const { refreshToken } = await pair('openid');
       for (const scope of ['openid profile', 'openid read', 'openid admin']) {
