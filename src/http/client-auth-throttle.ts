@@ -36,15 +36,20 @@ export function clientAuthThrottle(limiter: FailureLimiter): Middleware {
       if (typeof field === 'string' && field) clientId = field;
     }
     const subjects: Subject[] = [{ kind: 'ip', value: ctx.ip }];
+    if (clientId) subjects.push({ kind: 'client', value: clientId });
     // Gatehouse's own clients (the dashboard's, which every page sign-in
-    // redeems its code through) hold 256-bit secrets only the server knows:
-    // a limit from every address would only let others lock every
-    // administrator and user out of the pages.
-    if (clientId) subjects.push({ kind: 'client', value: clientId, ...(isReservedClient(clientId) ? { limitedEverywhere: false } : {}) });
+    // redeems its code through, from the server's own address) hold 256-bit
+    // secrets only the server knows: a limit on them guards nothing and
+    // would let others lock every user out of the pages, through the client
+    // or through the address the server calls itself from. Their failures
+    // still count against the sender's address.
+    const attempt = clientId !== undefined && isReservedClient(clientId)
+      ? (run: (proven: () => void) => Promise<boolean>) => limiter.countOnly([{ kind: 'ip', value: ctx.ip }], run)
+      : (run: (proven: () => void) => Promise<boolean>) => limiter.guard(subjects, run);
     try {
       // Checked, run and counted as one guarded attempt: requests sent at
       // once get no more secret checks than the limit (FailureLimiter.guard).
-      await limiter.guard(subjects, async (proven) => {
+      await attempt(async (proven) => {
         // The provider's secret check says when the secret is right (provider/build.ts).
         ctx.state.clientSecretProven = proven;
         try {

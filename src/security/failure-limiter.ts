@@ -10,13 +10,6 @@ export type SubjectKind = 'client' | 'user' | 'ip';
 export interface Subject {
   kind: SubjectKind;
   value: string;
-  /**
-   * false: no limit from every address on this subject, only the per-address
-   * ones. For a secret nobody can guess (one the server made for itself and
-   * never shows), that limit stops no attack and would let anyone with a
-   * few addresses lock out everyone who depends on it.
-   */
-  limitedEverywhere?: boolean;
 }
 
 export interface FailureLimits {
@@ -174,7 +167,6 @@ export class FailureLimiter {
       const kind = subject.kind as Exclude<SubjectKind, 'ip'>;
       // A space never occurs in either part (valueKey), so no two pairs share a key.
       counted.push({ key: `fail:${kind}@ip:${valueKey(subject)} ${at}`, allowed: this.limits[kind], limit: { scope: 'address+subject', subject, address: network } });
-      if (subject.limitedEverywhere === false) continue;
       // Hit only once the subject's distinct addresses reach the limit, so its
       // first hit already means a distributed attack: wait from the first.
       // (Not `fail:<kind>:…`, which earlier versions counted from one address.)
@@ -334,6 +326,17 @@ export class FailureLimiter {
     } finally {
       free();
     }
+  }
+
+  /**
+   * An attempt at a secret nobody can guess (one the server made for itself
+   * and never shows): never refused and never made to wait, since a limit
+   * would stop no attack and only let others lock out whoever depends on
+   * the secret; a failure still counts against `subjects` (the sender's
+   * address), slowing that sender everywhere else.
+   */
+  async countOnly(subjects: Subject[], run: (proven: () => void) => Promise<boolean>): Promise<void> {
+    if (await run(() => {})) await this.failed(subjects);
   }
 
   private async inPlace<T>(key: string, capacity: number, run: () => Promise<T>): Promise<T> {
