@@ -114,6 +114,52 @@ function holdsNul(value: unknown, depth = 0): boolean {
   return false;
 }
 
+const SESSION = 'Session';
+const ENDED_SESSION = 'EndedSession';
+// An ended session's mark outlives it when its payload says nothing of its end.
+const ENDED_SESSION_FALLBACK_SECONDS = 14 * 24 * 3600;
+
+/**
+ * Sessions that stay ended. oidc-provider loads a request's session when
+ * the request starts and saves it when it ends, unless that same request
+ * destroyed it; a session ended meanwhile by another (a sign-out, a revoked
+ * session, a new password, a deactivated account) was written back by any
+ * request still in flight on it, and a slow body holds one open for up to
+ * 30 s: signed out, the browser was silently signed in again. So a
+ * session's destruction leaves a mark for as long as it could have lived,
+ * a session with a mark is not found, and a save writes and then looks for
+ * a mark, removing what it wrote if the session was ended meanwhile. Of a
+ * save and an end racing, whichever comes second sees the other.
+ */
+function sessionAdapter(store: PayloadStore, plain: Adapter): Adapter {
+  const ended = async (id: string) => (await store.find(ENDED_SESSION, id)) !== undefined;
+  return {
+    ...plain,
+    upsert: async (id, payload, expiresIn) => {
+      await plain.upsert(id, payload, expiresIn);
+      if (await ended(id)) await store.destroy(SESSION, id);
+    },
+    find: async (id) => {
+      const [session, gone] = await Promise.all([plain.find(id), ended(id)]);
+      return gone ? undefined : session;
+    },
+    findByUid: async (uid) => {
+      const session = await plain.findByUid(uid);
+      const id = session?.jti;
+      return session && typeof id === 'string' && await ended(id) ? undefined : session;
+    },
+    destroy: async (id) => {
+      const session = await store.find(SESSION, id);
+      if (session) {
+        const exp = typeof session.exp === 'number' ? session.exp : undefined;
+        const lifetime = exp ? Math.max(60, exp - Math.floor(Date.now() / 1000)) : ENDED_SESSION_FALLBACK_SECONDS;
+        await store.upsert(ENDED_SESSION, id, {}, lifetime);
+      }
+      await store.destroy(SESSION, id);
+    },
+  };
+}
+
 function payloadAdapter(model: string, store: PayloadStore, tiers: AdapterTiers): Adapter {
   return {
     consume: async (id) => {
@@ -212,6 +258,8 @@ function clientAdapter(tiers: AdapterTiers): Adapter {
 export function createAdapterFactory(tiers: AdapterTiers): AdapterFactory {
   return (model: string) => {
     if (model === 'Client') return clientAdapter(tiers);
-    return payloadAdapter(model, isEphemeral(model) ? tiers.ephemeral : tiers.durable, tiers);
+    const store = isEphemeral(model) ? tiers.ephemeral : tiers.durable;
+    const adapter = payloadAdapter(model, store, tiers);
+    return model === SESSION ? sessionAdapter(store, adapter) : adapter;
   };
 }

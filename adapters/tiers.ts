@@ -8,6 +8,9 @@
  */
 export const EPHEMERAL_MODELS: ReadonlySet<string> = new Set([
   'Session',
+  // A mark that a session was ended, for as long as it could have lived
+  // (oidc-adapter.ts): a request that loaded it before cannot save it back.
+  'EndedSession',
   'Interaction',
   'AuthorizationCode',
   'AccessToken',

@@ -71,7 +71,8 @@ export class FormBrowser {
     }
   }
 
-  private cookieHeader(): string {
+  /** The Cookie header this browser sends, for a test that writes a request by hand. */
+  cookieHeader(): string {
     return [...this.cookies].map(([name, value]) => `${name}=${value}`).join('; ');
   }
 
