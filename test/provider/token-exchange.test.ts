@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { expect } from 'chai';
 import { exportJWK, generateKeyPair, SignJWT } from 'jose';
 import * as oidc from 'openid-client';
-import { discover } from '../support/oidc.js';
+import { authorize, discover, redeemCode, REDIRECT_URI } from '../support/oidc.js';
 import { basicAuth, postForm, send } from '../support/http.js';
 import { startTestServer, type TestServer } from '../support/server.js';
 
@@ -134,6 +134,26 @@ describe('token exchange (RFC 8693)', () => {
     const another = await exchangeMachine((await machineToken()).access_token);
     await server.services.clients.delete(made.client.clientId);
     expect((await whoami(another.access_token)).status, 'with its client').to.equal(401);
+  });
+
+  it('refuses a subject token issued for another resource server: an exchange never moves a token to the API', async () => {
+    const resource = `https://rs-${Date.now()}.example.test/`;
+    await server.services.resourceServers.save({ uri: resource, scope: ['read', 'write'] });
+    const made = await server.services.clients.create({
+      name: 'code app', grantTypes: ['authorization_code', EXCHANGE], redirectUris: [REDIRECT_URI], scope: ['openid', 'read', 'write'],
+    });
+    const auth = { authorization: basicAuth(made.client.clientId, made.clientSecret!) };
+    const flow = await authorize(await discover(server, made.client.clientId, made.clientSecret), user, { scope: 'openid read write', parameters: { resource } });
+    const issued = await redeemCode(server, flow, auth, { resource });
+    expect(issued.status, issued.text).to.equal(200);
+    const forResource = issued.json.access_token as string;
+    expect((await whoami(forResource)).status, 'the API refuses it').to.equal(401);
+    const exchanged = await postForm(`${server.url}/token`, { grant_type: EXCHANGE, subject_token: forResource, subject_token_type: ACCESS_TOKEN, scope: 'read' }, auth);
+    expect([exchanged.status, exchanged.json.error], exchanged.text).to.deep.equal([400, 'invalid_target']);
+    // Issued for the API, the same client's token is exchanged as before.
+    const forApi = await redeemCode(server, await authorize(await discover(server, made.client.clientId, made.clientSecret), user, { scope: 'openid read' }), auth);
+    const narrowed = await postForm(`${server.url}/token`, { grant_type: EXCHANGE, subject_token: forApi.json.access_token as string, subject_token_type: ACCESS_TOKEN, scope: 'read' }, auth);
+    expect(narrowed.status, narrowed.text).to.equal(200);
   });
 
   it('refuses to widen the scope, another audience or resource, delegation, and an invalid subject token', async () => {

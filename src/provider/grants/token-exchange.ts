@@ -1,6 +1,7 @@
 import type { KoaContextWithOIDC, ResourceServer } from 'oidc-provider';
 import type Provider from 'oidc-provider';
 import { errors } from 'oidc-provider';
+import { audienceAccepted } from '../../resource-check/audience.js';
 import type { IssuedToken, TokenCheck } from '../../resource-check/token-check.js';
 import { tokenFormatOf } from '../resource-servers.js';
 import { stringParam } from './params.js';
@@ -36,6 +37,8 @@ export interface TokenExchangeDeps {
  * audience (§5):
  * - the subject token was issued to the exchanging client, or names it in its
  *   audience: a client cannot take over tokens issued to unrelated clients;
+ * - the subject token is the API's own (or names the exchanging client): one
+ *   issued for another resource server is not moved to the API;
  * - the new token never outlives the subject token;
  * - a user's new token belongs to the subject token's grant, so revoking the
  *   subject token, its refresh token or its grant (RFC 7009 revokes the whole
@@ -68,6 +71,16 @@ export function tokenExchangeHandler(provider: Provider, deps: TokenExchangeDeps
     if (subject.clientId !== client.clientId && !subject.audience.includes(client.clientId)) {
       // The same answer as for an unknown token: whose tokens exist is not the caller's business.
       throw new errors.InvalidGrant('subject_token is invalid, expired or revoked');
+    }
+    // An exchange narrows; it never moves a token to another resource. A
+    // subject token issued for another resource server (RFC 8707) carries a
+    // consent for that resource, not for the API: exchanged, it would open
+    // the API with scopes its grant never held there (RFC 8693 §5; a refresh
+    // asking the same is invalid_target). Only the API's own tokens (or those
+    // with no audience, which are its own) and tokens issued for the
+    // exchanging client as a resource are exchanged.
+    if (!audienceAccepted(subject.audience, { audience: deps.audience, audiencelessAccepted: true }) && !subject.audience.includes(client.clientId)) {
+      throw new errors.InvalidTarget(`subject_token was issued for another resource; only tokens for ${deps.audience} can be exchanged`);
     }
     // A bound token is only as strong as its key: exchanged for a Bearer token, it would not need it any more.
     if (subject.jkt) throw new errors.InvalidGrant('a DPoP-bound subject_token cannot be exchanged for a Bearer token');
