@@ -65,6 +65,7 @@ import { answerAfterAuditRecords } from './http/audit-before-answer.js';
 import { Metrics } from './observability/metrics.js';
 import { FailureLimiter } from './security/failure-limiter.js';
 import { rfc6749Body } from './errors/rfc6749.js';
+import { absentIfRefusedMetadata } from './errors/provider-error.js';
 import { clientAuthThrottle } from './http/client-auth-throttle.js';
 import { deviceCodeThrottle } from './http/device-code-throttle.js';
 import { metricsRouter } from './http/metrics.js';
@@ -347,7 +348,7 @@ export async function mountRoutes(services: Services, logger: Logger, internalOr
   });
   // Gatehouse's extensions of the provider's endpoints, per route and in
   // order; dialects hand their requests on to these routes too.
-  const throttle = clientAuthThrottle(services.limiter);
+  const throttle = clientAuthThrottle(services.limiter, async (clientId) => (await provider.Client.find(clientId).catch(absentIfRefusedMetadata))?.clientAuthMethod);
   const cors = corsOnlyForAuthenticatedClients;
   const unauthorizedClient = unauthorizedClientForGrant();
   // A token request reads its artifact, grant and account in one trip and

@@ -20,7 +20,13 @@ import { readRaw } from './raw-body.js';
  * form is already parsed (ctx.state.providerForm); for credentials in the
  * body of a direct request, the body is read once and handed on unchanged.
  */
-export function clientAuthThrottle(limiter: FailureLimiter): Middleware {
+// The methods that prove a shared secret, which a guesser could hit on.
+const SECRET_METHODS = new Set(['client_secret_basic', 'client_secret_post', 'client_secret_jwt']);
+
+/** How a client authenticates (its token_endpoint_auth_method), or undefined for an unknown one. */
+export type AuthMethodOf = (clientId: string) => Promise<string | undefined>;
+
+export function clientAuthThrottle(limiter: FailureLimiter, authMethodOf: AuthMethodOf): Middleware {
   return async (ctx, next) => {
     let clientId = basicClientId(ctx.get('authorization'));
     let raw: Buffer | undefined;
@@ -35,17 +41,29 @@ export function clientAuthThrottle(limiter: FailureLimiter): Middleware {
       const field = parse(raw.toString('utf8')).client_id;
       if (typeof field === 'string' && field) clientId = field;
     }
-    const subjects: Subject[] = [{ kind: 'ip', value: ctx.ip }];
-    if (clientId) subjects.push({ kind: 'client', value: clientId });
-    // Gatehouse's own clients (the dashboard's, which every page sign-in
-    // redeems its code through, from the server's own address) hold 256-bit
-    // secrets only the server knows: a limit on them guards nothing and
-    // would let others lock every user out of the pages, through the client
-    // or through the address the server calls itself from. Their failures
-    // still count against the sender's address.
-    const attempt = clientId !== undefined && isReservedClient(clientId)
-      ? (run: (proven: () => void) => Promise<boolean>) => limiter.countOnly([{ kind: 'ip', value: ctx.ip }], run)
-      : (run: (proven: () => void) => Promise<boolean>) => limiter.guard(subjects, run);
+    const address: Subject = { kind: 'ip', value: ctx.ip };
+    // No client named: only the address is limited.
+    let attempt = (run: (proven: () => void) => Promise<boolean>) => limiter.guard([address], run);
+    if (clientId && isReservedClient(clientId)) {
+      // Gatehouse's own clients (the dashboard's, which every page sign-in
+      // redeems its code through, from the server's own address) hold
+      // 256-bit secrets only the server knows: a limit on them guards
+      // nothing and would let others lock every user out of the pages,
+      // through the client or through the address the server calls itself
+      // from. Their failures still count against the sender's address.
+      attempt = (run) => limiter.unguessable([address], run, false);
+    } else if (clientId) {
+      // A client with no shared secret (a public client, private_key_jwt)
+      // has nothing to guess: limits on it, from one address or from every
+      // one, would only let others lock its users out. Only the sender's
+      // address is limited. An unknown client is limited as a secret one,
+      // so that its answers cannot tell it apart from a secret one.
+      const method = await authMethodOf(clientId);
+      const subjects: Subject[] = [address, { kind: 'client', value: clientId }];
+      attempt = method === undefined || SECRET_METHODS.has(method)
+        ? (run) => limiter.guard(subjects, run)
+        : (run) => limiter.unguessable([address], run);
+    }
     try {
       // Checked, run and counted as one guarded attempt: requests sent at
       // once get no more secret checks than the limit (FailureLimiter.guard).

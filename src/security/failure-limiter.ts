@@ -329,13 +329,15 @@ export class FailureLimiter {
   }
 
   /**
-   * An attempt at a secret nobody can guess (one the server made for itself
-   * and never shows): never refused and never made to wait, since a limit
-   * would stop no attack and only let others lock out whoever depends on
-   * the secret; a failure still counts against `subjects` (the sender's
-   * address), slowing that sender everywhere else.
+   * An attempt with nothing to guess (a client without a shared secret, or
+   * one whose secret only the server itself knows): no turns, since a burst
+   * has nothing to try, and a failure still counts against `subjects` (the
+   * sender's address), slowing that sender everywhere else. Refused while
+   * one of `subjects` backs off, unless `refusable` is false: a limit there
+   * would stop no attack and only let others lock out whoever depends on it.
    */
-  async countOnly(subjects: Subject[], run: (proven: () => void) => Promise<boolean>): Promise<void> {
+  async unguessable(subjects: Subject[], run: (proven: () => void) => Promise<boolean>, refusable = true): Promise<void> {
+    if (refusable) await this.check(subjects);
     if (await run(() => {})) await this.failed(subjects);
   }
 

@@ -151,6 +151,23 @@ describe('brute force and abuse: failed authentications are counted and backed o
     expectThrottled(await postForm(`${server.url}/token`, { grant_type: 'client_credentials' }, { authorization: basicAuth(other.id, other.secret), 'x-forwarded-for': attacker }), 'the failing address');
   });
 
+  it('never locks a public client’s users out: failures on a client with no secret, from many addresses, leave its requests answered', async () => {
+    const { client } = await server.services.clients.create({ name: `Public ${Date.now()}`, grantTypes: ['authorization_code'], redirectUris: ['https://spa.example.test/cb'], scope: ['openid'], public: true });
+    const redeem = (ip: string, extra: Record<string, string> = {}) => postForm(`${server.url}/token`, {
+      grant_type: 'authorization_code', client_id: client.clientId, code: 'no-such-code', redirect_uri: 'https://spa.example.test/cb', code_verifier: 'v'.repeat(43), ...extra,
+    }, { 'x-forwarded-for': ip });
+    for (let i = 0; i < Number(LIMITS.DISTRIBUTED_FAILURE_LIMIT) + 2; i += 1) {
+      const reply = await redeem(freshIp(), { client_secret: 'guess' });
+      expect(reply.status, `failure from address ${i + 1}: ${reply.text}`).to.equal(401);
+    }
+    const user = await redeem(freshIp());
+    expect([user.status, user.json.error], 'a user of the client, from elsewhere').to.deep.equal([400, 'invalid_grant']);
+    // From one address too: nothing to guess, so only the address's own limit applies.
+    const one = freshIp();
+    for (let i = 0; i < Number(LIMITS.CLIENT_FAILURE_LIMIT) + 1; i += 1) expect((await redeem(one, { client_secret: 'guess' })).status).to.equal(401);
+    expect((await redeem(one)).status, 'the same address, below its own limit').to.equal(400);
+  });
+
   it('never locks the pages out through the address the server calls itself from: failures from there leave every sign-in working', async () => {
     const admin = { username: `self-${randomInt(1e9)}`, password: 'pages admin password' };
     await server.services.accounts.create({ ...admin, roles: ['admin'] });
