@@ -104,12 +104,21 @@ export function settleRequestScope(tiers: AdapterTiers): (scope: RequestScope, s
   };
 }
 
-/** Whether a string anywhere in `value` holds U+0000 (bounded: the provider's payloads are shallow). */
-function holdsNul(value: unknown, depth = 0): boolean {
-  if (typeof value === 'string') return value.includes('\0');
-  if (value === null || typeof value !== 'object' || depth > 8) return false;
+// With the u flag a paired surrogate is one code point: only a lone half matches.
+const HALF_A_PAIR = /\p{Cs}/u;
+const unstorableText = (text: string) => text.includes('\0') || HALF_A_PAIR.test(text);
+
+/**
+ * Whether a string anywhere in `value` (a name or a value, at any depth the
+ * provider's payloads reach) holds what no store can keep: U+0000, which
+ * PostgreSQL's jsonb refuses, or half a surrogate pair, which is not text
+ * (jsonb refuses it too; Redis would keep it, to fail later).
+ */
+function holdsUnstorable(value: unknown, depth = 0): boolean {
+  if (typeof value === 'string') return unstorableText(value);
+  if (value === null || typeof value !== 'object' || depth > 16) return false;
   for (const key in value) {
-    if (key.includes('\0') || holdsNul((value as Record<string, unknown>)[key], depth + 1)) return true;
+    if (unstorableText(key) || holdsUnstorable((value as Record<string, unknown>)[key], depth + 1)) return true;
   }
   return false;
 }
@@ -184,13 +193,13 @@ function payloadAdapter(model: string, store: PayloadStore, tiers: AdapterTiers)
       },
     } : { revokeByGrantId: (grantId: string) => store.revokeByGrantId(model, grantId) }),
     upsert: async (id, payload, expiresIn) => {
-      // A request parameter the provider keeps (state, nonce, login_hint…)
-      // with a NUL cannot be stored in PostgreSQL (jsonb), and one kept in
-      // Redis would fail later, where it is copied into a durable artifact
-      // (a code's nonce into its refresh token, after the code is spent).
-      // Refused at the first write, whatever the tier, as the malformed
-      // request it is: no OAuth parameter holds a control character.
-      if (holdsNul(payload)) throw new errors.InvalidRequest('request parameters must not contain NUL characters');
+      // A request parameter the provider keeps (state, nonce, login_hint…,
+      // from the query, a request object or a PAR) that no store can hold
+      // would fail in PostgreSQL (jsonb), and one kept in Redis later, where
+      // it is copied into a durable artifact (a code's nonce into its refresh
+      // token, after the code is spent). Refused at the first write, whatever
+      // the tier, as the malformed request it is.
+      if (holdsUnstorable(payload)) throw new errors.InvalidRequest('request parameters must not contain NUL characters or unpaired surrogates');
       const lifetime = expiresIn && expiresIn + (KEPT_PAST_EXPIRY[model] ?? 0);
       const held = currentScope()?.heldConsumption;
       if (held?.store === store && !held.replacement && store.consumeAndUpsert) {
@@ -239,7 +248,11 @@ function clientAdapter(tiers: AdapterTiers): Adapter {
   const { clients, revokeClientTokens } = tiers;
   const unsupported = async (): Promise<never> => { throw new Error('not applicable to clients'); };
   return {
-    upsert: (id, payload) => writeRegisteredClient(tiers, { ...(payload as Record<string, unknown>), client_id: id } as ClientMetadata),
+    upsert: async (id, payload) => {
+      // RFC 7591 metadata at any depth (a JWK's kid, a contact): what jsonb cannot hold is the registrant's mistake.
+      if (holdsUnstorable(payload)) throw new errors.InvalidClientMetadata('client metadata must not contain NUL characters or unpaired surrogates');
+      await writeRegisteredClient(tiers, { ...(payload as Record<string, unknown>), client_id: id } as ClientMetadata);
+    },
     find: async (id) => (await clients.findCached(id)) as ProviderPayload | undefined,
     findByUid: unsupported,
     findByUserCode: unsupported,

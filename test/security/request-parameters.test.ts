@@ -1,4 +1,6 @@
 import { expect } from 'chai';
+import { exportJWK, generateKeyPair } from 'jose';
+import { issueInitialAccessToken } from '../../src/provider/registration.js';
 import { basicAuth, send } from '../support/http.js';
 import { authorizationUrl, authorize, discover, frontChannel, redeemCode, REDIRECT_URI } from '../support/oidc.js';
 import { startTestServer, type TestServer } from '../support/server.js';
@@ -148,6 +150,22 @@ describe('request parameters', () => {
       expect([par.status, par.json.error], par.text).to.deep.equal([400, 'invalid_request']);
       const end = await frontChannel(`${server.url}/session/end?state=a%00b`);
       expect(end.status, end.html.slice(0, 300)).to.equal(400);
+    });
+
+    it('refuses registration metadata holding NUL or half a surrogate pair at any depth (a JWK’s kid) with invalid_client_metadata, and registers nothing', async () => {
+      const { publicKey } = await generateKeyPair('ES256');
+      const jwk = await exportJWK(publicKey);
+      const before = (await server.services.clients.list({ perPage: 1 })).total;
+      for (const kid of ['a\u0000', 'a\ud800']) {
+        const { token } = await issueInitialAccessToken(server.services.provider, 600);
+        const reply = await send(`${server.url}/reg`, {
+          headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+          // JSON.stringify writes half a pair as its escape, which the server's parser reads back as it.
+          body: JSON.stringify({ redirect_uris: [REDIRECT_URI], token_endpoint_auth_method: 'private_key_jwt', jwks: { keys: [{ ...jwk, kid }] } }),
+        });
+        expect([reply.status, reply.json.error], `${JSON.stringify(kid)}: ${reply.text}`).to.deep.equal([400, 'invalid_client_metadata']);
+      }
+      expect((await server.services.clients.list({ perPage: 1 })).total).to.equal(before);
     });
 
     it('answers a device authorization request holding NUL with invalid_request', async () => {
