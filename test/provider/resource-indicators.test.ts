@@ -4,6 +4,7 @@ import { expect } from 'chai';
 import { createRemoteJWKSet, decodeJwt, jwtVerify } from 'jose';
 import * as oidc from 'openid-client';
 import { authorize, discover, oauthError, REDIRECT_URI } from '../support/oidc.js';
+import { basicAuth, postForm } from '../support/http.js';
 import { startTestServer, type TestServer } from '../support/server.js';
 
 const run = promisify(execFile);
@@ -74,6 +75,23 @@ describe('resource indicators (RFC 8707): per-resource audience, scopes, format 
 
   it('refuses an unregistered resource with invalid_target', async () => {
     expect((await oauthError(oidc.clientCredentialsGrant(config, { scope: 'read', resource: 'https://unknown.example.test/' }))).error).to.equal('invalid_target');
+  });
+
+  it('the password grant issues only for the API: a registered resource server or an unknown resource is invalid_target, the API itself an API token', async () => {
+    const { client, clientSecret } = await server.services.clients.create({ name: 'Legacy password app', grantTypes: ['password'], scope: ['read'] });
+    const user = { username: `pw-${stamp}`, password: 'password grant user' };
+    await server.services.accounts.create(user);
+    const ask = (resource?: string) => postForm(`${server.url}/token`, { grant_type: 'password', ...user, scope: 'read', ...(resource ? { resource } : {}) }, { authorization: basicAuth(client.clientId, clientSecret!) });
+    for (const resource of [reports, 'https://unknown.example.test/']) {
+      const reply = await ask(resource);
+      expect([reply.status, reply.json.error], `${resource}: ${reply.text}`).to.deep.equal([400, 'invalid_target']);
+    }
+    for (const resource of [`${server.issuer}/api`, undefined]) {
+      const reply = await ask(resource);
+      expect(reply.status, reply.text).to.equal(200);
+      const whoami = await fetch(`${server.url}/api/whoami`, { headers: { authorization: `Bearer ${reply.json.access_token as string}` } });
+      expect(whoami.status, `${resource ?? 'no resource'}: the API accepts it`).to.equal(200);
+    }
   });
 
   it('validates registrations: absolute URIs without query or fragment, registered scopes, not Gatehouse\'s own API', async () => {

@@ -7,7 +7,10 @@ import { type FailureLimiter, TooManyFailures } from '../../security/failure-lim
 import { throwInProvider } from '../../errors/provider-error.js';
 
 export const grantType = 'password';
-export const parameters = new Set(['username', 'password', 'scope']);
+// `resource` is read although this grant issues only for the API: a
+// parameter the provider dropped unread would be a request for another
+// resource server silently answered with an API token (RFC 8707 §2).
+export const parameters = new Set(['username', 'password', 'scope', 'resource']);
 
 export interface PasswordGrantDeps {
   /** The account id when the credentials are right; `undefined` otherwise, in the same time. */
@@ -52,8 +55,12 @@ export function passwordGrantHandler(provider: Provider, deps: PasswordGrantDeps
     if (refused.length) throw new errors.InvalidScope('requested scope is not allowed', refused.join(' '));
     const scope = [...new Set(requested)].join(' ');
 
-    // JWT clients get RFC 9068 tokens for the API audience; others opaque ones.
-    const resource = tokenFormatOf(client) === 'jwt' ? deps.jwtAudience : undefined;
+    // The API is the one resource this legacy grant issues for (RFC 9700 §2.4
+    // keeps it to the clients that had it); any other is invalid_target.
+    const named = stringParam(ctx, 'resource');
+    if (named !== undefined && named !== deps.jwtAudience) throw new errors.InvalidTarget(`the password grant issues tokens only for ${deps.jwtAudience}`);
+    // JWT clients get RFC 9068 tokens for the API audience; others opaque ones (for it by name when asked).
+    const resource = named ?? (tokenFormatOf(client) === 'jwt' ? deps.jwtAudience : undefined);
     const info = resource ? await deps.resourceServerInfo(ctx, resource, client as never) : undefined;
     const tokenScope = info ? requested.filter((s) => (info.scope ?? '').split(' ').includes(s)).join(' ') : scope;
 
