@@ -24,6 +24,7 @@ import { announcingRevocations } from './revocation-announcing-store.js';
 import type { SecretsAtRest } from './secrets-at-rest.js';
 import { SqlAccountsStore } from './sql/accounts-store.js';
 import { SqlAuditStore } from './sql/audit-store.js';
+import { SWEEP_BOUND } from './sql/batched-sweep.js';
 import { SqlClientDialectStore } from './sql/client-dialects-store.js';
 import { SqlClientsStore } from './sql/clients-store.js';
 import { SqlCounterStore } from './sql/counter-store.js';
@@ -249,7 +250,8 @@ export async function openStorage(options: StorageOptions): Promise<Storage> {
     if (retentionDays <= 0 || pruning) return;
     pruning = true;
     try {
-      await audit.prune(new Date(Date.now() - retentionDays * 86_400_000));
+      // Within the bound of every other table's sweep: a backlog goes over several sweeps.
+      await audit.prune(new Date(Date.now() - retentionDays * 86_400_000), SWEEP_BOUND.batchSize, SWEEP_BOUND);
     } finally {
       pruning = false;
     }
@@ -339,8 +341,14 @@ export async function openStorage(options: StorageOptions): Promise<Storage> {
     },
     startSweeper(intervalSeconds, onError, onSwept) {
       // Durable artifacts expire too (refresh tokens, grants), so sweep the
-      // SQL table whichever tier holds the ephemeral ones.
+      // SQL table whichever tier holds the ephemeral ones. Each sweep deletes
+      // batch after batch until its table is clean or its bound is reached
+      // (SWEEP_BOUND, batched-sweep.ts), so a round can outlast a short
+      // interval: one round at a time, a tick that finds one running skips.
+      let sweeping = false;
       sweeper = setInterval(() => {
+        if (sweeping) return;
+        sweeping = true;
         void Promise.allSettled([
           durable.sweep(),
           sqlCounters?.sweep(),
@@ -351,7 +359,7 @@ export async function openStorage(options: StorageOptions): Promise<Storage> {
           const failures = outcomes.filter((outcome) => outcome.status === 'rejected');
           for (const failure of failures) onError(failure.reason);
           if (failures.length === 0) onSwept?.();
-        });
+        }).finally(() => { sweeping = false; });
       }, intervalSeconds * 1000);
       sweeper.unref();
     },

@@ -1,4 +1,5 @@
 import { type AuditEvent, type AuditFilter, type AuditRecord, type AuditStore, type AuditTally, OVERFLOW_TALLY } from '../contract.js';
+import { deleteInBatches, type SweepBound } from './batched-sweep.js';
 import type { SqlDatabase, SqlExecutor } from './database.js';
 
 interface AuditRow {
@@ -90,18 +91,16 @@ export class SqlAuditStore implements AuditStore {
 
   /**
    * Deletes the events recorded before `before` (retention), a batch at a
-   * time so that no statement holds the table long; returns how many.
+   * time so that no statement holds the table long, yielding between
+   * batches; returns how many. All of them unless `limits` bounds the run
+   * (the sweeper passes its SWEEP_BOUND, batched-sweep.ts: a backlog goes
+   * over several sweeps).
    */
-  async prune(before: Date, batch = 1000): Promise<number> {
-    let deleted = 0;
-    for (;;) {
-      const { rowCount } = await this.db.query(
-        'DELETE FROM audit_events WHERE id IN (SELECT id FROM audit_events WHERE at < $1::timestamptz ORDER BY at LIMIT $2)',
-        [before.toISOString(), batch],
-      );
-      deleted += rowCount;
-      if (rowCount < batch) return deleted;
-    }
+  prune(before: Date, batch = 1000, limits: Partial<Pick<SweepBound, 'maxBatches' | 'budgetMs'>> = {}): Promise<number> {
+    return deleteInBatches(async (limit) => (await this.db.query(
+      'DELETE FROM audit_events WHERE id IN (SELECT id FROM audit_events WHERE at < $1::timestamptz ORDER BY at LIMIT $2)',
+      [before.toISOString(), limit],
+    )).rowCount, { batchSize: batch, maxBatches: limits.maxBatches ?? Infinity, budgetMs: limits.budgetMs ?? Infinity });
   }
 
   /**

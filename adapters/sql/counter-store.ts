@@ -1,4 +1,5 @@
 import type { CounterState, CounterStore } from '../contract.js';
+import { deleteInBatches, type SweepBound } from './batched-sweep.js';
 import type { SqlExecutor } from './database.js';
 
 interface CounterRow {
@@ -62,17 +63,18 @@ export class SqlCounterStore implements CounterStore {
     await this.db.query('UPDATE attempt_counters SET count = count - 1 WHERE key = $1 AND count > 0 AND expires_at > now()', [key]);
   }
 
-  async sweep(limit = 1000): Promise<number> {
-    const counters = await this.db.query(
+  /** Deletes expired counters and set members, a batch at a time, each table within `bound` (batched-sweep.ts); returns how many went. */
+  async sweep(bound?: Partial<SweepBound>): Promise<number> {
+    const counters = await deleteInBatches(async (limit) => (await this.db.query(
       `DELETE FROM attempt_counters WHERE key IN (
          SELECT key FROM attempt_counters WHERE expires_at <= now() LIMIT $1)`,
       [limit],
-    );
-    const members = await this.db.query(
+    )).rowCount, bound);
+    const members = await deleteInBatches(async (limit) => (await this.db.query(
       `DELETE FROM attempt_members WHERE (key, member) IN (
          SELECT key, member FROM attempt_members WHERE expires_at <= now() LIMIT $1)`,
       [limit],
-    );
-    return counters.rowCount + members.rowCount;
+    )).rowCount, bound);
+    return counters + members;
   }
 }

@@ -1,4 +1,5 @@
 import type { PasswordResetLinkRecord, PasswordResetLinkStore } from '../contract.js';
+import { deleteInBatches, type SweepBound } from './batched-sweep.js';
 import type { SqlExecutor } from './database.js';
 
 interface Row {
@@ -50,9 +51,15 @@ export class SqlPasswordResetLinkStore implements PasswordResetLinkStore {
     return rowCount ?? 0;
   }
 
-  /** Deletes links that expired over a day ago (kept that long so a late use still meets "expired", not "unknown"). */
-  async sweep(): Promise<number> {
-    const { rowCount } = await this.db.query("DELETE FROM password_reset_links WHERE expires_at <= now() - interval '1 day'");
-    return rowCount;
+  /**
+   * Deletes links that expired over a day ago (kept that long so a late use
+   * still meets "expired", not "unknown"), a batch at a time, within `bound`
+   * (batched-sweep.ts); returns how many went.
+   */
+  sweep(bound?: Partial<SweepBound>): Promise<number> {
+    return deleteInBatches(async (limit) => (await this.db.query(
+      "DELETE FROM password_reset_links WHERE id IN (SELECT id FROM password_reset_links WHERE expires_at <= now() - interval '1 day' LIMIT $1)",
+      [limit],
+    )).rowCount, bound);
   }
 }

@@ -1,5 +1,6 @@
 import type { AdapterPayload, PayloadStore } from '../contract.js';
 import { currentScope, forgetReadAhead, rememberReadAhead, takeReadAhead } from '../request-scope.js';
+import { deleteInBatches, type SweepBound } from './batched-sweep.js';
 import type { SqlExecutor } from './database.js';
 
 interface PayloadRow {
@@ -199,14 +200,13 @@ export class SqlPayloadStore implements PayloadStore {
     return Number(rows[0]?.count ?? 0);
   }
 
-  /** Deletes up to `limit` expired artifacts; returns how many went. */
-  async sweep(limit = 1000): Promise<number> {
-    const { rowCount } = await this.db.query(
+  /** Deletes expired artifacts, a batch at a time, within `bound` (batched-sweep.ts); returns how many went. */
+  sweep(bound?: Partial<SweepBound>): Promise<number> {
+    return deleteInBatches(async (limit) => (await this.db.query(
       `DELETE FROM oidc_payloads WHERE (model, id) IN (
          SELECT model, id FROM oidc_payloads WHERE expires_at <= now() LIMIT $1)`,
       [limit],
-    );
-    return rowCount;
+    )).rowCount, bound);
   }
 
   ping(): Promise<void> {

@@ -1,4 +1,5 @@
 import type { SignInSessionRecord, SignInSessionStore } from '../contract.js';
+import { deleteInBatches, type SweepBound } from './batched-sweep.js';
 import type { SqlExecutor } from './database.js';
 
 interface Row {
@@ -69,12 +70,11 @@ export class SqlSignInSessionStore implements SignInSessionStore {
     return { total: Number(counted[0]?.total ?? 0), items: rows.map(record) };
   }
 
-  /** Deletes up to `limit` expired entries (they are never answered meanwhile); returns how many went. */
-  async sweep(limit = 1000): Promise<number> {
-    const { rowCount } = await this.db.query(
+  /** Deletes expired entries (they are never answered meanwhile), a batch at a time, within `bound` (batched-sweep.ts); returns how many went. */
+  sweep(bound?: Partial<SweepBound>): Promise<number> {
+    return deleteInBatches(async (limit) => (await this.db.query(
       `DELETE FROM sign_in_sessions WHERE session_uid IN (SELECT session_uid FROM sign_in_sessions WHERE expires_at <= now() LIMIT $1)`,
       [limit],
-    );
-    return rowCount;
+    )).rowCount, bound);
   }
 }
