@@ -16,9 +16,14 @@ export async function introspectionAllowed(_ctx: KoaContextWithOIDC, client: Cal
   return client.clientAuthMethod !== 'none' && token.kind !== 'RefreshToken';
 }
 
-/** RFC 7009 §2.1: a client may revoke only the tokens issued to it. */
+/**
+ * RFC 7009 §2.1: a client may revoke only the tokens issued to it. Another
+ * client's refresh token, which introspection hides from it, is answered as
+ * an invalid token is (200, nothing revoked: RFC 7009 §2.2), so that a
+ * refusal does not tell it the token is live.
+ */
 export async function revocationAllowed(_ctx: KoaContextWithOIDC, client: Caller, token: TokenLike): Promise<boolean> {
   if (token.clientId === client.clientId) return true;
-  if (client.clientAuthMethod === 'none') return false;
+  if (client.clientAuthMethod === 'none' || token.kind === 'RefreshToken') return false;
   throw new errors.InvalidRequest('this token was not issued to the client revoking it');
 }

@@ -96,6 +96,12 @@ describe('refresh tokens', () => {
       expect(hinted.json).to.deep.equal({ active: false });
       expect(await isActive(server, refreshToken, auth), 'its own client').to.equal(true);
       expect(await isActive(server, accessToken, otherAuth), 'an access token is still for resource servers to introspect').to.equal(true);
+      // Nor does revocation tell it: answered as an unknown token is, and nothing is revoked.
+      const revoked = await postForm(`${server.url}/token/revocation`, { token: refreshToken }, otherAuth);
+      const unknown = await postForm(`${server.url}/token/revocation`, { token: `${refreshToken.slice(0, -2)}xx` }, otherAuth);
+      expect([revoked.status, revoked.text]).to.deep.equal([unknown.status, unknown.text]);
+      expect(revoked.status).to.equal(200);
+      expect(await isActive(server, refreshToken, auth), 'still its own client’s').to.equal(true);
     });
 
     it('refuses more scope than was granted with invalid_scope, and grants the same or less', async () => {
