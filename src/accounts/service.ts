@@ -140,6 +140,18 @@ function sameRoles(a: string[], b: string[]): boolean {
   return JSON.stringify([...a].sort()) === JSON.stringify([...b].sort());
 }
 
+/**
+ * Whether a change of roles takes one away: tokens name the account's role
+ * (a JWT's `role`, introspection's `role`) and resource servers act on it, so
+ * a token issued before must not outlive the role. Any role taken away
+ * counts, even one below the role tokens name (what they carry is a rule of
+ * the moment, primaryRole). A role only added does not: a token issued
+ * before claims less than the account may now do, never more.
+ */
+function takesARoleAway(before: string[], after: string[] | undefined): boolean {
+  return after !== undefined && before.some((role) => !after.includes(role));
+}
+
 /** What an imported row sets besides its username and hash. */
 type ImportedFields = Pick<AccountRecord, 'email' | 'name' | 'roles' | 'active'>;
 
@@ -216,17 +228,25 @@ export class AccountService {
   ) {}
 
   /**
-   * The one write of an account's changed fields. A new password hash
-   * (set, changed, imported anew) or a deactivation ends the account's
-   * access here (see endAccess), so no path that writes one can forget it.
-   * The two other writes of a hash: a reset link's compare-and-set
-   * (resetPassword), which calls endAccess itself, and a re-hash of the same
-   * password at sign-in (upgradeHash), which is not a new password.
+   * The one write of an account's changed fields, from the account as it was
+   * read (`current`). A new password hash (set, changed, imported anew), a
+   * deactivation, or a role taken away (takesARoleAway; by the CLI, the
+   * console or an import) ends the account's access here (see endAccess),
+   * after the write, so that every token issued later is issued under the
+   * change; no path that writes one can forget it. `tokensEnded` says whether
+   * it did, for the caller's audit event. The two other writes of a hash: a
+   * reset link's compare-and-set (resetPassword), which calls endAccess
+   * itself, and a re-hash of the same password at sign-in (upgradeHash),
+   * which is not a new password.
    */
-  private async write(id: string, changes: AccountChanges, by: Actor, kept?: Kept, keepAnAdmin = false): Promise<AccountRecord | undefined> {
-    const updated = await this.store.update(id, changes, { keepAnAdmin }).catch(asLastAdminConflict);
-    if (updated && (changes.passwordHash !== undefined || changes.active === false)) await this.endAccess(id, by, kept);
-    return updated;
+  private async write(
+    current: Pick<AccountRecord, 'id' | 'roles'>, changes: AccountChanges, by: Actor, kept?: Kept, keepAnAdmin = false,
+  ): Promise<{ record: AccountRecord; tokensEnded: boolean } | undefined> {
+    const record = await this.store.update(current.id, changes, { keepAnAdmin }).catch(asLastAdminConflict);
+    if (!record) return undefined;
+    const tokensEnded = changes.passwordHash !== undefined || changes.active === false || takesARoleAway(current.roles, changes.roles);
+    if (tokensEnded) await this.endAccess(current.id, by, kept);
+    return { record, tokensEnded };
   }
 
   /**
@@ -436,11 +456,13 @@ export class AccountService {
       const fields = Object.keys(changes).filter((field) => field !== 'importedPasswordHash');
       if (!fields.length) { results[index] = { account: publicView(current), outcome: 'unchanged' }; continue; }
       if (options.dryRun) { results[index] = { account: publicView({ ...current, ...changes }), outcome: 'updated' }; continue; }
-      // Deactivated at the source, or a new password there: signed out here too (write ends its access).
-      const updated = await this.write(current.id, changes, by);
-      if (!updated) { results[index] = { outcome: 'refused', error: new NotFoundError(`account "${input.username}" was deleted during the import`) }; continue; }
-      events.push({ event: 'account.imported', ...by, detail: { account_id: current.id, username: current.username, outcome: 'updated', fields } });
-      results[index] = { account: publicView(updated), outcome: 'updated' };
+      // Deactivated at the source, a new password there, or a role taken away there: signed out here too (write ends its access).
+      const written = await this.write(current, changes, by);
+      if (!written) { results[index] = { outcome: 'refused', error: new NotFoundError(`account "${input.username}" was deleted during the import`) }; continue; }
+      events.push({ event: 'account.imported', ...by, detail: {
+        account_id: current.id, username: current.username, outcome: 'updated', fields, ...(written.tokensEnded ? { tokensEnded: true } : {}),
+      } });
+      results[index] = { account: publicView(written.record), outcome: 'updated' };
     }
 
     const inserted = new Map((await this.store.insertMany(creations.map((row) => row.record))).map((record) => [record.id, record]));
@@ -506,10 +528,12 @@ export class AccountService {
   }
 
   /**
-   * Changes email, name, roles or active. Deactivating signs the account out
-   * everywhere: its grants, and every token issued under them, are revoked.
-   */
-  /**
+   * Changes email, name, roles or active. Deactivating, or taking a role
+   * away, signs the account out everywhere: its sessions and grants, and
+   * every token issued under them, are revoked (see write), so the next
+   * token a client gets carries the roles the account has now. Adding a
+   * role, or changing email or name, ends nothing.
+   *
    * With `keepAnAdmin` (the console: no one may be left to undo it), a
    * change that takes the admin role or activity from an active
    * administrator is made only if another one remains, atomically
@@ -530,14 +554,16 @@ export class AccountService {
     if (patch.active === false && !account.active) await this.endAccess(account.id, by);
     if (!Object.keys(changes).length) return account;
     const demotes = account.active && account.roles.includes('admin') && ((changes.roles !== undefined && !changes.roles.includes('admin')) || changes.active === false);
-    const updated = await this.write(account.id, changes, by, undefined, keepAnAdmin && demotes);
-    if (!updated) throw new NotFoundError(`no user with id "${account.id}"`);
+    const written = await this.write(account, changes, by, undefined, keepAnAdmin && demotes);
+    if (!written) throw new NotFoundError(`no user with id "${account.id}"`);
     // What decides access is recorded before and after (granting admin is not a rename); personal data is named only.
     const decisive: Record<string, { from: unknown; to: unknown }> = {};
     if (changes.roles) decisive.roles = { from: account.roles, to: changes.roles };
     if (changes.active !== undefined) decisive.active = { from: account.active, to: changes.active };
-    await this.audit?.record({ event: 'account.updated', ...by, detail: { account_id: account.id, username: account.username, fields: Object.keys(changes), changes: decisive } });
-    return publicView(updated);
+    await this.audit?.record({ event: 'account.updated', ...by, detail: {
+      account_id: account.id, username: account.username, fields: Object.keys(changes), changes: decisive, ...(written.tokensEnded ? { tokensEnded: true } : {}),
+    } });
+    return publicView(written.record);
   }
 
   /**
@@ -550,7 +576,7 @@ export class AccountService {
   async setPassword(idOrUsername: string, password: string, by: Actor = {}): Promise<Account> {
     const account = await this.show(idOrUsername);
     this.checkNewPassword(password, 'password');
-    if (!(await this.write(account.id, { passwordHash: await hashPassword(password) }, by))) throw new NotFoundError(`no user with id "${account.id}"`);
+    if (!(await this.write(account, { passwordHash: await hashPassword(password) }, by))) throw new NotFoundError(`no user with id "${account.id}"`);
     await this.audit?.record({ event: 'account.password_set', ...by, detail: { account_id: account.id, username: account.username } });
     return account;
   }
@@ -613,7 +639,7 @@ export class AccountService {
     }
     if (problems.length) throw new ValidationError(problems);
     const kept = { session: others.keep, grant: others.keepGrant };
-    if (!(await this.write(record.id, { passwordHash: await hashPassword(next) }, by, kept))) throw new NotFoundError(`no user with id "${id}"`);
+    if (!(await this.write(record, { passwordHash: await hashPassword(next) }, by, kept))) throw new NotFoundError(`no user with id "${id}"`);
     await this.audit?.record({ event: 'account.password_changed', ...by, detail: { account_id: record.id, username: record.username } });
     return publicView(record);
   }

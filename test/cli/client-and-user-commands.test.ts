@@ -149,6 +149,27 @@ describe('CLI: client and user commands for the day of the switch', function () 
       expect((await signIn(password)).status).to.equal(200);
     });
 
+    it('user update --role taking admin away ends the old JWT and refresh token (introspection active:false, /api/whoami 401); the next token says user', async () => {
+      const jwtApp = await server.services.clients.create({ name: 'Password JWT app', grantTypes: ['password', 'refresh_token'], scope: ['read'], tokenFormat: 'jwt' });
+      const jwtAuth = { authorization: basicAuth(jwtApp.client.clientId, jwtApp.clientSecret!) };
+      const admin = { username: `demoted-${stamp}`, password: 'demoted admin password' };
+      await ok('user', 'create', '--username', admin.username, '--password', admin.password, '--role', 'admin');
+      const jwtSignIn = async () => (await postForm(`${server.url}/token`, { grant_type: 'password', ...admin, scope: 'read' }, jwtAuth)).json as { access_token: string; refresh_token: string };
+      const roleIn = (jwt: string) => (JSON.parse(Buffer.from(jwt.split('.')[1]!, 'base64url').toString()) as { role?: string }).role;
+      const introspect = async (token: string) => (await postForm(`${server.url}/token/introspection`, { token }, jwtAuth)).json;
+      const tokens = await jwtSignIn();
+      expect(roleIn(tokens.access_token)).to.equal('admin');
+      expect(await introspect(tokens.access_token)).to.include({ active: true, role: 'admin' });
+      expect(await whoami(tokens.access_token)).to.equal(200);
+
+      expect(await ok('user', 'update', admin.username, '--role', 'user')).to.have.deep.property('roles', ['user']);
+
+      expect(await introspect(tokens.access_token), 'the old access token').to.deep.equal({ active: false });
+      expect(await introspect(tokens.refresh_token), 'the old refresh token').to.deep.equal({ active: false });
+      expect(await whoami(tokens.access_token), 'the resource check').to.equal(401);
+      expect(roleIn((await jwtSignIn()).access_token), 'the next token').to.equal('user');
+    });
+
     it('takes a password or a client secret from standard input when given as -, never from the command line', async () => {
       const stdinUser = `stdin-${Date.now()}`;
       const created = await runCliWithInput(server, 'a password from stdin\n', 'user', 'create', '--username', stdinUser, '--password', '-', '--json');
