@@ -141,7 +141,7 @@ export async function composeServices(config: GatehouseConfig, role: 'owner' | '
     const resourceServers = new ResourceServerRegistry(storage.resourceServers, scopes, apiAudience(config.issuer), audit);
     // Client metadata is judged by the provider's own rules; the provider is
     // built below and asked only when a client is written.
-    const clients = new ClientService(storage.clients, scopes, (metadata) => provider.Client.validate(metadata), storage.clientTokens, audit);
+    const clients = new ClientService(storage.clients, scopes, (metadata) => provider.Client.validate(metadata), storage.clientTokens, audit, { allowLoopbackCallbacks: config.allowLoopbackCallbacks });
     keys = new KeyService(storage.keys, {
       activationDelay: config.signingKeyActivationDelay,
       // Read when a retirement is checked: resource servers and clients

@@ -1,6 +1,6 @@
 import type { FieldProblem } from '../errors/app-error.js';
 import { displayTextProblems } from '../security/display-text.js';
-import { applicationTypeOf, isPrivateUseUri, redirectUriProblem } from './redirect-uris.js';
+import { applicationTypeOf, isPrivateUseUri, redirectUriProblem, serverCalledUriProblem } from './redirect-uris.js';
 
 const TOKEN_EXCHANGE = 'urn:ietf:params:oauth:grant-type:token-exchange';
 const DEVICE_CODE = 'urn:ietf:params:oauth:grant-type:device_code';
@@ -44,6 +44,12 @@ export interface RuleContext {
   registeredScopes?: ReadonlySet<string>;
   /** Scopes flagged `warning` in the registry: only an administrator may grant them. */
   restrictedScopes?: ReadonlySet<string>;
+  /**
+   * ALLOW_LOOPBACK_CALLBACKS (development and tests only): the server may
+   * call this machine (serverCalledUriProblem), so a URI it calls may name
+   * 127.0.0.1, [::1] or localhost. Absent: it may not.
+   */
+  allowLoopbackCallbacks?: boolean;
 }
 
 function strings(value: unknown): string[] {
@@ -52,7 +58,7 @@ function strings(value: unknown): string[] {
 
 /** The fields the rules below read as lists of strings, and as strings (RFC 7591 §2 defines their types). */
 const LIST_FIELDS = ['grant_types', 'redirect_uris', 'post_logout_redirect_uris'] as const;
-const STRING_FIELDS = ['scope', 'backchannel_logout_uri'] as const;
+const STRING_FIELDS = ['scope', 'backchannel_logout_uri', 'jwks_uri', 'sector_identifier_uri'] as const;
 
 /**
  * A field present with the wrong type is the client's mistake, said as
@@ -110,18 +116,47 @@ function redirectProblems(metadata: Record<string, unknown>, grants: string[]): 
   if (grants.includes('authorization_code') && !redirectUris.length) {
     problems.push({ field: 'redirect_uris', message: 'authorization_code needs at least one redirect URI' });
   }
-  const backchannel = typeof metadata.backchannel_logout_uri === 'string' ? [metadata.backchannel_logout_uri] : [];
   const native = applicationTypeOf(metadata) === 'native';
-  for (const [field, uris] of [['redirect_uris', redirectUris], ['post_logout_redirect_uris', strings(metadata.post_logout_redirect_uris)], ['backchannel_logout_uri', backchannel]] as const) {
+  for (const [field, uris] of [['redirect_uris', redirectUris], ['post_logout_redirect_uris', strings(metadata.post_logout_redirect_uris)]] as const) {
     for (const uri of uris) {
       const problem = redirectUriProblem(uri);
       if (problem) problems.push({ field, message: `${uri} ${problem}` });
       // oidc-provider refuses it too ("must only contain web uris"), without
       // saying what would make the client a native app (redirect-uris.ts).
-      else if (field !== 'backchannel_logout_uri' && !native && isPrivateUseUri(uri)) {
+      else if (!native && isPrivateUseUri(uri)) {
         problems.push({ field, message: `${uri} is a private-use scheme, which only a native app may register: a public client whose every redirect URI is a private-use scheme or loopback http (RFC 8252 §7.1, §7.3)` });
       }
     }
+  }
+  return problems;
+}
+
+/**
+ * The client metadata naming a URI the server itself calls, not the user's
+ * browser: back-channel logout tokens are POSTed to `backchannel_logout_uri`
+ * (OpenID Connect Back-Channel Logout 1.0 §2.5), the client's keys are
+ * fetched from `jwks_uri` (for private_key_jwt and signed request objects),
+ * and oidc-provider fetches `sector_identifier_uri` as the client is
+ * registered (OpenID Connect Core §8.1). Gatehouse enables no other
+ * (`request_uris` is gone from oidc-provider 9, CIBA's notification endpoint
+ * is off).
+ */
+const SERVER_CALLED_URI_FIELDS = ['backchannel_logout_uri', 'jwks_uri', 'sector_identifier_uri'] as const;
+
+/**
+ * URIs the server calls, against their own rule (redirect-uris.ts,
+ * serverCalledUriProblem), never the redirect URIs' loopback leeway: a
+ * registrant must not point the server at its own network (blind SSRF).
+ * Stored clients are not judged again here: the outgoing call is refused by
+ * oidc-provider's own guard at call time.
+ */
+function serverCalledUriProblems(metadata: Record<string, unknown>, context: RuleContext): FieldProblem[] {
+  const problems: FieldProblem[] = [];
+  for (const field of SERVER_CALLED_URI_FIELDS) {
+    const uri = metadata[field];
+    if (typeof uri !== 'string') continue;
+    const problem = serverCalledUriProblem(uri, { allowLoopback: context.allowLoopbackCallbacks === true });
+    if (problem) problems.push({ field, message: `${uri} ${problem}` });
   }
   return problems;
 }
@@ -146,6 +181,16 @@ export const SKIP_CONSENT = 'skip_consent';
 /** Properties only an administrator may set: they waive the consent page or change token lifetimes (provider/lifetimes.ts). */
 const ADMINISTRATOR_ONLY_PROPERTIES = [SKIP_CONSENT, 'dialect_lifetimes'];
 
+/**
+ * The longest name any client may have, whoever names it (the CLI,
+ * Northstar, Lux adjust/, the dashboard, an import, RFC 7591): pages and
+ * lists show it whole, and PostgreSQL's name index (clients_name, on
+ * lower(client_name)) must hold it, which a few thousand characters overflow.
+ * Northstar's `title` and Lux's `client_name` have the same bound in their
+ * request schemas. Counted in characters (code points), as those are.
+ */
+export const CLIENT_NAME_MAX = 200;
+
 /** The longest name a client may give itself: pages show it whole, beside where it sends the user. */
 export const SELF_SERVICE_NAME_MAX = 100;
 
@@ -167,13 +212,19 @@ function nameAsRead(name: string): string {
   return name.normalize('NFKC').replace(/[\p{Cf}\p{Cc}]/gu, '').trim().toLowerCase();
 }
 
-/** RFC 7591 `client_name` when the client registers itself: shown to users as its identity, so never Gatehouse's own, never unbounded. */
-function selfServiceNameProblems(metadata: Record<string, unknown>): FieldProblem[] {
+/**
+ * `client_name`, shown to users as the client's identity: never longer than
+ * CLIENT_NAME_MAX on any surface; when the client registers itself (RFC
+ * 7591), at most SELF_SERVICE_NAME_MAX and never Gatehouse's own.
+ */
+function nameProblems(metadata: Record<string, unknown>, context: RuleContext): FieldProblem[] {
   const name = metadata.client_name;
   if (name === undefined) return [];
   if (typeof name !== 'string') return [{ field: 'client_name', message: 'must be a string' }];
-  if ([...name].length > SELF_SERVICE_NAME_MAX) return [{ field: 'client_name', message: `must be at most ${SELF_SERVICE_NAME_MAX} characters` }];
-  if (nameAsRead(name).startsWith(RESERVED_NAME_PREFIX)) {
+  const selfService = context.origin === 'self-service';
+  const max = selfService ? SELF_SERVICE_NAME_MAX : CLIENT_NAME_MAX;
+  if ([...name].length > max) return [{ field: 'client_name', message: `must be at most ${max} characters` }];
+  if (selfService && nameAsRead(name).startsWith(RESERVED_NAME_PREFIX)) {
     return [{ field: 'client_name', message: 'may not start with "Gatehouse": that name is reserved for Gatehouse\'s own applications' }];
   }
   return [];
@@ -181,11 +232,8 @@ function selfServiceNameProblems(metadata: Record<string, unknown>): FieldProble
 
 function selfServiceProblems(metadata: Record<string, unknown>, context: RuleContext): FieldProblem[] {
   if (context.origin !== 'self-service') return [];
-  return [
-    ...ADMINISTRATOR_ONLY_PROPERTIES.filter((name) => metadata[name] !== undefined)
-      .map((name) => ({ field: name, message: 'can only be set by an administrator' })),
-    ...selfServiceNameProblems(metadata),
-  ];
+  return ADMINISTRATOR_ONLY_PROPERTIES.filter((name) => metadata[name] !== undefined)
+    .map((name) => ({ field: name, message: 'can only be set by an administrator' }));
 }
 
 /** Metadata that is never shown to anyone: the secret, which has rules of its own (given-secrets.ts). */
@@ -240,6 +288,8 @@ export function clientMetadataProblems(metadata: Record<string, unknown>, contex
     ...publicClientProblems(metadata, grants),
     ...redirectProblems(metadata, grants),
     ...scopeProblems(metadata, context),
+    ...serverCalledUriProblems(metadata, context),
+    ...nameProblems(metadata, context),
     ...selfServiceProblems(metadata, context),
   ].filter((problem) => !reportedAlone.has(problem.field));
   return inWordsOf(context, [...notText, ...others]);

@@ -6,7 +6,7 @@ import { ConflictError, type FieldProblem, NotFoundError, ValidationError } from
 import { SecretsKeyError } from '../../adapters/secrets-at-rest.js';
 import type { Actor, AuditLog } from '../audit/log.js';
 import type { ScopeRegistry } from '../scopes/registry.js';
-import { clientMetadataProblems, SKIP_CONSENT } from './metadata-rules.js';
+import { clientMetadataProblems, type RuleContext, SKIP_CONSENT } from './metadata-rules.js';
 import { type ClientIdentity, clientIdentity } from './client-identity.js';
 import { CLIENT_SECRET_MAX_LENGTH, givenSecretProblems } from './given-secrets.js';
 import { assertClientChangeable, isReservedClient } from './reserved-clients.js';
@@ -263,6 +263,8 @@ export class ClientService {
     private readonly validateMetadata: MetadataValidator,
     private readonly tokens: ClientTokenStore,
     private readonly audit?: AuditLog,
+    /** ALLOW_LOOPBACK_CALLBACKS (development only): URIs the server calls may name this machine (metadata-rules.ts). */
+    private readonly options: Pick<RuleContext, 'allowLoopbackCallbacks'> = {},
   ) {}
 
   /** Registers a client. The secret is generated here and returned only this once. */
@@ -694,7 +696,7 @@ export class ClientService {
    */
   private async assertAcceptable(metadata: ClientMetadata, problems: FieldProblem[]): Promise<void> {
     const registeredScopes = new Set(await this.scopes.names());
-    problems.push(...clientMetadataProblems(metadata, { origin: 'administrator', registeredScopes }));
+    problems.push(...clientMetadataProblems(metadata, { origin: 'administrator', registeredScopes, ...this.options }));
     if (problems.length) throw new ValidationError(problems);
     try {
       // Judged as the provider will read it (provider/client-application-type.ts).

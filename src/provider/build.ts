@@ -104,14 +104,14 @@ function providerFeatures(views: Views, resourceIndicators: ReturnType<typeof re
 }
 
 /** Gatehouse's own client metadata and the rules every client is held to (registration and admin surfaces alike). */
-function clientMetadataRules(deps: ProviderDeps): Configuration['extraClientMetadata'] {
+function clientMetadataRules(deps: ProviderDeps, allowLoopbackCallbacks: boolean): Configuration['extraClientMetadata'] {
   return {
     properties: ['access_token_format', 'description', SKIP_CONSENT, CLIENT_DIALECT_LIFETIMES],
     validator(ctx, key, value, metadata) {
       // Called once per property with the whole metadata: the client rules
       // run once, with the first property.
       if (key === 'access_token_format') {
-        enforceClientRules(ctx, metadata as Record<string, unknown>, { names: () => deps.scopes, restricted: () => deps.restrictedScopes });
+        enforceClientRules(ctx, metadata as Record<string, unknown>, { names: () => deps.scopes, restricted: () => deps.restrictedScopes }, { allowLoopbackCallbacks });
       }
       if (key === 'access_token_format' && value !== undefined && value !== 'opaque' && value !== 'jwt') {
         throw new errors.InvalidClientMetadata('access_token_format must be opaque or jwt');
@@ -334,7 +334,7 @@ export function buildProvider(config: GatehouseConfig, deps: ProviderDeps): Prov
       token_endpoint_auth_method: 'client_secret_basic',
       id_token_signed_response_alg: 'RS256',
     },
-    extraClientMetadata: clientMetadataRules(deps),
+    extraClientMetadata: clientMetadataRules(deps, config.allowLoopbackCallbacks),
     // RFC 9700 §2.1.1: PKCE for every client using the code flow, with S256
     // only; the one exception is the Lux path, for confidential clients.
     pkce: { required: pkceRequired },

@@ -90,10 +90,10 @@ export function registrationPolicy(registry: LiveScopeRegistry) {
  * validator must be: the registry is the one the provider was built with, so
  * registrationPolicy checks restricted scopes again against the live one.
  */
-export function enforceClientRules(ctx: KoaContextWithOIDC | undefined, metadata: Record<string, unknown>, registry: ScopeRegistryView): void {
+export function enforceClientRules(ctx: KoaContextWithOIDC | undefined, metadata: Record<string, unknown>, registry: ScopeRegistryView, options: Pick<RuleContext, 'allowLoopbackCallbacks'> = {}): void {
   const route = (ctx as { oidc?: { route?: string } } | undefined)?.oidc?.route;
   const context: RuleContext = route && SELF_SERVICE_ROUTES.has(route)
-    ? { origin: 'self-service', registeredScopes: new Set(registry.names()), restrictedScopes: new Set(registry.restricted()) }
+    ? { origin: 'self-service', registeredScopes: new Set(registry.names()), restrictedScopes: new Set(registry.restricted()), ...options }
     : { origin: 'stored' };
   const problems = clientMetadataProblems(metadata, context);
   if (!problems.length) return;

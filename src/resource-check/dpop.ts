@@ -1,8 +1,25 @@
 import { createHash } from 'node:crypto';
 import { calculateJwkThumbprint, decodeProtectedHeader, importJWK, type JWK, jwtVerify } from 'jose';
 
-/** Remembers proof ids for a while; `true` the first time an id is seen. */
-export type ProofReplayGuard = (jti: string, seconds: number) => Promise<boolean>;
+/**
+ * Remembers proof ids for a while; `true` the first time an id is seen. The
+ * id it is given is a digest of the proof's `jti` (proofId), never the `jti`
+ * itself: always 43 base64url characters, whatever the client sent.
+ */
+export type ProofReplayGuard = (id: string, seconds: number) => Promise<boolean>;
+
+/**
+ * What the replay guard remembers of a proof's `jti`: its SHA-256, base64url.
+ * The `jti` is the client's choice, of any length and any characters (RFC
+ * 9449 §4.2 asks only that it be unique), and RFC 9449 §11.1 lets a server
+ * keep a hash of it instead; a store's key then never depends on what the
+ * client sent (a 4000-character `jti` overflowed PostgreSQL's index row, a
+ * NUL was refused as text). oidc-provider keeps its own proofs' ids so
+ * (ReplayDetection.unique: the SHA-256 of issuer and jti).
+ */
+function proofId(jti: string): string {
+  return createHash('sha256').update(jti).digest('base64url');
+}
 
 const MAX_AGE = 60; // seconds a proof is accepted after (or before) its iat
 /** The proof algorithms accepted here, and advertised in discovery (provider/build.ts). */
@@ -58,8 +75,10 @@ export async function dpopProofProblem(check: ProofCheck, seen: ProofReplayGuard
   } catch {
     return invalidProof('invalid DPoP proof');
   }
+  // RFC 9449 §4.2: a proof carries a unique identifier; without one it cannot be told from a replay.
+  if (typeof jti !== 'string' || jti === '') return invalidProof('malformed DPoP proof');
   // Outside the catch: a replay guard that cannot answer (its store is down)
   // is an outage for the caller to answer (503), not a refused proof.
-  if (typeof jti !== 'string' || !(await seen(jti, 2 * MAX_AGE))) return invalidProof('the DPoP proof was already used');
+  if (!(await seen(proofId(jti), 2 * MAX_AGE))) return invalidProof('the DPoP proof was already used');
   return undefined;
 }

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { expect } from 'chai';
 import { issueInitialAccessToken } from '../../src/provider/registration.js';
 import { adminApiHeaders } from '../support/admin.js';
@@ -19,8 +20,15 @@ interface Metadata {
   /** Administrator-only properties (imports): waiving consent, the client's own dialect lifetimes. */
   skip_consent?: true;
   dialect_lifetimes?: Record<string, number>;
-  /** What the client calls itself; only self-service names are limited (a registrant chooses its own). */
+  /**
+   * What the client calls itself: at most 200 characters on every surface;
+   * self-service names also at most 100 and never Gatehouse's own (a
+   * registrant chooses its own). Each administrator surface sends it as its
+   * own name field, or a name of its own when absent.
+   */
   client_name?: string;
+  /** A URI the server itself calls (OpenID Connect Back-Channel Logout); only the CLI and RFC 7591/7592 can say it. */
+  backchannel_logout_uri?: string;
 }
 
 interface Row {
@@ -50,6 +58,10 @@ const BAD: Row[] = [
   { what: 'a client whose name starts with Gatehouse, in any case', metadata: { grant_types: ['authorization_code'], redirect_uris: [REDIRECT_URI], scope: 'openid', client_name: '  gatehouse x' }, selfServiceOnly: true },
   { what: 'a client whose name reads as Gatehouse (full-width letters, a zero-width space)', metadata: { grant_types: ['authorization_code'], redirect_uris: [REDIRECT_URI], scope: 'openid', client_name: 'Ｇａｔｅ\u200bhouse Admin' }, selfServiceOnly: true },
   { what: 'a client with a 300-character name', metadata: { grant_types: ['authorization_code'], redirect_uris: [REDIRECT_URI], scope: 'openid', client_name: 'A'.repeat(300) }, selfServiceOnly: true },
+  { what: 'a back-channel logout URI on a loopback address (the server would POST to itself)', metadata: { grant_types: ['authorization_code'], redirect_uris: [REDIRECT_URI], scope: 'openid', backchannel_logout_uri: 'http://127.0.0.1:6379/x' } },
+  { what: 'a back-channel logout URI on a link-local address (cloud metadata)', metadata: { grant_types: ['authorization_code'], redirect_uris: [REDIRECT_URI], scope: 'openid', backchannel_logout_uri: 'https://169.254.169.254/latest' } },
+  // Random, so that PostgreSQL cannot compress it into the name index's row.
+  { what: 'a client with a 4000-character name (longer than the name index can hold)', metadata: { grant_types: ['authorization_code'], redirect_uris: [REDIRECT_URI], scope: 'openid', client_name: randomBytes(3000).toString('base64url') } },
 ];
 
 /** What the rows above are measured against: acceptable on every surface that can say it. */
@@ -87,7 +99,7 @@ describe('client metadata rules: one rule set on every surface that makes or cha
   };
   const scopeList = (metadata: Metadata) => metadata.scope.split(' ');
   const onlyRedirectsAndScope = (metadata: Metadata, grants: string[]) => metadata.token_endpoint_auth_method === undefined
-    && metadata.grant_types.join() === grants.join();
+    && metadata.backchannel_logout_uri === undefined && metadata.grant_types.join() === grants.join();
 
   /** RFC 7591 §3.2.2 / RFC 6749 §5.2 shape, for /reg and its RFC 7592 updates. */
   const registrationVerdict = (reply: { status: number; json: Record<string, unknown>; text: string }): Verdict => {
@@ -118,9 +130,10 @@ describe('client metadata rules: one rule set on every surface that makes or cha
     {
       name: 'CLI client create',
       async attempt(metadata) {
-        const result = await runCli(server, 'client', 'create', '--name', 'Rules CLI', '--grant-types', metadata.grant_types.join(','), '--scope', metadata.scope,
+        const result = await runCli(server, 'client', 'create', '--name', metadata.client_name ?? 'Rules CLI', '--grant-types', metadata.grant_types.join(','), '--scope', metadata.scope,
           ...(metadata.redirect_uris?.length ? ['--redirect-uris', metadata.redirect_uris.join(',')] : []),
-          ...(metadata.token_endpoint_auth_method === 'none' ? ['--public'] : []), '--json');
+          ...(metadata.token_endpoint_auth_method === 'none' ? ['--public'] : []),
+          ...(metadata.backchannel_logout_uri ? ['--backchannel-logout-uri', metadata.backchannel_logout_uri] : []), '--json');
         if (result.code === 0) return { refused: false, detail: result.stdout };
         const error = JSON.parse(result.stderr) as { error?: string; fields?: unknown[] };
         return { refused: result.code === 1 && error.error === 'invalid_input' && Array.isArray(error.fields), detail: result.stderr };
@@ -133,7 +146,7 @@ describe('client metadata rules: one rule set on every surface that makes or cha
         // Northstar chooses the grants itself: a confidential client, with the code flow when it has redirect URIs.
         const grants = metadata.redirect_uris?.length ? ['authorization_code'] : ['client_credentials'];
         if (!onlyRedirectsAndScope(metadata, grants) && metadata !== GOOD) return undefined;
-        const reply = await postJson(`${server.url}/v2/clients`, { title: 'Rules Northstar', scope: scopeList(metadata), redirect_uris: metadata.redirect_uris ?? [] }, admin);
+        const reply = await postJson(`${server.url}/v2/clients`, { title: metadata.client_name ?? 'Rules Northstar', scope: scopeList(metadata), redirect_uris: metadata.redirect_uris ?? [] }, admin);
         const error = reply.json.error as { code?: number; fields?: object } | undefined;
         return { refused: reply.status === 422 && error?.code === 422 && typeof error.fields === 'object', detail: `${reply.status} ${reply.text}` };
       },
@@ -145,7 +158,7 @@ describe('client metadata rules: one rule set on every surface that makes or cha
         if (!onlyRedirectsAndScope(metadata, ['authorization_code']) && metadata !== GOOD) return undefined;
         const reply = await send(`${server.url}/v2/clients/${target.northstar!}`, {
           method: 'PUT', headers: { 'content-type': 'application/json', ...admin },
-          body: JSON.stringify({ scope: scopeList(metadata), redirect_uris: metadata.redirect_uris ?? [] }),
+          body: JSON.stringify({ ...(metadata.client_name ? { title: metadata.client_name } : {}), scope: scopeList(metadata), redirect_uris: metadata.redirect_uris ?? [] }),
         });
         const error = reply.json.error as { code?: number; fields?: object } | undefined;
         return { refused: reply.status === 422 && error?.code === 422 && typeof error.fields === 'object', detail: `${reply.status} ${reply.text}` };
@@ -158,20 +171,23 @@ describe('client metadata rules: one rule set on every surface that makes or cha
         // adjust/ makes code-flow clients from one redirect_uri.
         if ((!onlyRedirectsAndScope(metadata, ['authorization_code']) || metadata.redirect_uris?.length !== 1) && metadata !== GOOD) return undefined;
         const reply = await postJson(`${server.url}/Lux/OAuth2/adjust/`, {
-          ...(mode === 'update' ? { client_id: target.lux } : { client_name: 'Rules Lux' }), redirect_uri: metadata.redirect_uris![0], scope: metadata.scope,
+          ...(mode === 'update' ? { client_id: target.lux, ...(metadata.client_name ? { client_name: metadata.client_name } : {}) } : { client_name: metadata.client_name ?? 'Rules Lux' }), redirect_uri: metadata.redirect_uris![0], scope: metadata.scope,
         }, admin);
-        return { refused: reply.status === 422 && reply.json.error === 'invalid_input' && typeof reply.json.error_description === 'string', detail: `${reply.status} ${reply.text}` };
+        // Lux answers in RFC 6749's shape: 422 invalid_input for a rule, 400
+        // invalid_request for what its request schema bounds (client_name: 200).
+        const shape = (reply.status === 422 && reply.json.error === 'invalid_input') || (reply.status === 400 && reply.json.error === 'invalid_request');
+        return { refused: shape && typeof reply.json.error_description === 'string', detail: `${reply.status} ${reply.text}` };
       },
       state: () => (mode === 'create' ? clientCount() : clientState(target.lux!)),
     })),
     {
       name: 'dashboard create form',
       async attempt(metadata) {
-        // The dashboard makes confidential clients only.
-        if (metadata.token_endpoint_auth_method === 'none') return undefined;
+        // The dashboard makes confidential clients only, and has no back-channel logout field.
+        if (metadata.token_endpoint_auth_method === 'none' || metadata.backchannel_logout_uri !== undefined) return undefined;
         const form = await dashboard.navigate(`${server.issuer}${DASHBOARD}/clients/new`);
         const page = await postDashboardForm(dashboard, form, '/clients', [
-          ['name', 'Rules dashboard'], ['redirect_uris', (metadata.redirect_uris ?? []).join('\n')],
+          ['name', metadata.client_name ?? 'Rules dashboard'], ['redirect_uris', (metadata.redirect_uris ?? []).join('\n')],
           ...scopeList(metadata).map((s): [string, string] => ['scope', s]), ...metadata.grant_types.map((g): [string, string] => ['grant_types', g]),
         ]);
         return { refused: page.status === 422 && /class="field-error"|role="alert"/.test(page.html), detail: `${page.status} ${page.html.slice(0, 300)}` };
@@ -184,7 +200,7 @@ describe('client metadata rules: one rule set on every surface that makes or cha
         if (!onlyRedirectsAndScope(metadata, ['authorization_code']) && metadata !== GOOD) return undefined;
         const form = await dashboard.navigate(`${server.issuer}${DASHBOARD}/clients/${target.dashboard!}/edit`);
         const page = await postDashboardForm(dashboard, form, `/clients/${target.dashboard!}`, [
-          ['name', 'Rules target dashboard'], ['redirect_uris', (metadata.redirect_uris ?? []).join('\n')], ...scopeList(metadata).map((s): [string, string] => ['scope', s]),
+          ['name', metadata.client_name ?? 'Rules target dashboard'], ['redirect_uris', (metadata.redirect_uris ?? []).join('\n')], ...scopeList(metadata).map((s): [string, string] => ['scope', s]),
         ]);
         return { refused: page.status === 422 && /class="field-error"|role="alert"/.test(page.html), detail: `${page.status} ${page.html.slice(0, 300)}` };
       },
@@ -249,6 +265,20 @@ describe('client metadata rules: one rule set on every surface that makes or cha
         expect(refusedBy.get(row.what) ?? [], row.what).to.include.members(['RFC 7591 POST /reg', 'RFC 7592 PUT /reg/:id']).and.to.have.length.of.at.least(2);
       }
     });
+  });
+
+  it('caps a client\'s name at 200 characters on every administrator surface: 201 refused in the surface\'s own error shape, writing nothing; 200 accepted', async function () {
+    this.timeout(60_000); // the CLI surface is one process per attempt
+    const named = (length: number): Metadata => ({ grant_types: ['authorization_code'], redirect_uris: [REDIRECT_URI], scope: 'openid read', client_name: 'N'.repeat(length) });
+    for (const surface of surfaces.filter((candidate) => !candidate.selfService)) {
+      const before = await surface.state();
+      const tooLong = await surface.attempt(named(201));
+      expect(tooLong, `${surface.name} can name a client`).not.to.equal(undefined);
+      expect(tooLong!.refused, `${surface.name}, 201 characters: ${tooLong!.detail}`).to.equal(true);
+      expect(await surface.state(), `${surface.name} changed nothing`).to.deep.equal(before);
+      const longest = await surface.attempt(named(200));
+      expect(longest!.refused, `${surface.name}, 200 characters: ${longest!.detail}`).to.equal(false);
+    }
   });
 
   it('refuses, at RFC 7591 registration, the name the reserved dashboard client has as stored, with a description that says why', async () => {

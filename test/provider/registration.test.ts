@@ -185,3 +185,116 @@ describe('dynamic registration (RFC 7591, RFC 7592): a scope restricted while th
     expect(unchanged.status, `the control, with the same token: ${unchanged.text}`).to.equal(200);
   });
 });
+
+/**
+ * URIs the server itself calls (OWASP SSRF prevention): back-channel logout
+ * tokens are POSTed to `backchannel_logout_uri`, a client's keys are fetched
+ * from `jwks_uri`, `sector_identifier_uri` is fetched at registration. A
+ * registrant may not point them at the server's own network: https only, and
+ * never a loopback, private, link-local or other special-use address literal,
+ * nor localhost. (The loopback leeway of redirect URIs is for the user's own
+ * device, RFC 8252 §7.3, which the server never calls.)
+ */
+describe('dynamic registration (RFC 7591, RFC 7592): URIs the server itself calls', () => {
+  const FIELDS = ['backchannel_logout_uri', 'jwks_uri', 'sector_identifier_uri'] as const;
+  /** What the server must never be made to call, and why. */
+  const INTERNAL: Array<[string, string]> = [
+    ['http://127.0.0.1:6379/x', 'loopback, plain http'],
+    ['https://169.254.169.254/latest', 'link-local (cloud metadata)'],
+    ['https://127.0.0.1/x', 'loopback'],
+    ['https://127.8.9.10/x', 'loopback (all of 127.0.0.0/8)'],
+    ['https://2130706433/x', '127.0.0.1 written as one number'],
+    ['https://[::1]/x', 'IPv6 loopback'],
+    ['https://[::ffff:127.0.0.1]/x', 'IPv4-mapped loopback'],
+    ['https://localhost/x', 'localhost'],
+    ['https://LocalHost./x', 'localhost, any case, fully qualified'],
+    ['https://api.localhost/x', 'a name under localhost'],
+    ['https://0.0.0.0/x', 'unspecified'],
+    ['https://[::]/x', 'IPv6 unspecified'],
+    ['https://10.1.2.3/x', 'private (RFC 1918)'],
+    ['https://172.16.0.1/x', 'private (RFC 1918)'],
+    ['https://192.168.1.1/x', 'private (RFC 1918)'],
+    ['https://100.64.0.1/x', 'shared address space (carrier-grade NAT)'],
+    ['https://[fd00::1]/x', 'unique local (fc00::/7)'],
+    ['https://[fe80::1]/x', 'IPv6 link-local'],
+    ['https://224.0.0.1/x', 'multicast'],
+    ['https://198.51.100.7/x', 'documentation'],
+    ['http://rp.example.test/x', 'plain http'],
+  ];
+
+  let server: TestServer;
+  before(async () => {
+    server = await startTestServer();
+  });
+  after(() => server.stop());
+
+  const { clientCount, register, registration, update } = registrationsAt(() => server);
+  const CLIENT = { redirect_uris: [REDIRECT_URI], scope: 'openid' };
+
+  it('refuses a backchannel_logout_uri, jwks_uri or sector_identifier_uri on a loopback, private, link-local or other special-use address, on localhost, or over plain http, and registers nothing', async function () {
+    this.timeout(120_000);
+    const before = await clientCount();
+    for (const field of FIELDS) {
+      for (const [uri, why] of INTERNAL) {
+        const reply = await register({ ...CLIENT, [field]: uri });
+        const what = `${field} ${uri} (${why}): ${reply.text}`;
+        expect(reply.status, what).to.equal(400);
+        expect(reply.json.error, what).to.equal('invalid_client_metadata');
+        expect(reply.json.error_description, what).to.match(new RegExp(`^${field}: \\S+ (must use https|must not name)`));
+      }
+    }
+    expect(await clientCount()).to.equal(before);
+  });
+
+  it('refuses such a backchannel_logout_uri on an RFC 7592 update, leaving the client as it was', async () => {
+    const handle = registration(await register({ ...CLIENT, backchannel_logout_uri: 'https://rp.example.test/logout' }));
+    for (const uri of ['http://127.0.0.1:6379/x', 'https://169.254.169.254/latest']) {
+      const reply = await update(handle, { ...CLIENT, backchannel_logout_uri: uri });
+      expect(reply.status, reply.text).to.equal(400);
+      expect(reply.json.error).to.equal('invalid_client_metadata');
+    }
+    const stored = await server.services.storage.clients.find(handle.clientId);
+    expect(stored?.metadata.backchannel_logout_uri).to.equal('https://rp.example.test/logout');
+  });
+
+  it('accepts a backchannel_logout_uri and a jwks_uri over https on a public host name or address (the control)', async () => {
+    for (const [field, uri] of [
+      ['backchannel_logout_uri', 'https://rp.example.test/logout'],
+      ['backchannel_logout_uri', 'https://93.184.215.14:8443/logout'],
+      ['backchannel_logout_uri', 'https://[2606:4700::1111]/logout'],
+      ['jwks_uri', 'https://rp.example.test/jwks.json'],
+    ] as const) {
+      const reply = await register({ ...CLIENT, [field]: uri });
+      expect(reply.status, `${field} ${uri}: ${reply.text}`).to.equal(201);
+      expect(reply.json[field]).to.equal(uri);
+    }
+  });
+});
+
+/**
+ * ALLOW_LOOPBACK_CALLBACKS (development and tests only) lets the server call
+ * a back-channel logout URI on this machine: 127.0.0.1, [::1] or localhost,
+ * the hosts whose calls it lets through. Nothing else it refuses is let in.
+ */
+describe('dynamic registration with ALLOW_LOOPBACK_CALLBACKS (development): URIs the server itself calls', () => {
+  let server: TestServer;
+  before(async () => {
+    server = await startTestServer({ ALLOW_LOOPBACK_CALLBACKS: 'true' });
+  });
+  after(() => server.stop());
+
+  const { register } = registrationsAt(() => server);
+  const CLIENT = { redirect_uris: [REDIRECT_URI], scope: 'openid' };
+
+  it('accepts a back-channel logout URI on 127.0.0.1, [::1] or localhost, over http or https, and still refuses private, link-local and other loopback addresses', async () => {
+    for (const uri of ['http://127.0.0.1:4000/logout', 'https://[::1]/logout', 'http://localhost:4000/logout']) {
+      const reply = await register({ ...CLIENT, backchannel_logout_uri: uri });
+      expect(reply.status, `${uri}: ${reply.text}`).to.equal(201);
+    }
+    for (const uri of ['https://169.254.169.254/latest', 'https://10.1.2.3/x', 'https://127.0.0.2/x', 'https://api.localhost/x', 'http://rp.example.test/x']) {
+      const reply = await register({ ...CLIENT, backchannel_logout_uri: uri });
+      expect(reply.status, `${uri}: ${reply.text}`).to.equal(400);
+      expect(reply.json.error, uri).to.equal('invalid_client_metadata');
+    }
+  });
+});

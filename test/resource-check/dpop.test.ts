@@ -1,4 +1,4 @@
-import { createHash, randomUUID } from 'node:crypto';
+import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { request } from 'node:http';
 import { expect } from 'chai';
 import { DPOP_PROOF_ALGS } from '../../src/resource-check/dpop.js';
@@ -93,5 +93,61 @@ describe('DPoP htu is judged against the issuer’s URL, never the Host header (
     expect(await present(keys, token, `${server.issuer}/api/whoami`, 'evil.example.test')).to.equal(200);
     expect(await present(keys, token, 'http://evil.example.test/api/whoami', 'evil.example.test')).to.equal(401);
     expect(await present(keys, token, `${server.url}/api/whoami`, new URL(server.url).host)).to.equal(401);
+  });
+});
+
+/**
+ * The replay guard remembers each proof's `jti` (RFC 9449 §11.1), which the
+ * client chooses: any length, any characters. What is stored is a digest of
+ * it, so no `jti` is too long for the store's key, nor holds a character the
+ * store cannot keep; each proof is judged as any other.
+ */
+describe('DPoP proof ids (jti) of any length or content at the resource check', () => {
+  let server: TestServer;
+  let config: oidc.Configuration;
+  const whoami = () => `${server.issuer}/api/whoami`;
+
+  before(async () => {
+    server = await startTestServer();
+    const { client, clientSecret } = await server.services.clients.create({ name: 'dpop jti', grantTypes: ['client_credentials'], scope: ['read'] });
+    config = await discover(server, client.clientId, clientSecret);
+  });
+
+  after(() => server.stop());
+
+  /** A DPoP-bound token and a sound proof for it at /api/whoami, with `jti` as given. */
+  async function boundTokenAndProof(jti: string | undefined) {
+    const keys = await generateKeyPair('ES256');
+    const { access_token: token } = await oidc.clientCredentialsGrant(config, { scope: 'read' }, { DPoP: oidc.getDPoPHandle(config, keys) });
+    const proof = await new SignJWT({ htm: 'GET', htu: whoami(), jti, ath: createHash('sha256').update(token).digest('base64url') })
+      .setProtectedHeader({ typ: 'dpop+jwt', alg: 'ES256', jwk: await exportJWK(keys.publicKey) }).setIssuedAt().sign(keys.privateKey);
+    return { authorization: `DPoP ${token}`, dpop: proof };
+  }
+
+  const present = (headers: Record<string, string>) => send(`${server.url}/api/whoami`, { method: 'GET', headers });
+
+  for (const [what, jti] of [
+    ['4000 random characters (longer than any index key)', randomBytes(3000).toString('base64url')],
+    ['a NUL character (which no text column can hold)', `proof\u0000${randomUUID()}`],
+  ] as const) {
+    it(`accepts a proof whose jti is ${what} once, and refuses its replay with 401 invalid_dpop_proof`, async () => {
+      const headers = await boundTokenAndProof(jti);
+      const first = await present(headers);
+      expect(first.status, first.text).to.equal(200);
+      const replay = await present(headers);
+      expect(replay.status, replay.text).to.equal(401);
+      expect(replay.json.error).to.equal('invalid_dpop_proof');
+      expect(replay.json.error_description).to.match(/already used/);
+      expect(replay.headers.get('www-authenticate')).to.match(/DPoP\b.*error="invalid_dpop_proof"/);
+    });
+  }
+
+  it('refuses a proof without a jti, or with an empty one, as malformed: 401 invalid_dpop_proof', async () => {
+    for (const jti of [undefined, '']) {
+      const reply = await present(await boundTokenAndProof(jti));
+      expect(reply.status, `${JSON.stringify(jti)}: ${reply.text}`).to.equal(401);
+      expect(reply.json.error).to.equal('invalid_dpop_proof');
+      expect(reply.json.error_description, JSON.stringify(jti)).to.equal('malformed DPoP proof');
+    }
   });
 });
