@@ -8,7 +8,7 @@ import { type EmbeddedDatabase, openEmbedded } from './embedded/pglite.js';
 import { instrumentStore } from './instrumented-store.js';
 import { LocalRevocationFeed } from './local-revocation-feed.js';
 import { RELAY_SOCKET, RelayedRevocationFeed, RevocationRelay } from './embedded/revocation-relay.js';
-import { createAdapterFactory, revokeGrant, settleRequestScope } from './oidc-adapter.js';
+import { createAdapterFactory, endSession, revokeGrant, settleRequestScope } from './oidc-adapter.js';
 import { redisTakesWrites, sqlTakesWrites } from './readiness.js';
 import { inRequestScope } from './request-scope.js';
 import { JWT_ACCESS_TOKEN_MODEL } from './tiers.js';
@@ -284,7 +284,8 @@ export async function openStorage(options: StorageOptions): Promise<Storage> {
       // this is the sweep for what that left (a session ended meanwhile).
       for (const entry of await signInSessions.listByAccount(accountId)) {
         const session = await ephemeral.findByUid('Session', entry.sessionUid);
-        if (typeof session?.jti === 'string') await ephemeral.destroy('Session', session.jti);
+        // Ended as every session is (endSession): a request in flight on it cannot write it back.
+        if (typeof session?.jti === 'string') await endSession(ephemeral, session.jti);
         await signInSessions.remove(entry.sessionUid);
       }
       return grantIds.length;

@@ -109,8 +109,8 @@ const HALF_A_PAIR = /\p{Cs}/u;
 const unstorableText = (text: string) => text.includes('\0') || HALF_A_PAIR.test(text);
 
 /**
- * Whether a string anywhere in `value` (a name or a value, at any depth the
- * provider's payloads reach) holds what no store can keep: U+0000, which
+ * Whether a string anywhere in `value` (a name or a value, 16 levels deep,
+ * past any payload the provider writes) holds what no store can keep: U+0000, which
  * PostgreSQL's jsonb refuses, or half a surrogate pair, which is not text
  * (jsonb refuses it too; Redis would keep it, to fail later).
  */
@@ -125,47 +125,61 @@ function holdsUnstorable(value: unknown, depth = 0): boolean {
 
 const SESSION = 'Session';
 const ENDED_SESSION = 'EndedSession';
-// An ended session's mark outlives it when its payload says nothing of its end.
-const ENDED_SESSION_FALLBACK_SECONDS = 14 * 24 * 3600;
+
+/**
+ * Destroys a session, leaving a mark (EndedSession, in the session's store)
+ * for as long as the session could have lived, so that it stays ended
+ * (sessionAdapter). Every end of a session goes through here.
+ */
+export async function endSession(store: PayloadStore, id: string): Promise<void> {
+  const session = await store.find(SESSION, id);
+  if (typeof session?.exp === 'number') {
+    await store.upsert(ENDED_SESSION, id, {}, Math.max(60, session.exp - Math.floor(Date.now() / 1000)));
+  }
+  await store.destroy(SESSION, id);
+}
 
 /**
  * Sessions that stay ended. oidc-provider loads a request's session when
  * the request starts and saves it when it ends, unless that same request
  * destroyed it; a session ended meanwhile by another (a sign-out, a revoked
- * session, a new password, a deactivated account) was written back by any
- * request still in flight on it, and a slow body holds one open for up to
- * 30 s: signed out, the browser was silently signed in again. So a
- * session's destruction leaves a mark for as long as it could have lived,
- * a session with a mark is not found, and a save writes and then looks for
- * a mark, removing what it wrote if the session was ended meanwhile. Of a
- * save and an end racing, whichever comes second sees the other.
+ * session, a new password, a deactivated account, a sign-in that gave the
+ * session a new id) was written back by any request still in flight on it,
+ * and a slow body holds one open for up to 30 s: signed out, the browser
+ * was silently signed in again. So an ended session leaves a mark
+ * (endSession), a session with a mark is not found, and a save of one is
+ * not written. A save racing the end writes and then finds the mark: it
+ * removes what it wrote and, since its write pointed the session's uid at
+ * it, points the uid back at the session that lives on under it (a sign-in
+ * keeps the uid), so a later end by uid still finds that one.
  */
 function sessionAdapter(store: PayloadStore, plain: Adapter): Adapter {
   const ended = async (id: string) => (await store.find(ENDED_SESSION, id)) !== undefined;
+  const findByUid = async (uid: string) => {
+    const session = await plain.findByUid(uid);
+    const id = session?.jti;
+    return session && typeof id === 'string' && await ended(id) ? undefined : session;
+  };
   return {
     ...plain,
     upsert: async (id, payload, expiresIn) => {
+      if (await ended(id)) return;
+      const uid = typeof payload.uid === 'string' ? payload.uid : undefined;
+      const sharing = uid ? await findByUid(uid) : undefined;
       await plain.upsert(id, payload, expiresIn);
-      if (await ended(id)) await store.destroy(SESSION, id);
+      if (!await ended(id)) return;
+      await store.destroy(SESSION, id);
+      const other = sharing?.jti;
+      if (typeof other === 'string' && other !== id && typeof sharing?.exp === 'number' && !await ended(other)) {
+        await plain.upsert(other, sharing, Math.max(1, sharing.exp - Math.floor(Date.now() / 1000)));
+      }
     },
     find: async (id) => {
       const [session, gone] = await Promise.all([plain.find(id), ended(id)]);
       return gone ? undefined : session;
     },
-    findByUid: async (uid) => {
-      const session = await plain.findByUid(uid);
-      const id = session?.jti;
-      return session && typeof id === 'string' && await ended(id) ? undefined : session;
-    },
-    destroy: async (id) => {
-      const session = await store.find(SESSION, id);
-      if (session) {
-        const exp = typeof session.exp === 'number' ? session.exp : undefined;
-        const lifetime = exp ? Math.max(60, exp - Math.floor(Date.now() / 1000)) : ENDED_SESSION_FALLBACK_SECONDS;
-        await store.upsert(ENDED_SESSION, id, {}, lifetime);
-      }
-      await store.destroy(SESSION, id);
-    },
+    findByUid,
+    destroy: (id) => endSession(store, id),
   };
 }
 

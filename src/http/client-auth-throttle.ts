@@ -8,24 +8,27 @@ import { basicClientId } from './basic-auth.js';
 import { replayToProvider } from './provider-endpoint.js';
 import { readRaw } from './raw-body.js';
 
-/**
- * Brute-force protection for client authentication, placed (in main.ts's
- * table of provider extensions) on every endpoint that authenticates clients
- * (token, introspection, revocation, PAR, device authorization), and so for
- * every dialect, which hands its requests to those endpoints. A request past
- * any of the limiter's limits (this address with this client, this address,
- * this client from many addresses: src/security/failure-limiter.ts) is refused
- * before the provider checks anything; each `invalid_client` counts against
- * them. Requests with HTTP Basic need no body read, nor do a dialect's, whose
- * form is already parsed (ctx.state.providerForm); for credentials in the
- * body of a direct request, the body is read once and handed on unchanged.
- */
 // The methods that prove a shared secret, which a guesser could hit on.
 const SECRET_METHODS = new Set(['client_secret_basic', 'client_secret_post', 'client_secret_jwt']);
 
 /** How a client authenticates (its token_endpoint_auth_method), or undefined for an unknown one. */
 export type AuthMethodOf = (clientId: string) => Promise<string | undefined>;
 
+/**
+ * Brute-force protection for client authentication, placed (in main.ts's
+ * table of provider extensions) on every endpoint that authenticates clients
+ * (token, introspection, revocation, PAR, device authorization), and so for
+ * every dialect, which hands its requests to those endpoints. A request past
+ * the limiter's limits that apply to it is refused before the provider
+ * checks anything, and each `invalid_client` counts against them: for a
+ * client with a shared secret (or an unknown one), this address with this
+ * client, this address, and this client from many addresses
+ * (src/security/failure-limiter.ts); for a client with nothing to guess, the
+ * address only; Gatehouse's own clients are never refused. Requests with
+ * HTTP Basic need no body read, nor do a dialect's, whose form is already
+ * parsed (ctx.state.providerForm); for credentials in the body of a direct
+ * request, the body is read once and handed on unchanged.
+ */
 export function clientAuthThrottle(limiter: FailureLimiter, authMethodOf: AuthMethodOf): Middleware {
   return async (ctx, next) => {
     let clientId = basicClientId(ctx.get('authorization'));

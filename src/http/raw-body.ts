@@ -54,7 +54,12 @@ export async function readRaw(stream: BodySource, limit = PROVIDER_BODY_LIMIT): 
       chunks.push(chunk as Buffer);
     }
   } catch (error) {
-    // Only the request's own stream is read here, so whatever ends it is the client's connection.
+    // A refusal of what the body holds (a check counting it as it is read: TooManyParameters) is the caller's to answer.
+    if (error instanceof AppError) {
+      stream.resume?.();
+      throw error;
+    }
+    // Otherwise only the request's own stream is read here, so whatever ends it is the client's connection.
     throw asClientGone(error) ?? new ClientGoneError('closed');
   }
   return Buffer.concat(chunks);

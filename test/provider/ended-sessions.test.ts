@@ -72,6 +72,22 @@ describe('a signed-in session, once ended, stays ended', () => {
     });
   }
 
+  it('is not written back by a request in flight on it after a sign-in gave the session a new id, and the session that lives on under its uid can still be ended', async () => {
+    const user = { username: `rotated-${Date.now()}`, password: 'ended session password' };
+    const account = await server.services.accounts.create(user);
+    const browser = new FormBrowser((next) => next.href.startsWith(REDIRECT_URI));
+    await signInAndConsent(browser, authorizeWith(browser), user, REDIRECT_URI);
+    const inFlight = await slowRequest(server.url, '/device', browser.cookieHeader(), 'xsrf=not-the-right-one&user_code=ABCD-EFGH');
+    await sleep(300);
+    // A sign-in on the same browser keeps the session's uid under a new id; the old id is ended.
+    await signInAndConsent(browser, authorizeWith(browser, 'login'), user, REDIRECT_URI);
+    await inFlight.finish();
+    const [session] = await server.services.sessions.ofAccount(account.id);
+    await server.services.sessions.revoke(session!.sessionUid);
+    const silent = await frontChannel(authorizeWith(browser, 'none'), { cookie: browser.cookieHeader() });
+    expect(silent.location?.searchParams.get('error'), 'the session that lived on was ended by its uid').to.equal('login_required');
+  });
+
   it('is ended by a sign-out at the end-session endpoint as before, and a new sign-in starts a new one', async () => {
     const user = { username: `again-${Date.now()}`, password: 'ended session password' };
     await server.services.accounts.create(user);

@@ -110,6 +110,16 @@ describe('request parameters', () => {
       expect(reply.json.error_description).to.include('1000');
     });
 
+    it('refuses such a form with the client’s credentials in it (read by the client-auth throttle first) with a 400, not a hang-up', async () => {
+      const credentials = { authorization: auth.authorization! };
+      const [id, secret] = Buffer.from(credentials.authorization.slice(6), 'base64').toString().split(':');
+      const reply = await send(`${server.url}/token`, {
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        body: formBody([['grant_type', 'client_credentials'], ['client_id', id!], ['client_secret', secret!], ['scope', 'read'], ...filler(998)]),
+      });
+      expect([reply.status, reply.json.error], reply.text).to.deep.equal([400, 'invalid_request']);
+    });
+
     it('still reads a form of exactly 1000 pairs', async () => {
       const reply = await postPairs('/token', [['grant_type', 'client_credentials'], ['scope', 'read'], ...filler(998)]);
       expect(reply.status, reply.text).to.equal(200);
