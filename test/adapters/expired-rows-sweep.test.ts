@@ -99,10 +99,14 @@ for (const database of sqlDatabasesUnderTest()) {
       expect(await audit.prune(before, 10, { maxBatches: 2 }), 'audit retention').to.equal(20);
       expect((await audit.list({ limit: 1, offset: 0 })).total).to.equal(events - 20);
 
-      expect(await counters.sweep({ batchSize: 10 }), 'the rest of the counters').to.equal(10);
-      expect(await sessions.sweep({ batchSize: 10 })).to.equal(5);
-      expect(await links.sweep({ batchSize: 10 })).to.equal(5);
-      expect(await audit.prune(before, 10)).to.equal(events - 20);
+      // The rest at the next sweep: ours, and whatever expired rows earlier tests left in a shared database.
+      expect(await counters.sweep({ batchSize: 10 }), 'the rest of the counters').to.be.at.least(10);
+      expect(await counters.peek(Array.from({ length: 25 }, (_, i) => `sweep-counter-${i}`))).to.deep.equal(Array(25).fill(undefined));
+      expect(await sessions.sweep({ batchSize: 10 })).to.be.at.least(5);
+      expect(await sessions.listByAccount('sweep-account')).to.deep.equal([]);
+      expect(await links.sweep({ batchSize: 10 })).to.be.at.least(5);
+      expect(await audit.prune(before, 10)).to.be.at.least(events - 20);
+      expect((await audit.list({ limit: 1, offset: 0, since: new Date(0) })).total, 'nothing before the cut is left').to.equal(0);
     });
   });
 }
