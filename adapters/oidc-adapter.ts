@@ -104,9 +104,8 @@ export function settleRequestScope(tiers: AdapterTiers): (scope: RequestScope, s
   };
 }
 
-// With the u flag a paired surrogate is one code point: only a lone half matches.
-const HALF_A_PAIR = /\p{Cs}/u;
-const unstorableText = (text: string) => text.includes('\0') || HALF_A_PAIR.test(text);
+// isWellFormed is false for half a surrogate pair, which is no text at all.
+const unstorableText = (text: string) => text.includes('\0') || !text.isWellFormed();
 
 /**
  * Whether a string anywhere in `value` (a name or a value, 16 levels deep,

@@ -13,9 +13,6 @@ function namesSpelled(text: string): number {
   return names;
 }
 
-// With the u flag a paired surrogate is one code point: only a lone half matches.
-const HALF_A_PAIR = /\p{Cs}/u;
-
 /** Deeper than this, a body is refused: no request Gatehouse reads nests past a few levels. */
 const MAX_DEPTH = 64;
 
@@ -71,7 +68,7 @@ export function parseJsonBody(text: string): unknown {
   // A string of the parse can hold half a pair only where the text does, or
   // through an escape: without either (almost every body), no reviver is
   // needed (JSON.parse with one took most of a dialect's body reading).
-  if (!text.includes('\\') && !HALF_A_PAIR.test(text)) {
+  if (!text.includes('\\') && text.isWellFormed()) {
     let body: unknown;
     try {
       body = JSON.parse(text);
@@ -83,7 +80,7 @@ export function parseJsonBody(text: string): unknown {
   let body: unknown;
   try {
     body = JSON.parse(text, (name: string, value: unknown) => {
-      if (HALF_A_PAIR.test(name) || (typeof value === 'string' && HALF_A_PAIR.test(value))) throw refused(`${name ? `"${name.slice(0, 64)}"` : 'a value'} is not well-formed text (half of a surrogate pair)`.replace(/[^\x20-\x7e]/g, '?'));
+      if (!name.isWellFormed() || (typeof value === 'string' && !value.isWellFormed())) throw refused(`${name ? `"${name.slice(0, 64)}"` : 'a value'} is not well-formed text (half of a surrogate pair)`.replace(/[^\x20-\x7e]/g, '?'));
       return value;
     });
   } catch (error) {

@@ -11,15 +11,20 @@ import { AppError } from '../errors/app-error.js';
  */
 export const MOST_PAIRS = 1000;
 
+/**
+ * The `&` separators in `text` (a query string or form, whole or a chunk
+ * of it), counted up to `enough`: past it the answer is known.
+ */
+export function separatorsIn(text: string | Buffer, enough = MOST_PAIRS): number {
+  let separators = 0;
+  // indexOf('&') on a Buffer searches for the byte 0x26, as on a string for the character.
+  for (let at = text.indexOf('&'); at !== -1 && separators < enough; at = text.indexOf('&', at + 1)) separators += 1;
+  return separators;
+}
+
 /** Whether `text` (a query string or form, or its bytes) holds more pairs than the parser keeps. */
 export function morePairsThanParsed(text: string | Buffer): boolean {
-  if (text.length < MOST_PAIRS) return false;
-  let separators = 0;
-  for (let at = text.indexOf('&'); at !== -1; at = text.indexOf('&', at + 1)) {
-    separators += 1;
-    if (separators >= MOST_PAIRS) return true;
-  }
-  return false;
+  return text.length >= MOST_PAIRS && separatorsIn(text) >= MOST_PAIRS;
 }
 
 export class TooManyParameters extends AppError {

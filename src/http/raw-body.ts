@@ -2,7 +2,7 @@ import { parse as parseQuery, stringify as stringifyQuery } from 'node:querystri
 import type { Context, Middleware } from 'koa';
 import { AppError, PayloadTooLargeError, UnsupportedContentEncodingError } from '../errors/app-error.js';
 import { asClientGone, ClientGoneError } from '../errors/client-gone.js';
-import { assertPairsParsed, MOST_PAIRS, TooManyParameters } from './parameter-count.js';
+import { assertPairsParsed, MOST_PAIRS, separatorsIn, TooManyParameters } from './parameter-count.js';
 import { replayToProvider } from './provider-endpoint.js';
 
 // oidc-provider's own limit for its form-encoded endpoints.
@@ -223,7 +223,7 @@ function countBody(req: BodySource, pairs: boolean): { bytes: number; separators
       const bytes = chunk as Buffer;
       counted.bytes += bytes.length;
       if (pairs) {
-        for (let at = bytes.indexOf(0x26); at !== -1; at = bytes.indexOf(0x26, at + 1)) counted.separators += 1;
+        counted.separators += separatorsIn(bytes, MOST_PAIRS - counted.separators);
         if (counted.separators >= MOST_PAIRS) throw new TooManyParameters('body');
       }
       yield chunk;
