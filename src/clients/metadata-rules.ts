@@ -168,11 +168,19 @@ function scopeProblems(metadata: Record<string, unknown>, context: RuleContext):
   const problems: FieldProblem[] = [];
   const unknown = context.registeredScopes ? scope.filter((name) => !context.registeredScopes!.has(name)) : [];
   if (unknown.length) problems.push({ field: 'scope', message: `unknown scope${unknown.length > 1 ? 's' : ''}: ${unknown.join(', ')}` });
-  if (context.origin === 'self-service') {
-    const restricted = scope.filter((name) => context.restrictedScopes?.has(name));
-    if (restricted.length) problems.push({ field: 'scope', message: `scope ${restricted.join(', ')} needs an administrator` });
-  }
+  if (context.origin === 'self-service' && context.restrictedScopes) problems.push(...restrictedScopeProblems(metadata, context.restrictedScopes));
   return problems;
+}
+
+/**
+ * The self-service rule on its own: a client describing itself may not ask
+ * for a scope only an administrator may grant (`restricted`). The
+ * registration policy applies it with the registry as it is now.
+ */
+export function restrictedScopeProblems(metadata: Record<string, unknown>, restricted: ReadonlySet<string>): FieldProblem[] {
+  const scope = typeof metadata.scope === 'string' ? metadata.scope.split(' ').filter(Boolean) : [];
+  const refused = scope.filter((name) => restricted.has(name));
+  return refused.length ? [{ field: 'scope', message: `scope ${refused.join(', ')} needs an administrator` }] : [];
 }
 
 /** Client metadata: an administrator waived the consent page for this client (an imported one whose old server never asked). */

@@ -1,9 +1,8 @@
 import type { KoaContextWithOIDC } from 'oidc-provider';
 import type Provider from 'oidc-provider';
 import { errors } from 'oidc-provider';
-import { clientMetadataProblems, type RuleContext } from '../clients/metadata-rules.js';
+import { clientMetadataProblems, restrictedScopeProblems, type RuleContext } from '../clients/metadata-rules.js';
 import { applicationTypeOf } from '../clients/redirect-uris.js';
-import type { FieldProblem } from '../errors/app-error.js';
 
 export const REGISTRATION_POLICY = 'gatehouse';
 const DEFAULT_SCOPE = 'openid profile email';
@@ -22,19 +21,14 @@ export interface LiveScopeRegistry {
   restrictedScopes: () => Promise<string[]>;
 }
 
-const problemText = (problem: FieldProblem) => `${problem.field}: ${problem.message}`;
-
 /**
  * Refuses the scopes of `metadata` that are restricted in `restricted`, in
- * the rules' own words: the problems the rules find with the list and not
- * without it. Every other problem is left to enforceClientRules, which
- * reports them all at once.
+ * the rules' own words. Every other problem is left to enforceClientRules,
+ * which reports them all at once.
  */
 function refuseRestrictedScopes(metadata: Record<string, unknown>, restricted: string[]): void {
-  const without = new Set(clientMetadataProblems(metadata, { origin: 'self-service' }).map(problemText));
-  const added = clientMetadataProblems(metadata, { origin: 'self-service', restrictedScopes: new Set(restricted) })
-    .map(problemText).filter((text) => !without.has(text));
-  if (added.length) throw new errors.InvalidClientMetadata(added.join('; '));
+  const problems = restrictedScopeProblems(metadata, new Set(restricted));
+  if (problems.length) throw new errors.InvalidClientMetadata(problems.map((problem) => `${problem.field}: ${problem.message}`).join('; '));
 }
 
 /**
