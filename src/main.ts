@@ -31,7 +31,7 @@ import { DEFAULT_SIGNING_ALG, idTokenHintLifetime, KeyService, longestServerWide
 import { SigningKeyRefresh } from './keys/signing-key-refresh.js';
 import { createLogger, type Logger } from './observability/logger.js';
 import { OutageLog } from './observability/outage-log.js';
-import { apiAudience, buildProvider, registerTokenExchange } from './provider/build.js';
+import { apiAudience, buildProvider, DEFAULT_CLIENT_AUTH_METHOD, registerTokenExchange } from './provider/build.js';
 import { liveSigningKeys } from './provider/live-signing-keys.js';
 import { deviceFormWithoutSession, deviceInterval, paceDevicePolling } from './provider/device-flow.js';
 import { resolveSecretsKey } from './config/secrets-key.js';
@@ -352,8 +352,7 @@ export async function mountRoutes(services: Services, logger: Logger, internalOr
     const metadata = await storage.clients.findCached(clientId);
     if (!metadata) return undefined;
     const method = metadata.token_endpoint_auth_method;
-    // oidc-provider's default for a client that names none (provider/build.ts clientDefaults).
-    return typeof method === 'string' ? method : 'client_secret_basic';
+    return typeof method === 'string' ? method : DEFAULT_CLIENT_AUTH_METHOD;
   });
   const cors = corsOnlyForAuthenticatedClients;
   const unauthorizedClient = unauthorizedClientForGrant();

@@ -60,6 +60,8 @@ type ResourceInfo = ReturnType<typeof resourceIndicatorsFeature>['getResourceSer
 const ASYMMETRIC_SIGNING_ALGS = ['RS256', 'PS256', 'ES256', 'Ed25519', 'EdDSA'] as const;
 // How a client may authenticate, at the token, introspection and revocation endpoints alike.
 const CLIENT_AUTH_METHODS = ['client_secret_basic', 'client_secret_post', 'private_key_jwt', 'none'] as const;
+/** How a client that names no token_endpoint_auth_method authenticates (OpenID Connect Registration §2). */
+export const DEFAULT_CLIENT_AUTH_METHOD = 'client_secret_basic';
 
 /** The URL of Gatehouse's own API, the default audience of JWT access tokens. */
 export function apiAudience(issuer: string): string {
@@ -331,7 +333,7 @@ export function buildProvider(config: GatehouseConfig, deps: ProviderDeps): Prov
     clientDefaults: {
       grant_types: ['authorization_code'],
       response_types: ['code'],
-      token_endpoint_auth_method: 'client_secret_basic',
+      token_endpoint_auth_method: DEFAULT_CLIENT_AUTH_METHOD,
       id_token_signed_response_alg: 'RS256',
     },
     extraClientMetadata: clientMetadataRules(deps, config.allowLoopbackCallbacks),
