@@ -37,6 +37,7 @@ import { deviceFormWithoutSession, deviceInterval, paceDevicePolling } from './p
 import { resolveSecretsKey } from './config/secrets-key.js';
 import { JwtAccessTokenRegistry } from './provider/jwt-access-tokens.js';
 import { keepClientsWithTheirMetadata } from './provider/client-lookup.js';
+import { LiveScopeNames } from './provider/live-scopes.js';
 import { primaryRole } from './accounts/roles.js';
 import { createTokenCheck, providerTokenLookup, type TokenCheck } from './resource-check/token-check.js';
 import { whoamiRouter } from './resource-check/whoami-router.js';
@@ -75,6 +76,8 @@ export interface Services {
   provider: Provider;
   keys: KeyService;
   scopes: ScopeRegistry;
+  /** The scope names the provider knows, following the registry. */
+  scopeNames: LiveScopeNames;
   resourceServers: ResourceServerRegistry;
   accounts: AccountService;
   clients: ClientService;
@@ -186,8 +189,9 @@ export async function composeServices(config: GatehouseConfig, role: 'owner' | '
     });
     const initialKeys = await keys.signingKeySet();
     const accountsOfRequest = perRequestAccounts(accounts);
+    const scopeNames = new LiveScopeNames(registry.map((scope) => scope.name), async () => (await scopes.list()).map((scope) => scope.name));
     const resourceIndicatorDeps = {
-      scopes: registry.map((scope) => scope.name),
+      scopes: scopeNames,
       findResourceServer: (uri: string) => resourceServers.find(uri),
     };
     const views = createViews();
@@ -222,7 +226,8 @@ export async function composeServices(config: GatehouseConfig, role: 'owner' | '
       const published = next.published.keys.map((key) => key.kid).filter((kid) => !previous.published.keys.some((key) => key.kid === kid));
       logger?.info({ published, signing: next.signing }, 'signing keys changed in the key store: applied without a restart');
     }, (error) => logger?.warn({ err: error }, 'signing keys could not be read; keeping the current ones'));
-    keepClientsWithTheirMetadata(provider, (clientId) => storage.clients.findCached(clientId));
+    keepClientsWithTheirMetadata(provider, (clientId) => storage.clients.findCached(clientId),
+      (metadata) => scopeNames.cover((metadata as { scope?: unknown }).scope));
     paceDevicePolling(provider, storage.counters, config.devicePollInterval);
     observeProvider(provider, audit, metrics);
     const sessions = new SignInSessionService(storage.signInSessions, providerSessions(
@@ -259,7 +264,7 @@ export async function composeServices(config: GatehouseConfig, role: 'owner' | '
       grantOf: async (token) => token.grantId
         ?? (typeof token.claims?.jti === 'string' ? (await jwtAccessTokens.find(token.claims.jti))?.grantId : undefined),
     });
-    return { config, storage, provider, keys, scopes, resourceServers, accounts, clients, sessions, resetLinks, dialects, cookieSecrets, tokenCheck, jwtAccessTokens, audit, metrics, limiter, views, verifyClientSecret,
+    return { config, storage, provider, keys, scopes, scopeNames, resourceServers, accounts, clients, sessions, resetLinks, dialects, cookieSecrets, tokenCheck, jwtAccessTokens, audit, metrics, limiter, views, verifyClientSecret,
       signingKeys,
       // The key ID tokens (and RS256 access tokens) are signed with.
       signingKid: () => signingKeys.current.signing[DEFAULT_SIGNING_ALG],
@@ -373,6 +378,8 @@ export async function mountRoutes(services: Services, logger: Logger, internalOr
     resume: [signIns],
     // /device/:uid without the session it belongs to fails the same way as the code form.
     device_resume: [deviceFormWithoutSession(views), signIns],
+    // scopes_supported lists a scope added since start-up (provider/live-scopes.ts).
+    discovery: [async (_ctx, next) => { await services.scopeNames.refresh(); return next(); }],
     authorization: [endSessionsOfGoneAccounts(provider, async (accountId) => Boolean((await accounts.findById(accountId))?.active))],
     // RFC 7592 with secrets stored as keyed hashes (http/registration-secrets.ts).
     client: [withholdStoredSecret()],

@@ -2,10 +2,11 @@
  * oidc-provider keeps its router in a per-instance store that only its own
  * modules read (lib/helpers/weak_cache.js). Gatehouse reads the router from
  * there so that its middlewares resolve routes exactly as the provider does,
- * replaces the keystore's keys when a signing key is rotated, and wraps a
- * built-in grant's handler; src/http/provider-routes.ts,
- * src/provider/live-signing-keys.ts and src/provider/grant-handlers.ts check
- * at start-up that the shapes are still there.
+ * replaces the keystore's keys when a signing key is rotated, adds scope
+ * names added to the registry, and wraps a built-in grant's handler;
+ * src/http/provider-routes.ts, src/provider/live-signing-keys.ts,
+ * src/provider/live-scopes.ts and src/provider/grant-handlers.ts check at
+ * start-up that the shapes are still there.
  */
 declare module 'oidc-provider/lib/helpers/weak_cache.js' {
   interface ProviderRouter {
@@ -28,6 +29,8 @@ declare module 'oidc-provider/lib/helpers/weak_cache.js' {
     grantTypeParams?: Map<string | undefined, Set<string>>;
     /** The parameters each grant type accepts more than once. */
     grantTypeDupes?: Map<string, Set<string>>;
+    /** The configuration as the provider resolved it; `scopes` is read afresh by client validation, the scope filter and discovery. */
+    configuration?: { scopes?: unknown };
   } | undefined;
 }
 

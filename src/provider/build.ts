@@ -22,7 +22,8 @@ import { bitsOfOpaqueRandomness, skippingForeignRefreshTokens } from './token-va
 import { withApplicationTypes } from './client-application-type.js';
 import { SKIP_CONSENT } from '../clients/metadata-rules.js';
 import { clientIdentity } from '../clients/client-identity.js';
-import { enforceClientRules, REGISTRATION_POLICY, registrationPolicy } from './registration.js';
+import { enforceClientRules, type LiveScopeRegistry, REGISTRATION_POLICY, registrationPolicy } from './registration.js';
+import type { LiveScopeNames } from './live-scopes.js';
 import type { JwtAccessTokenRegistry } from './jwt-access-tokens.js';
 import type { FailureLimiter } from '../security/failure-limiter.js';
 
@@ -51,7 +52,8 @@ export interface ProviderDeps {
   findAccount: FindAccount;
   jwks: { keys: JWK[] };
   cookieKeys: string[];
-  scopes: string[];
+  /** The scope names the provider knows, following the registry (live-scopes.ts). */
+  scopes: LiveScopeNames;
   views: Views;
 }
 
@@ -69,7 +71,7 @@ export function apiAudience(issuer: string): string {
 }
 
 /** The oidc-provider features Gatehouse turns on, each with the standard it implements. */
-function providerFeatures(views: Views, resourceIndicators: ReturnType<typeof resourceIndicatorsFeature>, restrictedScopes: () => Promise<string[]>) {
+function providerFeatures(views: Views, resourceIndicators: ReturnType<typeof resourceIndicatorsFeature>, registry: LiveScopeRegistry) {
   return {
     devInteractions: { enabled: false },
     clientCredentials: { enabled: true },
@@ -92,7 +94,7 @@ function providerFeatures(views: Views, resourceIndicators: ReturnType<typeof re
     registration: {
       enabled: true,
       initialAccessToken: true,
-      policies: { [REGISTRATION_POLICY]: registrationPolicy({ restrictedScopes }) },
+      policies: { [REGISTRATION_POLICY]: registrationPolicy(registry) },
     },
     registrationManagement: { enabled: true, rotateRegistrationAccessToken: true },
     // OpenID Connect Back-Channel Logout 1.0.
@@ -113,7 +115,7 @@ function clientMetadataRules(deps: ProviderDeps, allowLoopbackCallbacks: boolean
       // Called once per property with the whole metadata: the client rules
       // run once, with the first property.
       if (key === 'access_token_format') {
-        enforceClientRules(ctx, metadata as Record<string, unknown>, { names: () => deps.scopes, restricted: () => deps.restrictedScopes }, { allowLoopbackCallbacks });
+        enforceClientRules(ctx, metadata as Record<string, unknown>, { names: () => deps.scopes.names(), restricted: () => deps.restrictedScopes }, { allowLoopbackCallbacks });
       }
       if (key === 'access_token_format' && value !== undefined && value !== 'opaque' && value !== 'jwt') {
         throw new errors.InvalidClientMetadata('access_token_format must be opaque or jwt');
@@ -234,7 +236,7 @@ function tokenLifetimes(config: GatehouseConfig): Configuration['ttl'] {
 function resourceIndicatorsOf(config: GatehouseConfig, deps: Pick<ProviderDeps, 'scopes' | 'findResourceServer'>) {
   return resourceIndicatorsFeature({
     defaultAudience: apiAudience(config.issuer),
-    registeredScopes: () => deps.scopes,
+    registeredScopes: () => deps.scopes.names(),
     findResourceServer: deps.findResourceServer,
   });
 }
@@ -322,7 +324,7 @@ export function buildProvider(config: GatehouseConfig, deps: ProviderDeps): Prov
       long: { signed: true, httpOnly: true, sameSite: 'lax' },
       short: { signed: true, httpOnly: true, sameSite: 'lax' },
     },
-    scopes: deps.scopes,
+    scopes: [...deps.scopes.names()],
     claims: {
       openid: ['sub'],
       profile: ['name', 'preferred_username', 'updated_at'],
@@ -347,7 +349,10 @@ export function buildProvider(config: GatehouseConfig, deps: ProviderDeps): Prov
     // @types/oidc-provider models `features` as a union keyed on experimental
     // features that trips contextual typing; the shape is checked at runtime by
     // oidc-provider's own configuration validation.
-    features: providerFeatures(deps.views, resourceIndicators, () => deps.currentRestrictedScopes()) as unknown as Configuration['features'],
+    features: providerFeatures(deps.views, resourceIndicators, {
+      restrictedScopes: () => deps.currentRestrictedScopes(),
+      cover: (scope) => deps.scopes.cover(scope),
+    }) as unknown as Configuration['features'],
     formats: tokenFormats(deps),
     // oidc-provider refuses outgoing calls to special-use addresses (SSRF);
     // ALLOW_LOOPBACK_CALLBACKS lifts that for loopback only, for development.
@@ -368,6 +373,7 @@ export function buildProvider(config: GatehouseConfig, deps: ProviderDeps): Prov
   };
 
   const provider = new Provider(config.issuer, configuration);
+  deps.scopes.follow(provider);
   provider.proxy = config.trustProxy;
   // X-Forwarded-For is "what the client sent, …, what each proxy saw": only
   // the entries the proxies added are trustworthy (Koa's maxIpsCount).

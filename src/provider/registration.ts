@@ -12,13 +12,15 @@ const APPLICATION_TYPES = ['native', 'web'];
 const SELF_SERVICE_ROUTES = new Set(['registration', 'client_update']);
 
 export interface ScopeRegistryView {
-  names: () => string[];
+  names: () => readonly string[];
   restricted: () => string[];
 }
 
 /** The scope registry as it is at the moment of asking (storage, not a start-up snapshot). */
 export interface LiveScopeRegistry {
   restrictedScopes: () => Promise<string[]>;
+  /** Makes the provider know every name in `scope` that the registry holds (live-scopes.ts). */
+  cover: (scope: unknown) => Promise<void>;
 }
 
 /**
@@ -63,6 +65,8 @@ export function registrationPolicy(registry: LiveScopeRegistry) {
   return async (_ctx: KoaContextWithOIDC, properties: Record<string, unknown>): Promise<void> => {
     if (properties.scope === undefined) properties.scope = DEFAULT_SCOPE;
     refuseRestrictedScopes(properties, await registry.restrictedScopes());
+    // A scope added to the registry since start-up is known to the rules that follow.
+    await registry.cover(properties.scope);
     // Replaced only when it is a value the field can have: anything else is
     // the registrant's mistake, refused as oidc-provider would.
     if (properties.application_type !== undefined && !APPLICATION_TYPES.includes(properties.application_type as string)) {

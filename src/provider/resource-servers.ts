@@ -7,7 +7,7 @@ const OIDC_SCOPES = new Set(['openid', 'profile', 'email', 'offline_access']);
 export interface ResourceServerPolicy {
   /** The audience of Gatehouse's own API (and the default for JWT clients). */
   defaultAudience: string;
-  registeredScopes: () => string[];
+  registeredScopes: () => readonly string[];
   /** Other registered resource servers (RFC 8707), by resource indicator. */
   findResourceServer(uri: string): Promise<{ scope: string; tokenFormat: 'opaque' | 'jwt'; accessTokenTtl: number | null; signingAlg: 'RS256' | 'ES256' | 'EdDSA' } | undefined>;
 }
@@ -69,7 +69,7 @@ export function tokenFormatOf(client: ClientLike): 'jwt' | 'opaque' {
  */
 export function resourceIndicatorsFeature(policy: ResourceServerPolicy) {
   // The API's scope string, made again only when the registry hands out a new list.
-  let apiScopesOf: string[] | undefined;
+  let apiScopesOf: readonly string[] | undefined;
   let apiScopes = '';
   const apiScope = () => {
     const registered = policy.registeredScopes();
