@@ -39,8 +39,8 @@ export interface PayloadStore {
   consume(model: string, id: string): Promise<boolean>;
   destroy(model: string, id: string): Promise<void>;
   revokeByGrantId(model: string, grantId: string): Promise<void>;
-  /** Removes every artifact (of any model in this store) issued to a client. */
-  revokeByClientId(clientId: string): Promise<void>;
+  /** Removes every artifact (of any model in this store but those of `keep`) issued to a client. */
+  revokeByClientId(clientId: string, options?: { keep?: readonly string[] }): Promise<void>;
   /**
    * When each live artifact of `model` expires (epoch seconds; `undefined`
    * for one stored without a lifetime), by id: the one with `id`, those
@@ -376,8 +376,13 @@ export interface AccountTokenStore {
 
 /** Every token, code and grant of one client, across both tiers. */
 export interface ClientTokenStore {
-  /** Revokes them all; a JWT among them is announced on the revocation feed first. */
-  revokeAll(clientId: string): Promise<void>;
+  /**
+   * Revokes them all; a JWT among them is announced on the revocation feed
+   * first. With `keepRegistration`, the client's RFC 7592 registration
+   * access token stays: it manages the client rather than acting for it
+   * (a narrowed client's registrant can still manage it).
+   */
+  revokeAll(clientId: string, options?: { keepRegistration?: boolean }): Promise<void>;
   countRefreshTokens(clientId: string): Promise<number>;
   /**
    * Live access tokens (opaque, client credentials, and JWTs that have a
@@ -444,6 +449,14 @@ export class NoAdminLeftError extends Error {
   override name = 'NoAdminLeftError';
 }
 
+/** The fields an update may be made conditional on (`AccountsStore.update` `ifStill`). */
+export type AccountExpectation = Partial<Pick<AccountRecord, 'email' | 'name' | 'roles' | 'active'>>;
+
+/** A conditional update found the account changed since it was read (`AccountsStore.update` `ifStill`). */
+export class AccountChangedError extends Error {
+  override name = 'AccountChangedError';
+}
+
 /** Thrown by `AccountsStore.insert` when the id or the username key is taken. */
 export class DuplicateUsernameError extends Error {
   override name = 'DuplicateUsernameError';
@@ -483,8 +496,12 @@ export interface AccountsStore {
    * remains, decided atomically with the write (the admin rows are locked in
    * one order, so of two administrators demoting each other at once, the
    * second sees the first's change): otherwise NoAdminLeftError, nothing written.
+   * With `ifStill`, only while each field it names still has that value
+   * (roles in the same order), decided atomically with the write: otherwise
+   * AccountChangedError, nothing written. A read-then-write without it can
+   * lose a change made in between.
    */
-  update(id: string, changes: AccountChanges, options?: { keepAnAdmin?: boolean }): Promise<AccountRecord | undefined>;
+  update(id: string, changes: AccountChanges, options?: { keepAnAdmin?: boolean; ifStill?: AccountExpectation }): Promise<AccountRecord | undefined>;
   /**
    * Replaces the password hash only if it is still `expected` (compare and
    * set): a rehash at sign-in never overwrites a password an administrator

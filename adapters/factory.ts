@@ -257,11 +257,12 @@ export async function openStorage(options: StorageOptions): Promise<Storage> {
     }
   };
   const clientTokens: ClientTokenStore = {
-    async revokeAll(clientId) {
+    async revokeAll(clientId, options = {}) {
+      const keep = options.keepRegistration ? { keep: ['RegistrationAccessToken'] } : {};
       // Through `ephemeral`, which announces the JWTs this kills; without
       // Redis it is the durable table itself.
-      if (ephemeralTier !== durable) await durable.revokeByClientId(clientId);
-      await ephemeral.revokeByClientId(clientId);
+      if (ephemeralTier !== durable) await durable.revokeByClientId(clientId, keep);
+      await ephemeral.revokeByClientId(clientId, keep);
     },
     countRefreshTokens: (clientId) => durable.countByClient('RefreshToken', clientId),
     // Read through each tier's client index (no scan); both implement expiries by client.

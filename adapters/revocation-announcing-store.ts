@@ -41,7 +41,7 @@ export function announcingRevocations(store: PayloadStore, feed: RevocationFeed)
       await announceTokens({ grantId });
       await store.revokeByGrantId(model, grantId);
     },
-    async revokeByClientId(clientId: string): Promise<void> {
+    async revokeByClientId(clientId: string, options?: { keep?: readonly string[] }): Promise<void> {
       const expiries = await store.expiries(JWT_ACCESS_TOKEN_MODEL, { clientId });
       const now = Math.floor(Date.now() / 1000);
       // With a persistent feed the client may also hold tokens that were never
@@ -49,7 +49,7 @@ export function announcingRevocations(store: PayloadStore, feed: RevocationFeed)
       let until = feed.persistent ? now + UNRECORDED_JWT_MAX_LIFETIME : 0;
       for (const expiresAt of expiries.values()) until = Math.max(until, expiresAt ?? NEVER);
       if (until > 0) await feed.publish([{ kind: 'client', clientId, issuedUntil: now, until }]);
-      await store.revokeByClientId(clientId);
+      await store.revokeByClientId(clientId, options);
     },
   });
 }

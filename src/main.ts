@@ -21,6 +21,7 @@ import { answerAsIssuer, inOriginForm } from './http/issuer-origin.js';
 import { jwtIntrospection, jwtRevocation } from './http/jwt-token-endpoints.js';
 import { extendProviderRoutes, providerRouteResolver } from './http/provider-routes.js';
 import { registrationUpdateSecret, withholdStoredSecret } from './http/registration-secrets.js';
+import { endTokensWhenNarrowed } from './http/registration-narrowing.js';
 import { corsOnlyForAuthenticatedClients } from './http/cors-after-client-auth.js';
 import { requestLog } from './http/request-log.js';
 import { unauthorizedClientForGrant } from './http/unauthorized-client.js';
@@ -381,9 +382,9 @@ export async function mountRoutes(services: Services, logger: Logger, internalOr
     // scopes_supported lists a scope added since start-up (provider/live-scopes.ts).
     discovery: [async (_ctx, next) => { await services.scopeNames.refresh(); return next(); }],
     authorization: [endSessionsOfGoneAccounts(provider, async (accountId) => Boolean((await accounts.findById(accountId))?.active))],
-    // RFC 7592 with secrets stored as keyed hashes (http/registration-secrets.ts).
+    // RFC 7592 with secrets stored as keyed hashes (http/registration-secrets.ts); a narrowing ends tokens as elsewhere.
     client: [withholdStoredSecret()],
-    client_update: [withholdStoredSecret(), registrationUpdateSecret(provider, services.limiter, services.verifyClientSecret)],
+    client_update: [withholdStoredSecret(), registrationUpdateSecret(provider, services.limiter, services.verifyClientSecret), endTokensWhenNarrowed(services.clients)],
   }));
   provider.on('server_error', (ctx, error) => {
     logger.error({ req_id: ctx.state?.requestId, err: error }, 'provider server_error');

@@ -303,10 +303,10 @@ export class RedisPayloadStore implements PayloadStore {
     await this.removeIndexed('grant', grantId);
   }
 
-  async revokeByClientId(clientId: string): Promise<void> {
+  async revokeByClientId(clientId: string, options: { keep?: readonly string[] } = {}): Promise<void> {
     // No mark here: the client lives on and gets new tokens (a write racing
     // this call, in a cluster, may survive it; see scaling-out.md).
-    await this.removeIndexed('client', clientId);
+    await this.removeIndexed('client', clientId, (options.keep ?? []).map((model) => this.key(model, '')));
   }
 
   /**
@@ -315,8 +315,10 @@ export class RedisPayloadStore implements PayloadStore {
    * revocation still finds it. (Deleting the whole index took such an
    * artifact's entry with it, and the artifact outlived every revocation.)
    */
-  private async removeIndexed(owner: 'grant' | 'client', id: string): Promise<void> {
-    const { members, indexKeys: [current, legacy] } = await this.indexed(owner, id);
+  private async removeIndexed(owner: 'grant' | 'client', id: string, keptPrefixes: readonly string[] = []): Promise<void> {
+    const indexed = await this.indexed(owner, id);
+    const [current, legacy] = indexed.indexKeys;
+    const members = indexed.members.filter((key) => !keptPrefixes.some((prefix) => key.startsWith(prefix)));
     if (!members.length) return;
     await this.deleteKeys(members);
     await Promise.all([this.redis.zrem(current!, ...members), this.redis.srem(legacy!, ...members)]);

@@ -1,4 +1,4 @@
-import { type AccountChanges, type AccountRecord, type AccountsStore, DuplicateUsernameError, type NewAccount, NoAdminLeftError, type SourceFingerprintStore } from '../contract.js';
+import { AccountChangedError, type AccountChanges, type AccountExpectation, type AccountRecord, type AccountsStore, DuplicateUsernameError, type NewAccount, NoAdminLeftError, type SourceFingerprintStore } from '../contract.js';
 import { takeReadAhead } from '../request-scope.js';
 import { containsPattern, type SqlExecutor } from './database.js';
 import { SqlSourceFingerprintStore } from './source-fingerprints-store.js';
@@ -129,29 +129,31 @@ export class SqlAccountsStore implements AccountsStore {
   }
 
   /** Changes the given fields; `undefined` when there is no such account. */
-  async update(id: string, changes: AccountChanges, options: { keepAnAdmin?: boolean } = {}): Promise<AccountRecord | undefined> {
+  async update(id: string, changes: AccountChanges, options: { keepAnAdmin?: boolean; ifStill?: AccountExpectation } = {}): Promise<AccountRecord | undefined> {
     const entries = (Object.keys(changes) as Array<keyof AccountChanges>).filter((key) => changes[key] !== undefined);
     if (!entries.length) return this.findById(id);
-    const sets = entries.map((key, i) => `${COLUMNS[key]} = $${i + 2}${key === 'roles' ? '::jsonb' : ''}`);
-    const values = entries.map((key) => (key === 'roles' ? JSON.stringify(changes.roles) : changes[key]));
-    if (!options.keepAnAdmin) {
-      const { rows } = await this.db.query<AccountRow>(
-        `UPDATE accounts SET ${sets.join(', ')}, updated_at = now() WHERE id = $1 RETURNING *`, [id, ...values],
-      );
-      return rows[0] ? toRecord(rows[0]) : undefined;
-    }
+    const values: unknown[] = [id];
+    const parameter = (value: unknown) => `$${values.push(value)}`;
+    const sets = entries.map((key) => `${COLUMNS[key]} = ${key === 'roles' ? `${parameter(JSON.stringify(changes.roles))}::jsonb` : parameter(changes[key])}`);
+    const expected = Object.entries(options.ifStill ?? {}).filter(([, value]) => value !== undefined) as Array<[keyof AccountExpectation, unknown]>;
+    // IS NOT DISTINCT FROM: an expected null (no email) matches a null column.
+    const still = expected.map(([key, value]) => ` AND ${COLUMNS[key]} IS NOT DISTINCT FROM ${key === 'roles' ? `${parameter(JSON.stringify(value))}::jsonb` : parameter(value)}`).join('');
     // The active admins are locked in id order until this statement's
     // transaction ends; one waiting for them re-reads each row once it is
     // free, so it sees an admin another writer has just demoted as demoted.
-    const { rows } = await this.db.query<AccountRow>(
-      `WITH admins AS (SELECT id FROM accounts WHERE active AND roles ? 'admin' ORDER BY id FOR UPDATE)
-       UPDATE accounts SET ${sets.join(', ')}, updated_at = now()
-        WHERE id = $1 AND EXISTS (SELECT 1 FROM admins WHERE admins.id <> $1)
-       RETURNING *`, [id, ...values],
-    );
+    const { rows } = await this.db.query<AccountRow>(options.keepAnAdmin
+      ? `WITH admins AS (SELECT id FROM accounts WHERE active AND roles ? 'admin' ORDER BY id FOR UPDATE)
+         UPDATE accounts SET ${sets.join(', ')}, updated_at = now()
+          WHERE id = $1${still} AND EXISTS (SELECT 1 FROM admins WHERE admins.id <> $1)
+         RETURNING *`
+      : `UPDATE accounts SET ${sets.join(', ')}, updated_at = now() WHERE id = $1${still} RETURNING *`, values);
     if (rows[0]) return toRecord(rows[0]);
-    if (await this.findById(id)) throw new NoAdminLeftError(`no active administrator but ${id} would remain`);
-    return undefined;
+    const now = await this.findById(id);
+    if (!now) return undefined;
+    if (expected.some(([key, value]) => JSON.stringify(now[key]) !== JSON.stringify(value))) throw new AccountChangedError(`account ${id} changed since it was read`);
+    if (options.keepAnAdmin) throw new NoAdminLeftError(`no active administrator but ${id} would remain`);
+    // Unreachable: the row exists and matched; kept so a change of the statement cannot return nothing silently.
+    throw new AccountChangedError(`account ${id} was not updated`);
   }
 
   /**

@@ -178,8 +178,9 @@ export class SqlPayloadStore implements PayloadStore {
     return rows;
   }
 
-  async revokeByClientId(clientId: string): Promise<void> {
-    await this.db.query('DELETE FROM oidc_payloads WHERE client_id = $1', [clientId]);
+  async revokeByClientId(clientId: string, options: { keep?: readonly string[] } = {}): Promise<void> {
+    if (!options.keep?.length) await this.db.query('DELETE FROM oidc_payloads WHERE client_id = $1', [clientId]);
+    else await this.db.query('DELETE FROM oidc_payloads WHERE client_id = $1 AND model <> ALL($2::text[])', [clientId, options.keep]);
   }
 
   async expiries(model: string, owner: { id: string } | { grantId: string } | { clientId: string }): Promise<Map<string, number | undefined>> {

@@ -1,6 +1,6 @@
 import { createHash, randomUUID } from 'node:crypto';
 import {
-  type AccountChanges, type AccountGrant, type AccountRecord, type AccountsStore, type AccountTokenStore, DuplicateUsernameError, type NewAccount as NewAccountRecord,
+  AccountChangedError, type AccountChanges, type AccountExpectation, type AccountGrant, type AccountRecord, type AccountsStore, type AccountTokenStore, DuplicateUsernameError, type NewAccount as NewAccountRecord,
   NoAdminLeftError, type SourceFingerprint,
 } from '../../adapters/contract.js';
 import { AppError, ConflictError, type FieldProblem, NotFoundError, ValidationError } from '../errors/app-error.js';
@@ -8,7 +8,7 @@ import type { Actor, AuditEvent, AuditLog } from '../audit/log.js';
 import { clampedPaging } from '../paging/parameters.js';
 import { hashFormat, isVerifiableHash } from './password-hashes.js';
 import { burnVerification, hashPassword, isCurrentHash, verifyPassword } from './passwords.js';
-import { USERNAME_CHARACTERS, usernameKey } from './usernames.js';
+import { usernameKey, usernameProblem } from './usernames.js';
 import { ROLES } from './roles.js';
 import type { SignInSessionService } from '../sessions/service.js';
 import { displayTextProblems } from '../security/display-text.js';
@@ -204,6 +204,11 @@ function differingFields(current: AccountRecord, wanted: ImportedFields): string
 export const DELETED_SINCE_IMPORT = 'deleted in Gatehouse after an earlier import: an import does not bring it back';
 
 /** The store's refusal to leave no administrator, as the conflict every surface renders. */
+/** The fields an administrator's change is judged by (AccountService.update). */
+const EXPECTED_FIELDS = ['email', 'name', 'roles', 'active'] as const satisfies ReadonlyArray<keyof AccountExpectation>;
+/** Tries of a change whose account another writer changed in between (a different field each time, or the caller gave no asSeen). */
+const UPDATE_ATTEMPTS = 5;
+
 function asLastAdminConflict(error: unknown): never {
   if (error instanceof NoAdminLeftError) throw new ConflictError('role', 'no other active administrator would remain: make another account an administrator first');
   throw error;
@@ -240,9 +245,9 @@ export class AccountService {
    * which is not a new password.
    */
   private async write(
-    current: Pick<AccountRecord, 'id' | 'roles'>, changes: AccountChanges, by: Actor, kept?: Kept, keepAnAdmin = false,
+    current: Pick<AccountRecord, 'id' | 'roles'>, changes: AccountChanges, by: Actor, kept?: Kept, keepAnAdmin = false, ifStill?: AccountExpectation,
   ): Promise<{ record: AccountRecord; tokensEnded: boolean } | undefined> {
-    const record = await this.store.update(current.id, changes, { keepAnAdmin }).catch(asLastAdminConflict);
+    const record = await this.store.update(current.id, changes, { keepAnAdmin, ifStill }).catch(asLastAdminConflict);
     if (!record) return undefined;
     const tokensEnded = changes.passwordHash !== undefined || changes.active === false || takesARoleAway(current.roles, changes.roles);
     if (tokensEnded) await this.endAccess(current.id, by, kept);
@@ -291,9 +296,8 @@ export class AccountService {
 
   async create(input: NewAccount, by: Actor = {}): Promise<Account> {
     const problems: FieldProblem[] = [];
-    if (!USERNAME_CHARACTERS.test(input.username ?? '')) {
-      problems.push({ field: 'username', message: 'must be 1-64 characters of letters, digits and . _ @ + -' });
-    }
+    const username = usernameProblem(input.username);
+    if (username) problems.push({ field: 'username', message: username });
     if (typeof input.password !== 'string' || input.password.length < PASSWORD_MIN || input.password.length > PASSWORD_MAX) {
       problems.push({ field: 'password', message: `must be ${PASSWORD_MIN} to ${PASSWORD_MAX} characters` });
     }
@@ -494,9 +498,8 @@ export class AccountService {
     }
     const email = input.email || null;
     const problems: FieldProblem[] = [];
-    if (!USERNAME_CHARACTERS.test(input.username ?? '')) {
-      problems.push({ field: 'username', message: 'must be 1-64 characters of letters, digits and . _ @ + -' });
-    }
+    const username = usernameProblem(input.username);
+    if (username) problems.push({ field: 'username', message: username });
     if (typeof input.active !== 'boolean') problems.push({ field: 'active', message: 'must be true or false' });
     problems.push(...this.fieldProblems({ roles: input.roles, email, name: displayName(input) }));
     if (problems.length) {
@@ -506,8 +509,18 @@ export class AccountService {
   }
 
   /** By id, or else by username. */
+  /**
+   * The account with this id, or else this username. A text that is one
+   * account's id and another's username (a username stored before such
+   * usernames were refused, usernameProblem) names neither: refused, saying
+   * how to name each, rather than acting on the wrong one.
+   */
   async show(idOrUsername: string): Promise<Account> {
-    const record = (await this.store.findById(idOrUsername)) ?? (await this.findRecordByUsername(idOrUsername));
+    const [byId, byUsername] = await Promise.all([this.store.findById(idOrUsername), this.findRecordByUsername(idOrUsername)]);
+    if (byId && byUsername && byId.id !== byUsername.id) {
+      throw new ConflictError('user', `"${idOrUsername}" is the id of user "${byId.username}" and the username of another user (id ${byUsername.id}): name the first by its username, the second by its id`);
+    }
+    const record = byId ?? byUsername;
     if (!record) throw new NotFoundError(`no user with id or username "${idOrUsername}"`);
     return publicView(record);
   }
@@ -538,8 +551,28 @@ export class AccountService {
    * change that takes the admin role or activity from an active
    * administrator is made only if another one remains, atomically
    * (ConflictError otherwise).
+   *
+   * Each field changed is written only while it still has the value the
+   * change was judged against, atomically (AccountsStore.update `ifStill`):
+   * with `asSeen` (an edit form), the account as the caller saw it, so that
+   * of two administrators changing one field at once the second gets a
+   * ConflictError rather than silently undoing the first; without it, the
+   * account as read here, re-read and tried again if another writer came
+   * between. Either way, whether a role was taken away is judged against the
+   * roles the write replaced.
    */
-  async update(idOrUsername: string, patch: AccountPatch, by: Actor = {}, { keepAnAdmin = false } = {}): Promise<Account> {
+  async update(idOrUsername: string, patch: AccountPatch, by: Actor = {}, { keepAnAdmin = false, asSeen }: { keepAnAdmin?: boolean; asSeen?: Account } = {}): Promise<Account> {
+    for (let attempt = 1; ; attempt += 1) {
+      try {
+        return await this.updateOnce(idOrUsername, patch, by, keepAnAdmin, asSeen);
+      } catch (error) {
+        if (!(error instanceof AccountChangedError)) throw error;
+        if (attempt >= UPDATE_ATTEMPTS) throw new ConflictError('account', `user "${idOrUsername}" is being changed by someone else; try again`);
+      }
+    }
+  }
+
+  private async updateOnce(idOrUsername: string, patch: AccountPatch, by: Actor, keepAnAdmin: boolean, asSeen: Account | undefined): Promise<Account> {
     const account = await this.show(idOrUsername);
     const problems = this.fieldProblems({ roles: patch.roles, email: patch.email, name: patch.name });
     if (patch.active !== undefined && typeof patch.active !== 'boolean') problems.push({ field: 'active', message: 'must be true or false' });
@@ -553,8 +586,12 @@ export class AccountService {
     // failed after the account was made inactive is finished by running it again.
     if (patch.active === false && !account.active) await this.endAccess(account.id, by);
     if (!Object.keys(changes).length) return account;
+    const changedFields = EXPECTED_FIELDS.filter((field) => changes[field] !== undefined);
+    const changedSince = asSeen ? changedFields.filter((field) => JSON.stringify(asSeen[field]) !== JSON.stringify(account[field])) : [];
+    if (changedSince.length) throw new ConflictError(changedSince[0]!, `${changedSince.join(', ')} changed by someone else since this change was made; nothing was saved`);
+    const ifStill = Object.fromEntries(changedFields.map((field) => [field, account[field]])) as AccountExpectation;
     const demotes = account.active && account.roles.includes('admin') && ((changes.roles !== undefined && !changes.roles.includes('admin')) || changes.active === false);
-    const written = await this.write(account, changes, by, undefined, keepAnAdmin && demotes);
+    const written = await this.write(account, changes, by, undefined, keepAnAdmin && demotes, ifStill);
     if (!written) throw new NotFoundError(`no user with id "${account.id}"`);
     // What decides access is recorded before and after (granting admin is not a rename); personal data is named only.
     const decisive: Record<string, { from: unknown; to: unknown }> = {};

@@ -21,3 +21,19 @@ export function usernameKey(username: string): string {
 
 /** What a new username may be made of, as typed. */
 export const USERNAME_CHARACTERS = /^[A-Za-z0-9._@+-]{1,64}$/;
+
+// The form of an account id (a UUID): every surface that names a user takes an id or a username.
+const ACCOUNT_ID_SHAPE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/**
+ * What is wrong with `username` as a new username, if anything. One shaped
+ * like an account id is refused: the CLI, the console and the admin API take
+ * "an id or a username", and a user who chose another account's id (its
+ * `sub`, which every relying party sees) as their username at an old
+ * service would otherwise be reached in that account's place, or shadow it.
+ */
+export function usernameProblem(username: unknown): string | undefined {
+  if (typeof username !== 'string' || !USERNAME_CHARACTERS.test(username)) return 'must be 1-64 characters of letters, digits and . _ @ + -';
+  if (ACCOUNT_ID_SHAPE.test(username)) return 'must not have the form of an account id (a UUID)';
+  return undefined;
+}

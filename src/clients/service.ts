@@ -180,6 +180,16 @@ const PATCHED_METADATA: Record<keyof ClientPatch, string> = {
   tokenFormat: 'access_token_format', postLogoutRedirectUris: 'post_logout_redirect_uris',
 };
 
+/**
+ * Of the fields a change writes, those whose value in `now` (the client as
+ * stored) differs from `seen` (as the caller saw it when deciding the
+ * change): lists as sets, fields a Client does not show left out.
+ */
+function changedSinceSeen(seen: Client, now: Client, fields: ReadonlyArray<keyof ClientPatch>): string[] {
+  const shown = (value: unknown) => JSON.stringify(Array.isArray(value) ? [...value].sort() : value);
+  return fields.filter((key) => key in now && shown(seen[key as keyof Client]) !== shown(now[key as keyof Client]));
+}
+
 export interface Client {
   clientId: string;
   name: string;
@@ -357,11 +367,11 @@ export class ClientService {
    * current scopes again). Its users sign in again; an administrator who
    * removes `admin` knows no token carrying it survives.
    */
-  async update(clientId: string, patch: ClientPatch, by: Actor = {}): Promise<Client> {
+  async update(clientId: string, patch: ClientPatch, by: Actor = {}, { asSeen }: { asSeen?: Client } = {}): Promise<Client> {
     assertClientChangeable(clientId);
     for (let attempt = 1; ; attempt += 1) {
       try {
-        return await this.updateOnce(clientId, patch, by);
+        return await this.updateOnce(clientId, patch, by, asSeen);
       } catch (error) {
         if (!(error instanceof ClientChangedError)) throw error;
         if (attempt >= UPDATE_ATTEMPTS) throw new ConflictError('client_id', `client "${clientId}" is being changed by someone else; try again`);
@@ -369,7 +379,7 @@ export class ClientService {
     }
   }
 
-  private async updateOnce(clientId: string, patch: ClientPatch, by: Actor): Promise<Client> {
+  private async updateOnce(clientId: string, patch: ClientPatch, by: Actor, asSeen: Client | undefined): Promise<Client> {
     const record = await this.store.find(clientId);
     if (!record) throw new NotFoundError(`no client with client_id "${clientId}"`);
     const problems: FieldProblem[] = [];
@@ -398,6 +408,11 @@ export class ClientService {
     if (problems.length) throw new ValidationError(problems);
     // Nothing to change: no write, no audit event, no new updated_at.
     if (JSON.stringify(metadata) === JSON.stringify(record.metadata)) return toClient(record);
+    // A field this change sets that someone else changed since the caller saw it: the caller's change is a conflict, not applied over theirs.
+    const fields = (Object.keys(PATCHED_METADATA) as Array<keyof ClientPatch>)
+      .filter((key) => patch[key] !== undefined && !sameValue(PATCHED_METADATA[key], record.metadata[PATCHED_METADATA[key]], metadata[PATCHED_METADATA[key]]));
+    const changedSince = asSeen ? changedSinceSeen(asSeen, toClient(record), fields) : [];
+    if (changedSince.length) throw new ConflictError(changedSince[0]!, `${changedSince.join(', ')} changed by someone else since this change was made; nothing was saved`);
     // The whole client after the change goes through the rules, not just the
     // changed fields: a change may break a rule that involves other fields.
     await this.assertAcceptable(metadata, []);
@@ -405,8 +420,6 @@ export class ClientService {
     const updated = await this.store.replace(metadata, { ifStill: record.metadata, keepSecret: true });
     if (!updated) throw new NotFoundError(`no client with client_id "${clientId}"`);
     const tokensEnded = await this.endTokensIfNarrowed(clientId, record.metadata, metadata);
-    const fields = (Object.keys(PATCHED_METADATA) as Array<keyof ClientPatch>)
-      .filter((key) => patch[key] !== undefined && !sameValue(PATCHED_METADATA[key], record.metadata[PATCHED_METADATA[key]], metadata[PATCHED_METADATA[key]]));
     await this.audit?.record({ event: 'client.updated', ...by, clientId, detail: {
       fields, changes: recordedChanges(record.metadata, metadata), ...(tokensEnded ? { tokensEnded } : {}),
     } });
@@ -582,11 +595,25 @@ export class ClientService {
    * the change's caller waits for both, so that when it returns no token
    * carrying what was taken away survives.
    */
+  /**
+   * For a change the client made to itself through the provider (RFC 7592
+   * §2.2, which does not come through `update`): ends every grant and token
+   * the client holds if the change took a scope or a grant type away from
+   * what it had (`before`, as read before the change), as `update` does.
+   */
+  async endTokensIfNarrowedSince(clientId: string, before: Client): Promise<boolean> {
+    const record = await this.store.find(clientId);
+    if (!record) return false;
+    const had = { client_id: clientId, scope: before.scope.join(' '), grant_types: before.grantTypes };
+    return this.endTokensIfNarrowed(clientId, had, record.metadata);
+  }
+
   private async endTokensIfNarrowed(clientId: string, before: ClientMetadata, after: ClientMetadata): Promise<boolean> {
     if (!narrowsWhatTokensCarry(before, after)) return false;
-    await this.tokens.revokeAll(clientId);
+    // The registration access token stays: the registrant still manages the client (RFC 7592).
+    await this.tokens.revokeAll(clientId, { keepRegistration: true });
     await new Promise((resolve) => setTimeout(resolve, CLIENT_CACHE_MS + 100));
-    await this.tokens.revokeAll(clientId);
+    await this.tokens.revokeAll(clientId, { keepRegistration: true });
     return true;
   }
 

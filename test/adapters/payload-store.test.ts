@@ -29,6 +29,20 @@ for (const subject of subjects) {
       expect(await store.find('RefreshToken', id), 'models do not share ids').to.equal(undefined);
     });
 
+    it('revokes every artifact of a client but the models it is told to keep', async () => {
+      const clientId = randomUUID();
+      const [token, code, registration] = [randomUUID(), randomUUID(), randomUUID()];
+      await store.upsert('AccessToken', token, { clientId }, 60);
+      await store.upsert('AuthorizationCode', code, { clientId }, 60);
+      await store.upsert('RegistrationAccessToken', registration, { clientId }, 60);
+      await store.revokeByClientId(clientId, { keep: ['RegistrationAccessToken'] });
+      expect(await store.find('AccessToken', token)).to.equal(undefined);
+      expect(await store.find('AuthorizationCode', code)).to.equal(undefined);
+      expect(await store.find('RegistrationAccessToken', registration)).to.deep.equal({ clientId });
+      await store.revokeByClientId(clientId);
+      expect(await store.find('RegistrationAccessToken', registration), 'and without keep, everything').to.equal(undefined);
+    });
+
     it('forgets a payload once it expires', async () => {
       const id = randomUUID();
       await store.upsert('AuthorizationCode', id, { x: 1 }, 1);

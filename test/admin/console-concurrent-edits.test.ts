@@ -287,4 +287,80 @@ describe('edits made at once by two administrators (console and Lux dashboard)',
       expect(await server.services.resourceServers.show(uri)).to.deep.include({ accessTokenTtl: 900, tokenFormat: 'jwt' });
     });
   });
+
+  /**
+   * The same field saved by both at the same moment, from forms of the same
+   * version: each request's own check passes (neither has seen the other's
+   * write), so only a write conditional on what it judged against keeps one
+   * of them from silently undoing the other. Tried several times, as the
+   * two requests interleave differently each time.
+   */
+  describe('the same field saved by both at the same moment', () => {
+    const TRIES = 6;
+    const outcome = (page: Page) => (page.status === 200 && page.html.includes('Changes saved.') ? 'saved' : page.status);
+
+    it('users: one save holds, the other is refused (409), and the stored roles are the one that held', async () => {
+      for (let trial = 0; trial < TRIES; trial += 1) {
+        const target = await server.services.accounts.create({ username: `race-${stamp}-${trial}`, password: 'race user pw', roles: ['user'] });
+        const path = `/users/${target.id}`;
+        const [pageOne, pageTwo] = await Promise.all([first.navigate(admin(`${path}/edit`)), second.navigate(admin(`${path}/edit`))]);
+        const [one, two] = await Promise.all([
+          saveAsEdited(first, pageOne!, `/admin${path}`, { roles: 'staff' }),
+          saveAsEdited(second, pageTwo!, `/admin${path}`, { roles: 'admin' }),
+        ]);
+        const outcomes = [outcome(one), outcome(two)];
+        expect(outcomes.sort().join(' '), `trial ${trial}`).to.equal('409 saved');
+        const held = outcome(one) === 'saved' ? ['staff'] : ['admin'];
+        expect((await server.services.accounts.show(target.id)).roles, `trial ${trial}`).to.deep.equal(held);
+      }
+    });
+
+    it('clients: one save holds, the other is refused (409), and the stored name is the one that held', async () => {
+      for (let trial = 0; trial < TRIES; trial += 1) {
+        const { client } = await server.services.clients.create({ name: `Race ${stamp} ${trial}`, grantTypes: ['client_credentials'], scope: ['read'] });
+        const path = `/admin/clients/${client.clientId}`;
+        const [pageOne, pageTwo] = await Promise.all([first.navigate(`${server.issuer}${path}/edit`), second.navigate(`${server.issuer}${path}/edit`)]);
+        const [one, two] = await Promise.all([
+          saveAsEdited(first, pageOne!, path, { name: `Name one ${trial}` }),
+          saveAsEdited(second, pageTwo!, path, { name: `Name two ${trial}` }),
+        ]);
+        expect([outcome(one), outcome(two)].sort().join(' '), `trial ${trial}`).to.equal('409 saved');
+        const held = outcome(one) === 'saved' ? `Name one ${trial}` : `Name two ${trial}`;
+        expect((await server.services.clients.show(client.clientId)).name, `trial ${trial}`).to.equal(held);
+      }
+    });
+
+    it('the services refuse a change judged against a version that is no longer stored (asSeen), and write nothing', async () => {
+      const target = await server.services.accounts.create({ username: `seen-${stamp}`, password: 'seen user pw', roles: ['admin'] });
+      const seen = await server.services.accounts.show(target.id);
+      await server.services.accounts.update(target.id, { roles: ['user'] });
+      const refused = await server.services.accounts.update(target.id, { roles: ['staff'] }, {}, { asSeen: seen }).then(() => undefined, (error: unknown) => error);
+      expect(refused).to.have.property('status', 409);
+      expect((await server.services.accounts.show(target.id)).roles).to.deep.equal(['user']);
+      // A field nobody else changed is written from the same version.
+      await server.services.accounts.update(target.id, { name: 'Seen Name' }, {}, { asSeen: seen });
+      expect((await server.services.accounts.show(target.id)).name).to.equal('Seen Name');
+
+      const { client } = await server.services.clients.create({ name: `Seen ${stamp}`, grantTypes: ['client_credentials'], scope: ['read'] });
+      const seenClient = await server.services.clients.show(client.clientId);
+      await server.services.clients.update(client.clientId, { name: `Seen renamed ${stamp}` });
+      const refusedClient = await server.services.clients.update(client.clientId, { name: `Seen again ${stamp}` }, {}, { asSeen: seenClient }).then(() => undefined, (error: unknown) => error);
+      expect(refusedClient).to.have.property('status', 409);
+      expect((await server.services.clients.show(client.clientId)).name).to.equal(`Seen renamed ${stamp}`);
+    });
+
+    it('the account store writes only while the values it is told to expect still stand, atomically', async () => {
+      const target = await server.services.accounts.create({ username: `store-${stamp}`, password: 'store user pw', roles: ['user'] });
+      const store = server.services.storage.accounts;
+      const tries = await Promise.allSettled([
+        store.update(target.id, { roles: ['staff'] }, { ifStill: { roles: ['user'] } }),
+        store.update(target.id, { roles: ['admin'] }, { ifStill: { roles: ['user'] } }),
+      ]);
+      expect(tries.map((outcome) => outcome.status).sort()).to.deep.equal(['fulfilled', 'rejected']);
+      const lost = tries.find((outcome) => outcome.status === 'rejected') as PromiseRejectedResult;
+      expect((lost.reason as Error).name).to.equal('AccountChangedError');
+      const won = (tries.find((outcome) => outcome.status === 'fulfilled') as PromiseFulfilledResult<{ roles: string[] }>).value;
+      expect((await store.findById(target.id))?.roles).to.deep.equal(won.roles);
+    });
+  });
 });

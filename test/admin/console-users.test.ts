@@ -124,6 +124,19 @@ describe('the admin console’s Users section (/admin/users)', () => {
       expect(events.map((event) => event.actor)).to.deep.equal([`user:${adminId}`, `user:${adminId}`]);
     });
 
+    it('refuses (422) a status form that says neither true nor false, and changes nothing', async () => {
+      const { account } = await userWithGrant(`status-${stamp}`);
+      const page = await browser.navigate(users(`/${account.id}`));
+      const form = FormBrowser.forms(page).find((f) => f.action.endsWith(`/admin/users/${account.id}/status`))!;
+      for (const body of [[['csrf', form.fields.csrf ?? '']], [['csrf', form.fields.csrf ?? ''], ['active[]', 'true']], [['csrf', form.fields.csrf ?? ''], ['active', 'yes']]]) {
+        const refused = await browser.navigate(form.action, { method: 'POST', body: new URLSearchParams(body) });
+        expect(refused.status, JSON.stringify(body)).to.equal(422);
+        expect(refused.html).to.include('nothing was changed');
+      }
+      expect((await server.services.accounts.show(account.id)).active).to.equal(true);
+      expect((await server.services.accounts.grants(account.id)).grants, 'their grants live on').to.have.length(1);
+    });
+
     it('sets a new password, and refuses one too short with the old one still working', async () => {
       const account = await server.services.accounts.create({ username: `password-${stamp}`, password: 'first password' });
       const form = await browser.navigate(users(`/${account.id}/password`));

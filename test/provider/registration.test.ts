@@ -3,7 +3,7 @@ import { expect } from 'chai';
 import * as oidc from 'openid-client';
 import { issueInitialAccessToken } from '../../src/provider/registration.js';
 import { runCli } from '../support/cli.js';
-import { postJson, send, type Reply } from '../support/http.js';
+import { basicAuth, postJson, send, type Reply } from '../support/http.js';
 import { REDIRECT_URI } from '../support/oidc.js';
 import { restartableEnv, startTestServer, type TestServer } from '../support/server.js';
 
@@ -296,5 +296,45 @@ describe('dynamic registration with ALLOW_LOOPBACK_CALLBACKS (development): URIs
       expect(reply.status, `${uri}: ${reply.text}`).to.equal(400);
       expect(reply.json.error, uri).to.equal('invalid_client_metadata');
     }
+  });
+});
+
+/**
+ * An RFC 7592 update that takes a scope or a grant type away from the
+ * client ends every token it holds, as the same change does on every
+ * administrator surface; an update that takes nothing away ends nothing.
+ */
+describe('dynamic registration (RFC 7592): a client narrowing itself', () => {
+  let server: TestServer;
+  before(async () => { server = await startTestServer(); });
+  after(() => server.stop());
+
+  const { register, registration, update } = registrationsAt(() => server);
+
+  async function tokenOf(registered: Reply, scope: string): Promise<string> {
+    const answer = await send(`${server.url}/token`, {
+      headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: basicAuth(registered.json.client_id as string, registered.json.client_secret as string) },
+      body: new URLSearchParams({ grant_type: 'client_credentials', scope }).toString(),
+    });
+    expect(answer.status, answer.text).to.equal(200);
+    return answer.json.access_token as string;
+  }
+
+  const works = async (token: string) => (await send(`${server.url}/api/whoami`, { method: 'GET', headers: { authorization: `Bearer ${token}` } })).status === 200;
+
+  it('ends the tokens of a client that took a scope away, and keeps those of one that took nothing away', async () => {
+    const metadata = { grant_types: ['client_credentials'], response_types: [], scope: 'read write', client_name: 'Narrowing' };
+    const registered = await register(metadata);
+    expect(registered.status, registered.text).to.equal(201);
+    const handle = registration(registered);
+    const kept = await tokenOf(registered, 'read write');
+    const renamed = await update(handle, { ...metadata, client_name: 'Narrowing, renamed', client_secret: registered.json.client_secret });
+    expect(renamed.status, renamed.text).to.equal(200);
+    expect(await works(kept), 'a change that takes nothing away ends nothing').to.equal(true);
+
+    const narrowed = await update(handle, { ...metadata, scope: 'read', client_secret: registered.json.client_secret });
+    expect(narrowed.status, narrowed.text).to.equal(200);
+    expect(await works(kept), 'the wider token no longer works').to.equal(false);
+    expect(await works(await tokenOf(registered, 'read')), 'a new token within the narrower scope does').to.equal(true);
   });
 });

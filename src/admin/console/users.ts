@@ -5,7 +5,7 @@ import type { Account, AccountService } from '../../accounts/service.js';
 import type { PasswordResetLinks } from '../../accounts/reset-links.js';
 import type { ClientService } from '../../clients/service.js';
 import type { SignInSessionService } from '../../sessions/service.js';
-import { ValidationError } from '../../errors/app-error.js';
+import { ConflictError, ValidationError } from '../../errors/app-error.js';
 import { readPaging } from '../../paging/parameters.js';
 import { changedOnly, choices, EditForm } from '../../web/form-version.js';
 import { nameGrants } from '../../web/grants.js';
@@ -131,9 +131,14 @@ export function mountUserPages(router: Router, deps: UserPagesDeps): void {
     const refused = selfLockout(ctx, account, { roles: patch.roles });
     try {
       if (refused) throw new ValidationError([{ field: 'role', message: refused }]);
-      await accounts.update(account.id, patch, actorOf(ctx), KEEP_AN_ADMIN);
+      // Written only while what this page judged against still stands: a save racing another is a conflict, not a lost update.
+      await accounts.update(account.id, patch, actorOf(ctx), { ...KEEP_AN_ADMIN, asSeen: account });
       seeOther(ctx, userPath(account, '?done=saved'));
     } catch (error) {
+      if (error instanceof ConflictError && error.field !== 'role') {
+        editPage(ctx, await accounts.show(account.id), { general: [`${error.message}. The form now shows the current values. Make your change again and save.`] }, 409);
+        return;
+      }
       render(ctx, 'console/users/form', {
         title: `Edit ${account.username}`, mode: 'edit', account, values, formVersion: EDIT_FORM.postedVersion(body), errors: fieldErrors(error, FORM_FIELDS),
       }, 422);
@@ -142,7 +147,13 @@ export function mountUserPages(router: Router, deps: UserPagesDeps): void {
 
   router.post(`${USERS}/:id/status`, readForm, requireAdmin, async (ctx) => {
     const account = await accounts.show(ctx.params.id!);
-    const active = formText(ctx.request.body as Form, 'active') === 'true';
+    // The form's two buttons send true or false; anything else (a missing field) decides nothing.
+    const posted = formText(ctx.request.body as Form, 'active');
+    if (posted !== 'true' && posted !== 'false') {
+      await showPage(ctx, account, { errors: { status: ['Say whether to enable or disable the user (active: true or false); nothing was changed.'] } }, 422);
+      return;
+    }
+    const active = posted === 'true';
     const refused = selfLockout(ctx, account, { active });
     if (refused) {
       await showPage(ctx, account, { errors: { status: [refused] } }, 422);

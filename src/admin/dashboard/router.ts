@@ -2,6 +2,7 @@ import Router from '@koa/router';
 import type { Context } from 'koa';
 import { type Client, type ClientService, GRANT_TYPES } from '../../clients/service.js';
 import { readPaging } from '../../paging/parameters.js';
+import { ConflictError } from '../../errors/app-error.js';
 import { DIALECT_NAMES, type DialectUsage } from '../../clients/dialect-usage.js';
 import type { ScopeRegistry } from '../../scopes/registry.js';
 import { assertClientChangeable, isReservedClient } from '../../clients/reserved-clients.js';
@@ -177,11 +178,16 @@ function mountClientPages(router: Router, deps: ClientPagesDeps, paths: ClientPa
       name: input.name, description: input.description || null, redirect_uris: lines(input.redirectText), scope: input.scope,
     });
     try {
+      // Written only while what this page judged against still stands: a save racing another is a conflict, not a lost update.
       await clients.update(current.clientId, {
         name: change.name, description: change.description, redirectUris: change.redirect_uris, scope: change.scope,
-      }, actorOf(ctx));
+      }, actorOf(ctx), { asSeen: current });
       seeOther(ctx, `${base}/clients/${encodeURIComponent(current.clientId)}?saved=1`);
     } catch (error) {
+      if (error instanceof ConflictError) {
+        await editPage(ctx, await clients.show(current.clientId), { general: [`${error.message}. The form now shows the current values. Make your change again and save.`] }, 409);
+        return;
+      }
       render(ctx, 'console/clients/form', {
         title: `Edit ${current.name}`, mode: 'edit', client: current, formVersion: EDIT_FORM.postedVersion(body), ...(await formLocals({ ...current, ...input }, problemsOf(error))),
       }, 422);
