@@ -209,6 +209,11 @@ const EXPECTED_FIELDS = ['email', 'name', 'roles', 'active'] as const satisfies 
 /** Tries of a change whose account another writer changed in between (a different field each time, or the caller gave no asSeen). */
 const UPDATE_ATTEMPTS = 5;
 
+/** An imported row whose id (kept from an export) is another account's here. */
+function idTaken(username: string, holder: Pick<AccountRecord, 'id' | 'username'>): ConflictError {
+  return new ConflictError('id', `user "${username}": its id ${holder.id} belongs to the account "${holder.username}" here`);
+}
+
 function asLastAdminConflict(error: unknown): never {
   if (error instanceof NoAdminLeftError) throw new ConflictError('role', 'no other active administrator would remain: make another account an administrator first');
   throw error;
@@ -444,6 +449,9 @@ export class AccountService {
       }
       if (!current) {
         if (before) { results[index] = { outcome: 'skipped', reason: DELETED_SINCE_IMPORT }; continue; }
+        // An id kept from an export that another account holds here: refused now, so a dry run says so too.
+        const holder = input.id === undefined ? undefined : await this.store.findById(input.id);
+        if (holder) { results[index] = { outcome: 'refused', error: idTaken(input.username, holder) }; continue; }
         const record = { id: input.id ?? randomUUID(), username: input.username, usernameKey: key, passwordHash: input.passwordHash, importedPasswordHash: input.passwordHash, emailVerified: false, ...wanted };
         if (options.dryRun) results[index] = { account: publicView({ ...record, id: '(new)', createdAt: new Date(), updatedAt: new Date() }), outcome: 'created' };
         else creations.push({ index, record, fingerprint });
@@ -477,7 +485,7 @@ export class AccountService {
         // id kept from an export belongs to another account here.
         const holder = await this.store.findById(record.id);
         results[index] = holder && holder.usernameKey !== record.usernameKey
-          ? { outcome: 'refused', error: new ConflictError('id', `user "${record.username}": its id ${record.id} belongs to the account "${holder.username}" here`) }
+          ? { outcome: 'refused', error: idTaken(record.username, holder) }
           : { outcome: 'refused', error: new ConflictError('username', `username "${record.username}" is already taken`) };
         continue;
       }

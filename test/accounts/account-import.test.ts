@@ -69,6 +69,17 @@ describe('Importing accounts a page at a time', () => {
     expect(await importedEvents(rows.map((r) => r.username))).to.have.length(26);
   });
 
+  it('refuses a row whose id (kept from an export) is another account\'s here, in a dry run as in the real one', async () => {
+    const stamp = Date.now();
+    const holder = await server.services.accounts.create({ username: `holder-${stamp}`, password: 'the holder password' });
+    for (const dryRun of [true, false]) {
+      const [result] = await server.services.accounts.importAccounts([row(`newcomer-${stamp}`, { id: holder.id })], { dryRun });
+      expect(result!.outcome, `dryRun ${dryRun}`).to.equal('refused');
+      expect(result!.outcome === 'refused' && result!.error.message).to.include(`belongs to the account "holder-${stamp}"`);
+    }
+    expect((await server.services.accounts.list({ search: `newcomer-${stamp}` })).total).to.equal(0);
+  });
+
   it('a dry run answers what would happen and writes nothing', async () => {
     const stamp = Date.now();
     const results = await server.services.accounts.importAccounts([row(`dry-${stamp}`), row(`dry-${stamp}-bad`, { active: 'yes' as unknown as boolean })], { dryRun: true });
