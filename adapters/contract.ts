@@ -557,8 +557,12 @@ export interface ScopeRecord {
 /** The scope registry: every scope a client may be given, in the order they were added. */
 export interface ScopesStore {
   list(): Promise<ScopeRecord[]>;
-  /** Adds a scope or changes its description and warning flag. */
-  save(scope: ScopeRecord): Promise<void>;
+  /**
+   * Adds a scope or changes its description and warning flag. With
+   * `ifStill`, only while the stored scope is still that (as the caller
+   * read it), decided atomically with the write. True when written.
+   */
+  save(scope: ScopeRecord, options?: { ifStill?: ScopeRecord }): Promise<boolean>;
   /** What import sources last said about each scope, by name (an import's "unchanged" test). */
   readonly sourceFingerprints: SourceFingerprintStore;
 }
@@ -579,8 +583,12 @@ export interface ResourceServerRecord {
 export interface ResourceServersStore {
   list(): Promise<ResourceServerRecord[]>;
   find(uri: string): Promise<ResourceServerRecord | undefined>;
-  /** Adds a resource server or replaces its settings. */
-  save(record: ResourceServerRecord): Promise<void>;
+  /**
+   * Adds a resource server or replaces its settings. With `ifStill`, only
+   * while the stored one is still that (as the caller read it), decided
+   * atomically with the write. True when written.
+   */
+  save(record: ResourceServerRecord, options?: { ifStill?: ResourceServerRecord }): Promise<boolean>;
   /** True when one was removed. */
   remove(uri: string): Promise<boolean>;
   /** What import sources last said about each resource server, by URI (an import's "unchanged" test). */

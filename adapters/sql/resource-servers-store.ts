@@ -33,13 +33,23 @@ export class SqlResourceServersStore implements ResourceServersStore {
     return rows[0] && toRecord(rows[0]);
   }
 
-  async save(record: ResourceServerRecord): Promise<void> {
+  async save(record: ResourceServerRecord, options: { ifStill?: ResourceServerRecord } = {}): Promise<boolean> {
+    const { ifStill } = options;
+    if (ifStill) {
+      const { rowCount } = await this.db.query(
+        `UPDATE resource_servers SET scope = $2, token_format = $3, access_token_ttl = $4, signing_alg = $5
+          WHERE uri = $1 AND scope = $6 AND token_format = $7 AND access_token_ttl IS NOT DISTINCT FROM $8 AND signing_alg = $9`,
+        [record.uri, record.scope, record.tokenFormat, record.accessTokenTtl, record.signingAlg, ifStill.scope, ifStill.tokenFormat, ifStill.accessTokenTtl, ifStill.signingAlg],
+      );
+      return rowCount === 1;
+    }
     await this.db.query(
       `INSERT INTO resource_servers (${COLUMNS}) VALUES ($1, $2, $3, $4, $5)
        ON CONFLICT (uri) DO UPDATE SET scope = excluded.scope, token_format = excluded.token_format,
          access_token_ttl = excluded.access_token_ttl, signing_alg = excluded.signing_alg`,
       [record.uri, record.scope, record.tokenFormat, record.accessTokenTtl, record.signingAlg],
     );
+    return true;
   }
 
   /** True when a row was deleted. */

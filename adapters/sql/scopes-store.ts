@@ -15,11 +15,20 @@ export class SqlScopesStore implements ScopesStore {
   }
 
   /** Adds a scope or changes its description and warning flag. */
-  async save(scope: ScopeRecord): Promise<void> {
+  async save(scope: ScopeRecord, options: { ifStill?: ScopeRecord } = {}): Promise<boolean> {
+    const { ifStill } = options;
+    if (ifStill) {
+      const { rowCount } = await this.db.query(
+        'UPDATE scopes SET description = $2, warning = $3 WHERE name = $1 AND description = $4 AND warning = $5',
+        [scope.name, scope.description, scope.warning, ifStill.description, ifStill.warning],
+      );
+      return rowCount === 1;
+    }
     await this.db.query(
       `INSERT INTO scopes (name, description, warning) VALUES ($1, $2, $3)
        ON CONFLICT (name) DO UPDATE SET description = excluded.description, warning = excluded.warning`,
       [scope.name, scope.description, scope.warning],
     );
+    return true;
   }
 }

@@ -122,13 +122,14 @@ export class ResourceServerRegistry {
    * `existing` one that is not is a NotFoundError. With `by`, the change is
    * audited under that actor.
    */
-  async save(input: NewResourceServer, by?: Actor, expect: 'new' | 'existing' | 'either' = 'either'): Promise<ResourceServerRecord> {
+  async save(input: NewResourceServer, by?: Actor, expect: 'new' | 'existing' | 'either' = 'either', { asSeen }: { asSeen?: ResourceServerRecord } = {}): Promise<ResourceServerRecord> {
     const record = this.checked(input);
     await this.scopes.assertRegistered(record.scope.split(' '));
     const existing = await this.store.find(input.uri);
     if (expect === 'new' && existing) throw new ConflictError('uri', `${input.uri} is registered already`);
     if (expect === 'existing' && !existing) throw new NotFoundError(`no resource server ${input.uri}`);
-    await this.write(record);
+    // With asSeen (an edit form), written only while the stored one is still what the form judged against.
+    if (!await this.write(record, asSeen)) throw new ConflictError('uri', `${input.uri} was changed by someone else meanwhile; nothing was saved`);
     if (by) await this.audit?.record({ event: 'resource_server.saved', ...by, detail: { ...record, outcome: existing ? 'updated' : 'created' } });
     return record;
   }
@@ -216,9 +217,10 @@ export class ResourceServerRegistry {
     await this.write(record);
   }
 
-  private async write(record: ResourceServerRecord): Promise<void> {
-    await this.store.save(record);
+  private async write(record: ResourceServerRecord, ifStill?: ResourceServerRecord): Promise<boolean> {
+    const written = await this.store.save(record, ifStill ? { ifStill } : {});
     this.cache.delete(record.uri);
+    return written;
   }
 
   /** `checked`, its problems naming the resource server (an import's rows are many). */

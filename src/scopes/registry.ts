@@ -85,11 +85,16 @@ export class ScopeRegistry {
     return saved;
   }
 
-  /** Changes a registered scope's description and warning flag (its name is what clients hold: it never changes). */
-  async update(name: string, change: Omit<ScopeRecord, 'name'>, by: Actor = { actor: 'cli' }): Promise<ScopeRecord> {
+  /**
+   * Changes a registered scope's description and warning flag (its name is
+   * what clients hold: it never changes). With `asSeen` (an edit form: the
+   * scope it judged the change against), written only while the scope is
+   * still that: a change racing another is a ConflictError, not a lost update.
+   */
+  async update(name: string, change: Omit<ScopeRecord, 'name'>, by: Actor = { actor: 'cli' }, { asSeen }: { asSeen?: ScopeRecord } = {}): Promise<ScopeRecord> {
     const before = await this.show(name);
     const saved = this.valid({ ...change, name: before.name });
-    await this.store.save(saved);
+    if (!await this.store.save(saved, asSeen ? { ifStill: asSeen } : {})) throw new ConflictError('scope', `scope "${name}" was changed by someone else meanwhile; nothing was saved`);
     await this.audit?.record({ event: 'scope.updated', ...by, detail: { ...saved, previous: { description: before.description, warning: before.warning } } });
     return saved;
   }

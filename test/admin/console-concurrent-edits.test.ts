@@ -297,7 +297,7 @@ describe('edits made at once by two administrators (console and Lux dashboard)',
    */
   describe('the same field saved by both at the same moment', () => {
     const TRIES = 6;
-    const outcome = (page: Page) => (page.status === 200 && page.html.includes('Changes saved.') ? 'saved' : page.status);
+    const outcome = (page: Page) => (page.status === 200 && /(Changes|Scope) saved/.test(page.html) ? 'saved' : page.status);
 
     it('users: one save holds, the other is refused (409), and the stored roles are the one that held', async () => {
       for (let trial = 0; trial < TRIES; trial += 1) {
@@ -327,6 +327,57 @@ describe('edits made at once by two administrators (console and Lux dashboard)',
         expect([outcome(one), outcome(two)].sort().join(' '), `trial ${trial}`).to.equal('409 saved');
         const held = outcome(one) === 'saved' ? `Name one ${trial}` : `Name two ${trial}`;
         expect((await server.services.clients.show(client.clientId)).name, `trial ${trial}`).to.equal(held);
+      }
+    });
+
+    it('scopes and resource servers: one save holds, the other is refused (409), and the stored value is the one that held', async () => {
+      for (let trial = 0; trial < TRIES; trial += 1) {
+        const name = `race-${stamp}-${trial}`;
+        await server.services.scopes.add({ name, description: 'Before', warning: false });
+        const path = `/admin/scopes/${name}`;
+        const [pageOne, pageTwo] = await Promise.all([first.navigate(admin(`/scopes/${name}/edit`)), second.navigate(admin(`/scopes/${name}/edit`))]);
+        const [one, two] = await Promise.all([
+          saveAsEdited(first, pageOne!, path, { description: `One ${trial}` }),
+          saveAsEdited(second, pageTwo!, path, { description: `Two ${trial}` }),
+        ]);
+        expect([outcome(one), outcome(two)].sort().join(' '), `scope trial ${trial}`).to.equal('409 saved');
+        expect((await server.services.scopes.show(name)).description).to.equal(outcome(one) === 'saved' ? `One ${trial}` : `Two ${trial}`);
+      }
+      const uri = `https://race-${stamp}.example.test/`;
+      await server.services.resourceServers.save({ uri, scope: ['openid'], tokenFormat: 'jwt', accessTokenTtl: 120 });
+      try {
+        for (let trial = 0; trial < TRIES; trial += 1) {
+          const editPath = admin(`/resource-servers/edit?uri=${encodeURIComponent(uri)}`);
+          const [pageOne, pageTwo] = await Promise.all([first.navigate(editPath), second.navigate(editPath)]);
+          const [one, two] = await Promise.all([
+            saveAsEdited(first, pageOne!, '/admin/resource-servers/edit', { access_token_ttl: String(300 + trial) }),
+            saveAsEdited(second, pageTwo!, '/admin/resource-servers/edit', { access_token_ttl: String(600 + trial) }),
+          ]);
+          expect([outcome(one), outcome(two)].sort().join(' '), `resource server trial ${trial}`).to.equal('409 saved');
+          expect((await server.services.resourceServers.show(uri)).accessTokenTtl).to.equal(outcome(one) === 'saved' ? 300 + trial : 600 + trial);
+        }
+      } finally {
+        // Other files count the resource servers registered in a shared database.
+        await server.services.resourceServers.remove(uri);
+      }
+    });
+
+    it('the scope and resource server stores write only while the record is still what the caller read', async () => {
+      const name = `cas-${stamp}`;
+      await server.services.scopes.add({ name, description: 'Read', warning: false });
+      const read = await server.services.scopes.show(name);
+      expect(await server.services.storage.scopes.save({ ...read, description: 'First' }, { ifStill: read })).to.equal(true);
+      expect(await server.services.storage.scopes.save({ ...read, description: 'Second' }, { ifStill: read })).to.equal(false);
+      expect((await server.services.scopes.show(name)).description).to.equal('First');
+      const uri = `https://cas-${stamp}.example.test/`;
+      await server.services.resourceServers.save({ uri, scope: ['openid'], tokenFormat: 'jwt' });
+      try {
+        const seen = await server.services.resourceServers.show(uri);
+        expect(await server.services.storage.resourceServers.save({ ...seen, accessTokenTtl: 60 }, { ifStill: seen })).to.equal(true);
+        expect(await server.services.storage.resourceServers.save({ ...seen, accessTokenTtl: 90 }, { ifStill: seen })).to.equal(false);
+        expect((await server.services.resourceServers.show(uri)).accessTokenTtl).to.equal(60);
+      } finally {
+        await server.services.resourceServers.remove(uri);
       }
     });
 

@@ -1,5 +1,6 @@
 import type Router from '@koa/router';
 import type { Context } from 'koa';
+import { ConflictError } from '../../errors/app-error.js';
 import { SIGNING_ALGS } from '../../keys/service.js';
 import type { NewResourceServer, ResourceServerRecord, ResourceServerRegistry } from '../../resource-servers/registry.js';
 import type { ScopeRegistry } from '../../scopes/registry.js';
@@ -88,11 +89,15 @@ export function mountResourceServerPages(router: Router, deps: ResourceServerPag
    * Saves `values` through the registry; a refusal comes back on the form
    * as typed (`shown`), with the version it was loaded from (`formVersion`).
    */
-  const saveForm = async (ctx: Context, mode: 'create' | 'edit', values: ServerForm, shown = values, formVersion?: string) => {
+  const saveForm = async (ctx: Context, mode: 'create' | 'edit', values: ServerForm, shown = values, formVersion?: string, asSeen?: ResourceServerRecord) => {
     try {
-      await resourceServers.save(serverInput(values), actorOf(ctx), mode === 'create' ? 'new' : 'existing');
+      await resourceServers.save(serverInput(values), actorOf(ctx), mode === 'create' ? 'new' : 'existing', { asSeen });
       seeOther(ctx, `${SERVERS}?done=${mode === 'create' ? 'registered' : 'saved'}`);
     } catch (error) {
+      if (asSeen && error instanceof ConflictError) {
+        await editPage(ctx, await resourceServers.show(asSeen.uri), { general: [`${error.message}. The form now shows the current values. Make your change again and save.`] }, 409);
+        return;
+      }
       await formPage(ctx, mode, shown, fieldErrors(error), 422, formVersion);
     }
   };
@@ -119,7 +124,8 @@ export function mountResourceServerPages(router: Router, deps: ResourceServerPag
     }
     // The URI is the audience tokens already carry: it is not edited, only the settings.
     const typed = { ...readServerForm(body), uri: existing.uri };
-    await saveForm(ctx, 'edit', { ...formOf(existing), ...changedOnly(plan.changed, typed), uri: existing.uri }, typed, EDIT_FORM.postedVersion(body));
+    // Written only while it is still what this page judged against: a save racing another is a conflict, not a lost update.
+    await saveForm(ctx, 'edit', { ...formOf(existing), ...changedOnly(plan.changed, typed), uri: existing.uri }, typed, EDIT_FORM.postedVersion(body), existing);
   });
 
   router.get(`${SERVERS}/remove`, requireAdmin, async (ctx) => {

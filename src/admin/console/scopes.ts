@@ -1,5 +1,6 @@
 import type Router from '@koa/router';
 import type { Context } from 'koa';
+import { ConflictError } from '../../errors/app-error.js';
 import type { ScopeRegistry } from '../../scopes/registry.js';
 import { changedOnly, EditForm } from '../../web/form-version.js';
 import { ADMIN_PATH } from '../../web/paths.js';
@@ -90,9 +91,14 @@ export function mountScopePages(router: Router, deps: ScopePagesDeps): void {
       return;
     }
     try {
-      await scopes.update(scope.name, { description: scope.description, warning: scope.warning, ...changedOnly(plan.changed, values) }, actorOf(ctx));
+      // Written only while the scope is still what this page judged against: a save racing another is a conflict, not a lost update.
+      await scopes.update(scope.name, { description: scope.description, warning: scope.warning, ...changedOnly(plan.changed, values) }, actorOf(ctx), { asSeen: scope });
       seeOther(ctx, done);
     } catch (error) {
+      if (error instanceof ConflictError) {
+        editPage(ctx, await scopes.show(scope.name), { general: [`${error.message}. The form now shows the current values. Make your change again and save.`] }, 409);
+        return;
+      }
       render(ctx, 'console/scopes/edit', { title: `Edit scope ${scope.name}`, scope, values, formVersion: EDIT_FORM.postedVersion(body), errors: fieldErrors(error) }, 422);
     }
   });
