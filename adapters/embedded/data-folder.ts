@@ -2,6 +2,8 @@ import type { Stats } from 'node:fs';
 import { ownedByUs } from '../file-owner.js';
 import { chmod, lstat, mkdir, readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
+import { settings } from '../../config/defaults.js';
+import { onSettingPath } from '../../config/setting-errors.js';
 
 /** Modes of everything Gatehouse keeps in GATEHOUSE_DATA_DIR: the owner's alone. */
 export const PRIVATE_DIR_MODE = 0o700;
@@ -68,6 +70,11 @@ async function restrictTree(path: string): Promise<void> {
  * would not take it from them.
  */
 export async function secureDataFolder(dataDir: string): Promise<void> {
+  // A file where the folder should be, or a folder this user may not enter, is the setting to change.
+  await onSettingPath(settings.dataDir.env, dataDir, () => securePrivately(dataDir));
+}
+
+async function securePrivately(dataDir: string): Promise<void> {
   await mkdir(dataDir, { recursive: true, mode: PRIVATE_DIR_MODE });
   // The folder itself may be a link an operator made (to a volume): its target is what must be ours.
   const folder = await stat(dataDir);

@@ -1,4 +1,5 @@
 import { readFile } from 'node:fs/promises';
+import { pathProblem } from '../../config/setting-errors.js';
 import { writeOwnerOnly } from './owner-only-file.js';
 import type { Services } from '../main.js';
 import { CLIENT_SECRET_MIN_LENGTH } from '../clients/given-secrets.js';
@@ -153,13 +154,26 @@ function* pagesOf<T>(rows: T[], size = 1000): Generator<T[]> {
   for (let start = 0; start < rows.length; start += size) yield rows.slice(start, start + size);
 }
 
+/**
+ * A --file the filesystem refuses (a folder that does not exist, a folder
+ * where the file should be, no permission): a value on the command line to
+ * correct, as `import` has always said (exit 2, docs/cli.md), never a fault.
+ * Undefined when the error is not about the path.
+ */
+function fileFlagError(verb: 'read' | 'write', file: string, error: unknown): UsageError | undefined {
+  const problem = pathProblem(error, file);
+  const code = (error as NodeJS.ErrnoException).code;
+  return problem === undefined ? undefined : new UsageError(`cannot ${verb} --file ${file}: ${problem}${code ? ` (${code})` : ''}`, false);
+}
+
 async function readImportFile(values: Values, parse: (text: string, file: string) => ImportBatch): Promise<ImportBatch> {
   const file = required(values, 'file');
   let text: string;
   try {
     text = await readFile(file, 'utf8');
   } catch (error) {
-    throw new UsageError(`cannot read ${file}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`, false);
+    throw fileFlagError('read', file, error)
+      ?? new UsageError(`cannot read --file ${file}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`, false);
   }
   try {
     return parse(text, file);
@@ -237,7 +251,9 @@ async function exportAll(services: Services, values: Values): Promise<Record<str
     counts.users += 1;
   }
   // Owner-only: the file holds password hashes, and secrets when asked.
-  await writeOwnerOnly(file, lines.length ? `${lines.join('\n')}\n` : '');
+  await writeOwnerOnly(file, lines.length ? `${lines.join('\n')}\n` : '').catch((error: unknown) => {
+    throw fileFlagError('write', file, error) ?? error;
+  });
   await services.audit.record({ event: 'export.written', actor: 'cli', detail: { ...counts, include_secrets: includeSecrets } });
   return { file, include_secrets: includeSecrets, ...counts };
 }
@@ -417,10 +433,30 @@ export function commandHelp(command: CliCommand): string {
   ].join('\n');
 }
 
-/** The usage lines of the table's commands. */
-export function commandUsage(): string {
+/**
+ * The commands a first word groups (`client` → `client create`, `client
+ * list`, …), in the table's order; none when the word begins no longer name.
+ */
+export function commandGroup(word: string): CliCommand[] {
+  return COMMANDS.filter((command) => command.name.startsWith(`${word} `));
+}
+
+/** `gatehouse client --help`: the usage lines of the group's commands. */
+export function groupHelp(word: string): string {
+  return [
+    `Usage: gatehouse ${word} <command> [options]`,
+    '',
+    'Commands:',
+    commandUsage(commandGroup(word)),
+    '',
+    `gatehouse ${word} <command> --help lists that command's options.`,
+  ].join('\n');
+}
+
+/** The usage lines of the table's commands (or of some of them). */
+export function commandUsage(commands: readonly CliCommand[] = COMMANDS): string {
   // As the hand-written lines above them: the summary beside a short usage, under a long one.
-  return COMMANDS.map((command) => {
+  return commands.map((command) => {
     const usage = `${command.name} ${command.usage}`;
     return usage.length <= 41 ? `  ${usage.padEnd(41)} ${command.summary}` : `  ${usage}\n${' '.repeat(44)}${command.summary}`;
   }).join('\n');

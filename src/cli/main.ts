@@ -6,7 +6,7 @@ import { parseArgs } from 'node:util';
 import { AppError } from '../errors/app-error.js';
 import { appErrorBody, type Rfc6749ErrorBody, rfc6749Body } from '../errors/rfc6749.js';
 import { dashedValuesAsValues, UsageError, type Values } from './arguments.js';
-import { commandFlags, commandHelp, COMMANDS, commandUsage, findCommand } from './commands.js';
+import { commandFlags, commandGroup, commandHelp, COMMANDS, commandUsage, findCommand, groupHelp } from './commands.js';
 import { terminalSafeLines } from './plain-text.js';
 import { closest } from './suggestions.js';
 
@@ -41,15 +41,32 @@ function flagProblem(error: Error): string {
   return `unknown option ${unknown}${suggestion ? ` (did you mean ${suggestion}?)` : ''}`;
 }
 
+/** The group the words name alone (`client`, not `client list`), when they name no command of their own (`audit` is one). */
+function groupOnly(words: string[]): string | undefined {
+  if (words.length !== 1 || findCommand(words)) return undefined;
+  return commandGroup(words[0]!).length ? words[0] : undefined;
+}
+
+/** The words after a group's name that select each of its commands: `create, list, …`. */
+function subcommandsOf(group: string): string {
+  return commandGroup(group).map((command) => command.name.slice(group.length + 1)).join(', ');
+}
+
 /** The command the words name, or a usage error that suggests the nearest one. */
 function commandOf(words: string[]) {
   const found = findCommand(words);
   if (found) return found;
   if (!words.length) throw new UsageError('no command given');
+  const group = groupOnly(words);
+  // A group's name is no typo to correct: what is missing is which of its commands.
+  if (group) throw new UsageError(`which ${group} command? ${subcommandsOf(group)} (gatehouse ${group} --help shows how each is used)`, false);
   const names = COMMANDS.map((command) => command.name);
   const typed = words.slice(0, 2).join(' ');
-  const suggestion = closest(typed, names) ?? closest(words[0]!, names.map((name) => name.split(' ')[0]!));
-  throw new UsageError(`unknown command: ${words.join(' ')}${suggestion ? ` (did you mean "${suggestion}"?)` : ''}`);
+  const known = commandGroup(words[0]!).length > 0;
+  // The first word alone is suggested only when it is itself mistyped: `client` for `client foo` would send the operator in a circle.
+  const suggestion = closest(typed, names) ?? (known ? undefined : closest(words[0]!, names.map((name) => name.split(' ')[0]!)));
+  const hint = suggestion ? ` (did you mean "${suggestion}"?)` : known ? ` (${words[0]!} has: ${subcommandsOf(words[0]!)})` : '';
+  throw new UsageError(`unknown command: ${words.join(' ')}${hint}`);
 }
 
 /** How a run that failed ends: its exit code, the error (RFC 6749 shape, as --json prints it), and whether the usage text helps. */
@@ -107,6 +124,12 @@ async function main(argv: string[]): Promise<number> {
   if (!positionals.length && (values.help || !json)) {
     process.stdout.write(`${USAGE}\n`);
     return values.help ? 0 : 2;
+  }
+
+  const group = groupOnly(positionals);
+  if (values.help && group) {
+    process.stdout.write(`${groupHelp(group)}\n`);
+    return 0;
   }
 
   let application: typeof import('./execute.js') | undefined;

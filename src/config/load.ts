@@ -2,14 +2,12 @@ import { Ajv, type ErrorObject } from 'ajv';
 import addFormatsModule from 'ajv-formats';
 import { settings, type SettingName } from '../../config/defaults.js';
 import { configSchema, type GatehouseConfig } from '../../config/schema.js';
+import { ConfigError } from '../../config/setting-errors.js';
+
+export { ConfigError };
 
 // ajv-formats ships CommonJS; under NodeNext its default export is the module object.
 const addFormats = addFormatsModule as unknown as (ajv: Ajv) => Ajv;
-
-/** Raised when a setting is invalid; the message names the environment variable. */
-export class ConfigError extends Error {
-  override name = 'ConfigError';
-}
 
 const ajv = addFormats(new Ajv({ allErrors: true, coerceTypes: true, useDefaults: false }));
 const validate = ajv.compile(configSchema);

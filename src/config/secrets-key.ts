@@ -1,7 +1,9 @@
 import { randomBytes } from 'node:crypto';
 import { lstat, mkdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
+import { settings } from '../../config/defaults.js';
 import type { GatehouseConfig } from '../../config/schema.js';
+import { onSettingPath } from '../../config/setting-errors.js';
 import { ConfigError } from './load.js';
 import { ownedByUs } from '../../adapters/file-owner.js';
 
@@ -40,7 +42,12 @@ async function readKeyFile(path: string): Promise<Buffer | undefined> {
 export async function resolveSecretsKey(config: GatehouseConfig, onGenerated?: (path: string) => void): Promise<Buffer> {
   if (config.secretsKey) return decodeSecretsKey(config.secretsKey);
   if (config.databaseUrl) throw new ConfigError('SECRETS_KEY is required with DATABASE_URL');
-  const dir = resolve(config.dataDir);
+  // The first thing to touch the data folder when SECRETS_KEY is not set.
+  return onSettingPath(settings.dataDir.env, config.dataDir, () => keyInDataFolder(resolve(config.dataDir), onGenerated));
+}
+
+/** The key kept in the data folder `dir`, generated there the first time. */
+async function keyInDataFolder(dir: string, onGenerated?: (path: string) => void): Promise<Buffer> {
   const path = join(dir, SECRETS_KEY_FILE);
   const existing = await readKeyFile(path);
   if (existing) return existing;

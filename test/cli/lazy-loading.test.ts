@@ -49,7 +49,7 @@ describe('CLI start-up', function () {
 
   it('--help, --version, a command\'s --help and usage errors load none of the application', async () => {
     const nowhere = join(folder, 'no-storage');
-    for (const [args, exitCode] of [[['--help'], 0], [['--version'], 0], [['client', 'create', '--help'], 0], [['client', 'creat'], 2], [['client', 'list', '--nmae', 'x'], 2], [['client', 'list', '--limit', '3'], 2]] as const) {
+    for (const [args, exitCode] of [[['--help'], 0], [['--version'], 0], [['client', 'create', '--help'], 0], [['client', '--help'], 0], [['client'], 2], [['client', 'creat'], 2], [['client', 'list', '--nmae', 'x'], 2], [['client', 'list', '--limit', '3'], 2]] as const) {
       const { code, modules } = await cliLoading(folder, nowhere, ...args);
       expect(code, args.join(' ')).to.equal(exitCode);
       expect(modules.some((url) => url === new URL('../../src/cli/commands.js', import.meta.url).href), `${args.join(' ')}: the recorder saw the command table`).to.equal(true);

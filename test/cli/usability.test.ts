@@ -59,6 +59,29 @@ describe('CLI usability', function () {
     expect(stray.stderr).to.include('client list takes no --limit');
   });
 
+  it('a group of commands named alone (client, scope) says which commands it has, exit 2; with --help lists their usage, exit 0', async () => {
+    const groups = [...new Set(COMMANDS.filter((command) => command.name.includes(' ')).map((command) => command.name.split(' ')[0]!))];
+    // `audit` is a command of its own as well as the start of `audit prune`: it runs, as before.
+    for (const group of groups.filter((word) => !COMMANDS.some((command) => command.name === word))) {
+      const members = COMMANDS.filter((command) => command.name.startsWith(`${group} `));
+      const alone = await offline(group);
+      expect(alone.code, group).to.equal(2);
+      expect(alone.stdout, group).to.equal('');
+      expect(alone.stderr, group).to.equal(`gatehouse: which ${group} command? ${members.map((command) => command.name.slice(group.length + 1)).join(', ')} (gatehouse ${group} --help shows how each is used)\n`);
+      expect(JSON.parse((await offline(group, '--json')).stderr), `${group} --json`).to.include({ error: 'invalid_usage' });
+      const help = await offline(group, '--help');
+      expect(help.code, `${group} --help`).to.equal(0);
+      expect(help.stdout, `${group} --help`).to.include(`Usage: gatehouse ${group} <command>`);
+      for (const command of members) expect(help.stdout, `${group} --help`).to.include(`${command.name} ${command.usage}`.trim()).and.include(command.summary);
+      expect(help.stdout, `${group} --help: only its own commands`).to.not.include('migrate');
+    }
+    expect(groups).to.include.members(['client', 'scope']);
+    // A command of a group that does not exist: its commands are named, never the group itself as a correction.
+    const unknown = await offline('client', 'frobnicate');
+    expect(unknown.code).to.equal(2);
+    expect(unknown.stderr).to.match(/^gatehouse: unknown command: client frobnicate \(client has: create, list, show, update, delete, rotate-secret\)/);
+  });
+
   it('creates no storage where none exists unless told to (--init or migrate), naming where it looked', async () => {
     const folder = await tempDir();
     const env = { ...process.env, DATABASE_URL: '', REDIS_URL: '', GATEHOUSE_DATA_DIR: join(folder, 'typo') };
