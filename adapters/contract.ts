@@ -482,6 +482,8 @@ export interface AccountsStore {
   findForSignIn(usernameKey: string, decoyPoint: string): Promise<{ record?: AccountRecord; decoyHash?: string }>;
   /** The accounts of these username keys, in any order (an import's page: one round trip). */
   findByUsernameKeys(usernameKeys: string[]): Promise<AccountRecord[]>;
+  /** The accounts of these ids, in any order (an import's page: one round trip). */
+  findByIds(ids: string[]): Promise<AccountRecord[]>;
   /** Never overwrites: a taken id or username key is a DuplicateUsernameError. */
   insert(account: NewAccount): Promise<AccountRecord>;
   /**

@@ -228,7 +228,8 @@ export async function composeServices(config: GatehouseConfig, role: 'owner' | '
       logger?.info({ published, signing: next.signing }, 'signing keys changed in the key store: applied without a restart');
     }, (error) => logger?.warn({ err: error }, 'signing keys could not be read; keeping the current ones'));
     keepClientsWithTheirMetadata(provider, (clientId) => storage.clients.findCached(clientId),
-      (metadata) => scopeNames.cover((metadata as { scope?: unknown }).scope));
+      // A registry that cannot be read leaves the names known: the client is then judged as before.
+      (metadata) => scopeNames.cover((metadata as { scope?: unknown }).scope).catch((error: unknown) => logger?.warn({ err: error }, 'the scope registry could not be read; judging the client with the scopes known')));
     paceDevicePolling(provider, storage.counters, config.devicePollInterval);
     observeProvider(provider, audit, metrics);
     const sessions = new SignInSessionService(storage.signInSessions, providerSessions(
@@ -380,11 +381,16 @@ export async function mountRoutes(services: Services, logger: Logger, internalOr
     // /device/:uid without the session it belongs to fails the same way as the code form.
     device_resume: [deviceFormWithoutSession(views), signIns],
     // scopes_supported lists a scope added since start-up (provider/live-scopes.ts).
-    discovery: [async (_ctx, next) => { await services.scopeNames.refresh(); return next(); }],
+    // From memory when the registry cannot be read: discovery does not depend on storage.
+    discovery: [async (_ctx, next) => {
+      await services.scopeNames.refresh().catch((error: unknown) => logger.warn({ err: error }, 'the scope registry could not be read for discovery; listing the scopes known'));
+      return next();
+    }],
     authorization: [endSessionsOfGoneAccounts(provider, async (accountId) => Boolean((await accounts.findById(accountId))?.active))],
     // RFC 7592 with secrets stored as keyed hashes (http/registration-secrets.ts); a narrowing ends tokens as elsewhere.
     client: [withholdStoredSecret()],
-    client_update: [withholdStoredSecret(), registrationUpdateSecret(provider, services.limiter, services.verifyClientSecret), endTokensWhenNarrowed(services.clients)],
+    client_update: [withholdStoredSecret(), registrationUpdateSecret(provider, services.limiter, services.verifyClientSecret), endTokensWhenNarrowed(services.clients,
+      (error, clientId) => logger.error({ err: error, client_id: clientId }, 'a client narrowed through RFC 7592 could not have its tokens ended; end them with an administrator change'))],
   }));
   provider.on('server_error', (ctx, error) => {
     logger.error({ req_id: ctx.state?.requestId, err: error }, 'provider server_error');

@@ -93,6 +93,12 @@ export class SqlAccountsStore implements AccountsStore {
     return rows.map(toRecord);
   }
 
+  async findByIds(ids: string[]): Promise<AccountRecord[]> {
+    if (!ids.length) return [];
+    const { rows } = await this.db.query<AccountRow>('SELECT * FROM accounts WHERE id = ANY($1::text[])', [ids]);
+    return rows.map(toRecord);
+  }
+
   /**
    * Inserts many accounts in one statement (imports). An account whose
    * username key is taken meanwhile is not inserted and not returned; the

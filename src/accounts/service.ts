@@ -203,7 +203,6 @@ function differingFields(current: AccountRecord, wanted: ImportedFields): string
 /** Why an import leaves out an account it brought across before. */
 export const DELETED_SINCE_IMPORT = 'deleted in Gatehouse after an earlier import: an import does not bring it back';
 
-/** The store's refusal to leave no administrator, as the conflict every surface renders. */
 /** The fields an administrator's change is judged by (AccountService.update). */
 const EXPECTED_FIELDS = ['email', 'name', 'roles', 'active'] as const satisfies ReadonlyArray<keyof AccountExpectation>;
 /** Tries of a change whose account another writer changed in between (a different field each time, or the caller gave no asSeen). */
@@ -214,6 +213,7 @@ function idTaken(username: string, holder: Pick<AccountRecord, 'id' | 'username'
   return new ConflictError('id', `user "${username}": its id ${holder.id} belongs to the account "${holder.username}" here`);
 }
 
+/** The store's refusal to leave no administrator, as the conflict every surface renders. */
 function asLastAdminConflict(error: unknown): never {
   if (error instanceof NoAdminLeftError) throw new ConflictError('role', 'no other active administrator would remain: make another account an administrator first');
   throw error;
@@ -419,8 +419,10 @@ export class AccountService {
     const keys = planned.map((row) => row.key);
     const sources = this.store.sourceFingerprints;
     const source = options.source ?? UNNAMED_SOURCE;
-    const [found, previous] = await Promise.all([this.store.findByUsernameKeys(keys), sources.find(source, keys)]);
+    const keptIds = planned.flatMap((row) => (row.input.id === undefined ? [] : [row.input.id]));
+    const [found, previous, idHolders] = await Promise.all([this.store.findByUsernameKeys(keys), sources.find(source, keys), this.store.findByIds(keptIds)]);
     const existing = new Map(found.map((record) => [record.usernameKey, record]));
+    const holders = new Map(idHolders.map((record) => [record.id, record]));
     const creations: Array<{ index: number; record: NewAccountRecord; fingerprint: SourceFingerprint }> = [];
     const events: AuditEvent[] = [];
     // Written after the accounts they describe (SourceFingerprintStore).
@@ -450,7 +452,7 @@ export class AccountService {
       if (!current) {
         if (before) { results[index] = { outcome: 'skipped', reason: DELETED_SINCE_IMPORT }; continue; }
         // An id kept from an export that another account holds here: refused now, so a dry run says so too.
-        const holder = input.id === undefined ? undefined : await this.store.findById(input.id);
+        const holder = input.id === undefined ? undefined : holders.get(input.id);
         if (holder) { results[index] = { outcome: 'refused', error: idTaken(input.username, holder) }; continue; }
         const record = { id: input.id ?? randomUUID(), username: input.username, usernameKey: key, passwordHash: input.passwordHash, importedPasswordHash: input.passwordHash, emailVerified: false, ...wanted };
         if (options.dryRun) results[index] = { account: publicView({ ...record, id: '(new)', createdAt: new Date(), updatedAt: new Date() }), outcome: 'created' };
@@ -517,13 +519,21 @@ export class AccountService {
   }
 
   /** By id, or else by username. */
-  /**
-   * The account with this id, or else this username. A text that is one
-   * account's id and another's username (a username stored before such
-   * usernames were refused, usernameProblem) names neither: refused, saying
-   * how to name each, rather than acting on the wrong one.
-   */
+  /** The account with this id, or else this username (an id always wins: callers holding one, a session's `sub` or a page's, reach that account). */
   async show(idOrUsername: string): Promise<Account> {
+    const record = (await this.store.findById(idOrUsername)) ?? (await this.findRecordByUsername(idOrUsername));
+    if (!record) throw new NotFoundError(`no user with id or username "${idOrUsername}"`);
+    return publicView(record);
+  }
+
+  /**
+   * The account an operator named, by id or username (the CLI's `user`
+   * commands). A text that is one account's id and another's username (a
+   * username stored before such usernames were refused, usernameProblem)
+   * names neither: refused, saying how to name each, rather than acting on
+   * the one the operator may not have meant.
+   */
+  async named(idOrUsername: string): Promise<Account> {
     const [byId, byUsername] = await Promise.all([this.store.findById(idOrUsername), this.findRecordByUsername(idOrUsername)]);
     if (byId && byUsername && byId.id !== byUsername.id) {
       throw new ConflictError('user', `"${idOrUsername}" is the id of user "${byId.username}" and the username of another user (id ${byUsername.id}): name the first by its username, the second by its id`);
@@ -597,8 +607,10 @@ export class AccountService {
     const changedFields = EXPECTED_FIELDS.filter((field) => changes[field] !== undefined);
     const changedSince = asSeen ? changedFields.filter((field) => JSON.stringify(asSeen[field]) !== JSON.stringify(account[field])) : [];
     if (changedSince.length) throw new ConflictError(changedSince[0]!, `${changedSince.join(', ')} changed by someone else since this change was made; nothing was saved`);
-    const ifStill = Object.fromEntries(changedFields.map((field) => [field, account[field]])) as AccountExpectation;
     const demotes = account.active && account.roles.includes('admin') && ((changes.roles !== undefined && !changes.roles.includes('admin')) || changes.active === false);
+    // Whether this demotes an administrator is judged on roles and active as read: they must still be so.
+    const expected = keepAnAdmin ? [...new Set([...changedFields, 'roles', 'active'] as const)] : changedFields;
+    const ifStill = Object.fromEntries(expected.map((field) => [field, account[field]])) as AccountExpectation;
     const written = await this.write(account, changes, by, undefined, keepAnAdmin && demotes, ifStill);
     if (!written) throw new NotFoundError(`no user with id "${account.id}"`);
     // What decides access is recorded before and after (granting admin is not a rename); personal data is named only.

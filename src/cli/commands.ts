@@ -330,7 +330,7 @@ const CUT_OVER_COMMANDS: CliCommand[] = [
     summary: 'show one user',
     flags: {},
     async run(services, args) {
-      return snakeUser(await services.accounts.show(positional(args, 'a user id or username', 'user show')));
+      return snakeUser(await services.accounts.named(positional(args, 'a user id or username', 'user show')));
     },
   },
   {
@@ -344,7 +344,7 @@ const CUT_OVER_COMMANDS: CliCommand[] = [
       active: { type: 'string', description: 'true or false; an inactive user cannot sign in' },
     },
     async run(services, args, values) {
-      const account = await services.accounts.update(positional(args, 'a user id or username', 'user update'), {
+      const account = await services.accounts.update((await services.accounts.named(positional(args, 'a user id or username', 'user update'))).id, {
         email: optional(values, 'email'),
         name: optional(values, 'name'),
         roles: optionalList(values, 'role'),
@@ -359,7 +359,7 @@ const CUT_OVER_COMMANDS: CliCommand[] = [
     summary: 'set a user\'s password (hashed with argon2id)',
     flags: { password: { type: 'string', secret: true, description: 'the new password, 8 to 1024 characters (- reads it from standard input)' } },
     async run(services, args, values) {
-      const account = await services.accounts.setPassword(positional(args, 'a user id or username', 'user set-password'), required(values, 'password'), { actor: 'cli' });
+      const account = await services.accounts.setPassword((await services.accounts.named(positional(args, 'a user id or username', 'user set-password'))).id, required(values, 'password'), { actor: 'cli' });
       return { ...snakeUser(account), password: 'set' };
     },
   },
@@ -369,7 +369,7 @@ const CUT_OVER_COMMANDS: CliCommand[] = [
     summary: 'delete a user with their grants and every token issued under them',
     flags: {},
     async run(services, args) {
-      const { account, revokedGrants } = await services.accounts.delete(positional(args, 'a user id or username', 'user delete'), { actor: 'cli' });
+      const { account, revokedGrants } = await services.accounts.delete((await services.accounts.named(positional(args, 'a user id or username', 'user delete'))).id, { actor: 'cli' });
       return { deleted: account.id, username: account.username, revoked_grants: revokedGrants };
     },
   },

@@ -23,7 +23,7 @@ export const SESSION_COMMANDS: CliCommand[] = [
     flags: { user: { type: 'string', description: 'only this user\'s sessions' } },
     async run(services, _args, values) {
       const user = optional(values, 'user');
-      if (user) return (await services.sessions.ofAccount((await services.accounts.show(user)).id)).map(snakeSession);
+      if (user) return (await services.sessions.ofAccount((await services.accounts.named(user)).id)).map(snakeSession);
       return (await services.sessions.list({ page: 1, perPage: 1000 })).sessions.map(snakeSession);
     },
   },

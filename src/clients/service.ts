@@ -587,15 +587,6 @@ export class ClientService {
   }
 
   /**
-   * Ends every token and grant of a client whose change (written already, so
-   * nothing new is minted under the old rules here) took a scope or a grant
-   * type away; true if it did. Twice: at once, and again once every process's
-   * copy of the client has caught up (ClientsStore: at most CLIENT_CACHE_MS
-   * old), for what a process still serving the old client minted meanwhile;
-   * the change's caller waits for both, so that when it returns no token
-   * carrying what was taken away survives.
-   */
-  /**
    * For a change the client made to itself through the provider (RFC 7592
    * §2.2, which does not come through `update`): ends every grant and token
    * the client holds if the change took a scope or a grant type away from
@@ -605,15 +596,27 @@ export class ClientService {
     const record = await this.store.find(clientId);
     if (!record) return false;
     const had = { client_id: clientId, scope: before.scope.join(' '), grant_types: before.grantTypes };
-    return this.endTokensIfNarrowed(clientId, had, record.metadata);
+    // Its registration access token stays: the registrant, who made the change, still manages the client.
+    return this.endTokensIfNarrowed(clientId, had, record.metadata, { keepRegistration: true });
   }
 
-  private async endTokensIfNarrowed(clientId: string, before: ClientMetadata, after: ClientMetadata): Promise<boolean> {
+  /**
+   * Ends every token and grant of a client whose change (written already, so
+   * nothing new is minted under the old rules here) took a scope or a grant
+   * type away; true if it did. Twice: at once, and again once every process's
+   * copy of the client has caught up (ClientsStore: at most CLIENT_CACHE_MS
+   * old), for what a process still serving the old client minted meanwhile;
+   * the change's caller waits for both, so that when it returns no token
+   * carrying what was taken away survives. An administrator's narrowing
+   * ends the client's registration access token too (the registrant may be
+   * whom it is against, and could widen the client again); the client's own
+   * (`keepRegistration`) keeps it.
+   */
+  private async endTokensIfNarrowed(clientId: string, before: ClientMetadata, after: ClientMetadata, options: { keepRegistration?: boolean } = {}): Promise<boolean> {
     if (!narrowsWhatTokensCarry(before, after)) return false;
-    // The registration access token stays: the registrant still manages the client (RFC 7592).
-    await this.tokens.revokeAll(clientId, { keepRegistration: true });
+    await this.tokens.revokeAll(clientId, options);
     await new Promise((resolve) => setTimeout(resolve, CLIENT_CACHE_MS + 100));
-    await this.tokens.revokeAll(clientId, { keepRegistration: true });
+    await this.tokens.revokeAll(clientId, options);
     return true;
   }
 

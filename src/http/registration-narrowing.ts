@@ -14,12 +14,18 @@ export interface NarrowingClients {
  * registrant narrowing its client, after a leak say, must not find the wider
  * tokens still working and refreshing. The provider writes the change
  * itself, so the client is read before and judged after.
+ *
+ * By then the change is stored and the answer holds the client's new
+ * registration access token, the only copy (the one presented is spent): a
+ * failure to end the tokens is reported (`failed`), never turned into an
+ * error answer that would lose the registrant their client.
  */
-export function endTokensWhenNarrowed(clients: NarrowingClients): Middleware {
+export function endTokensWhenNarrowed(clients: NarrowingClients, failed: (error: unknown, clientId: string) => void): Middleware {
   return async (ctx, next) => {
     const clientId = ctx.state.providerRoute?.params.clientId;
     const before = clientId ? await clients.show(clientId).catch(() => undefined) : undefined;
     await next();
-    if (clientId && before && ctx.status === 200) await clients.endTokensIfNarrowedSince(clientId, before);
+    if (!clientId || !before || ctx.status !== 200) return;
+    await clients.endTokensIfNarrowedSince(clientId, before).catch((error: unknown) => failed(error, clientId));
   };
 }

@@ -52,6 +52,9 @@ describe('usernames and account ids never name two accounts', () => {
       expect(answer.stderr, args.join(' ')).to.contain(`is the id of user "target-${stamp}" and the username of another user (id ${shadowId})`);
     }
     expect((await server.services.storage.accounts.findById(victim.id))?.name, 'nothing changed').to.equal(null);
+    // Callers that hold an id (a session's sub: the account page; the console's links) still reach that account.
+    expect((await server.services.accounts.show(victim.id)).username).to.equal(`target-${stamp}`);
+    expect((await server.services.accounts.grants(victim.id)).grants).to.deep.equal([]);
     expect(await server.services.storage.accounts.findById(shadowId), 'nothing deleted').to.not.equal(undefined);
     const byUsername = JSON.parse((await runCli(server, 'user', 'show', `target-${stamp}`, '--json')).stdout) as { id: string };
     expect(byUsername.id).to.equal(victim.id);

@@ -336,5 +336,17 @@ describe('dynamic registration (RFC 7592): a client narrowing itself', () => {
     expect(narrowed.status, narrowed.text).to.equal(200);
     expect(await works(kept), 'the wider token no longer works').to.equal(false);
     expect(await works(await tokenOf(registered, 'read')), 'a new token within the narrower scope does').to.equal(true);
+    const managed = await update(handle, { ...metadata, scope: 'read', client_name: 'Still mine', client_secret: registered.json.client_secret });
+    expect(managed.status, `the registrant still manages the client: ${managed.text}`).to.equal(200);
+  });
+
+  it('an administrator narrowing a registered client ends its registration access token too', async () => {
+    const metadata = { grant_types: ['client_credentials'], response_types: [], scope: 'read write', client_name: 'Narrowed by an administrator' };
+    const registered = await register(metadata);
+    const handle = registration(registered);
+    await server.services.clients.update(handle.clientId, { scope: ['read'] });
+    const refused = await update(handle, { ...metadata, client_secret: registered.json.client_secret });
+    expect(refused.status, 'the registrant cannot widen it again').to.equal(401);
+    expect((await server.services.clients.show(handle.clientId)).scope).to.deep.equal(['read']);
   });
 });

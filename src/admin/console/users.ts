@@ -163,7 +163,9 @@ export function mountUserPages(router: Router, deps: UserPagesDeps): void {
     try {
       await accounts.update(account.id, { active }, actorOf(ctx), KEEP_AN_ADMIN);
     } catch (error) {
-      await showPage(ctx, account, { errors: { status: fieldErrors(error).role ?? [] } }, 409);
+      // The last administrator, or a change racing others: said as it is; anything else is not the form's to answer.
+      if (!(error instanceof ConflictError)) throw error;
+      await showPage(ctx, account, { errors: { status: [error.message] } }, 409);
       return;
     }
     seeOther(ctx, userPath(account, active ? '?done=enabled' : '?done=disabled'));
