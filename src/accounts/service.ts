@@ -3,7 +3,7 @@ import {
   AccountChangedError, type AccountChanges, type AccountExpectation, type AccountGrant, type AccountRecord, type AccountsStore, type AccountTokenStore, DuplicateUsernameError, type NewAccount as NewAccountRecord,
   NoAdminLeftError, type SourceFingerprint,
 } from '../../adapters/contract.js';
-import { AppError, ConflictError, type FieldProblem, NotFoundError, ValidationError } from '../errors/app-error.js';
+import { AppError, changedSinceSeen, ConflictError, type FieldProblem, NotFoundError, ValidationError } from '../errors/app-error.js';
 import type { Actor, AuditEvent, AuditLog } from '../audit/log.js';
 import { clampedPaging } from '../paging/parameters.js';
 import { hashFormat, isVerifiableHash } from './password-hashes.js';
@@ -518,7 +518,6 @@ export class AccountService {
     return { email, name: displayName(input), roles: [...new Set(input.roles)], active: input.active };
   }
 
-  /** By id, or else by username. */
   /** The account with this id, or else this username (an id always wins: callers holding one, a session's `sub` or a page's, reach that account). */
   async show(idOrUsername: string): Promise<Account> {
     const record = (await this.store.findById(idOrUsername)) ?? (await this.findRecordByUsername(idOrUsername));
@@ -606,7 +605,7 @@ export class AccountService {
     if (!Object.keys(changes).length) return account;
     const changedFields = EXPECTED_FIELDS.filter((field) => changes[field] !== undefined);
     const changedSince = asSeen ? changedFields.filter((field) => JSON.stringify(asSeen[field]) !== JSON.stringify(account[field])) : [];
-    if (changedSince.length) throw new ConflictError(changedSince[0]!, `${changedSince.join(', ')} changed by someone else since this change was made; nothing was saved`);
+    if (changedSince.length) throw changedSinceSeen(changedSince);
     const demotes = account.active && account.roles.includes('admin') && ((changes.roles !== undefined && !changes.roles.includes('admin')) || changes.active === false);
     // Whether this demotes an administrator is judged on roles and active as read: they must still be so.
     const expected = keepAnAdmin ? [...new Set([...changedFields, 'roles', 'active'] as const)] : changedFields;

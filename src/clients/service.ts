@@ -2,7 +2,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import {
   CLIENT_CACHE_MS, type ClientMetadata, type ClientRecord, type ClientsStore, type ClientTokenStore, ClientChangedError, DuplicateClientIdError, type SourceFingerprint,
 } from '../../adapters/contract.js';
-import { ConflictError, type FieldProblem, NotFoundError, ValidationError } from '../errors/app-error.js';
+import { changedSinceSeen, ConflictError, type FieldProblem, NotFoundError, ValidationError } from '../errors/app-error.js';
 import { SecretsKeyError } from '../../adapters/secrets-at-rest.js';
 import type { Actor, AuditLog } from '../audit/log.js';
 import type { ScopeRegistry } from '../scopes/registry.js';
@@ -185,7 +185,7 @@ const PATCHED_METADATA: Record<keyof ClientPatch, string> = {
  * stored) differs from `seen` (as the caller saw it when deciding the
  * change): lists as sets, fields a Client does not show left out.
  */
-function changedSinceSeen(seen: Client, now: Client, fields: ReadonlyArray<keyof ClientPatch>): string[] {
+function fieldsChangedSince(seen: Client, now: Client, fields: ReadonlyArray<keyof ClientPatch>): string[] {
   const shown = (value: unknown) => JSON.stringify(Array.isArray(value) ? [...value].sort() : value);
   return fields.filter((key) => key in now && shown(seen[key as keyof Client]) !== shown(now[key as keyof Client]));
 }
@@ -411,8 +411,8 @@ export class ClientService {
     // A field this change sets that someone else changed since the caller saw it: the caller's change is a conflict, not applied over theirs.
     const fields = (Object.keys(PATCHED_METADATA) as Array<keyof ClientPatch>)
       .filter((key) => patch[key] !== undefined && !sameValue(PATCHED_METADATA[key], record.metadata[PATCHED_METADATA[key]], metadata[PATCHED_METADATA[key]]));
-    const changedSince = asSeen ? changedSinceSeen(asSeen, toClient(record), fields) : [];
-    if (changedSince.length) throw new ConflictError(changedSince[0]!, `${changedSince.join(', ')} changed by someone else since this change was made; nothing was saved`);
+    const changedSince = asSeen ? fieldsChangedSince(asSeen, toClient(record), fields) : [];
+    if (changedSince.length) throw changedSinceSeen(changedSince);
     // The whole client after the change goes through the rules, not just the
     // changed fields: a change may break a rule that involves other fields.
     await this.assertAcceptable(metadata, []);

@@ -51,6 +51,15 @@ export class ConflictError extends AppError {
   }
 }
 
+/**
+ * `fields` of a change were changed by someone else since the caller saw
+ * the record it judged the change against (an edit form's `asSeen`):
+ * nothing was written.
+ */
+export function changedSinceSeen(fields: readonly string[]): ConflictError {
+  return new ConflictError(fields[0] ?? 'record', `${fields.join(', ')} changed by someone else since this change was made; nothing was saved`);
+}
+
 /** A request body past the limit of whatever reads it (RFC 9110 §15.5.14). */
 export class PayloadTooLargeError extends AppError {
   override name = 'PayloadTooLargeError';

@@ -20,9 +20,9 @@ const MISSING_KEPT = 1000;
  *
  * So before the provider builds or validates a client whose scope names one
  * it lacks (`cover`), and for discovery at most once a second (`refresh`),
- * the registry is read again and the new names added to that Set. Names are only ever added: the registry removes none. A name the
- * registry does not hold either stays unknown, and the client fails as
- * before; the registry is read for that name at most once per REREAD_MS.
+ * the registry is read again and the new names added to that Set. Names
+ * are only ever added: the registry removes none. A name the registry does
+ * not hold either stays unknown, and the client fails as before; the registry is read for that name at most once per REREAD_MS.
  * Each cover with a name not looked for just now reads for itself, rather
  * than joining a read in flight, which may have started before the name was
  * added: reads happen only for unknown names, which are rare.
