@@ -4,7 +4,7 @@ import { ConflictError } from '../../errors/app-error.js';
 import { SIGNING_ALGS } from '../../keys/service.js';
 import type { NewResourceServer, ResourceServerRecord, ResourceServerRegistry } from '../../resource-servers/registry.js';
 import type { ScopeRegistry } from '../../scopes/registry.js';
-import { changedOnly, choices, EditForm } from '../../web/form-version.js';
+import { changedOnly, choices, EditForm, lostRaceErrors } from '../../web/form-version.js';
 import { ADMIN_PATH } from '../../web/paths.js';
 import { actorOf, fieldErrors, type Form, formText, readForm, seeOther, type SignedInPages } from '../../web/signed-in-pages.js';
 import { noticeOf, sectionRenderer } from './section.js';
@@ -95,7 +95,7 @@ export function mountResourceServerPages(router: Router, deps: ResourceServerPag
       seeOther(ctx, `${SERVERS}?done=${mode === 'create' ? 'registered' : 'saved'}`);
     } catch (error) {
       if (asSeen && error instanceof ConflictError) {
-        await editPage(ctx, await resourceServers.show(asSeen.uri), { general: [`${error.message}. The form now shows the current values. Make your change again and save.`] }, 409);
+        await editPage(ctx, await resourceServers.show(asSeen.uri), lostRaceErrors(error.message), 409);
         return;
       }
       await formPage(ctx, mode, shown, fieldErrors(error), 422, formVersion);

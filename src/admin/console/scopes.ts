@@ -2,7 +2,7 @@ import type Router from '@koa/router';
 import type { Context } from 'koa';
 import { ConflictError } from '../../errors/app-error.js';
 import type { ScopeRegistry } from '../../scopes/registry.js';
-import { changedOnly, EditForm } from '../../web/form-version.js';
+import { changedOnly, EditForm, lostRaceErrors } from '../../web/form-version.js';
 import { ADMIN_PATH } from '../../web/paths.js';
 import { actorOf, fieldErrors, type Form, formText, readForm, seeOther, type SignedInPages } from '../../web/signed-in-pages.js';
 import { noticeOf, sectionRenderer } from './section.js';
@@ -96,7 +96,7 @@ export function mountScopePages(router: Router, deps: ScopePagesDeps): void {
       seeOther(ctx, done);
     } catch (error) {
       if (error instanceof ConflictError) {
-        editPage(ctx, await scopes.show(scope.name), { general: [`${error.message}. The form now shows the current values. Make your change again and save.`] }, 409);
+        editPage(ctx, await scopes.show(scope.name), lostRaceErrors(error.message), 409);
         return;
       }
       render(ctx, 'console/scopes/edit', { title: `Edit scope ${scope.name}`, scope, values, formVersion: EDIT_FORM.postedVersion(body), errors: fieldErrors(error) }, 422);

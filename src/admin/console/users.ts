@@ -7,7 +7,7 @@ import type { ClientService } from '../../clients/service.js';
 import type { SignInSessionService } from '../../sessions/service.js';
 import { ConflictError, ValidationError } from '../../errors/app-error.js';
 import { readPaging } from '../../paging/parameters.js';
-import { changedOnly, choices, EditForm } from '../../web/form-version.js';
+import { changedOnly, choices, EditForm, lostRaceErrors } from '../../web/form-version.js';
 import { nameGrants } from '../../web/grants.js';
 import { ADMIN_PATH, resetLinkPath } from '../../web/paths.js';
 import { noticeOf } from './section.js';
@@ -136,7 +136,7 @@ export function mountUserPages(router: Router, deps: UserPagesDeps): void {
       seeOther(ctx, userPath(account, '?done=saved'));
     } catch (error) {
       if (error instanceof ConflictError && error.field !== 'role') {
-        editPage(ctx, await accounts.show(account.id), { general: [`${error.message}. The form now shows the current values. Make your change again and save.`] }, 409);
+        editPage(ctx, await accounts.show(account.id), lostRaceErrors(error.message), 409);
         return;
       }
       render(ctx, 'console/users/form', {

@@ -7,7 +7,7 @@ import { DIALECT_NAMES, type DialectUsage } from '../../clients/dialect-usage.js
 import type { ScopeRegistry } from '../../scopes/registry.js';
 import { assertClientChangeable, isReservedClient } from '../../clients/reserved-clients.js';
 import { actorOf, fieldErrors, type Form, formList, formText, readForm, seeOther, type SignedInPages } from '../../web/signed-in-pages.js';
-import { changedOnly, choices, EditForm } from '../../web/form-version.js';
+import { changedOnly, choices, EditForm, lostRaceErrors } from '../../web/form-version.js';
 import { ADMIN_PATH } from '../../web/paths.js';
 import { noticeOf } from '../console/section.js';
 
@@ -185,7 +185,7 @@ function mountClientPages(router: Router, deps: ClientPagesDeps, paths: ClientPa
       seeOther(ctx, `${base}/clients/${encodeURIComponent(current.clientId)}?saved=1`);
     } catch (error) {
       if (error instanceof ConflictError) {
-        await editPage(ctx, await clients.show(current.clientId), { general: [`${error.message}. The form now shows the current values. Make your change again and save.`] }, 409);
+        await editPage(ctx, await clients.show(current.clientId), lostRaceErrors(error.message), 409);
         return;
       }
       render(ctx, 'console/clients/form', {
