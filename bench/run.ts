@@ -18,7 +18,9 @@
  * BENCH_CODES (codes per code-redemption run, default 300 per second of
  * BENCH_DURATION), BENCH_RESULTS_DIR (default bench/results), BENCH_PROFILE_DIR
  * (write CPU profiles of Gatehouse and the baseline there, for `--cpu-prof` reading),
- * BENCH_GATEHOUSE_NODE_OPTIONS (NODE_OPTIONS for Gatehouse's processes only).
+ * BENCH_GATEHOUSE_NODE_OPTIONS (NODE_OPTIONS for Gatehouse's processes only),
+ * BENCH_WARM_UP (s of unmeasured load per scenario and side before the first
+ * round, default 3; 0 for none).
  */
 import { type ChildProcess } from 'node:child_process';
 import { createSign, generateKeyPairSync } from 'node:crypto';
@@ -37,6 +39,7 @@ const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 50);
 const CODES = Number(process.env.BENCH_CODES ?? 300 * DURATION);
 const ONLY = process.env.BENCH_ONLY?.split(/,(?! )/).filter(Boolean);
 const RESULTS = process.env.BENCH_RESULTS_DIR ?? 'bench/results';
+const WARM_UP = Number(process.env.BENCH_WARM_UP ?? 3);
 
 interface Scenario {
   name: string;
@@ -204,6 +207,17 @@ async function main(): Promise<void> {
     ].filter((s) => !ONLY || ONLY.includes(s.name)) as Scenario[];
 
     const load = (target: Target, request: Load, scratch: string) => loadOnce(target, request, scratch, { connections: CONNECTIONS, duration: DURATION });
+    // A server's first seconds on a path run unoptimised code: without a warm-up
+    // the first round measured the compiler, on whichever side went first.
+    // Requests that must each differ are prepared per run (minted codes), so are not warmed.
+    if (WARM_UP > 0) {
+      for (const scenario of scenarios) {
+        const warm = async (target: Target, request: Load) => { if (typeof request !== 'function') await loadOnce(target, request, dataDir, { connections: CONNECTIONS, duration: WARM_UP }); };
+        await warm(targets.gatehouse, scenario.gatehouse);
+        if (scenario.baseline) await warm(targets[scenario.baseline.target], scenario.baseline.request);
+      }
+      process.stderr.write(`warmed up for ${WARM_UP} s per scenario and side\n`);
+    }
     const results: Record<string, { gatehouse: Sample[]; baseline: Sample[] }> = {};
     for (let round = 1; round <= ROUNDS; round += 1) {
       for (const scenario of scenarios) {
@@ -227,13 +241,16 @@ async function main(): Promise<void> {
       else if (scenario.name === 'DOT password grant') ratio = `${(g.rps / argon2).toFixed(2)}× argon2 ceiling`;
       else ratio = '—';
       const extra = scenario.name.includes('dialect') && standard.rps ? ` (${(g.rps / standard.rps).toFixed(2)}× standard)` : scenario.name.includes('RS256') ? ` (${(g.rps / rsa).toFixed(2)}× RSA sign ceiling)` : '';
-      return { scenario: scenario.name, gatehouse: g, baseline: b, ratio: ratio + extra, baselineTarget: scenario.baseline?.target, note: scenario.note };
+      // Each round's Gatehouse run against the reference run beside it: how far one run's ratio can be trusted.
+      const { gatehouse: gs, baseline: bs } = results[scenario.name]!;
+      const roundRatios = b ? gs.map((sample, i) => Number((sample.rps / (bs[i]?.rps ?? Number.NaN)).toFixed(2))) : undefined;
+      return { scenario: scenario.name, gatehouse: g, baseline: b, ratio: ratio + extra, roundRatios, baselineTarget: scenario.baseline?.target, note: scenario.note };
     });
 
     const machine = { cpus: cpus().length, model: cpus()[0]?.model, memoryGiB: Math.round(totalmem() / 2 ** 30), node: process.version };
     const storage = process.env.DATABASE_URL ? `PostgreSQL${process.env.REDIS_URL ? ' + Redis' : ''}` : 'embedded PGlite';
     const gatehouseNodeOptions = process.env.BENCH_GATEHOUSE_NODE_OPTIONS || undefined;
-    const report = { at: new Date().toISOString(), machine, storage, gatehouseNodeOptions, durationSeconds: DURATION, rounds: ROUNDS, connections: CONNECTIONS, ceilings: { rsaSignsPerSecond: Math.round(rsa), argon2VerifiesPerSecond: Math.round(argon2) }, rows };
+    const report = { at: new Date().toISOString(), machine, storage, gatehouseNodeOptions, durationSeconds: DURATION, warmUpSeconds: WARM_UP, rounds: ROUNDS, connections: CONNECTIONS, ceilings: { rsaSignsPerSecond: Math.round(rsa), argon2VerifiesPerSecond: Math.round(argon2) }, rows };
     await mkdir(RESULTS, { recursive: true });
     const file = join(RESULTS, `${report.at.replace(/[:.]/g, '-')}.json`);
     await writeFile(file, `${JSON.stringify(report, null, 2)}\n`);
@@ -241,18 +258,19 @@ async function main(): Promise<void> {
 
     const line = (cells: string[]) => `| ${cells.join(' | ')} |`;
     const out = [
-      `Gatehouse benchmark — ${storage}, ${machine.cpus} cores (${machine.model}), Node ${machine.node}${gatehouseNodeOptions ? ` (Gatehouse with ${gatehouseNodeOptions})` : ''}; autocannon -c ${CONNECTIONS} -d ${DURATION}, median of ${ROUNDS} alternated rounds`,
+      `Gatehouse benchmark — ${storage}, ${machine.cpus} cores (${machine.model}), Node ${machine.node}${gatehouseNodeOptions ? ` (Gatehouse with ${gatehouseNodeOptions})` : ''}; autocannon -c ${CONNECTIONS} -d ${DURATION}, median of ${ROUNDS} alternated rounds after ${WARM_UP} s of warm-up`,
       `Ceilings measured in this run: RSA-2048 signs ${Math.round(rsa)}/s, argon2id verifies ${Math.round(argon2)}/s (one core)`,
       '',
-      line(['scenario', 'req/s', 'p50 ms', 'p99 ms', 'errors', 'CPU ms/req', 'machine CPU ms/req (storage)', 'reference req/s', 'reference CPU ms/req', 'reference machine CPU ms/req', 'ratio', 'steal']),
-      line(['---', '---:', '---:', '---:', '---:', '---:', '---:', '---:', '---:', '---:', '---', '---:']),
+      line(['scenario', 'req/s', 'p50 ms', 'p99 ms', 'errors', 'CPU ms/req', 'machine CPU ms/req (storage)', 'reference req/s', 'reference CPU ms/req', 'reference machine CPU ms/req', 'ratio', 'rounds\' ratios', 'steal']),
+      line(['---', '---:', '---:', '---:', '---:', '---:', '---:', '---:', '---:', '---:', '---', '---', '---:']),
       ...rows.map((r) => line([r.scenario, r.gatehouse.rps.toFixed(0), String(r.gatehouse.p50), String(r.gatehouse.p99), String(r.gatehouse.errors + r.gatehouse.non2xx),
         r.gatehouse.cpuMsPerReq.toFixed(3), `${r.gatehouse.machineCpuMsPerReq.toFixed(3)} (${r.gatehouse.storageCpuMsPerReq.toFixed(3)})`,
         r.baseline ? `${r.baseline.rps.toFixed(0)} (${r.baselineTarget}${r.baseline.errors + r.baseline.non2xx ? `, ${r.baseline.errors + r.baseline.non2xx} errors` : ''})` : '—',
         r.baseline ? r.baseline.cpuMsPerReq.toFixed(3) : '—', r.baseline ? r.baseline.machineCpuMsPerReq.toFixed(3) : '—',
-        r.ratio, `${Math.round(100 * Math.max(r.gatehouse.stealShare, r.baseline?.stealShare ?? 0))} %`])),
+        r.ratio, r.roundRatios ? `${Math.min(...r.roundRatios).toFixed(2)}–${Math.max(...r.roundRatios).toFixed(2)}` : '—', `${Math.round(100 * Math.max(r.gatehouse.stealShare, r.baseline?.stealShare ?? 0))} %`])),
       '',
       'CPU ms/req: the server process alone. machine CPU ms/req: every process on the machine per request (server, load generator, PostgreSQL, Redis); in brackets, PostgreSQL\'s and Redis\'s share. Where the machine is the limit, a ratio cannot exceed reference machine CPU ÷ machine CPU.',
+      'rounds\' ratios: the lowest and highest of the rounds\' own ratios (each round\'s Gatehouse run against the reference run beside it); a target inside that range is not settled by this run.',
       'steal: the share of the machine\'s CPU time the hypervisor gave to other guests during the run (median of rounds, the larger of the two sides); above a few per cent, throughput and ratios are unreliable.',
       ...(rows.some((r) => r.note) ? ['', ...rows.filter((r) => r.note).map((r) => `- ${r.scenario}: ${r.note}`)] : []),
     ];
