@@ -3,7 +3,7 @@ import {
   AccountChangedError, type AccountChanges, type AccountExpectation, type AccountGrant, type AccountRecord, type AccountsStore, type AccountTokenStore, DuplicateUsernameError, type NewAccount as NewAccountRecord,
   NoAdminLeftError, type SourceFingerprint,
 } from '../../adapters/contract.js';
-import { AppError, changedSinceSeen, ConflictError, type FieldProblem, NotFoundError, ValidationError } from '../errors/app-error.js';
+import { AppError, changedSinceSeen, ConflictError, type FieldProblem, NotFoundError, StaleWriteError, ValidationError } from '../errors/app-error.js';
 import type { Actor, AuditEvent, AuditLog } from '../audit/log.js';
 import { clampedPaging } from '../paging/parameters.js';
 import { hashFormat, isVerifiableHash } from './password-hashes.js';
@@ -584,7 +584,7 @@ export class AccountService {
         return await this.updateOnce(idOrUsername, patch, by, keepAnAdmin, asSeen);
       } catch (error) {
         if (!(error instanceof AccountChangedError)) throw error;
-        if (attempt >= UPDATE_ATTEMPTS) throw new ConflictError('account', `user "${idOrUsername}" is being changed by someone else; try again`);
+        if (attempt >= UPDATE_ATTEMPTS) throw new StaleWriteError('account', `user "${idOrUsername}" is being changed by someone else; try again`);
       }
     }
   }

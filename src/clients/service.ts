@@ -2,7 +2,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import {
   CLIENT_CACHE_MS, type ClientMetadata, type ClientRecord, type ClientsStore, type ClientTokenStore, ClientChangedError, DuplicateClientIdError, type SourceFingerprint,
 } from '../../adapters/contract.js';
-import { changedSinceSeen, ConflictError, type FieldProblem, NotFoundError, ValidationError } from '../errors/app-error.js';
+import { changedSinceSeen, ConflictError, type FieldProblem, NotFoundError, StaleWriteError, ValidationError } from '../errors/app-error.js';
 import { SecretsKeyError } from '../../adapters/secrets-at-rest.js';
 import type { Actor, AuditLog } from '../audit/log.js';
 import type { ScopeRegistry } from '../scopes/registry.js';
@@ -374,7 +374,7 @@ export class ClientService {
         return await this.updateOnce(clientId, patch, by, asSeen);
       } catch (error) {
         if (!(error instanceof ClientChangedError)) throw error;
-        if (attempt >= UPDATE_ATTEMPTS) throw new ConflictError('client_id', `client "${clientId}" is being changed by someone else; try again`);
+        if (attempt >= UPDATE_ATTEMPTS) throw new StaleWriteError('client_id', `client "${clientId}" is being changed by someone else; try again`);
       }
     }
   }

@@ -52,12 +52,23 @@ export class ConflictError extends AppError {
 }
 
 /**
- * `fields` of a change were changed by someone else since the caller saw
- * the record it judged the change against (an edit form's `asSeen`):
- * nothing was written.
+ * A write that lost a race: what the change was judged against (an edit
+ * form's `asSeen`, or the values a retried change read) was changed by
+ * someone else before it could be written, and nothing was written. Edit
+ * pages answer it with the current values (web/form-version.ts); any other
+ * ConflictError is about the change itself (a taken name, the last
+ * administrator), which the same page answers beside the field.
  */
-export function changedSinceSeen(fields: readonly string[]): ConflictError {
-  return new ConflictError(fields[0] ?? 'record', `${fields.join(', ')} changed by someone else since this change was made; nothing was saved`);
+export class StaleWriteError extends ConflictError {
+  override name = 'StaleWriteError';
+}
+
+/**
+ * `fields` of a change were changed by someone else since the caller saw
+ * the record it judged the change against (an edit form's `asSeen`).
+ */
+export function changedSinceSeen(fields: readonly string[]): StaleWriteError {
+  return new StaleWriteError(fields[0] ?? 'record', `${fields.join(', ')} changed by someone else since this change was made; nothing was saved`);
 }
 
 /** A request body past the limit of whatever reads it (RFC 9110 §15.5.14). */

@@ -1,6 +1,6 @@
 import type { ResourceServerRecord, ResourceServersStore, SourceFingerprint } from '../../adapters/contract.js';
 import type { Actor, AuditLog } from '../audit/log.js';
-import { ConflictError, type FieldProblem, NotFoundError, ValidationError } from '../errors/app-error.js';
+import { ConflictError, type FieldProblem, NotFoundError, StaleWriteError, ValidationError } from '../errors/app-error.js';
 import type { ScopeRegistry } from '../scopes/registry.js';
 import { DEFAULT_SIGNING_ALG, SIGNING_ALGS } from '../keys/service.js';
 import { changedAtSource, type ImportOptions, UNNAMED_SOURCE } from '../import/source-changes.js';
@@ -129,7 +129,7 @@ export class ResourceServerRegistry {
     if (expect === 'new' && existing) throw new ConflictError('uri', `${input.uri} is registered already`);
     if (expect === 'existing' && !existing) throw new NotFoundError(`no resource server ${input.uri}`);
     // With asSeen (an edit form), written only while the stored one is still what the form judged against.
-    if (!await this.write(record, asSeen)) throw new ConflictError('uri', `${input.uri} was changed by someone else meanwhile; nothing was saved`);
+    if (!await this.write(record, asSeen)) throw new StaleWriteError('uri', `${input.uri} was changed by someone else meanwhile; nothing was saved`);
     if (by) await this.audit?.record({ event: 'resource_server.saved', ...by, detail: { ...record, outcome: existing ? 'updated' : 'created' } });
     return record;
   }

@@ -1,6 +1,6 @@
 import type { ScopeRecord, ScopesStore, SourceFingerprint } from '../../adapters/contract.js';
 import type { Actor, AuditLog } from '../audit/log.js';
-import { ConflictError, NotFoundError, ValidationError } from '../errors/app-error.js';
+import { ConflictError, NotFoundError, StaleWriteError, ValidationError } from '../errors/app-error.js';
 import { changedAtSource, type ImportOptions, UNNAMED_SOURCE } from '../import/source-changes.js';
 
 const SCOPE_NAME = /^[\x21\x23-\x5B\x5D-\x7E]{1,64}$/; // RFC 6749 §3.3 scope-token
@@ -89,12 +89,12 @@ export class ScopeRegistry {
    * Changes a registered scope's description and warning flag (its name is
    * what clients hold: it never changes). With `asSeen` (an edit form: the
    * scope it judged the change against), written only while the scope is
-   * still that: a change racing another is a ConflictError, not a lost update.
+   * still that: a change racing another is a StaleWriteError, not a lost update.
    */
   async update(name: string, change: Omit<ScopeRecord, 'name'>, by: Actor = { actor: 'cli' }, { asSeen }: { asSeen?: ScopeRecord } = {}): Promise<ScopeRecord> {
     const before = await this.show(name);
     const saved = this.valid({ ...change, name: before.name });
-    if (!await this.store.save(saved, asSeen ? { ifStill: asSeen } : {})) throw new ConflictError('scope', `scope "${name}" was changed by someone else meanwhile; nothing was saved`);
+    if (!await this.store.save(saved, asSeen ? { ifStill: asSeen } : {})) throw new StaleWriteError('scope', `scope "${name}" was changed by someone else meanwhile; nothing was saved`);
     await this.audit?.record({ event: 'scope.updated', ...by, detail: { ...saved, previous: { description: before.description, warning: before.warning } } });
     return saved;
   }

@@ -48,8 +48,8 @@ const CONFLICT_MESSAGE = 'changed by someone else since you opened this page';
 
 /**
  * The errors of an edit form whose save lost a race at the write (the
- * service's ConflictError, `message`): the form comes back with the current
- * values, as for a conflict the plan found.
+ * service's StaleWriteError, `message`): the form comes back with the
+ * current values, as for a conflict the plan found.
  */
 export function lostRaceErrors(message: string): Record<string, string[]> {
   return { general: [`${message}. The form now shows the current values. Make your change again and save.`] };

@@ -1,4 +1,5 @@
 import { expect } from 'chai';
+import { StaleWriteError } from '../../src/errors/app-error.js';
 import type { FormBrowser, Page } from '../support/form-browser.js';
 import { consoleSignIn, lastAudit } from '../support/console.js';
 import { DASHBOARD } from '../support/dashboard.js';
@@ -369,12 +370,20 @@ describe('edits made at once by two administrators (console and Lux dashboard)',
       expect(await server.services.storage.scopes.save({ ...read, description: 'First' }, { ifStill: read })).to.equal(true);
       expect(await server.services.storage.scopes.save({ ...read, description: 'Second' }, { ifStill: read })).to.equal(false);
       expect((await server.services.scopes.show(name)).description).to.equal('First');
+      // The registry says so as the lost race it is.
+      const stale = await server.services.scopes.update(name, { description: 'Third', warning: false }, {}, { asSeen: read }).then(() => undefined, (error: unknown) => error);
+      expect(stale).to.be.instanceOf(StaleWriteError);
+      expect((await server.services.scopes.show(name)).description).to.equal('First');
       const uri = `https://cas-${stamp}.example.test/`;
       await server.services.resourceServers.save({ uri, scope: ['openid'], tokenFormat: 'jwt' });
       try {
         const seen = await server.services.resourceServers.show(uri);
         expect(await server.services.storage.resourceServers.save({ ...seen, accessTokenTtl: 60 }, { ifStill: seen })).to.equal(true);
         expect(await server.services.storage.resourceServers.save({ ...seen, accessTokenTtl: 90 }, { ifStill: seen })).to.equal(false);
+        expect((await server.services.resourceServers.show(uri)).accessTokenTtl).to.equal(60);
+        const stale = await server.services.resourceServers.save({ uri, scope: ['openid'], tokenFormat: 'jwt', accessTokenTtl: 120 }, {}, 'existing', { asSeen: seen })
+          .then(() => undefined, (error: unknown) => error);
+        expect(stale).to.be.instanceOf(StaleWriteError);
         expect((await server.services.resourceServers.show(uri)).accessTokenTtl).to.equal(60);
       } finally {
         await server.services.resourceServers.remove(uri);
@@ -386,7 +395,8 @@ describe('edits made at once by two administrators (console and Lux dashboard)',
       const seen = await server.services.accounts.show(target.id);
       await server.services.accounts.update(target.id, { roles: ['user'] });
       const refused = await server.services.accounts.update(target.id, { roles: ['staff'] }, {}, { asSeen: seen }).then(() => undefined, (error: unknown) => error);
-      expect(refused).to.have.property('status', 409);
+      // Its own class, which edit pages tell from a conflict about the change itself (the last administrator).
+      expect(refused).to.be.instanceOf(StaleWriteError).and.to.have.property('status', 409);
       expect((await server.services.accounts.show(target.id)).roles).to.deep.equal(['user']);
       // A field nobody else changed is written from the same version.
       await server.services.accounts.update(target.id, { name: 'Seen Name' }, {}, { asSeen: seen });
@@ -396,7 +406,7 @@ describe('edits made at once by two administrators (console and Lux dashboard)',
       const seenClient = await server.services.clients.show(client.clientId);
       await server.services.clients.update(client.clientId, { name: `Seen renamed ${stamp}` });
       const refusedClient = await server.services.clients.update(client.clientId, { name: `Seen again ${stamp}` }, {}, { asSeen: seenClient }).then(() => undefined, (error: unknown) => error);
-      expect(refusedClient).to.have.property('status', 409);
+      expect(refusedClient).to.be.instanceOf(StaleWriteError).and.to.have.property('status', 409);
       expect((await server.services.clients.show(client.clientId)).name).to.equal(`Seen renamed ${stamp}`);
     });
 

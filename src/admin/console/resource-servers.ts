@@ -1,6 +1,6 @@
 import type Router from '@koa/router';
 import type { Context } from 'koa';
-import { ConflictError } from '../../errors/app-error.js';
+import { StaleWriteError } from '../../errors/app-error.js';
 import { SIGNING_ALGS } from '../../keys/service.js';
 import type { NewResourceServer, ResourceServerRecord, ResourceServerRegistry } from '../../resource-servers/registry.js';
 import type { ScopeRegistry } from '../../scopes/registry.js';
@@ -94,7 +94,7 @@ export function mountResourceServerPages(router: Router, deps: ResourceServerPag
       await resourceServers.save(serverInput(values), actorOf(ctx), mode === 'create' ? 'new' : 'existing', { asSeen });
       seeOther(ctx, `${SERVERS}?done=${mode === 'create' ? 'registered' : 'saved'}`);
     } catch (error) {
-      if (asSeen && error instanceof ConflictError) {
+      if (asSeen && error instanceof StaleWriteError) {
         await editPage(ctx, await resourceServers.show(asSeen.uri), lostRaceErrors(error.message), 409);
         return;
       }

@@ -1,6 +1,6 @@
 import type Router from '@koa/router';
 import type { Context } from 'koa';
-import { ConflictError } from '../../errors/app-error.js';
+import { StaleWriteError } from '../../errors/app-error.js';
 import type { ScopeRegistry } from '../../scopes/registry.js';
 import { changedOnly, EditForm, lostRaceErrors } from '../../web/form-version.js';
 import { ADMIN_PATH } from '../../web/paths.js';
@@ -95,7 +95,7 @@ export function mountScopePages(router: Router, deps: ScopePagesDeps): void {
       await scopes.update(scope.name, { description: scope.description, warning: scope.warning, ...changedOnly(plan.changed, values) }, actorOf(ctx), { asSeen: scope });
       seeOther(ctx, done);
     } catch (error) {
-      if (error instanceof ConflictError) {
+      if (error instanceof StaleWriteError) {
         editPage(ctx, await scopes.show(scope.name), lostRaceErrors(error.message), 409);
         return;
       }

@@ -5,7 +5,7 @@ import type { Account, AccountService } from '../../accounts/service.js';
 import type { PasswordResetLinks } from '../../accounts/reset-links.js';
 import type { ClientService } from '../../clients/service.js';
 import type { SignInSessionService } from '../../sessions/service.js';
-import { ConflictError, ValidationError } from '../../errors/app-error.js';
+import { ConflictError, StaleWriteError, ValidationError } from '../../errors/app-error.js';
 import { readPaging } from '../../paging/parameters.js';
 import { changedOnly, choices, EditForm, lostRaceErrors } from '../../web/form-version.js';
 import { nameGrants } from '../../web/grants.js';
@@ -135,7 +135,7 @@ export function mountUserPages(router: Router, deps: UserPagesDeps): void {
       await accounts.update(account.id, patch, actorOf(ctx), { ...KEEP_AN_ADMIN, asSeen: account });
       seeOther(ctx, userPath(account, '?done=saved'));
     } catch (error) {
-      if (error instanceof ConflictError && error.field !== 'role') {
+      if (error instanceof StaleWriteError) {
         editPage(ctx, await accounts.show(account.id), lostRaceErrors(error.message), 409);
         return;
       }

@@ -2,7 +2,7 @@ import Router from '@koa/router';
 import type { Context } from 'koa';
 import { type Client, type ClientService, GRANT_TYPES } from '../../clients/service.js';
 import { readPaging } from '../../paging/parameters.js';
-import { ConflictError } from '../../errors/app-error.js';
+import { StaleWriteError } from '../../errors/app-error.js';
 import { DIALECT_NAMES, type DialectUsage } from '../../clients/dialect-usage.js';
 import type { ScopeRegistry } from '../../scopes/registry.js';
 import { assertClientChangeable, isReservedClient } from '../../clients/reserved-clients.js';
@@ -184,7 +184,7 @@ function mountClientPages(router: Router, deps: ClientPagesDeps, paths: ClientPa
       }, actorOf(ctx), { asSeen: current });
       seeOther(ctx, `${base}/clients/${encodeURIComponent(current.clientId)}?saved=1`);
     } catch (error) {
-      if (error instanceof ConflictError) {
+      if (error instanceof StaleWriteError) {
         await editPage(ctx, await clients.show(current.clientId), lostRaceErrors(error.message), 409);
         return;
       }
