@@ -207,8 +207,9 @@ async function main(): Promise<void> {
     ].filter((s) => !ONLY || ONLY.includes(s.name)) as Scenario[];
 
     const load = (target: Target, request: Load, scratch: string) => loadOnce(target, request, scratch, { connections: CONNECTIONS, duration: DURATION });
-    // A server's first seconds on a path run unoptimised code: without a warm-up
-    // the first round measured the compiler, on whichever side went first.
+    // A server's first seconds on a path run unoptimised code while V8 compiles
+    // it, and the two sides do not pay that alike: without a warm-up the first
+    // round measured it (and a median of two rounds is half that round).
     // Requests that must each differ are prepared per run (minted codes), so are not warmed.
     if (WARM_UP > 0) {
       for (const scenario of scenarios) {
