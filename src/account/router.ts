@@ -6,6 +6,7 @@ import type { ClientService } from '../clients/service.js';
 import type { SignInSessionService } from '../sessions/service.js';
 import { type FailureLimiter, TooManyFailures } from '../security/failure-limiter.js';
 import { clientIdentity } from '../clients/client-identity.js';
+import { noticeOf } from '../web/notices.js';
 import { ACCOUNT_PATH } from '../web/paths.js';
 import { mountResetLinkPages } from './reset-link.js';
 import { actorOf, fieldErrors, type Form, readForm, seeOther, sessionOf, type SignedInPages } from '../web/signed-in-pages.js';
@@ -61,7 +62,7 @@ export function accountRouter(deps: AccountPageDeps): Router {
       }))),
       // The grant behind this very page: withdrawing it is signing out, which the page offers instead.
       currentGrantId: session.grantId,
-      notice: typeof ctx.query.done === 'string' ? NOTICES[ctx.query.done] : undefined,
+      notice: noticeOf(ctx, NOTICES),
       errors: {},
       ...locals,
     }, status);

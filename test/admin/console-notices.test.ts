@@ -38,6 +38,16 @@ describe('the notices of the console, the client pages and the account page', ()
     }
   });
 
+  it('are chosen only by keys their tables hold: names every object inherits (constructor, __proto__, toString) choose none', async () => {
+    for (const key of ['constructor', '__proto__', 'toString', 'hasOwnProperty', 'valueOf']) {
+      for (const path of [`/admin/users?done=${key}`, `/admin/users/${userId}?done=${key}`, `/admin/scopes?done=${key}`, `/admin/resource-servers?done=${key}`, `/admin/clients?done=${key}`, `/account?done=${key}`]) {
+        const page = await browser.navigate(`${server.issuer}${path}`);
+        expect(page.status, path).to.equal(200);
+        expect(page.html, path).to.not.include('class="notice"').and.not.include('[native code]').and.not.include('[object Object]');
+      }
+    }
+  });
+
   it('still say what was done, by their keys', async () => {
     expect((await browser.navigate(`${server.issuer}/admin/users?done=deleted`)).html).to.include('User deleted, with their grants and tokens.');
     expect((await browser.navigate(`${server.issuer}/admin/clients?done=deleted`)).html).to.include('Client deleted, with its grants and tokens.');

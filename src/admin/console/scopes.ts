@@ -5,7 +5,8 @@ import type { ScopeRegistry } from '../../scopes/registry.js';
 import { changedOnly, EditForm, lostRaceErrors } from '../../web/form-version.js';
 import { ADMIN_PATH } from '../../web/paths.js';
 import { actorOf, fieldErrors, type Form, formText, readForm, seeOther, type SignedInPages } from '../../web/signed-in-pages.js';
-import { noticeOf, sectionRenderer } from './section.js';
+import { noticeOf } from '../../web/notices.js';
+import { sectionRenderer } from './section.js';
 
 const SCOPES = `${ADMIN_PATH}/scopes`;
 

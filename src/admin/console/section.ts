@@ -9,11 +9,6 @@ export function sectionRenderer(pages: SignedInPages, section: string, shared: R
   return (ctx, name, locals, status = 200) => pages.render(ctx, ADMIN_PATH, name, { section, errors: {}, ...shared, ...locals }, status);
 }
 
-/** A notice chosen by a fixed key of the query (`?done=…`), so that a URL cannot put words on the page. */
-export function noticeOf(ctx: Context, notices: Record<string, string>): string | undefined {
-  return typeof ctx.query.done === 'string' ? notices[ctx.query.done] : undefined;
-}
-
 /** A time as the console shows it: to the minute, in UTC. */
 export function utcMinute(at: Date | string): string {
   return `${new Date(at).toISOString().slice(0, 16).replace('T', ' ')} UTC`;

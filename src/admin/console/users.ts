@@ -10,7 +10,7 @@ import { readPaging } from '../../paging/parameters.js';
 import { changedOnly, choices, EditForm, lostRaceErrors } from '../../web/form-version.js';
 import { nameGrants } from '../../web/grants.js';
 import { ADMIN_PATH, resetLinkPath } from '../../web/paths.js';
-import { noticeOf } from './section.js';
+import { noticeOf } from '../../web/notices.js';
 import { sessionPath } from './sessions.js';
 import { actorOf, fieldErrors, type Form, formList, formText, readForm, seeOther, sessionOf, type SignedInPages } from '../../web/signed-in-pages.js';
 

@@ -9,7 +9,7 @@ import { assertClientChangeable, isReservedClient } from '../../clients/reserved
 import { actorOf, fieldErrors, type Form, formList, formText, readForm, seeOther, type SignedInPages } from '../../web/signed-in-pages.js';
 import { changedOnly, choices, EditForm, lostRaceErrors } from '../../web/form-version.js';
 import { ADMIN_PATH } from '../../web/paths.js';
-import { noticeOf } from '../console/section.js';
+import { noticeOf } from '../../web/notices.js';
 
 export const DASHBOARD_PATH = '/Lux/OAuth2/dashboard';
 const PER_PAGE = 20;
