@@ -375,11 +375,12 @@ export async function mountRoutes(services: Services, logger: Logger, internalOr
     // An invalid token's answer was readable from any origin, a valid one's not: a validity oracle.
     userinfo: [cors],
     device_authorization: [unauthorizedClient, cors, throttle, deviceInterval(config.devicePollInterval)],
-    code_verification: [deviceFormWithoutSession(views), deviceCodeThrottle(services.limiter, views)],
+    // The provider's GET of the code form sets no cache policy, and its page carries the user code and a form secret.
+    code_verification: [uncachedUnlessSaid, deviceFormWithoutSession(views), deviceCodeThrottle(services.limiter, views)],
     // A sign-in completes where the provider resumes after the login page.
     resume: [signIns],
     // /device/:uid without the session it belongs to fails the same way as the code form.
-    device_resume: [deviceFormWithoutSession(views), signIns],
+    device_resume: [uncachedUnlessSaid, deviceFormWithoutSession(views), signIns],
     // scopes_supported lists a scope added since start-up (provider/live-scopes.ts).
     // From memory when the registry cannot be read: discovery does not depend on storage.
     discovery: [async (_ctx, next) => {

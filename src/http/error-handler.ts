@@ -136,7 +136,8 @@ export const securityHeaders: Middleware = (ctx, next) => {
  * user's details (RFC 6749 §5.1, RFC 9700), and a route that forgot to say
  * so (Lux's client update answered a new secret cacheably) would leak them.
  * The provider's own routes keep the provider's choice (no-store where they
- * carry credentials; discovery and JWKS cacheable).
+ * carry credentials; discovery and JWKS cacheable), except the device
+ * flow's pages, where the provider makes none (main.ts adds this there).
  */
 export const uncachedUnlessSaid: Middleware = (ctx, next) => {
   ctx.res.setHeader('Cache-Control', 'no-store');

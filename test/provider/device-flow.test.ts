@@ -113,6 +113,20 @@ describe('device authorization grant (RFC 8628), through openid-client', () => {
     expect(await forged.text()).to.include('This page has expired');
   });
 
+  it('is never stored by a cache: the code form, with and without a code in the link, and the page after it', async () => {
+    const browser = new FormBrowser();
+    // The provider itself sets no cache policy on the form (GET /device), which holds the user code and a form secret.
+    for (const url of [`${server.issuer}/device`, `${server.issuer}/device?user_code=ABCD-EFGH`]) {
+      const page = await browser.navigate(url);
+      expect(page.status, url).to.equal(200);
+      expect(page.headers.get('cache-control'), url).to.equal('no-store');
+    }
+    const wrong = await enterCode(browser, `${server.issuer}/device`, 'BBBB-BBBB');
+    expect(wrong.headers.get('cache-control')).to.equal('no-store');
+    const expired = await fetch(`${server.issuer}/device/whatever`, { headers: { accept: 'text/html' } });
+    expect(expired.headers.get('cache-control')).to.equal('no-store');
+  });
+
   it('a device page past the code form (/device/:uid) without its session is the same "page has expired", never a 500', async () => {
     // The device authorization endpoint's path too: a GET there lands on /device/:uid.
     for (const path of ['/device/whatever', '/device/auth', '/DEVICE/AUTH', '/device/auth/']) {
