@@ -109,6 +109,8 @@ export function actorOf(ctx: Context): { actor: string; ip: string } {
  * and the layout's locals. One session serves every surface, so an
  * administrator signed in to the console is signed in to the account page.
  */
+const NOT_FOUND_PAGE = 'There is nothing here: what this link names does not exist, or no longer does.';
+
 export class SignedInPages {
   constructor(private readonly deps: SignedInPagesDeps) {}
 
@@ -131,7 +133,12 @@ export class SignedInPages {
     }, status);
   }
 
-  /** Expected errors (a missing user, a refused change) as pages, not JSON. */
+  /**
+   * Expected errors (a missing user, a refused change) as pages, not JSON.
+   * A not-found page says so in fixed words: what was not found is the
+   * URL's own text, and a link would have the page repeat whatever it was
+   * given ("no user with id "Your session expired: sign in at …"").
+   */
   errorPages(base: string, home: { href: string; label: string }): Middleware {
     return async (ctx, next) => {
       try {
@@ -139,7 +146,8 @@ export class SignedInPages {
       } catch (error) {
         if (!(error instanceof AppError) || !error.expose) throw error;
         const title = ({ 403: 'Not allowed', 404: 'Not found' } as Record<number, string>)[error.status] ?? 'Something went wrong';
-        this.render(ctx, base, 'console/message', { title, message: error.message, action: home.href, actionLabel: home.label }, error.status);
+        const message = error.status === 404 ? NOT_FOUND_PAGE : error.message;
+        this.render(ctx, base, 'console/message', { title, message, action: home.href, actionLabel: home.label }, error.status);
       }
     };
   }

@@ -210,6 +210,15 @@ describe('the admin console’s Users section (/admin/users)', () => {
       expect(missing.status).to.equal(404);
       expect(missing.html).to.include('Not found').and.include('Back to the console');
     });
+
+    it('says not found in its own words: no text of the URL reaches the page', async () => {
+      const words = 'Your session expired: sign in again at evil.example';
+      for (const path of [users(`/${encodeURIComponent(words)}`), `${server.issuer}/admin/clients/${encodeURIComponent(words)}`, `${server.issuer}/admin/scopes/${encodeURIComponent(words)}/edit`]) {
+        const page: FormPage = await browser.navigate(path);
+        expect(page.status, path).to.equal(404);
+        expect(page.html, path).to.include('Not found').and.not.include('evil.example');
+      }
+    });
   });
 
   describe('in headless Chromium, at 1280 and 375 px', function () {
