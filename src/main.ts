@@ -311,7 +311,7 @@ export async function mountRoutes(services: Services, logger: Logger, internalOr
   provider.use(requestLog(logger, services.metrics));
   provider.use(errorHandler(logger));
   logUncaughtErrors(provider, logger);
-  provider.use(securityHeaders);
+  provider.use(securityHeaders({ https: new URL(config.issuer).protocol === 'https:' }));
   provider.use(answerAfterAuditRecords);
   // oidc-provider ends the response on its own paths, so these routers go in
   // front of it (Provider#use inserts before its router), in one step that

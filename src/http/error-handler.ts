@@ -117,17 +117,30 @@ export function logUncaughtErrors(app: Koa, logger: Logger): void {
  */
 const BASELINE_CSP = "default-src 'none'; script-src 'self'; frame-ancestors 'none'; base-uri 'none'";
 
-/** Headers on every response: no MIME sniffing, no referrer leaks of codes in URLs, no framing. */
-export const securityHeaders: Middleware = (ctx, next) => {
-  // Straight onto the response (nothing is sent yet): Koa's ctx.set
-  // allocates arrays on every call, measurable on every request.
-  const { res } = ctx;
-  res.setHeader('X-Content-Type-Options', 'nosniff');
-  res.setHeader('Referrer-Policy', 'no-referrer');
-  res.setHeader('Content-Security-Policy', BASELINE_CSP);
-  res.setHeader('X-Frame-Options', 'DENY');
-  return next();
-};
+// A year: browsers that once reached an https issuer keep to https for it
+// (RFC 6797). Not includeSubDomains: the issuer's parent domain may serve
+// other hosts Gatehouse knows nothing of.
+const HSTS = 'max-age=31536000';
+
+/**
+ * Headers on every response: no MIME sniffing, no referrer leaks of codes in
+ * URLs, no framing; with an https issuer, HSTS too, so that a browser never
+ * again sends a sign-in or a session cookie over plain http (also behind a
+ * proxy that terminates TLS and sets none itself).
+ */
+export function securityHeaders({ https }: { https: boolean }): Middleware {
+  return (ctx, next) => {
+    // Straight onto the response (nothing is sent yet): Koa's ctx.set
+    // allocates arrays on every call, measurable on every request.
+    const { res } = ctx;
+    res.setHeader('X-Content-Type-Options', 'nosniff');
+    res.setHeader('Referrer-Policy', 'no-referrer');
+    res.setHeader('Content-Security-Policy', BASELINE_CSP);
+    res.setHeader('X-Frame-Options', 'DENY');
+    if (https) res.setHeader('Strict-Transport-Security', HSTS);
+    return next();
+  };
+}
 
 /**
  * Gatehouse's own answers (the dialects, the admin API, the pages, the

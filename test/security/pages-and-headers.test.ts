@@ -226,6 +226,8 @@ describe('pages and headers', () => {
         expect(attributes.get('samesite'), `${name} SameSite`).to.be.oneOf(['lax', 'strict']);
         expect(attributes.has('secure'), `${name} is not Secure over plain http`).to.equal(false);
       }
+      // An http issuer asks nothing of the kind: HSTS over plain http would be ignored, and is not sent.
+      for (const exchange of b.history) expect(exchange.hsts, exchange.url).to.equal(null);
     });
 
     it('are Secure behind a trusted TLS-terminating proxy (TRUST_PROXY=true, X-Forwarded-Proto: https, https issuer)', async () => {
@@ -249,6 +251,8 @@ describe('pages and headers', () => {
         const dashboard = new FormBrowser(() => false, { headers, route });
         const signedIn = await dashboard.submit(await dashboard.navigate(`https://gatehouse.example.test${DASHBOARD}/`), '/login', admin);
         expect(signedIn.status, signedIn.html.slice(0, 300)).to.equal(200);
+        // Every answer of an https issuer keeps browsers to https (RFC 6797), whatever the page.
+        for (const exchange of [...b.history, ...dashboard.history]) expect(exchange.hsts, exchange.url).to.equal('max-age=31536000');
         const lines = [...b.history, ...dashboard.history].flatMap((exchange) => exchange.setCookies);
         const names = new Set(lines.map((line) => cookieAttributes(line).name));
         // The origin's cookies carry __Host- (RFC 6265bis): a sibling subdomain cannot plant its own copy.

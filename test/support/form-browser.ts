@@ -33,6 +33,8 @@ export interface Exchange {
   method: string;
   url: string;
   status: number;
+  /** The answer's Strict-Transport-Security header, if any. */
+  hsts: string | null;
   location: string | null;
   setCookies: string[];
 }
@@ -91,7 +93,7 @@ export class FormBrowser {
       },
       body: Buffer.isBuffer(init.body) ? new Uint8Array(init.body) : init.body,
     });
-    this.history.push({ method, url, status: response.status, location: response.headers.get('location'), setCookies: response.headers.getSetCookie() });
+    this.history.push({ method, url, status: response.status, hsts: response.headers.get('strict-transport-security'), location: response.headers.get('location'), setCookies: response.headers.getSetCookie() });
     this.remember(response.headers);
     return { url, status: response.status, html: await response.text(), headers: response.headers };
   }
