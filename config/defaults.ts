@@ -136,7 +136,7 @@ export const settings = {
   sessionTtl: {
     env: 'SESSION_TTL',
     default: 1209600,
-    description: 'Lifetime of end-user sessions at the provider, in seconds (14 days).',
+    description: 'Lifetime of end-user sessions at the provider, in seconds (14 days), renewed on use. A session nobody has signed in to lives no longer than INTERACTION_TTL.',
   },
   passwordResetLinkTtl: {
     env: 'PASSWORD_RESET_LINK_TTL',

@@ -223,7 +223,11 @@ function tokenLifetimes(config: GatehouseConfig): Configuration['ttl'] {
     ClientCredentials: (ctx, token, client) => cappedByResource(dialectLifetime(ctx, 'clientCredentials', client), token.resourceServer?.accessTokenTTL) ?? config.clientCredentialsTtl,
     IdToken: config.idTokenTtl,
     RefreshToken: (ctx, token, client) => refreshTokenLifetime(ctx, token, client, dialectLifetime(ctx, 'refreshToken', client) ?? config.refreshTokenTtl),
-    Session: config.sessionTtl,
+    // A session nobody has signed in to holds only a form's secret (the device
+    // code form, a logout confirmation) or a sign-in under way: it lives as long
+    // as an interaction, not 14 days, so that requests without cookies cannot
+    // pile up two weeks of records. A sign-in saves it again for the full time.
+    Session: (_ctx, session) => (session.accountId ? config.sessionTtl : Math.min(config.sessionTtl, config.interactionTtl)),
     Interaction: config.interactionTtl,
     Grant: config.grantTtl,
     DeviceCode: config.deviceCodeTtl,
