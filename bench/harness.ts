@@ -17,8 +17,8 @@ const PROFILE = process.env.BENCH_PROFILE_DIR;
 
 export interface Target { name: string; url: string; pid: number }
 export interface Request { method: 'GET' | 'POST'; path: string; headers: Record<string, string>; body?: string }
-/** One request sent over and over, or requests that must each differ, prepared afresh before each run (not timed). */
-export type Load = Request | ((target: Target) => Promise<UniqueLoad>);
+/** One request sent over and over, or requests that must each differ, prepared afresh for each run of `seconds` (not timed). */
+export type Load = Request | ((target: Target, seconds: number) => Promise<UniqueLoad>);
 export interface Sample {
   rps: number; p50: number; p99: number; errors: number; non2xx: number; total: number;
   /** The server's own CPU (the process and its workers). */
@@ -106,7 +106,7 @@ export function startServer(script: string, env: Record<string, string>, readyPa
 export async function load(target: Target, request: Load, scratch: string, { connections, duration }: { connections: number; duration: number }): Promise<Sample> {
   if (typeof request === 'function') {
     const spec = join(scratch, 'load.json');
-    await writeFile(spec, JSON.stringify(await request(target)));
+    await writeFile(spec, JSON.stringify(await request(target, duration)));
     return measure(target, ['dist/bench/load-unique.js', spec]);
   }
   const args = ['node_modules/autocannon/autocannon.js', '-j', '-c', String(connections), '-d', String(duration), '-m', request.method];

@@ -16,7 +16,7 @@
  * BENCH_CONNECTIONS (default 50), BENCH_ONLY (comma-separated scenario names; a
  * comma followed by a space belongs to a name, as in "resource check, JWT"),
  * BENCH_CODES (codes per code-redemption run, default 300 per second of
- * BENCH_DURATION), BENCH_RESULTS_DIR (default bench/results), BENCH_PROFILE_DIR
+ * BENCH_DURATION; the warm-up gets as many per second), BENCH_RESULTS_DIR (default bench/results), BENCH_PROFILE_DIR
  * (write CPU profiles of Gatehouse and the baseline there, for `--cpu-prof` reading),
  * BENCH_GATEHOUSE_NODE_OPTIONS (NODE_OPTIONS for Gatehouse's processes only),
  * BENCH_WARM_UP (s of unmeasured load per scenario and side before the first
@@ -147,18 +147,18 @@ async function main(): Promise<void> {
     const bCodeClient: CodeClient = { origin: targets['oidc-provider'].url, clientId: 'bench-code', clientSecret: 'bench-code-secret-0123456789abcdefghi', redirectUri, user };
     const tokenEndpoint = (client: CodeClient) => ({ url: `${client.origin}/token`, headers: { ...form, authorization: basic(client.clientId, client.clientSecret) }, connections: CONNECTIONS });
     const minted = (what: string, target: Target, started: number) => process.stderr.write(`minted ${what} at ${target.name} in ${((Date.now() - started) / 1000).toFixed(1)} s\n`);
-    // Codes and refresh tokens are single-use: every run gets its own.
-    const redeemCodes = (client: CodeClient) => async (target: Target): Promise<UniqueLoad> => {
+    // Codes and refresh tokens are single-use: every run (warm-up included) gets its own.
+    const redeemCodes = (client: CodeClient) => async (target: Target, seconds: number): Promise<UniqueLoad> => {
       const started = Date.now();
-      const codes = await mintCodes(client, CODES);
+      const codes = await mintCodes(client, Math.max(1, Math.round((CODES * seconds) / DURATION)));
       minted(`${codes.length} codes`, target, started);
       return { kind: 'each', ...tokenEndpoint(client), bodies: codes.map((c) => redemptionBody(client, c)) };
     };
-    const rotateRefreshTokens = (client: CodeClient) => async (target: Target): Promise<UniqueLoad> => {
+    const rotateRefreshTokens = (client: CodeClient) => async (target: Target, seconds: number): Promise<UniqueLoad> => {
       const started = Date.now();
       const refreshTokens = await mintRefreshTokens(client, CONNECTIONS);
       minted(`${refreshTokens.length} refresh tokens`, target, started);
-      return { kind: 'chain', ...tokenEndpoint(client), duration: DURATION, refreshTokens };
+      return { kind: 'chain', ...tokenEndpoint(client), duration: seconds, refreshTokens };
     };
 
     const cc = (id: string, secret: string, resource?: string): Request => ({
@@ -210,10 +210,12 @@ async function main(): Promise<void> {
     // A server's first seconds on a path run unoptimised code while V8 compiles
     // it, and the two sides do not pay that alike: without a warm-up the first
     // round measured it (and a median of two rounds is half that round).
-    // Requests that must each differ are prepared per run (minted codes), so are not warmed.
+    // Requests that must each differ (codes, refresh chains) get their own for
+    // the warm-up: unwarmed, V8 was still compiling the refresh path 8 s into
+    // a 20 s round (10 % of the server's CPU samples, `perf record`).
     if (WARM_UP > 0) {
       for (const scenario of scenarios) {
-        const warm = async (target: Target, request: Load) => { if (typeof request !== 'function') await loadOnce(target, request, dataDir, { connections: CONNECTIONS, duration: WARM_UP }); };
+        const warm = (target: Target, request: Load) => loadOnce(target, request, dataDir, { connections: CONNECTIONS, duration: WARM_UP });
         await warm(targets.gatehouse, scenario.gatehouse);
         if (scenario.baseline) await warm(targets[scenario.baseline.target], scenario.baseline.request);
       }
