@@ -26,6 +26,17 @@ export interface Actor {
 }
 
 /**
+ * The actor of a failed sign-in or password grant: the username as it was
+ * typed, cut to 64 characters, under a prefix of its own. It names no
+ * account (it may name none at all), and `user:` holds account ids only: a
+ * failed attempt whose username is typed as another account's id must not
+ * read as that account's.
+ */
+export function typedUsernameActor(username: string): string {
+  return `username:${username.slice(0, 64)}`;
+}
+
+/**
  * The events anyone can cause without credentials (a refused admin call, a
  * failed sign-in or password grant, a lockout they provoke). Stored one by
  * one, a flood of them would grow the trail without limit, so each is

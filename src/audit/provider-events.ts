@@ -1,7 +1,7 @@
 import type { DefaultState } from 'koa';
 import Provider, { type KoaContextWithOIDC } from 'oidc-provider';
 import type { Metrics } from '../observability/metrics.js';
-import type { AuditLog } from './log.js';
+import { type AuditLog, typedUsernameActor } from './log.js';
 
 type Ctx = KoaContextWithOIDC & { state: DefaultState };
 
@@ -47,7 +47,7 @@ export function observeProvider(provider: Provider, audit: AuditLog, metrics: Me
       metrics.signInFailed('password_grant');
       withRequest(ctx, audit.record({
         event: 'password_grant.failed',
-        actor: typeof ctx.oidc.params?.username === 'string' ? `user:${ctx.oidc.params.username}` : null,
+        actor: typeof ctx.oidc.params?.username === 'string' ? typedUsernameActor(ctx.oidc.params.username) : null,
         clientId: ctx.oidc.client?.clientId ?? null,
         ip: ctx.ip,
       }));

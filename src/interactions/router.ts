@@ -8,7 +8,7 @@ import type { ScopeRegistry } from '../scopes/registry.js';
 import { type ClientIdentity, clientIdentity } from '../clients/client-identity.js';
 import { csrfToken, csrfTokenValid } from './csrf.js';
 import { pageFormReader } from '../web/page-form.js';
-import type { AuditLog } from '../audit/log.js';
+import { type AuditLog, typedUsernameActor } from '../audit/log.js';
 import { type FailureLimiter, TooManyFailures } from '../security/failure-limiter.js';
 import { absentIfRefusedMetadata } from '../errors/provider-error.js';
 
@@ -135,7 +135,7 @@ export function interactionsRouter(deps: InteractionDeps): Router {
     }
     await deps.audit.record({
       event: account ? 'login.succeeded' : 'login.failed',
-      actor: account ? `user:${account.id}` : `username:${username.slice(0, 64)}`,
+      actor: account ? `user:${account.id}` : typedUsernameActor(username),
       clientId: typeof interaction.params.client_id === 'string' ? interaction.params.client_id : null,
       ip: ctx.ip,
     });

@@ -3,6 +3,7 @@ import { promisify } from 'node:util';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { expect } from 'chai';
 import pg from 'pg';
+import * as oidc from 'openid-client';
 import { basicAuth, postForm, postJson, send } from '../support/http.js';
 import { FormBrowser } from '../support/form-browser.js';
 import { authorize, discover, REDIRECT_URI } from '../support/oidc.js';
@@ -99,7 +100,29 @@ describe('audit trail', () => {
     const all = await events();
     const names = all.map((e) => e.event);
     expect(names).to.include.members(['admin.api', 'admin.denied', 'login.succeeded', 'password_grant.failed', 'token.revoked']);
-    expect(all.find((e) => e.event === 'password_grant.failed' && e.client_id === rp.client.clientId)).to.include({ actor: `user:${user.username}` });
+    expect(all.find((e) => e.event === 'password_grant.failed' && e.client_id === rp.client.clientId)).to.include({ actor: `username:${user.username}` });
+  });
+
+  it('records a failed password grant or sign-in under the username as typed, never as the account an id-shaped username names', async () => {
+    // user: holds account ids; typed text that is one must not read as that account's attempt.
+    // A server of its own (embedded): the suite's shared database tallies at most 50 sources an hour per event.
+    const own = await startTestServer({ DATABASE_URL: '', REDIS_URL: '' });
+    try {
+      const client = await own.services.clients.create({ name: 'Id typers', grantTypes: ['authorization_code', 'password'], redirectUris: [REDIRECT_URI], scope: ['openid'] });
+      const typed = (await own.services.accounts.create({ username: `typed-${Date.now()}`, password: 'the right one' })).id;
+      const auth = { authorization: basicAuth(client.client.clientId, client.clientSecret!) };
+      expect((await postForm(`${own.url}/token`, { grant_type: 'password', username: typed, password: 'not the one' }, auth)).status).to.equal(400);
+      const browser = new FormBrowser(() => false);
+      const config = await discover(own, client.client.clientId, client.clientSecret!);
+      const login = await browser.navigate(oidc.buildAuthorizationUrl(config, { redirect_uri: REDIRECT_URI, scope: 'openid', code_challenge: await oidc.calculatePKCECodeChallenge(oidc.randomPKCECodeVerifier()), code_challenge_method: 'S256' }).href);
+      expect((await browser.submit(login, '/login', { username: typed, password: 'not the one' })).status).to.equal(401);
+
+      const { items } = await own.services.audit.list({ perPage: 500 });
+      const failures = items.filter((e) => e.event === 'password_grant.failed' || e.event === 'login.failed');
+      expect(failures.map((e) => [e.event, e.actor]).sort()).to.deep.equal([['login.failed', `username:${typed}`], ['password_grant.failed', `username:${typed}`]]);
+    } finally {
+      await own.stop();
+    }
   });
 
   it('records a refused admin call with the status it was answered with (400, 422, a conflict’s 422), not 404 or the error’s own', async () => {
