@@ -35,9 +35,10 @@ const clients: Configuration['clients'] = [
 // before a run, waiting while others are redeemed, would be evicted, and so
 // would a refresh token whose connection waited while others rotated (seen:
 // 713 of 18,796 answers in two 15 s rounds were "refresh token not found",
-// each cheaper than a rotation). Codes, refresh tokens and grants get a Map of their own, which
-// evicts nothing, as Gatehouse's PostgreSQL evicts nothing before expiry. A
-// Map lookup costs what an LRU lookup does; exp is still checked, by the model.
+// each cheaper than a rotation). Codes, refresh tokens and grants share a
+// Map, which evicts nothing, as Gatehouse's PostgreSQL evicts nothing before
+// expiry. A Map lookup costs what an LRU lookup does; exp is still checked,
+// by the model.
 const memory = createMemoryAdapter();
 const kept = new Map<string, unknown>();
 const KEPT_MODELS = new Set(['AuthorizationCode', 'RefreshToken', 'Grant']);
