@@ -17,7 +17,8 @@
  * comma followed by a space belongs to a name, as in "resource check, JWT"),
  * BENCH_CODES (codes per code-redemption run, default 300 per second of
  * BENCH_DURATION; the warm-up gets as many per second), BENCH_RESULTS_DIR
- * (default bench/results), BENCH_PROFILE_DIR (write CPU profiles of Gatehouse and the baseline there, for `--cpu-prof` reading),
+ * (default bench/results), BENCH_PROFILE_DIR (write CPU profiles of
+ * Gatehouse and the baseline there, for `--cpu-prof` reading),
  * BENCH_GATEHOUSE_NODE_OPTIONS (NODE_OPTIONS for Gatehouse's processes only),
  * BENCH_WARM_UP (s of unmeasured load per scenario and side before the first
  * round, default 3; 0 for none).

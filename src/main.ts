@@ -293,12 +293,14 @@ export async function mountRoutes(services: Services, logger: Logger, internalOr
     warn: (message, detail) => logger.warn(detail, message),
   }, config.issuer, DASHBOARD_PATH);
   answerAsIssuer(provider, config.issuer);
+  // Secure cookies and HSTS follow the issuer's scheme (TLS ends at a proxy in front).
+  const issuerIsHttps = config.issuer.startsWith('https:');
   // One session for every signed-in page (the Lux dashboard, /admin, /account):
   // its cookie is scoped to the whole origin so that each surface sees it.
   const signedInPages = new SignedInPages({
     issuer: config.issuer,
     oidc: new DashboardOidcClient({ ...dashboardClient, issuer: config.issuer, internalOrigin }),
-    cookies: new DashboardCookies('/', config.issuer.startsWith('https:'), cookieSecrets[0] ?? '', storage.ephemeral),
+    cookies: new DashboardCookies('/', issuerIsHttps, cookieSecrets[0] ?? '', storage.ephemeral),
     grants: {
       grantOf: async (accessToken) => (await provider.AccessToken.find(accessToken))?.grantId,
       alive: async (grantId) => Boolean(await provider.Grant.find(grantId)),
@@ -311,7 +313,7 @@ export async function mountRoutes(services: Services, logger: Logger, internalOr
   provider.use(requestLog(logger, services.metrics));
   provider.use(errorHandler(logger));
   logUncaughtErrors(provider, logger);
-  provider.use(securityHeaders({ https: new URL(config.issuer).protocol === 'https:' }));
+  provider.use(securityHeaders({ https: issuerIsHttps }));
   provider.use(answerAfterAuditRecords);
   // oidc-provider ends the response on its own paths, so these routers go in
   // front of it (Provider#use inserts before its router), in one step that

@@ -101,6 +101,9 @@ export function actorOf(ctx: Context): { actor: string; ip: string } {
   return { actor: `user:${sessionOf(ctx).sub}`, ip: ctx.ip };
 }
 
+/** What every not-found page says (errorPages): never the URL's own text. */
+const NOT_FOUND_PAGE = 'There is nothing here: what this link names does not exist, or no longer does.';
+
 /**
  * The machinery every signed-in page of Gatehouse shares (the Lux client
  * dashboard, the admin console, the account page): one server-side session
@@ -109,8 +112,6 @@ export function actorOf(ctx: Context): { actor: string; ip: string } {
  * and the layout's locals. One session serves every surface, so an
  * administrator signed in to the console is signed in to the account page.
  */
-const NOT_FOUND_PAGE = 'There is nothing here: what this link names does not exist, or no longer does.';
-
 export class SignedInPages {
   constructor(private readonly deps: SignedInPagesDeps) {}
 
